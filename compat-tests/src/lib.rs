@@ -1,0 +1,1 @@
+//! Shared helpers for the compat tests live in tests/common.

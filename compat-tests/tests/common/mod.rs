@@ -1,0 +1,277 @@
+//! The shared harness of the compat tests: a real `berthd` on a temporary data root
+//! and socket, the stock `docker` CLI pointed at it with a private config directory,
+//! a bollard client, and the fixture registries started by `scripts/test.sh`.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+
+/// Where the workspace's binaries are: `$BERTHD_BIN`'s folder, else `$CARGO_TARGET_DIR/debug`,
+/// else `<workspace>/target/debug`.
+pub fn bin_dir() -> PathBuf {
+    if let Ok(p) = std::env::var("BERTHD_BIN") {
+        if let Some(dir) = Path::new(&p).parent() {
+            return dir.to_path_buf();
+        }
+    }
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    target.join("debug")
+}
+
+pub fn berthd_bin() -> PathBuf {
+    std::env::var("BERTHD_BIN").map(PathBuf::from).unwrap_or_else(|_| bin_dir().join("berthd"))
+}
+
+/// The fixture images and registries, as written by `berth-fixtures` to `$BERTH_FIXTURES`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Fixtures {
+    /// Anonymous registry, "127.0.0.1:PORT".
+    pub registry: String,
+    /// Registry with htpasswd basic auth, "127.0.0.1:PORT".
+    pub auth_registry: String,
+    pub username: String,
+    pub password: String,
+    /// By fixture name: busybox, hello, httpd, big, busybox-oci, multi, hello-zstd.
+    pub images: BTreeMap<String, FixtureImage>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct FixtureImage {
+    /// Repository path inside a registry, e.g. "berth/busybox".
+    pub repository: String,
+    pub tag: String,
+    /// Digest of what the registry serves for the tag (manifest, or index for multi).
+    pub digest: String,
+    /// Media type of that manifest or index.
+    pub media_type: String,
+    /// Image ID (config digest) of the linux/amd64 image.
+    pub id: String,
+    /// Number of layers of the linux/amd64 image.
+    pub layers: usize,
+    /// Whether it was also pushed to the auth registry.
+    pub in_auth_registry: bool,
+}
+
+impl Fixtures {
+    /// Loads `$BERTH_FIXTURES`. Panics with a clear message when the fixtures are not up:
+    /// run the tests through `scripts/test.sh`.
+    pub fn load() -> Fixtures {
+        let path = std::env::var("BERTH_FIXTURES").unwrap_or_else(|_| {
+            panic!("BERTH_FIXTURES is not set: run the suite through scripts/test.sh, which builds the fixtures and starts the registries")
+        });
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {path}: {e}"))
+    }
+    pub fn image(&self, name: &str) -> &FixtureImage {
+        self.images.get(name).unwrap_or_else(|| panic!("no fixture image {name:?}"))
+    }
+    /// "REGISTRY/REPO:TAG" in the anonymous registry.
+    pub fn anon_ref(&self, name: &str) -> String {
+        let i = self.image(name);
+        format!("{}/{}:{}", self.registry, i.repository, i.tag)
+    }
+    /// "REGISTRY/REPO:TAG" in the auth registry.
+    pub fn auth_ref(&self, name: &str) -> String {
+        let i = self.image(name);
+        format!("{}/{}:{}", self.auth_registry, i.repository, i.tag)
+    }
+}
+
+/// A running berthd with its own data root, exec root and socket, stopped (SIGTERM) on drop.
+pub struct Daemon {
+    pub dir: tempfile::TempDir,
+    pub socket: PathBuf,
+    /// A private DOCKER_CONFIG directory for the CLI (logins do not leak).
+    pub docker_config: PathBuf,
+    child: Option<Child>,
+}
+
+impl Daemon {
+    /// Starts berthd listening on a unix socket in a temporary directory.
+    pub fn start() -> Daemon {
+        Self::start_with(&[])
+    }
+
+    /// Starts berthd with extra arguments (more `-H`, TLS flags, ...).
+    pub fn start_with(extra: &[&str]) -> Daemon {
+        let dir = tempfile::Builder::new().prefix("berth-test-").tempdir().expect("tempdir");
+        let socket = dir.path().join("docker.sock");
+        let docker_config = dir.path().join("docker-config");
+        std::fs::create_dir_all(&docker_config).expect("docker config dir");
+        let data_root = dir.path().join("data");
+        let exec_root = dir.path().join("exec");
+        let log = std::fs::File::create(dir.path().join("berthd.log")).expect("log file");
+        let mut cmd = Command::new(berthd_bin());
+        cmd.arg("--debug")
+            .arg("--data-root")
+            .arg(&data_root)
+            .arg("--exec-root")
+            .arg(&exec_root)
+            .arg("-H")
+            .arg(format!("unix://{}", socket.display()))
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log clone"))
+            .stderr(log);
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("starting {}: {e}", berthd_bin().display()));
+        let mut d = Daemon { dir, socket, docker_config, child: Some(child) };
+        d.wait_ready();
+        d
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    panic!("berthd exited early with {status}; log:\n{}", self.log());
+                }
+            }
+            if std::os::unix::net::UnixStream::connect(&self.socket).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("berthd did not listen on {} within 30s; log:\n{}", self.socket.display(), self.log());
+    }
+
+    pub fn host(&self) -> String {
+        format!("unix://{}", self.socket.display())
+    }
+
+    /// berthd's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("berthd.log")).unwrap_or_default()
+    }
+
+    /// A `docker` CLI command pointed at this daemon.
+    pub fn docker_cmd(&self) -> Command {
+        let mut cmd = Command::new("docker");
+        cmd.env("DOCKER_HOST", self.host())
+            .env("DOCKER_CONFIG", &self.docker_config)
+            .env_remove("DOCKER_TLS_VERIFY")
+            .env_remove("DOCKER_CERT_PATH")
+            .env_remove("DOCKER_CONTEXT")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs `docker ARGS...` and returns its output, whatever its status.
+    pub fn docker(&self, args: &[&str]) -> Output {
+        self.docker_cmd().args(args).output().expect("running docker")
+    }
+
+    /// Runs `docker ARGS...`, asserts it succeeded, returns its stdout.
+    pub fn docker_ok(&self, args: &[&str]) -> String {
+        let out = self.docker(args);
+        assert!(
+            out.status.success(),
+            "docker {args:?} failed with {}\nstdout: {}\nstderr: {}\nberthd log tail:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            tail(&self.log(), 40)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs `docker ARGS...`, asserts it failed, returns its stderr.
+    pub fn docker_err(&self, args: &[&str]) -> String {
+        let out = self.docker(args);
+        assert!(
+            !out.status.success(),
+            "docker {args:?} unexpectedly succeeded\nstdout: {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    /// A bollard client on this daemon's socket.
+    pub fn bollard(&self) -> bollard::Docker {
+        bollard::Docker::connect_with_unix(&self.socket.to_string_lossy(), 120, bollard::API_DEFAULT_VERSION)
+            .expect("bollard connect")
+    }
+
+    /// Stops the daemon with SIGTERM and waits for it (up to 20 s, then SIGKILL).
+    pub fn stop(&mut self) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.take()?;
+        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        child.wait().ok()
+    }
+
+    /// Kills the daemon with SIGKILL (a crash), without cleanup.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts a new berthd on the same data root, exec root and socket (after stop or kill9).
+    pub fn restart_with(&mut self, extra: &[&str]) {
+        assert!(self.child.is_none(), "restart_with: stop or kill9 first");
+        let _ = std::fs::remove_file(&self.socket);
+        let log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.dir.path().join("berthd.log"))
+            .expect("log file");
+        let child = Command::new(berthd_bin())
+            .arg("--debug")
+            .arg("--data-root")
+            .arg(self.dir.path().join("data"))
+            .arg("--exec-root")
+            .arg(self.dir.path().join("exec"))
+            .arg("-H")
+            .arg(format!("unix://{}", self.socket.display()))
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log clone"))
+            .stderr(log)
+            .spawn()
+            .expect("restart berthd");
+        self.child = Some(child);
+        self.wait_ready();
+    }
+
+    pub fn data_root(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The last `n` lines of `text`.
+pub fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// stdout of an Output as a String.
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// stderr of an Output as a String.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}

@@ -1,0 +1,5 @@
+//! berth-containerd: not implemented yet (see docs/compat.md and the open issues).
+fn main() {
+    eprintln!("berth-containerd: not implemented yet");
+    std::process::exit(1);
+}

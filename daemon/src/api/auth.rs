@@ -1,0 +1,8 @@
+//! API group: auth.
+use axum::Router;
+
+use crate::state::SharedDaemon;
+
+pub fn routes() -> Router<SharedDaemon> {
+    Router::new()
+}

@@ -1,0 +1,4 @@
+//! berthd: the Berth daemon.
+fn main() -> anyhow::Result<()> {
+    anyhow::bail!("berthd: not wired yet")
+}

@@ -1,0 +1,1 @@
+//! The JSON progress messages of pulls and pushes, as the docker CLI draws them.

@@ -1,0 +1,1 @@
+//! Docker image references: parsing, `docker.io/library/` normalisation, familiar names.

@@ -1,0 +1,1 @@
+//! Pulling and pushing images with oci-client; registry authentication.

@@ -1,0 +1,1 @@
+//! Listeners: unix sockets, TCP, TLS.

@@ -1,0 +1,1 @@
+//! netd: networking for berthd. Filled in by the networking issue.
