@@ -11,6 +11,7 @@
 //! - `progress`  — the JSON progress messages the CLI draws as progress bars.
 pub mod api;
 pub mod config;
+pub mod images;
 pub mod progress;
 pub mod reference;
 pub mod registry;

@@ -68,3 +68,33 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        use crate::store::StoreError as S;
+        match &e {
+            S::ImageNotFound(_) | S::BlobNotFound(_) | S::LayerNotFound(_) => ApiError::not_found(e.to_string()),
+            S::Conflict(_) => ApiError::conflict(e.to_string()),
+            S::InvalidDigest(_) => ApiError::bad_request(e.to_string()),
+            _ => ApiError::internal(e.to_string()),
+        }
+    }
+}
+
+impl From<crate::reference::ReferenceError> for ApiError {
+    fn from(e: crate::reference::ReferenceError) -> Self {
+        ApiError::bad_request(e.to_string())
+    }
+}
+
+impl From<crate::images::ImageError> for ApiError {
+    fn from(e: crate::images::ImageError) -> Self {
+        use crate::images::ImageError as I;
+        match e {
+            I::NotFound(_) => ApiError::not_found(e.to_string()),
+            I::Reference(r) => r.into(),
+            I::Conflict(m) => ApiError::conflict(m),
+            I::Store(s) => s.into(),
+        }
+    }
+}

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod distribution;
 pub mod error;
+pub mod image_transfer;
 pub mod images;
 pub mod swarm;
 pub mod system;
@@ -20,6 +21,7 @@ pub fn routes(daemon: SharedDaemon) -> Router {
     Router::new()
         .merge(system::routes())
         .merge(images::routes())
+        .merge(image_transfer::routes())
         .merge(auth::routes())
         .merge(distribution::routes())
         .merge(swarm::routes())
