@@ -1,4 +1,5 @@
 //! The daemon's shared state, handed to every API handler.
+use std::path::Path;
 use std::sync::Arc;
 
 use crate::config::Config;
@@ -12,6 +13,8 @@ pub struct Daemon {
     pub images: ImageStore,
     /// When this daemon started (for /info's SystemTime etc.).
     pub started_at: chrono::DateTime<chrono::Utc>,
+    /// This engine's persistent ID (/info's `ID`), kept in `<data-root>/engine-id` as dockerd does.
+    pub engine_id: String,
 }
 
 pub type SharedDaemon = Arc<Daemon>;
@@ -21,6 +24,7 @@ impl Daemon {
     /// and cleans whatever an interrupted run left behind.
     pub fn open(config: Config) -> Result<SharedDaemon, StoreError> {
         let root = config.data_root.clone();
+        let engine_id = load_engine_id(&root)?;
         let content = ContentStore::open(&root.join("content"))?;
         let layers = LayerStore::open(&root.join("layers"))?;
         let images = ImageStore::open(&root.join("images"))?;
@@ -30,6 +34,58 @@ impl Daemon {
             layers,
             images,
             started_at: chrono::Utc::now(),
+            engine_id,
         }))
+    }
+}
+
+/// Reads `<data-root>/engine-id`, creating it (a random UUID, as dockerd's) on first start.
+fn load_engine_id(root: &Path) -> Result<String, StoreError> {
+    let path = root.join("engine-id");
+    match std::fs::read_to_string(&path) {
+        Ok(id) if !id.trim().is_empty() => return Ok(id.trim().to_string()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(StoreError::io(format!("reading {}", path.display()), e)),
+    }
+    std::fs::create_dir_all(root)
+        .map_err(|e| StoreError::io(format!("creating {}", root.display()), e))?;
+    let id = new_uuid();
+    let tmp = root.join(".engine-id.tmp");
+    std::fs::write(&tmp, &id)
+        .map_err(|e| StoreError::io(format!("writing {}", tmp.display()), e))?;
+    std::fs::rename(&tmp, &path)
+        .map_err(|e| StoreError::io(format!("writing {}", path.display()), e))?;
+    Ok(id)
+}
+
+/// A random (version 4) UUID in its usual text form.
+fn new_uuid() -> String {
+    let mut b: [u8; 16] = rand::random();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex::encode(b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_id_is_persistent() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let a = load_engine_id(dir.path()).expect("id");
+        let b = load_engine_id(dir.path()).expect("id again");
+        assert_eq!(a, b);
+        assert_eq!(a.len(), 36);
+        assert_eq!(a.as_bytes()[14], b'4');
     }
 }

@@ -4,11 +4,15 @@ pub mod auth;
 pub mod distribution;
 pub mod error;
 pub mod image_transfer;
+pub mod host;
 pub mod images;
+pub mod info;
+pub mod plugins;
 pub mod swarm;
 pub mod system;
 pub mod version;
 
+use axum::middleware;
 use axum::Router;
 
 use crate::state::SharedDaemon;
@@ -16,7 +20,18 @@ use crate::state::SharedDaemon;
 pub use error::{ApiError, ApiResult};
 pub use version::ApiVersion;
 
-/// All routes, unversioned (`/images/json`); `version::serve` strips `/v1.NN`.
+/// The whole API as served: `routes` with the version check on every matched route,
+/// dockerd's 404 for unknown paths and methods, and the outer `version::serve` layer that
+/// strips `/v1.NN` before routing and adds dockerd's headers.
+pub fn app(daemon: SharedDaemon) -> Router {
+    let api = routes(daemon)
+        .route_layer(middleware::from_fn(version::check))
+        .fallback(version::unknown_path)
+        .method_not_allowed_fallback(version::unknown_path);
+    Router::new().fallback_service(api).layer(middleware::from_fn(version::serve))
+}
+
+/// All routes, unversioned (`/images/json`); `app` strips `/v1.NN`.
 pub fn routes(daemon: SharedDaemon) -> Router {
     Router::new()
         .merge(system::routes())
@@ -25,6 +40,6 @@ pub fn routes(daemon: SharedDaemon) -> Router {
         .merge(auth::routes())
         .merge(distribution::routes())
         .merge(swarm::routes())
-        .fallback(version::unknown_path)
+        .merge(plugins::routes())
         .with_state(daemon)
 }

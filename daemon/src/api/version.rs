@@ -1,13 +1,41 @@
 //! API versions: `/v1.NN/` prefixes (1.24 up to 1.53), unversioned paths mean 1.53,
 //! a version above 1.53 is a 400. The stripped version is put into the request's
 //! extensions as `ApiVersion` for handlers whose behaviour changed between versions.
-use axum::http::{StatusCode, Uri};
+//!
+//! As in dockerd (gorilla mux), the version is only checked for paths that match a route:
+//! `/v1.99/nope` is a 404, `/v1.99/version` a 400.
+use std::cmp::Ordering;
+use std::panic::AssertUnwindSafe;
+
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use futures::FutureExt;
 
 use super::ApiError;
 
 pub const MAX_API_VERSION: ApiVersion = ApiVersion(53);
 pub const MIN_API_VERSION: ApiVersion = ApiVersion(24);
+
+/// The engine version Berth reports: the Docker Engine release whose API (1.53) it speaks,
+/// with Berth's own version as semver build metadata.
+pub const ENGINE_VERSION: &str = concat!("29.2.0+berth.", env!("CARGO_PKG_VERSION"));
+/// Set by the build (`BERTH_GIT_COMMIT`), else "unknown".
+pub const GIT_COMMIT: &str = match option_env!("BERTH_GIT_COMMIT") {
+    Some(c) => c,
+    None => "unknown",
+};
+/// Set by the build (`BERTH_BUILD_TIME`, RFC 3339), else empty.
+pub const BUILD_TIME: &str = match option_env!("BERTH_BUILD_TIME") {
+    Some(t) => t,
+    None => "",
+};
+/// What /version reports as `GoVersion`: the Rust toolchain (`BERTH_RUSTC_VERSION`), else "rust".
+pub const TOOLCHAIN_VERSION: &str = match option_env!("BERTH_RUSTC_VERSION") {
+    Some(v) => v,
+    None => "rust",
+};
 
 /// The minor part of a `1.NN` API version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -19,8 +47,219 @@ impl std::fmt::Display for ApiVersion {
     }
 }
 
-/// Fallback for paths no route matched: Docker's 404.
-pub async fn unknown_path(_uri: Uri) -> Response {
-    let _ = StatusCode::NOT_FOUND;
+impl ApiVersion {
+    /// Whether this request's version is older than `1.minor` (for version-gated behaviour).
+    pub fn before(self, minor: u32) -> bool {
+        self.0 < minor
+    }
+}
+
+/// The version prefix a request came with (`None`: unversioned), put into the request's
+/// extensions by `serve` and checked by `check` once the path matched a route.
+#[derive(Debug, Clone)]
+pub struct RequestedVersion(pub Option<String>);
+
+/// Why a requested version is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VersionError {
+    TooOld(String),
+    TooNew(String),
+}
+
+impl std::fmt::Display for VersionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            VersionError::TooOld(v) => write!(
+                f,
+                "client version {v} is too old. Minimum supported API version is {MIN_API_VERSION}, please upgrade your client to a newer version"
+            ),
+            VersionError::TooNew(v) => {
+                write!(f, "client version {v} is too new. Maximum supported API version is {MAX_API_VERSION}")
+            }
+        }
+    }
+}
+
+/// Compares dotted versions as Docker does: numerically, part by part, a missing or
+/// non-numeric part counting as 0.
+pub fn compare(a: &str, b: &str) -> Ordering {
+    let parts = |s: &str| {
+        s.split('.')
+            .map(|p| p.parse::<u64>().unwrap_or(0))
+            .collect::<Vec<_>>()
+    };
+    let (pa, pb) = (parts(a), parts(b));
+    for i in 0..pa.len().max(pb.len()) {
+        let (x, y) = (
+            pa.get(i).copied().unwrap_or(0),
+            pb.get(i).copied().unwrap_or(0),
+        );
+        match x.cmp(&y) {
+            Ordering::Equal => continue,
+            other => return other,
+        }
+    }
+    Ordering::Equal
+}
+
+/// Checks a requested `1.NN` version against the supported range.
+pub fn parse(requested: &str) -> Result<ApiVersion, VersionError> {
+    if compare(requested, &MIN_API_VERSION.to_string()) == Ordering::Less {
+        return Err(VersionError::TooOld(requested.to_string()));
+    }
+    if compare(requested, &MAX_API_VERSION.to_string()) == Ordering::Greater {
+        return Err(VersionError::TooNew(requested.to_string()));
+    }
+    let minor = requested
+        .split('.')
+        .nth(1)
+        .and_then(|m| m.parse::<u32>().ok())
+        .unwrap_or(MIN_API_VERSION.0);
+    Ok(ApiVersion(minor))
+}
+
+/// Splits `/v1.40/containers/json` into `("1.40", "/containers/json")`, as dockerd's
+/// `/v{version:[0-9.]+}` prefix; `None` for unversioned paths.
+pub fn split_prefix(path: &str) -> Option<(&str, &str)> {
+    let rest = path.strip_prefix("/v")?;
+    let end = rest.find('/')?;
+    let (version, tail) = rest.split_at(end);
+    if version.is_empty() || !version.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return None;
+    }
+    Some((version, tail))
+}
+
+/// Outermost middleware: strips the version prefix before routing, logs the request,
+/// turns a panicking handler into a 500, and adds dockerd's headers to every response.
+pub async fn serve(mut req: Request, next: Next) -> Response {
+    tracing::debug!("Calling {} {}", req.method(), req.uri());
+    let mut requested = None;
+    if let Some((version, tail)) = split_prefix(req.uri().path()) {
+        let new_path = match req.uri().query() {
+            Some(q) => format!("{tail}?{q}"),
+            None => tail.to_string(),
+        };
+        requested = Some(version.to_string());
+        let mut parts = req.uri().clone().into_parts();
+        match new_path.parse() {
+            Ok(pq) => parts.path_and_query = Some(pq),
+            Err(_) => return ApiError::bad_request("invalid request path").into_response(),
+        }
+        match axum::http::Uri::from_parts(parts) {
+            Ok(uri) => *req.uri_mut() = uri,
+            Err(_) => return ApiError::bad_request("invalid request path").into_response(),
+        }
+    }
+    req.extensions_mut().insert(RequestedVersion(requested));
+
+    let mut response = match AssertUnwindSafe(next.run(req)).catch_unwind().await {
+        Ok(r) => r,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            ApiError::internal(format!("internal error: {what}")).into_response()
+        }
+    };
+    let headers = response.headers_mut();
+    let defaults = [
+        ("api-version", MAX_API_VERSION.to_string()),
+        ("docker-experimental", "false".to_string()),
+        ("ostype", "linux".to_string()),
+        ("server", format!("Docker/{ENGINE_VERSION} (linux)")),
+    ];
+    for (name, value) in defaults {
+        if !headers.contains_key(name) {
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                headers.insert(name, v);
+            }
+        }
+    }
+    response
+}
+
+/// Route-level middleware (runs only when the path matched a route): refuses versions
+/// outside 1.24..=1.53 and puts the `ApiVersion` into the request's extensions.
+pub async fn check(mut req: Request, next: Next) -> Response {
+    let requested = req
+        .extensions()
+        .get::<RequestedVersion>()
+        .and_then(|r| r.0.clone());
+    let version = match requested.as_deref().map(parse) {
+        None => MAX_API_VERSION,
+        Some(Ok(v)) => v,
+        Some(Err(e @ VersionError::TooNew(_))) => {
+            return ApiError::bad_request(e.to_string()).into_response()
+        }
+        Some(Err(e @ VersionError::TooOld(_))) => {
+            // Clients that old expect plain-text errors, as dockerd sends them.
+            return (
+                StatusCode::BAD_REQUEST,
+                [
+                    (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+                    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+                ],
+                format!("{e}\n"),
+            )
+                .into_response();
+        }
+    };
+    req.extensions_mut().insert(version);
+    next.run(req).await
+}
+
+/// Fallback for paths no route matched, and for known paths with another method:
+/// dockerd's 404 `page not found`. `OPTIONS` on any path is a 200, as in dockerd.
+pub async fn unknown_path(method: Method) -> Response {
+    if method == Method::OPTIONS {
+        return StatusCode::OK.into_response();
+    }
     ApiError::not_found("page not found").into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compares_like_docker() {
+        assert_eq!(compare("1.24", "1.24"), Ordering::Equal);
+        assert_eq!(compare("1.9", "1.24"), Ordering::Less);
+        assert_eq!(compare("1.53.1", "1.53"), Ordering::Greater);
+        assert_eq!(compare("2", "1.53"), Ordering::Greater);
+        assert_eq!(compare("1", "1.24"), Ordering::Less);
+    }
+
+    #[test]
+    fn parses_supported_range() {
+        assert_eq!(parse("1.24"), Ok(ApiVersion(24)));
+        assert_eq!(parse("1.41"), Ok(ApiVersion(41)));
+        assert_eq!(parse("1.53"), Ok(ApiVersion(53)));
+        assert_eq!(parse("1.99"), Err(VersionError::TooNew("1.99".into())));
+        assert_eq!(parse("1.12"), Err(VersionError::TooOld("1.12".into())));
+        assert_eq!(
+            VersionError::TooNew("1.99".into()).to_string(),
+            "client version 1.99 is too new. Maximum supported API version is 1.53"
+        );
+        assert_eq!(
+            VersionError::TooOld("1.12".into()).to_string(),
+            "client version 1.12 is too old. Minimum supported API version is 1.24, please upgrade your client to a newer version"
+        );
+    }
+
+    #[test]
+    fn splits_prefix() {
+        assert_eq!(
+            split_prefix("/v1.40/containers/json"),
+            Some(("1.40", "/containers/json"))
+        );
+        assert_eq!(split_prefix("/v1.40/"), Some(("1.40", "/")));
+        assert_eq!(split_prefix("/v1.40"), None);
+        assert_eq!(split_prefix("/version"), None);
+        assert_eq!(split_prefix("/volumes/x"), None);
+        assert_eq!(split_prefix("/v/x"), None);
+    }
 }

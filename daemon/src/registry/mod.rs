@@ -1,1 +1,80 @@
 //! Pulling and pushing images with oci-client; registry authentication.
+//!
+//! - `credentials` — the `X-Registry-Auth` header and `/auth` body (Docker's AuthConfig).
+//! - `client`      — an oci-client `Client` per operation: plain HTTP for loopback and
+//!                   `--insecure-registry` hosts, HTTPS otherwise; oci-client errors
+//!                   translated into dockerd's messages.
+//! - `manifest`    — manifest and index documents: media types, parsing, schema 1 refusal.
+//! - `platform`    — platforms (`linux/arm64/v8`), Go architecture names, index selection.
+//! - `download`    — one blob from the registry into the content store, with progress.
+//! - `pull`        — `POST /images/create`: manifest, config, layers (3 at a time), unpack, records.
+//! - `push`        — `POST /images/{name}/push`: blobs (HEAD first), then the stored manifest.
+//! - `login`       — `POST /auth`: really checks the credentials against the registry's `/v2/`.
+//! - `inspect`     — `GET /distribution/{name}/json`: descriptor and platforms.
+//!
+//! Plain HTTP: dockerd tries HTTPS first for an insecure registry and falls back to HTTP;
+//! Berth speaks plain HTTP to them straight away.
+pub mod client;
+pub mod credentials;
+pub mod download;
+pub mod inspect;
+pub mod login;
+pub mod manifest;
+pub mod platform;
+pub mod pull;
+pub mod pull_layers;
+pub mod push;
+
+pub use credentials::AuthConfig;
+
+use crate::store::StoreError;
+
+/// Errors of registry operations, with dockerd's messages. Mapped to API errors once,
+/// in `api::image_transfer`.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// The registry has no such tag or digest (404):
+    /// "manifest for 127.0.0.1:5000/x:nope not found: manifest unknown: manifest unknown".
+    #[error("manifest for {reference} not found: {cause}")]
+    ManifestNotFound { reference: String, cause: String },
+    /// Something else the registry does not have (404), e.g. "manifest unknown: manifest unknown".
+    #[error("{0}")]
+    NotFound(String),
+    /// Missing or wrong credentials (401), e.g. "unauthorized: authentication required".
+    #[error("{0}")]
+    Unauthorized(String),
+    /// A platform the index does not list.
+    #[error("no matching manifest for {0} in the manifest list entries")]
+    NoMatchingPlatform(String),
+    /// Schema 1 manifests, unknown media types, malformed documents (400).
+    #[error("{0}")]
+    Unsupported(String),
+    /// A bad request parameter (400).
+    #[error("{0}")]
+    InvalidParameter(String),
+    /// Pushing something that is not here (404).
+    #[error("An image does not exist locally with the tag: {0}")]
+    NoSuchLocalImage(String),
+    /// A feature Berth does not have yet (501).
+    #[error("{0}")]
+    NotImplemented(String),
+    /// The registry could not be reached (500), e.g. a refused connection.
+    #[error("{0}")]
+    Network(String),
+    /// Any other answer of the registry (500).
+    #[error("{0}")]
+    Registry(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A bug or a panicked task (500).
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<tokio::task::JoinError> for RegistryError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        RegistryError::Internal(format!("registry task failed: {e}"))
+    }
+}
+
+pub type RegistryResult<T> = Result<T, RegistryError>;

@@ -1,17 +1,152 @@
 //! Write-whole helpers: a file is written to a temporary sibling, fsynced and renamed,
 //! so a crash leaves either the old or the new version.
-use std::path::Path;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
-use super::StoreResult;
+use super::{StoreError, StoreResult};
+
+/// Marker in the names of temporary siblings (`.<name>.tmp-<random>`).
+const TEMP_MARKER: &str = ".tmp-";
 
 /// Writes `data` to `path` whole (temp file in the same directory, fsync, rename, fsync dir).
 pub fn write_file(path: &Path, data: &[u8]) -> StoreResult<()> {
-    let _ = (path, data);
-    todo!("store::atomic::write_file")
+    let dir = parent_dir(path)?;
+    let name = path.file_name().ok_or_else(|| {
+        StoreError::io(
+            format!("write {}", path.display()),
+            invalid_input("no file name"),
+        )
+    })?;
+    let temp = dir.join(format!(
+        ".{}{TEMP_MARKER}{:016x}",
+        name.to_string_lossy(),
+        rand::random::<u64>()
+    ));
+    let result = write_and_sync(&temp, data).and_then(|()| {
+        std::fs::rename(&temp, path).map_err(|e| {
+            StoreError::io(
+                format!("rename {} to {}", temp.display(), path.display()),
+                e,
+            )
+        })
+    });
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result?;
+    sync_dir(&dir)
 }
 
 /// Serialises `value` as JSON and writes it whole.
 pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> StoreResult<()> {
-    let _ = (path, value);
-    todo!("store::atomic::write_json")
+    let data = serde_json::to_vec(value).map_err(|e| {
+        StoreError::io(
+            format!("serialise {}", path.display()),
+            std::io::Error::other(e),
+        )
+    })?;
+    write_file(path, &data)
+}
+
+/// Fsyncs a directory, so that renames and removals in it are durable.
+pub fn sync_dir(dir: &Path) -> StoreResult<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| StoreError::io(format!("fsync directory {}", dir.display()), e))
+}
+
+/// Whether `name` is a temporary sibling left by an interrupted [`write_file`].
+pub fn is_temp_name(name: &str) -> bool {
+    name.starts_with('.') && name.contains(TEMP_MARKER)
+}
+
+/// Removes the temporary siblings that interrupted writes left in `dir`.
+pub fn remove_temp_files(dir: &Path) -> StoreResult<()> {
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| StoreError::io(format!("read {}", dir.display()), e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| StoreError::io(format!("read {}", dir.display()), e))?;
+        if entry.file_name().to_str().is_some_and(is_temp_name) {
+            tracing::debug!(path = %entry.path().display(), "removing leftover temporary file");
+            std::fs::remove_file(entry.path())
+                .map_err(|e| StoreError::io(format!("remove {}", entry.path().display()), e))?;
+        }
+    }
+    Ok(())
+}
+
+fn parent_dir(path: &Path) -> StoreResult<PathBuf> {
+    match path.parent() {
+        Some(p) if p.as_os_str().is_empty() => Ok(PathBuf::from(".")),
+        Some(p) => Ok(p.to_path_buf()),
+        None => Err(StoreError::io(
+            format!("write {}", path.display()),
+            invalid_input("no parent directory"),
+        )),
+    }
+}
+
+fn write_and_sync(temp: &Path, data: &[u8]) -> StoreResult<()> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(temp)
+        .map_err(|e| StoreError::io(format!("create {}", temp.display()), e))?;
+    file.write_all(data)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| StoreError::io(format!("write {}", temp.display()), e))
+}
+
+fn invalid_input(message: &str) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidInput, message.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_file_creates_and_replaces_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("record.json");
+        write_file(&path, b"first").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"first");
+        write_file(&path, b"second, longer").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"second, longer");
+        // No temporary sibling is left behind.
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("record.json")]);
+    }
+
+    #[test]
+    fn write_json_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("map.json");
+        let value = std::collections::BTreeMap::from([("a".to_string(), 1u32)]);
+        write_json(&path, &value).unwrap();
+        let back: std::collections::BTreeMap<String, u32> =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(back, value);
+    }
+
+    #[test]
+    fn write_into_missing_dir_fails_cleanly() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = write_file(&dir.path().join("missing/x"), b"x").unwrap_err();
+        assert!(matches!(err, StoreError::Io { .. }));
+    }
+
+    #[test]
+    fn leftover_temp_files_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(".a.json.tmp-0123"), b"partial").unwrap();
+        std::fs::write(dir.path().join("a.json"), b"whole").unwrap();
+        remove_temp_files(dir.path()).unwrap();
+        assert!(!dir.path().join(".a.json.tmp-0123").exists());
+        assert!(dir.path().join("a.json").exists());
+    }
 }

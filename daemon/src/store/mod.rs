@@ -7,8 +7,10 @@
 //!   hard links), whiteouts converted for overlayfs.
 //! - `atomic`  — write-whole helpers (temp file, fsync, rename).
 //! - `gc`      — removal of layers and blobs no image uses any more.
+//! - `digest`  — strict parsing of "sha256:<hex>" digests and hashing helpers.
 pub mod atomic;
 pub mod content;
+pub mod digest;
 pub mod extract;
 pub mod gc;
 pub mod images;
@@ -46,7 +48,10 @@ pub enum StoreError {
 impl StoreError {
     /// Wraps an I/O error with what was being done.
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        StoreError::Io { context: context.into(), source }
+        StoreError::Io {
+            context: context.into(),
+            source,
+        }
     }
 }
 

@@ -1,0 +1,166 @@
+//! berthd's command line, with dockerd's flag names. Every option is `Option`/`Vec` so that
+//! what was given explicitly is known (daemon.json conflicts, dockerd's TLS defaults).
+use std::path::PathBuf;
+
+use clap::{ArgAction, Parser};
+
+/// Boolean flags behave as pflag's: `--tls` means true, `--tls=false` false.
+#[derive(Debug, Clone, Default, Parser)]
+#[command(
+    name = "berthd",
+    about = "Berth: a drop-in replacement for the Docker Engine",
+    disable_version_flag = true
+)]
+pub struct Flags {
+    /// Daemon socket(s) to listen on: unix:///path or tcp://host:port (repeatable)
+    #[arg(short = 'H', long = "host", value_name = "HOST")]
+    pub hosts: Vec<String>,
+    /// Root directory of persistent state (default /var/lib/berth)
+    #[arg(long = "data-root", value_name = "DIR")]
+    pub data_root: Option<PathBuf>,
+    /// Root directory for execution state files (default /run/berth)
+    #[arg(long = "exec-root", value_name = "DIR")]
+    pub exec_root: Option<PathBuf>,
+    /// Enable debug mode
+    #[arg(short = 'D', long = "debug", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub debug: Option<bool>,
+    /// Use TLS; implied by --tlsverify
+    #[arg(long = "tls", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub tls: Option<bool>,
+    /// Use TLS and verify the remote (client certificates)
+    #[arg(long = "tlsverify", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub tlsverify: Option<bool>,
+    /// Trust certs signed only by this CA (default ~/.docker/ca.pem)
+    #[arg(long = "tlscacert", value_name = "FILE")]
+    pub tlscacert: Option<PathBuf>,
+    /// Path to TLS certificate file (default ~/.docker/cert.pem)
+    #[arg(long = "tlscert", value_name = "FILE")]
+    pub tlscert: Option<PathBuf>,
+    /// Path to TLS key file (default ~/.docker/key.pem)
+    #[arg(long = "tlskey", value_name = "FILE")]
+    pub tlskey: Option<PathBuf>,
+    /// Path to use for the daemon PID file (default <exec-root>/berthd.pid)
+    #[arg(short = 'p', long = "pidfile", value_name = "FILE")]
+    pub pidfile: Option<PathBuf>,
+    /// Daemon configuration file (default /etc/berth/daemon.json, if present)
+    #[arg(long = "config-file", value_name = "FILE")]
+    pub config_file: Option<PathBuf>,
+    /// Enable insecure registry communication (repeatable)
+    #[arg(long = "insecure-registry", value_name = "REGISTRY")]
+    pub insecure_registry: Vec<String>,
+    /// Preferred registry mirror (repeatable)
+    #[arg(long = "registry-mirror", value_name = "URL")]
+    pub registry_mirror: Vec<String>,
+    /// Set the logging level ("debug"|"info"|"warn"|"error"|"fatal")
+    #[arg(short = 'l', long = "log-level", value_name = "LEVEL")]
+    pub log_level: Option<String>,
+    /// Group for the unix socket (default docker, root when it does not exist)
+    #[arg(short = 'G', long = "group", value_name = "GROUP")]
+    pub group: Option<String>,
+    /// Set key=value labels to the daemon (repeatable)
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub label: Vec<String>,
+    /// Network bridge IP (CIDR) of the default bridge
+    #[arg(long = "bip", value_name = "CIDR")]
+    pub bip: Option<String>,
+    /// Default address pools for node specific local networks: base=CIDR,size=N (repeatable)
+    #[arg(long = "default-address-pool", value_name = "POOL")]
+    pub default_address_pool: Vec<String>,
+    /// Register an additional OCI compatible runtime: NAME=PATH (repeatable)
+    #[arg(long = "add-runtime", value_name = "NAME=PATH")]
+    pub add_runtime: Vec<String>,
+    /// Default OCI runtime for containers (default berth-runc)
+    #[arg(long = "default-runtime", value_name = "NAME")]
+    pub default_runtime: Option<String>,
+    /// Enable live restore of containers when the daemon restarts
+    #[arg(long = "live-restore", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub live_restore: Option<bool>,
+    /// Enable addition of firewall rules (default true)
+    #[arg(long = "iptables", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub iptables: Option<bool>,
+    /// Storage driver to use (only overlay2)
+    #[arg(short = 's', long = "storage-driver", value_name = "DRIVER")]
+    pub storage_driver: Option<String>,
+    /// Validate daemon configuration and exit
+    #[arg(long = "validate", action = ArgAction::SetTrue)]
+    pub validate: bool,
+    /// Print version information and quit
+    #[arg(short = 'v', long = "version", action = ArgAction::SetTrue)]
+    pub version: bool,
+}
+
+impl Flags {
+    /// The flags given on the command line, each with the daemon.json key it conflicts
+    /// with and how it was given (for dockerd's conflict message).
+    pub fn given(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        let mut list = |key: &'static str, v: &[String]| {
+            if !v.is_empty() {
+                out.push((key, format!("[{}]", v.join(" "))));
+            }
+        };
+        list("hosts", &self.hosts);
+        list("insecure-registries", &self.insecure_registry);
+        list("registry-mirrors", &self.registry_mirror);
+        list("labels", &self.label);
+        list("default-address-pools", &self.default_address_pool);
+        let path = |key: &'static str, v: &Option<PathBuf>| {
+            v.as_ref().map(|p| (key, p.display().to_string()))
+        };
+        let text = |key: &'static str, v: &Option<String>| v.as_ref().map(|s| (key, s.clone()));
+        let flag = |key: &'static str, v: &Option<bool>| v.map(|b| (key, b.to_string()));
+        out.extend(
+            [
+                path("data-root", &self.data_root),
+                path("exec-root", &self.exec_root),
+                path("tlscacert", &self.tlscacert),
+                path("tlscert", &self.tlscert),
+                path("tlskey", &self.tlskey),
+                path("pidfile", &self.pidfile),
+                flag("debug", &self.debug),
+                flag("tls", &self.tls),
+                flag("tlsverify", &self.tlsverify),
+                flag("live-restore", &self.live_restore),
+                flag("iptables", &self.iptables),
+                text("log-level", &self.log_level),
+                text("group", &self.group),
+                text("bip", &self.bip),
+                text("default-runtime", &self.default_runtime),
+                text("storage-driver", &self.storage_driver),
+            ]
+            .into_iter()
+            .flatten(),
+        );
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_dockerd_style_flags() {
+        let f = Flags::try_parse_from([
+            "berthd",
+            "-H",
+            "unix:///tmp/a.sock",
+            "--host=tcp://127.0.0.1:2376",
+            "-D",
+            "--tls=false",
+            "--insecure-registry",
+            "r:5000",
+            "-p",
+            "/tmp/p.pid",
+        ])
+        .expect("parse");
+        assert_eq!(f.hosts.len(), 2);
+        assert_eq!(f.debug, Some(true));
+        assert_eq!(f.tls, Some(false));
+        assert_eq!(f.tlsverify, None);
+        assert_eq!(f.insecure_registry, vec!["r:5000"]);
+        assert_eq!(f.pidfile, Some(PathBuf::from("/tmp/p.pid")));
+        let keys: Vec<_> = f.given().into_iter().map(|(k, _)| k).collect();
+        assert!(keys.contains(&"hosts") && keys.contains(&"tls") && !keys.contains(&"tlsverify"));
+    }
+}

@@ -1,0 +1,21 @@
+//! Which containers use an image — the hook between images and containers.
+//!
+//! dockerd refuses to delete an image a container uses (running: always; stopped: unless
+//! forced) and counts users in `GET /images/json?…` (`Containers`). Berth has no container
+//! store yet: `containers_using` answers "none". When the container store lands, it
+//! replaces the body of `containers_using` (and nothing else in the image service changes).
+use crate::state::Daemon;
+
+/// A container that uses an image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageUser {
+    /// Full container ID.
+    pub container_id: String,
+    pub running: bool,
+}
+
+/// Every container (running or stopped) whose image is `image_id` ("sha256:<hex>").
+pub fn containers_using(daemon: &Daemon, image_id: &str) -> Vec<ImageUser> {
+    let _ = (daemon, image_id);
+    Vec::new()
+}
