@@ -257,3 +257,29 @@ fn image_prune_removes_dangling_then_all() {
     assert!(out.contains(&format!("deleted: {}", busybox.id)), "{out}");
     assert!(lines(&d.docker_ok(&["images", "-q"])).is_empty());
 }
+
+#[test]
+fn restart_drops_images_whose_layers_are_gone() {
+    let f = Fixtures::load();
+    let mut d = Daemon::start();
+    let busybox = f.image("busybox");
+    let hello = f.image("hello");
+    let busybox_ref = pull(&d, &f, "busybox");
+    pull(&d, &f, "hello");
+    let upper = inspect(&d, &busybox_ref)["GraphDriver"]["Data"]["UpperDir"].as_str().expect("UpperDir").to_string();
+    let layer_dir = std::path::Path::new(&upper).parent().expect("layer directory").to_path_buf();
+    assert!(layer_dir.starts_with(d.data_root()), "{} is outside the data root", layer_dir.display());
+
+    d.stop();
+    std::fs::remove_dir_all(&layer_dir).expect("remove the top layer of busybox");
+    d.restart_with(&[]);
+
+    // The broken image and its references are gone; the intact one stays.
+    assert_eq!(distinct(lines(&d.docker_ok(&["images", "-q", "--no-trunc"]))), vec![hello.id.clone()]);
+    let err = d.docker_err(&["image", "inspect", &busybox_ref]);
+    assert!(err.contains("No such image"), "{err}");
+    assert!(!d.docker_ok(&["images", "-a", "-q", "--no-trunc"]).contains(&busybox.id));
+    // It can be pulled again.
+    pull(&d, &f, "busybox");
+    assert_eq!(inspect(&d, &busybox_ref)["Id"], busybox.id);
+}

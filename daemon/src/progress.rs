@@ -202,13 +202,13 @@ where
             return Ok(json_stream_response(Body::empty()));
         }
     };
-    let state = StreamState::Messages { first: Some(first), rx, task };
+    let state = StreamState::Messages { first: Some(Box::new(first)), rx, task };
     let stream = futures::stream::unfold(state, next_line);
     Ok(json_stream_response(Body::from_stream(stream)))
 }
 
 enum StreamState<E> {
-    Messages { first: Option<JsonMessage>, rx: mpsc::Receiver<JsonMessage>, task: JoinHandle<Result<(), E>> },
+    Messages { first: Option<Box<JsonMessage>>, rx: mpsc::Receiver<JsonMessage>, task: JoinHandle<Result<(), E>> },
     Done,
 }
 

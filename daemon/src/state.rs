@@ -13,6 +13,8 @@ pub struct Daemon {
     pub images: ImageStore,
     /// When this daemon started (for /info's SystemTime etc.).
     pub started_at: chrono::DateTime<chrono::Utc>,
+    /// Keeps garbage collection away from pulls in progress.
+    pub gc_gate: crate::store::gc::GcGate,
     /// This engine's persistent ID (/info's `ID`), kept in `<data-root>/engine-id` as dockerd does.
     pub engine_id: String,
 }
@@ -28,14 +30,18 @@ impl Daemon {
         let content = ContentStore::open(&root.join("content"))?;
         let layers = LayerStore::open(&root.join("layers"))?;
         let images = ImageStore::open(&root.join("images"))?;
-        Ok(Arc::new(Daemon {
+        let daemon = Arc::new(Daemon {
             config,
             content,
             layers,
             images,
             started_at: chrono::Utc::now(),
+            gc_gate: Default::default(),
             engine_id,
-        }))
+        });
+        // Whatever an interrupted pull or delete left half-done goes now, before any request.
+        crate::images::recovery::check_store(&daemon)?;
+        Ok(daemon)
     }
 }
 
@@ -73,6 +79,20 @@ fn new_uuid() -> String {
         &h[16..20],
         &h[20..32]
     )
+}
+
+impl Daemon {
+    /// Removes layers and blobs no image uses, unless a pull is writing some right now
+    /// (then nothing is collected this time; the next collection catches up).
+    pub fn collect_garbage(&self) -> Result<crate::store::gc::Collected, StoreError> {
+        match self.gc_gate.collect_if_idle(|| crate::store::gc::collect(&self.content, &self.layers, &self.images)) {
+            Some(result) => result,
+            None => {
+                tracing::debug!("a pull is in progress: unused layers and blobs are collected later");
+                Ok(Default::default())
+            }
+        }
+    }
 }
 
 #[cfg(test)]

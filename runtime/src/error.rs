@@ -3,14 +3,14 @@ use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{op} {path}: {source}")]
+    #[error("{op} {path}")]
     Io {
         op: &'static str,
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("{0}: {1}")]
+    #[error("{0}")]
     Sys(String, #[source] nix::Error),
     #[error("invalid spec: {0}")]
     Spec(String),
@@ -22,7 +22,7 @@ pub enum Error {
     State(String),
     #[error("{0}")]
     Unsupported(String),
-    #[error("json {0}: {1}")]
+    #[error("json {0}")]
     Json(String, #[source] serde_json::Error),
     #[error("container init: {0}")]
     Child(String),

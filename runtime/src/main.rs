@@ -1,5 +1,98 @@
-//! berth-runc: not implemented yet (see docs/compat.md and the open issues).
+//! berth-runc: the command line; errors go to stderr and to the --log file.
+use anyhow::{bail, Context, Result};
+use berth_runc::{container, exec, logging, query, spec};
+use clap::Parser;
+
+mod cli;
+use cli::{Cli, Cmd};
+
 fn main() {
-    eprintln!("berth-runc: not implemented yet");
-    std::process::exit(1);
+    let cli = Cli::parse();
+    logging::init(logging::LogConfig {
+        file: cli.log.clone(),
+        json: cli.log_format == "json",
+        debug: cli.debug,
+    });
+    match dispatch(cli) {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            let msg = format!("{e:#}");
+            logging::error(&msg);
+            eprintln!("berth-runc: {msg}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn create_opts(root: &std::path::Path, a: &cli::CreateArgs) -> Result<container::CreateOpts> {
+    if a.preserve_fds > 0 {
+        bail!("--preserve-fds is not supported by berth-runc yet");
+    }
+    Ok(container::CreateOpts {
+        root: root.to_path_buf(),
+        id: a.id.clone(),
+        bundle: a.bundle.clone(),
+        pid_file: a.pid_file.clone(),
+        console_socket: a.console_socket.clone(),
+    })
+}
+
+fn dispatch(cli: Cli) -> Result<i32> {
+    if cli.systemd_cgroup {
+        bail!("--systemd-cgroup is not supported by berth-runc: it manages cgroupfs directly (v1 or v2); drop the flag");
+    }
+    let root = cli.root.clone();
+    logging::debug(&format!("command {:?}", cli.cmd));
+    match &cli.cmd {
+        Cmd::Create(a) => {
+            container::create(&create_opts(&root, a)?)?;
+        }
+        Cmd::Run { create, detach, keep } => return Ok(container::run(&create_opts(&root, create)?, *detach, *keep)?),
+        Cmd::Start { id } => container::start(&root, id)?,
+        Cmd::State { id } => println!("{}", query::state_json(&root, id)?),
+        Cmd::Kill { all, id, signal } => {
+            let sig = container::parse_signal(signal.as_deref().unwrap_or("SIGTERM"))?;
+            container::kill_container(&root, id, sig, *all)?;
+        }
+        Cmd::Delete { force, id } => container::delete(&root, id, *force)?,
+        Cmd::Exec { process, tty, console_socket, detach, pid_file, env, cwd, user, id, args } => {
+            let o = exec::ExecOpts {
+                root: root.clone(),
+                id: id.clone(),
+                process_file: process.clone(),
+                args: args.clone(),
+                tty: *tty,
+                console_socket: console_socket.clone(),
+                detach: *detach,
+                pid_file: pid_file.clone(),
+                env: env.clone(),
+                cwd: cwd.clone(),
+                user: user.clone(),
+            };
+            return Ok(exec::exec(&o)?);
+        }
+        Cmd::Pause { id } => container::pause(&root, id, true)?,
+        Cmd::Resume { id } => container::pause(&root, id, false)?,
+        Cmd::Ps { format, id, ps_args } => println!("{}", query::ps(&root, id, format, ps_args)?),
+        Cmd::List { format, quiet } => {
+            let out = query::list(&root, format, *quiet)?;
+            if !out.is_empty() {
+                println!("{out}");
+            }
+        }
+        Cmd::Spec { bundle, rootless } => {
+            if *rootless {
+                bail!("--rootless specs are not supported by berth-runc yet");
+            }
+            let p = bundle.join("config.json");
+            if p.exists() {
+                bail!("File {} exists. Remove it first", p.display());
+            }
+            let v = spec::default_spec()?;
+            let text = serde_json::to_string_pretty(&v)?;
+            std::fs::write(&p, text).with_context(|| format!("write {}", p.display()))?;
+        }
+        Cmd::Features => print!("{}", spec::FEATURES),
+    }
+    Ok(0)
 }

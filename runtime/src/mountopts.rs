@@ -1,13 +1,19 @@
 //! Parsing OCI mount options into mount(2) flags, propagation and fs data.
 use nix::mount::MsFlags;
 
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MountOpts {
     pub flags: MsFlags,
     /// Flags to clear (e.g. "rw" clears MS_RDONLY); only needed for remounts.
     pub cleared: MsFlags,
     pub propagation: Vec<MsFlags>,
     pub data: String,
+}
+
+impl Default for MountOpts {
+    fn default() -> Self {
+        MountOpts { flags: MsFlags::empty(), cleared: MsFlags::empty(), propagation: Vec::new(), data: String::new() }
+    }
 }
 
 impl MountOpts {

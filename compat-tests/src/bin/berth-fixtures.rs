@@ -1,7 +1,7 @@
 //! Builds the compat tests' fixture images, pushes them to the loopback registries started by
 //! `scripts/registries.sh`, and writes the fixtures JSON (`$BERTH_FIXTURES`).
 //!
-//! Usage: berth-fixtures [--dir DIR] [--registry ADDR] [--auth-registry ADDR] [--no-push]
+//! Usage: berth-fixtures [--dir DIR] [--registry ADDR] [--auth-registry ADDR] [--token-registry ADDR] [--no-push]
 //! Prints the path of the JSON file on stdout.
 
 use std::path::PathBuf;
@@ -10,6 +10,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::Parser;
 use compat_tests::fixtures::{cache::Cache, catalog, output, push, PASSWORD, USERNAME};
+use compat_tests::token;
 use oci_client::secrets::RegistryAuth;
 
 fn default_dir() -> PathBuf {
@@ -34,6 +35,12 @@ struct Args {
     /// Basic-auth registry. Default 127.0.0.1:$BERTH_AUTH_REGISTRY_PORT (15001).
     #[arg(long)]
     auth_registry: Option<String>,
+    /// Bearer-token registry (gets busybox and hello). Default 127.0.0.1:$BERTH_TOKEN_REGISTRY_PORT (15002).
+    #[arg(long)]
+    token_registry: Option<String>,
+    /// Its token server, recorded in the JSON. Default 127.0.0.1:$BERTH_TOKEN_SERVER_PORT (15003).
+    #[arg(long)]
+    token_server: Option<String>,
     /// Static busybox to put in the images.
     #[arg(long, default_value = "/bin/busybox")]
     busybox: PathBuf,
@@ -60,6 +67,17 @@ async fn main() -> Result<()> {
     let dir = dir.canonicalize().with_context(|| format!("resolving {}", dir.display()))?;
     let registry = args.registry.clone().unwrap_or_else(|| default_registry("BERTH_REGISTRY_PORT", 15000));
     let auth_registry = args.auth_registry.clone().unwrap_or_else(|| default_registry("BERTH_AUTH_REGISTRY_PORT", 15001));
+    let token_registry = args
+        .token_registry
+        .clone()
+        .unwrap_or_else(|| default_registry("BERTH_TOKEN_REGISTRY_PORT", token::DEFAULT_REGISTRY_PORT));
+    let token_server = args
+        .token_server
+        .clone()
+        .unwrap_or_else(|| default_registry("BERTH_TOKEN_SERVER_PORT", token::DEFAULT_SERVER_PORT));
+    // The token server's signing key and certificate (made by whichever comes first: this or
+    // scripts/registries.sh starting the token server; reused afterwards).
+    let token_key = token::keys::ensure(&dir.join(token::SIGNING_DIR))?;
 
     let cache = Cache::new(dir.join("cache"));
     let inputs = catalog::Inputs { busybox: args.busybox.clone(), hello_c: args.hello_c.clone() };
@@ -76,11 +94,18 @@ async fn main() -> Result<()> {
 
     if !args.no_push {
         let targets = [
-            push::Target { registry: registry.clone(), auth: RegistryAuth::Anonymous, is_auth_registry: false },
+            push::Target { registry: registry.clone(), auth: RegistryAuth::Anonymous, is_auth_registry: false, only: None },
             push::Target {
                 registry: auth_registry.clone(),
                 auth: RegistryAuth::Basic(USERNAME.into(), PASSWORD.into()),
                 is_auth_registry: true,
+                only: None,
+            },
+            push::Target {
+                registry: token_registry.clone(),
+                auth: RegistryAuth::Basic(USERNAME.into(), PASSWORD.into()),
+                is_auth_registry: false,
+                only: Some(token::IMAGES.iter().map(|s| s.to_string()).collect()),
             },
         ];
         let pushed = push::push_all(&cache, &targets, &fixtures).await?;
@@ -88,7 +113,9 @@ async fn main() -> Result<()> {
     }
 
     let out = args.out.unwrap_or_else(|| dir.join("fixtures.json"));
-    output::write(&out, &output::fixtures_file(&registry, &auth_registry, &fixtures))?;
+    let file = output::fixtures_file(&registry, &auth_registry, &fixtures);
+    let file = output::with_token_registry(file, &token_registry, &token_server, token_key.cert_path());
+    output::write(&out, &file)?;
     println!("{}", out.display());
     Ok(())
 }

@@ -5,7 +5,7 @@ use axum::http::HeaderMap;
 use axum::routing::get;
 use axum::{Json, Router};
 
-use super::image_transfer::REGISTRY_AUTH_HEADER;
+use super::image_transfer::{transfer_error, REGISTRY_AUTH_HEADER};
 use super::ApiError;
 use crate::reference::Reference;
 use crate::registry::inspect::{inspect, DistributionInspect};
@@ -27,5 +27,5 @@ async fn distribution_inspect(
     // As for pulls, dockerd ignores a header that does not decode.
     let credentials =
         AuthConfig::from_header_lenient(headers.get(REGISTRY_AUTH_HEADER).and_then(|v| v.to_str().ok()));
-    Ok(Json(inspect(&daemon.config, &reference, &credentials).await?))
+    inspect(&daemon.config, &reference, &credentials).await.map(Json).map_err(transfer_error)
 }

@@ -45,6 +45,17 @@ impl From<RegistryError> for ApiError {
     }
 }
 
+/// The status of a pull, push or distribution error. Unlike `/auth`, bad or missing
+/// credentials are not a 401 here: dockerd answers 500 ("no basic auth credentials",
+/// "unauthorized: authentication required"), and a 401 would make the docker CLI stop
+/// and prompt for a login ("Login prior to pull:") instead of printing the error.
+pub fn transfer_error(e: RegistryError) -> ApiError {
+    match e {
+        RegistryError::Unauthorized(m) => ApiError::internal(m),
+        other => other.into(),
+    }
+}
+
 /// The query of `POST /images/create`, from repeated `key=value` pairs.
 #[derive(Debug, Default)]
 struct CreateQuery {
@@ -90,7 +101,7 @@ async fn create_image(
     let (sink, rx) = ProgressSink::channel();
     let request = PullRequest { reference, platform, credentials };
     let task = tokio::spawn(async move { pull(daemon, request, sink).await.map(|_| ()) });
-    Ok(respond(rx, task).await?)
+    respond(rx, task).await.map_err(transfer_error)
 }
 
 /// The reference a pull names: `fromImage` (which may carry a tag or digest), with
@@ -134,12 +145,13 @@ pub async fn push_image_by_name(
     let tags = tags_to_push(&daemon, &reference).map_err(|e| match e {
         RegistryError::NoSuchLocalImage(_) => RegistryError::NoSuchLocalImage(reference.name_only().familiar()),
         other => other,
-    })?;
+    });
+    let tags = tags.map_err(transfer_error)?;
     let credentials = AuthConfig::from_header_lenient(header(headers, REGISTRY_AUTH_HEADER));
     let (sink, rx) = ProgressSink::channel();
     let request = PushRequest { reference, credentials };
     let task = tokio::spawn(push(daemon, request, tags, sink));
-    Ok(respond(rx, task).await?)
+    respond(rx, task).await.map_err(transfer_error)
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {

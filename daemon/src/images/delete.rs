@@ -46,7 +46,15 @@ impl DeleteContext for DaemonDeleteContext<'_> {
 
     fn after_remove(&self, record: &ImageRecord) -> Result<Vec<(String, u64)>, ImageError> {
         let d = self.0;
-        let collected = crate::store::gc::collect(&d.content, &d.layers, &d.images)?;
+        // The record is already gone: a failed collection is logged, not reported as a
+        // failed delete (the next delete, prune or start-up check collects again).
+        let collected = match d.collect_garbage() {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(image = %record.id, error = %e, "collecting unused layers and blobs failed");
+                return Ok(Vec::new());
+            }
+        };
         tracing::debug!(layers = collected.layers.len(), blobs = collected.blobs.len(), bytes = collected.bytes, "collected unused image data");
         Ok(record
             .layers

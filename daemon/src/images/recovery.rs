@@ -18,7 +18,7 @@ pub struct CheckReport {
 /// Checks the daemon's stores; see the module documentation.
 pub fn check_store(daemon: &Daemon) -> StoreResult<CheckReport> {
     let mut report = remove_broken_images(&daemon.images, &daemon.content, |chain_id| daemon.layers.get(chain_id).map(|l| l.is_some()))?;
-    let collected = crate::store::gc::collect(&daemon.content, &daemon.layers, &daemon.images)?;
+    let collected = daemon.collect_garbage()?;
     report.collected_layers = collected.layers.len();
     report.collected_blobs = collected.blobs.len();
     if !report.removed_images.is_empty() || collected.bytes > 0 {

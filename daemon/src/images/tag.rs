@@ -54,6 +54,7 @@ pub fn tag_image(images: &ImageStore, name: &str, repo: &str, tag: &str) -> Resu
     // dockerd answers 404 for any failure to find the source, with the error's own text.
     let record = resolve_in(images, name).map_err(|e| RequestError::NotFound(e.to_string()))?;
     let previous = images.set_ref(&reference.to_string(), &record.id)?;
+    images.touch_tag_time(&record.id)?;
     if let Some(previous) = previous.filter(|p| *p != record.id) {
         tracing::info!(reference = %reference.familiar(), from = %previous, to = %record.id, "tag moved to another image");
     }

@@ -9,22 +9,22 @@ use super::{RegistryError, RegistryResult};
 /// What a client sends to authenticate to a registry.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 pub struct AuthConfig {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub username: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub password: String,
     /// base64("username:password"), used when username/password are empty.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub auth: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub email: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub serveraddress: String,
     /// An OAuth refresh token from an earlier login.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub identitytoken: String,
     /// A bearer token to send to the registry as is.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub registrytoken: String,
 }
 
@@ -95,6 +95,11 @@ impl AuthConfig {
     }
 }
 
+/// bollard sends `null` for the fields it has no value for.
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(deserializer)?.unwrap_or_default())
+}
+
 fn decode_base64(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
     use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
     let text = text.trim();
@@ -130,6 +135,13 @@ mod tests {
         assert!(matches!(AuthConfig::from_header(&URL_SAFE.encode(b"not json")), Err(RegistryError::InvalidParameter(_))));
         assert_eq!(AuthConfig::from_header_lenient(Some("!!!")), AuthConfig::default());
         assert_eq!(AuthConfig::default().to_registry_auth(), RegistryAuth::Anonymous);
+    }
+
+    #[test]
+    fn null_fields_as_bollard_sends_them() {
+        let json = br#"{"username":"u","password":"p","auth":null,"email":null,"serveraddress":"h","identitytoken":null,"registrytoken":null}"#;
+        let config = AuthConfig::from_header(&URL_SAFE.encode(json)).expect("decodes");
+        assert_eq!(config.to_registry_auth(), RegistryAuth::Basic("u".into(), "p".into()));
     }
 
     #[test]

@@ -2,12 +2,13 @@
 //!
 //! - `credentials` — the `X-Registry-Auth` header and `/auth` body (Docker's AuthConfig).
 //! - `client`      — an oci-client `Client` per operation: plain HTTP for loopback and
-//!                   `--insecure-registry` hosts, HTTPS otherwise; oci-client errors
-//!                   translated into dockerd's messages.
+//!   `--insecure-registry` hosts, HTTPS otherwise; oci-client errors translated into
+//!   dockerd's messages.
 //! - `manifest`    — manifest and index documents: media types, parsing, schema 1 refusal.
 //! - `platform`    — platforms (`linux/arm64/v8`), Go architecture names, index selection.
 //! - `download`    — one blob from the registry into the content store, with progress.
-//! - `pull`        — `POST /images/create`: manifest, config, layers (3 at a time), unpack, records.
+//! - `pull`        — `POST /images/create`: manifest, config, then the image record.
+//! - `pull_layers` — layer downloads (3 at a time) and in-order unpacking.
 //! - `push`        — `POST /images/{name}/push`: blobs (HEAD first), then the stored manifest.
 //! - `login`       — `POST /auth`: really checks the credentials against the registry's `/v2/`.
 //! - `inspect`     — `GET /distribution/{name}/json`: descriptor and platforms.

@@ -1,14 +1,73 @@
 //! Garbage collection: layers and blobs that no image record uses any more.
 //!
 //! Not safe to run while a pull or a build is between writing its blobs/layers and
-//! inserting its record: the caller serialises collection with those (one lock in
-//! the daemon), as dockerd does.
+//! inserting its record: such writers hold a `WriterLease` from the daemon's `GcGate`,
+//! and a collection only runs when no writer is active (it is skipped otherwise; the
+//! next delete, prune or start-up collects what it left).
 use std::collections::HashSet;
 
 use super::content::ContentStore;
 use super::images::ImageStore;
 use super::layers::LayerStore;
 use super::StoreResult;
+
+/// Keeps collections and writers (pulls, builds) apart.
+#[derive(Debug, Default)]
+pub struct GcGate {
+    state: std::sync::Mutex<GateState>,
+}
+
+#[derive(Debug, Default)]
+struct GateState {
+    writers: usize,
+    collecting: bool,
+}
+
+/// Held by a writer for as long as it has blobs or layers no record references yet.
+pub struct WriterLease<'a> {
+    gate: &'a GcGate,
+}
+
+impl GcGate {
+    fn lock(&self) -> std::sync::MutexGuard<'_, GateState> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Waits for a running collection to finish, then registers a writer.
+    pub async fn writer(&self) -> WriterLease<'_> {
+        loop {
+            {
+                let mut state = self.lock();
+                if !state.collecting {
+                    state.writers += 1;
+                    return WriterLease { gate: self };
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Runs `collection` unless a writer is active, in which case it returns `None`.
+    pub fn collect_if_idle<R>(&self, collection: impl FnOnce() -> R) -> Option<R> {
+        {
+            let mut state = self.lock();
+            if state.writers > 0 || state.collecting {
+                return None;
+            }
+            state.collecting = true;
+        }
+        let result = collection();
+        self.lock().collecting = false;
+        Some(result)
+    }
+}
+
+impl Drop for WriterLease<'_> {
+    fn drop(&mut self) {
+        let mut state = self.gate.lock();
+        state.writers = state.writers.saturating_sub(1);
+    }
+}
 
 /// What a collection removed.
 #[derive(Debug, Default)]
@@ -65,6 +124,20 @@ pub fn collect(
 
 #[cfg(test)]
 mod tests {
+    #[tokio::test]
+    async fn collection_waits_for_no_writer_and_writers_wait_for_collection() {
+        let gate = super::GcGate::default();
+        let lease = gate.writer().await;
+        assert!(gate.collect_if_idle(|| ()).is_none(), "a writer is active: no collection");
+        drop(lease);
+        assert_eq!(gate.collect_if_idle(|| 7), Some(7));
+        let (a, b) = (gate.writer().await, gate.writer().await);
+        drop(a);
+        assert!(gate.collect_if_idle(|| ()).is_none(), "one writer is still active");
+        drop(b);
+        assert!(gate.collect_if_idle(|| ()).is_some());
+    }
+
     use super::*;
     use crate::store::digest::sha256_of;
     use crate::store::extract::tests::LayerTar;

@@ -146,14 +146,13 @@ impl ImageStore {
     }
 
     /// Points `reference` at `id`, returning the ID it pointed at before.
-    /// Updates the record's `last_tag_time`.
+    /// Does not touch `last_tag_time`: as in dockerd, only an explicit tag does
+    /// (`touch_tag_time`), not a pull.
     pub fn set_ref(&self, reference: &str, id: &str) -> StoreResult<Option<String>> {
         let mut state = self.write_state();
-        let mut record = state
-            .records
-            .get(id)
-            .cloned()
-            .ok_or_else(|| StoreError::ImageNotFound(id.to_string()))?;
+        if !state.records.contains_key(id) {
+            return Err(StoreError::ImageNotFound(id.to_string()));
+        }
         let previous = state
             .references
             .insert(reference.to_string(), id.to_string());
@@ -161,10 +160,21 @@ impl ImageStore {
             restore_reference(&mut state, reference, previous);
             return Err(e);
         }
+        Ok(previous)
+    }
+
+    /// Records that `id` was just tagged (inspect's `Metadata.LastTagTime`).
+    pub fn touch_tag_time(&self, id: &str) -> StoreResult<()> {
+        let mut state = self.write_state();
+        let mut record = state
+            .records
+            .get(id)
+            .cloned()
+            .ok_or_else(|| StoreError::ImageNotFound(id.to_string()))?;
         record.last_tag_time = Some(chrono::Utc::now());
         self.save_record(&record)?;
         state.records.insert(id.to_string(), record);
-        Ok(previous)
+        Ok(())
     }
 
     /// Removes a reference, returning the ID it pointed at.

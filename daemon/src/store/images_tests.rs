@@ -64,6 +64,9 @@ fn records_and_refs_persist_across_reopen() {
             "docker.io/library/busybox:latest".to_string()
         ]
     );
+    // Setting references (a pull) leaves LastTagTime alone; an explicit tag sets it.
+    assert!(store.get(&id(1)).unwrap().last_tag_time.is_none());
+    store.touch_tag_time(&id(1)).unwrap();
     assert!(store.get(&id(1)).unwrap().last_tag_time.is_some());
     assert!(store.get(&id(2)).unwrap().last_tag_time.is_none());
 }

@@ -32,7 +32,8 @@ use self::whiteout::{classify, Whiteout, OPAQUE_XATTR};
 use super::{StoreError, StoreResult};
 
 /// Extracts the uncompressed tar `archive` into `dest` (which exists and is empty).
-/// Returns the total size of regular files written.
+/// Returns the layer's size as dockerd counts it: regular files (hard links once) and
+/// symlinks (the length of their target).
 pub fn unpack_layer(archive: impl Read, dest: &Path) -> StoreResult<u64> {
     let tree = Tree::open(dest)?;
     let mut archive = tar::Archive::new(archive);
@@ -110,6 +111,8 @@ fn extract_entry<R: Read>(
                 StoreError::InvalidArchive(format!("symlink {shown} has no target"))
             })?;
             nodes::symlink(parent.as_fd(), &name, &target, &meta, &shown)?;
+            // dockerd counts a symlink's own size (its target's length) in a layer's size.
+            return Ok(target.len() as u64);
         }
         EntryType::Link => {
             let raw_target = entry.link_name_bytes().ok_or_else(|| {

@@ -1,0 +1,115 @@
+//! Registry authentication with the stock docker CLI: `docker login` (good and bad
+//! password, unreachable registry), pulls and pushes against the htpasswd registry
+//! with and without a login, `docker logout`. Messages are dockerd 20.10's.
+mod common;
+
+use std::io::Write;
+use std::process::Stdio;
+
+use common::{Daemon, Fixtures};
+
+fn login(d: &Daemon, f: &Fixtures, password: &str) -> std::process::Output {
+    let mut child = d
+        .docker_cmd()
+        .args(["login", "--username", &f.username, "--password-stdin", &f.auth_registry])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("docker login");
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(password.as_bytes()).expect("password to stdin");
+    }
+    child.wait_with_output().expect("docker login output")
+}
+
+fn unique_repo(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    format!("berth-test/{prefix}-{}-{nanos}", std::process::id())
+}
+
+#[test]
+fn login_with_a_good_and_a_bad_password() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+
+    let bad = login(&d, &f, "wrong-password");
+    assert!(!bad.status.success(), "a bad password fails");
+    let err = common::stderr(&bad);
+    assert!(
+        err.contains(&format!(
+            "Error response from daemon: login attempt to http://{}/v2/ failed with status: 401 Unauthorized",
+            f.auth_registry
+        )),
+        "{err}"
+    );
+
+    let good = login(&d, &f, &f.password);
+    assert!(good.status.success(), "stderr: {}", common::stderr(&good));
+    assert!(common::stdout(&good).contains("Login Succeeded"), "{}", common::stdout(&good));
+    let config = std::fs::read_to_string(d.docker_config.join("config.json")).expect("CLI config");
+    assert!(config.contains(&f.auth_registry), "the CLI stored the login: {config}");
+}
+
+#[test]
+fn login_to_an_unreachable_registry() {
+    let d = Daemon::start();
+    let err = d.docker_err(&["login", "-u", "x", "-p", "y", "127.0.0.1:1"]);
+    assert!(
+        err.contains("Error response from daemon: Get \"http://127.0.0.1:1/v2/\": dial tcp 127.0.0.1:1: connect: connection refused"),
+        "{err}"
+    );
+}
+
+#[test]
+fn pull_from_the_auth_registry_needs_a_login() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let reference = f.auth_ref("busybox");
+    let image = f.image("busybox");
+
+    let err = d.docker_err(&["pull", &reference]);
+    assert!(
+        err.contains(&format!(
+            "Error response from daemon: Head \"http://{}/v2/{}/manifests/{}\": no basic auth credentials",
+            f.auth_registry, image.repository, image.tag
+        )),
+        "{err}"
+    );
+
+    assert!(login(&d, &f, &f.password).status.success());
+    let out = d.docker_ok(&["pull", &reference]);
+    assert!(out.contains(&format!("Digest: {}", image.digest)), "{out}");
+    let id = d.docker_ok(&["image", "inspect", "--format", "{{.Id}}", &reference]);
+    assert_eq!(id.trim(), image.id);
+
+    d.docker_ok(&["logout", &f.auth_registry]);
+    let hello = f.auth_ref("hello");
+    let err = d.docker_err(&["pull", &hello]);
+    assert!(err.contains("no basic auth credentials"), "after logout: {err}");
+}
+
+#[test]
+fn push_to_the_auth_registry_needs_a_login() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    d.docker_ok(&["pull", &f.anon_ref("hello")]);
+    let repo = format!("{}/{}", f.auth_registry, unique_repo("authpush"));
+    let target = format!("{repo}:v1");
+    d.docker_ok(&["tag", &f.anon_ref("hello"), &target]);
+
+    let out = d.docker(&["push", &target]);
+    assert!(!out.status.success(), "push without login must fail");
+    let all = format!("{}{}", common::stdout(&out), common::stderr(&out));
+    assert!(all.contains(&format!("The push refers to repository [{repo}]")), "{all}");
+    assert!(all.contains("no basic auth credentials"), "{all}");
+
+    assert!(login(&d, &f, &f.password).status.success());
+    let out = d.docker_ok(&["push", &target]);
+    assert!(out.contains(&format!("v1: digest: {} size:", f.image("hello").digest)), "{out}");
+
+    // And it can be pulled back with the login, into another daemon.
+    let other = Daemon::start();
+    assert!(login(&other, &f, &f.password).status.success());
+    other.docker_ok(&["pull", &target]);
+}

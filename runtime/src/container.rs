@@ -1,0 +1,295 @@
+//! Lifecycle commands: create, start, run, kill, delete, pause, resume.
+use crate::cgroups::{self, Cgroup};
+use crate::console;
+use crate::error::{Error, Result};
+use crate::init::{self, InitConfig};
+use crate::namespaces;
+use crate::process::{self, ERROR, READY};
+use crate::spec;
+use crate::state::{self, State, Status, EXEC_FIFO};
+use crate::syscall::LinuxSyscall;
+use crate::utils::write_atomic;
+use nix::fcntl::OFlag;
+use nix::sys::signal::{kill, Signal};
+use nix::sys::stat::Mode;
+use nix::unistd::{ForkResult, Pid};
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+pub struct CreateOpts {
+    pub root: PathBuf,
+    pub id: String,
+    pub bundle: PathBuf,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+}
+
+/// Creates the container; returns the init's pid (a child of the caller).
+pub fn create(o: &CreateOpts) -> Result<Pid> {
+    state::validate_id(&o.id)?;
+    let bundle = std::fs::canonicalize(&o.bundle).map_err(|e| Error::io("bundle", &o.bundle, e))?;
+    let spec = spec::load(&bundle)?;
+    std::fs::create_dir_all(&o.root).map_err(|e| Error::io("mkdir", &o.root, e))?;
+    let sdir = state::dir(&o.root, &o.id);
+    match std::fs::create_dir(&sdir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(Error::Exists(o.id.clone())),
+        Err(e) => return Err(Error::io("mkdir", &sdir, e)),
+    }
+    let mut cgroup = None;
+    let r = create_inner(o, &bundle, &spec, &sdir, &mut cgroup);
+    if r.is_err() {
+        if let Some(cg) = cgroup {
+            let _ = cg.destroy();
+        }
+        let _ = std::fs::remove_dir_all(&sdir);
+    }
+    r
+}
+
+fn create_inner(
+    o: &CreateOpts,
+    bundle: &Path,
+    spec: &oci_spec::runtime::Spec,
+    sdir: &Path,
+    cgroup_out: &mut Option<Cgroup>,
+) -> Result<Pid> {
+    let rootfs = spec::rootfs(bundle, spec)?;
+    let linux = spec.linux().as_ref();
+    let plan = namespaces::plan(linux.and_then(|l| l.namespaces().as_deref()).unwrap_or(&[]))?;
+    let fifo_path = sdir.join(EXEC_FIFO);
+    nix::unistd::mkfifo(&fifo_path, Mode::from_bits_truncate(0o622)).map_err(|e| Error::sys("mkfifo exec.fifo", e))?;
+    nix::sys::stat::fchmodat(
+        nix::fcntl::AT_FDCWD,
+        &fifo_path,
+        Mode::from_bits_truncate(0o622),
+        nix::sys::stat::FchmodatFlags::FollowSymlink,
+    )
+    .map_err(|e| Error::sys("chmod exec.fifo", e))?;
+    let fifo = nix::fcntl::open(&fifo_path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(|e| Error::sys("open exec.fifo", e))?;
+    let cg = cgroups::create(
+        linux.and_then(|l| l.cgroups_path().as_deref()),
+        &o.id,
+        linux.and_then(|l| l.resources().as_ref()),
+    )?;
+    *cgroup_out = Some(cg.clone());
+    let console = o.console_socket.as_deref().map(console::connect).transpose()?;
+    let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| Error::sys("pipe", e))?;
+    namespaces::enter_pid(&LinuxSyscall, &plan)?;
+    nix::unistd::chdir(bundle).map_err(|e| Error::sys("chdir bundle", e))?;
+    let cfg = InitConfig { spec, rootfs: rootfs.clone(), plan, cgroup: Some(cg.clone()), fifo: Some(fifo), console };
+    // SAFETY: berth-runc is single-threaded here; the child only sets up and execs.
+    let child = match unsafe { nix::unistd::fork() }.map_err(|e| Error::sys("fork", e))? {
+        ForkResult::Child => {
+            drop(r);
+            init::run(cfg, w)
+        }
+        ForkResult::Parent { child } => child,
+    };
+    drop(w);
+    drop(cfg);
+    match process::read_frame(&r)? {
+        Some((READY, _)) => {}
+        Some((ERROR, msg)) => {
+            let _ = kill(child, Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(child, None);
+            return Err(Error::Child(msg));
+        }
+        other => {
+            let _ = kill(child, Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(child, None);
+            return Err(Error::Child(format!("init exited before it was ready ({other:?})")));
+        }
+    }
+    let st = State {
+        id: o.id.clone(),
+        pid: child.as_raw(),
+        pid_start: state::pid_start_time(child.as_raw()).unwrap_or(0),
+        bundle: bundle.to_path_buf(),
+        rootfs,
+        created: state::now_rfc3339(),
+        owner: String::new(),
+        annotations: spec.annotations().clone().unwrap_or_default().into_iter().collect(),
+        cgroup: Some(cg),
+        process: spec.process().as_ref().and_then(|p| serde_json::to_value(p).ok()),
+    };
+    st.save(&o.root)?;
+    if let Some(pf) = &o.pid_file {
+        write_atomic(pf, child.as_raw().to_string().as_bytes())?;
+    }
+    Ok(child)
+}
+
+pub fn start(root: &Path, id: &str) -> Result<()> {
+    let st = State::load(root, id)?;
+    match st.status(root) {
+        Status::Created => {}
+        Status::Stopped => return Err(Error::State("cannot start a container that has stopped".into())),
+        s => return Err(Error::State(format!("cannot start an already {} container", s.as_str()))),
+    }
+    let fifo_path = state::dir(root, id).join(EXEC_FIFO);
+    let fifo = nix::fcntl::open(&fifo_path, OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(|e| Error::sys("open exec.fifo", e))?;
+    loop {
+        let mut fds = [nix::poll::PollFd::new(fifo.as_fd(), nix::poll::PollFlags::POLLIN)];
+        let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(100u16));
+        let mut buf = [0u8; 16];
+        match nix::unistd::read(&fifo, &mut buf) {
+            Ok(n) if n > 0 => break,
+            _ => {}
+        }
+        if !st.is_alive() {
+            return Err(Error::State("container init exited before start".into()));
+        }
+    }
+    std::fs::remove_file(&fifo_path).map_err(|e| Error::io("remove", fifo_path, e))
+}
+
+pub fn parse_signal(s: &str) -> Result<Signal> {
+    if let Ok(n) = s.parse::<i32>() {
+        return Signal::try_from(n).map_err(|_| Error::State(format!("invalid signal {s}")));
+    }
+    let up = s.to_ascii_uppercase();
+    let name = if up.starts_with("SIG") { up } else { format!("SIG{up}") };
+    name.parse::<Signal>().map_err(|_| Error::State(format!("unknown signal {s:?}")))
+}
+
+pub fn kill_container(root: &Path, id: &str, sig: Signal, all: bool) -> Result<()> {
+    let st = State::load(root, id)?;
+    if st.status(root) == Status::Stopped {
+        return Err(Error::State("container not running".into()));
+    }
+    if all {
+        if let Some(cg) = &st.cgroup {
+            for p in cg.procs()? {
+                let _ = kill(Pid::from_raw(p), sig);
+            }
+            return Ok(());
+        }
+    }
+    kill(Pid::from_raw(st.pid), sig).map_err(|e| Error::sys(format!("kill {}", st.pid), e))
+}
+
+fn wait_gone(st: &State, timeout: Duration) -> bool {
+    let t0 = Instant::now();
+    while st.is_alive() {
+        if t0.elapsed() > timeout {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    true
+}
+
+pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
+    state::validate_id(id)?;
+    let st = match State::load(root, id) {
+        Ok(s) => s,
+        Err(Error::NotFound(_)) => {
+            let d = state::dir(root, id);
+            let existed = d.exists();
+            let _ = std::fs::remove_dir_all(&d);
+            return if force || existed { Ok(()) } else { Err(Error::NotFound(id.to_string())) };
+        }
+        Err(e) => return Err(e),
+    };
+    match st.status(root) {
+        Status::Stopped => {}
+        Status::Created => {
+            let _ = kill(Pid::from_raw(st.pid), Signal::SIGKILL);
+            wait_gone(&st, Duration::from_secs(5));
+        }
+        s if !force => {
+            return Err(Error::State(format!("cannot delete container {id} that is not stopped: {}", s.as_str())))
+        }
+        _ => {
+            if let Some(cg) = &st.cgroup {
+                for p in cg.procs().unwrap_or_default() {
+                    let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
+                }
+                let _ = cg.freeze(false);
+            }
+            let _ = kill(Pid::from_raw(st.pid), Signal::SIGKILL);
+            if !wait_gone(&st, Duration::from_secs(10)) {
+                return Err(Error::State(format!("container {id} init did not die after SIGKILL")));
+            }
+        }
+    }
+    if let Some(cg) = &st.cgroup {
+        cg.destroy()?;
+    }
+    let d = state::dir(root, id);
+    std::fs::remove_dir_all(&d).map_err(|e| Error::io("remove", d, e))
+}
+
+pub fn pause(root: &Path, id: &str, frozen: bool) -> Result<()> {
+    let st = State::load(root, id)?;
+    let s = st.status(root);
+    let ok = if frozen { matches!(s, Status::Running | Status::Created) } else { s == Status::Paused };
+    if !ok {
+        return Err(Error::State(format!("container {id} is {}", s.as_str())));
+    }
+    st.cgroup.as_ref().ok_or_else(|| Error::Cgroup("container has no cgroup".into()))?.freeze(frozen)
+}
+
+static RUN_CHILD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+extern "C" fn forward(sig: libc::c_int) {
+    let p = RUN_CHILD.load(std::sync::atomic::Ordering::SeqCst);
+    if p > 0 {
+        // SAFETY: kill is async-signal-safe.
+        unsafe { libc::kill(p, sig) };
+    }
+}
+
+/// create + start; in the foreground, waits and returns the exit code, then deletes.
+pub fn run(o: &CreateOpts, detach: bool, keep: bool) -> Result<i32> {
+    let child = create(o)?;
+    RUN_CHILD.store(child.as_raw(), std::sync::atomic::Ordering::SeqCst);
+    if !detach {
+        for s in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2] {
+            // SAFETY: installing a handler that only calls kill.
+            unsafe { libc::signal(s, forward as *const () as libc::sighandler_t) };
+        }
+    }
+    if let Err(e) = start(&o.root, &o.id) {
+        let _ = delete(&o.root, &o.id, true);
+        return Err(e);
+    }
+    if detach {
+        return Ok(0);
+    }
+    let code = process::wait_exit_code(child)?;
+    if !keep {
+        delete(&o.root, &o.id, true)?;
+    }
+    Ok(code)
+}
+
+/// For `list` and `state`: every container under root.
+pub fn all(root: &Path) -> Vec<State> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir(root) else { return out };
+    for e in rd.flatten() {
+        if let Ok(s) = State::load(root, &e.file_name().to_string_lossy()) {
+            out.push(s);
+        }
+    }
+    out.sort_by(|a, b| a.created.cmp(&b.created));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals() {
+        assert_eq!(parse_signal("9").expect("9"), Signal::SIGKILL);
+        assert_eq!(parse_signal("KILL").expect("KILL"), Signal::SIGKILL);
+        assert_eq!(parse_signal("sigterm").expect("term"), Signal::SIGTERM);
+        assert!(parse_signal("NOPE").is_err());
+    }
+}

@@ -1,0 +1,169 @@
+//! The user process: the steps shared by the container init and `exec`
+//! (oom score, rlimits, cwd, user, capabilities, no_new_privs, execve), and
+//! the child→parent sync frames.
+use crate::capabilities;
+use crate::error::{Error, Result};
+use crate::rlimits;
+use nix::unistd::{Gid, Uid};
+use oci_spec::runtime::Process;
+use std::ffi::CString;
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+pub const READY: u8 = b'R';
+pub const ERROR: u8 = b'E';
+pub const PID: u8 = b'P';
+
+pub fn write_frame(fd: &OwnedFd, kind: u8, msg: &str) {
+    let mut f = std::fs::File::from(fd.try_clone().unwrap_or_else(|_| std::process::abort()));
+    let mut buf = vec![kind];
+    buf.extend_from_slice(&(msg.len() as u32).to_le_bytes());
+    buf.extend_from_slice(msg.as_bytes());
+    let _ = f.write_all(&buf);
+}
+
+/// Reads one frame; None at EOF (the child exec'd or died without a word).
+pub fn read_frame(fd: &OwnedFd) -> Result<Option<(u8, String)>> {
+    let mut f = std::fs::File::from(fd.try_clone().map_err(|e| Error::io("dup", "sync pipe", e))?);
+    let mut hdr = [0u8; 5];
+    let mut got = 0;
+    while got < 5 {
+        match f.read(&mut hdr[got..]) {
+            Ok(0) => return Ok(None),
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::io("read", "sync pipe", e)),
+        }
+    }
+    let len = u32::from_le_bytes([hdr[1], hdr[2], hdr[3], hdr[4]]) as usize;
+    let mut msg = vec![0u8; len.min(1 << 20)];
+    f.read_exact(&mut msg).map_err(|e| Error::io("read", "sync pipe", e))?;
+    Ok(Some((hdr[0], String::from_utf8_lossy(&msg).to_string())))
+}
+
+/// What execve needs, resolved before privileges are dropped.
+pub struct Prepared {
+    pub path: CString,
+    pub args: Vec<CString>,
+    pub env: Vec<CString>,
+}
+
+fn cstr(s: &str) -> Result<CString> {
+    CString::new(s).map_err(|_| Error::Spec(format!("string with a NUL byte: {s:?}")))
+}
+
+pub fn find_executable(name: &str, env: &[String]) -> Result<PathBuf> {
+    if name.contains('/') {
+        return Ok(PathBuf::from(name));
+    }
+    let path = env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    for dir in path.split(':').filter(|d| !d.is_empty()) {
+        let cand = Path::new(dir).join(name);
+        if let Ok(md) = std::fs::metadata(&cand) {
+            use std::os::unix::fs::PermissionsExt;
+            if md.is_file() && md.permissions().mode() & 0o111 != 0 {
+                return Ok(cand);
+            }
+        }
+    }
+    Err(Error::Spec(format!("exec: \"{name}\": executable file not found in $PATH")))
+}
+
+pub fn prepare(p: &Process) -> Result<Prepared> {
+    let args = p.args().as_ref().filter(|a| !a.is_empty()).ok_or_else(|| Error::Spec("process.args is empty".into()))?;
+    let env = p.env().clone().unwrap_or_default();
+    let path = find_executable(&args[0], &env)?;
+    Ok(Prepared {
+        path: cstr(&path.to_string_lossy())?,
+        args: args.iter().map(|a| cstr(a)).collect::<Result<_>>()?,
+        env: env.iter().map(|a| cstr(a)).collect::<Result<_>>()?,
+    })
+}
+
+/// Everything between a set-up container and execve, in runc's order.
+pub fn finalize(p: &Process) -> Result<()> {
+    if let Some(adj) = p.oom_score_adj() {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+            .map_err(|e| Error::io("write", "/proc/self/oom_score_adj", e))?;
+    }
+    if let Some(l) = p.rlimits() {
+        rlimits::apply(l)?;
+    }
+    let cwd = p.cwd();
+    let early_cwd = nix::unistd::chdir(cwd.as_path());
+    let masks = p.capabilities().as_ref().map(capabilities::masks);
+    if let Some(m) = &masks {
+        capabilities::drop_bounding(m)?;
+    }
+    let u = p.user();
+    capabilities::set_keepcaps(true)?;
+    let groups: Vec<Gid> = u.additional_gids().clone().unwrap_or_default().into_iter().map(Gid::from_raw).collect();
+    nix::unistd::setgroups(&groups).map_err(|e| Error::sys("setgroups", e))?;
+    nix::unistd::setresgid(Gid::from_raw(u.gid()), Gid::from_raw(u.gid()), Gid::from_raw(u.gid()))
+        .map_err(|e| Error::sys(format!("setgid {}", u.gid()), e))?;
+    nix::unistd::setresuid(Uid::from_raw(u.uid()), Uid::from_raw(u.uid()), Uid::from_raw(u.uid()))
+        .map_err(|e| Error::sys(format!("setuid {}", u.uid()), e))?;
+    capabilities::set_keepcaps(false)?;
+    if early_cwd.is_err() {
+        nix::unistd::chdir(cwd.as_path()).map_err(|e| Error::sys(format!("chdir {}", cwd.display()), e))?;
+    }
+    let umask = u.umask().unwrap_or(0o022);
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
+    if let Some(m) = &masks {
+        capabilities::apply(m)?;
+    }
+    if p.no_new_privileges() == Some(true) {
+        capabilities::no_new_privileges()?;
+    }
+    Ok(())
+}
+
+/// execve; returns only on failure.
+pub fn exec(p: &Prepared) -> Error {
+    match nix::unistd::execve(&p.path, &p.args, &p.env) {
+        Err(e) => Error::sys(format!("exec {}", p.path.to_string_lossy()), e),
+        Ok(never) => match never {},
+    }
+}
+
+/// Waits for a child; the container's exit code, 128+n for a signal.
+pub fn wait_exit_code(pid: nix::unistd::Pid) -> Result<i32> {
+    use nix::sys::wait::{waitpid, WaitStatus};
+    loop {
+        match waitpid(pid, None) {
+            Ok(WaitStatus::Exited(_, c)) => return Ok(c),
+            Ok(WaitStatus::Signaled(_, s, _)) => return Ok(128 + s as i32),
+            Ok(_) => continue,
+            Err(nix::Error::EINTR) => continue,
+            Err(e) => return Err(Error::sys("waitpid", e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_round_trip() {
+        let (r, w) = nix::unistd::pipe().expect("pipe");
+        write_frame(&w, ERROR, "boom");
+        write_frame(&w, READY, "");
+        drop(w);
+        assert_eq!(read_frame(&r).expect("read"), Some((ERROR, "boom".to_string())));
+        assert_eq!(read_frame(&r).expect("read"), Some((READY, String::new())));
+        assert_eq!(read_frame(&r).expect("read"), None);
+    }
+
+    #[test]
+    fn path_lookup() {
+        let env = vec!["PATH=/nonexistent:/bin".to_string()];
+        assert_eq!(find_executable("sh", &env).expect("sh"), PathBuf::from("/bin/sh"));
+        assert!(find_executable("no-such-binary-x", &env).is_err());
+        assert_eq!(find_executable("/x/y", &env).expect("abs"), PathBuf::from("/x/y"));
+    }
+}

@@ -1,0 +1,263 @@
+//! The container's mount table: propagation, the rootfs bind, the spec's
+//! mounts, pivot_root, masked and read-only paths, a read-only root.
+use crate::error::{Error, Result};
+use crate::mountopts::{self, MountOpts};
+use crate::syscall::{FileKind, Syscall};
+use crate::utils::secure_join;
+use nix::mount::{MntFlags, MsFlags};
+use oci_spec::runtime::Mount;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+
+/// How to mount a `cgroup` entry; computed from the host by `cgroups`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CgroupMount {
+    /// cgroup v1: a tmpfs with one read-only bind per hierarchy
+    /// (name under the mount, host directory), plus symlinks (link, target).
+    V1 { hierarchies: Vec<(String, PathBuf)>, links: Vec<(String, String)> },
+    /// cgroup v2: a cgroup2 mount.
+    V2,
+}
+
+pub fn prepare(
+    sys: &dyn Syscall,
+    rootfs: &Path,
+    mounts: &[Mount],
+    root_propagation: Option<&str>,
+    cg: &CgroupMount,
+) -> Result<()> {
+    let pflag = match root_propagation {
+        Some(p) if !p.is_empty() => mountopts::propagation(p)
+            .ok_or_else(|| Error::Spec(format!("unknown rootfsPropagation {p}")))?,
+        _ => MsFlags::MS_SLAVE | MsFlags::MS_REC,
+    };
+    // Shared propagation at "/" would make pivot_root fail; apply it afterwards.
+    let early = if pflag.contains(MsFlags::MS_SHARED) { MsFlags::MS_PRIVATE | MsFlags::MS_REC } else { pflag };
+    sys.mount(None, Path::new("/"), None, early, None)?;
+    sys.mount(Some(rootfs), rootfs, Some("bind"), MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
+    for m in mounts {
+        mount_one(sys, rootfs, m, cg)?;
+    }
+    Ok(())
+}
+
+/// True when the spec binds the host's /dev (then no devices are created).
+pub fn dev_is_bind(mounts: &[Mount]) -> bool {
+    mounts.iter().any(|m| {
+        m.destination() == Path::new("/dev")
+            && (m.typ().as_deref() == Some("bind")
+                || m.options().as_ref().is_some_and(|o| o.iter().any(|x| x == "bind" || x == "rbind")))
+    })
+}
+
+fn mount_one(sys: &dyn Syscall, rootfs: &Path, m: &Mount, cg: &CgroupMount) -> Result<()> {
+    let dest = secure_join(rootfs, m.destination());
+    let typ = m.typ().as_deref().unwrap_or("");
+    let empty = Vec::new();
+    let opts = mountopts::parse(m.options().as_ref().unwrap_or(&empty));
+    if typ == "cgroup" || typ == "cgroup2" {
+        mount_cgroup(sys, &dest, &opts, cg)?;
+    } else if typ == "bind" || opts.is_bind() {
+        let src = m
+            .source()
+            .as_ref()
+            .ok_or_else(|| Error::Spec(format!("bind mount {} has no source", m.destination().display())))?;
+        match sys.kind(src) {
+            Some(FileKind::Dir) => sys.mkdir_all(&dest)?,
+            Some(FileKind::File) => sys.create_file(&dest)?,
+            None => return Err(Error::Spec(format!("bind mount source {} does not exist", src.display()))),
+        }
+        bind(sys, src, &dest, &opts)?;
+    } else {
+        sys.mkdir_all(&dest)?;
+        let src = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
+        sys.mount(Some(&src), &dest, Some(typ), opts.flags, opts.data())?;
+    }
+    for p in &opts.propagation {
+        sys.mount(None, &dest, None, *p, None)?;
+    }
+    Ok(())
+}
+
+fn bind(sys: &dyn Syscall, src: &Path, dest: &Path, opts: &MountOpts) -> Result<()> {
+    let rec = opts.flags & MsFlags::MS_REC;
+    sys.mount(Some(src), dest, Some("bind"), MsFlags::MS_BIND | rec, None)?;
+    let extra = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+    if !extra.is_empty() {
+        sys.mount(None, dest, None, extra | MsFlags::MS_BIND | MsFlags::MS_REMOUNT, None)?;
+    }
+    Ok(())
+}
+
+fn mount_cgroup(sys: &dyn Syscall, dest: &Path, opts: &MountOpts, cg: &CgroupMount) -> Result<()> {
+    sys.mkdir_all(dest)?;
+    match cg {
+        CgroupMount::V2 => sys.mount(Some(Path::new("cgroup2")), dest, Some("cgroup2"), opts.flags, None),
+        CgroupMount::V1 { hierarchies, links } => {
+            let base = opts.flags & !MsFlags::MS_RDONLY;
+            sys.mount(Some(Path::new("tmpfs")), dest, Some("tmpfs"), base, Some("mode=755"))?;
+            let ro = MountOpts { flags: opts.flags | MsFlags::MS_BIND | MsFlags::MS_REC, ..Default::default() };
+            for (name, host) in hierarchies {
+                let d = dest.join(name);
+                sys.mkdir_all(&d)?;
+                bind(sys, host, &d, &ro)?;
+            }
+            for (link, target) in links {
+                sys.symlink(Path::new(target), &dest.join(link))?;
+            }
+            if opts.flags.contains(MsFlags::MS_RDONLY) {
+                sys.mount(None, dest, None, opts.flags | MsFlags::MS_REMOUNT, Some("mode=755"))?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// pivot_root into `rootfs` and detach the old root, as runc does.
+pub fn pivot(sys: &dyn Syscall, rootfs: &Path) -> Result<()> {
+    let old = sys.open_dir(Path::new("/"))?;
+    let new = sys.open_dir(rootfs)?;
+    sys.fchdir(new.as_fd())?;
+    sys.pivot_root(Path::new("."), Path::new("."))?;
+    sys.fchdir(old.as_fd())?;
+    sys.mount(None, Path::new("."), None, MsFlags::MS_SLAVE | MsFlags::MS_REC, None)?;
+    sys.umount2(Path::new("."), MntFlags::MNT_DETACH)?;
+    sys.chdir(Path::new("/"))
+}
+
+/// After pivot_root: a shared root propagation asked in the spec.
+pub fn finish_propagation(sys: &dyn Syscall, root_propagation: Option<&str>) -> Result<()> {
+    if let Some(p) = root_propagation.and_then(mountopts::propagation) {
+        if p.contains(MsFlags::MS_SHARED) {
+            sys.mount(None, Path::new("/"), None, p, None)?;
+        }
+    }
+    Ok(())
+}
+
+pub fn readonly_paths(sys: &dyn Syscall, paths: &[String]) -> Result<()> {
+    for p in paths {
+        let p = Path::new(p);
+        if sys.kind(p).is_none() {
+            continue;
+        }
+        sys.mount(Some(p), p, Some("bind"), MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
+        let fl = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_REC;
+        sys.mount(Some(p), p, None, fl, None)?;
+    }
+    Ok(())
+}
+
+pub fn masked_paths(sys: &dyn Syscall, paths: &[String]) -> Result<()> {
+    for p in paths {
+        let p = Path::new(p);
+        match sys.kind(p) {
+            None => continue,
+            Some(FileKind::Dir) => {
+                sys.mount(Some(Path::new("tmpfs")), p, Some("tmpfs"), MsFlags::MS_RDONLY, None)?
+            }
+            Some(FileKind::File) => {
+                sys.mount(Some(Path::new("/dev/null")), p, Some("bind"), MsFlags::MS_BIND, None)?
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn readonly_root(sys: &dyn Syscall) -> Result<()> {
+    let fl = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
+    sys.mount(Some(Path::new("/")), Path::new("/"), Some("bind"), fl, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::syscall_fake::{Call, RecordingSyscall};
+    use oci_spec::runtime::MountBuilder;
+
+    fn mnt(dest: &str, typ: &str, src: &str, opts: &[&str]) -> Mount {
+        MountBuilder::default()
+            .destination(dest)
+            .typ(typ)
+            .source(src)
+            .options(opts.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+            .build()
+            .expect("mount")
+    }
+
+    #[test]
+    fn prepare_mounts_in_order() {
+        let sys = RecordingSyscall::new().with_kind("/host/data", FileKind::Dir);
+        let mounts = vec![
+            mnt("/proc", "proc", "proc", &[]),
+            mnt("/dev", "tmpfs", "tmpfs", &["nosuid", "mode=755"]),
+            mnt("/data", "bind", "/host/data", &["rbind", "ro", "rprivate"]),
+        ];
+        let root = Path::new("/nonexistent/rootfs");
+        prepare(&sys, root, &mounts, None, &CgroupMount::V2).expect("prepare");
+        let m = sys.mounts();
+        assert_eq!(m[0].1, PathBuf::from("/"));
+        assert_eq!(m[0].3, MsFlags::MS_SLAVE | MsFlags::MS_REC);
+        assert_eq!(m[1].3, MsFlags::MS_BIND | MsFlags::MS_REC);
+        assert_eq!(m[2].1, root.join("proc"));
+        assert_eq!(m[2].2.as_deref(), Some("proc"));
+        assert_eq!(m[3].4.as_deref(), Some("mode=755"));
+        assert_eq!(m[3].3, MsFlags::MS_NOSUID);
+        // bind, then remount read-only, then propagation
+        assert_eq!(m[4].0, Some(PathBuf::from("/host/data")));
+        assert_eq!(m[4].3, MsFlags::MS_BIND | MsFlags::MS_REC);
+        assert!(m[5].3.contains(MsFlags::MS_RDONLY | MsFlags::MS_REMOUNT | MsFlags::MS_BIND));
+        assert_eq!(m[6].3, MsFlags::MS_PRIVATE | MsFlags::MS_REC);
+    }
+
+    #[test]
+    fn missing_bind_source_is_an_error() {
+        let sys = RecordingSyscall::new();
+        let mounts = vec![mnt("/data", "bind", "/nope", &["bind"])];
+        assert!(prepare(&sys, Path::new("/r"), &mounts, None, &CgroupMount::V2).is_err());
+    }
+
+    #[test]
+    fn cgroup_v1_binds_each_hierarchy_readonly() {
+        let sys = RecordingSyscall::new();
+        let cg = CgroupMount::V1 {
+            hierarchies: vec![("memory".into(), PathBuf::from("/sys/fs/cgroup/memory/berth/x"))],
+            links: vec![("cpuacct".into(), "cpu,cpuacct".into())],
+        };
+        let mounts = vec![mnt("/sys/fs/cgroup", "cgroup", "cgroup", &["ro", "nosuid"])];
+        prepare(&sys, Path::new("/r"), &mounts, Some("rprivate"), &cg).expect("prepare");
+        let m = sys.mounts();
+        assert_eq!(m[0].3, MsFlags::MS_PRIVATE | MsFlags::MS_REC);
+        assert_eq!(m[2].2.as_deref(), Some("tmpfs"));
+        assert!(!m[2].3.contains(MsFlags::MS_RDONLY));
+        assert_eq!(m[3].1, PathBuf::from("/r/sys/fs/cgroup/memory"));
+        assert!(m[4].3.contains(MsFlags::MS_RDONLY | MsFlags::MS_REMOUNT));
+        assert!(m[5].3.contains(MsFlags::MS_RDONLY | MsFlags::MS_REMOUNT));
+        assert!(sys.calls().contains(&Call::Symlink("cpu,cpuacct".into(), "/r/sys/fs/cgroup/cpuacct".into())));
+    }
+
+    #[test]
+    fn masked_and_readonly_paths() {
+        let sys = RecordingSyscall::new()
+            .with_kind("/proc/kcore", FileKind::File)
+            .with_kind("/proc/acpi", FileKind::Dir)
+            .with_kind("/proc/sys", FileKind::Dir);
+        masked_paths(&sys, &["/proc/kcore".into(), "/proc/acpi".into(), "/proc/missing".into()]).expect("mask");
+        readonly_paths(&sys, &["/proc/sys".into()]).expect("ro");
+        let m = sys.mounts();
+        assert_eq!(m.len(), 4);
+        assert_eq!(m[0].0, Some(PathBuf::from("/dev/null")));
+        assert_eq!(m[1].2.as_deref(), Some("tmpfs"));
+        assert!(m[3].3.contains(MsFlags::MS_RDONLY));
+    }
+
+    #[test]
+    fn pivot_detaches_old_root() {
+        let sys = RecordingSyscall::new();
+        pivot(&sys, Path::new("/r")).expect("pivot");
+        let c = sys.calls();
+        assert!(c.contains(&Call::PivotRoot(".".into())));
+        assert!(c.contains(&Call::Umount(".".into())));
+        assert_eq!(c.last(), Some(&Call::Chdir("/".into())));
+    }
+}
