@@ -113,3 +113,70 @@ fn push_to_the_auth_registry_needs_a_login() {
     assert!(login(&other, &f, &f.password).status.success());
     other.docker_ok(&["pull", &target]);
 }
+
+/// The token registry (Bearer challenge, docker/distribution token server) from the
+/// fixtures JSON, which the harness does not model.
+fn token_registry() -> String {
+    let path = std::env::var("BERTH_FIXTURES").expect("BERTH_FIXTURES (run through scripts/test.sh)");
+    let text = std::fs::read_to_string(&path).expect("fixtures file");
+    let value: serde_json::Value = serde_json::from_str(&text).expect("fixtures JSON");
+    value["token_registry"].as_str().expect("the fixtures have a token registry").to_string()
+}
+
+fn login_to(d: &Daemon, registry: &str, user: &str, password: &str) -> std::process::Output {
+    let mut child = d
+        .docker_cmd()
+        .args(["login", "--username", user, "--password-stdin", registry])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("docker login");
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(password.as_bytes()).expect("password to stdin");
+    }
+    child.wait_with_output().expect("docker login output")
+}
+
+#[test]
+fn token_registry_login_pull_and_push() {
+    let f = Fixtures::load();
+    let registry = token_registry();
+    let d = Daemon::start();
+    let hello = f.image("hello");
+    let reference = format!("{registry}/{}:{}", hello.repository, hello.tag);
+
+    let err = d.docker_err(&["pull", &reference]);
+    assert!(
+        err.contains(&format!(
+            "Error response from daemon: pull access denied for {registry}/{}, repository does not exist or may require 'docker login': denied: requested access to the resource is denied",
+            hello.repository
+        )),
+        "{err}"
+    );
+
+    let bad = login_to(&d, &registry, &f.username, "wrong-password");
+    assert!(!bad.status.success());
+    let err = common::stderr(&bad);
+    assert!(
+        err.contains(&format!(
+            "Error response from daemon: Get \"http://{registry}/v2/\": unauthorized: incorrect username or password"
+        )),
+        "{err}"
+    );
+
+    let good = login_to(&d, &registry, &f.username, &f.password);
+    assert!(good.status.success(), "{}", common::stderr(&good));
+    let out = d.docker_ok(&["pull", &reference]);
+    assert!(out.contains(&format!("Digest: {}", hello.digest)), "{out}");
+
+    let target = format!("{registry}/{}:v1", unique_repo("tokenpush"));
+    d.docker_ok(&["tag", &reference, &target]);
+    let out = d.docker_ok(&["push", &target]);
+    assert!(out.contains(&format!("v1: digest: {} size:", hello.digest)), "{out}");
+
+    d.docker_ok(&["logout", &registry]);
+    let out = d.docker(&["push", &target]);
+    assert!(!out.status.success());
+    assert!(common::stderr(&out).contains("denied: requested access to the resource is denied"), "{}", common::stderr(&out));
+}

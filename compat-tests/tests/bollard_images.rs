@@ -209,3 +209,41 @@ fn manifest_size(f: &Fixtures, name: &str) -> usize {
     assert!(out.status.success(), "fetching {url}");
     out.stdout.len()
 }
+
+/// The Bearer-token registry: denied without credentials (403 for an inspect, 404 for a
+/// pull), a pull with credentials works.
+#[test]
+fn token_registry_through_bollard() {
+    let f = Fixtures::load();
+    let path = std::env::var("BERTH_FIXTURES").expect("BERTH_FIXTURES");
+    let raw: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).expect("fixtures")).expect("JSON");
+    let registry = raw["token_registry"].as_str().expect("a token registry in the fixtures").to_string();
+    let d = Daemon::start();
+    let docker = d.bollard();
+    let hello = f.image("hello");
+    let name = format!("{registry}/{}", hello.repository);
+    runtime().block_on(async {
+        match docker.inspect_registry_image(&format!("{name}:{}", hello.tag), None).await {
+            Err(BollardError::DockerResponseServerError { status_code, message }) => {
+                assert_eq!(status_code, 403);
+                assert!(message.contains("denied: requested access to the resource is denied"), "{message}");
+            }
+            other => panic!("expected a 403, got {other:?}"),
+        }
+        match pull(&docker, &name, &hello.tag, None).await {
+            Err(BollardError::DockerResponseServerError { status_code, message }) => {
+                assert_eq!(status_code, 404);
+                assert!(message.starts_with(&format!("pull access denied for {name}")), "{message}");
+            }
+            other => panic!("expected a 404, got {other:?}"),
+        }
+        let creds = DockerCredentials {
+            username: Some(f.username.clone()),
+            password: Some(f.password.clone()),
+            serveraddress: Some(registry.clone()),
+            ..Default::default()
+        };
+        let infos = pull(&docker, &name, &hello.tag, Some(creds)).await.expect("pull with credentials");
+        assert!(status_lines(&infos).contains(&format!("Digest: {}", hello.digest)));
+    });
+}

@@ -79,6 +79,20 @@ fn second_pull_is_up_to_date_and_layers_are_reported() {
 }
 
 #[test]
+fn pull_all_tags() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let image = f.image("busybox");
+    let repo = format!("{}/{}", f.registry, image.repository);
+    let out = d.docker_ok(&["pull", "--all-tags", &repo]);
+    for tag in ["latest", "v1"] {
+        assert!(out.contains(&format!("{tag}: Pulling from {}", image.repository)), "{out}");
+        assert_eq!(image_id(&d, &format!("{repo}:{tag}")), image.id);
+    }
+    assert!(out.contains(&format!("Status: Downloaded newer image for {repo}\n")), "{out}");
+}
+
+#[test]
 fn pull_selects_the_platform_from_an_index() {
     let f = Fixtures::load();
     let raw = fixtures_json();
@@ -109,6 +123,17 @@ fn pull_selects_the_platform_from_an_index() {
 
     let err = d.docker_err(&["pull", "--platform", "linux/s390x", &reference]);
     assert!(err.contains("no matching manifest for linux/s390x in the manifest list entries"), "{err}");
+
+    // A single-platform image of another platform is pulled, with dockerd's warning.
+    let hello = f.anon_ref("hello");
+    let out = d.docker_ok(&["pull", "--platform", "linux/arm64", &hello]);
+    let name = format!("{}/{}", f.registry, f.image("hello").repository);
+    assert!(
+        out.contains(&format!(
+            "WARNING: image with reference {name} was found but does not match the specified platform: wanted linux/arm64, actual: linux/amd64"
+        )),
+        "{out}"
+    );
 }
 
 #[test]
@@ -176,6 +201,27 @@ fn push_to_a_new_repository_then_pull_it_back() {
     assert_eq!(image_id(&d, &target), busybox.id);
 }
 
+/// A layer that "Already exists" when an image is pulled is not downloaded, so its
+/// compressed blob can be missing from the content store (here: removed by hand). A push
+/// fetches it again from where the image came from and pushes the manifest unchanged.
+#[test]
+fn push_of_an_image_whose_layer_blob_is_not_here() {
+    let f = Fixtures::load();
+    let hello = f.image("hello");
+    let raw = fixtures_json();
+    let blob = raw["images"]["hello"]["layer_digests"][0].as_str().expect("hello's layer digest").to_string();
+    let d = Daemon::start();
+    d.docker_ok(&["pull", &f.anon_ref("hello")]);
+    let path = d.data_root().join("content/blobs/sha256").join(blob.trim_start_matches("sha256:"));
+    std::fs::remove_file(&path).unwrap_or_else(|e| panic!("removing {}: {e}", path.display()));
+
+    let repo = format!("{}/{}", f.registry, unique_repo("refetch"));
+    d.docker_ok(&["tag", &f.anon_ref("hello"), &format!("{repo}:r")]);
+    let out = d.docker_ok(&["push", &format!("{repo}:r")]);
+    assert!(out.contains(&format!("r: digest: {} size:", hello.digest)), "{out}");
+    assert!(path.exists(), "the blob was fetched again");
+}
+
 #[test]
 fn push_without_tag_pushes_every_tag() {
     let f = Fixtures::load();
@@ -195,6 +241,50 @@ fn push_of_an_image_that_is_not_here() {
     let name = format!("{}/berth-test/nothere", f.registry);
     let err = d.docker_err(&["push", &format!("{name}:v1")]);
     assert!(err.contains(&format!("An image does not exist locally with the tag: {name}")), "{err}");
+}
+
+#[test]
+fn import_a_root_filesystem_tarball() {
+    let d = Daemon::start();
+    let root = d.dir.path().join("rootfs");
+    std::fs::create_dir_all(root.join("etc")).expect("rootfs");
+    std::fs::write(root.join("etc/hello.txt"), "hello from an import\n").expect("file");
+    let tarball = d.dir.path().join("rootfs.tar.gz");
+    let status = Command::new("tar")
+        .arg("-czf")
+        .arg(&tarball)
+        .arg("-C")
+        .arg(&root)
+        .arg(".")
+        .status()
+        .expect("tar");
+    assert!(status.success());
+    let tarball = tarball.to_string_lossy().into_owned();
+    let out = d.docker_ok(&["import", "-c", "CMD [\"/bin/sh\"]", "-c", "ENV A=1", "-m", "made here", &tarball, "berth-test/imported:v1"]);
+    let id = out.trim().to_string();
+    assert!(id.starts_with("sha256:"), "{out}");
+    assert_eq!(image_id(&d, "berth-test/imported:v1"), id);
+    let shown = d.docker_ok(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{json .Config.Cmd}} {{json .Config.Env}} {{.Comment}} {{len .RootFS.Layers}}",
+        "berth-test/imported:v1",
+    ]);
+    assert_eq!(shown.trim(), "[\"/bin/sh\"] [\"A=1\"] made here 1");
+
+    let err = d.docker_err(&["import", "-c", "RUN true", &tarball]);
+    assert!(err.contains("RUN is not a valid change command"), "{err}");
+
+    // An imported image has its layer blob: a manifest is written for the push.
+    let f = Fixtures::load();
+    let target = format!("{}/{}:v1", f.registry, unique_repo("imported"));
+    d.docker_ok(&["tag", "berth-test/imported:v1", &target]);
+    let out = d.docker_ok(&["push", &target]);
+    assert!(out.contains("v1: digest: sha256:"), "{out}");
+    let other = Daemon::start();
+    other.docker_ok(&["pull", &target]);
+    assert_eq!(image_id(&other, &target), id, "the same image comes back");
 }
 
 /// Files in a directory (0 when it does not exist).

@@ -58,6 +58,16 @@ fn token_for(t: &TokenFixtures, scope: &str, auth: Option<(&str, &str)>) -> Stri
     body["token"].as_str().expect("token").to_string()
 }
 
+/// Asserts that `text` (a docker command's stderr or stdout) contains `needle`, showing
+/// berthd's log tail when it does not.
+fn assert_has(d: &Daemon, text: &str, needle: &str) {
+    assert!(
+        text.contains(needle),
+        "expected {needle:?} in:\n{text}\nberthd log tail:\n{}",
+        common::tail(&d.log(), 25)
+    );
+}
+
 fn creds(t: &TokenFixtures) -> (&str, &str) {
     (t.fixtures.username.as_str(), t.fixtures.password.as_str())
 }
@@ -118,6 +128,36 @@ fn token_server_answers_the_docker_token_protocol() {
 }
 
 #[test]
+fn token_server_answers_the_oauth2_password_grant() {
+    let t = load();
+    let key = keys::load(Path::new(&t.cert).parent().expect("cert dir")).expect("signing key");
+    let post = |form: &str| {
+        http::request("POST", &t.server, "/token", &[("Content-Type", "application/x-www-form-urlencoded")], form.as_bytes())
+            .expect("POST /token")
+    };
+    let scope = "repository%3Aberth%2Fhello%3Apull";
+    let r = post(&format!("grant_type=password&username=berth&password=nope&service={}&scope={scope}", token::SERVICE));
+    assert_eq!(r.status, 401, "{}", r.text());
+
+    let r = post(&format!(
+        "grant_type=password&username=berth&password=berth-secret&service={}&client_id=docker&access_type=offline&scope={scope}",
+        token::SERVICE
+    ));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let body: Value = serde_json::from_slice(&r.body).expect("token JSON");
+    assert_eq!(body["scope"], "repository:berth/hello:pull");
+    let (_, claims) = jwt::verify(body["access_token"].as_str().expect("access_token"), key.public_key()).expect("signature");
+    assert_eq!(claims.access[0].name, "berth/hello");
+
+    // The refresh token buys a new access token.
+    let refresh = body["refresh_token"].as_str().expect("refresh_token");
+    let r = post(&format!("grant_type=refresh_token&refresh_token={refresh}&service={}&scope={scope}", token::SERVICE));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = post("grant_type=refresh_token&refresh_token=forged");
+    assert_eq!(r.status, 401, "{}", r.text());
+}
+
+#[test]
 fn token_registry_challenges_and_accepts_the_servers_tokens() {
     let t = load();
     let busybox = t.fixtures.image("busybox");
@@ -163,7 +203,7 @@ fn cli_config(d: &Daemon) -> Value {
 
 fn login(d: &Daemon, t: &TokenFixtures) {
     let out = d.docker_ok(&["login", "-u", &t.fixtures.username, "-p", &t.fixtures.password, &t.registry]);
-    assert!(out.contains("Login Succeeded"), "{out}");
+    assert_has(d, &out, "Login Succeeded");
 }
 
 #[test]
@@ -175,8 +215,8 @@ fn login_rejects_a_bad_password_and_accepts_the_good_one() {
     assert_eq!(out.status.code(), Some(1), "stdout: {}\nstderr: {}\nberthd log:\n{}", stdout(&out), stderr(&out), d.log());
     let err = stderr(&out);
     // dockerd: Error response from daemon: Get "http://127.0.0.1:15002/v2/": unauthorized: incorrect username or password
-    assert!(err.contains("Error response from daemon"), "{err}");
-    assert!(err.contains("unauthorized: incorrect username or password"), "{err}");
+    assert_has(&d, &err, "Error response from daemon");
+    assert_has(&d, &err, "unauthorized: incorrect username or password");
     assert!(cli_config(&d)["auths"][&t.registry].is_null(), "a failed login saved credentials");
 
     login(&d, &t);
@@ -196,20 +236,20 @@ fn pull_needs_login() {
     // dockerd: Error response from daemon: pull access denied for 127.0.0.1:15002/berth/busybox,
     // repository does not exist or may require 'docker login': denied: requested access to the resource is denied
     let err = d.docker_err(&["pull", &busybox_ref]);
-    assert!(err.contains(&format!("pull access denied for {}/{}", t.registry, busybox.repository)), "{err}");
-    assert!(err.contains("may require 'docker login'"), "{err}");
+    assert_has(&d, &err, &format!("pull access denied for {}/{}", t.registry, busybox.repository));
+    assert_has(&d, &err, "may require 'docker login'");
     assert!(d.docker(&["image", "inspect", &busybox_ref]).status.code() != Some(0));
 
     login(&d, &t);
     let out = d.docker_ok(&["pull", &busybox_ref]);
-    assert!(out.contains(&format!("Digest: {}", busybox.digest)), "{out}");
+    assert_has(&d, &out, &format!("Digest: {}", busybox.digest));
     let id = d.docker_ok(&["image", "inspect", "--format", "{{.Id}}", &busybox_ref]);
     assert_eq!(id.trim(), busybox.id);
 
     // Logged out again, the next pull is refused.
     d.docker_ok(&["logout", &t.registry]);
     let err = d.docker_err(&["pull", &hello_ref]);
-    assert!(err.contains(&format!("pull access denied for {}/{}", t.registry, hello.repository)), "{err}");
+    assert_has(&d, &err, &format!("pull access denied for {}/{}", t.registry, hello.repository));
 }
 
 #[test]
@@ -230,11 +270,11 @@ fn push_needs_login() {
     // "denied: requested access to the resource is denied".
     d.docker_ok(&["logout", &t.registry]);
     let err = d.docker_err(&["push", &target]);
-    assert!(err.contains("denied: requested access to the resource is denied"), "{err}");
+    assert_has(&d, &err, "denied: requested access to the resource is denied");
 
     login(&d, &t);
     let out = d.docker_ok(&["push", &target]);
-    assert!(out.contains(&format!("{tag}: digest: sha256:")), "{out}");
+    assert_has(&d, &out, &format!("{tag}: digest: sha256:"));
 
     // The registry serves the pushed manifest, with busybox's layers.
     let token = token_for(&t, &format!("repository:{repo}:pull"), Some(creds(&t)));

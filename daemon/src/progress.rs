@@ -119,10 +119,11 @@ impl JsonMessage {
         }
     }
 
-    /// The message as one line of the stream, newline included.
+    /// The message as one line of the stream, ended as dockerd's streamformatter ends
+    /// them: "\r\n".
     pub fn to_line(&self) -> Bytes {
         let mut line = serde_json::to_vec(self).unwrap_or_else(|_| b"{}".to_vec());
-        line.push(b'\n');
+        line.extend_from_slice(b"\r\n");
         Bytes::from(line)
     }
 }
@@ -304,63 +305,5 @@ pub fn progress_bar(current: u64, total: u64) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes_like_go_units() {
-        assert_eq!(human_size(527), "527B");
-        assert_eq!(human_size(36445), "36.45kB");
-        assert_eq!(human_size(1064459), "1.064MB");
-        assert_eq!(human_size(1640448), "1.64MB");
-        assert_eq!(human_size(1000), "1kB");
-        assert_eq!(human_size(0), "0B");
-    }
-
-    #[test]
-    fn bars_like_dockerd() {
-        assert_eq!(
-            progress_bar(36445, 1064459),
-            "[=>                                                 ]  36.45kB/1.064MB"
-        );
-        assert_eq!(
-            progress_bar(1064459, 1064459),
-            "[==================================================>]  1.064MB/1.064MB"
-        );
-        assert_eq!(
-            progress_bar(1986560, 1982270),
-            "[==================================================>]  1.987MB"
-        );
-    }
-
-    #[test]
-    fn messages_serialise_in_dockerd_order() {
-        let m = JsonMessage::bytes("059afcd5045b", "Downloading", 36445, 1064459);
-        assert_eq!(
-            String::from_utf8_lossy(&m.to_line()),
-            "{\"status\":\"Downloading\",\"progressDetail\":{\"current\":36445,\"total\":1064459},\"progress\":\"[=>                                                 ]  36.45kB/1.064MB\",\"id\":\"059afcd5045b\"}\n"
-        );
-        assert_eq!(
-            String::from_utf8_lossy(&JsonMessage::action("abc", "Pull complete").to_line()),
-            "{\"status\":\"Pull complete\",\"progressDetail\":{},\"id\":\"abc\"}\n"
-        );
-        assert_eq!(
-            String::from_utf8_lossy(&JsonMessage::status(Some("latest"), "Pulling from t/bb").to_line()),
-            "{\"status\":\"Pulling from t/bb\",\"id\":\"latest\"}\n"
-        );
-        assert_eq!(
-            String::from_utf8_lossy(&JsonMessage::error("boom").to_line()),
-            "{\"errorDetail\":{\"message\":\"boom\"},\"error\":\"boom\"}\n"
-        );
-        let aux = JsonMessage::aux(Aux::PushResult { tag: "latest".into(), digest: "sha256:x".into(), size: 527 });
-        assert_eq!(
-            String::from_utf8_lossy(&aux.to_line()),
-            "{\"progressDetail\":{},\"aux\":{\"Tag\":\"latest\",\"Digest\":\"sha256:x\",\"Size\":527}}\n"
-        );
-    }
-
-    #[test]
-    fn short_ids() {
-        assert_eq!(short_id("sha256:059afcd5045b0123456789"), "059afcd5045b");
-    }
-}
+#[path = "progress_tests.rs"]
+mod tests;

@@ -78,34 +78,36 @@ impl TokenServer {
         user == self.config.username && password == self.config.password
     }
 
-    /// The caller named by an `Authorization: Basic` header, anonymous without one.
-    fn caller(&self, headers: &HeaderMap) -> Result<Caller, Response> {
+    /// The caller named by an `Authorization: Basic` header, anonymous without one; the
+    /// reason for a 401 otherwise.
+    fn caller(&self, headers: &HeaderMap) -> Result<Caller, String> {
         let Some(value) = headers.get(header::AUTHORIZATION) else {
             return Ok(Caller::Anonymous);
         };
-        let value = value.to_str().map_err(|_| unauthorized("Authorization is not text"))?;
+        let value = value.to_str().map_err(|_| "Authorization is not text".to_string())?;
         let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
         if !scheme.eq_ignore_ascii_case("basic") {
-            return Err(unauthorized("not basic credentials"));
+            return Err("not basic credentials".into());
         }
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(rest.trim())
-            .map_err(|_| unauthorized("credentials are not base64"))?;
-        let text = String::from_utf8(decoded).map_err(|_| unauthorized("credentials are not UTF-8"))?;
-        let (user, password) = text.split_once(':').ok_or_else(|| unauthorized("no colon in credentials"))?;
+            .map_err(|_| "credentials are not base64".to_string())?;
+        let text = String::from_utf8(decoded).map_err(|_| "credentials are not UTF-8".to_string())?;
+        let (user, password) = text.split_once(':').ok_or_else(|| "no colon in credentials".to_string())?;
         if !self.check(user, password) {
-            return Err(unauthorized(&format!("bad password for {user:?}")));
+            return Err(format!("bad password for {user:?}"));
         }
         Ok(Caller::User(user.to_string()))
     }
 
-    /// The service asked for must be ours (it becomes the token's audience).
-    fn check_service(&self, service: Option<&str>) -> Result<(), Response> {
+    /// The service asked for must be ours (it becomes the token's audience): a 400 otherwise.
+    fn check_service(&self, service: Option<&str>) -> Option<Response> {
         match service {
-            Some(s) if !s.is_empty() && s != self.config.service => {
-                Err(bad_request("invalid_request", &format!("unknown service {s:?}, this server serves {:?}", self.config.service)))
-            }
-            _ => Ok(()),
+            Some(s) if !s.is_empty() && s != self.config.service => Some(bad_request(
+                "invalid_request",
+                &format!("unknown service {s:?}, this server serves {:?}", self.config.service),
+            )),
+            _ => None,
         }
     }
 
@@ -182,12 +184,12 @@ fn describe(access: &[ResourceActions]) -> String {
 async fn get_token(State(s): State<Arc<TokenServer>>, RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
     let params = pairs(query.as_deref().unwrap_or("").as_bytes());
     eprintln!("berth-token-server: GET /token?{}", query.as_deref().unwrap_or(""));
-    if let Err(r) = s.check_service(first(&params, "service")) {
+    if let Some(r) = s.check_service(first(&params, "service")) {
         return r;
     }
     let caller = match s.caller(&headers) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(why) => return unauthorized(&why),
     };
     let requested = scope::parse_all(params.iter().filter(|(k, _)| k == "scope").map(|(_, v)| v.as_str()));
     let (subject, access) = match &caller {
@@ -216,7 +218,7 @@ async fn post_token(State(s): State<Arc<TokenServer>>, body: Bytes) -> Response 
         first(&form, "scope"),
         first(&form, "client_id")
     );
-    if let Err(r) = s.check_service(first(&form, "service")) {
+    if let Some(r) = s.check_service(first(&form, "service")) {
         return r;
     }
     let subject = match grant_type {

@@ -37,6 +37,9 @@ pub struct Fixtures {
     pub auth_registry: String,
     pub username: String,
     pub password: String,
+    /// Registry with bearer-token auth (Docker's token protocol), "127.0.0.1:PORT".
+    #[serde(default)]
+    pub token_registry: Option<String>,
     /// By fixture name: busybox, hello, httpd, big, busybox-oci, multi, hello-zstd.
     pub images: BTreeMap<String, FixtureImage>,
 }

@@ -7,6 +7,9 @@
 //! Routing: image names contain slashes ("127.0.0.1:5000/berth/busybox"), which one
 //! axum path parameter cannot match, so the images group owns the `/images/{*rest}`
 //! catch-all and hands `POST …/push` to [`push_image_by_name`].
+mod import;
+
+use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -37,6 +40,7 @@ impl From<RegistryError> for ApiError {
                 ApiError::not_found(e.to_string())
             }
             R::Unauthorized(m) => ApiError::unauthorized(m),
+            R::Denied(m) => ApiError::forbidden(m),
             R::Unsupported(m) | R::InvalidParameter(m) => ApiError::bad_request(m),
             R::NotImplemented(m) => ApiError::not_implemented(m),
             R::Network(m) | R::Registry(m) | R::Internal(m) => ApiError::internal(m),
@@ -61,7 +65,10 @@ pub fn transfer_error(e: RegistryError) -> ApiError {
 struct CreateQuery {
     from_image: Option<String>,
     from_src: Option<String>,
+    repo: Option<String>,
     tag: Option<String>,
+    message: Option<String>,
+    changes: Vec<String>,
     platform: Option<String>,
 }
 
@@ -73,7 +80,10 @@ impl CreateQuery {
             match key.as_str() {
                 "fromImage" => q.from_image = value,
                 "fromSrc" => q.from_src = value,
+                "repo" => q.repo = value,
                 "tag" => q.tag = value,
+                "message" => q.message = value,
+                "changes" => q.changes.extend(value),
                 "platform" => q.platform = value,
                 _ => {}
             }
@@ -82,17 +92,25 @@ impl CreateQuery {
     }
 }
 
-/// `POST /images/create?fromImage=…&tag=…&platform=…`: a pull.
+/// `POST /images/create?fromImage=…&tag=…&platform=…`: a pull; with `fromSrc`, an import.
 async fn create_image(
     State(daemon): State<SharedDaemon>,
     Query(pairs): Query<Vec<(String, String)>>,
     headers: HeaderMap,
+    body: Body,
 ) -> Result<Response, ApiError> {
     let query = CreateQuery::from_pairs(pairs);
-    if query.from_src.is_some() {
-        return Err(ApiError::not_implemented("importing an image (fromSrc) is not supported yet"));
-    }
-    let from_image = query.from_image.ok_or_else(|| ApiError::bad_request("fromImage or fromSrc is required"))?;
+    let Some(from_image) = query.from_image else {
+        // dockerd: no fromImage means an import.
+        let request = import::ImportRequest {
+            source: query.from_src.unwrap_or_default(),
+            repo: query.repo,
+            tag: query.tag,
+            message: query.message,
+            changes: query.changes,
+        };
+        return import::import(daemon, request, body).await;
+    };
     let reference = pull_reference(&from_image, query.tag.as_deref())?;
     let platform = query.platform.as_deref().map(Platform::parse).transpose()?;
     let credentials = AuthConfig::from_header_lenient(header(&headers, REGISTRY_AUTH_HEADER));
@@ -105,7 +123,8 @@ async fn create_image(
 }
 
 /// The reference a pull names: `fromImage` (which may carry a tag or digest), with
-/// `tag` (a tag or a digest) taking precedence, `latest` when neither gives one.
+/// `tag` (a tag or a digest) taking precedence. Neither: every tag of the repository
+/// (the CLI sends `tag=latest` unless `--all-tags`).
 pub fn pull_reference(from_image: &str, tag: Option<&str>) -> Result<Reference, ApiError> {
     let mut reference = Reference::parse(from_image)?;
     if let Some(tag) = tag {
@@ -120,8 +139,6 @@ pub fn pull_reference(from_image: &str, tag: Option<&str>) -> Result<Reference, 
     }
     if reference.digest.is_some() {
         reference.tag = None;
-    } else if reference.tag.is_none() {
-        reference.tag = Some(DEFAULT_TAG.to_string());
     }
     Ok(reference)
 }
@@ -169,7 +186,9 @@ mod tests {
         let r = pull_reference("127.0.0.1:5000/a/b", Some("v1")).expect("ok");
         assert_eq!(r.to_string(), "127.0.0.1:5000/a/b:v1");
         let r = pull_reference("busybox", None).expect("ok");
-        assert_eq!(r.to_string(), "docker.io/library/busybox:latest");
+        assert_eq!(r.to_string(), "docker.io/library/busybox", "all tags");
+        let r = pull_reference("busybox:1", None).expect("ok");
+        assert_eq!(r.to_string(), "docker.io/library/busybox:1");
         let r = pull_reference("busybox", Some(D)).expect("ok");
         assert_eq!(r.to_string(), format!("docker.io/library/busybox@{D}"));
         let r = pull_reference(&format!("busybox:1@{D}"), None).expect("ok");

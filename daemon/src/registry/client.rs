@@ -1,13 +1,15 @@
 //! One oci-client `Client` per registry operation, and the translation of its errors
 //! into dockerd's messages.
 //!
-//! Loopback registries (127.0.0.0/8, ::1, localhost) and `--insecure-registry` entries
-//! (host, host:port or CIDR) are spoken to over plain HTTP; everything else over HTTPS.
+//! Loopback registries (127.0.0.0/8, ::1, localhost) are spoken to over plain HTTP. For
+//! `--insecure-registry` entries (host, host:port or CIDR) HTTPS without certificate
+//! checks is tried first and plain HTTP when that does not connect, as dockerd does;
+//! everything else is HTTPS.
 use std::net::IpAddr;
 use std::time::Duration;
 
 use oci_client::client::{ClientConfig, ClientProtocol};
-use oci_client::errors::{OciDistributionError, OciEnvelope};
+use oci_client::errors::OciDistributionError;
 use oci_client::secrets::RegistryAuth;
 
 use super::credentials::AuthConfig;
@@ -26,12 +28,27 @@ pub struct RegistryClient {
     pub scheme: &'static str,
     /// Whether the user gave credentials (changes dockerd's unauthorized messages).
     pub has_credentials: bool,
+    /// The credentials as given, for explaining a refusal (see `challenge`).
+    pub credentials: AuthConfig,
+    /// HTTPS without certificate checks (an insecure registry that speaks HTTPS).
+    pub skip_verify: bool,
 }
 
 impl RegistryClient {
-    /// A client for the registry `domain` ("127.0.0.1:5000", "docker.io").
+    /// A client for the registry `domain` ("127.0.0.1:5000", "docker.io"); for an
+    /// insecure registry that is not loopback, HTTPS is probed first (see module docs).
+    pub async fn connect(config: &Config, domain: &str, credentials: &AuthConfig) -> RegistryClient {
+        let (scheme, skip_verify) = probe_scheme(config, domain).await;
+        Self::with_scheme(domain, credentials, scheme, skip_verify)
+    }
+
+    /// A client for the registry `domain` without probing: plain HTTP for loopback and
+    /// insecure registries, HTTPS otherwise.
     pub fn new(config: &Config, domain: &str, credentials: &AuthConfig) -> RegistryClient {
-        let scheme = scheme_for(config, domain);
+        Self::with_scheme(domain, credentials, scheme_for(config, domain), false)
+    }
+
+    fn with_scheme(domain: &str, credentials: &AuthConfig, scheme: &'static str, skip_verify: bool) -> RegistryClient {
         let host = registry_host(domain).to_string();
         let protocol =
             if scheme == "http" { ClientProtocol::HttpsExcept(vec![host]) } else { ClientProtocol::Https };
@@ -45,6 +62,7 @@ impl RegistryClient {
             connect_timeout: Some(Duration::from_secs(30)),
             read_timeout: Some(Duration::from_secs(120)),
             user_agent: USER_AGENT,
+            accept_invalid_certificates: skip_verify,
             ..Default::default()
         });
         RegistryClient {
@@ -52,6 +70,8 @@ impl RegistryClient {
             auth: credentials.to_registry_auth(),
             scheme,
             has_credentials: credentials.has_credentials(),
+            credentials: credentials.clone(),
+            skip_verify,
         }
     }
 
@@ -60,9 +80,41 @@ impl RegistryClient {
         format!("{}://{}", self.scheme, registry_host(domain))
     }
 
-    /// Translates an oci-client error of a request about `reference` into dockerd's words.
+    /// Translates an oci-client error into dockerd's words.
     pub fn translate(&self, error: OciDistributionError) -> RegistryError {
-        translate_error(error, self.has_credentials)
+        super::translate::translate_error(error, self.has_credentials)
+    }
+}
+
+/// The scheme to use for `domain`, and whether certificates go unchecked: HTTPS for
+/// ordinary registries, HTTP for loopback ones, and for other insecure registries HTTPS
+/// (unchecked) when it answers, else HTTP.
+pub async fn probe_scheme(config: &Config, domain: &str) -> (&'static str, bool) {
+    let scheme = scheme_for(config, domain);
+    let insecure_remote = scheme == "http" && !is_insecure(&[], domain);
+    if insecure_remote && https_answers(domain).await {
+        return ("https", true);
+    }
+    (scheme, false)
+}
+
+/// Whether `https://domain/v2/` answers at all (any HTTP status), certificates unchecked.
+async fn https_answers(domain: &str) -> bool {
+    let client = match reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(15))
+        .build()
+    {
+        Ok(c) => c,
+        Err(_) => return false,
+    };
+    match client.get(format!("https://{}/v2/", registry_host(domain))).send().await {
+        Ok(_) => true,
+        Err(e) => {
+            tracing::info!(registry = %domain, error = %e, "insecure registry does not speak HTTPS; using plain HTTP");
+            false
+        }
     }
 }
 
@@ -155,135 +207,6 @@ fn cidr_contains(network: &str, bits: &str, ip: IpAddr) -> bool {
     }
 }
 
-/// dockerd's rendering of a registry's error envelope: "manifest unknown: manifest unknown".
-pub fn envelope_message(envelope: &OciEnvelope) -> String {
-    let rendered: Vec<String> = envelope
-        .errors
-        .iter()
-        .map(|e| {
-            let code = serde_json::to_value(&e.code)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_else(|| "unknown".to_string());
-            let code = code.to_lowercase().replace('_', " ");
-            if e.message.is_empty() {
-                code
-            } else {
-                format!("{code}: {}", e.message)
-            }
-        })
-        .collect();
-    match rendered.len() {
-        0 => "unknown error".to_string(),
-        1 => rendered.into_iter().next().unwrap_or_default(),
-        _ => format!("errors:\n{}\n", rendered.join("\n")),
-    }
-}
-
-/// Whether the envelope says "this does not exist".
-fn envelope_is_not_found(envelope: &OciEnvelope) -> bool {
-    use oci_client::errors::OciErrorCode as C;
-    envelope
-        .errors
-        .first()
-        .is_some_and(|e| matches!(e.code, C::ManifestUnknown | C::NameUnknown | C::BlobUnknown | C::NotFound))
-}
-
-fn envelope_is_unauthorized(envelope: &OciEnvelope) -> bool {
-    use oci_client::errors::OciErrorCode as C;
-    envelope.errors.first().is_some_and(|e| matches!(e.code, C::Unauthorized | C::Denied))
-}
-
-/// oci-client's error in dockerd's words. `has_credentials` decides between Docker's
-/// "no basic auth credentials" and the registry's "unauthorized: authentication required".
-pub fn translate_error(error: OciDistributionError, has_credentials: bool) -> RegistryError {
-    use OciDistributionError as E;
-    match error {
-        E::UnauthorizedError { url } => unauthorized(&url, has_credentials),
-        E::AuthenticationFailure(reason) => RegistryError::Unauthorized(if reason.trim().is_empty() {
-            "unauthorized: authentication required".to_string()
-        } else {
-            format!("unauthorized: {}", reason.trim())
-        }),
-        E::RegistryError { envelope, .. } if envelope_is_not_found(&envelope) => {
-            RegistryError::NotFound(envelope_message(&envelope))
-        }
-        E::RegistryError { envelope, .. } if envelope_is_unauthorized(&envelope) => {
-            RegistryError::Unauthorized(envelope_message(&envelope))
-        }
-        E::RegistryError { envelope, .. } => RegistryError::Registry(envelope_message(&envelope)),
-        E::ServerError { code: 404, url, .. } => RegistryError::NotFound(format!("not found: {url}")),
-        E::ServerError { code: 401, url, .. } => unauthorized(&url, has_credentials),
-        E::ServerError { code, url, message } => RegistryError::Registry(format!(
-            "received unexpected HTTP status: {code} {} from {url}: {}",
-            reqwest_reason(code),
-            message.trim()
-        )),
-        E::RequestError(e) => {
-            if e.status().is_some_and(|s| s.as_u16() == 401) {
-                let url = e.url().map(|u| u.to_string()).unwrap_or_default();
-                return unauthorized(&url, has_credentials);
-            }
-            RegistryError::Network(network_message(&e))
-        }
-        E::DigestError(e) => RegistryError::Registry(format!("digest verification failed: {e}")),
-        E::IoError(e) => RegistryError::Network(e.to_string()),
-        other => RegistryError::Registry(other.to_string()),
-    }
-}
-
-fn unauthorized(url: &str, has_credentials: bool) -> RegistryError {
-    if has_credentials {
-        RegistryError::Unauthorized("unauthorized: authentication required".to_string())
-    } else if url.contains("/manifests/") {
-        // dockerd asks for the manifest with HEAD and names that request.
-        RegistryError::Unauthorized(format!("Head \"{url}\": no basic auth credentials"))
-    } else {
-        RegistryError::Unauthorized("no basic auth credentials".to_string())
-    }
-}
-
-/// A transport error as Go's http client words it. dockerd's first request to a registry
-/// is `GET /v2/`, so that is the request named:
-/// `Get "http://127.0.0.1:15999/v2/": dial tcp 127.0.0.1:15999: connect: connection refused`.
-pub fn network_message(e: &reqwest::Error) -> String {
-    let mut cause = e.to_string();
-    let mut refused = false;
-    let mut source = std::error::Error::source(e);
-    while let Some(inner) = source {
-        cause = inner.to_string();
-        if let Some(io) = inner.downcast_ref::<std::io::Error>() {
-            refused |= io.kind() == std::io::ErrorKind::ConnectionRefused;
-        }
-        source = inner.source();
-    }
-    let Some(url) = e.url() else {
-        return cause;
-    };
-    let host = url.host_str().unwrap_or_default();
-    let address = match url.port_or_known_default() {
-        Some(port) => format!("{host}:{port}"),
-        None => host.to_string(),
-    };
-    let lower = cause.to_lowercase();
-    let cause = if refused || lower.contains("connection refused") {
-        format!("dial tcp {address}: connect: connection refused")
-    } else if lower.contains("dns error") || lower.contains("failed to lookup") || lower.contains("name or service not known") {
-        format!("dial tcp: lookup {host}: no such host")
-    } else {
-        cause
-    };
-    let origin = match url.port() {
-        Some(port) => format!("{host}:{port}"),
-        None => host.to_string(),
-    };
-    format!("Get \"{}://{origin}/v2/\": {cause}", url.scheme())
-}
-
-fn reqwest_reason(code: u16) -> &'static str {
-    reqwest::StatusCode::from_u16(code).ok().and_then(|s| s.canonical_reason()).unwrap_or("")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,22 +226,42 @@ mod tests {
         assert!(is_insecure(&list, "other.example:443"));
     }
 
-    #[test]
-    fn envelopes_render_like_errcode() {
-        let envelope: OciEnvelope = serde_json::from_str(
-            r#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{"Tag":"nope"}}]}"#,
-        )
-        .expect("envelope");
-        assert_eq!(envelope_message(&envelope), "manifest unknown: manifest unknown");
-        assert!(envelope_is_not_found(&envelope));
+    /// A plain-HTTP registry does not answer HTTPS; a TLS one with a self-signed
+    /// certificate does (certificates are not checked for insecure registries).
+    #[tokio::test]
+    async fn https_probe() {
+        crate::server::tls::install_crypto_provider();
+        let plain = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let plain_addr = plain.local_addr().expect("addr");
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = plain.accept().await {
+                use tokio::io::AsyncWriteExt;
+                let _ = socket.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").await;
+            }
+        });
+        assert!(!https_answers(&plain_addr.to_string()).await);
+
+        let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).expect("certificate");
+        let key = rustls_pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
+        let tls = rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert.cert.der().clone()], key)
+            .expect("tls config");
+        let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(tls));
+        let secure = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let secure_addr = secure.local_addr().expect("addr");
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = secure.accept().await {
+                if let Ok(mut stream) = acceptor.accept(socket).await {
+                    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                    let mut buf = [0u8; 1024];
+                    let _ = stream.read(&mut buf).await;
+                    let _ = stream.write_all(b"HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\n\r\n").await;
+                    let _ = stream.shutdown().await;
+                }
+            }
+        });
+        assert!(https_answers(&secure_addr.to_string()).await);
     }
 
-    #[test]
-    fn unauthorized_messages() {
-        let url = "http://127.0.0.1:15001/v2/t/bb/manifests/latest".to_string();
-        let e = translate_error(OciDistributionError::UnauthorizedError { url: url.clone() }, false);
-        assert_eq!(e.to_string(), format!("Head \"{url}\": no basic auth credentials"));
-        let e = translate_error(OciDistributionError::UnauthorizedError { url }, true);
-        assert_eq!(e.to_string(), "unauthorized: authentication required");
-    }
 }

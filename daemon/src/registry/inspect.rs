@@ -4,6 +4,7 @@ use oci_client::client::LayerDescriptor;
 use futures::StreamExt;
 use serde::Serialize;
 
+use super::challenge::{explain, Access};
 use super::client::{oci_reference, RegistryClient};
 use super::credentials::AuthConfig;
 use super::manifest::{self, ImageConfigSummary, ManifestDocument};
@@ -34,7 +35,14 @@ pub struct InspectDescriptor {
 
 /// Looks `reference` up in its registry.
 pub async fn inspect(config: &Config, reference: &Reference, credentials: &AuthConfig) -> RegistryResult<DistributionInspect> {
-    let client = RegistryClient::new(config, &reference.domain, credentials);
+    let client = RegistryClient::connect(config, &reference.domain, credentials).await;
+    match lookup(&client, reference).await {
+        Ok(answer) => Ok(answer),
+        Err(e) => Err(explain(&client, e, reference, Access::Inspect).await),
+    }
+}
+
+async fn lookup(client: &RegistryClient, reference: &Reference) -> RegistryResult<DistributionInspect> {
     let image = oci_reference(reference);
     let (bytes, digest) = client
         .oci

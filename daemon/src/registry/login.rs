@@ -7,7 +7,8 @@ use reqwest::header::WWW_AUTHENTICATE;
 use reqwest::StatusCode;
 use serde::Deserialize;
 
-use super::client::{network_message, registry_host, scheme_for};
+use super::client::{probe_scheme, registry_host};
+use super::translate::network_message;
 use super::credentials::AuthConfig;
 use super::{RegistryError, RegistryResult};
 use crate::config::Config;
@@ -35,9 +36,10 @@ pub fn login_domain(server_address: &str) -> String {
 /// Checks `credentials` against their registry.
 pub async fn login(config: &Config, credentials: &AuthConfig) -> RegistryResult<LoginOutcome> {
     let domain = login_domain(&credentials.serveraddress);
-    let scheme = scheme_for(config, &domain);
+    let (scheme, skip_verify) = probe_scheme(config, &domain).await;
     let endpoint = format!("{scheme}://{}/v2/", registry_host(&domain));
     let http = reqwest::Client::builder()
+        .danger_accept_invalid_certs(skip_verify)
         .connect_timeout(Duration::from_secs(15))
         .timeout(Duration::from_secs(60))
         .user_agent(concat!("berth/", env!("CARGO_PKG_VERSION")))
@@ -128,6 +130,13 @@ async fn bearer_login(
         .send()
         .await
         .map_err(|e| RegistryError::Network(network_message(&e)))?;
+    if answer.status() == StatusCode::UNAUTHORIZED {
+        // dockerd: `Get "http://…/v2/": unauthorized: incorrect username or password`.
+        let status = answer.status();
+        let body = answer.text().await.unwrap_or_default();
+        let reason = super::challenge::token_error_reason(status, &body);
+        return Err(RegistryError::Unauthorized(format!("Get \"{endpoint}\": unauthorized: {reason}")));
+    }
     if answer.status() != StatusCode::OK {
         return Err(failed(endpoint, answer.status()));
     }
@@ -148,7 +157,7 @@ async fn bearer_login(
 }
 
 /// `Bearer realm="https://auth/token",service="registry"` → [(realm, …), (service, …)].
-fn parse_challenge(challenge: &str) -> Vec<(String, String)> {
+pub(super) fn parse_challenge(challenge: &str) -> Vec<(String, String)> {
     let rest = challenge.trim().split_once(' ').map(|(_, r)| r).unwrap_or("");
     let mut params = Vec::new();
     let mut chars = rest.chars().peekable();

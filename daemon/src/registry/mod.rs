@@ -4,17 +4,23 @@
 //! - `client`      — an oci-client `Client` per operation: plain HTTP for loopback and
 //!   `--insecure-registry` hosts, HTTPS otherwise; oci-client errors translated into
 //!   dockerd's messages.
+//! - `challenge`   — why a registry said 401: Basic or Bearer, no, wrong or insufficient
+//!   credentials, in dockerd's words for pulls, pushes and inspects.
+//! - `translate`   — oci-client and transport errors in dockerd's words.
 //! - `manifest`    — manifest and index documents: media types, parsing, schema 1 refusal.
 //! - `platform`    — platforms (`linux/arm64/v8`), Go architecture names, index selection.
 //! - `download`    — one blob from the registry into the content store, with progress.
-//! - `pull`        — `POST /images/create`: manifest, config, then the image record.
+//! - `pull`        — `POST /images/create`: manifest, config, then the image record; every
+//!   tag of the repository when neither tag nor digest is given (`--all-tags`).
 //! - `pull_layers` — layer downloads (3 at a time) and in-order unpacking.
-//! - `push`        — `POST /images/{name}/push`: blobs (HEAD first), then the stored manifest.
+//! - `push`        — `POST /images/{name}/push`: blobs (HEAD first; a blob not kept at pull
+//!   time is fetched again from the image's origin), then the stored manifest unchanged.
 //! - `login`       — `POST /auth`: really checks the credentials against the registry's `/v2/`.
 //! - `inspect`     — `GET /distribution/{name}/json`: descriptor and platforms.
 //!
 //! Plain HTTP: dockerd tries HTTPS first for an insecure registry and falls back to HTTP;
 //! Berth speaks plain HTTP to them straight away.
+pub mod challenge;
 pub mod client;
 pub mod credentials;
 pub mod download;
@@ -25,6 +31,7 @@ pub mod platform;
 pub mod pull;
 pub mod pull_layers;
 pub mod push;
+pub mod translate;
 
 pub use credentials::AuthConfig;
 
@@ -44,6 +51,10 @@ pub enum RegistryError {
     /// Missing or wrong credentials (401), e.g. "unauthorized: authentication required".
     #[error("{0}")]
     Unauthorized(String),
+    /// Credentials accepted but not enough for this repository (403):
+    /// "denied: requested access to the resource is denied".
+    #[error("{0}")]
+    Denied(String),
     /// A platform the index does not list.
     #[error("no matching manifest for {0} in the manifest list entries")]
     NoMatchingPlatform(String),

@@ -8,6 +8,7 @@
 //! 4. Only when every part is on disk: the image record, then the tag and the repo
 //!    digest references. A crash before that leaves only verified blobs and unpacked
 //!    layers, which a later pull reuses and the garbage collector may remove.
+use super::challenge::{explain, Access};
 use super::client::{oci_reference, RegistryClient};
 use super::credentials::AuthConfig;
 use super::download::fetch_blob;
@@ -37,6 +38,8 @@ pub struct PullOutcome {
     pub image_id: String,
     /// What the tag resolved to: the index digest for a multi-platform image.
     pub digest: String,
+    /// The platform the image's config declares.
+    pub platform: Platform,
 }
 
 /// The manifest chosen for this platform, and what the reference resolved to.
@@ -47,27 +50,85 @@ struct ResolvedManifest {
     manifest: ImageManifest,
 }
 
-/// Pulls `request.reference`, reporting progress to `sink`.
-pub async fn pull(daemon: SharedDaemon, request: PullRequest, sink: ProgressSink) -> RegistryResult<PullOutcome> {
+/// Pulls `request.reference`, reporting progress to `sink`. A reference with neither tag
+/// nor digest pulls every tag of the repository (`docker pull --all-tags`), as dockerd.
+pub async fn pull(daemon: SharedDaemon, request: PullRequest, sink: ProgressSink) -> RegistryResult<Vec<PullOutcome>> {
+    // Blobs and layers written before the record exists must not be collected meanwhile.
+    let _lease = daemon.gc_gate.writer().await;
     let reference = request.reference.clone();
-    let client = RegistryClient::new(&daemon.config, &reference.domain, &request.credentials);
-    let image = oci_reference(&reference);
+    let client = RegistryClient::connect(&daemon.config, &reference.domain, &request.credentials).await;
     let wanted = request.platform.clone().unwrap_or_else(Platform::host);
 
-    let resolved = resolve_manifest(&daemon, &client, &image, &reference, &wanted, &sink).await?;
+    let (targets, shown) = if reference.tag.is_none() && reference.digest.is_none() {
+        let listing = match client.oci.list_tags(&oci_reference(&reference), &client.auth, None, None).await {
+            Ok(listing) => listing,
+            Err(e) => return Err(explain(&client, client.translate(e), &reference, Access::Pull).await),
+        };
+        let targets: Vec<Reference> = listing.tags.iter().map(|t| reference.with_tag(t)).collect();
+        (targets, reference.familiar_name())
+    } else {
+        (vec![reference.clone()], reference.familiar())
+    };
+
+    let mut outcomes = Vec::with_capacity(targets.len());
+    let mut updated = false;
+    for target in &targets {
+        let (outcome, changed) = pull_one(&daemon, &client, target, &wanted, &sink).await?;
+        updated |= changed;
+        outcomes.push(outcome);
+    }
+    if updated {
+        sink.status(None, format!("Status: Downloaded newer image for {shown}")).await;
+    } else {
+        sink.status(None, format!("Status: Image is up to date for {shown}")).await;
+    }
+    // dockerd warns when a single-platform image is not the platform asked for.
+    if let Some(asked) = &request.platform {
+        for outcome in &outcomes {
+            if !asked.matches(&outcome.platform) {
+                sink.status(
+                    None,
+                    format!(
+                        "WARNING: image with reference {} was found but does not match the specified platform: wanted {}, actual: {}",
+                        reference.familiar_name(),
+                        asked.display(),
+                        outcome.platform.display()
+                    ),
+                )
+                .await;
+            }
+        }
+    }
+    Ok(outcomes)
+}
+
+/// Pulls one tag or digest. Returns the outcome and whether anything changed (layers
+/// downloaded or the tag moved).
+async fn pull_one(
+    daemon: &SharedDaemon,
+    client: &RegistryClient,
+    reference: &Reference,
+    wanted: &Platform,
+    sink: &ProgressSink,
+) -> RegistryResult<(PullOutcome, bool)> {
+    let image = oci_reference(reference);
+    let resolved = match resolve_manifest(daemon, client, &image, reference, wanted, sink).await {
+        Ok(resolved) => resolved,
+        Err(e) => return Err(explain(client, e, reference, Access::Pull).await),
+    };
     let manifest = &resolved.manifest;
 
     // The config names the image (its digest is the ID) and lists the layers' diff IDs.
-    fetch_blob(&daemon, &client, &image, &manifest.config, None).await?;
+    fetch_blob(daemon, client, &image, &manifest.config, None).await?;
     let image_id = manifest.config.digest.clone();
-    let config_bytes = read_blob(&daemon, &image_id).await?;
+    let config_bytes = read_blob(daemon, &image_id).await?;
     let config = ImageConfigSummary::parse(&config_bytes)?;
 
     let mut layers_downloaded = false;
     if daemon.images.get(&image_id).is_none() {
-        let plans = plan_layers(&daemon, manifest, &config)?;
+        let plans = plan_layers(daemon, manifest, &config)?;
         layers_downloaded = plans.iter().any(|p| !p.present);
-        let records = pull_layers(&daemon, &client, &image, plans, &sink).await?;
+        let records = pull_layers(daemon, client, &image, plans, sink).await?;
         let record = ImageRecord {
             id: image_id.clone(),
             manifest_digest: Some(resolved.manifest_digest.clone()),
@@ -82,15 +143,10 @@ pub async fn pull(daemon: SharedDaemon, request: PullRequest, sink: ProgressSink
         tracing::info!(image = %image_id, reference = %reference, "pulled image");
     }
 
-    let tag_changed = set_references(&daemon, &reference, &resolved.top_digest, &image_id).await?;
+    let tag_changed = set_references(daemon, reference, &resolved.top_digest, &image_id).await?;
     sink.status(None, format!("Digest: {}", resolved.top_digest)).await;
-    let shown = reference.familiar();
-    if layers_downloaded || tag_changed {
-        sink.status(None, format!("Status: Downloaded newer image for {shown}")).await;
-    } else {
-        sink.status(None, format!("Status: Image is up to date for {shown}")).await;
-    }
-    Ok(PullOutcome { image_id, digest: resolved.top_digest })
+    let outcome = PullOutcome { image_id, digest: resolved.top_digest, platform: config.platform() };
+    Ok((outcome, layers_downloaded || tag_changed))
 }
 
 /// Fetches what the reference names and, for an index, the platform's manifest; stores

@@ -13,6 +13,7 @@ use reqwest::header::HeaderValue;
 use tokio::sync::Semaphore;
 use tokio_util::io::ReaderStream;
 
+use super::challenge::{explain, Access};
 use super::client::{oci_reference, RegistryClient};
 use super::credentials::AuthConfig;
 use super::manifest::{self, Descriptor, ManifestDocument};
@@ -73,12 +74,44 @@ pub async fn push(
     sink: ProgressSink,
 ) -> RegistryResult<()> {
     let name = request.reference.name_only();
-    let client = RegistryClient::new(&daemon.config, &name.domain, &request.credentials);
+    let client = RegistryClient::connect(&daemon.config, &name.domain, &request.credentials).await;
     sink.status(None, format!("The push refers to repository [{}]", name.name())).await;
     for (tag, record) in tags {
-        push_tag(&daemon, &client, &name, &tag, &record, &sink).await?;
+        if let Err(e) = push_tag(&daemon, &client, &name, &tag, &record, &sink).await {
+            return Err(explain(&client, e, &name.with_tag(&tag), Access::Push).await);
+        }
     }
     Ok(())
+}
+
+/// Brings back a compressed blob that is not in the content store: a layer that was
+/// already unpacked when the image was pulled ("Already exists") was not downloaded. It
+/// is fetched from a repository the image was pulled from (its repo digests), with the
+/// push's credentials when that is the same registry. Failures are only logged: the
+/// caller reports the missing blob.
+async fn recover_blob(daemon: &SharedDaemon, push_client: &RegistryClient, origin: &BlobOrigin<'_>, descriptor: &Descriptor) {
+    let sources: Vec<Reference> = daemon
+        .images
+        .refs_of(&origin.record.id)
+        .iter()
+        .filter(|r| r.contains('@'))
+        .filter_map(|r| Reference::parse(r).ok())
+        .collect();
+    for source in &sources {
+        let client = if source.domain == origin.push_domain {
+            push_client.clone()
+        } else {
+            RegistryClient::connect(&daemon.config, &source.domain, &super::AuthConfig::default()).await
+        };
+        let image = oci_reference(source);
+        match super::download::fetch_blob(daemon, &client, &image, descriptor, None).await {
+            Ok(_) => {
+                tracing::info!(blob = %descriptor.digest, source = %source, "fetched a blob again for a push");
+                return;
+            }
+            Err(e) => tracing::debug!(blob = %descriptor.digest, source = %source, error = %e, "blob not recovered from this source"),
+        }
+    }
 }
 
 async fn push_tag(
@@ -98,6 +131,7 @@ async fn push_tag(
     };
     let target = oci_reference(&name.with_tag(tag));
     client.oci.store_auth_if_needed(target.resolve_registry(), &client.auth).await;
+    let origin = BlobOrigin { record, push_domain: &name.domain };
 
     // Layers, shown under their diff IDs.
     let shown: Vec<String> = document
@@ -118,13 +152,13 @@ async fn push_tag(
         let slots = slots.clone();
         async move {
             let _slot = slots.acquire_owned().await.map_err(|e| RegistryError::Internal(e.to_string()))?;
-            push_blob(daemon, client, target_ref, descriptor, Some((sink, id.as_str()))).await
+            push_blob(daemon, client, target_ref, descriptor, &origin, Some((sink, id.as_str()))).await
         }
     });
     let results: Vec<RegistryResult<()>> = futures::future::join_all(uploads).await;
     results.into_iter().collect::<RegistryResult<Vec<()>>>()?;
 
-    push_blob(daemon, client, &target, &document.config, None).await?;
+    push_blob(daemon, client, &target, &document.config, &origin, None).await?;
 
     let content_type = HeaderValue::from_str(&media_type)
         .map_err(|e| RegistryError::Internal(format!("manifest media type {media_type:?}: {e}")))?;
@@ -153,17 +187,67 @@ async fn stored_manifest(daemon: &SharedDaemon, record: &ImageRecord) -> Registr
             };
             Ok((bytes, media_type))
         }
-        _ => local_manifest(record),
+        _ => local_manifest(daemon, record),
     }
 }
 
-/// Hook for images made here (commit, build, load): their layers need compressing and a
-/// manifest needs writing. Not there yet.
-fn local_manifest(record: &ImageRecord) -> RegistryResult<(Vec<u8>, String)> {
-    Err(RegistryError::NotImplemented(format!(
-        "pushing image {} is not supported yet: it was not pulled from a registry, so Berth has no manifest and compressed layers for it",
-        record.id
-    )))
+/// A manifest for an image that was not pulled (import, load): written from the record
+/// when every layer has its blob in the content store — Docker schema 2 when the media
+/// types are Docker's, OCI otherwise. The same record always gives the same bytes.
+///
+/// Hook: images whose layers have no blob (commit, build) need their diffs packed and
+/// compressed first; not there yet.
+fn local_manifest(daemon: &SharedDaemon, record: &ImageRecord) -> RegistryResult<(Vec<u8>, String)> {
+    let not_yet = |why: String| {
+        RegistryError::NotImplemented(format!("pushing image {} is not supported yet: {why}", record.id))
+    };
+    let config_size = daemon.content.size(&record.id).map_err(|_| not_yet("its config is not in the content store".into()))?;
+    let mut layers = Vec::with_capacity(record.layers.len());
+    for layer in &record.layers {
+        let (Some(digest), Some(media_type)) = (&layer.blob_digest, &layer.media_type) else {
+            return Err(not_yet(format!("layer {} has no compressed blob (made by commit or build)", layer.diff_id)));
+        };
+        if !daemon.content.exists(digest) {
+            return Err(not_yet(format!("the blob {digest} of layer {} is not in the content store", layer.diff_id)));
+        }
+        layers.push((digest.clone(), media_type.clone(), daemon.content.size(digest)?));
+    }
+    let docker = layers.iter().all(|(_, m, _)| m.starts_with("application/vnd.docker."));
+    let (manifest_type, config_type) = if docker {
+        (manifest::DOCKER_MANIFEST, "application/vnd.docker.container.image.v1+json")
+    } else {
+        (manifest::OCI_MANIFEST, "application/vnd.oci.image.config.v1+json")
+    };
+    let layer_docs: Vec<serde_json::Value> = layers
+        .iter()
+        .map(|(digest, media_type, size)| {
+            let media_type = if docker { media_type.clone() } else { oci_layer_type(media_type) };
+            serde_json::json!({ "mediaType": media_type, "size": size, "digest": digest })
+        })
+        .collect();
+    let document = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": manifest_type,
+        "config": { "mediaType": config_type, "size": config_size, "digest": record.id },
+        "layers": layer_docs,
+    });
+    let bytes = serde_json::to_vec_pretty(&document).map_err(|e| RegistryError::Internal(e.to_string()))?;
+    Ok((bytes, manifest_type.to_string()))
+}
+
+fn oci_layer_type(media_type: &str) -> String {
+    match media_type {
+        "application/vnd.docker.image.rootfs.diff.tar.gzip" => "application/vnd.oci.image.layer.v1.tar+gzip".into(),
+        "application/vnd.docker.image.rootfs.diff.tar" => "application/vnd.oci.image.layer.v1.tar".into(),
+        other => other.into(),
+    }
+}
+
+/// Where a blob missing from the content store may be fetched again.
+#[derive(Clone, Copy)]
+struct BlobOrigin<'a> {
+    record: &'a ImageRecord,
+    push_domain: &'a str,
 }
 
 /// Uploads one blob unless the registry has it already.
@@ -172,6 +256,7 @@ async fn push_blob(
     client: &RegistryClient,
     target: &oci_client::Reference,
     descriptor: &Descriptor,
+    origin: &BlobOrigin<'_>,
     report: Option<(&ProgressSink, &str)>,
 ) -> RegistryResult<()> {
     let exists = client.oci.blob_exists(target, &descriptor.digest).await.map_err(|e| client.translate(e))?;
@@ -180,6 +265,9 @@ async fn push_blob(
             sink.action(id, "Layer already exists").await;
         }
         return Ok(());
+    }
+    if !daemon.content.exists(&descriptor.digest) {
+        recover_blob(daemon, client, origin, descriptor).await;
     }
     if !daemon.content.exists(&descriptor.digest) {
         return Err(RegistryError::NotImplemented(format!(

@@ -60,6 +60,20 @@ impl Runtime {
         assert!(o.status.success(), "{} {:?} failed: {}", self.name, args, String::from_utf8_lossy(&o.stderr));
         String::from_utf8_lossy(&o.stdout).to_string()
     }
+    /// `create` with the container's stdio on files (the init inherits them,
+    /// so pipes would never close); returns the init's pid.
+    pub fn create(&self, b: &Bundle, id: &str, extra: &[&str]) -> i32 {
+        let pidf = b.dir.path().join(format!("{id}.pid"));
+        let out = std::fs::File::create(b.dir.path().join(format!("{id}.out"))).expect("out file");
+        let errp = b.dir.path().join(format!("{id}.err"));
+        let err = std::fs::File::create(&errp).expect("err file");
+        let mut args = vec!["create", "--bundle", b.path(), "--pid-file", pidf.to_str().expect("utf8")];
+        args.extend_from_slice(extra);
+        args.push(id);
+        let st = self.cmd(&args).stdin(Stdio::null()).stdout(out).stderr(err).status().expect("spawn create");
+        assert!(st.success(), "{} create failed: {}", self.name, std::fs::read_to_string(&errp).unwrap_or_default());
+        read_pid(&pidf)
+    }
     pub fn state(&self, id: &str) -> Value {
         serde_json::from_str(&self.ok(&["state", id])).expect("state json")
     }
