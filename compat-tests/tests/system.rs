@@ -295,34 +295,6 @@ async fn bollard_version_info_ping() {
     assert_eq!(info.os_type.as_deref(), Some("linux"));
 }
 
-/// Runs berthd to completion (for configurations it must refuse), with a time limit.
-fn berthd_refuses(args: &[&str]) -> String {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut child = Command::new(common::berthd_bin())
-        .arg("--data-root")
-        .arg(dir.path().join("data"))
-        .arg("--exec-root")
-        .arg(dir.path().join("exec"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn berthd");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            let out = child.wait_with_output().expect("output");
-            assert!(!status.success(), "berthd {args:?} started");
-            return common::stderr(&out);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("berthd {args:?} did not refuse to start");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 #[test]
 fn sigterm_removes_socket_and_pid_file() {
@@ -373,7 +345,7 @@ fn daemon_json_conflicts_and_unknown_keys_are_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("daemon.json");
     std::fs::write(&file, r#"{"hosts": ["unix:///tmp/berth-conflict.sock"]}"#).expect("write");
-    let err = berthd_refuses(&[
+    let err = common::berthd_refuses(&[
         "--config-file",
         file.to_str().expect("path"),
         "-H",
@@ -384,7 +356,7 @@ fn daemon_json_conflicts_and_unknown_keys_are_refused() {
         "{err}"
     );
     std::fs::write(&file, r#"{"no-such-option": true}"#).expect("write");
-    let err = berthd_refuses(&["--config-file", file.to_str().expect("path")]);
+    let err = common::berthd_refuses(&["--config-file", file.to_str().expect("path")]);
     assert!(
         err.contains("don't match any configuration option: no-such-option"),
         "{err}"

@@ -188,40 +188,12 @@ fn wait_for_port(port: u16) {
     panic!("nothing listens on 127.0.0.1:{port}");
 }
 
-/// Runs berthd with `args`, expecting it to refuse to start; returns its stderr.
-fn berthd_refuses(args: &[&str]) -> String {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut child = Command::new(common::berthd_bin())
-        .arg("--data-root")
-        .arg(dir.path().join("data"))
-        .arg("--exec-root")
-        .arg(dir.path().join("exec"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn berthd");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            let out = child.wait_with_output().expect("output");
-            assert!(!status.success(), "berthd {args:?} started");
-            return common::stderr(&out);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("berthd {args:?} did not refuse to start");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 #[test]
 fn plain_tcp_on_all_interfaces_needs_tls_false() {
     let port = free_port();
     let tcp = format!("tcp://0.0.0.0:{port}");
-    let err = berthd_refuses(&["-H", &tcp]);
+    let err = common::berthd_refuses(&["-H", &tcp]);
     assert!(err.contains("--tls=false"), "{err}");
 
     let d = common::Daemon::start_with(&["-H", &tcp, "--tls=false"]);

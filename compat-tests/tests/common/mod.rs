@@ -278,3 +278,33 @@ pub fn stdout(out: &Output) -> String {
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
+
+/// Runs berthd with `args` (and a temporary data root and exec root), expecting it to
+/// refuse to start within 20 s; returns its stderr.
+pub fn berthd_refuses(args: &[&str]) -> String {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = Command::new(berthd_bin())
+        .arg("--data-root")
+        .arg(dir.path().join("data"))
+        .arg("--exec-root")
+        .arg(dir.path().join("exec"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn berthd");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            let out = child.wait_with_output().expect("output");
+            assert!(!status.success(), "berthd {args:?} started");
+            return stderr(&out);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("berthd {args:?} did not refuse to start");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
