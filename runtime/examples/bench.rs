@@ -38,15 +38,23 @@ fn run(bin: &Path, root: &Path, args: &[&str]) {
     assert!(st.success(), "{} {:?} failed", bin.display(), args);
 }
 
-fn once(bin: &Path, root: &Path, bundle: &Path, id: &str) -> f64 {
+/// Total, create, start, wait, delete (ms).
+fn once(bin: &Path, root: &Path, bundle: &Path, id: &str) -> [f64; 5] {
     let pidf = bundle.join("pid");
+    let ms = |t: Instant| t.elapsed().as_secs_f64() * 1000.0;
     let t0 = Instant::now();
     run(bin, root, &["create", "--bundle", bundle.to_str().expect("utf8"), "--pid-file", pidf.to_str().expect("utf8"), id]);
+    let c = ms(t0);
     let pid: i32 = std::fs::read_to_string(&pidf).expect("pid").trim().parse().expect("pid");
+    let t1 = Instant::now();
     run(bin, root, &["start", id]);
+    let s = ms(t1);
+    let t2 = Instant::now();
     let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+    let w = ms(t2);
+    let t3 = Instant::now();
     run(bin, root, &["delete", id]);
-    t0.elapsed().as_secs_f64() * 1000.0
+    [ms(t0), c, s, w, ms(t3)]
 }
 
 fn stats(mut v: Vec<f64>) -> (f64, f64) {
@@ -69,10 +77,20 @@ fn main() {
     build_bundle(&bundle, &berth);
     println!("N={n}, bundle: busybox /bin/true");
     for (name, bin) in [("berth-runc", &berth), ("runc", &runc)] {
-        let root = tmp.path().join(format!("root-{name}"));
+        // State roots on /run (tmpfs), where the runtimes keep them by default.
+        let root = PathBuf::from(format!("/run/berth-bench-{}/{name}", std::process::id()));
         once(bin, &root, &bundle, "warmup");
-        let times: Vec<f64> = (0..n).map(|i| once(bin, &root, &bundle, &format!("bench-{i}"))).collect();
-        let (med, p90) = stats(times);
+        let runs: Vec<[f64; 5]> = (0..n).map(|i| once(bin, &root, &bundle, &format!("bench-{i}"))).collect();
+        let col = |k: usize| stats(runs.iter().map(|r| r[k]).collect());
+        let (med, p90) = col(0);
         println!("{name:<11} median {med:7.2} ms   p90 {p90:7.2} ms   ({})", bin.display());
+        let parts: Vec<String> = ["create", "start", "wait", "delete"]
+            .iter()
+            .enumerate()
+            .map(|(i, p)| format!("{p} {:.2}", col(i + 1).0))
+            .collect();
+        println!("            medians by step (ms): {}", parts.join(", "));
+        let _ = std::fs::remove_dir_all(&root);
     }
+    let _ = std::fs::remove_dir(format!("/run/berth-bench-{}", std::process::id()));
 }

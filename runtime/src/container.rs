@@ -26,7 +26,14 @@ pub struct CreateOpts {
 }
 
 /// Creates the container; returns the init's pid (a child of the caller).
+static T0: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+fn tm(what: &str) {
+    if std::env::var_os("BT").is_some() {
+        eprintln!("{what}: {:.2}", T0.get_or_init(Instant::now).elapsed().as_secs_f64() * 1000.0);
+    }
+}
 pub fn create(o: &CreateOpts) -> Result<Pid> {
+    tm("start");
     state::validate_id(&o.id)?;
     let bundle = std::fs::canonicalize(&o.bundle).map_err(|e| Error::io("bundle", &o.bundle, e))?;
     let spec = spec::load(&bundle)?;
@@ -55,8 +62,18 @@ fn create_inner(
     sdir: &Path,
     cgroup_out: &mut Option<Cgroup>,
 ) -> Result<Pid> {
+    tm("spec loaded");
     let rootfs = spec::rootfs(bundle, spec)?;
     let linux = spec.linux().as_ref();
+    if let Some(h) = spec.hooks() {
+        if h.create_container().as_ref().is_some_and(|v| !v.is_empty())
+            || h.start_container().as_ref().is_some_and(|v| !v.is_empty())
+        {
+            return Err(Error::Unsupported(
+                "createContainer and startContainer hooks are not supported by berth-runc yet".into(),
+            ));
+        }
+    }
     let plan = namespaces::plan(linux.and_then(|l| l.namespaces().as_deref()).unwrap_or(&[]))?;
     let fifo_path = sdir.join(EXEC_FIFO);
     nix::unistd::mkfifo(&fifo_path, Mode::from_bits_truncate(0o622)).map_err(|e| Error::sys("mkfifo exec.fifo", e))?;
@@ -75,21 +92,39 @@ fn create_inner(
         linux.and_then(|l| l.resources().as_ref()),
     )?;
     *cgroup_out = Some(cg.clone());
+    tm("cgroup created");
     let console = o.console_socket.as_deref().map(console::connect).transpose()?;
     let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| Error::sys("pipe", e))?;
+    let (join_r, join_w) = if cg.is_v1() {
+        let (a, b) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| Error::sys("pipe", e))?;
+        (Some(a), Some(b))
+    } else {
+        (None, None)
+    };
     namespaces::enter_pid(&LinuxSyscall, &plan)?;
     nix::unistd::chdir(bundle).map_err(|e| Error::sys("chdir bundle", e))?;
-    let cfg = InitConfig { spec, rootfs: rootfs.clone(), plan, cgroup: Some(cg.clone()), fifo: Some(fifo), console };
+    let cfg = InitConfig { spec, rootfs: rootfs.clone(), plan, cgroup: Some(cg.clone()), fifo: Some(fifo), console, cgroup_joined: join_r };
     // SAFETY: berth-runc is single-threaded here; the child only sets up and execs.
     let child = match unsafe { nix::unistd::fork() }.map_err(|e| Error::sys("fork", e))? {
         ForkResult::Child => {
             drop(r);
+            drop(join_w);
             init::run(cfg, w)
         }
         ForkResult::Parent { child } => child,
     };
     drop(w);
     drop(cfg);
+    tm("forked");
+    if let Some(jw) = join_w {
+        if let Err(e) = cg.add(child.as_raw()) {
+            let _ = kill(child, Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(child, None);
+            return Err(e);
+        }
+        let _ = nix::unistd::write(&jw, b"C");
+        tm("joined");
+    }
     match process::read_frame(&r)? {
         Some((READY, _)) => {}
         Some((ERROR, msg)) => {
@@ -103,6 +138,7 @@ fn create_inner(
             return Err(Error::Child(format!("init exited before it was ready ({other:?})")));
         }
     }
+    tm("ready");
     let st = State {
         id: o.id.clone(),
         pid: child.as_raw(),
@@ -114,11 +150,29 @@ fn create_inner(
         annotations: spec.annotations().clone().unwrap_or_default().into_iter().collect(),
         cgroup: Some(cg),
         process: spec.process().as_ref().and_then(|p| serde_json::to_value(p).ok()),
+        hooks: spec.hooks().clone(),
+        seccomp: linux.and_then(|l| l.seccomp().clone()),
     };
+    if let Some(h) = spec.hooks() {
+        let mut j = st.to_runc_json(Status::Created);
+        j["status"] = "creating".into();
+        let j = j.to_string();
+        let mut r = crate::hooks::run_all(h.prestart().as_deref().unwrap_or(&[]), &j, "prestart");
+        if r.is_ok() {
+            r = crate::hooks::run_all(h.create_runtime().as_deref().unwrap_or(&[]), &j, "createRuntime");
+        }
+        if let Err(e) = r {
+            let _ = kill(child, Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(child, None);
+            return Err(e);
+        }
+    }
     st.save(&o.root)?;
+    tm("saved");
     if let Some(pf) = &o.pid_file {
         write_atomic(pf, child.as_raw().to_string().as_bytes())?;
     }
+    tm("pidfile");
     Ok(child)
 }
 
@@ -144,7 +198,12 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
             return Err(Error::State("container init exited before start".into()));
         }
     }
-    std::fs::remove_file(&fifo_path).map_err(|e| Error::io("remove", fifo_path, e))
+    std::fs::remove_file(&fifo_path).map_err(|e| Error::io("remove", fifo_path, e))?;
+    if let Some(h) = st.hooks.as_ref().and_then(|h| h.poststart().clone()) {
+        let j = st.to_runc_json(Status::Running).to_string();
+        crate::hooks::run_all(&h, &j, "poststart")?;
+    }
+    Ok(())
 }
 
 pub fn parse_signal(s: &str) -> Result<Signal> {
@@ -221,7 +280,14 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         cg.destroy()?;
     }
     let d = state::dir(root, id);
-    std::fs::remove_dir_all(&d).map_err(|e| Error::io("remove", d, e))
+    std::fs::remove_dir_all(&d).map_err(|e| Error::io("remove", d, e))?;
+    if let Some(h) = st.hooks.as_ref().and_then(|h| h.poststop().clone()) {
+        let j = st.to_runc_json(Status::Stopped).to_string();
+        if let Err(e) = crate::hooks::run_all(&h, &j, "poststop") {
+            crate::logging::warn(&e.to_string());
+        }
+    }
+    Ok(())
 }
 
 pub fn pause(root: &Path, id: &str, frozen: bool) -> Result<()> {

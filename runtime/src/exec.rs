@@ -97,7 +97,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
                     setup_console(&sys, sock, size, false)?;
                 }
                 let prepared = process::prepare(&p)?;
-                process::finalize(&p)?;
+                process::finalize(&p, st.seccomp.as_ref())?;
                 Err(process::exec(&prepared))
             })();
             if let Err(e) = res {

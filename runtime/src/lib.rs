@@ -6,6 +6,7 @@ pub mod container;
 pub mod devices;
 pub mod error;
 pub mod exec;
+pub mod hooks;
 pub mod init;
 pub mod logging;
 pub mod mountopts;
@@ -14,6 +15,9 @@ pub mod process;
 pub mod query;
 pub mod rlimits;
 pub mod rootfs;
+pub mod seccomp;
+#[cfg(target_arch = "x86_64")]
+pub mod seccomp_x86_64;
 pub mod spec;
 pub mod state;
 pub mod syscall;

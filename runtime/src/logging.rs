@@ -38,6 +38,10 @@ pub fn error(msg: &str) {
     write("error", msg);
 }
 
+pub fn warn(msg: &str) {
+    write("warning", msg);
+}
+
 pub fn debug(msg: &str) {
     if CONFIG.get().is_some_and(|c| c.debug) {
         write("debug", msg);

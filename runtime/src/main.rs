@@ -32,16 +32,23 @@ fn create_opts(root: &std::path::Path, a: &cli::CreateArgs) -> Result<container:
         root: root.to_path_buf(),
         id: a.id.clone(),
         bundle: a.bundle.clone(),
-        pid_file: a.pid_file.clone(),
-        console_socket: a.console_socket.clone(),
+        pid_file: absolute(&a.pid_file),
+        console_socket: absolute(&a.console_socket),
     })
+}
+
+fn absolute(p: &Option<std::path::PathBuf>) -> Option<std::path::PathBuf> {
+    let cwd = std::env::current_dir().ok()?;
+    p.as_ref().map(|p| cwd.join(p))
 }
 
 fn dispatch(cli: Cli) -> Result<i32> {
     if cli.systemd_cgroup {
         bail!("--systemd-cgroup is not supported by berth-runc: it manages cgroupfs directly (v1 or v2); drop the flag");
     }
-    let root = cli.root.clone();
+    // Absolute paths: create changes into the bundle directory.
+    let cwd = std::env::current_dir().context("current directory")?;
+    let root = cwd.join(&cli.root);
     logging::debug(&format!("command {:?}", cli.cmd));
     match &cli.cmd {
         Cmd::Create(a) => {
@@ -64,7 +71,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 tty: *tty,
                 console_socket: console_socket.clone(),
                 detach: *detach,
-                pid_file: pid_file.clone(),
+                pid_file: absolute(pid_file),
                 env: env.clone(),
                 cwd: cwd.clone(),
                 user: user.clone(),

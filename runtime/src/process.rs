@@ -85,7 +85,9 @@ pub fn prepare(p: &Process) -> Result<Prepared> {
 }
 
 /// Everything between a set-up container and execve, in runc's order.
-pub fn finalize(p: &Process) -> Result<()> {
+pub fn finalize(p: &Process, seccomp: Option<&oci_spec::runtime::LinuxSeccomp>) -> Result<()> {
+    let filters = seccomp.map(crate::seccomp::compile).transpose()?.unwrap_or_default();
+    let nnp = p.no_new_privileges() == Some(true);
     if let Some(adj) = p.oom_score_adj() {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string())
             .map_err(|e| Error::io("write", "/proc/self/oom_score_adj", e))?;
@@ -95,6 +97,10 @@ pub fn finalize(p: &Process) -> Result<()> {
     }
     let cwd = p.cwd();
     let early_cwd = nix::unistd::chdir(cwd.as_path());
+    if !nnp {
+        // Installing needs CAP_SYS_ADMIN here, so before capabilities are dropped (as runc).
+        crate::seccomp::apply(&filters)?;
+    }
     let masks = p.capabilities().as_ref().map(capabilities::masks);
     if let Some(m) = &masks {
         capabilities::drop_bounding(m)?;
@@ -116,8 +122,9 @@ pub fn finalize(p: &Process) -> Result<()> {
     if let Some(m) = &masks {
         capabilities::apply(m)?;
     }
-    if p.no_new_privileges() == Some(true) {
+    if nnp {
         capabilities::no_new_privileges()?;
+        crate::seccomp::apply(&filters)?;
     }
     Ok(())
 }

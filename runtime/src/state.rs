@@ -44,6 +44,12 @@ pub struct State {
     pub cgroup: Option<Cgroup>,
     /// The spec's process, the base of `exec` without --process.
     pub process: Option<serde_json::Value>,
+    /// The spec's hooks (poststart and poststop run after create).
+    #[serde(default)]
+    pub hooks: Option<oci_spec::runtime::Hooks>,
+    /// The seccomp profile, applied to exec'd processes too.
+    #[serde(default)]
+    pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
 }
 
 /// Container ids: letters, digits, `_ + - .`, not `.` or `..`.
@@ -162,6 +168,8 @@ mod tests {
             annotations: BTreeMap::new(),
             cgroup: None,
             process: None,
+            hooks: None,
+            seccomp: None,
         };
         s.save(d.path()).expect("save");
         let l = State::load(d.path(), "c1").expect("load");

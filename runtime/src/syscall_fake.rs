@@ -29,6 +29,9 @@ pub enum Call {
     Fchdir,
 }
 
+/// (source, target, fstype, flags, data) of one mount call.
+pub type MountCall = (Option<PathBuf>, PathBuf, Option<String>, MsFlags, Option<String>);
+
 #[derive(Default)]
 pub struct RecordingSyscall {
     pub calls: RefCell<Vec<Call>>,
@@ -49,7 +52,7 @@ impl RecordingSyscall {
     pub fn calls(&self) -> Vec<Call> {
         self.calls.borrow().clone()
     }
-    pub fn mounts(&self) -> Vec<(Option<PathBuf>, PathBuf, Option<String>, MsFlags, Option<String>)> {
+    pub fn mounts(&self) -> Vec<MountCall> {
         self.calls()
             .into_iter()
             .filter_map(|c| match c {

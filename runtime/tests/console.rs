@@ -67,3 +67,40 @@ fn pty_through_console_socket() {
         rt.ok(&["delete", id]);
     });
 }
+
+#[test]
+fn exec_with_tty_through_console_socket() {
+    for_each_runtime("exectty", |rt, id| {
+        let b = Bundle::new(&["sleep", "30"]);
+        let pid = rt.create(&b, id, &[]);
+        rt.ok(&["start", id]);
+        let sock = b.dir.path().join("exec.sock");
+        let l = UnixListener::bind(&sock).expect("bind");
+        let mut p = b.config["process"].clone();
+        p["terminal"] = json!(true);
+        p["args"] = json!(["sh"]);
+        let pf = b.dir.path().join("exec.json");
+        std::fs::write(&pf, p.to_string()).expect("write");
+        let epid = b.dir.path().join("exec.pid");
+        let o = rt
+            .cmd(&[
+                "exec", "--process", pf.to_str().expect("utf8"), "--tty", "--detach",
+                "--console-socket", sock.to_str().expect("utf8"), "--pid-file", epid.to_str().expect("utf8"), id,
+            ])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("exec");
+        assert!(o.status.success(), "{}: {}", rt.name, String::from_utf8_lossy(&o.stderr));
+        let (master, _) = recv_master(&l);
+        nix::fcntl::fcntl(&master, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK)).expect("nonblock");
+        let mut f = std::fs::File::from(master);
+        f.write_all(b"echo in-$(cat /proc/1/comm); tty\n").expect("write");
+        let out = read_until(&mut f, "/dev/pts/");
+        assert!(out.contains("in-sleep"), "{}: {out:?}", rt.name);
+        f.write_all(b"exit 3\n").expect("write");
+        assert_eq!(reap(read_pid(&epid)), 3, "{}", rt.name);
+        rt.ok(&["kill", id, "KILL"]);
+        reap(pid);
+        rt.ok(&["delete", id]);
+    });
+}

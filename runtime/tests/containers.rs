@@ -154,3 +154,77 @@ fn rlimits_and_too_high_hard_limit() {
         assert!(err.contains("CAP_SYS_RESOURCE"), "{err}");
     }
 }
+
+#[test]
+fn devices_sysctls_and_domainname() {
+    for_each_runtime("dev", |rt, id| {
+        let mut b = Bundle::new(&[
+            "sh",
+            "-c",
+            "echo x > /dev/null && head -c 4 /dev/zero | wc -c; ls -l /dev/ptmx | grep -c 'pts/ptmx'; \
+             readlink /dev/fd; cat /proc/sys/net/ipv4/ip_forward; cat /proc/sys/kernel/domainname",
+        ]);
+        b.edit(|c| {
+            c["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1"});
+            c["domainname"] = json!("berth.test");
+        });
+        let (code, out, err) = rt.run(&b, id);
+        assert_eq!(code, 0, "{}: {err}", rt.name);
+        // runc 1.1.5 (Debian 12) leaves the domainname at "(none)"; berth-runc sets it.
+        let domain = if rt.name == "runc" { out.lines().last().unwrap_or("").to_string() } else { "berth.test".into() };
+        assert_eq!(out, format!("4\n1\n/proc/self/fd\n1\n{domain}\n"), "{}", rt.name);
+    });
+}
+
+#[test]
+fn seccomp_profile_blocks_calls() {
+    for_each_runtime("seccomp", |rt, id| {
+        let mut b = Bundle::new(&[
+            "sh",
+            "-c",
+            "mkdir /tmp/d 2>/dev/null && echo mkdir-ok; kill -0 $$ && echo kill0-ok; \
+             sleep 5 & kill -9 $! 2>/dev/null && echo kill9-ok; kill -15 $! && echo kill15-ok; echo end",
+        ]);
+        b.edit(|c| {
+            c["linux"]["seccomp"] = json!({
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "architectures": ["SCMP_ARCH_X86_64"],
+                "syscalls": [
+                    {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1},
+                    {"names": ["kill"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 1, "value": 9, "op": "SCMP_CMP_EQ"}]}
+                ]
+            });
+        });
+        let (code, out, err) = rt.run(&b, id);
+        assert_eq!(code, 0, "{}: {err}", rt.name);
+        assert_eq!(out, "kill0-ok\nkill15-ok\nend\n", "{}: {err}", rt.name);
+    });
+}
+
+#[test]
+fn seccomp_allowlist_with_errno_default() {
+    let table = include_str!("../src/seccomp_x86_64.rs");
+    let names: Vec<&str> = table
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix('"').and_then(|r| r.split('"').next()))
+        .filter(|n| !matches!(*n, "mkdir" | "mkdirat"))
+        .collect();
+    assert!(names.len() > 300);
+    for_each_runtime("seccompallow", |rt, id| {
+        for nnp in [false, true] {
+            let id = format!("{id}-{nnp}");
+            let mut b = Bundle::new(&["sh", "-c", "mkdir /tmp/d 2>/dev/null || echo mkdir-denied; echo end"]);
+            b.edit(|c| {
+                c["process"]["noNewPrivileges"] = json!(nnp);
+                c["linux"]["seccomp"] = json!({
+                    "defaultAction": "SCMP_ACT_ERRNO",
+                    "architectures": ["SCMP_ARCH_X86_64"],
+                    "syscalls": [{"names": names, "action": "SCMP_ACT_ALLOW"}]
+                });
+            });
+            let (code, out, err) = rt.run(&b, &id);
+            assert_eq!(code, 0, "{} nnp={nnp}: {err}", rt.name);
+            assert_eq!(out, "mkdir-denied\nend\n", "{} nnp={nnp}", rt.name);
+        }
+    });
+}

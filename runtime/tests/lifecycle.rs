@@ -67,7 +67,7 @@ fn pause_and_resume() {
         let ps = rt.ok(&["ps", "--format", "json", id]);
         let pids: Vec<i32> = serde_json::from_str(&ps).expect("ps json");
         assert_eq!(pids, vec![pid], "{}", rt.name);
-        rt.ok(&["kill", id, "KILL"]);
+        rt.ok(&["kill", "--all", id, "KILL"]);
         reap(pid);
         rt.ok(&["delete", id]);
     });
@@ -155,5 +155,31 @@ fn pids_limit_stops_forks() {
         b.edit(|c| c["linux"]["resources"]["pids"] = json!({"limit": 5}));
         let (code, out, err) = rt.run(&b, id);
         assert!(err.contains("can't fork"), "{}: {code} {out} {err}", rt.name);
+    });
+}
+
+#[test]
+fn prestart_poststart_poststop_hooks() {
+    for_each_runtime("hooks", |rt, id| {
+        let mut b = Bundle::new(&["sleep", "30"]);
+        let d = b.dir.path().to_path_buf();
+        let hook = |name: &str| json!({"path": "/bin/sh", "args": ["sh", "-c", format!("cat > {}/{name}.json", d.display())]});
+        let (pre, post, stop) = (hook("prestart"), hook("poststart"), hook("poststop"));
+        b.edit(|c| c["hooks"] = json!({"prestart": [pre], "poststart": [post], "poststop": [stop]}));
+        let pid = rt.create(&b, id, &[]);
+        let pre: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(d.join("prestart.json")).expect("prestart ran")).expect("json");
+        assert_eq!(pre["id"], id, "{}", rt.name);
+        assert_eq!(pre["pid"], pid, "{}", rt.name);
+        // runc 1.1 runs poststart hooks already at create (fixed in runc 1.2).
+        if rt.name == "berth-runc" {
+            assert!(!d.join("poststart.json").exists());
+        }
+        rt.ok(&["start", id]);
+        assert!(d.join("poststart.json").exists(), "{}", rt.name);
+        rt.ok(&["kill", id, "KILL"]);
+        reap(pid);
+        rt.ok(&["delete", id]);
+        assert!(d.join("poststop.json").exists(), "{}", rt.name);
     });
 }

@@ -1,5 +1,36 @@
-//! berth-shim: not implemented yet (see docs/compat.md and the open issues).
-fn main() {
-    eprintln!("berth-shim: not implemented yet");
-    std::process::exit(1);
+//! berth-shim: one per container; the container's parent and subreaper, holder of its
+//! stdio or pty, writer of its json-file log and exit status. See docs/engine-protocol.md.
+mod attach;
+mod cli;
+mod control;
+mod error;
+mod exec;
+mod io;
+mod launch;
+mod log;
+mod process;
+mod reaper;
+mod runtime;
+mod server;
+mod shim;
+mod terminal;
+mod util;
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("start") => {
+            let a = cli::StartArgs::parse(&args[1..])?;
+            let code = launch::launch(a)?;
+            std::process::exit(code);
+        }
+        Some("--version") => {
+            println!("berth-shim {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+        _ => {
+            eprintln!("{}", cli::USAGE);
+            std::process::exit(2);
+        }
+    }
 }

@@ -21,6 +21,8 @@ pub enum Layout {
 
 pub fn detect() -> Layout {
     match nix::sys::statfs::statfs(ROOT) {
+        // f_type's width differs between architectures.
+        #[allow(clippy::unnecessary_cast)]
         Ok(s) if s.filesystem_type().0 as i64 == CGROUP2_SUPER_MAGIC => Layout::V2,
         _ => Layout::V1,
     }
@@ -79,6 +81,18 @@ impl Cgroup {
             write(&d.join("cgroup.procs"), "0")?;
         }
         Ok(())
+    }
+
+    /// Moves process `pid` (a host pid) into the cgroup.
+    pub fn add(&self, pid: i32) -> Result<()> {
+        for d in self.dirs() {
+            write(&d.join("cgroup.procs"), &pid.to_string())?;
+        }
+        Ok(())
+    }
+
+    pub fn is_v1(&self) -> bool {
+        matches!(self, Cgroup::V1 { .. })
     }
 
     fn procs_dir(&self) -> Option<&PathBuf> {

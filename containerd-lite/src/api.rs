@@ -1,0 +1,160 @@
+//! The local API's routes (docs/engine-protocol.md, "berth-containerd").
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::model::*;
+
+type S = State<Arc<Engine>>;
+
+pub fn router(engine: Arc<Engine>) -> Router {
+    Router::new()
+        .route("/tasks", post(create).get(list))
+        .route("/tasks/{id}", get(get_task).delete(delete))
+        .route("/tasks/{id}/start", post(start))
+        .route("/tasks/{id}/kill", post(kill))
+        .route("/tasks/{id}/pause", post(pause))
+        .route("/tasks/{id}/resume", post(resume))
+        .route("/tasks/{id}/resize", post(resize))
+        .route("/tasks/{id}/close-stdin", post(close_stdin))
+        .route("/tasks/{id}/exec", post(exec))
+        .route("/tasks/{id}/exec/{exec_id}/start", post(exec_start))
+        .route("/tasks/{id}/exec/{exec_id}", get(exec_state))
+        .route("/tasks/{id}/wait", post(wait))
+        .route("/events", get(events))
+        .with_state(engine)
+}
+
+/// A JSON body; an empty body is `{}` (so `null`/default fields apply).
+fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T> {
+    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        bytes
+    };
+    serde_json::from_slice(bytes).map_err(|e| Error::BadRequest(format!("bad request body: {e}")))
+}
+
+fn empty() -> Json<Value> {
+    Json(json!({}))
+}
+
+async fn create(
+    State(e): S,
+    b: Bytes,
+) -> Result<(axum::http::StatusCode, Json<CreateTaskResponse>)> {
+    Ok((
+        axum::http::StatusCode::CREATED,
+        Json(e.create(body(&b)?).await?),
+    ))
+}
+
+async fn list(State(e): S) -> Json<Vec<TaskView>> {
+    Json(e.list())
+}
+
+async fn get_task(State(e): S, Path(id): Path<String>) -> Result<Json<TaskView>> {
+    Ok(Json(e.get(&id)?))
+}
+
+async fn start(State(e): S, Path(id): Path<String>) -> Result<Json<PidResponse>> {
+    Ok(Json(PidResponse {
+        pid: e.start(&id).await?,
+    }))
+}
+
+async fn kill(State(e): S, Path(id): Path<String>, b: Bytes) -> Result<Json<Value>> {
+    let req: KillRequest = body(&b)?;
+    if req.signal <= 0 || req.signal > 64 {
+        return Err(Error::BadRequest(format!("invalid signal {}", req.signal)));
+    }
+    e.kill(&id, req).await?;
+    Ok(empty())
+}
+
+async fn pause(State(e): S, Path(id): Path<String>) -> Result<Json<Value>> {
+    e.pause(&id).await?;
+    Ok(empty())
+}
+
+async fn resume(State(e): S, Path(id): Path<String>) -> Result<Json<Value>> {
+    e.resume(&id).await?;
+    Ok(empty())
+}
+
+async fn resize(State(e): S, Path(id): Path<String>, b: Bytes) -> Result<Json<Value>> {
+    e.resize(&id, body(&b)?).await?;
+    Ok(empty())
+}
+
+async fn close_stdin(State(e): S, Path(id): Path<String>, b: Bytes) -> Result<Json<Value>> {
+    let req: ExecIdRequest = body(&b)?;
+    e.close_stdin(&id, req.exec_id).await?;
+    Ok(empty())
+}
+
+async fn exec(State(e): S, Path(id): Path<String>, b: Bytes) -> Result<Json<Value>> {
+    e.exec(&id, body(&b)?).await?;
+    Ok(empty())
+}
+
+async fn exec_start(
+    State(e): S,
+    Path((id, exec_id)): Path<(String, String)>,
+) -> Result<Json<PidResponse>> {
+    Ok(Json(PidResponse {
+        pid: e.exec_start(&id, &exec_id).await?,
+    }))
+}
+
+async fn exec_state(
+    State(e): S,
+    Path((id, exec_id)): Path<(String, String)>,
+) -> Result<Json<Value>> {
+    Ok(Json(e.exec_state(&id, &exec_id).await?))
+}
+
+async fn wait(State(e): S, Path(id): Path<String>, b: Bytes) -> Result<Json<ExitInfo>> {
+    let req: ExecIdRequest = body(&b)?;
+    Ok(Json(e.wait(&id, req.exec_id).await?))
+}
+
+async fn delete(State(e): S, Path(id): Path<String>) -> Result<Json<ExitInfo>> {
+    Ok(Json(e.delete(&id).await?))
+}
+
+/// Newline-delimited JSON, one event a line, until the client goes away.
+async fn events(State(e): S) -> Response {
+    let rx = e.events.subscribe();
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        loop {
+            match rx.recv().await {
+                Ok(ev) => {
+                    let mut line = serde_json::to_vec(&ev).unwrap_or_default();
+                    line.push(b'\n');
+                    return Some((Ok::<_, Infallible>(Bytes::from(line)), rx));
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!(missed = n, "an events subscriber fell behind");
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    });
+    (
+        [(header::CONTENT_TYPE, "application/x-ndjson")],
+        Body::from_stream(stream),
+    )
+        .into_response()
+}

@@ -1,0 +1,308 @@
+//! A fake berth-shim for berth-containerd's tests: it speaks the shim's control API
+//! (docs/engine-protocol.md) on `STATE/shim.sock` but runs no container. The "container"
+//! is simulated; `BUNDLE/fake.json` shapes it:
+//! `{"fail_create": bool, "exit_after_ms": N, "exit_code": N, "oom": bool}` (exit by
+//! itself after start, OOM-killed if `oom`).
+//! A kill with signal S makes it exit with 128+S. Exec processes exit at once with 0.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use berth_containerd::model::ExitInfo;
+use berth_containerd::persist::write_json_atomic;
+use serde_json::{json, Value};
+use tokio::sync::watch;
+
+fn arg(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (Some(cmd), Some(state)) = (args.first(), arg(&args, "--state-dir")) else {
+        eprintln!("usage: berth-fake-shim start|serve --id ID --bundle DIR --state-dir DIR …");
+        std::process::exit(2);
+    };
+    let bundle = PathBuf::from(arg(&args, "--bundle").unwrap_or_default());
+    let cfg: Value = std::fs::read(bundle.join("fake.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(json!({}));
+    let state = PathBuf::from(state);
+    match cmd.as_str() {
+        "start" => launch(&args, &state, &cfg),
+        "serve" => serve(&state, cfg),
+        _ => std::process::exit(2),
+    }
+}
+
+/// Fork the shim proper, detached, and print its socket once it listens.
+fn launch(args: &[String], state: &Path, cfg: &Value) {
+    if cfg["fail_create"].as_bool() == Some(true) {
+        eprintln!("fake runtime: create failed");
+        std::process::exit(1);
+    }
+    let _ = std::fs::create_dir_all(state);
+    let sock = state.join("shim.sock");
+    let mut serve_args = args.to_vec();
+    serve_args[0] = "serve".into();
+    use std::os::unix::process::CommandExt;
+    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("berth-fake-shim"));
+    let spawned = std::process::Command::new(exe)
+        .args(&serve_args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn();
+    if let Err(e) = spawned {
+        eprintln!("cannot fork the shim: {e}");
+        std::process::exit(1);
+    }
+    for _ in 0..500 {
+        if sock.exists() {
+            println!("{}", sock.display());
+            std::process::exit(0);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    eprintln!("the shim did not come up");
+    std::process::exit(1);
+}
+
+struct Fake {
+    state_dir: PathBuf,
+    cfg: Value,
+    status: Mutex<&'static str>,
+    exit: watch::Sender<Option<ExitInfo>>,
+    execs: Mutex<HashMap<String, watch::Sender<Option<ExitInfo>>>>,
+}
+
+type S = State<Arc<Fake>>;
+
+impl Fake {
+    fn exit_with(&self, code: u32) {
+        self.exit_info(ExitInfo::now(code))
+    }
+
+    fn exit_info(&self, info: ExitInfo) {
+        if self.exit.borrow().is_some() {
+            return;
+        }
+        let _ = write_json_atomic(&self.state_dir.join("exit.json"), &info);
+        if let Ok(mut s) = self.status.lock() {
+            *s = "stopped";
+        }
+        self.exit.send_replace(Some(info));
+    }
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn serve(state: &Path, cfg: Value) {
+    let pid = std::process::id();
+    let _ = std::fs::write(state.join("shim.pid"), pid.to_string());
+    let _ = std::fs::write(state.join("init.pid"), pid.to_string());
+    let fake = Arc::new(Fake {
+        state_dir: state.to_path_buf(),
+        cfg,
+        status: Mutex::new("created"),
+        exit: watch::channel(None).0,
+        execs: Mutex::new(HashMap::new()),
+    });
+    let app = Router::new()
+        .route("/state", get(state_h))
+        .route("/start", post(start))
+        .route("/kill", post(kill))
+        .route(
+            "/pause",
+            post(|s: S| async move { set(&s, "running", "paused") }),
+        )
+        .route(
+            "/resume",
+            post(|s: S| async move { set(&s, "paused", "running") }),
+        )
+        .route("/resize", post(|| async { Json(json!({})) }))
+        .route("/close-stdin", post(|| async { Json(json!({})) }))
+        .route("/exec", post(exec))
+        .route("/exec/{eid}/start", post(exec_start))
+        .route("/exec/{eid}", get(exec_state))
+        .route("/wait", post(wait))
+        .route("/delete", post(delete))
+        .with_state(fake);
+    // Bind under a temporary name and rename once listening: `start` sees the socket
+    // only when it accepts connections.
+    let sock = state.join("shim.sock");
+    let tmp = state.join("shim.sock.tmp");
+    let _ = std::fs::remove_file(&tmp);
+    let Ok(listener) = tokio::net::UnixListener::bind(&tmp) else {
+        std::process::exit(1)
+    };
+    if std::fs::rename(&tmp, &sock).is_err() {
+        std::process::exit(1);
+    }
+    let _ = axum::serve(listener, app).await;
+}
+
+type R = Result<Json<Value>, (StatusCode, Json<Value>)>;
+
+fn err(code: StatusCode, msg: &str) -> (StatusCode, Json<Value>) {
+    (code, Json(json!({ "message": msg })))
+}
+
+fn set(s: &Fake, from: &str, to: &'static str) -> R {
+    let mut st = s
+        .status
+        .lock()
+        .map_err(|_| err(StatusCode::INTERNAL_SERVER_ERROR, "lock"))?;
+    if *st != from {
+        return Err(err(StatusCode::CONFLICT, &format!("container is {}", *st)));
+    }
+    *st = to;
+    Ok(Json(json!({})))
+}
+
+async fn state_h(State(s): S) -> Json<Value> {
+    let exit = s.exit.borrow().clone();
+    let status = *s.status.lock().unwrap_or_else(|p| p.into_inner());
+    Json(json!({
+        "id": "", "pid": std::process::id(), "status": status, "terminal": false,
+        "exit_status": exit.as_ref().map(|e| e.exit_status),
+        "exited_at": exit.as_ref().map(|e| e.exited_at.clone()),
+    }))
+}
+
+async fn start(State(s): S) -> R {
+    let _ = set(&s, "created", "running")?;
+    if let Some(ms) = s.cfg["exit_after_ms"].as_u64() {
+        let code = s.cfg["exit_code"].as_u64().unwrap_or(0) as u32;
+        let oom = s.cfg["oom"].as_bool().unwrap_or(false);
+        let f = s.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            f.exit_info(ExitInfo {
+                oom_killed: oom,
+                ..ExitInfo::now(code)
+            });
+        });
+    }
+    Ok(Json(json!({ "pid": std::process::id() })))
+}
+
+async fn kill(State(s): S, b: Bytes) -> R {
+    let v: Value = serde_json::from_slice(&b).unwrap_or(json!({}));
+    if let Some(eid) = v["exec_id"].as_str() {
+        return match s.execs.lock().map(|m| m.contains_key(eid)) {
+            Ok(true) => Ok(Json(json!({}))),
+            _ => Err(err(StatusCode::NOT_FOUND, "no such exec")),
+        };
+    }
+    let sig = v["signal"].as_u64().unwrap_or(15) as u32;
+    if s.exit.borrow().is_some() {
+        return Err(err(StatusCode::CONFLICT, "process already finished"));
+    }
+    s.exit_with(128 + sig);
+    Ok(Json(json!({})))
+}
+
+async fn exec(State(s): S, b: Bytes) -> R {
+    let v: Value =
+        serde_json::from_slice(&b).map_err(|e| err(StatusCode::BAD_REQUEST, &e.to_string()))?;
+    let eid = v["exec_id"].as_str().unwrap_or_default().to_string();
+    let mut m = s
+        .execs
+        .lock()
+        .map_err(|_| err(StatusCode::INTERNAL_SERVER_ERROR, "lock"))?;
+    if m.contains_key(&eid) {
+        return Err(err(StatusCode::CONFLICT, "exec exists"));
+    }
+    m.insert(eid, watch::channel(None).0);
+    Ok(Json(json!({})))
+}
+
+async fn exec_start(State(s): S, UrlPath(eid): UrlPath<String>) -> R {
+    let m = s
+        .execs
+        .lock()
+        .map_err(|_| err(StatusCode::INTERNAL_SERVER_ERROR, "lock"))?;
+    let tx = m
+        .get(&eid)
+        .ok_or_else(|| err(StatusCode::NOT_FOUND, "no such exec"))?
+        .clone();
+    let dir = s.state_dir.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let info = ExitInfo::now(0);
+        let _ = write_json_atomic(&dir.join(format!("exec-{eid}.exit.json")), &info);
+        tx.send_replace(Some(info));
+    });
+    Ok(Json(json!({ "pid": std::process::id() + 1 })))
+}
+
+async fn exec_state(State(s): S, UrlPath(eid): UrlPath<String>) -> R {
+    let m = s
+        .execs
+        .lock()
+        .map_err(|_| err(StatusCode::INTERNAL_SERVER_ERROR, "lock"))?;
+    let tx = m
+        .get(&eid)
+        .ok_or_else(|| err(StatusCode::NOT_FOUND, "no such exec"))?;
+    let exit = tx.borrow().clone();
+    Ok(Json(json!({
+        "exec_id": eid, "pid": std::process::id() + 1,
+        "status": if exit.is_some() { "stopped" } else { "running" },
+        "exit_status": exit.as_ref().map(|e| e.exit_status),
+        "exited_at": exit.as_ref().map(|e| e.exited_at.clone()),
+    })))
+}
+
+async fn wait(State(s): S, b: Bytes) -> R {
+    let v: Value = serde_json::from_slice(&b).unwrap_or(json!({}));
+    let mut rx = match v["exec_id"].as_str() {
+        Some(eid) => s
+            .execs
+            .lock()
+            .ok()
+            .and_then(|m| m.get(eid).map(|t| t.subscribe()))
+            .ok_or_else(|| err(StatusCode::NOT_FOUND, "no such exec"))?,
+        None => s.exit.subscribe(),
+    };
+    let exit = rx
+        .wait_for(Option::is_some)
+        .await
+        .map(|v| v.clone())
+        .ok()
+        .flatten();
+    let exit = exit.ok_or_else(|| err(StatusCode::INTERNAL_SERVER_ERROR, "gone"))?;
+    Ok(Json(serde_json::to_value(exit).unwrap_or_default()))
+}
+
+async fn delete(State(s): S) -> R {
+    let st = *s.status.lock().unwrap_or_else(|p| p.into_inner());
+    match st {
+        "created" => s.exit_with(137),
+        "stopped" => {}
+        _ => return Err(err(StatusCode::CONFLICT, "container is running")),
+    }
+    let exit = s
+        .exit
+        .borrow()
+        .clone()
+        .unwrap_or_else(|| ExitInfo::now(255));
+    let sock = s.state_dir.join("shim.sock");
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let _ = std::fs::remove_file(sock);
+        std::process::exit(0);
+    });
+    Ok(Json(serde_json::to_value(exit).unwrap_or_default()))
+}

@@ -1,0 +1,182 @@
+//! Starting shims (`berth-shim start …`) and connecting to them: the `ShimLauncher` trait.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::model::LogConfig;
+use crate::shim_client::{BoxFut, HttpShimClient, ShimClient};
+
+/// Everything the shim needs to create one task.
+#[derive(Debug, Clone)]
+pub struct LaunchSpec {
+    pub id: String,
+    pub bundle: PathBuf,
+    pub state_dir: PathBuf,
+    pub runtime: String,
+    pub runtime_root: Option<PathBuf>,
+    pub terminal: bool,
+    pub stdin: bool,
+    pub log: Option<LogConfig>,
+}
+
+pub trait ShimLauncher: Send + Sync {
+    /// Start a shim that creates the task; returns the control socket's path.
+    fn launch(&self, spec: LaunchSpec) -> BoxFut<'_, PathBuf>;
+    /// A client for a shim's control socket.
+    fn connect(&self, socket: PathBuf) -> Arc<dyn ShimClient>;
+}
+
+/// Runs the shim binary as a process.
+pub struct ProcessLauncher {
+    pub shim_bin: PathBuf,
+    pub timeout: Duration,
+}
+
+impl ProcessLauncher {
+    pub fn new(shim_bin: impl Into<PathBuf>) -> ProcessLauncher {
+        ProcessLauncher {
+            shim_bin: shim_bin.into(),
+            timeout: Duration::from_secs(120),
+        }
+    }
+
+    pub fn args(spec: &LaunchSpec) -> Vec<String> {
+        let mut a = vec![
+            "start".to_string(),
+            "--id".into(),
+            spec.id.clone(),
+            "--bundle".into(),
+            spec.bundle.display().to_string(),
+            "--state-dir".into(),
+            spec.state_dir.display().to_string(),
+            "--runtime".into(),
+            spec.runtime.clone(),
+        ];
+        if let Some(root) = &spec.runtime_root {
+            a.extend(["--runtime-root".into(), root.display().to_string()]);
+        }
+        if spec.terminal {
+            a.push("--terminal".into());
+        }
+        if spec.stdin {
+            a.push("--stdin".into());
+        }
+        match &spec.log {
+            Some(log) => {
+                a.extend(["--log-path".into(), log.path.clone()]);
+                if let Some(n) = log.max_size {
+                    a.extend(["--log-max-size".into(), n.to_string()]);
+                }
+                if let Some(n) = log.max_file {
+                    a.extend(["--log-max-file".into(), n.to_string()]);
+                }
+            }
+            None => a.push("--no-log".into()),
+        }
+        a
+    }
+
+    async fn run(&self, spec: LaunchSpec) -> Result<PathBuf> {
+        let args = Self::args(&spec);
+        tracing::debug!(shim = %self.shim_bin.display(), ?args, "launching shim");
+        let child = tokio::process::Command::new(&self.shim_bin)
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| Error::Shim(format!("cannot run {}: {e}", self.shim_bin.display())))?;
+        let out = match tokio::time::timeout(self.timeout, child.wait_with_output()).await {
+            Ok(r) => r?,
+            Err(_) => {
+                return Err(Error::Shim(format!(
+                    "shim for {} did not answer in time",
+                    spec.id
+                )))
+            }
+        };
+        if !out.status.success() {
+            let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
+            let err = if err.is_empty() {
+                format!("shim exited with {}", out.status)
+            } else {
+                err
+            };
+            return Err(Error::Shim(err));
+        }
+        let printed = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        Ok(if printed.is_empty() {
+            spec.state_dir.join("shim.sock")
+        } else {
+            PathBuf::from(printed)
+        })
+    }
+}
+
+impl ShimLauncher for ProcessLauncher {
+    fn launch(&self, spec: LaunchSpec) -> BoxFut<'_, PathBuf> {
+        Box::pin(self.run(spec))
+    }
+    fn connect(&self, socket: PathBuf) -> Arc<dyn ShimClient> {
+        Arc::new(HttpShimClient::new(socket))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shim_command_line() {
+        let spec = LaunchSpec {
+            id: "c1".into(),
+            bundle: "/b".into(),
+            state_dir: "/s/c1".into(),
+            runtime: "/usr/sbin/runc".into(),
+            runtime_root: None,
+            terminal: true,
+            stdin: false,
+            log: Some(LogConfig {
+                path: "/l/c1.log".into(),
+                max_size: Some(10),
+                max_file: None,
+            }),
+        };
+        assert_eq!(
+            ProcessLauncher::args(&spec).join(" "),
+            "start --id c1 --bundle /b --state-dir /s/c1 --runtime /usr/sbin/runc --terminal \
+             --log-path /l/c1.log --log-max-size 10"
+        );
+        let spec = LaunchSpec {
+            log: None,
+            terminal: false,
+            stdin: true,
+            ..spec
+        };
+        assert!(ProcessLauncher::args(&spec)
+            .ends_with(&["--stdin".to_string(), "--no-log".to_string()]));
+    }
+
+    #[tokio::test]
+    async fn launch_failure_carries_stderr() {
+        let l = ProcessLauncher::new("/bin/sh");
+        // `sh start ...` fails: "start" is not a script
+        let spec = LaunchSpec {
+            id: "x".into(),
+            bundle: "/nonexistent".into(),
+            state_dir: "/nonexistent".into(),
+            runtime: "runc".into(),
+            runtime_root: None,
+            terminal: false,
+            stdin: false,
+            log: None,
+        };
+        let err = l.launch(spec).await.unwrap_err();
+        assert_eq!(err.status(), axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!err.to_string().is_empty());
+    }
+}

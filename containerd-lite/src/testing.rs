@@ -1,0 +1,191 @@
+//! An in-process fake shim (`ShimClient` + `ShimLauncher`) for unit tests of the engine.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{json, Value};
+use tokio::sync::watch;
+
+use crate::error::Error;
+use crate::launcher::{LaunchSpec, ShimLauncher};
+use crate::model::*;
+use crate::shim_client::{BoxFut, ShimClient};
+
+#[derive(Default)]
+pub struct FakeShim {
+    pub status: Mutex<String>,
+    pub exit: watch::Sender<Option<ExitInfo>>,
+    pub calls: Mutex<Vec<String>>,
+    /// The process exits while `start` is still being answered.
+    pub exit_on_start: Mutex<Option<u32>>,
+}
+
+impl FakeShim {
+    fn log(&self, call: &str) {
+        self.calls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(call.to_string());
+    }
+    fn set(&self, s: &str) {
+        *self.status.lock().unwrap_or_else(|p| p.into_inner()) = s.to_string();
+    }
+    pub fn exit_with(&self, code: u32) {
+        self.set("stopped");
+        self.exit.send_replace(Some(ExitInfo::now(code)));
+    }
+    fn ok<'a, T: Send + 'a>(&'a self, call: &str, v: T) -> BoxFut<'a, T> {
+        self.log(call);
+        Box::pin(async move { Ok(v) })
+    }
+}
+
+impl ShimClient for FakeShim {
+    fn state(&self) -> BoxFut<'_, ShimState> {
+        let status = self
+            .status
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let e = self.exit.borrow().clone();
+        self.ok(
+            "state",
+            ShimState {
+                id: String::new(),
+                pid: 42,
+                status,
+                exit_status: e.as_ref().map(|e| e.exit_status),
+                exited_at: e.map(|e| e.exited_at),
+                terminal: false,
+            },
+        )
+    }
+    fn start(&self) -> BoxFut<'_, u32> {
+        self.set("running");
+        self.log("start");
+        let code = *self.exit_on_start.lock().unwrap_or_else(|p| p.into_inner());
+        Box::pin(async move {
+            if let Some(code) = code {
+                self.exit_with(code);
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Ok(42)
+        })
+    }
+    fn kill(&self, req: KillRequest) -> BoxFut<'_, ()> {
+        self.exit_with(128 + req.signal as u32);
+        self.ok("kill", ())
+    }
+    fn pause(&self) -> BoxFut<'_, ()> {
+        self.ok("pause", ())
+    }
+    fn resume(&self) -> BoxFut<'_, ()> {
+        self.ok("resume", ())
+    }
+    fn resize(&self, _: ResizeRequest) -> BoxFut<'_, ()> {
+        self.ok("resize", ())
+    }
+    fn close_stdin(&self, _: Option<String>) -> BoxFut<'_, ()> {
+        self.ok("close-stdin", ())
+    }
+    fn exec(&self, _: ExecRequest) -> BoxFut<'_, ()> {
+        self.ok("exec", ())
+    }
+    fn exec_start(&self, _: String) -> BoxFut<'_, u32> {
+        self.ok("exec-start", 43)
+    }
+    fn exec_state(&self, id: String) -> BoxFut<'_, Value> {
+        self.ok("exec-state", json!({ "exec_id": id }))
+    }
+    fn wait(&self, _: Option<String>) -> BoxFut<'_, ExitInfo> {
+        self.log("wait");
+        let mut rx = self.exit.subscribe();
+        Box::pin(async move {
+            let v = rx.wait_for(Option::is_some).await.map(|v| v.clone());
+            v.ok()
+                .flatten()
+                .ok_or_else(|| Error::ShimUnavailable("gone".into()))
+        })
+    }
+    fn delete(&self) -> BoxFut<'_, ExitInfo> {
+        let e = self
+            .exit
+            .borrow()
+            .clone()
+            .unwrap_or_else(|| ExitInfo::now(137));
+        self.ok("delete", e)
+    }
+}
+
+/// Hands out one shared `FakeShim`; `fail` makes launches fail like a runtime error.
+#[derive(Default)]
+pub struct FakeLauncher {
+    pub shim: Arc<FakeShim>,
+    pub fail: bool,
+    pub live: bool,
+}
+
+impl ShimLauncher for FakeLauncher {
+    fn launch(&self, spec: LaunchSpec) -> BoxFut<'_, PathBuf> {
+        Box::pin(async move {
+            if self.fail {
+                return Err(Error::Shim("runtime: create failed".into()));
+            }
+            self.shim.set("created");
+            Ok(spec.state_dir.join("shim.sock"))
+        })
+    }
+    fn connect(&self, _socket: PathBuf) -> Arc<dyn ShimClient> {
+        if self.live {
+            self.shim.clone()
+        } else {
+            Arc::new(Dead)
+        }
+    }
+}
+
+/// A shim that is gone.
+struct Dead;
+
+fn gone<'a, T: Send + 'a>() -> BoxFut<'a, T> {
+    Box::pin(async { Err(Error::ShimUnavailable("connection refused".into())) })
+}
+
+impl ShimClient for Dead {
+    fn state(&self) -> BoxFut<'_, ShimState> {
+        gone()
+    }
+    fn start(&self) -> BoxFut<'_, u32> {
+        gone()
+    }
+    fn kill(&self, _: KillRequest) -> BoxFut<'_, ()> {
+        gone()
+    }
+    fn pause(&self) -> BoxFut<'_, ()> {
+        gone()
+    }
+    fn resume(&self) -> BoxFut<'_, ()> {
+        gone()
+    }
+    fn resize(&self, _: ResizeRequest) -> BoxFut<'_, ()> {
+        gone()
+    }
+    fn close_stdin(&self, _: Option<String>) -> BoxFut<'_, ()> {
+        gone()
+    }
+    fn exec(&self, _: ExecRequest) -> BoxFut<'_, ()> {
+        gone()
+    }
+    fn exec_start(&self, _: String) -> BoxFut<'_, u32> {
+        gone()
+    }
+    fn exec_state(&self, _: String) -> BoxFut<'_, Value> {
+        gone()
+    }
+    fn wait(&self, _: Option<String>) -> BoxFut<'_, ExitInfo> {
+        gone()
+    }
+    fn delete(&self) -> BoxFut<'_, ExitInfo> {
+        gone()
+    }
+}

@@ -1,0 +1,169 @@
+//! End to end with the real berth-shim and Debian's runc: a busybox container keeps
+//! running across a SIGKILL of berth-containerd, and its exit code is collected after
+//! the restart. Needs root, `runc`, a static busybox, and berth-shim built into the
+//! same target dir (`cargo build -p berth-shim`; `cargo nextest run --workspace` does) or
+//! named by `BERTH_SHIM`. Without them the tests fail with the reason.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::*;
+use serde_json::json;
+
+/// The shim binary; panics with the reason when a prerequisite is missing.
+fn prerequisites() -> Option<PathBuf> {
+    let shim = shim_bin();
+    let missing = if !shim.exists() {
+        Some(format!("berth-shim not built at {}", shim.display()))
+    } else if !Path::new("/usr/sbin/runc").exists() {
+        Some("no /usr/sbin/runc".to_string())
+    } else if !["/bin/busybox", "/usr/bin/busybox"]
+        .iter()
+        .any(|p| Path::new(p).exists())
+    {
+        Some("no busybox".to_string())
+    } else if std::fs::read_to_string("/proc/self/status")
+        .map(|s| {
+            !s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(true)
+    {
+        Some("not root".to_string())
+    } else {
+        None
+    };
+    match missing {
+        None => Some(shim),
+        // A missing prerequisite fails the test: a test that passes without running
+        // proves nothing. scripts/test.sh builds and installs all of them.
+        Some(why) => panic!("{why}: run through scripts/test.sh, or `cargo build -p berth-shim` and install runc and busybox-static"),
+    }
+}
+
+fn shim_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("BERTH_SHIM") {
+        return PathBuf::from(p);
+    }
+    // target/debug/deps/real_shim-… → target/debug/berth-shim
+    let exe = std::env::current_exe().expect("current_exe");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .join("berth-shim")
+}
+
+/// A bundle whose rootfs is a static busybox, running `sh -c SCRIPT`.
+fn busybox_bundle(dir: &Path, script: &str) -> String {
+    let rootfs = dir.join("rootfs");
+    std::fs::create_dir_all(rootfs.join("bin")).unwrap();
+    for d in ["proc", "sys", "dev", "tmp", "etc"] {
+        std::fs::create_dir_all(rootfs.join(d)).unwrap();
+    }
+    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("busybox");
+    std::fs::copy(busybox, rootfs.join("bin/busybox")).unwrap();
+    // `busybox --install -s DIR` would link to the host path of busybox; link to
+    // /bin/busybox as seen inside the container instead.
+    let out = std::process::Command::new(rootfs.join("bin/busybox"))
+        .arg("--list")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    for name in String::from_utf8_lossy(&out.stdout).lines() {
+        if name != "busybox" && !name.is_empty() {
+            let _ = std::os::unix::fs::symlink("/bin/busybox", rootfs.join("bin").join(name));
+        }
+    }
+    let st = std::process::Command::new("runc")
+        .arg("spec")
+        .current_dir(dir)
+        .status()
+        .expect("runc spec");
+    assert!(st.success());
+    let cfg_path = dir.join("config.json");
+    let mut cfg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&cfg_path).unwrap()).unwrap();
+    cfg["process"]["terminal"] = json!(false);
+    cfg["process"]["args"] = json!(["/bin/sh", "-c", script]);
+    cfg["root"]["readonly"] = json!(false);
+    std::fs::write(&cfg_path, serde_json::to_vec_pretty(&cfg).unwrap()).unwrap();
+    dir.display().to_string()
+}
+
+#[tokio::test]
+async fn busybox_survives_sigkill_and_exit_code_is_collected() {
+    let Some(shim) = prerequisites() else { return };
+    let mut d =
+        Daemon::start_with(shim, vec!["--runtime".into(), "runc=/usr/sbin/runc".into()]).await;
+    let bundle = busybox_bundle(&d.dir.path().join("bundle"), "sleep 5; exit 7");
+    let id = format!("bc-e2e-{}", std::process::id());
+    let mut body = create_body(&id, &bundle);
+    body["runtime"] = json!("runc");
+    let (st, v) = d.call("POST", "/tasks", Some(body)).await;
+    assert_eq!(st, 201, "{v}");
+    let (st, v) = d.call("POST", &format!("/tasks/{id}/start"), None).await;
+    assert_eq!(st, 200, "{v}");
+    let pid = v["pid"].as_u64().unwrap();
+
+    d.sigkill();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        Path::new(&format!("/proc/{pid}")).exists(),
+        "the container survives berth-containerd"
+    );
+    d.spawn().await;
+    let (_, v) = d.call("GET", &format!("/tasks/{id}"), None).await;
+    assert_eq!(v["status"], "running", "{v}");
+    assert_eq!(v["pid"].as_u64(), Some(pid));
+
+    let wait_path = format!("/tasks/{id}/wait");
+    let wait = d.call("POST", &wait_path, None);
+    let (st, w) = tokio::time::timeout(Duration::from_secs(20), wait)
+        .await
+        .expect("exit within 20 s");
+    assert_eq!((st, w["exit_status"].as_u64()), (200, Some(7)), "{w}");
+
+    // and again after a restart while it is stopped: exit.json / the shim tell the code
+    d.sigkill();
+    d.spawn().await;
+    let (_, v) = d.call("GET", &format!("/tasks/{id}"), None).await;
+    assert_eq!(
+        (v["status"].as_str(), v["exit_status"].as_u64()),
+        (Some("stopped"), Some(7)),
+        "{v}"
+    );
+    let (st, v) = d.call("DELETE", &format!("/tasks/{id}"), None).await;
+    assert_eq!((st, v["exit_status"].as_u64()), (200, Some(7)), "{v}");
+    assert!(!d.task_dir(&id).exists());
+}
+
+#[tokio::test]
+async fn busybox_kill_while_containerd_was_down() {
+    let Some(shim) = prerequisites() else { return };
+    let mut d =
+        Daemon::start_with(shim, vec!["--runtime".into(), "runc=/usr/sbin/runc".into()]).await;
+    let bundle = busybox_bundle(&d.dir.path().join("bundle"), "exec sleep 1000");
+    let id = format!("bc-e2e2-{}", std::process::id());
+    let mut body = create_body(&id, &bundle);
+    body["runtime"] = json!("runc");
+    assert_eq!(d.call("POST", "/tasks", Some(body)).await.0, 201);
+    let (st, v) = d.call("POST", &format!("/tasks/{id}/start"), None).await;
+    assert_eq!(st, 200, "{v}");
+    let pid = v["pid"].as_u64().unwrap() as u32;
+    d.sigkill();
+    signal(pid, "KILL");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    d.spawn().await;
+    let (_, v) = d.call("GET", &format!("/tasks/{id}"), None).await;
+    assert_eq!(
+        (v["status"].as_str(), v["exit_status"].as_u64()),
+        (Some("stopped"), Some(137)),
+        "{v}"
+    );
+    assert_eq!(d.call("DELETE", &format!("/tasks/{id}"), None).await.0, 200);
+}
