@@ -18,7 +18,11 @@ fn main() {
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
     if let Some(version) = output_of(&rustc, &["--version"]) {
         // "rustc 1.95.0 (59807616e 2026-04-14)" → "rustc1.95.0", shaped like Go's "go1.22.5".
-        let short = version.split_whitespace().take(2).collect::<Vec<_>>().join("");
+        let short = version
+            .split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join("");
         println!("cargo:rustc-env=BERTH_RUSTC_VERSION={short}");
     }
     println!("cargo:rerun-if-changed=../.git/HEAD");

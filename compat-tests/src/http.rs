@@ -15,7 +15,10 @@ pub struct Response {
 impl Response {
     /// The first header with this name (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
@@ -31,7 +34,11 @@ fn base64(data: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -71,12 +78,22 @@ pub fn request(
 }
 
 /// GET with an optional Accept header and optional basic credentials.
-pub fn get(addr: &str, path: &str, accept: Option<&str>, auth: Option<(&str, &str)>) -> std::io::Result<Response> {
+pub fn get(
+    addr: &str,
+    path: &str,
+    accept: Option<&str>,
+    auth: Option<(&str, &str)>,
+) -> std::io::Result<Response> {
     send("GET", addr, path, accept, auth)
 }
 
 /// HEAD with an optional Accept header and optional basic credentials.
-pub fn head(addr: &str, path: &str, accept: Option<&str>, auth: Option<(&str, &str)>) -> std::io::Result<Response> {
+pub fn head(
+    addr: &str,
+    path: &str,
+    accept: Option<&str>,
+    auth: Option<(&str, &str)>,
+) -> std::io::Result<Response> {
     send("HEAD", addr, path, accept, auth)
 }
 
@@ -103,7 +120,10 @@ fn bad(msg: &str) -> std::io::Error {
 }
 
 fn parse(raw: &[u8], is_head: bool) -> std::io::Result<Response> {
-    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(|| bad("no end of headers"))?;
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| bad("no end of headers"))?;
     let head = std::str::from_utf8(&raw[..end]).map_err(|_| bad("headers are not UTF-8"))?;
     let mut lines = head.split("\r\n");
     let status_line = lines.next().ok_or_else(|| bad("empty response"))?;
@@ -117,9 +137,9 @@ fn parse(raw: &[u8], is_head: bool) -> std::io::Result<Response> {
         .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
         .collect();
     let rest = &raw[end + 4..];
-    let chunked = headers
-        .iter()
-        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked"));
+    let chunked = headers.iter().any(|(k, v)| {
+        k.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked")
+    });
     let body = if is_head {
         Vec::new()
     } else if chunked {
@@ -127,13 +147,20 @@ fn parse(raw: &[u8], is_head: bool) -> std::io::Result<Response> {
     } else {
         rest.to_vec()
     };
-    Ok(Response { status, headers, body })
+    Ok(Response {
+        status,
+        headers,
+        body,
+    })
 }
 
 fn dechunk(mut data: &[u8]) -> std::io::Result<Vec<u8>> {
     let mut out = Vec::new();
     loop {
-        let eol = data.windows(2).position(|w| w == b"\r\n").ok_or_else(|| bad("bad chunk"))?;
+        let eol = data
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .ok_or_else(|| bad("bad chunk"))?;
         let size_text = std::str::from_utf8(&data[..eol]).map_err(|_| bad("bad chunk size"))?;
         let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
             .map_err(|_| bad("bad chunk size"))?;

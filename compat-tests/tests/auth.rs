@@ -11,20 +11,31 @@ use common::{Daemon, Fixtures};
 fn login(d: &Daemon, f: &Fixtures, password: &str) -> std::process::Output {
     let mut child = d
         .docker_cmd()
-        .args(["login", "--username", &f.username, "--password-stdin", &f.auth_registry])
+        .args([
+            "login",
+            "--username",
+            &f.username,
+            "--password-stdin",
+            &f.auth_registry,
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("docker login");
     if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(password.as_bytes()).expect("password to stdin");
+        stdin
+            .write_all(password.as_bytes())
+            .expect("password to stdin");
     }
     child.wait_with_output().expect("docker login output")
 }
 
 fn unique_repo(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
     format!("berth-test/{prefix}-{}-{nanos}", std::process::id())
 }
 
@@ -46,9 +57,16 @@ fn login_with_a_good_and_a_bad_password() {
 
     let good = login(&d, &f, &f.password);
     assert!(good.status.success(), "stderr: {}", common::stderr(&good));
-    assert!(common::stdout(&good).contains("Login Succeeded"), "{}", common::stdout(&good));
+    assert!(
+        common::stdout(&good).contains("Login Succeeded"),
+        "{}",
+        common::stdout(&good)
+    );
     let config = std::fs::read_to_string(d.docker_config.join("config.json")).expect("CLI config");
-    assert!(config.contains(&f.auth_registry), "the CLI stored the login: {config}");
+    assert!(
+        config.contains(&f.auth_registry),
+        "the CLI stored the login: {config}"
+    );
 }
 
 #[test]
@@ -86,7 +104,10 @@ fn pull_from_the_auth_registry_needs_a_login() {
     d.docker_ok(&["logout", &f.auth_registry]);
     let hello = f.auth_ref("hello");
     let err = d.docker_err(&["pull", &hello]);
-    assert!(err.contains("no basic auth credentials"), "after logout: {err}");
+    assert!(
+        err.contains("no basic auth credentials"),
+        "after logout: {err}"
+    );
 }
 
 #[test]
@@ -101,12 +122,18 @@ fn push_to_the_auth_registry_needs_a_login() {
     let out = d.docker(&["push", &target]);
     assert!(!out.status.success(), "push without login must fail");
     let all = format!("{}{}", common::stdout(&out), common::stderr(&out));
-    assert!(all.contains(&format!("The push refers to repository [{repo}]")), "{all}");
+    assert!(
+        all.contains(&format!("The push refers to repository [{repo}]")),
+        "{all}"
+    );
     assert!(all.contains("no basic auth credentials"), "{all}");
 
     assert!(login(&d, &f, &f.password).status.success());
     let out = d.docker_ok(&["push", &target]);
-    assert!(out.contains(&format!("v1: digest: {} size:", f.image("hello").digest)), "{out}");
+    assert!(
+        out.contains(&format!("v1: digest: {} size:", f.image("hello").digest)),
+        "{out}"
+    );
 
     // And it can be pulled back with the login, into another daemon.
     let other = Daemon::start();
@@ -117,10 +144,14 @@ fn push_to_the_auth_registry_needs_a_login() {
 /// The token registry (Bearer challenge, docker/distribution token server) from the
 /// fixtures JSON, which the harness does not model.
 fn token_registry() -> String {
-    let path = std::env::var("BERTH_FIXTURES").expect("BERTH_FIXTURES (run through scripts/test.sh)");
+    let path =
+        std::env::var("BERTH_FIXTURES").expect("BERTH_FIXTURES (run through scripts/test.sh)");
     let text = std::fs::read_to_string(&path).expect("fixtures file");
     let value: serde_json::Value = serde_json::from_str(&text).expect("fixtures JSON");
-    value["token_registry"].as_str().expect("the fixtures have a token registry").to_string()
+    value["token_registry"]
+        .as_str()
+        .expect("the fixtures have a token registry")
+        .to_string()
 }
 
 fn login_to(d: &Daemon, registry: &str, user: &str, password: &str) -> std::process::Output {
@@ -133,7 +164,9 @@ fn login_to(d: &Daemon, registry: &str, user: &str, password: &str) -> std::proc
         .spawn()
         .expect("docker login");
     if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(password.as_bytes()).expect("password to stdin");
+        stdin
+            .write_all(password.as_bytes())
+            .expect("password to stdin");
     }
     child.wait_with_output().expect("docker login output")
 }
@@ -173,10 +206,17 @@ fn token_registry_login_pull_and_push() {
     let target = format!("{registry}/{}:v1", unique_repo("tokenpush"));
     d.docker_ok(&["tag", &reference, &target]);
     let out = d.docker_ok(&["push", &target]);
-    assert!(out.contains(&format!("v1: digest: {} size:", hello.digest)), "{out}");
+    assert!(
+        out.contains(&format!("v1: digest: {} size:", hello.digest)),
+        "{out}"
+    );
 
     d.docker_ok(&["logout", &registry]);
     let out = d.docker(&["push", &target]);
     assert!(!out.status.success());
-    assert!(common::stderr(&out).contains("denied: requested access to the resource is denied"), "{}", common::stderr(&out));
+    assert!(
+        common::stderr(&out).contains("denied: requested access to the resource is denied"),
+        "{}",
+        common::stderr(&out)
+    );
 }

@@ -12,7 +12,10 @@ use futures::TryStreamExt;
 use common::{Daemon, Fixtures};
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime")
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
 }
 
 fn credentials(f: &Fixtures, password: &str) -> DockerCredentials {
@@ -30,8 +33,15 @@ async fn pull(
     tag: &str,
     creds: Option<DockerCredentials>,
 ) -> Result<Vec<CreateImageInfo>, BollardError> {
-    let options = CreateImageOptions { from_image: Some(image.to_string()), tag: Some(tag.to_string()), ..Default::default() };
-    docker.create_image(Some(options), None, creds).try_collect().await
+    let options = CreateImageOptions {
+        from_image: Some(image.to_string()),
+        tag: Some(tag.to_string()),
+        ..Default::default()
+    };
+    docker
+        .create_image(Some(options), None, creds)
+        .try_collect()
+        .await
 }
 
 fn status_lines(infos: &[CreateImageInfo]) -> Vec<String> {
@@ -48,16 +58,26 @@ fn create_image_pulls_anonymously() {
     runtime().block_on(async {
         let infos = pull(&docker, &name, &image.tag, None).await.expect("pull");
         let statuses = status_lines(&infos);
-        assert!(statuses.contains(&format!("Digest: {}", image.digest)), "{statuses:?}");
         assert!(
-            statuses.iter().any(|s| s.starts_with("Status: Downloaded newer image for")),
+            statuses.contains(&format!("Digest: {}", image.digest)),
             "{statuses:?}"
         );
-        let inspect = docker.inspect_image(&format!("{name}:{}", image.tag)).await.expect("inspect");
+        assert!(
+            statuses
+                .iter()
+                .any(|s| s.starts_with("Status: Downloaded newer image for")),
+            "{statuses:?}"
+        );
+        let inspect = docker
+            .inspect_image(&format!("{name}:{}", image.tag))
+            .await
+            .expect("inspect");
         assert_eq!(inspect.id.as_deref(), Some(image.id.as_str()));
 
         // Pull by digest through the `tag` parameter.
-        let infos = pull(&docker, &name, &image.digest, None).await.expect("pull by digest");
+        let infos = pull(&docker, &name, &image.digest, None)
+            .await
+            .expect("pull by digest");
         assert!(status_lines(&infos).contains(&format!("Digest: {}", image.digest)));
     });
 }
@@ -70,16 +90,27 @@ fn create_image_errors_carry_dockerd_status_codes() {
     runtime().block_on(async {
         let name = format!("{}/berth/busybox", f.registry);
         match pull(&docker, &name, "nope", None).await {
-            Err(BollardError::DockerResponseServerError { status_code, message }) => {
+            Err(BollardError::DockerResponseServerError {
+                status_code,
+                message,
+            }) => {
                 assert_eq!(status_code, 404);
-                assert_eq!(message, format!("manifest for {name}:nope not found: manifest unknown: manifest unknown"));
+                assert_eq!(
+                    message,
+                    format!(
+                        "manifest for {name}:nope not found: manifest unknown: manifest unknown"
+                    )
+                );
             }
             other => panic!("expected a 404, got {other:?}"),
         }
 
         let private = format!("{}/berth/busybox", f.auth_registry);
         match pull(&docker, &private, "latest", None).await {
-            Err(BollardError::DockerResponseServerError { status_code, message }) => {
+            Err(BollardError::DockerResponseServerError {
+                status_code,
+                message,
+            }) => {
                 assert_eq!(status_code, 500, "dockerd answers 500 here");
                 assert!(message.ends_with("no basic auth credentials"), "{message}");
             }
@@ -87,7 +118,10 @@ fn create_image_errors_carry_dockerd_status_codes() {
         }
 
         match pull(&docker, &private, "latest", Some(credentials(&f, "wrong"))).await {
-            Err(BollardError::DockerResponseServerError { status_code, message }) => {
+            Err(BollardError::DockerResponseServerError {
+                status_code,
+                message,
+            }) => {
                 assert_eq!(status_code, 500);
                 assert_eq!(message, "unauthorized: authentication required");
             }
@@ -102,10 +136,16 @@ fn create_image_errors_carry_dockerd_status_codes() {
             platform: "linux/s390x".into(),
             ..Default::default()
         };
-        let result: Result<Vec<CreateImageInfo>, _> = docker.create_image(Some(options), None, None).try_collect().await;
+        let result: Result<Vec<CreateImageInfo>, _> = docker
+            .create_image(Some(options), None, None)
+            .try_collect()
+            .await;
         match result {
             Err(BollardError::DockerStreamError { error }) => {
-                assert_eq!(error, "no matching manifest for linux/s390x in the manifest list entries");
+                assert_eq!(
+                    error,
+                    "no matching manifest for linux/s390x in the manifest list entries"
+                );
             }
             other => panic!("expected a stream error, got {other:?}"),
         }
@@ -120,17 +160,36 @@ fn create_image_with_credentials() {
     let image = f.image("hello");
     let name = format!("{}/{}", f.auth_registry, image.repository);
     runtime().block_on(async {
-        let infos = pull(&docker, &name, &image.tag, Some(credentials(&f, &f.password))).await.expect("pull");
+        let infos = pull(
+            &docker,
+            &name,
+            &image.tag,
+            Some(credentials(&f, &f.password)),
+        )
+        .await
+        .expect("pull");
         assert!(status_lines(&infos).contains(&format!("Digest: {}", image.digest)));
-        let inspect = docker.inspect_image(&format!("{name}:{}", image.tag)).await.expect("inspect");
+        let inspect = docker
+            .inspect_image(&format!("{name}:{}", image.tag))
+            .await
+            .expect("inspect");
         assert_eq!(inspect.id.as_deref(), Some(image.id.as_str()));
 
         let registry = docker
-            .inspect_registry_image(&format!("{name}:{}", image.tag), Some(credentials(&f, &f.password)))
+            .inspect_registry_image(
+                &format!("{name}:{}", image.tag),
+                Some(credentials(&f, &f.password)),
+            )
             .await
             .expect("distribution inspect");
-        assert_eq!(registry.descriptor.digest.as_deref(), Some(image.digest.as_str()));
-        assert_eq!(registry.descriptor.media_type.as_deref(), Some(image.media_type.as_str()));
+        assert_eq!(
+            registry.descriptor.digest.as_deref(),
+            Some(image.digest.as_str())
+        );
+        assert_eq!(
+            registry.descriptor.media_type.as_deref(),
+            Some(image.media_type.as_str())
+        );
     });
 }
 
@@ -141,13 +200,32 @@ fn inspect_registry_image_lists_platforms() {
     let docker = d.bollard();
     let multi = f.image("multi");
     runtime().block_on(async {
-        let info = docker.inspect_registry_image(&f.anon_ref("multi"), None).await.expect("inspect");
-        assert_eq!(info.descriptor.digest.as_deref(), Some(multi.digest.as_str()));
-        let archs: Vec<String> = info.platforms.iter().filter_map(|p| p.architecture.clone()).collect();
-        assert!(archs.contains(&"amd64".to_string()) && archs.contains(&"arm64".to_string()), "{archs:?}");
+        let info = docker
+            .inspect_registry_image(&f.anon_ref("multi"), None)
+            .await
+            .expect("inspect");
+        assert_eq!(
+            info.descriptor.digest.as_deref(),
+            Some(multi.digest.as_str())
+        );
+        let archs: Vec<String> = info
+            .platforms
+            .iter()
+            .filter_map(|p| p.architecture.clone())
+            .collect();
+        assert!(
+            archs.contains(&"amd64".to_string()) && archs.contains(&"arm64".to_string()),
+            "{archs:?}"
+        );
 
-        match docker.inspect_registry_image(&format!("{}/berth/busybox:nope", f.registry), None).await {
-            Err(BollardError::DockerResponseServerError { status_code, message }) => {
+        match docker
+            .inspect_registry_image(&format!("{}/berth/busybox:nope", f.registry), None)
+            .await
+        {
+            Err(BollardError::DockerResponseServerError {
+                status_code,
+                message,
+            }) => {
                 assert_eq!(status_code, 404);
                 assert_eq!(message, "manifest unknown: manifest unknown");
             }
@@ -162,20 +240,47 @@ fn push_image_with_credentials() {
     let d = Daemon::start();
     let docker = d.bollard();
     let hello = f.image("hello");
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    let repo = format!("{}/berth-test/bollard-{}-{nanos}", f.auth_registry, std::process::id());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let repo = format!(
+        "{}/berth-test/bollard-{}-{nanos}",
+        f.auth_registry,
+        std::process::id()
+    );
     runtime().block_on(async {
-        pull(&docker, &format!("{}/{}", f.registry, hello.repository), &hello.tag, None).await.expect("pull");
+        pull(
+            &docker,
+            &format!("{}/{}", f.registry, hello.repository),
+            &hello.tag,
+            None,
+        )
+        .await
+        .expect("pull");
         docker
-            .tag_image(&f.anon_ref("hello"), Some(TagImageOptions { repo: Some(repo.clone()), tag: Some("v1".into()) }))
+            .tag_image(
+                &f.anon_ref("hello"),
+                Some(TagImageOptions {
+                    repo: Some(repo.clone()),
+                    tag: Some("v1".into()),
+                }),
+            )
             .await
             .expect("tag");
 
-        let options = PushImageOptions { tag: Some("v1".into()), ..Default::default() };
-        let denied: Result<Vec<PushImageInfo>, _> =
-            docker.push_image(&repo, Some(options.clone()), None).try_collect().await;
+        let options = PushImageOptions {
+            tag: Some("v1".into()),
+            ..Default::default()
+        };
+        let denied: Result<Vec<PushImageInfo>, _> = docker
+            .push_image(&repo, Some(options.clone()), None)
+            .try_collect()
+            .await;
         match denied {
-            Err(BollardError::DockerStreamError { error }) => assert_eq!(error, "no basic auth credentials"),
+            Err(BollardError::DockerStreamError { error }) => {
+                assert_eq!(error, "no basic auth credentials")
+            }
             other => panic!("expected a stream error, got {other:?}"),
         }
 
@@ -185,13 +290,39 @@ fn push_image_with_credentials() {
             .await
             .expect("push");
         let statuses: Vec<String> = infos.iter().filter_map(|i| i.status.clone()).collect();
-        assert!(statuses.iter().any(|s| s.starts_with("The push refers to repository [")), "{statuses:?}");
-        assert!(statuses.contains(&format!("v1: digest: {} size: {}", hello.digest, manifest_size(&f, "hello"))), "{statuses:?}");
+        assert!(
+            statuses
+                .iter()
+                .any(|s| s.starts_with("The push refers to repository [")),
+            "{statuses:?}"
+        );
+        assert!(
+            statuses.contains(&format!(
+                "v1: digest: {} size: {}",
+                hello.digest,
+                manifest_size(&f, "hello")
+            )),
+            "{statuses:?}"
+        );
 
-        match docker.push_image("127.0.0.1:1/berth-test/nothere", None::<PushImageOptions>, None).try_collect::<Vec<_>>().await {
-            Err(BollardError::DockerResponseServerError { status_code, message }) => {
+        match docker
+            .push_image(
+                "127.0.0.1:1/berth-test/nothere",
+                None::<PushImageOptions>,
+                None,
+            )
+            .try_collect::<Vec<_>>()
+            .await
+        {
+            Err(BollardError::DockerResponseServerError {
+                status_code,
+                message,
+            }) => {
                 assert_eq!(status_code, 404);
-                assert_eq!(message, "An image does not exist locally with the tag: 127.0.0.1:1/berth-test/nothere");
+                assert_eq!(
+                    message,
+                    "An image does not exist locally with the tag: 127.0.0.1:1/berth-test/nothere"
+                );
             }
             other => panic!("expected a 404, got {other:?}"),
         }
@@ -201,7 +332,10 @@ fn push_image_with_credentials() {
 /// Size of the manifest the anonymous registry serves for a fixture (what push reports).
 fn manifest_size(f: &Fixtures, name: &str) -> usize {
     let image = f.image(name);
-    let url = format!("http://{}/v2/{}/manifests/{}", f.registry, image.repository, image.digest);
+    let url = format!(
+        "http://{}/v2/{}/manifests/{}",
+        f.registry, image.repository, image.digest
+    );
     let out = std::process::Command::new("curl")
         .args(["-sf", "-H", &format!("Accept: {}", image.media_type), &url])
         .output()
@@ -216,24 +350,43 @@ fn manifest_size(f: &Fixtures, name: &str) -> usize {
 fn token_registry_through_bollard() {
     let f = Fixtures::load();
     let path = std::env::var("BERTH_FIXTURES").expect("BERTH_FIXTURES");
-    let raw: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).expect("fixtures")).expect("JSON");
-    let registry = raw["token_registry"].as_str().expect("a token registry in the fixtures").to_string();
+    let raw: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("fixtures")).expect("JSON");
+    let registry = raw["token_registry"]
+        .as_str()
+        .expect("a token registry in the fixtures")
+        .to_string();
     let d = Daemon::start();
     let docker = d.bollard();
     let hello = f.image("hello");
     let name = format!("{registry}/{}", hello.repository);
     runtime().block_on(async {
-        match docker.inspect_registry_image(&format!("{name}:{}", hello.tag), None).await {
-            Err(BollardError::DockerResponseServerError { status_code, message }) => {
+        match docker
+            .inspect_registry_image(&format!("{name}:{}", hello.tag), None)
+            .await
+        {
+            Err(BollardError::DockerResponseServerError {
+                status_code,
+                message,
+            }) => {
                 assert_eq!(status_code, 403);
-                assert!(message.contains("denied: requested access to the resource is denied"), "{message}");
+                assert!(
+                    message.contains("denied: requested access to the resource is denied"),
+                    "{message}"
+                );
             }
             other => panic!("expected a 403, got {other:?}"),
         }
         match pull(&docker, &name, &hello.tag, None).await {
-            Err(BollardError::DockerResponseServerError { status_code, message }) => {
+            Err(BollardError::DockerResponseServerError {
+                status_code,
+                message,
+            }) => {
                 assert_eq!(status_code, 404);
-                assert!(message.starts_with(&format!("pull access denied for {name}")), "{message}");
+                assert!(
+                    message.starts_with(&format!("pull access denied for {name}")),
+                    "{message}"
+                );
             }
             other => panic!("expected a 404, got {other:?}"),
         }
@@ -243,7 +396,9 @@ fn token_registry_through_bollard() {
             serveraddress: Some(registry.clone()),
             ..Default::default()
         };
-        let infos = pull(&docker, &name, &hello.tag, Some(creds)).await.expect("pull with credentials");
+        let infos = pull(&docker, &name, &hello.tag, Some(creds))
+            .await
+            .expect("pull with credentials");
         assert!(status_lines(&infos).contains(&format!("Digest: {}", hello.digest)));
     });
 }

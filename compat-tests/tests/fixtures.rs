@@ -20,34 +20,83 @@ const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 const OCI_LAYER_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
 
-const ALL: &[&str] = &["busybox", "hello", "httpd", "big", "busybox-oci", "hello-zstd", "multi", "whiteout"];
+const ALL: &[&str] = &[
+    "busybox",
+    "hello",
+    "httpd",
+    "big",
+    "busybox-oci",
+    "hello-zstd",
+    "multi",
+    "whiteout",
+];
 
 fn sha256(data: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(data)))
 }
 
 /// Where an image can be pulled from: (registry, credentials).
-fn registries<'a>(f: &'a Fixtures, img: &FixtureImage) -> Vec<(&'a str, Option<(&'a str, &'a str)>)> {
+fn registries<'a>(
+    f: &'a Fixtures,
+    img: &FixtureImage,
+) -> Vec<(&'a str, Option<(&'a str, &'a str)>)> {
     let mut out = vec![(f.registry.as_str(), None)];
     if img.in_auth_registry {
-        out.push((f.auth_registry.as_str(), Some((f.username.as_str(), f.password.as_str()))));
+        out.push((
+            f.auth_registry.as_str(),
+            Some((f.username.as_str(), f.password.as_str())),
+        ));
     }
     out
 }
 
-fn get_ok(addr: &str, path: &str, accept: Option<&str>, auth: Option<(&str, &str)>) -> http::Response {
-    let r = http::get(addr, path, accept, auth).unwrap_or_else(|e| panic!("GET http://{addr}{path}: {e}"));
-    assert_eq!(r.status, 200, "GET http://{addr}{path}: {} {}", r.status, r.text());
+fn get_ok(
+    addr: &str,
+    path: &str,
+    accept: Option<&str>,
+    auth: Option<(&str, &str)>,
+) -> http::Response {
+    let r = http::get(addr, path, accept, auth)
+        .unwrap_or_else(|e| panic!("GET http://{addr}{path}: {e}"));
+    assert_eq!(
+        r.status,
+        200,
+        "GET http://{addr}{path}: {} {}",
+        r.status,
+        r.text()
+    );
     r
 }
 
 /// The manifest (or index) by reference, checked against its digest.
-fn manifest(addr: &str, auth: Option<(&str, &str)>, repo: &str, reference: &str, media_type: &str) -> (Value, String) {
-    let r = get_ok(addr, &format!("/v2/{repo}/manifests/{reference}"), Some(media_type), auth);
-    assert_eq!(r.header("Content-Type"), Some(media_type), "{addr}/{repo}:{reference}");
+fn manifest(
+    addr: &str,
+    auth: Option<(&str, &str)>,
+    repo: &str,
+    reference: &str,
+    media_type: &str,
+) -> (Value, String) {
+    let r = get_ok(
+        addr,
+        &format!("/v2/{repo}/manifests/{reference}"),
+        Some(media_type),
+        auth,
+    );
+    assert_eq!(
+        r.header("Content-Type"),
+        Some(media_type),
+        "{addr}/{repo}:{reference}"
+    );
     let digest = sha256(&r.body);
-    assert_eq!(r.header("Docker-Content-Digest"), Some(digest.as_str()), "{addr}/{repo}:{reference}");
-    (serde_json::from_slice(&r.body).expect("manifest JSON"), digest)
+    assert_eq!(
+        r.header("Docker-Content-Digest"),
+        Some(digest.as_str()),
+        "{addr}/{repo}:{reference}"
+    );
+    (
+        serde_json::from_slice(&r.body).expect("manifest JSON"),
+        digest,
+    )
 }
 
 fn blob(addr: &str, auth: Option<(&str, &str)>, repo: &str, digest: &str) -> Vec<u8> {
@@ -66,7 +115,14 @@ fn layer_paths(data: &[u8], media_type: &str) -> Vec<String> {
     let mut ar = tar::Archive::new(reader);
     ar.entries()
         .expect("tar")
-        .map(|e| e.expect("tar entry").path().expect("path").to_string_lossy().trim_end_matches('/').to_string())
+        .map(|e| {
+            e.expect("tar entry")
+                .path()
+                .expect("path")
+                .to_string_lossy()
+                .trim_end_matches('/')
+                .to_string()
+        })
         .collect()
 }
 
@@ -77,8 +133,16 @@ fn fixtures_json_lists_every_image() {
         let img = f.image(name);
         assert_eq!(img.repository, format!("berth/{name}"));
         assert_eq!(img.tag, "latest");
-        assert!(img.digest.starts_with("sha256:") && img.digest.len() == 71, "{name}: {}", img.digest);
-        assert!(img.id.starts_with("sha256:") && img.id.len() == 71, "{name}: {}", img.id);
+        assert!(
+            img.digest.starts_with("sha256:") && img.digest.len() == 71,
+            "{name}: {}",
+            img.digest
+        );
+        assert!(
+            img.id.starts_with("sha256:") && img.id.len() == 71,
+            "{name}: {}",
+            img.id
+        );
         assert_eq!(img.in_auth_registry, *name != "big", "{name}");
     }
     let expect = [
@@ -95,7 +159,11 @@ fn fixtures_json_lists_every_image() {
         assert_eq!(f.image(name).layers, layers, "{name}");
     }
     assert!(f.image("big").layers >= 5);
-    assert_eq!(f.image("multi").id, f.image("busybox-oci").id, "multi's amd64 image is busybox in OCI form");
+    assert_eq!(
+        f.image("multi").id,
+        f.image("busybox-oci").id,
+        "multi's amd64 image is busybox in OCI form"
+    );
     assert!(f.registry.starts_with("127.0.0.1:") && f.auth_registry.starts_with("127.0.0.1:"));
     assert_ne!(f.registry, f.auth_registry);
 }
@@ -112,10 +180,19 @@ fn registries_serve_each_manifest_with_its_media_type_and_digest() {
                 assert_eq!(m["mediaType"], img.media_type.as_str(), "{name} in {addr}");
                 assert_eq!(m["schemaVersion"], 2);
             }
-            let h = http::head(addr, &format!("/v2/{}/manifests/{}", img.repository, img.tag), Some(&img.media_type), auth)
-                .expect("HEAD manifest");
+            let h = http::head(
+                addr,
+                &format!("/v2/{}/manifests/{}", img.repository, img.tag),
+                Some(&img.media_type),
+                auth,
+            )
+            .expect("HEAD manifest");
             assert_eq!(h.status, 200, "{name} in {addr}");
-            assert_eq!(h.header("Docker-Content-Digest"), Some(img.digest.as_str()), "{name} in {addr}");
+            assert_eq!(
+                h.header("Docker-Content-Digest"),
+                Some(img.digest.as_str()),
+                "{name} in {addr}"
+            );
         }
     }
 }
@@ -125,21 +202,51 @@ fn images_configs_and_layers_match_the_json() {
     let f = Fixtures::load();
     for name in ALL.iter().filter(|n| **n != "multi") {
         let img = f.image(name);
-        let (m, _) = manifest(&f.registry, None, &img.repository, &img.tag, &img.media_type);
+        let (m, _) = manifest(
+            &f.registry,
+            None,
+            &img.repository,
+            &img.tag,
+            &img.media_type,
+        );
         let oci = img.media_type == OCI_MANIFEST;
-        assert_eq!(m["config"]["mediaType"], if oci { OCI_CONFIG } else { DOCKER_CONFIG }, "{name}");
+        assert_eq!(
+            m["config"]["mediaType"],
+            if oci { OCI_CONFIG } else { DOCKER_CONFIG },
+            "{name}"
+        );
         assert_eq!(m["config"]["digest"], img.id.as_str(), "{name}");
-        let config: Value = serde_json::from_slice(&blob(&f.registry, None, &img.repository, &img.id)).expect("config");
+        let config: Value =
+            serde_json::from_slice(&blob(&f.registry, None, &img.repository, &img.id))
+                .expect("config");
         assert_eq!(config["architecture"], "amd64", "{name}");
         assert_eq!(config["os"], "linux", "{name}");
         let diff_ids = config["rootfs"]["diff_ids"].as_array().expect("diff_ids");
         let layers = m["layers"].as_array().expect("layers");
         assert_eq!(layers.len(), img.layers, "{name}");
         assert_eq!(diff_ids.len(), img.layers, "{name}");
-        let with_layer = config["history"].as_array().expect("history").iter().filter(|h| h["empty_layer"] != true);
-        assert_eq!(with_layer.count(), img.layers, "{name}: one history entry per layer");
-        assert!(config["config"]["Cmd"].as_array().is_some_and(|c| !c.is_empty()), "{name}: Cmd");
-        assert!(config["config"]["Env"][0].as_str().is_some_and(|e| e.starts_with("PATH=")), "{name}: Env");
+        let with_layer = config["history"]
+            .as_array()
+            .expect("history")
+            .iter()
+            .filter(|h| h["empty_layer"] != true);
+        assert_eq!(
+            with_layer.count(),
+            img.layers,
+            "{name}: one history entry per layer"
+        );
+        assert!(
+            config["config"]["Cmd"]
+                .as_array()
+                .is_some_and(|c| !c.is_empty()),
+            "{name}: Cmd"
+        );
+        assert!(
+            config["config"]["Env"][0]
+                .as_str()
+                .is_some_and(|e| e.starts_with("PATH=")),
+            "{name}: Env"
+        );
         for l in layers {
             let mt = l["mediaType"].as_str().expect("layer media type");
             let want = match (name, oci) {
@@ -149,14 +256,37 @@ fn images_configs_and_layers_match_the_json() {
             };
             assert_eq!(mt, want, "{name}");
             let digest = l["digest"].as_str().expect("layer digest");
-            let h = http::head(&f.registry, &format!("/v2/{}/blobs/{digest}", img.repository), None, None).expect("HEAD blob");
+            let h = http::head(
+                &f.registry,
+                &format!("/v2/{}/blobs/{digest}", img.repository),
+                None,
+                None,
+            )
+            .expect("HEAD blob");
             assert_eq!(h.status, 200, "{name}: blob {digest}");
-            assert_eq!(h.header("Content-Length").and_then(|v| v.parse::<u64>().ok()), l["size"].as_u64(), "{name}");
+            assert_eq!(
+                h.header("Content-Length")
+                    .and_then(|v| v.parse::<u64>().ok()),
+                l["size"].as_u64(),
+                "{name}"
+            );
         }
     }
-    let httpd: Value = serde_json::from_slice(&blob(&f.registry, None, "berth/httpd", &f.image("httpd").id)).expect("config");
-    assert_eq!(httpd["config"]["ExposedPorts"]["80/tcp"], serde_json::json!({}));
-    assert_eq!(httpd["config"]["Cmd"], serde_json::json!(["httpd", "-f", "-v", "-p", "80", "-h", "/www"]));
+    let httpd: Value = serde_json::from_slice(&blob(
+        &f.registry,
+        None,
+        "berth/httpd",
+        &f.image("httpd").id,
+    ))
+    .expect("config");
+    assert_eq!(
+        httpd["config"]["ExposedPorts"]["80/tcp"],
+        serde_json::json!({})
+    );
+    assert_eq!(
+        httpd["config"]["Cmd"],
+        serde_json::json!(["httpd", "-f", "-v", "-p", "80", "-h", "/www"])
+    );
 }
 
 #[test]
@@ -169,16 +299,41 @@ fn auth_registry_needs_credentials() {
     assert_eq!(r.status, 401);
     let challenge = r.header("WWW-Authenticate").unwrap_or_default();
     assert!(challenge.starts_with("Basic "), "challenge: {challenge}");
-    assert_eq!(http::get(&f.auth_registry, "/v2/", None, creds).expect("GET /v2/").status, 200);
-    assert_eq!(http::get(&f.auth_registry, "/v2/", None, Some((&f.username, "wrong"))).expect("GET").status, 401);
+    assert_eq!(
+        http::get(&f.auth_registry, "/v2/", None, creds)
+            .expect("GET /v2/")
+            .status,
+        200
+    );
+    assert_eq!(
+        http::get(&f.auth_registry, "/v2/", None, Some((&f.username, "wrong")))
+            .expect("GET")
+            .status,
+        401
+    );
     let img = f.image("busybox");
     let path = format!("/v2/{}/manifests/{}", img.repository, img.tag);
-    assert_eq!(http::get(&f.auth_registry, &path, Some(&img.media_type), None).expect("GET").status, 401);
-    assert_eq!(http::get(&f.auth_registry, &path, Some(&img.media_type), creds).expect("GET").status, 200);
+    assert_eq!(
+        http::get(&f.auth_registry, &path, Some(&img.media_type), None)
+            .expect("GET")
+            .status,
+        401
+    );
+    assert_eq!(
+        http::get(&f.auth_registry, &path, Some(&img.media_type), creds)
+            .expect("GET")
+            .status,
+        200
+    );
     // big is only in the anonymous registry.
     let big = f.image("big");
     let path = format!("/v2/{}/manifests/{}", big.repository, big.tag);
-    assert_eq!(http::get(&f.auth_registry, &path, Some(&big.media_type), creds).expect("GET").status, 404);
+    assert_eq!(
+        http::get(&f.auth_registry, &path, Some(&big.media_type), creds)
+            .expect("GET")
+            .status,
+        404
+    );
 }
 
 #[test]
@@ -192,20 +347,37 @@ fn multi_is_an_index_of_two_platforms() {
         let mut platforms = Vec::new();
         for e in entries {
             let p = &e["platform"];
-            let arch = p["architecture"].as_str().expect("architecture").to_string();
+            let arch = p["architecture"]
+                .as_str()
+                .expect("architecture")
+                .to_string();
             assert_eq!(p["os"], "linux");
             let digest = e["digest"].as_str().expect("digest");
             let mt = e["mediaType"].as_str().expect("mediaType");
             assert_eq!(mt, OCI_MANIFEST);
             let (m, d) = manifest(addr, auth, &img.repository, digest, mt);
             assert_eq!(d, digest);
-            let raw = get_ok(addr, &format!("/v2/{}/manifests/{digest}", img.repository), Some(mt), auth);
-            assert_eq!(e["size"].as_u64(), Some(raw.body.len() as u64), "descriptor size of {digest}");
+            let raw = get_ok(
+                addr,
+                &format!("/v2/{}/manifests/{digest}", img.repository),
+                Some(mt),
+                auth,
+            );
+            assert_eq!(
+                e["size"].as_u64(),
+                Some(raw.body.len() as u64),
+                "descriptor size of {digest}"
+            );
             let config_digest = m["config"]["digest"].as_str().expect("config digest");
-            let config: Value = serde_json::from_slice(&blob(addr, auth, &img.repository, config_digest)).expect("config");
+            let config: Value =
+                serde_json::from_slice(&blob(addr, auth, &img.repository, config_digest))
+                    .expect("config");
             assert_eq!(config["architecture"].as_str(), Some(arch.as_str()));
             if arch == "amd64" {
-                assert_eq!(config_digest, img.id, "the fixture id is the amd64 config digest");
+                assert_eq!(
+                    config_digest, img.id,
+                    "the fixture id is the amd64 config digest"
+                );
                 assert_eq!(m["layers"].as_array().map(Vec::len), Some(img.layers));
             }
             platforms.push(arch);
@@ -222,7 +394,12 @@ fn hello_zstd_has_zstd_layers() {
     let (m, _) = manifest(&f.registry, None, &img.repository, &img.tag, OCI_MANIFEST);
     let layer = &m["layers"][0];
     assert_eq!(layer["mediaType"], OCI_LAYER_ZSTD);
-    let data = blob(&f.registry, None, &img.repository, layer["digest"].as_str().expect("digest"));
+    let data = blob(
+        &f.registry,
+        None,
+        &img.repository,
+        layer["digest"].as_str().expect("digest"),
+    );
     assert_eq!(&data[..4], &[0x28, 0xb5, 0x2f, 0xfd], "zstd magic");
     assert_eq!(layer_paths(&data, OCI_LAYER_ZSTD), ["hello"]);
     // Same content as the gzip hello: same diff_id, so the same image ID.
@@ -234,13 +411,24 @@ fn layers_hold_the_expected_files() {
     let f = Fixtures::load();
     let paths_of = |name: &str| -> Vec<Vec<String>> {
         let img = f.image(name);
-        let (m, _) = manifest(&f.registry, None, &img.repository, &img.tag, &img.media_type);
+        let (m, _) = manifest(
+            &f.registry,
+            None,
+            &img.repository,
+            &img.tag,
+            &img.media_type,
+        );
         m["layers"]
             .as_array()
             .expect("layers")
             .iter()
             .map(|l| {
-                let data = blob(&f.registry, None, &img.repository, l["digest"].as_str().expect("digest"));
+                let data = blob(
+                    &f.registry,
+                    None,
+                    &img.repository,
+                    l["digest"].as_str().expect("digest"),
+                );
                 layer_paths(&data, l["mediaType"].as_str().expect("media type"))
             })
             .collect()
@@ -278,11 +466,23 @@ fn builds_are_deterministic() {
         .arg("busybox,hello,httpd,busybox-oci,hello-zstd,multi,whiteout")
         .output()
         .expect("running berth-fixtures");
-    assert!(out.status.success(), "berth-fixtures: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "berth-fixtures: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = std::fs::read_to_string(dir.path().join("fixtures.json")).expect("fixtures.json");
     let again: Value = serde_json::from_str(&text).expect("JSON");
     for name in ALL.iter().filter(|n| **n != "big") {
-        assert_eq!(again["images"][name]["digest"], f.image(name).digest.as_str(), "{name}");
-        assert_eq!(again["images"][name]["id"], f.image(name).id.as_str(), "{name}");
+        assert_eq!(
+            again["images"][name]["digest"],
+            f.image(name).digest.as_str(),
+            "{name}"
+        );
+        assert_eq!(
+            again["images"][name]["id"],
+            f.image(name).id.as_str(),
+            "{name}"
+        );
     }
 }

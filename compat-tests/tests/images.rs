@@ -18,7 +18,11 @@ fn short(id: &str) -> &str {
 }
 
 fn lines(out: &str) -> Vec<String> {
-    out.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect()
+    out.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect()
 }
 
 /// `docker images -q` prints one line per tag: the distinct IDs, in first-seen order.
@@ -30,8 +34,13 @@ fn distinct(mut ids: Vec<String>) -> Vec<String> {
 
 fn inspect(d: &Daemon, name: &str) -> Value {
     let out = d.docker_ok(&["image", "inspect", name]);
-    let parsed: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("inspect output is not JSON ({e}): {out}"));
-    parsed.as_array().and_then(|a| a.first()).cloned().unwrap_or_else(|| panic!("inspect gave no object: {out}"))
+    let parsed: Value = serde_json::from_str(&out)
+        .unwrap_or_else(|e| panic!("inspect output is not JSON ({e}): {out}"));
+    parsed
+        .as_array()
+        .and_then(|a| a.first())
+        .cloned()
+        .unwrap_or_else(|| panic!("inspect gave no object: {out}"))
 }
 
 #[test]
@@ -47,17 +56,37 @@ fn images_lists_pulled_image_in_every_format() {
     for column in ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"] {
         assert!(header.contains(column), "header {header:?} lacks {column}");
     }
-    assert!(table.contains(&repo) && table.contains(short(&busybox.id)), "{table}");
+    assert!(
+        table.contains(&repo) && table.contains(short(&busybox.id)),
+        "{table}"
+    );
 
     let formatted = d.docker_ok(&["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"]);
-    assert_eq!(lines(&formatted), vec![format!("{reference} {}", short(&busybox.id))]);
+    assert_eq!(
+        lines(&formatted),
+        vec![format!("{reference} {}", short(&busybox.id))]
+    );
 
-    let digests = d.docker_ok(&["images", "--digests", "--format", "{{.Repository}} {{.Digest}}"]);
+    let digests = d.docker_ok(&[
+        "images",
+        "--digests",
+        "--format",
+        "{{.Repository}} {{.Digest}}",
+    ]);
     assert_eq!(lines(&digests), vec![format!("{repo} {}", busybox.digest)]);
 
-    assert_eq!(lines(&d.docker_ok(&["images", "-q"])), vec![short(&busybox.id).to_string()]);
-    assert_eq!(distinct(lines(&d.docker_ok(&["images", "-q", "--no-trunc"]))), vec![busybox.id.clone()]);
-    assert_eq!(lines(&d.docker_ok(&["images", "-a", "-q"])), vec![short(&busybox.id).to_string()]);
+    assert_eq!(
+        lines(&d.docker_ok(&["images", "-q"])),
+        vec![short(&busybox.id).to_string()]
+    );
+    assert_eq!(
+        distinct(lines(&d.docker_ok(&["images", "-q", "--no-trunc"]))),
+        vec![busybox.id.clone()]
+    );
+    assert_eq!(
+        lines(&d.docker_ok(&["images", "-a", "-q"])),
+        vec![short(&busybox.id).to_string()]
+    );
 
     let json_line = d.docker_ok(&["images", "--format", "{{json .}}"]);
     let row: Value = serde_json::from_str(lines(&json_line)[0].as_str()).expect("json row");
@@ -81,8 +110,14 @@ fn images_filters_by_reference_and_dangling() {
         distinct(lines(&d.docker_ok(&all)))
     };
     let busy_pattern = format!("reference={}/berth/busy*", f.registry);
-    assert_eq!(q(&["--filter", &busy_pattern]), vec![short(&busybox.id).to_string()]);
-    assert_eq!(q(&["--filter", "reference=mine/*"]), vec![short(&hello.id).to_string()]);
+    assert_eq!(
+        q(&["--filter", &busy_pattern]),
+        vec![short(&busybox.id).to_string()]
+    );
+    assert_eq!(
+        q(&["--filter", "reference=mine/*"]),
+        vec![short(&hello.id).to_string()]
+    );
     assert!(q(&["--filter", "reference=nothing*"]).is_empty());
     assert!(q(&["--filter", "dangling=true"]).is_empty());
     assert_eq!(q(&["--filter", "dangling=false"]).len(), 2);
@@ -91,10 +126,16 @@ fn images_filters_by_reference_and_dangling() {
     // (listed as "<none>" tag of its repository).
     d.docker_ok(&["tag", &f.anon_ref("busybox"), "mine/hello:x"]);
     d.docker_ok(&["tag", &f.anon_ref("busybox"), &hello_ref]);
-    assert_eq!(q(&["--filter", "dangling=true"]), vec![short(&hello.id).to_string()]);
+    assert_eq!(
+        q(&["--filter", "dangling=true"]),
+        vec![short(&hello.id).to_string()]
+    );
     let table = d.docker_ok(&["images", "--format", "{{.Repository}} {{.Tag}} {{.ID}}"]);
     let hello_repo = format!("{}/{}", f.registry, hello.repository);
-    assert!(table.contains(&format!("{hello_repo} <none> {}", short(&hello.id))), "{table}");
+    assert!(
+        table.contains(&format!("{hello_repo} <none> {}", short(&hello.id))),
+        "{table}"
+    );
 
     // Untagging the last tag of a repository deletes an image nothing else names.
     d.docker_ok(&["tag", &f.anon_ref("busybox"), "solo:1"]);
@@ -117,33 +158,71 @@ fn image_inspect_shows_dockerd_fields() {
 
     assert_eq!(img["Id"], busybox.id);
     assert_eq!(img["RepoTags"], serde_json::json!([reference]));
-    assert_eq!(img["RepoDigests"], serde_json::json!([format!("{}/{}@{}", f.registry, busybox.repository, busybox.digest)]));
+    assert_eq!(
+        img["RepoDigests"],
+        serde_json::json!([format!(
+            "{}/{}@{}",
+            f.registry, busybox.repository, busybox.digest
+        )])
+    );
     assert_eq!(img["Parent"], "");
     assert_eq!(img["Os"], "linux");
     assert_eq!(img["Architecture"], "amd64");
-    assert!(img["Size"].as_i64().is_some_and(|s| s > 0), "{}", img["Size"]);
+    assert!(
+        img["Size"].as_i64().is_some_and(|s| s > 0),
+        "{}",
+        img["Size"]
+    );
     assert_eq!(img["RootFS"]["Type"], "layers");
-    let layers: Vec<String> = serde_json::from_value(img["RootFS"]["Layers"].clone()).expect("layers");
+    let layers: Vec<String> =
+        serde_json::from_value(img["RootFS"]["Layers"].clone()).expect("layers");
     assert_eq!(layers.len(), busybox.layers);
     assert_eq!(img["GraphDriver"]["Name"], "overlay2");
     let data = &img["GraphDriver"]["Data"];
     let upper = data["UpperDir"].as_str().expect("UpperDir");
-    assert!(std::path::Path::new(upper).is_dir(), "UpperDir {upper} is not a directory");
-    let lower = data["LowerDir"].as_str().expect("LowerDir for a 2-layer image");
+    assert!(
+        std::path::Path::new(upper).is_dir(),
+        "UpperDir {upper} is not a directory"
+    );
+    let lower = data["LowerDir"]
+        .as_str()
+        .expect("LowerDir for a 2-layer image");
     assert_eq!(lower.split(':').count(), busybox.layers - 1);
     assert!(data["MergedDir"].is_string() && data["WorkDir"].is_string());
     let created = img["Created"].as_str().expect("Created");
-    assert!(created.contains('T') && (created.ends_with('Z') || created.contains('+')), "{created}");
+    assert!(
+        created.contains('T') && (created.ends_with('Z') || created.contains('+')),
+        "{created}"
+    );
     assert!(img["Metadata"]["LastTagTime"].is_string());
     assert!(img["Config"].is_object());
     for gone in ["Container", "ContainerConfig", "VirtualSize"] {
-        assert!(img.get(gone).is_none(), "{gone} should not be in a 1.50+ inspect");
+        assert!(
+            img.get(gone).is_none(),
+            "{gone} should not be in a 1.50+ inspect"
+        );
     }
 
-    assert_eq!(d.docker_ok(&["image", "inspect", "--format", "{{.Id}}", &reference]).trim(), busybox.id);
-    let by_short_id = d.docker_ok(&["image", "inspect", "--format", "{{.Id}}", short(&busybox.id)]);
+    assert_eq!(
+        d.docker_ok(&["image", "inspect", "--format", "{{.Id}}", &reference])
+            .trim(),
+        busybox.id
+    );
+    let by_short_id = d.docker_ok(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.Id}}",
+        short(&busybox.id),
+    ]);
     assert_eq!(by_short_id.trim(), busybox.id);
-    let layers_json = d.docker_ok(&["image", "inspect", "--format", "{{json .RootFS.Layers}}", &reference]);
+    let layers_json = d.docker_ok(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{json .RootFS.Layers}}",
+        &reference,
+    ]);
     let parsed: Vec<String> = serde_json::from_str(layers_json.trim()).expect("layers json");
     assert_eq!(parsed, layers);
 }
@@ -153,10 +232,18 @@ fn inspect_and_rmi_of_a_missing_image_fail() {
     let d = Daemon::start();
     let out = d.docker(&["image", "inspect", "nope"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(common::stderr(&out).contains("No such image"), "{}", common::stderr(&out));
+    assert!(
+        common::stderr(&out).contains("No such image"),
+        "{}",
+        common::stderr(&out)
+    );
     let out = d.docker(&["rmi", "nope"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(common::stderr(&out).contains("No such image: nope:latest"), "{}", common::stderr(&out));
+    assert!(
+        common::stderr(&out).contains("No such image: nope:latest"),
+        "{}",
+        common::stderr(&out)
+    );
 }
 
 #[test]
@@ -165,11 +252,20 @@ fn history_lists_layers_newest_first() {
     let d = Daemon::start();
     let busybox = f.image("busybox");
     let reference = pull(&d, &f, "busybox");
-    let out = d.docker_ok(&["history", "--no-trunc", "--format", "{{.ID}}|{{.CreatedBy}}|{{.Size}}", &reference]);
+    let out = d.docker_ok(&[
+        "history",
+        "--no-trunc",
+        "--format",
+        "{{.ID}}|{{.CreatedBy}}|{{.Size}}",
+        &reference,
+    ]);
     let rows = lines(&out);
     assert!(rows.len() >= busybox.layers, "{out}");
     assert!(rows[0].starts_with(&format!("{}|", busybox.id)), "{out}");
-    assert!(rows[1..].iter().all(|r| r.starts_with("<missing>|")), "{out}");
+    assert!(
+        rows[1..].iter().all(|r| r.starts_with("<missing>|")),
+        "{out}"
+    );
     let table = d.docker_ok(&["history", &reference]);
     let header = table.lines().next().unwrap_or_default();
     for column in ["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"] {
@@ -189,7 +285,10 @@ fn tag_adds_a_name_and_images_shows_both() {
     d.docker_ok(&["tag", short(&busybox.id), "mine/busybox"]);
     let names = lines(&d.docker_ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]));
     for expected in [reference.as_str(), "mine/busybox:v2", "mine/busybox:latest"] {
-        assert!(names.iter().any(|n| n == expected), "{expected} missing from {names:?}");
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} missing from {names:?}"
+        );
     }
     let img = inspect(&d, "mine/busybox:v2");
     assert_eq!(img["Id"], busybox.id);
@@ -215,7 +314,10 @@ fn rmi_untags_until_the_last_reference_then_deletes() {
     // By ID with tags in two repositories: refused unless forced.
     d.docker_ok(&["tag", &reference, "mine:2"]);
     let err = d.docker_err(&["rmi", short(&busybox.id)]);
-    assert!(err.contains("must be forced") && err.contains("referenced in multiple repositories"), "{err}");
+    assert!(
+        err.contains("must be forced") && err.contains("referenced in multiple repositories"),
+        "{err}"
+    );
     d.docker_ok(&["rmi", "mine:2"]);
 
     let out = d.docker_ok(&["rmi", &reference]);
@@ -251,7 +353,10 @@ fn image_prune_removes_dangling_then_all() {
     let out = d.docker_ok(&["image", "prune", "-f"]);
     assert!(out.contains(&format!("deleted: {}", hello.id)), "{out}");
     assert!(out.contains("untagged:"), "{out}");
-    assert_eq!(distinct(lines(&d.docker_ok(&["images", "-q", "--no-trunc"]))), vec![busybox.id.clone()]);
+    assert_eq!(
+        distinct(lines(&d.docker_ok(&["images", "-q", "--no-trunc"]))),
+        vec![busybox.id.clone()]
+    );
 
     let out = d.docker_ok(&["image", "prune", "-a", "-f"]);
     assert!(out.contains(&format!("deleted: {}", busybox.id)), "{out}");
@@ -266,19 +371,34 @@ fn restart_drops_images_whose_layers_are_gone() {
     let hello = f.image("hello");
     let busybox_ref = pull(&d, &f, "busybox");
     pull(&d, &f, "hello");
-    let upper = inspect(&d, &busybox_ref)["GraphDriver"]["Data"]["UpperDir"].as_str().expect("UpperDir").to_string();
-    let layer_dir = std::path::Path::new(&upper).parent().expect("layer directory").to_path_buf();
-    assert!(layer_dir.starts_with(d.data_root()), "{} is outside the data root", layer_dir.display());
+    let upper = inspect(&d, &busybox_ref)["GraphDriver"]["Data"]["UpperDir"]
+        .as_str()
+        .expect("UpperDir")
+        .to_string();
+    let layer_dir = std::path::Path::new(&upper)
+        .parent()
+        .expect("layer directory")
+        .to_path_buf();
+    assert!(
+        layer_dir.starts_with(d.data_root()),
+        "{} is outside the data root",
+        layer_dir.display()
+    );
 
     d.stop();
     std::fs::remove_dir_all(&layer_dir).expect("remove the top layer of busybox");
     d.restart_with(&[]);
 
     // The broken image and its references are gone; the intact one stays.
-    assert_eq!(distinct(lines(&d.docker_ok(&["images", "-q", "--no-trunc"]))), vec![hello.id.clone()]);
+    assert_eq!(
+        distinct(lines(&d.docker_ok(&["images", "-q", "--no-trunc"]))),
+        vec![hello.id.clone()]
+    );
     let err = d.docker_err(&["image", "inspect", &busybox_ref]);
     assert!(err.contains("No such image"), "{err}");
-    assert!(!d.docker_ok(&["images", "-a", "-q", "--no-trunc"]).contains(&busybox.id));
+    assert!(!d
+        .docker_ok(&["images", "-a", "-q", "--no-trunc"])
+        .contains(&busybox.id));
     // It can be pulled again.
     pull(&d, &f, "busybox");
     assert_eq!(inspect(&d, &busybox_ref)["Id"], busybox.id);

@@ -12,17 +12,23 @@ use common::{Daemon, Fixtures};
 
 /// A repository name no other test run uses.
 fn unique_repo(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
     format!("berth-test/{prefix}-{}-{nanos}", std::process::id())
 }
 
 fn image_id(d: &Daemon, reference: &str) -> String {
-    d.docker_ok(&["image", "inspect", "--format", "{{.Id}}", reference]).trim().to_string()
+    d.docker_ok(&["image", "inspect", "--format", "{{.Id}}", reference])
+        .trim()
+        .to_string()
 }
 
 /// The fixtures JSON as a value, for fields the harness does not model (platforms).
 fn fixtures_json() -> serde_json::Value {
-    let path = std::env::var("BERTH_FIXTURES").expect("BERTH_FIXTURES (run through scripts/test.sh)");
+    let path =
+        std::env::var("BERTH_FIXTURES").expect("BERTH_FIXTURES (run through scripts/test.sh)");
     let text = std::fs::read_to_string(&path).expect("fixtures file");
     serde_json::from_str(&text).expect("fixtures JSON")
 }
@@ -37,22 +43,52 @@ fn pull_every_fixture_by_tag_then_by_digest() {
         }
         let reference = f.anon_ref(name);
         let out = d.docker_ok(&["pull", &reference]);
-        assert!(out.contains(&format!("{}: Pulling from {}", image.tag, image.repository)), "{name}: {out}");
-        assert!(out.contains(&format!("Digest: {}", image.digest)), "{name}: {out}");
+        assert!(
+            out.contains(&format!("{}: Pulling from {}", image.tag, image.repository)),
+            "{name}: {out}"
+        );
+        assert!(
+            out.contains(&format!("Digest: {}", image.digest)),
+            "{name}: {out}"
+        );
         assert!(
             out.contains(&format!("Status: Downloaded newer image for {reference}"))
                 || out.contains(&format!("Status: Image is up to date for {reference}")),
             "{name}: {out}"
         );
-        assert_eq!(out.lines().last().map(str::trim), Some(reference.as_str()), "{name}: the CLI prints the reference last");
-        assert_eq!(image_id(&d, &reference), image.id, "{name}: image ID is the config digest");
+        assert_eq!(
+            out.lines().last().map(str::trim),
+            Some(reference.as_str()),
+            "{name}: the CLI prints the reference last"
+        );
+        assert_eq!(
+            image_id(&d, &reference),
+            image.id,
+            "{name}: image ID is the config digest"
+        );
 
         let by_digest = format!("{}/{}@{}", f.registry, image.repository, image.digest);
         let out = d.docker_ok(&["pull", &by_digest]);
-        assert!(out.contains(&format!("Digest: {}", image.digest)), "{name}: {out}");
-        assert_eq!(image_id(&d, &by_digest), image.id, "{name}: pulled by digest");
-        let digests = d.docker_ok(&["image", "inspect", "--format", "{{json .RepoDigests}}", &reference]);
-        assert!(digests.contains(&by_digest), "{name}: RepoDigests {digests} lacks {by_digest}");
+        assert!(
+            out.contains(&format!("Digest: {}", image.digest)),
+            "{name}: {out}"
+        );
+        assert_eq!(
+            image_id(&d, &by_digest),
+            image.id,
+            "{name}: pulled by digest"
+        );
+        let digests = d.docker_ok(&[
+            "image",
+            "inspect",
+            "--format",
+            "{{json .RepoDigests}}",
+            &reference,
+        ]);
+        assert!(
+            digests.contains(&by_digest),
+            "{name}: RepoDigests {digests} lacks {by_digest}"
+        );
     }
 }
 
@@ -63,19 +99,34 @@ fn second_pull_is_up_to_date_and_layers_are_reported() {
     let raw = fixtures_json();
     let reference = f.anon_ref("busybox");
     let out = d.docker_ok(&["pull", &reference]);
-    let layer_digests = raw["images"]["busybox"]["layer_digests"].as_array().cloned().unwrap_or_default();
+    let layer_digests = raw["images"]["busybox"]["layer_digests"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     assert!(!layer_digests.is_empty(), "fixture lists its layer digests");
     for digest in layer_digests {
         let short = &digest.as_str().unwrap_or_default()["sha256:".len()..][..12];
-        assert!(out.contains(&format!("{short}: Pull complete")), "{short}: {out}");
+        assert!(
+            out.contains(&format!("{short}: Pull complete")),
+            "{short}: {out}"
+        );
     }
     let again = d.docker_ok(&["pull", &reference]);
-    assert!(again.contains(&format!("Status: Image is up to date for {reference}")), "{again}");
-    assert!(!again.contains("Pull complete"), "nothing is downloaded again: {again}");
+    assert!(
+        again.contains(&format!("Status: Image is up to date for {reference}")),
+        "{again}"
+    );
+    assert!(
+        !again.contains("Pull complete"),
+        "nothing is downloaded again: {again}"
+    );
 
     // An image sharing the bottom layers: those are "Already exists".
     let oci = d.docker_ok(&["pull", &f.anon_ref("httpd")]);
-    assert!(oci.contains("Already exists") || oci.contains("Pull complete"), "{oci}");
+    assert!(
+        oci.contains("Already exists") || oci.contains("Pull complete"),
+        "{oci}"
+    );
 }
 
 #[test]
@@ -86,17 +137,26 @@ fn pull_all_tags() {
     let repo = format!("{}/{}", f.registry, image.repository);
     let out = d.docker_ok(&["pull", "--all-tags", &repo]);
     for tag in ["latest", "v1"] {
-        assert!(out.contains(&format!("{tag}: Pulling from {}", image.repository)), "{out}");
+        assert!(
+            out.contains(&format!("{tag}: Pulling from {}", image.repository)),
+            "{out}"
+        );
         assert_eq!(image_id(&d, &format!("{repo}:{tag}")), image.id);
     }
-    assert!(out.contains(&format!("Status: Downloaded newer image for {repo}\n")), "{out}");
+    assert!(
+        out.contains(&format!("Status: Downloaded newer image for {repo}\n")),
+        "{out}"
+    );
 }
 
 #[test]
 fn pull_selects_the_platform_from_an_index() {
     let f = Fixtures::load();
     let raw = fixtures_json();
-    let platforms = raw["images"]["multi"]["platforms"].as_array().cloned().expect("multi lists its platforms");
+    let platforms = raw["images"]["multi"]["platforms"]
+        .as_array()
+        .cloned()
+        .expect("multi lists its platforms");
     let id_of = |arch: &str| {
         platforms
             .iter()
@@ -110,19 +170,44 @@ fn pull_selects_the_platform_from_an_index() {
 
     let d = Daemon::start();
     let out = d.docker_ok(&["pull", "--platform", "linux/arm64", &reference]);
-    assert!(out.contains(&format!("Digest: {index_digest}")), "the index digest is reported: {out}");
+    assert!(
+        out.contains(&format!("Digest: {index_digest}")),
+        "the index digest is reported: {out}"
+    );
     assert_eq!(image_id(&d, &reference), id_of("arm64"));
-    let arch = d.docker_ok(&["image", "inspect", "--format", "{{.Architecture}}", &reference]);
+    let arch = d.docker_ok(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.Architecture}}",
+        &reference,
+    ]);
     assert_eq!(arch.trim(), "arm64");
 
     let d = Daemon::start();
     d.docker_ok(&["pull", &reference]);
-    assert_eq!(image_id(&d, &reference), id_of("amd64"), "the host platform by default");
-    let digests = d.docker_ok(&["image", "inspect", "--format", "{{json .RepoDigests}}", &reference]);
-    assert!(digests.contains(&format!("{}/berth/multi@{index_digest}", f.registry)), "RepoDigests records the index: {digests}");
+    assert_eq!(
+        image_id(&d, &reference),
+        id_of("amd64"),
+        "the host platform by default"
+    );
+    let digests = d.docker_ok(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{json .RepoDigests}}",
+        &reference,
+    ]);
+    assert!(
+        digests.contains(&format!("{}/berth/multi@{index_digest}", f.registry)),
+        "RepoDigests records the index: {digests}"
+    );
 
     let err = d.docker_err(&["pull", "--platform", "linux/s390x", &reference]);
-    assert!(err.contains("no matching manifest for linux/s390x in the manifest list entries"), "{err}");
+    assert!(
+        err.contains("no matching manifest for linux/s390x in the manifest list entries"),
+        "{err}"
+    );
 
     // A single-platform image of another platform is pulled, with dockerd's warning.
     let hello = f.anon_ref("hello");
@@ -164,7 +249,9 @@ fn pull_from_an_unreachable_registry() {
     let d = Daemon::start();
     let err = d.docker_err(&["pull", "127.0.0.1:1/berth/busybox"]);
     assert!(
-        err.contains("Get \"http://127.0.0.1:1/v2/\": dial tcp 127.0.0.1:1: connect: connection refused"),
+        err.contains(
+            "Get \"http://127.0.0.1:1/v2/\": dial tcp 127.0.0.1:1: connect: connection refused"
+        ),
         "{err}"
     );
 }
@@ -180,19 +267,37 @@ fn push_to_a_new_repository_then_pull_it_back() {
     d.docker_ok(&["tag", &f.anon_ref("busybox"), &target]);
 
     let out = d.docker_ok(&["push", &target]);
-    assert!(out.contains(&format!("The push refers to repository [{repo}]")), "{out}");
+    assert!(
+        out.contains(&format!("The push refers to repository [{repo}]")),
+        "{out}"
+    );
     assert!(out.contains("Preparing"), "{out}");
     // The stored manifest is pushed unchanged: same digest as in the fixture registry.
-    assert!(out.contains(&format!("v1: digest: {} size: ", busybox.digest)), "{out}");
+    assert!(
+        out.contains(&format!("v1: digest: {} size: ", busybox.digest)),
+        "{out}"
+    );
     let again = d.docker_ok(&["push", &target]);
     assert!(again.contains("Layer already exists"), "{again}");
-    let digests = d.docker_ok(&["image", "inspect", "--format", "{{json .RepoDigests}}", &target]);
-    assert!(digests.contains(&format!("{repo}@{}", busybox.digest)), "push records the repo digest: {digests}");
+    let digests = d.docker_ok(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{json .RepoDigests}}",
+        &target,
+    ]);
+    assert!(
+        digests.contains(&format!("{repo}@{}", busybox.digest)),
+        "push records the repo digest: {digests}"
+    );
 
     // Back again, into a daemon that never had it.
     let other = Daemon::start();
     let out = other.docker_ok(&["pull", &target]);
-    assert!(out.contains(&format!("Digest: {}", busybox.digest)), "{out}");
+    assert!(
+        out.contains(&format!("Digest: {}", busybox.digest)),
+        "{out}"
+    );
     assert_eq!(image_id(&other, &target), busybox.id);
 
     // And after `docker rmi` in the first daemon.
@@ -209,16 +314,25 @@ fn push_of_an_image_whose_layer_blob_is_not_here() {
     let f = Fixtures::load();
     let hello = f.image("hello");
     let raw = fixtures_json();
-    let blob = raw["images"]["hello"]["layer_digests"][0].as_str().expect("hello's layer digest").to_string();
+    let blob = raw["images"]["hello"]["layer_digests"][0]
+        .as_str()
+        .expect("hello's layer digest")
+        .to_string();
     let d = Daemon::start();
     d.docker_ok(&["pull", &f.anon_ref("hello")]);
-    let path = d.data_root().join("content/blobs/sha256").join(blob.trim_start_matches("sha256:"));
+    let path = d
+        .data_root()
+        .join("content/blobs/sha256")
+        .join(blob.trim_start_matches("sha256:"));
     std::fs::remove_file(&path).unwrap_or_else(|e| panic!("removing {}: {e}", path.display()));
 
     let repo = format!("{}/{}", f.registry, unique_repo("refetch"));
     d.docker_ok(&["tag", &f.anon_ref("hello"), &format!("{repo}:r")]);
     let out = d.docker_ok(&["push", &format!("{repo}:r")]);
-    assert!(out.contains(&format!("r: digest: {} size:", hello.digest)), "{out}");
+    assert!(
+        out.contains(&format!("r: digest: {} size:", hello.digest)),
+        "{out}"
+    );
     assert!(path.exists(), "the blob was fetched again");
 }
 
@@ -231,7 +345,10 @@ fn push_without_tag_pushes_every_tag() {
     d.docker_ok(&["tag", &f.anon_ref("hello"), &format!("{repo}:a")]);
     d.docker_ok(&["tag", &f.anon_ref("hello"), &format!("{repo}:b")]);
     let out = d.docker_ok(&["push", "--all-tags", &repo]);
-    assert!(out.contains("a: digest: sha256:") && out.contains("b: digest: sha256:"), "{out}");
+    assert!(
+        out.contains("a: digest: sha256:") && out.contains("b: digest: sha256:"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -240,7 +357,12 @@ fn push_of_an_image_that_is_not_here() {
     let d = Daemon::start();
     let name = format!("{}/berth-test/nothere", f.registry);
     let err = d.docker_err(&["push", &format!("{name}:v1")]);
-    assert!(err.contains(&format!("An image does not exist locally with the tag: {name}")), "{err}");
+    assert!(
+        err.contains(&format!(
+            "An image does not exist locally with the tag: {name}"
+        )),
+        "{err}"
+    );
 }
 
 #[test]
@@ -260,7 +382,17 @@ fn import_a_root_filesystem_tarball() {
         .expect("tar");
     assert!(status.success());
     let tarball = tarball.to_string_lossy().into_owned();
-    let out = d.docker_ok(&["import", "-c", "CMD [\"/bin/sh\"]", "-c", "ENV A=1", "-m", "made here", &tarball, "berth-test/imported:v1"]);
+    let out = d.docker_ok(&[
+        "import",
+        "-c",
+        "CMD [\"/bin/sh\"]",
+        "-c",
+        "ENV A=1",
+        "-m",
+        "made here",
+        &tarball,
+        "berth-test/imported:v1",
+    ]);
     let id = out.trim().to_string();
     assert!(id.starts_with("sha256:"), "{out}");
     assert_eq!(image_id(&d, "berth-test/imported:v1"), id);
@@ -289,7 +421,9 @@ fn import_a_root_filesystem_tarball() {
 
 /// Files in a directory (0 when it does not exist).
 fn count_entries(dir: &Path) -> usize {
-    std::fs::read_dir(dir).map(|entries| entries.count()).unwrap_or(0)
+    std::fs::read_dir(dir)
+        .map(|entries| entries.count())
+        .unwrap_or(0)
 }
 
 #[test]
@@ -300,7 +434,9 @@ fn sigkill_in_the_middle_of_a_pull_leaves_a_usable_store() {
     let mut d = Daemon::start();
 
     let mut pull = d.docker_cmd();
-    pull.args(["pull", &reference]).stdout(Stdio::null()).stderr(Stdio::null());
+    pull.args(["pull", &reference])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
     let mut child = pull.spawn().expect("docker pull");
 
     // Wait until the download is under way: a partial blob in the ingest folder, or
@@ -309,9 +445,15 @@ fn sigkill_in_the_middle_of_a_pull_leaves_a_usable_store() {
     let blobs = d.data_root().join("content").join("blobs").join("sha256");
     let deadline = Instant::now() + Duration::from_secs(60);
     while count_entries(&ingest) == 0 && count_entries(&blobs) < 3 {
-        assert!(Instant::now() < deadline, "the pull never started writing; log:\n{}", common::tail(&d.log(), 30));
+        assert!(
+            Instant::now() < deadline,
+            "the pull never started writing; log:\n{}",
+            common::tail(&d.log(), 30)
+        );
         if let Ok(Some(status)) = child.try_wait() {
-            panic!("docker pull ended before the kill ({status}); the image is too small to interrupt");
+            panic!(
+                "docker pull ended before the kill ({status}); the image is too small to interrupt"
+            );
         }
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -320,20 +462,34 @@ fn sigkill_in_the_middle_of_a_pull_leaves_a_usable_store() {
     let _ = child.wait();
 
     d.restart_with(&[]);
-    assert_eq!(count_entries(&ingest), 0, "unfinished ingests are removed at start");
+    assert_eq!(
+        count_entries(&ingest),
+        0,
+        "unfinished ingests are removed at start"
+    );
     // Absent or complete, never half there.
     let inspect = d.docker(&["image", "inspect", "--format", "{{.Id}}", &reference]);
     if inspect.status.success() {
         assert_eq!(common::stdout(&inspect).trim(), big.id);
     } else {
-        assert!(common::stderr(&inspect).contains("No such image"), "{}", common::stderr(&inspect));
+        assert!(
+            common::stderr(&inspect).contains("No such image"),
+            "{}",
+            common::stderr(&inspect)
+        );
     }
     d.docker_ok(&["images"]);
 
     let out = d.docker_ok(&["pull", &reference]);
     assert!(out.contains(&format!("Digest: {}", big.digest)), "{out}");
     assert_eq!(image_id(&d, &reference), big.id);
-    let layers = d.docker_ok(&["image", "inspect", "--format", "{{len .RootFS.Layers}}", &reference]);
+    let layers = d.docker_ok(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{len .RootFS.Layers}}",
+        &reference,
+    ]);
     assert_eq!(layers.trim(), big.layers.to_string());
 }
 
@@ -351,5 +507,8 @@ fn pull_from_docker_hub_reports_the_network_error() {
         .expect("docker pull");
     assert!(!out.status.success());
     let err = common::stderr(&out);
-    assert!(err.contains("Error response from daemon: Get \"https://registry-1.docker.io/v2/\""), "{err}");
+    assert!(
+        err.contains("Error response from daemon: Get \"https://registry-1.docker.io/v2/\""),
+        "{err}"
+    );
 }

@@ -295,7 +295,6 @@ async fn bollard_version_info_ping() {
     assert_eq!(info.os_type.as_deref(), Some("linux"));
 }
 
-
 #[test]
 fn sigterm_removes_socket_and_pid_file() {
     let mut d = common::Daemon::start();

@@ -188,7 +188,6 @@ fn wait_for_port(port: u16) {
     panic!("nothing listens on 127.0.0.1:{port}");
 }
 
-
 #[test]
 fn plain_tcp_on_all_interfaces_needs_tls_false() {
     let port = free_port();

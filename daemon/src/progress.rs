@@ -79,7 +79,11 @@ pub struct ErrorDetail {
 impl JsonMessage {
     /// `{"status":"Digest: …"}` or, with an id, `{"status":"Pulling from x","id":"latest"}`.
     pub fn status(id: Option<&str>, status: impl Into<String>) -> Self {
-        JsonMessage { status: Some(status.into()), id: id.map(str::to_string), ..Default::default() }
+        JsonMessage {
+            status: Some(status.into()),
+            id: id.map(str::to_string),
+            ..Default::default()
+        }
     }
 
     /// A layer action without byte counts: `{"status":"Pull complete","progressDetail":{},"id":…}`.
@@ -97,7 +101,10 @@ impl JsonMessage {
         let bar = progress_bar(current, total);
         JsonMessage {
             status: Some(action.into()),
-            progress_detail: Some(ProgressDetail { current: Some(current), total: (total > 0).then_some(total) }),
+            progress_detail: Some(ProgressDetail {
+                current: Some(current),
+                total: (total > 0).then_some(total),
+            }),
             progress: (!bar.is_empty()).then_some(bar),
             id: Some(id.to_string()),
             ..Default::default()
@@ -106,14 +113,20 @@ impl JsonMessage {
 
     /// `{"progressDetail":{},"aux":{…}}` (a push's result).
     pub fn aux(value: Aux) -> Self {
-        JsonMessage { progress_detail: Some(ProgressDetail::default()), aux: Some(value), ..Default::default() }
+        JsonMessage {
+            progress_detail: Some(ProgressDetail::default()),
+            aux: Some(value),
+            ..Default::default()
+        }
     }
 
     /// The last line of a failed stream.
     pub fn error(message: impl Into<String>) -> Self {
         let message = message.into();
         JsonMessage {
-            error_detail: Some(ErrorDetail { message: message.clone() }),
+            error_detail: Some(ErrorDetail {
+                message: message.clone(),
+            }),
             error: Some(message),
             ..Default::default()
         }
@@ -140,7 +153,13 @@ impl ProgressSink {
     /// A sink and the receiving end for [`respond`].
     pub fn channel() -> (ProgressSink, mpsc::Receiver<JsonMessage>) {
         let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
-        (ProgressSink { tx, last_update: Arc::default() }, rx)
+        (
+            ProgressSink {
+                tx,
+                last_update: Arc::default(),
+            },
+            rx,
+        )
     }
 
     /// Sends a message; a client that went away is not an error for the transfer.
@@ -165,9 +184,15 @@ impl ProgressSink {
     pub async fn bytes(&self, id: &str, action: &str, current: u64, total: u64) {
         let now = Instant::now();
         let due = {
-            let mut last = self.last_update.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut last = self
+                .last_update
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             let due = match last.get(id) {
-                Some(at) => now.duration_since(*at) >= MIN_UPDATE_INTERVAL || (total > 0 && current >= total),
+                Some(at) => {
+                    now.duration_since(*at) >= MIN_UPDATE_INTERVAL
+                        || (total > 0 && current >= total)
+                }
                 None => true,
             };
             if due {
@@ -176,12 +201,16 @@ impl ProgressSink {
             due
         };
         if due {
-            self.send(JsonMessage::bytes(id, action, current, total)).await;
+            self.send(JsonMessage::bytes(id, action, current, total))
+                .await;
         }
     }
 
     fn forget(&self, id: &str) {
-        let mut last = self.last_update.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut last = self
+            .last_update
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         last.remove(id);
     }
 }
@@ -191,7 +220,10 @@ impl ProgressSink {
 /// If the task ends with an error before it sent anything, that error is returned (the
 /// caller answers with a plain HTTP error, as dockerd does). Otherwise the answer is a
 /// `200` stream of JSON lines, ending with an `errorDetail` line if the task fails later.
-pub async fn respond<E>(mut rx: mpsc::Receiver<JsonMessage>, task: JoinHandle<Result<(), E>>) -> Result<Response, E>
+pub async fn respond<E>(
+    mut rx: mpsc::Receiver<JsonMessage>,
+    task: JoinHandle<Result<(), E>>,
+) -> Result<Response, E>
 where
     E: Display + From<tokio::task::JoinError> + Send + 'static,
 {
@@ -203,27 +235,57 @@ where
             return Ok(json_stream_response(Body::empty()));
         }
     };
-    let state = StreamState::Messages { first: Some(Box::new(first)), rx, task };
+    let state = StreamState::Messages {
+        first: Some(Box::new(first)),
+        rx,
+        task,
+    };
     let stream = futures::stream::unfold(state, next_line);
     Ok(json_stream_response(Body::from_stream(stream)))
 }
 
 enum StreamState<E> {
-    Messages { first: Option<Box<JsonMessage>>, rx: mpsc::Receiver<JsonMessage>, task: JoinHandle<Result<(), E>> },
+    Messages {
+        first: Option<Box<JsonMessage>>,
+        rx: mpsc::Receiver<JsonMessage>,
+        task: JoinHandle<Result<(), E>>,
+    },
     Done,
 }
 
-async fn next_line<E>(state: StreamState<E>) -> Option<(Result<Bytes, std::convert::Infallible>, StreamState<E>)>
+async fn next_line<E>(
+    state: StreamState<E>,
+) -> Option<(Result<Bytes, std::convert::Infallible>, StreamState<E>)>
 where
     E: Display + From<tokio::task::JoinError>,
 {
     match state {
         StreamState::Done => None,
-        StreamState::Messages { first: Some(message), rx, task } => {
-            Some((Ok(message.to_line()), StreamState::Messages { first: None, rx, task }))
-        }
-        StreamState::Messages { first: None, mut rx, task } => match rx.recv().await {
-            Some(message) => Some((Ok(message.to_line()), StreamState::Messages { first: None, rx, task })),
+        StreamState::Messages {
+            first: Some(message),
+            rx,
+            task,
+        } => Some((
+            Ok(message.to_line()),
+            StreamState::Messages {
+                first: None,
+                rx,
+                task,
+            },
+        )),
+        StreamState::Messages {
+            first: None,
+            mut rx,
+            task,
+        } => match rx.recv().await {
+            Some(message) => Some((
+                Ok(message.to_line()),
+                StreamState::Messages {
+                    first: None,
+                    rx,
+                    task,
+                },
+            )),
             None => {
                 let outcome = match task.await {
                     Ok(result) => result,
@@ -233,7 +295,10 @@ where
                     Ok(()) => None,
                     Err(e) => {
                         tracing::info!(error = %e, "transfer failed after its stream started");
-                        Some((Ok(JsonMessage::error(e.to_string()).to_line()), StreamState::Done))
+                        Some((
+                            Ok(JsonMessage::error(e.to_string()).to_line()),
+                            StreamState::Done,
+                        ))
                     }
                 }
             }
@@ -243,7 +308,10 @@ where
 
 fn json_stream_response(body: Body) -> Response {
     let mut response = Response::new(body);
-    response.headers_mut().insert(CONTENT_TYPE, axum::http::HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
     response
 }
 
@@ -295,7 +363,11 @@ pub fn progress_bar(current: u64, total: u64) -> String {
         return format!("{:>8}", human_size(current));
     }
     let percentage = (((current as f64 / total as f64) * 100.0) as u64 / 2).min(50) as usize;
-    let bar = format!("[{}>{}] ", "=".repeat(percentage), " ".repeat(50 - percentage));
+    let bar = format!(
+        "[{}>{}] ",
+        "=".repeat(percentage),
+        " ".repeat(50 - percentage)
+    );
     let numbers = if current > total {
         format!("{:>8}", human_size(current))
     } else {

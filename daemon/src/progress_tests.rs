@@ -39,14 +39,20 @@ fn messages_serialise_in_dockerd_order() {
         "{\"status\":\"Pull complete\",\"progressDetail\":{},\"id\":\"abc\"}\r\n"
     );
     assert_eq!(
-        String::from_utf8_lossy(&JsonMessage::status(Some("latest"), "Pulling from t/bb").to_line()),
+        String::from_utf8_lossy(
+            &JsonMessage::status(Some("latest"), "Pulling from t/bb").to_line()
+        ),
         "{\"status\":\"Pulling from t/bb\",\"id\":\"latest\"}\r\n"
     );
     assert_eq!(
         String::from_utf8_lossy(&JsonMessage::error("boom").to_line()),
         "{\"errorDetail\":{\"message\":\"boom\"},\"error\":\"boom\"}\r\n"
     );
-    let aux = JsonMessage::aux(Aux::PushResult { tag: "latest".into(), digest: "sha256:x".into(), size: 527 });
+    let aux = JsonMessage::aux(Aux::PushResult {
+        tag: "latest".into(),
+        digest: "sha256:x".into(),
+        size: 527,
+    });
     assert_eq!(
         String::from_utf8_lossy(&aux.to_line()),
         "{\"progressDetail\":{},\"aux\":{\"Tag\":\"latest\",\"Digest\":\"sha256:x\",\"Size\":527}}\r\n"
@@ -67,7 +73,9 @@ impl From<tokio::task::JoinError> for Failure {
 }
 
 async fn body_text(response: Response) -> String {
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body");
     String::from_utf8_lossy(&bytes).into_owned()
 }
 

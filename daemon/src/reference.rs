@@ -80,7 +80,12 @@ impl Reference {
         if domain.len() + 1 + path.len() > 255 {
             return Err(ReferenceError::NameTooLong);
         }
-        Ok(Reference { domain, path, tag, digest })
+        Ok(Reference {
+            domain,
+            path,
+            tag,
+            digest,
+        })
     }
 
     /// Parses `input` and adds the `latest` tag when it has neither tag nor digest.
@@ -96,7 +101,10 @@ impl Reference {
     pub fn parse_for_tagging(input: &str) -> Result<Reference, ReferenceError> {
         let r = Self::parse_with_default_tag(input)?;
         let last = r.path.rsplit('/').next().unwrap_or("");
-        if r.domain == DEFAULT_DOMAIN && r.path == format!("{OFFICIAL_REPO_PREFIX}{last}") && is_full_hex_id(last) {
+        if r.domain == DEFAULT_DOMAIN
+            && r.path == format!("{OFFICIAL_REPO_PREFIX}{last}")
+            && is_full_hex_id(last)
+        {
             return Err(ReferenceError::HexName(last.to_string()));
         }
         Ok(r)
@@ -126,17 +134,32 @@ impl Reference {
 
     /// Copy with only the name and the given tag.
     pub fn with_tag(&self, tag: &str) -> Reference {
-        Reference { domain: self.domain.clone(), path: self.path.clone(), tag: Some(tag.to_string()), digest: None }
+        Reference {
+            domain: self.domain.clone(),
+            path: self.path.clone(),
+            tag: Some(tag.to_string()),
+            digest: None,
+        }
     }
 
     /// Copy with only the name and the given digest.
     pub fn with_digest(&self, digest: &str) -> Reference {
-        Reference { domain: self.domain.clone(), path: self.path.clone(), tag: None, digest: Some(digest.to_string()) }
+        Reference {
+            domain: self.domain.clone(),
+            path: self.path.clone(),
+            tag: None,
+            digest: Some(digest.to_string()),
+        }
     }
 
     /// Copy without tag or digest.
     pub fn name_only(&self) -> Reference {
-        Reference { domain: self.domain.clone(), path: self.path.clone(), tag: None, digest: None }
+        Reference {
+            domain: self.domain.clone(),
+            path: self.path.clone(),
+            tag: None,
+            digest: None,
+        }
     }
 
     /// Whether this names the Docker Hub.
@@ -167,25 +190,36 @@ impl std::fmt::Display for Reference {
 
 /// Familiar form of a normalised reference string; the input unchanged if it does not parse.
 pub fn familiar_string(normalised: &str) -> String {
-    Reference::parse(normalised).map(|r| r.familiar()).unwrap_or_else(|_| normalised.to_string())
+    Reference::parse(normalised)
+        .map(|r| r.familiar())
+        .unwrap_or_else(|_| normalised.to_string())
 }
 
 /// Whether `s` is a 64-character lowercase hex string (a full image or layer ID).
 pub fn is_full_hex_id(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// Splits a name into domain and path, normalising Docker Hub names.
 fn split_domain(name: &str) -> (String, String) {
     let (domain, path) = match name.split_once('/') {
         Some((first, rest))
-            if first.contains('.') || first.contains(':') || first == "localhost" || first.chars().any(|c| c.is_ascii_uppercase()) =>
+            if first.contains('.')
+                || first.contains(':')
+                || first == "localhost"
+                || first.chars().any(|c| c.is_ascii_uppercase()) =>
         {
             (first.to_string(), rest.to_string())
         }
         _ => (DEFAULT_DOMAIN.to_string(), name.to_string()),
     };
-    let domain = if domain == LEGACY_DEFAULT_DOMAIN { DEFAULT_DOMAIN.to_string() } else { domain };
+    let domain = if domain == LEGACY_DEFAULT_DOMAIN {
+        DEFAULT_DOMAIN.to_string()
+    } else {
+        domain
+    };
     let path = if domain == DEFAULT_DOMAIN && !path.contains('/') {
         format!("{OFFICIAL_REPO_PREFIX}{path}")
     } else {
@@ -206,11 +240,16 @@ fn validate_domain(domain: &str) -> Result<(), ReferenceError> {
     }
     if host.starts_with('[') && host.ends_with(']') {
         let inner = &host[1..host.len() - 1];
-        return inner.parse::<std::net::Ipv6Addr>().map(|_| ()).map_err(|_| ReferenceError::InvalidFormat);
+        return inner
+            .parse::<std::net::Ipv6Addr>()
+            .map(|_| ())
+            .map_err(|_| ReferenceError::InvalidFormat);
     }
     for label in host.split('.') {
         let ok = !label.is_empty()
-            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
             && !label.starts_with('-')
             && !label.ends_with('-');
         if !ok {
@@ -267,7 +306,11 @@ fn validate_path_component(c: &str) -> Result<(), ReferenceError> {
 fn validate_tag(t: &str) -> Result<(), ReferenceError> {
     let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
     let b = t.as_bytes();
-    if b.is_empty() || b.len() > 128 || !word(b[0]) || !b.iter().all(|&c| word(c) || c == b'.' || c == b'-') {
+    if b.is_empty()
+        || b.len() > 128
+        || !word(b[0])
+        || !b.iter().all(|&c| word(c) || c == b'.' || c == b'-')
+    {
         return Err(ReferenceError::InvalidFormat);
     }
     Ok(())
@@ -276,15 +319,31 @@ fn validate_tag(t: &str) -> Result<(), ReferenceError> {
 /// "algorithm:encoded"; sha256 must be 64 lowercase hex.
 pub fn validate_digest(d: &str) -> Result<(), ReferenceError> {
     let (alg, hex) = d.split_once(':').ok_or(ReferenceError::InvalidDigest)?;
-    let alg_ok = !alg.is_empty() && alg.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+._-".contains(&b));
+    let alg_ok = !alg.is_empty()
+        && alg
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+._-".contains(&b));
     if !alg_ok {
         return Err(ReferenceError::InvalidFormat);
     }
     match alg {
         "sha256" if is_full_hex_id(hex) => Ok(()),
-        "sha512" if hex.len() == 128 && hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) => Ok(()),
+        "sha512"
+            if hex.len() == 128
+                && hex
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) =>
+        {
+            Ok(())
+        }
         "sha256" | "sha512" => Err(ReferenceError::InvalidDigest),
-        _ if hex.len() >= 32 && hex.bytes().all(|b| b.is_ascii_alphanumeric() || b"=_-".contains(&b)) => Ok(()),
+        _ if hex.len() >= 32
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"=_-".contains(&b)) =>
+        {
+            Ok(())
+        }
         _ => Err(ReferenceError::InvalidFormat),
     }
 }
@@ -303,7 +362,12 @@ mod tests {
         let r = Reference::parse("index.docker.io/user/app:1.0").unwrap();
         assert_eq!(r.to_string(), "docker.io/user/app:1.0");
         assert_eq!(r.familiar(), "user/app:1.0");
-        assert_eq!(Reference::parse("docker.io/library/busybox").unwrap().familiar(), "busybox");
+        assert_eq!(
+            Reference::parse("docker.io/library/busybox")
+                .unwrap()
+                .familiar(),
+            "busybox"
+        );
     }
 
     #[test]
@@ -316,7 +380,10 @@ mod tests {
         let r = Reference::parse("localhost/foo").unwrap();
         assert_eq!(r.domain, "localhost");
         let r = Reference::parse("localhost:5000/foo").unwrap();
-        assert_eq!((r.domain.as_str(), r.tag.as_deref()), ("localhost:5000", None));
+        assert_eq!(
+            (r.domain.as_str(), r.tag.as_deref()),
+            ("localhost:5000", None)
+        );
     }
 
     #[test]
@@ -332,12 +399,30 @@ mod tests {
 
     #[test]
     fn rejects_bad_names() {
-        for bad in ["", ":tag", "Busybox", "a//b", "a/", "-a", "a:b:c", "busybox:", "busybox:-x", "a..b", "host:port/x"] {
+        for bad in [
+            "",
+            ":tag",
+            "Busybox",
+            "a//b",
+            "a/",
+            "-a",
+            "a:b:c",
+            "busybox:",
+            "busybox:-x",
+            "a..b",
+            "host:port/x",
+        ] {
             assert!(Reference::parse(bad).is_err(), "{bad} should be refused");
         }
         // An uppercase first component is taken as a domain, so the path is what is refused.
-        assert_eq!(Reference::parse("Foo/Bar").unwrap_err(), ReferenceError::Uppercase("Bar".into()));
-        assert!(matches!(Reference::parse("library/Busybox"), Err(ReferenceError::Uppercase(_))));
+        assert_eq!(
+            Reference::parse("Foo/Bar").unwrap_err(),
+            ReferenceError::Uppercase("Bar".into())
+        );
+        assert!(matches!(
+            Reference::parse("library/Busybox"),
+            Err(ReferenceError::Uppercase(_))
+        ));
     }
 
     #[test]
@@ -350,7 +435,10 @@ mod tests {
     #[test]
     fn refuses_hex_names_for_tagging() {
         let hex = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-        assert!(matches!(Reference::parse_for_tagging(hex), Err(ReferenceError::HexName(_))));
+        assert!(matches!(
+            Reference::parse_for_tagging(hex),
+            Err(ReferenceError::HexName(_))
+        ));
         assert!(Reference::parse_for_tagging(&format!("user/{hex}")).is_ok());
     }
 }

@@ -85,10 +85,14 @@ impl Daemon {
     /// Removes layers and blobs no image uses, unless a pull is writing some right now
     /// (then nothing is collected this time; the next collection catches up).
     pub fn collect_garbage(&self) -> Result<crate::store::gc::Collected, StoreError> {
-        match self.gc_gate.collect_if_idle(|| crate::store::gc::collect(&self.content, &self.layers, &self.images)) {
+        match self.gc_gate.collect_if_idle(|| {
+            crate::store::gc::collect(&self.content, &self.layers, &self.images)
+        }) {
             Some(result) => result,
             None => {
-                tracing::debug!("a pull is in progress: unused layers and blobs are collected later");
+                tracing::debug!(
+                    "a pull is in progress: unused layers and blobs are collected later"
+                );
                 Ok(Default::default())
             }
         }

@@ -16,15 +16,28 @@ use oci_client::secrets::RegistryAuth;
 fn default_dir() -> PathBuf {
     std::env::var_os("BERTH_FIXTURES_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/berth-fixtures")))
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../target/berth-fixtures"
+            ))
+        })
 }
 
 fn default_registry(var: &str, port: u16) -> String {
-    format!("127.0.0.1:{}", std::env::var(var).ok().and_then(|p| p.parse::<u16>().ok()).unwrap_or(port))
+    format!(
+        "127.0.0.1:{}",
+        std::env::var(var)
+            .ok()
+            .and_then(|p| p.parse::<u16>().ok())
+            .unwrap_or(port)
+    )
 }
 
 #[derive(Debug, Parser)]
-#[command(about = "Build Berth's fixture images, push them to the test registries, write fixtures.json")]
+#[command(
+    about = "Build Berth's fixture images, push them to the test registries, write fixtures.json"
+)]
 struct Args {
     /// Working directory: cache/, fixtures.json. Default $BERTH_FIXTURES_DIR or <repo>/target/berth-fixtures.
     #[arg(long)]
@@ -64,13 +77,20 @@ async fn main() -> Result<()> {
     let started = Instant::now();
     let dir = args.dir.clone().unwrap_or_else(default_dir);
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let dir = dir.canonicalize().with_context(|| format!("resolving {}", dir.display()))?;
-    let registry = args.registry.clone().unwrap_or_else(|| default_registry("BERTH_REGISTRY_PORT", 15000));
-    let auth_registry = args.auth_registry.clone().unwrap_or_else(|| default_registry("BERTH_AUTH_REGISTRY_PORT", 15001));
-    let token_registry = args
-        .token_registry
+    let dir = dir
+        .canonicalize()
+        .with_context(|| format!("resolving {}", dir.display()))?;
+    let registry = args
+        .registry
         .clone()
-        .unwrap_or_else(|| default_registry("BERTH_TOKEN_REGISTRY_PORT", token::DEFAULT_REGISTRY_PORT));
+        .unwrap_or_else(|| default_registry("BERTH_REGISTRY_PORT", 15000));
+    let auth_registry = args
+        .auth_registry
+        .clone()
+        .unwrap_or_else(|| default_registry("BERTH_AUTH_REGISTRY_PORT", 15001));
+    let token_registry = args.token_registry.clone().unwrap_or_else(|| {
+        default_registry("BERTH_TOKEN_REGISTRY_PORT", token::DEFAULT_REGISTRY_PORT)
+    });
     let token_server = args
         .token_server
         .clone()
@@ -80,7 +100,10 @@ async fn main() -> Result<()> {
     let token_key = token::keys::ensure(&dir.join(token::SIGNING_DIR))?;
 
     let cache = Cache::new(dir.join("cache"));
-    let inputs = catalog::Inputs { busybox: args.busybox.clone(), hello_c: args.hello_c.clone() };
+    let inputs = catalog::Inputs {
+        busybox: args.busybox.clone(),
+        hello_c: args.hello_c.clone(),
+    };
     // Building is CPU-bound and synchronous: keep it off the async workers.
     let fixtures = {
         let cache = cache.clone();
@@ -90,11 +113,20 @@ async fn main() -> Result<()> {
             .await
             .context("build task panicked")??
     };
-    eprintln!("berth-fixtures: built {} images in {:.1?}", fixtures.len(), started.elapsed());
+    eprintln!(
+        "berth-fixtures: built {} images in {:.1?}",
+        fixtures.len(),
+        started.elapsed()
+    );
 
     if !args.no_push {
         let targets = [
-            push::Target { registry: registry.clone(), auth: RegistryAuth::Anonymous, is_auth_registry: false, only: None },
+            push::Target {
+                registry: registry.clone(),
+                auth: RegistryAuth::Anonymous,
+                is_auth_registry: false,
+                only: None,
+            },
             push::Target {
                 registry: auth_registry.clone(),
                 auth: RegistryAuth::Basic(USERNAME.into(), PASSWORD.into()),
@@ -109,12 +141,16 @@ async fn main() -> Result<()> {
             },
         ];
         let pushed = push::push_all(&cache, &targets, &fixtures).await?;
-        eprintln!("berth-fixtures: {pushed} pushes, done in {:.1?}", started.elapsed());
+        eprintln!(
+            "berth-fixtures: {pushed} pushes, done in {:.1?}",
+            started.elapsed()
+        );
     }
 
     let out = args.out.unwrap_or_else(|| dir.join("fixtures.json"));
     let file = output::fixtures_file(&registry, &auth_registry, &fixtures);
-    let file = output::with_token_registry(file, &token_registry, &token_server, token_key.cert_path());
+    let file =
+        output::with_token_registry(file, &token_registry, &token_server, token_key.cert_path());
     output::write(&out, &file)?;
     println!("{}", out.display());
     Ok(())

@@ -17,7 +17,12 @@ use compat_tests::token::{self, keys, server};
 fn default_dir() -> PathBuf {
     std::env::var_os("BERTH_FIXTURES_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/berth-fixtures")))
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../target/berth-fixtures"
+            ))
+        })
         .join(token::SIGNING_DIR)
 }
 
@@ -82,7 +87,9 @@ async fn main() -> Result<()> {
         key.cert_path().display()
     );
     let app = server::router(Arc::new(server::TokenServer { config, key }));
-    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
     axum::serve(listener, app).await.context("serving")?;
     Ok(())
 }

@@ -43,7 +43,11 @@ pub struct Claims {
 
 /// Signs `claims` with `key`: `BASE64URL(header).BASE64URL(claims).BASE64URL(r||s)`.
 pub fn sign(key: &SigningKey, claims: &Claims) -> Result<String> {
-    let header = Header { typ: "JWT".into(), alg: "ES256".into(), x5c: vec![STANDARD.encode(key.cert_der())] };
+    let header = Header {
+        typ: "JWT".into(),
+        alg: "ES256".into(),
+        x5c: vec![STANDARD.encode(key.cert_der())],
+    };
     let mut token = format!(
         "{}.{}",
         URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header)?),
@@ -59,13 +63,26 @@ pub fn sign(key: &SigningKey, claims: &Claims) -> Result<String> {
 pub fn decode(token: &str) -> Result<(Header, Claims, Vec<u8>)> {
     let parts: Vec<&str> = token.split('.').collect();
     if parts.len() != 3 {
-        bail!("a JWT has 3 dot-separated parts, this one has {}", parts.len());
+        bail!(
+            "a JWT has 3 dot-separated parts, this one has {}",
+            parts.len()
+        );
     }
-    let header: Header = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).context("header is not base64url")?)
-        .context("header is not the expected JSON")?;
-    let claims: Claims = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).context("claims are not base64url")?)
-        .context("claims are not the expected JSON")?;
-    let sig = URL_SAFE_NO_PAD.decode(parts[2]).context("signature is not base64url")?;
+    let header: Header = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(parts[0])
+            .context("header is not base64url")?,
+    )
+    .context("header is not the expected JSON")?;
+    let claims: Claims = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(parts[1])
+            .context("claims are not base64url")?,
+    )
+    .context("claims are not the expected JSON")?;
+    let sig = URL_SAFE_NO_PAD
+        .decode(parts[2])
+        .context("signature is not base64url")?;
     Ok((header, claims, sig))
 }
 
@@ -99,14 +116,22 @@ mod tests {
             nbf: 0,
             iat: 1,
             jti: "j".into(),
-            access: vec![ResourceActions { kind: "repository".into(), name: "x/y".into(), actions: vec!["pull".into()] }],
+            access: vec![ResourceActions {
+                kind: "repository".into(),
+                name: "x/y".into(),
+                actions: vec!["pull".into()],
+            }],
         };
         let t = sign(&key, &claims).unwrap();
         let (h, c) = verify(&t, key.public_key()).unwrap();
         assert_eq!(c, claims);
         assert_eq!(STANDARD.decode(&h.x5c[0]).unwrap(), key.cert_der());
-        let claims_json: serde_json::Value =
-            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(t.split('.').nth(1).unwrap()).unwrap()).unwrap();
+        let claims_json: serde_json::Value = serde_json::from_slice(
+            &URL_SAFE_NO_PAD
+                .decode(t.split('.').nth(1).unwrap())
+                .unwrap(),
+        )
+        .unwrap();
         assert_eq!(claims_json["access"][0]["type"], "repository");
         // Tampering breaks the signature.
         let mut bad = t.clone();

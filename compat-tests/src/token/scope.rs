@@ -19,14 +19,28 @@ pub fn parse(text: &str) -> Option<Scope> {
     if kind.is_empty() || name.is_empty() {
         return None;
     }
-    let actions = actions.split(',').map(str::trim).filter(|a| !a.is_empty()).map(String::from).collect();
-    Some(Scope { kind: kind.to_string(), name: name.to_string(), actions })
+    let actions = actions
+        .split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(String::from)
+        .collect();
+    Some(Scope {
+        kind: kind.to_string(),
+        name: name.to_string(),
+        actions,
+    })
 }
 
 /// Every scope in the given values (a `scope` parameter may repeat, and one value may hold
 /// several scopes separated by spaces, as in the OAuth2 POST form). Unparsable ones are dropped.
 pub fn parse_all<'a>(values: impl IntoIterator<Item = &'a str>) -> Vec<Scope> {
-    values.into_iter().flat_map(|v| v.split(' ')).filter(|s| !s.is_empty()).filter_map(parse).collect()
+    values
+        .into_iter()
+        .flat_map(|v| v.split(' '))
+        .filter(|s| !s.is_empty())
+        .filter_map(parse)
+        .collect()
 }
 
 /// What a caller gets: nothing when anonymous; when authenticated, the repository actions it
@@ -44,11 +58,19 @@ pub fn grant(authenticated: bool, requested: &[Scope]) -> Vec<ResourceActions> {
             ("registry", "catalog") => &["*"],
             _ => &[],
         };
-        let actions: Vec<String> = s.actions.iter().filter(|a| allowed.contains(&a.as_str())).cloned().collect();
+        let actions: Vec<String> = s
+            .actions
+            .iter()
+            .filter(|a| allowed.contains(&a.as_str()))
+            .cloned()
+            .collect();
         if actions.is_empty() {
             continue;
         }
-        match out.iter_mut().find(|r| r.kind == s.kind && r.name == s.name) {
+        match out
+            .iter_mut()
+            .find(|r| r.kind == s.kind && r.name == s.name)
+        {
             Some(r) => {
                 for a in actions {
                     if !r.actions.contains(&a) {
@@ -56,7 +78,11 @@ pub fn grant(authenticated: bool, requested: &[Scope]) -> Vec<ResourceActions> {
                     }
                 }
             }
-            None => out.push(ResourceActions { kind: s.kind.clone(), name: s.name.clone(), actions }),
+            None => out.push(ResourceActions {
+                kind: s.kind.clone(),
+                name: s.name.clone(),
+                actions,
+            }),
         }
     }
     out
@@ -70,18 +96,37 @@ mod tests {
     fn parses_scopes() {
         assert_eq!(
             parse("repository:berth/busybox:pull,push"),
-            Some(Scope { kind: "repository".into(), name: "berth/busybox".into(), actions: vec!["pull".into(), "push".into()] })
+            Some(Scope {
+                kind: "repository".into(),
+                name: "berth/busybox".into(),
+                actions: vec!["pull".into(), "push".into()]
+            })
         );
-        assert_eq!(parse("repository:host:5000/a/b:pull").map(|s| s.name), Some("host:5000/a/b".into()));
-        assert_eq!(parse("registry:catalog:*").map(|s| s.actions), Some(vec!["*".to_string()]));
+        assert_eq!(
+            parse("repository:host:5000/a/b:pull").map(|s| s.name),
+            Some("host:5000/a/b".into())
+        );
+        assert_eq!(
+            parse("registry:catalog:*").map(|s| s.actions),
+            Some(vec!["*".to_string()])
+        );
         assert_eq!(parse("nonsense"), None);
-        let all = parse_all(["repository:a:pull repository:b:push", "", "registry:catalog:*"]);
+        let all = parse_all([
+            "repository:a:pull repository:b:push",
+            "",
+            "registry:catalog:*",
+        ]);
         assert_eq!(all.len(), 3);
     }
 
     #[test]
     fn grants_only_to_authenticated_callers() {
-        let req = parse_all(["repository:a:pull,push", "repository:a:delete", "repository:b:pull,bogus", "other:x:y"]);
+        let req = parse_all([
+            "repository:a:pull,push",
+            "repository:a:delete",
+            "repository:b:pull,bogus",
+            "other:x:y",
+        ]);
         assert!(grant(false, &req).is_empty());
         let g = grant(true, &req);
         assert_eq!(g.len(), 2);

@@ -61,7 +61,10 @@ fn unauthorized(why: &str) -> Response {
     eprintln!("berth-token-server: -> 401 ({why})");
     (
         StatusCode::UNAUTHORIZED,
-        [(header::WWW_AUTHENTICATE, "Basic realm=\"berth-token-server\"")],
+        [(
+            header::WWW_AUTHENTICATE,
+            "Basic realm=\"berth-token-server\"",
+        )],
         // Docker's registry client turns `details` of a 401 into "unauthorized: DETAILS".
         Json(json!({ "details": "incorrect username or password" })),
     )
@@ -70,7 +73,11 @@ fn unauthorized(why: &str) -> Response {
 
 fn bad_request(error: &str, details: &str) -> Response {
     eprintln!("berth-token-server: -> 400 ({details})");
-    (StatusCode::BAD_REQUEST, Json(json!({ "error": error, "details": details }))).into_response()
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({ "error": error, "details": details })),
+    )
+        .into_response()
 }
 
 impl TokenServer {
@@ -84,7 +91,9 @@ impl TokenServer {
         let Some(value) = headers.get(header::AUTHORIZATION) else {
             return Ok(Caller::Anonymous);
         };
-        let value = value.to_str().map_err(|_| "Authorization is not text".to_string())?;
+        let value = value
+            .to_str()
+            .map_err(|_| "Authorization is not text".to_string())?;
         let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
         if !scheme.eq_ignore_ascii_case("basic") {
             return Err("not basic credentials".into());
@@ -92,8 +101,11 @@ impl TokenServer {
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(rest.trim())
             .map_err(|_| "credentials are not base64".to_string())?;
-        let text = String::from_utf8(decoded).map_err(|_| "credentials are not UTF-8".to_string())?;
-        let (user, password) = text.split_once(':').ok_or_else(|| "no colon in credentials".to_string())?;
+        let text =
+            String::from_utf8(decoded).map_err(|_| "credentials are not UTF-8".to_string())?;
+        let (user, password) = text
+            .split_once(':')
+            .ok_or_else(|| "no colon in credentials".to_string())?;
         if !self.check(user, password) {
             return Err(format!("bad password for {user:?}"));
         }
@@ -105,13 +117,22 @@ impl TokenServer {
         match service {
             Some(s) if !s.is_empty() && s != self.config.service => Some(bad_request(
                 "invalid_request",
-                &format!("unknown service {s:?}, this server serves {:?}", self.config.service),
+                &format!(
+                    "unknown service {s:?}, this server serves {:?}",
+                    self.config.service
+                ),
             )),
             _ => None,
         }
     }
 
-    fn claims(&self, subject: &str, audience: &str, lifetime: i64, access: Vec<ResourceActions>) -> anyhow::Result<Claims> {
+    fn claims(
+        &self,
+        subject: &str,
+        audience: &str,
+        lifetime: i64,
+        access: Vec<ResourceActions>,
+    ) -> anyhow::Result<Claims> {
         let now = Utc::now().timestamp();
         let mut id = [0u8; 16];
         self.key.random(&mut id)?;
@@ -129,7 +150,12 @@ impl TokenServer {
 
     /// A signed access token for `subject` (empty when anonymous) granting `access`.
     fn access_token(&self, subject: &str, access: Vec<ResourceActions>) -> anyhow::Result<String> {
-        let claims = self.claims(subject, &self.config.service, self.config.expires_in, access)?;
+        let claims = self.claims(
+            subject,
+            &self.config.service,
+            self.config.expires_in,
+            access,
+        )?;
         jwt::sign(&self.key, &claims)
     }
 
@@ -156,7 +182,11 @@ impl TokenServer {
 
 fn internal(e: anyhow::Error) -> Response {
     eprintln!("berth-token-server: -> 500 ({e:#})");
-    (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "details": format!("{e:#}") }))).into_response()
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Json(json!({ "details": format!("{e:#}") })),
+    )
+        .into_response()
 }
 
 fn issued_at() -> String {
@@ -164,16 +194,24 @@ fn issued_at() -> String {
 }
 
 fn pairs(raw: &[u8]) -> Vec<(String, String)> {
-    form_urlencoded::parse(raw).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+    form_urlencoded::parse(raw)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
 }
 
 fn first<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    pairs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
 }
 
 /// `TYPE:NAME:ACTIONS` of each grant, space-separated (the OAuth2 `scope` answer).
 fn scope_string(access: &[ResourceActions]) -> String {
-    let parts: Vec<String> = access.iter().map(|a| format!("{}:{}:{}", a.kind, a.name, a.actions.join(","))).collect();
+    let parts: Vec<String> = access
+        .iter()
+        .map(|a| format!("{}:{}:{}", a.kind, a.name, a.actions.join(",")))
+        .collect();
     parts.join(" ")
 }
 
@@ -181,9 +219,16 @@ fn describe(access: &[ResourceActions]) -> String {
     format!("[{}]", scope_string(access))
 }
 
-async fn get_token(State(s): State<Arc<TokenServer>>, RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
+async fn get_token(
+    State(s): State<Arc<TokenServer>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
     let params = pairs(query.as_deref().unwrap_or("").as_bytes());
-    eprintln!("berth-token-server: GET /token?{}", query.as_deref().unwrap_or(""));
+    eprintln!(
+        "berth-token-server: GET /token?{}",
+        query.as_deref().unwrap_or("")
+    );
     if let Some(r) = s.check_service(first(&params, "service")) {
         return r;
     }
@@ -191,12 +236,20 @@ async fn get_token(State(s): State<Arc<TokenServer>>, RawQuery(query): RawQuery,
         Ok(c) => c,
         Err(why) => return unauthorized(&why),
     };
-    let requested = scope::parse_all(params.iter().filter(|(k, _)| k == "scope").map(|(_, v)| v.as_str()));
+    let requested = scope::parse_all(
+        params
+            .iter()
+            .filter(|(k, _)| k == "scope")
+            .map(|(_, v)| v.as_str()),
+    );
     let (subject, access) = match &caller {
         Caller::Anonymous => (String::new(), scope::grant(false, &requested)),
         Caller::User(u) => (u.clone(), scope::grant(true, &requested)),
     };
-    eprintln!("berth-token-server: -> 200 sub={subject:?} access={}", describe(&access));
+    eprintln!(
+        "berth-token-server: -> 200 sub={subject:?} access={}",
+        describe(&access)
+    );
     match s.access_token(&subject, access) {
         Ok(token) => Json(json!({
             "token": token,
@@ -233,11 +286,23 @@ async fn post_token(State(s): State<Arc<TokenServer>>, body: Bytes) -> Response 
             Some(u) => u,
             None => return unauthorized("invalid refresh token"),
         },
-        other => return bad_request("unsupported_grant_type", &format!("grant_type {other:?} is not supported")),
+        other => {
+            return bad_request(
+                "unsupported_grant_type",
+                &format!("grant_type {other:?} is not supported"),
+            )
+        }
     };
-    let requested = scope::parse_all(form.iter().filter(|(k, _)| k == "scope").map(|(_, v)| v.as_str()));
+    let requested = scope::parse_all(
+        form.iter()
+            .filter(|(k, _)| k == "scope")
+            .map(|(_, v)| v.as_str()),
+    );
     let access = scope::grant(true, &requested);
-    eprintln!("berth-token-server: -> 200 sub={subject:?} access={}", describe(&access));
+    eprintln!(
+        "berth-token-server: -> 200 sub={subject:?} access={}",
+        describe(&access)
+    );
     let token = match s.access_token(&subject, access.clone()) {
         Ok(t) => t,
         Err(e) => return internal(e),
@@ -249,7 +314,8 @@ async fn post_token(State(s): State<Arc<TokenServer>>, body: Bytes) -> Response 
         "expires_in": s.config.expires_in,
         "issued_at": issued_at(),
     });
-    let wants_refresh = grant_type == "refresh_token" || first(&form, "access_type") == Some("offline");
+    let wants_refresh =
+        grant_type == "refresh_token" || first(&form, "access_type") == Some("offline");
     if wants_refresh {
         match s.refresh_token(&subject) {
             Ok(r) => answer["refresh_token"] = Value::String(r),

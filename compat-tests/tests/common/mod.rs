@@ -25,7 +25,9 @@ pub fn bin_dir() -> PathBuf {
 }
 
 pub fn berthd_bin() -> PathBuf {
-    std::env::var("BERTHD_BIN").map(PathBuf::from).unwrap_or_else(|_| bin_dir().join("berthd"))
+    std::env::var("BERTHD_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| bin_dir().join("berthd"))
 }
 
 /// The fixture images and registries, as written by `berth-fixtures` to `$BERTH_FIXTURES`.
@@ -72,7 +74,9 @@ impl Fixtures {
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {path}: {e}"))
     }
     pub fn image(&self, name: &str) -> &FixtureImage {
-        self.images.get(name).unwrap_or_else(|| panic!("no fixture image {name:?}"))
+        self.images
+            .get(name)
+            .unwrap_or_else(|| panic!("no fixture image {name:?}"))
     }
     /// "REGISTRY/REPO:TAG" in the anonymous registry.
     pub fn anon_ref(&self, name: &str) -> String {
@@ -103,7 +107,10 @@ impl Daemon {
 
     /// Starts berthd with extra arguments (more `-H`, TLS flags, ...).
     pub fn start_with(extra: &[&str]) -> Daemon {
-        let dir = tempfile::Builder::new().prefix("berth-test-").tempdir().expect("tempdir");
+        let dir = tempfile::Builder::new()
+            .prefix("berth-test-")
+            .tempdir()
+            .expect("tempdir");
         let socket = dir.path().join("docker.sock");
         let docker_config = dir.path().join("docker-config");
         std::fs::create_dir_all(&docker_config).expect("docker config dir");
@@ -122,8 +129,15 @@ impl Daemon {
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log clone"))
             .stderr(log);
-        let child = cmd.spawn().unwrap_or_else(|e| panic!("starting {}: {e}", berthd_bin().display()));
-        let mut d = Daemon { dir, socket, docker_config, child: Some(child) };
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", berthd_bin().display()));
+        let mut d = Daemon {
+            dir,
+            socket,
+            docker_config,
+            child: Some(child),
+        };
         d.wait_ready();
         d
     }
@@ -141,7 +155,11 @@ impl Daemon {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("berthd did not listen on {} within 30s; log:\n{}", self.socket.display(), self.log());
+        panic!(
+            "berthd did not listen on {} within 30s; log:\n{}",
+            self.socket.display(),
+            self.log()
+        );
     }
 
     pub fn host(&self) -> String {
@@ -167,7 +185,10 @@ impl Daemon {
 
     /// Runs `docker ARGS...` and returns its output, whatever its status.
     pub fn docker(&self, args: &[&str]) -> Output {
-        self.docker_cmd().args(args).output().expect("running docker")
+        self.docker_cmd()
+            .args(args)
+            .output()
+            .expect("running docker")
     }
 
     /// Runs `docker ARGS...`, asserts it succeeded, returns its stdout.
@@ -198,8 +219,12 @@ impl Daemon {
 
     /// A bollard client on this daemon's socket.
     pub fn bollard(&self) -> bollard::Docker {
-        bollard::Docker::connect_with_unix(&self.socket.to_string_lossy(), 120, bollard::API_DEFAULT_VERSION)
-            .expect("bollard connect")
+        bollard::Docker::connect_with_unix(
+            &self.socket.to_string_lossy(),
+            120,
+            bollard::API_DEFAULT_VERSION,
+        )
+        .expect("bollard connect")
     }
 
     /// Stops the daemon with SIGTERM and waits for it (up to 20 s, then SIGKILL).

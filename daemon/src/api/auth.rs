@@ -25,9 +25,16 @@ struct AuthResponse {
 
 /// `POST /auth` `{username, password, serveraddress}`: "Login Succeeded", or dockerd's
 /// "login attempt to http://…/v2/ failed with status: 401 Unauthorized" (401).
-async fn authenticate(State(daemon): State<SharedDaemon>, body: Bytes) -> Result<Json<AuthResponse>, ApiError> {
-    let credentials = AuthConfig::from_json(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
+async fn authenticate(
+    State(daemon): State<SharedDaemon>,
+    body: Bytes,
+) -> Result<Json<AuthResponse>, ApiError> {
+    let credentials =
+        AuthConfig::from_json(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let outcome = login(&daemon.config, &credentials).await?;
     tracing::info!(server = %credentials.serveraddress, user = %credentials.username, "registry login succeeded");
-    Ok(Json(AuthResponse { identity_token: outcome.identity_token, status: outcome.status }))
+    Ok(Json(AuthResponse {
+        identity_token: outcome.identity_token,
+        status: outcome.status,
+    }))
 }

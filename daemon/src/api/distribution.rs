@@ -22,10 +22,18 @@ async fn distribution_inspect(
     Path(rest): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<DistributionInspect>, ApiError> {
-    let name = rest.strip_suffix("/json").ok_or_else(|| ApiError::not_found("page not found"))?;
+    let name = rest
+        .strip_suffix("/json")
+        .ok_or_else(|| ApiError::not_found("page not found"))?;
     let reference = Reference::parse_with_default_tag(name.trim_start_matches('/'))?;
     // As for pulls, dockerd ignores a header that does not decode.
-    let credentials =
-        AuthConfig::from_header_lenient(headers.get(REGISTRY_AUTH_HEADER).and_then(|v| v.to_str().ok()));
-    inspect(&daemon.config, &reference, &credentials).await.map(Json).map_err(transfer_error)
+    let credentials = AuthConfig::from_header_lenient(
+        headers
+            .get(REGISTRY_AUTH_HEADER)
+            .and_then(|v| v.to_str().ok()),
+    );
+    inspect(&daemon.config, &reference, &credentials)
+        .await
+        .map(Json)
+        .map_err(transfer_error)
 }

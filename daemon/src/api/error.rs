@@ -11,7 +11,10 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        ApiError { status, message: message.into() }
+        ApiError {
+            status,
+            message: message.into(),
+        }
     }
     /// 400: invalid parameter.
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -73,7 +76,9 @@ impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
         use crate::store::StoreError as S;
         match &e {
-            S::ImageNotFound(_) | S::BlobNotFound(_) | S::LayerNotFound(_) => ApiError::not_found(e.to_string()),
+            S::ImageNotFound(_) | S::BlobNotFound(_) | S::LayerNotFound(_) => {
+                ApiError::not_found(e.to_string())
+            }
             S::Conflict(_) => ApiError::conflict(e.to_string()),
             S::InvalidDigest(_) => ApiError::bad_request(e.to_string()),
             _ => ApiError::internal(e.to_string()),

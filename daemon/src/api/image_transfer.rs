@@ -36,9 +36,10 @@ impl From<RegistryError> for ApiError {
     fn from(e: RegistryError) -> Self {
         use RegistryError as R;
         match e {
-            R::ManifestNotFound { .. } | R::NotFound(_) | R::NoSuchLocalImage(_) | R::NoMatchingPlatform(_) => {
-                ApiError::not_found(e.to_string())
-            }
+            R::ManifestNotFound { .. }
+            | R::NotFound(_)
+            | R::NoSuchLocalImage(_)
+            | R::NoMatchingPlatform(_) => ApiError::not_found(e.to_string()),
             R::Unauthorized(m) => ApiError::unauthorized(m),
             R::Denied(m) => ApiError::forbidden(m),
             R::Unsupported(m) | R::InvalidParameter(m) => ApiError::bad_request(m),
@@ -117,7 +118,11 @@ async fn create_image(
     tracing::debug!(reference = %reference, platform = ?platform.as_ref().map(Platform::display), "pull requested");
 
     let (sink, rx) = ProgressSink::channel();
-    let request = PullRequest { reference, platform, credentials };
+    let request = PullRequest {
+        reference,
+        platform,
+        credentials,
+    };
     let task = tokio::spawn(async move { pull(daemon, request, sink).await.map(|_| ()) });
     respond(rx, task).await.map_err(transfer_error)
 }
@@ -160,13 +165,18 @@ pub async fn push_image_by_name(
     }
     // dockerd names the repository, not the tag, in this error.
     let tags = tags_to_push(&daemon, &reference).map_err(|e| match e {
-        RegistryError::NoSuchLocalImage(_) => RegistryError::NoSuchLocalImage(reference.name_only().familiar()),
+        RegistryError::NoSuchLocalImage(_) => {
+            RegistryError::NoSuchLocalImage(reference.name_only().familiar())
+        }
         other => other,
     });
     let tags = tags.map_err(transfer_error)?;
     let credentials = AuthConfig::from_header_lenient(header(headers, REGISTRY_AUTH_HEADER));
     let (sink, rx) = ProgressSink::channel();
-    let request = PushRequest { reference, credentials };
+    let request = PushRequest {
+        reference,
+        credentials,
+    };
     let task = tokio::spawn(push(daemon, request, tags, sink));
     respond(rx, task).await.map_err(transfer_error)
 }

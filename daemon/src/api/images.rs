@@ -25,7 +25,10 @@ pub fn routes() -> Router<SharedDaemon> {
     Router::new()
         .route("/images/json", get(list_route))
         .route("/images/prune", post(prune_route))
-        .route("/images/{*rest}", get(get_dispatch).post(post_dispatch).delete(delete_route))
+        .route(
+            "/images/{*rest}",
+            get(get_dispatch).post(post_dispatch).delete(delete_route),
+        )
 }
 
 /// `GET /images/{name}/json`, `GET /images/{name}/history`; anything else is Docker's 404.
@@ -45,7 +48,12 @@ async fn get_dispatch(
 }
 
 /// `POST /images/{name}/tag`, `POST /images/{name}/push`; anything else is Docker's 404.
-async fn post_dispatch(state: State<SharedDaemon>, Path(rest): Path<String>, query: Pairs, headers: HeaderMap) -> ApiResult<Response> {
+async fn post_dispatch(
+    state: State<SharedDaemon>,
+    Path(rest): Path<String>,
+    query: Pairs,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     if let Some(name) = rest.strip_suffix("/tag") {
         return tag_route(state, name.to_string(), query).await;
     }
@@ -72,7 +80,10 @@ type Pairs = Query<Vec<(String, String)>>;
 
 /// First value of `key`, if given.
 fn param<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    pairs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
 }
 
 /// dockerd's `httputils.BoolValue`: anything but "", "0", "no", "false", "none" is true.
@@ -83,20 +94,28 @@ fn bool_param(pairs: &[(String, String)], key: &str) -> bool {
 
 /// The request's API version (1.53 when the version layer did not set one).
 fn version_of(v: Option<Extension<ApiVersion>>) -> u32 {
-    v.map(|Extension(v)| v.0).unwrap_or(super::version::MAX_API_VERSION.0)
+    v.map(|Extension(v)| v.0)
+        .unwrap_or(super::version::MAX_API_VERSION.0)
 }
 
 /// Runs store work off the async runtime.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> ApiResult<T> + Send + 'static) -> ApiResult<T> {
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> ApiResult<T> + Send + 'static,
+) -> ApiResult<T> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| ApiError::internal(format!("image task failed: {e}")))?
 }
 
 /// `GET /images/json`.
-async fn list_route(State(daemon): State<SharedDaemon>, version: Option<Extension<ApiVersion>>, Query(pairs): Pairs) -> ApiResult<Response> {
+async fn list_route(
+    State(daemon): State<SharedDaemon>,
+    version: Option<Extension<ApiVersion>>,
+    Query(pairs): Pairs,
+) -> ApiResult<Response> {
     let api_version = version_of(version);
-    let mut filters = Filters::from_json(param(&pairs, "filters").unwrap_or("")).map_err(ApiError::from)?;
+    let mut filters =
+        Filters::from_json(param(&pairs, "filters").unwrap_or("")).map_err(ApiError::from)?;
     if api_version < 41 {
         if let Some(reference) = param(&pairs, "filter").filter(|f| !f.is_empty()) {
             filters.add("reference", reference);
@@ -113,11 +132,20 @@ async fn list_route(State(daemon): State<SharedDaemon>, version: Option<Extensio
 }
 
 /// `POST /images/prune`.
-async fn prune_route(State(daemon): State<SharedDaemon>, Query(pairs): Pairs) -> ApiResult<Response> {
-    let filters = Filters::from_json(param(&pairs, "filters").unwrap_or("")).map_err(ApiError::from)?;
+async fn prune_route(
+    State(daemon): State<SharedDaemon>,
+    Query(pairs): Pairs,
+) -> ApiResult<Response> {
+    let filters =
+        Filters::from_json(param(&pairs, "filters").unwrap_or("")).map_err(ApiError::from)?;
     let report = blocking(move || {
         let ctx = DaemonDeleteContext(&daemon);
-        Ok(prune::prune_images(&daemon.images, &daemon.content, &ctx, &filters)?)
+        Ok(prune::prune_images(
+            &daemon.images,
+            &daemon.content,
+            &ctx,
+            &filters,
+        )?)
     })
     .await?;
     Ok(Json(report).into_response())
@@ -134,7 +162,9 @@ async fn inspect_route(
     let manifests = api_version >= 48 && bool_param(&pairs, "manifests");
     let platform = api_version >= 49 && param(&pairs, "platform").is_some_and(|p| !p.is_empty());
     if manifests && platform {
-        return Err(ApiError::bad_request("conflicting options: manifests and platform options cannot both be set"));
+        return Err(ApiError::bad_request(
+            "conflicting options: manifests and platform options cannot both be set",
+        ));
     }
     let doc = blocking(move || Ok(inspect::inspect_image(&daemon, &name, api_version)?)).await?;
     Ok(Json(doc).into_response())
@@ -142,17 +172,31 @@ async fn inspect_route(
 
 /// `GET /images/{name}/history`.
 async fn history_route(State(daemon): State<SharedDaemon>, name: String) -> ApiResult<Response> {
-    let items = blocking(move || Ok(history::image_history(&daemon.images, &daemon.content, &name)?)).await?;
+    let items = blocking(move || {
+        Ok(history::image_history(
+            &daemon.images,
+            &daemon.content,
+            &name,
+        )?)
+    })
+    .await?;
     Ok(Json(items).into_response())
 }
 
 /// `POST /images/{name}/tag?repo=…&tag=…`: 201, or 200 with nothing done when `repo` is empty.
-async fn tag_route(State(daemon): State<SharedDaemon>, name: String, Query(pairs): Pairs) -> ApiResult<Response> {
+async fn tag_route(
+    State(daemon): State<SharedDaemon>,
+    name: String,
+    Query(pairs): Pairs,
+) -> ApiResult<Response> {
     let repo = param(&pairs, "repo").unwrap_or("").to_string();
     let tag = param(&pairs, "tag").unwrap_or("").to_string();
     let outcome = blocking(move || Ok(tag_image(&daemon.images, &name, &repo, &tag)?)).await?;
     Ok(match outcome {
-        TagOutcome::Tagged { image_id, reference } => {
+        TagOutcome::Tagged {
+            image_id,
+            reference,
+        } => {
             tracing::info!(image = %image_id, reference = %reference.familiar(), "image tagged");
             StatusCode::CREATED.into_response()
         }
@@ -161,7 +205,11 @@ async fn tag_route(State(daemon): State<SharedDaemon>, name: String, Query(pairs
 }
 
 /// `DELETE /images/{name}?force=…&noprune=…`.
-async fn delete_route(State(daemon): State<SharedDaemon>, Path(name): Path<String>, Query(pairs): Pairs) -> ApiResult<Response> {
+async fn delete_route(
+    State(daemon): State<SharedDaemon>,
+    Path(name): Path<String>,
+    Query(pairs): Pairs,
+) -> ApiResult<Response> {
     if name.trim().is_empty() {
         return Err(ApiError::bad_request("image name cannot be blank"));
     }

@@ -3,8 +3,8 @@
 pub mod auth;
 pub mod distribution;
 pub mod error;
-pub mod image_transfer;
 pub mod host;
+pub mod image_transfer;
 pub mod images;
 pub mod info;
 pub mod plugins;
@@ -28,7 +28,9 @@ pub fn app(daemon: SharedDaemon) -> Router {
         .route_layer(middleware::from_fn(version::check))
         .fallback(version::unknown_path)
         .method_not_allowed_fallback(version::unknown_path);
-    Router::new().fallback_service(api).layer(middleware::from_fn(version::serve))
+    Router::new()
+        .fallback_service(api)
+        .layer(middleware::from_fn(version::serve))
 }
 
 /// All routes, unversioned (`/images/json`); `app` strips `/v1.NN`.

@@ -51,7 +51,10 @@ impl ImageConfigFile {
     /// Parses a config blob.
     pub fn parse(id: &str, data: &[u8]) -> Result<ImageConfigFile, ImageError> {
         serde_json::from_slice(data).map_err(|e| {
-            ImageError::Store(StoreError::Corrupt { path: format!("config blob {id}"), reason: e.to_string() })
+            ImageError::Store(StoreError::Corrupt {
+                path: format!("config blob {id}"),
+                reason: e.to_string(),
+            })
         })
     }
 
@@ -73,13 +76,20 @@ impl ImageConfigFile {
 
     /// The `Labels` of the run-time config, if any.
     pub fn labels(&self) -> Option<&Map<String, Value>> {
-        self.config.as_ref().and_then(|c| c.get("Labels")).and_then(Value::as_object)
+        self.config
+            .as_ref()
+            .and_then(|c| c.get("Labels"))
+            .and_then(Value::as_object)
     }
 
     /// Labels as string pairs (non-string values skipped).
     pub fn label_pairs(&self) -> std::collections::BTreeMap<String, String> {
         self.labels()
-            .map(|m| m.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string()))).collect())
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }
@@ -125,7 +135,10 @@ mod tests {
         let t = parse_time("2024-01-02T03:04:05Z").unwrap();
         assert_eq!(format_rfc3339_nano(&t), "2024-01-02T03:04:05Z");
         let t = parse_time("2024-01-02T03:04:05.000000001+02:00").unwrap();
-        assert_eq!(format_rfc3339_nano(&t), "2024-01-02T03:04:05.000000001+02:00");
+        assert_eq!(
+            format_rfc3339_nano(&t),
+            "2024-01-02T03:04:05.000000001+02:00"
+        );
     }
 
     #[test]

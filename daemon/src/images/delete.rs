@@ -55,7 +55,12 @@ impl DeleteContext for DaemonDeleteContext<'_> {
                 return Ok(Vec::new());
             }
         };
-        tracing::debug!(layers = collected.layers.len(), blobs = collected.blobs.len(), bytes = collected.bytes, "collected unused image data");
+        tracing::debug!(
+            layers = collected.layers.len(),
+            blobs = collected.blobs.len(),
+            bytes = collected.bytes,
+            "collected unused image data"
+        );
         Ok(record
             .layers
             .iter()
@@ -67,12 +72,29 @@ impl DeleteContext for DaemonDeleteContext<'_> {
 }
 
 /// Deletes (or untags) what `name` refers to, as dockerd.
-pub fn delete_image(daemon: &Daemon, name: &str, force: bool, prune: bool) -> Result<Vec<DeleteItem>, ImageError> {
-    delete_with(&daemon.images, &DaemonDeleteContext(daemon), name, force, prune)
+pub fn delete_image(
+    daemon: &Daemon,
+    name: &str,
+    force: bool,
+    prune: bool,
+) -> Result<Vec<DeleteItem>, ImageError> {
+    delete_with(
+        &daemon.images,
+        &DaemonDeleteContext(daemon),
+        name,
+        force,
+        prune,
+    )
 }
 
 /// `delete_image` on an image store with an explicit context (what tests use).
-pub fn delete_with(images: &ImageStore, ctx: &dyn DeleteContext, name: &str, force: bool, prune: bool) -> Result<Vec<DeleteItem>, ImageError> {
+pub fn delete_with(
+    images: &ImageStore,
+    ctx: &dyn DeleteContext,
+    name: &str,
+    force: bool,
+    prune: bool,
+) -> Result<Vec<DeleteItem>, ImageError> {
     let record = resolve_in(images, name)?;
     let id = record.id.clone();
     let mut items = Vec::new();
@@ -98,7 +120,9 @@ pub fn delete_with(images: &ImageStore, ctx: &dyn DeleteContext, name: &str, for
 
         // Untagging the last tag of a repository also drops that repository's digests.
         if parsed.digest.is_none() {
-            let tag_left = repo_refs.iter().any(|r| r.digest.is_none() && r.name() == parsed.name());
+            let tag_left = repo_refs
+                .iter()
+                .any(|r| r.digest.is_none() && r.name() == parsed.name());
             if !tag_left {
                 let mut remaining = Vec::new();
                 for r in repo_refs {
@@ -118,7 +142,11 @@ pub fn delete_with(images: &ImageStore, ctx: &dyn DeleteContext, name: &str, for
         true
     } else {
         if is_single_reference(&repo_refs) {
-            let mask = if force { Conflicts::HARD } else { Conflicts::HARD | Conflicts::STOPPED_CONTAINER };
+            let mask = if force {
+                Conflicts::HARD
+            } else {
+                Conflicts::HARD | Conflicts::STOPPED_CONTAINER
+            };
             if let Some(conflict) = check_conflict(images, ctx, &id, mask) {
                 return Err(conflict.into_error(&id));
             }
@@ -130,13 +158,24 @@ pub fn delete_with(images: &ImageStore, ctx: &dyn DeleteContext, name: &str, for
         false
     };
 
-    delete_helper(images, ctx, &id, &mut items, force, prune, removed_repository_ref)?;
+    delete_helper(
+        images,
+        ctx,
+        &id,
+        &mut items,
+        force,
+        prune,
+        removed_repository_ref,
+    )?;
     Ok(items)
 }
 
 /// dockerd's `isImageIDPrefix`: whether what the user typed is a prefix of the ID.
 fn is_id_prefix(id: &str, typed: &str) -> bool {
-    id.starts_with(typed) || id.split_once(':').is_some_and(|(_, hex)| hex.starts_with(typed))
+    id.starts_with(typed)
+        || id
+            .split_once(':')
+            .is_some_and(|(_, hex)| hex.starts_with(typed))
 }
 
 /// Kinds of delete conflicts, as a bit set.
@@ -174,33 +213,69 @@ struct Conflict {
 
 impl Conflict {
     fn into_error(self, id: &str) -> ImageError {
-        let force = if self.hard { "cannot be forced" } else { "must be forced" };
-        ImageError::Conflict(format!("conflict: unable to delete {} ({force}) - {}", short_id(id), self.message))
+        let force = if self.hard {
+            "cannot be forced"
+        } else {
+            "must be forced"
+        };
+        ImageError::Conflict(format!(
+            "conflict: unable to delete {} ({force}) - {}",
+            short_id(id),
+            self.message
+        ))
     }
 }
 
-fn check_conflict(images: &ImageStore, ctx: &dyn DeleteContext, id: &str, mask: Conflicts) -> Option<Conflict> {
+fn check_conflict(
+    images: &ImageStore,
+    ctx: &dyn DeleteContext,
+    id: &str,
+    mask: Conflicts,
+) -> Option<Conflict> {
     if mask.has(Conflicts::DEPENDENT_CHILD) && !children(images, id).is_empty() {
-        return Some(Conflict { hard: true, used: false, message: "image has dependent child images".into() });
+        return Some(Conflict {
+            hard: true,
+            used: false,
+            message: "image has dependent child images".into(),
+        });
     }
-    let users = if mask.has(Conflicts::RUNNING_CONTAINER) || mask.has(Conflicts::STOPPED_CONTAINER) {
+    let users = if mask.has(Conflicts::RUNNING_CONTAINER) || mask.has(Conflicts::STOPPED_CONTAINER)
+    {
         ctx.containers_using(id)
     } else {
         Vec::new()
     };
     if mask.has(Conflicts::RUNNING_CONTAINER) {
         if let Some(u) = users.iter().find(|u| u.running) {
-            let message = format!("image is being used by running container {}", short_id(&u.container_id));
-            return Some(Conflict { hard: true, used: true, message });
+            let message = format!(
+                "image is being used by running container {}",
+                short_id(&u.container_id)
+            );
+            return Some(Conflict {
+                hard: true,
+                used: true,
+                message,
+            });
         }
     }
     if mask.has(Conflicts::ACTIVE_REFERENCE) && !images.refs_of(id).is_empty() {
-        return Some(Conflict { hard: false, used: false, message: "image is referenced in multiple repositories".into() });
+        return Some(Conflict {
+            hard: false,
+            used: false,
+            message: "image is referenced in multiple repositories".into(),
+        });
     }
     if mask.has(Conflicts::STOPPED_CONTAINER) {
         if let Some(u) = users.iter().find(|u| !u.running) {
-            let message = format!("image is being used by stopped container {}", short_id(&u.container_id));
-            return Some(Conflict { hard: false, used: true, message });
+            let message = format!(
+                "image is being used by stopped container {}",
+                short_id(&u.container_id)
+            );
+            return Some(Conflict {
+                hard: false,
+                used: true,
+                message,
+            });
         }
     }
     None
@@ -217,7 +292,11 @@ fn delete_helper(
     prune: bool,
     quiet: bool,
 ) -> Result<(), ImageError> {
-    let mask = if force { Conflicts::HARD } else { Conflicts::HARD | Conflicts::SOFT };
+    let mask = if force {
+        Conflicts::HARD
+    } else {
+        Conflicts::HARD | Conflicts::SOFT
+    };
     if let Some(conflict) = check_conflict(images, ctx, id, mask) {
         let dangling = images.refs_of(id).is_empty() && children(images, id).is_empty();
         if quiet && (!dangling || conflict.used) {

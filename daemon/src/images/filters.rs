@@ -20,24 +20,37 @@ impl Filters {
             return Ok(Filters::default());
         }
         if let Ok(map) = serde_json::from_str::<BTreeMap<String, BTreeMap<String, bool>>>(text) {
-            let fields = map.into_iter().map(|(k, v)| (k, v.into_keys().collect())).collect();
+            let fields = map
+                .into_iter()
+                .map(|(k, v)| (k, v.into_keys().collect()))
+                .collect();
             return Ok(Filters { fields });
         }
         match serde_json::from_str::<BTreeMap<String, Vec<String>>>(text) {
-            Ok(map) => Ok(Filters { fields: map.into_iter().map(|(k, v)| (k, v.into_iter().collect())).collect() }),
+            Ok(map) => Ok(Filters {
+                fields: map
+                    .into_iter()
+                    .map(|(k, v)| (k, v.into_iter().collect()))
+                    .collect(),
+            }),
             Err(_) => Err(RequestError::InvalidParameter("invalid filter".into())),
         }
     }
 
     /// Adds one value (tests and internal callers).
     pub fn add(&mut self, key: &str, value: &str) {
-        self.fields.entry(key.to_string()).or_default().insert(value.to_string());
+        self.fields
+            .entry(key.to_string())
+            .or_default()
+            .insert(value.to_string());
     }
 
     /// Refuses keys not in `accepted`: "invalid filter 'x'".
     pub fn validate(&self, accepted: &[&str]) -> Result<(), RequestError> {
         match self.fields.keys().find(|k| !accepted.contains(&k.as_str())) {
-            Some(k) => Err(RequestError::InvalidParameter(format!("invalid filter '{k}'"))),
+            Some(k) => Err(RequestError::InvalidParameter(format!(
+                "invalid filter '{k}'"
+            ))),
             None => Ok(()),
         }
     }
@@ -48,7 +61,10 @@ impl Filters {
 
     /// The values of `key` (empty when absent).
     pub fn get(&self, key: &str) -> Vec<&str> {
-        self.fields.get(key).map(|v| v.iter().map(String::as_str).collect()).unwrap_or_default()
+        self.fields
+            .get(key)
+            .map(|v| v.iter().map(String::as_str).collect())
+            .unwrap_or_default()
     }
 
     /// dockerd's `GetBoolOrDefault`: "1"/"true" or "0"/"false", exactly one of them.
@@ -59,11 +75,16 @@ impl Filters {
         let is_false = values.contains("0") || values.contains("false");
         let is_true = values.contains("1") || values.contains("true");
         if values.is_empty() {
-            return Err(RequestError::InvalidParameter(format!("invalid filter '{key}'")));
+            return Err(RequestError::InvalidParameter(format!(
+                "invalid filter '{key}'"
+            )));
         }
         if is_false == is_true {
             let list: Vec<&str> = values.iter().map(String::as_str).collect();
-            return Err(RequestError::InvalidParameter(format!("invalid filter '{key}=[{}]'", list.join(" "))));
+            return Err(RequestError::InvalidParameter(format!(
+                "invalid filter '{key}=[{}]'",
+                list.join(" ")
+            )));
         }
         Ok(is_true)
     }
@@ -88,7 +109,8 @@ impl Filters {
 pub fn glob_match(pattern: &str, name: &str) -> Result<bool, RequestError> {
     let p: Vec<char> = pattern.chars().collect();
     let n: Vec<char> = name.chars().collect();
-    match_from(&p, &n).ok_or_else(|| RequestError::InvalidParameter("syntax error in pattern".into()))
+    match_from(&p, &n)
+        .ok_or_else(|| RequestError::InvalidParameter("syntax error in pattern".into()))
 }
 
 fn match_from(p: &[char], n: &[char]) -> Option<bool> {
@@ -208,14 +230,21 @@ fn class_char(p: &[char], i: &mut usize) -> Option<char> {
 /// dockerd's `timetypes.GetTimestamp` + `ParseTimestamps` for `until`/`since` values:
 /// a Go duration ("10m", "1h30m") before now, an RFC 3339 time or date, or unix
 /// seconds with an optional fraction.
-pub fn parse_timestamp(value: &str, now: chrono::DateTime<chrono::Utc>) -> Result<chrono::DateTime<chrono::Utc>, RequestError> {
+pub fn parse_timestamp(
+    value: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<chrono::DateTime<chrono::Utc>, RequestError> {
     if let Some(d) = parse_go_duration(value) {
         return Ok(now - d);
     }
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(value) {
         return Ok(t.with_timezone(&chrono::Utc));
     }
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"] {
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+    ] {
         if let Ok(t) = chrono::NaiveDateTime::parse_from_str(value, fmt) {
             return Ok(t.and_utc());
         }
@@ -226,19 +255,26 @@ pub fn parse_timestamp(value: &str, now: chrono::DateTime<chrono::Utc>) -> Resul
         }
     }
     let (secs, frac) = value.split_once('.').unwrap_or((value, ""));
-    let secs: i64 = secs
-        .parse()
-        .map_err(|_| RequestError::InvalidParameter(format!("failed to parse value as time or duration: \"{value}\"")))?;
+    let secs: i64 = secs.parse().map_err(|_| {
+        RequestError::InvalidParameter(format!(
+            "failed to parse value as time or duration: \"{value}\""
+        ))
+    })?;
     let nanos: u32 = if frac.is_empty() {
         0
     } else {
         let digits: String = frac.chars().chain(std::iter::repeat('0')).take(9).collect();
-        digits
-            .parse()
-            .map_err(|_| RequestError::InvalidParameter(format!("failed to parse value as time or duration: \"{value}\"")))?
+        digits.parse().map_err(|_| {
+            RequestError::InvalidParameter(format!(
+                "failed to parse value as time or duration: \"{value}\""
+            ))
+        })?
     };
-    chrono::DateTime::from_timestamp(secs, nanos)
-        .ok_or_else(|| RequestError::InvalidParameter(format!("failed to parse value as time or duration: \"{value}\"")))
+    chrono::DateTime::from_timestamp(secs, nanos).ok_or_else(|| {
+        RequestError::InvalidParameter(format!(
+            "failed to parse value as time or duration: \"{value}\""
+        ))
+    })
 }
 
 /// A Go duration string: sequence of number+unit (ns, us, µs, ms, s, m, h).
@@ -254,7 +290,9 @@ fn parse_go_duration(text: &str) -> Option<chrono::Duration> {
         let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
         let number: f64 = rest[..num_end].parse().ok()?;
         rest = &rest[num_end..];
-        let unit_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let scale = match &rest[..unit_end] {
             "ns" => 1.0,
             "us" | "µs" => 1e3,
@@ -268,7 +306,11 @@ fn parse_go_duration(text: &str) -> Option<chrono::Duration> {
         rest = &rest[unit_end..];
     }
     let nanos = total_nanos as i64;
-    Some(chrono::Duration::nanoseconds(if negative { -nanos } else { nanos }))
+    Some(chrono::Duration::nanoseconds(if negative {
+        -nanos
+    } else {
+        nanos
+    }))
 }
 
 #[cfg(test)]
@@ -287,9 +329,17 @@ mod tests {
     #[test]
     fn validates_keys_and_bools() {
         let f = Filters::from_json(r#"{"foo":["x"]}"#).unwrap();
-        assert_eq!(f.validate(&["dangling"]).unwrap_err().to_string(), "invalid filter 'foo'");
+        assert_eq!(
+            f.validate(&["dangling"]).unwrap_err().to_string(),
+            "invalid filter 'foo'"
+        );
         let f = Filters::from_json(r#"{"dangling":["maybe"]}"#).unwrap();
-        assert_eq!(f.get_bool_or_default("dangling", false).unwrap_err().to_string(), "invalid filter 'dangling=[maybe]'");
+        assert_eq!(
+            f.get_bool_or_default("dangling", false)
+                .unwrap_err()
+                .to_string(),
+            "invalid filter 'dangling=[maybe]'"
+        );
     }
 
     #[test]
@@ -319,11 +369,28 @@ mod tests {
     #[test]
     fn parses_timestamps_and_durations() {
         let now = chrono::DateTime::from_timestamp(1_000_000, 0).unwrap();
-        assert_eq!(parse_timestamp("10m", now).unwrap().timestamp(), 1_000_000 - 600);
-        assert_eq!(parse_timestamp("1h30m", now).unwrap().timestamp(), 1_000_000 - 5400);
-        assert_eq!(parse_timestamp("1500000000", now).unwrap().timestamp(), 1_500_000_000);
-        assert_eq!(parse_timestamp("2020-01-01T00:00:00Z", now).unwrap().timestamp(), 1_577_836_800);
-        assert_eq!(parse_timestamp("2020-01-01", now).unwrap().timestamp(), 1_577_836_800);
+        assert_eq!(
+            parse_timestamp("10m", now).unwrap().timestamp(),
+            1_000_000 - 600
+        );
+        assert_eq!(
+            parse_timestamp("1h30m", now).unwrap().timestamp(),
+            1_000_000 - 5400
+        );
+        assert_eq!(
+            parse_timestamp("1500000000", now).unwrap().timestamp(),
+            1_500_000_000
+        );
+        assert_eq!(
+            parse_timestamp("2020-01-01T00:00:00Z", now)
+                .unwrap()
+                .timestamp(),
+            1_577_836_800
+        );
+        assert_eq!(
+            parse_timestamp("2020-01-01", now).unwrap().timestamp(),
+            1_577_836_800
+        );
         assert!(parse_timestamp("yesterday", now).is_err());
     }
 }

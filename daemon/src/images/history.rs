@@ -30,7 +30,11 @@ pub struct HistoryItem {
 }
 
 /// The history of the image `name` refers to.
-pub fn image_history(images: &ImageStore, content: &ContentStore, name: &str) -> Result<Vec<HistoryItem>, RequestError> {
+pub fn image_history(
+    images: &ImageStore,
+    content: &ContentStore,
+    name: &str,
+) -> Result<Vec<HistoryItem>, RequestError> {
     let record = resolve_in(images, name)?;
     let config = ImageConfigFile::load(content, &record.id)?;
 
@@ -39,16 +43,20 @@ pub fn image_history(images: &ImageStore, content: &ContentStore, name: &str) ->
     for entry in &config.history {
         let mut size = 0;
         if !entry.empty_layer {
-            let layer = record
-                .layers
-                .get(layer_index)
-                .ok_or_else(|| RequestError::Internal("too many non-empty layers in History section".into()))?;
+            let layer = record.layers.get(layer_index).ok_or_else(|| {
+                RequestError::Internal("too many non-empty layers in History section".into())
+            })?;
             size = layer.size as i64;
             layer_index += 1;
         }
         items.push(HistoryItem {
             comment: entry.comment.clone().unwrap_or_default(),
-            created: entry.created.as_deref().and_then(parse_time).map(|t| t.timestamp()).unwrap_or(0),
+            created: entry
+                .created
+                .as_deref()
+                .and_then(parse_time)
+                .map(|t| t.timestamp())
+                .unwrap_or(0),
             created_by: entry.created_by.clone().unwrap_or_default(),
             id: "<missing>".to_string(),
             size,
@@ -84,13 +92,24 @@ mod tests {
             {"created": "2024-01-01T00:00:01Z", "created_by": "CMD [\"sh\"]", "empty_layer": true},
             {"created": "2024-01-01T00:00:02Z", "created_by": "RUN x", "comment": "buildkit"}
         ]);
-        let img = s.add(ImageSpec::new("a", "2024-01-01T00:00:02Z").layers(&[("l1", 10), ("l2", 20)]).history(history).refs(&["busybox:latest"]));
+        let img = s.add(
+            ImageSpec::new("a", "2024-01-01T00:00:02Z")
+                .layers(&[("l1", 10), ("l2", 20)])
+                .history(history)
+                .refs(&["busybox:latest"]),
+        );
         let h = image_history(&s.images, &s.content, "busybox").unwrap();
         assert_eq!(h.len(), 3);
         assert_eq!(h[0].id, img.id);
         assert_eq!(h[0].tags, Some(vec!["busybox:latest".to_string()]));
-        assert_eq!((h[0].size, h[0].created, h[0].comment.as_str()), (20, 1704067202, "buildkit"));
-        assert_eq!((h[1].id.as_str(), h[1].size, h[1].tags.clone()), ("<missing>", 0, None));
+        assert_eq!(
+            (h[0].size, h[0].created, h[0].comment.as_str()),
+            (20, 1704067202, "buildkit")
+        );
+        assert_eq!(
+            (h[1].id.as_str(), h[1].size, h[1].tags.clone()),
+            ("<missing>", 0, None)
+        );
         assert_eq!((h[2].created_by.as_str(), h[2].size), ("ADD file:1 /", 10));
         let json = serde_json::to_value(&h[1]).unwrap();
         assert_eq!(json["Tags"], serde_json::Value::Null);
@@ -102,6 +121,9 @@ mod tests {
         let history = serde_json::json!([{"created_by": "a"}, {"created_by": "b"}]);
         let img = s.add(ImageSpec::new("a", "2024-01-01T00:00:00Z").history(history));
         let err = image_history(&s.images, &s.content, &img.id).unwrap_err();
-        assert_eq!(err.to_string(), "too many non-empty layers in History section");
+        assert_eq!(
+            err.to_string(),
+            "too many non-empty layers in History section"
+        );
     }
 }

@@ -120,12 +120,23 @@ impl Serialize for OrderedObject {
 }
 
 /// Inspects the image `name` for API version 1.`api_version`.
-pub fn inspect_image(daemon: &Daemon, name: &str, api_version: u32) -> Result<ImageInspect, ImageError> {
+pub fn inspect_image(
+    daemon: &Daemon,
+    name: &str,
+    api_version: u32,
+) -> Result<ImageInspect, ImageError> {
     let record = resolve_image(daemon, name)?;
     let config = ImageConfigFile::load(&daemon.content, &record.id)?;
     let refs = ImageRefs::of(&daemon.images, &record.id);
     let graph_data = overlay_metadata(&daemon.layers, &record);
-    Ok(build_inspect(&record, &config, &refs, graph_data, &daemon.content, api_version))
+    Ok(build_inspect(
+        &record,
+        &config,
+        &refs,
+        graph_data,
+        &daemon.content,
+        api_version,
+    ))
 }
 
 /// The inspect document from its parts (no daemon needed: what tests use).
@@ -140,10 +151,18 @@ pub fn build_inspect(
     let size = image_size(record) as i64;
     let comment = match config.comment.as_deref() {
         Some(c) if !c.is_empty() => c.to_string(),
-        _ => config.history.last().and_then(|h| h.comment.clone()).unwrap_or_default(),
+        _ => config
+            .history
+            .last()
+            .and_then(|h| h.comment.clone())
+            .unwrap_or_default(),
     };
     let created = match config.created.as_deref() {
-        Some(text) => Some(parse_time(text).map(|t| format_rfc3339_nano(&t)).unwrap_or_else(|| text.to_string())),
+        Some(text) => Some(
+            parse_time(text)
+                .map(|t| format_rfc3339_nano(&t))
+                .unwrap_or_else(|| text.to_string()),
+        ),
         None if api_version < 44 => Some(ZERO_TIME.to_string()),
         None => None,
     };
@@ -151,11 +170,13 @@ pub fn build_inspect(
     let run_config = config.config.as_ref().unwrap_or(&empty);
     let old = api_version < 45;
     let descriptor = match (&record.manifest_digest, &record.manifest_media_type) {
-        (Some(digest), Some(media_type)) if api_version >= 48 => content.size(digest).ok().map(|size| Descriptor {
-            media_type: media_type.clone(),
-            digest: digest.clone(),
-            size,
-        }),
+        (Some(digest), Some(media_type)) if api_version >= 48 => {
+            content.size(digest).ok().map(|size| Descriptor {
+                media_type: media_type.clone(),
+                digest: digest.clone(),
+                size,
+            })
+        }
         _ => None,
     };
     ImageInspect {
@@ -165,31 +186,61 @@ pub fn build_inspect(
         parent: record.parent.clone(),
         comment,
         created,
-        container: if old { config.container.clone().filter(|c| !c.is_empty()) } else { None },
-        container_config: old.then(|| container_config(config.container_config.as_ref().unwrap_or(&empty), false)),
+        container: if old {
+            config.container.clone().filter(|c| !c.is_empty())
+        } else {
+            None
+        },
+        container_config: old
+            .then(|| container_config(config.container_config.as_ref().unwrap_or(&empty), false)),
         docker_version: config.docker_version.clone().unwrap_or_default(),
         author: config.author.clone().unwrap_or_default(),
-        config: if api_version < 50 { container_config(run_config, true) } else { oci_image_config(run_config) },
+        config: if api_version < 50 {
+            container_config(run_config, true)
+        } else {
+            oci_image_config(run_config)
+        },
         architecture: config.architecture.clone().unwrap_or_default(),
         variant: config.variant.clone().filter(|v| !v.is_empty()),
-        os: config.os.clone().filter(|o| !o.is_empty()).unwrap_or_else(|| "linux".to_string()),
+        os: config
+            .os
+            .clone()
+            .filter(|o| !o.is_empty())
+            .unwrap_or_else(|| "linux".to_string()),
         os_version: config.os_version.clone().filter(|v| !v.is_empty()),
         size,
         virtual_size: (api_version < 44).then_some(size),
-        graph_driver: GraphDriver { data: graph_data, name: "overlay2".to_string() },
+        graph_driver: GraphDriver {
+            data: graph_data,
+            name: "overlay2".to_string(),
+        },
         rootfs: RootFsView {
-            kind: config.rootfs.as_ref().map(|r| r.kind.clone()).unwrap_or_default(),
-            layers: config.rootfs.as_ref().map(|r| r.diff_ids.clone()).unwrap_or_default(),
+            kind: config
+                .rootfs
+                .as_ref()
+                .map(|r| r.kind.clone())
+                .unwrap_or_default(),
+            layers: config
+                .rootfs
+                .as_ref()
+                .map(|r| r.diff_ids.clone())
+                .unwrap_or_default(),
         },
         metadata: Metadata {
-            last_tag_time: record.last_tag_time.map(|t| format_rfc3339_nano(&t)).unwrap_or_else(|| ZERO_TIME.to_string()),
+            last_tag_time: record
+                .last_tag_time
+                .map(|t| format_rfc3339_nano(&t))
+                .unwrap_or_else(|| ZERO_TIME.to_string()),
         },
         descriptor,
     }
 }
 
 /// overlay2's metadata for the image's top layer; `None` for an image without layers.
-pub fn overlay_metadata(layers: &LayerStore, record: &ImageRecord) -> Option<BTreeMap<String, String>> {
+pub fn overlay_metadata(
+    layers: &LayerStore,
+    record: &ImageRecord,
+) -> Option<BTreeMap<String, String>> {
     let top = record.layers.last()?;
     let mut data = BTreeMap::new();
     let diff = match layers.diff_dir(&top.chain_id) {
@@ -199,19 +250,32 @@ pub fn overlay_metadata(layers: &LayerStore, record: &ImageRecord) -> Option<BTr
             return Some(data);
         }
     };
-    let dir = diff.parent().map(|p| p.to_path_buf()).unwrap_or_else(|| diff.clone());
+    let dir = diff
+        .parent()
+        .map(|p| p.to_path_buf())
+        .unwrap_or_else(|| diff.clone());
     match layers.lower_dirs(&top.chain_id) {
         Ok(lower) => {
-            let lower: Vec<String> = lower.iter().filter(|p| **p != diff).map(|p| p.display().to_string()).collect();
+            let lower: Vec<String> = lower
+                .iter()
+                .filter(|p| **p != diff)
+                .map(|p| p.display().to_string())
+                .collect();
             if !lower.is_empty() {
                 data.insert("LowerDir".to_string(), lower.join(":"));
             }
         }
         Err(e) => tracing::warn!(image = %record.id, error = %e, "lower layers unknown"),
     }
-    data.insert("MergedDir".to_string(), dir.join("merged").display().to_string());
+    data.insert(
+        "MergedDir".to_string(),
+        dir.join("merged").display().to_string(),
+    );
     data.insert("UpperDir".to_string(), diff.display().to_string());
-    data.insert("WorkDir".to_string(), dir.join("work").display().to_string());
+    data.insert(
+        "WorkDir".to_string(),
+        dir.join("work").display().to_string(),
+    );
     Some(data)
 }
 
@@ -250,8 +314,19 @@ const CONTAINER_CONFIG_FIELDS: &[(&str, ZeroValue)] = &[
 /// The keys an image config carries into a container config (dockerd's
 /// `dockerOCIImageConfigToContainerConfig`); the other fields show their zero value.
 const IMAGE_CONFIG_KEYS: &[&str] = &[
-    "User", "ExposedPorts", "Env", "Entrypoint", "Cmd", "Volumes", "WorkingDir", "Labels", "StopSignal", "ArgsEscaped",
-    "Healthcheck", "OnBuild", "Shell",
+    "User",
+    "ExposedPorts",
+    "Env",
+    "Entrypoint",
+    "Cmd",
+    "Volumes",
+    "WorkingDir",
+    "Labels",
+    "StopSignal",
+    "ArgsEscaped",
+    "Healthcheck",
+    "OnBuild",
+    "Shell",
 ];
 
 fn empty_string() -> Value {
@@ -269,7 +344,11 @@ fn json_null() -> Value {
 fn container_config(source: &Map<String, Value>, image_keys_only: bool) -> OrderedObject {
     let mut out = Vec::new();
     for (key, default) in CONTAINER_CONFIG_FIELDS {
-        let taken = if image_keys_only && !IMAGE_CONFIG_KEYS.contains(key) { None } else { source.get(*key) };
+        let taken = if image_keys_only && !IMAGE_CONFIG_KEYS.contains(key) {
+            None
+        } else {
+            source.get(*key)
+        };
         match (taken, default) {
             (Some(v), Some(_)) => out.push((*key, v.clone())),
             (Some(v), None) if !is_empty_json(v) => out.push((*key, v.clone())),
@@ -286,7 +365,12 @@ fn oci_image_config(source: &Map<String, Value>) -> OrderedObject {
     OrderedObject(
         IMAGE_CONFIG_KEYS
             .iter()
-            .filter_map(|key| source.get(*key).filter(|v| !is_empty_json(v)).map(|v| (*key, v.clone())))
+            .filter_map(|key| {
+                source
+                    .get(*key)
+                    .filter(|v| !is_empty_json(v))
+                    .map(|v| (*key, v.clone()))
+            })
             .collect(),
     )
 }

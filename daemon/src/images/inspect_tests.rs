@@ -4,14 +4,27 @@ use crate::images::testutil::{ImageSpec, TestStores};
 fn inspect_json(s: &TestStores, record: &ImageRecord, api_version: u32) -> Value {
     let config = ImageConfigFile::load(&s.content, &record.id).unwrap();
     let refs = ImageRefs::of(&s.images, &record.id);
-    let data = Some(BTreeMap::from([("UpperDir".to_string(), "/x/diff".to_string())]));
-    serde_json::to_value(build_inspect(record, &config, &refs, data, &s.content, api_version)).unwrap()
+    let data = Some(BTreeMap::from([(
+        "UpperDir".to_string(),
+        "/x/diff".to_string(),
+    )]));
+    serde_json::to_value(build_inspect(
+        record,
+        &config,
+        &refs,
+        data,
+        &s.content,
+        api_version,
+    ))
+    .unwrap()
 }
 
 #[test]
 fn current_api_shape() {
     let s = TestStores::new();
-    let mut spec = ImageSpec::new("a", "2024-01-01T00:00:00.100Z").refs(&["busybox:latest"]).layers(&[("l1", 3), ("l2", 4)]);
+    let mut spec = ImageSpec::new("a", "2024-01-01T00:00:00.100Z")
+        .refs(&["busybox:latest"])
+        .layers(&[("l1", 3), ("l2", 4)]);
     spec.config = serde_json::json!({"Cmd": ["sh"], "Env": ["PATH=/bin"], "Labels": null, "WorkingDir": "", "Image": "sha256:old"});
     let img = s.add(spec);
     let j = inspect_json(&s, &img, 53);
@@ -21,7 +34,10 @@ fn current_api_shape() {
     assert_eq!(j["Parent"], "");
     assert_eq!(j["Comment"], "");
     assert_eq!(j["Created"], "2024-01-01T00:00:00.1Z");
-    assert_eq!(j["Config"], serde_json::json!({"Env": ["PATH=/bin"], "Cmd": ["sh"]}));
+    assert_eq!(
+        j["Config"],
+        serde_json::json!({"Env": ["PATH=/bin"], "Cmd": ["sh"]})
+    );
     assert_eq!(j["Architecture"], "amd64");
     assert_eq!(j["Os"], "linux");
     assert_eq!(j["Size"], 7);
@@ -30,7 +46,14 @@ fn current_api_shape() {
     assert_eq!(j["RootFS"]["Layers"].as_array().map(Vec::len), Some(2));
     // References set as a pull sets them leave LastTagTime at Go's zero time, as dockerd.
     assert_eq!(j["Metadata"]["LastTagTime"], "0001-01-01T00:00:00Z");
-    for absent in ["Container", "ContainerConfig", "VirtualSize", "Variant", "OsVersion", "Descriptor"] {
+    for absent in [
+        "Container",
+        "ContainerConfig",
+        "VirtualSize",
+        "Variant",
+        "OsVersion",
+        "Descriptor",
+    ] {
         assert!(j.get(absent).is_none(), "{absent} should be absent");
     }
     let keys: Vec<&str> = j.as_object().unwrap().keys().map(String::as_str).collect();

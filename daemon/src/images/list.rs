@@ -16,7 +16,8 @@ use super::refs::ImageRefs;
 use super::{children, image_size, RequestError};
 
 /// The filters `GET /images/json` accepts.
-pub const ACCEPTED_FILTERS: &[&str] = &["dangling", "label", "before", "since", "reference", "until"];
+pub const ACCEPTED_FILTERS: &[&str] =
+    &["dangling", "label", "before", "since", "reference", "until"];
 
 /// One entry of the list, with dockerd's field names and order.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -59,7 +60,11 @@ pub struct ListOptions {
 }
 
 /// Lists the images as dockerd does.
-pub fn list_images(images: &ImageStore, content: &ContentStore, opts: &ListOptions) -> Result<Vec<ImageSummary>, RequestError> {
+pub fn list_images(
+    images: &ImageStore,
+    content: &ContentStore,
+    opts: &ListOptions,
+) -> Result<Vec<ImageSummary>, RequestError> {
     let filters = &opts.filters;
     filters.validate(ACCEPTED_FILTERS)?;
     let dangling_only = filters.get_bool_or_default("dangling", false)?;
@@ -129,24 +134,44 @@ pub fn list_images(images: &ImageStore, content: &ContentStore, opts: &ListOptio
         } else if dangling_only && !tags.is_empty() {
             continue;
         }
-        out.push((created, summary(record, &config, tags, digests, opts.api_version)));
+        out.push((
+            created,
+            summary(record, &config, tags, digests, opts.api_version),
+        ));
     }
 
     if opts.shared_size && opts.api_version >= 42 {
         fill_shared_sizes(&records, &mut out);
     }
     // Newest first; equal times by ID so the order is stable.
-    out.sort_by(|(ca, a), (cb, b)| b.created.cmp(&a.created).then(cb.cmp(ca)).then(a.id.cmp(&b.id)));
+    out.sort_by(|(ca, a), (cb, b)| {
+        b.created
+            .cmp(&a.created)
+            .then(cb.cmp(ca))
+            .then(a.id.cmp(&b.id))
+    });
     Ok(out.into_iter().map(|(_, s)| s).collect())
 }
 
-fn summary(record: &ImageRecord, config: &ImageConfigFile, tags: Vec<String>, digests: Vec<String>, api_version: u32) -> ImageSummary {
+fn summary(
+    record: &ImageRecord,
+    config: &ImageConfigFile,
+    tags: Vec<String>,
+    digests: Vec<String>,
+    api_version: u32,
+) -> ImageSummary {
     let size = image_size(record) as i64;
     let (repo_tags, repo_digests) = if api_version < 43 {
         if tags.is_empty() && digests.is_empty() {
-            (Some(vec!["<none>:<none>".to_string()]), Some(vec!["<none>@<none>".to_string()]))
+            (
+                Some(vec!["<none>:<none>".to_string()]),
+                Some(vec!["<none>@<none>".to_string()]),
+            )
         } else {
-            (Some(tags).filter(|t| !t.is_empty()), Some(digests).filter(|d| !d.is_empty()))
+            (
+                Some(tags).filter(|t| !t.is_empty()),
+                Some(digests).filter(|d| !d.is_empty()),
+            )
         }
     } else {
         (Some(tags), Some(digests))
@@ -167,9 +192,16 @@ fn summary(record: &ImageRecord, config: &ImageConfigFile, tags: Vec<String>, di
 
 /// `before`/`since` name images (the oldest `before`, the newest `since` win);
 /// `until` is a time or duration and tightens `before`.
-type TimeBounds = (Option<chrono::DateTime<chrono::Utc>>, Option<chrono::DateTime<chrono::Utc>>);
+type TimeBounds = (
+    Option<chrono::DateTime<chrono::Utc>>,
+    Option<chrono::DateTime<chrono::Utc>>,
+);
 
-fn time_bounds(images: &ImageStore, content: &ContentStore, filters: &Filters) -> Result<TimeBounds, RequestError> {
+fn time_bounds(
+    images: &ImageStore,
+    content: &ContentStore,
+    filters: &Filters,
+) -> Result<TimeBounds, RequestError> {
     let created_of = |name: &str| -> Result<Option<chrono::DateTime<chrono::Utc>>, RequestError> {
         let record = resolve_in(images, name)?;
         let config = ImageConfigFile::load(content, &record.id)?;
@@ -203,7 +235,10 @@ fn time_bounds(images: &ImageStore, content: &ContentStore, filters: &Filters) -
 
 /// dockerd's `reference.FamiliarMatch` against each `reference` pattern: the familiar
 /// string ("busybox:latest"), else the familiar name ("busybox").
-fn reference_matches(filters: &Filters, r: &crate::reference::Reference) -> Result<bool, RequestError> {
+fn reference_matches(
+    filters: &Filters,
+    r: &crate::reference::Reference,
+) -> Result<bool, RequestError> {
     for pattern in filters.get("reference") {
         if glob_match(pattern, &r.familiar())? || glob_match(pattern, &r.familiar_name())? {
             return Ok(true);
@@ -213,7 +248,10 @@ fn reference_matches(filters: &Filters, r: &crate::reference::Reference) -> Resu
 }
 
 /// SharedSize: the sizes of this image's layers that other images use too.
-fn fill_shared_sizes(records: &[ImageRecord], out: &mut [(Option<chrono::DateTime<chrono::Utc>>, ImageSummary)]) {
+fn fill_shared_sizes(
+    records: &[ImageRecord],
+    out: &mut [(Option<chrono::DateTime<chrono::Utc>>, ImageSummary)],
+) {
     let mut uses: HashMap<&str, usize> = HashMap::new();
     for r in records {
         for l in &r.layers {
@@ -221,7 +259,9 @@ fn fill_shared_sizes(records: &[ImageRecord], out: &mut [(Option<chrono::DateTim
         }
     }
     for (_, s) in out.iter_mut() {
-        let Some(record) = records.iter().find(|r| r.id == s.id) else { continue };
+        let Some(record) = records.iter().find(|r| r.id == s.id) else {
+            continue;
+        };
         s.shared_size = record
             .layers
             .iter()

@@ -69,7 +69,10 @@ pub fn resolve_in(images: &ImageStore, name: &str) -> Result<ImageRecord, ImageE
     match parse_name(name)? {
         ParsedName::Id(id) => images.get(&id).ok_or_else(not_found),
         ParsedName::Reference(reference) => {
-            if let Some(record) = images.lookup_ref(&reference.to_string()).and_then(|id| images.get(&id)) {
+            if let Some(record) = images
+                .lookup_ref(&reference.to_string())
+                .and_then(|id| images.get(&id))
+            {
                 return Ok(record);
             }
             match images.resolve_id_prefix(name) {
@@ -94,23 +97,56 @@ mod tests {
     #[test]
     fn resolves_tags_with_default_latest_and_normalisation() {
         let s = TestStores::new();
-        let img = s.add(ImageSpec::new("a", T).refs(&["busybox:latest", "127.0.0.1:5000/berth/busybox:v1"]));
-        for name in ["busybox", "busybox:latest", "docker.io/library/busybox", "library/busybox:latest", "127.0.0.1:5000/berth/busybox:v1"] {
+        let img = s.add(
+            ImageSpec::new("a", T).refs(&["busybox:latest", "127.0.0.1:5000/berth/busybox:v1"]),
+        );
+        for name in [
+            "busybox",
+            "busybox:latest",
+            "docker.io/library/busybox",
+            "library/busybox:latest",
+            "127.0.0.1:5000/berth/busybox:v1",
+        ] {
             assert_eq!(resolve_in(&s.images, name).unwrap().id, img.id, "{name}");
         }
-        assert_eq!(resolve_in(&s.images, "busybox:1").unwrap_err().to_string(), "No such image: busybox:1");
-        assert_eq!(resolve_in(&s.images, "127.0.0.1:5000/berth/busybox").unwrap_err().to_string(), "No such image: 127.0.0.1:5000/berth/busybox:latest");
-        assert!(matches!(resolve_in(&s.images, "Bad:Name"), Err(ImageError::Reference(_))));
+        assert_eq!(
+            resolve_in(&s.images, "busybox:1").unwrap_err().to_string(),
+            "No such image: busybox:1"
+        );
+        assert_eq!(
+            resolve_in(&s.images, "127.0.0.1:5000/berth/busybox")
+                .unwrap_err()
+                .to_string(),
+            "No such image: 127.0.0.1:5000/berth/busybox:latest"
+        );
+        assert!(matches!(
+            resolve_in(&s.images, "Bad:Name"),
+            Err(ImageError::Reference(_))
+        ));
     }
 
     #[test]
     fn resolves_digest_references() {
         let s = TestStores::new();
         let d = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-        let img = s.add(ImageSpec::new("a", T).refs(&[&format!("127.0.0.1:5000/berth/busybox@{d}")]));
-        assert_eq!(resolve_in(&s.images, &format!("127.0.0.1:5000/berth/busybox@{d}")).unwrap().id, img.id);
+        let img =
+            s.add(ImageSpec::new("a", T).refs(&[&format!("127.0.0.1:5000/berth/busybox@{d}")]));
+        assert_eq!(
+            resolve_in(&s.images, &format!("127.0.0.1:5000/berth/busybox@{d}"))
+                .unwrap()
+                .id,
+            img.id
+        );
         // Tag and digest: only the digest counts.
-        assert_eq!(resolve_in(&s.images, &format!("127.0.0.1:5000/berth/busybox:whatever@{d}")).unwrap().id, img.id);
+        assert_eq!(
+            resolve_in(
+                &s.images,
+                &format!("127.0.0.1:5000/berth/busybox:whatever@{d}")
+            )
+            .unwrap()
+            .id,
+            img.id
+        );
         assert!(resolve_in(&s.images, &format!("other@{d}")).is_err());
     }
 
@@ -122,10 +158,18 @@ mod tests {
         assert_eq!(resolve_in(&s.images, &img.id).unwrap().id, img.id);
         assert_eq!(resolve_in(&s.images, hex).unwrap().id, img.id);
         assert_eq!(resolve_in(&s.images, &hex[..12]).unwrap().id, img.id);
-        assert_eq!(resolve_in(&s.images, &format!("sha256:{}", &hex[..12])).unwrap().id, img.id);
+        assert_eq!(
+            resolve_in(&s.images, &format!("sha256:{}", &hex[..12]))
+                .unwrap()
+                .id,
+            img.id
+        );
         let missing = format!("sha256:{}", "f".repeat(64));
         if missing != img.id {
-            assert_eq!(resolve_in(&s.images, &missing).unwrap_err().to_string(), format!("No such image: {missing}"));
+            assert_eq!(
+                resolve_in(&s.images, &missing).unwrap_err().to_string(),
+                format!("No such image: {missing}")
+            );
         }
     }
 
@@ -143,9 +187,19 @@ mod tests {
             .find(|(a, b)| a.id != b.id && a.id[7..8] == b.id[7..8])
             .expect("40 random IDs share a first digit");
         let prefix = &a.id[7..8];
-        assert_eq!(resolve_in(&s.images, prefix).unwrap_err().to_string(), format!("No such image: {prefix}:latest"));
+        assert_eq!(
+            resolve_in(&s.images, prefix).unwrap_err().to_string(),
+            format!("No such image: {prefix}:latest")
+        );
         // A tag named like the prefix resolves to the tagged image.
-        s.images.set_ref(&Reference::parse_with_default_tag(prefix).unwrap().to_string(), &b.id).unwrap();
+        s.images
+            .set_ref(
+                &Reference::parse_with_default_tag(prefix)
+                    .unwrap()
+                    .to_string(),
+                &b.id,
+            )
+            .unwrap();
         assert_eq!(resolve_in(&s.images, prefix).unwrap().id, b.id);
     }
 }

@@ -85,7 +85,12 @@ pub fn short_id(id: &str) -> String {
 
 /// IDs of the records whose parent is `id`.
 pub fn children(images: &crate::store::images::ImageStore, id: &str) -> Vec<String> {
-    images.list().into_iter().filter(|r| r.parent == id).map(|r| r.id).collect()
+    images
+        .list()
+        .into_iter()
+        .filter(|r| r.parent == id)
+        .map(|r| r.id)
+        .collect()
 }
 
 /// The unpacked size of an image: the sum of its layers' sizes (dockerd's `layer.Size()`).

@@ -30,7 +30,12 @@ pub struct PruneReport {
 }
 
 /// Prunes images as dockerd.
-pub fn prune_images(images: &ImageStore, content: &ContentStore, ctx: &dyn DeleteContext, filters: &Filters) -> Result<PruneReport, RequestError> {
+pub fn prune_images(
+    images: &ImageStore,
+    content: &ContentStore,
+    ctx: &dyn DeleteContext,
+    filters: &Filters,
+) -> Result<PruneReport, RequestError> {
     if PRUNE_RUNNING.swap(true, Ordering::SeqCst) {
         return Err(ImageError::Conflict("a prune operation is already running".into()).into());
     }
@@ -39,19 +44,30 @@ pub fn prune_images(images: &ImageStore, content: &ContentStore, ctx: &dyn Delet
     result
 }
 
-fn prune_locked(images: &ImageStore, content: &ContentStore, ctx: &dyn DeleteContext, filters: &Filters) -> Result<PruneReport, RequestError> {
+fn prune_locked(
+    images: &ImageStore,
+    content: &ContentStore,
+    ctx: &dyn DeleteContext,
+    filters: &Filters,
+) -> Result<PruneReport, RequestError> {
     filters.validate(ACCEPTED_FILTERS)?;
     let dangling_only = filters.get_bool_or_default("dangling", true)?;
     let until = match filters.get("until").as_slice() {
         [] => None,
         [one] => Some(parse_timestamp(one, chrono::Utc::now())?),
-        _ => return Err(RequestError::InvalidParameter("more than one until filter specified".into())),
+        _ => {
+            return Err(RequestError::InvalidParameter(
+                "more than one until filter specified".into(),
+            ))
+        }
     };
 
     let records = images.list();
     // Sizes of every layer before anything goes, to count what was reclaimed.
-    let layer_sizes: HashMap<String, u64> =
-        records.iter().flat_map(|r| r.layers.iter().map(|l| (l.chain_id.clone(), l.size))).collect();
+    let layer_sizes: HashMap<String, u64> = records
+        .iter()
+        .flat_map(|r| r.layers.iter().map(|l| (l.chain_id.clone(), l.size)))
+        .collect();
 
     let mut candidates = Vec::new();
     for record in &records {
@@ -114,7 +130,10 @@ fn prune_locked(images: &ImageStore, content: &ContentStore, ctx: &dyn DeleteCon
             DeleteItem::Untagged(_) => None,
         })
         .sum();
-    Ok(PruneReport { images_deleted: (!deleted.is_empty()).then_some(deleted), space_reclaimed })
+    Ok(PruneReport {
+        images_deleted: (!deleted.is_empty()).then_some(deleted),
+        space_reclaimed,
+    })
 }
 
 fn log_failure(name: &str, e: &ImageError) {
@@ -137,12 +156,23 @@ mod tests {
             Vec::new()
         }
         fn after_remove(&self, record: &ImageRecord) -> Result<Vec<(String, u64)>, ImageError> {
-            Ok(record.layers.iter().rev().map(|l| (l.chain_id.clone(), l.size)).collect())
+            Ok(record
+                .layers
+                .iter()
+                .rev()
+                .map(|l| (l.chain_id.clone(), l.size))
+                .collect())
         }
     }
 
     fn prune(s: &TestStores, filters: &str) -> PruneReport {
-        prune_images(&s.images, &s.content, &NoContainers, &Filters::from_json(filters).unwrap()).unwrap()
+        prune_images(
+            &s.images,
+            &s.content,
+            &NoContainers,
+            &Filters::from_json(filters).unwrap(),
+        )
+        .unwrap()
     }
 
     // One test: prunes share the process-wide "already running" flag.
@@ -151,11 +181,24 @@ mod tests {
         let s = TestStores::new();
         let tagged = s.add(ImageSpec::new("a", "2024-01-01T00:00:00Z").refs(&["busybox:latest"]));
         let dangling = s.add(ImageSpec::new("b", "2024-01-02T00:00:00Z").layers(&[("b", 42)]));
-        let labelled = s.add(ImageSpec::new("c", "2024-01-03T00:00:00Z").refs(&["app:1"]).labels(serde_json::json!({"keep": "yes"})));
+        let labelled = s.add(
+            ImageSpec::new("c", "2024-01-03T00:00:00Z")
+                .refs(&["app:1"])
+                .labels(serde_json::json!({"keep": "yes"})),
+        );
 
         let nothing = prune(&s, r#"{"until":["2023-01-01T00:00:00Z"]}"#);
-        assert_eq!(nothing, PruneReport { images_deleted: None, space_reclaimed: 0 });
-        assert_eq!(serde_json::to_value(&nothing).unwrap(), serde_json::json!({"ImagesDeleted": null, "SpaceReclaimed": 0}));
+        assert_eq!(
+            nothing,
+            PruneReport {
+                images_deleted: None,
+                space_reclaimed: 0
+            }
+        );
+        assert_eq!(
+            serde_json::to_value(&nothing).unwrap(),
+            serde_json::json!({"ImagesDeleted": null, "SpaceReclaimed": 0})
+        );
 
         let report = prune(&s, "");
         assert_eq!(report.space_reclaimed, 42);
@@ -164,10 +207,22 @@ mod tests {
         assert!(s.images.get(&tagged.id).is_some());
 
         let report = prune(&s, r#"{"dangling":["false"],"label!":["keep"]}"#);
-        assert_eq!(report.images_deleted.unwrap()[..2], [DeleteItem::Untagged("busybox:latest".into()), DeleteItem::Deleted(tagged.id.clone())]);
+        assert_eq!(
+            report.images_deleted.unwrap()[..2],
+            [
+                DeleteItem::Untagged("busybox:latest".into()),
+                DeleteItem::Deleted(tagged.id.clone())
+            ]
+        );
         assert!(s.images.get(&labelled.id).is_some());
 
-        let err = prune_images(&s.images, &s.content, &NoContainers, &Filters::from_json(r#"{"reference":["x"]}"#).unwrap()).unwrap_err();
+        let err = prune_images(
+            &s.images,
+            &s.content,
+            &NoContainers,
+            &Filters::from_json(r#"{"reference":["x"]}"#).unwrap(),
+        )
+        .unwrap_err();
         assert_eq!(err.to_string(), "invalid filter 'reference'");
     }
 }

@@ -17,7 +17,9 @@ pub struct CheckReport {
 
 /// Checks the daemon's stores; see the module documentation.
 pub fn check_store(daemon: &Daemon) -> StoreResult<CheckReport> {
-    let mut report = remove_broken_images(&daemon.images, &daemon.content, |chain_id| daemon.layers.get(chain_id).map(|l| l.is_some()))?;
+    let mut report = remove_broken_images(&daemon.images, &daemon.content, |chain_id| {
+        daemon.layers.get(chain_id).map(|l| l.is_some())
+    })?;
     let collected = daemon.collect_garbage()?;
     report.collected_layers = collected.layers.len();
     report.collected_blobs = collected.blobs.len();
@@ -42,7 +44,9 @@ pub fn remove_broken_images(
 ) -> StoreResult<CheckReport> {
     let mut report = CheckReport::default();
     for record in images.list() {
-        let Some(reason) = what_is_missing(&record, content, &layer_present) else { continue };
+        let Some(reason) = what_is_missing(&record, content, &layer_present) else {
+            continue;
+        };
         let refs = images.refs_of(&record.id);
         tracing::warn!(id = %record.id, references = ?refs, %reason, "removing broken image record");
         images.remove(&record.id)?;
@@ -51,7 +55,11 @@ pub fn remove_broken_images(
     Ok(report)
 }
 
-fn what_is_missing(record: &ImageRecord, content: &ContentStore, layer_present: &impl Fn(&str) -> StoreResult<bool>) -> Option<String> {
+fn what_is_missing(
+    record: &ImageRecord,
+    content: &ContentStore,
+    layer_present: &impl Fn(&str) -> StoreResult<bool>,
+) -> Option<String> {
     if !content.exists(&record.id) {
         return Some(format!("config blob {} is missing", record.id));
     }
@@ -59,7 +67,9 @@ fn what_is_missing(record: &ImageRecord, content: &ContentStore, layer_present: 
         match layer_present(&layer.chain_id) {
             Ok(true) => {}
             Ok(false) => return Some(format!("layer {} is missing", layer.chain_id)),
-            Err(e) => tracing::warn!(id = %record.id, layer = %layer.chain_id, error = %e, "cannot check layer; keeping image"),
+            Err(e) => {
+                tracing::warn!(id = %record.id, layer = %layer.chain_id, error = %e, "cannot check layer; keeping image")
+            }
         }
     }
     None
@@ -74,11 +84,14 @@ mod tests {
     fn removes_records_with_missing_config_or_layers() {
         let s = TestStores::new();
         let good = s.add(ImageSpec::new("good", "2024-01-01T00:00:00Z").refs(&["good:1"]));
-        let no_layer = s.add(ImageSpec::new("nolayer", "2024-01-01T00:00:00Z").refs(&["nolayer:1"]));
-        let no_config = s.add(ImageSpec::new("noconfig", "2024-01-01T00:00:00Z").refs(&["noconfig:1"]));
+        let no_layer =
+            s.add(ImageSpec::new("nolayer", "2024-01-01T00:00:00Z").refs(&["nolayer:1"]));
+        let no_config =
+            s.add(ImageSpec::new("noconfig", "2024-01-01T00:00:00Z").refs(&["noconfig:1"]));
         s.content.delete(&no_config.id).unwrap();
         let missing_chain = no_layer.layers[0].chain_id.clone();
-        let report = remove_broken_images(&s.images, &s.content, |c| Ok(c != missing_chain)).unwrap();
+        let report =
+            remove_broken_images(&s.images, &s.content, |c| Ok(c != missing_chain)).unwrap();
         let mut expected = vec![no_layer.id.clone(), no_config.id.clone()];
         expected.sort();
         assert_eq!(report.removed_images, expected);

@@ -30,12 +30,20 @@ impl ImageRefs {
 
     /// Familiar tag references ("busybox:latest"): those with a tag.
     pub fn tags(&self) -> Vec<String> {
-        self.all.iter().filter(|r| is_tagged(r)).map(Reference::familiar).collect()
+        self.all
+            .iter()
+            .filter(|r| is_tagged(r))
+            .map(Reference::familiar)
+            .collect()
     }
 
     /// Familiar digest references ("busybox@sha256:…").
     pub fn digests(&self) -> Vec<String> {
-        self.all.iter().filter(|r| r.digest.is_some()).map(Reference::familiar).collect()
+        self.all
+            .iter()
+            .filter(|r| r.digest.is_some())
+            .map(Reference::familiar)
+            .collect()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -87,8 +95,14 @@ mod tests {
     fn single_reference_rules() {
         assert!(!is_single_reference(&[]));
         assert!(is_single_reference(&[r("busybox:latest")]));
-        assert!(is_single_reference(&[r("busybox:latest"), r(&format!("busybox@{D}"))]));
+        assert!(is_single_reference(&[
+            r("busybox:latest"),
+            r(&format!("busybox@{D}"))
+        ]));
         assert!(!is_single_reference(&[r("busybox:latest"), r("busybox:1")]));
-        assert!(!is_single_reference(&[r("busybox:latest"), r(&format!("other@{D}"))]));
+        assert!(!is_single_reference(&[
+            r("busybox:latest"),
+            r(&format!("other@{D}"))
+        ]));
     }
 }

@@ -11,7 +11,10 @@ use super::RequestError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TagOutcome {
     /// The reference now points at the image.
-    Tagged { image_id: String, reference: Reference },
+    Tagged {
+        image_id: String,
+        reference: Reference,
+    },
     /// `repo` was empty: dockerd does nothing and answers 200 with no body.
     NothingToDo,
 }
@@ -26,7 +29,9 @@ pub fn tag_reference(repo: &str, tag: &str) -> Result<Option<Reference>, Request
     }
     let parsed = Reference::parse(repo)?;
     if parsed.digest.is_some() {
-        return Err(RequestError::InvalidParameter("cannot import digest reference".into()));
+        return Err(RequestError::InvalidParameter(
+            "cannot import digest reference".into(),
+        ));
     }
     let reference = if !tag.is_empty() {
         if !is_valid_tag(tag) {
@@ -47,7 +52,12 @@ pub fn tag_reference(repo: &str, tag: &str) -> Result<Option<Reference>, Request
 }
 
 /// Tags the image `name` as `repo:tag`.
-pub fn tag_image(images: &ImageStore, name: &str, repo: &str, tag: &str) -> Result<TagOutcome, RequestError> {
+pub fn tag_image(
+    images: &ImageStore,
+    name: &str,
+    repo: &str,
+    tag: &str,
+) -> Result<TagOutcome, RequestError> {
     let Some(reference) = tag_reference(repo, tag)? else {
         return Ok(TagOutcome::NothingToDo);
     };
@@ -58,14 +68,20 @@ pub fn tag_image(images: &ImageStore, name: &str, repo: &str, tag: &str) -> Resu
     if let Some(previous) = previous.filter(|p| *p != record.id) {
         tracing::info!(reference = %reference.familiar(), from = %previous, to = %record.id, "tag moved to another image");
     }
-    Ok(TagOutcome::Tagged { image_id: record.id, reference })
+    Ok(TagOutcome::Tagged {
+        image_id: record.id,
+        reference,
+    })
 }
 
 /// `[\w][\w.-]{0,127}`
 fn is_valid_tag(tag: &str) -> bool {
     let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
     let b = tag.as_bytes();
-    !b.is_empty() && b.len() <= 128 && word(b[0]) && b.iter().all(|&c| word(c) || c == b'.' || c == b'-')
+    !b.is_empty()
+        && b.len() <= 128
+        && word(b[0])
+        && b.iter().all(|&c| word(c) || c == b'.' || c == b'-')
 }
 
 #[cfg(test)]
@@ -76,15 +92,36 @@ mod tests {
     #[test]
     fn builds_references_like_dockerd() {
         let r = |repo: &str, tag: &str| tag_reference(repo, tag).map(|o| o.map(|r| r.to_string()));
-        assert_eq!(r("busybox", "").unwrap().as_deref(), Some("docker.io/library/busybox:latest"));
-        assert_eq!(r("busybox:1", "").unwrap().as_deref(), Some("docker.io/library/busybox:1"));
-        assert_eq!(r("busybox:1", "2").unwrap().as_deref(), Some("docker.io/library/busybox:2"));
+        assert_eq!(
+            r("busybox", "").unwrap().as_deref(),
+            Some("docker.io/library/busybox:latest")
+        );
+        assert_eq!(
+            r("busybox:1", "").unwrap().as_deref(),
+            Some("docker.io/library/busybox:1")
+        );
+        assert_eq!(
+            r("busybox:1", "2").unwrap().as_deref(),
+            Some("docker.io/library/busybox:2")
+        );
         assert_eq!(r("", "x").unwrap(), None);
-        assert_eq!(r("Busybox", "").unwrap_err().to_string(), "invalid reference format: repository name (library/Busybox) must be lowercase");
-        assert_eq!(r("busybox", "-bad").unwrap_err().to_string(), "invalid tag format");
-        assert_eq!(r("sha256", "x").unwrap_err().to_string(), "refusing to create an ambiguous tag using digest algorithm as name");
+        assert_eq!(
+            r("Busybox", "").unwrap_err().to_string(),
+            "invalid reference format: repository name (library/Busybox) must be lowercase"
+        );
+        assert_eq!(
+            r("busybox", "-bad").unwrap_err().to_string(),
+            "invalid tag format"
+        );
+        assert_eq!(
+            r("sha256", "x").unwrap_err().to_string(),
+            "refusing to create an ambiguous tag using digest algorithm as name"
+        );
         let d = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-        assert_eq!(r(&format!("busybox@{d}"), "").unwrap_err().to_string(), "cannot import digest reference");
+        assert_eq!(
+            r(&format!("busybox@{d}"), "").unwrap_err().to_string(),
+            "cannot import digest reference"
+        );
     }
 
     #[test]

@@ -18,12 +18,20 @@ impl TestStores {
         let dir = tempfile::tempdir().expect("tempdir");
         let content = ContentStore::open(&dir.path().join("content")).expect("content store");
         let images = ImageStore::open(&dir.path().join("images")).expect("image store");
-        TestStores { dir, content, images }
+        TestStores {
+            dir,
+            content,
+            images,
+        }
     }
 
     /// Adds an image built from `spec`, returning its record.
     pub fn add(&self, spec: ImageSpec) -> ImageRecord {
-        let diff_ids: Vec<String> = spec.layers.iter().map(|(name, _)| sha256_of(name.as_bytes())).collect();
+        let diff_ids: Vec<String> = spec
+            .layers
+            .iter()
+            .map(|(name, _)| sha256_of(name.as_bytes()))
+            .collect();
         let mut config = serde_json::json!({
             "architecture": "amd64",
             "os": "linux",
@@ -69,7 +77,9 @@ impl TestStores {
         };
         self.images.insert(record).expect("insert record");
         for r in &spec.refs {
-            let normalised = Reference::parse(r).expect("valid test reference").to_string();
+            let normalised = Reference::parse(r)
+                .expect("valid test reference")
+                .to_string();
             self.images.set_ref(&normalised, &id).expect("set ref");
         }
         self.images.get(&id).expect("record just inserted")
@@ -77,7 +87,11 @@ impl TestStores {
 
     /// The image a stored reference points at.
     pub fn id_of(&self, reference: &str) -> Option<String> {
-        self.images.lookup_ref(&Reference::parse_with_default_tag(reference).ok()?.to_string())
+        self.images.lookup_ref(
+            &Reference::parse_with_default_tag(reference)
+                .ok()?
+                .to_string(),
+        )
     }
 }
 

@@ -31,7 +31,12 @@ pub enum Access {
 }
 
 /// Rewrites an `Unauthorized` error for a Bearer registry; other errors pass unchanged.
-pub async fn explain(client: &RegistryClient, error: RegistryError, reference: &Reference, access: Access) -> RegistryError {
+pub async fn explain(
+    client: &RegistryClient,
+    error: RegistryError,
+    reference: &Reference,
+    access: Access,
+) -> RegistryError {
     if !matches!(error, RegistryError::Unauthorized(_)) {
         return error;
     }
@@ -42,16 +47,30 @@ pub async fn explain(client: &RegistryClient, error: RegistryError, reference: &
     let Some(challenge) = bearer_challenge(&http, &base).await else {
         return error; // A Basic registry: `translate` already used dockerd's words.
     };
-    let scope_actions = if access == Access::Push { "pull,push" } else { "pull" };
+    let scope_actions = if access == Access::Push {
+        "pull,push"
+    } else {
+        "pull"
+    };
     let refused = if client.has_credentials {
-        token_refusal(&http, &challenge, &client.credentials, &format!("repository:{}:{scope_actions}", reference.path)).await
+        token_refusal(
+            &http,
+            &challenge,
+            &client.credentials,
+            &format!("repository:{}:{scope_actions}", reference.path),
+        )
+        .await
     } else {
         None
     };
     let manifest_url = format!(
         "{base}/v2/{}/manifests/{}",
         reference.path,
-        reference.digest.as_deref().or(reference.tag.as_deref()).unwrap_or(crate::reference::DEFAULT_TAG)
+        reference
+            .digest
+            .as_deref()
+            .or(reference.tag.as_deref())
+            .unwrap_or(crate::reference::DEFAULT_TAG)
     );
     match (refused, access) {
         (Some(reason), Access::Push) => RegistryError::Unauthorized(format!("unauthorized: {reason}")),
@@ -86,7 +105,12 @@ pub struct BearerChallenge {
 /// The Bearer challenge of `GET {base}/v2/`, if the registry uses tokens.
 async fn bearer_challenge(http: &reqwest::Client, base: &str) -> Option<BearerChallenge> {
     let answer = http.get(format!("{base}/v2/")).send().await.ok()?;
-    let header = answer.headers().get(WWW_AUTHENTICATE)?.to_str().ok()?.to_string();
+    let header = answer
+        .headers()
+        .get(WWW_AUTHENTICATE)?
+        .to_str()
+        .ok()?
+        .to_string();
     parse_bearer(&header)
 }
 
@@ -98,7 +122,10 @@ pub fn parse_bearer(header: &str) -> Option<BearerChallenge> {
     }
     let params = super::login::parse_challenge(header);
     let realm = params.iter().find(|(k, _)| k == "realm")?.1.clone();
-    let service = params.iter().find(|(k, _)| k == "service").map(|(_, v)| v.clone());
+    let service = params
+        .iter()
+        .find(|(k, _)| k == "service")
+        .map(|(_, v)| v.clone());
     Some(BearerChallenge { realm, service })
 }
 
@@ -118,7 +145,12 @@ async fn token_refusal(
         query.append_pair("scope", scope);
     }
     let (user, password) = credentials.username_password().unwrap_or_default();
-    let answer = http.get(url).basic_auth(user, Some(password)).send().await.ok()?;
+    let answer = http
+        .get(url)
+        .basic_auth(user, Some(password))
+        .send()
+        .await
+        .ok()?;
     if answer.status() == StatusCode::OK {
         return None;
     }
@@ -142,7 +174,10 @@ pub fn token_error_reason(status: StatusCode, body: &str) -> String {
             return first.message.clone();
         }
     }
-    status.canonical_reason().unwrap_or("unauthorized").to_lowercase()
+    status
+        .canonical_reason()
+        .unwrap_or("unauthorized")
+        .to_lowercase()
 }
 
 #[cfg(test)]
@@ -151,7 +186,10 @@ mod tests {
 
     #[test]
     fn bearer_challenges() {
-        let c = parse_bearer(r#"Bearer realm="http://127.0.0.1:15003/token",service="berth-token-registry""#).expect("bearer");
+        let c = parse_bearer(
+            r#"Bearer realm="http://127.0.0.1:15003/token",service="berth-token-registry""#,
+        )
+        .expect("bearer");
         assert_eq!(c.realm, "http://127.0.0.1:15003/token");
         assert_eq!(c.service.as_deref(), Some("berth-token-registry"));
         assert_eq!(parse_bearer(r#"Basic realm="x""#), None);
@@ -160,9 +198,15 @@ mod tests {
     #[test]
     fn token_server_reasons() {
         assert_eq!(
-            token_error_reason(StatusCode::UNAUTHORIZED, r#"{"details":"incorrect username or password"}"#),
+            token_error_reason(
+                StatusCode::UNAUTHORIZED,
+                r#"{"details":"incorrect username or password"}"#
+            ),
             "incorrect username or password"
         );
-        assert_eq!(token_error_reason(StatusCode::UNAUTHORIZED, "nope"), "unauthorized");
+        assert_eq!(
+            token_error_reason(StatusCode::UNAUTHORIZED, "nope"),
+            "unauthorized"
+        );
     }
 }

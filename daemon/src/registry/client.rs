@@ -37,7 +37,11 @@ pub struct RegistryClient {
 impl RegistryClient {
     /// A client for the registry `domain` ("127.0.0.1:5000", "docker.io"); for an
     /// insecure registry that is not loopback, HTTPS is probed first (see module docs).
-    pub async fn connect(config: &Config, domain: &str, credentials: &AuthConfig) -> RegistryClient {
+    pub async fn connect(
+        config: &Config,
+        domain: &str,
+        credentials: &AuthConfig,
+    ) -> RegistryClient {
         let (scheme, skip_verify) = probe_scheme(config, domain).await;
         Self::with_scheme(domain, credentials, scheme, skip_verify)
     }
@@ -48,10 +52,18 @@ impl RegistryClient {
         Self::with_scheme(domain, credentials, scheme_for(config, domain), false)
     }
 
-    fn with_scheme(domain: &str, credentials: &AuthConfig, scheme: &'static str, skip_verify: bool) -> RegistryClient {
+    fn with_scheme(
+        domain: &str,
+        credentials: &AuthConfig,
+        scheme: &'static str,
+        skip_verify: bool,
+    ) -> RegistryClient {
         let host = registry_host(domain).to_string();
-        let protocol =
-            if scheme == "http" { ClientProtocol::HttpsExcept(vec![host]) } else { ClientProtocol::Https };
+        let protocol = if scheme == "http" {
+            ClientProtocol::HttpsExcept(vec![host])
+        } else {
+            ClientProtocol::Https
+        };
         let oci = oci_client::Client::new(ClientConfig {
             protocol,
             // One PUT per blob, streamed from the content store (chunked PATCHes would be one
@@ -109,7 +121,11 @@ async fn https_answers(domain: &str) -> bool {
         Ok(c) => c,
         Err(_) => return false,
     };
-    match client.get(format!("https://{}/v2/", registry_host(domain))).send().await {
+    match client
+        .get(format!("https://{}/v2/", registry_host(domain)))
+        .send()
+        .await
+    {
         Ok(_) => true,
         Err(e) => {
             tracing::info!(registry = %domain, error = %e, "insecure registry does not speak HTTPS; using plain HTTP");
@@ -135,11 +151,15 @@ pub fn oci_reference(reference: &Reference) -> oci_client::Reference {
     let registry = reference.domain.clone();
     let repository = reference.path.clone();
     let mut oci = match (&reference.tag, &reference.digest) {
-        (_, Some(digest)) => oci_client::Reference::with_digest(registry, repository, digest.clone()),
-        (Some(tag), None) => oci_client::Reference::with_tag(registry, repository, tag.clone()),
-        (None, None) => {
-            oci_client::Reference::with_tag(registry, repository, crate::reference::DEFAULT_TAG.to_string())
+        (_, Some(digest)) => {
+            oci_client::Reference::with_digest(registry, repository, digest.clone())
         }
+        (Some(tag), None) => oci_client::Reference::with_tag(registry, repository, tag.clone()),
+        (None, None) => oci_client::Reference::with_tag(
+            registry,
+            repository,
+            crate::reference::DEFAULT_TAG.to_string(),
+        ),
     };
     if reference.domain == crate::reference::DEFAULT_DOMAIN {
         // dockerd's API endpoint for Docker Hub (oci-client would say index.docker.io).
@@ -161,12 +181,20 @@ pub fn scheme_for(config: &Config, domain: &str) -> &'static str {
 /// `insecure` (as host:port, as host, or as a CIDR containing its address).
 pub fn is_insecure(insecure: &[String], domain: &str) -> bool {
     let host = host_part(domain);
-    let ip = host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().ok();
+    let ip = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+        .ok();
     if host == "localhost" || ip.is_some_and(|ip| ip.is_loopback()) {
         return true;
     }
     insecure.iter().any(|entry| {
-        let entry = entry.trim().trim_start_matches("http://").trim_start_matches("https://").trim_end_matches('/');
+        let entry = entry
+            .trim()
+            .trim_start_matches("http://")
+            .trim_start_matches("https://")
+            .trim_end_matches('/');
         if entry == domain || entry == host {
             return true;
         }
@@ -196,11 +224,19 @@ fn cidr_contains(network: &str, bits: &str, ip: IpAddr) -> bool {
     };
     match (network, ip) {
         (IpAddr::V4(n), IpAddr::V4(a)) if bits <= 32 => {
-            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
+            let mask = if bits == 0 {
+                0
+            } else {
+                u32::MAX << (32 - bits)
+            };
             (u32::from(n) & mask) == (u32::from(a) & mask)
         }
         (IpAddr::V6(n), IpAddr::V6(a)) if bits <= 128 => {
-            let mask = if bits == 0 { 0 } else { u128::MAX << (128 - bits) };
+            let mask = if bits == 0 {
+                0
+            } else {
+                u128::MAX << (128 - bits)
+            };
             (u128::from(n) & mask) == (u128::from(a) & mask)
         }
         _ => false,
@@ -219,7 +255,11 @@ mod tests {
         assert!(is_insecure(&[], "[::1]:5000"));
         assert!(!is_insecure(&[], "docker.io"));
         assert!(!is_insecure(&[], "10.0.0.5:5000"));
-        let list = vec!["10.0.0.0/8".to_string(), "myreg.example:5000".to_string(), "other.example".to_string()];
+        let list = vec![
+            "10.0.0.0/8".to_string(),
+            "myreg.example:5000".to_string(),
+            "other.example".to_string(),
+        ];
         assert!(is_insecure(&list, "10.0.0.5:5000"));
         assert!(is_insecure(&list, "myreg.example:5000"));
         assert!(!is_insecure(&list, "myreg.example:5001"));
@@ -231,24 +271,31 @@ mod tests {
     #[tokio::test]
     async fn https_probe() {
         crate::server::tls::install_crypto_provider();
-        let plain = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let plain = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let plain_addr = plain.local_addr().expect("addr");
         tokio::spawn(async move {
             while let Ok((mut socket, _)) = plain.accept().await {
                 use tokio::io::AsyncWriteExt;
-                let _ = socket.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").await;
+                let _ = socket
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                    .await;
             }
         });
         assert!(!https_answers(&plain_addr.to_string()).await);
 
-        let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).expect("certificate");
+        let cert =
+            rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).expect("certificate");
         let key = rustls_pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
         let tls = rustls::ServerConfig::builder()
             .with_no_client_auth()
             .with_single_cert(vec![cert.cert.der().clone()], key)
             .expect("tls config");
         let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(tls));
-        let secure = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let secure = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let secure_addr = secure.local_addr().expect("addr");
         tokio::spawn(async move {
             while let Ok((socket, _)) = secure.accept().await {
@@ -256,12 +303,13 @@ mod tests {
                     use tokio::io::{AsyncReadExt, AsyncWriteExt};
                     let mut buf = [0u8; 1024];
                     let _ = stream.read(&mut buf).await;
-                    let _ = stream.write_all(b"HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\n\r\n").await;
+                    let _ = stream
+                        .write_all(b"HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\n\r\n")
+                        .await;
                     let _ = stream.shutdown().await;
                 }
             }
         });
         assert!(https_answers(&secure_addr.to_string()).await);
     }
-
 }

@@ -36,9 +36,12 @@ impl AuthConfig {
         if encoded.is_empty() {
             return Ok(AuthConfig::default());
         }
-        let json = decode_base64(encoded)
-            .map_err(|e| RegistryError::InvalidParameter(format!("invalid X-Registry-Auth header: {e}")))?;
-        Self::from_json(&json).map_err(|e| RegistryError::InvalidParameter(format!("invalid X-Registry-Auth header: {e}")))
+        let json = decode_base64(encoded).map_err(|e| {
+            RegistryError::InvalidParameter(format!("invalid X-Registry-Auth header: {e}"))
+        })?;
+        Self::from_json(&json).map_err(|e| {
+            RegistryError::InvalidParameter(format!("invalid X-Registry-Auth header: {e}"))
+        })
     }
 
     /// Decodes the JSON form (the `/auth` body).
@@ -75,7 +78,9 @@ impl AuthConfig {
 
     /// Whether the client gave any credentials at all.
     pub fn has_credentials(&self) -> bool {
-        self.username_password().is_some() || !self.registrytoken.is_empty() || !self.identitytoken.is_empty()
+        self.username_password().is_some()
+            || !self.registrytoken.is_empty()
+            || !self.identitytoken.is_empty()
     }
 
     /// The credentials in oci-client's terms. An identity token is a refresh token for
@@ -118,35 +123,63 @@ mod tests {
 
     #[test]
     fn decodes_padded_and_unpadded_headers() {
-        let json = br#"{"username":"berth","password":"berth-secret","serveraddress":"127.0.0.1:15001"}"#;
+        let json =
+            br#"{"username":"berth","password":"berth-secret","serveraddress":"127.0.0.1:15001"}"#;
         for encoded in [URL_SAFE.encode(json), URL_SAFE_NO_PAD.encode(json)] {
             let config = AuthConfig::from_header(&encoded).expect("decodes");
             assert_eq!(config.username, "berth");
             assert_eq!(config.serveraddress, "127.0.0.1:15001");
-            assert_eq!(config.to_registry_auth(), RegistryAuth::Basic("berth".into(), "berth-secret".into()));
+            assert_eq!(
+                config.to_registry_auth(),
+                RegistryAuth::Basic("berth".into(), "berth-secret".into())
+            );
         }
     }
 
     #[test]
     fn empty_and_malformed_headers() {
-        assert_eq!(AuthConfig::from_header("").expect("empty is anonymous"), AuthConfig::default());
-        assert_eq!(AuthConfig::from_header("e30=").expect("{}"), AuthConfig::default());
-        assert!(matches!(AuthConfig::from_header("!!!"), Err(RegistryError::InvalidParameter(_))));
-        assert!(matches!(AuthConfig::from_header(&URL_SAFE.encode(b"not json")), Err(RegistryError::InvalidParameter(_))));
-        assert_eq!(AuthConfig::from_header_lenient(Some("!!!")), AuthConfig::default());
-        assert_eq!(AuthConfig::default().to_registry_auth(), RegistryAuth::Anonymous);
+        assert_eq!(
+            AuthConfig::from_header("").expect("empty is anonymous"),
+            AuthConfig::default()
+        );
+        assert_eq!(
+            AuthConfig::from_header("e30=").expect("{}"),
+            AuthConfig::default()
+        );
+        assert!(matches!(
+            AuthConfig::from_header("!!!"),
+            Err(RegistryError::InvalidParameter(_))
+        ));
+        assert!(matches!(
+            AuthConfig::from_header(&URL_SAFE.encode(b"not json")),
+            Err(RegistryError::InvalidParameter(_))
+        ));
+        assert_eq!(
+            AuthConfig::from_header_lenient(Some("!!!")),
+            AuthConfig::default()
+        );
+        assert_eq!(
+            AuthConfig::default().to_registry_auth(),
+            RegistryAuth::Anonymous
+        );
     }
 
     #[test]
     fn null_fields_as_bollard_sends_them() {
         let json = br#"{"username":"u","password":"p","auth":null,"email":null,"serveraddress":"h","identitytoken":null,"registrytoken":null}"#;
         let config = AuthConfig::from_header(&URL_SAFE.encode(json)).expect("decodes");
-        assert_eq!(config.to_registry_auth(), RegistryAuth::Basic("u".into(), "p".into()));
+        assert_eq!(
+            config.to_registry_auth(),
+            RegistryAuth::Basic("u".into(), "p".into())
+        );
     }
 
     #[test]
     fn auth_field_carries_user_and_password() {
-        let config = AuthConfig { auth: URL_SAFE.encode(b"u:p:w"), ..Default::default() };
+        let config = AuthConfig {
+            auth: URL_SAFE.encode(b"u:p:w"),
+            ..Default::default()
+        };
         assert_eq!(config.username_password(), Some(("u".into(), "p:w".into())));
     }
 }

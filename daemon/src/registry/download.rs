@@ -41,10 +41,24 @@ pub async fn fetch_blob(
     if daemon.content.exists(&descriptor.digest) {
         return Ok(daemon.content.size(&descriptor.digest)?);
     }
-    client.oci.store_auth_if_needed(image.resolve_registry(), &client.auth).await;
-    let layer = LayerDescriptor { digest: &descriptor.digest, urls: &descriptor.urls };
-    let mut stream = client.oci.pull_blob_stream(image, &layer).await.map_err(|e| client.translate(e))?;
-    let total = if descriptor.size > 0 { descriptor.size } else { stream.content_length.unwrap_or(0) };
+    client
+        .oci
+        .store_auth_if_needed(image.resolve_registry(), &client.auth)
+        .await;
+    let layer = LayerDescriptor {
+        digest: &descriptor.digest,
+        urls: &descriptor.urls,
+    };
+    let mut stream = client
+        .oci
+        .pull_blob_stream(image, &layer)
+        .await
+        .map_err(|e| client.translate(e))?;
+    let total = if descriptor.size > 0 {
+        descriptor.size
+    } else {
+        stream.content_length.unwrap_or(0)
+    };
 
     let writer = daemon.content.writer(&descriptor.digest)?;
     let (tx, rx) = mpsc::channel::<WriteCommand>(16);
@@ -60,7 +74,10 @@ pub async fn fetch_blob(
                     break; // The writer failed; its error is collected below.
                 }
                 if let Some(report) = &report {
-                    report.sink.bytes(report.id, "Downloading", received, total).await;
+                    report
+                        .sink
+                        .bytes(report.id, "Downloading", received, total)
+                        .await;
                 }
             }
             Err(e) => {
@@ -96,13 +113,19 @@ fn write_blob(mut writer: BlobWriter, mut rx: mpsc::Receiver<WriteCommand>) -> R
             WriteCommand::Finish => return Ok(writer.commit()?),
         }
     }
-    Err(RegistryError::Network(format!("download of {} was interrupted", writer.expected_digest())))
+    Err(RegistryError::Network(format!(
+        "download of {} was interrupted",
+        writer.expected_digest()
+    )))
 }
 
 fn download_error(digest: &str, e: std::io::Error) -> RegistryError {
     let text = e.to_string();
     if text.contains("digest") || text.contains("Digest") {
-        RegistryError::Store(StoreError::DigestMismatch { expected: digest.to_string(), actual: text })
+        RegistryError::Store(StoreError::DigestMismatch {
+            expected: digest.to_string(),
+            actual: text,
+        })
     } else {
         RegistryError::Network(text)
     }

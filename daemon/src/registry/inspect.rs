@@ -1,7 +1,7 @@
 //! `GET /distribution/{name}/json`: what the registry serves for a reference — the
 //! descriptor of the manifest or index, and the platforms it covers.
-use oci_client::client::LayerDescriptor;
 use futures::StreamExt;
+use oci_client::client::LayerDescriptor;
 use serde::Serialize;
 
 use super::challenge::{explain, Access};
@@ -34,7 +34,11 @@ pub struct InspectDescriptor {
 }
 
 /// Looks `reference` up in its registry.
-pub async fn inspect(config: &Config, reference: &Reference, credentials: &AuthConfig) -> RegistryResult<DistributionInspect> {
+pub async fn inspect(
+    config: &Config,
+    reference: &Reference,
+    credentials: &AuthConfig,
+) -> RegistryResult<DistributionInspect> {
     let client = RegistryClient::connect(config, &reference.domain, credentials).await;
     match lookup(&client, reference).await {
         Ok(answer) => Ok(answer),
@@ -42,7 +46,10 @@ pub async fn inspect(config: &Config, reference: &Reference, credentials: &AuthC
     }
 }
 
-async fn lookup(client: &RegistryClient, reference: &Reference) -> RegistryResult<DistributionInspect> {
+async fn lookup(
+    client: &RegistryClient,
+    reference: &Reference,
+) -> RegistryResult<DistributionInspect> {
     let image = oci_reference(reference);
     let (bytes, digest) = client
         .oci
@@ -50,25 +57,44 @@ async fn lookup(client: &RegistryClient, reference: &Reference) -> RegistryResul
         .await
         .map_err(|e| client.translate(e))?;
     let document = manifest::parse(&bytes, &reference.familiar())?;
-    let descriptor =
-        InspectDescriptor { media_type: document.media_type().to_string(), digest, size: bytes.len() as u64 };
+    let descriptor = InspectDescriptor {
+        media_type: document.media_type().to_string(),
+        digest,
+        size: bytes.len() as u64,
+    };
     let platforms = match document {
-        ManifestDocument::Index(index) => index.manifests.into_iter().filter_map(|d| d.platform).collect(),
+        ManifestDocument::Index(index) => index
+            .manifests
+            .into_iter()
+            .filter_map(|d| d.platform)
+            .collect(),
         ManifestDocument::Image(manifest) => {
-            let layer = LayerDescriptor { digest: &manifest.config.digest, urls: &manifest.config.urls };
-            let mut stream =
-                client.oci.pull_blob_stream(&image, &layer).await.map_err(|e| client.translate(e))?;
+            let layer = LayerDescriptor {
+                digest: &manifest.config.digest,
+                urls: &manifest.config.urls,
+            };
+            let mut stream = client
+                .oci
+                .pull_blob_stream(&image, &layer)
+                .await
+                .map_err(|e| client.translate(e))?;
             let mut config_bytes = Vec::new();
             while let Some(chunk) = stream.next().await {
                 let chunk = chunk.map_err(|e| RegistryError::Network(e.to_string()))?;
                 config_bytes.extend_from_slice(&chunk);
                 if config_bytes.len() > MAX_CONFIG_SIZE {
-                    return Err(RegistryError::Unsupported(format!("image config {} is too large", manifest.config.digest)));
+                    return Err(RegistryError::Unsupported(format!(
+                        "image config {} is too large",
+                        manifest.config.digest
+                    )));
                 }
             }
             let summary = ImageConfigSummary::parse(&config_bytes)?;
             vec![summary.platform()]
         }
     };
-    Ok(DistributionInspect { descriptor, platforms })
+    Ok(DistributionInspect {
+        descriptor,
+        platforms,
+    })
 }

@@ -8,8 +8,8 @@ use reqwest::StatusCode;
 use serde::Deserialize;
 
 use super::client::{probe_scheme, registry_host};
-use super::translate::network_message;
 use super::credentials::AuthConfig;
+use super::translate::network_message;
 use super::{RegistryError, RegistryResult};
 use crate::config::Config;
 use crate::reference::DEFAULT_DOMAIN;
@@ -25,7 +25,10 @@ pub struct LoginOutcome {
 /// "http://127.0.0.1:5000/v2/"; Docker Hub for an empty address or its v1 URL.
 pub fn login_domain(server_address: &str) -> String {
     let trimmed = server_address.trim();
-    let without_scheme = trimmed.strip_prefix("https://").or_else(|| trimmed.strip_prefix("http://")).unwrap_or(trimmed);
+    let without_scheme = trimmed
+        .strip_prefix("https://")
+        .or_else(|| trimmed.strip_prefix("http://"))
+        .unwrap_or(trimmed);
     let host = without_scheme.split('/').next().unwrap_or_default();
     match host {
         "" | "index.docker.io" | "docker.io" | "registry-1.docker.io" => DEFAULT_DOMAIN.to_string(),
@@ -47,10 +50,20 @@ pub async fn login(config: &Config, credentials: &AuthConfig) -> RegistryResult<
         .map_err(|e| RegistryError::Internal(format!("building the HTTP client: {e}")))?;
     let (username, password) = credentials.username_password().unwrap_or_default();
 
-    let ping = http.get(&endpoint).send().await.map_err(|e| RegistryError::Network(network_message(&e)))?;
-    let challenge = ping.headers().get(WWW_AUTHENTICATE).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let ping = http
+        .get(&endpoint)
+        .send()
+        .await
+        .map_err(|e| RegistryError::Network(network_message(&e)))?;
+    let challenge = ping
+        .headers()
+        .get(WWW_AUTHENTICATE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let status = match (ping.status(), challenge) {
-        (StatusCode::UNAUTHORIZED, Some(challenge)) if challenge.to_ascii_lowercase().starts_with("bearer") => {
+        (StatusCode::UNAUTHORIZED, Some(challenge))
+            if challenge.to_ascii_lowercase().starts_with("bearer") =>
+        {
             return bearer_login(&http, &endpoint, &challenge, &username, &password).await;
         }
         (StatusCode::UNAUTHORIZED, _) => {
@@ -71,7 +84,10 @@ pub async fn login(config: &Config, credentials: &AuthConfig) -> RegistryResult<
 }
 
 fn succeeded(identity_token: String) -> LoginOutcome {
-    LoginOutcome { status: "Login Succeeded".to_string(), identity_token }
+    LoginOutcome {
+        status: "Login Succeeded".to_string(),
+        identity_token,
+    }
 }
 
 /// dockerd: "login attempt to http://127.0.0.1:15001/v2/ failed with status: 401 Unauthorized".
@@ -111,7 +127,11 @@ async fn bearer_login(
         .iter()
         .find(|(k, _)| k == "realm")
         .map(|(_, v)| v.clone())
-        .ok_or_else(|| RegistryError::Registry(format!("the registry's challenge has no realm: {challenge}")))?;
+        .ok_or_else(|| {
+            RegistryError::Registry(format!(
+                "the registry's challenge has no realm: {challenge}"
+            ))
+        })?;
     let mut url = reqwest::Url::parse(&realm)
         .map_err(|e| RegistryError::Registry(format!("invalid token realm {realm:?}: {e}")))?;
     {
@@ -119,7 +139,9 @@ async fn bearer_login(
         if let Some((_, service)) = params.iter().find(|(k, _)| k == "service") {
             query.append_pair("service", service);
         }
-        query.append_pair("client_id", "docker").append_pair("offline_token", "true");
+        query
+            .append_pair("client_id", "docker")
+            .append_pair("offline_token", "true");
         if !username.is_empty() {
             query.append_pair("account", username);
         }
@@ -135,14 +157,22 @@ async fn bearer_login(
         let status = answer.status();
         let body = answer.text().await.unwrap_or_default();
         let reason = super::challenge::token_error_reason(status, &body);
-        return Err(RegistryError::Unauthorized(format!("Get \"{endpoint}\": unauthorized: {reason}")));
+        return Err(RegistryError::Unauthorized(format!(
+            "Get \"{endpoint}\": unauthorized: {reason}"
+        )));
     }
     if answer.status() != StatusCode::OK {
         return Err(failed(endpoint, answer.status()));
     }
-    let token: TokenAnswer =
-        answer.json().await.map_err(|e| RegistryError::Registry(format!("invalid token answer: {e}")))?;
-    let bearer = if token.token.is_empty() { token.access_token } else { token.token };
+    let token: TokenAnswer = answer
+        .json()
+        .await
+        .map_err(|e| RegistryError::Registry(format!("invalid token answer: {e}")))?;
+    let bearer = if token.token.is_empty() {
+        token.access_token
+    } else {
+        token.token
+    };
     let check = http
         .get(endpoint)
         .bearer_auth(bearer)
@@ -158,14 +188,23 @@ async fn bearer_login(
 
 /// `Bearer realm="https://auth/token",service="registry"` → [(realm, …), (service, …)].
 pub(super) fn parse_challenge(challenge: &str) -> Vec<(String, String)> {
-    let rest = challenge.trim().split_once(' ').map(|(_, r)| r).unwrap_or("");
+    let rest = challenge
+        .trim()
+        .split_once(' ')
+        .map(|(_, r)| r)
+        .unwrap_or("");
     let mut params = Vec::new();
     let mut chars = rest.chars().peekable();
     loop {
         while chars.peek().is_some_and(|c| *c == ',' || c.is_whitespace()) {
             chars.next();
         }
-        let key: String = chars.by_ref().take_while(|c| *c != '=').collect::<String>().trim().to_ascii_lowercase();
+        let key: String = chars
+            .by_ref()
+            .take_while(|c| *c != '=')
+            .collect::<String>()
+            .trim()
+            .to_ascii_lowercase();
         if key.is_empty() {
             break;
         }
@@ -184,7 +223,12 @@ pub(super) fn parse_challenge(challenge: &str) -> Vec<(String, String)> {
                 }
             }
         } else {
-            value = chars.by_ref().take_while(|c| *c != ',').collect::<String>().trim().to_string();
+            value = chars
+                .by_ref()
+                .take_while(|c| *c != ',')
+                .collect::<String>()
+                .trim()
+                .to_string();
         }
         params.push((key, value));
     }
@@ -200,21 +244,38 @@ mod tests {
         assert_eq!(login_domain(""), "docker.io");
         assert_eq!(login_domain("https://index.docker.io/v1/"), "docker.io");
         assert_eq!(login_domain("127.0.0.1:15001"), "127.0.0.1:15001");
-        assert_eq!(login_domain("http://127.0.0.1:15001/v2/"), "127.0.0.1:15001");
+        assert_eq!(
+            login_domain("http://127.0.0.1:15001/v2/"),
+            "127.0.0.1:15001"
+        );
     }
 
     #[test]
     fn challenges() {
-        let p = parse_challenge(r#"Bearer realm="https://auth.example/token",service="registry.example",scope="a:b""#);
-        assert_eq!(p[0], ("realm".to_string(), "https://auth.example/token".to_string()));
-        assert_eq!(p[1], ("service".to_string(), "registry.example".to_string()));
+        let p = parse_challenge(
+            r#"Bearer realm="https://auth.example/token",service="registry.example",scope="a:b""#,
+        );
+        assert_eq!(
+            p[0],
+            (
+                "realm".to_string(),
+                "https://auth.example/token".to_string()
+            )
+        );
+        assert_eq!(
+            p[1],
+            ("service".to_string(), "registry.example".to_string())
+        );
         assert_eq!(p.len(), 3);
     }
 
     #[test]
     fn failure_message() {
         let e = failed("http://127.0.0.1:15001/v2/", StatusCode::UNAUTHORIZED);
-        assert_eq!(e.to_string(), "login attempt to http://127.0.0.1:15001/v2/ failed with status: 401 Unauthorized");
+        assert_eq!(
+            e.to_string(),
+            "login attempt to http://127.0.0.1:15001/v2/ failed with status: 401 Unauthorized"
+        );
         assert!(matches!(e, RegistryError::Unauthorized(_)));
     }
 }

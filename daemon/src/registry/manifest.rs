@@ -12,7 +12,12 @@ pub const DOCKER_SCHEMA1: &str = "application/vnd.docker.distribution.manifest.v
 pub const DOCKER_SCHEMA1_SIGNED: &str = "application/vnd.docker.distribution.manifest.v1+prettyjws";
 
 /// What a pull asks the registry for (the Accept header).
-pub const ACCEPTED: &[&str] = &[DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_MANIFEST, OCI_INDEX];
+pub const ACCEPTED: &[&str] = &[
+    DOCKER_MANIFEST,
+    DOCKER_MANIFEST_LIST,
+    OCI_MANIFEST,
+    OCI_INDEX,
+];
 
 /// A content descriptor: `{mediaType, digest, size}` and optional extras.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -83,30 +88,52 @@ pub fn schema1_refusal(reference: &str) -> RegistryError {
 
 /// Parses a manifest or index. `reference` is only used in error messages.
 pub fn parse(bytes: &[u8], reference: &str) -> RegistryResult<ManifestDocument> {
-    let raw: RawDocument = serde_json::from_slice(bytes)
-        .map_err(|e| RegistryError::Unsupported(format!("invalid manifest for {reference}: {e}")))?;
+    let raw: RawDocument = serde_json::from_slice(bytes).map_err(|e| {
+        RegistryError::Unsupported(format!("invalid manifest for {reference}: {e}"))
+    })?;
     let media_type = raw.media_type.clone().unwrap_or_default();
-    if raw.schema_version == Some(1) || media_type == DOCKER_SCHEMA1 || media_type == DOCKER_SCHEMA1_SIGNED {
+    if raw.schema_version == Some(1)
+        || media_type == DOCKER_SCHEMA1
+        || media_type == DOCKER_SCHEMA1_SIGNED
+    {
         return Err(schema1_refusal(reference));
     }
     let is_index = media_type == DOCKER_MANIFEST_LIST
         || media_type == OCI_INDEX
         || (media_type.is_empty() && raw.manifests.is_some() && raw.config.is_none());
     if is_index {
-        let media_type = if media_type.is_empty() { OCI_INDEX.to_string() } else { media_type };
-        return Ok(ManifestDocument::Index(ImageIndex { media_type, manifests: raw.manifests.unwrap_or_default() }));
+        let media_type = if media_type.is_empty() {
+            OCI_INDEX.to_string()
+        } else {
+            media_type
+        };
+        return Ok(ManifestDocument::Index(ImageIndex {
+            media_type,
+            manifests: raw.manifests.unwrap_or_default(),
+        }));
     }
-    let is_image = media_type == DOCKER_MANIFEST || media_type == OCI_MANIFEST || media_type.is_empty();
+    let is_image =
+        media_type == DOCKER_MANIFEST || media_type == OCI_MANIFEST || media_type.is_empty();
     if !is_image {
         return Err(RegistryError::Unsupported(format!(
             "unsupported manifest media type and no default available: {media_type}"
         )));
     }
-    let config = raw
-        .config
-        .ok_or_else(|| RegistryError::Unsupported(format!("invalid manifest for {reference}: no config descriptor")))?;
-    let media_type = if media_type.is_empty() { OCI_MANIFEST.to_string() } else { media_type };
-    Ok(ManifestDocument::Image(ImageManifest { media_type, config, layers: raw.layers.unwrap_or_default() }))
+    let config = raw.config.ok_or_else(|| {
+        RegistryError::Unsupported(format!(
+            "invalid manifest for {reference}: no config descriptor"
+        ))
+    })?;
+    let media_type = if media_type.is_empty() {
+        OCI_MANIFEST.to_string()
+    } else {
+        media_type
+    };
+    Ok(ManifestDocument::Image(ImageManifest {
+        media_type,
+        config,
+        layers: raw.layers.unwrap_or_default(),
+    }))
 }
 
 /// The parts of an image config a pull needs.
@@ -130,7 +157,8 @@ pub struct RootFs {
 
 impl ImageConfigSummary {
     pub fn parse(bytes: &[u8]) -> RegistryResult<ImageConfigSummary> {
-        serde_json::from_slice(bytes).map_err(|e| RegistryError::Unsupported(format!("invalid image config: {e}")))
+        serde_json::from_slice(bytes)
+            .map_err(|e| RegistryError::Unsupported(format!("invalid image config: {e}")))
     }
 
     pub fn platform(&self) -> Platform {
@@ -181,7 +209,13 @@ mod tests {
         match parse(index, "x").expect("parses") {
             ManifestDocument::Index(i) => {
                 assert_eq!(i.media_type, OCI_INDEX);
-                assert_eq!(i.manifests[0].platform.as_ref().map(|p| p.architecture.as_str()), Some("arm64"));
+                assert_eq!(
+                    i.manifests[0]
+                        .platform
+                        .as_ref()
+                        .map(|p| p.architecture.as_str()),
+                    Some("arm64")
+                );
             }
             other => panic!("unexpected {other:?}"),
         }
@@ -191,6 +225,10 @@ mod tests {
     fn refuses_schema1() {
         let s1 = br#"{"schemaVersion":1,"name":"x","tag":"latest","fsLayers":[]}"#;
         let err = parse(s1, "127.0.0.1:5000/x:latest").expect_err("refused");
-        assert!(err.to_string().contains("schema 1 support has been removed"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("schema 1 support has been removed"),
+            "{err}"
+        );
     }
 }

@@ -12,9 +12,17 @@ pub struct Platform {
     pub architecture: String,
     #[serde(default)]
     pub os: String,
-    #[serde(rename = "os.version", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "os.version",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub os_version: Option<String>,
-    #[serde(rename = "os.features", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "os.features",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub os_features: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
@@ -24,13 +32,22 @@ impl Platform {
     /// The platform this daemon runs on: linux and Go's name of the CPU architecture.
     pub fn host() -> Platform {
         let (architecture, variant) = normalise_arch(go_arch(std::env::consts::ARCH), None);
-        Platform { architecture, os: "linux".to_string(), variant, ..Default::default() }
+        Platform {
+            architecture,
+            os: "linux".to_string(),
+            variant,
+            ..Default::default()
+        }
     }
 
     /// Parses "linux/arm64", "linux/arm/v7", "arm64" or "linux" (containerd's rules:
     /// a lone OS gets the host architecture, a lone architecture gets linux).
     pub fn parse(spec: &str) -> RegistryResult<Platform> {
-        let invalid = || RegistryError::InvalidParameter(format!("\"{spec}\": unknown operating system or architecture: invalid argument"));
+        let invalid = || {
+            RegistryError::InvalidParameter(format!(
+                "\"{spec}\": unknown operating system or architecture: invalid argument"
+            ))
+        };
         let parts: Vec<&str> = spec.trim().split('/').collect();
         if parts.iter().any(|p| p.is_empty()) || parts.len() > 3 {
             return Err(invalid());
@@ -47,7 +64,12 @@ impl Platform {
             _ => return Err(invalid()),
         };
         let (architecture, variant) = normalise_arch(&arch, variant.as_deref());
-        Ok(Platform { architecture, os, variant, ..Default::default() })
+        Ok(Platform {
+            architecture,
+            os,
+            variant,
+            ..Default::default()
+        })
     }
 
     /// "linux/arm64" or "linux/arm/v7", as dockerd prints platforms in messages.
@@ -60,7 +82,10 @@ impl Platform {
 
     /// Whether an entry of an index with platform `other` serves this platform.
     pub fn matches(&self, other: &Platform) -> bool {
-        let (arch, variant) = normalise_arch(&other.architecture.to_ascii_lowercase(), other.variant.as_deref());
+        let (arch, variant) = normalise_arch(
+            &other.architecture.to_ascii_lowercase(),
+            other.variant.as_deref(),
+        );
         if other.os.to_ascii_lowercase() != self.os || arch != self.architecture {
             return false;
         }
@@ -75,11 +100,18 @@ impl Platform {
 
 /// Picks the manifest of `wanted` from an index: the first matching entry, preferring an
 /// exact variant match. Docker's error when there is none.
-pub fn select<'a>(manifests: &'a [Descriptor], wanted: &Platform) -> RegistryResult<&'a Descriptor> {
-    let candidates: Vec<&Descriptor> =
-        manifests.iter().filter(|d| d.platform.as_ref().is_some_and(|p| wanted.matches(p))).collect();
+pub fn select<'a>(
+    manifests: &'a [Descriptor],
+    wanted: &Platform,
+) -> RegistryResult<&'a Descriptor> {
+    let candidates: Vec<&Descriptor> = manifests
+        .iter()
+        .filter(|d| d.platform.as_ref().is_some_and(|p| wanted.matches(p)))
+        .collect();
     let exact = candidates.iter().find(|d| {
-        d.platform.as_ref().is_some_and(|p| normalise_arch(&p.architecture, p.variant.as_deref()).1 == wanted.variant)
+        d.platform.as_ref().is_some_and(|p| {
+            normalise_arch(&p.architecture, p.variant.as_deref()).1 == wanted.variant
+        })
     });
     exact
         .or(candidates.first())
@@ -90,7 +122,16 @@ pub fn select<'a>(manifests: &'a [Descriptor], wanted: &Platform) -> RegistryRes
 fn is_known_os(s: &str) -> bool {
     matches!(
         s,
-        "linux" | "windows" | "darwin" | "freebsd" | "netbsd" | "openbsd" | "solaris" | "illumos" | "aix" | "android"
+        "linux"
+            | "windows"
+            | "darwin"
+            | "freebsd"
+            | "netbsd"
+            | "openbsd"
+            | "solaris"
+            | "illumos"
+            | "aix"
+            | "android"
     )
 }
 
@@ -113,9 +154,7 @@ fn normalise_arch(arch: &str, variant: Option<&str>) -> (String, Option<String>)
     let variant = variant.map(str::to_string);
     match arch {
         "i386" => ("386".into(), None),
-        "x86_64" | "x86-64" | "amd64" => {
-            ("amd64".into(), variant.filter(|v| v != "v1"))
-        }
+        "x86_64" | "x86-64" | "amd64" => ("amd64".into(), variant.filter(|v| v != "v1")),
         "aarch64" | "arm64" => ("arm64".into(), variant.filter(|v| v != "8" && v != "v8")),
         "armhf" => ("arm".into(), Some("v7".into())),
         "armel" => ("arm".into(), Some("v6".into())),
@@ -161,24 +200,67 @@ mod tests {
 
     #[test]
     fn parses_platform_strings() {
-        assert_eq!(Platform::parse("linux/arm64").expect("ok").display(), "linux/arm64");
-        assert_eq!(Platform::parse("linux/arm64/v8").expect("ok").display(), "linux/arm64");
-        assert_eq!(Platform::parse("linux/aarch64").expect("ok").display(), "linux/arm64");
-        assert_eq!(Platform::parse("linux/arm").expect("ok").display(), "linux/arm/v7");
-        assert_eq!(Platform::parse("arm64").expect("ok").display(), "linux/arm64");
-        assert_eq!(Platform::parse("linux/x86_64").expect("ok").display(), "linux/amd64");
+        assert_eq!(
+            Platform::parse("linux/arm64").expect("ok").display(),
+            "linux/arm64"
+        );
+        assert_eq!(
+            Platform::parse("linux/arm64/v8").expect("ok").display(),
+            "linux/arm64"
+        );
+        assert_eq!(
+            Platform::parse("linux/aarch64").expect("ok").display(),
+            "linux/arm64"
+        );
+        assert_eq!(
+            Platform::parse("linux/arm").expect("ok").display(),
+            "linux/arm/v7"
+        );
+        assert_eq!(
+            Platform::parse("arm64").expect("ok").display(),
+            "linux/arm64"
+        );
+        assert_eq!(
+            Platform::parse("linux/x86_64").expect("ok").display(),
+            "linux/amd64"
+        );
         assert!(Platform::parse("linux//x").is_err());
     }
 
     #[test]
     fn selects_from_an_index() {
-        let index = vec![entry("amd64", None, "a"), entry("arm64", Some("v8"), "b"), entry("arm", Some("v6"), "c")];
-        assert_eq!(select(&index, &Platform::parse("linux/amd64").expect("ok")).expect("found").digest, "a");
-        assert_eq!(select(&index, &Platform::parse("linux/arm64").expect("ok")).expect("found").digest, "b");
-        assert_eq!(select(&index, &Platform::parse("linux/arm/v6").expect("ok")).expect("found").digest, "c");
+        let index = vec![
+            entry("amd64", None, "a"),
+            entry("arm64", Some("v8"), "b"),
+            entry("arm", Some("v6"), "c"),
+        ];
+        assert_eq!(
+            select(&index, &Platform::parse("linux/amd64").expect("ok"))
+                .expect("found")
+                .digest,
+            "a"
+        );
+        assert_eq!(
+            select(&index, &Platform::parse("linux/arm64").expect("ok"))
+                .expect("found")
+                .digest,
+            "b"
+        );
+        assert_eq!(
+            select(&index, &Platform::parse("linux/arm/v6").expect("ok"))
+                .expect("found")
+                .digest,
+            "c"
+        );
         let err = select(&index, &Platform::parse("linux/s390x").expect("ok")).expect_err("none");
-        assert_eq!(err.to_string(), "no matching manifest for linux/s390x in the manifest list entries");
+        assert_eq!(
+            err.to_string(),
+            "no matching manifest for linux/s390x in the manifest list entries"
+        );
         let err = select(&index, &Platform::parse("linux/arm/v7").expect("ok")).expect_err("none");
-        assert_eq!(err.to_string(), "no matching manifest for linux/arm/v7 in the manifest list entries");
+        assert_eq!(
+            err.to_string(),
+            "no matching manifest for linux/arm/v7 in the manifest list entries"
+        );
     }
 }

@@ -52,17 +52,28 @@ struct ResolvedManifest {
 
 /// Pulls `request.reference`, reporting progress to `sink`. A reference with neither tag
 /// nor digest pulls every tag of the repository (`docker pull --all-tags`), as dockerd.
-pub async fn pull(daemon: SharedDaemon, request: PullRequest, sink: ProgressSink) -> RegistryResult<Vec<PullOutcome>> {
+pub async fn pull(
+    daemon: SharedDaemon,
+    request: PullRequest,
+    sink: ProgressSink,
+) -> RegistryResult<Vec<PullOutcome>> {
     // Blobs and layers written before the record exists must not be collected meanwhile.
     let _lease = daemon.gc_gate.writer().await;
     let reference = request.reference.clone();
-    let client = RegistryClient::connect(&daemon.config, &reference.domain, &request.credentials).await;
+    let client =
+        RegistryClient::connect(&daemon.config, &reference.domain, &request.credentials).await;
     let wanted = request.platform.clone().unwrap_or_else(Platform::host);
 
     let (targets, shown) = if reference.tag.is_none() && reference.digest.is_none() {
-        let listing = match client.oci.list_tags(&oci_reference(&reference), &client.auth, None, None).await {
+        let listing = match client
+            .oci
+            .list_tags(&oci_reference(&reference), &client.auth, None, None)
+            .await
+        {
             Ok(listing) => listing,
-            Err(e) => return Err(explain(&client, client.translate(e), &reference, Access::Pull).await),
+            Err(e) => {
+                return Err(explain(&client, client.translate(e), &reference, Access::Pull).await)
+            }
         };
         let targets: Vec<Reference> = listing.tags.iter().map(|t| reference.with_tag(t)).collect();
         (targets, reference.familiar_name())
@@ -78,9 +89,11 @@ pub async fn pull(daemon: SharedDaemon, request: PullRequest, sink: ProgressSink
         outcomes.push(outcome);
     }
     if updated {
-        sink.status(None, format!("Status: Downloaded newer image for {shown}")).await;
+        sink.status(None, format!("Status: Downloaded newer image for {shown}"))
+            .await;
     } else {
-        sink.status(None, format!("Status: Image is up to date for {shown}")).await;
+        sink.status(None, format!("Status: Image is up to date for {shown}"))
+            .await;
     }
     // dockerd warns when a single-platform image is not the platform asked for.
     if let Some(asked) = &request.platform {
@@ -144,8 +157,13 @@ async fn pull_one(
     }
 
     let tag_changed = set_references(daemon, reference, &resolved.top_digest, &image_id).await?;
-    sink.status(None, format!("Digest: {}", resolved.top_digest)).await;
-    let outcome = PullOutcome { image_id, digest: resolved.top_digest, platform: config.platform() };
+    sink.status(None, format!("Digest: {}", resolved.top_digest))
+        .await;
+    let outcome = PullOutcome {
+        image_id,
+        digest: resolved.top_digest,
+        platform: config.platform(),
+    };
     Ok((outcome, layers_downloaded || tag_changed))
 }
 
@@ -166,14 +184,21 @@ async fn resolve_manifest(
         .await
         .map_err(|e| not_found_as_manifest(client.translate(e), &shown))?;
     let document = manifest::parse(&bytes, &shown)?;
-    let shown_id = reference.digest.clone().or_else(|| reference.tag.clone()).unwrap_or_default();
-    sink.status(Some(&shown_id), format!("Pulling from {}", reference.path)).await;
+    let shown_id = reference
+        .digest
+        .clone()
+        .or_else(|| reference.tag.clone())
+        .unwrap_or_default();
+    sink.status(Some(&shown_id), format!("Pulling from {}", reference.path))
+        .await;
     store_bytes(daemon, bytes.to_vec(), &top_digest).await?;
 
     match document {
-        ManifestDocument::Image(manifest) => {
-            Ok(ResolvedManifest { manifest_digest: top_digest.clone(), top_digest, manifest })
-        }
+        ManifestDocument::Image(manifest) => Ok(ResolvedManifest {
+            manifest_digest: top_digest.clone(),
+            top_digest,
+            manifest,
+        }),
         ManifestDocument::Index(index) => {
             let entry = platform::select(&index.manifests, wanted)?;
             let by_digest = image.clone_with_digest(entry.digest.clone());
@@ -191,7 +216,11 @@ async fn resolve_manifest(
                 }
             };
             store_bytes(daemon, bytes.to_vec(), &manifest_digest).await?;
-            Ok(ResolvedManifest { top_digest, manifest_digest, manifest })
+            Ok(ResolvedManifest {
+                top_digest,
+                manifest_digest,
+                manifest,
+            })
         }
     }
 }
@@ -199,7 +228,10 @@ async fn resolve_manifest(
 /// dockerd: "manifest for REF not found: manifest unknown: manifest unknown".
 fn not_found_as_manifest(error: RegistryError, shown: &str) -> RegistryError {
     match error {
-        RegistryError::NotFound(cause) => RegistryError::ManifestNotFound { reference: shown.to_string(), cause },
+        RegistryError::NotFound(cause) => RegistryError::ManifestNotFound {
+            reference: shown.to_string(),
+            cause,
+        },
         other => other,
     }
 }
@@ -249,12 +281,24 @@ async fn set_references(
     image_id: &str,
 ) -> RegistryResult<bool> {
     let daemon = daemon.clone();
-    let tag_ref = reference.digest.is_none().then(|| reference.tag.as_ref().map(|t| reference.with_tag(t).to_string())).flatten();
+    let tag_ref = reference
+        .digest
+        .is_none()
+        .then(|| {
+            reference
+                .tag
+                .as_ref()
+                .map(|t| reference.with_tag(t).to_string())
+        })
+        .flatten();
     let digest_ref = reference.with_digest(top_digest).to_string();
     let image_id = image_id.to_string();
     tokio::task::spawn_blocking(move || -> RegistryResult<bool> {
         // As dockerd: a repo digest already naming an existing image stays where it is.
-        let keep = daemon.images.lookup_ref(&digest_ref).is_some_and(|id| daemon.images.get(&id).is_some());
+        let keep = daemon
+            .images
+            .lookup_ref(&digest_ref)
+            .is_some_and(|id| daemon.images.get(&id).is_some());
         if !keep {
             daemon.images.set_ref(&digest_ref, &image_id)?;
         }
@@ -271,7 +315,11 @@ async fn set_references(
     .await?
 }
 
-async fn store_bytes(daemon: &SharedDaemon, bytes: Vec<u8>, expected_digest: &str) -> RegistryResult<()> {
+async fn store_bytes(
+    daemon: &SharedDaemon,
+    bytes: Vec<u8>,
+    expected_digest: &str,
+) -> RegistryResult<()> {
     let daemon = daemon.clone();
     let expected = expected_digest.to_string();
     tokio::task::spawn_blocking(move || -> RegistryResult<()> {

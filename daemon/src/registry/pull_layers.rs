@@ -51,25 +51,45 @@ pub async fn pull_layers(
     }
     for plan in plans.iter().filter(|p| !p.present) {
         if queued >= MAX_CONCURRENT_DOWNLOADS {
-            sink.action(&short_id(&plan.descriptor.digest), "Waiting").await;
+            sink.action(&short_id(&plan.descriptor.digest), "Waiting")
+                .await;
         }
         queued += 1;
     }
 
     let slots = Arc::new(Semaphore::new(MAX_CONCURRENT_DOWNLOADS));
-    let mut downloads: Vec<Option<JoinHandle<RegistryResult<u64>>>> = Vec::with_capacity(plans.len());
+    let mut downloads: Vec<Option<JoinHandle<RegistryResult<u64>>>> =
+        Vec::with_capacity(plans.len());
     for plan in &plans {
         if plan.present {
             downloads.push(None);
             continue;
         }
-        let (daemon, client, image, sink, slots) =
-            (daemon.clone(), client.clone(), image.clone(), sink.clone(), slots.clone());
+        let (daemon, client, image, sink, slots) = (
+            daemon.clone(),
+            client.clone(),
+            image.clone(),
+            sink.clone(),
+            slots.clone(),
+        );
         let descriptor = plan.descriptor.clone();
         downloads.push(Some(tokio::spawn(async move {
-            let _slot = slots.acquire_owned().await.map_err(|e| RegistryError::Internal(e.to_string()))?;
+            let _slot = slots
+                .acquire_owned()
+                .await
+                .map_err(|e| RegistryError::Internal(e.to_string()))?;
             let id = short_id(&descriptor.digest);
-            fetch_blob(&daemon, &client, &image, &descriptor, Some(DownloadReport { sink: &sink, id: &id })).await
+            fetch_blob(
+                &daemon,
+                &client,
+                &image,
+                &descriptor,
+                Some(DownloadReport {
+                    sink: &sink,
+                    id: &id,
+                }),
+            )
+            .await
         })));
     }
 
@@ -94,7 +114,12 @@ async fn unpack_in_order(
         let size = match download.take() {
             None => match daemon.layers.get(&plan.chain_id)? {
                 Some(info) => info.size,
-                None => return Err(RegistryError::Internal(format!("layer {} vanished during the pull", plan.chain_id))),
+                None => {
+                    return Err(RegistryError::Internal(format!(
+                        "layer {} vanished during the pull",
+                        plan.chain_id
+                    )))
+                }
             },
             Some(handle) => {
                 handle.await??;
@@ -115,7 +140,11 @@ async fn unpack_in_order(
 
 /// Unpacks one downloaded layer on top of its parent, reporting "Extracting" from a
 /// ticker while the blocking unpack runs. Returns the unpacked size.
-async fn unpack_layer(daemon: &SharedDaemon, plan: &LayerPlan, sink: &ProgressSink) -> RegistryResult<u64> {
+async fn unpack_layer(
+    daemon: &SharedDaemon,
+    plan: &LayerPlan,
+    sink: &ProgressSink,
+) -> RegistryResult<u64> {
     let id = short_id(&plan.descriptor.digest);
     let total = daemon.content.size(&plan.descriptor.digest)?;
     let read = Arc::new(AtomicU64::new(0));
@@ -135,9 +164,16 @@ async fn unpack_layer(daemon: &SharedDaemon, plan: &LayerPlan, sink: &ProgressSi
 
     let (task_daemon, task_plan, task_read) = (daemon.clone(), plan.clone(), read.clone());
     let unpacked = tokio::task::spawn_blocking(move || {
-        let blob = task_daemon.content.open_blob(&task_plan.descriptor.digest)?;
-        let reader = CountingReader { inner: blob, count: task_read };
-        task_daemon.layers.unpack(task_plan.parent.as_deref(), &task_plan.diff_id, reader)
+        let blob = task_daemon
+            .content
+            .open_blob(&task_plan.descriptor.digest)?;
+        let reader = CountingReader {
+            inner: blob,
+            count: task_read,
+        };
+        task_daemon
+            .layers
+            .unpack(task_plan.parent.as_deref(), &task_plan.diff_id, reader)
     })
     .await;
     ticker.abort();

@@ -36,7 +36,10 @@ pub struct PushRequest {
 
 /// The tags to push and their images, checked before anything is streamed, so that a
 /// missing image is a plain 404 as with dockerd.
-pub fn tags_to_push(daemon: &SharedDaemon, reference: &Reference) -> RegistryResult<Vec<(String, ImageRecord)>> {
+pub fn tags_to_push(
+    daemon: &SharedDaemon,
+    reference: &Reference,
+) -> RegistryResult<Vec<(String, ImageRecord)>> {
     let name = reference.name_only();
     let mut tags = Vec::new();
     match &reference.tag {
@@ -52,7 +55,10 @@ pub fn tags_to_push(daemon: &SharedDaemon, reference: &Reference) -> RegistryRes
             let prefix = format!("{}:", name);
             for record in daemon.images.list() {
                 for r in daemon.images.refs_of(&record.id) {
-                    if let Some(tag) = r.strip_prefix(&prefix).filter(|t| !t.contains('@') && !t.contains('/')) {
+                    if let Some(tag) = r
+                        .strip_prefix(&prefix)
+                        .filter(|t| !t.contains('@') && !t.contains('/'))
+                    {
                         tags.push((tag.to_string(), record.clone()));
                     }
                 }
@@ -75,7 +81,11 @@ pub async fn push(
 ) -> RegistryResult<()> {
     let name = request.reference.name_only();
     let client = RegistryClient::connect(&daemon.config, &name.domain, &request.credentials).await;
-    sink.status(None, format!("The push refers to repository [{}]", name.name())).await;
+    sink.status(
+        None,
+        format!("The push refers to repository [{}]", name.name()),
+    )
+    .await;
     for (tag, record) in tags {
         if let Err(e) = push_tag(&daemon, &client, &name, &tag, &record, &sink).await {
             return Err(explain(&client, e, &name.with_tag(&tag), Access::Push).await);
@@ -89,7 +99,12 @@ pub async fn push(
 /// is fetched from a repository the image was pulled from (its repo digests), with the
 /// push's credentials when that is the same registry. Failures are only logged: the
 /// caller reports the missing blob.
-async fn recover_blob(daemon: &SharedDaemon, push_client: &RegistryClient, origin: &BlobOrigin<'_>, descriptor: &Descriptor) {
+async fn recover_blob(
+    daemon: &SharedDaemon,
+    push_client: &RegistryClient,
+    origin: &BlobOrigin<'_>,
+    descriptor: &Descriptor,
+) {
     let sources: Vec<Reference> = daemon
         .images
         .refs_of(&origin.record.id)
@@ -101,7 +116,12 @@ async fn recover_blob(daemon: &SharedDaemon, push_client: &RegistryClient, origi
         let client = if source.domain == origin.push_domain {
             push_client.clone()
         } else {
-            RegistryClient::connect(&daemon.config, &source.domain, &super::AuthConfig::default()).await
+            RegistryClient::connect(
+                &daemon.config,
+                &source.domain,
+                &super::AuthConfig::default(),
+            )
+            .await
         };
         let image = oci_reference(source);
         match super::download::fetch_blob(daemon, &client, &image, descriptor, None).await {
@@ -109,7 +129,9 @@ async fn recover_blob(daemon: &SharedDaemon, push_client: &RegistryClient, origi
                 tracing::info!(blob = %descriptor.digest, source = %source, "fetched a blob again for a push");
                 return;
             }
-            Err(e) => tracing::debug!(blob = %descriptor.digest, source = %source, error = %e, "blob not recovered from this source"),
+            Err(e) => {
+                tracing::debug!(blob = %descriptor.digest, source = %source, error = %e, "blob not recovered from this source")
+            }
         }
     }
 }
@@ -126,19 +148,36 @@ async fn push_tag(
     let document = match manifest::parse(&manifest_bytes, &name.with_tag(tag).familiar())? {
         ManifestDocument::Image(m) => m,
         ManifestDocument::Index(_) => {
-            return Err(RegistryError::Internal(format!("image {} records an index as its manifest", record.id)))
+            return Err(RegistryError::Internal(format!(
+                "image {} records an index as its manifest",
+                record.id
+            )))
         }
     };
     let target = oci_reference(&name.with_tag(tag));
-    client.oci.store_auth_if_needed(target.resolve_registry(), &client.auth).await;
-    let origin = BlobOrigin { record, push_domain: &name.domain };
+    client
+        .oci
+        .store_auth_if_needed(target.resolve_registry(), &client.auth)
+        .await;
+    let origin = BlobOrigin {
+        record,
+        push_domain: &name.domain,
+    };
 
     // Layers, shown under their diff IDs.
     let shown: Vec<String> = document
         .layers
         .iter()
         .enumerate()
-        .map(|(i, d)| short_id(record.layers.get(i).map(|l| l.diff_id.as_str()).unwrap_or(&d.digest)))
+        .map(|(i, d)| {
+            short_id(
+                record
+                    .layers
+                    .get(i)
+                    .map(|l| l.diff_id.as_str())
+                    .unwrap_or(&d.digest),
+            )
+        })
         .collect();
     for id in &shown {
         sink.action(id, "Preparing").await;
@@ -151,8 +190,19 @@ async fn push_tag(
     let uploads = document.layers.iter().zip(&shown).map(|(descriptor, id)| {
         let slots = slots.clone();
         async move {
-            let _slot = slots.acquire_owned().await.map_err(|e| RegistryError::Internal(e.to_string()))?;
-            push_blob(daemon, client, target_ref, descriptor, &origin, Some((sink, id.as_str()))).await
+            let _slot = slots
+                .acquire_owned()
+                .await
+                .map_err(|e| RegistryError::Internal(e.to_string()))?;
+            push_blob(
+                daemon,
+                client,
+                target_ref,
+                descriptor,
+                &origin,
+                Some((sink, id.as_str())),
+            )
+            .await
         }
     });
     let results: Vec<RegistryResult<()>> = futures::future::join_all(uploads).await;
@@ -171,19 +221,30 @@ async fn push_tag(
         .map_err(|e| client.translate(e))?;
 
     record_repo_digest(daemon, name, &digest, &record.id).await?;
-    sink.status(None, format!("{tag}: digest: {digest} size: {size}")).await;
-    sink.send(JsonMessage::aux(Aux::PushResult { tag: tag.to_string(), digest, size })).await;
+    sink.status(None, format!("{tag}: digest: {digest} size: {size}"))
+        .await;
+    sink.send(JsonMessage::aux(Aux::PushResult {
+        tag: tag.to_string(),
+        digest,
+        size,
+    }))
+    .await;
     Ok(())
 }
 
 /// The manifest bytes and media type the image was pulled with.
-async fn stored_manifest(daemon: &SharedDaemon, record: &ImageRecord) -> RegistryResult<(Vec<u8>, String)> {
+async fn stored_manifest(
+    daemon: &SharedDaemon,
+    record: &ImageRecord,
+) -> RegistryResult<(Vec<u8>, String)> {
     match &record.manifest_digest {
         Some(digest) if daemon.content.exists(digest) => {
             let bytes = read_blob(daemon, digest).await?;
             let media_type = match &record.manifest_media_type {
                 Some(m) => m.clone(),
-                None => manifest::parse(&bytes, &record.id)?.media_type().to_string(),
+                None => manifest::parse(&bytes, &record.id)?
+                    .media_type()
+                    .to_string(),
             };
             Ok((bytes, media_type))
         }
@@ -197,31 +258,62 @@ async fn stored_manifest(daemon: &SharedDaemon, record: &ImageRecord) -> Registr
 ///
 /// Hook: images whose layers have no blob (commit, build) need their diffs packed and
 /// compressed first; not there yet.
-fn local_manifest(daemon: &SharedDaemon, record: &ImageRecord) -> RegistryResult<(Vec<u8>, String)> {
+fn local_manifest(
+    daemon: &SharedDaemon,
+    record: &ImageRecord,
+) -> RegistryResult<(Vec<u8>, String)> {
     let not_yet = |why: String| {
-        RegistryError::NotImplemented(format!("pushing image {} is not supported yet: {why}", record.id))
+        RegistryError::NotImplemented(format!(
+            "pushing image {} is not supported yet: {why}",
+            record.id
+        ))
     };
-    let config_size = daemon.content.size(&record.id).map_err(|_| not_yet("its config is not in the content store".into()))?;
+    let config_size = daemon
+        .content
+        .size(&record.id)
+        .map_err(|_| not_yet("its config is not in the content store".into()))?;
     let mut layers = Vec::with_capacity(record.layers.len());
     for layer in &record.layers {
         let (Some(digest), Some(media_type)) = (&layer.blob_digest, &layer.media_type) else {
-            return Err(not_yet(format!("layer {} has no compressed blob (made by commit or build)", layer.diff_id)));
+            return Err(not_yet(format!(
+                "layer {} has no compressed blob (made by commit or build)",
+                layer.diff_id
+            )));
         };
         if !daemon.content.exists(digest) {
-            return Err(not_yet(format!("the blob {digest} of layer {} is not in the content store", layer.diff_id)));
+            return Err(not_yet(format!(
+                "the blob {digest} of layer {} is not in the content store",
+                layer.diff_id
+            )));
         }
-        layers.push((digest.clone(), media_type.clone(), daemon.content.size(digest)?));
+        layers.push((
+            digest.clone(),
+            media_type.clone(),
+            daemon.content.size(digest)?,
+        ));
     }
-    let docker = layers.iter().all(|(_, m, _)| m.starts_with("application/vnd.docker."));
+    let docker = layers
+        .iter()
+        .all(|(_, m, _)| m.starts_with("application/vnd.docker."));
     let (manifest_type, config_type) = if docker {
-        (manifest::DOCKER_MANIFEST, "application/vnd.docker.container.image.v1+json")
+        (
+            manifest::DOCKER_MANIFEST,
+            "application/vnd.docker.container.image.v1+json",
+        )
     } else {
-        (manifest::OCI_MANIFEST, "application/vnd.oci.image.config.v1+json")
+        (
+            manifest::OCI_MANIFEST,
+            "application/vnd.oci.image.config.v1+json",
+        )
     };
     let layer_docs: Vec<serde_json::Value> = layers
         .iter()
         .map(|(digest, media_type, size)| {
-            let media_type = if docker { media_type.clone() } else { oci_layer_type(media_type) };
+            let media_type = if docker {
+                media_type.clone()
+            } else {
+                oci_layer_type(media_type)
+            };
             serde_json::json!({ "mediaType": media_type, "size": size, "digest": digest })
         })
         .collect();
@@ -231,14 +323,19 @@ fn local_manifest(daemon: &SharedDaemon, record: &ImageRecord) -> RegistryResult
         "config": { "mediaType": config_type, "size": config_size, "digest": record.id },
         "layers": layer_docs,
     });
-    let bytes = serde_json::to_vec_pretty(&document).map_err(|e| RegistryError::Internal(e.to_string()))?;
+    let bytes =
+        serde_json::to_vec_pretty(&document).map_err(|e| RegistryError::Internal(e.to_string()))?;
     Ok((bytes, manifest_type.to_string()))
 }
 
 fn oci_layer_type(media_type: &str) -> String {
     match media_type {
-        "application/vnd.docker.image.rootfs.diff.tar.gzip" => "application/vnd.oci.image.layer.v1.tar+gzip".into(),
-        "application/vnd.docker.image.rootfs.diff.tar" => "application/vnd.oci.image.layer.v1.tar".into(),
+        "application/vnd.docker.image.rootfs.diff.tar.gzip" => {
+            "application/vnd.oci.image.layer.v1.tar+gzip".into()
+        }
+        "application/vnd.docker.image.rootfs.diff.tar" => {
+            "application/vnd.oci.image.layer.v1.tar".into()
+        }
         other => other.into(),
     }
 }
@@ -259,7 +356,11 @@ async fn push_blob(
     origin: &BlobOrigin<'_>,
     report: Option<(&ProgressSink, &str)>,
 ) -> RegistryResult<()> {
-    let exists = client.oci.blob_exists(target, &descriptor.digest).await.map_err(|e| client.translate(e))?;
+    let exists = client
+        .oci
+        .blob_exists(target, &descriptor.digest)
+        .await
+        .map_err(|e| client.translate(e))?;
     if exists {
         if let Some((sink, id)) = report {
             sink.action(id, "Layer already exists").await;
@@ -306,12 +407,20 @@ async fn push_blob(
     Ok(())
 }
 
-async fn record_repo_digest(daemon: &SharedDaemon, name: &Reference, digest: &str, image_id: &str) -> RegistryResult<()> {
+async fn record_repo_digest(
+    daemon: &SharedDaemon,
+    name: &Reference,
+    digest: &str,
+    image_id: &str,
+) -> RegistryResult<()> {
     let daemon = daemon.clone();
     let digest_ref = name.with_digest(digest).to_string();
     let image_id = image_id.to_string();
     tokio::task::spawn_blocking(move || -> RegistryResult<()> {
-        let keep = daemon.images.lookup_ref(&digest_ref).is_some_and(|id| daemon.images.get(&id).is_some());
+        let keep = daemon
+            .images
+            .lookup_ref(&digest_ref)
+            .is_some_and(|id| daemon.images.get(&id).is_some());
         if !keep {
             daemon.images.set_ref(&digest_ref, &image_id)?;
         }

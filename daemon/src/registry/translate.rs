@@ -33,15 +33,20 @@ pub fn envelope_message(envelope: &OciEnvelope) -> String {
 /// Whether the envelope says "this does not exist".
 fn envelope_is_not_found(envelope: &OciEnvelope) -> bool {
     use oci_client::errors::OciErrorCode as C;
-    envelope
-        .errors
-        .first()
-        .is_some_and(|e| matches!(e.code, C::ManifestUnknown | C::NameUnknown | C::BlobUnknown | C::NotFound))
+    envelope.errors.first().is_some_and(|e| {
+        matches!(
+            e.code,
+            C::ManifestUnknown | C::NameUnknown | C::BlobUnknown | C::NotFound
+        )
+    })
 }
 
 fn envelope_is_unauthorized(envelope: &OciEnvelope) -> bool {
     use oci_client::errors::OciErrorCode as C;
-    envelope.errors.first().is_some_and(|e| matches!(e.code, C::Unauthorized | C::Denied))
+    envelope
+        .errors
+        .first()
+        .is_some_and(|e| matches!(e.code, C::Unauthorized | C::Denied))
 }
 
 /// oci-client's error in dockerd's words. `has_credentials` decides between Docker's
@@ -50,11 +55,13 @@ pub fn translate_error(error: OciDistributionError, has_credentials: bool) -> Re
     use OciDistributionError as E;
     match error {
         E::UnauthorizedError { url } => unauthorized(&url, has_credentials),
-        E::AuthenticationFailure(reason) => RegistryError::Unauthorized(if reason.trim().is_empty() {
-            "unauthorized: authentication required".to_string()
-        } else {
-            format!("unauthorized: {}", reason.trim())
-        }),
+        E::AuthenticationFailure(reason) => {
+            RegistryError::Unauthorized(if reason.trim().is_empty() {
+                "unauthorized: authentication required".to_string()
+            } else {
+                format!("unauthorized: {}", reason.trim())
+            })
+        }
         E::RegistryError { envelope, .. } if envelope_is_not_found(&envelope) => {
             RegistryError::NotFound(envelope_message(&envelope))
         }
@@ -62,7 +69,9 @@ pub fn translate_error(error: OciDistributionError, has_credentials: bool) -> Re
             RegistryError::Unauthorized(envelope_message(&envelope))
         }
         E::RegistryError { envelope, .. } => RegistryError::Registry(envelope_message(&envelope)),
-        E::ServerError { code: 404, url, .. } => RegistryError::NotFound(format!("not found: {url}")),
+        E::ServerError { code: 404, url, .. } => {
+            RegistryError::NotFound(format!("not found: {url}"))
+        }
         E::ServerError { code: 401, url, .. } => unauthorized(&url, has_credentials),
         E::ServerError { code, url, message } => RegistryError::Registry(format!(
             "received unexpected HTTP status: {code} {} from {url}: {}",
@@ -118,7 +127,10 @@ pub fn network_message(e: &reqwest::Error) -> String {
     let lower = cause.to_lowercase();
     let cause = if refused || lower.contains("connection refused") {
         format!("dial tcp {address}: connect: connection refused")
-    } else if lower.contains("dns error") || lower.contains("failed to lookup") || lower.contains("name or service not known") {
+    } else if lower.contains("dns error")
+        || lower.contains("failed to lookup")
+        || lower.contains("name or service not known")
+    {
         format!("dial tcp: lookup {host}: no such host")
     } else {
         cause
@@ -131,7 +143,10 @@ pub fn network_message(e: &reqwest::Error) -> String {
 }
 
 fn reqwest_reason(code: u16) -> &'static str {
-    reqwest::StatusCode::from_u16(code).ok().and_then(|s| s.canonical_reason()).unwrap_or("")
+    reqwest::StatusCode::from_u16(code)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("")
 }
 
 #[cfg(test)]
@@ -144,15 +159,24 @@ mod tests {
             r#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{"Tag":"nope"}}]}"#,
         )
         .expect("envelope");
-        assert_eq!(envelope_message(&envelope), "manifest unknown: manifest unknown");
+        assert_eq!(
+            envelope_message(&envelope),
+            "manifest unknown: manifest unknown"
+        );
         assert!(envelope_is_not_found(&envelope));
     }
 
     #[test]
     fn unauthorized_messages() {
         let url = "http://127.0.0.1:15001/v2/t/bb/manifests/latest".to_string();
-        let e = translate_error(OciDistributionError::UnauthorizedError { url: url.clone() }, false);
-        assert_eq!(e.to_string(), format!("Head \"{url}\": no basic auth credentials"));
+        let e = translate_error(
+            OciDistributionError::UnauthorizedError { url: url.clone() },
+            false,
+        );
+        assert_eq!(
+            e.to_string(),
+            format!("Head \"{url}\": no basic auth credentials")
+        );
         let e = translate_error(OciDistributionError::UnauthorizedError { url }, true);
         assert_eq!(e.to_string(), "unauthorized: authentication required");
     }

@@ -30,7 +30,9 @@ pub struct WriterLease<'a> {
 
 impl GcGate {
     fn lock(&self) -> std::sync::MutexGuard<'_, GateState> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Waits for a running collection to finish, then registers a writer.
@@ -128,12 +130,18 @@ mod tests {
     async fn collection_waits_for_no_writer_and_writers_wait_for_collection() {
         let gate = super::GcGate::default();
         let lease = gate.writer().await;
-        assert!(gate.collect_if_idle(|| ()).is_none(), "a writer is active: no collection");
+        assert!(
+            gate.collect_if_idle(|| ()).is_none(),
+            "a writer is active: no collection"
+        );
         drop(lease);
         assert_eq!(gate.collect_if_idle(|| 7), Some(7));
         let (a, b) = (gate.writer().await, gate.writer().await);
         drop(a);
-        assert!(gate.collect_if_idle(|| ()).is_none(), "one writer is still active");
+        assert!(
+            gate.collect_if_idle(|| ()).is_none(),
+            "one writer is still active"
+        );
         drop(b);
         assert!(gate.collect_if_idle(|| ()).is_some());
     }

@@ -23,8 +23,15 @@ pub fn usable() -> bool {
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
     assert!(root, "the shim tests run containers: run them as root");
-    assert!(Path::new(&runtime()).exists(), "{} is missing: run scripts/install-test-deps.sh", runtime());
-    assert!(Path::new("/bin/busybox").exists(), "/bin/busybox is missing: run scripts/install-test-deps.sh");
+    assert!(
+        Path::new(&runtime()).exists(),
+        "{} is missing: run scripts/install-test-deps.sh",
+        runtime()
+    );
+    assert!(
+        Path::new("/bin/busybox").exists(),
+        "/bin/busybox is missing: run scripts/install-test-deps.sh"
+    );
     true
 }
 

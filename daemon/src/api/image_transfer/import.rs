@@ -37,7 +37,11 @@ pub struct ImportRequest {
 }
 
 /// Imports the tarball and answers dockerd's single status line.
-pub async fn import(daemon: SharedDaemon, request: ImportRequest, body: Body) -> Result<Response, ApiError> {
+pub async fn import(
+    daemon: SharedDaemon,
+    request: ImportRequest,
+    body: Body,
+) -> Result<Response, ApiError> {
     let target = match request.repo.as_deref().filter(|r| !r.is_empty()) {
         None => None,
         Some(repo) => {
@@ -47,9 +51,15 @@ pub async fn import(daemon: SharedDaemon, request: ImportRequest, body: Body) ->
                 Reference::parse(&reference.to_string())?;
             }
             if reference.digest.is_some() {
-                return Err(ApiError::bad_request("cannot import with a digest reference"));
+                return Err(ApiError::bad_request(
+                    "cannot import with a digest reference",
+                ));
             }
-            Some(if reference.tag.is_none() { reference.with_tag(crate::reference::DEFAULT_TAG) } else { reference })
+            Some(if reference.tag.is_none() {
+                reference.with_tag(crate::reference::DEFAULT_TAG)
+            } else {
+                reference
+            })
         }
     };
     let container_config = config_from_changes(&request.changes)?;
@@ -61,16 +71,28 @@ pub async fn import(daemon: SharedDaemon, request: ImportRequest, body: Body) ->
     // store's ingest folder, which the store empties when it opens: a crash mid-import
     // leaves nothing behind after the next start.
     let tmp_dir = daemon.config.data_root.join("content").join("ingest");
-    tokio::fs::create_dir_all(&tmp_dir).await.map_err(|e| ApiError::internal(format!("create {}: {e}", tmp_dir.display())))?;
+    tokio::fs::create_dir_all(&tmp_dir)
+        .await
+        .map_err(|e| ApiError::internal(format!("create {}: {e}", tmp_dir.display())))?;
     let temp = tempfile::Builder::new()
         .prefix("import-")
         .tempfile_in(&tmp_dir)
         .map_err(|e| ApiError::internal(format!("temporary file in {}: {e}", tmp_dir.display())))?;
     let blob_digest = receive(&request.source, body, temp.path()).await?;
 
-    let comment = request.message.clone().filter(|m| !m.is_empty()).unwrap_or_else(|| format!("Imported from {}", request.source));
+    let comment = request
+        .message
+        .clone()
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| format!("Imported from {}", request.source));
     let image_id = tokio::task::spawn_blocking(move || -> Result<String, ApiError> {
-        let id = store_image(&daemon, temp.path(), &blob_digest, &comment, container_config)?;
+        let id = store_image(
+            &daemon,
+            temp.path(),
+            &blob_digest,
+            &comment,
+            container_config,
+        )?;
         if let Some(target) = target {
             daemon.images.set_ref(&target.to_string(), &id)?;
         }
@@ -83,26 +105,36 @@ pub async fn import(daemon: SharedDaemon, request: ImportRequest, body: Body) ->
     let mut line = serde_json::to_vec(&json!({ "status": image_id })).unwrap_or_default();
     line.extend_from_slice(b"\r\n");
     let mut response = Response::new(Body::from(line));
-    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     Ok(response)
 }
 
 /// Copies the source into `path`; returns the sha256 digest of what was written.
 async fn receive(source: &str, body: Body, path: &std::path::Path) -> Result<String, ApiError> {
-    let mut file = tokio::fs::File::create(path).await.map_err(|e| ApiError::internal(format!("create {}: {e}", path.display())))?;
+    let mut file = tokio::fs::File::create(path)
+        .await
+        .map_err(|e| ApiError::internal(format!("create {}: {e}", path.display())))?;
     let mut hasher = Sha256::new();
     let io_error = |e: std::io::Error| ApiError::internal(format!("write {}: {e}", path.display()));
     if source == "-" {
         let mut stream = body.into_data_stream();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| ApiError::bad_request(format!("reading the request body: {e}")))?;
+            let chunk = chunk
+                .map_err(|e| ApiError::bad_request(format!("reading the request body: {e}")))?;
             hasher.update(&chunk);
             file.write_all(&chunk).await.map_err(io_error)?;
         }
     } else if source.starts_with("http://") || source.starts_with("https://") {
-        let answer = reqwest::get(source).await.map_err(|e| ApiError::internal(e.to_string()))?;
+        let answer = reqwest::get(source)
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?;
         if !answer.status().is_success() {
-            return Err(ApiError::internal(format!("Get \"{source}\": unexpected status {}", answer.status())));
+            return Err(ApiError::internal(format!(
+                "Get \"{source}\": unexpected status {}",
+                answer.status()
+            )));
         }
         let mut stream = answer.bytes_stream();
         while let Some(chunk) = stream.next().await {
@@ -111,22 +143,34 @@ async fn receive(source: &str, body: Body, path: &std::path::Path) -> Result<Str
             file.write_all(&chunk).await.map_err(io_error)?;
         }
     } else {
-        return Err(ApiError::bad_request(format!("invalid fromSrc {source:?}: \"-\" or an http(s) URL")));
+        return Err(ApiError::bad_request(format!(
+            "invalid fromSrc {source:?}: \"-\" or an http(s) URL"
+        )));
     }
     file.sync_all().await.map_err(io_error)?;
     Ok(format!("sha256:{}", hex::encode(hasher.finalize())))
 }
 
 /// The blocking part: blob, layer, config, record. Returns the image ID.
-fn store_image(daemon: &SharedDaemon, tarball: &std::path::Path, blob_digest: &str, comment: &str, config: Value) -> Result<String, ApiError> {
-    let open = |p: &std::path::Path| std::fs::File::open(p).map_err(|e| StoreError::io(format!("open {}", p.display()), e));
+fn store_image(
+    daemon: &SharedDaemon,
+    tarball: &std::path::Path,
+    blob_digest: &str,
+    comment: &str,
+    config: Value,
+) -> Result<String, ApiError> {
+    let open = |p: &std::path::Path| {
+        std::fs::File::open(p).map_err(|e| StoreError::io(format!("open {}", p.display()), e))
+    };
     if !daemon.content.exists(blob_digest) {
         let mut writer = daemon.content.writer(blob_digest)?;
         writer.write_from(open(tarball)?)?;
         writer.commit()?;
     }
     let (diff_id, media_type) = diff_id_of(open(tarball)?)?;
-    let info = daemon.layers.unpack(None, &diff_id, daemon.content.open_blob(blob_digest)?)?;
+    let info = daemon
+        .layers
+        .unpack(None, &diff_id, daemon.content.open_blob(blob_digest)?)?;
     let created = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
     let host = Platform::host();
     let image_config = json!({
@@ -164,22 +208,36 @@ fn store_image(daemon: &SharedDaemon, tarball: &std::path::Path, blob_digest: &s
 /// The digest of the uncompressed tar (gzip, zstd or plain), and the blob's media type.
 fn diff_id_of(mut file: std::fs::File) -> Result<(String, &'static str), ApiError> {
     let mut magic = [0u8; 4];
-    let n = file.read(&mut magic).map_err(|e| ApiError::internal(format!("read the tarball: {e}")))?;
+    let n = file
+        .read(&mut magic)
+        .map_err(|e| ApiError::internal(format!("read the tarball: {e}")))?;
     let head = std::io::Cursor::new(magic[..n].to_vec());
     let whole = head.chain(file);
     let (reader, media_type): (Box<dyn Read>, &'static str) = match &magic[..n] {
-        [0x1f, 0x8b, ..] => (Box::new(flate2::read::GzDecoder::new(whole)), "application/vnd.docker.image.rootfs.diff.tar.gzip"),
+        [0x1f, 0x8b, ..] => (
+            Box::new(flate2::read::GzDecoder::new(whole)),
+            "application/vnd.docker.image.rootfs.diff.tar.gzip",
+        ),
         [0x28, 0xb5, 0x2f, 0xfd] => (
-            Box::new(zstd::stream::read::Decoder::new(whole).map_err(|e| ApiError::bad_request(format!("zstd tarball: {e}")))?),
+            Box::new(
+                zstd::stream::read::Decoder::new(whole)
+                    .map_err(|e| ApiError::bad_request(format!("zstd tarball: {e}")))?,
+            ),
             "application/vnd.oci.image.layer.v1.tar+zstd",
         ),
         [b'B', b'Z', b'h', ..] | [0xfd, b'7', b'z', b'X'] => {
-            return Err(ApiError::bad_request("bzip2 and xz tarballs are not supported: use a plain, gzip or zstd tar"))
+            return Err(ApiError::bad_request(
+                "bzip2 and xz tarballs are not supported: use a plain, gzip or zstd tar",
+            ))
         }
-        _ => (Box::new(whole), "application/vnd.docker.image.rootfs.diff.tar"),
+        _ => (
+            Box::new(whole),
+            "application/vnd.docker.image.rootfs.diff.tar",
+        ),
     };
     let mut hashing = crate::store::digest::HashingReader::new(reader);
-    std::io::copy(&mut hashing, &mut std::io::sink()).map_err(|e| ApiError::bad_request(format!("reading the tarball: {e}")))?;
+    std::io::copy(&mut hashing, &mut std::io::sink())
+        .map_err(|e| ApiError::bad_request(format!("reading the tarball: {e}")))?;
     Ok((hashing.digest(), media_type))
 }
 
@@ -193,8 +251,15 @@ pub fn config_from_changes(changes: &[String]) -> Result<Value, ApiError> {
         "OnBuild": null, "Labels": null
     }))
     .unwrap_or_default();
-    for change in changes.iter().flat_map(|c| c.lines()).map(str::trim).filter(|c| !c.is_empty()) {
-        let (instruction, args) = change.split_once(char::is_whitespace).unwrap_or((change, ""));
+    for change in changes
+        .iter()
+        .flat_map(|c| c.lines())
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+    {
+        let (instruction, args) = change
+            .split_once(char::is_whitespace)
+            .unwrap_or((change, ""));
         let args = args.trim();
         match instruction.to_ascii_uppercase().as_str() {
             "CMD" => {
@@ -225,7 +290,11 @@ pub fn config_from_changes(changes: &[String]) -> Result<Value, ApiError> {
             "EXPOSE" => {
                 let ports = config.entry("ExposedPorts").or_insert_with(|| json!({}));
                 for port in args.split_whitespace() {
-                    let port = if port.contains('/') { port.to_string() } else { format!("{port}/tcp") };
+                    let port = if port.contains('/') {
+                        port.to_string()
+                    } else {
+                        format!("{port}/tcp")
+                    };
                     ports[port] = json!({});
                 }
             }
@@ -234,13 +303,16 @@ pub fn config_from_changes(changes: &[String]) -> Result<Value, ApiError> {
                 if volumes.is_null() {
                     *volumes = json!({});
                 }
-                let paths: Vec<String> = serde_json::from_str(args).unwrap_or_else(|_| args.split_whitespace().map(str::to_string).collect());
+                let paths: Vec<String> = serde_json::from_str(args)
+                    .unwrap_or_else(|_| args.split_whitespace().map(str::to_string).collect());
                 for path in paths {
                     volumes[path] = json!({});
                 }
             }
             other => {
-                return Err(ApiError::bad_request(format!("{other} is not a valid change command")));
+                return Err(ApiError::bad_request(format!(
+                    "{other} is not a valid change command"
+                )));
             }
         }
     }
@@ -255,7 +327,12 @@ fn command_form(args: &str) -> Value {
     }
 }
 
-fn push_pairs(config: &mut Map<String, Value>, key: &str, args: &str, item: impl Fn(&str, &str) -> Value) -> Result<(), ApiError> {
+fn push_pairs(
+    config: &mut Map<String, Value>,
+    key: &str,
+    args: &str,
+    item: impl Fn(&str, &str) -> Value,
+) -> Result<(), ApiError> {
     let list = config.entry(key).or_insert(Value::Null);
     if list.is_null() {
         *list = json!([]);
