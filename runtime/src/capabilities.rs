@@ -3,11 +3,46 @@ use crate::error::{Error, Result};
 use oci_spec::runtime::{Capabilities, LinuxCapabilities};
 
 const NAMES: [&str; 41] = [
-    "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SETPCAP",
-    "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER",
-    "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE",
-    "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP",
-    "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF",
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "DAC_READ_SEARCH",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "SETGID",
+    "SETUID",
+    "SETPCAP",
+    "LINUX_IMMUTABLE",
+    "NET_BIND_SERVICE",
+    "NET_BROADCAST",
+    "NET_ADMIN",
+    "NET_RAW",
+    "IPC_LOCK",
+    "IPC_OWNER",
+    "SYS_MODULE",
+    "SYS_RAWIO",
+    "SYS_CHROOT",
+    "SYS_PTRACE",
+    "SYS_PACCT",
+    "SYS_ADMIN",
+    "SYS_BOOT",
+    "SYS_NICE",
+    "SYS_RESOURCE",
+    "SYS_TIME",
+    "SYS_TTY_CONFIG",
+    "MKNOD",
+    "LEASE",
+    "AUDIT_WRITE",
+    "AUDIT_CONTROL",
+    "SETFCAP",
+    "MAC_OVERRIDE",
+    "MAC_ADMIN",
+    "SYSLOG",
+    "WAKE_ALARM",
+    "BLOCK_SUSPEND",
+    "AUDIT_READ",
+    "PERFMON",
+    "BPF",
     "CHECKPOINT_RESTORE",
 ];
 
@@ -21,7 +56,10 @@ pub fn number(name: &str) -> Option<u32> {
 fn mask(set: &Option<Capabilities>) -> u64 {
     let mut m = 0u64;
     for c in set.iter().flatten() {
-        let name = serde_json::to_value(c).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        let name = serde_json::to_value(c)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
         if let Some(n) = number(&name) {
             m |= 1 << n;
         }
@@ -66,7 +104,8 @@ fn prctl(op: libc::c_int, a: libc::c_ulong, b: libc::c_ulong) -> nix::Result<()>
 }
 
 pub fn set_keepcaps(on: bool) -> Result<()> {
-    prctl(libc::PR_SET_KEEPCAPS, on as libc::c_ulong, 0).map_err(|e| Error::sys("prctl(PR_SET_KEEPCAPS)", e))
+    prctl(libc::PR_SET_KEEPCAPS, on as libc::c_ulong, 0)
+        .map_err(|e| Error::sys("prctl(PR_SET_KEEPCAPS)", e))
 }
 
 /// Drops every capability not in the bounding mask (needs CAP_SETPCAP).
@@ -75,7 +114,12 @@ pub fn drop_bounding(m: &Masks) -> Result<()> {
         if cap < 64 && m.bounding & (1 << cap) == 0 {
             match prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0) {
                 Ok(()) | Err(nix::Error::EINVAL) => {}
-                Err(e) => return Err(Error::sys(format!("drop capability {cap} from bounding set"), e)),
+                Err(e) => {
+                    return Err(Error::sys(
+                        format!("drop capability {cap} from bounding set"),
+                        e,
+                    ))
+                }
             }
         }
     }
@@ -97,26 +141,45 @@ struct CapData {
 
 /// Sets effective, permitted and inheritable, then the ambient set.
 pub fn apply(m: &Masks) -> Result<()> {
-    let hdr = CapHeader { version: 0x2008_0522, pid: 0 };
+    let hdr = CapHeader {
+        version: 0x2008_0522,
+        pid: 0,
+    };
     let lo = |v: u64| v as u32;
     let hi = |v: u64| (v >> 32) as u32;
     let data = [
-        CapData { effective: lo(m.effective), permitted: lo(m.permitted), inheritable: lo(m.inheritable) },
-        CapData { effective: hi(m.effective), permitted: hi(m.permitted), inheritable: hi(m.inheritable) },
+        CapData {
+            effective: lo(m.effective),
+            permitted: lo(m.permitted),
+            inheritable: lo(m.inheritable),
+        },
+        CapData {
+            effective: hi(m.effective),
+            permitted: hi(m.permitted),
+            inheritable: hi(m.inheritable),
+        },
     ];
     // SAFETY: header and two data structs as capset(2) expects for version 3.
     let r = unsafe { libc::syscall(libc::SYS_capset, &hdr as *const CapHeader, data.as_ptr()) };
     if r != 0 {
         return Err(Error::sys("capset", nix::Error::last()));
     }
-    prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong, 0)
-        .map_err(|e| Error::sys("clear ambient capabilities", e))?;
+    prctl(
+        libc::PR_CAP_AMBIENT,
+        libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+        0,
+    )
+    .map_err(|e| Error::sys("clear ambient capabilities", e))?;
     // As runc: an ambient capability must be permitted and inheritable; others are skipped.
     let ambient = m.ambient & m.permitted & m.inheritable;
     for cap in 0..64u32 {
         if ambient & (1 << cap) != 0 {
-            prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong, cap as libc::c_ulong)
-                .map_err(|e| Error::sys(format!("raise ambient capability {cap}"), e))?;
+            prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong,
+                cap as libc::c_ulong,
+            )
+            .map_err(|e| Error::sys(format!("raise ambient capability {cap}"), e))?;
         }
     }
     Ok(())
@@ -144,8 +207,15 @@ mod tests {
 
     #[test]
     fn masks_from_spec() {
-        let set: HashSet<Capability> = [Capability::Kill, Capability::NetBindService].into_iter().collect();
-        let c = LinuxCapabilitiesBuilder::default().bounding(set.clone()).effective(set).ambient(HashSet::new()).build().expect("caps");
+        let set: HashSet<Capability> = [Capability::Kill, Capability::NetBindService]
+            .into_iter()
+            .collect();
+        let c = LinuxCapabilitiesBuilder::default()
+            .bounding(set.clone())
+            .effective(set)
+            .ambient(HashSet::new())
+            .build()
+            .expect("caps");
         let m = masks(&c);
         assert_eq!(m.bounding, (1 << 5) | (1 << 10));
         assert_eq!(m.effective, m.bounding);

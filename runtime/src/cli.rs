@@ -3,7 +3,11 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "berth-runc", version, about = "OCI runtime with runc's command line")]
+#[command(
+    name = "berth-runc",
+    version,
+    about = "OCI runtime with runc's command line"
+)]
 pub struct Cli {
     #[arg(long, global = true, default_value = "/run/berth-runc")]
     pub root: PathBuf,
@@ -51,8 +55,12 @@ pub enum Cmd {
         #[arg(long)]
         keep: bool,
     },
-    Start { id: String },
-    State { id: String },
+    Start {
+        id: String,
+    },
+    State {
+        id: String,
+    },
     Kill {
         #[arg(short, long)]
         all: bool,
@@ -85,8 +93,12 @@ pub enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    Pause { id: String },
-    Resume { id: String },
+    Pause {
+        id: String,
+    },
+    Resume {
+        id: String,
+    },
     Ps {
         #[arg(short, long, default_value = "table")]
         format: String,

@@ -27,13 +27,26 @@ pub fn open_pty() -> Result<Pty> {
     grantpt(&master).map_err(|e| Error::sys("grantpt", e))?;
     unlockpt(&master).map_err(|e| Error::sys("unlockpt", e))?;
     let name = PathBuf::from(ptsname_r(&master).map_err(|e| Error::sys("ptsname", e))?);
-    let slave = nix::fcntl::open(&name, OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC, Mode::empty())
-        .map_err(|e| Error::sys(format!("open {}", name.display()), e))?;
-    Ok(Pty { master, slave, name })
+    let slave = nix::fcntl::open(
+        &name,
+        OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::sys(format!("open {}", name.display()), e))?;
+    Ok(Pty {
+        master,
+        slave,
+        name,
+    })
 }
 
 pub fn set_size(pty: &Pty, width: u32, height: u32) {
-    let ws = libc::winsize { ws_row: height as u16, ws_col: width as u16, ws_xpixel: 0, ws_ypixel: 0 };
+    let ws = libc::winsize {
+        ws_row: height as u16,
+        ws_col: width as u16,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
     // SAFETY: TIOCSWINSZ with a valid winsize.
     unsafe { libc::ioctl(pty.master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
 }
@@ -42,8 +55,14 @@ pub fn send_master(sock: &UnixStream, pty: &Pty) -> Result<()> {
     let name = pty.name.to_string_lossy().to_string();
     let fds = [pty.master.as_raw_fd()];
     let iov = [IoSlice::new(name.as_bytes())];
-    sendmsg::<()>(sock.as_raw_fd(), &iov, &[ControlMessage::ScmRights(&fds)], MsgFlags::empty(), None)
-        .map_err(|e| Error::sys("send console master", e))?;
+    sendmsg::<()>(
+        sock.as_raw_fd(),
+        &iov,
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::empty(),
+        None,
+    )
+    .map_err(|e| Error::sys("send console master", e))?;
     Ok(())
 }
 

@@ -26,14 +26,7 @@ pub struct CreateOpts {
 }
 
 /// Creates the container; returns the init's pid (a child of the caller).
-static T0: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-fn tm(what: &str) {
-    if std::env::var_os("BT").is_some() {
-        eprintln!("{what}: {:.2}", T0.get_or_init(Instant::now).elapsed().as_secs_f64() * 1000.0);
-    }
-}
 pub fn create(o: &CreateOpts) -> Result<Pid> {
-    tm("start");
     state::validate_id(&o.id)?;
     let bundle = std::fs::canonicalize(&o.bundle).map_err(|e| Error::io("bundle", &o.bundle, e))?;
     let spec = spec::load(&bundle)?;
@@ -41,7 +34,9 @@ pub fn create(o: &CreateOpts) -> Result<Pid> {
     let sdir = state::dir(&o.root, &o.id);
     match std::fs::create_dir(&sdir) {
         Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(Error::Exists(o.id.clone())),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(Error::Exists(o.id.clone()))
+        }
         Err(e) => return Err(Error::io("mkdir", &sdir, e)),
     }
     let mut cgroup = None;
@@ -62,7 +57,6 @@ fn create_inner(
     sdir: &Path,
     cgroup_out: &mut Option<Cgroup>,
 ) -> Result<Pid> {
-    tm("spec loaded");
     let rootfs = spec::rootfs(bundle, spec)?;
     let linux = spec.linux().as_ref();
     if let Some(h) = spec.hooks() {
@@ -70,13 +64,15 @@ fn create_inner(
             || h.start_container().as_ref().is_some_and(|v| !v.is_empty())
         {
             return Err(Error::Unsupported(
-                "createContainer and startContainer hooks are not supported by berth-runc yet".into(),
+                "createContainer and startContainer hooks are not supported by berth-runc yet"
+                    .into(),
             ));
         }
     }
     let plan = namespaces::plan(linux.and_then(|l| l.namespaces().as_deref()).unwrap_or(&[]))?;
     let fifo_path = sdir.join(EXEC_FIFO);
-    nix::unistd::mkfifo(&fifo_path, Mode::from_bits_truncate(0o622)).map_err(|e| Error::sys("mkfifo exec.fifo", e))?;
+    nix::unistd::mkfifo(&fifo_path, Mode::from_bits_truncate(0o622))
+        .map_err(|e| Error::sys("mkfifo exec.fifo", e))?;
     nix::sys::stat::fchmodat(
         nix::fcntl::AT_FDCWD,
         &fifo_path,
@@ -92,8 +88,11 @@ fn create_inner(
         linux.and_then(|l| l.resources().as_ref()),
     )?;
     *cgroup_out = Some(cg.clone());
-    tm("cgroup created");
-    let console = o.console_socket.as_deref().map(console::connect).transpose()?;
+    let console = o
+        .console_socket
+        .as_deref()
+        .map(console::connect)
+        .transpose()?;
     let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| Error::sys("pipe", e))?;
     let (join_r, join_w) = if cg.is_v1() {
         let (a, b) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| Error::sys("pipe", e))?;
@@ -103,7 +102,15 @@ fn create_inner(
     };
     namespaces::enter_pid(&LinuxSyscall, &plan)?;
     nix::unistd::chdir(bundle).map_err(|e| Error::sys("chdir bundle", e))?;
-    let cfg = InitConfig { spec, rootfs: rootfs.clone(), plan, cgroup: Some(cg.clone()), fifo: Some(fifo), console, cgroup_joined: join_r };
+    let cfg = InitConfig {
+        spec,
+        rootfs: rootfs.clone(),
+        plan,
+        cgroup: Some(cg.clone()),
+        fifo: Some(fifo),
+        console,
+        cgroup_joined: join_r,
+    };
     // SAFETY: berth-runc is single-threaded here; the child only sets up and execs.
     let child = match unsafe { nix::unistd::fork() }.map_err(|e| Error::sys("fork", e))? {
         ForkResult::Child => {
@@ -115,7 +122,6 @@ fn create_inner(
     };
     drop(w);
     drop(cfg);
-    tm("forked");
     if let Some(jw) = join_w {
         if let Err(e) = cg.add(child.as_raw()) {
             let _ = kill(child, Signal::SIGKILL);
@@ -123,7 +129,6 @@ fn create_inner(
             return Err(e);
         }
         let _ = nix::unistd::write(&jw, b"C");
-        tm("joined");
     }
     match process::read_frame(&r)? {
         Some((READY, _)) => {}
@@ -135,10 +140,11 @@ fn create_inner(
         other => {
             let _ = kill(child, Signal::SIGKILL);
             let _ = nix::sys::wait::waitpid(child, None);
-            return Err(Error::Child(format!("init exited before it was ready ({other:?})")));
+            return Err(Error::Child(format!(
+                "init exited before it was ready ({other:?})"
+            )));
         }
     }
-    tm("ready");
     let st = State {
         id: o.id.clone(),
         pid: child.as_raw(),
@@ -147,9 +153,17 @@ fn create_inner(
         rootfs,
         created: state::now_rfc3339(),
         owner: String::new(),
-        annotations: spec.annotations().clone().unwrap_or_default().into_iter().collect(),
+        annotations: spec
+            .annotations()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
         cgroup: Some(cg),
-        process: spec.process().as_ref().and_then(|p| serde_json::to_value(p).ok()),
+        process: spec
+            .process()
+            .as_ref()
+            .and_then(|p| serde_json::to_value(p).ok()),
         hooks: spec.hooks().clone(),
         seccomp: linux.and_then(|l| l.seccomp().clone()),
     };
@@ -159,7 +173,11 @@ fn create_inner(
         let j = j.to_string();
         let mut r = crate::hooks::run_all(h.prestart().as_deref().unwrap_or(&[]), &j, "prestart");
         if r.is_ok() {
-            r = crate::hooks::run_all(h.create_runtime().as_deref().unwrap_or(&[]), &j, "createRuntime");
+            r = crate::hooks::run_all(
+                h.create_runtime().as_deref().unwrap_or(&[]),
+                &j,
+                "createRuntime",
+            );
         }
         if let Err(e) = r {
             let _ = kill(child, Signal::SIGKILL);
@@ -168,11 +186,9 @@ fn create_inner(
         }
     }
     st.save(&o.root)?;
-    tm("saved");
     if let Some(pf) = &o.pid_file {
         write_atomic(pf, child.as_raw().to_string().as_bytes())?;
     }
-    tm("pidfile");
     Ok(child)
 }
 
@@ -180,14 +196,30 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
     let st = State::load(root, id)?;
     match st.status(root) {
         Status::Created => {}
-        Status::Stopped => return Err(Error::State("cannot start a container that has stopped".into())),
-        s => return Err(Error::State(format!("cannot start an already {} container", s.as_str()))),
+        Status::Stopped => {
+            return Err(Error::State(
+                "cannot start a container that has stopped".into(),
+            ))
+        }
+        s => {
+            return Err(Error::State(format!(
+                "cannot start an already {} container",
+                s.as_str()
+            )))
+        }
     }
     let fifo_path = state::dir(root, id).join(EXEC_FIFO);
-    let fifo = nix::fcntl::open(&fifo_path, OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC, Mode::empty())
-        .map_err(|e| Error::sys("open exec.fifo", e))?;
+    let fifo = nix::fcntl::open(
+        &fifo_path,
+        OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::sys("open exec.fifo", e))?;
     loop {
-        let mut fds = [nix::poll::PollFd::new(fifo.as_fd(), nix::poll::PollFlags::POLLIN)];
+        let mut fds = [nix::poll::PollFd::new(
+            fifo.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
         let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(100u16));
         let mut buf = [0u8; 16];
         match nix::unistd::read(&fifo, &mut buf) {
@@ -211,8 +243,13 @@ pub fn parse_signal(s: &str) -> Result<Signal> {
         return Signal::try_from(n).map_err(|_| Error::State(format!("invalid signal {s}")));
     }
     let up = s.to_ascii_uppercase();
-    let name = if up.starts_with("SIG") { up } else { format!("SIG{up}") };
-    name.parse::<Signal>().map_err(|_| Error::State(format!("unknown signal {s:?}")))
+    let name = if up.starts_with("SIG") {
+        up
+    } else {
+        format!("SIG{up}")
+    };
+    name.parse::<Signal>()
+        .map_err(|_| Error::State(format!("unknown signal {s:?}")))
 }
 
 pub fn kill_container(root: &Path, id: &str, sig: Signal, all: bool) -> Result<()> {
@@ -250,7 +287,11 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
             let d = state::dir(root, id);
             let existed = d.exists();
             let _ = std::fs::remove_dir_all(&d);
-            return if force || existed { Ok(()) } else { Err(Error::NotFound(id.to_string())) };
+            return if force || existed {
+                Ok(())
+            } else {
+                Err(Error::NotFound(id.to_string()))
+            };
         }
         Err(e) => return Err(e),
     };
@@ -261,7 +302,10 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
             wait_gone(&st, Duration::from_secs(5));
         }
         s if !force => {
-            return Err(Error::State(format!("cannot delete container {id} that is not stopped: {}", s.as_str())))
+            return Err(Error::State(format!(
+                "cannot delete container {id} that is not stopped: {}",
+                s.as_str()
+            )))
         }
         _ => {
             if let Some(cg) = &st.cgroup {
@@ -272,7 +316,9 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
             }
             let _ = kill(Pid::from_raw(st.pid), Signal::SIGKILL);
             if !wait_gone(&st, Duration::from_secs(10)) {
-                return Err(Error::State(format!("container {id} init did not die after SIGKILL")));
+                return Err(Error::State(format!(
+                    "container {id} init did not die after SIGKILL"
+                )));
             }
         }
     }
@@ -293,51 +339,26 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
 pub fn pause(root: &Path, id: &str, frozen: bool) -> Result<()> {
     let st = State::load(root, id)?;
     let s = st.status(root);
-    let ok = if frozen { matches!(s, Status::Running | Status::Created) } else { s == Status::Paused };
+    let ok = if frozen {
+        matches!(s, Status::Running | Status::Created)
+    } else {
+        s == Status::Paused
+    };
     if !ok {
         return Err(Error::State(format!("container {id} is {}", s.as_str())));
     }
-    st.cgroup.as_ref().ok_or_else(|| Error::Cgroup("container has no cgroup".into()))?.freeze(frozen)
-}
-
-static RUN_CHILD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
-
-extern "C" fn forward(sig: libc::c_int) {
-    let p = RUN_CHILD.load(std::sync::atomic::Ordering::SeqCst);
-    if p > 0 {
-        // SAFETY: kill is async-signal-safe.
-        unsafe { libc::kill(p, sig) };
-    }
-}
-
-/// create + start; in the foreground, waits and returns the exit code, then deletes.
-pub fn run(o: &CreateOpts, detach: bool, keep: bool) -> Result<i32> {
-    let child = create(o)?;
-    RUN_CHILD.store(child.as_raw(), std::sync::atomic::Ordering::SeqCst);
-    if !detach {
-        for s in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2] {
-            // SAFETY: installing a handler that only calls kill.
-            unsafe { libc::signal(s, forward as *const () as libc::sighandler_t) };
-        }
-    }
-    if let Err(e) = start(&o.root, &o.id) {
-        let _ = delete(&o.root, &o.id, true);
-        return Err(e);
-    }
-    if detach {
-        return Ok(0);
-    }
-    let code = process::wait_exit_code(child)?;
-    if !keep {
-        delete(&o.root, &o.id, true)?;
-    }
-    Ok(code)
+    st.cgroup
+        .as_ref()
+        .ok_or_else(|| Error::Cgroup("container has no cgroup".into()))?
+        .freeze(frozen)
 }
 
 /// For `list` and `state`: every container under root.
 pub fn all(root: &Path) -> Vec<State> {
     let mut out = Vec::new();
-    let Ok(rd) = std::fs::read_dir(root) else { return out };
+    let Ok(rd) = std::fs::read_dir(root) else {
+        return out;
+    };
     for e in rd.flatten() {
         if let Ok(s) = State::load(root, &e.file_name().to_string_lossy()) {
             out.push(s);

@@ -20,18 +20,25 @@ pub struct Device {
 }
 
 pub fn default_devices() -> Vec<Device> {
-    [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)]
-        .iter()
-        .map(|(n, ma, mi)| Device {
-            path: PathBuf::from(format!("/dev/{n}")),
-            kind: SFlag::S_IFCHR,
-            major: *ma,
-            minor: *mi,
-            mode: 0o666,
-            uid: 0,
-            gid: 0,
-        })
-        .collect()
+    [
+        ("null", 1, 3),
+        ("zero", 1, 5),
+        ("full", 1, 7),
+        ("random", 1, 8),
+        ("urandom", 1, 9),
+        ("tty", 5, 0),
+    ]
+    .iter()
+    .map(|(n, ma, mi)| Device {
+        path: PathBuf::from(format!("/dev/{n}")),
+        kind: SFlag::S_IFCHR,
+        major: *ma,
+        minor: *mi,
+        mode: 0o666,
+        uid: 0,
+        gid: 0,
+    })
+    .collect()
 }
 
 pub fn from_spec(d: &LinuxDevice) -> Result<Device> {
@@ -39,7 +46,12 @@ pub fn from_spec(d: &LinuxDevice) -> Result<Device> {
         LinuxDeviceType::C | LinuxDeviceType::U => SFlag::S_IFCHR,
         LinuxDeviceType::B => SFlag::S_IFBLK,
         LinuxDeviceType::P => SFlag::S_IFIFO,
-        LinuxDeviceType::A => return Err(Error::Spec(format!("device {}: type a", d.path().display()))),
+        LinuxDeviceType::A => {
+            return Err(Error::Spec(format!(
+                "device {}: type a",
+                d.path().display()
+            )))
+        }
     };
     Ok(Device {
         path: d.path().clone(),
@@ -76,7 +88,12 @@ fn create_one(sys: &dyn Syscall, rootfs: &Path, d: &Device) -> Result<()> {
         sys.mkdir_all(parent)?;
     }
     let dev = nix::sys::stat::makedev(d.major as u64, d.minor as u64);
-    match sys.mknod(&dest, d.kind, Mode::from_bits_truncate(d.mode & 0o7777), dev) {
+    match sys.mknod(
+        &dest,
+        d.kind,
+        Mode::from_bits_truncate(d.mode & 0o7777),
+        dev,
+    ) {
         Ok(()) => sys.chown(&dest, d.uid, d.gid),
         Err(Error::Sys(_, nix::Error::EEXIST)) => Ok(()),
         Err(Error::Sys(_, nix::Error::EPERM)) => {
@@ -121,8 +138,14 @@ mod tests {
         let devs = all_devices(&[]).expect("devs");
         create_devices(&sys, Path::new("/r"), &devs).expect("create");
         let c = sys.calls();
-        assert!(c.contains(&Call::Mknod("/r/dev/null".into(), nix::sys::stat::makedev(1, 3))));
-        assert!(c.contains(&Call::Mknod("/r/dev/tty".into(), nix::sys::stat::makedev(5, 0))));
+        assert!(c.contains(&Call::Mknod(
+            "/r/dev/null".into(),
+            nix::sys::stat::makedev(1, 3)
+        )));
+        assert!(c.contains(&Call::Mknod(
+            "/r/dev/tty".into(),
+            nix::sys::stat::makedev(5, 0)
+        )));
     }
 
     #[test]

@@ -34,7 +34,11 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     pub fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { op, path: path.into(), source }
+        Error::Io {
+            op,
+            path: path.into(),
+            source,
+        }
     }
     pub fn sys(what: impl Into<String>, e: nix::Error) -> Self {
         Error::Sys(what.into(), e)

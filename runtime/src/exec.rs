@@ -34,10 +34,16 @@ fn load_process(o: &ExecOpts, st: &State) -> Result<Process> {
         return serde_json::from_slice(&data).map_err(|e| Error::Json(f.display().to_string(), e));
     }
     if o.args.is_empty() {
-        return Err(Error::Spec("exec: no command given and no --process".into()));
+        return Err(Error::Spec(
+            "exec: no command given and no --process".into(),
+        ));
     }
-    let base = st.process.clone().ok_or_else(|| Error::State("container has no recorded process".into()))?;
-    let mut p: Process = serde_json::from_value(base).map_err(|e| Error::Json("process".into(), e))?;
+    let base = st
+        .process
+        .clone()
+        .ok_or_else(|| Error::State("container has no recorded process".into()))?;
+    let mut p: Process =
+        serde_json::from_value(base).map_err(|e| Error::Json("process".into(), e))?;
     p.set_args(Some(o.args.clone()));
     p.set_terminal(Some(o.tty));
     let mut env = p.env().clone().unwrap_or_default();
@@ -49,8 +55,14 @@ fn load_process(o: &ExecOpts, st: &State) -> Result<Process> {
     if let Some(u) = &o.user {
         let (uid, gid) = u.split_once(':').unwrap_or((u, "0"));
         let mut user = p.user().clone();
-        user.set_uid(uid.parse().map_err(|_| Error::Spec(format!("bad --user {u}")))?);
-        user.set_gid(gid.parse().map_err(|_| Error::Spec(format!("bad --user {u}")))?);
+        user.set_uid(
+            uid.parse()
+                .map_err(|_| Error::Spec(format!("bad --user {u}")))?,
+        );
+        user.set_gid(
+            gid.parse()
+                .map_err(|_| Error::Spec(format!("bad --user {u}")))?,
+        );
         p.set_user(user);
     }
     Ok(p)
@@ -66,9 +78,10 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
     let p = load_process(o, &st)?;
     let terminal = p.terminal() == Some(true);
     let console = if terminal {
-        let s = o.console_socket.as_deref().ok_or_else(|| {
-            Error::Spec("cannot allocate a tty without --console-socket".into())
-        })?;
+        let s = o
+            .console_socket
+            .as_deref()
+            .ok_or_else(|| Error::Spec("cannot allocate a tty without --console-socket".into()))?;
         Some(crate::console::connect(s)?)
     } else {
         None
@@ -93,7 +106,10 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
                 }
                 if let Some(sock) = &console {
                     nix::unistd::setsid().map_err(|e| Error::sys("setsid", e))?;
-                    let size = p.console_size().as_ref().map(|b| (b.width() as u32, b.height() as u32));
+                    let size = p
+                        .console_size()
+                        .as_ref()
+                        .map(|b| (b.width() as u32, b.height() as u32));
                     setup_console(&sys, sock, size, false)?;
                 }
                 let prepared = process::prepare(&p)?;
@@ -122,4 +138,3 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
     }
     process::wait_exit_code(child)
 }
-

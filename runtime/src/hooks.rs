@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 pub fn run_all(hooks: &[Hook], state_json: &str, what: &str) -> Result<()> {
     for h in hooks {
-        run_one(h, state_json).map_err(|e| Error::State(format!("{what} hook {}: {e}", h.path().display())))?;
+        run_one(h, state_json)
+            .map_err(|e| Error::State(format!("{what} hook {}: {e}", h.path().display())))?;
     }
     Ok(())
 }
@@ -28,11 +29,17 @@ fn run_one(h: &Hook, state_json: &str) -> std::result::Result<(), String> {
             c.env(k, v);
         }
     }
-    let mut child = c.stdin(Stdio::piped()).stdout(Stdio::null()).spawn().map_err(|e| e.to_string())?;
+    let mut child = c
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())?;
     if let Some(mut stdin) = child.stdin.take() {
         let _ = stdin.write_all(state_json.as_bytes());
     }
-    let deadline = h.timeout().map(|t| Instant::now() + Duration::from_secs(t.max(1) as u64));
+    let deadline = h
+        .timeout()
+        .map(|t| Instant::now() + Duration::from_secs(t.max(1) as u64));
     loop {
         match child.try_wait().map_err(|e| e.to_string())? {
             Some(st) if st.success() => return Ok(()),

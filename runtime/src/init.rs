@@ -64,10 +64,14 @@ pub fn run(cfg: InitConfig, sync: OwnedFd) -> ! {
 fn setup(cfg: &InitConfig) -> Result<Prepared> {
     let sys = LinuxSyscall;
     let spec = cfg.spec;
-    let proc_ = spec.process().as_ref().ok_or_else(|| Error::Spec("process is missing".into()))?;
+    let proc_ = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| Error::Spec("process is missing".into()))?;
     let linux = spec.linux().as_ref();
     let mut plan = cfg.plan.clone();
-    let late_cgroupns = cfg.cgroup_joined.is_some() && plan.new.contains(CloneFlags::CLONE_NEWCGROUP);
+    let late_cgroupns =
+        cfg.cgroup_joined.is_some() && plan.new.contains(CloneFlags::CLONE_NEWCGROUP);
     if cfg.cgroup_joined.is_none() {
         if let Some(cg) = &cfg.cgroup {
             cg.join_self()?;
@@ -81,10 +85,14 @@ fn setup(cfg: &InitConfig) -> Result<Prepared> {
         return Err(Error::Unsupported("a mount namespace is required".into()));
     }
     let mounts = spec.mounts().clone().unwrap_or_default();
-    let cgm = cfg.cgroup.as_ref().map(Cgroup::mount_info).unwrap_or(CgroupMount::V1 {
-        hierarchies: Vec::new(),
-        links: Vec::new(),
-    });
+    let cgm = cfg
+        .cgroup
+        .as_ref()
+        .map(Cgroup::mount_info)
+        .unwrap_or(CgroupMount::V1 {
+            hierarchies: Vec::new(),
+            links: Vec::new(),
+        });
     let propagation = linux.and_then(|l| l.rootfs_propagation().as_deref());
     rootfs::prepare(&sys, &cfg.rootfs, &mounts, propagation, &cgm)?;
     if !rootfs::dev_is_bind(&mounts) {
@@ -100,7 +108,11 @@ fn setup(cfg: &InitConfig) -> Result<Prepared> {
         let mut b = [0u8; 1];
         match nix::unistd::read(fd, &mut b) {
             Ok(1) => {}
-            _ => return Err(Error::Cgroup("the parent did not move the init into its cgroup".into())),
+            _ => {
+                return Err(Error::Cgroup(
+                    "the parent did not move the init into its cgroup".into(),
+                ))
+            }
         }
         if late_cgroupns {
             sys.unshare(CloneFlags::CLONE_NEWCGROUP)?;
@@ -110,7 +122,15 @@ fn setup(cfg: &InitConfig) -> Result<Prepared> {
         let sock = cfg.console.as_ref().ok_or_else(|| {
             Error::Spec("process.terminal is true but no --console-socket was given".into())
         })?;
-        setup_console(&sys, sock, proc_.console_size().as_ref().map(|b| (b.width() as u32, b.height() as u32)), true)?;
+        setup_console(
+            &sys,
+            sock,
+            proc_
+                .console_size()
+                .as_ref()
+                .map(|b| (b.width() as u32, b.height() as u32)),
+            true,
+        )?;
     }
     if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
         require_uts(&cfg.plan, "hostname")?;
@@ -139,16 +159,27 @@ fn setup(cfg: &InitConfig) -> Result<Prepared> {
 }
 
 fn require_uts(plan: &Plan, what: &str) -> Result<()> {
-    let has = plan.has_new(CloneFlags::CLONE_NEWUTS) || plan.join.iter().any(|(f, _)| *f == CloneFlags::CLONE_NEWUTS);
+    let has = plan.has_new(CloneFlags::CLONE_NEWUTS)
+        || plan
+            .join
+            .iter()
+            .any(|(f, _)| *f == CloneFlags::CLONE_NEWUTS);
     if has {
         Ok(())
     } else {
-        Err(Error::Spec(format!("unable to set {what} without a private UTS namespace")))
+        Err(Error::Spec(format!(
+            "unable to set {what} without a private UTS namespace"
+        )))
     }
 }
 
 /// Allocates the pty, binds it over /dev/console (init only), sends the master.
-pub fn setup_console(sys: &dyn Syscall, sock: &UnixStream, size: Option<(u32, u32)>, bind_console: bool) -> Result<()> {
+pub fn setup_console(
+    sys: &dyn Syscall,
+    sock: &UnixStream,
+    size: Option<(u32, u32)>,
+    bind_console: bool,
+) -> Result<()> {
     let pty = console::open_pty()?;
     if let Some((w, h)) = size {
         console::set_size(&pty, w, h);
@@ -156,7 +187,13 @@ pub fn setup_console(sys: &dyn Syscall, sock: &UnixStream, size: Option<(u32, u3
     if bind_console {
         let c = Path::new("/dev/console");
         sys.create_file(c)?;
-        sys.mount(Some(&pty.name), c, Some("bind"), nix::mount::MsFlags::MS_BIND, None)?;
+        sys.mount(
+            Some(&pty.name),
+            c,
+            Some("bind"),
+            nix::mount::MsFlags::MS_BIND,
+            None,
+        )?;
     }
     console::send_master(sock, &pty)?;
     console::make_stdio(&pty)

@@ -15,6 +15,7 @@ pub mod process;
 pub mod query;
 pub mod rlimits;
 pub mod rootfs;
+pub mod run;
 pub mod seccomp;
 #[cfg(target_arch = "x86_64")]
 pub mod seccomp_x86_64;

@@ -28,7 +28,11 @@ pub fn line(level: &str, msg: &str, json: bool) -> String {
 fn write(level: &str, msg: &str) {
     let Some(cfg) = CONFIG.get() else { return };
     if let Some(path) = &cfg.file {
-        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
             let _ = writeln!(f, "{}", line(level, msg, cfg.json));
         }
     }

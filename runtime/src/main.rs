@@ -1,6 +1,6 @@
 //! berth-runc: the command line; errors go to stderr and to the --log file.
 use anyhow::{bail, Context, Result};
-use berth_runc::{container, exec, logging, query, spec};
+use berth_runc::{container, exec, logging, query, run, spec};
 use clap::Parser;
 
 mod cli;
@@ -54,7 +54,11 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Cmd::Create(a) => {
             container::create(&create_opts(&root, a)?)?;
         }
-        Cmd::Run { create, detach, keep } => return Ok(container::run(&create_opts(&root, create)?, *detach, *keep)?),
+        Cmd::Run {
+            create,
+            detach,
+            keep,
+        } => return Ok(run::run(&create_opts(&root, create)?, *detach, *keep)?),
         Cmd::Start { id } => container::start(&root, id)?,
         Cmd::State { id } => println!("{}", query::state_json(&root, id)?),
         Cmd::Kill { all, id, signal } => {
@@ -62,7 +66,18 @@ fn dispatch(cli: Cli) -> Result<i32> {
             container::kill_container(&root, id, sig, *all)?;
         }
         Cmd::Delete { force, id } => container::delete(&root, id, *force)?,
-        Cmd::Exec { process, tty, console_socket, detach, pid_file, env, cwd, user, id, args } => {
+        Cmd::Exec {
+            process,
+            tty,
+            console_socket,
+            detach,
+            pid_file,
+            env,
+            cwd,
+            user,
+            id,
+            args,
+        } => {
             let o = exec::ExecOpts {
                 root: root.clone(),
                 id: id.clone(),
@@ -80,7 +95,11 @@ fn dispatch(cli: Cli) -> Result<i32> {
         }
         Cmd::Pause { id } => container::pause(&root, id, true)?,
         Cmd::Resume { id } => container::pause(&root, id, false)?,
-        Cmd::Ps { format, id, ps_args } => println!("{}", query::ps(&root, id, format, ps_args)?),
+        Cmd::Ps {
+            format,
+            id,
+            ps_args,
+        } => println!("{}", query::ps(&root, id, format, ps_args)?),
         Cmd::List { format, quiet } => {
             let out = query::list(&root, format, *quiet)?;
             if !out.is_empty() {

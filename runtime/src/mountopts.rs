@@ -12,7 +12,12 @@ pub struct MountOpts {
 
 impl Default for MountOpts {
     fn default() -> Self {
-        MountOpts { flags: MsFlags::empty(), cleared: MsFlags::empty(), propagation: Vec::new(), data: String::new() }
+        MountOpts {
+            flags: MsFlags::empty(),
+            cleared: MsFlags::empty(),
+            propagation: Vec::new(),
+            data: String::new(),
+        }
     }
 }
 

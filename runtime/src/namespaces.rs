@@ -33,11 +33,17 @@ pub fn flag_of(t: LinuxNamespaceType) -> CloneFlags {
 }
 
 pub fn plan(namespaces: &[LinuxNamespace]) -> Result<Plan> {
-    let mut p = Plan { new: CloneFlags::empty(), join: Vec::new(), pid: None };
+    let mut p = Plan {
+        new: CloneFlags::empty(),
+        join: Vec::new(),
+        pid: None,
+    };
     for ns in namespaces {
         let f = flag_of(ns.typ());
         if f == CloneFlags::CLONE_NEWUSER {
-            return Err(Error::Unsupported("user namespaces are not supported by berth-runc yet".into()));
+            return Err(Error::Unsupported(
+                "user namespaces are not supported by berth-runc yet".into(),
+            ));
         }
         if f == CloneFlags::CLONE_NEWPID {
             p.pid = Some(ns.path().clone());
@@ -56,7 +62,8 @@ impl Plan {
         self.new.contains(f)
     }
     pub fn has_mount_ns(&self) -> bool {
-        self.new.contains(CloneFlags::CLONE_NEWNS) || self.join.iter().any(|(f, _)| *f == CloneFlags::CLONE_NEWNS)
+        self.new.contains(CloneFlags::CLONE_NEWNS)
+            || self.join.iter().any(|(f, _)| *f == CloneFlags::CLONE_NEWNS)
     }
 }
 
@@ -79,8 +86,11 @@ pub fn enter_pid(sys: &dyn Syscall, plan: &Plan) -> Result<()> {
 
 /// In the child: join the given namespaces (all opened first), then create the new ones.
 pub fn enter(sys: &dyn Syscall, plan: &Plan) -> Result<()> {
-    let fds: Vec<(CloneFlags, OwnedFd)> =
-        plan.join.iter().map(|(f, p)| open_ns(p).map(|fd| (*f, fd))).collect::<Result<_>>()?;
+    let fds: Vec<(CloneFlags, OwnedFd)> = plan
+        .join
+        .iter()
+        .map(|(f, p)| open_ns(p).map(|fd| (*f, fd)))
+        .collect::<Result<_>>()?;
     for (f, fd) in &fds {
         sys.setns(fd.as_fd(), *f)?;
     }
@@ -140,7 +150,10 @@ mod tests {
         .expect("plan");
         assert_eq!(p.pid, Some(None));
         assert_eq!(p.new, CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS);
-        assert_eq!(p.join, vec![(CloneFlags::CLONE_NEWNET, PathBuf::from("/proc/self/ns/net"))]);
+        assert_eq!(
+            p.join,
+            vec![(CloneFlags::CLONE_NEWNET, PathBuf::from("/proc/self/ns/net"))]
+        );
         assert!(p.has_mount_ns());
     }
 
@@ -160,10 +173,17 @@ mod tests {
         enter(&sys, &p).expect("enter");
         assert_eq!(
             sys.calls(),
-            vec![Call::Setns(CloneFlags::CLONE_NEWNET), Call::Unshare(CloneFlags::CLONE_NEWIPC)]
+            vec![
+                Call::Setns(CloneFlags::CLONE_NEWNET),
+                Call::Unshare(CloneFlags::CLONE_NEWIPC)
+            ]
         );
         let sys = RecordingSyscall::new();
-        enter_pid(&sys, &plan(&[ns(LinuxNamespaceType::Pid, None)]).expect("plan")).expect("pid");
+        enter_pid(
+            &sys,
+            &plan(&[ns(LinuxNamespaceType::Pid, None)]).expect("plan"),
+        )
+        .expect("pid");
         assert_eq!(sys.calls(), vec![Call::Unshare(CloneFlags::CLONE_NEWPID)]);
     }
 }

@@ -25,7 +25,10 @@ pub fn write_frame(fd: &OwnedFd, kind: u8, msg: &str) {
 
 /// Reads one frame; None at EOF (the child exec'd or died without a word).
 pub fn read_frame(fd: &OwnedFd) -> Result<Option<(u8, String)>> {
-    let mut f = std::fs::File::from(fd.try_clone().map_err(|e| Error::io("dup", "sync pipe", e))?);
+    let mut f = std::fs::File::from(
+        fd.try_clone()
+            .map_err(|e| Error::io("dup", "sync pipe", e))?,
+    );
     let mut hdr = [0u8; 5];
     let mut got = 0;
     while got < 5 {
@@ -38,7 +41,8 @@ pub fn read_frame(fd: &OwnedFd) -> Result<Option<(u8, String)>> {
     }
     let len = u32::from_le_bytes([hdr[1], hdr[2], hdr[3], hdr[4]]) as usize;
     let mut msg = vec![0u8; len.min(1 << 20)];
-    f.read_exact(&mut msg).map_err(|e| Error::io("read", "sync pipe", e))?;
+    f.read_exact(&mut msg)
+        .map_err(|e| Error::io("read", "sync pipe", e))?;
     Ok(Some((hdr[0], String::from_utf8_lossy(&msg).to_string())))
 }
 
@@ -70,11 +74,17 @@ pub fn find_executable(name: &str, env: &[String]) -> Result<PathBuf> {
             }
         }
     }
-    Err(Error::Spec(format!("exec: \"{name}\": executable file not found in $PATH")))
+    Err(Error::Spec(format!(
+        "exec: \"{name}\": executable file not found in $PATH"
+    )))
 }
 
 pub fn prepare(p: &Process) -> Result<Prepared> {
-    let args = p.args().as_ref().filter(|a| !a.is_empty()).ok_or_else(|| Error::Spec("process.args is empty".into()))?;
+    let args = p
+        .args()
+        .as_ref()
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| Error::Spec("process.args is empty".into()))?;
     let env = p.env().clone().unwrap_or_default();
     let path = find_executable(&args[0], &env)?;
     Ok(Prepared {
@@ -86,7 +96,10 @@ pub fn prepare(p: &Process) -> Result<Prepared> {
 
 /// Everything between a set-up container and execve, in runc's order.
 pub fn finalize(p: &Process, seccomp: Option<&oci_spec::runtime::LinuxSeccomp>) -> Result<()> {
-    let filters = seccomp.map(crate::seccomp::compile).transpose()?.unwrap_or_default();
+    let filters = seccomp
+        .map(crate::seccomp::compile)
+        .transpose()?
+        .unwrap_or_default();
     let nnp = p.no_new_privileges() == Some(true);
     if let Some(adj) = p.oom_score_adj() {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string())
@@ -107,15 +120,30 @@ pub fn finalize(p: &Process, seccomp: Option<&oci_spec::runtime::LinuxSeccomp>) 
     }
     let u = p.user();
     capabilities::set_keepcaps(true)?;
-    let groups: Vec<Gid> = u.additional_gids().clone().unwrap_or_default().into_iter().map(Gid::from_raw).collect();
+    let groups: Vec<Gid> = u
+        .additional_gids()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .map(Gid::from_raw)
+        .collect();
     nix::unistd::setgroups(&groups).map_err(|e| Error::sys("setgroups", e))?;
-    nix::unistd::setresgid(Gid::from_raw(u.gid()), Gid::from_raw(u.gid()), Gid::from_raw(u.gid()))
-        .map_err(|e| Error::sys(format!("setgid {}", u.gid()), e))?;
-    nix::unistd::setresuid(Uid::from_raw(u.uid()), Uid::from_raw(u.uid()), Uid::from_raw(u.uid()))
-        .map_err(|e| Error::sys(format!("setuid {}", u.uid()), e))?;
+    nix::unistd::setresgid(
+        Gid::from_raw(u.gid()),
+        Gid::from_raw(u.gid()),
+        Gid::from_raw(u.gid()),
+    )
+    .map_err(|e| Error::sys(format!("setgid {}", u.gid()), e))?;
+    nix::unistd::setresuid(
+        Uid::from_raw(u.uid()),
+        Uid::from_raw(u.uid()),
+        Uid::from_raw(u.uid()),
+    )
+    .map_err(|e| Error::sys(format!("setuid {}", u.uid()), e))?;
     capabilities::set_keepcaps(false)?;
     if early_cwd.is_err() {
-        nix::unistd::chdir(cwd.as_path()).map_err(|e| Error::sys(format!("chdir {}", cwd.display()), e))?;
+        nix::unistd::chdir(cwd.as_path())
+            .map_err(|e| Error::sys(format!("chdir {}", cwd.display()), e))?;
     }
     let umask = u.umask().unwrap_or(0o022);
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
@@ -161,7 +189,10 @@ mod tests {
         write_frame(&w, ERROR, "boom");
         write_frame(&w, READY, "");
         drop(w);
-        assert_eq!(read_frame(&r).expect("read"), Some((ERROR, "boom".to_string())));
+        assert_eq!(
+            read_frame(&r).expect("read"),
+            Some((ERROR, "boom".to_string()))
+        );
         assert_eq!(read_frame(&r).expect("read"), Some((READY, String::new())));
         assert_eq!(read_frame(&r).expect("read"), None);
     }
@@ -169,8 +200,14 @@ mod tests {
     #[test]
     fn path_lookup() {
         let env = vec!["PATH=/nonexistent:/bin".to_string()];
-        assert_eq!(find_executable("sh", &env).expect("sh"), PathBuf::from("/bin/sh"));
+        assert_eq!(
+            find_executable("sh", &env).expect("sh"),
+            PathBuf::from("/bin/sh")
+        );
         assert!(find_executable("no-such-binary-x", &env).is_err());
-        assert_eq!(find_executable("/x/y", &env).expect("abs"), PathBuf::from("/x/y"));
+        assert_eq!(
+            find_executable("/x/y", &env).expect("abs"),
+            PathBuf::from("/x/y")
+        );
     }
 }

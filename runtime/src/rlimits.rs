@@ -28,11 +28,17 @@ pub fn apply(limits: &[PosixRlimit]) -> Result<()> {
     for l in limits {
         let name = l.typ().to_string();
         let res = resource(&name).ok_or_else(|| Error::Spec(format!("unknown rlimit {name}")))?;
-        let new = libc::rlimit { rlim_cur: l.soft(), rlim_max: l.hard() };
+        let new = libc::rlimit {
+            rlim_cur: l.soft(),
+            rlim_max: l.hard(),
+        };
         // SAFETY: valid rlimit struct.
         if unsafe { libc::setrlimit(res, &new) } != 0 {
             let err = nix::Error::last();
-            let mut cur = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+            let mut cur = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
             // SAFETY: valid out pointer.
             unsafe { libc::getrlimit(res, &mut cur) };
             if err == nix::Error::EPERM && l.hard() > cur.rlim_max {
@@ -42,7 +48,10 @@ pub fn apply(limits: &[PosixRlimit]) -> Result<()> {
                     cur.rlim_max
                 )));
             }
-            return Err(Error::sys(format!("setrlimit {name} soft={} hard={}", l.soft(), l.hard()), err));
+            return Err(Error::sys(
+                format!("setrlimit {name} soft={} hard={}", l.soft(), l.hard()),
+                err,
+            ));
         }
     }
     Ok(())
@@ -56,6 +65,9 @@ mod tests {
     fn names_map() {
         assert_eq!(resource("RLIMIT_NOFILE"), Some(libc::RLIMIT_NOFILE));
         assert_eq!(resource("RLIMIT_BOGUS"), None);
-        assert_eq!(oci_spec::runtime::PosixRlimitType::RlimitNofile.to_string(), "RLIMIT_NOFILE");
+        assert_eq!(
+            oci_spec::runtime::PosixRlimitType::RlimitNofile.to_string(),
+            "RLIMIT_NOFILE"
+        );
     }
 }

@@ -14,7 +14,10 @@ use std::path::{Path, PathBuf};
 pub enum CgroupMount {
     /// cgroup v1: a tmpfs with one read-only bind per hierarchy
     /// (name under the mount, host directory), plus symlinks (link, target).
-    V1 { hierarchies: Vec<(String, PathBuf)>, links: Vec<(String, String)> },
+    V1 {
+        hierarchies: Vec<(String, PathBuf)>,
+        links: Vec<(String, String)>,
+    },
     /// cgroup v2: a cgroup2 mount.
     V2,
 }
@@ -32,9 +35,19 @@ pub fn prepare(
         _ => MsFlags::MS_SLAVE | MsFlags::MS_REC,
     };
     // Shared propagation at "/" would make pivot_root fail; apply it afterwards.
-    let early = if pflag.contains(MsFlags::MS_SHARED) { MsFlags::MS_PRIVATE | MsFlags::MS_REC } else { pflag };
+    let early = if pflag.contains(MsFlags::MS_SHARED) {
+        MsFlags::MS_PRIVATE | MsFlags::MS_REC
+    } else {
+        pflag
+    };
     sys.mount(None, Path::new("/"), None, early, None)?;
-    sys.mount(Some(rootfs), rootfs, Some("bind"), MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
+    sys.mount(
+        Some(rootfs),
+        rootfs,
+        Some("bind"),
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None,
+    )?;
     for m in mounts {
         mount_one(sys, rootfs, m, cg)?;
     }
@@ -46,7 +59,9 @@ pub fn dev_is_bind(mounts: &[Mount]) -> bool {
     mounts.iter().any(|m| {
         m.destination() == Path::new("/dev")
             && (m.typ().as_deref() == Some("bind")
-                || m.options().as_ref().is_some_and(|o| o.iter().any(|x| x == "bind" || x == "rbind")))
+                || m.options()
+                    .as_ref()
+                    .is_some_and(|o| o.iter().any(|x| x == "bind" || x == "rbind")))
     })
 }
 
@@ -58,14 +73,21 @@ fn mount_one(sys: &dyn Syscall, rootfs: &Path, m: &Mount, cg: &CgroupMount) -> R
     if typ == "cgroup" || typ == "cgroup2" {
         mount_cgroup(sys, &dest, &opts, cg)?;
     } else if typ == "bind" || opts.is_bind() {
-        let src = m
-            .source()
-            .as_ref()
-            .ok_or_else(|| Error::Spec(format!("bind mount {} has no source", m.destination().display())))?;
+        let src = m.source().as_ref().ok_or_else(|| {
+            Error::Spec(format!(
+                "bind mount {} has no source",
+                m.destination().display()
+            ))
+        })?;
         match sys.kind(src) {
             Some(FileKind::Dir) => sys.mkdir_all(&dest)?,
             Some(FileKind::File) => sys.create_file(&dest)?,
-            None => return Err(Error::Spec(format!("bind mount source {} does not exist", src.display()))),
+            None => {
+                return Err(Error::Spec(format!(
+                    "bind mount source {} does not exist",
+                    src.display()
+                )))
+            }
         }
         bind(sys, src, &dest, &opts)?;
     } else {
@@ -84,7 +106,13 @@ fn bind(sys: &dyn Syscall, src: &Path, dest: &Path, opts: &MountOpts) -> Result<
     sys.mount(Some(src), dest, Some("bind"), MsFlags::MS_BIND | rec, None)?;
     let extra = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
     if !extra.is_empty() {
-        sys.mount(None, dest, None, extra | MsFlags::MS_BIND | MsFlags::MS_REMOUNT, None)?;
+        sys.mount(
+            None,
+            dest,
+            None,
+            extra | MsFlags::MS_BIND | MsFlags::MS_REMOUNT,
+            None,
+        )?;
     }
     Ok(())
 }
@@ -92,11 +120,26 @@ fn bind(sys: &dyn Syscall, src: &Path, dest: &Path, opts: &MountOpts) -> Result<
 fn mount_cgroup(sys: &dyn Syscall, dest: &Path, opts: &MountOpts, cg: &CgroupMount) -> Result<()> {
     sys.mkdir_all(dest)?;
     match cg {
-        CgroupMount::V2 => sys.mount(Some(Path::new("cgroup2")), dest, Some("cgroup2"), opts.flags, None),
+        CgroupMount::V2 => sys.mount(
+            Some(Path::new("cgroup2")),
+            dest,
+            Some("cgroup2"),
+            opts.flags,
+            None,
+        ),
         CgroupMount::V1 { hierarchies, links } => {
             let base = opts.flags & !MsFlags::MS_RDONLY;
-            sys.mount(Some(Path::new("tmpfs")), dest, Some("tmpfs"), base, Some("mode=755"))?;
-            let ro = MountOpts { flags: opts.flags | MsFlags::MS_BIND | MsFlags::MS_REC, ..Default::default() };
+            sys.mount(
+                Some(Path::new("tmpfs")),
+                dest,
+                Some("tmpfs"),
+                base,
+                Some("mode=755"),
+            )?;
+            let ro = MountOpts {
+                flags: opts.flags | MsFlags::MS_BIND | MsFlags::MS_REC,
+                ..Default::default()
+            };
             for (name, host) in hierarchies {
                 let d = dest.join(name);
                 sys.mkdir_all(&d)?;
@@ -106,7 +149,13 @@ fn mount_cgroup(sys: &dyn Syscall, dest: &Path, opts: &MountOpts, cg: &CgroupMou
                 sys.symlink(Path::new(target), &dest.join(link))?;
             }
             if opts.flags.contains(MsFlags::MS_RDONLY) {
-                sys.mount(None, dest, None, opts.flags | MsFlags::MS_REMOUNT, Some("mode=755"))?;
+                sys.mount(
+                    None,
+                    dest,
+                    None,
+                    opts.flags | MsFlags::MS_REMOUNT,
+                    Some("mode=755"),
+                )?;
             }
             Ok(())
         }
@@ -120,7 +169,13 @@ pub fn pivot(sys: &dyn Syscall, rootfs: &Path) -> Result<()> {
     sys.fchdir(new.as_fd())?;
     sys.pivot_root(Path::new("."), Path::new("."))?;
     sys.fchdir(old.as_fd())?;
-    sys.mount(None, Path::new("."), None, MsFlags::MS_SLAVE | MsFlags::MS_REC, None)?;
+    sys.mount(
+        None,
+        Path::new("."),
+        None,
+        MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        None,
+    )?;
     sys.umount2(Path::new("."), MntFlags::MNT_DETACH)?;
     sys.chdir(Path::new("/"))
 }
@@ -141,7 +196,13 @@ pub fn readonly_paths(sys: &dyn Syscall, paths: &[String]) -> Result<()> {
         if sys.kind(p).is_none() {
             continue;
         }
-        sys.mount(Some(p), p, Some("bind"), MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
+        sys.mount(
+            Some(p),
+            p,
+            Some("bind"),
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None,
+        )?;
         let fl = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_REC;
         sys.mount(Some(p), p, None, fl, None)?;
     }
@@ -153,12 +214,20 @@ pub fn masked_paths(sys: &dyn Syscall, paths: &[String]) -> Result<()> {
         let p = Path::new(p);
         match sys.kind(p) {
             None => continue,
-            Some(FileKind::Dir) => {
-                sys.mount(Some(Path::new("tmpfs")), p, Some("tmpfs"), MsFlags::MS_RDONLY, None)?
-            }
-            Some(FileKind::File) => {
-                sys.mount(Some(Path::new("/dev/null")), p, Some("bind"), MsFlags::MS_BIND, None)?
-            }
+            Some(FileKind::Dir) => sys.mount(
+                Some(Path::new("tmpfs")),
+                p,
+                Some("tmpfs"),
+                MsFlags::MS_RDONLY,
+                None,
+            )?,
+            Some(FileKind::File) => sys.mount(
+                Some(Path::new("/dev/null")),
+                p,
+                Some("bind"),
+                MsFlags::MS_BIND,
+                None,
+            )?,
         }
     }
     Ok(())
@@ -206,7 +275,9 @@ mod tests {
         // bind, then remount read-only, then propagation
         assert_eq!(m[4].0, Some(PathBuf::from("/host/data")));
         assert_eq!(m[4].3, MsFlags::MS_BIND | MsFlags::MS_REC);
-        assert!(m[5].3.contains(MsFlags::MS_RDONLY | MsFlags::MS_REMOUNT | MsFlags::MS_BIND));
+        assert!(m[5]
+            .3
+            .contains(MsFlags::MS_RDONLY | MsFlags::MS_REMOUNT | MsFlags::MS_BIND));
         assert_eq!(m[6].3, MsFlags::MS_PRIVATE | MsFlags::MS_REC);
     }
 
@@ -221,7 +292,10 @@ mod tests {
     fn cgroup_v1_binds_each_hierarchy_readonly() {
         let sys = RecordingSyscall::new();
         let cg = CgroupMount::V1 {
-            hierarchies: vec![("memory".into(), PathBuf::from("/sys/fs/cgroup/memory/berth/x"))],
+            hierarchies: vec![(
+                "memory".into(),
+                PathBuf::from("/sys/fs/cgroup/memory/berth/x"),
+            )],
             links: vec![("cpuacct".into(), "cpu,cpuacct".into())],
         };
         let mounts = vec![mnt("/sys/fs/cgroup", "cgroup", "cgroup", &["ro", "nosuid"])];
@@ -233,7 +307,10 @@ mod tests {
         assert_eq!(m[3].1, PathBuf::from("/r/sys/fs/cgroup/memory"));
         assert!(m[4].3.contains(MsFlags::MS_RDONLY | MsFlags::MS_REMOUNT));
         assert!(m[5].3.contains(MsFlags::MS_RDONLY | MsFlags::MS_REMOUNT));
-        assert!(sys.calls().contains(&Call::Symlink("cpu,cpuacct".into(), "/r/sys/fs/cgroup/cpuacct".into())));
+        assert!(sys.calls().contains(&Call::Symlink(
+            "cpu,cpuacct".into(),
+            "/r/sys/fs/cgroup/cpuacct".into()
+        )));
     }
 
     #[test]
@@ -242,7 +319,15 @@ mod tests {
             .with_kind("/proc/kcore", FileKind::File)
             .with_kind("/proc/acpi", FileKind::Dir)
             .with_kind("/proc/sys", FileKind::Dir);
-        masked_paths(&sys, &["/proc/kcore".into(), "/proc/acpi".into(), "/proc/missing".into()]).expect("mask");
+        masked_paths(
+            &sys,
+            &[
+                "/proc/kcore".into(),
+                "/proc/acpi".into(),
+                "/proc/missing".into(),
+            ],
+        )
+        .expect("mask");
         readonly_paths(&sys, &["/proc/sys".into()]).expect("ro");
         let m = sys.mounts();
         assert_eq!(m.len(), 4);

@@ -5,7 +5,8 @@
 use crate::error::{Error, Result};
 use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction, LinuxSeccompOperator};
 use seccompiler::{
-    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule,
+    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
+    SeccompRule,
 };
 use std::collections::BTreeMap;
 
@@ -23,7 +24,9 @@ fn syscall_number(name: &str) -> Option<i64> {
 
 fn action(a: LinuxSeccompAction, errno: Option<u32>, default_errno: u32) -> Result<SeccompAction> {
     Ok(match a {
-        LinuxSeccompAction::ScmpActKill | LinuxSeccompAction::ScmpActKillThread => SeccompAction::KillThread,
+        LinuxSeccompAction::ScmpActKill | LinuxSeccompAction::ScmpActKillThread => {
+            SeccompAction::KillThread
+        }
         LinuxSeccompAction::ScmpActKillProcess => SeccompAction::KillProcess,
         LinuxSeccompAction::ScmpActTrap => SeccompAction::Trap,
         LinuxSeccompAction::ScmpActErrno => SeccompAction::Errno(errno.unwrap_or(default_errno)),
@@ -31,7 +34,9 @@ fn action(a: LinuxSeccompAction, errno: Option<u32>, default_errno: u32) -> Resu
         LinuxSeccompAction::ScmpActAllow => SeccompAction::Allow,
         LinuxSeccompAction::ScmpActLog => SeccompAction::Log,
         LinuxSeccompAction::ScmpActNotify => {
-            return Err(Error::Unsupported("seccomp SCMP_ACT_NOTIFY is not supported".into()))
+            return Err(Error::Unsupported(
+                "seccomp SCMP_ACT_NOTIFY is not supported".into(),
+            ))
         }
     })
 }
@@ -62,9 +67,10 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Vec<BpfProgram>> {
                 LinuxSeccompOperator::ScmpCmpEq => (SeccompCmpOp::Eq, a.value()),
                 LinuxSeccompOperator::ScmpCmpGe => (SeccompCmpOp::Ge, a.value()),
                 LinuxSeccompOperator::ScmpCmpGt => (SeccompCmpOp::Gt, a.value()),
-                LinuxSeccompOperator::ScmpCmpMaskedEq => {
-                    (SeccompCmpOp::MaskedEq(a.value()), a.value_two().unwrap_or(0))
-                }
+                LinuxSeccompOperator::ScmpCmpMaskedEq => (
+                    SeccompCmpOp::MaskedEq(a.value()),
+                    a.value_two().unwrap_or(0),
+                ),
             };
             let c = SeccompCondition::new(a.index() as u8, SeccompCmpArgLen::Qword, op, val)
                 .map_err(|e| Error::Spec(format!("seccomp condition: {e}")))?;
@@ -72,13 +78,24 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Vec<BpfProgram>> {
         }
         for name in sc.names() {
             // Names the kernel does not know here are skipped, as libseccomp does.
-            let Some(nr) = syscall_number(name) else { continue };
+            let Some(nr) = syscall_number(name) else {
+                continue;
+            };
             let rule = if conds.is_empty() {
                 None
             } else {
-                Some(SeccompRule::new(conds.clone()).map_err(|e| Error::Spec(format!("seccomp rule: {e}")))?)
+                Some(
+                    SeccompRule::new(conds.clone())
+                        .map_err(|e| Error::Spec(format!("seccomp rule: {e}")))?,
+                )
             };
-            for map in [&mut all, &mut by_action.entry(key(&act)).or_insert_with(|| (act.clone(), BTreeMap::new())).1] {
+            for map in [
+                &mut all,
+                &mut by_action
+                    .entry(key(&act))
+                    .or_insert_with(|| (act.clone(), BTreeMap::new()))
+                    .1,
+            ] {
                 match (&rule, map.get_mut(&nr)) {
                     (None, _) => {
                         map.insert(nr, None);
@@ -97,8 +114,12 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Vec<BpfProgram>> {
         if mismatch == matched {
             return Ok(());
         }
-        let rules: BTreeMap<i64, Vec<SeccompRule>> = rules.into_iter().map(|(k, v)| (k, v.unwrap_or_default())).collect();
-        let f = SeccompFilter::new(rules, mismatch, matched, arch).map_err(|e| Error::Spec(format!("seccomp: {e}")))?;
+        let rules: BTreeMap<i64, Vec<SeccompRule>> = rules
+            .into_iter()
+            .map(|(k, v)| (k, v.unwrap_or_default()))
+            .collect();
+        let f = SeccompFilter::new(rules, mismatch, matched, arch)
+            .map_err(|e| Error::Spec(format!("seccomp: {e}")))?;
         out.push(BpfProgram::try_from(f).map_err(|e| Error::Spec(format!("seccomp: {e}")))?);
         Ok(())
     };
@@ -113,7 +134,8 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Vec<BpfProgram>> {
 
 pub fn apply(progs: &[BpfProgram]) -> Result<()> {
     for p in progs {
-        seccompiler::apply_filter(p).map_err(|e| Error::Spec(format!("install seccomp filter: {e}")))?;
+        seccompiler::apply_filter(p)
+            .map_err(|e| Error::Spec(format!("install seccomp filter: {e}")))?;
     }
     Ok(())
 }

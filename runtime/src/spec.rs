@@ -13,8 +13,15 @@ pub fn load(bundle: &Path) -> Result<Spec> {
 }
 
 pub fn rootfs(bundle: &Path, spec: &Spec) -> Result<PathBuf> {
-    let root = spec.root().as_ref().ok_or_else(|| Error::Spec("root is missing".into()))?;
-    let p = if root.path().is_absolute() { root.path().clone() } else { bundle.join(root.path()) };
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| Error::Spec("root is missing".into()))?;
+    let p = if root.path().is_absolute() {
+        root.path().clone()
+    } else {
+        bundle.join(root.path())
+    };
     std::fs::canonicalize(&p).map_err(|e| Error::io("rootfs", &p, e))
 }
 
@@ -30,7 +37,10 @@ mod tests {
     #[test]
     fn default_spec_parses_as_oci() {
         let s: Spec = serde_json::from_str(DEFAULT_SPEC).expect("spec");
-        assert_eq!(s.root().as_ref().map(|r| r.path().clone()), Some(PathBuf::from("rootfs")));
+        assert_eq!(
+            s.root().as_ref().map(|r| r.path().clone()),
+            Some(PathBuf::from("rootfs"))
+        );
         let f: serde_json::Value = serde_json::from_str(FEATURES).expect("features");
         assert!(f.get("ociVersionMax").is_some());
     }

@@ -57,7 +57,9 @@ pub fn validate_id(id: &str) -> Result<()> {
     let ok = !id.is_empty()
         && id != "."
         && id != ".."
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || "_+-.".contains(c));
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_+-.".contains(c));
     if ok {
         Ok(())
     } else {
@@ -75,7 +77,9 @@ impl State {
         let p = dir(root, id).join("state.json");
         let data = match std::fs::read(&p) {
             Ok(d) => d,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Error::NotFound(id.to_string())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::NotFound(id.to_string()))
+            }
             Err(e) => return Err(Error::io("read", p, e)),
         };
         serde_json::from_slice(&data).map_err(|e| Error::Json(p.display().to_string(), e))
@@ -179,6 +183,9 @@ mod tests {
         let j = l.to_runc_json(Status::Created);
         assert_eq!(j["status"], "created");
         assert!(j.get("annotations").is_none());
-        assert!(matches!(State::load(d.path(), "nope"), Err(Error::NotFound(_))));
+        assert!(matches!(
+            State::load(d.path(), "nope"),
+            Err(Error::NotFound(_))
+        ));
     }
 }

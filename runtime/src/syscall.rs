@@ -136,14 +136,25 @@ impl Syscall for LinuxSyscall {
     }
     fn kind(&self, path: &Path) -> Option<FileKind> {
         let md = std::fs::metadata(path).ok()?;
-        Some(if md.is_dir() { FileKind::Dir } else { FileKind::File })
+        Some(if md.is_dir() {
+            FileKind::Dir
+        } else {
+            FileKind::File
+        })
     }
     fn chown(&self, path: &Path, uid: u32, gid: u32) -> Result<()> {
-        std::os::unix::fs::lchown(path, Some(uid), Some(gid)).map_err(|e| Error::io("chown", path, e))
+        std::os::unix::fs::lchown(path, Some(uid), Some(gid))
+            .map_err(|e| Error::io("chown", path, e))
     }
     fn open_dir(&self, path: &Path) -> Result<OwnedFd> {
-        nix::fcntl::open(path, nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC, Mode::empty())
-            .map_err(|e| Error::sys(format!("open {}", path.display()), e))
+        nix::fcntl::open(
+            path,
+            nix::fcntl::OFlag::O_DIRECTORY
+                | nix::fcntl::OFlag::O_RDONLY
+                | nix::fcntl::OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| Error::sys(format!("open {}", path.display()), e))
     }
     fn fchdir(&self, fd: BorrowedFd<'_>) -> Result<()> {
         nix::unistd::fchdir(fd).map_err(|e| Error::sys("fchdir", e))

@@ -11,7 +11,13 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Call {
-    Mount { source: Option<PathBuf>, target: PathBuf, fstype: Option<String>, flags: MsFlags, data: Option<String> },
+    Mount {
+        source: Option<PathBuf>,
+        target: PathBuf,
+        fstype: Option<String>,
+        flags: MsFlags,
+        data: Option<String>,
+    },
     Umount(PathBuf),
     PivotRoot(PathBuf),
     Chdir(PathBuf),
@@ -30,7 +36,13 @@ pub enum Call {
 }
 
 /// (source, target, fstype, flags, data) of one mount call.
-pub type MountCall = (Option<PathBuf>, PathBuf, Option<String>, MsFlags, Option<String>);
+pub type MountCall = (
+    Option<PathBuf>,
+    PathBuf,
+    Option<String>,
+    MsFlags,
+    Option<String>,
+);
 
 #[derive(Default)]
 pub struct RecordingSyscall {
@@ -56,7 +68,13 @@ impl RecordingSyscall {
         self.calls()
             .into_iter()
             .filter_map(|c| match c {
-                Call::Mount { source, target, fstype, flags, data } => Some((source, target, fstype, flags, data)),
+                Call::Mount {
+                    source,
+                    target,
+                    fstype,
+                    flags,
+                    data,
+                } => Some((source, target, fstype, flags, data)),
                 _ => None,
             })
             .collect()
@@ -67,7 +85,14 @@ impl RecordingSyscall {
 }
 
 impl Syscall for RecordingSyscall {
-    fn mount(&self, source: Option<&Path>, target: &Path, fstype: Option<&str>, flags: MsFlags, data: Option<&str>) -> Result<()> {
+    fn mount(
+        &self,
+        source: Option<&Path>,
+        target: &Path,
+        fstype: Option<&str>,
+        flags: MsFlags,
+        data: Option<&str>,
+    ) -> Result<()> {
         self.push(Call::Mount {
             source: source.map(Path::to_path_buf),
             target: target.to_path_buf(),
@@ -118,12 +143,18 @@ impl Syscall for RecordingSyscall {
     }
     fn mkdir_all(&self, path: &Path) -> Result<()> {
         self.push(Call::Mkdir(path.to_path_buf()));
-        self.kinds.borrow_mut().entry(path.to_path_buf()).or_insert(FileKind::Dir);
+        self.kinds
+            .borrow_mut()
+            .entry(path.to_path_buf())
+            .or_insert(FileKind::Dir);
         Ok(())
     }
     fn create_file(&self, path: &Path) -> Result<()> {
         self.push(Call::CreateFile(path.to_path_buf()));
-        self.kinds.borrow_mut().entry(path.to_path_buf()).or_insert(FileKind::File);
+        self.kinds
+            .borrow_mut()
+            .entry(path.to_path_buf())
+            .or_insert(FileKind::File);
         Ok(())
     }
     fn remove_file(&self, path: &Path) -> Result<()> {

@@ -44,7 +44,10 @@ pub fn secure_join(root: &Path, unsafe_path: &Path) -> PathBuf {
 /// Writes a file whole: temp file in the same directory, fsync, rename.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{}.tmp{}", name, std::process::id()));
     let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io("create", &tmp, e))?;
     f.write_all(data).map_err(|e| Error::io("write", &tmp, e))?;
@@ -67,9 +70,18 @@ mod tests {
     #[test]
     fn secure_join_plain_and_dotdot() {
         let root = Path::new("/nonexistent-root");
-        assert_eq!(secure_join(root, Path::new("/a/b")), PathBuf::from("/nonexistent-root/a/b"));
-        assert_eq!(secure_join(root, Path::new("/../../etc")), PathBuf::from("/nonexistent-root/etc"));
-        assert_eq!(secure_join(root, Path::new("a/./b/../c")), PathBuf::from("/nonexistent-root/a/c"));
+        assert_eq!(
+            secure_join(root, Path::new("/a/b")),
+            PathBuf::from("/nonexistent-root/a/b")
+        );
+        assert_eq!(
+            secure_join(root, Path::new("/../../etc")),
+            PathBuf::from("/nonexistent-root/etc")
+        );
+        assert_eq!(
+            secure_join(root, Path::new("a/./b/../c")),
+            PathBuf::from("/nonexistent-root/a/c")
+        );
     }
 
     #[test]
@@ -77,8 +89,14 @@ mod tests {
         let d = tempfile::tempdir().expect("tempdir");
         std::os::unix::fs::symlink("/etc", d.path().join("link")).expect("symlink");
         std::os::unix::fs::symlink("../../..", d.path().join("up")).expect("symlink");
-        assert_eq!(secure_join(d.path(), Path::new("/link/passwd")), d.path().join("etc/passwd"));
-        assert_eq!(secure_join(d.path(), Path::new("/up/x")), d.path().join("x"));
+        assert_eq!(
+            secure_join(d.path(), Path::new("/link/passwd")),
+            d.path().join("etc/passwd")
+        );
+        assert_eq!(
+            secure_join(d.path(), Path::new("/up/x")),
+            d.path().join("x")
+        );
     }
 
     #[test]

@@ -13,7 +13,13 @@ fn recv_master(l: &UnixListener) -> (OwnedFd, String) {
     let mut buf = [0u8; 4096];
     let mut iov = [IoSliceMut::new(&mut buf)];
     let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-    let msg = recvmsg::<()>(conn.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::empty()).expect("recvmsg");
+    let msg = recvmsg::<()>(
+        conn.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::empty(),
+    )
+    .expect("recvmsg");
     let mut fd = None;
     for c in msg.cmsgs().expect("cmsgs") {
         if let ControlMessageOwned::ScmRights(fds) = c {
@@ -23,7 +29,10 @@ fn recv_master(l: &UnixListener) -> (OwnedFd, String) {
     let n = msg.bytes;
     let name = String::from_utf8_lossy(&buf[..n]).to_string();
     // SAFETY: the fd was just received and is owned by nobody else.
-    (unsafe { OwnedFd::from_raw_fd(fd.expect("no fd in the message")) }, name)
+    (
+        unsafe { OwnedFd::from_raw_fd(fd.expect("no fd in the message")) },
+        name,
+    )
 }
 
 fn read_until(f: &mut std::fs::File, want: &str) -> String {
@@ -31,11 +40,16 @@ fn read_until(f: &mut std::fs::File, want: &str) -> String {
     let mut acc = String::new();
     let mut buf = [0u8; 1024];
     while !acc.contains(want) {
-        assert!(t0.elapsed() < Duration::from_secs(10), "never saw {want:?}; got {acc:?}");
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "never saw {want:?}; got {acc:?}"
+        );
         match f.read(&mut buf) {
             Ok(0) => std::thread::sleep(Duration::from_millis(10)),
             Ok(n) => acc.push_str(&String::from_utf8_lossy(&buf[..n])),
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::sleep(Duration::from_millis(10)),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
             Err(e) => panic!("read pty: {e}"),
         }
     }
@@ -54,11 +68,20 @@ fn pty_through_console_socket() {
         let l = UnixListener::bind(&sock).expect("bind");
         let pid = rt.create(&b, id, &["--console-socket", sock.to_str().expect("utf8")]);
         let (master, name) = recv_master(&l);
-        assert!(name.contains("pts") || !name.is_empty(), "{}: {name}", rt.name);
-        nix::fcntl::fcntl(&master, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK)).expect("nonblock");
+        assert!(
+            name.contains("pts") || !name.is_empty(),
+            "{}: {name}",
+            rt.name
+        );
+        nix::fcntl::fcntl(
+            &master,
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        )
+        .expect("nonblock");
         let mut f = std::fs::File::from(master);
         rt.ok(&["start", id]);
-        f.write_all(b"echo hi-$((1+2)); stty size; tty\n").expect("write");
+        f.write_all(b"echo hi-$((1+2)); stty size; tty\n")
+            .expect("write");
         let out = read_until(&mut f, "/dev/pts/");
         assert!(out.contains("hi-3"), "{}: {out:?}", rt.name);
         assert!(out.contains("40 100"), "{}: {out:?}", rt.name);
@@ -84,17 +107,35 @@ fn exec_with_tty_through_console_socket() {
         let epid = b.dir.path().join("exec.pid");
         let o = rt
             .cmd(&[
-                "exec", "--process", pf.to_str().expect("utf8"), "--tty", "--detach",
-                "--console-socket", sock.to_str().expect("utf8"), "--pid-file", epid.to_str().expect("utf8"), id,
+                "exec",
+                "--process",
+                pf.to_str().expect("utf8"),
+                "--tty",
+                "--detach",
+                "--console-socket",
+                sock.to_str().expect("utf8"),
+                "--pid-file",
+                epid.to_str().expect("utf8"),
+                id,
             ])
             .stdin(std::process::Stdio::null())
             .output()
             .expect("exec");
-        assert!(o.status.success(), "{}: {}", rt.name, String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "{}: {}",
+            rt.name,
+            String::from_utf8_lossy(&o.stderr)
+        );
         let (master, _) = recv_master(&l);
-        nix::fcntl::fcntl(&master, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK)).expect("nonblock");
+        nix::fcntl::fcntl(
+            &master,
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        )
+        .expect("nonblock");
         let mut f = std::fs::File::from(master);
-        f.write_all(b"echo in-$(cat /proc/1/comm); tty\n").expect("write");
+        f.write_all(b"echo in-$(cat /proc/1/comm); tty\n")
+            .expect("write");
         let out = read_until(&mut f, "/dev/pts/");
         assert!(out.contains("in-sleep"), "{}: {out:?}", rt.name);
         f.write_all(b"exit 3\n").expect("write");

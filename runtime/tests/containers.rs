@@ -18,9 +18,17 @@ fn exit_code_propagates() {
 fn sigkill_gives_137() {
     for_each_runtime("sigkill", |rt, id| {
         let b = Bundle::new(&["sleep", "30"]);
-        let child = rt.cmd(&["run", "--bundle", b.path(), id]).stdin(Stdio::null()).spawn().expect("run");
+        let child = rt
+            .cmd(&["run", "--bundle", b.path(), id])
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("run");
         let t0 = std::time::Instant::now();
-        while rt.cmd(&["state", id]).output().map(|o| !o.status.success()).unwrap_or(true)
+        while rt
+            .cmd(&["state", id])
+            .output()
+            .map(|o| !o.status.success())
+            .unwrap_or(true)
             || rt.status(id) != "running"
         {
             assert!(t0.elapsed().as_secs() < 10, "never running");
@@ -46,10 +54,18 @@ fn pid_uts_ipc_net_namespaces() {
         assert_eq!(code, 0, "{}: {err}", rt.name);
         assert!(out.contains("pid=1\n"), "{}: {out}", rt.name);
         assert!(out.contains("host=berthbox\n"), "{out}");
-        let procs: usize = out.split("procs=").nth(1).and_then(|s| s.lines().next()).and_then(|s| s.trim().parse().ok()).expect("procs");
+        let procs: usize = out
+            .split("procs=")
+            .nth(1)
+            .and_then(|s| s.lines().next())
+            .and_then(|s| s.trim().parse().ok())
+            .expect("procs");
         assert!(procs <= 6, "{}: saw {procs} processes", rt.name);
         let host_ipc = std::fs::read_link("/proc/self/ns/ipc").expect("ipc");
-        assert!(!out.contains(&format!("ipc={}", host_ipc.display())), "{out}");
+        assert!(
+            !out.contains(&format!("ipc={}", host_ipc.display())),
+            "{out}"
+        );
         assert!(out.contains("links=lo,\n"), "{}: {out}", rt.name);
     });
 }
@@ -57,7 +73,11 @@ fn pid_uts_ipc_net_namespaces() {
 #[test]
 fn mount_namespace_hides_mounts() {
     for_each_runtime("mntns", |rt, id| {
-        let mut b = Bundle::new(&["sh", "-c", "mount -t tmpfs none /mnt && touch /mnt/marker && ls /mnt"]);
+        let mut b = Bundle::new(&[
+            "sh",
+            "-c",
+            "mount -t tmpfs none /mnt && touch /mnt/marker && ls /mnt",
+        ]);
         b.edit(|c| {
             for set in ["bounding", "effective", "permitted"] {
                 c["process"]["capabilities"][set] = json!(["CAP_SYS_ADMIN"]);
@@ -102,7 +122,11 @@ fn capabilities_are_dropped() {
         assert_eq!(code, 0, "{}: {err}", rt.name);
         // AUDIT_WRITE (29), KILL (5), NET_BIND_SERVICE (10): the default spec's set.
         for set in ["CapEff", "CapBnd", "CapPrm"] {
-            assert!(out.contains(&format!("{set}:\t0000000020000420")), "{}: {out}", rt.name);
+            assert!(
+                out.contains(&format!("{set}:\t0000000020000420")),
+                "{}: {out}",
+                rt.name
+            );
         }
     });
 }
@@ -112,7 +136,8 @@ fn user_and_cwd_and_env() {
     for_each_runtime("user", |rt, id| {
         let mut b = Bundle::new(&["sh", "-c", "id -u; id -g; id -G; pwd; echo $FOO; umask"]);
         b.edit(|c| {
-            c["process"]["user"] = json!({"uid": 65534, "gid": 65534, "additionalGids": [5, 6], "umask": 63});
+            c["process"]["user"] =
+                json!({"uid": 65534, "gid": 65534, "additionalGids": [5, 6], "umask": 63});
             c["process"]["cwd"] = json!("/tmp");
             c["process"]["env"] = json!(["PATH=/bin", "FOO=bar"]);
         });
@@ -121,7 +146,11 @@ fn user_and_cwd_and_env() {
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines[0], "65534");
         assert_eq!(lines[1], "65534");
-        assert!(lines[2].contains('5') && lines[2].contains('6'), "{}: {out}", rt.name);
+        assert!(
+            lines[2].contains('5') && lines[2].contains('6'),
+            "{}: {out}",
+            rt.name
+        );
         assert_eq!(lines[3], "/tmp");
         assert_eq!(lines[4], "bar");
         assert_eq!(lines[5], "0077");
@@ -132,19 +161,34 @@ fn user_and_cwd_and_env() {
 fn rlimits_and_too_high_hard_limit() {
     for_each_runtime("rlimit", |rt, id| {
         let mut b = Bundle::new(&["sh", "-c", "ulimit -n; ulimit -Hn"]);
-        b.edit(|c| c["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "hard": 512, "soft": 256}]));
+        b.edit(|c| {
+            c["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "hard": 512, "soft": 256}])
+        });
         let (code, out, err) = rt.run(&b, id);
         assert_eq!(code, 0, "{}: {err}", rt.name);
         assert_eq!(out, "256\n512\n");
     });
     // Only berth-runc's message is asserted; runc's wording differs.
-    let rt = runtimes().into_iter().find(|r| r.name == "berth-runc").expect("berth-runc");
+    let rt = runtimes()
+        .into_iter()
+        .find(|r| r.name == "berth-runc")
+        .expect("berth-runc");
     let mut b = Bundle::new(&["true"]);
-    let hard = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).expect("getrlimit").1;
-    b.edit(|c| c["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "hard": hard + 1, "soft": 1024}]));
+    let hard = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .expect("getrlimit")
+        .1;
+    b.edit(|c| {
+        c["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "hard": hard + 1, "soft": 1024}])
+    });
     let caps = std::fs::read_to_string("/proc/self/status").expect("status");
-    let eff = caps.lines().find(|l| l.starts_with("CapEff")).expect("CapEff");
-    let has_sys_resource = u64::from_str_radix(eff.split_whitespace().nth(1).expect("mask"), 16).expect("hex") & (1 << 24) != 0;
+    let eff = caps
+        .lines()
+        .find(|l| l.starts_with("CapEff"))
+        .expect("CapEff");
+    let has_sys_resource = u64::from_str_radix(eff.split_whitespace().nth(1).expect("mask"), 16)
+        .expect("hex")
+        & (1 << 24)
+        != 0;
     let id = format!("rlimit-high-{}", std::process::id());
     let (code, _, err) = rt.run(&b, &id);
     if has_sys_resource {
@@ -171,8 +215,17 @@ fn devices_sysctls_and_domainname() {
         let (code, out, err) = rt.run(&b, id);
         assert_eq!(code, 0, "{}: {err}", rt.name);
         // runc 1.1.5 (Debian 12) leaves the domainname at "(none)"; berth-runc sets it.
-        let domain = if rt.name == "runc" { out.lines().last().unwrap_or("").to_string() } else { "berth.test".into() };
-        assert_eq!(out, format!("4\n1\n/proc/self/fd\n1\n{domain}\n"), "{}", rt.name);
+        let domain = if rt.name == "runc" {
+            out.lines().last().unwrap_or("").to_string()
+        } else {
+            "berth.test".into()
+        };
+        assert_eq!(
+            out,
+            format!("4\n1\n/proc/self/fd\n1\n{domain}\n"),
+            "{}",
+            rt.name
+        );
     });
 }
 
@@ -213,7 +266,11 @@ fn seccomp_allowlist_with_errno_default() {
     for_each_runtime("seccompallow", |rt, id| {
         for nnp in [false, true] {
             let id = format!("{id}-{nnp}");
-            let mut b = Bundle::new(&["sh", "-c", "mkdir /tmp/d 2>/dev/null || echo mkdir-denied; echo end"]);
+            let mut b = Bundle::new(&[
+                "sh",
+                "-c",
+                "mkdir /tmp/d 2>/dev/null || echo mkdir-denied; echo end",
+            ]);
             b.edit(|c| {
                 c["process"]["noNewPrivileges"] = json!(nnp);
                 c["linux"]["seccomp"] = json!({

@@ -33,8 +33,12 @@ pub fn detect() -> Layout {
 #[serde(tag = "version", rename_all = "lowercase")]
 pub enum Cgroup {
     /// mount name (e.g. "memory", "cpu,cpuacct", "systemd") -> directory
-    V1 { paths: BTreeMap<String, PathBuf> },
-    V2 { path: PathBuf },
+    V1 {
+        paths: BTreeMap<String, PathBuf>,
+    },
+    V2 {
+        path: PathBuf,
+    },
 }
 
 /// Joins the spec's cgroupsPath (absolute, or relative to `self_path`) or
@@ -46,7 +50,12 @@ pub fn resolve(cgroups_path: Option<&Path>, id: &str, self_path: &str) -> PathBu
     };
     if p.to_string_lossy().contains(':') {
         // systemd's slice:prefix:name form; use the last part under the caller's cgroup.
-        let name = p.to_string_lossy().rsplit(':').next().unwrap_or(id).to_string();
+        let name = p
+            .to_string_lossy()
+            .rsplit(':')
+            .next()
+            .unwrap_or(id)
+            .to_string();
         return PathBuf::from(self_path).join(name);
     }
     if p.is_absolute() {
@@ -56,7 +65,11 @@ pub fn resolve(cgroups_path: Option<&Path>, id: &str, self_path: &str) -> PathBu
     }
 }
 
-pub fn create(cgroups_path: Option<&Path>, id: &str, resources: Option<&LinuxResources>) -> Result<Cgroup> {
+pub fn create(
+    cgroups_path: Option<&Path>,
+    id: &str,
+    resources: Option<&LinuxResources>,
+) -> Result<Cgroup> {
     match detect() {
         Layout::V1 => v1::create(cgroups_path, id, resources),
         Layout::V2 => v2::create(cgroups_path, id, resources),
@@ -64,7 +77,8 @@ pub fn create(cgroups_path: Option<&Path>, id: &str, resources: Option<&LinuxRes
 }
 
 fn write(path: &Path, value: &str) -> Result<()> {
-    std::fs::write(path, value).map_err(|e| Error::Cgroup(format!("write {value:?} to {}: {e}", path.display())))
+    std::fs::write(path, value)
+        .map_err(|e| Error::Cgroup(format!("write {value:?} to {}: {e}", path.display())))
 }
 
 impl Cgroup {
@@ -97,15 +111,21 @@ impl Cgroup {
 
     fn procs_dir(&self) -> Option<&PathBuf> {
         match self {
-            Cgroup::V1 { paths } => paths.get("pids").or_else(|| paths.get("freezer")).or_else(|| paths.values().next()),
+            Cgroup::V1 { paths } => paths
+                .get("pids")
+                .or_else(|| paths.get("freezer"))
+                .or_else(|| paths.values().next()),
             Cgroup::V2 { path } => Some(path),
         }
     }
 
     pub fn procs(&self) -> Result<Vec<i32>> {
-        let Some(d) = self.procs_dir() else { return Ok(Vec::new()) };
+        let Some(d) = self.procs_dir() else {
+            return Ok(Vec::new());
+        };
         let p = d.join("cgroup.procs");
-        let s = std::fs::read_to_string(&p).map_err(|e| Error::Cgroup(format!("read {}: {e}", p.display())))?;
+        let s = std::fs::read_to_string(&p)
+            .map_err(|e| Error::Cgroup(format!("read {}: {e}", p.display())))?;
         Ok(s.lines().filter_map(|l| l.trim().parse().ok()).collect())
     }
 
@@ -170,23 +190,39 @@ mod tests {
 
     #[test]
     fn resolve_paths() {
-        assert_eq!(resolve(Some(Path::new("/berth/x")), "x", "/a"), PathBuf::from("/berth/x"));
-        assert_eq!(resolve(Some(Path::new("rel/x")), "x", "/a"), PathBuf::from("/a/rel/x"));
+        assert_eq!(
+            resolve(Some(Path::new("/berth/x")), "x", "/a"),
+            PathBuf::from("/berth/x")
+        );
+        assert_eq!(
+            resolve(Some(Path::new("rel/x")), "x", "/a"),
+            PathBuf::from("/a/rel/x")
+        );
         assert_eq!(resolve(None, "x", "/"), PathBuf::from("/x"));
-        assert_eq!(resolve(Some(Path::new("system.slice:berth:x")), "x", "/"), PathBuf::from("/x"));
+        assert_eq!(
+            resolve(Some(Path::new("system.slice:berth:x")), "x", "/"),
+            PathBuf::from("/x")
+        );
     }
 
     #[test]
     fn mount_info_links_comounted() {
         let mut paths = BTreeMap::new();
-        paths.insert("cpu,cpuacct".to_string(), PathBuf::from("/sys/fs/cgroup/cpu,cpuacct/c"));
-        let CgroupMount::V1 { links, .. } = (Cgroup::V1 { paths }).mount_info() else { panic!("v1") };
+        paths.insert(
+            "cpu,cpuacct".to_string(),
+            PathBuf::from("/sys/fs/cgroup/cpu,cpuacct/c"),
+        );
+        let CgroupMount::V1 { links, .. } = (Cgroup::V1 { paths }).mount_info() else {
+            panic!("v1")
+        };
         assert_eq!(links.len(), 2);
     }
 
     #[test]
     fn state_round_trip() {
-        let c = Cgroup::V2 { path: "/sys/fs/cgroup/x".into() };
+        let c = Cgroup::V2 {
+            path: "/sys/fs/cgroup/x".into(),
+        };
         let s = serde_json::to_string(&c).expect("ser");
         assert!(s.contains("\"version\":\"v2\""));
         assert_eq!(serde_json::from_str::<Cgroup>(&s).expect("de"), c);

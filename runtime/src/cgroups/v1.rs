@@ -15,20 +15,32 @@ pub struct Hierarchy {
 pub fn parse_mountinfo(text: &str) -> Vec<Hierarchy> {
     let mut out = Vec::new();
     for line in text.lines() {
-        let Some((left, right)) = line.split_once(" - ") else { continue };
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
         let r: Vec<&str> = right.split(' ').collect();
         if r.first() != Some(&"cgroup") {
             continue;
         }
-        let Some(mp) = left.split(' ').nth(4) else { continue };
+        let Some(mp) = left.split(' ').nth(4) else {
+            continue;
+        };
         let supers = r.get(2).copied().unwrap_or("");
         let controllers = supers
             .split(',')
-            .filter(|o| !matches!(*o, "rw" | "ro" | "relatime" | "noatime" | "nosuid" | "nodev" | "noexec" | "xattr")
-                && !o.starts_with("release_agent") && !o.starts_with("clone_children"))
+            .filter(|o| {
+                !matches!(
+                    *o,
+                    "rw" | "ro" | "relatime" | "noatime" | "nosuid" | "nodev" | "noexec" | "xattr"
+                ) && !o.starts_with("release_agent")
+                    && !o.starts_with("clone_children")
+            })
             .map(str::to_string)
             .collect();
-        out.push(Hierarchy { mountpoint: PathBuf::from(mp), controllers });
+        out.push(Hierarchy {
+            mountpoint: PathBuf::from(mp),
+            controllers,
+        });
     }
     out
 }
@@ -37,7 +49,9 @@ pub fn parse_mountinfo(text: &str) -> Vec<Hierarchy> {
 pub fn self_path(proc_cgroup: &str, controllers: &[String]) -> String {
     for line in proc_cgroup.lines() {
         let mut it = line.splitn(3, ':');
-        let (_, Some(list), Some(path)) = (it.next(), it.next(), it.next()) else { continue };
+        let (_, Some(list), Some(path)) = (it.next(), it.next(), it.next()) else {
+            continue;
+        };
         let mut a: Vec<&str> = list.split(',').collect();
         let mut b: Vec<&str> = controllers.iter().map(String::as_str).collect();
         a.sort_unstable();
@@ -49,18 +63,31 @@ pub fn self_path(proc_cgroup: &str, controllers: &[String]) -> String {
     "/".to_string()
 }
 
-pub fn create(cgroups_path: Option<&Path>, id: &str, res: Option<&LinuxResources>) -> Result<Cgroup> {
-    let mi = std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| Error::io("read", "/proc/self/mountinfo", e))?;
-    let pc = std::fs::read_to_string("/proc/self/cgroup").map_err(|e| Error::io("read", "/proc/self/cgroup", e))?;
+pub fn create(
+    cgroups_path: Option<&Path>,
+    id: &str,
+    res: Option<&LinuxResources>,
+) -> Result<Cgroup> {
+    let mi = std::fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| Error::io("read", "/proc/self/mountinfo", e))?;
+    let pc = std::fs::read_to_string("/proc/self/cgroup")
+        .map_err(|e| Error::io("read", "/proc/self/cgroup", e))?;
     let mut paths = BTreeMap::new();
     for h in parse_mountinfo(&mi) {
-        let Some(name) = h.mountpoint.file_name().map(|n| n.to_string_lossy().to_string()) else { continue };
+        let Some(name) = h
+            .mountpoint
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+        else {
+            continue;
+        };
         let rel = resolve(cgroups_path, id, &self_path(&pc, &h.controllers));
         let dir = h.mountpoint.join(rel.strip_prefix("/").unwrap_or(&rel));
         if h.controllers.iter().any(|c| c == "cpuset") {
             init_cpuset(&h.mountpoint, &dir)?;
         }
-        std::fs::create_dir_all(&dir).map_err(|e| Error::Cgroup(format!("mkdir {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::Cgroup(format!("mkdir {}: {e}", dir.display())))?;
         paths.insert(name, dir);
     }
     if let Some(r) = res {
@@ -77,7 +104,8 @@ fn init_cpuset(mountpoint: &Path, dir: &Path) -> Result<()> {
         let parent = cur.clone();
         cur.push(c);
         if !cur.exists() {
-            std::fs::create_dir(&cur).map_err(|e| Error::Cgroup(format!("mkdir {}: {e}", cur.display())))?;
+            std::fs::create_dir(&cur)
+                .map_err(|e| Error::Cgroup(format!("mkdir {}: {e}", cur.display())))?;
         }
         for f in ["cpuset.cpus", "cpuset.mems"] {
             let mine = std::fs::read_to_string(cur.join(f)).unwrap_or_default();
@@ -98,17 +126,36 @@ fn dev_rule(d: &LinuxDeviceCgroup) -> String {
         Some(LinuxDeviceType::A) | None => "a",
     };
     let n = |v: Option<i64>| v.map(|x| x.to_string()).unwrap_or_else(|| "*".into());
-    format!("{t} {}:{} {}", n(d.major()), n(d.minor()), d.access().as_deref().unwrap_or("rwm"))
+    format!(
+        "{t} {}:{} {}",
+        n(d.major()),
+        n(d.minor()),
+        d.access().as_deref().unwrap_or("rwm")
+    )
 }
 
 /// Devices every container may use (runc adds the same).
 const DEFAULT_ALLOW: [&str; 11] = [
-    "c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm", "c 5:1 rwm",
-    "c 5:2 rwm", "c 136:* rwm",
+    "c *:* m",
+    "b *:* m",
+    "c 1:3 rwm",
+    "c 1:5 rwm",
+    "c 1:7 rwm",
+    "c 1:8 rwm",
+    "c 1:9 rwm",
+    "c 5:0 rwm",
+    "c 5:1 rwm",
+    "c 5:2 rwm",
+    "c 136:* rwm",
 ];
 
 pub fn apply(paths: &BTreeMap<String, PathBuf>, r: &LinuxResources) -> Result<()> {
-    let get = |n: &str| paths.iter().find(|(k, _)| k.split(',').any(|p| p == n)).map(|(_, v)| v.clone());
+    let get = |n: &str| {
+        paths
+            .iter()
+            .find(|(k, _)| k.split(',').any(|p| p == n))
+            .map(|(_, v)| v.clone())
+    };
     if let (Some(m), Some(dir)) = (r.memory(), get("memory")) {
         if let Some(l) = m.limit() {
             write(&dir.join("memory.limit_in_bytes"), &l.to_string())?;
@@ -121,7 +168,9 @@ pub fn apply(paths: &BTreeMap<String, PathBuf>, r: &LinuxResources) -> Result<()
             if f.exists() {
                 write(&f, &s.to_string())?;
             } else if s != -1 && Some(s) != m.limit() {
-                return Err(Error::Cgroup("swap limit requested but the kernel has no swap accounting".into()));
+                return Err(Error::Cgroup(
+                    "swap limit requested but the kernel has no swap accounting".into(),
+                ));
             }
         }
         if let Some(s) = m.swappiness() {
@@ -153,13 +202,21 @@ pub fn apply(paths: &BTreeMap<String, PathBuf>, r: &LinuxResources) -> Result<()
         }
     }
     if let (Some(p), Some(dir)) = (r.pids(), get("pids")) {
-        let v = if p.limit() > 0 { p.limit().to_string() } else { "max".to_string() };
+        let v = if p.limit() > 0 {
+            p.limit().to_string()
+        } else {
+            "max".to_string()
+        };
         write(&dir.join("pids.max"), &v)?;
     }
     if let Some(dir) = get("devices") {
         if let Some(devs) = r.devices() {
             for d in devs {
-                let f = if d.allow() { "devices.allow" } else { "devices.deny" };
+                let f = if d.allow() {
+                    "devices.allow"
+                } else {
+                    "devices.deny"
+                };
                 write(&dir.join(f), &dev_rule(d))?;
             }
             for rule in DEFAULT_ALLOW {
@@ -171,7 +228,9 @@ pub fn apply(paths: &BTreeMap<String, PathBuf>, r: &LinuxResources) -> Result<()
 }
 
 pub fn freeze(paths: &BTreeMap<String, PathBuf>, frozen: bool) -> Result<()> {
-    let dir = paths.get("freezer").ok_or_else(|| Error::Cgroup("no freezer hierarchy".into()))?;
+    let dir = paths
+        .get("freezer")
+        .ok_or_else(|| Error::Cgroup("no freezer hierarchy".into()))?;
     let want = if frozen { "FROZEN" } else { "THAWED" };
     write(&dir.join("freezer.state"), want)?;
     for _ in 0..1000 {

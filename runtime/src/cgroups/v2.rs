@@ -4,13 +4,23 @@ use crate::error::{Error, Result};
 use oci_spec::runtime::LinuxResources;
 use std::path::{Path, PathBuf};
 
-pub fn create(cgroups_path: Option<&Path>, id: &str, res: Option<&LinuxResources>) -> Result<Cgroup> {
-    let pc = std::fs::read_to_string("/proc/self/cgroup").map_err(|e| Error::io("read", "/proc/self/cgroup", e))?;
-    let me = pc.lines().find_map(|l| l.strip_prefix("0::")).unwrap_or("/").to_string();
+pub fn create(
+    cgroups_path: Option<&Path>,
+    id: &str,
+    res: Option<&LinuxResources>,
+) -> Result<Cgroup> {
+    let pc = std::fs::read_to_string("/proc/self/cgroup")
+        .map_err(|e| Error::io("read", "/proc/self/cgroup", e))?;
+    let me = pc
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .unwrap_or("/")
+        .to_string();
     let rel = resolve(cgroups_path, id, &me);
     let dir = PathBuf::from(ROOT).join(rel.strip_prefix("/").unwrap_or(&rel));
     enable_controllers(&dir);
-    std::fs::create_dir_all(&dir).map_err(|e| Error::Cgroup(format!("mkdir {}: {e}", dir.display())))?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Error::Cgroup(format!("mkdir {}: {e}", dir.display())))?;
     if let Some(r) = res {
         apply(&dir, r)?;
     }
@@ -70,8 +80,15 @@ pub fn apply(dir: &Path, r: &LinuxResources) -> Result<()> {
             write(&dir.join("cpu.weight"), &shares_to_weight(s).to_string())?;
         }
         if c.quota().is_some() || c.period().is_some() {
-            let q = c.quota().filter(|q| *q > 0).map(|q| q.to_string()).unwrap_or_else(|| "max".into());
-            write(&dir.join("cpu.max"), &format!("{q} {}", c.period().unwrap_or(100_000)))?;
+            let q = c
+                .quota()
+                .filter(|q| *q > 0)
+                .map(|q| q.to_string())
+                .unwrap_or_else(|| "max".into());
+            write(
+                &dir.join("cpu.max"),
+                &format!("{q} {}", c.period().unwrap_or(100_000)),
+            )?;
         }
         if let Some(s) = c.cpus().as_deref().filter(|s| !s.is_empty()) {
             write(&dir.join("cpuset.cpus"), s)?;
@@ -103,7 +120,9 @@ pub fn freeze(dir: &Path, frozen: bool) -> Result<()> {
         }
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
-    Err(Error::Cgroup("cgroup did not reach the frozen state".into()))
+    Err(Error::Cgroup(
+        "cgroup did not reach the frozen state".into(),
+    ))
 }
 
 pub fn is_frozen(dir: &Path) -> bool {
