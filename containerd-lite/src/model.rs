@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 pub struct ExitInfo {
     pub exit_status: u32,
     pub exited_at: String,
-    /// Optional, if the shim reports it (not yet in the protocol): the kernel's OOM
-    /// killer ended the process. Turns into an `oom` event before the `exit` event.
+    /// The shim's `oom_killed` (the init only): an OOM kill happened in the container's
+    /// memory cgroup. Turns into an `oom` event before the `exit` event.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub oom_killed: bool,
 }

@@ -1,6 +1,7 @@
 //! End to end with the real berth-shim and Debian's runc: a busybox container keeps
-//! running across a SIGKILL of berth-containerd, and its exit code is collected after
-//! the restart. Needs root, `runc`, a static busybox, and berth-shim built into the
+//! running across a SIGKILL of berth-containerd (still attachable, its log still
+//! growing), and its exit code is collected after the restart; an OOM-killed task gives
+//! an `oom` event before its `exit`. Needs root, `runc`, a static busybox, and berth-shim built into the
 //! same target dir (`cargo build -p berth-shim`; `cargo nextest run --workspace` does) or
 //! named by `BERTH_SHIM`. Without them the tests fail with the reason.
 
@@ -165,5 +166,149 @@ async fn busybox_kill_while_containerd_was_down() {
         (Some("stopped"), Some(137)),
         "{v}"
     );
+    assert_eq!(d.call("DELETE", &format!("/tasks/{id}"), None).await.0, 200);
+}
+
+/// Reads multiplexed frames from an attach stream until a stdout frame holds a
+/// "line N"; returns N.
+async fn next_line_number(s: &mut tokio::net::UnixStream) -> u64 {
+    use tokio::io::AsyncReadExt;
+    let read = async {
+        loop {
+            let mut h = [0u8; 8];
+            s.read_exact(&mut h).await.expect("frame header");
+            let len = u32::from_be_bytes([h[4], h[5], h[6], h[7]]) as usize;
+            let mut p = vec![0u8; len];
+            s.read_exact(&mut p).await.expect("frame payload");
+            let text = String::from_utf8_lossy(&p);
+            let n = text
+                .lines()
+                .filter_map(|l| l.strip_prefix("line "))
+                .filter_map(|n| n.trim().parse().ok())
+                .next_back();
+            if let (1, Some(n)) = (h[0], n) {
+                return n;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), read)
+        .await
+        .expect("a stdout frame within 10 s")
+}
+
+fn log_line_count(path: &Path) -> usize {
+    std::fs::read_to_string(path)
+        .map(|s| s.lines().count())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn restart_keeps_task_attachable_and_logging() {
+    use tokio::io::AsyncWriteExt;
+    let Some(shim) = prerequisites() else { return };
+    let mut d =
+        Daemon::start_with(shim, vec!["--runtime".into(), "runc=/usr/sbin/runc".into()]).await;
+    let script = "i=0; while true; do echo line $i; i=$((i+1)); sleep 0.1; done";
+    let bundle = busybox_bundle(&d.dir.path().join("bundle"), script);
+    let log = d.dir.path().join("logs").join("c-json.log");
+    let id = format!("bc-e2e3-{}", std::process::id());
+    let mut body = create_body(&id, &bundle);
+    body["runtime"] = json!("runc");
+    body["log"] = json!({ "path": log.display().to_string(), "max_size": null, "max_file": null });
+    let (st, v) = d.call("POST", "/tasks", Some(body)).await;
+    assert_eq!(st, 201, "{v}");
+    let (st, v) = d.call("POST", &format!("/tasks/{id}/start"), None).await;
+    assert_eq!(st, 200, "{v}");
+    let pid = v["pid"].as_u64().unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(log_line_count(&log) > 0, "the log is written");
+
+    d.sigkill();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    d.spawn().await;
+    let mut ev = d.events().await;
+
+    // Still running, with the same init.
+    let (st, v) = d.call("GET", &format!("/tasks/{id}"), None).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["status"], "running", "{v}");
+    assert_eq!(v["pid"].as_u64(), Some(pid));
+
+    // Still attachable: new stdout frames with increasing line numbers.
+    let attach = v["attach_socket"]
+        .as_str()
+        .expect("attach_socket")
+        .to_string();
+    let mut s = tokio::net::UnixStream::connect(&attach)
+        .await
+        .expect("connect attach socket");
+    let header = json!({ "exec_id": null, "stdin": false, "stdout": true, "stderr": true });
+    s.write_all(format!("{header}\n").as_bytes()).await.unwrap();
+    let first = next_line_number(&mut s).await;
+    let mut last = first;
+    while last < first + 3 {
+        let n = next_line_number(&mut s).await;
+        assert!(n > last, "line numbers increase: {n} after {last}");
+        last = n;
+    }
+
+    // The log still grows.
+    let before = log_line_count(&log);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let after = log_line_count(&log);
+    assert!(
+        after > before,
+        "log grows after the restart: {before} → {after}"
+    );
+
+    // Kill, wait, and the exit event.
+    let (st, v) = d
+        .call(
+            "POST",
+            &format!("/tasks/{id}/kill"),
+            Some(json!({ "signal": 9, "all": false, "exec_id": null })),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let wait_path = format!("/tasks/{id}/wait");
+    let wait = d.call("POST", &wait_path, Some(json!({})));
+    let (st, w) = tokio::time::timeout(Duration::from_secs(20), wait)
+        .await
+        .expect("exit within 20 s");
+    assert_eq!((st, w["exit_status"].as_u64()), (200, Some(137)), "{w}");
+    let e = next_event(&mut ev, "exit", &id).await;
+    assert_eq!(e["exit_status"].as_u64(), Some(137), "{e}");
+    assert_eq!(d.call("DELETE", &format!("/tasks/{id}"), None).await.0, 200);
+}
+
+#[tokio::test]
+async fn oom_event_then_exit() {
+    let Some(shim) = prerequisites() else { return };
+    let d = Daemon::start_with(shim, vec!["--runtime".into(), "runc=/usr/sbin/runc".into()]).await;
+    // The string doubles until the 32 MiB limit: the OOM killer takes the shell.
+    let bundle = busybox_bundle(
+        &d.dir.path().join("bundle"),
+        "x=a; while true; do x=$x$x; done",
+    );
+    let cfg_path = Path::new(&bundle).join("config.json");
+    let mut cfg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&cfg_path).unwrap()).unwrap();
+    let limit = 32u64 << 20;
+    cfg["linux"]["resources"]["memory"] = json!({ "limit": limit, "swap": limit });
+    std::fs::write(&cfg_path, serde_json::to_vec_pretty(&cfg).unwrap()).unwrap();
+    let id = format!("bc-e2e-oom-{}", std::process::id());
+    let mut body = create_body(&id, &bundle);
+    body["runtime"] = json!("runc");
+    let mut ev = d.events().await;
+    let (st, v) = d.call("POST", "/tasks", Some(body)).await;
+    assert_eq!(st, 201, "{v}");
+    let (st, v) = d.call("POST", &format!("/tasks/{id}/start"), None).await;
+    assert_eq!(st, 200, "{v}");
+    // `next_event` skips other events: an exit before the oom would make this time out.
+    next_event(&mut ev, "oom", &id).await;
+    let e = next_event(&mut ev, "exit", &id).await;
+    assert_eq!(e["exit_status"].as_u64(), Some(137), "{e}");
+    let (_, v) = d.call("GET", &format!("/tasks/{id}"), None).await;
+    assert_eq!(v["exit_status"].as_u64(), Some(137), "{v}");
     assert_eq!(d.call("DELETE", &format!("/tasks/{id}"), None).await.0, 200);
 }

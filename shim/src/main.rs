@@ -8,6 +8,7 @@ mod exec;
 mod io;
 mod launch;
 mod log;
+mod oom;
 mod process;
 mod reaper;
 mod runtime;

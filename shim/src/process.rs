@@ -30,6 +30,8 @@ pub struct Proc {
     pub exit: Option<(i32, String)>,
     /// For an exec: the OCI process and whether it wants stdin.
     pub spec: Option<(serde_json::Value, bool)>,
+    /// The init only: whether the OOM killer struck (set when it is reaped).
+    pub oom_killed: Option<bool>,
 }
 
 impl Proc {
@@ -41,6 +43,7 @@ impl Proc {
             io: ProcIo::default(),
             exit: None,
             spec: None,
+            oom_killed: None,
         }
     }
 
@@ -91,7 +94,13 @@ impl Proc {
 
     pub fn exit_json(&self) -> serde_json::Value {
         match &self.exit {
-            Some((s, at)) => serde_json::json!({ "exit_status": s, "exited_at": at }),
+            Some((s, at)) => {
+                let mut v = serde_json::json!({ "exit_status": s, "exited_at": at });
+                if let Some(oom) = self.oom_killed {
+                    v["oom_killed"] = serde_json::json!(oom);
+                }
+                v
+            }
             None => serde_json::json!({ "exit_status": null, "exited_at": null }),
         }
     }
@@ -113,5 +122,8 @@ mod tests {
         p.exited(3, "t".into());
         assert_eq!(p.status, Status::Stopped);
         assert_eq!(p.exit_json()["exit_status"], 3);
+        assert!(p.exit_json().get("oom_killed").is_none());
+        p.oom_killed = Some(true);
+        assert_eq!(p.exit_json()["oom_killed"], true);
     }
 }

@@ -66,10 +66,9 @@ pub fn exit_code(status: i32) -> i32 {
     }
 }
 
-/// `{"exit_status": N, "exited_at": "…"}`, written whole.
-pub fn write_exit_file(path: &Path, status: i32, at: &str) -> io::Result<()> {
-    let body = serde_json::json!({ "exit_status": status, "exited_at": at });
-    util::write_atomic(path, body.to_string().as_bytes())
+/// `{"exit_status": N, "exited_at": "…"[, "oom_killed": bool]}`, written whole.
+pub fn write_exit_file(path: &Path, exit: &serde_json::Value) -> io::Result<()> {
+    util::write_atomic(path, exit.to_string().as_bytes())
 }
 
 #[cfg(test)]

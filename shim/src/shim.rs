@@ -12,6 +12,7 @@ use crate::control::{Conn, Request};
 use crate::error::{Error, Result};
 use crate::exec;
 use crate::log::JsonLog;
+use crate::oom::OomWatch;
 use crate::process::{Proc, Status};
 use crate::reaper::{self, Reaper};
 use crate::runtime::{self, Runtime};
@@ -43,6 +44,8 @@ pub struct Shim {
     /// Children reaped before we knew their pid (an exec that exited at once).
     pub orphans: Vec<(i32, i32, String)>,
     pub exiting: bool,
+    /// The container's memory cgroup OOM counter, read at create.
+    pub oom: Option<OomWatch>,
 }
 
 #[derive(Deserialize, Default)]
@@ -139,8 +142,9 @@ impl Shim {
     pub fn process_exited(&mut self, key: Option<String>, status: i32, at: String) {
         // What it wrote before dying is already in the pipes: log it before the exit.
         self.drain_output(&key);
-        let path = self.exit_file(&key);
-        let _ = reaper::write_exit_file(&path, status, &at);
+        if key.is_none() {
+            self.init.oom_killed = Some(self.oom.as_ref().is_some_and(|w| w.killed(status)));
+        }
         if let Ok(p) = self.proc_mut(&key) {
             p.exited(status, at);
         }
@@ -148,6 +152,7 @@ impl Shim {
             .proc(&key)
             .map(|p| p.exit_json())
             .unwrap_or(Value::Null);
+        let _ = reaper::write_exit_file(&self.exit_file(&key), &answer);
         for c in self.conns.values_mut() {
             if let Some((k, keep)) = &c.waiting {
                 if *k == key {
@@ -407,6 +412,7 @@ impl Shim {
 
     pub fn read_init_pid(&mut self) -> Result<()> {
         self.init.pid = runtime::read_pid(&self.state.join("init.pid"))?;
+        self.oom = OomWatch::for_pid(self.init.pid);
         Ok(())
     }
 }
