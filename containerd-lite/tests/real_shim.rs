@@ -4,6 +4,10 @@
 //! an `oom` event before its `exit`. Needs root, `runc`, a static busybox, and berth-shim built into the
 //! same target dir (`cargo build -p berth-shim`; `cargo nextest run --workspace` does) or
 //! named by `BERTH_SHIM`. Without them the tests fail with the reason.
+//!
+//! The restart cases run against Berth's own runtime too: berth-runc built in the same
+//! target dir (`cargo build -p berth-runc`), and runc; `BERTH_TEST_RUNTIMES=berth-runc`
+//! (or `=runc`) limits them to one, as in runtime/tests and shim/tests.
 
 mod common;
 
@@ -56,8 +60,65 @@ fn shim_bin() -> PathBuf {
         .join("berth-shim")
 }
 
+/// A runtime a case runs against: its name for `--runtime NAME=PATH`, and its path.
+struct Runtime {
+    name: &'static str,
+    bin: PathBuf,
+}
+
+impl Runtime {
+    /// The daemon's flags naming this runtime.
+    fn flag(&self) -> Vec<String> {
+        vec![
+            "--runtime".into(),
+            format!("{}={}", self.name, self.bin.display()),
+        ]
+    }
+}
+
+/// berth-runc and runc, or the ones `BERTH_TEST_RUNTIMES` names; a runtime that is
+/// missing fails the test instead of skipping it.
+fn runtimes() -> Vec<Runtime> {
+    let want = std::env::var("BERTH_TEST_RUNTIMES").unwrap_or_else(|_| "berth-runc,runc".into());
+    let mut out = Vec::new();
+    for w in want.split(',') {
+        match w.trim() {
+            "berth-runc" => {
+                // target/debug/deps/real_shim-… → target/debug/berth-runc
+                let exe = std::env::current_exe().expect("current_exe");
+                let bin = exe
+                    .parent()
+                    .and_then(Path::parent)
+                    .expect("target dir")
+                    .join("berth-runc");
+                assert!(
+                    bin.exists(),
+                    "berth-runc is not built at {}: run `cargo build -p berth-runc` \
+                     (`cargo nextest run --workspace` builds it), or set BERTH_TEST_RUNTIMES=runc",
+                    bin.display()
+                );
+                out.push(Runtime {
+                    name: "berth-runc",
+                    bin,
+                });
+            }
+            "runc" => out.push(Runtime {
+                name: "runc",
+                bin: PathBuf::from("/usr/sbin/runc"),
+            }),
+            other => panic!("unknown runtime {other:?} in BERTH_TEST_RUNTIMES"),
+        }
+    }
+    out
+}
+
 /// A bundle whose rootfs is a static busybox, running `sh -c SCRIPT`.
 fn busybox_bundle(dir: &Path, script: &str) -> String {
+    busybox_bundle_for(Path::new("runc"), dir, script)
+}
+
+/// The same, with the config written by `runtime spec`.
+fn busybox_bundle_for(runtime: &Path, dir: &Path, script: &str) -> String {
     let rootfs = dir.join("rootfs");
     std::fs::create_dir_all(rootfs.join("bin")).unwrap();
     for d in ["proc", "sys", "dev", "tmp", "etc"] {
@@ -80,11 +141,11 @@ fn busybox_bundle(dir: &Path, script: &str) -> String {
             let _ = std::os::unix::fs::symlink("/bin/busybox", rootfs.join("bin").join(name));
         }
     }
-    let st = std::process::Command::new("runc")
+    let st = std::process::Command::new(runtime)
         .arg("spec")
         .current_dir(dir)
         .status()
-        .expect("runc spec");
+        .expect("runtime spec");
     assert!(st.success());
     let cfg_path = dir.join("config.json");
     let mut cfg: serde_json::Value =
@@ -146,12 +207,18 @@ async fn busybox_survives_sigkill_and_exit_code_is_collected() {
 #[tokio::test]
 async fn busybox_kill_while_containerd_was_down() {
     let Some(shim) = prerequisites() else { return };
-    let mut d =
-        Daemon::start_with(shim, vec!["--runtime".into(), "runc=/usr/sbin/runc".into()]).await;
-    let bundle = busybox_bundle(&d.dir.path().join("bundle"), "exec sleep 1000");
-    let id = format!("bc-e2e2-{}", std::process::id());
+    for rt in runtimes() {
+        eprintln!("== busybox_kill_while_containerd_was_down on {}", rt.name);
+        kill_while_down(&shim, &rt).await;
+    }
+}
+
+async fn kill_while_down(shim: &Path, rt: &Runtime) {
+    let mut d = Daemon::start_with(shim.to_path_buf(), rt.flag()).await;
+    let bundle = busybox_bundle_for(&rt.bin, &d.dir.path().join("bundle"), "exec sleep 1000");
+    let id = format!("bc-e2e2-{}-{}", rt.name, std::process::id());
     let mut body = create_body(&id, &bundle);
-    body["runtime"] = json!("runc");
+    body["runtime"] = json!(rt.name);
     assert_eq!(d.call("POST", "/tasks", Some(body)).await.0, 201);
     let (st, v) = d.call("POST", &format!("/tasks/{id}/start"), None).await;
     assert_eq!(st, 200, "{v}");
@@ -204,16 +271,25 @@ fn log_line_count(path: &Path) -> usize {
 
 #[tokio::test]
 async fn restart_keeps_task_attachable_and_logging() {
-    use tokio::io::AsyncWriteExt;
     let Some(shim) = prerequisites() else { return };
-    let mut d =
-        Daemon::start_with(shim, vec!["--runtime".into(), "runc=/usr/sbin/runc".into()]).await;
+    for rt in runtimes() {
+        eprintln!(
+            "== restart_keeps_task_attachable_and_logging on {}",
+            rt.name
+        );
+        attachable_and_logging(&shim, &rt).await;
+    }
+}
+
+async fn attachable_and_logging(shim: &Path, rt: &Runtime) {
+    use tokio::io::AsyncWriteExt;
+    let mut d = Daemon::start_with(shim.to_path_buf(), rt.flag()).await;
     let script = "i=0; while true; do echo line $i; i=$((i+1)); sleep 0.1; done";
-    let bundle = busybox_bundle(&d.dir.path().join("bundle"), script);
+    let bundle = busybox_bundle_for(&rt.bin, &d.dir.path().join("bundle"), script);
     let log = d.dir.path().join("logs").join("c-json.log");
-    let id = format!("bc-e2e3-{}", std::process::id());
+    let id = format!("bc-e2e3-{}-{}", rt.name, std::process::id());
     let mut body = create_body(&id, &bundle);
-    body["runtime"] = json!("runc");
+    body["runtime"] = json!(rt.name);
     body["log"] = json!({ "path": log.display().to_string(), "max_size": null, "max_file": null });
     let (st, v) = d.call("POST", "/tasks", Some(body)).await;
     assert_eq!(st, 201, "{v}");

@@ -160,7 +160,16 @@ pub fn finalize(p: &Process, seccomp: Option<&oci_spec::runtime::LinuxSeccomp>) 
 /// execve; returns only on failure.
 pub fn exec(p: &Prepared) -> Error {
     match nix::unistd::execve(&p.path, &p.args, &p.env) {
-        Err(e) => Error::sys(format!("exec {}", p.path.to_string_lossy()), e),
+        // The OS error's text is part of the message: it crosses the sync pipe as a
+        // string, and the shim maps "No such file or directory" to 127 (as runc's).
+        Err(e) => Error::sys(
+            format!(
+                "exec {}: {}",
+                p.path.to_string_lossy(),
+                std::io::Error::from_raw_os_error(e as i32)
+            ),
+            e,
+        ),
         Ok(never) => match never {},
     }
 }
@@ -209,5 +218,22 @@ mod tests {
             find_executable("/x/y", &env).expect("abs"),
             PathBuf::from("/x/y")
         );
+    }
+
+    #[test]
+    fn exec_error_names_the_os_error() {
+        // execve of a missing file fails without replacing the test process.
+        let p = Prepared {
+            path: cstr("/nonexistent-berth-exec").expect("cstr"),
+            args: vec![cstr("x").expect("cstr")],
+            env: vec![],
+        };
+        let msg = exec(&p).to_string();
+        assert!(
+            msg.starts_with("exec /nonexistent-berth-exec: No such file or directory"),
+            "{msg}"
+        );
+        // The shim's test for 127 (berth-shim, start_exec's error path).
+        assert!(msg.to_lowercase().contains("no such file"), "{msg}");
     }
 }

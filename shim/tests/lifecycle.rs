@@ -6,10 +6,12 @@ use std::process::Command;
 
 #[test]
 fn exit_code_log_and_delete() {
-    if !usable() {
-        return;
-    }
+    for_each_runtime("exit_code_log_and_delete", exit_code_log_and_delete_on);
+}
+
+fn exit_code_log_and_delete_on(rt: &Runtime) {
     let t = bundle(
+        rt,
         "life",
         &["sh", "-c", "echo out; echo err >&2; exit 3"],
         false,
@@ -66,10 +68,11 @@ fn exit_code_log_and_delete() {
 
 #[test]
 fn kill_gives_137() {
-    if !usable() {
-        return;
-    }
-    let t = bundle("kill", &["sleep", "100"], false);
+    for_each_runtime("kill_gives_137", kill_gives_137_on);
+}
+
+fn kill_gives_137_on(rt: &Runtime) {
+    let t = bundle(rt, "kill", &["sleep", "100"], false);
     t.launch(&[]);
     t.ok("POST", "/start", Value::Null);
     assert_eq!(t.call("POST", "/delete", Value::Null).0, 409);
@@ -85,10 +88,11 @@ fn kill_gives_137() {
 
 #[test]
 fn delete_created_container() {
-    if !usable() {
-        return;
-    }
-    let t = bundle("delcreated", &["sleep", "100"], false);
+    for_each_runtime("delete_created_container", delete_created_container_on);
+}
+
+fn delete_created_container_on(rt: &Runtime) {
+    let t = bundle(rt, "delcreated", &["sleep", "100"], false);
     t.launch(&[]);
     let pid = t.shim_pid();
     let d = t.ok("POST", "/delete", Value::Null);
@@ -98,10 +102,11 @@ fn delete_created_container() {
 
 #[test]
 fn create_failure_is_reported() {
-    if !usable() {
-        return;
-    }
-    let t = bundle("fail", &["/no/such/binary"], false);
+    for_each_runtime("create_failure_is_reported", create_failure_is_reported_on);
+}
+
+fn create_failure_is_reported_on(rt: &Runtime) {
+    let t = bundle(rt, "fail", &["/no/such/binary"], false);
     // Break the bundle: a rootfs that does not exist.
     let cfg_path = t.bundle.join("config.json");
     let mut cfg: Value = serde_json::from_slice(&std::fs::read(&cfg_path).unwrap()).unwrap();
@@ -118,11 +123,12 @@ fn create_failure_is_reported() {
 
 #[test]
 fn log_rotation() {
-    if !usable() {
-        return;
-    }
+    for_each_runtime("log_rotation", log_rotation_on);
+}
+
+fn log_rotation_on(rt: &Runtime) {
     let script = "i=0; while [ $i -lt 200 ]; do echo line $i; i=$((i+1)); done";
-    let t = bundle("rotate", &["sh", "-c", script], false);
+    let t = bundle(rt, "rotate", &["sh", "-c", script], false);
     t.launch(&["--log-max-size", "1000", "--log-max-file", "3"]);
     t.ok("POST", "/start", Value::Null);
     assert_eq!(t.ok("POST", "/wait", json!({}))["exit_status"], 0);
@@ -151,10 +157,14 @@ fn log_rotation() {
 
 #[test]
 fn survives_its_launchers_parent() {
-    if !usable() {
-        return;
-    }
-    let t = bundle("orphan", &["sleep", "100"], false);
+    for_each_runtime(
+        "survives_its_launchers_parent",
+        survives_its_launchers_parent_on,
+    );
+}
+
+fn survives_its_launchers_parent_on(rt: &Runtime) {
+    let t = bundle(rt, "orphan", &["sleep", "100"], false);
     let args: Vec<String> = t.start_args(&[]).iter().map(|a| format!("'{a}'")).collect();
     let out_file = t.dir.path().join("out.txt");
     let script = format!("'{}' {} > '{}'", shim(), args.join(" "), out_file.display());

@@ -5,8 +5,8 @@ use serde_json::{json, Value};
 
 const LIMIT: u64 = 32 * 1024 * 1024;
 
-fn limited(name: &str, args: &[&str]) -> Task {
-    let t = bundle(name, args, false);
+fn limited(rt: &Runtime, name: &str, args: &[&str]) -> Task {
+    let t = bundle(rt, name, args, false);
     let cfg_path = t.bundle.join("config.json");
     let mut cfg: Value = serde_json::from_slice(&std::fs::read(&cfg_path).unwrap()).unwrap();
     // swap = limit: no swapping past the limit where the host has swap.
@@ -21,11 +21,12 @@ fn exit_file(t: &Task) -> Value {
 
 #[test]
 fn oom_killed_init() {
-    if !usable() {
-        return;
-    }
+    for_each_runtime("oom_killed_init", oom_killed_init_on);
+}
+
+fn oom_killed_init_on(rt: &Runtime) {
     // The string doubles until the 32 MiB limit: the OOM killer takes the shell.
-    let t = limited("oom", &["sh", "-c", "x=a; while true; do x=$x$x; done"]);
+    let t = limited(rt, "oom", &["sh", "-c", "x=a; while true; do x=$x$x; done"]);
     t.launch(&[]);
     t.ok("POST", "/start", Value::Null);
     let w = t.ok("POST", "/wait", json!({}));
@@ -40,10 +41,11 @@ fn oom_killed_init() {
 
 #[test]
 fn normal_exit_is_not_oom() {
-    if !usable() {
-        return;
-    }
-    let t = limited("nooom", &["sh", "-c", "exit 4"]);
+    for_each_runtime("normal_exit_is_not_oom", normal_exit_is_not_oom_on);
+}
+
+fn normal_exit_is_not_oom_on(rt: &Runtime) {
+    let t = limited(rt, "nooom", &["sh", "-c", "exit 4"]);
     t.launch(&[]);
     t.ok("POST", "/start", Value::Null);
     let w = t.ok("POST", "/wait", json!({}));
@@ -55,10 +57,11 @@ fn normal_exit_is_not_oom() {
 
 #[test]
 fn sigkill_is_not_oom() {
-    if !usable() {
-        return;
-    }
-    let t = limited("killnooom", &["sleep", "100"]);
+    for_each_runtime("sigkill_is_not_oom", sigkill_is_not_oom_on);
+}
+
+fn sigkill_is_not_oom_on(rt: &Runtime) {
+    let t = limited(rt, "killnooom", &["sleep", "100"]);
     t.launch(&[]);
     t.ok("POST", "/start", Value::Null);
     t.ok("POST", "/kill", json!({ "signal": 9 }));

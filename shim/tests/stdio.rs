@@ -6,10 +6,14 @@ use std::io::Write;
 
 #[test]
 fn attach_two_clients_and_stdin() {
-    if !usable() {
-        return;
-    }
-    let t = bundle("attach", &["cat"], false);
+    for_each_runtime(
+        "attach_two_clients_and_stdin",
+        attach_two_clients_and_stdin_on,
+    );
+}
+
+fn attach_two_clients_and_stdin_on(rt: &Runtime) {
+    let t = bundle(rt, "attach", &["cat"], false);
     t.launch(&["--stdin"]);
     let mut a = t.attach(json!({ "exec_id": null, "stdin": true, "stdout": true, "stderr": true }));
     let mut b = t.attach(json!({ "stdout": true, "stderr": true }));
@@ -53,10 +57,12 @@ fn attach_two_clients_and_stdin() {
 
 #[test]
 fn tty_raw_output_and_resize() {
-    if !usable() {
-        return;
-    }
+    for_each_runtime("tty_raw_output_and_resize", tty_raw_output_and_resize_on);
+}
+
+fn tty_raw_output_and_resize_on(rt: &Runtime) {
     let t = bundle(
+        rt,
         "tty",
         &["sh", "-c", "read x; stty size; read y; echo bye"],
         true,
@@ -96,10 +102,14 @@ fn process(args: &[&str]) -> Value {
 
 #[test]
 fn exec_with_own_exit_code_and_rss() {
-    if !usable() {
-        return;
-    }
-    let t = bundle("exec", &["sleep", "100"], false);
+    for_each_runtime(
+        "exec_with_own_exit_code_and_rss",
+        exec_with_own_exit_code_and_rss_on,
+    );
+}
+
+fn exec_with_own_exit_code_and_rss_on(rt: &Runtime) {
+    let t = bundle(rt, "exec", &["sleep", "100"], false);
     t.launch(&[]);
     // No exec before the container runs.
     let (st, _) = t.call(
@@ -181,14 +191,11 @@ fn exec_with_own_exit_code_and_rss() {
     assert_eq!(st, 500, "{v}");
     eprintln!("exec failure: {v}");
     assert!(v["message"].as_str().unwrap().contains("nosuch"), "{v}");
-    // 127 when the runtime says the file is not found (runc does), else 126.
+    // 127: both runtimes say the file is not found ("no such file or directory").
     let code = t.ok("POST", "/wait", json!({ "exec_id": "e4" }))["exit_status"]
         .as_i64()
         .unwrap();
-    assert!(
-        code == 127 || (code == 126 && !runtime().ends_with("/runc")),
-        "{code}"
-    );
+    assert_eq!(code, 127, "{}: {v}", rt.name);
     assert_eq!(read_frame(&mut d), None);
 
     let rss = vm_rss_kib(t.shim_pid());

@@ -13,21 +13,73 @@ pub fn shim() -> String {
     std::env::var("BERTH_TEST_SHIM").unwrap_or_else(|_| env!("CARGO_BIN_EXE_berth-shim").into())
 }
 
-pub fn runtime() -> String {
-    std::env::var("BERTH_TEST_RUNTIME").unwrap_or_else(|_| "/usr/sbin/runc".into())
+/// A runtime the cases run against.
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    pub name: &'static str,
+    pub bin: String,
 }
 
-/// Root, a runtime and busybox are needed (scripts/install-test-deps.sh installs them).
+/// berth-runc as built in the shim's target dir (`<target>/debug/berth-runc`, next to
+/// berth-shim; `cargo nextest run --workspace` and `cargo build -p berth-runc` build it).
+pub fn berth_runc() -> PathBuf {
+    let shim = PathBuf::from(env!("CARGO_BIN_EXE_berth-shim"));
+    shim.parent().expect("target dir").join("berth-runc")
+}
+
+/// The runtimes every case runs against: berth-runc and Debian's runc, as in
+/// runtime/tests (`BERTH_TEST_RUNTIMES=berth-runc` or `=runc` limits the set). A
+/// missing runtime fails the tests instead of skipping them.
+pub fn runtimes() -> Vec<Runtime> {
+    let want = std::env::var("BERTH_TEST_RUNTIMES").unwrap_or_else(|_| "berth-runc,runc".into());
+    let mut out = Vec::new();
+    for w in want.split(',') {
+        match w.trim() {
+            "berth-runc" => {
+                let bin = berth_runc();
+                assert!(
+                    bin.exists(),
+                    "berth-runc is not built at {}: run `cargo build -p berth-runc` \
+                     (`cargo nextest run --workspace` builds it), or set BERTH_TEST_RUNTIMES=runc",
+                    bin.display()
+                );
+                out.push(Runtime {
+                    name: "berth-runc",
+                    bin: bin.display().to_string(),
+                });
+            }
+            "runc" => {
+                let bin = "/usr/sbin/runc";
+                assert!(
+                    Path::new(bin).exists(),
+                    "{bin} is missing: run scripts/install-test-deps.sh, or set BERTH_TEST_RUNTIMES=berth-runc"
+                );
+                out.push(Runtime {
+                    name: "runc",
+                    bin: bin.into(),
+                });
+            }
+            other => panic!("unknown runtime {other:?} in BERTH_TEST_RUNTIMES"),
+        }
+    }
+    out
+}
+
+/// Runs `case` against every runtime, saying which one ran.
+pub fn for_each_runtime(test: &str, case: impl Fn(&Runtime)) {
+    usable();
+    for rt in runtimes() {
+        eprintln!("== {test} on {}", rt.name);
+        case(&rt);
+    }
+}
+
+/// Root and busybox are needed (scripts/install-test-deps.sh installs them).
 /// Without them the tests fail rather than pass without testing anything.
 pub fn usable() -> bool {
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
     assert!(root, "the shim tests run containers: run them as root");
-    assert!(
-        Path::new(&runtime()).exists(),
-        "{} is missing: run scripts/install-test-deps.sh",
-        runtime()
-    );
     assert!(
         Path::new("/bin/busybox").exists(),
         "/bin/busybox is missing: run scripts/install-test-deps.sh"
@@ -43,10 +95,12 @@ pub struct Task {
     pub runtime_root: PathBuf,
     pub log: PathBuf,
     pub sock: PathBuf,
+    /// The runtime binary the shim is given.
+    pub runtime: String,
 }
 
-/// Writes a bundle running `args` in a busybox rootfs.
-pub fn bundle(name: &str, args: &[&str], terminal: bool) -> Task {
+/// Writes a bundle running `args` in a busybox rootfs, for `rt` (its own `spec`).
+pub fn bundle(rt: &Runtime, name: &str, args: &[&str], terminal: bool) -> Task {
     let dir = tempfile::Builder::new()
         .prefix("bs")
         .tempdir_in("/tmp")
@@ -62,7 +116,7 @@ pub fn bundle(name: &str, args: &[&str], terminal: bool) -> Task {
             let _ = std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet));
         }
     }
-    let st = Command::new(runtime())
+    let st = Command::new(&rt.bin)
         .arg("spec")
         .current_dir(&bundle)
         .status()
@@ -74,7 +128,7 @@ pub fn bundle(name: &str, args: &[&str], terminal: bool) -> Task {
     cfg["process"]["args"] = json!(args);
     cfg["root"]["readonly"] = json!(false);
     std::fs::write(&cfg_path, serde_json::to_vec_pretty(&cfg).unwrap()).unwrap();
-    let id = format!("shimtest-{name}-{}", std::process::id());
+    let id = format!("shimtest-{name}-{}-{}", rt.name, std::process::id());
     let state = dir.path().join("s");
     let runtime_root = dir.path().join("r");
     let log = dir.path().join("log").join("c-json.log");
@@ -87,6 +141,7 @@ pub fn bundle(name: &str, args: &[&str], terminal: bool) -> Task {
         log,
         sock,
         dir,
+        runtime: rt.bin.clone(),
     }
 }
 
@@ -101,7 +156,7 @@ impl Task {
             "--state-dir".into(),
             self.state.display().to_string(),
             "--runtime".into(),
-            runtime(),
+            self.runtime.clone(),
             "--runtime-root".into(),
             self.runtime_root.display().to_string(),
             "--log-path".into(),
@@ -153,7 +208,7 @@ impl Task {
 
 impl Drop for Task {
     fn drop(&mut self) {
-        let _ = Command::new(runtime())
+        let _ = Command::new(&self.runtime)
             .arg("--root")
             .arg(&self.runtime_root)
             .args(["delete", "--force", &self.id])
