@@ -3,32 +3,10 @@
 //! with and without a login, `docker logout`. Messages are dockerd 20.10's.
 mod common;
 
-use std::io::Write;
-use std::process::Stdio;
-
 use common::{Daemon, Fixtures};
 
 fn login(d: &Daemon, f: &Fixtures, password: &str) -> std::process::Output {
-    let mut child = d
-        .docker_cmd()
-        .args([
-            "login",
-            "--username",
-            &f.username,
-            "--password-stdin",
-            &f.auth_registry,
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("docker login");
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin
-            .write_all(password.as_bytes())
-            .expect("password to stdin");
-    }
-    child.wait_with_output().expect("docker login output")
+    d.login(&f.auth_registry, &f.username, password)
 }
 
 fn unique_repo(prefix: &str) -> String {
@@ -155,20 +133,7 @@ fn token_registry() -> String {
 }
 
 fn login_to(d: &Daemon, registry: &str, user: &str, password: &str) -> std::process::Output {
-    let mut child = d
-        .docker_cmd()
-        .args(["login", "--username", user, "--password-stdin", registry])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("docker login");
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin
-            .write_all(password.as_bytes())
-            .expect("password to stdin");
-    }
-    child.wait_with_output().expect("docker login output")
+    d.login(registry, user, password)
 }
 
 #[test]

@@ -217,6 +217,25 @@ impl Daemon {
         String::from_utf8_lossy(&out.stderr).into_owned()
     }
 
+    /// `docker login --username USER --password-stdin REGISTRY`, the password on stdin.
+    pub fn login(&self, registry: &str, user: &str, password: &str) -> Output {
+        use std::io::Write as _;
+        let mut child = self
+            .docker_cmd()
+            .args(["login", "--username", user, "--password-stdin", registry])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("docker login");
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin
+                .write_all(password.as_bytes())
+                .expect("password to stdin");
+        }
+        child.wait_with_output().expect("docker login output")
+    }
+
     /// A bollard client on this daemon's socket.
     pub fn bollard(&self) -> bollard::Docker {
         bollard::Docker::connect_with_unix(
