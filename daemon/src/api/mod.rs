@@ -1,6 +1,7 @@
 //! The Docker Engine API: one router built from each API group's `routes()`,
 //! wrapped by the version-prefix handling of `version`.
 pub mod auth;
+pub mod body;
 pub mod distribution;
 pub mod error;
 pub mod host;

@@ -42,27 +42,13 @@ pub async fn import(
     request: ImportRequest,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let target = match request.repo.as_deref().filter(|r| !r.is_empty()) {
-        None => None,
-        Some(repo) => {
-            let mut reference = Reference::parse(repo)?;
-            if let Some(tag) = request.tag.as_deref() {
-                reference = reference.with_tag(tag);
-                Reference::parse(&reference.to_string())?;
-            }
-            if reference.digest.is_some() {
-                return Err(ApiError::bad_request(
-                    "cannot import with a digest reference",
-                ));
-            }
-            Some(if reference.tag.is_none() {
-                reference.with_tag(crate::reference::DEFAULT_TAG)
-            } else {
-                reference
-            })
+    let (target, container_config) = match target_and_config(&request) {
+        Ok(checked) => checked,
+        Err(e) => {
+            crate::api::body::discard(body).await;
+            return Err(e);
         }
     };
-    let container_config = config_from_changes(&request.changes)?;
     // The layer is unpacked before the record exists: keep collections away until then.
     let lease_holder = daemon.clone();
     let _lease = lease_holder.gc_gate.writer().await;
@@ -239,6 +225,32 @@ fn diff_id_of(mut file: std::fs::File) -> Result<(String, &'static str), ApiErro
     std::io::copy(&mut hashing, &mut std::io::sink())
         .map_err(|e| ApiError::bad_request(format!("reading the tarball: {e}")))?;
     Ok((hashing.digest(), media_type))
+}
+
+/// The import's target reference and image config, checked before the upload is read.
+fn target_and_config(request: &ImportRequest) -> Result<(Option<Reference>, Value), ApiError> {
+    let target = match request.repo.as_deref().filter(|r| !r.is_empty()) {
+        None => None,
+        Some(repo) => {
+            let mut reference = Reference::parse(repo)?;
+            if let Some(tag) = request.tag.as_deref() {
+                reference = reference.with_tag(tag);
+                Reference::parse(&reference.to_string())?;
+            }
+            if reference.digest.is_some() {
+                return Err(ApiError::bad_request(
+                    "cannot import with a digest reference",
+                ));
+            }
+            Some(if reference.tag.is_none() {
+                reference.with_tag(crate::reference::DEFAULT_TAG)
+            } else {
+                reference
+            })
+        }
+    };
+    let container_config = config_from_changes(&request.changes)?;
+    Ok((target, container_config))
 }
 
 /// A container config (Go's `container.Config`, every field present as dockerd writes
