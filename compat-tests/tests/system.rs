@@ -426,3 +426,16 @@ fn restarts_over_a_stale_socket_and_pid_file_after_a_crash() {
     let status = child.wait().expect("wait");
     assert!(status.success());
 }
+
+#[test]
+fn an_upload_to_an_endpoint_berth_lacks_gets_the_404_not_a_broken_pipe() {
+    let d = common::Daemon::start();
+    // `docker load` uploads its tarball to POST /images/load, which Berth does not serve yet.
+    let tarball = d.dir.path().join("upload.tar");
+    std::fs::write(&tarball, vec![0u8; 4 << 20]).expect("write upload");
+    let err = d.docker_err(&["load", "-i", &tarball.to_string_lossy()]);
+    assert!(
+        err.contains("Error response from daemon: page not found"),
+        "{err}"
+    );
+}

@@ -53,6 +53,7 @@ async fn post_dispatch(
     Path(rest): Path<String>,
     query: Pairs,
     headers: HeaderMap,
+    body: axum::body::Body,
 ) -> ApiResult<Response> {
     if let Some(name) = rest.strip_suffix("/tag") {
         return tag_route(state, name.to_string(), query).await;
@@ -61,6 +62,8 @@ async fn post_dispatch(
         let tag = param(&query.0, "tag").filter(|t| !t.is_empty());
         return super::image_transfer::push_image_by_name(state.0, name, tag, &headers).await;
     }
+    // `POST /images/load` and the like: an upload Berth does not take yet.
+    super::body::discard(body).await;
     Err(ApiError::not_found("page not found"))
 }
 

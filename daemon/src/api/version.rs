@@ -213,10 +213,12 @@ pub async fn check(mut req: Request, next: Next) -> Response {
 
 /// Fallback for paths no route matched, and for known paths with another method:
 /// dockerd's 404 `page not found`. `OPTIONS` on any path is a 200, as in dockerd.
-pub async fn unknown_path(method: Method) -> Response {
+pub async fn unknown_path(method: Method, body: axum::body::Body) -> Response {
     if method == Method::OPTIONS {
         return StatusCode::OK.into_response();
     }
+    // An upload to an endpoint Berth lacks (`docker load`, say) gets the 404, not a broken pipe.
+    super::body::discard(body).await;
     ApiError::not_found("page not found").into_response()
 }
 
