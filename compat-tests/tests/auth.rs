@@ -3,18 +3,10 @@
 //! with and without a login, `docker logout`. Messages are dockerd 20.10's.
 mod common;
 
-use common::{Daemon, Fixtures};
+use common::{unique_repo, Daemon, Fixtures};
 
 fn login(d: &Daemon, f: &Fixtures, password: &str) -> std::process::Output {
     d.login(&f.auth_registry, &f.username, password)
-}
-
-fn unique_repo(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("berth-test/{prefix}-{}-{nanos}", std::process::id())
 }
 
 #[test]

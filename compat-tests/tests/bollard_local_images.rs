@@ -10,12 +10,6 @@ use bollard::query_parameters::{
 };
 use common::{Daemon, Fixtures};
 
-fn pull(d: &Daemon, f: &Fixtures, name: &str) -> String {
-    let reference = f.anon_ref(name);
-    d.docker_ok(&["pull", "-q", &reference]);
-    reference
-}
-
 fn filters(pairs: &[(&str, &str)]) -> HashMap<String, Vec<String>> {
     let mut map: HashMap<String, Vec<String>> = HashMap::new();
     for (k, v) in pairs {
@@ -29,7 +23,7 @@ async fn list_and_inspect_images() {
     let f = Fixtures::load();
     let d = Daemon::start();
     let busybox = f.image("busybox");
-    let reference = pull(&d, &f, "busybox");
+    let reference = d.pull_fixture(&f, "busybox");
     let docker = d.bollard();
 
     let list = docker
@@ -122,7 +116,7 @@ async fn tag_history_remove_and_prune() {
     let f = Fixtures::load();
     let d = Daemon::start();
     let busybox = f.image("busybox");
-    let reference = pull(&d, &f, "busybox");
+    let reference = d.pull_fixture(&f, "busybox");
     let docker = d.bollard();
 
     let opts = TagImageOptionsBuilder::default()
@@ -196,7 +190,7 @@ async fn tag_history_remove_and_prune() {
     assert!(err.to_string().contains("No such image"), "{err}");
 
     // Delete by ID, forced, after another pull.
-    let reference = pull(&d, &f, "busybox");
+    let reference = d.pull_fixture(&f, "busybox");
     let opts = RemoveImageOptionsBuilder::default().force(true).build();
     let removed = docker
         .remove_image(&busybox.id, Some(opts), None)

@@ -7,12 +7,6 @@ use common::{Daemon, Fixtures};
 use serde_json::Value;
 
 /// Pulls fixture `name` from the anonymous registry; returns its reference.
-fn pull(d: &Daemon, f: &Fixtures, name: &str) -> String {
-    let reference = f.anon_ref(name);
-    d.docker_ok(&["pull", "-q", &reference]);
-    reference
-}
-
 fn short(id: &str) -> &str {
     &id.trim_start_matches("sha256:")[..12]
 }
@@ -48,7 +42,7 @@ fn images_lists_pulled_image_in_every_format() {
     let f = Fixtures::load();
     let d = Daemon::start();
     let busybox = f.image("busybox");
-    let reference = pull(&d, &f, "busybox");
+    let reference = d.pull_fixture(&f, "busybox");
     let repo = format!("{}/{}", f.registry, busybox.repository);
 
     let table = d.docker_ok(&["images"]);
@@ -100,8 +94,8 @@ fn images_filters_by_reference_and_dangling() {
     let d = Daemon::start();
     let busybox = f.image("busybox");
     let hello = f.image("hello");
-    pull(&d, &f, "busybox");
-    let hello_ref = pull(&d, &f, "hello");
+    d.pull_fixture(&f, "busybox");
+    let hello_ref = d.pull_fixture(&f, "hello");
     d.docker_ok(&["tag", &hello_ref, "mine/hello:x"]);
 
     let q = |args: &[&str]| {
@@ -153,7 +147,7 @@ fn image_inspect_shows_dockerd_fields() {
     let f = Fixtures::load();
     let d = Daemon::start();
     let busybox = f.image("busybox");
-    let reference = pull(&d, &f, "busybox");
+    let reference = d.pull_fixture(&f, "busybox");
     let img = inspect(&d, &reference);
 
     assert_eq!(img["Id"], busybox.id);
@@ -251,7 +245,7 @@ fn history_lists_layers_newest_first() {
     let f = Fixtures::load();
     let d = Daemon::start();
     let busybox = f.image("busybox");
-    let reference = pull(&d, &f, "busybox");
+    let reference = d.pull_fixture(&f, "busybox");
     let out = d.docker_ok(&[
         "history",
         "--no-trunc",
@@ -280,7 +274,7 @@ fn tag_adds_a_name_and_images_shows_both() {
     let f = Fixtures::load();
     let d = Daemon::start();
     let busybox = f.image("busybox");
-    let reference = pull(&d, &f, "busybox");
+    let reference = d.pull_fixture(&f, "busybox");
     d.docker_ok(&["tag", &reference, "mine/busybox:v2"]);
     d.docker_ok(&["tag", short(&busybox.id), "mine/busybox"]);
     let names = lines(&d.docker_ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]));
@@ -305,7 +299,7 @@ fn rmi_untags_until_the_last_reference_then_deletes() {
     let f = Fixtures::load();
     let d = Daemon::start();
     let busybox = f.image("busybox");
-    let reference = pull(&d, &f, "busybox");
+    let reference = d.pull_fixture(&f, "busybox");
     d.docker_ok(&["tag", &reference, "mine:1"]);
 
     let out = d.docker_ok(&["rmi", "mine:1"]);
@@ -329,7 +323,7 @@ fn rmi_untags_until_the_last_reference_then_deletes() {
     assert!(lines(&d.docker_ok(&["images", "-q"])).is_empty());
 
     // Forced delete by ID of an image with several repositories.
-    let reference = pull(&d, &f, "busybox");
+    let reference = d.pull_fixture(&f, "busybox");
     d.docker_ok(&["tag", &reference, "mine:3"]);
     let out = d.docker_ok(&["rmi", "-f", short(&busybox.id)]);
     assert!(out.contains(&format!("Deleted: {}", busybox.id)), "{out}");
@@ -342,8 +336,8 @@ fn image_prune_removes_dangling_then_all() {
     let d = Daemon::start();
     let busybox = f.image("busybox");
     let hello = f.image("hello");
-    pull(&d, &f, "busybox");
-    let hello_ref = pull(&d, &f, "hello");
+    d.pull_fixture(&f, "busybox");
+    let hello_ref = d.pull_fixture(&f, "hello");
 
     let out = d.docker_ok(&["image", "prune", "-f"]);
     assert!(out.contains("Total reclaimed space: 0B"), "{out}");
@@ -369,8 +363,8 @@ fn restart_drops_images_whose_layers_are_gone() {
     let mut d = Daemon::start();
     let busybox = f.image("busybox");
     let hello = f.image("hello");
-    let busybox_ref = pull(&d, &f, "busybox");
-    pull(&d, &f, "hello");
+    let busybox_ref = d.pull_fixture(&f, "busybox");
+    d.pull_fixture(&f, "hello");
     let upper = inspect(&d, &busybox_ref)["GraphDriver"]["Data"]["UpperDir"]
         .as_str()
         .expect("UpperDir")
@@ -400,6 +394,6 @@ fn restart_drops_images_whose_layers_are_gone() {
         .docker_ok(&["images", "-a", "-q", "--no-trunc"])
         .contains(&busybox.id));
     // It can be pulled again.
-    pull(&d, &f, "busybox");
+    d.pull_fixture(&f, "busybox");
     assert_eq!(inspect(&d, &busybox_ref)["Id"], busybox.id);
 }

@@ -8,17 +8,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Daemon, Fixtures};
+use common::{unique_repo, Daemon, Fixtures};
 
 /// A repository name no other test run uses.
-fn unique_repo(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("berth-test/{prefix}-{}-{nanos}", std::process::id())
-}
-
 fn image_id(d: &Daemon, reference: &str) -> String {
     d.docker_ok(&["image", "inspect", "--format", "{{.Id}}", reference])
         .trim()

@@ -217,6 +217,13 @@ impl Daemon {
         String::from_utf8_lossy(&out.stderr).into_owned()
     }
 
+    /// `docker pull -q` of fixture `name` from the anonymous registry; returns the reference.
+    pub fn pull_fixture(&self, f: &Fixtures, name: &str) -> String {
+        let reference = f.anon_ref(name);
+        self.docker_ok(&["pull", "-q", &reference]);
+        reference
+    }
+
     /// `docker login --username USER --password-stdin REGISTRY`, the password on stdin.
     pub fn login(&self, registry: &str, user: &str, password: &str) -> Output {
         use std::io::Write as _;
@@ -351,4 +358,13 @@ pub fn berthd_refuses(args: &[&str]) -> String {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// A repository name no other test or run uses: "berth-test/PREFIX-PID-NANOS".
+pub fn unique_repo(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("berth-test/{prefix}-{}-{nanos}", std::process::id())
 }
