@@ -12,6 +12,10 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"
+# A clean CI checkout gains nothing from incremental caches, which double the target's size.
+if [[ -n "${CI:-}" ]]; then
+    export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+fi
 
 step() { echo "==> $*" >&2; }
 

@@ -94,12 +94,6 @@ fn create_inner(
         .map(console::connect)
         .transpose()?;
     let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| Error::sys("pipe", e))?;
-    let (join_r, join_w) = if cg.is_v1() {
-        let (a, b) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| Error::sys("pipe", e))?;
-        (Some(a), Some(b))
-    } else {
-        (None, None)
-    };
     namespaces::enter_pid(&LinuxSyscall, &plan)?;
     nix::unistd::chdir(bundle).map_err(|e| Error::sys("chdir bundle", e))?;
     let cfg = InitConfig {
@@ -109,27 +103,17 @@ fn create_inner(
         cgroup: Some(cg.clone()),
         fifo: Some(fifo),
         console,
-        cgroup_joined: join_r,
     };
     // SAFETY: berth-runc is single-threaded here; the child only sets up and execs.
     let child = match unsafe { nix::unistd::fork() }.map_err(|e| Error::sys("fork", e))? {
         ForkResult::Child => {
             drop(r);
-            drop(join_w);
             init::run(cfg, w)
         }
         ForkResult::Parent { child } => child,
     };
     drop(w);
     drop(cfg);
-    if let Some(jw) = join_w {
-        if let Err(e) = cg.add(child.as_raw()) {
-            let _ = kill(child, Signal::SIGKILL);
-            let _ = nix::sys::wait::waitpid(child, None);
-            return Err(e);
-        }
-        let _ = nix::unistd::write(&jw, b"C");
-    }
     match process::read_frame(&r)? {
         Some((READY, _)) => {}
         Some((ERROR, msg)) => {

@@ -24,10 +24,6 @@ pub struct InitConfig<'a> {
     /// O_PATH fd of exec.fifo; None for `run` without a fifo.
     pub fifo: Option<OwnedFd>,
     pub console: Option<UnixStream>,
-    /// cgroup v1: the parent moves us into the cgroup while we set up the
-    /// mounts (the first migration waits for an RCU grace period), then
-    /// writes one byte here.
-    pub cgroup_joined: Option<OwnedFd>,
 }
 
 /// Runs in the child; never returns.
@@ -69,17 +65,11 @@ fn setup(cfg: &InitConfig) -> Result<Prepared> {
         .as_ref()
         .ok_or_else(|| Error::Spec("process is missing".into()))?;
     let linux = spec.linux().as_ref();
-    let mut plan = cfg.plan.clone();
-    let late_cgroupns =
-        cfg.cgroup_joined.is_some() && plan.new.contains(CloneFlags::CLONE_NEWCGROUP);
-    if cfg.cgroup_joined.is_none() {
-        if let Some(cg) = &cfg.cgroup {
-            cg.join_self()?;
-        }
-    } else {
-        plan.new.remove(CloneFlags::CLONE_NEWCGROUP);
+    // Join the cgroup before unsharing the cgroup namespace, whose root it becomes.
+    if let Some(cg) = &cfg.cgroup {
+        cg.join_self()?;
     }
-    namespaces::enter(&sys, &plan)?;
+    namespaces::enter(&sys, &cfg.plan)?;
     nix::unistd::setsid().map_err(|e| Error::sys("setsid", e))?;
     if !cfg.plan.has_mount_ns() {
         return Err(Error::Unsupported("a mount namespace is required".into()));
@@ -104,20 +94,6 @@ fn setup(cfg: &InitConfig) -> Result<Prepared> {
     // Prepare the prepared exec path lookup inside the new root below.
     rootfs::pivot(&sys, &cfg.rootfs)?;
     rootfs::finish_propagation(&sys, propagation)?;
-    if let Some(fd) = &cfg.cgroup_joined {
-        let mut b = [0u8; 1];
-        match nix::unistd::read(fd, &mut b) {
-            Ok(1) => {}
-            _ => {
-                return Err(Error::Cgroup(
-                    "the parent did not move the init into its cgroup".into(),
-                ))
-            }
-        }
-        if late_cgroupns {
-            sys.unshare(CloneFlags::CLONE_NEWCGROUP)?;
-        }
-    }
     if proc_.terminal() == Some(true) {
         let sock = cfg.console.as_ref().ok_or_else(|| {
             Error::Spec("process.terminal is true but no --console-socket was given".into())

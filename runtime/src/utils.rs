@@ -41,7 +41,11 @@ pub fn secure_join(root: &Path, unsafe_path: &Path) -> PathBuf {
     root.join(resolved)
 }
 
-/// Writes a file whole: temp file in the same directory, fsync, rename.
+/// Writes a file whole: temp file in the same directory, then rename.
+///
+/// No fsync: the runtime's files (state.json, pid files) describe live
+/// processes, which a power loss ends anyway, and they live under /run. The
+/// rename alone keeps a crash of the writer from leaving half a file.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
@@ -51,7 +55,6 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     let tmp = dir.join(format!(".{}.tmp{}", name, std::process::id()));
     let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io("create", &tmp, e))?;
     f.write_all(data).map_err(|e| Error::io("write", &tmp, e))?;
-    f.sync_all().map_err(|e| Error::io("fsync", &tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| Error::io("rename", path, e))
 }
 

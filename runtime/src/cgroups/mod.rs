@@ -89,18 +89,20 @@ impl Cgroup {
         }
     }
 
-    /// Moves the calling process into the cgroup.
+    /// Moves the calling process, which must be single-threaded, into the cgroup.
+    ///
+    /// On v1 it writes "0" to `tasks`: moving only the calling thread skips the
+    /// kernel's global threadgroup lock, whose first writer waits for an RCU grace
+    /// period (about 13 ms here, against 0.5 ms for the thread move). For a
+    /// single-threaded process the two moves are the same.
     pub fn join_self(&self) -> Result<()> {
-        for d in self.dirs() {
-            write(&d.join("cgroup.procs"), "0")?;
-        }
-        Ok(())
-    }
-
-    /// Moves process `pid` (a host pid) into the cgroup.
-    pub fn add(&self, pid: i32) -> Result<()> {
-        for d in self.dirs() {
-            write(&d.join("cgroup.procs"), &pid.to_string())?;
+        match self {
+            Cgroup::V1 { paths } => {
+                for d in paths.values() {
+                    write(&d.join("tasks"), "0")?;
+                }
+            }
+            Cgroup::V2 { path } => write(&path.join("cgroup.procs"), "0")?,
         }
         Ok(())
     }
