@@ -9,12 +9,22 @@
 //! - `reference` — Docker image reference parsing and normalisation.
 //! - `registry`  — pulling and pushing images with oci-client, registry auth.
 //! - `progress`  — the JSON progress messages the CLI draws as progress bars.
+//! - `containers` — container records, create, lifecycle through berth-containerd.
+//! - `security`  — capabilities, seccomp, security options, users and groups.
+//! - `streams`   — logs, attach and exec streams, hijacked connections.
+//! - `stats`     — container stats and top.
+//! - `events`    — the event bus behind `GET /events`.
 pub mod api;
 pub mod config;
+pub mod containers;
+pub mod events;
 pub mod images;
 pub mod progress;
 pub mod reference;
 pub mod registry;
+pub mod security;
 pub mod server;
 pub mod state;
+pub mod stats;
 pub mod store;
+pub mod streams;

@@ -17,6 +17,8 @@ pub struct Daemon {
     pub gc_gate: crate::store::gc::GcGate,
     /// This engine's persistent ID (/info's `ID`), kept in `<data-root>/engine-id` as dockerd does.
     pub engine_id: String,
+    /// Container, image, network and volume events for `GET /events`.
+    pub events: crate::events::EventBus,
 }
 
 pub type SharedDaemon = Arc<Daemon>;
@@ -38,6 +40,7 @@ impl Daemon {
             started_at: chrono::Utc::now(),
             gc_gate: Default::default(),
             engine_id,
+            events: Default::default(),
         });
         // Whatever an interrupted pull or delete left half-done goes now, before any request.
         crate::images::recovery::check_store(&daemon)?;

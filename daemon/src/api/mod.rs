@@ -2,8 +2,11 @@
 //! wrapped by the version-prefix handling of `version`.
 pub mod auth;
 pub mod body;
+pub mod containers;
 pub mod distribution;
 pub mod error;
+pub mod events;
+pub mod exec;
 pub mod host;
 pub mod image_transfer;
 pub mod images;
@@ -42,6 +45,9 @@ pub fn routes(daemon: SharedDaemon) -> Router {
         .merge(image_transfer::routes())
         .merge(auth::routes())
         .merge(distribution::routes())
+        .merge(containers::routes())
+        .merge(exec::routes())
+        .merge(events::routes())
         .merge(swarm::routes())
         .merge(plugins::routes())
         .with_state(daemon)
