@@ -14,6 +14,7 @@
 //! - `streams`   — logs, attach and exec streams, hijacked connections.
 //! - `stats`     — container stats and top.
 //! - `events`    — the event bus behind `GET /events`.
+#![recursion_limit = "256"]
 pub mod api;
 pub mod config;
 pub mod containers;

@@ -19,6 +19,10 @@ pub struct Daemon {
     pub engine_id: String,
     /// Container, image, network and volume events for `GET /events`.
     pub events: crate::events::EventBus,
+    /// Container records (`<data-root>/containers`).
+    pub containers: crate::containers::ContainerStore,
+    /// The berth-containerd client (`<exec-root>/containerd/containerd.sock`).
+    pub engine: crate::containers::engine::EngineClient,
 }
 
 pub type SharedDaemon = Arc<Daemon>;
@@ -32,6 +36,11 @@ impl Daemon {
         let content = ContentStore::open(&root.join("content"))?;
         let layers = LayerStore::open(&root.join("layers"))?;
         let images = ImageStore::open(&root.join("images"))?;
+        let containers = crate::containers::ContainerStore::open(&root.join("containers"))
+            .map_err(|e| StoreError::io("opening the container records", std::io::Error::other(e.to_string())))?;
+        let engine = crate::containers::engine::EngineClient::new(
+            crate::containers::engine::launcher::socket_path(&config),
+        );
         let daemon = Arc::new(Daemon {
             config,
             content,
@@ -41,6 +50,8 @@ impl Daemon {
             gc_gate: Default::default(),
             engine_id,
             events: Default::default(),
+            containers,
+            engine,
         });
         // Whatever an interrupted pull or delete left half-done goes now, before any request.
         crate::images::recovery::check_store(&daemon)?;

@@ -1,8 +1,201 @@
-//! API group: containers — create, lifecycle, inspect, list, logs, attach.
-use axum::Router;
+//! API group: containers — create, lifecycle, inspect, list, wait.
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde_json::json;
 
+use super::{ApiError, ApiResult};
+use crate::containers::{self, lifecycle, list, wait, ContainerError};
 use crate::state::SharedDaemon;
 
 pub fn routes() -> Router<SharedDaemon> {
     Router::new()
+        .route("/containers/create", post(create_route))
+        .route("/containers/json", get(list_route))
+        .route("/containers/{id}/json", get(inspect_route))
+        .route("/containers/{id}/start", post(start_route))
+        .route("/containers/{id}/stop", post(stop_route))
+        .route("/containers/{id}/restart", post(restart_route))
+        .route("/containers/{id}/kill", post(kill_route))
+        .route("/containers/{id}/wait", post(wait_route))
+        .route("/containers/{id}/pause", post(pause_route))
+        .route("/containers/{id}/unpause", post(unpause_route))
+        .route("/containers/{id}/rename", post(rename_route))
+        .route("/containers/{id}", delete(delete_route))
+}
+
+impl From<ContainerError> for ApiError {
+    fn from(e: ContainerError) -> Self {
+        use ContainerError as E;
+        match e {
+            E::NotFound(_) | E::Missing(_) => ApiError::not_found(e.to_string()),
+            E::Invalid(m) => ApiError::bad_request(m),
+            E::Conflict(m) => ApiError::conflict(m),
+            E::NotModified => ApiError::new(StatusCode::NOT_MODIFIED, ""),
+            E::Image(i) => i.into(),
+            E::Security(s) => match s {
+                crate::security::SecurityError::Invalid(m) => ApiError::bad_request(m),
+                other => ApiError::internal(other.to_string()),
+            },
+            E::Store(s) => s.into(),
+            E::Engine(_) | E::Io(..) | E::Internal(_) => ApiError::internal(e.to_string()),
+        }
+    }
+}
+
+/// The query string as repeated `key=value` pairs.
+type Pairs = Query<Vec<(String, String)>>;
+
+pub(crate) fn param<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+/// dockerd's `httputils.BoolValue`.
+pub(crate) fn bool_param(pairs: &[(String, String)], key: &str) -> bool {
+    let v = param(pairs, key).unwrap_or("").trim().to_ascii_lowercase();
+    !matches!(v.as_str(), "" | "0" | "no" | "false" | "none")
+}
+
+fn int_param(pairs: &[(String, String)], key: &str) -> ApiResult<Option<i64>> {
+    match param(pairs, key).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => v.parse().map(Some).map_err(|_| {
+            ApiError::bad_request(format!("strconv.Atoi: parsing \"{v}\": invalid syntax"))
+        }),
+    }
+}
+
+fn no_content() -> Response {
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn create_route(
+    State(daemon): State<SharedDaemon>,
+    Query(pairs): Pairs,
+    body: Bytes,
+) -> ApiResult<Response> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request(
+            "config cannot be empty in order to create a container",
+        ));
+    }
+    let parsed: bollard_stubs::models::ContainerCreateBody = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
+    let c = containers::create::create(&daemon, param(&pairs, "name"), parsed).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "Id": c.id, "Warnings": [] })),
+    )
+        .into_response())
+}
+
+async fn list_route(State(daemon): State<SharedDaemon>, Query(pairs): Pairs) -> ApiResult<Response> {
+    let limit = int_param(&pairs, "limit")?.filter(|l| *l > 0).map(|l| l as usize);
+    let opts = list::ListOptions {
+        all: bool_param(&pairs, "all"),
+        limit,
+        size: bool_param(&pairs, "size"),
+        filters: param(&pairs, "filters").unwrap_or("").to_string(),
+    };
+    Ok(Json(list::list(&daemon, &opts)?).into_response())
+}
+
+async fn inspect_route(
+    State(daemon): State<SharedDaemon>,
+    Path(id): Path<String>,
+    Query(pairs): Pairs,
+) -> ApiResult<Response> {
+    let c = daemon.containers.lookup(&id)?;
+    let mut doc = containers::inspect::inspect(&daemon, &c);
+    if bool_param(&pairs, "size") {
+        doc["SizeRw"] = json!(list::dir_size(&c.upper_dir()));
+        doc["SizeRootFs"] = json!(0);
+    }
+    Ok(Json(doc).into_response())
+}
+
+async fn start_route(State(daemon): State<SharedDaemon>, Path(id): Path<String>) -> ApiResult<Response> {
+    lifecycle::start(&daemon, &id).await?;
+    Ok(no_content())
+}
+
+fn timeout_param(pairs: &[(String, String)]) -> ApiResult<Option<i64>> {
+    match int_param(pairs, "t")? {
+        Some(t) => Ok(Some(t)),
+        None => int_param(pairs, "timeout"),
+    }
+}
+
+async fn stop_route(
+    State(daemon): State<SharedDaemon>,
+    Path(id): Path<String>,
+    Query(pairs): Pairs,
+) -> ApiResult<Response> {
+    let t = timeout_param(&pairs)?;
+    lifecycle::stop(&daemon, &id, t, param(&pairs, "signal")).await?;
+    Ok(no_content())
+}
+
+async fn restart_route(
+    State(daemon): State<SharedDaemon>,
+    Path(id): Path<String>,
+    Query(pairs): Pairs,
+) -> ApiResult<Response> {
+    let t = timeout_param(&pairs)?;
+    lifecycle::restart(&daemon, &id, t, param(&pairs, "signal")).await?;
+    Ok(no_content())
+}
+
+async fn kill_route(
+    State(daemon): State<SharedDaemon>,
+    Path(id): Path<String>,
+    Query(pairs): Pairs,
+) -> ApiResult<Response> {
+    lifecycle::kill(&daemon, &id, param(&pairs, "signal")).await?;
+    Ok(no_content())
+}
+
+async fn wait_route(
+    State(daemon): State<SharedDaemon>,
+    Path(id): Path<String>,
+    Query(pairs): Pairs,
+) -> ApiResult<Response> {
+    let condition = wait::Condition::parse(param(&pairs, "condition"))?;
+    let done = wait::wait(&daemon, &id, condition)?;
+    let code = done.await;
+    Ok(Json(json!({ "StatusCode": code, "Error": null })).into_response())
+}
+
+async fn pause_route(State(daemon): State<SharedDaemon>, Path(id): Path<String>) -> ApiResult<Response> {
+    lifecycle::pause(&daemon, &id).await?;
+    Ok(no_content())
+}
+
+async fn unpause_route(State(daemon): State<SharedDaemon>, Path(id): Path<String>) -> ApiResult<Response> {
+    lifecycle::unpause(&daemon, &id).await?;
+    Ok(no_content())
+}
+
+async fn rename_route(
+    State(daemon): State<SharedDaemon>,
+    Path(id): Path<String>,
+    Query(pairs): Pairs,
+) -> ApiResult<Response> {
+    lifecycle::rename(&daemon, &id, param(&pairs, "name").unwrap_or(""))?;
+    Ok(no_content())
+}
+
+async fn delete_route(
+    State(daemon): State<SharedDaemon>,
+    Path(id): Path<String>,
+    Query(pairs): Pairs,
+) -> ApiResult<Response> {
+    lifecycle::remove(&daemon, &id, bool_param(&pairs, "force")).await?;
+    Ok(no_content())
 }

@@ -111,6 +111,10 @@ pub async fn get_info(
 ) -> Json<Value> {
     let config = &daemon.config;
     let images = daemon.images.list().len();
+    let all_containers = daemon.containers.list();
+    let count = |s: crate::containers::Status| {
+        all_containers.iter().filter(|c| c.state.status == s).count()
+    };
     let cgroup_version = host::cgroup_version();
     let cgroups = host::cgroup_support(cgroup_version);
     let (operating_system, os_version) = host::os_release();
@@ -132,12 +136,12 @@ pub async fn get_info(
 
     let info = SystemInfo {
         id: daemon.engine_id.clone(),
-        // Containers and events listeners: 0 until the container registry and the events
-        // service exist; take the counts from `Daemon` then.
-        containers: 0,
-        containers_running: 0,
-        containers_paused: 0,
-        containers_stopped: 0,
+        containers: all_containers.len(),
+        containers_running: count(crate::containers::Status::Running),
+        containers_paused: count(crate::containers::Status::Paused),
+        containers_stopped: all_containers.len()
+            - count(crate::containers::Status::Running)
+            - count(crate::containers::Status::Paused),
         images,
         driver: config.storage_driver.clone(),
         driver_status: driver_status(config),

@@ -1,2 +1,86 @@
 //! Containers: records on disk, names, create (Docker config → OCI bundle),
-//! lifecycle through berth-containerd, restart policies, inspect and list.
+//! lifecycle through berth-containerd, inspect and list.
+//!
+//! - `record`    — the container record (`config.v2.json`-like) and its state.
+//! - `store`     — every record in memory and on disk; names; lookup by ID, name, prefix.
+//! - `names`     — name validation and generated names.
+//! - `engine`    — the berth-containerd client and launcher.
+//! - `create`    — `POST /containers/create`: merge with the image, validate, write the record.
+//! - `resources` — HostConfig resources: dockerd's validation, the OCI `linux.resources`.
+//! - `spec`      — the OCI `config.json` of a container.
+//! - `rootfs`    — the overlay root, `/etc/hostname`, `/etc/hosts`, `/etc/resolv.conf`.
+//! - `lifecycle` — start, stop, kill, pause, restart, remove, rename.
+//! - `wait`      — `POST /containers/{id}/wait`.
+//! - `monitor`   — exits: waiting on tasks, reconciling after a restart, auto-remove.
+//! - `inspect`   — `GET /containers/{id}/json`.
+//! - `list`      — `GET /containers/json`, its filters and status strings.
+pub mod create;
+pub mod engine;
+pub mod inspect;
+pub mod lifecycle;
+pub mod list;
+pub mod monitor;
+pub mod names;
+pub mod record;
+pub mod resources;
+pub mod rootfs;
+pub mod signals;
+pub mod spec;
+pub mod store;
+pub mod wait;
+
+pub use record::{Container, RunState, Status};
+pub use store::ContainerStore;
+
+/// Errors of the container service, mapped to API errors once in `api::error`.
+#[derive(Debug, thiserror::Error)]
+pub enum ContainerError {
+    /// 404: "No such container: x".
+    #[error("No such container: {0}")]
+    NotFound(String),
+    /// 404 with this exact message (e.g. "network foo not found").
+    #[error("{0}")]
+    Missing(String),
+    /// 400: invalid parameter.
+    #[error("{0}")]
+    Invalid(String),
+    /// 409: conflict (name in use, wrong state).
+    #[error("{0}")]
+    Conflict(String),
+    /// 304: nothing to do (start of a running container, stop of a stopped one).
+    #[error("not modified")]
+    NotModified,
+    /// 404 from the image service ("No such image: x").
+    #[error(transparent)]
+    Image(#[from] crate::images::ImageError),
+    /// The engine (berth-containerd) failed or is unreachable (500).
+    #[error("{0}")]
+    Engine(#[from] engine::EngineError),
+    /// A security setting could not be applied.
+    #[error(transparent)]
+    Security(#[from] crate::security::SecurityError),
+    /// Disk trouble (500).
+    #[error("{0}: {1}")]
+    Io(String, #[source] std::io::Error),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// Anything else (500).
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ContainerError {
+    pub fn io(what: impl Into<String>, e: std::io::Error) -> Self {
+        ContainerError::Io(what.into(), e)
+    }
+}
+
+pub type Result<T, E = ContainerError> = std::result::Result<T, E>;
+
+/// "0001-01-01T00:00:00Z": dockerd's zero time.
+pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+
+/// An RFC 3339 time with nanoseconds, UTC, as dockerd prints it (trailing zeros trimmed).
+pub fn format_time(t: &chrono::DateTime<chrono::Utc>) -> String {
+    crate::images::config::format_rfc3339_nano(t)
+}

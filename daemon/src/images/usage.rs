@@ -16,6 +16,14 @@ pub struct ImageUser {
 
 /// Every container (running or stopped) whose image is `image_id` ("sha256:<hex>").
 pub fn containers_using(daemon: &Daemon, image_id: &str) -> Vec<ImageUser> {
-    let _ = (daemon, image_id);
-    Vec::new()
+    daemon
+        .containers
+        .list()
+        .into_iter()
+        .filter(|c| c.image_id == image_id)
+        .map(|c| ImageUser {
+            container_id: c.id.clone(),
+            running: c.state.status.is_running(),
+        })
+        .collect()
 }

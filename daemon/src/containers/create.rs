@@ -1,0 +1,292 @@
+//! `POST /containers/create`: the request merged with the image's config as dockerd
+//! does (moby `daemon/create.go`, `merge`), validated, and written as a new record.
+use std::collections::HashMap;
+
+use bollard_stubs::models::{
+    ContainerConfig, ContainerCreateBody, HostConfig, HostConfigLogConfig, RestartPolicy,
+    RestartPolicyNameEnum,
+};
+use serde_json::{Map, Value};
+
+use super::record::{Container, RunState};
+use super::{names, resources, ContainerError, Result};
+use crate::images::config::ImageConfigFile;
+use crate::state::Daemon;
+
+/// Splits the request body into Config and HostConfig.
+pub fn split_body(body: ContainerCreateBody) -> Result<(ContainerConfig, HostConfig)> {
+    let host_config = body.host_config.clone().unwrap_or_default();
+    let mut value = serde_json::to_value(&body)
+        .map_err(|e| ContainerError::Invalid(format!("invalid container config: {e}")))?;
+    if let Some(obj) = value.as_object_mut() {
+        obj.remove("HostConfig");
+        obj.remove("NetworkingConfig");
+    }
+    let config: ContainerConfig = serde_json::from_value(value)
+        .map_err(|e| ContainerError::Invalid(format!("invalid container config: {e}")))?;
+    Ok((config, host_config))
+}
+
+fn strings(v: Option<&Value>) -> Option<Vec<String>> {
+    v?.as_array().map(|a| {
+        a.iter()
+            .filter_map(|x| x.as_str().map(str::to_string))
+            .collect()
+    })
+}
+
+fn keys(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_object)
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+fn text(v: Option<&Value>) -> Option<String> {
+    v.and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+/// dockerd's `merge`: what the user left empty comes from the image.
+pub fn merge_image_config(user: &mut ContainerConfig, image: &Map<String, Value>) {
+    if user.user.as_deref().unwrap_or("").is_empty() {
+        user.user = text(image.get("User")).or(user.user.take());
+    }
+    let mut ports = user.exposed_ports.take().unwrap_or_default();
+    for p in keys(image.get("ExposedPorts")) {
+        if !ports.contains(&p) {
+            ports.push(p);
+        }
+    }
+    user.exposed_ports = (!ports.is_empty()).then_some(ports);
+    let image_env = strings(image.get("Env")).unwrap_or_default();
+    match user.env.as_mut() {
+        Some(env) if !env.is_empty() => {
+            for ie in image_env {
+                let key = ie.split('=').next().unwrap_or("").to_string();
+                if !env.iter().any(|e| e.split('=').next() == Some(key.as_str())) {
+                    env.push(ie);
+                }
+            }
+        }
+        _ => user.env = Some(image_env).filter(|e| !e.is_empty()),
+    }
+    let mut labels: HashMap<String, String> = image
+        .get("Labels")
+        .and_then(Value::as_object)
+        .map(|o| {
+            o.iter()
+                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+                .collect()
+        })
+        .unwrap_or_default();
+    labels.extend(user.labels.take().unwrap_or_default());
+    user.labels = Some(labels);
+    if user.entrypoint.as_ref().is_none_or(Vec::is_empty) {
+        if user.cmd.as_ref().is_none_or(Vec::is_empty) {
+            user.cmd = strings(image.get("Cmd"));
+        }
+        if user.entrypoint.is_none() {
+            user.entrypoint = strings(image.get("Entrypoint"));
+        }
+    }
+    if user.working_dir.as_deref().unwrap_or("").is_empty() {
+        user.working_dir = text(image.get("WorkingDir")).or(user.working_dir.take());
+    }
+    let mut volumes = user.volumes.take().unwrap_or_default();
+    for v in keys(image.get("Volumes")) {
+        if !volumes.contains(&v) {
+            volumes.push(v);
+        }
+    }
+    user.volumes = (!volumes.is_empty()).then_some(volumes);
+    if user.stop_signal.as_deref().unwrap_or("").is_empty() {
+        user.stop_signal = text(image.get("StopSignal"));
+    }
+    if user.on_build.is_none() {
+        user.on_build = strings(image.get("OnBuild"));
+    }
+    if user.shell.is_none() {
+        user.shell = strings(image.get("Shell"));
+    }
+}
+
+/// The defaults dockerd fills in a HostConfig at create.
+pub fn fill_host_defaults(hc: &mut HostConfig, cgroup_v2: bool) {
+    if hc.network_mode.as_deref().unwrap_or("").is_empty() {
+        hc.network_mode = Some("default".into());
+    }
+    if hc.shm_size.unwrap_or(0) == 0 {
+        hc.shm_size = Some(super::spec::DEFAULT_SHM_SIZE);
+    }
+    let log = hc.log_config.get_or_insert_with(HostConfigLogConfig::default);
+    if log.typ.as_deref().unwrap_or("").is_empty() {
+        log.typ = Some("json-file".into());
+    }
+    log.config.get_or_insert_with(HashMap::new);
+    let restart = hc.restart_policy.get_or_insert_with(RestartPolicy::default);
+    if matches!(restart.name, None | Some(RestartPolicyNameEnum::EMPTY)) {
+        restart.name = Some(RestartPolicyNameEnum::NO);
+    }
+    restart.maximum_retry_count.get_or_insert(0);
+    if hc.ipc_mode.as_deref().unwrap_or("").is_empty() {
+        hc.ipc_mode = Some("private".into());
+    }
+    if hc.cgroupns_mode.is_none_or(|m| m.as_ref().is_empty()) {
+        use bollard_stubs::models::HostConfigCgroupnsModeEnum as M;
+        hc.cgroupns_mode = Some(if cgroup_v2 { M::PRIVATE } else { M::HOST });
+    }
+}
+
+fn validate_host_config(hc: &HostConfig, ncpu: usize) -> Result<()> {
+    resources::validate(hc, ncpu)?;
+    if let Some(p) = &hc.restart_policy {
+        let count = p.maximum_retry_count.unwrap_or(0);
+        if count < 0 {
+            return Err(ContainerError::Invalid(
+                "maximum retry count cannot be negative".into(),
+            ));
+        }
+        let named = !matches!(
+            p.name,
+            None | Some(RestartPolicyNameEnum::EMPTY) | Some(RestartPolicyNameEnum::NO)
+        );
+        if named && hc.auto_remove == Some(true) {
+            return Err(ContainerError::Invalid(
+                "can't create 'AutoRemove' container with restart policy".into(),
+            ));
+        }
+        if count > 0 && p.name != Some(RestartPolicyNameEnum::ON_FAILURE) {
+            return Err(ContainerError::Invalid(
+                "invalid restart policy: maximum retry count can only be used with 'on-failure'"
+                    .into(),
+            ));
+        }
+    }
+    if let Some(log) = &hc.log_config {
+        let t = log.typ.as_deref().unwrap_or("");
+        if !["", "json-file", "none", "local"].contains(&t) {
+            return Err(ContainerError::Invalid(format!(
+                "failed to create container: logger: no log driver named '{t}' is registered"
+            )));
+        }
+    }
+    let mode = hc.network_mode.as_deref().unwrap_or("");
+    if !["", "default", "bridge", "none", "host"].contains(&mode) {
+        return Err(ContainerError::Missing(format!("network {mode} not found")));
+    }
+    Ok(())
+}
+
+/// Creates a container named `name` (or a generated name) from the request.
+pub async fn create(
+    daemon: &Daemon,
+    name: Option<&str>,
+    body: ContainerCreateBody,
+) -> Result<Container> {
+    let (mut config, mut host_config) = split_body(body)?;
+    let image_name = config.image.clone().unwrap_or_default();
+    if image_name.is_empty() {
+        return Err(ContainerError::Invalid(
+            "config cannot be empty in order to create a container".into(),
+        ));
+    }
+    let name = match name.filter(|n| !n.is_empty()) {
+        Some(n) => Some(names::validate(n)?),
+        None => None,
+    };
+    let cgroup_v2 = crate::api::host::cgroup_version() == "2";
+    validate_host_config(&host_config, crate::api::host::ncpu())?;
+    let image = crate::images::lookup::resolve_image(daemon, &image_name)?;
+    let image_config = ImageConfigFile::load(&daemon.content, &image.id)?;
+    merge_image_config(&mut config, &image_config.config.clone().unwrap_or_default());
+    let mut command = config.entrypoint.clone().unwrap_or_default();
+    command.extend(config.cmd.clone().unwrap_or_default());
+    if command.is_empty() {
+        return Err(ContainerError::Invalid("No command specified".into()));
+    }
+    fill_host_defaults(&mut host_config, cgroup_v2);
+    let id = daemon.containers.new_id();
+    if config.hostname.as_deref().unwrap_or("").is_empty() {
+        config.hostname = Some(id[..12].to_string());
+    }
+    config.domainname.get_or_insert_with(String::new);
+    config.user.get_or_insert_with(String::new);
+    config.working_dir.get_or_insert_with(String::new);
+    let name = match name {
+        Some(n) => n,
+        None => generated_name(daemon),
+    };
+    let record = Container {
+        id: id.clone(),
+        name,
+        created: chrono::Utc::now(),
+        path: command[0].clone(),
+        args: command[1..].to_vec(),
+        config,
+        host_config,
+        image_id: image.id.clone(),
+        layers: image.layers.iter().map(|l| l.chain_id.clone()).collect(),
+        state: RunState::default(),
+        restart_count: 0,
+        dir: Default::default(),
+    };
+    let record = daemon.containers.insert(record)?;
+    if let Err(e) = super::rootfs::prepare(&record).and_then(|_| super::rootfs::write_etc_files(&record)) {
+        let _ = daemon.containers.remove(&record.id);
+        return Err(e);
+    }
+    daemon
+        .events
+        .publish("container", "create", &record.id, record.event_attributes());
+    Ok(record)
+}
+
+fn generated_name(daemon: &Daemon) -> String {
+    for attempt in 0..10 {
+        let n = format!("/{}", names::generate(attempt));
+        if daemon.containers.name_owner(&n).is_none() {
+            return n;
+        }
+    }
+    format!("/{}", names::generate(99))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn image_config_fills_what_the_user_left_empty() {
+        let image = json!({
+            "Cmd": ["sh"], "Env": ["PATH=/bin", "A=image"], "WorkingDir": "/w",
+            "Labels": {"l": "image", "m": "image"}, "ExposedPorts": {"80/tcp": {}},
+        });
+        let mut user = ContainerConfig {
+            env: Some(vec!["A=user".into()]),
+            labels: Some([("m".to_string(), "user".to_string())].into()),
+            ..Default::default()
+        };
+        merge_image_config(&mut user, image.as_object().unwrap());
+        assert_eq!(user.cmd, Some(vec!["sh".to_string()]));
+        assert_eq!(user.env, Some(vec!["A=user".into(), "PATH=/bin".into()]));
+        assert_eq!(user.working_dir.as_deref(), Some("/w"));
+        let labels = user.labels.unwrap();
+        assert_eq!(labels["l"], "image");
+        assert_eq!(labels["m"], "user");
+        assert_eq!(user.exposed_ports, Some(vec!["80/tcp".to_string()]));
+    }
+
+    #[test]
+    fn a_user_entrypoint_drops_the_image_cmd() {
+        let image = json!({"Cmd": ["sh"], "Entrypoint": ["/init"]});
+        let mut user = ContainerConfig {
+            entrypoint: Some(vec!["/bin/echo".into()]),
+            ..Default::default()
+        };
+        merge_image_config(&mut user, image.as_object().unwrap());
+        assert_eq!(user.cmd, None);
+        assert_eq!(user.entrypoint, Some(vec!["/bin/echo".to_string()]));
+    }
+}

@@ -1,0 +1,163 @@
+//! `GET /containers/{id}/json`: dockerd's shape, field for field (null versus empty
+//! included), from the record.
+use serde_json::{json, Map, Value};
+
+use super::record::{Container, Status};
+use super::{format_time, rootfs, ZERO_TIME};
+use crate::state::Daemon;
+
+fn time_or_zero(t: &Option<chrono::DateTime<chrono::Utc>>) -> String {
+    t.as_ref().map(format_time).unwrap_or_else(|| ZERO_TIME.into())
+}
+
+/// `State`.
+pub fn state_json(c: &Container) -> Value {
+    let s = &c.state;
+    json!({
+        "Status": s.status.as_str(),
+        "Running": s.status.is_running(),
+        "Paused": s.status == Status::Paused,
+        "Restarting": s.status == Status::Restarting,
+        "OOMKilled": s.oom_killed,
+        "Dead": s.status == Status::Dead,
+        "Pid": if s.status.is_running() { s.pid } else { 0 },
+        "ExitCode": s.exit_code,
+        "Error": s.error,
+        "StartedAt": time_or_zero(&s.started_at),
+        "FinishedAt": time_or_zero(&s.finished_at),
+    })
+}
+
+/// Overlays `given` (only the fields that were set) on `defaults`.
+fn overlay(mut defaults: Value, given: Value) -> Value {
+    if let (Some(d), Value::Object(g)) = (defaults.as_object_mut(), given) {
+        for (k, v) in g {
+            d.insert(k, v);
+        }
+    }
+    defaults
+}
+
+/// `HostConfig` with the fields dockerd always shows.
+pub fn host_config_json(c: &Container, default_runtime: &str) -> Value {
+    let privileged = c.host_config.privileged == Some(true);
+    let (masked, readonly) = if privileged {
+        (Value::Null, Value::Null)
+    } else {
+        (
+            json!(crate::security::paths::masked_paths()),
+            json!(crate::security::paths::readonly_paths()),
+        )
+    };
+    let defaults = json!({
+        "Binds": null, "ContainerIDFile": "", "LogConfig": {"Type": "json-file", "Config": {}},
+        "NetworkMode": "default", "PortBindings": {}, "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
+        "AutoRemove": false, "VolumeDriver": "", "VolumesFrom": null, "ConsoleSize": [0, 0],
+        "CapAdd": null, "CapDrop": null, "CgroupnsMode": "host", "Dns": [], "DnsOptions": [],
+        "DnsSearch": [], "ExtraHosts": null, "GroupAdd": null, "IpcMode": "private", "Cgroup": "",
+        "Links": null, "OomScoreAdj": 0, "PidMode": "", "Privileged": false, "PublishAllPorts": false,
+        "ReadonlyRootfs": false, "SecurityOpt": null, "UTSMode": "", "UsernsMode": "",
+        "ShmSize": super::spec::DEFAULT_SHM_SIZE, "Runtime": default_runtime, "Isolation": "",
+        "CpuShares": 0, "Memory": 0, "NanoCpus": 0, "CgroupParent": "", "BlkioWeight": 0,
+        "BlkioWeightDevice": [], "BlkioDeviceReadBps": [], "BlkioDeviceWriteBps": [],
+        "BlkioDeviceReadIOps": [], "BlkioDeviceWriteIOps": [], "CpuPeriod": 0, "CpuQuota": 0,
+        "CpuRealtimePeriod": 0, "CpuRealtimeRuntime": 0, "CpusetCpus": "", "CpusetMems": "",
+        "Devices": [], "DeviceCgroupRules": null, "DeviceRequests": null, "MemoryReservation": 0,
+        "MemorySwap": 0, "MemorySwappiness": null, "OomKillDisable": null, "PidsLimit": null,
+        "Ulimits": [], "CpuCount": 0, "CpuPercent": 0, "IOMaximumIOps": 0, "IOMaximumBandwidth": 0,
+        "MaskedPaths": masked, "ReadonlyPaths": readonly,
+    });
+    let given = serde_json::to_value(&c.host_config).unwrap_or(Value::Null);
+    let mut out = overlay(defaults, given);
+    if out["Runtime"] == json!("") {
+        out["Runtime"] = json!(default_runtime);
+    }
+    out
+}
+
+/// `Config` with the fields dockerd always shows.
+pub fn config_json(c: &Container) -> Value {
+    let defaults = json!({
+        "Hostname": "", "Domainname": "", "User": "", "AttachStdin": false, "AttachStdout": false,
+        "AttachStderr": false, "Tty": false, "OpenStdin": false, "StdinOnce": false, "Env": null,
+        "Cmd": null, "Image": "", "Volumes": null, "WorkingDir": "", "Entrypoint": null,
+        "OnBuild": null, "Labels": {},
+    });
+    let given = serde_json::to_value(&c.config).unwrap_or(Value::Null);
+    overlay(defaults, given)
+}
+
+fn network_settings(c: &Container) -> Value {
+    let mode = c.host_config.network_mode.clone().unwrap_or_else(|| "default".into());
+    let mut networks = Map::new();
+    let net_name = match mode.as_str() {
+        "default" => "bridge".to_string(),
+        other => other.to_string(),
+    };
+    networks.insert(
+        net_name,
+        json!({
+            "IPAMConfig": null, "Links": null, "Aliases": null, "MacAddress": "", "DriverOpts": null,
+            "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0,
+            "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "DNSNames": null,
+        }),
+    );
+    json!({
+        "Bridge": "", "SandboxID": "", "SandboxKey": "", "HairpinMode": false,
+        "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "Ports": {},
+        "SecondaryIPAddresses": null, "SecondaryIPv6Addresses": null, "EndpointID": "",
+        "Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPAddress": "",
+        "IPPrefixLen": 0, "IPv6Gateway": "", "MacAddress": "", "Networks": networks,
+    })
+}
+
+fn graph_driver(daemon: &Daemon, c: &Container) -> Value {
+    let lowers = rootfs::lower_dirs(&daemon.config.data_root.join("layers"), &c.layers)
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(":");
+    json!({
+        "Data": {
+            "LowerDir": lowers,
+            "MergedDir": c.merged_dir().display().to_string(),
+            "UpperDir": c.upper_dir().display().to_string(),
+            "WorkDir": c.work_dir().display().to_string(),
+        },
+        "Name": "overlay2",
+    })
+}
+
+/// The whole inspect document.
+pub fn inspect(daemon: &Daemon, c: &Container) -> Value {
+    let log_path = if c.log_driver() == "none" {
+        String::new()
+    } else {
+        c.log_path().display().to_string()
+    };
+    json!({
+        "Id": c.id,
+        "Created": format_time(&c.created),
+        "Path": c.path,
+        "Args": c.args,
+        "State": state_json(c),
+        "Image": c.image_id,
+        "ResolvConfPath": c.resolv_conf_path().display().to_string(),
+        "HostnamePath": c.hostname_path().display().to_string(),
+        "HostsPath": c.hosts_path().display().to_string(),
+        "LogPath": log_path,
+        "Name": c.name,
+        "RestartCount": c.restart_count,
+        "Driver": "overlay2",
+        "Platform": "linux",
+        "MountLabel": "",
+        "ProcessLabel": "",
+        "AppArmorProfile": "",
+        "ExecIDs": null,
+        "HostConfig": host_config_json(c, &daemon.config.default_runtime),
+        "GraphDriver": graph_driver(daemon, c),
+        "Mounts": [],
+        "Config": config_json(c),
+        "NetworkSettings": network_settings(c),
+    })
+}

@@ -1,0 +1,392 @@
+//! Start, stop, kill, pause, unpause, restart, remove and rename, through berth-containerd.
+use std::time::Duration;
+
+use super::engine::client::{CreateTask, LogSpec};
+use super::record::{Container, Status};
+use super::{monitor, rootfs, signals, spec, ContainerError, Result};
+use crate::security;
+use crate::state::SharedDaemon;
+
+/// The OCI bundle folder of a container: `<exec-root>/containers/<id>`.
+fn bundle_dir(daemon: &SharedDaemon, id: &str) -> std::path::PathBuf {
+    daemon.config.exec_root.join("containers").join(id)
+}
+
+fn not_running(c: &Container) -> ContainerError {
+    ContainerError::Conflict(format!("Container {} is not running", c.id))
+}
+
+fn log_spec(c: &Container) -> Option<LogSpec> {
+    if c.log_driver() == "none" {
+        return None;
+    }
+    let opts = c
+        .host_config
+        .log_config
+        .as_ref()
+        .and_then(|l| l.config.clone())
+        .unwrap_or_default();
+    Some(LogSpec {
+        path: c.log_path().display().to_string(),
+        max_size: opts.get("max-size").and_then(|s| parse_size(s)),
+        max_file: opts.get("max-file").and_then(|s| s.parse().ok()),
+    })
+}
+
+/// "10m", "1k", "512" → bytes (go-units RAMInBytes, binary multiples).
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim().to_ascii_lowercase();
+    let s = s.trim_end_matches('b');
+    let (num, mult) = match s.chars().last()? {
+        'k' => (&s[..s.len() - 1], 1u64 << 10),
+        'm' => (&s[..s.len() - 1], 1 << 20),
+        'g' => (&s[..s.len() - 1], 1 << 30),
+        _ => (s, 1),
+    };
+    num.trim().parse::<f64>().ok().map(|n| (n * mult as f64) as u64)
+}
+
+/// Writes the bundle's config.json for `c`, whose root is mounted at `rootfs`.
+fn write_bundle(daemon: &SharedDaemon, c: &Container, rootfs: &std::path::Path) -> Result<std::path::PathBuf> {
+    let user = security::users::resolve(
+        rootfs,
+        c.config.user.as_deref().unwrap_or(""),
+        c.host_config.group_add.as_deref().unwrap_or(&[]),
+    )?;
+    if let Some(wd) = c.config.working_dir.as_deref().filter(|w| !w.is_empty() && !w.contains("..")) {
+        let dir = rootfs.join(wd.trim_start_matches('/'));
+        if let Err(e) = std::fs::create_dir_all(&dir) {
+            tracing::debug!(dir = %dir.display(), error = %e, "creating the working directory");
+        }
+    }
+    let inputs = spec::SpecInputs {
+        rootfs,
+        cgroup_v2: crate::api::host::cgroup_version() == "2",
+    };
+    let spec = spec::build(c, &user, &inputs)?;
+    let bundle = bundle_dir(daemon, &c.id);
+    std::fs::create_dir_all(&bundle)
+        .map_err(|e| ContainerError::io(format!("creating {}", bundle.display()), e))?;
+    let data = serde_json::to_vec_pretty(&spec).map_err(|e| ContainerError::Internal(e.to_string()))?;
+    crate::store::atomic::write_file(&bundle.join("config.json"), &data)?;
+    Ok(bundle)
+}
+
+/// How dockerd turns a runtime's start failure into an exit code and a status.
+fn start_failure(message: &str) -> (i64, ContainerError) {
+    let lower = message.to_ascii_lowercase();
+    let code = if lower.contains("permission denied") {
+        126
+    } else if lower.contains("not found") || lower.contains("no such file") {
+        127
+    } else {
+        128
+    };
+    let err = if code == 128 {
+        ContainerError::Internal(message.to_string())
+    } else {
+        ContainerError::Invalid(message.to_string())
+    };
+    (code, err)
+}
+
+/// Starts a container: 304 when it runs already.
+pub async fn start(daemon: &SharedDaemon, reference: &str) -> Result<()> {
+    let c = daemon.containers.lookup(reference)?;
+    match c.state.status {
+        Status::Running => return Err(ContainerError::NotModified),
+        Status::Paused => {
+            return Err(ContainerError::Conflict(
+                "cannot start a paused container, try unpause instead".into(),
+            ))
+        }
+        Status::Removing | Status::Dead => {
+            return Err(ContainerError::Conflict(format!(
+                "container is marked for removal and cannot be started"
+            )))
+        }
+        _ => {}
+    }
+    start_container(daemon, &c).await?;
+    daemon.events.publish("container", "start", &c.id, c.event_attributes());
+    Ok(())
+}
+
+/// Mounts, builds the bundle, creates and starts the task; records the start.
+pub async fn start_container(daemon: &SharedDaemon, c: &Container) -> Result<()> {
+    if c.state.has_task {
+        // A leftover task from the previous run.
+        let _ = daemon.engine.delete(c.task_id()).await;
+    }
+    rootfs::check_layers(&daemon.layers, &c.layers)?;
+    let merged = rootfs::mount_rootfs(c, &daemon.config.data_root.join("layers"))?;
+    let result = async {
+        let bundle = write_bundle(daemon, c, &merged)?;
+        let req = CreateTask {
+            id: c.task_id().to_string(),
+            bundle: bundle.display().to_string(),
+            runtime: c.host_config.runtime.clone().filter(|r| !r.is_empty()),
+            terminal: c.tty(),
+            stdin: c.config.open_stdin.unwrap_or(false),
+            log: log_spec(c),
+        };
+        daemon.engine.create(&req).await.map_err(engine_start_error)?;
+        match daemon.engine.start(c.task_id()).await {
+            Ok(pid) => Ok(pid),
+            Err(e) => {
+                let _ = daemon.engine.delete(c.task_id()).await;
+                Err(engine_start_error(e))
+            }
+        }
+    }
+    .await;
+    match result {
+        Ok(pid) => {
+            daemon.containers.update(&c.id, |r| {
+                r.state.status = Status::Running;
+                r.state.pid = pid;
+                r.state.exit_code = 0;
+                r.state.error.clear();
+                r.state.oom_killed = false;
+                r.state.started_at = Some(chrono::Utc::now());
+                r.state.manually_stopped = false;
+                r.state.has_task = true;
+                Ok(())
+            })?;
+            monitor::watch_task(daemon.clone(), c.id.clone());
+            Ok(())
+        }
+        Err(e) => {
+            rootfs::unmount_rootfs(c);
+            let (code, err) = match &e {
+                ContainerError::Engine(inner) => start_failure(&inner.to_string()),
+                other => (128, ContainerError::Internal(other.to_string())),
+            };
+            let message = err.to_string();
+            let _ = daemon.containers.update(&c.id, |r| {
+                r.state.status = if r.state.started_at.is_some() { Status::Exited } else { Status::Created };
+                r.state.exit_code = code;
+                r.state.error = message.clone();
+                r.state.has_task = false;
+                Ok(())
+            });
+            match e {
+                ContainerError::Engine(_) => Err(err),
+                other => Err(other),
+            }
+        }
+    }
+}
+
+fn engine_start_error(e: super::engine::EngineError) -> ContainerError {
+    ContainerError::Engine(e)
+}
+
+/// Sends a signal; 409 when the container is not running.
+pub async fn kill(daemon: &SharedDaemon, reference: &str, signal: Option<&str>) -> Result<()> {
+    let c = daemon.containers.lookup(reference)?;
+    let signo = match signal.filter(|s| !s.is_empty()) {
+        Some(s) => signals::parse(s)?,
+        None => 9,
+    };
+    if !c.state.status.is_running() {
+        return Err(ContainerError::Conflict(format!(
+            "Cannot kill container: {reference}: Container {} is not running",
+            c.id
+        )));
+    }
+    if signo == 9 {
+        let _ = daemon.containers.update(&c.id, |r| {
+            r.state.manually_stopped = true;
+            Ok(())
+        });
+    }
+    send_signal(daemon, &c, signo).await?;
+    let mut attrs = c.event_attributes();
+    attrs.insert("signal".into(), signo.to_string());
+    daemon.events.publish("container", "kill", &c.id, attrs);
+    Ok(())
+}
+
+async fn send_signal(daemon: &SharedDaemon, c: &Container, signo: i32) -> Result<()> {
+    match daemon.engine.kill(c.task_id(), signo, None).await {
+        Ok(()) => Ok(()),
+        Err(e) if e.is_conflict() || e.is_not_found() => Err(not_running(c)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Waits up to `timeout` (None: forever) for the container to stop running.
+async fn wait_stopped(daemon: &SharedDaemon, id: &str, timeout: Option<Duration>) -> bool {
+    let Some(mut rx) = daemon.containers.watch(id) else {
+        return true;
+    };
+    let check = async {
+        loop {
+            match daemon.containers.get(id) {
+                Some(c) if c.state.status.is_running() => {}
+                _ => return,
+            }
+            if rx.changed().await.is_err() {
+                return;
+            }
+        }
+    };
+    match timeout {
+        Some(t) => tokio::time::timeout(t, check).await.is_ok(),
+        None => {
+            check.await;
+            true
+        }
+    }
+}
+
+/// Stops a container: StopSignal, then SIGKILL after the timeout. 304 when not running.
+pub async fn stop(daemon: &SharedDaemon, reference: &str, timeout: Option<i64>, signal: Option<&str>) -> Result<()> {
+    let c = daemon.containers.lookup(reference)?;
+    if !c.state.status.is_running() {
+        return Err(ContainerError::NotModified);
+    }
+    stop_container(daemon, &c, timeout, signal).await?;
+    daemon.events.publish("container", "stop", &c.id, c.event_attributes());
+    Ok(())
+}
+
+pub async fn stop_container(daemon: &SharedDaemon, c: &Container, timeout: Option<i64>, signal: Option<&str>) -> Result<()> {
+    let signal = signal
+        .map(str::to_string)
+        .or_else(|| c.config.stop_signal.clone())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "SIGTERM".into());
+    let signo = signals::parse(&signal)?;
+    let timeout = timeout.or(c.config.stop_timeout).unwrap_or(10);
+    let _ = daemon.containers.update(&c.id, |r| {
+        r.state.manually_stopped = true;
+        Ok(())
+    });
+    if c.state.status == Status::Paused {
+        let _ = daemon.engine.resume(c.task_id()).await;
+    }
+    if signo != 9 {
+        let _ = send_signal(daemon, c, signo).await;
+        let limit = (timeout >= 0).then(|| Duration::from_secs(timeout as u64));
+        if wait_stopped(daemon, &c.id, limit).await {
+            return Ok(());
+        }
+    }
+    let _ = send_signal(daemon, c, 9).await;
+    if !wait_stopped(daemon, &c.id, Some(Duration::from_secs(30))).await {
+        return Err(ContainerError::Internal(format!(
+            "cannot stop container: {}: tried to kill container, but did not receive an exit event",
+            c.id
+        )));
+    }
+    Ok(())
+}
+
+pub async fn restart(daemon: &SharedDaemon, reference: &str, timeout: Option<i64>, signal: Option<&str>) -> Result<()> {
+    let c = daemon.containers.lookup(reference)?;
+    if c.state.status.is_running() {
+        stop_container(daemon, &c, timeout, signal).await?;
+    }
+    let c = daemon.containers.lookup(&c.id)?;
+    start_container(daemon, &c).await?;
+    daemon.events.publish("container", "restart", &c.id, c.event_attributes());
+    Ok(())
+}
+
+pub async fn pause(daemon: &SharedDaemon, reference: &str) -> Result<()> {
+    let c = daemon.containers.lookup(reference)?;
+    match c.state.status {
+        Status::Paused => return Err(ContainerError::Conflict(format!("Container {} is already paused", c.id))),
+        Status::Running => {}
+        _ => return Err(not_running(&c)),
+    }
+    daemon.engine.pause(c.task_id()).await?;
+    daemon.containers.update(&c.id, |r| {
+        r.state.status = Status::Paused;
+        Ok(())
+    })?;
+    daemon.events.publish("container", "pause", &c.id, c.event_attributes());
+    Ok(())
+}
+
+pub async fn unpause(daemon: &SharedDaemon, reference: &str) -> Result<()> {
+    let c = daemon.containers.lookup(reference)?;
+    if c.state.status != Status::Paused {
+        return Err(ContainerError::Conflict(format!("Container {} is not paused", c.id)));
+    }
+    daemon.engine.resume(c.task_id()).await?;
+    daemon.containers.update(&c.id, |r| {
+        r.state.status = Status::Running;
+        Ok(())
+    })?;
+    daemon.events.publish("container", "unpause", &c.id, c.event_attributes());
+    Ok(())
+}
+
+/// Removes a container; 409 while running unless `force` (then it is killed first).
+pub async fn remove(daemon: &SharedDaemon, reference: &str, force: bool) -> Result<()> {
+    let c = daemon.containers.lookup(reference)?;
+    if c.state.status.is_running() {
+        if !force {
+            let what = if c.state.status == Status::Paused { "paused" } else { "running" };
+            return Err(ContainerError::Conflict(format!(
+                "You cannot remove a {what} container {}. Stop the container before attempting removal or force remove",
+                c.id
+            )));
+        }
+        let _ = daemon.containers.update(&c.id, |r| {
+            r.state.manually_stopped = true;
+            Ok(())
+        });
+        if c.state.status == Status::Paused {
+            let _ = daemon.engine.resume(c.task_id()).await;
+        }
+        let _ = send_signal(daemon, &c, 9).await;
+        if !wait_stopped(daemon, &c.id, Some(Duration::from_secs(30))).await {
+            return Err(ContainerError::Internal(format!(
+                "Could not kill running container {}, cannot remove",
+                c.id
+            )));
+        }
+    }
+    destroy(daemon, &c.id).await
+}
+
+/// Deletes the task, unmounts, forgets the record; publishes `destroy`.
+pub async fn destroy(daemon: &SharedDaemon, id: &str) -> Result<()> {
+    let Some(c) = daemon.containers.get(id) else {
+        return Ok(());
+    };
+    if c.state.has_task {
+        if let Err(e) = daemon.engine.delete(c.task_id()).await {
+            if !e.is_not_found() {
+                tracing::warn!(id, error = %e, "deleting the task of a removed container");
+            }
+        }
+    }
+    rootfs::unmount_rootfs(&c);
+    let _ = std::fs::remove_dir_all(bundle_dir(daemon, id));
+    daemon.containers.remove(id)?;
+    daemon.events.publish("container", "destroy", id, c.event_attributes());
+    Ok(())
+}
+
+pub fn rename(daemon: &SharedDaemon, reference: &str, new_name: &str) -> Result<()> {
+    if new_name.is_empty() {
+        return Err(ContainerError::Invalid("Neither old nor new names may be empty".into()));
+    }
+    let c = daemon.containers.lookup(reference)?;
+    let new_name = super::names::validate(new_name)?;
+    if new_name == c.name {
+        return Err(ContainerError::Invalid(
+            "Renaming a container with the same name as its current name".into(),
+        ));
+    }
+    let renamed = daemon.containers.rename(&c.id, &new_name)?;
+    let mut attrs = renamed.event_attributes();
+    attrs.insert("oldName".into(), c.name.clone());
+    daemon.events.publish("container", "rename", &c.id, attrs);
+    Ok(())
+}

@@ -1,0 +1,281 @@
+//! `GET /containers/json`: `docker ps` rows, filters, and dockerd's status strings.
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use super::record::{Container, Status};
+use super::{ContainerError, Result};
+use crate::images::filters::Filters;
+use crate::state::Daemon;
+
+const ACCEPTED: &[&str] = &[
+    "ancestor", "before", "expose", "exited", "health", "id", "isolation", "is-task", "label",
+    "name", "network", "publish", "since", "status", "volume",
+];
+
+/// go-units' HumanDuration.
+pub fn human_duration(d: chrono::Duration) -> String {
+    let seconds = d.num_seconds();
+    if seconds < 1 {
+        return "Less than a second".into();
+    }
+    if seconds == 1 {
+        return "1 second".into();
+    }
+    if seconds < 60 {
+        return format!("{seconds} seconds");
+    }
+    let minutes = d.num_minutes();
+    if minutes == 1 {
+        return "About a minute".into();
+    }
+    if minutes < 60 {
+        return format!("{minutes} minutes");
+    }
+    let hours = (d.num_seconds() as f64 / 3600.0 + 0.5) as i64;
+    if hours == 1 {
+        return "About an hour".into();
+    }
+    if hours < 48 {
+        return format!("{hours} hours");
+    }
+    if hours < 24 * 7 * 2 {
+        return format!("{} days", hours / 24);
+    }
+    if hours < 24 * 30 * 2 {
+        return format!("{} weeks", hours / 24 / 7);
+    }
+    if hours < 24 * 365 * 2 {
+        return format!("{} months", hours / 24 / 30);
+    }
+    format!("{} years", d.num_hours() / 24 / 365)
+}
+
+/// dockerd's `State.String()`: "Up 3 seconds", "Exited (0) 5 seconds ago", "Created", …
+pub fn status_string(c: &Container, now: DateTime<Utc>) -> String {
+    let s = &c.state;
+    let since = |t: Option<DateTime<Utc>>| human_duration(now - t.unwrap_or(now));
+    match s.status {
+        Status::Running => format!("Up {}", since(s.started_at)),
+        Status::Paused => format!("Up {} (Paused)", since(s.started_at)),
+        Status::Restarting => format!("Restarting ({}) {} ago", s.exit_code, since(s.finished_at)),
+        Status::Removing => "Removal In Progress".into(),
+        Status::Dead => "Dead".into(),
+        Status::Created => "Created".into(),
+        Status::Exited => match (s.started_at, s.finished_at) {
+            (None, _) => "Created".into(),
+            (_, None) => String::new(),
+            (_, Some(f)) => format!("Exited ({}) {} ago", s.exit_code, human_duration(now - f)),
+        },
+    }
+}
+
+fn command(c: &Container) -> String {
+    if c.args.is_empty() {
+        c.path.clone()
+    } else {
+        format!("{} {}", c.path, c.args.join(" "))
+    }
+}
+
+fn invalid(e: crate::images::RequestError) -> ContainerError {
+    ContainerError::Invalid(e.to_string())
+}
+
+/// The options of `GET /containers/json`.
+#[derive(Debug, Default)]
+pub struct ListOptions {
+    pub all: bool,
+    pub limit: Option<usize>,
+    pub size: bool,
+    pub filters: String,
+}
+
+fn labels(c: &Container) -> BTreeMap<String, String> {
+    c.config.labels.clone().unwrap_or_default().into_iter().collect()
+}
+
+fn matches(daemon: &Daemon, c: &Container, f: &Filters, all: bool, ctx: &Bounds) -> Result<bool> {
+    let status = c.state.status.as_str();
+    if f.contains("status") {
+        for s in f.get("status") {
+            if !["created", "restarting", "running", "removing", "paused", "exited", "dead"].contains(&s) {
+                return Err(ContainerError::Invalid(format!("invalid filter 'status={s}'")));
+            }
+        }
+        if !f.get("status").contains(&status) {
+            return Ok(false);
+        }
+    } else if !all && !f.contains("exited") && !c.state.status.is_running() && c.state.status != Status::Restarting {
+        return Ok(false);
+    }
+    if f.contains("exited") {
+        if c.state.status != Status::Exited {
+            return Ok(false);
+        }
+        let mut ok = false;
+        for e in f.get("exited") {
+            let code: i64 = e
+                .parse()
+                .map_err(|_| ContainerError::Invalid(format!("invalid filter 'exited={e}'")))?;
+            ok |= code == c.state.exit_code;
+        }
+        if !ok {
+            return Ok(false);
+        }
+    }
+    if f.contains("id") && !f.get("id").iter().any(|p| c.id.starts_with(p)) {
+        return Ok(false);
+    }
+    if f.contains("name") {
+        let mut ok = false;
+        for p in f.get("name") {
+            ok |= regex_lite_match(p, c.bare_name()) || regex_lite_match(p, &c.name);
+        }
+        if !ok {
+            return Ok(false);
+        }
+    }
+    if f.contains("label") && !f.match_kv_list("label", &labels(c)) {
+        return Ok(false);
+    }
+    if f.contains("ancestor") {
+        let mut ok = false;
+        for a in f.get("ancestor") {
+            ok |= c.image_name() == a
+                || crate::images::lookup::resolve_image(daemon, a).is_ok_and(|i| i.id == c.image_id);
+        }
+        if !ok {
+            return Ok(false);
+        }
+    }
+    if let Some(before) = &ctx.before {
+        if c.created >= *before {
+            return Ok(false);
+        }
+    }
+    if let Some(since) = &ctx.since {
+        if c.created <= *since {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// dockerd matches names with a regexp search; Berth supports the usual forms:
+/// a substring, with `^` and `$` anchors.
+fn regex_lite_match(pattern: &str, name: &str) -> bool {
+    let (anchored_start, p) = match pattern.strip_prefix('^') {
+        Some(p) => (true, p),
+        None => (false, pattern),
+    };
+    let (anchored_end, p) = match p.strip_suffix('$') {
+        Some(p) => (true, p),
+        None => (false, p),
+    };
+    match (anchored_start, anchored_end) {
+        (true, true) => name == p,
+        (true, false) => name.starts_with(p),
+        (false, true) => name.ends_with(p),
+        (false, false) => name.contains(p),
+    }
+}
+
+struct Bounds {
+    before: Option<DateTime<Utc>>,
+    since: Option<DateTime<Utc>>,
+}
+
+fn bound(daemon: &Daemon, f: &Filters, key: &str) -> Result<Option<DateTime<Utc>>> {
+    match f.get(key).first() {
+        None => Ok(None),
+        Some(r) => Ok(Some(daemon.containers.lookup(r)?.created)),
+    }
+}
+
+/// The rows of `docker ps`, newest first.
+pub fn list(daemon: &Daemon, opts: &ListOptions) -> Result<Vec<Value>> {
+    let f = Filters::from_json(&opts.filters).map_err(invalid)?;
+    f.validate(ACCEPTED).map_err(invalid)?;
+    let ctx = Bounds {
+        before: bound(daemon, &f, "before")?,
+        since: bound(daemon, &f, "since")?,
+    };
+    let mut all = daemon.containers.list();
+    all.sort_by(|a, b| b.created.cmp(&a.created));
+    let now = Utc::now();
+    let mut out = Vec::new();
+    let all_flag = opts.all || opts.limit.is_some_and(|l| l > 0);
+    for c in all {
+        if !matches(daemon, &c, &f, all_flag, &ctx)? {
+            continue;
+        }
+        if opts.limit.is_some_and(|l| l > 0 && out.len() >= l) {
+            break;
+        }
+        let mut row = json!({
+            "Id": c.id,
+            "Names": [c.name],
+            "Image": c.image_name(),
+            "ImageID": c.image_id,
+            "Command": command(&c),
+            "Created": c.created.timestamp(),
+            "Ports": [],
+            "Labels": labels(&c),
+            "State": c.state.status.as_str(),
+            "Status": status_string(&c, now),
+            "HostConfig": { "NetworkMode": c.host_config.network_mode.clone().unwrap_or_else(|| "default".into()) },
+            "NetworkSettings": { "Networks": {} },
+            "Mounts": [],
+        });
+        if opts.size {
+            row["SizeRw"] = json!(dir_size(&c.upper_dir()));
+            row["SizeRootFs"] = json!(0);
+        }
+        out.push(row);
+    }
+    Ok(out)
+}
+
+/// Bytes of regular files under `dir`.
+pub fn dir_size(dir: &std::path::Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for e in entries.flatten() {
+            match e.file_type() {
+                Ok(t) if t.is_dir() => stack.push(e.path()),
+                Ok(t) if t.is_file() => total += e.metadata().map(|m| m.len()).unwrap_or(0),
+                _ => {}
+            }
+        }
+    }
+    total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration as D;
+
+    #[test]
+    fn human_durations_read_as_dockers() {
+        assert_eq!(human_duration(D::milliseconds(300)), "Less than a second");
+        assert_eq!(human_duration(D::seconds(1)), "1 second");
+        assert_eq!(human_duration(D::seconds(3)), "3 seconds");
+        assert_eq!(human_duration(D::seconds(70)), "About a minute");
+        assert_eq!(human_duration(D::minutes(5)), "5 minutes");
+        assert_eq!(human_duration(D::minutes(61)), "About an hour");
+        assert_eq!(human_duration(D::hours(5)), "5 hours");
+        assert_eq!(human_duration(D::days(3)), "3 days");
+    }
+
+    #[test]
+    fn name_patterns() {
+        assert!(regex_lite_match("web", "my-web-1"));
+        assert!(regex_lite_match("^web$", "web"));
+        assert!(!regex_lite_match("^web$", "web2"));
+    }
+}

@@ -1,0 +1,162 @@
+//! A container's record: what was asked (Config, HostConfig), what it runs from
+//! (image, layers), and its state. Kept in `<data-root>/containers/<id>/config.json`,
+//! written whole.
+use std::path::{Path, PathBuf};
+
+use bollard_stubs::models::{ContainerConfig, HostConfig};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The file holding a record inside its folder.
+pub const RECORD_FILE: &str = "config.json";
+
+/// dockerd's container states (`State.Status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    #[default]
+    Created,
+    Running,
+    Paused,
+    Restarting,
+    Removing,
+    Exited,
+    Dead,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Restarting => "restarting",
+            Status::Removing => "removing",
+            Status::Exited => "exited",
+            Status::Dead => "dead",
+        }
+    }
+
+    /// Whether the container's process is alive (running or paused).
+    pub fn is_running(self) -> bool {
+        matches!(self, Status::Running | Status::Paused)
+    }
+}
+
+/// `State` of a container.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RunState {
+    pub status: Status,
+    pub pid: u32,
+    pub exit_code: i64,
+    pub error: String,
+    pub oom_killed: bool,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// `docker stop`/`kill` asked for this exit (restart policies leave it stopped).
+    #[serde(default)]
+    pub manually_stopped: bool,
+    /// Whether a task exists in berth-containerd for this container.
+    #[serde(default)]
+    pub has_task: bool,
+}
+
+/// One container.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Container {
+    /// 64 hex digits.
+    pub id: String,
+    /// With the leading "/".
+    pub name: String,
+    pub created: DateTime<Utc>,
+    /// The process: Path and Args (entrypoint + cmd, split as dockerd does).
+    pub path: String,
+    pub args: Vec<String>,
+    /// Config, merged with the image's.
+    pub config: ContainerConfig,
+    /// HostConfig as given, defaults filled.
+    pub host_config: HostConfig,
+    /// "sha256:<hex>" of the image.
+    pub image_id: String,
+    /// The image's layer chain IDs, bottom first.
+    pub layers: Vec<String>,
+    pub state: RunState,
+    pub restart_count: u64,
+    /// Data root folder of this container (not serialised: known from where it was loaded).
+    #[serde(skip)]
+    pub dir: PathBuf,
+}
+
+impl Container {
+    /// The ID berth-containerd knows the task by: the first 32 hex digits (the shim's
+    /// socket paths must fit in 108 bytes).
+    pub fn task_id(&self) -> &str {
+        task_id_of(&self.id)
+    }
+    pub fn short_id(&self) -> &str {
+        &self.id[..12.min(self.id.len())]
+    }
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.join(format!("{}-json.log", self.id))
+    }
+    pub fn hostname_path(&self) -> PathBuf {
+        self.dir.join("hostname")
+    }
+    pub fn hosts_path(&self) -> PathBuf {
+        self.dir.join("hosts")
+    }
+    pub fn resolv_conf_path(&self) -> PathBuf {
+        self.dir.join("resolv.conf")
+    }
+    pub fn upper_dir(&self) -> PathBuf {
+        self.dir.join("diff")
+    }
+    pub fn work_dir(&self) -> PathBuf {
+        self.dir.join("work")
+    }
+    pub fn merged_dir(&self) -> PathBuf {
+        self.dir.join("merged")
+    }
+    pub fn record_path(dir: &Path) -> PathBuf {
+        dir.join(RECORD_FILE)
+    }
+    /// The name without its leading "/".
+    pub fn bare_name(&self) -> &str {
+        self.name.trim_start_matches('/')
+    }
+    /// Config.Image as the user gave it.
+    pub fn image_name(&self) -> String {
+        self.config.image.clone().unwrap_or_default()
+    }
+    pub fn log_driver(&self) -> String {
+        self.host_config
+            .log_config
+            .as_ref()
+            .and_then(|l| l.typ.clone())
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(|| "json-file".into())
+    }
+    pub fn tty(&self) -> bool {
+        self.config.tty.unwrap_or(false)
+    }
+    pub fn auto_remove(&self) -> bool {
+        self.host_config.auto_remove.unwrap_or(false)
+    }
+    /// Attributes of this container's events: name, image and the labels.
+    pub fn event_attributes(&self) -> std::collections::BTreeMap<String, String> {
+        let mut attrs: std::collections::BTreeMap<String, String> = self
+            .config
+            .labels
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        attrs.insert("name".into(), self.bare_name().to_string());
+        attrs.insert("image".into(), self.image_name());
+        attrs
+    }
+}
+
+pub fn task_id_of(id: &str) -> &str {
+    &id[..32.min(id.len())]
+}

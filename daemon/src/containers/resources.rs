@@ -1,0 +1,243 @@
+//! HostConfig resources: dockerd's validation (same messages, 400s) and the OCI
+//! `linux.resources` they become.
+use bollard_stubs::models::HostConfig;
+use serde_json::{json, Map, Value};
+
+use super::ContainerError;
+
+/// dockerd's smallest memory limit and reservation: 6 MiB.
+pub const MIN_MEMORY: i64 = 6 * 1024 * 1024;
+/// The CFS period dockerd uses for `--cpus`.
+const NANO_CPU_PERIOD: i64 = 100_000;
+
+fn invalid(m: &str) -> ContainerError {
+    ContainerError::Invalid(m.to_string())
+}
+
+/// Checks the resources of `hc` as dockerd's `verifyPlatformContainerResources` does.
+pub fn validate(hc: &HostConfig, ncpu: usize) -> Result<(), ContainerError> {
+    let memory = hc.memory.unwrap_or(0);
+    let swap = hc.memory_swap.unwrap_or(0);
+    let reservation = hc.memory_reservation.unwrap_or(0);
+    if memory != 0 && memory < MIN_MEMORY {
+        return Err(invalid("Minimum memory limit allowed is 6MB"));
+    }
+    if memory > 0 && swap > 0 && swap < memory {
+        return Err(invalid(
+            "Minimum memoryswap limit should be larger than memory limit, see usage",
+        ));
+    }
+    if memory == 0 && swap > 0 {
+        return Err(invalid(
+            "You should always set the Memory limit when using Memoryswap limit, see usage",
+        ));
+    }
+    if let Some(s) = hc.memory_swappiness {
+        if s != -1 && !(0..=100).contains(&s) {
+            return Err(ContainerError::Invalid(format!(
+                "Invalid value: {s}, valid memory swappiness range is 0-100"
+            )));
+        }
+    }
+    if reservation != 0 && reservation < MIN_MEMORY {
+        return Err(invalid("Minimum memory reservation allowed is 6MB"));
+    }
+    if memory > 0 && reservation > 0 && memory < reservation {
+        return Err(invalid(
+            "Minimum memory limit can not be less than memory reservation limit, see usage",
+        ));
+    }
+    let nano = hc.nano_cpus.unwrap_or(0);
+    if nano > 0 && hc.cpu_period.unwrap_or(0) > 0 {
+        return Err(invalid(
+            "Conflicting options: Nano CPUs and CPU Period cannot both be set",
+        ));
+    }
+    if nano > 0 && hc.cpu_quota.unwrap_or(0) > 0 {
+        return Err(invalid(
+            "Conflicting options: Nano CPUs and CPU Quota cannot both be set",
+        ));
+    }
+    if nano < 0 || nano > (ncpu as i64) * 1_000_000_000 {
+        return Err(ContainerError::Invalid(format!(
+            "Range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available"
+        )));
+    }
+    let period = hc.cpu_period.unwrap_or(0);
+    if period != 0 && !(1000..=1_000_000).contains(&period) {
+        return Err(invalid(
+            "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)",
+        ));
+    }
+    let quota = hc.cpu_quota.unwrap_or(0);
+    if quota > 0 && quota < 1000 {
+        return Err(invalid("CPU cfs quota can not be less than 1ms (i.e. 1000)"));
+    }
+    if let Some(cpus) = hc.cpuset_cpus.as_deref().filter(|s| !s.is_empty()) {
+        if !valid_cpuset(cpus) {
+            return Err(ContainerError::Invalid(format!(
+                "Invalid value {cpus} for cpuset cpus"
+            )));
+        }
+    }
+    if let Some(ulimits) = &hc.ulimits {
+        for u in ulimits {
+            if u.soft.unwrap_or(0) > u.hard.unwrap_or(0) {
+                return Err(ContainerError::Invalid(format!(
+                    "ulimit soft limit must be less than or equal to hard limit: {} > {}",
+                    u.soft.unwrap_or(0),
+                    u.hard.unwrap_or(0)
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// "0-2,4": ranges and single CPUs.
+fn valid_cpuset(s: &str) -> bool {
+    s.split(',').all(|part| {
+        let mut it = part.splitn(2, '-');
+        let a = it.next().map(|x| x.parse::<u32>().is_ok()).unwrap_or(false);
+        match it.next() {
+            None => a,
+            Some(b) => a && b.parse::<u32>().is_ok(),
+        }
+    })
+}
+
+/// Docker's default device cgroup rules (deny all, then the usual character devices).
+fn default_device_rules() -> Vec<Value> {
+    let mut rules = vec![json!({ "allow": false, "access": "rwm" })];
+    for (major, minor, access) in [
+        (1, 5, "rwm"),   // /dev/zero
+        (1, 3, "rwm"),   // /dev/null
+        (1, 9, "rwm"),   // /dev/urandom
+        (1, 8, "rwm"),   // /dev/random
+        (5, 0, "rwm"),   // /dev/tty
+        (5, 1, "rwm"),   // /dev/console
+        (5, 2, "rwm"),   // /dev/ptmx
+        (1, 7, "rwm"),   // /dev/full
+        (136, -1, "rwm"), // /dev/pts/*
+        (10, 200, "rwm"), // /dev/net/tun
+    ] {
+        let mut rule = Map::new();
+        rule.insert("allow".into(), json!(true));
+        rule.insert("type".into(), json!("c"));
+        rule.insert("major".into(), json!(major));
+        if minor >= 0 {
+            rule.insert("minor".into(), json!(minor));
+        }
+        rule.insert("access".into(), json!(access));
+        rules.push(Value::Object(rule));
+    }
+    rules
+}
+
+/// The OCI `linux.resources` of a container.
+pub fn oci_resources(hc: &HostConfig) -> Value {
+    let mut memory = Map::new();
+    if let Some(m) = hc.memory.filter(|m| *m > 0) {
+        memory.insert("limit".into(), json!(m));
+        match hc.memory_swap {
+            Some(s) if s != 0 => {
+                memory.insert("swap".into(), json!(s));
+            }
+            // dockerd: swap defaults to twice the memory limit.
+            _ => {
+                memory.insert("swap".into(), json!(m * 2));
+            }
+        }
+    }
+    if let Some(r) = hc.memory_reservation.filter(|r| *r > 0) {
+        memory.insert("reservation".into(), json!(r));
+    }
+    if let Some(s) = hc.memory_swappiness.filter(|s| *s >= 0) {
+        memory.insert("swappiness".into(), json!(s));
+    }
+    if hc.oom_kill_disable == Some(true) {
+        memory.insert("disableOOMKiller".into(), json!(true));
+    }
+    let mut cpu = Map::new();
+    if let Some(s) = hc.cpu_shares.filter(|s| *s > 0) {
+        cpu.insert("shares".into(), json!(s));
+    }
+    if let Some(n) = hc.nano_cpus.filter(|n| *n > 0) {
+        cpu.insert("period".into(), json!(NANO_CPU_PERIOD));
+        cpu.insert(
+            "quota".into(),
+            json!(n * NANO_CPU_PERIOD / 1_000_000_000),
+        );
+    }
+    if let Some(q) = hc.cpu_quota.filter(|q| *q != 0) {
+        cpu.insert("quota".into(), json!(q));
+    }
+    if let Some(p) = hc.cpu_period.filter(|p| *p != 0) {
+        cpu.insert("period".into(), json!(p));
+    }
+    if let Some(c) = hc.cpuset_cpus.as_deref().filter(|c| !c.is_empty()) {
+        cpu.insert("cpus".into(), json!(c));
+    }
+    if let Some(m) = hc.cpuset_mems.as_deref().filter(|c| !c.is_empty()) {
+        cpu.insert("mems".into(), json!(m));
+    }
+    let mut out = Map::new();
+    if hc.privileged == Some(true) {
+        out.insert("devices".into(), json!([{ "allow": true, "access": "rwm" }]));
+    } else {
+        out.insert("devices".into(), Value::Array(default_device_rules()));
+    }
+    if !memory.is_empty() {
+        out.insert("memory".into(), Value::Object(memory));
+    }
+    if !cpu.is_empty() {
+        out.insert("cpu".into(), Value::Object(cpu));
+    }
+    if let Some(p) = hc.pids_limit.filter(|p| *p != 0) {
+        out.insert("pids".into(), json!({ "limit": if p < 0 { -1 } else { p } }));
+    }
+    Value::Object(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_memory_is_refused() {
+        let hc = HostConfig {
+            memory: Some(1024),
+            ..Default::default()
+        };
+        assert_eq!(
+            validate(&hc, 2).unwrap_err().to_string(),
+            "Minimum memory limit allowed is 6MB"
+        );
+    }
+
+    #[test]
+    fn too_many_cpus_are_refused() {
+        let hc = HostConfig {
+            nano_cpus: Some(3_000_000_000),
+            ..Default::default()
+        };
+        assert_eq!(
+            validate(&hc, 2).unwrap_err().to_string(),
+            "Range of CPUs is from 0.01 to 2.00, as there are only 2 CPUs available"
+        );
+    }
+
+    #[test]
+    fn nano_cpus_become_quota_and_period() {
+        let hc = HostConfig {
+            nano_cpus: Some(1_500_000_000),
+            memory: Some(64 << 20),
+            ..Default::default()
+        };
+        let r = oci_resources(&hc);
+        assert_eq!(r["cpu"]["quota"], json!(150_000));
+        assert_eq!(r["cpu"]["period"], json!(100_000));
+        assert_eq!(r["memory"]["limit"], json!(64 << 20));
+        assert_eq!(r["memory"]["swap"], json!(128 << 20));
+    }
+}

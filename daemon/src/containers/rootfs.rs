@@ -1,0 +1,194 @@
+//! A container's root: an overlay of the image's unpacked layers plus the container's
+//! own upper and work folders, mounted at `<container>/merged` while it runs; and the
+//! files berthd writes for it: `/etc/hostname`, `/etc/hosts`, `/etc/resolv.conf`.
+use std::path::{Path, PathBuf};
+
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+
+use super::record::Container;
+use super::{ContainerError, Result};
+use crate::store::layers::LayerStore;
+
+/// The `diff` folders of an image's layers, top first (overlay's lowerdir order).
+pub fn lower_dirs(layers_root: &Path, chain_ids: &[String]) -> Vec<PathBuf> {
+    chain_ids
+        .iter()
+        .rev()
+        .map(|c| layers_root.join(c.trim_start_matches("sha256:")).join("diff"))
+        .collect()
+}
+
+/// Creates the container's upper, work and mount-point folders.
+pub fn prepare(c: &Container) -> Result<()> {
+    for dir in [c.upper_dir(), c.work_dir(), c.merged_dir()] {
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| ContainerError::io(format!("creating {}", dir.display()), e))?;
+    }
+    Ok(())
+}
+
+fn is_mounted(path: &Path) -> bool {
+    let Ok(mounts) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return false;
+    };
+    let target = path.display().to_string();
+    mounts
+        .lines()
+        .any(|l| l.split(' ').nth(4) == Some(target.as_str()))
+}
+
+/// Mounts the overlay at `<container>/merged` (nothing to do when already mounted).
+pub fn mount_rootfs(c: &Container, layers_root: &Path) -> Result<PathBuf> {
+    prepare(c)?;
+    let merged = c.merged_dir();
+    if is_mounted(&merged) {
+        return Ok(merged);
+    }
+    let mut lowers = lower_dirs(layers_root, &c.layers);
+    if lowers.is_empty() {
+        // overlay needs a lower layer: an empty folder stands in for an image without layers.
+        let empty = c.dir.join("empty");
+        std::fs::create_dir_all(&empty)
+            .map_err(|e| ContainerError::io(format!("creating {}", empty.display()), e))?;
+        lowers.push(empty);
+    }
+    let lower = lowers
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(":");
+    let data = format!(
+        "lowerdir={lower},upperdir={},workdir={}",
+        c.upper_dir().display(),
+        c.work_dir().display()
+    );
+    mount(
+        Some("overlay"),
+        &merged,
+        Some("overlay"),
+        MsFlags::empty(),
+        Some(data.as_str()),
+    )
+    .map_err(|e| {
+        ContainerError::io(
+            format!("mounting the overlay of {}", c.id),
+            std::io::Error::from(e),
+        )
+    })?;
+    Ok(merged)
+}
+
+/// Unmounts the overlay (nothing to do when not mounted).
+pub fn unmount_rootfs(c: &Container) {
+    let merged = c.merged_dir();
+    if !is_mounted(&merged) {
+        return;
+    }
+    if let Err(e) = umount2(&merged, MntFlags::MNT_DETACH) {
+        tracing::warn!(id = %c.id, error = %e, "unmounting the container's root");
+    }
+}
+
+/// The unpacked layer folders must all exist (a layer store path for each chain ID).
+pub fn check_layers(layers: &LayerStore, chain_ids: &[String]) -> Result<()> {
+    for chain in chain_ids {
+        if layers.get(chain)?.is_none() {
+            return Err(ContainerError::Internal(format!(
+                "layer {chain} of the image is missing"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn write(path: &Path, text: &str) -> Result<()> {
+    std::fs::write(path, text)
+        .map_err(|e| ContainerError::io(format!("writing {}", path.display()), e))
+}
+
+/// Writes hostname, hosts and resolv.conf in the container's folder.
+pub fn write_etc_files(c: &Container) -> Result<()> {
+    let hostname = c.config.hostname.clone().unwrap_or_default();
+    write(&c.hostname_path(), &format!("{hostname}\n"))?;
+    let mut hosts = String::from(
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
+    );
+    for extra in c.host_config.extra_hosts.iter().flatten() {
+        if let Some((name, addr)) = extra.split_once(':').or_else(|| extra.split_once('=')) {
+            hosts.push_str(&format!("{addr}\t{name}\n"));
+        }
+    }
+    write(&c.hosts_path(), &hosts)?;
+    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    write(&c.resolv_conf_path(), &resolv_conf(&host_resolv, &c.host_config))
+}
+
+/// resolv.conf for a container: the host's without loopback resolvers, or the
+/// Dns/DnsSearch/DnsOptions given; 8.8.8.8 and 8.8.4.4 when no resolver is left.
+pub fn resolv_conf(host: &str, hc: &bollard_stubs::models::HostConfig) -> String {
+    let dns = hc.dns.clone().unwrap_or_default();
+    let search = hc.dns_search.clone().unwrap_or_default();
+    let options = hc.dns_options.clone().unwrap_or_default();
+    let mut nameservers: Vec<String> = if dns.is_empty() {
+        host.lines()
+            .filter_map(|l| l.trim().strip_prefix("nameserver"))
+            .map(|s| s.trim().to_string())
+            .filter(|a| !(a.starts_with("127.") || a == "::1" || a.is_empty()))
+            .collect()
+    } else {
+        dns
+    };
+    if nameservers.is_empty() {
+        nameservers = vec!["8.8.8.8".into(), "8.8.4.4".into()];
+    }
+    let host_search: Vec<String> = host
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("search "))
+        .flat_map(|s| s.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+        .collect();
+    let host_options: Vec<String> = host
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("options "))
+        .flat_map(|s| s.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+        .collect();
+    let search = if search.is_empty() { host_search } else { search };
+    let options = if options.is_empty() { host_options } else { options };
+    let mut out = String::new();
+    if !search.is_empty() {
+        out.push_str(&format!("search {}\n", search.join(" ")));
+    }
+    for ns in nameservers {
+        out.push_str(&format!("nameserver {ns}\n"));
+    }
+    if !options.is_empty() {
+        out.push_str(&format!("options {}\n", options.join(" ")));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bollard_stubs::models::HostConfig;
+
+    #[test]
+    fn loopback_resolvers_are_dropped_and_google_is_the_fallback() {
+        let host = "nameserver 127.0.0.53\noptions edns0\nsearch lan\n";
+        let out = resolv_conf(host, &HostConfig::default());
+        assert_eq!(
+            out,
+            "search lan\nnameserver 8.8.8.8\nnameserver 8.8.4.4\noptions edns0\n"
+        );
+    }
+
+    #[test]
+    fn dns_options_win() {
+        let hc = HostConfig {
+            dns: Some(vec!["1.1.1.1".into()]),
+            dns_search: Some(vec!["example.com".into()]),
+            ..Default::default()
+        };
+        let out = resolv_conf("nameserver 10.0.0.1\n", &hc);
+        assert_eq!(out, "search example.com\nnameserver 1.1.1.1\n");
+    }
+}

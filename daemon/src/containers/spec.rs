@@ -1,0 +1,272 @@
+//! The OCI runtime spec (`config.json`) of a container, as dockerd builds it
+//! (moby `daemon/oci_linux.go`): process, mounts, namespaces, security, resources.
+use std::path::Path;
+
+use serde_json::{json, Map, Value};
+
+use super::record::Container;
+use super::resources::oci_resources;
+use super::{ContainerError, Result};
+use crate::security;
+
+/// PATH when neither the image nor the user sets one.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// /dev/shm's size when HostConfig.ShmSize is not given: 64 MiB.
+pub const DEFAULT_SHM_SIZE: i64 = 64 * 1024 * 1024;
+
+/// What the spec needs besides the record.
+pub struct SpecInputs<'a> {
+    /// The mounted root (the overlay).
+    pub rootfs: &'a Path,
+    /// Whether the host uses cgroup v2 (then the container gets its own cgroup namespace).
+    pub cgroup_v2: bool,
+}
+
+/// The process environment: PATH (default when absent), HOSTNAME, TERM with a TTY,
+/// then Config.Env (replacing same-named entries), HOME from the user when unset.
+pub fn process_env(c: &Container, home: Option<&str>) -> Vec<String> {
+    let mut env: Vec<String> = Vec::new();
+    let user_env = c.config.env.clone().unwrap_or_default();
+    let has = |env: &[String], key: &str| env.iter().any(|e| e.split('=').next() == Some(key));
+    if !has(&user_env, "PATH") {
+        env.push(format!("PATH={DEFAULT_PATH}"));
+    }
+    env.push(format!(
+        "HOSTNAME={}",
+        c.config.hostname.clone().unwrap_or_default()
+    ));
+    if c.tty() {
+        env.push("TERM=xterm".into());
+    }
+    for e in user_env {
+        let key = e.split('=').next().unwrap_or("").to_string();
+        if let Some(slot) = env.iter_mut().find(|x| x.split('=').next() == Some(&key)) {
+            *slot = e;
+        } else {
+            env.push(e);
+        }
+    }
+    if !has(&env, "HOME") {
+        env.push(format!("HOME={}", home.unwrap_or("/")));
+    }
+    env
+}
+
+fn rlimits(c: &Container) -> Vec<Value> {
+    c.host_config
+        .ulimits
+        .iter()
+        .flatten()
+        .filter_map(|u| {
+            let name = u.name.as_deref()?;
+            Some(json!({
+                "type": format!("RLIMIT_{}", name.to_ascii_uppercase()),
+                "hard": u.hard.unwrap_or(0).max(0),
+                "soft": u.soft.unwrap_or(0).max(0),
+            }))
+        })
+        .collect()
+}
+
+fn standard_mounts(c: &Container) -> Vec<Value> {
+    let shm = c
+        .host_config
+        .shm_size
+        .filter(|s| *s > 0)
+        .unwrap_or(DEFAULT_SHM_SIZE);
+    let bind = |src: &Path, dst: &str, ro: bool| {
+        let mut opts = vec!["rbind", "rprivate"];
+        if ro {
+            opts.push("ro");
+        }
+        json!({ "destination": dst, "type": "bind", "source": src.display().to_string(), "options": opts })
+    };
+    let mut mounts = vec![
+        json!({"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]}),
+        json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),
+        json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]}),
+        json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]}),
+        json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["ro", "nosuid", "noexec", "nodev"]}),
+        json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}),
+        json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", format!("size={shm}")]}),
+    ];
+    let ro = c.host_config.readonly_rootfs == Some(true);
+    mounts.push(bind(&c.resolv_conf_path(), "/etc/resolv.conf", ro));
+    mounts.push(bind(&c.hostname_path(), "/etc/hostname", ro));
+    mounts.push(bind(&c.hosts_path(), "/etc/hosts", ro));
+    for (dst, opts) in c.host_config.tmpfs.iter().flatten() {
+        let mut o: Vec<String> = vec!["nosuid".into(), "nodev".into(), "noexec".into()];
+        o.extend(opts.split(',').filter(|s| !s.is_empty()).map(str::to_string));
+        mounts.push(json!({"destination": dst, "type": "tmpfs", "source": "tmpfs", "options": o}));
+    }
+    for b in c.host_config.binds.iter().flatten() {
+        let parts: Vec<&str> = b.split(':').collect();
+        if parts.len() < 2 || !parts[0].starts_with('/') {
+            continue;
+        }
+        let ro = parts.get(2).is_some_and(|o| o.split(',').any(|x| x == "ro"));
+        mounts.push(bind(Path::new(parts[0]), parts[1], ro));
+    }
+    mounts
+}
+
+fn namespaces(c: &Container, cgroup_v2: bool) -> Vec<Value> {
+    let mut ns = vec![json!({"type": "pid"}), json!({"type": "ipc"}), json!({"type": "uts"}), json!({"type": "mount"})];
+    let network = c.host_config.network_mode.as_deref().unwrap_or("default");
+    if network != "host" {
+        ns.push(json!({"type": "network"}));
+    }
+    if c.host_config.pid_mode.as_deref() == Some("host") {
+        ns.retain(|n| n["type"] != "pid");
+    }
+    if c.host_config.ipc_mode.as_deref() == Some("host") {
+        ns.retain(|n| n["type"] != "ipc");
+    }
+    if c.host_config.uts_mode.as_deref() == Some("host") {
+        ns.retain(|n| n["type"] != "uts");
+    }
+    let cgroupns_host = c
+        .host_config
+        .cgroupns_mode
+        .is_some_and(|m| m.as_ref() == "host");
+    if cgroup_v2 && !cgroupns_host {
+        ns.push(json!({"type": "cgroup"}));
+    }
+    ns
+}
+
+/// Builds `config.json` for the container `c` running as `user`.
+pub fn build(c: &Container, user: &security::users::ResolvedUser, inputs: &SpecInputs) -> Result<Value> {
+    let hc = &c.host_config;
+    let privileged = hc.privileged == Some(true);
+    let caps = security::capabilities::effective(
+        hc.cap_add.as_deref().unwrap_or(&[]),
+        hc.cap_drop.as_deref().unwrap_or(&[]),
+        privileged,
+    )?;
+    let opts = security::opts::parse(hc.security_opt.as_deref().unwrap_or(&[]))?;
+    let seccomp = if privileged {
+        None
+    } else {
+        security::seccomp::profile(&opts.seccomp, &caps)?
+    };
+    let mut args = vec![c.path.clone()];
+    args.extend(c.args.iter().cloned());
+    let cwd = c
+        .config
+        .working_dir
+        .clone()
+        .filter(|w| !w.is_empty())
+        .unwrap_or_else(|| "/".into());
+    let mut process = json!({
+        "terminal": c.tty(),
+        "user": { "uid": user.uid, "gid": user.gid, "additionalGids": user.additional_gids },
+        "args": args,
+        "env": process_env(c, user.home.as_deref()),
+        "cwd": cwd,
+        "capabilities": {
+            "bounding": caps, "effective": caps, "permitted": caps,
+            "inheritable": [], "ambient": [],
+        },
+        "rlimits": rlimits(c),
+        "noNewPrivileges": opts.no_new_privileges,
+    });
+    if let Some(adj) = hc.oom_score_adj.filter(|a| *a != 0) {
+        process["oomScoreAdj"] = json!(adj);
+    }
+    let cgroups_path = match hc.cgroup_parent.as_deref().filter(|p| !p.is_empty()) {
+        Some(parent) => format!("{}/{}", parent.trim_end_matches('/'), c.id),
+        None => format!("/berth/{}", c.id),
+    };
+    let mut linux = Map::new();
+    linux.insert("namespaces".into(), Value::Array(namespaces(c, inputs.cgroup_v2)));
+    linux.insert("resources".into(), oci_resources(hc));
+    linux.insert("cgroupsPath".into(), json!(cgroups_path));
+    if let Some(sysctls) = hc.sysctls.as_ref().filter(|s| !s.is_empty()) {
+        linux.insert("sysctl".into(), json!(sysctls));
+    }
+    if !privileged {
+        let masked = hc.masked_paths.clone().unwrap_or_else(security::paths::masked_paths);
+        let readonly = hc.readonly_paths.clone().unwrap_or_else(security::paths::readonly_paths);
+        linux.insert("maskedPaths".into(), json!(masked));
+        linux.insert("readonlyPaths".into(), json!(readonly));
+    }
+    if let Some(seccomp) = seccomp {
+        let v = serde_json::to_value(seccomp)
+            .map_err(|e| ContainerError::Internal(format!("seccomp profile: {e}")))?;
+        linux.insert("seccomp".into(), v);
+    }
+    let mut spec = json!({
+        "ociVersion": "1.0.2",
+        "process": process,
+        "root": { "path": inputs.rootfs.display().to_string(), "readonly": hc.readonly_rootfs == Some(true) },
+        "hostname": c.config.hostname.clone().unwrap_or_default(),
+        "mounts": standard_mounts(c),
+        "linux": Value::Object(linux),
+    });
+    if let Some(d) = c.config.domainname.as_deref().filter(|d| !d.is_empty()) {
+        spec["domainname"] = json!(d);
+    }
+    Ok(spec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bollard_stubs::models::{ContainerConfig, HostConfig};
+
+    fn container(tty: bool, env: &[&str]) -> Container {
+        Container {
+            id: "a".repeat(64),
+            name: "/x".into(),
+            created: chrono::Utc::now(),
+            path: "sh".into(),
+            args: vec!["-c".into(), "true".into()],
+            config: ContainerConfig {
+                hostname: Some("aaaaaaaaaaaa".into()),
+                tty: Some(tty),
+                env: Some(env.iter().map(|s| s.to_string()).collect()),
+                ..Default::default()
+            },
+            host_config: HostConfig {
+                memory: Some(64 << 20),
+                ..Default::default()
+            },
+            image_id: String::new(),
+            layers: vec![],
+            state: Default::default(),
+            restart_count: 0,
+            dir: "/tmp/c".into(),
+        }
+    }
+
+    #[test]
+    fn env_gets_path_hostname_term_and_home() {
+        let env = process_env(&container(true, &["A=1"]), Some("/root"));
+        assert_eq!(
+            env,
+            vec![
+                format!("PATH={DEFAULT_PATH}"),
+                "HOSTNAME=aaaaaaaaaaaa".into(),
+                "TERM=xterm".into(),
+                "A=1".into(),
+                "HOME=/root".into()
+            ]
+        );
+        let env = process_env(&container(false, &["PATH=/x", "HOME=/h"]), Some("/root"));
+        assert_eq!(env, vec!["HOSTNAME=aaaaaaaaaaaa", "PATH=/x", "HOME=/h"]);
+    }
+
+    #[test]
+    fn spec_has_docker_defaults() {
+        let c = container(false, &[]);
+        let user = security::users::ResolvedUser { uid: 0, gid: 0, additional_gids: vec![], home: Some("/root".into()) };
+        let spec = build(&c, &user, &SpecInputs { rootfs: Path::new("/r"), cgroup_v2: false }).unwrap();
+        assert_eq!(spec["process"]["args"], json!(["sh", "-c", "true"]));
+        assert_eq!(spec["linux"]["cgroupsPath"], json!(format!("/berth/{}", c.id)));
+        assert_eq!(spec["linux"]["resources"]["memory"]["limit"], json!(64 << 20));
+        let shm = spec["mounts"].as_array().unwrap().iter().find(|m| m["destination"] == "/dev/shm").unwrap().clone();
+        assert!(shm["options"].as_array().unwrap().contains(&json!("size=67108864")));
+        assert!(spec["linux"]["namespaces"].as_array().unwrap().contains(&json!({"type": "network"})));
+    }
+}
