@@ -37,7 +37,12 @@ impl Daemon {
         let layers = LayerStore::open(&root.join("layers"))?;
         let images = ImageStore::open(&root.join("images"))?;
         let containers = crate::containers::ContainerStore::open(&root.join("containers"))
-            .map_err(|e| StoreError::io("opening the container records", std::io::Error::other(e.to_string())))?;
+            .map_err(|e| {
+                StoreError::io(
+                    "opening the container records",
+                    std::io::Error::other(e.to_string()),
+                )
+            })?;
         let engine = crate::containers::engine::EngineClient::new(
             crate::containers::engine::launcher::socket_path(&config),
         );

@@ -311,6 +311,79 @@ impl Daemon {
 impl Drop for Daemon {
     fn drop(&mut self) {
         self.stop();
+        cleanup_engine(self.dir.path());
+    }
+}
+
+/// Kills what a test's daemon left running — its berth-containerd, shims and containers
+/// (found by their command lines, which name this test's folder) — then unmounts the
+/// overlays under that folder and removes the containers' cgroups.
+pub fn cleanup_engine(dir: &Path) {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    let marker = dir.join("exec").join("containerd").display().to_string();
+    let mut owned: Vec<i32> = Vec::new();
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        for e in entries.flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+                continue;
+            };
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            if String::from_utf8_lossy(&cmdline).contains(&marker) {
+                owned.push(pid);
+            }
+        }
+    }
+    // Children first (the containers under each shim), then the shims and containerd.
+    let mut all = Vec::new();
+    let mut stack = owned.clone();
+    while let Some(pid) = stack.pop() {
+        if all.contains(&pid) {
+            continue;
+        }
+        all.push(pid);
+        if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+            for t in tasks.flatten() {
+                let children =
+                    std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
+                stack.extend(
+                    children
+                        .split_whitespace()
+                        .filter_map(|c| c.parse::<i32>().ok()),
+                );
+            }
+        }
+    }
+    for pid in all.iter().rev() {
+        let _ = kill(Pid::from_raw(*pid), Signal::SIGKILL);
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let prefix = dir.display().to_string();
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut points: Vec<String> = mounts
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4).map(str::to_string))
+        .filter(|p| p.starts_with(&prefix))
+        .collect();
+    points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    for p in points {
+        let _ = nix::mount::umount2(p.as_str(), nix::mount::MntFlags::MNT_DETACH);
+    }
+    let ids: Vec<String> = std::fs::read_dir(dir.join("data").join("containers"))
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| e.file_name().to_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut roots = vec![PathBuf::from("/sys/fs/cgroup/berth")];
+    if let Ok(d) = std::fs::read_dir("/sys/fs/cgroup") {
+        roots.extend(d.flatten().map(|e| e.path().join("berth")));
+    }
+    for id in &ids {
+        for root in &roots {
+            let _ = std::fs::remove_dir(root.join(id));
+        }
     }
 }
 

@@ -95,8 +95,13 @@ async fn create_route(
         .into_response())
 }
 
-async fn list_route(State(daemon): State<SharedDaemon>, Query(pairs): Pairs) -> ApiResult<Response> {
-    let limit = int_param(&pairs, "limit")?.filter(|l| *l > 0).map(|l| l as usize);
+async fn list_route(
+    State(daemon): State<SharedDaemon>,
+    Query(pairs): Pairs,
+) -> ApiResult<Response> {
+    let limit = int_param(&pairs, "limit")?
+        .filter(|l| *l > 0)
+        .map(|l| l as usize);
     let opts = list::ListOptions {
         all: bool_param(&pairs, "all"),
         limit,
@@ -120,7 +125,10 @@ async fn inspect_route(
     Ok(Json(doc).into_response())
 }
 
-async fn start_route(State(daemon): State<SharedDaemon>, Path(id): Path<String>) -> ApiResult<Response> {
+async fn start_route(
+    State(daemon): State<SharedDaemon>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     lifecycle::start(&daemon, &id).await?;
     Ok(no_content())
 }
@@ -168,16 +176,33 @@ async fn wait_route(
 ) -> ApiResult<Response> {
     let condition = wait::Condition::parse(param(&pairs, "condition"))?;
     let done = wait::wait(&daemon, &id, condition)?;
-    let code = done.await;
-    Ok(Json(json!({ "StatusCode": code, "Error": null })).into_response())
+    // As dockerd: the headers go out at once (the CLI starts the container only once
+    // its wait is registered), the body when the condition is met.
+    let body = futures::stream::once(async move {
+        let code = done.await;
+        let mut text = json!({ "StatusCode": code, "Error": null }).to_string();
+        text.push('\n');
+        Ok::<_, std::convert::Infallible>(Bytes::from(text))
+    });
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        axum::body::Body::from_stream(body),
+    )
+        .into_response())
 }
 
-async fn pause_route(State(daemon): State<SharedDaemon>, Path(id): Path<String>) -> ApiResult<Response> {
+async fn pause_route(
+    State(daemon): State<SharedDaemon>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     lifecycle::pause(&daemon, &id).await?;
     Ok(no_content())
 }
 
-async fn unpause_route(State(daemon): State<SharedDaemon>, Path(id): Path<String>) -> ApiResult<Response> {
+async fn unpause_route(
+    State(daemon): State<SharedDaemon>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     lifecycle::unpause(&daemon, &id).await?;
     Ok(no_content())
 }

@@ -113,7 +113,10 @@ pub async fn get_info(
     let images = daemon.images.list().len();
     let all_containers = daemon.containers.list();
     let count = |s: crate::containers::Status| {
-        all_containers.iter().filter(|c| c.state.status == s).count()
+        all_containers
+            .iter()
+            .filter(|c| c.state.status == s)
+            .count()
     };
     let cgroup_version = host::cgroup_version();
     let cgroups = host::cgroup_support(cgroup_version);

@@ -64,7 +64,10 @@ pub fn merge_image_config(user: &mut ContainerConfig, image: &Map<String, Value>
         Some(env) if !env.is_empty() => {
             for ie in image_env {
                 let key = ie.split('=').next().unwrap_or("").to_string();
-                if !env.iter().any(|e| e.split('=').next() == Some(key.as_str())) {
+                if !env
+                    .iter()
+                    .any(|e| e.split('=').next() == Some(key.as_str()))
+                {
                     env.push(ie);
                 }
             }
@@ -113,13 +116,22 @@ pub fn merge_image_config(user: &mut ContainerConfig, image: &Map<String, Value>
 
 /// The defaults dockerd fills in a HostConfig at create.
 pub fn fill_host_defaults(hc: &mut HostConfig, cgroup_v2: bool) {
+    // dockerd shows "unset" for these as null.
+    if hc.memory_swappiness == Some(-1) {
+        hc.memory_swappiness = None;
+    }
+    if hc.pids_limit.is_some_and(|p| p <= 0) {
+        hc.pids_limit = None;
+    }
     if hc.network_mode.as_deref().unwrap_or("").is_empty() {
         hc.network_mode = Some("default".into());
     }
     if hc.shm_size.unwrap_or(0) == 0 {
         hc.shm_size = Some(super::spec::DEFAULT_SHM_SIZE);
     }
-    let log = hc.log_config.get_or_insert_with(HostConfigLogConfig::default);
+    let log = hc
+        .log_config
+        .get_or_insert_with(HostConfigLogConfig::default);
     if log.typ.as_deref().unwrap_or("").is_empty() {
         log.typ = Some("json-file".into());
     }
@@ -199,7 +211,10 @@ pub async fn create(
     validate_host_config(&host_config, crate::api::host::ncpu())?;
     let image = crate::images::lookup::resolve_image(daemon, &image_name)?;
     let image_config = ImageConfigFile::load(&daemon.content, &image.id)?;
-    merge_image_config(&mut config, &image_config.config.clone().unwrap_or_default());
+    merge_image_config(
+        &mut config,
+        &image_config.config.clone().unwrap_or_default(),
+    );
     let mut command = config.entrypoint.clone().unwrap_or_default();
     command.extend(config.cmd.clone().unwrap_or_default());
     if command.is_empty() {
@@ -232,7 +247,9 @@ pub async fn create(
         dir: Default::default(),
     };
     let record = daemon.containers.insert(record)?;
-    if let Err(e) = super::rootfs::prepare(&record).and_then(|_| super::rootfs::write_etc_files(&record)) {
+    if let Err(e) =
+        super::rootfs::prepare(&record).and_then(|_| super::rootfs::write_etc_files(&record))
+    {
         let _ = daemon.containers.remove(&record.id);
         return Err(e);
     }

@@ -1,13 +1,15 @@
 //! `GET /containers/{id}/json`: dockerd's shape, field for field (null versus empty
 //! included), from the record.
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::record::{Container, Status};
 use super::{format_time, rootfs, ZERO_TIME};
 use crate::state::Daemon;
 
 fn time_or_zero(t: &Option<chrono::DateTime<chrono::Utc>>) -> String {
-    t.as_ref().map(format_time).unwrap_or_else(|| ZERO_TIME.into())
+    t.as_ref()
+        .map(format_time)
+        .unwrap_or_else(|| ZERO_TIME.into())
 }
 
 /// `State`.
@@ -87,21 +89,27 @@ pub fn config_json(c: &Container) -> Value {
     overlay(defaults, given)
 }
 
-fn network_settings(c: &Container) -> Value {
-    let mode = c.host_config.network_mode.clone().unwrap_or_else(|| "default".into());
-    let mut networks = Map::new();
-    let net_name = match mode.as_str() {
-        "default" => "bridge".to_string(),
-        other => other.to_string(),
+/// The `Networks` of a container (no networking yet: the one it is attached to, empty).
+pub fn list_networks(c: &Container) -> Value {
+    let mode = c
+        .host_config
+        .network_mode
+        .clone()
+        .unwrap_or_else(|| "default".into());
+    let name = if mode == "default" {
+        "bridge".to_string()
+    } else {
+        mode
     };
-    networks.insert(
-        net_name,
-        json!({
-            "IPAMConfig": null, "Links": null, "Aliases": null, "MacAddress": "", "DriverOpts": null,
-            "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0,
-            "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "DNSNames": null,
-        }),
-    );
+    json!({ name: {
+        "IPAMConfig": null, "Links": null, "Aliases": null, "MacAddress": "", "DriverOpts": null,
+        "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0,
+        "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "DNSNames": null,
+    }})
+}
+
+fn network_settings(c: &Container) -> Value {
+    let networks = list_networks(c);
     json!({
         "Bridge": "", "SandboxID": "", "SandboxKey": "", "HairpinMode": false,
         "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "Ports": {},

@@ -43,17 +43,29 @@ pub fn parse_size(s: &str) -> Option<u64> {
         'g' => (&s[..s.len() - 1], 1 << 30),
         _ => (s, 1),
     };
-    num.trim().parse::<f64>().ok().map(|n| (n * mult as f64) as u64)
+    num.trim()
+        .parse::<f64>()
+        .ok()
+        .map(|n| (n * mult as f64) as u64)
 }
 
 /// Writes the bundle's config.json for `c`, whose root is mounted at `rootfs`.
-fn write_bundle(daemon: &SharedDaemon, c: &Container, rootfs: &std::path::Path) -> Result<std::path::PathBuf> {
+fn write_bundle(
+    daemon: &SharedDaemon,
+    c: &Container,
+    rootfs: &std::path::Path,
+) -> Result<std::path::PathBuf> {
     let user = security::users::resolve(
         rootfs,
         c.config.user.as_deref().unwrap_or(""),
         c.host_config.group_add.as_deref().unwrap_or(&[]),
     )?;
-    if let Some(wd) = c.config.working_dir.as_deref().filter(|w| !w.is_empty() && !w.contains("..")) {
+    if let Some(wd) = c
+        .config
+        .working_dir
+        .as_deref()
+        .filter(|w| !w.is_empty() && !w.contains(".."))
+    {
         let dir = rootfs.join(wd.trim_start_matches('/'));
         if let Err(e) = std::fs::create_dir_all(&dir) {
             tracing::debug!(dir = %dir.display(), error = %e, "creating the working directory");
@@ -67,7 +79,8 @@ fn write_bundle(daemon: &SharedDaemon, c: &Container, rootfs: &std::path::Path) 
     let bundle = bundle_dir(daemon, &c.id);
     std::fs::create_dir_all(&bundle)
         .map_err(|e| ContainerError::io(format!("creating {}", bundle.display()), e))?;
-    let data = serde_json::to_vec_pretty(&spec).map_err(|e| ContainerError::Internal(e.to_string()))?;
+    let data =
+        serde_json::to_vec_pretty(&spec).map_err(|e| ContainerError::Internal(e.to_string()))?;
     crate::store::atomic::write_file(&bundle.join("config.json"), &data)?;
     Ok(bundle)
 }
@@ -108,7 +121,9 @@ pub async fn start(daemon: &SharedDaemon, reference: &str) -> Result<()> {
         _ => {}
     }
     start_container(daemon, &c).await?;
-    daemon.events.publish("container", "start", &c.id, c.event_attributes());
+    daemon
+        .events
+        .publish("container", "start", &c.id, c.event_attributes());
     Ok(())
 }
 
@@ -130,7 +145,11 @@ pub async fn start_container(daemon: &SharedDaemon, c: &Container) -> Result<()>
             stdin: c.config.open_stdin.unwrap_or(false),
             log: log_spec(c),
         };
-        daemon.engine.create(&req).await.map_err(engine_start_error)?;
+        daemon
+            .engine
+            .create(&req)
+            .await
+            .map_err(engine_start_error)?;
         match daemon.engine.start(c.task_id()).await {
             Ok(pid) => Ok(pid),
             Err(e) => {
@@ -164,7 +183,11 @@ pub async fn start_container(daemon: &SharedDaemon, c: &Container) -> Result<()>
             };
             let message = err.to_string();
             let _ = daemon.containers.update(&c.id, |r| {
-                r.state.status = if r.state.started_at.is_some() { Status::Exited } else { Status::Created };
+                r.state.status = if r.state.started_at.is_some() {
+                    Status::Exited
+                } else {
+                    Status::Created
+                };
                 r.state.exit_code = code;
                 r.state.error = message.clone();
                 r.state.has_task = false;
@@ -242,17 +265,29 @@ async fn wait_stopped(daemon: &SharedDaemon, id: &str, timeout: Option<Duration>
 }
 
 /// Stops a container: StopSignal, then SIGKILL after the timeout. 304 when not running.
-pub async fn stop(daemon: &SharedDaemon, reference: &str, timeout: Option<i64>, signal: Option<&str>) -> Result<()> {
+pub async fn stop(
+    daemon: &SharedDaemon,
+    reference: &str,
+    timeout: Option<i64>,
+    signal: Option<&str>,
+) -> Result<()> {
     let c = daemon.containers.lookup(reference)?;
     if !c.state.status.is_running() {
         return Err(ContainerError::NotModified);
     }
     stop_container(daemon, &c, timeout, signal).await?;
-    daemon.events.publish("container", "stop", &c.id, c.event_attributes());
+    daemon
+        .events
+        .publish("container", "stop", &c.id, c.event_attributes());
     Ok(())
 }
 
-pub async fn stop_container(daemon: &SharedDaemon, c: &Container, timeout: Option<i64>, signal: Option<&str>) -> Result<()> {
+pub async fn stop_container(
+    daemon: &SharedDaemon,
+    c: &Container,
+    timeout: Option<i64>,
+    signal: Option<&str>,
+) -> Result<()> {
     let signal = signal
         .map(str::to_string)
         .or_else(|| c.config.stop_signal.clone())
@@ -284,21 +319,33 @@ pub async fn stop_container(daemon: &SharedDaemon, c: &Container, timeout: Optio
     Ok(())
 }
 
-pub async fn restart(daemon: &SharedDaemon, reference: &str, timeout: Option<i64>, signal: Option<&str>) -> Result<()> {
+pub async fn restart(
+    daemon: &SharedDaemon,
+    reference: &str,
+    timeout: Option<i64>,
+    signal: Option<&str>,
+) -> Result<()> {
     let c = daemon.containers.lookup(reference)?;
     if c.state.status.is_running() {
         stop_container(daemon, &c, timeout, signal).await?;
     }
     let c = daemon.containers.lookup(&c.id)?;
     start_container(daemon, &c).await?;
-    daemon.events.publish("container", "restart", &c.id, c.event_attributes());
+    daemon
+        .events
+        .publish("container", "restart", &c.id, c.event_attributes());
     Ok(())
 }
 
 pub async fn pause(daemon: &SharedDaemon, reference: &str) -> Result<()> {
     let c = daemon.containers.lookup(reference)?;
     match c.state.status {
-        Status::Paused => return Err(ContainerError::Conflict(format!("Container {} is already paused", c.id))),
+        Status::Paused => {
+            return Err(ContainerError::Conflict(format!(
+                "Container {} is already paused",
+                c.id
+            )))
+        }
         Status::Running => {}
         _ => return Err(not_running(&c)),
     }
@@ -307,21 +354,28 @@ pub async fn pause(daemon: &SharedDaemon, reference: &str) -> Result<()> {
         r.state.status = Status::Paused;
         Ok(())
     })?;
-    daemon.events.publish("container", "pause", &c.id, c.event_attributes());
+    daemon
+        .events
+        .publish("container", "pause", &c.id, c.event_attributes());
     Ok(())
 }
 
 pub async fn unpause(daemon: &SharedDaemon, reference: &str) -> Result<()> {
     let c = daemon.containers.lookup(reference)?;
     if c.state.status != Status::Paused {
-        return Err(ContainerError::Conflict(format!("Container {} is not paused", c.id)));
+        return Err(ContainerError::Conflict(format!(
+            "Container {} is not paused",
+            c.id
+        )));
     }
     daemon.engine.resume(c.task_id()).await?;
     daemon.containers.update(&c.id, |r| {
         r.state.status = Status::Running;
         Ok(())
     })?;
-    daemon.events.publish("container", "unpause", &c.id, c.event_attributes());
+    daemon
+        .events
+        .publish("container", "unpause", &c.id, c.event_attributes());
     Ok(())
 }
 
@@ -330,7 +384,11 @@ pub async fn remove(daemon: &SharedDaemon, reference: &str, force: bool) -> Resu
     let c = daemon.containers.lookup(reference)?;
     if c.state.status.is_running() {
         if !force {
-            let what = if c.state.status == Status::Paused { "paused" } else { "running" };
+            let what = if c.state.status == Status::Paused {
+                "paused"
+            } else {
+                "running"
+            };
             return Err(ContainerError::Conflict(format!(
                 "You cannot remove a {what} container {}. Stop the container before attempting removal or force remove",
                 c.id
@@ -351,6 +409,15 @@ pub async fn remove(daemon: &SharedDaemon, reference: &str, force: bool) -> Resu
             )));
         }
     }
+    daemon.containers.update(&c.id, |r| {
+        if r.state.status == Status::Removing {
+            return Err(ContainerError::Conflict(format!(
+                "removal of container {reference} is already in progress"
+            )));
+        }
+        r.state.status = Status::Removing;
+        Ok(())
+    })?;
     destroy(daemon, &c.id).await
 }
 
@@ -369,13 +436,17 @@ pub async fn destroy(daemon: &SharedDaemon, id: &str) -> Result<()> {
     rootfs::unmount_rootfs(&c);
     let _ = std::fs::remove_dir_all(bundle_dir(daemon, id));
     daemon.containers.remove(id)?;
-    daemon.events.publish("container", "destroy", id, c.event_attributes());
+    daemon
+        .events
+        .publish("container", "destroy", id, c.event_attributes());
     Ok(())
 }
 
 pub fn rename(daemon: &SharedDaemon, reference: &str, new_name: &str) -> Result<()> {
     if new_name.is_empty() {
-        return Err(ContainerError::Invalid("Neither old nor new names may be empty".into()));
+        return Err(ContainerError::Invalid(
+            "Neither old nor new names may be empty".into(),
+        ));
     }
     let c = daemon.containers.lookup(reference)?;
     let new_name = super::names::validate(new_name)?;

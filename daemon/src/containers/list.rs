@@ -10,8 +10,21 @@ use crate::images::filters::Filters;
 use crate::state::Daemon;
 
 const ACCEPTED: &[&str] = &[
-    "ancestor", "before", "expose", "exited", "health", "id", "isolation", "is-task", "label",
-    "name", "network", "publish", "since", "status", "volume",
+    "ancestor",
+    "before",
+    "expose",
+    "exited",
+    "health",
+    "id",
+    "isolation",
+    "is-task",
+    "label",
+    "name",
+    "network",
+    "publish",
+    "since",
+    "status",
+    "volume",
 ];
 
 /// go-units' HumanDuration.
@@ -71,11 +84,23 @@ pub fn status_string(c: &Container, now: DateTime<Utc>) -> String {
     }
 }
 
+/// Path and Args as one shell-quoted line, as dockerd shows them ("sh -c 'exit 3'").
 fn command(c: &Container) -> String {
-    if c.args.is_empty() {
-        c.path.clone()
+    std::iter::once(&c.path)
+        .chain(c.args.iter())
+        .map(|a| shell_quote(a))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn shell_quote(a: &str) -> String {
+    let plain = !a.is_empty()
+        && a.chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || "-_./:=,+@%".contains(ch));
+    if plain {
+        a.to_string()
     } else {
-        format!("{} {}", c.path, c.args.join(" "))
+        format!("'{}'", a.replace('\'', "'\"'\"'"))
     }
 }
 
@@ -93,21 +118,42 @@ pub struct ListOptions {
 }
 
 fn labels(c: &Container) -> BTreeMap<String, String> {
-    c.config.labels.clone().unwrap_or_default().into_iter().collect()
+    c.config
+        .labels
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect()
 }
 
 fn matches(daemon: &Daemon, c: &Container, f: &Filters, all: bool, ctx: &Bounds) -> Result<bool> {
     let status = c.state.status.as_str();
     if f.contains("status") {
         for s in f.get("status") {
-            if !["created", "restarting", "running", "removing", "paused", "exited", "dead"].contains(&s) {
-                return Err(ContainerError::Invalid(format!("invalid filter 'status={s}'")));
+            if ![
+                "created",
+                "restarting",
+                "running",
+                "removing",
+                "paused",
+                "exited",
+                "dead",
+            ]
+            .contains(&s)
+            {
+                return Err(ContainerError::Invalid(format!(
+                    "invalid filter 'status={s}'"
+                )));
             }
         }
         if !f.get("status").contains(&status) {
             return Ok(false);
         }
-    } else if !all && !f.contains("exited") && !c.state.status.is_running() && c.state.status != Status::Restarting {
+    } else if !all
+        && !f.contains("exited")
+        && !c.state.status.is_running()
+        && c.state.status != Status::Restarting
+    {
         return Ok(false);
     }
     if f.contains("exited") {
@@ -144,7 +190,8 @@ fn matches(daemon: &Daemon, c: &Container, f: &Filters, all: bool, ctx: &Bounds)
         let mut ok = false;
         for a in f.get("ancestor") {
             ok |= c.image_name() == a
-                || crate::images::lookup::resolve_image(daemon, a).is_ok_and(|i| i.id == c.image_id);
+                || crate::images::lookup::resolve_image(daemon, a)
+                    .is_ok_and(|i| i.id == c.image_id);
         }
         if !ok {
             return Ok(false);
@@ -226,7 +273,7 @@ pub fn list(daemon: &Daemon, opts: &ListOptions) -> Result<Vec<Value>> {
             "State": c.state.status.as_str(),
             "Status": status_string(&c, now),
             "HostConfig": { "NetworkMode": c.host_config.network_mode.clone().unwrap_or_else(|| "default".into()) },
-            "NetworkSettings": { "Networks": {} },
+            "NetworkSettings": { "Networks": super::inspect::list_networks(&c) },
             "Mounts": [],
         });
         if opts.size {
@@ -243,7 +290,9 @@ pub fn dir_size(dir: &std::path::Path) -> u64 {
     let mut total = 0;
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in entries.flatten() {
             match e.file_type() {
                 Ok(t) if t.is_dir() => stack.push(e.path()),

@@ -103,7 +103,9 @@ pub async fn handle_exit(
         return;
     };
     if exit.oom_killed {
-        daemon.events.publish("container", "oom", id, c.event_attributes());
+        daemon
+            .events
+            .publish("container", "oom", id, c.event_attributes());
     }
     let mut attrs = c.event_attributes();
     attrs.insert("exitCode".into(), code.to_string());
@@ -167,9 +169,11 @@ fn schedule_restart(daemon: SharedDaemon, c: Container) {
             return;
         }
         match lifecycle::start_container(&daemon, &current).await {
-            Ok(()) => daemon
-                .events
-                .publish("container", "start", &c.id, current.event_attributes()),
+            Ok(()) => {
+                daemon
+                    .events
+                    .publish("container", "start", &c.id, current.event_attributes())
+            }
             Err(e) => {
                 tracing::warn!(id = %c.id, error = %e, "restarting the container");
                 let _ = daemon.containers.update(&c.id, |r| {
@@ -200,7 +204,11 @@ pub async fn reconcile(daemon: &SharedDaemon) {
             {
                 let paused = t.status == "paused";
                 let _ = daemon.containers.update(&c.id, |r| {
-                    r.state.status = if paused { Status::Paused } else { Status::Running };
+                    r.state.status = if paused {
+                        Status::Paused
+                    } else {
+                        Status::Running
+                    };
                     r.state.pid = t.pid;
                     Ok(())
                 });
@@ -249,6 +257,8 @@ pub async fn reconcile(daemon: &SharedDaemon) {
 pub async fn start_engine(daemon: &SharedDaemon) {
     match super::engine::launcher::connect_or_launch(&daemon.config).await {
         Ok(_) => reconcile(daemon).await,
-        Err(e) => tracing::error!(error = %e, "containers cannot run until berth-containerd answers"),
+        Err(e) => {
+            tracing::error!(error = %e, "containers cannot run until berth-containerd answers")
+        }
     }
 }

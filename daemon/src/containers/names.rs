@@ -8,8 +8,10 @@ pub fn validate(name: &str) -> Result<String, ContainerError> {
     let mut chars = bare.chars();
     let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
     let rest: Vec<char> = chars.collect();
-    let rest_ok =
-        !rest.is_empty() && rest.iter().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(*c));
+    let rest_ok = !rest.is_empty()
+        && rest
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(*c));
     if !(first_ok && rest_ok) {
         return Err(ContainerError::Invalid(format!(
             "Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
@@ -19,23 +21,73 @@ pub fn validate(name: &str) -> Result<String, ContainerError> {
 }
 
 const ADJECTIVES: &[&str] = &[
-    "agile", "amber", "ancient", "bold", "brave", "bright", "calm", "candid", "clever",
-    "cosmic", "crisp", "curious", "daring", "eager", "earnest", "fervent", "fond", "gentle",
-    "glad", "golden", "happy", "hardy", "humble", "jolly", "keen", "kind", "lively", "loyal",
-    "lucid", "merry", "mellow", "modest", "nimble", "noble", "patient", "plucky", "polite",
-    "proud", "quiet", "quick", "radiant", "rapid", "serene", "sharp", "shiny", "silent",
-    "steady", "sturdy", "sunny", "swift", "tender", "tidy", "upbeat", "vivid", "warm",
-    "wise", "witty", "zealous", "zesty",
+    "agile", "amber", "ancient", "bold", "brave", "bright", "calm", "candid", "clever", "cosmic",
+    "crisp", "curious", "daring", "eager", "earnest", "fervent", "fond", "gentle", "glad",
+    "golden", "happy", "hardy", "humble", "jolly", "keen", "kind", "lively", "loyal", "lucid",
+    "merry", "mellow", "modest", "nimble", "noble", "patient", "plucky", "polite", "proud",
+    "quiet", "quick", "radiant", "rapid", "serene", "sharp", "shiny", "silent", "steady", "sturdy",
+    "sunny", "swift", "tender", "tidy", "upbeat", "vivid", "warm", "wise", "witty", "zealous",
+    "zesty",
 ];
 
 const SURNAMES: &[&str] = &[
-    "babbage", "bartik", "bell", "blackwell", "bohr", "boole", "cannon", "carson", "cerf",
-    "curie", "darwin", "dijkstra", "einstein", "euler", "faraday", "fermat", "fermi",
-    "feynman", "franklin", "galileo", "gauss", "goodall", "hamilton", "hawking", "hopper",
-    "hypatia", "johnson", "kepler", "knuth", "lamarr", "leakey", "liskov", "lovelace",
-    "maxwell", "meitner", "mendel", "newton", "nobel", "noether", "pascal", "pasteur",
-    "payne", "planck", "ramanujan", "ritchie", "sammet", "shannon", "somerville", "tesla",
-    "thompson", "torvalds", "turing", "volta", "wilson", "wozniak", "wright", "yalow",
+    "babbage",
+    "bartik",
+    "bell",
+    "blackwell",
+    "bohr",
+    "boole",
+    "cannon",
+    "carson",
+    "cerf",
+    "curie",
+    "darwin",
+    "dijkstra",
+    "einstein",
+    "euler",
+    "faraday",
+    "fermat",
+    "fermi",
+    "feynman",
+    "franklin",
+    "galileo",
+    "gauss",
+    "goodall",
+    "hamilton",
+    "hawking",
+    "hopper",
+    "hypatia",
+    "johnson",
+    "kepler",
+    "knuth",
+    "lamarr",
+    "leakey",
+    "liskov",
+    "lovelace",
+    "maxwell",
+    "meitner",
+    "mendel",
+    "newton",
+    "nobel",
+    "noether",
+    "pascal",
+    "pasteur",
+    "payne",
+    "planck",
+    "ramanujan",
+    "ritchie",
+    "sammet",
+    "shannon",
+    "somerville",
+    "tesla",
+    "thompson",
+    "torvalds",
+    "turing",
+    "volta",
+    "wilson",
+    "wozniak",
+    "wright",
+    "yalow",
 ];
 
 /// A random "adjective_surname"; from the 4th try on, a digit is appended, as dockerd does.
@@ -63,7 +115,10 @@ mod tests {
     fn invalid_names_are_refused_with_dockerds_message() {
         for bad in ["a", "-x", "x y", "", "/", "é1"] {
             let e = validate(bad).unwrap_err().to_string();
-            assert!(e.starts_with(&format!("Invalid container name ({bad})")), "{e}");
+            assert!(
+                e.starts_with(&format!("Invalid container name ({bad})")),
+                "{e}"
+            );
         }
     }
 

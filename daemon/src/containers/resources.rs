@@ -71,7 +71,9 @@ pub fn validate(hc: &HostConfig, ncpu: usize) -> Result<(), ContainerError> {
     }
     let quota = hc.cpu_quota.unwrap_or(0);
     if quota > 0 && quota < 1000 {
-        return Err(invalid("CPU cfs quota can not be less than 1ms (i.e. 1000)"));
+        return Err(invalid(
+            "CPU cfs quota can not be less than 1ms (i.e. 1000)",
+        ));
     }
     if let Some(cpus) = hc.cpuset_cpus.as_deref().filter(|s| !s.is_empty()) {
         if !valid_cpuset(cpus) {
@@ -110,14 +112,14 @@ fn valid_cpuset(s: &str) -> bool {
 fn default_device_rules() -> Vec<Value> {
     let mut rules = vec![json!({ "allow": false, "access": "rwm" })];
     for (major, minor, access) in [
-        (1, 5, "rwm"),   // /dev/zero
-        (1, 3, "rwm"),   // /dev/null
-        (1, 9, "rwm"),   // /dev/urandom
-        (1, 8, "rwm"),   // /dev/random
-        (5, 0, "rwm"),   // /dev/tty
-        (5, 1, "rwm"),   // /dev/console
-        (5, 2, "rwm"),   // /dev/ptmx
-        (1, 7, "rwm"),   // /dev/full
+        (1, 5, "rwm"),    // /dev/zero
+        (1, 3, "rwm"),    // /dev/null
+        (1, 9, "rwm"),    // /dev/urandom
+        (1, 8, "rwm"),    // /dev/random
+        (5, 0, "rwm"),    // /dev/tty
+        (5, 1, "rwm"),    // /dev/console
+        (5, 2, "rwm"),    // /dev/ptmx
+        (1, 7, "rwm"),    // /dev/full
         (136, -1, "rwm"), // /dev/pts/*
         (10, 200, "rwm"), // /dev/net/tun
     ] {
@@ -164,10 +166,7 @@ pub fn oci_resources(hc: &HostConfig) -> Value {
     }
     if let Some(n) = hc.nano_cpus.filter(|n| *n > 0) {
         cpu.insert("period".into(), json!(NANO_CPU_PERIOD));
-        cpu.insert(
-            "quota".into(),
-            json!(n * NANO_CPU_PERIOD / 1_000_000_000),
-        );
+        cpu.insert("quota".into(), json!(n * NANO_CPU_PERIOD / 1_000_000_000));
     }
     if let Some(q) = hc.cpu_quota.filter(|q| *q != 0) {
         cpu.insert("quota".into(), json!(q));
@@ -183,7 +182,10 @@ pub fn oci_resources(hc: &HostConfig) -> Value {
     }
     let mut out = Map::new();
     if hc.privileged == Some(true) {
-        out.insert("devices".into(), json!([{ "allow": true, "access": "rwm" }]));
+        out.insert(
+            "devices".into(),
+            json!([{ "allow": true, "access": "rwm" }]),
+        );
     } else {
         out.insert("devices".into(), Value::Array(default_device_rules()));
     }
@@ -194,7 +196,10 @@ pub fn oci_resources(hc: &HostConfig) -> Value {
         out.insert("cpu".into(), Value::Object(cpu));
     }
     if let Some(p) = hc.pids_limit.filter(|p| *p != 0) {
-        out.insert("pids".into(), json!({ "limit": if p < 0 { -1 } else { p } }));
+        out.insert(
+            "pids".into(),
+            json!({ "limit": if p < 0 { -1 } else { p } }),
+        );
     }
     Value::Object(out)
 }

@@ -14,7 +14,11 @@ pub fn lower_dirs(layers_root: &Path, chain_ids: &[String]) -> Vec<PathBuf> {
     chain_ids
         .iter()
         .rev()
-        .map(|c| layers_root.join(c.trim_start_matches("sha256:")).join("diff"))
+        .map(|c| {
+            layers_root
+                .join(c.trim_start_matches("sha256:"))
+                .join("diff")
+        })
         .collect()
 }
 
@@ -120,7 +124,10 @@ pub fn write_etc_files(c: &Container) -> Result<()> {
     }
     write(&c.hosts_path(), &hosts)?;
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    write(&c.resolv_conf_path(), &resolv_conf(&host_resolv, &c.host_config))
+    write(
+        &c.resolv_conf_path(),
+        &resolv_conf(&host_resolv, &c.host_config),
+    )
 }
 
 /// resolv.conf for a container: the host's without loopback resolvers, or the
@@ -151,8 +158,16 @@ pub fn resolv_conf(host: &str, hc: &bollard_stubs::models::HostConfig) -> String
         .filter_map(|l| l.trim().strip_prefix("options "))
         .flat_map(|s| s.split_whitespace().map(str::to_string).collect::<Vec<_>>())
         .collect();
-    let search = if search.is_empty() { host_search } else { search };
-    let options = if options.is_empty() { host_options } else { options };
+    let search = if search.is_empty() {
+        host_search
+    } else {
+        search
+    };
+    let options = if options.is_empty() {
+        host_options
+    } else {
+        options
+    };
     let mut out = String::new();
     if !search.is_empty() {
         out.push_str(&format!("search {}\n", search.join(" ")));

@@ -2,12 +2,39 @@
 use super::ContainerError;
 
 const SIGNALS: &[(&str, i32)] = &[
-    ("HUP", 1), ("INT", 2), ("QUIT", 3), ("ILL", 4), ("TRAP", 5), ("ABRT", 6), ("IOT", 6),
-    ("BUS", 7), ("FPE", 8), ("KILL", 9), ("USR1", 10), ("SEGV", 11), ("USR2", 12),
-    ("PIPE", 13), ("ALRM", 14), ("TERM", 15), ("STKFLT", 16), ("CHLD", 17), ("CONT", 18),
-    ("STOP", 19), ("TSTP", 20), ("TTIN", 21), ("TTOU", 22), ("URG", 23), ("XCPU", 24),
-    ("XFSZ", 25), ("VTALRM", 26), ("PROF", 27), ("WINCH", 28), ("IO", 29), ("POLL", 29),
-    ("PWR", 30), ("SYS", 31),
+    ("HUP", 1),
+    ("INT", 2),
+    ("QUIT", 3),
+    ("ILL", 4),
+    ("TRAP", 5),
+    ("ABRT", 6),
+    ("IOT", 6),
+    ("BUS", 7),
+    ("FPE", 8),
+    ("KILL", 9),
+    ("USR1", 10),
+    ("SEGV", 11),
+    ("USR2", 12),
+    ("PIPE", 13),
+    ("ALRM", 14),
+    ("TERM", 15),
+    ("STKFLT", 16),
+    ("CHLD", 17),
+    ("CONT", 18),
+    ("STOP", 19),
+    ("TSTP", 20),
+    ("TTIN", 21),
+    ("TTOU", 22),
+    ("URG", 23),
+    ("XCPU", 24),
+    ("XFSZ", 25),
+    ("VTALRM", 26),
+    ("PROF", 27),
+    ("WINCH", 28),
+    ("IO", 29),
+    ("POLL", 29),
+    ("PWR", 30),
+    ("SYS", 31),
 ];
 
 /// Parses "KILL", "SIGKILL", "sigkill", "9", "SIGRTMIN+3" into a signal number.
@@ -25,14 +52,34 @@ pub fn parse(text: &str) -> Result<i32, ContainerError> {
         return Ok(*n);
     }
     if let Some(rest) = name.strip_prefix("RTMIN") {
-        let off: i32 = if rest.is_empty() { 0 } else { rest.trim_start_matches('+').parse().map_err(|_| invalid())? };
+        let off: i32 = if rest.is_empty() {
+            0
+        } else {
+            rest.trim_start_matches('+')
+                .parse()
+                .map_err(|_| invalid())?
+        };
         let n = 34 + off;
-        return if (34..=64).contains(&n) { Ok(n) } else { Err(invalid()) };
+        return if (34..=64).contains(&n) {
+            Ok(n)
+        } else {
+            Err(invalid())
+        };
     }
     if let Some(rest) = name.strip_prefix("RTMAX") {
-        let off: i32 = if rest.is_empty() { 0 } else { rest.trim_start_matches('-').parse().map_err(|_| invalid())? };
+        let off: i32 = if rest.is_empty() {
+            0
+        } else {
+            rest.trim_start_matches('-')
+                .parse()
+                .map_err(|_| invalid())?
+        };
         let n = 64 - off;
-        return if (34..=64).contains(&n) { Ok(n) } else { Err(invalid()) };
+        return if (34..=64).contains(&n) {
+            Ok(n)
+        } else {
+            Err(invalid())
+        };
     }
     Err(invalid())
 }

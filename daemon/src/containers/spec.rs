@@ -96,7 +96,11 @@ fn standard_mounts(c: &Container) -> Vec<Value> {
     mounts.push(bind(&c.hosts_path(), "/etc/hosts", ro));
     for (dst, opts) in c.host_config.tmpfs.iter().flatten() {
         let mut o: Vec<String> = vec!["nosuid".into(), "nodev".into(), "noexec".into()];
-        o.extend(opts.split(',').filter(|s| !s.is_empty()).map(str::to_string));
+        o.extend(
+            opts.split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string),
+        );
         mounts.push(json!({"destination": dst, "type": "tmpfs", "source": "tmpfs", "options": o}));
     }
     for b in c.host_config.binds.iter().flatten() {
@@ -104,14 +108,21 @@ fn standard_mounts(c: &Container) -> Vec<Value> {
         if parts.len() < 2 || !parts[0].starts_with('/') {
             continue;
         }
-        let ro = parts.get(2).is_some_and(|o| o.split(',').any(|x| x == "ro"));
+        let ro = parts
+            .get(2)
+            .is_some_and(|o| o.split(',').any(|x| x == "ro"));
         mounts.push(bind(Path::new(parts[0]), parts[1], ro));
     }
     mounts
 }
 
 fn namespaces(c: &Container, cgroup_v2: bool) -> Vec<Value> {
-    let mut ns = vec![json!({"type": "pid"}), json!({"type": "ipc"}), json!({"type": "uts"}), json!({"type": "mount"})];
+    let mut ns = vec![
+        json!({"type": "pid"}),
+        json!({"type": "ipc"}),
+        json!({"type": "uts"}),
+        json!({"type": "mount"}),
+    ];
     let network = c.host_config.network_mode.as_deref().unwrap_or("default");
     if network != "host" {
         ns.push(json!({"type": "network"}));
@@ -136,7 +147,11 @@ fn namespaces(c: &Container, cgroup_v2: bool) -> Vec<Value> {
 }
 
 /// Builds `config.json` for the container `c` running as `user`.
-pub fn build(c: &Container, user: &security::users::ResolvedUser, inputs: &SpecInputs) -> Result<Value> {
+pub fn build(
+    c: &Container,
+    user: &security::users::ResolvedUser,
+    inputs: &SpecInputs,
+) -> Result<Value> {
     let hc = &c.host_config;
     let privileged = hc.privileged == Some(true);
     let caps = security::capabilities::effective(
@@ -179,15 +194,24 @@ pub fn build(c: &Container, user: &security::users::ResolvedUser, inputs: &SpecI
         None => format!("/berth/{}", c.id),
     };
     let mut linux = Map::new();
-    linux.insert("namespaces".into(), Value::Array(namespaces(c, inputs.cgroup_v2)));
+    linux.insert(
+        "namespaces".into(),
+        Value::Array(namespaces(c, inputs.cgroup_v2)),
+    );
     linux.insert("resources".into(), oci_resources(hc));
     linux.insert("cgroupsPath".into(), json!(cgroups_path));
     if let Some(sysctls) = hc.sysctls.as_ref().filter(|s| !s.is_empty()) {
         linux.insert("sysctl".into(), json!(sysctls));
     }
     if !privileged {
-        let masked = hc.masked_paths.clone().unwrap_or_else(security::paths::masked_paths);
-        let readonly = hc.readonly_paths.clone().unwrap_or_else(security::paths::readonly_paths);
+        let masked = hc
+            .masked_paths
+            .clone()
+            .unwrap_or_else(security::paths::masked_paths);
+        let readonly = hc
+            .readonly_paths
+            .clone()
+            .unwrap_or_else(security::paths::readonly_paths);
         linux.insert("maskedPaths".into(), json!(masked));
         linux.insert("readonlyPaths".into(), json!(readonly));
     }
@@ -260,13 +284,44 @@ mod tests {
     #[test]
     fn spec_has_docker_defaults() {
         let c = container(false, &[]);
-        let user = security::users::ResolvedUser { uid: 0, gid: 0, additional_gids: vec![], home: Some("/root".into()) };
-        let spec = build(&c, &user, &SpecInputs { rootfs: Path::new("/r"), cgroup_v2: false }).unwrap();
+        let user = security::users::ResolvedUser {
+            uid: 0,
+            gid: 0,
+            additional_gids: vec![],
+            home: Some("/root".into()),
+        };
+        let spec = build(
+            &c,
+            &user,
+            &SpecInputs {
+                rootfs: Path::new("/r"),
+                cgroup_v2: false,
+            },
+        )
+        .unwrap();
         assert_eq!(spec["process"]["args"], json!(["sh", "-c", "true"]));
-        assert_eq!(spec["linux"]["cgroupsPath"], json!(format!("/berth/{}", c.id)));
-        assert_eq!(spec["linux"]["resources"]["memory"]["limit"], json!(64 << 20));
-        let shm = spec["mounts"].as_array().unwrap().iter().find(|m| m["destination"] == "/dev/shm").unwrap().clone();
-        assert!(shm["options"].as_array().unwrap().contains(&json!("size=67108864")));
-        assert!(spec["linux"]["namespaces"].as_array().unwrap().contains(&json!({"type": "network"})));
+        assert_eq!(
+            spec["linux"]["cgroupsPath"],
+            json!(format!("/berth/{}", c.id))
+        );
+        assert_eq!(
+            spec["linux"]["resources"]["memory"]["limit"],
+            json!(64 << 20)
+        );
+        let shm = spec["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["destination"] == "/dev/shm")
+            .unwrap()
+            .clone();
+        assert!(shm["options"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("size=67108864")));
+        assert!(spec["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"type": "network"})));
     }
 }

@@ -48,7 +48,9 @@ impl ContainerStore {
                     let (notice, _) = watch::channel(Notice::default());
                     entries.insert(c.id.clone(), Entry { record: c, notice });
                 }
-                Err(e) => tracing::warn!(path = %file.display(), error = %e, "unreadable container record; skipped"),
+                Err(e) => {
+                    tracing::warn!(path = %file.display(), error = %e, "unreadable container record; skipped")
+                }
             }
         }
         tracing::info!(count = entries.len(), "loaded container records");

@@ -46,7 +46,12 @@ pub fn wait(
             match condition {
                 Condition::NotRunning => match &current {
                     None => return code,
-                    Some(x) if !x.state.status.is_running() && x.state.status != super::Status::Restarting => return code,
+                    Some(x)
+                        if !x.state.status.is_running()
+                            && x.state.status != super::Status::Restarting =>
+                    {
+                        return code
+                    }
                     _ => {}
                 },
                 Condition::NextExit => {

@@ -131,10 +131,7 @@ impl EngineClient {
             .header("content-type", "application/json")
             .body(Full::new(data))
             .map_err(|e| EngineError::BadAnswer(e.to_string()))?;
-        sender
-            .send_request(req)
-            .await
-            .map_err(|e| unavailable(&e))
+        sender.send_request(req).await.map_err(|e| unavailable(&e))
     }
 
     async fn call_raw(
@@ -197,7 +194,12 @@ impl EngineClient {
         Ok(pid.pid)
     }
 
-    pub async fn kill(&self, id: &str, signal: i32, exec_id: Option<&str>) -> Result<(), EngineError> {
+    pub async fn kill(
+        &self,
+        id: &str,
+        signal: i32,
+        exec_id: Option<&str>,
+    ) -> Result<(), EngineError> {
         let body = json!({ "signal": signal, "all": false, "exec_id": exec_id });
         let _: Value = self
             .call(Method::POST, &format!("/tasks/{id}/kill"), Some(body))
@@ -236,7 +238,11 @@ impl EngineClient {
     pub async fn close_stdin(&self, id: &str, exec_id: Option<&str>) -> Result<(), EngineError> {
         let body = json!({ "exec_id": exec_id });
         let _: Value = self
-            .call(Method::POST, &format!("/tasks/{id}/close-stdin"), Some(body))
+            .call(
+                Method::POST,
+                &format!("/tasks/{id}/close-stdin"),
+                Some(body),
+            )
             .await?;
         Ok(())
     }
@@ -249,7 +255,8 @@ impl EngineClient {
         terminal: bool,
         stdin: bool,
     ) -> Result<(), EngineError> {
-        let body = json!({ "exec_id": exec_id, "process": process, "terminal": terminal, "stdin": stdin });
+        let body =
+            json!({ "exec_id": exec_id, "process": process, "terminal": terminal, "stdin": stdin });
         let _: Value = self
             .call(Method::POST, &format!("/tasks/{id}/exec"), Some(body))
             .await?;
@@ -258,7 +265,11 @@ impl EngineClient {
 
     pub async fn exec_start(&self, id: &str, exec_id: &str) -> Result<u32, EngineError> {
         let pid: Pid = self
-            .call(Method::POST, &format!("/tasks/{id}/exec/{exec_id}/start"), None)
+            .call(
+                Method::POST,
+                &format!("/tasks/{id}/exec/{exec_id}/start"),
+                None,
+            )
             .await?;
         Ok(pid.pid)
     }
@@ -293,7 +304,9 @@ impl EngineClient {
         let mut buf: Vec<u8> = Vec::new();
         while let Some(frame) = body.next().await {
             let frame = frame.map_err(|e| EngineError::Unavailable(e.to_string()))?;
-            let Ok(data) = frame.into_data() else { continue };
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
             buf.extend_from_slice(&data);
             while let Some(pos) = buf.iter().position(|b| *b == b'\n') {
                 let line: Vec<u8> = buf.drain(..=pos).collect();

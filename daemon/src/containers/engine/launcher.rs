@@ -98,7 +98,9 @@ pub async fn connect_or_launch(config: &Config) -> Result<EngineClient, EngineEr
     // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
     unsafe {
         std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
-            nix::unistd::setsid().map(|_| ()).map_err(std::io::Error::from)
+            nix::unistd::setsid()
+                .map(|_| ())
+                .map_err(std::io::Error::from)
         });
     }
     let mut child = cmd

@@ -1,0 +1,262 @@
+//! Container lifecycle with the stock docker CLI: run -d, ps (filters, status strings),
+//! inspect, stop, kill, wait, rm, rename, pause, dockerd's errors, and containers that
+//! outlive a berthd restart. Images come from the fixture registry (scripts/test.sh).
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Daemon, Fixtures};
+use serde_json::Value;
+
+fn inspect(d: &Daemon, name: &str) -> Value {
+    let out = d.docker_ok(&["inspect", name]);
+    let parsed: Value = serde_json::from_str(&out)
+        .unwrap_or_else(|e| panic!("inspect output is not JSON ({e}): {out}"));
+    parsed[0].clone()
+}
+
+fn ps(d: &Daemon, args: &[&str]) -> Vec<String> {
+    let mut all = vec!["ps", "--format", "{{.Names}}|{{.Status}}|{{.Command}}"];
+    all.extend_from_slice(args);
+    d.docker_ok(&all)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// Waits until `check` holds (up to 20 s).
+fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if check() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[test]
+fn run_detached_inspect_stop_and_remove() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let image = d.pull_fixture(&f, "busybox");
+    let id = d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--label",
+        "tier=front",
+        &image,
+        "sleep",
+        "300",
+    ]);
+    let id = id.trim();
+    assert_eq!(id.len(), 64, "{id}");
+
+    let rows = ps(&d, &[]);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(rows[0].starts_with("web|Up "), "{rows:?}");
+    assert!(rows[0].ends_with("|\"sleep 300\""), "{rows:?}");
+
+    let c = inspect(&d, "web");
+    assert_eq!(c["Id"], id);
+    assert_eq!(c["Name"], "/web");
+    assert_eq!(c["Path"], "sleep");
+    assert_eq!(c["Args"], serde_json::json!(["300"]));
+    assert_eq!(c["State"]["Status"], "running");
+    assert_eq!(c["State"]["Running"], true);
+    assert!(c["State"]["Pid"].as_u64().unwrap_or(0) > 0);
+    assert_eq!(c["State"]["FinishedAt"], "0001-01-01T00:00:00Z");
+    assert_eq!(c["Config"]["Image"], image);
+    assert_eq!(c["Config"]["Hostname"], &id[..12]);
+    assert_eq!(c["Config"]["Labels"]["tier"], "front");
+    assert_eq!(c["Image"], f.image("busybox").id);
+    assert_eq!(c["Driver"], "overlay2");
+    assert_eq!(c["Platform"], "linux");
+    assert_eq!(c["RestartCount"], 0);
+    assert_eq!(c["HostConfig"]["ShmSize"], 67108864);
+    assert_eq!(c["HostConfig"]["LogConfig"]["Type"], "json-file");
+    assert_eq!(c["Mounts"], serde_json::json!([]));
+    assert!(c["LogPath"]
+        .as_str()
+        .unwrap_or("")
+        .ends_with(&format!("{id}-json.log")));
+    assert_eq!(c["GraphDriver"]["Name"], "overlay2");
+
+    // Short ID prefix and name both find it.
+    assert_eq!(inspect(&d, &id[..8])["Id"], id);
+
+    // rm of a running container is refused; stop (sleep ignores SIGTERM as PID 1) kills.
+    let err = d.docker_err(&["rm", "web"]);
+    assert!(
+        err.contains(&format!("You cannot remove a running container {id}. Stop the container before attempting removal or force remove")),
+        "{err}"
+    );
+    d.docker_ok(&["stop", "-t", "1", "web"]);
+    let c = inspect(&d, "web");
+    assert_eq!(c["State"]["Status"], "exited");
+    assert_eq!(c["State"]["ExitCode"], 137);
+    assert_eq!(c["State"]["Pid"], 0);
+    assert_ne!(c["State"]["FinishedAt"], "0001-01-01T00:00:00Z");
+    assert!(ps(&d, &[]).is_empty());
+    let rows = ps(&d, &["-a"]);
+    assert!(rows[0].starts_with("web|Exited (137) "), "{rows:?}");
+
+    // Started again, then removed by force.
+    d.docker_ok(&["start", "web"]);
+    assert_eq!(inspect(&d, "web")["State"]["Running"], true);
+    d.docker_ok(&["rm", "-f", "web"]);
+    assert!(ps(&d, &["-a"]).is_empty());
+    let err = d.docker_err(&["inspect", "web"]);
+    assert!(err.contains("No such object: web"), "{err}");
+}
+
+#[test]
+fn wait_reports_exit_codes_and_ps_filters() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let image = d.pull_fixture(&f, "busybox");
+    d.docker_ok(&[
+        "run", "-d", "--name", "three", "--label", "k=v", &image, "sh", "-c", "exit 3",
+    ]);
+    assert_eq!(d.docker_ok(&["wait", "three"]).trim(), "3");
+    d.docker_ok(&["run", "-d", "--name", "zero", &image, "true"]);
+    assert_eq!(d.docker_ok(&["wait", "zero"]).trim(), "0");
+    d.docker_ok(&["create", "--name", "fresh", &image]);
+    d.docker_ok(&["run", "-d", "--name", "up", &image, "sleep", "300"]);
+
+    let names = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["ps", "--format", "{{.Names}}"];
+        all.extend_from_slice(args);
+        let mut v: Vec<String> = d.docker_ok(&all).lines().map(String::from).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names(&[]), vec!["up"]);
+    assert_eq!(names(&["-a"]), vec!["fresh", "three", "up", "zero"]);
+    assert_eq!(
+        names(&["-a", "--filter", "status=exited"]),
+        vec!["three", "zero"]
+    );
+    assert_eq!(names(&["-a", "--filter", "exited=3"]), vec!["three"]);
+    assert_eq!(names(&["-a", "--filter", "status=created"]), vec!["fresh"]);
+    assert_eq!(names(&["-a", "--filter", "label=k=v"]), vec!["three"]);
+    assert_eq!(names(&["-a", "--filter", "name=thr"]), vec!["three"]);
+    assert_eq!(
+        names(&["-a", "--filter", &format!("ancestor={image}")]).len(),
+        4
+    );
+    assert_eq!(names(&["-a", "-n", "1"]), vec!["up"]);
+
+    let rows = ps(&d, &["-a", "--filter", "name=three"]);
+    assert!(rows[0].starts_with("three|Exited (3) "), "{rows:?}");
+    assert!(rows[0].ends_with("|\"sh -c 'exit 3'\""), "{rows:?}");
+    let rows = ps(&d, &["-a", "--filter", "name=fresh"]);
+    assert_eq!(rows[0].split('|').nth(1), Some("Created"), "{rows:?}");
+
+    let err = d.docker_err(&["ps", "--filter", "bogus=1"]);
+    assert!(err.contains("invalid filter 'bogus'"), "{err}");
+    d.docker_ok(&["rm", "-f", "up", "three", "zero", "fresh"]);
+}
+
+#[test]
+fn dockerd_errors_for_names_state_and_resources() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let image = d.pull_fixture(&f, "busybox");
+    let id = d.docker_ok(&["create", "--name", "dup", &image, "true"]);
+    let id = id.trim();
+    let err = d.docker_err(&["create", "--name", "dup", &image]);
+    assert!(
+        err.contains(&format!("Conflict. The container name \"/dup\" is already in use by container \"{id}\". You have to remove (or rename) that container to be able to reuse that name.")),
+        "{err}"
+    );
+    let err = d.docker_err(&["create", "--name", "a b", &image]);
+    assert!(
+        err.contains("Invalid container name (a b), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"),
+        "{err}"
+    );
+    let err = d.docker_err(&["start", "nope"]);
+    assert!(err.contains("No such container: nope"), "{err}");
+    let err = d.docker_err(&["rm", "nope"]);
+    assert!(err.contains("No such container: nope"), "{err}");
+    let err = d.docker_err(&["run", "-d", "-m", "1k", &image]);
+    assert!(err.contains("Minimum memory limit allowed is 6MB"), "{err}");
+    let err = d.docker_err(&["run", "-d", "--cpus", "1000", &image]);
+    assert!(err.contains("Range of CPUs is from 0.01 to"), "{err}");
+    let err = d.docker_err(&["kill", "dup"]);
+    assert!(
+        err.contains(&format!(
+            "Cannot kill container: dup: Container {id} is not running"
+        )),
+        "{err}"
+    );
+    let err = d.docker_err(&["pause", "dup"]);
+    assert!(
+        err.contains(&format!("Container {id} is not running")),
+        "{err}"
+    );
+
+    // Rename frees the old name.
+    d.docker_ok(&["rename", "dup", "renamed"]);
+    assert_eq!(inspect(&d, "renamed")["Name"], "/renamed");
+    d.docker_ok(&["create", "--name", "dup", &image]);
+    d.docker_ok(&["rm", "dup", "renamed"]);
+}
+
+#[test]
+fn kill_pause_unpause_and_auto_remove() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let image = d.pull_fixture(&f, "busybox");
+    d.docker_ok(&["run", "-d", "--name", "pz", &image, "sleep", "300"]);
+    d.docker_ok(&["pause", "pz"]);
+    let c = inspect(&d, "pz");
+    assert_eq!(c["State"]["Status"], "paused");
+    assert_eq!(c["State"]["Paused"], true);
+    assert!(ps(&d, &[])[0].contains("(Paused)"));
+    d.docker_ok(&["unpause", "pz"]);
+    assert_eq!(inspect(&d, "pz")["State"]["Status"], "running");
+    d.docker_ok(&["kill", "--signal", "KILL", "pz"]);
+    assert_eq!(d.docker_ok(&["wait", "pz"]).trim(), "137");
+
+    d.docker_ok(&["run", "-d", "--rm", "--name", "gone", &image, "true"]);
+    eventually("the --rm container to be removed", || {
+        !d.docker(&["inspect", "gone"]).status.success()
+    });
+}
+
+#[test]
+fn containers_outlive_a_berthd_restart() {
+    let f = Fixtures::load();
+    let mut d = Daemon::start();
+    let image = d.pull_fixture(&f, "busybox");
+    d.docker_ok(&["run", "-d", "--name", "long", &image, "sleep", "300"]);
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "short",
+        &image,
+        "sh",
+        "-c",
+        "sleep 2; exit 7",
+    ]);
+    let pid = inspect(&d, "long")["State"]["Pid"].clone();
+    d.kill9();
+    std::thread::sleep(Duration::from_secs(3));
+    d.restart_with(&[]);
+    let c = inspect(&d, "long");
+    assert_eq!(c["State"]["Running"], true);
+    assert_eq!(c["State"]["Pid"], pid);
+    // The exit that happened while berthd was down is recorded.
+    eventually("the exit of 'short' to be recorded", || {
+        inspect(&d, "short")["State"]["ExitCode"] == 7
+    });
+    assert_eq!(inspect(&d, "short")["State"]["Status"], "exited");
+    d.docker_ok(&["stop", "-t", "1", "long"]);
+    d.docker_ok(&["rm", "long", "short"]);
+}
