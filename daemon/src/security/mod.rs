@@ -6,6 +6,7 @@
 //! Everything here is pure or reads only the host's /proc, /sys and /dev (or
 //! the image's root); nothing changes the system.
 pub mod capabilities;
+pub mod container;
 mod device_rules;
 pub mod devices;
 pub mod opts;
