@@ -136,6 +136,18 @@ impl ContainerSecurity {
     }
 }
 
+/// The capabilities of an exec process: the container's, or every available
+/// one for `docker exec --privileged` (the container's seccomp filter still
+/// applies, as with dockerd + runc). Its user, when `docker exec -u` gives
+/// one, comes from [`super::users::resolve`] with the container's GroupAdd.
+pub fn exec_capabilities(exec_privileged: bool, container_caps: &[String]) -> Vec<String> {
+    if exec_privileged {
+        capabilities::all_capabilities()
+    } else {
+        container_caps.to_vec()
+    }
+}
+
 /// Writes a resolved user into `spec`: process.user (uid, gid,
 /// additionalGids) and HOME when the environment has none (what runc would
 /// do; doing it here makes it the same under every runtime).
@@ -259,6 +271,16 @@ mod tests {
             ..Default::default()
         };
         assert!(validate_at_create(&host).is_err());
+    }
+
+    #[test]
+    fn exec_privileged_gets_every_capability() {
+        let caps = vec!["CAP_CHOWN".to_string()];
+        assert_eq!(exec_capabilities(false, &caps), caps);
+        assert_eq!(
+            exec_capabilities(true, &caps),
+            capabilities::all_capabilities()
+        );
     }
 
     #[test]

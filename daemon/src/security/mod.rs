@@ -5,6 +5,21 @@
 //!
 //! Everything here is pure or reads only the host's /proc, /sys and /dev (or
 //! the image's root); nothing changes the system.
+//!
+//! How the container core uses it:
+//! - at create: [`container::validate_at_create`] (CapAdd/CapDrop names and
+//!   SecurityOpt, with dockerd's errors), then store
+//!   [`opts::adapt_security_opt`] as HostConfig.SecurityOpt ("label=disable"
+//!   for privileged / host IPC / host PID) and
+//!   [`paths::host_config_defaults`] as HostConfig.MaskedPaths/ReadonlyPaths;
+//! - at start: [`container::for_container`] then
+//!   [`container::ContainerSecurity::apply_to_spec`], and
+//!   [`users::resolve`] on the mounted root then
+//!   [`container::apply_user_to_spec`];
+//! - for exec: [`container::exec_capabilities`] and [`users::resolve`].
+//!
+//! Errors carry the HTTP status dockerd gives them
+//! ([`SecurityError::http_status`]).
 pub mod capabilities;
 pub mod container;
 mod device_rules;
