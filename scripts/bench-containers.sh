@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Benchmark (not a test) of running containers, with a release berthd and — when dockerd is
+# installed (apt-get install docker.io) — with dockerd in the same run, on the same image
+# (the busybox fixture, pulled from the loopback registry) and with `--network none` for both.
+#
+# Reports, for each engine:
+#   - `docker run --rm IMAGE true`: median and p90 over N runs (default 20), through the CLI;
+#   - containers per second for create+start+wait+remove through the API, in sequence and
+#     with 8 concurrent clients;
+#   - the engine's idle RSS (berthd + berth-containerd; dockerd + containerd);
+#   - the RSS the engine adds per running container (shims and daemons, not the container's
+#     own processes), from 10 `sleep` containers.
+# and the ratios dockerd/berthd.
+#
+#   bash scripts/bench-containers.sh [N]    (needs the fixtures: scripts/test.sh once)
+#   BENCH_ENGINES=dockerd bash scripts/bench-containers.sh   (one engine only)
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+N="${1:-20}"
+FIXTURES="${BERTH_FIXTURES:-$ROOT/target/berth-fixtures/fixtures.json}"
+[[ -f "$FIXTURES" ]] || { echo "no $FIXTURES: run scripts/test.sh once first" >&2; exit 1; }
+
+cargo build --release -q -p berthd -p berth-containerd -p berth-shim -p berth-runc
+STARTED_REGISTRIES=0
+if ! bash scripts/registries.sh status >/dev/null 2>&1; then
+    bash scripts/registries.sh start >/dev/null
+    STARTED_REGISTRIES=1
+fi
+WORK="$(mktemp -d /tmp/berth-bench-XXXXXX)"
+cleanup() {
+    ((STARTED_REGISTRIES)) && bash scripts/registries.sh stop >/dev/null || true
+}
+trap cleanup EXIT
+
+exec python3 "$ROOT/scripts/bench_containers.py" --work "$WORK" --fixtures "$FIXTURES" \
+    --berthd "$ROOT/target/release/berthd" -n "$N" \
+    --engines "${BENCH_ENGINES:-berthd,dockerd}"
