@@ -36,10 +36,11 @@ impl From<ContainerError> for ApiError {
             E::Conflict(m) => ApiError::conflict(m),
             E::NotModified => ApiError::new(StatusCode::NOT_MODIFIED, ""),
             E::Image(i) => i.into(),
-            E::Security(s) => match s {
-                crate::security::SecurityError::Invalid(m) => ApiError::bad_request(m),
-                other => ApiError::internal(other.to_string()),
-            },
+            E::Security(s) => {
+                let status = StatusCode::from_u16(s.http_status())
+                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                ApiError::new(status, s.to_string())
+            }
             E::Store(s) => s.into(),
             E::Engine(_) | E::Io(..) | E::Internal(_) => ApiError::internal(e.to_string()),
         }

@@ -150,6 +150,29 @@ pub fn fill_host_defaults(hc: &mut HostConfig, cgroup_v2: bool) {
     }
 }
 
+/// What the security module checks and stores at create: capability names,
+/// SecurityOpt (with "label=disable" where dockerd adds it), masked and read-only paths.
+fn fill_security_defaults(hc: &mut HostConfig) -> Result<()> {
+    use crate::security::{container, opts, paths};
+    container::validate_at_create(hc)?;
+    let privileged = hc.privileged == Some(true);
+    let adapted = opts::adapt_security_opt(
+        hc.security_opt.as_deref().unwrap_or(&[]),
+        privileged,
+        hc.ipc_mode.as_deref() == Some("host"),
+        hc.pid_mode.as_deref() == Some("host"),
+    );
+    hc.security_opt = (!adapted.is_empty()).then_some(adapted);
+    let (masked, readonly) = paths::host_config_defaults(
+        hc.masked_paths.as_deref(),
+        hc.readonly_paths.as_deref(),
+        privileged,
+    );
+    hc.masked_paths = masked;
+    hc.readonly_paths = readonly;
+    Ok(())
+}
+
 fn validate_host_config(hc: &HostConfig, ncpu: usize) -> Result<()> {
     resources::validate(hc, ncpu)?;
     if let Some(p) = &hc.restart_policy {
@@ -221,6 +244,7 @@ pub async fn create(
         return Err(ContainerError::Invalid("No command specified".into()));
     }
     fill_host_defaults(&mut host_config, cgroup_v2);
+    fill_security_defaults(&mut host_config)?;
     let id = daemon.containers.new_id();
     if config.hostname.as_deref().unwrap_or("").is_empty() {
         config.hostname = Some(id[..12].to_string());

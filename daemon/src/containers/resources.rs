@@ -108,34 +108,6 @@ fn valid_cpuset(s: &str) -> bool {
     })
 }
 
-/// Docker's default device cgroup rules (deny all, then the usual character devices).
-fn default_device_rules() -> Vec<Value> {
-    let mut rules = vec![json!({ "allow": false, "access": "rwm" })];
-    for (major, minor, access) in [
-        (1, 5, "rwm"),    // /dev/zero
-        (1, 3, "rwm"),    // /dev/null
-        (1, 9, "rwm"),    // /dev/urandom
-        (1, 8, "rwm"),    // /dev/random
-        (5, 0, "rwm"),    // /dev/tty
-        (5, 1, "rwm"),    // /dev/console
-        (5, 2, "rwm"),    // /dev/ptmx
-        (1, 7, "rwm"),    // /dev/full
-        (136, -1, "rwm"), // /dev/pts/*
-        (10, 200, "rwm"), // /dev/net/tun
-    ] {
-        let mut rule = Map::new();
-        rule.insert("allow".into(), json!(true));
-        rule.insert("type".into(), json!("c"));
-        rule.insert("major".into(), json!(major));
-        if minor >= 0 {
-            rule.insert("minor".into(), json!(minor));
-        }
-        rule.insert("access".into(), json!(access));
-        rules.push(Value::Object(rule));
-    }
-    rules
-}
-
 /// The OCI `linux.resources` of a container.
 pub fn oci_resources(hc: &HostConfig) -> Value {
     let mut memory = Map::new();
@@ -180,15 +152,8 @@ pub fn oci_resources(hc: &HostConfig) -> Value {
     if let Some(m) = hc.cpuset_mems.as_deref().filter(|c| !c.is_empty()) {
         cpu.insert("mems".into(), json!(m));
     }
+    // Device rules come from the security module.
     let mut out = Map::new();
-    if hc.privileged == Some(true) {
-        out.insert(
-            "devices".into(),
-            json!([{ "allow": true, "access": "rwm" }]),
-        );
-    } else {
-        out.insert("devices".into(), Value::Array(default_device_rules()));
-    }
     if !memory.is_empty() {
         out.insert("memory".into(), Value::Object(memory));
     }

@@ -146,25 +146,28 @@ fn namespaces(c: &Container, cgroup_v2: bool) -> Vec<Value> {
     ns
 }
 
-/// Builds `config.json` for the container `c` running as `user`.
+/// Builds `config.json` for the container `c` running as `user`: the base built here,
+/// then the security module's settings (capabilities, seccomp, masked paths, devices,
+/// the user) written over it.
 pub fn build(
     c: &Container,
     user: &security::users::ResolvedUser,
     inputs: &SpecInputs,
 ) -> Result<Value> {
     let hc = &c.host_config;
-    let privileged = hc.privileged == Some(true);
-    let caps = security::capabilities::effective(
-        hc.cap_add.as_deref().unwrap_or(&[]),
-        hc.cap_drop.as_deref().unwrap_or(&[]),
-        privileged,
-    )?;
-    let opts = security::opts::parse(hc.security_opt.as_deref().unwrap_or(&[]))?;
-    let seccomp = if privileged {
-        None
-    } else {
-        security::seccomp::profile(&opts.seccomp, &caps)?
-    };
+    let sec = security::container::for_container(hc)?;
+    let base = base_spec(c, user, inputs);
+    let mut spec: oci_spec::runtime::Spec = serde_json::from_value(base)
+        .map_err(|e| ContainerError::Internal(format!("building the OCI spec: {e}")))?;
+    sec.apply_to_spec(&mut spec)?;
+    security::container::apply_user_to_spec(&mut spec, user);
+    serde_json::to_value(&spec)
+        .map_err(|e| ContainerError::Internal(format!("writing the OCI spec: {e}")))
+}
+
+/// Everything but the security settings.
+fn base_spec(c: &Container, user: &security::users::ResolvedUser, inputs: &SpecInputs) -> Value {
+    let hc = &c.host_config;
     let mut args = vec![c.path.clone()];
     args.extend(c.args.iter().cloned());
     let cwd = c
@@ -179,12 +182,7 @@ pub fn build(
         "args": args,
         "env": process_env(c, user.home.as_deref()),
         "cwd": cwd,
-        "capabilities": {
-            "bounding": caps, "effective": caps, "permitted": caps,
-            "inheritable": [], "ambient": [],
-        },
         "rlimits": rlimits(c),
-        "noNewPrivileges": opts.no_new_privileges,
     });
     if let Some(adj) = hc.oom_score_adj.filter(|a| *a != 0) {
         process["oomScoreAdj"] = json!(adj);
@@ -203,23 +201,6 @@ pub fn build(
     if let Some(sysctls) = hc.sysctls.as_ref().filter(|s| !s.is_empty()) {
         linux.insert("sysctl".into(), json!(sysctls));
     }
-    if !privileged {
-        let masked = hc
-            .masked_paths
-            .clone()
-            .unwrap_or_else(security::paths::masked_paths);
-        let readonly = hc
-            .readonly_paths
-            .clone()
-            .unwrap_or_else(security::paths::readonly_paths);
-        linux.insert("maskedPaths".into(), json!(masked));
-        linux.insert("readonlyPaths".into(), json!(readonly));
-    }
-    if let Some(seccomp) = seccomp {
-        let v = serde_json::to_value(seccomp)
-            .map_err(|e| ContainerError::Internal(format!("seccomp profile: {e}")))?;
-        linux.insert("seccomp".into(), v);
-    }
     let mut spec = json!({
         "ociVersion": "1.0.2",
         "process": process,
@@ -231,7 +212,7 @@ pub fn build(
     if let Some(d) = c.config.domainname.as_deref().filter(|d| !d.is_empty()) {
         spec["domainname"] = json!(d);
     }
-    Ok(spec)
+    spec
 }
 
 #[cfg(test)]
