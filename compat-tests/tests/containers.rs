@@ -260,3 +260,39 @@ fn containers_outlive_a_berthd_restart() {
     d.docker_ok(&["stop", "-t", "1", "long"]);
     d.docker_ok(&["rm", "long", "short"]);
 }
+
+#[test]
+fn exec_detached_and_into_a_stopped_container() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let image = d.pull_fixture(&f, "busybox");
+    let id = d.docker_ok(&["run", "-d", "--name", "ex", &image, "sleep", "300"]);
+    let id = id.trim().to_string();
+    d.docker_ok(&[
+        "exec",
+        "-d",
+        "-e",
+        "GREETING=hi",
+        "ex",
+        "sh",
+        "-c",
+        "echo $GREETING > /tmp/out",
+    ]);
+    let upper = d
+        .data_root()
+        .join("containers")
+        .join(&id)
+        .join("diff/tmp/out");
+    eventually("the exec to write its file", || {
+        std::fs::read_to_string(&upper).is_ok_and(|s| s == "hi\n")
+    });
+    d.docker_ok(&["stop", "-t", "0", "ex"]);
+    let err = d.docker_err(&["exec", "ex", "true"]);
+    assert!(
+        err.contains(&format!("Container {id} is not running")),
+        "{err}"
+    );
+    let err = d.docker_err(&["exec", "nope", "true"]);
+    assert!(err.contains("No such container: nope"), "{err}");
+    d.docker_ok(&["rm", "ex"]);
+}

@@ -23,6 +23,8 @@ pub struct Daemon {
     pub containers: crate::containers::ContainerStore,
     /// The berth-containerd client (`<exec-root>/containerd/containerd.sock`).
     pub engine: crate::containers::engine::EngineClient,
+    /// Exec instances, in memory as in dockerd.
+    pub execs: crate::containers::exec::ExecStore,
 }
 
 pub type SharedDaemon = Arc<Daemon>;
@@ -57,6 +59,7 @@ impl Daemon {
             events: Default::default(),
             containers,
             engine,
+            execs: Default::default(),
         });
         // Whatever an interrupted pull or delete left half-done goes now, before any request.
         crate::images::recovery::check_store(&daemon)?;

@@ -136,6 +136,15 @@ fn graph_driver(daemon: &Daemon, c: &Container) -> Value {
     })
 }
 
+fn exec_ids(daemon: &Daemon, c: &Container) -> Value {
+    let ids = daemon.execs.of_container(&c.id);
+    if ids.is_empty() {
+        Value::Null
+    } else {
+        json!(ids)
+    }
+}
+
 /// The whole inspect document.
 pub fn inspect(daemon: &Daemon, c: &Container) -> Value {
     let log_path = if c.log_driver() == "none" {
@@ -161,7 +170,7 @@ pub fn inspect(daemon: &Daemon, c: &Container) -> Value {
         "MountLabel": "",
         "ProcessLabel": "",
         "AppArmorProfile": "",
-        "ExecIDs": null,
+        "ExecIDs": exec_ids(daemon, c),
         "HostConfig": host_config_json(c, &daemon.config.default_runtime),
         "GraphDriver": graph_driver(daemon, c),
         "Mounts": [],

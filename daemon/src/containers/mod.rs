@@ -16,6 +16,7 @@
 //! - `list`      — `GET /containers/json`, its filters and status strings.
 pub mod create;
 pub mod engine;
+pub mod exec;
 pub mod inspect;
 pub mod lifecycle;
 pub mod list;

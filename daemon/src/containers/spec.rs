@@ -22,15 +22,13 @@ pub struct SpecInputs<'a> {
     pub cgroup_v2: bool,
 }
 
-/// The process environment: PATH (default when absent), HOSTNAME, TERM with a TTY,
+/// The process environment (dockerd's CreateDaemonEnvironment): PATH, HOSTNAME, TERM with a TTY,
 /// then Config.Env (replacing same-named entries), HOME from the user when unset.
 pub fn process_env(c: &Container, home: Option<&str>) -> Vec<String> {
     let mut env: Vec<String> = Vec::new();
     let user_env = c.config.env.clone().unwrap_or_default();
     let has = |env: &[String], key: &str| env.iter().any(|e| e.split('=').next() == Some(key));
-    if !has(&user_env, "PATH") {
-        env.push(format!("PATH={DEFAULT_PATH}"));
-    }
+    env.push(format!("PATH={DEFAULT_PATH}"));
     env.push(format!(
         "HOSTNAME={}",
         c.config.hostname.clone().unwrap_or_default()
@@ -259,7 +257,7 @@ mod tests {
             ]
         );
         let env = process_env(&container(false, &["PATH=/x", "HOME=/h"]), Some("/root"));
-        assert_eq!(env, vec!["HOSTNAME=aaaaaaaaaaaa", "PATH=/x", "HOME=/h"]);
+        assert_eq!(env, vec!["PATH=/x", "HOSTNAME=aaaaaaaaaaaa", "HOME=/h"]);
     }
 
     #[test]
