@@ -148,7 +148,7 @@ mod tests {
         assert_eq!(m.scan(b"c"), Scan::Forward(b"\x01c".to_vec()));
         // A repeated first key starts the sequence again.
         assert_eq!(m.scan(b"\x01\x01b"), Scan::Detach(b"\x01".to_vec()));
-        let mut one = DetachMatcher::new(&[b'q']);
+        let mut one = DetachMatcher::new(b"q");
         assert_eq!(one.scan(b"abq"), Scan::Detach(b"ab".to_vec()));
     }
 }
