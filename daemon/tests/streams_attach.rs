@@ -346,3 +346,93 @@ async fn detach_keys_end_the_proxy_and_the_container_keeps_running() {
     let (st, _) = c.call("POST", "/delete", Value::Null).await;
     assert_eq!(st, 200);
 }
+
+/// What the attach route handler does: validate, then `hijack` with `attach` as the
+/// session; here over a real HTTP/1.1 connection served by hyper on a socket pair.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hijacked_http_connection_to_the_shim() {
+    use axum::extract::Request;
+    use axum::routing::post;
+    use berthd::streams::{hijack, stream_media_type};
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use hyper_util::server::conn::auto;
+    use hyper_util::service::TowerToHyperService;
+
+    let c = Container::launch(
+        "hijack",
+        &["sh", "-c", "read x; echo got $x; echo oops >&2"],
+        false,
+    );
+    let socket = c.attach_socket();
+    let app = axum::Router::new().route(
+        "/containers/c/attach",
+        post(move |req: Request| {
+            let socket = socket.clone();
+            async move {
+                let opts = AttachOptions {
+                    stdin: true,
+                    stdout: true,
+                    stderr: true,
+                    stream: true,
+                    ..AttachOptions::default()
+                };
+                hijack(req, stream_media_type(false, 53), move |io| async move {
+                    let end = attach(io, &socket, opts, async {}).await;
+                    assert_eq!(end.expect("attach"), AttachEnd::OutputEnded);
+                })
+            }
+        }),
+    );
+    let (server, mut client) = UnixStream::pair().expect("socket pair");
+    tokio::spawn(async move {
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder.http1().title_case_headers(true);
+        let _ = builder
+            .serve_connection_with_upgrades(TokioIo::new(server), TowerToHyperService::new(app))
+            .await;
+    });
+
+    client
+        .write_all(b"POST /containers/c/attach?stream=1&stdin=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n")
+        .await
+        .expect("request");
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        client.read_exact(&mut byte).await.expect("response head");
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head);
+    assert!(head.starts_with("HTTP/1.1 101 UPGRADED\r\n"), "{head}");
+    assert!(
+        head.contains("Content-Type: application/vnd.docker.multiplexed-stream\r\n"),
+        "{head}"
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (st, v) = c.call("POST", "/start", Value::Null).await;
+    assert_eq!(st, 200, "start: {v}");
+    client.write_all(b"hi\n").await.expect("stdin");
+    let mut all = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), client.read_to_end(&mut all)).await;
+    assert!(read.is_ok(), "the connection closes when the output ends");
+    let mut dec = FrameDecoder::new();
+    dec.feed(&all);
+    let mut frames = Vec::new();
+    while let Some(f) = dec.next_frame().expect("frames") {
+        frames.push((f.kind, String::from_utf8_lossy(&f.payload).into_owned()));
+    }
+    // Two pipes in the shim: the streams' relative order is not guaranteed.
+    assert_eq!(frames.len(), 2, "{frames:?}");
+    assert!(
+        frames.contains(&(StreamKind::Stdout, "got hi\n".to_string())),
+        "{frames:?}"
+    );
+    assert!(
+        frames.contains(&(StreamKind::Stderr, "oops\n".to_string())),
+        "{frames:?}"
+    );
+    let (_, w) = c.call("POST", "/wait", json!({})).await;
+    assert_eq!(w["exit_status"], 0, "{w}");
+    let (st, _) = c.call("POST", "/delete", Value::Null).await;
+    assert_eq!(st, 200);
+}
