@@ -7,13 +7,24 @@ pub const DEFAULT_DETACH_KEYS: [u8; 2] = [16, 17];
 
 /// moby/term's `ToBytes`: comma-separated keys, each a single character, `ctrl-@`,
 /// `ctrl-a` … `ctrl-z`, `ctrl-[`, `ctrl-\`, `ctrl-]`, `ctrl-^`, `ctrl-_` or `DEL`.
-/// The error is attach's 400 (`Invalid detach keys (…) provided`); exec create words
-/// it `Invalid escape keys (…) provided` (see `StreamError::BadParameter`'s text).
+/// The error is attach's 400 (`Invalid detach keys (…) provided`); see
+/// `parse_exec_detach_keys` for exec create's.
 pub fn parse_detach_keys(keys: &str) -> Result<Vec<u8>, StreamError> {
     keys.split(',')
         .map(key_code)
         .collect::<Option<Vec<u8>>>()
         .ok_or_else(|| StreamError::BadParameter(format!("Invalid detach keys ({keys}) provided")))
+}
+
+/// The same for `POST /containers/{id}/exec`'s `DetachKeys`, with exec create's
+/// wording (`Invalid escape keys (…) provided`); dockerd checks them at create.
+pub fn parse_exec_detach_keys(keys: &str) -> Result<Option<Vec<u8>>, StreamError> {
+    if keys.is_empty() {
+        return Ok(None);
+    }
+    parse_detach_keys(keys)
+        .map(Some)
+        .map_err(|_| StreamError::BadParameter(format!("Invalid escape keys ({keys}) provided")))
 }
 
 /// The detach keys of a request: `None` for an absent or empty `detachKeys`
@@ -130,6 +141,17 @@ mod tests {
             );
         }
         assert_eq!(detach_keys_from_query("").expect("ok"), None);
+        assert_eq!(
+            detach_keys_from_query("ctrl-x").expect("ok"),
+            Some(vec![24])
+        );
+        assert_eq!(
+            parse_exec_detach_keys("ctrl-")
+                .expect_err("bad")
+                .to_string(),
+            "Invalid escape keys (ctrl-) provided"
+        );
+        assert_eq!(parse_exec_detach_keys("").expect("ok"), None);
     }
 
     #[test]

@@ -33,7 +33,8 @@ impl<T: AsyncRead + AsyncWrite + Send + Unpin> ClientStream for T {}
 /// A boxed client stream, handed to the session.
 pub type ClientIo = Box<dyn ClientStream>;
 
-/// The `Content-Type` of an upgraded attach/exec stream, as dockerd picks it.
+/// The `Content-Type` of an upgraded attach/exec stream, as dockerd picks it; the
+/// same rule gives the `Content-Type` of `GET /containers/{id}/logs`.
 pub fn stream_media_type(tty: bool, api_minor: u32) -> &'static str {
     if !tty && api_minor >= 42 {
         MULTIPLEXED_STREAM

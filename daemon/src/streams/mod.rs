@@ -17,7 +17,9 @@ pub mod logs;
 pub mod query;
 
 pub use attach::{attach, AttachEnd, AttachOptions};
-pub use detach::{detach_keys_from_query, parse_detach_keys, DEFAULT_DETACH_KEYS};
+pub use detach::{
+    detach_keys_from_query, parse_detach_keys, parse_exec_detach_keys, DEFAULT_DETACH_KEYS,
+};
 pub use error::StreamError;
 pub use framing::{encode_frame, FrameDecoder, StreamKind};
 pub use hijack::{

@@ -14,7 +14,11 @@ use crate::streams::error::StreamError;
 /// How often the file is checked for growth and rotation.
 const POLL: Duration = Duration::from_millis(100);
 
-/// Sends what is appended to `path` from `current`'s position on. When `stopped`
+/// Sends what is appended to `path` from `current`'s position on. The shim is another
+/// process, so growth and rotation are seen by polling (every `POLL`). Limits: two
+/// rotations within one poll skip the middle file (dockerd warns of the same), and a
+/// truncation (max-file 1) is only seen if the file is then shorter than the position
+/// read, or the byte before that position is no longer a "\n". When `stopped`
 /// turns true (or its sender goes), one last pass reads what is left, then it ends.
 pub(super) async fn follow(
     path: PathBuf,

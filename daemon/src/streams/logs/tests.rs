@@ -249,3 +249,16 @@ async fn follow_ends_at_until_and_on_truncation_starts_over() {
     assert!(rest.is_ok(), "an entry after `until` ends the follow");
     assert_eq!(String::from_utf8_lossy(&out), "one\ntwo, longer\n");
 }
+
+#[tokio::test]
+async fn the_stream_is_an_axum_body() {
+    use http_body_util::BodyExt;
+    let (_d, p) = rotated_log();
+    let opts = LogsOptions {
+        tail: Some(1),
+        ..LogsOptions::default()
+    };
+    let body = axum::body::Body::from_stream(read_logs(&p, opts, true, None));
+    let bytes = body.collect().await.expect("body").to_bytes();
+    assert_eq!(&bytes[..], b"f");
+}
