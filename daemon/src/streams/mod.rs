@@ -8,6 +8,43 @@
 //! - `detach`  — detach keys (`detachKeys`, ctrl-p,ctrl-q by default).
 //! - `hijack`  — `Upgrade: tcp` → `101 UPGRADED`, or a 200 streamed on the connection.
 //! - `attach`  — proxying a client connection to a shim's `attach.sock`.
+//!
+//! How the route handlers use it (sketch):
+//!
+//! ```ignore
+//! // GET /containers/{id}/logs
+//! let opts = LogsOptions::from_query(req.uri().query())?;          // 400s
+//! let follow = opts.follow && container_is_running;                 // as dockerd
+//! let opts = LogsOptions { follow, ..opts };
+//! let body = Body::from_stream(read_logs(log_path, opts, tty, Some(stopped_rx)));
+//! ([(CONTENT_TYPE, stream_media_type(tty, version.0))], body)      // dockerd ≥ 1.42
+//!
+//! // POST /containers/{id}/attach (validate everything first: 404, 409 paused…)
+//! let form = Form::parse(req.uri().query());
+//! let keys = detach_keys_from_query(form.get("detachKeys"))?;      // 400
+//! let opts = AttachOptions {
+//!     exec_id: None,
+//!     stdin: form.bool("stdin") && config.open_stdin,
+//!     stdout: form.bool("stdout"),
+//!     stderr: form.bool("stderr"),
+//!     tty: config.tty,
+//!     stdin_once: config.stdin_once,
+//!     detach_keys: keys.unwrap_or_default(),
+//!     logs: form.bool("logs").then_some(log_path),
+//!     stream: form.bool("stream"),
+//! };
+//! hijack(req, stream_media_type(config.tty, version.0), move |io| async move {
+//!     match attach(io, &attach_socket, opts, close_stdin_via_containerd(id)).await {
+//!         Ok(AttachEnd::Detached) => { /* "detach" event */ }
+//!         Ok(_) => {}
+//!         Err(e) => tracing::warn!("attach: {e}"),
+//!     }
+//! })
+//! ```
+//!
+//! For `POST /exec/{id}/start` the same with `exec_id: Some(..)`, `stdin_once: true`
+//! (dockerd always closes an exec's stdin when the client's ends), the exec's own
+//! `Tty`/`AttachStd*` and the keys from `parse_exec_detach_keys` at exec create.
 pub mod attach;
 pub mod detach;
 pub mod error;
