@@ -61,17 +61,20 @@ enum Pass {
 /// Reads the rest of the file held, then moves to a new file if FILE was rotated.
 async fn pass(path: &PathBuf, current: &mut Option<Current>, em: &mut Emitter) -> io::Result<Pass> {
     if let Some(c) = current.as_mut() {
-        // max-file 1: the shim truncates FILE in place (and may have written past the
-        // old position since: the byte before it is then no longer a "\n").
+        // Nothing new (the common case while idle): no read at all.
         let len = c.file.metadata().await?.len();
-        if len < c.pos || !ends_line(&mut c.file, c.pos).await? {
-            tracing::debug!(path = %path.display(), "log truncated: reading it from the start");
-            c.pos = 0;
-        }
-        let (pos, flow) = em.read_lines(&mut c.file, c.pos, None).await?;
-        c.pos = pos;
-        if flow == Flow::Stop {
-            return Ok(Pass::Stop);
+        if len != c.pos {
+            // max-file 1: the shim truncates FILE in place (and may have written past
+            // the old position since: the byte before it is then no longer a "\n").
+            if len < c.pos || !ends_line(&mut c.file, c.pos).await? {
+                tracing::debug!(path = %path.display(), "log truncated: reading it from the start");
+                c.pos = 0;
+            }
+            let (pos, flow) = em.read_lines(&mut c.file, c.pos, None).await?;
+            c.pos = pos;
+            if flow == Flow::Stop {
+                return Ok(Pass::Stop);
+            }
         }
     }
     let meta = match tokio::fs::metadata(path).await {
