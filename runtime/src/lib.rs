@@ -6,6 +6,7 @@ pub mod container;
 pub mod devices;
 pub mod error;
 pub mod exec;
+pub mod handshake;
 pub mod hooks;
 pub mod init;
 pub mod logging;
@@ -24,4 +25,5 @@ pub mod state;
 pub mod syscall;
 #[cfg(test)]
 pub mod syscall_fake;
+pub mod userns;
 pub mod utils;

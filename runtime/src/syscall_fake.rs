@@ -178,4 +178,7 @@ impl Syscall for RecordingSyscall {
         self.push(Call::Fchdir);
         Ok(())
     }
+    fn locked_flags(&self, _path: &Path) -> Result<MsFlags> {
+        Ok(MsFlags::MS_NOSUID | MsFlags::MS_NODEV)
+    }
 }
