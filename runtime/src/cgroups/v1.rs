@@ -90,10 +90,14 @@ pub fn create(
             .map_err(|e| Error::Cgroup(format!("mkdir {}: {e}", dir.display())))?;
         paths.insert(name, dir);
     }
-    if let Some(r) = res {
-        apply(&paths, r)?;
+    let cg = Cgroup::V1 { paths };
+    if let (Some(r), Cgroup::V1 { paths }) = (res, &cg) {
+        if let Err(e) = apply(paths, r) {
+            let _ = cg.destroy();
+            return Err(e);
+        }
     }
-    Ok(Cgroup::V1 { paths })
+    Ok(cg)
 }
 
 /// cpuset.cpus/mems start empty in a new v1 cgroup: copy them down from the parents.

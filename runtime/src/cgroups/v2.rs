@@ -22,7 +22,10 @@ pub fn create(
     std::fs::create_dir_all(&dir)
         .map_err(|e| Error::Cgroup(format!("mkdir {}: {e}", dir.display())))?;
     if let Some(r) = res {
-        apply(&dir, r)?;
+        if let Err(e) = apply(&dir, r) {
+            let _ = std::fs::remove_dir(&dir);
+            return Err(e);
+        }
     }
     Ok(Cgroup::V2 { path: dir })
 }
@@ -55,7 +58,56 @@ pub fn shares_to_weight(shares: u64) -> u64 {
     1 + (shares.saturating_sub(2) * 9999) / 262_142
 }
 
+/// The controllers `r` needs, each with what asks for it.
+pub fn needed(r: &LinuxResources) -> Vec<(&'static str, &'static str)> {
+    let mut out = Vec::new();
+    if let Some(m) = r.memory() {
+        if m.limit().is_some() || m.reservation().is_some() || m.swap().is_some() {
+            out.push(("memory", "a memory limit"));
+        }
+    }
+    if let Some(c) = r.cpu() {
+        if c.shares().is_some() || c.quota().is_some() || c.period().is_some() {
+            out.push(("cpu", "a cpu share or quota"));
+        }
+        if c.cpus().as_deref().is_some_and(|s| !s.is_empty())
+            || c.mems().as_deref().is_some_and(|s| !s.is_empty())
+        {
+            out.push(("cpuset", "a cpuset"));
+        }
+    }
+    if r.pids().is_some() {
+        out.push(("pids", "a pids limit"));
+    }
+    out
+}
+
+/// A resource whose controller is not enabled for `dir` is an error, not a
+/// silent no-op (on a hybrid host the controller may belong to v1).
+pub fn check_controllers(dir: &Path, r: &LinuxResources) -> Result<()> {
+    let f = dir.join("cgroup.controllers");
+    let avail = std::fs::read_to_string(&f)
+        .map_err(|e| Error::Cgroup(format!("read {}: {e}", f.display())))?;
+    let have: Vec<&str> = avail.split_whitespace().collect();
+    for (c, what) in needed(r) {
+        if !have.contains(&c) {
+            return Err(Error::Cgroup(format!(
+                "{what} is set but the {c} controller is not enabled in the cgroup v2 \
+                 hierarchy for {} (enabled: {})",
+                dir.display(),
+                if have.is_empty() {
+                    "none".to_string()
+                } else {
+                    have.join(" ")
+                }
+            )));
+        }
+    }
+    Ok(())
+}
+
 pub fn apply(dir: &Path, r: &LinuxResources) -> Result<()> {
+    check_controllers(dir, r)?;
     if let Some(m) = r.memory() {
         if let Some(l) = m.limit() {
             write(&dir.join("memory.max"), &max(l))?;
@@ -72,6 +124,10 @@ pub fn apply(dir: &Path, r: &LinuxResources) -> Result<()> {
             let f = dir.join("memory.swap.max");
             if f.exists() {
                 write(&f, &v)?;
+            } else if s > 0 && Some(s) != m.limit() {
+                return Err(Error::Cgroup(
+                    "swap limit requested but the kernel has no swap accounting".into(),
+                ));
             }
         }
     }
@@ -132,6 +188,21 @@ pub fn is_frozen(dir: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn missing_controller_is_an_error() {
+        let d = tempfile::tempdir().expect("tmp");
+        std::fs::write(d.path().join("cgroup.controllers"), "hugetlb\n").expect("write");
+        let r: LinuxResources =
+            serde_json::from_str(r#"{"memory": {"limit": 1048576}}"#).expect("res");
+        let e = apply(d.path(), &r)
+            .expect_err("no memory controller")
+            .to_string();
+        assert!(e.contains("memory controller is not enabled"), "{e}");
+        assert!(e.contains("enabled: hugetlb"), "{e}");
+        let none: LinuxResources = serde_json::from_str("{}").expect("res");
+        assert!(apply(d.path(), &none).is_ok());
+    }
 
     #[test]
     fn weight_conversion() {
