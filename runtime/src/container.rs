@@ -148,6 +148,7 @@ fn create_inner(
             .and_then(|p| serde_json::to_value(p).ok()),
         hooks: spec.hooks().clone(),
         seccomp: linux.and_then(|l| l.seccomp().clone()),
+        resources: linux.and_then(|l| l.resources().clone()),
     };
     if let Some(h) = spec.hooks() {
         let mut j = st.to_runc_json(Status::Created);

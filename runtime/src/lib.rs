@@ -25,5 +25,6 @@ pub mod state;
 pub mod syscall;
 #[cfg(test)]
 pub mod syscall_fake;
+pub mod update;
 pub mod userns;
 pub mod utils;

@@ -133,6 +133,10 @@ fn lifecycle_on_cgroup_v2() {
     ns.ok(&rt, &["resume", &id]);
     let events = std::fs::read_to_string(dir.join("cgroup.events")).expect("events");
     assert!(events.contains("frozen 0"), "{events}");
+    // update: the pids controller belongs to v1 on this host.
+    let (code, _, err) = ns.run(&rt, &["update", "--pids-limit", "10", &id]);
+    assert_ne!(code, 0, "update must fail");
+    assert!(err.contains("pids controller is not enabled"), "{err}");
     let ps = ns.ok(&rt, &["ps", "--format", "json", &id]);
     assert_eq!(ps.trim(), format!("[{pid}]"));
     ns.ok(&rt, &["kill", "--all", &id, "KILL"]);

@@ -138,6 +138,14 @@ impl Cgroup {
         }
     }
 
+    /// Writes new resource limits (`update`).
+    pub fn update(&self, r: &LinuxResources) -> Result<()> {
+        match self {
+            Cgroup::V1 { paths } => v1::apply(paths, r),
+            Cgroup::V2 { path } => v2::apply(path, r),
+        }
+    }
+
     pub fn is_frozen(&self) -> bool {
         match self {
             Cgroup::V1 { paths } => v1::is_frozen(paths),

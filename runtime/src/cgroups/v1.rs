@@ -1,7 +1,7 @@
 //! cgroup v1: one directory per hierarchy, resources written per controller.
 use super::{resolve, write, Cgroup};
 use crate::error::{Error, Result};
-use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxMemory, LinuxResources};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -161,21 +161,9 @@ pub fn apply(paths: &BTreeMap<String, PathBuf>, r: &LinuxResources) -> Result<()
             .map(|(_, v)| v.clone())
     };
     if let (Some(m), Some(dir)) = (r.memory(), get("memory")) {
-        if let Some(l) = m.limit() {
-            write(&dir.join("memory.limit_in_bytes"), &l.to_string())?;
-        }
+        memory_limits(&dir, m)?;
         if let Some(l) = m.reservation() {
             write(&dir.join("memory.soft_limit_in_bytes"), &l.to_string())?;
-        }
-        if let Some(s) = m.swap() {
-            let f = dir.join("memory.memsw.limit_in_bytes");
-            if f.exists() {
-                write(&f, &s.to_string())?;
-            } else if s != -1 && Some(s) != m.limit() {
-                return Err(Error::Cgroup(
-                    "swap limit requested but the kernel has no swap accounting".into(),
-                ));
-            }
         }
         if let Some(s) = m.swappiness() {
             if s <= 100 {
@@ -227,6 +215,44 @@ pub fn apply(paths: &BTreeMap<String, PathBuf>, r: &LinuxResources) -> Result<()
                 write(&dir.join("devices.allow"), rule)?;
             }
         }
+    }
+    Ok(())
+}
+
+/// memory.limit_in_bytes and memory.memsw.limit_in_bytes. The kernel wants
+/// limit <= memsw at every step: when the new limit is above the current memsw
+/// limit (an update raising both), memsw is written first.
+fn memory_limits(dir: &Path, m: &LinuxMemory) -> Result<()> {
+    let memsw = dir.join("memory.memsw.limit_in_bytes");
+    let has_memsw = memsw.exists();
+    let swap = match m.swap() {
+        Some(s) if !has_memsw && s != -1 && Some(s) != m.limit() => {
+            return Err(Error::Cgroup(
+                "swap limit requested but the kernel has no swap accounting".into(),
+            ))
+        }
+        Some(s) if has_memsw => Some(s),
+        _ => None,
+    };
+    let unlimited = |v: i64| if v < 0 { i64::MAX } else { v };
+    let swap_first = match (m.limit(), swap) {
+        (Some(l), Some(_)) => {
+            let cur = std::fs::read_to_string(&memsw)
+                .ok()
+                .and_then(|c| c.trim().parse::<i64>().ok())
+                .unwrap_or(i64::MAX);
+            unlimited(l) > cur
+        }
+        _ => false,
+    };
+    if let (true, Some(s)) = (swap_first, swap) {
+        write(&memsw, &s.to_string())?;
+    }
+    if let Some(l) = m.limit() {
+        write(&dir.join("memory.limit_in_bytes"), &l.to_string())?;
+    }
+    if let (false, Some(s)) = (swap_first, swap) {
+        write(&memsw, &s.to_string())?;
     }
     Ok(())
 }

@@ -205,6 +205,29 @@ mod tests {
     }
 
     #[test]
+    fn writes_v2_files() {
+        let d = tempfile::tempdir().expect("tmp");
+        let f = |n: &str| d.path().join(n);
+        std::fs::write(f("cgroup.controllers"), "cpuset cpu memory pids\n").expect("write");
+        std::fs::write(f("memory.swap.max"), "max").expect("write");
+        let r: LinuxResources = serde_json::from_str(
+            r#"{"memory": {"limit": 1048576, "swap": 3145728, "reservation": 4096},
+                "cpu": {"shares": 1024, "quota": 20000, "period": 50000, "cpus": "0"},
+                "pids": {"limit": -1}}"#,
+        )
+        .expect("res");
+        apply(d.path(), &r).expect("apply");
+        let read = |n: &str| std::fs::read_to_string(f(n)).expect("read");
+        assert_eq!(read("memory.max"), "1048576");
+        assert_eq!(read("memory.swap.max"), "2097152");
+        assert_eq!(read("memory.low"), "4096");
+        assert_eq!(read("cpu.weight"), "39");
+        assert_eq!(read("cpu.max"), "20000 50000");
+        assert_eq!(read("cpuset.cpus"), "0");
+        assert_eq!(read("pids.max"), "max");
+    }
+
+    #[test]
     fn weight_conversion() {
         assert_eq!(shares_to_weight(2), 1);
         assert_eq!(shares_to_weight(1024), 39);
