@@ -317,6 +317,21 @@ mod tests {
     }
 
     #[test]
+    fn remount_keeps_locked_flags() {
+        let mut sys = RecordingSyscall::new().with_kind("/host/data", FileKind::Dir);
+        sys.remount_eperm = true;
+        let mounts = vec![mnt("/data", "bind", "/host/data", &["rbind", "ro"])];
+        prepare(&sys, Path::new("/r"), &mounts, None, &CgroupMount::V2).expect("prepare");
+        let m = sys.mounts();
+        assert_eq!(m.len(), 5, "{m:?}");
+        assert!(!m[3].3.contains(MsFlags::MS_NOSUID));
+        let keep = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+        assert!(m[4].3.contains(keep | MsFlags::MS_REMOUNT), "{:?}", m[4].3);
+        readonly_root(&sys).expect("ro root");
+        assert!(sys.mounts()[6].3.contains(keep));
+    }
+
+    #[test]
     fn missing_bind_source_is_an_error() {
         let sys = RecordingSyscall::new();
         let mounts = vec![mnt("/data", "bind", "/nope", &["bind"])];
