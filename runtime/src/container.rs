@@ -117,12 +117,12 @@ fn create_inner(
         console,
     };
     // SAFETY: berth-runc is single-threaded here; the child only sets up and execs.
-    let child = match unsafe { nix::unistd::fork() }.map_err(|e| Error::sys("fork", e))? {
-        ForkResult::Child => {
+    let child = match unsafe { crate::spawn::fork(Some(&cg)) }? {
+        (ForkResult::Child, in_cgroup) => {
             drop(r);
-            init::run(cfg, w)
+            init::run(cfg, w, in_cgroup)
         }
-        ForkResult::Parent { child } => child,
+        (ForkResult::Parent { child }, _) => child,
     };
     drop(w);
     drop(cfg);

@@ -27,9 +27,9 @@ pub struct InitConfig<'a> {
     pub console: Option<UnixStream>,
 }
 
-/// Runs in the child; never returns.
-pub fn run(cfg: InitConfig, sync: OwnedFd) -> ! {
-    let prepared = match setup(&cfg, &sync) {
+/// Runs in the child; never returns. `in_cgroup`: born in its cgroup (clone3).
+pub fn run(cfg: InitConfig, sync: OwnedFd, in_cgroup: bool) -> ! {
+    let prepared = match setup(&cfg, &sync, in_cgroup) {
         Ok(p) => p,
         Err(e) => {
             process::write_frame(&sync, process::ERROR, &e.to_string());
@@ -58,7 +58,7 @@ pub fn run(cfg: InitConfig, sync: OwnedFd) -> ! {
     unsafe { libc::_exit(127) }
 }
 
-fn setup(cfg: &InitConfig, sync: &OwnedFd) -> Result<Prepared> {
+fn setup(cfg: &InitConfig, sync: &OwnedFd, in_cgroup: bool) -> Result<Prepared> {
     let sys = LinuxSyscall;
     let spec = cfg.spec;
     let proc_ = spec
@@ -67,7 +67,7 @@ fn setup(cfg: &InitConfig, sync: &OwnedFd) -> Result<Prepared> {
         .ok_or_else(|| Error::Spec("process is missing".into()))?;
     let linux = spec.linux().as_ref();
     // Join the cgroup before unsharing the cgroup namespace, whose root it becomes.
-    if let Some(cg) = &cfg.cgroup {
+    if let (Some(cg), false) = (&cfg.cgroup, in_cgroup) {
         cg.join_self()?;
     }
     let in_userns = cfg.plan.user.is_some();

@@ -20,6 +20,7 @@ pub mod run;
 pub mod seccomp;
 #[cfg(target_arch = "x86_64")]
 pub mod seccomp_x86_64;
+pub mod spawn;
 pub mod spec;
 pub mod state;
 pub mod syscall;

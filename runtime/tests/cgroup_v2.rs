@@ -96,8 +96,11 @@ fn lifecycle_on_cgroup_v2() {
     let pidf = b.dir.path().join("pid");
     // The init inherits create's stdio: files, not pipes that would never close.
     let errf = b.dir.path().join("create.err");
+    let logf = b.dir.path().join("create.log");
     let st = ns
-        .cmd(&rt, &["create", "--bundle", b.path(), "--pid-file"])
+        .cmd(&rt, &["create", "--debug", "--bundle", b.path(), "--log"])
+        .arg(&logf)
+        .arg("--pid-file")
         .arg(&pidf)
         .arg(&id)
         .stdin(Stdio::null())
@@ -112,6 +115,12 @@ fn lifecycle_on_cgroup_v2() {
     );
     let pid = read_pid(&pidf);
     let dir = ns.cgroup(&id);
+    // Born in its cgroup (clone3 with CLONE_INTO_CGROUP): no migration.
+    let log = std::fs::read_to_string(&logf).expect("log");
+    assert!(
+        log.contains(&format!("clone3 into /sys/fs/cgroup/{id}: pid {pid}")),
+        "{log}"
+    );
     // The same hierarchy the host sees at /sys/fs/cgroup/unified.
     assert!(PathBuf::from(format!("/sys/fs/cgroup/unified/{id}")).is_dir());
     let procs = std::fs::read_to_string(dir.join("cgroup.procs")).expect("cgroup.procs");
@@ -119,6 +128,9 @@ fn lifecycle_on_cgroup_v2() {
     let mine = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("cgroup");
     assert!(mine.contains(&format!("0::/{id}\n")), "{mine}");
     ns.ok(&rt, &["start", &id]);
+    // exec'd processes are born in the container's cgroup too.
+    let out = ns.ok(&rt, &["exec", &id, "cat", "/proc/self/cgroup"]);
+    assert!(out.contains(&format!("0::/{id}\n")), "{out}");
     ns.ok(&rt, &["pause", &id]);
     assert_eq!(
         std::fs::read_to_string(dir.join("cgroup.freeze"))
