@@ -107,12 +107,13 @@ pub fn change(doc: Option<&str>, f: &Flags) -> Result<Value> {
     Ok(v)
 }
 
-/// Recursive overlay of `b` on `a` (nulls in `b` do not erase).
+/// Recursive overlay of `b` on `a`. Nulls, zeros and empty strings in `b`
+/// mean "unchanged" (as the cgroup writers read them) and do not erase.
 pub fn merge(a: &mut Value, b: &Value) {
     match (a, b) {
         (Value::Object(a), Value::Object(b)) => {
             for (k, v) in b {
-                if v.is_null() {
+                if v.is_null() || v.as_f64() == Some(0.0) || v.as_str() == Some("") {
                     continue;
                 }
                 merge(a.entry(k.clone()).or_insert(Value::Null), v);
@@ -130,16 +131,20 @@ fn complete(delta: &mut Value, merged: &Value) {
         let Some(d) = delta.get_mut(section).and_then(Value::as_object_mut) else {
             continue;
         };
+        let unset = |d: &Map<String, Value>, k: &str| {
+            d.get(k)
+                .is_none_or(|x| x.is_null() || x.as_f64() == Some(0.0))
+        };
         let trigger = if section == "cpu" {
-            keys.iter().any(|k| d.contains_key(*k))
+            keys.iter().any(|k| !unset(d, k))
         } else {
-            d.contains_key("swap")
+            !unset(d, "swap")
         };
         if !trigger {
             continue;
         }
         for k in keys {
-            if !d.contains_key(k) {
+            if unset(d, k) {
                 if let Some(x) = merged.get(section).and_then(|s| s.get(k)) {
                     d.insert(k.into(), x.clone());
                 }
@@ -222,14 +227,15 @@ mod tests {
     #[test]
     fn merge_and_complete() {
         let mut merged = json!({"cpu": {"quota": 50000, "period": 200000, "shares": 2}});
-        let mut delta = json!({"cpu": {"quota": 10000}, "memory": {"limit": 5}});
+        let mut delta =
+            json!({"cpu": {"quota": 10000, "period": 0, "shares": 0}, "memory": {"limit": 5}});
         merge(&mut merged, &delta);
         assert_eq!(merged["cpu"]["quota"], 10000);
         assert_eq!(merged["cpu"]["shares"], 2);
         assert_eq!(merged["memory"]["limit"], 5);
         complete(&mut delta, &merged);
         assert_eq!(delta["cpu"]["period"], 200000);
-        assert!(delta["cpu"].get("shares").is_none());
+        assert_eq!(delta["cpu"]["shares"], 0);
         assert!(delta["memory"].get("swap").is_none());
         to_resources(&delta).expect("valid resources");
     }

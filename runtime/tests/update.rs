@@ -93,6 +93,17 @@ fn update_running_container() {
         rt.ok(&["update", "-r", f.to_str().expect("utf8"), id]);
         assert_eq!(read(pid, "cpu", "cpu.cfs_quota_us"), "30000");
         assert_eq!(read(pid, "cpu", "cpu.cfs_period_us"), "100000");
+        // A whole resource set as a daemon sends it: zeros leave values alone.
+        let doc = json!({"memory": {"limit": 80 << 20, "reservation": 0, "swap": 160 << 20},
+            "cpu": {"shares": 0, "quota": 0, "period": 0, "cpus": "", "mems": ""},
+            "pids": {"limit": 0}});
+        std::fs::write(&f, doc.to_string()).expect("res.json");
+        rt.ok(&["update", "-r", f.to_str().expect("utf8"), id]);
+        assert_eq!(m("memory.limit_in_bytes"), (80u64 << 20).to_string());
+        assert_eq!(read(pid, "cpu", "cpu.shares"), "512", "{}", rt.name);
+        assert_eq!(read(pid, "cpu", "cpu.cfs_quota_us"), "30000", "{}", rt.name);
+        assert_eq!(read(pid, "pids", "pids.max"), "20", "{}", rt.name);
+        assert_eq!(read(pid, "cpuset", "cpuset.cpus"), "0", "{}", rt.name);
         rt.ok(&["kill", id, "KILL"]);
         assert_eq!(reap(pid), 137);
         rt.wait_status(id, "stopped");

@@ -76,6 +76,12 @@ pub fn create(
     }
 }
 
+/// A resource value that is set: as in runc, 0 means "leave as it is"
+/// (daemons send whole resource sets with zeros for what is unset).
+pub fn given<T: PartialEq + Default>(v: Option<T>) -> Option<T> {
+    v.filter(|x| *x != T::default())
+}
+
 fn write(path: &Path, value: &str) -> Result<()> {
     std::fs::write(path, value)
         .map_err(|e| Error::Cgroup(format!("write {value:?} to {}: {e}", path.display())))

@@ -1,5 +1,5 @@
 //! cgroup v1: one directory per hierarchy, resources written per controller.
-use super::{resolve, write, Cgroup};
+use super::{given, resolve, write, Cgroup};
 use crate::error::{Error, Result};
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxMemory, LinuxResources};
 use std::collections::BTreeMap;
@@ -162,7 +162,7 @@ pub fn apply(paths: &BTreeMap<String, PathBuf>, r: &LinuxResources) -> Result<()
     };
     if let (Some(m), Some(dir)) = (r.memory(), get("memory")) {
         memory_limits(&dir, m)?;
-        if let Some(l) = m.reservation() {
+        if let Some(l) = given(m.reservation()) {
             write(&dir.join("memory.soft_limit_in_bytes"), &l.to_string())?;
         }
         if let Some(s) = m.swappiness() {
@@ -175,13 +175,13 @@ pub fn apply(paths: &BTreeMap<String, PathBuf>, r: &LinuxResources) -> Result<()
         }
     }
     if let (Some(c), Some(dir)) = (r.cpu(), get("cpu")) {
-        if let Some(s) = c.shares() {
+        if let Some(s) = given(c.shares()) {
             write(&dir.join("cpu.shares"), &s.to_string())?;
         }
-        if let Some(p) = c.period() {
+        if let Some(p) = given(c.period()) {
             write(&dir.join("cpu.cfs_period_us"), &p.to_string())?;
         }
-        if let Some(q) = c.quota() {
+        if let Some(q) = given(c.quota()) {
             write(&dir.join("cpu.cfs_quota_us"), &q.to_string())?;
         }
     }
@@ -193,12 +193,8 @@ pub fn apply(paths: &BTreeMap<String, PathBuf>, r: &LinuxResources) -> Result<()
             write(&dir.join("cpuset.mems"), s)?;
         }
     }
-    if let (Some(p), Some(dir)) = (r.pids(), get("pids")) {
-        let v = if p.limit() > 0 {
-            p.limit().to_string()
-        } else {
-            "max".to_string()
-        };
+    if let (Some(l), Some(dir)) = (given(r.pids().map(|p| p.limit())), get("pids")) {
+        let v = if l > 0 { l.to_string() } else { "max".into() };
         write(&dir.join("pids.max"), &v)?;
     }
     if let Some(dir) = get("devices") {
@@ -225,8 +221,9 @@ pub fn apply(paths: &BTreeMap<String, PathBuf>, r: &LinuxResources) -> Result<()
 fn memory_limits(dir: &Path, m: &LinuxMemory) -> Result<()> {
     let memsw = dir.join("memory.memsw.limit_in_bytes");
     let has_memsw = memsw.exists();
-    let swap = match m.swap() {
-        Some(s) if !has_memsw && s != -1 && Some(s) != m.limit() => {
+    let limit = given(m.limit());
+    let swap = match given(m.swap()) {
+        Some(s) if !has_memsw && s != -1 && Some(s) != limit => {
             return Err(Error::Cgroup(
                 "swap limit requested but the kernel has no swap accounting".into(),
             ))
@@ -235,7 +232,7 @@ fn memory_limits(dir: &Path, m: &LinuxMemory) -> Result<()> {
         _ => None,
     };
     let unlimited = |v: i64| if v < 0 { i64::MAX } else { v };
-    let swap_first = match (m.limit(), swap) {
+    let swap_first = match (limit, swap) {
         (Some(l), Some(_)) => {
             let cur = std::fs::read_to_string(&memsw)
                 .ok()
@@ -248,7 +245,7 @@ fn memory_limits(dir: &Path, m: &LinuxMemory) -> Result<()> {
     if let (true, Some(s)) = (swap_first, swap) {
         write(&memsw, &s.to_string())?;
     }
-    if let Some(l) = m.limit() {
+    if let Some(l) = limit {
         write(&dir.join("memory.limit_in_bytes"), &l.to_string())?;
     }
     if let (false, Some(s)) = (swap_first, swap) {

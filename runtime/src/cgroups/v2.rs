@@ -1,5 +1,5 @@
 //! cgroup v2: one directory, controllers enabled in the parents' subtree_control.
-use super::{resolve, write, Cgroup, ROOT};
+use super::{given, resolve, write, Cgroup, ROOT};
 use crate::error::{Error, Result};
 use oci_spec::runtime::LinuxResources;
 use std::path::{Path, PathBuf};
@@ -62,12 +62,16 @@ pub fn shares_to_weight(shares: u64) -> u64 {
 pub fn needed(r: &LinuxResources) -> Vec<(&'static str, &'static str)> {
     let mut out = Vec::new();
     if let Some(m) = r.memory() {
-        if m.limit().is_some() || m.reservation().is_some() || m.swap().is_some() {
+        if [m.limit(), m.reservation(), m.swap()]
+            .iter()
+            .any(|v| given(*v).is_some())
+        {
             out.push(("memory", "a memory limit"));
         }
     }
     if let Some(c) = r.cpu() {
-        if c.shares().is_some() || c.quota().is_some() || c.period().is_some() {
+        if given(c.shares()).is_some() || given(c.quota()).is_some() || given(c.period()).is_some()
+        {
             out.push(("cpu", "a cpu share or quota"));
         }
         if c.cpus().as_deref().is_some_and(|s| !s.is_empty())
@@ -76,7 +80,7 @@ pub fn needed(r: &LinuxResources) -> Vec<(&'static str, &'static str)> {
             out.push(("cpuset", "a cpuset"));
         }
     }
-    if r.pids().is_some() {
+    if given(r.pids().map(|p| p.limit())).is_some() {
         out.push(("pids", "a pids limit"));
     }
     out
@@ -109,14 +113,15 @@ pub fn check_controllers(dir: &Path, r: &LinuxResources) -> Result<()> {
 pub fn apply(dir: &Path, r: &LinuxResources) -> Result<()> {
     check_controllers(dir, r)?;
     if let Some(m) = r.memory() {
-        if let Some(l) = m.limit() {
+        let limit = given(m.limit());
+        if let Some(l) = limit {
             write(&dir.join("memory.max"), &max(l))?;
         }
-        if let Some(l) = m.reservation() {
+        if let Some(l) = given(m.reservation()) {
             write(&dir.join("memory.low"), &max(l))?;
         }
-        if let Some(s) = m.swap() {
-            let v = match m.limit() {
+        if let Some(s) = given(m.swap()) {
+            let v = match limit {
                 _ if s < 0 => "max".to_string(),
                 Some(l) if l > 0 => (s - l).max(0).to_string(),
                 _ => s.to_string(),
@@ -124,7 +129,7 @@ pub fn apply(dir: &Path, r: &LinuxResources) -> Result<()> {
             let f = dir.join("memory.swap.max");
             if f.exists() {
                 write(&f, &v)?;
-            } else if s > 0 && Some(s) != m.limit() {
+            } else if s > 0 && Some(s) != limit {
                 return Err(Error::Cgroup(
                     "swap limit requested but the kernel has no swap accounting".into(),
                 ));
@@ -132,18 +137,18 @@ pub fn apply(dir: &Path, r: &LinuxResources) -> Result<()> {
         }
     }
     if let Some(c) = r.cpu() {
-        if let Some(s) = c.shares() {
+        if let Some(s) = given(c.shares()) {
             write(&dir.join("cpu.weight"), &shares_to_weight(s).to_string())?;
         }
-        if c.quota().is_some() || c.period().is_some() {
-            let q = c
-                .quota()
+        let (quota, period) = (given(c.quota()), given(c.period()));
+        if quota.is_some() || period.is_some() {
+            let q = quota
                 .filter(|q| *q > 0)
                 .map(|q| q.to_string())
                 .unwrap_or_else(|| "max".into());
             write(
                 &dir.join("cpu.max"),
-                &format!("{q} {}", c.period().unwrap_or(100_000)),
+                &format!("{q} {}", period.unwrap_or(100_000)),
             )?;
         }
         if let Some(s) = c.cpus().as_deref().filter(|s| !s.is_empty()) {
@@ -153,8 +158,8 @@ pub fn apply(dir: &Path, r: &LinuxResources) -> Result<()> {
             write(&dir.join("cpuset.mems"), s)?;
         }
     }
-    if let Some(p) = r.pids() {
-        write(&dir.join("pids.max"), &max(p.limit()))?;
+    if let Some(l) = given(r.pids().map(|p| p.limit())) {
+        write(&dir.join("pids.max"), &max(l))?;
     }
     Ok(())
 }
@@ -202,6 +207,13 @@ mod tests {
         assert!(e.contains("enabled: hugetlb"), "{e}");
         let none: LinuxResources = serde_json::from_str("{}").expect("res");
         assert!(apply(d.path(), &none).is_ok());
+        // Zeros are "unset", as daemons send them (runc's reading).
+        let zeros: LinuxResources = serde_json::from_str(
+            r#"{"memory": {"limit": 0, "swap": 0}, "cpu": {"shares": 0, "quota": 0}, "pids": {"limit": 0}}"#,
+        )
+        .expect("res");
+        apply(d.path(), &zeros).expect("zeros need no controller");
+        assert!(!d.path().join("memory.max").exists());
     }
 
     #[test]
