@@ -135,13 +135,24 @@ pub fn setgroups_allowed() -> bool {
 }
 
 /// Stage 1 forks the init; the parent of the fork reports its pid and exits,
-/// the child returns and goes on as the container's init.
+/// the child returns and goes on as the container's init. The init waits for
+/// stage 1 to be gone first, so that the pid reaches the parent before any
+/// frame of the init's own.
 pub fn fork_init(sync: &OwnedFd) -> Result<()> {
+    let (gate_r, gate_w) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| Error::sys("pipe", e))?;
     // SAFETY: the init is single-threaded; the forked child goes on setting up.
     match unsafe { nix::unistd::fork() }.map_err(|e| Error::sys("fork init", e))? {
-        ForkResult::Child => Ok(()),
+        ForkResult::Child => {
+            drop(gate_w);
+            let mut b = [0u8; 1];
+            // EOF once stage 1 has written the pid and exited.
+            while let Err(nix::Error::EINTR) = nix::unistd::read(&gate_r, &mut b) {}
+            Ok(())
+        }
         ForkResult::Parent { child } => {
             process::write_frame(sync, PID, &child.as_raw().to_string());
+            drop(gate_w);
             // SAFETY: terminating stage 1; the init carries on.
             unsafe { libc::_exit(0) }
         }
