@@ -180,3 +180,40 @@ fn resource_without_its_v2_controller_is_an_error() {
     let (code, _, _) = ns.run(&rt, &["state", &id]);
     assert_ne!(code, 0, "a failed create left its state");
 }
+
+#[test]
+fn user_and_cgroup_namespaces_on_cgroup_v2() {
+    use std::os::unix::fs::PermissionsExt;
+    let rt = berth();
+    let ns = V2Namespace::new();
+    for cgroupns in [false, true] {
+        let id = format!("cgv2user{}-{}", cgroupns as u8, std::process::id());
+        let _cleanup = Cleanup(&ns, rt.clone(), id.clone());
+        let mut b = Bundle::new(&[
+            "sh",
+            "-c",
+            "grep '^0::' /proc/self/cgroup; id -u; test -e /sys/fs/cgroup/cgroup.procs && echo mounted",
+        ]);
+        std::fs::set_permissions(b.dir.path(), std::fs::Permissions::from_mode(0o755))
+            .expect("chmod bundle");
+        b.edit(|c| {
+            let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+            c["linux"]["uidMappings"] = map.clone();
+            c["linux"]["gidMappings"] = map;
+            let n = c["linux"]["namespaces"].as_array_mut().expect("ns");
+            n.push(json!({"type": "user"}));
+            if cgroupns {
+                n.push(json!({"type": "cgroup"}));
+            }
+        });
+        let (code, out, err) = ns.run(&rt, &["run", "--bundle", b.path(), &id]);
+        assert_eq!(code, 0, "cgroupns={cgroupns}: {err}");
+        let want = if cgroupns {
+            "0::/".to_string()
+        } else {
+            format!("0::/{id}")
+        };
+        assert_eq!(out, format!("{want}\n0\nmounted\n"), "cgroupns={cgroupns}");
+        assert!(!ns.cgroup(&id).exists(), "run left {id}'s cgroup");
+    }
+}
