@@ -7,7 +7,8 @@
 //! Needs root and busybox-static. The runtimes: `BERTH_RUNC` or
 //! `$CARGO_TARGET_DIR/debug/berth-runc` (`cargo build -p berth-runc`) and
 //! /usr/sbin/runc; `BERTH_TEST_RUNTIMES=berth-runc` limits the set. A
-//! missing runtime or no root skips the tests with a message.
+//! missing runtime, busybox or root fails the tests (scripts/test.sh installs
+//! and builds everything they need).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -30,23 +31,16 @@ fn berth_runc() -> Option<PathBuf> {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace.join("target"));
-    [
-        target.join("debug/berth-runc"),
-        PathBuf::from("/work/target-security/debug/berth-runc"),
-    ]
-    .into_iter()
-    .find(|p| p.exists())
+    Some(target.join("debug/berth-runc")).filter(|p| p.exists())
 }
 
-/// The runtimes to test, or `None` (with the reason printed) to skip.
-fn runtimes() -> Option<Vec<Runtime>> {
+/// The runtimes to test; panics when one is missing.
+fn runtimes() -> Vec<Runtime> {
     if !nix::unistd::Uid::effective().is_root() {
-        eprintln!("skipped: the seccomp runtime tests need root");
-        return None;
+        panic!("the seccomp runtime tests need root");
     }
     if !Path::new("/bin/busybox").exists() {
-        eprintln!("skipped: /bin/busybox is missing (apt-get install busybox-static)");
-        return None;
+        panic!("/bin/busybox is missing (apt-get install busybox-static)");
     }
     let want = std::env::var("BERTH_TEST_RUNTIMES").unwrap_or_else(|_| "berth-runc,runc".into());
     let mut out = Vec::new();
@@ -62,12 +56,11 @@ fn runtimes() -> Option<Vec<Runtime>> {
                 bin,
             }),
             None => {
-                eprintln!("skipped: runtime {name} not found (cargo build -p berth-runc?)");
-                return None;
+                panic!("runtime {name} not found (cargo build -p berth-runc, apt-get install runc)");
             }
         }
     }
-    Some(out)
+    out
 }
 
 /// A bundle with a busybox root and a Docker-like spec.
@@ -169,7 +162,7 @@ fn profile_for(caps: &[String]) -> Value {
 
 #[test]
 fn busybox_runs_under_the_default_profile() {
-    let Some(rts) = runtimes() else { return };
+    let rts = runtimes();
     let caps = default_caps();
     let script = "echo hello; grep Seccomp: /proc/self/status";
     let b = bundle(&["sh", "-c", script], &caps, Some(profile_for(&caps)));
@@ -184,7 +177,7 @@ fn busybox_runs_under_the_default_profile() {
 
 #[test]
 fn namespaces_and_mounts_are_refused_without_sys_admin_in_the_profile() {
-    let Some(rts) = runtimes() else { return };
+    let rts = runtimes();
     // The process holds CAP_SYS_ADMIN; only the filter can refuse.
     let caps = with_sys_admin();
     let script = "unshare -n true; echo unshare=$?; mount -t tmpfs none /mnt; echo mount=$?";
@@ -218,7 +211,7 @@ fn namespaces_and_mounts_are_refused_without_sys_admin_in_the_profile() {
 
 #[test]
 fn sys_admin_in_the_profile_opens_them() {
-    let Some(rts) = runtimes() else { return };
+    let rts = runtimes();
     let caps = with_sys_admin();
     let script = "unshare -n true; echo unshare=$?; mount -t tmpfs none /mnt; echo mount=$?";
     let b = bundle(&["sh", "-c", script], &caps, Some(profile_for(&caps)));
@@ -232,7 +225,7 @@ fn sys_admin_in_the_profile_opens_them() {
 
 #[test]
 fn without_a_filter_the_capability_alone_decides() {
-    let Some(rts) = runtimes() else { return };
+    let rts = runtimes();
     // CAP_SYS_ADMIN and no filter: unshare works, so the refusals above come
     // from the filter, not from the kernel's capability checks.
     let b = bundle(

@@ -2,12 +2,13 @@
 use crate::cgroups::{self, Cgroup};
 use crate::console;
 use crate::error::{Error, Result};
+use crate::handshake;
 use crate::init::{self, InitConfig};
 use crate::namespaces;
-use crate::process::{self, ERROR, READY};
 use crate::spec;
 use crate::state::{self, State, Status, EXEC_FIFO};
 use crate::syscall::LinuxSyscall;
+use crate::userns;
 use crate::utils::write_atomic;
 use nix::fcntl::OFlag;
 use nix::sys::signal::{kill, Signal};
@@ -70,6 +71,7 @@ fn create_inner(
         }
     }
     let plan = namespaces::plan(linux.and_then(|l| l.namespaces().as_deref()).unwrap_or(&[]))?;
+    userns::validate(&plan, linux)?;
     let fifo_path = sdir.join(EXEC_FIFO);
     nix::unistd::mkfifo(&fifo_path, Mode::from_bits_truncate(0o622))
         .map_err(|e| Error::sys("mkfifo exec.fifo", e))?;
@@ -93,8 +95,18 @@ fn create_inner(
         .as_deref()
         .map(console::connect)
         .transpose()?;
-    let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| Error::sys("pipe", e))?;
-    namespaces::enter_pid(&LinuxSyscall, &plan)?;
+    // A socket pair: with a user namespace the parent answers the child.
+    let (r, w) = nix::sys::socket::socketpair(
+        nix::sys::socket::AddressFamily::Unix,
+        nix::sys::socket::SockType::Stream,
+        None,
+        nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(|e| Error::sys("socketpair", e))?;
+    if plan.user.is_none() {
+        // With a user namespace the init creates its pid namespace inside it.
+        namespaces::enter_pid(&LinuxSyscall, &plan)?;
+    }
     nix::unistd::chdir(bundle).map_err(|e| Error::sys("chdir bundle", e))?;
     let cfg = InitConfig {
         spec,
@@ -105,30 +117,16 @@ fn create_inner(
         console,
     };
     // SAFETY: berth-runc is single-threaded here; the child only sets up and execs.
-    let child = match unsafe { nix::unistd::fork() }.map_err(|e| Error::sys("fork", e))? {
-        ForkResult::Child => {
+    let child = match unsafe { crate::spawn::fork(Some(&cg)) }? {
+        (ForkResult::Child, in_cgroup) => {
             drop(r);
-            init::run(cfg, w)
+            init::run(cfg, w, in_cgroup)
         }
-        ForkResult::Parent { child } => child,
+        (ForkResult::Parent { child }, _) => child,
     };
     drop(w);
     drop(cfg);
-    match process::read_frame(&r)? {
-        Some((READY, _)) => {}
-        Some((ERROR, msg)) => {
-            let _ = kill(child, Signal::SIGKILL);
-            let _ = nix::sys::wait::waitpid(child, None);
-            return Err(Error::Child(msg));
-        }
-        other => {
-            let _ = kill(child, Signal::SIGKILL);
-            let _ = nix::sys::wait::waitpid(child, None);
-            return Err(Error::Child(format!(
-                "init exited before it was ready ({other:?})"
-            )));
-        }
-    }
+    let child = handshake::wait_ready(&r, child, linux)?;
     let st = State {
         id: o.id.clone(),
         pid: child.as_raw(),
@@ -150,6 +148,7 @@ fn create_inner(
             .and_then(|p| serde_json::to_value(p).ok()),
         hooks: spec.hooks().clone(),
         seccomp: linux.and_then(|l| l.seccomp().clone()),
+        resources: linux.and_then(|l| l.resources().clone()),
     };
     if let Some(h) = spec.hooks() {
         let mut j = st.to_runc_json(Status::Created);

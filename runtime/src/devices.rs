@@ -75,17 +75,33 @@ pub fn all_devices(spec_devices: &[LinuxDevice]) -> Result<Vec<Device>> {
     Ok(out)
 }
 
-pub fn create_devices(sys: &dyn Syscall, rootfs: &Path, devices: &[Device]) -> Result<()> {
+/// Creates the nodes with mknod, or binds the host's nodes when `bind_only`
+/// (a user namespace) or when mknod is refused.
+pub fn create_devices(
+    sys: &dyn Syscall,
+    rootfs: &Path,
+    devices: &[Device],
+    bind_only: bool,
+) -> Result<()> {
     let old = nix::sys::stat::umask(Mode::empty());
-    let r = devices.iter().try_for_each(|d| create_one(sys, rootfs, d));
+    let r = devices
+        .iter()
+        .try_for_each(|d| create_one(sys, rootfs, d, bind_only));
     nix::sys::stat::umask(old);
     r
 }
 
-fn create_one(sys: &dyn Syscall, rootfs: &Path, d: &Device) -> Result<()> {
+fn create_one(sys: &dyn Syscall, rootfs: &Path, d: &Device, bind_only: bool) -> Result<()> {
     let dest = secure_join(rootfs, &d.path);
     if let Some(parent) = dest.parent() {
         sys.mkdir_all(parent)?;
+    }
+    let bind = || -> Result<()> {
+        sys.create_file(&dest)?;
+        sys.mount(Some(&d.path), &dest, Some("bind"), MsFlags::MS_BIND, None)
+    };
+    if bind_only {
+        return bind();
     }
     let dev = nix::sys::stat::makedev(d.major as u64, d.minor as u64);
     match sys.mknod(
@@ -96,10 +112,7 @@ fn create_one(sys: &dyn Syscall, rootfs: &Path, d: &Device) -> Result<()> {
     ) {
         Ok(()) => sys.chown(&dest, d.uid, d.gid),
         Err(Error::Sys(_, nix::Error::EEXIST)) => Ok(()),
-        Err(Error::Sys(_, nix::Error::EPERM)) => {
-            sys.create_file(&dest)?;
-            sys.mount(Some(&d.path), &dest, Some("bind"), MsFlags::MS_BIND, None)
-        }
+        Err(Error::Sys(_, nix::Error::EPERM)) => bind(),
         Err(e) => Err(e),
     }
 }
@@ -136,7 +149,7 @@ mod tests {
     fn creates_defaults_with_mknod() {
         let sys = RecordingSyscall::new();
         let devs = all_devices(&[]).expect("devs");
-        create_devices(&sys, Path::new("/r"), &devs).expect("create");
+        create_devices(&sys, Path::new("/r"), &devs, false).expect("create");
         let c = sys.calls();
         assert!(c.contains(&Call::Mknod(
             "/r/dev/null".into(),
@@ -152,11 +165,19 @@ mod tests {
     fn falls_back_to_bind_when_mknod_is_refused() {
         let mut sys = RecordingSyscall::new();
         sys.mknod_eperm = true;
-        create_devices(&sys, Path::new("/r"), &default_devices()).expect("create");
+        create_devices(&sys, Path::new("/r"), &default_devices(), false).expect("create");
         let m = sys.mounts();
         assert_eq!(m.len(), 6);
         assert_eq!(m[0].0, Some(PathBuf::from("/dev/null")));
         assert_eq!(m[0].1, PathBuf::from("/r/dev/null"));
+    }
+
+    #[test]
+    fn binds_without_mknod_in_a_user_namespace() {
+        let sys = RecordingSyscall::new();
+        create_devices(&sys, Path::new("/r"), &default_devices(), true).expect("create");
+        assert!(!sys.calls().iter().any(|c| matches!(c, Call::Mknod(..))));
+        assert_eq!(sys.mounts().len(), 6);
     }
 
     #[test]

@@ -94,11 +94,11 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
     }
     let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| Error::sys("pipe", e))?;
     // SAFETY: single-threaded; the child sets up and execs.
-    let child = match unsafe { nix::unistd::fork() }.map_err(|e| Error::sys("fork", e))? {
-        ForkResult::Child => {
+    let child = match unsafe { crate::spawn::fork(st.cgroup.as_ref()) }? {
+        (ForkResult::Child, in_cgroup) => {
             drop(r);
             let res = (|| -> Result<()> {
-                if let Some(cg) = &st.cgroup {
+                if let (Some(cg), false) = (&st.cgroup, in_cgroup) {
                     cg.join_self()?;
                 }
                 for (f, fd) in &nss {
@@ -122,7 +122,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
             // SAFETY: terminating the forked child.
             unsafe { libc::_exit(127) }
         }
-        ForkResult::Parent { child } => child,
+        (ForkResult::Parent { child }, _) => child,
     };
     drop(w);
     drop(console);

@@ -9,6 +9,7 @@ use crate::namespaces::{self, Plan};
 use crate::process::{self, Prepared};
 use crate::rootfs::{self, CgroupMount};
 use crate::syscall::{LinuxSyscall, Syscall};
+use crate::userns;
 use nix::sched::CloneFlags;
 use oci_spec::runtime::Spec;
 use std::io::Write;
@@ -26,9 +27,9 @@ pub struct InitConfig<'a> {
     pub console: Option<UnixStream>,
 }
 
-/// Runs in the child; never returns.
-pub fn run(cfg: InitConfig, sync: OwnedFd) -> ! {
-    let prepared = match setup(&cfg) {
+/// Runs in the child; never returns. `in_cgroup`: born in its cgroup (clone3).
+pub fn run(cfg: InitConfig, sync: OwnedFd, in_cgroup: bool) -> ! {
+    let prepared = match setup(&cfg, &sync, in_cgroup) {
         Ok(p) => p,
         Err(e) => {
             process::write_frame(&sync, process::ERROR, &e.to_string());
@@ -57,7 +58,7 @@ pub fn run(cfg: InitConfig, sync: OwnedFd) -> ! {
     unsafe { libc::_exit(127) }
 }
 
-fn setup(cfg: &InitConfig) -> Result<Prepared> {
+fn setup(cfg: &InitConfig, sync: &OwnedFd, in_cgroup: bool) -> Result<Prepared> {
     let sys = LinuxSyscall;
     let spec = cfg.spec;
     let proc_ = spec
@@ -66,10 +67,23 @@ fn setup(cfg: &InitConfig) -> Result<Prepared> {
         .ok_or_else(|| Error::Spec("process is missing".into()))?;
     let linux = spec.linux().as_ref();
     // Join the cgroup before unsharing the cgroup namespace, whose root it becomes.
-    if let Some(cg) = &cfg.cgroup {
+    if let (Some(cg), false) = (&cfg.cgroup, in_cgroup) {
         cg.join_self()?;
     }
-    namespaces::enter(&sys, &cfg.plan)?;
+    let in_userns = cfg.plan.user.is_some();
+    if in_userns {
+        let fork = userns::enter(&sys, &cfg.plan, &mut |new| {
+            if new {
+                userns::request_maps(sync)?;
+            }
+            userns::become_root()
+        })?;
+        if fork {
+            userns::fork_init(sync)?;
+        }
+    } else {
+        namespaces::enter(&sys, &cfg.plan)?;
+    }
     nix::unistd::setsid().map_err(|e| Error::sys("setsid", e))?;
     if !cfg.plan.has_mount_ns() {
         return Err(Error::Unsupported("a mount namespace is required".into()));
@@ -87,7 +101,9 @@ fn setup(cfg: &InitConfig) -> Result<Prepared> {
     rootfs::prepare(&sys, &cfg.rootfs, &mounts, propagation, &cgm)?;
     if !rootfs::dev_is_bind(&mounts) {
         let spec_devs = linux.and_then(|l| l.devices().clone()).unwrap_or_default();
-        devices::create_devices(&sys, &cfg.rootfs, &devices::all_devices(&spec_devs)?)?;
+        // mknod is refused in a user namespace: bind the host's nodes instead.
+        let devs = devices::all_devices(&spec_devs)?;
+        devices::create_devices(&sys, &cfg.rootfs, &devs, in_userns)?;
         devices::setup_ptmx(&sys, &cfg.rootfs)?;
         devices::symlinks(&sys, &cfg.rootfs)?;
     }

@@ -6,6 +6,7 @@ pub mod container;
 pub mod devices;
 pub mod error;
 pub mod exec;
+pub mod handshake;
 pub mod hooks;
 pub mod init;
 pub mod logging;
@@ -19,9 +20,12 @@ pub mod run;
 pub mod seccomp;
 #[cfg(target_arch = "x86_64")]
 pub mod seccomp_x86_64;
+pub mod spawn;
 pub mod spec;
 pub mod state;
 pub mod syscall;
 #[cfg(test)]
 pub mod syscall_fake;
+pub mod update;
+pub mod userns;
 pub mod utils;

@@ -1,6 +1,6 @@
 //! berth-runc: the command line; errors go to stderr and to the --log file.
 use anyhow::{bail, Context, Result};
-use berth_runc::{container, exec, logging, query, run, spec};
+use berth_runc::{container, exec, logging, query, run, spec, update};
 use clap::Parser;
 
 mod cli;
@@ -119,6 +119,32 @@ fn dispatch(cli: Cli) -> Result<i32> {
             std::fs::write(&p, text).with_context(|| format!("write {}", p.display()))?;
         }
         Cmd::Features => print!("{}", spec::FEATURES),
+        Cmd::Update(a) => {
+            let doc = match &a.resources {
+                Some(p) if p.as_os_str() == "-" => {
+                    let mut s = String::new();
+                    std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+                        .context("read resources from stdin")?;
+                    Some(s)
+                }
+                Some(p) => Some(
+                    std::fs::read_to_string(p).with_context(|| format!("read {}", p.display()))?,
+                ),
+                None => None,
+            };
+            let flags = update::Flags {
+                memory: a.memory.clone(),
+                memory_swap: a.memory_swap.clone(),
+                memory_reservation: a.memory_reservation.clone(),
+                cpu_shares: a.cpu_shares,
+                cpu_quota: a.cpu_quota,
+                cpu_period: a.cpu_period,
+                cpuset_cpus: a.cpuset_cpus.clone(),
+                cpuset_mems: a.cpuset_mems.clone(),
+                pids_limit: a.pids_limit,
+            };
+            update::update(&root, &a.id, update::change(doc.as_deref(), &flags)?)?;
+        }
     }
     Ok(0)
 }

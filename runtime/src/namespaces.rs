@@ -17,6 +17,8 @@ pub struct Plan {
     pub join: Vec<(CloneFlags, PathBuf)>,
     /// The pid namespace: None = the host's, Some(None) = new, Some(Some(p)) = join p.
     pub pid: Option<Option<PathBuf>>,
+    /// The user namespace, in the same form as `pid`.
+    pub user: Option<Option<PathBuf>>,
 }
 
 pub fn flag_of(t: LinuxNamespaceType) -> CloneFlags {
@@ -37,13 +39,13 @@ pub fn plan(namespaces: &[LinuxNamespace]) -> Result<Plan> {
         new: CloneFlags::empty(),
         join: Vec::new(),
         pid: None,
+        user: None,
     };
     for ns in namespaces {
         let f = flag_of(ns.typ());
         if f == CloneFlags::CLONE_NEWUSER {
-            return Err(Error::Unsupported(
-                "user namespaces are not supported by berth-runc yet".into(),
-            ));
+            p.user = Some(ns.path().clone());
+            continue;
         }
         if f == CloneFlags::CLONE_NEWPID {
             p.pid = Some(ns.path().clone());
@@ -67,7 +69,7 @@ impl Plan {
     }
 }
 
-fn open_ns(path: &Path) -> Result<OwnedFd> {
+pub fn open_ns(path: &Path) -> Result<OwnedFd> {
     nix::fcntl::open(path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
         .map_err(|e| Error::sys(format!("open namespace {}", path.display()), e))
 }
@@ -100,7 +102,9 @@ pub fn enter(sys: &dyn Syscall, plan: &Plan) -> Result<()> {
     Ok(())
 }
 
-const EXEC_ORDER: [(&str, CloneFlags); 6] = [
+/// The user namespace comes first: joining it gives the rights to join the others.
+const EXEC_ORDER: [(&str, CloneFlags); 7] = [
+    ("user", CloneFlags::CLONE_NEWUSER),
     ("ipc", CloneFlags::CLONE_NEWIPC),
     ("uts", CloneFlags::CLONE_NEWUTS),
     ("net", CloneFlags::CLONE_NEWNET),
@@ -158,8 +162,16 @@ mod tests {
     }
 
     #[test]
-    fn refuses_user_namespace() {
-        assert!(plan(&[ns(LinuxNamespaceType::User, None)]).is_err());
+    fn plans_user_namespace_apart() {
+        let p = plan(&[
+            ns(LinuxNamespaceType::User, None),
+            ns(LinuxNamespaceType::Mount, None),
+        ])
+        .expect("plan");
+        assert_eq!(p.user, Some(None));
+        assert_eq!(p.new, CloneFlags::CLONE_NEWNS);
+        let p = plan(&[ns(LinuxNamespaceType::User, Some("/proc/1/ns/user"))]).expect("plan");
+        assert_eq!(p.user, Some(Some(PathBuf::from("/proc/1/ns/user"))));
     }
 
     #[test]

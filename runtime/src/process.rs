@@ -127,7 +127,10 @@ pub fn finalize(p: &Process, seccomp: Option<&oci_spec::runtime::LinuxSeccomp>) 
         .into_iter()
         .map(Gid::from_raw)
         .collect();
-    nix::unistd::setgroups(&groups).map_err(|e| Error::sys("setgroups", e))?;
+    // A user namespace whose setgroups is "deny" refuses setgroups(2) outright.
+    if !groups.is_empty() || crate::userns::setgroups_allowed() {
+        nix::unistd::setgroups(&groups).map_err(|e| Error::sys("setgroups", e))?;
+    }
     nix::unistd::setresgid(
         Gid::from_raw(u.gid()),
         Gid::from_raw(u.gid()),

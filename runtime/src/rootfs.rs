@@ -93,7 +93,14 @@ fn mount_one(sys: &dyn Syscall, rootfs: &Path, m: &Mount, cg: &CgroupMount) -> R
     } else {
         sys.mkdir_all(&dest)?;
         let src = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
-        sys.mount(Some(&src), &dest, Some(typ), opts.flags, opts.data())?;
+        match sys.mount(Some(&src), &dest, Some(typ), opts.flags, opts.data()) {
+            // In a user namespace without its own network namespace sysfs
+            // cannot be mounted: bind the host's, as runc does.
+            Err(Error::Sys(_, nix::Error::EPERM)) if typ == "sysfs" => {
+                bind(sys, Path::new("/sys"), &dest, &rbind(opts.flags))?
+            }
+            r => r?,
+        }
     }
     for p in &opts.propagation {
         sys.mount(None, &dest, None, *p, None)?;
@@ -101,32 +108,60 @@ fn mount_one(sys: &dyn Syscall, rootfs: &Path, m: &Mount, cg: &CgroupMount) -> R
     Ok(())
 }
 
+fn rbind(flags: MsFlags) -> MountOpts {
+    MountOpts {
+        flags: flags | MsFlags::MS_BIND | MsFlags::MS_REC,
+        ..Default::default()
+    }
+}
+
 fn bind(sys: &dyn Syscall, src: &Path, dest: &Path, opts: &MountOpts) -> Result<()> {
     let rec = opts.flags & MsFlags::MS_REC;
     sys.mount(Some(src), dest, Some("bind"), MsFlags::MS_BIND | rec, None)?;
     let extra = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
     if !extra.is_empty() {
-        sys.mount(
+        remount(
+            sys,
             None,
             dest,
-            None,
             extra | MsFlags::MS_BIND | MsFlags::MS_REMOUNT,
-            None,
         )?;
     }
     Ok(())
 }
 
+/// A bind remount. In a user namespace the kernel locks the flags (nosuid,
+/// nodev, noexec, atime) that a mount had when it came from a more privileged
+/// namespace; a refused remount is tried again keeping them, as runc does.
+fn remount(sys: &dyn Syscall, src: Option<&Path>, dest: &Path, flags: MsFlags) -> Result<()> {
+    match sys.mount(src, dest, None, flags, None) {
+        Err(Error::Sys(_, nix::Error::EPERM)) => {
+            let locked = sys.locked_flags(dest)?;
+            sys.mount(src, dest, None, flags | locked, None)
+        }
+        r => r,
+    }
+}
+
 fn mount_cgroup(sys: &dyn Syscall, dest: &Path, opts: &MountOpts, cg: &CgroupMount) -> Result<()> {
     sys.mkdir_all(dest)?;
     match cg {
-        CgroupMount::V2 => sys.mount(
+        CgroupMount::V2 => match sys.mount(
             Some(Path::new("cgroup2")),
             dest,
             Some("cgroup2"),
             opts.flags,
             None,
-        ),
+        ) {
+            // A user namespace without a cgroup namespace: bind the host's.
+            Err(Error::Sys(_, nix::Error::EPERM)) => bind(
+                sys,
+                Path::new(super::cgroups::ROOT),
+                dest,
+                &rbind(opts.flags),
+            ),
+            r => r,
+        },
         CgroupMount::V1 { hierarchies, links } => {
             let base = opts.flags & !MsFlags::MS_RDONLY;
             sys.mount(
@@ -204,7 +239,7 @@ pub fn readonly_paths(sys: &dyn Syscall, paths: &[String]) -> Result<()> {
             None,
         )?;
         let fl = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_REC;
-        sys.mount(Some(p), p, None, fl, None)?;
+        remount(sys, Some(p), p, fl)?;
     }
     Ok(())
 }
@@ -235,7 +270,7 @@ pub fn masked_paths(sys: &dyn Syscall, paths: &[String]) -> Result<()> {
 
 pub fn readonly_root(sys: &dyn Syscall) -> Result<()> {
     let fl = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
-    sys.mount(Some(Path::new("/")), Path::new("/"), Some("bind"), fl, None)
+    remount(sys, Some(Path::new("/")), Path::new("/"), fl)
 }
 
 #[cfg(test)]
@@ -279,6 +314,21 @@ mod tests {
             .3
             .contains(MsFlags::MS_RDONLY | MsFlags::MS_REMOUNT | MsFlags::MS_BIND));
         assert_eq!(m[6].3, MsFlags::MS_PRIVATE | MsFlags::MS_REC);
+    }
+
+    #[test]
+    fn remount_keeps_locked_flags() {
+        let mut sys = RecordingSyscall::new().with_kind("/host/data", FileKind::Dir);
+        sys.remount_eperm = true;
+        let mounts = vec![mnt("/data", "bind", "/host/data", &["rbind", "ro"])];
+        prepare(&sys, Path::new("/r"), &mounts, None, &CgroupMount::V2).expect("prepare");
+        let m = sys.mounts();
+        assert_eq!(m.len(), 5, "{m:?}");
+        assert!(!m[3].3.contains(MsFlags::MS_NOSUID));
+        let keep = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+        assert!(m[4].3.contains(keep | MsFlags::MS_REMOUNT), "{:?}", m[4].3);
+        readonly_root(&sys).expect("ro root");
+        assert!(sys.mounts()[6].3.contains(keep));
     }
 
     #[test]

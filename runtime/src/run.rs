@@ -16,6 +16,12 @@ extern "C" fn forward(sig: libc::c_int) {
 
 /// create + start; in the foreground, waits and returns the exit code, then deletes.
 pub fn run(o: &CreateOpts, detach: bool, keep: bool) -> Result<i32> {
+    if !detach {
+        // With a user namespace the init is forked by an intermediate process
+        // that exits: as a subreaper we still get to wait for it.
+        // SAFETY: prctl with integer arguments.
+        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    }
     let child = create(o)?;
     RUN_CHILD.store(child.as_raw(), std::sync::atomic::Ordering::SeqCst);
     if !detach {

@@ -50,6 +50,9 @@ pub struct State {
     /// The seccomp profile, applied to exec'd processes too.
     #[serde(default)]
     pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
+    /// The cgroup resources: the spec's, with every `update` merged in.
+    #[serde(default)]
+    pub resources: Option<oci_spec::runtime::LinuxResources>,
 }
 
 /// Container ids: letters, digits, `_ + - .`, not `.` or `..`.
@@ -174,6 +177,7 @@ mod tests {
             process: None,
             hooks: None,
             seccomp: None,
+            resources: None,
         };
         s.save(d.path()).expect("save");
         let l = State::load(d.path(), "c1").expect("load");

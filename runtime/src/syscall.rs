@@ -41,6 +41,8 @@ pub trait Syscall {
     fn chown(&self, path: &Path, uid: u32, gid: u32) -> Result<()>;
     fn open_dir(&self, path: &Path) -> Result<OwnedFd>;
     fn fchdir(&self, fd: BorrowedFd<'_>) -> Result<()>;
+    /// The flags of the mount at `path` that a user namespace cannot clear.
+    fn locked_flags(&self, path: &Path) -> Result<MsFlags>;
 }
 
 /// The real thing.
@@ -158,5 +160,25 @@ impl Syscall for LinuxSyscall {
     }
     fn fchdir(&self, fd: BorrowedFd<'_>) -> Result<()> {
         nix::unistd::fchdir(fd).map_err(|e| Error::sys("fchdir", e))
+    }
+    fn locked_flags(&self, path: &Path) -> Result<MsFlags> {
+        use nix::sys::statvfs::FsFlags;
+        let st = nix::sys::statvfs::statvfs(path)
+            .map_err(|e| Error::sys(format!("statvfs {}", path.display()), e))?;
+        let f = st.flags();
+        let mut out = MsFlags::empty();
+        for (fs, ms) in [
+            (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+            (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+            (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+            (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+            (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+            (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+        ] {
+            if f.contains(fs) {
+                out |= ms;
+            }
+        }
+        Ok(out)
     }
 }

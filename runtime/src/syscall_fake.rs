@@ -51,6 +51,9 @@ pub struct RecordingSyscall {
     pub kinds: RefCell<HashMap<PathBuf, FileKind>>,
     /// When set, mknod fails with EPERM (as in a user namespace).
     pub mknod_eperm: bool,
+    /// When set, a remount that would clear nosuid fails with EPERM (a flag
+    /// locked by a user namespace); `locked_flags` reports nosuid and nodev.
+    pub remount_eperm: bool,
 }
 
 impl RecordingSyscall {
@@ -100,6 +103,12 @@ impl Syscall for RecordingSyscall {
             flags,
             data: data.map(str::to_string),
         });
+        if self.remount_eperm
+            && flags.contains(MsFlags::MS_REMOUNT)
+            && !flags.contains(MsFlags::MS_NOSUID)
+        {
+            return Err(crate::error::Error::sys("mount", nix::Error::EPERM));
+        }
         Ok(())
     }
     fn umount2(&self, target: &Path, _flags: MntFlags) -> Result<()> {
@@ -177,5 +186,8 @@ impl Syscall for RecordingSyscall {
     fn fchdir(&self, _fd: BorrowedFd<'_>) -> Result<()> {
         self.push(Call::Fchdir);
         Ok(())
+    }
+    fn locked_flags(&self, _path: &Path) -> Result<MsFlags> {
+        Ok(MsFlags::MS_NOSUID | MsFlags::MS_NODEV)
     }
 }

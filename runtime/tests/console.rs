@@ -58,37 +58,57 @@ fn read_until(f: &mut std::fs::File, want: &str) -> String {
 
 #[test]
 fn pty_through_console_socket() {
-    for_each_runtime("pty", |rt, id| {
-        let mut b = Bundle::new(&["sh"]);
-        b.edit(|c| {
-            c["process"]["terminal"] = json!(true);
-            c["process"]["consoleSize"] = json!({"height": 40, "width": 100});
-        });
-        let sock = b.dir.path().join("console.sock");
-        let l = UnixListener::bind(&sock).expect("bind");
-        let pid = rt.create(&b, id, &["--console-socket", sock.to_str().expect("utf8")]);
-        let (master, name) = recv_master(&l);
-        assert!(
-            name.contains("pts") || !name.is_empty(),
-            "{}: {name}",
-            rt.name
-        );
-        nix::fcntl::fcntl(
-            &master,
-            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
-        )
-        .expect("nonblock");
-        let mut f = std::fs::File::from(master);
-        rt.ok(&["start", id]);
-        f.write_all(b"echo hi-$((1+2)); stty size; tty\n")
-            .expect("write");
-        let out = read_until(&mut f, "/dev/pts/");
-        assert!(out.contains("hi-3"), "{}: {out:?}", rt.name);
-        assert!(out.contains("40 100"), "{}: {out:?}", rt.name);
-        f.write_all(b"exit 7\n").expect("write");
-        assert_eq!(reap(pid), 7, "{}", rt.name);
-        rt.ok(&["delete", id]);
+    for_each_runtime("pty", |rt, id| pty_case(rt, id, false));
+}
+
+#[test]
+fn pty_in_a_user_namespace() {
+    for_each_runtime("ptyuserns", |rt, id| pty_case(rt, id, true));
+}
+
+fn pty_case(rt: &Runtime, id: &str, userns: bool) {
+    let mut b = Bundle::new(&["sh"]);
+    b.edit(|c| {
+        c["process"]["terminal"] = json!(true);
+        c["process"]["consoleSize"] = json!({"height": 40, "width": 100});
+        if userns {
+            let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+            c["linux"]["uidMappings"] = map.clone();
+            c["linux"]["gidMappings"] = map;
+            if let Some(n) = c["linux"]["namespaces"].as_array_mut() {
+                n.push(json!({"type": "user"}));
+            }
+        }
     });
+    if userns {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(b.dir.path(), std::fs::Permissions::from_mode(0o755))
+            .expect("chmod bundle");
+    }
+    let sock = b.dir.path().join("console.sock");
+    let l = UnixListener::bind(&sock).expect("bind");
+    let pid = rt.create(&b, id, &["--console-socket", sock.to_str().expect("utf8")]);
+    let (master, name) = recv_master(&l);
+    assert!(
+        name.contains("pts") || !name.is_empty(),
+        "{}: {name}",
+        rt.name
+    );
+    nix::fcntl::fcntl(
+        &master,
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+    )
+    .expect("nonblock");
+    let mut f = std::fs::File::from(master);
+    rt.ok(&["start", id]);
+    f.write_all(b"echo hi-$((1+2)); stty size; tty\n")
+        .expect("write");
+    let out = read_until(&mut f, "/dev/pts/");
+    assert!(out.contains("hi-3"), "{}: {out:?}", rt.name);
+    assert!(out.contains("40 100"), "{}: {out:?}", rt.name);
+    f.write_all(b"exit 7\n").expect("write");
+    assert_eq!(reap(pid), 7, "{}", rt.name);
+    rt.ok(&["delete", id]);
 }
 
 #[test]

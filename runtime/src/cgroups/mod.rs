@@ -76,6 +76,12 @@ pub fn create(
     }
 }
 
+/// A resource value that is set: as in runc, 0 means "leave as it is"
+/// (daemons send whole resource sets with zeros for what is unset).
+pub fn given<T: PartialEq + Default>(v: Option<T>) -> Option<T> {
+    v.filter(|x| *x != T::default())
+}
+
 fn write(path: &Path, value: &str) -> Result<()> {
     std::fs::write(path, value)
         .map_err(|e| Error::Cgroup(format!("write {value:?} to {}: {e}", path.display())))
@@ -135,6 +141,14 @@ impl Cgroup {
         match self {
             Cgroup::V1 { paths } => v1::freeze(paths, frozen),
             Cgroup::V2 { path } => v2::freeze(path, frozen),
+        }
+    }
+
+    /// Writes new resource limits (`update`).
+    pub fn update(&self, r: &LinuxResources) -> Result<()> {
+        match self {
+            Cgroup::V1 { paths } => v1::apply(paths, r),
+            Cgroup::V2 { path } => v2::apply(path, r),
         }
     }
 

@@ -1,7 +1,7 @@
 //! cgroup v1: one directory per hierarchy, resources written per controller.
-use super::{resolve, write, Cgroup};
+use super::{given, resolve, write, Cgroup};
 use crate::error::{Error, Result};
-use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxMemory, LinuxResources};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -90,10 +90,14 @@ pub fn create(
             .map_err(|e| Error::Cgroup(format!("mkdir {}: {e}", dir.display())))?;
         paths.insert(name, dir);
     }
-    if let Some(r) = res {
-        apply(&paths, r)?;
+    let cg = Cgroup::V1 { paths };
+    if let (Some(r), Cgroup::V1 { paths }) = (res, &cg) {
+        if let Err(e) = apply(paths, r) {
+            let _ = cg.destroy();
+            return Err(e);
+        }
     }
-    Ok(Cgroup::V1 { paths })
+    Ok(cg)
 }
 
 /// cpuset.cpus/mems start empty in a new v1 cgroup: copy them down from the parents.
@@ -157,21 +161,9 @@ pub fn apply(paths: &BTreeMap<String, PathBuf>, r: &LinuxResources) -> Result<()
             .map(|(_, v)| v.clone())
     };
     if let (Some(m), Some(dir)) = (r.memory(), get("memory")) {
-        if let Some(l) = m.limit() {
-            write(&dir.join("memory.limit_in_bytes"), &l.to_string())?;
-        }
-        if let Some(l) = m.reservation() {
+        memory_limits(&dir, m)?;
+        if let Some(l) = given(m.reservation()) {
             write(&dir.join("memory.soft_limit_in_bytes"), &l.to_string())?;
-        }
-        if let Some(s) = m.swap() {
-            let f = dir.join("memory.memsw.limit_in_bytes");
-            if f.exists() {
-                write(&f, &s.to_string())?;
-            } else if s != -1 && Some(s) != m.limit() {
-                return Err(Error::Cgroup(
-                    "swap limit requested but the kernel has no swap accounting".into(),
-                ));
-            }
         }
         if let Some(s) = m.swappiness() {
             if s <= 100 {
@@ -183,13 +175,13 @@ pub fn apply(paths: &BTreeMap<String, PathBuf>, r: &LinuxResources) -> Result<()
         }
     }
     if let (Some(c), Some(dir)) = (r.cpu(), get("cpu")) {
-        if let Some(s) = c.shares() {
+        if let Some(s) = given(c.shares()) {
             write(&dir.join("cpu.shares"), &s.to_string())?;
         }
-        if let Some(p) = c.period() {
+        if let Some(p) = given(c.period()) {
             write(&dir.join("cpu.cfs_period_us"), &p.to_string())?;
         }
-        if let Some(q) = c.quota() {
+        if let Some(q) = given(c.quota()) {
             write(&dir.join("cpu.cfs_quota_us"), &q.to_string())?;
         }
     }
@@ -201,12 +193,8 @@ pub fn apply(paths: &BTreeMap<String, PathBuf>, r: &LinuxResources) -> Result<()
             write(&dir.join("cpuset.mems"), s)?;
         }
     }
-    if let (Some(p), Some(dir)) = (r.pids(), get("pids")) {
-        let v = if p.limit() > 0 {
-            p.limit().to_string()
-        } else {
-            "max".to_string()
-        };
+    if let (Some(l), Some(dir)) = (given(r.pids().map(|p| p.limit())), get("pids")) {
+        let v = if l > 0 { l.to_string() } else { "max".into() };
         write(&dir.join("pids.max"), &v)?;
     }
     if let Some(dir) = get("devices") {
@@ -223,6 +211,45 @@ pub fn apply(paths: &BTreeMap<String, PathBuf>, r: &LinuxResources) -> Result<()
                 write(&dir.join("devices.allow"), rule)?;
             }
         }
+    }
+    Ok(())
+}
+
+/// memory.limit_in_bytes and memory.memsw.limit_in_bytes. The kernel wants
+/// limit <= memsw at every step: when the new limit is above the current memsw
+/// limit (an update raising both), memsw is written first.
+fn memory_limits(dir: &Path, m: &LinuxMemory) -> Result<()> {
+    let memsw = dir.join("memory.memsw.limit_in_bytes");
+    let has_memsw = memsw.exists();
+    let limit = given(m.limit());
+    let swap = match given(m.swap()) {
+        Some(s) if !has_memsw && s != -1 && Some(s) != limit => {
+            return Err(Error::Cgroup(
+                "swap limit requested but the kernel has no swap accounting".into(),
+            ))
+        }
+        Some(s) if has_memsw => Some(s),
+        _ => None,
+    };
+    let unlimited = |v: i64| if v < 0 { i64::MAX } else { v };
+    let swap_first = match (limit, swap) {
+        (Some(l), Some(_)) => {
+            let cur = std::fs::read_to_string(&memsw)
+                .ok()
+                .and_then(|c| c.trim().parse::<i64>().ok())
+                .unwrap_or(i64::MAX);
+            unlimited(l) > cur
+        }
+        _ => false,
+    };
+    if let (true, Some(s)) = (swap_first, swap) {
+        write(&memsw, &s.to_string())?;
+    }
+    if let Some(l) = limit {
+        write(&dir.join("memory.limit_in_bytes"), &l.to_string())?;
+    }
+    if let (false, Some(s)) = (swap_first, swap) {
+        write(&memsw, &s.to_string())?;
     }
     Ok(())
 }

@@ -1,5 +1,5 @@
 //! cgroup v2: one directory, controllers enabled in the parents' subtree_control.
-use super::{resolve, write, Cgroup, ROOT};
+use super::{given, resolve, write, Cgroup, ROOT};
 use crate::error::{Error, Result};
 use oci_spec::runtime::LinuxResources;
 use std::path::{Path, PathBuf};
@@ -22,7 +22,10 @@ pub fn create(
     std::fs::create_dir_all(&dir)
         .map_err(|e| Error::Cgroup(format!("mkdir {}: {e}", dir.display())))?;
     if let Some(r) = res {
-        apply(&dir, r)?;
+        if let Err(e) = apply(&dir, r) {
+            let _ = std::fs::remove_dir(&dir);
+            return Err(e);
+        }
     }
     Ok(Cgroup::V2 { path: dir })
 }
@@ -55,16 +58,70 @@ pub fn shares_to_weight(shares: u64) -> u64 {
     1 + (shares.saturating_sub(2) * 9999) / 262_142
 }
 
-pub fn apply(dir: &Path, r: &LinuxResources) -> Result<()> {
+/// The controllers `r` needs, each with what asks for it.
+pub fn needed(r: &LinuxResources) -> Vec<(&'static str, &'static str)> {
+    let mut out = Vec::new();
     if let Some(m) = r.memory() {
-        if let Some(l) = m.limit() {
+        if [m.limit(), m.reservation(), m.swap()]
+            .iter()
+            .any(|v| given(*v).is_some())
+        {
+            out.push(("memory", "a memory limit"));
+        }
+    }
+    if let Some(c) = r.cpu() {
+        if given(c.shares()).is_some() || given(c.quota()).is_some() || given(c.period()).is_some()
+        {
+            out.push(("cpu", "a cpu share or quota"));
+        }
+        if c.cpus().as_deref().is_some_and(|s| !s.is_empty())
+            || c.mems().as_deref().is_some_and(|s| !s.is_empty())
+        {
+            out.push(("cpuset", "a cpuset"));
+        }
+    }
+    if given(r.pids().map(|p| p.limit())).is_some() {
+        out.push(("pids", "a pids limit"));
+    }
+    out
+}
+
+/// A resource whose controller is not enabled for `dir` is an error, not a
+/// silent no-op (on a hybrid host the controller may belong to v1).
+pub fn check_controllers(dir: &Path, r: &LinuxResources) -> Result<()> {
+    let f = dir.join("cgroup.controllers");
+    let avail = std::fs::read_to_string(&f)
+        .map_err(|e| Error::Cgroup(format!("read {}: {e}", f.display())))?;
+    let have: Vec<&str> = avail.split_whitespace().collect();
+    for (c, what) in needed(r) {
+        if !have.contains(&c) {
+            return Err(Error::Cgroup(format!(
+                "{what} is set but the {c} controller is not enabled in the cgroup v2 \
+                 hierarchy for {} (enabled: {})",
+                dir.display(),
+                if have.is_empty() {
+                    "none".to_string()
+                } else {
+                    have.join(" ")
+                }
+            )));
+        }
+    }
+    Ok(())
+}
+
+pub fn apply(dir: &Path, r: &LinuxResources) -> Result<()> {
+    check_controllers(dir, r)?;
+    if let Some(m) = r.memory() {
+        let limit = given(m.limit());
+        if let Some(l) = limit {
             write(&dir.join("memory.max"), &max(l))?;
         }
-        if let Some(l) = m.reservation() {
+        if let Some(l) = given(m.reservation()) {
             write(&dir.join("memory.low"), &max(l))?;
         }
-        if let Some(s) = m.swap() {
-            let v = match m.limit() {
+        if let Some(s) = given(m.swap()) {
+            let v = match limit {
                 _ if s < 0 => "max".to_string(),
                 Some(l) if l > 0 => (s - l).max(0).to_string(),
                 _ => s.to_string(),
@@ -72,22 +129,26 @@ pub fn apply(dir: &Path, r: &LinuxResources) -> Result<()> {
             let f = dir.join("memory.swap.max");
             if f.exists() {
                 write(&f, &v)?;
+            } else if s > 0 && Some(s) != limit {
+                return Err(Error::Cgroup(
+                    "swap limit requested but the kernel has no swap accounting".into(),
+                ));
             }
         }
     }
     if let Some(c) = r.cpu() {
-        if let Some(s) = c.shares() {
+        if let Some(s) = given(c.shares()) {
             write(&dir.join("cpu.weight"), &shares_to_weight(s).to_string())?;
         }
-        if c.quota().is_some() || c.period().is_some() {
-            let q = c
-                .quota()
+        let (quota, period) = (given(c.quota()), given(c.period()));
+        if quota.is_some() || period.is_some() {
+            let q = quota
                 .filter(|q| *q > 0)
                 .map(|q| q.to_string())
                 .unwrap_or_else(|| "max".into());
             write(
                 &dir.join("cpu.max"),
-                &format!("{q} {}", c.period().unwrap_or(100_000)),
+                &format!("{q} {}", period.unwrap_or(100_000)),
             )?;
         }
         if let Some(s) = c.cpus().as_deref().filter(|s| !s.is_empty()) {
@@ -97,8 +158,8 @@ pub fn apply(dir: &Path, r: &LinuxResources) -> Result<()> {
             write(&dir.join("cpuset.mems"), s)?;
         }
     }
-    if let Some(p) = r.pids() {
-        write(&dir.join("pids.max"), &max(p.limit()))?;
+    if let Some(l) = given(r.pids().map(|p| p.limit())) {
+        write(&dir.join("pids.max"), &max(l))?;
     }
     Ok(())
 }
@@ -132,6 +193,51 @@ pub fn is_frozen(dir: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn missing_controller_is_an_error() {
+        let d = tempfile::tempdir().expect("tmp");
+        std::fs::write(d.path().join("cgroup.controllers"), "hugetlb\n").expect("write");
+        let r: LinuxResources =
+            serde_json::from_str(r#"{"memory": {"limit": 1048576}}"#).expect("res");
+        let e = apply(d.path(), &r)
+            .expect_err("no memory controller")
+            .to_string();
+        assert!(e.contains("memory controller is not enabled"), "{e}");
+        assert!(e.contains("enabled: hugetlb"), "{e}");
+        let none: LinuxResources = serde_json::from_str("{}").expect("res");
+        assert!(apply(d.path(), &none).is_ok());
+        // Zeros are "unset", as daemons send them (runc's reading).
+        let zeros: LinuxResources = serde_json::from_str(
+            r#"{"memory": {"limit": 0, "swap": 0}, "cpu": {"shares": 0, "quota": 0}, "pids": {"limit": 0}}"#,
+        )
+        .expect("res");
+        apply(d.path(), &zeros).expect("zeros need no controller");
+        assert!(!d.path().join("memory.max").exists());
+    }
+
+    #[test]
+    fn writes_v2_files() {
+        let d = tempfile::tempdir().expect("tmp");
+        let f = |n: &str| d.path().join(n);
+        std::fs::write(f("cgroup.controllers"), "cpuset cpu memory pids\n").expect("write");
+        std::fs::write(f("memory.swap.max"), "max").expect("write");
+        let r: LinuxResources = serde_json::from_str(
+            r#"{"memory": {"limit": 1048576, "swap": 3145728, "reservation": 4096},
+                "cpu": {"shares": 1024, "quota": 20000, "period": 50000, "cpus": "0"},
+                "pids": {"limit": -1}}"#,
+        )
+        .expect("res");
+        apply(d.path(), &r).expect("apply");
+        let read = |n: &str| std::fs::read_to_string(f(n)).expect("read");
+        assert_eq!(read("memory.max"), "1048576");
+        assert_eq!(read("memory.swap.max"), "2097152");
+        assert_eq!(read("memory.low"), "4096");
+        assert_eq!(read("cpu.weight"), "39");
+        assert_eq!(read("cpu.max"), "20000 50000");
+        assert_eq!(read("cpuset.cpus"), "0");
+        assert_eq!(read("pids.max"), "max");
+    }
 
     #[test]
     fn weight_conversion() {
