@@ -25,6 +25,8 @@ pub struct Daemon {
     pub engine: crate::containers::engine::EngineClient,
     /// Exec instances, in memory as in dockerd.
     pub execs: crate::containers::exec::ExecStore,
+    /// Clients attached before their container's task exists (`docker run`).
+    pub attach_gate: crate::containers::attach_gate::AttachGate,
 }
 
 pub type SharedDaemon = Arc<Daemon>;
@@ -60,6 +62,7 @@ impl Daemon {
             containers,
             engine,
             execs: Default::default(),
+            attach_gate: Default::default(),
         });
         // Whatever an interrupted pull or delete left half-done goes now, before any request.
         crate::images::recovery::check_store(&daemon)?;

@@ -56,7 +56,9 @@ fn runtimes() -> Vec<Runtime> {
                 bin,
             }),
             None => {
-                panic!("runtime {name} not found (cargo build -p berth-runc, apt-get install runc)");
+                panic!(
+                    "runtime {name} not found (cargo build -p berth-runc, apt-get install runc)"
+                );
             }
         }
     }

@@ -12,6 +12,7 @@ pub mod image_transfer;
 pub mod images;
 pub mod info;
 pub mod plugins;
+pub mod streams;
 pub mod swarm;
 pub mod system;
 pub mod version;
@@ -47,6 +48,7 @@ pub fn routes(daemon: SharedDaemon) -> Router {
         .merge(distribution::routes())
         .merge(containers::routes())
         .merge(exec::routes())
+        .merge(streams::routes())
         .merge(events::routes())
         .merge(swarm::routes())
         .merge(plugins::routes())

@@ -194,6 +194,9 @@ fn process(c: &Container, exec: &Exec) -> Result<Value> {
         &sec.capabilities,
     );
     let mut env = super::spec::process_env(c, user.home.as_deref());
+    if exec.tty() && !env.iter().any(|e| e.starts_with("TERM=")) {
+        env.push("TERM=xterm".into());
+    }
     for e in exec.config.env.iter().flatten() {
         let key = e.split('=').next().unwrap_or("");
         if let Some(slot) = env.iter_mut().find(|x| x.split('=').next() == Some(key)) {
@@ -325,8 +328,32 @@ pub async fn run(daemon: &SharedDaemon, exec: &Exec, c: &Container) -> Result<()
     Ok(())
 }
 
+/// Asks the engine about a running exec: its exit may not have reached our waiter yet
+/// (the CLI inspects the exec the moment its output ends).
+async fn refresh(daemon: &SharedDaemon, e: &Exec) {
+    if !e.running || e.pid == 0 {
+        return;
+    }
+    let Some(c) = daemon.containers.get(&e.container_id) else {
+        return;
+    };
+    let Ok(state) = daemon.engine.exec_state(c.task_id(), &e.id).await else {
+        return;
+    };
+    if state["status"] == "stopped" {
+        if let Some(code) = state["exit_status"].as_i64() {
+            daemon.execs.update(&e.id, |x| {
+                x.running = false;
+                x.exit_code = Some(code);
+            });
+        }
+    }
+}
+
 /// `GET /exec/{id}/json`.
-pub fn inspect(daemon: &SharedDaemon, exec_id: &str) -> Result<Value> {
+pub async fn inspect(daemon: &SharedDaemon, exec_id: &str) -> Result<Value> {
+    let e = daemon.execs.get(exec_id)?;
+    refresh(daemon, &e).await;
     let e = daemon.execs.get(exec_id)?;
     let cmd = e.config.cmd.clone().unwrap_or_default();
     let mut process = json!({

@@ -150,6 +150,13 @@ pub async fn start_container(daemon: &SharedDaemon, c: &Container) -> Result<()>
             .create(&req)
             .await
             .map_err(engine_start_error)?;
+        // Clients that attached before the start connect now, before the process runs.
+        if let Ok(task) = daemon.engine.get(c.task_id()).await {
+            daemon
+                .attach_gate
+                .open(&c.id, task.attach_socket.into())
+                .await;
+        }
         match daemon.engine.start(c.task_id()).await {
             Ok(pid) => Ok(pid),
             Err(e) => {

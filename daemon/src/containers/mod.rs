@@ -14,6 +14,7 @@
 //! - `monitor`   — exits: waiting on tasks, reconciling after a restart, auto-remove.
 //! - `inspect`   — `GET /containers/{id}/json`.
 //! - `list`      — `GET /containers/json`, its filters and status strings.
+pub mod attach_gate;
 pub mod create;
 pub mod engine;
 pub mod exec;

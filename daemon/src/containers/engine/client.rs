@@ -274,6 +274,12 @@ impl EngineClient {
         Ok(pid.pid)
     }
 
+    /// `GET /tasks/{id}/exec/{exec_id}`: `{"exec_id","pid","status","exit_status","exited_at"}`.
+    pub async fn exec_state(&self, id: &str, exec_id: &str) -> Result<Value, EngineError> {
+        self.call(Method::GET, &format!("/tasks/{id}/exec/{exec_id}"), None)
+            .await
+    }
+
     /// Blocks until the task (or one of its execs) exits.
     pub async fn wait(&self, id: &str, exec_id: Option<&str>) -> Result<ExitInfo, EngineError> {
         let body = json!({ "exec_id": exec_id });
