@@ -114,9 +114,9 @@ pub async fn start(daemon: &SharedDaemon, reference: &str) -> Result<()> {
             ))
         }
         Status::Removing | Status::Dead => {
-            return Err(ContainerError::Conflict(format!(
-                "container is marked for removal and cannot be started"
-            )))
+            return Err(ContainerError::Conflict(
+                "container is marked for removal and cannot be started".into(),
+            ))
         }
         _ => {}
     }

@@ -250,7 +250,7 @@ pub fn list(daemon: &Daemon, opts: &ListOptions) -> Result<Vec<Value>> {
         since: bound(daemon, &f, "since")?,
     };
     let mut all = daemon.containers.list();
-    all.sort_by(|a, b| b.created.cmp(&a.created));
+    all.sort_by_key(|c| std::cmp::Reverse(c.created));
     let now = Utc::now();
     let mut out = Vec::new();
     let all_flag = opts.all || opts.limit.is_some_and(|l| l > 0);
