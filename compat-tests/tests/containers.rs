@@ -296,3 +296,55 @@ fn exec_detached_and_into_a_stopped_container() {
     assert!(err.contains("No such container: nope"), "{err}");
     d.docker_ok(&["rm", "ex"]);
 }
+
+#[test]
+fn restart_policies_and_prune() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let image = d.pull_fixture(&f, "busybox");
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "flaky",
+        "--restart",
+        "on-failure:2",
+        &image,
+        "sh",
+        "-c",
+        "exit 1",
+    ]);
+    eventually("two restarts, then a final exit", || {
+        let c = inspect(&d, "flaky");
+        c["RestartCount"] == 2 && c["State"]["Status"] == "exited"
+    });
+    assert_eq!(inspect(&d, "flaky")["State"]["ExitCode"], 1);
+
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "always",
+        "--restart",
+        "always",
+        &image,
+        "sh",
+        "-c",
+        "sleep 0.2; exit 2",
+    ]);
+    eventually("a restart", || {
+        inspect(&d, "always")["RestartCount"].as_u64().unwrap_or(0) >= 1
+    });
+    d.docker_ok(&["stop", "-t", "1", "always"]);
+    std::thread::sleep(Duration::from_secs(1));
+    let c = inspect(&d, "always");
+    assert_eq!(c["State"]["Status"], "exited", "{c}");
+    assert_eq!(c["State"]["Running"], false);
+
+    d.docker_ok(&["run", "-d", "--name", "keep", &image, "sleep", "300"]);
+    let out = d.docker_ok(&["container", "prune", "-f"]);
+    assert!(out.contains("Deleted Containers:"), "{out}");
+    let left = d.docker_ok(&["ps", "-a", "--format", "{{.Names}}"]);
+    assert_eq!(left.trim(), "keep");
+    d.docker_ok(&["rm", "-f", "keep"]);
+}

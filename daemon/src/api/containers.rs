@@ -15,6 +15,7 @@ pub fn routes() -> Router<SharedDaemon> {
     Router::new()
         .route("/containers/create", post(create_route))
         .route("/containers/json", get(list_route))
+        .route("/containers/prune", post(prune_route))
         .route("/containers/{id}/json", get(inspect_route))
         .route("/containers/{id}/start", post(start_route))
         .route("/containers/{id}/stop", post(stop_route))
@@ -110,6 +111,14 @@ async fn list_route(
         filters: param(&pairs, "filters").unwrap_or("").to_string(),
     };
     Ok(Json(list::list(&daemon, &opts)?).into_response())
+}
+
+async fn prune_route(
+    State(daemon): State<SharedDaemon>,
+    Query(pairs): Pairs,
+) -> ApiResult<Response> {
+    let filters = param(&pairs, "filters").unwrap_or("");
+    Ok(Json(containers::prune::prune(&daemon, filters).await?).into_response())
 }
 
 async fn inspect_route(

@@ -279,6 +279,19 @@ pub async fn stop(
     signal: Option<&str>,
 ) -> Result<()> {
     let c = daemon.containers.lookup(reference)?;
+    if c.state.status == Status::Restarting {
+        // Waiting for its next run: cancel it.
+        daemon.containers.update(&c.id, |r| {
+            r.state.manually_stopped = true;
+            r.state.status = Status::Exited;
+            Ok(())
+        })?;
+        daemon.containers.notify_exit(&c.id, c.state.exit_code);
+        daemon
+            .events
+            .publish("container", "stop", &c.id, c.event_attributes());
+        return Ok(());
+    }
     if !c.state.status.is_running() {
         return Err(ContainerError::NotModified);
     }

@@ -23,6 +23,7 @@ pub mod lifecycle;
 pub mod list;
 pub mod monitor;
 pub mod names;
+pub mod prune;
 pub mod record;
 pub mod resources;
 pub mod rootfs;
