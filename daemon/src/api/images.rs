@@ -14,9 +14,11 @@ use axum::{Extension, Json, Router};
 
 use super::version::ApiVersion;
 use super::{ApiError, ApiResult};
+use crate::events::image::image_ids;
 use crate::images::delete::{delete_image, DaemonDeleteContext};
 use crate::images::filters::Filters;
 use crate::images::list::{list_images, ListOptions};
+use crate::images::lookup::resolve_image;
 use crate::images::tag::{tag_image, TagOutcome};
 use crate::images::{history, inspect, prune, RequestError};
 use crate::state::SharedDaemon;
@@ -143,12 +145,10 @@ async fn prune_route(
         Filters::from_json(param(&pairs, "filters").unwrap_or("")).map_err(ApiError::from)?;
     let report = blocking(move || {
         let ctx = DaemonDeleteContext(&daemon);
-        Ok(prune::prune_images(
-            &daemon.images,
-            &daemon.content,
-            &ctx,
-            &filters,
-        )?)
+        let before = image_ids(&daemon);
+        let report = prune::prune_images(&daemon.images, &daemon.content, &ctx, &filters)?;
+        crate::events::image::publish_prune(&daemon, &before, &report);
+        Ok(report)
     })
     .await?;
     Ok(Json(report).into_response())
@@ -194,6 +194,7 @@ async fn tag_route(
 ) -> ApiResult<Response> {
     let repo = param(&pairs, "repo").unwrap_or("").to_string();
     let tag = param(&pairs, "tag").unwrap_or("").to_string();
+    let events = daemon.clone();
     let outcome = blocking(move || Ok(tag_image(&daemon.images, &name, &repo, &tag)?)).await?;
     Ok(match outcome {
         TagOutcome::Tagged {
@@ -201,6 +202,7 @@ async fn tag_route(
             reference,
         } => {
             tracing::info!(image = %image_id, reference = %reference.familiar(), "image tagged");
+            crate::events::image::publish(&events, "tag", &image_id, &reference.familiar());
             StatusCode::CREATED.into_response()
         }
         TagOutcome::NothingToDo => StatusCode::OK.into_response(),
@@ -218,7 +220,13 @@ async fn delete_route(
     }
     let force = bool_param(&pairs, "force");
     let prune = !bool_param(&pairs, "noprune");
-    let items = blocking(move || Ok(delete_image(&daemon, &name, force, prune)?)).await?;
+    let items = blocking(move || {
+        let (id, before) = (resolve_image(&daemon, &name)?.id, image_ids(&daemon));
+        let items = delete_image(&daemon, &name, force, prune)?;
+        crate::events::image::publish_removal(&daemon, &id, &before, &items);
+        Ok(items)
+    })
+    .await?;
     Ok(Json(items).into_response())
 }
 
