@@ -14,11 +14,10 @@ use axum::{Extension, Json, Router};
 
 use super::version::ApiVersion;
 use super::{ApiError, ApiResult};
-use crate::events::image::image_ids;
+use crate::events::image::Snapshot;
 use crate::images::delete::{delete_image, DaemonDeleteContext};
 use crate::images::filters::Filters;
 use crate::images::list::{list_images, ListOptions};
-use crate::images::lookup::resolve_image;
 use crate::images::tag::{tag_image, TagOutcome};
 use crate::images::{history, inspect, prune, RequestError};
 use crate::state::SharedDaemon;
@@ -145,7 +144,7 @@ async fn prune_route(
         Filters::from_json(param(&pairs, "filters").unwrap_or("")).map_err(ApiError::from)?;
     let report = blocking(move || {
         let ctx = DaemonDeleteContext(&daemon);
-        let before = image_ids(&daemon);
+        let before = Snapshot::take(&daemon, "");
         let report = prune::prune_images(&daemon.images, &daemon.content, &ctx, &filters)?;
         crate::events::image::publish_prune(&daemon, &before, &report);
         Ok(report)
@@ -221,9 +220,9 @@ async fn delete_route(
     let force = bool_param(&pairs, "force");
     let prune = !bool_param(&pairs, "noprune");
     let items = blocking(move || {
-        let (id, before) = (resolve_image(&daemon, &name)?.id, image_ids(&daemon));
+        let before = Snapshot::take(&daemon, &name);
         let items = delete_image(&daemon, &name, force, prune)?;
-        crate::events::image::publish_removal(&daemon, &id, &before, &items);
+        before.publish_removal(&daemon, &items);
         Ok(items)
     })
     .await?;

@@ -27,35 +27,60 @@ fn labels(daemon: &Daemon, name: &str) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
-/// The IDs of every image, to tell deleted images from deleted layers afterwards.
-pub fn image_ids(daemon: &Daemon) -> HashSet<String> {
-    daemon.images.list().into_iter().map(|r| r.id).collect()
+/// What removal events need from before the removal: every image's ID (to tell deleted
+/// images from deleted layers) and the labels of the image being removed.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    ids: HashSet<String>,
+    image_id: String,
+    labels: BTreeMap<String, String>,
 }
 
-/// The events of an image removal, as dockerd: `untag` for each removed reference and
-/// `delete` for each removed image, actor and `name` both the image ID. `image_id` is
-/// the image `DELETE /images/{name}` resolved to, `before` the image IDs before.
-pub fn publish_removal(
-    daemon: &Daemon,
-    image_id: &str,
-    before: &HashSet<String>,
-    items: &[DeleteItem],
-) {
-    for item in items {
-        match item {
-            DeleteItem::Untagged(_) => publish(daemon, "untag", image_id, image_id),
-            DeleteItem::Deleted(id) if before.contains(id) => publish(daemon, "delete", id, id),
-            DeleteItem::Deleted(_) => {}
+impl Snapshot {
+    /// Before `DELETE /images/{name}` (or a prune, with `name` empty).
+    pub fn take(daemon: &Daemon, name: &str) -> Snapshot {
+        let image_id = if name.is_empty() {
+            String::new()
+        } else {
+            resolve_image(daemon, name)
+                .map(|r| r.id)
+                .unwrap_or_default()
+        };
+        Snapshot {
+            ids: daemon.images.list().into_iter().map(|r| r.id).collect(),
+            labels: labels(daemon, &image_id),
+            image_id,
+        }
+    }
+
+    /// The events of an image removal, as dockerd: `untag` for each removed reference
+    /// (with the image's labels) and `delete` for each removed image, actor and `name`
+    /// both the image ID.
+    pub fn publish_removal(&self, daemon: &Daemon, items: &[DeleteItem]) {
+        for item in items {
+            match item {
+                DeleteItem::Untagged(_) => {
+                    let mut attributes = self.labels.clone();
+                    attributes.insert("name".into(), self.image_id.clone());
+                    daemon
+                        .events
+                        .publish("image", "untag", &self.image_id, attributes);
+                }
+                DeleteItem::Deleted(id) if self.ids.contains(id) => {
+                    publish(daemon, "delete", id, id)
+                }
+                DeleteItem::Deleted(_) => {}
+            }
         }
     }
 }
 
 /// The events of `POST /images/prune`: `delete` for each removed image, then dockerd's
 /// `prune` event with the bytes reclaimed.
-pub fn publish_prune(daemon: &Daemon, before: &HashSet<String>, report: &PruneReport) {
+pub fn publish_prune(daemon: &Daemon, before: &Snapshot, report: &PruneReport) {
     for item in report.images_deleted.iter().flatten() {
         if let DeleteItem::Deleted(id) = item {
-            if before.contains(id) {
+            if before.ids.contains(id) {
                 publish(daemon, "delete", id, id);
             }
         }
@@ -76,13 +101,17 @@ mod tests {
             ..Default::default()
         };
         let daemon = Daemon::open(config).expect("daemon");
-        let before: HashSet<String> = ["sha256:img".to_string()].into_iter().collect();
+        let before = Snapshot {
+            ids: ["sha256:img".to_string()].into_iter().collect(),
+            image_id: "sha256:img".into(),
+            labels: BTreeMap::from([("a".to_string(), "b".to_string())]),
+        };
         let items = vec![
             DeleteItem::Untagged("bb:latest".into()),
             DeleteItem::Deleted("sha256:img".into()),
             DeleteItem::Deleted("sha256:layer".into()),
         ];
-        publish_removal(&daemon, "sha256:img", &before, &items);
+        before.publish_removal(&daemon, &items);
         let events = daemon.events.recent();
         let actions: Vec<(&str, &str)> = events
             .iter()
@@ -95,6 +124,11 @@ mod tests {
         assert_eq!(
             events[0].attributes.get("name").map(String::as_str),
             Some("sha256:img")
+        );
+        assert_eq!(events[0].attributes.get("a").map(String::as_str), Some("b"));
+        assert!(
+            !events[1].attributes.contains_key("a"),
+            "gone with the image"
         );
     }
 }

@@ -50,7 +50,7 @@ impl<'a> Message<'a> {
         };
         Message {
             status: legacy.then_some(ev.action.as_str()),
-            id: legacy.then_some(ev.actor_id.as_str()),
+            id: Some(ev.actor_id.as_str()).filter(|id| legacy && !id.is_empty()),
             from: from.filter(|f| !f.is_empty()),
             kind: &ev.kind,
             action: &ev.action,
