@@ -94,6 +94,12 @@ fn samples_a_real_v1_cgroup() {
     let found = CgroupPaths::of_pid(Path::new("/proc"), pid).expect("cgroup of pid");
     assert_eq!(found, given, "discovered from /proc/{pid}/cgroup");
 
+    assert_eq!(given.pids().expect("cgroup.procs"), vec![pid]);
+    let listed = berthd::stats::top(&given.pids().expect("pids"), "").expect("top");
+    assert_eq!(listed.processes.len(), 1);
+    assert_eq!(listed.processes[0][1], pid.to_string());
+    assert!(listed.processes[0][7].starts_with("sleep 60"), "{listed:?}");
+
     let host = Host::real();
     let s = sample(&given, pid, &host).expect("sample");
     assert!(s.cpu_stats.cpu_usage.total_usage > 0, "{s:?}");

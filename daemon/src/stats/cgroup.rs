@@ -47,6 +47,30 @@ impl CgroupPaths {
     }
 }
 
+impl CgroupPaths {
+    /// The processes in the cgroup (`cgroup.procs`), what `top` needs; empty when the
+    /// cgroup is gone. On v1 the pids controller's list, else memory's, else any.
+    pub fn pids(&self) -> Result<Vec<i32>, StatsError> {
+        let file = match self {
+            CgroupPaths::V2(dir) => Some(dir.join("cgroup.procs")),
+            CgroupPaths::V1(paths) => ["pids", "memory", "cpu", "cpuacct", "blkio"]
+                .iter()
+                .find_map(|c| paths.0.get(*c))
+                .or_else(|| paths.0.values().next())
+                .map(|dir| dir.join("cgroup.procs")),
+        };
+        let Some(file) = file else {
+            return Ok(Vec::new());
+        };
+        let Some(text) = super::read_optional(&file)? else {
+            return Ok(Vec::new());
+        };
+        text.split_whitespace()
+            .map(|p| p.parse::<i32>().map_err(|_| StatsError::parse(&file, p)))
+            .collect()
+    }
+}
+
 /// One cgroup mount: where, what part of the hierarchy it shows, which controllers.
 struct Mount {
     root: String,
@@ -175,6 +199,22 @@ mod tests {
             PathBuf::from("/sys/fs/cgroup/cpu,cpuacct/berth/abc")
         );
         assert_eq!(paths.0["cpu"], paths.0["cpuacct"]);
+    }
+
+    #[test]
+    fn lists_the_processes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("cgroup.procs"), "12\n34\n").expect("write");
+        let v2 = CgroupPaths::V2(dir.path().to_path_buf());
+        assert_eq!(v2.pids().expect("pids"), vec![12, 34]);
+        let v1 = CgroupPaths::v1([("memory", dir.path()), ("pids", Path::new("/nonexistent"))]);
+        assert_eq!(
+            v1.pids().expect("pids"),
+            Vec::<i32>::new(),
+            "pids first, gone"
+        );
+        let v1 = CgroupPaths::v1([("memory", dir.path())]);
+        assert_eq!(v1.pids().expect("pids"), vec![12, 34]);
     }
 
     #[test]
