@@ -123,13 +123,13 @@ pub struct NetworkStats {
     pub tx_dropped: u64,
 }
 
-/// `GET /containers/{id}/top`: `{"Titles": […], "Processes": [[…], …]}`.
+/// `GET /containers/{id}/top`: `{"Processes": [[…], …], "Titles": […]}` (dockerd's order).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct TopResult {
-    #[serde(rename = "Titles")]
-    pub titles: Vec<String>,
     #[serde(rename = "Processes")]
     pub processes: Vec<Vec<String>>,
+    #[serde(rename = "Titles")]
+    pub titles: Vec<String>,
 }
 
 impl StatsJson {

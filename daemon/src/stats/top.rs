@@ -160,6 +160,17 @@ root         900     812  0 05:41 ?        00:00:00 sleep 1
         assert_eq!(r.processes.len(), 2);
         assert_eq!(r.processes[0][7], "sh -c while true; do sleep 1; done");
         assert_eq!(r.processes[1][1], "900");
+        let text = serde_json::to_string(&r).expect("json");
+        assert!(
+            text.starts_with(
+                r#"{"Processes":[["root","812","1","0","05:41","?","00:00:00","sh -c while"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.ends_with(r#""Titles":["UID","PID","PPID","C","STIME","TTY","TIME","CMD"]}"#),
+            "{text}"
+        );
     }
 
     #[test]
