@@ -73,6 +73,7 @@ async fn events_route(
         });
         let live = Live {
             receiver,
+            closed: daemon.events.closed(),
             deadline,
             filter,
             api_version,
@@ -86,9 +87,18 @@ async fn events_route(
     Ok(response)
 }
 
+/// Waits until `deadline`, or forever without one.
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// The live part of the stream: events as they are published, until the deadline.
 struct Live {
     receiver: broadcast::Receiver<Arc<Event>>,
+    closed: tokio::sync::watch::Receiver<bool>,
     deadline: Option<tokio::time::Instant>,
     filter: EventFilter,
     api_version: u32,
@@ -106,12 +116,14 @@ impl Live {
     /// The next event the filter lets through; `None` at the deadline or shutdown.
     async fn next_event(&mut self) -> Option<Arc<Event>> {
         loop {
-            let received = match self.deadline {
-                Some(deadline) => tokio::select! {
-                    r = self.receiver.recv() => r,
-                    _ = tokio::time::sleep_until(deadline) => return None,
-                },
-                None => self.receiver.recv().await,
+            if *self.closed.borrow() {
+                return None;
+            }
+            let deadline = self.deadline;
+            let received = tokio::select! {
+                r = self.receiver.recv() => r,
+                _ = sleep_until(deadline) => return None,
+                _ = self.closed.changed() => return None,
             };
             match received {
                 Ok(ev) if self.filter.include(&ev) => return Some(ev),
@@ -122,5 +134,44 @@ impl Live {
                 Err(broadcast::error::RecvError::Closed) => return None,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn live(bus: &crate::events::EventBus, deadline: Option<tokio::time::Instant>) -> Live {
+        Live {
+            receiver: bus.subscribe(),
+            closed: bus.closed(),
+            deadline,
+            filter: EventFilter::parse(r#"{"type":["image"]}"#).expect("filter"),
+            api_version: 53,
+        }
+    }
+
+    #[tokio::test]
+    async fn live_events_are_filtered_and_end_on_close() {
+        let bus = crate::events::EventBus::default();
+        let mut l = live(&bus, None);
+        bus.publish("container", "start", "c", BTreeMap::new());
+        bus.publish("image", "tag", "sha256:a", BTreeMap::new());
+        let ev = l.next_event().await.expect("image event");
+        assert_eq!(ev.action, "tag");
+        bus.close();
+        assert!(l.next_event().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn live_events_end_at_the_deadline() {
+        let bus = crate::events::EventBus::default();
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(100);
+        let mut l = live(&bus, Some(deadline));
+        let started = std::time::Instant::now();
+        assert!(l.next_event().await.is_none());
+        assert!(started.elapsed() >= std::time::Duration::from_millis(90));
     }
 }

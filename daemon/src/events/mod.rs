@@ -51,6 +51,8 @@ pub struct Event {
 pub struct EventBus {
     sender: broadcast::Sender<Arc<Event>>,
     history: Mutex<VecDeque<Arc<Event>>>,
+    /// Set by `close` when the daemon shuts down: open `GET /events` streams end.
+    closed: tokio::sync::watch::Sender<bool>,
 }
 
 impl Default for EventBus {
@@ -59,6 +61,7 @@ impl Default for EventBus {
         EventBus {
             sender,
             history: Mutex::new(VecDeque::with_capacity(HISTORY)),
+            closed: tokio::sync::watch::Sender::new(false),
         }
     }
 }
@@ -102,6 +105,17 @@ impl EventBus {
             .lock()
             .map(|h| h.iter().cloned().collect())
             .unwrap_or_default()
+    }
+
+    /// Ends every open events stream (the daemon is shutting down), as dockerd does
+    /// before it stops; graceful shutdown then need not wait for them.
+    pub fn close(&self) {
+        self.closed.send_replace(true);
+    }
+
+    /// Becomes true when `close` was called.
+    pub fn closed(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.closed.subscribe()
     }
 
     /// The events kept so far (oldest first) and a receiver for every later one, with no
