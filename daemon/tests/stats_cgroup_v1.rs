@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use berthd::stats::{sample, CgroupPaths, Host};
+use berthd::stats::{sample, stats_stream, CgroupPaths, Host, StatsOptions, Target};
 
 const CONTROLLERS: &[&str] = &["memory", "cpu", "cpuacct", "pids", "blkio"];
 
@@ -51,15 +51,9 @@ fn nix_is_root() -> bool {
         .unwrap_or(false)
 }
 
-#[test]
-fn samples_a_real_v1_cgroup() {
-    if !available() {
-        eprintln!(
-            "skipped: no cgroup v1 hierarchy (memory, cpu, cpuacct, pids, blkio) or not root"
-        );
-        return;
-    }
-    let name = format!("berth-stats-test-{}", std::process::id());
+/// Fresh cgroups with a child in them that has burnt a little CPU and now sleeps.
+fn start_child(tag: &str) -> (Fixture, i32) {
+    let name = format!("berth-stats-test-{tag}-{}", std::process::id());
     let mut fixture = Fixture {
         dirs: Vec::new(),
         child: None,
@@ -88,6 +82,18 @@ fn samples_a_real_v1_cgroup() {
     stdin.write_all(b"go\n").expect("go");
     let mut buf = [0u8; 5];
     std::io::Read::read_exact(&mut stdout, &mut buf).expect("child done");
+    (fixture, pid)
+}
+
+#[test]
+fn samples_a_real_v1_cgroup() {
+    if !available() {
+        eprintln!(
+            "skipped: no cgroup v1 hierarchy (memory, cpu, cpuacct, pids, blkio) or not root"
+        );
+        return;
+    }
+    let (mut fixture, pid) = start_child("sample");
 
     // The cgroup as the container core will name it, and as found from the pid.
     let given = CgroupPaths::v1(fixture.dirs.clone());
@@ -120,7 +126,6 @@ fn samples_a_real_v1_cgroup() {
     assert!(json["read"].as_str().is_some_and(|r| r.ends_with('Z')));
 
     // Once the process is gone the cgroup reads as empty, not as an error.
-    drop(stdin);
     if let Some(mut child) = fixture.child.take() {
         let _ = child.kill();
         let _ = child.wait();
@@ -128,4 +133,100 @@ fn samples_a_real_v1_cgroup() {
     let after = sample(&given, pid, &host).expect("sample after exit");
     assert_eq!(after.pids_stats.current, 0);
     assert!(after.networks.is_empty());
+}
+
+/// `GET /containers/{id}/stats` served with `stats_stream`, as the route will.
+async fn stats_route(
+    axum::extract::Path((_version, id)): axum::extract::Path<(String, String)>,
+    axum::extract::Query(q): axum::extract::Query<Vec<(String, String)>>,
+    axum::extract::State(cgroup): axum::extract::State<(CgroupPaths, i32)>,
+) -> axum::response::Response {
+    let flag = |key: &str, default: bool| {
+        q.iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| !matches!(v.as_str(), "" | "0" | "false"))
+            .unwrap_or(default)
+    };
+    let opts = StatsOptions {
+        name: format!("/{id}"),
+        id,
+        stream: flag("stream", true),
+        one_shot: flag("one-shot", false),
+        api_version: 50,
+    };
+    let (paths, pid) = cgroup;
+    let body = stats_stream(opts, Host::real(), move || Target::Running {
+        cgroup: paths.clone(),
+        pid,
+    });
+    let mut response = axum::response::Response::new(axum::body::Body::from_stream(body));
+    response.headers_mut().insert(
+        "content-type",
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+async fn ping() -> impl axum::response::IntoResponse {
+    ([("api-version", "1.50"), ("ostype", "linux")], "OK")
+}
+
+#[test]
+fn docker_stats_no_stream_shows_every_column() {
+    if !available() {
+        eprintln!("skipped: no cgroup v1 hierarchy or not root");
+        return;
+    }
+    if Command::new("docker").arg("--version").output().is_err() {
+        eprintln!("skipped: no docker CLI");
+        return;
+    }
+    let (fixture, pid) = start_child("cli");
+    let cgroup = CgroupPaths::v1(fixture.dirs.clone());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let socket = dir.path().join("docker.sock");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let listener = rt
+        .block_on(async { tokio::net::UnixListener::bind(&socket) })
+        .expect("bind");
+    let app = axum::Router::new()
+        .route("/_ping", axum::routing::get(ping).head(ping))
+        .route(
+            "/{version}/containers/{id}/stats",
+            axum::routing::get(stats_route),
+        )
+        .with_state((cgroup, pid));
+    rt.spawn(async move { axum::serve(listener, app).await });
+
+    let out = Command::new("docker")
+        .env("DOCKER_HOST", format!("unix://{}", socket.display()))
+        .env("DOCKER_CONFIG", dir.path())
+        .args(["stats", "--no-stream", "--format", "{{json .}}", "web"])
+        .output()
+        .expect("docker stats");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    let row: serde_json::Value = serde_json::from_str(text.trim()).expect("one JSON row");
+    eprintln!("docker stats --no-stream: {row}");
+    assert_eq!(row["Name"], "web");
+    assert_eq!(row["PIDs"], "1");
+    let cpu = row["CPUPerc"].as_str().expect("CPU %");
+    assert!(cpu.ends_with('%') && cpu != "--", "{row}");
+    let mem = row["MemUsage"].as_str().expect("mem usage");
+    let (usage, limit) = mem.split_once(" / ").expect("usage / limit");
+    assert!(!usage.starts_with("0B"), "{row}");
+    assert!(limit.ends_with("GiB") || limit.ends_with("MiB"), "{row}");
+    assert!(
+        row["MemPerc"].as_str().is_some_and(|m| m.ends_with('%')),
+        "{row}"
+    );
+    assert!(
+        row["NetIO"].as_str().is_some_and(|n| n.contains(" / ")),
+        "{row}"
+    );
+    assert!(
+        row["BlockIO"].as_str().is_some_and(|b| b.contains(" / ")),
+        "{row}"
+    );
+    drop(fixture);
 }
