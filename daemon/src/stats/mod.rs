@@ -8,6 +8,18 @@
 //! - `sample`  — one sample from a cgroup and a pid.
 //! - `sampler` — the streamed and one-shot forms of `GET /containers/{id}/stats`.
 //! - `top`     — `ps` on the host, keeping the container's processes.
+//!
+//! Wiring the routes (the container core owns them):
+//! - `GET /containers/{id}/stats`: `Body::from_stream(stats_stream(StatsOptions { id,
+//!   name: "/name", stream, one_shot, api_version }, Host::real(), locate))`, with
+//!   `Content-Type: application/json`; `locate` is called before each sample and answers
+//!   `Target::Running { cgroup, pid }` (the init pid) or `Target::Stopped`. dockerd
+//!   refuses `stream=true&one-shot=true` with a 400 ("cannot have stream=true and
+//!   one-shot=true"), and reads `one-shot` only from API 1.41.
+//! - `GET /containers/{id}/top?ps_args=…`: a 409 when the container is not running
+//!   (dockerd: "Container {id} is not running"), else `spawn_blocking(move ||
+//!   top(&cgroup.pids()?, &ps_args))`, `Json` of the `TopResult`, then a `top` container
+//!   event. `TopError` and `StatsError` convert into `ApiError` with `?`.
 pub mod cgroup;
 pub mod host;
 pub mod model;
