@@ -14,6 +14,7 @@ use axum::{Extension, Json, Router};
 
 use super::version::ApiVersion;
 use super::{ApiError, ApiResult};
+use crate::events::image::Snapshot;
 use crate::images::delete::{delete_image, DaemonDeleteContext};
 use crate::images::filters::Filters;
 use crate::images::list::{list_images, ListOptions};
@@ -143,12 +144,10 @@ async fn prune_route(
         Filters::from_json(param(&pairs, "filters").unwrap_or("")).map_err(ApiError::from)?;
     let report = blocking(move || {
         let ctx = DaemonDeleteContext(&daemon);
-        Ok(prune::prune_images(
-            &daemon.images,
-            &daemon.content,
-            &ctx,
-            &filters,
-        )?)
+        let before = Snapshot::take(&daemon, "");
+        let report = prune::prune_images(&daemon.images, &daemon.content, &ctx, &filters)?;
+        crate::events::image::publish_prune(&daemon, &before, &report);
+        Ok(report)
     })
     .await?;
     Ok(Json(report).into_response())
@@ -194,6 +193,7 @@ async fn tag_route(
 ) -> ApiResult<Response> {
     let repo = param(&pairs, "repo").unwrap_or("").to_string();
     let tag = param(&pairs, "tag").unwrap_or("").to_string();
+    let events = daemon.clone();
     let outcome = blocking(move || Ok(tag_image(&daemon.images, &name, &repo, &tag)?)).await?;
     Ok(match outcome {
         TagOutcome::Tagged {
@@ -201,6 +201,7 @@ async fn tag_route(
             reference,
         } => {
             tracing::info!(image = %image_id, reference = %reference.familiar(), "image tagged");
+            crate::events::image::publish(&events, "tag", &image_id, &reference.familiar());
             StatusCode::CREATED.into_response()
         }
         TagOutcome::NothingToDo => StatusCode::OK.into_response(),
@@ -218,7 +219,13 @@ async fn delete_route(
     }
     let force = bool_param(&pairs, "force");
     let prune = !bool_param(&pairs, "noprune");
-    let items = blocking(move || Ok(delete_image(&daemon, &name, force, prune)?)).await?;
+    let items = blocking(move || {
+        let before = Snapshot::take(&daemon, &name);
+        let items = delete_image(&daemon, &name, force, prune)?;
+        before.publish_removal(&daemon, &items);
+        Ok(items)
+    })
+    .await?;
     Ok(Json(items).into_response())
 }
 

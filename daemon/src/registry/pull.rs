@@ -88,6 +88,12 @@ pub async fn pull(
         updated |= changed;
         outcomes.push(outcome);
     }
+    crate::events::image::publish(
+        &daemon,
+        "pull",
+        &reference.familiar(),
+        &reference.familiar_name(),
+    );
     if updated {
         sink.status(None, format!("Status: Downloaded newer image for {shown}"))
             .await;

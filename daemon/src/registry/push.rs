@@ -91,6 +91,12 @@ pub async fn push(
             return Err(explain(&client, e, &name.with_tag(&tag), Access::Push).await);
         }
     }
+    crate::events::image::publish(
+        &daemon,
+        "push",
+        &request.reference.familiar(),
+        &name.familiar_name(),
+    );
     Ok(())
 }
 

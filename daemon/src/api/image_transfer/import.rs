@@ -81,7 +81,9 @@ pub async fn import(
         )?;
         if let Some(target) = target {
             daemon.images.set_ref(&target.to_string(), &id)?;
+            crate::events::image::publish(&daemon, "tag", &id, &target.familiar());
         }
+        crate::events::image::publish(&daemon, "import", &id, &id);
         Ok(id)
     })
     .await
