@@ -348,3 +348,25 @@ fn restart_policies_and_prune() {
     assert_eq!(left.trim(), "keep");
     d.docker_ok(&["rm", "-f", "keep"]);
 }
+
+#[test]
+fn top_and_stats_of_a_running_container() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let image = d.pull_fixture(&f, "busybox");
+    d.docker_ok(&["run", "-d", "--name", "busy", &image, "sleep", "300"]);
+    let out = d.docker_ok(&["top", "busy"]);
+    assert!(out.contains("sleep 300"), "{out}");
+    let out = d.docker_ok(&[
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.Name}} {{.PIDs}}",
+        "busy",
+    ]);
+    assert_eq!(out.trim(), "busy 1");
+    d.docker_ok(&["stop", "-t", "0", "busy"]);
+    let err = d.docker_err(&["top", "busy"]);
+    assert!(err.contains("is not running"), "{err}");
+    d.docker_ok(&["rm", "busy"]);
+}

@@ -12,6 +12,7 @@ pub mod image_transfer;
 pub mod images;
 pub mod info;
 pub mod plugins;
+pub mod stats;
 pub mod streams;
 pub mod swarm;
 pub mod system;
@@ -49,6 +50,7 @@ pub fn routes(daemon: SharedDaemon) -> Router {
         .merge(containers::routes())
         .merge(exec::routes())
         .merge(streams::routes())
+        .merge(stats::routes())
         .merge(events::routes())
         .merge(swarm::routes())
         .merge(plugins::routes())
