@@ -370,3 +370,38 @@ fn top_and_stats_of_a_running_container() {
     assert!(err.contains("is not running"), "{err}");
     d.docker_ok(&["rm", "busy"]);
 }
+
+#[test]
+fn update_changes_limits_of_a_running_container() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let image = d.pull_fixture(&f, "busybox");
+    let id = d.docker_ok(&[
+        "run", "-d", "--name", "lim", "-m", "64m", &image, "sleep", "300",
+    ]);
+    let id = id.trim().to_string();
+    d.docker_ok(&[
+        "update",
+        "-m",
+        "128m",
+        "--memory-swap",
+        "256m",
+        "--cpus",
+        "0.5",
+        "lim",
+    ]);
+    let c = inspect(&d, "lim");
+    assert_eq!(c["HostConfig"]["Memory"], 128 << 20);
+    assert_eq!(c["HostConfig"]["MemorySwap"], 256 << 20);
+    assert_eq!(c["HostConfig"]["NanoCpus"], 500_000_000);
+    // The running container's cgroup has the new limit (v1 or v2 layout).
+    let v1 = format!("/sys/fs/cgroup/memory/berth/{id}/memory.limit_in_bytes");
+    let v2 = format!("/sys/fs/cgroup/berth/{id}/memory.max");
+    let limit = std::fs::read_to_string(&v1)
+        .or_else(|_| std::fs::read_to_string(&v2))
+        .unwrap_or_default();
+    assert_eq!(limit.trim(), (128u64 << 20).to_string());
+    let err = d.docker_err(&["update", "-m", "1k", "lim"]);
+    assert!(err.contains("Minimum memory limit allowed is 6MB"), "{err}");
+    d.docker_ok(&["rm", "-f", "lim"]);
+}

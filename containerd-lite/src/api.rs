@@ -26,6 +26,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/tasks/{id}/kill", post(kill))
         .route("/tasks/{id}/pause", post(pause))
         .route("/tasks/{id}/resume", post(resume))
+        .route("/tasks/{id}/update", post(update))
         .route("/tasks/{id}/resize", post(resize))
         .route("/tasks/{id}/close-stdin", post(close_stdin))
         .route("/tasks/{id}/exec", post(exec))
@@ -86,6 +87,17 @@ async fn kill(State(e): S, Path(id): Path<String>, b: Bytes) -> Result<Json<Valu
 async fn pause(State(e): S, Path(id): Path<String>) -> Result<Json<Value>> {
     e.pause(&id).await?;
     Ok(empty())
+}
+
+async fn update(State(e): S, Path(id): Path<String>, b: Bytes) -> Result<Json<Value>> {
+    let body: Value = if b.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&b)?
+    };
+    let resources = body.get("resources").cloned().unwrap_or(Value::Null);
+    e.update(&id, resources).await?;
+    Ok(Json(serde_json::json!({})))
 }
 
 async fn resume(State(e): S, Path(id): Path<String>) -> Result<Json<Value>> {

@@ -228,6 +228,13 @@ impl Engine {
         Ok(())
     }
 
+    /// New resource limits for a live task (the runtime's `update`).
+    pub async fn update(&self, id: &str, resources: serde_json::Value) -> Result<()> {
+        self.shim(id, |s| s.check_live("update"))?
+            .update(resources)
+            .await
+    }
+
     pub async fn resume(&self, id: &str) -> Result<()> {
         let shim = self.shim(id, |s| s.resume().map(|_| ()))?;
         shim.resume().await?;

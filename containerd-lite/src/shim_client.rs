@@ -32,6 +32,11 @@ pub trait ShimClient: Send + Sync {
     /// Blocks until the process exits.
     fn wait(&self, exec_id: Option<String>) -> BoxFut<'_, ExitInfo>;
     fn delete(&self) -> BoxFut<'_, ExitInfo>;
+    /// New resource limits (`{"resources": <OCI LinuxResources>}`); shims without it refuse.
+    fn update(&self, resources: Value) -> BoxFut<'_, ()> {
+        let _ = resources;
+        Box::pin(async { Err(Error::BadRequest("update is not supported".into())) })
+    }
 }
 
 /// How long an ordinary call (not `/wait`) may take.
@@ -185,5 +190,8 @@ impl ShimClient for HttpShimClient {
     }
     fn delete(&self) -> BoxFut<'_, ExitInfo> {
         Box::pin(self.call(Method::POST, "/delete", None))
+    }
+    fn update(&self, resources: Value) -> BoxFut<'_, ()> {
+        Box::pin(self.call_unit("/update", Some(json!({ "resources": resources }))))
     }
 }

@@ -75,6 +75,12 @@ impl Runtime {
         self.run(["resume", &self.id])
     }
 
+    /// `update --resources FILE ID` (runc's): new limits for the running container.
+    pub fn update(&self, resources: &Path) -> Result<()> {
+        let file = resources.display().to_string();
+        self.run(["update", "--resources", &file, &self.id])
+    }
+
     pub fn delete(&self, force: bool) -> Result<()> {
         if force {
             self.run(["delete", "--force", &self.id])

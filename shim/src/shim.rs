@@ -200,6 +200,25 @@ impl Shim {
                 self.init.paused()?;
                 Ok(Reply::Now(json!({})))
             }
+            ("POST", ["update"]) => {
+                if !matches!(
+                    self.init.status,
+                    Status::Running | Status::Paused | Status::Created
+                ) {
+                    return Err(Error::Conflict(format!(
+                        "container is {}",
+                        self.init.status.as_str()
+                    )));
+                }
+                let body: serde_json::Value = serde_json::from_slice(&req.body)?;
+                let resources = body.get("resources").cloned().unwrap_or(json!({}));
+                let file = self.state.join("update-resources.json");
+                std::fs::write(&file, serde_json::to_vec(&resources)?)?;
+                let result = self.rt.update(&file);
+                let _ = std::fs::remove_file(&file);
+                result?;
+                Ok(Reply::Now(json!({})))
+            }
             ("POST", ["resume"]) => {
                 if self.init.status != Status::Paused {
                     return Err(Error::Conflict(format!(

@@ -25,6 +25,7 @@ pub fn routes() -> Router<SharedDaemon> {
         .route("/containers/{id}/pause", post(pause_route))
         .route("/containers/{id}/unpause", post(unpause_route))
         .route("/containers/{id}/rename", post(rename_route))
+        .route("/containers/{id}/update", post(update_route))
         .route("/containers/{id}", delete(delete_route))
 }
 
@@ -224,6 +225,22 @@ async fn rename_route(
 ) -> ApiResult<Response> {
     lifecycle::rename(&daemon, &id, param(&pairs, "name").unwrap_or(""))?;
     Ok(no_content())
+}
+
+async fn update_route(
+    State(daemon): State<SharedDaemon>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let parsed: bollard_stubs::models::ContainerUpdateBody =
+        if body.iter().all(u8::is_ascii_whitespace) {
+            Default::default()
+        } else {
+            serde_json::from_slice(&body)
+                .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?
+        };
+    containers::update::update(&daemon, &id, parsed).await?;
+    Ok(Json(json!({ "Warnings": [] })).into_response())
 }
 
 async fn delete_route(

@@ -30,6 +30,7 @@ pub mod rootfs;
 pub mod signals;
 pub mod spec;
 pub mod store;
+pub mod update;
 pub mod wait;
 
 pub use record::{Container, RunState, Status};

@@ -214,6 +214,15 @@ impl EngineClient {
         Ok(())
     }
 
+    /// New resource limits (OCI `linux.resources`) for a live task.
+    pub async fn update(&self, id: &str, resources: Value) -> Result<(), EngineError> {
+        let body = json!({ "resources": resources });
+        let _: Value = self
+            .call(Method::POST, &format!("/tasks/{id}/update"), Some(body))
+            .await?;
+        Ok(())
+    }
+
     pub async fn resume(&self, id: &str) -> Result<(), EngineError> {
         let _: Value = self
             .call(Method::POST, &format!("/tasks/{id}/resume"), None)
