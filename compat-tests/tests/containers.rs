@@ -365,6 +365,14 @@ fn top_and_stats_of_a_running_container() {
         "busy",
     ]);
     assert_eq!(out.trim(), "busy 1");
+    let df = d.docker_ok(&[
+        "system",
+        "df",
+        "--format",
+        "{{.Type}} {{.TotalCount}} {{.Active}}",
+    ]);
+    assert!(df.contains("Images 1 1"), "{df}");
+    assert!(df.contains("Containers 1 1"), "{df}");
     d.docker_ok(&["stop", "-t", "0", "busy"]);
     let err = d.docker_err(&["top", "busy"]);
     assert!(err.contains("is not running"), "{err}");

@@ -16,6 +16,7 @@ pub mod stats;
 pub mod streams;
 pub mod swarm;
 pub mod system;
+pub mod system_df;
 pub mod version;
 
 use axum::middleware;
@@ -51,6 +52,7 @@ pub fn routes(daemon: SharedDaemon) -> Router {
         .merge(exec::routes())
         .merge(streams::routes())
         .merge(stats::routes())
+        .merge(system_df::routes())
         .merge(events::routes())
         .merge(swarm::routes())
         .merge(plugins::routes())

@@ -151,7 +151,8 @@ impl ContainerStore {
         let mut found = entries.keys().filter(|k| k.starts_with(reference));
         match (found.next(), found.next()) {
             (Some(id), None) => Ok(entries[id].record.clone()),
-            (Some(_), Some(_)) => Err(ContainerError::Invalid(format!(
+            // dockerd 20.10: a plain error, so a 500.
+            (Some(_), Some(_)) => Err(ContainerError::Internal(format!(
                 "Multiple IDs found with provided prefix: {reference}"
             ))),
             _ => Err(not_found()),
