@@ -187,6 +187,11 @@ fn dockerd_errors_for_names_state_and_resources() {
     assert!(err.contains("Minimum memory limit allowed is 6MB"), "{err}");
     let err = d.docker_err(&["run", "-d", "--cpus", "1000", &image]);
     assert!(err.contains("Range of CPUs is from 0.01 to"), "{err}");
+    let err = d.docker_err(&["run", "-d", "--log-opt", "foo=1", &image]);
+    assert!(
+        err.contains("unknown log opt 'foo' for json-file log driver"),
+        "{err}"
+    );
     let err = d.docker_err(&["kill", "dup"]);
     assert!(
         err.contains(&format!(

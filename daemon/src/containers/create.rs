@@ -173,6 +173,46 @@ fn fill_security_defaults(hc: &mut HostConfig) -> Result<()> {
     Ok(())
 }
 
+/// dockerd's checks of `--log-opt` for the json-file driver (the only one with a reader).
+fn validate_log_opts(driver: &str, opts: Option<&HashMap<String, String>>) -> Result<()> {
+    const JSON_FILE: &[&str] = &[
+        "max-file",
+        "max-size",
+        "compress",
+        "labels",
+        "labels-regex",
+        "env",
+        "env-regex",
+        "tag",
+    ];
+    let Some(opts) = opts.filter(|o| !o.is_empty()) else {
+        return Ok(());
+    };
+    if driver == "none" {
+        return Err(ContainerError::Invalid(
+            "invalid logging opts for driver none".into(),
+        ));
+    }
+    if driver == "local" {
+        return Ok(());
+    }
+    let mut keys: Vec<&String> = opts.keys().collect();
+    keys.sort();
+    if let Some(k) = keys.iter().find(|k| !JSON_FILE.contains(&k.as_str())) {
+        return Err(ContainerError::Invalid(format!(
+            "unknown log opt '{k}' for json-file log driver"
+        )));
+    }
+    if let Some(size) = opts.get("max-size") {
+        if super::lifecycle::parse_size(size).is_none() {
+            return Err(ContainerError::Invalid(format!(
+                "failed to initialize logging driver: invalid size: '{size}'"
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn validate_host_config(hc: &HostConfig, ncpu: usize) -> Result<()> {
     resources::validate(hc, ncpu)?;
     if let Some(p) = &hc.restart_policy {
@@ -205,6 +245,7 @@ fn validate_host_config(hc: &HostConfig, ncpu: usize) -> Result<()> {
                 "failed to create container: logger: no log driver named '{t}' is registered"
             )));
         }
+        validate_log_opts(t, log.config.as_ref())?;
     }
     let mode = hc.network_mode.as_deref().unwrap_or("");
     if !["", "default", "bridge", "none", "host"].contains(&mode) {
