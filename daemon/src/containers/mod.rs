@@ -12,11 +12,13 @@
 //! - `lifecycle` — start, stop, kill, pause, restart, remove, rename.
 //! - `wait`      — `POST /containers/{id}/wait`.
 //! - `monitor`   — exits: waiting on tasks, reconciling after a restart, auto-remove.
+//! - `engine_events` — berth-containerd's `/events`: exits and OOM kills as they happen.
 //! - `inspect`   — `GET /containers/{id}/json`.
 //! - `list`      — `GET /containers/json`, its filters and status strings.
 pub mod attach_gate;
 pub mod create;
 pub mod engine;
+pub mod engine_events;
 pub mod exec;
 pub mod inspect;
 pub mod lifecycle;

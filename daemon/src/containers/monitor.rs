@@ -102,11 +102,6 @@ pub async fn handle_exit(
     let Ok((c, ())) = updated else {
         return;
     };
-    if exit.oom_killed {
-        daemon
-            .events
-            .publish("container", "oom", id, c.event_attributes());
-    }
     let mut attrs = c.event_attributes();
     attrs.insert("exitCode".into(), code.to_string());
     daemon.events.publish("container", "die", id, attrs);
@@ -256,7 +251,10 @@ pub async fn reconcile(daemon: &SharedDaemon) {
 /// Connects to (or launches) berth-containerd and reconciles; called once at start-up.
 pub async fn start_engine(daemon: &SharedDaemon) {
     match super::engine::launcher::connect_or_launch(&daemon.config).await {
-        Ok(_) => reconcile(daemon).await,
+        Ok(_) => {
+            reconcile(daemon).await;
+            super::engine_events::spawn(daemon.clone());
+        }
         Err(e) => {
             tracing::error!(error = %e, "containers cannot run until berth-containerd answers")
         }
