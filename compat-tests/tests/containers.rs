@@ -418,3 +418,26 @@ fn update_changes_limits_of_a_running_container() {
     assert!(err.contains("Minimum memory limit allowed is 6MB"), "{err}");
     d.docker_ok(&["rm", "-f", "lim"]);
 }
+
+#[test]
+fn an_oom_kill_is_recorded() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let image = d.pull_fixture(&f, "busybox");
+    let out = d.docker(&[
+        "run",
+        "--name",
+        "hog",
+        "-m",
+        "8m",
+        &image,
+        "sh",
+        "-c",
+        "a=$(head -c 64000000 /dev/zero | tr '\\0' x); echo survived",
+    ]);
+    assert_eq!(out.status.code(), Some(137));
+    let c = inspect(&d, "hog");
+    assert_eq!(c["State"]["OOMKilled"], true);
+    assert_eq!(c["State"]["ExitCode"], 137);
+    d.docker_ok(&["rm", "hog"]);
+}
