@@ -441,3 +441,28 @@ fn an_oom_kill_is_recorded() {
     assert_eq!(c["State"]["ExitCode"], 137);
     d.docker_ok(&["rm", "hog"]);
 }
+
+#[test]
+fn diff_lists_added_changed_and_deleted_paths() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let image = d.pull_fixture(&f, "busybox");
+    d.docker_ok(&[
+        "run",
+        "--name",
+        "ch",
+        &image,
+        "sh",
+        "-c",
+        "echo x > /tmp/new; rm /bin/ls",
+    ]);
+    let out = d.docker_ok(&["diff", "ch"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines.contains(&"A /tmp/new"), "{out}");
+    assert!(lines.contains(&"D /bin/ls"), "{out}");
+    assert!(lines.contains(&"C /bin"), "{out}");
+    assert!(!out.contains("/etc/hosts"), "{out}");
+    d.docker_ok(&["create", "--name", "fresh", &image]);
+    assert_eq!(d.docker_ok(&["diff", "fresh"]).trim(), "");
+    d.docker_ok(&["rm", "ch", "fresh"]);
+}

@@ -17,6 +17,7 @@ pub fn routes() -> Router<SharedDaemon> {
         .route("/containers/json", get(list_route))
         .route("/containers/prune", post(prune_route))
         .route("/containers/{id}/json", get(inspect_route))
+        .route("/containers/{id}/changes", get(changes_route))
         .route("/containers/{id}/start", post(start_route))
         .route("/containers/{id}/stop", post(stop_route))
         .route("/containers/{id}/restart", post(restart_route))
@@ -134,6 +135,18 @@ async fn inspect_route(
         doc["SizeRootFs"] = json!(0);
     }
     Ok(Json(doc).into_response())
+}
+
+async fn changes_route(
+    State(daemon): State<SharedDaemon>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let c = daemon.containers.lookup(&id)?;
+    let layers = daemon.config.data_root.join("layers");
+    let changes = tokio::task::spawn_blocking(move || containers::changes::changes(&c, &layers))
+        .await
+        .map_err(|e| ApiError::internal(format!("changes: {e}")))?;
+    Ok(Json(changes).into_response())
 }
 
 async fn start_route(

@@ -16,6 +16,7 @@
 //! - `inspect`   — `GET /containers/{id}/json`.
 //! - `list`      — `GET /containers/json`, its filters and status strings.
 pub mod attach_gate;
+pub mod changes;
 pub mod create;
 pub mod engine;
 pub mod engine_events;
