@@ -322,6 +322,37 @@ mod tests {
     }
 
     #[test]
+    fn status_strings() {
+        use crate::containers::record::RunState;
+        let now = Utc::now();
+        let mut c = Container {
+            id: "a".repeat(64),
+            name: "/x".into(),
+            created: now,
+            path: "sh".into(),
+            args: vec!["-c".into(), "exit 3".into()],
+            config: Default::default(),
+            host_config: Default::default(),
+            image_id: String::new(),
+            layers: vec![],
+            state: RunState::default(),
+            restart_count: 0,
+            dir: Default::default(),
+        };
+        assert_eq!(status_string(&c, now), "Created");
+        assert_eq!(command(&c), "sh -c 'exit 3'");
+        c.state.status = Status::Running;
+        c.state.started_at = Some(now - D::seconds(3));
+        assert_eq!(status_string(&c, now), "Up 3 seconds");
+        c.state.status = Status::Paused;
+        assert_eq!(status_string(&c, now), "Up 3 seconds (Paused)");
+        c.state.status = Status::Exited;
+        c.state.exit_code = 3;
+        c.state.finished_at = Some(now - D::seconds(5));
+        assert_eq!(status_string(&c, now), "Exited (3) 5 seconds ago");
+    }
+
+    #[test]
     fn name_patterns() {
         assert!(regex_lite_match("web", "my-web-1"));
         assert!(regex_lite_match("^web$", "web"));

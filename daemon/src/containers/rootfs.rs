@@ -117,6 +117,17 @@ pub fn write_etc_files(c: &Container) -> Result<()> {
     let mut hosts = String::from(
         "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
     );
+    let mode = c.host_config.network_mode.as_deref().unwrap_or("default");
+    if mode == "host" {
+        hosts = std::fs::read_to_string("/etc/hosts").unwrap_or(hosts);
+    } else if mode != "none" && !hostname.is_empty() {
+        // No container address until networking exists: the name resolves to loopback.
+        let names = match c.config.domainname.as_deref().filter(|d| !d.is_empty()) {
+            Some(domain) => format!("{hostname}.{domain}\t{hostname}"),
+            None => hostname.clone(),
+        };
+        hosts.push_str(&format!("127.0.0.1\t{names}\n"));
+    }
     for extra in c.host_config.extra_hosts.iter().flatten() {
         if let Some((name, addr)) = extra.split_once(':').or_else(|| extra.split_once('=')) {
             hosts.push_str(&format!("{addr}\t{name}\n"));

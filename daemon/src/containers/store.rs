@@ -221,3 +221,57 @@ impl ContainerStore {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::containers::record::RunState;
+
+    fn record(id: &str, name: &str) -> Container {
+        Container {
+            id: id.to_string(),
+            name: name.to_string(),
+            created: chrono::Utc::now(),
+            path: "sh".into(),
+            args: vec![],
+            config: Default::default(),
+            host_config: Default::default(),
+            image_id: String::new(),
+            layers: vec![],
+            state: RunState::default(),
+            restart_count: 0,
+            dir: Default::default(),
+        }
+    }
+
+    #[test]
+    fn lookups_by_id_name_and_prefix() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = ContainerStore::open(dir.path()).expect("open");
+        let a = format!("ab{}", "0".repeat(62));
+        let b = format!("ac{}", "1".repeat(62));
+        store.insert(record(&a, "/web")).expect("insert a");
+        store.insert(record(&b, "/db")).expect("insert b");
+        assert_eq!(store.lookup(&a).unwrap().name, "/web");
+        assert_eq!(store.lookup("web").unwrap().id, a);
+        assert_eq!(store.lookup("/db").unwrap().id, b);
+        assert_eq!(store.lookup("ab").unwrap().id, a);
+        assert_eq!(
+            store.lookup("a").unwrap_err().to_string(),
+            "Multiple IDs found with provided prefix: a"
+        );
+        assert_eq!(
+            store.lookup("nope").unwrap_err().to_string(),
+            "No such container: nope"
+        );
+        let dup = store.insert(record(&"f".repeat(64), "/web")).unwrap_err();
+        assert!(dup.to_string().starts_with(
+            "Conflict. The container name \"/web\" is already in use by container \"ab00"
+        ));
+        // Records come back after a reopen.
+        let again = ContainerStore::open(dir.path()).expect("reopen");
+        assert_eq!(again.lookup("db").unwrap().id, b);
+        again.remove(&b).expect("remove");
+        assert!(again.lookup("db").is_err());
+    }
+}
