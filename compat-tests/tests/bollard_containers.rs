@@ -89,3 +89,94 @@ async fn create_start_wait_inspect_remove() {
         .await
         .is_err());
 }
+
+#[tokio::test]
+async fn exec_logs_and_list_through_bollard() {
+    use bollard::container::LogOutput;
+    use bollard::exec::{CreateExecOptions, StartExecResults};
+    use bollard::query_parameters::{ListContainersOptionsBuilder, LogsOptionsBuilder};
+
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let image = d.pull_fixture(&f, "busybox");
+    let docker = d.bollard();
+    let body = ContainerCreateBody {
+        image: Some(image.clone()),
+        cmd: Some(vec![
+            "sh".into(),
+            "-c".into(),
+            "echo started; sleep 300".into(),
+        ]),
+        labels: Some([("suite".to_string(), "bollard".to_string())].into()),
+        ..Default::default()
+    };
+    let opts = CreateContainerOptionsBuilder::default()
+        .name("bexec")
+        .build();
+    docker
+        .create_container(Some(opts), body)
+        .await
+        .expect("create");
+    docker
+        .start_container("bexec", None::<StartContainerOptions>)
+        .await
+        .expect("start");
+
+    let mut filters = std::collections::HashMap::new();
+    filters.insert("label".to_string(), vec!["suite=bollard".to_string()]);
+    let list = docker
+        .list_containers(Some(
+            ListContainersOptionsBuilder::default()
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .expect("list");
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].names, Some(vec!["/bexec".to_string()]));
+
+    let exec = docker
+        .create_exec(
+            "bexec",
+            CreateExecOptions {
+                cmd: Some(vec!["sh", "-c", "echo from-exec; exit 3"]),
+                attach_stdout: Some(true),
+                attach_stderr: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("create_exec");
+    let mut text = String::new();
+    if let StartExecResults::Attached { mut output, .. } =
+        docker.start_exec(&exec.id, None).await.expect("start_exec")
+    {
+        while let Some(Ok(chunk)) = output.next().await {
+            text.push_str(&chunk.to_string());
+        }
+    } else {
+        panic!("exec was not attached");
+    }
+    assert_eq!(text, "from-exec\n");
+    let inspected = docker.inspect_exec(&exec.id).await.expect("inspect_exec");
+    assert_eq!(inspected.exit_code, Some(3));
+    assert_eq!(inspected.running, Some(false));
+
+    let mut logs = docker.logs(
+        "bexec",
+        Some(LogsOptionsBuilder::default().stdout(true).build()),
+    );
+    let mut out = String::new();
+    while let Some(Ok(chunk)) = logs.next().await {
+        if let LogOutput::StdOut { message } = chunk {
+            out.push_str(&String::from_utf8_lossy(&message));
+        }
+    }
+    assert_eq!(out, "started\n");
+
+    let rm = RemoveContainerOptionsBuilder::default().force(true).build();
+    docker
+        .remove_container("bexec", Some(rm))
+        .await
+        .expect("remove");
+}
