@@ -228,6 +228,16 @@ fn kill_pause_unpause_and_auto_remove() {
     d.docker_ok(&["kill", "--signal", "KILL", "pz"]);
     assert_eq!(d.docker_ok(&["wait", "pz"]).trim(), "137");
 
+    // rm -f of an auto-removed container is quiet, as in dockerd.
+    d.docker_ok(&[
+        "run", "-d", "--rm", "--name", "quiet", &image, "sleep", "300",
+    ]);
+    let out = d.docker(&["rm", "-f", "quiet"]);
+    assert!(
+        out.status.success() && common::stderr(&out).is_empty(),
+        "{}",
+        common::stderr(&out)
+    );
     d.docker_ok(&["run", "-d", "--rm", "--name", "gone", &image, "true"]);
     eventually("the --rm container to be removed", || {
         !d.docker(&["inspect", "gone"]).status.success()

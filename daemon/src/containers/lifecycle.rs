@@ -429,6 +429,10 @@ pub async fn remove(daemon: &SharedDaemon, reference: &str, force: bool) -> Resu
             )));
         }
     }
+    if daemon.containers.get(&c.id).is_none() {
+        // It removed itself on exit (AutoRemove) while we waited.
+        return Ok(());
+    }
     daemon.containers.update(&c.id, |r| {
         if r.state.status == Status::Removing {
             return Err(ContainerError::Conflict(format!(
