@@ -9,7 +9,11 @@
 //! - `resources` — HostConfig resources: dockerd's validation, the OCI `linux.resources`.
 //! - `spec`      — the OCI `config.json` of a container.
 //! - `rootfs`    — the overlay root, `/etc/hostname`, `/etc/hosts`, `/etc/resolv.conf`.
-//! - `lifecycle` — start, stop, kill, pause, restart, remove, rename.
+//! - `start`     — start: the overlay, the bundle, the task, attached clients, exit codes.
+//! - `lifecycle` — stop, kill, pause, restart, remove, rename.
+//! - `exec`      — exec instances.
+//! - `attach_gate` — clients attached before the start (`docker run`).
+//! - `update`, `prune`, `changes` — `docker update`, `container prune`, `docker diff`.
 //! - `wait`      — `POST /containers/{id}/wait`.
 //! - `monitor`   — exits: waiting on tasks, reconciling after a restart, auto-remove.
 //! - `engine_events` — berth-containerd's `/events`: exits and OOM kills as they happen.
@@ -32,6 +36,7 @@ pub mod resources;
 pub mod rootfs;
 pub mod signals;
 pub mod spec;
+pub mod start;
 pub mod store;
 pub mod update;
 pub mod wait;

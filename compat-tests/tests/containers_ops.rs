@@ -1,0 +1,229 @@
+//! More container operations with the stock docker CLI: exec, restart policies, prune,
+//! top and stats, update, OOM kills, diff. Images come from the fixture registry
+//! (scripts/test.sh).
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Daemon, Fixtures};
+use serde_json::Value;
+
+fn inspect(d: &Daemon, name: &str) -> Value {
+    let out = d.docker_ok(&["inspect", name]);
+    let parsed: Value = serde_json::from_str(&out)
+        .unwrap_or_else(|e| panic!("inspect output is not JSON ({e}): {out}"));
+    parsed[0].clone()
+}
+
+/// Waits until `check` holds (up to 20 s).
+fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if check() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[test]
+fn exec_detached_and_into_a_stopped_container() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let image = d.pull_fixture(&f, "busybox");
+    let id = d.docker_ok(&["run", "-d", "--name", "ex", &image, "sleep", "300"]);
+    let id = id.trim().to_string();
+    d.docker_ok(&[
+        "exec",
+        "-d",
+        "-e",
+        "GREETING=hi",
+        "ex",
+        "sh",
+        "-c",
+        "echo $GREETING > /tmp/out",
+    ]);
+    let upper = d
+        .data_root()
+        .join("containers")
+        .join(&id)
+        .join("diff/tmp/out");
+    eventually("the exec to write its file", || {
+        std::fs::read_to_string(&upper).is_ok_and(|s| s == "hi\n")
+    });
+    d.docker_ok(&["stop", "-t", "0", "ex"]);
+    let err = d.docker_err(&["exec", "ex", "true"]);
+    assert!(
+        err.contains(&format!("Container {id} is not running")),
+        "{err}"
+    );
+    let err = d.docker_err(&["exec", "nope", "true"]);
+    assert!(err.contains("No such container: nope"), "{err}");
+    d.docker_ok(&["rm", "ex"]);
+}
+
+#[test]
+fn restart_policies_and_prune() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let image = d.pull_fixture(&f, "busybox");
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "flaky",
+        "--restart",
+        "on-failure:2",
+        &image,
+        "sh",
+        "-c",
+        "exit 1",
+    ]);
+    eventually("two restarts, then a final exit", || {
+        let c = inspect(&d, "flaky");
+        c["RestartCount"] == 2 && c["State"]["Status"] == "exited"
+    });
+    assert_eq!(inspect(&d, "flaky")["State"]["ExitCode"], 1);
+
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "always",
+        "--restart",
+        "always",
+        &image,
+        "sh",
+        "-c",
+        "sleep 0.2; exit 2",
+    ]);
+    eventually("a restart", || {
+        inspect(&d, "always")["RestartCount"].as_u64().unwrap_or(0) >= 1
+    });
+    d.docker_ok(&["stop", "-t", "1", "always"]);
+    std::thread::sleep(Duration::from_secs(1));
+    let c = inspect(&d, "always");
+    assert_eq!(c["State"]["Status"], "exited", "{c}");
+    assert_eq!(c["State"]["Running"], false);
+
+    d.docker_ok(&["run", "-d", "--name", "keep", &image, "sleep", "300"]);
+    let out = d.docker_ok(&["container", "prune", "-f"]);
+    assert!(out.contains("Deleted Containers:"), "{out}");
+    let left = d.docker_ok(&["ps", "-a", "--format", "{{.Names}}"]);
+    assert_eq!(left.trim(), "keep");
+    d.docker_ok(&["rm", "-f", "keep"]);
+}
+
+#[test]
+fn top_and_stats_of_a_running_container() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let image = d.pull_fixture(&f, "busybox");
+    d.docker_ok(&["run", "-d", "--name", "busy", &image, "sleep", "300"]);
+    let out = d.docker_ok(&["top", "busy"]);
+    assert!(out.contains("sleep 300"), "{out}");
+    let out = d.docker_ok(&[
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.Name}} {{.PIDs}}",
+        "busy",
+    ]);
+    assert_eq!(out.trim(), "busy 1");
+    let df = d.docker_ok(&[
+        "system",
+        "df",
+        "--format",
+        "{{.Type}} {{.TotalCount}} {{.Active}}",
+    ]);
+    assert!(df.contains("Images 1 1"), "{df}");
+    assert!(df.contains("Containers 1 1"), "{df}");
+    d.docker_ok(&["stop", "-t", "0", "busy"]);
+    let err = d.docker_err(&["top", "busy"]);
+    assert!(err.contains("is not running"), "{err}");
+    d.docker_ok(&["rm", "busy"]);
+}
+
+#[test]
+fn update_changes_limits_of_a_running_container() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let image = d.pull_fixture(&f, "busybox");
+    let id = d.docker_ok(&[
+        "run", "-d", "--name", "lim", "-m", "64m", &image, "sleep", "300",
+    ]);
+    let id = id.trim().to_string();
+    d.docker_ok(&[
+        "update",
+        "-m",
+        "128m",
+        "--memory-swap",
+        "256m",
+        "--cpus",
+        "0.5",
+        "lim",
+    ]);
+    let c = inspect(&d, "lim");
+    assert_eq!(c["HostConfig"]["Memory"], 128 << 20);
+    assert_eq!(c["HostConfig"]["MemorySwap"], 256 << 20);
+    assert_eq!(c["HostConfig"]["NanoCpus"], 500_000_000);
+    // The running container's cgroup has the new limit (v1 or v2 layout).
+    let v1 = format!("/sys/fs/cgroup/memory/berth/{id}/memory.limit_in_bytes");
+    let v2 = format!("/sys/fs/cgroup/berth/{id}/memory.max");
+    let limit = std::fs::read_to_string(&v1)
+        .or_else(|_| std::fs::read_to_string(&v2))
+        .unwrap_or_default();
+    assert_eq!(limit.trim(), (128u64 << 20).to_string());
+    let err = d.docker_err(&["update", "-m", "1k", "lim"]);
+    assert!(err.contains("Minimum memory limit allowed is 6MB"), "{err}");
+    d.docker_ok(&["rm", "-f", "lim"]);
+}
+
+#[test]
+fn an_oom_kill_is_recorded() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let image = d.pull_fixture(&f, "busybox");
+    let out = d.docker(&[
+        "run",
+        "--name",
+        "hog",
+        "-m",
+        "8m",
+        &image,
+        "sh",
+        "-c",
+        "a=$(head -c 64000000 /dev/zero | tr '\\0' x); echo survived",
+    ]);
+    assert_eq!(out.status.code(), Some(137));
+    let c = inspect(&d, "hog");
+    assert_eq!(c["State"]["OOMKilled"], true);
+    assert_eq!(c["State"]["ExitCode"], 137);
+    d.docker_ok(&["rm", "hog"]);
+}
+
+#[test]
+fn diff_lists_added_changed_and_deleted_paths() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let image = d.pull_fixture(&f, "busybox");
+    d.docker_ok(&[
+        "run",
+        "--name",
+        "ch",
+        &image,
+        "sh",
+        "-c",
+        "echo x > /tmp/new; rm /bin/ls",
+    ]);
+    let out = d.docker_ok(&["diff", "ch"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines.contains(&"A /tmp/new"), "{out}");
+    assert!(lines.contains(&"D /bin/ls"), "{out}");
+    assert!(lines.contains(&"C /bin"), "{out}");
+    assert!(!out.contains("/etc/hosts"), "{out}");
+    d.docker_ok(&["create", "--name", "fresh", &image]);
+    assert_eq!(d.docker_ok(&["diff", "fresh"]).trim(), "");
+    d.docker_ok(&["rm", "ch", "fresh"]);
+}

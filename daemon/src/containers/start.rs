@@ -1,0 +1,205 @@
+//! Starting a container: the overlay root, the OCI bundle, the task in berth-containerd
+//! (with the json-file log), clients attached before the start, and dockerd's exit codes
+//! for a process that cannot start.
+use super::engine::client::{CreateTask, LogSpec};
+use super::lifecycle::bundle_dir;
+use super::record::{Container, Status};
+use super::{monitor, rootfs, spec, ContainerError, Result};
+use crate::security;
+use crate::state::SharedDaemon;
+
+fn log_spec(c: &Container) -> Option<LogSpec> {
+    if c.log_driver() == "none" {
+        return None;
+    }
+    let opts = c
+        .host_config
+        .log_config
+        .as_ref()
+        .and_then(|l| l.config.clone())
+        .unwrap_or_default();
+    Some(LogSpec {
+        path: c.log_path().display().to_string(),
+        max_size: opts.get("max-size").and_then(|s| parse_size(s)),
+        max_file: opts.get("max-file").and_then(|s| s.parse().ok()),
+    })
+}
+
+/// "10m", "1k", "512" → bytes (go-units RAMInBytes, binary multiples).
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim().to_ascii_lowercase();
+    let s = s.trim_end_matches('b');
+    let (num, mult) = match s.chars().last()? {
+        'k' => (&s[..s.len() - 1], 1u64 << 10),
+        'm' => (&s[..s.len() - 1], 1 << 20),
+        'g' => (&s[..s.len() - 1], 1 << 30),
+        _ => (s, 1),
+    };
+    num.trim()
+        .parse::<f64>()
+        .ok()
+        .map(|n| (n * mult as f64) as u64)
+}
+
+/// Writes the bundle's config.json for `c`, whose root is mounted at `rootfs`.
+fn write_bundle(
+    daemon: &SharedDaemon,
+    c: &Container,
+    rootfs: &std::path::Path,
+) -> Result<std::path::PathBuf> {
+    let user = security::users::resolve(
+        rootfs,
+        c.config.user.as_deref().unwrap_or(""),
+        c.host_config.group_add.as_deref().unwrap_or(&[]),
+    )?;
+    if let Some(wd) = c
+        .config
+        .working_dir
+        .as_deref()
+        .filter(|w| !w.is_empty() && !w.contains(".."))
+    {
+        let dir = rootfs.join(wd.trim_start_matches('/'));
+        if let Err(e) = std::fs::create_dir_all(&dir) {
+            tracing::debug!(dir = %dir.display(), error = %e, "creating the working directory");
+        }
+    }
+    let inputs = spec::SpecInputs {
+        rootfs,
+        cgroup_v2: crate::api::host::cgroup_version() == "2",
+    };
+    let spec = spec::build(c, &user, &inputs)?;
+    let bundle = bundle_dir(daemon, &c.id);
+    std::fs::create_dir_all(&bundle)
+        .map_err(|e| ContainerError::io(format!("creating {}", bundle.display()), e))?;
+    let data =
+        serde_json::to_vec_pretty(&spec).map_err(|e| ContainerError::Internal(e.to_string()))?;
+    crate::store::atomic::write_file(&bundle.join("config.json"), &data)?;
+    Ok(bundle)
+}
+
+/// How dockerd turns a runtime's start failure into an exit code and a status.
+fn start_failure(message: &str) -> (i64, ContainerError) {
+    let lower = message.to_ascii_lowercase();
+    let code = if lower.contains("permission denied") {
+        126
+    } else if lower.contains("not found") || lower.contains("no such file") {
+        127
+    } else {
+        128
+    };
+    let err = if code == 128 {
+        ContainerError::Internal(message.to_string())
+    } else {
+        ContainerError::Invalid(message.to_string())
+    };
+    (code, err)
+}
+
+/// Starts a container: 304 when it runs already.
+pub async fn start(daemon: &SharedDaemon, reference: &str) -> Result<()> {
+    let c = daemon.containers.lookup(reference)?;
+    match c.state.status {
+        Status::Running => return Err(ContainerError::NotModified),
+        Status::Paused => {
+            return Err(ContainerError::Conflict(
+                "cannot start a paused container, try unpause instead".into(),
+            ))
+        }
+        Status::Removing | Status::Dead => {
+            return Err(ContainerError::Conflict(
+                "container is marked for removal and cannot be started".into(),
+            ))
+        }
+        _ => {}
+    }
+    start_container(daemon, &c).await?;
+    daemon
+        .events
+        .publish("container", "start", &c.id, c.event_attributes());
+    Ok(())
+}
+
+/// Mounts, builds the bundle, creates and starts the task; records the start.
+pub async fn start_container(daemon: &SharedDaemon, c: &Container) -> Result<()> {
+    if c.state.has_task {
+        // A leftover task from the previous run.
+        let _ = daemon.engine.delete(c.task_id()).await;
+    }
+    rootfs::check_layers(&daemon.layers, &c.layers)?;
+    let merged = rootfs::mount_rootfs(c, &daemon.config.data_root.join("layers"))?;
+    let result = async {
+        let bundle = write_bundle(daemon, c, &merged)?;
+        let req = CreateTask {
+            id: c.task_id().to_string(),
+            bundle: bundle.display().to_string(),
+            runtime: c.host_config.runtime.clone().filter(|r| !r.is_empty()),
+            terminal: c.tty(),
+            stdin: c.config.open_stdin.unwrap_or(false),
+            log: log_spec(c),
+        };
+        daemon
+            .engine
+            .create(&req)
+            .await
+            .map_err(engine_start_error)?;
+        // Clients that attached before the start connect now, before the process runs.
+        if let Ok(task) = daemon.engine.get(c.task_id()).await {
+            daemon
+                .attach_gate
+                .open(&c.id, task.attach_socket.into())
+                .await;
+        }
+        match daemon.engine.start(c.task_id()).await {
+            Ok(pid) => Ok(pid),
+            Err(e) => {
+                let _ = daemon.engine.delete(c.task_id()).await;
+                Err(engine_start_error(e))
+            }
+        }
+    }
+    .await;
+    match result {
+        Ok(pid) => {
+            daemon.containers.update(&c.id, |r| {
+                r.state.status = Status::Running;
+                r.state.pid = pid;
+                r.state.exit_code = 0;
+                r.state.error.clear();
+                r.state.oom_killed = false;
+                r.state.started_at = Some(chrono::Utc::now());
+                r.state.manually_stopped = false;
+                r.state.has_task = true;
+                Ok(())
+            })?;
+            monitor::watch_task(daemon.clone(), c.id.clone());
+            Ok(())
+        }
+        Err(e) => {
+            rootfs::unmount_rootfs(c);
+            let (code, err) = match &e {
+                ContainerError::Engine(inner) => start_failure(&inner.to_string()),
+                other => (128, ContainerError::Internal(other.to_string())),
+            };
+            let message = err.to_string();
+            let _ = daemon.containers.update(&c.id, |r| {
+                r.state.status = if r.state.started_at.is_some() {
+                    Status::Exited
+                } else {
+                    Status::Created
+                };
+                r.state.exit_code = code;
+                r.state.error = message.clone();
+                r.state.has_task = false;
+                Ok(())
+            });
+            match e {
+                ContainerError::Engine(_) => Err(err),
+                other => Err(other),
+            }
+        }
+    }
+}
+
+fn engine_start_error(e: super::engine::EngineError) -> ContainerError {
+    ContainerError::Engine(e)
+}
