@@ -272,6 +272,12 @@ fn containers_outlive_a_berthd_restart() {
         inspect(&d, "short")["State"]["ExitCode"] == 7
     });
     assert_eq!(inspect(&d, "short")["State"]["Status"], "exited");
+    // A clean stop (SIGTERM) leaves it running too.
+    d.stop();
+    d.restart_with(&[]);
+    let c = inspect(&d, "long");
+    assert_eq!(c["State"]["Running"], true);
+    assert_eq!(c["State"]["Pid"], pid);
     d.docker_ok(&["stop", "-t", "1", "long"]);
     d.docker_ok(&["rm", "long", "short"]);
 }
