@@ -127,5 +127,10 @@ fn attached_exec_codes_stdin_and_tty() {
     assert!(out.contains("xterm 1 /tmp"), "{out:?}");
     let out = d.docker(&["exec", "box", "no-such-binary"]);
     assert_eq!(out.status.code(), Some(127), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("OCI runtime exec failed"),
+        "{}",
+        stdout(&out)
+    );
     d.docker_ok(&["rm", "-f", "box"]);
 }

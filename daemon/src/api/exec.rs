@@ -79,6 +79,7 @@ async fn start_route(
     let media = streams::stream_media_type(e.tty(), minor);
     let req = Request::from_parts(parts, axum::body::Body::empty());
     let socket = std::path::PathBuf::from(task.attach_socket);
+    let tty = e.tty();
     Ok(streams::hijack(req, media, move |io| async move {
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
@@ -93,12 +94,27 @@ async fn start_route(
         let starter = async {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(2), ready_rx).await;
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            if let Err(err) = exec::run(&daemon, &e, &c).await {
-                tracing::debug!(exec = %e.id, "exec start: {err}");
-            }
+            let failed = match exec::run(&daemon, &e, &c).await {
+                Ok(()) => None,
+                Err(err) => {
+                    tracing::debug!(exec = %e.id, "exec start: {err}");
+                    Some(err.to_string())
+                }
+            };
             drop(started_tx);
+            failed
         };
-        let (end, ()) = tokio::join!(attached, starter);
+        let (end, failed) = tokio::join!(attached, starter);
+        if let Some(message) = failed {
+            // As dockerd: the error goes to the client's stdout.
+            let text = format!("OCI runtime exec failed: {message}\r\n");
+            let data = if tty {
+                bytes::Bytes::from(text)
+            } else {
+                streams::encode_frame(streams::StreamKind::Stdout, text.as_bytes())
+            };
+            let _ = tokio::io::AsyncWriteExt::write_all(&mut io, &data).await;
+        }
         if let Err(err) = end {
             tracing::debug!(exec = %e.id, "exec stream: {err}");
         }
