@@ -227,3 +227,30 @@ fn diff_lists_added_changed_and_deleted_paths() {
     assert_eq!(d.docker_ok(&["diff", "fresh"]).trim(), "");
     d.docker_ok(&["rm", "ch", "fresh"]);
 }
+
+#[test]
+fn export_writes_the_root_as_a_tar() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let image = d.pull_fixture(&f, "busybox");
+    d.docker_ok(&[
+        "run",
+        "--name",
+        "exp",
+        &image,
+        "sh",
+        "-c",
+        "echo mark > /exported",
+    ]);
+    let tarball = d.dir.path().join("exp.tar");
+    d.docker_ok(&["export", "-o", tarball.to_str().expect("path"), "exp"]);
+    let file = std::fs::File::open(&tarball).expect("tarball");
+    let mut names = Vec::new();
+    for entry in tar::Archive::new(file).entries().expect("entries") {
+        let entry = entry.expect("entry");
+        names.push(entry.path().expect("path").display().to_string());
+    }
+    assert!(names.iter().any(|n| n == "exported"), "{names:?}");
+    assert!(names.iter().any(|n| n == "bin/busybox"), "{names:?}");
+    d.docker_ok(&["rm", "exp"]);
+}

@@ -18,6 +18,7 @@ pub fn routes() -> Router<SharedDaemon> {
         .route("/containers/prune", post(prune_route))
         .route("/containers/{id}/json", get(inspect_route))
         .route("/containers/{id}/changes", get(changes_route))
+        .route("/containers/{id}/export", get(export_route))
         .route("/containers/{id}/start", post(start_route))
         .route("/containers/{id}/stop", post(stop_route))
         .route("/containers/{id}/restart", post(restart_route))
@@ -147,6 +148,21 @@ async fn changes_route(
         .await
         .map_err(|e| ApiError::internal(format!("changes: {e}")))?;
     Ok(Json(changes).into_response())
+}
+
+async fn export_route(
+    State(daemon): State<SharedDaemon>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let c = daemon.containers.lookup(&id)?;
+    let rx = containers::export::export(c, &daemon.config.data_root.join("layers"))?;
+    let stream =
+        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|x| (x, rx)) });
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/x-tar")],
+        axum::body::Body::from_stream(stream),
+    )
+        .into_response())
 }
 
 async fn start_route(

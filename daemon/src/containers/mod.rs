@@ -25,6 +25,7 @@ pub mod create;
 pub mod engine;
 pub mod engine_events;
 pub mod exec;
+pub mod export;
 pub mod inspect;
 pub mod lifecycle;
 pub mod list;

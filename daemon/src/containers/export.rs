@@ -1,0 +1,72 @@
+//! `GET /containers/{id}/export`: the container's root as a tar stream (the overlay of
+//! its image and its changes; mounted for the export when the container is stopped).
+use std::io::Write;
+use std::os::unix::fs::FileTypeExt;
+use std::path::Path;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use super::record::Container;
+use super::{rootfs, Result};
+
+/// A `Write` that hands chunks to the response body.
+struct ChannelWriter {
+    tx: mpsc::Sender<std::io::Result<Bytes>>,
+}
+
+impl Write for ChannelWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.tx
+            .blocking_send(Ok(Bytes::copy_from_slice(buf)))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away"))?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Writes every entry under `root` (sockets skipped, symlinks not followed).
+fn write_tar(root: &Path, out: impl Write) -> std::io::Result<()> {
+    let mut builder = tar::Builder::new(out);
+    builder.follow_symlinks(false);
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let mut entries: Vec<_> = std::fs::read_dir(&dir)?.flatten().collect();
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let path = e.path();
+            let Ok(rel) = path.strip_prefix(root) else {
+                continue;
+            };
+            let ft = e.file_type()?;
+            if ft.is_socket() {
+                continue;
+            }
+            builder.append_path_with_name(&path, rel)?;
+            if ft.is_dir() {
+                stack.push(path);
+            }
+        }
+    }
+    builder.finish()
+}
+
+/// Starts the export; the receiver yields the tar's bytes.
+pub fn export(c: Container, layers_root: &Path) -> Result<mpsc::Receiver<std::io::Result<Bytes>>> {
+    let was_mounted_by_us = !c.state.status.is_running();
+    let merged = rootfs::mount_rootfs(&c, layers_root)?;
+    let (tx, rx) = mpsc::channel(16);
+    tokio::task::spawn_blocking(move || {
+        let writer = ChannelWriter { tx: tx.clone() };
+        if let Err(e) = write_tar(&merged, writer) {
+            tracing::debug!(id = %c.id, error = %e, "export ended early");
+            let _ = tx.blocking_send(Err(e));
+        }
+        if was_mounted_by_us {
+            rootfs::unmount_rootfs(&c);
+        }
+    });
+    Ok(rx)
+}
