@@ -69,9 +69,14 @@ pub fn command_args(config: &Config) -> Vec<String> {
     args
 }
 
+/// One launch at a time: the exit waiters and the event follower may all notice at once
+/// that berth-containerd is gone.
+static LAUNCH: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Connects to berth-containerd, starting it first when nothing answers.
 pub async fn connect_or_launch(config: &Config) -> Result<EngineClient, EngineError> {
     let client = EngineClient::new(socket_path(config));
+    let _one_at_a_time = LAUNCH.lock().await;
     if client.ping().await {
         tracing::info!(socket = %client.socket().display(), "connected to a running berth-containerd");
         return Ok(client);
