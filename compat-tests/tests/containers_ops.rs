@@ -254,3 +254,36 @@ fn export_writes_the_root_as_a_tar() {
     assert!(names.iter().any(|n| n == "bin/busybox"), "{names:?}");
     d.docker_ok(&["rm", "exp"]);
 }
+
+#[test]
+fn cp_copies_files_and_folders_out_of_a_container() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let image = d.pull_fixture(&f, "busybox");
+    d.docker_ok(&[
+        "run",
+        "--name",
+        "src",
+        &image,
+        "sh",
+        "-c",
+        "mkdir -p /data/sub; echo hello > /data/sub/f; ln -s /data/sub /lnk",
+    ]);
+    let out = d.dir.path().join("out");
+    std::fs::create_dir_all(&out).expect("out dir");
+    d.docker_ok(&["cp", "src:/data", out.to_str().expect("path")]);
+    assert_eq!(
+        std::fs::read_to_string(out.join("data/sub/f")).expect("copied"),
+        "hello\n"
+    );
+    // A symlink in the middle of the path resolves inside the container.
+    let single = out.join("single");
+    d.docker_ok(&["cp", "src:/lnk/f", single.to_str().expect("path")]);
+    assert_eq!(std::fs::read_to_string(&single).expect("copied"), "hello\n");
+    let err = d.docker_err(&["cp", "src:/nope", out.to_str().expect("path")]);
+    assert!(
+        err.contains("Could not find the file /nope in container src"),
+        "{err}"
+    );
+    d.docker_ok(&["rm", "src"]);
+}

@@ -19,6 +19,10 @@ pub fn routes() -> Router<SharedDaemon> {
         .route("/containers/{id}/json", get(inspect_route))
         .route("/containers/{id}/changes", get(changes_route))
         .route("/containers/{id}/export", get(export_route))
+        .route(
+            "/containers/{id}/archive",
+            get(archive_get_route).head(archive_head_route),
+        )
         .route("/containers/{id}/start", post(start_route))
         .route("/containers/{id}/stop", post(stop_route))
         .route("/containers/{id}/restart", post(restart_route))
@@ -163,6 +167,59 @@ async fn export_route(
         axum::body::Body::from_stream(stream),
     )
         .into_response())
+}
+
+async fn archive_route(
+    daemon: SharedDaemon,
+    id: String,
+    pairs: Vec<(String, String)>,
+    with_body: bool,
+) -> ApiResult<Response> {
+    let path = param(&pairs, "path").unwrap_or("").to_string();
+    if path.is_empty() {
+        return Err(ApiError::bad_request("path cannot be empty"));
+    }
+    let c = daemon.containers.lookup(&id)?;
+    let layers = daemon.config.data_root.join("layers");
+    let (stat, rx) = containers::archive::archive(c, &layers, &path, with_body)?;
+    let body = match rx {
+        Some(rx) => {
+            axum::body::Body::from_stream(futures::stream::unfold(rx, |mut rx| async move {
+                rx.recv().await.map(|x| (x, rx))
+            }))
+        }
+        None => axum::body::Body::empty(),
+    };
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/x-tar".to_string(),
+            ),
+            (
+                axum::http::HeaderName::from_static("x-docker-container-path-stat"),
+                stat,
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+async fn archive_get_route(
+    State(daemon): State<SharedDaemon>,
+    Path(id): Path<String>,
+    Query(pairs): Pairs,
+) -> ApiResult<Response> {
+    archive_route(daemon, id, pairs, true).await
+}
+
+async fn archive_head_route(
+    State(daemon): State<SharedDaemon>,
+    Path(id): Path<String>,
+    Query(pairs): Pairs,
+) -> ApiResult<Response> {
+    archive_route(daemon, id, pairs, false).await
 }
 
 async fn start_route(

@@ -11,8 +11,8 @@ use super::record::Container;
 use super::{rootfs, Result};
 
 /// A `Write` that hands chunks to the response body.
-struct ChannelWriter {
-    tx: mpsc::Sender<std::io::Result<Bytes>>,
+pub(crate) struct ChannelWriter {
+    pub(crate) tx: mpsc::Sender<std::io::Result<Bytes>>,
 }
 
 impl Write for ChannelWriter {

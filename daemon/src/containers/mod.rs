@@ -19,6 +19,7 @@
 //! - `engine_events` — berth-containerd's `/events`: exits and OOM kills as they happen.
 //! - `inspect`   — `GET /containers/{id}/json`.
 //! - `list`      — `GET /containers/json`, its filters and status strings.
+pub mod archive;
 pub mod attach_gate;
 pub mod changes;
 pub mod create;
