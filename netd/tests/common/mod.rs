@@ -1,0 +1,120 @@
+//! Shared harness for netd's root tests: unique names, namespaces standing in
+//! for containers, guards that clean up even when a test fails.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsFd;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use netd::netns::{self, NetnsPath};
+
+pub fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "netd=debug".into()),
+        )
+        .with_test_writer()
+        .try_init();
+}
+
+/// A short name unique to this test process: `<prefix><pid><tag>` (<= 15 chars).
+pub fn unique(prefix: &str, tag: &str) -> String {
+    let name = format!("{prefix}{}{tag}", std::process::id() % 1_000_000);
+    assert!(name.len() <= 15, "{name} too long for a link name");
+    name
+}
+
+/// Deletes links by name when dropped (a bridge, or a host veth end).
+pub struct LinkGuard(pub Vec<String>);
+
+impl Drop for LinkGuard {
+    fn drop(&mut self) {
+        for name in &self.0 {
+            let _ = Command::new("ip")
+                .args(["link", "del", name])
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
+    }
+}
+
+/// A namespace file removed when dropped.
+pub struct NsGuard(pub NetnsPath);
+
+impl NsGuard {
+    pub fn new(dir: &Path, name: &str) -> Self {
+        NsGuard(netns::create(dir, name).expect("create netns"))
+    }
+}
+
+impl Drop for NsGuard {
+    fn drop(&mut self) {
+        let _ = netns::remove(&self.0);
+    }
+}
+
+/// Spawns a thread that enters `ns` and runs `work`.
+pub fn spawn_in<T: Send + 'static>(
+    ns: &NetnsPath,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> std::thread::JoinHandle<T> {
+    let file = ns.open().expect("open netns");
+    std::thread::spawn(move || {
+        nix::sched::setns(file.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+        work()
+    })
+}
+
+/// A TCP echo server bound inside `ns` on `port`, serving `count` connections.
+pub fn echo_server_in(ns: &NetnsPath, port: u16, count: usize) -> std::thread::JoinHandle<()> {
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let handle = spawn_in(ns, move || {
+        let listener = TcpListener::bind((Ipv4Addr::UNSPECIFIED, port)).expect("bind echo");
+        ready_tx.send(()).expect("ready");
+        for _ in 0..count {
+            let Ok((mut s, _)) = listener.accept() else { return };
+            let mut buf = [0u8; 64];
+            if let Ok(n) = s.read(&mut buf) {
+                let _ = s.write_all(&buf[..n]);
+            }
+        }
+    });
+    ready_rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("echo server ready");
+    handle
+}
+
+/// Sends a line to `addr` and returns what came back (None if unreachable).
+pub fn echo(addr: SocketAddr, msg: &str) -> Option<String> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(1500)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
+    s.write_all(msg.as_bytes()).ok()?;
+    let mut buf = [0u8; 64];
+    let n = s.read(&mut buf).ok()?;
+    Some(String::from_utf8_lossy(&buf[..n]).into_owned())
+}
+
+/// `echo` from inside a namespace.
+pub fn echo_from(ns: &NetnsPath, addr: SocketAddr, msg: &str) -> Option<String> {
+    let msg = msg.to_string();
+    spawn_in(ns, move || echo(addr, &msg)).join().expect("client thread")
+}
+
+/// Output of a command, as text.
+pub fn run(cmd: &str, args: &[&str]) -> String {
+    let out = Command::new(cmd).args(args).output().expect("run command");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Links whose name contains `needle` in the host's namespace.
+pub fn count_links(needle: &str) -> usize {
+    run("ip", &["-o", "link", "show"])
+        .lines()
+        .filter(|l| l.contains(needle))
+        .count()
+}
