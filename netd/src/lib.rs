@@ -7,6 +7,7 @@
 //! - [`dns`]: the embedded DNS server at 127.0.0.11 inside containers.
 
 pub mod error;
+pub mod firewall;
 pub mod ipam;
 pub mod netns;
 pub mod network;

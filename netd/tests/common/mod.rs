@@ -118,3 +118,82 @@ pub fn count_links(needle: &str) -> usize {
         .filter(|l| l.contains(needle))
         .count()
 }
+
+/// A bridge with namespaces attached, all removed when dropped.
+pub struct TestNet {
+    pub bridge: String,
+    pub gateway: Ipv4Addr,
+    pub subnet: ipnet::Ipv4Net,
+    pub namespaces: Vec<NsGuard>,
+    pub endpoints: Vec<netd::network::Endpoint>,
+    _links: LinkGuard,
+}
+
+impl TestNet {
+    /// Bridge `name` on `10.213.<third>.0/24`, with `count` namespaces at .2, .3, …
+    pub async fn new(dir: &Path, name: &str, third: u8, count: u8) -> TestNet {
+        let host = netd::netns::netlink_here().expect("netlink");
+        let gateway = Ipv4Addr::new(10, 213, third, 1);
+        let subnet: ipnet::Ipv4Net = format!("10.213.{third}.0/24").parse().unwrap();
+        let mut links = LinkGuard(vec![name.to_string()]);
+        netd::network::create_bridge(
+            &host,
+            &netd::network::BridgeConfig {
+                network_id: format!("test-{name}"),
+                name: name.to_string(),
+                gateway: ipnet::Ipv4Net::new(gateway, 24).unwrap(),
+                mtu: None,
+            },
+        )
+        .await
+        .expect("bridge");
+        let mut namespaces = Vec::new();
+        let mut endpoints = Vec::new();
+        for i in 0..count {
+            let ns = NsGuard::new(dir, &format!("{name}-{i}"));
+            let ep = netd::network::attach(
+                &host,
+                &netd::network::EndpointConfig {
+                    netns: ns.0.clone(),
+                    bridge: name.to_string(),
+                    ifname: "eth0".into(),
+                    address: ipnet::Ipv4Net::new(Ipv4Addr::new(10, 213, third, 2 + i), 24)
+                        .unwrap(),
+                    gateway: Some(gateway),
+                    mtu: None,
+                    mac: None,
+                },
+            )
+            .await
+            .expect("attach");
+            links.0.push(ep.host_ifname.clone());
+            namespaces.push(ns);
+            endpoints.push(ep);
+        }
+        TestNet {
+            bridge: name.to_string(),
+            gateway,
+            subnet,
+            namespaces,
+            endpoints,
+            _links: links,
+        }
+    }
+
+    pub fn ip(&self, i: usize) -> Ipv4Addr {
+        self.endpoints[i].address.addr()
+    }
+
+    pub fn ns(&self, i: usize) -> &NetnsPath {
+        &self.namespaces[i].0
+    }
+
+    pub fn rules(&self, internal: bool) -> netd::firewall::NetworkRules {
+        netd::firewall::NetworkRules {
+            network_id: format!("test-{}", self.bridge),
+            bridge: self.bridge.clone(),
+            subnet: self.subnet,
+            internal,
+        }
+    }
+}

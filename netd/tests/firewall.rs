@@ -1,0 +1,109 @@
+//! Firewall backends (as root): isolation between bridges, masquerade, and a
+//! published port reachable from the host on 127.0.0.1 and on the gateway.
+
+mod common;
+
+use std::net::{Ipv4Addr, SocketAddr};
+
+use common::*;
+use netd::firewall::{
+    iptables::{Chains, IptablesBackend},
+    nft::NftBackend,
+    Firewall, FirewallBackend, PortAllocator, PortRule, PortSpec, Protocol,
+};
+
+async fn exercise(backend: Box<dyn FirewallBackend>, third: u8, tag: &str) -> Firewall {
+    init_tracing();
+    let dir = tempfile::tempdir().unwrap();
+    let a = TestNet::new(dir.path(), &unique("btf", &format!("{tag}a")), third, 2).await;
+    let b = TestNet::new(dir.path(), &unique("btf", &format!("{tag}b")), third + 1, 1).await;
+    let firewall = Firewall::new(backend).unwrap();
+
+    // Without isolation, routing between the bridges works.
+    let server = echo_server_in(b.ns(0), 7100, 3);
+    let to_b = SocketAddr::from((b.ip(0), 7100));
+    assert_eq!(echo_from(a.ns(0), to_b, "x").as_deref(), Some("x"));
+
+    firewall.add_network(a.rules(false)).unwrap();
+    firewall.add_network(b.rules(false)).unwrap();
+    assert_eq!(echo_from(a.ns(0), to_b, "blocked"), None, "isolation");
+
+    // Publish a2's echo on an ephemeral host port, on every host address.
+    let echo_a = echo_server_in(a.ns(1), 7200, 2);
+    let alloc = PortAllocator::default();
+    let reservation = alloc
+        .reserve(&PortSpec {
+            host_ip: None,
+            host_ports: None,
+            container_port: 7200,
+            protocol: Protocol::Tcp,
+        })
+        .unwrap();
+    firewall
+        .add_ports(vec![PortRule {
+            owner: "c-a1".into(),
+            bridge: a.bridge.clone(),
+            protocol: Protocol::Tcp,
+            host_ip: None,
+            host_port: reservation.host_port,
+            container_ip: a.ip(1),
+            container_port: 7200,
+        }])
+        .unwrap();
+    let port = reservation.host_port;
+    assert_eq!(
+        echo(SocketAddr::from((Ipv4Addr::LOCALHOST, port)), "lo").as_deref(),
+        Some("lo"),
+        "published port on 127.0.0.1"
+    );
+    assert_eq!(
+        echo(SocketAddr::from((a.gateway, port)), "gw").as_deref(),
+        Some("gw"),
+        "published port on the gateway address"
+    );
+    echo_a.join().unwrap();
+
+    firewall.remove_ports("c-a1").unwrap();
+    assert!(firewall.state().unwrap().ports.is_empty());
+    firewall.remove_network(&a.rules(false).network_id).unwrap();
+    // One network left: nothing to isolate it from.
+    assert_eq!(echo_from(a.ns(0), to_b, "open").as_deref(), Some("open"));
+    assert_eq!(echo_from(a.ns(0), to_b, "again").as_deref(), Some("again"));
+    server.join().unwrap();
+    firewall
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nftables_isolates_masquerades_publishes_and_cleans_up() {
+    let table = unique("bt", "t");
+    let backend = NftBackend::with_table(table.clone());
+    let firewall = exercise(Box::new(backend.clone()), 10, "n").await;
+    let listing = run("nft", &["list", "table", "ip", &table]);
+    assert!(listing.contains("masquerade"), "{listing}");
+    assert!(listing.contains("10.213.11.0/24"), "{listing}");
+    assert!(listing.contains("chain DOCKER-USER"), "{listing}");
+    firewall.clear().unwrap();
+    assert_eq!(run("nft", &["list", "table", "ip", &table]), "", "table removed");
+    // Clearing twice (start-up with nothing stale) is fine.
+    backend.clear().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn iptables_isolates_masquerades_publishes_and_cleans_up() {
+    let prefix = unique("BT", "");
+    let chains = Chains::with_prefix(&prefix);
+    let firewall = exercise(
+        Box::new(IptablesBackend::with_chains(chains.clone())),
+        20,
+        "i",
+    )
+    .await;
+    let nat = run("iptables", &["-w", "-t", "nat", "-S"]);
+    assert!(
+        nat.contains(&format!("-A {} -s 10.213.21.0/24", chains.postrouting)),
+        "{nat}"
+    );
+    firewall.clear().unwrap();
+    let all = run("iptables", &["-w", "-t", "nat", "-S"]) + &run("iptables", &["-w", "-S"]);
+    assert_eq!(all.matches(&prefix).count(), 0, "{all}");
+}
