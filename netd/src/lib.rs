@@ -6,6 +6,7 @@
 //! - [`firewall`]: masquerade, isolation and published ports (nftables or iptables).
 //! - [`dns`]: the embedded DNS server at 127.0.0.11 inside containers.
 
+pub mod dns;
 pub mod error;
 pub mod firewall;
 pub mod ipam;
