@@ -10,8 +10,11 @@ pub mod dns;
 pub mod error;
 pub mod firewall;
 pub mod ipam;
+pub mod manager;
 pub mod netns;
 pub mod network;
+pub mod state;
 pub mod sysctl;
 
 pub use error::{Error, Result};
+pub use manager::{ConnectRequest, Connected, Netd, NetdConfig, NetworkInfo, NetworkSpec};

@@ -74,7 +74,9 @@ fn fake_upstream() -> SocketAddr {
     std::thread::spawn(move || {
         let mut buf = vec![0u8; 4096];
         while let Ok((n, peer)) = socket.recv_from(&mut buf) {
-            let Ok(req) = Message::from_vec(&buf[..n]) else { continue };
+            let Ok(req) = Message::from_vec(&buf[..n]) else {
+                continue;
+            };
             let mut reply = Message::new();
             reply
                 .set_id(req.id())
@@ -111,7 +113,11 @@ async fn embedded_dns_answers_peers_only_and_forwards_the_rest() {
     let front = TestNet::new(dir.path(), &unique("btd", "f"), 30, 2).await;
     let back = TestNet::new(dir.path(), &unique("btd", "b"), 31, 1).await;
     let table = Arc::new(DnsTable::new());
-    table.set_endpoint("nf", "front", entry("web", &["web", "www", "0123456789ab"], front.ip(0)));
+    table.set_endpoint(
+        "nf",
+        "front",
+        entry("web", &["web", "www", "0123456789ab"], front.ip(0)),
+    );
     table.set_endpoint("nf", "front", entry("client", &["client"], front.ip(1)));
     table.set_endpoint("nb", "back", entry("other", &["other"], back.ip(0)));
 
@@ -136,7 +142,12 @@ async fn embedded_dns_answers_peers_only_and_forwards_the_rest() {
             assert_eq!(a_records(&r), vec![web_ip], "{name} tcp={tcp}");
         }
     }
-    let ptr = ask(front.ns(1), "2.30.213.10.in-addr.arpa.", RecordType::PTR, false);
+    let ptr = ask(
+        front.ns(1),
+        "2.30.213.10.in-addr.arpa.",
+        RecordType::PTR,
+        false,
+    );
     assert_eq!(ptr.answers()[0].data().to_string(), "web.front.");
     // AAAA of a known name: no records, no forwarding.
     let aaaa = ask(front.ns(1), "web.", RecordType::AAAA, false);
@@ -155,7 +166,11 @@ async fn embedded_dns_answers_peers_only_and_forwards_the_rest() {
     assert_eq!(a_records(&r), vec![Ipv4Addr::new(192, 0, 2, 99)]);
 
     // docker network connect: `other` joins front and sees web at once.
-    table.set_endpoint("nf", "front", entry("other", &["other"], Ipv4Addr::new(10, 213, 30, 9)));
+    table.set_endpoint(
+        "nf",
+        "front",
+        entry("other", &["other"], Ipv4Addr::new(10, 213, 30, 9)),
+    );
     let r = ask(back.ns(0), "web.", RecordType::A, false);
     assert_eq!(a_records(&r), vec![web_ip]);
     table.remove_endpoint("nf", "other");
@@ -167,7 +182,8 @@ async fn embedded_dns_answers_peers_only_and_forwards_the_rest() {
     let ns = front.ns(1).clone();
     let silent = spawn_in(&ns, || {
         let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-        s.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
         let q = query("web.", RecordType::A).to_vec().unwrap();
         s.send_to(&q, "127.0.0.11:53").unwrap();
         let mut buf = [0u8; 512];

@@ -83,7 +83,11 @@ async fn nftables_isolates_masquerades_publishes_and_cleans_up() {
     assert!(listing.contains("10.213.11.0/24"), "{listing}");
     assert!(listing.contains("chain DOCKER-USER"), "{listing}");
     firewall.clear().unwrap();
-    assert_eq!(run("nft", &["list", "table", "ip", &table]), "", "table removed");
+    assert_eq!(
+        run("nft", &["list", "table", "ip", &table]),
+        "",
+        "table removed"
+    );
     // Clearing twice (start-up with nothing stale) is fine.
     backend.clear().unwrap();
 }

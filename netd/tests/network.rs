@@ -16,6 +16,7 @@ async fn two_endpoints_on_one_bridge_talk_and_teardown_leaves_nothing() {
     let _bridge_guard = LinkGuard(vec![bridge.clone()]);
     let host = netd::netns::netlink_here().unwrap();
     let config = BridgeConfig {
+        owner: format!("/tmp/netd-test-{}", std::process::id()),
         network_id: format!("test-{bridge}"),
         name: bridge.clone(),
         gateway: "10.213.1.1/24".parse().unwrap(),
@@ -60,7 +61,11 @@ async fn two_endpoints_on_one_bridge_talk_and_teardown_leaves_nothing() {
     assert!(inside.0.contains("10.213.1.2/24"), "{}", inside.0);
     assert!(inside.1.contains("02:42:0a:d5:01:02"), "{}", inside.1);
     assert!(inside.1.contains("mtu 1450"), "{}", inside.1);
-    assert!(inside.2.contains("default via 10.213.1.1 dev eth0"), "{}", inside.2);
+    assert!(
+        inside.2.contains("default via 10.213.1.1 dev eth0"),
+        "{}",
+        inside.2
+    );
 
     let server = echo_server_in(&ns_b.0, 7000, 2);
     let to_b = SocketAddr::from(([10, 213, 1, 3], 7000));
@@ -71,7 +76,9 @@ async fn two_endpoints_on_one_bridge_talk_and_teardown_leaves_nothing() {
 
     // docker network disconnect: the pair goes while the namespace stays.
     network::detach(&host, &endpoints[0]).await.unwrap();
-    let gone = spawn_in(&ns_a.0, || run("ip", &["-o", "link"])).join().unwrap();
+    let gone = spawn_in(&ns_a.0, || run("ip", &["-o", "link"]))
+        .join()
+        .unwrap();
     assert!(!gone.contains("eth0"), "{gone}");
 
     // Removing the namespace frees the other pair; then the bridge goes.
@@ -97,8 +104,10 @@ async fn stale_bridges_are_cleaned_and_host_routes_listed() {
     let stale = unique("btn", "s");
     let kept = unique("btn", "k");
     let _guard = LinkGuard(vec![stale.clone(), kept.clone()]);
+    let owner = format!("/tmp/netd-test-{}", std::process::id());
     for (name, gw) in [(&stale, "10.213.2.1/24"), (&kept, "10.213.3.1/24")] {
         let config = BridgeConfig {
+            owner: owner.clone(),
             network_id: format!("id-{name}"),
             name: name.clone(),
             gateway: gw.parse().unwrap(),
@@ -107,20 +116,20 @@ async fn stale_bridges_are_cleaned_and_host_routes_listed() {
         network::create_bridge(&host, &config).await.unwrap();
     }
     let routes = network::host_routes(&host).await.unwrap();
-    assert!(routes.contains(&"10.213.2.0/24".parse().unwrap()), "{routes:?}");
+    assert!(
+        routes.contains(&"10.213.2.0/24".parse().unwrap()),
+        "{routes:?}"
+    );
 
     let keep_id = format!("id-{kept}");
-    // Other processes' bridges must survive too: keep everything not ours by name.
-    let mut keep: Vec<String> = netd::network::link::list(&host)
+    // Another owner's bridges are never touched.
+    let none = network::cleanup_stale_bridges(&host, "/tmp/someone-else", &[])
         .await
-        .unwrap()
-        .into_iter()
-        .filter_map(|l| l.alias.and_then(|a| a.strip_prefix("berth:").map(str::to_string)))
-        .filter(|id| id != &format!("id-{stale}"))
-        .collect();
-    keep.push(keep_id);
-    let keep_refs: Vec<&str> = keep.iter().map(String::as_str).collect();
-    let deleted = network::cleanup_stale_bridges(&host, &keep_refs).await.unwrap();
+        .unwrap();
+    assert!(!none.contains(&kept) && !none.contains(&stale), "{none:?}");
+    let deleted = network::cleanup_stale_bridges(&host, &owner, &[keep_id.as_str()])
+        .await
+        .unwrap();
     assert_eq!(deleted, vec![stale.clone()]);
     assert_eq!(count_links(&stale), 0);
     assert_eq!(count_links(&kept), 1);

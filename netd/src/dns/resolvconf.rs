@@ -67,7 +67,10 @@ pub fn for_default_bridge(host: &str) -> String {
     if servers.is_empty() {
         servers = vec!["8.8.8.8".into(), "8.8.4.4".into()];
     }
-    let options: Vec<String> = field(host, "options").into_iter().map(String::from).collect();
+    let options: Vec<String> = field(host, "options")
+        .into_iter()
+        .map(String::from)
+        .collect();
     render(&field(host, "search"), &servers, &options)
 }
 

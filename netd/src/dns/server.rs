@@ -183,7 +183,11 @@ pub fn answer_locally(table: &DnsTable, asker: &str, request: &Message) -> Optio
             };
             let target = table.lookup_ptr(asker, ip)?;
             let target = Name::from_ascii(format!("{target}.")).ok()?;
-            reply.add_answer(Record::from_rdata(name.clone(), TTL, RData::PTR(PTR(target))));
+            reply.add_answer(Record::from_rdata(
+                name.clone(),
+                TTL,
+                RData::PTR(PTR(target)),
+            ));
         }
         qtype => {
             let ips: Vec<Ipv4Addr> = table.lookup_a(asker, &name.to_ascii())?;

@@ -74,7 +74,9 @@ impl DnsTable {
             let suffix = format!(".{}", net.name.to_ascii_lowercase());
             let short = name.strip_suffix(&suffix).unwrap_or(&name);
             for e in &net.entries {
-                if e.names.iter().any(|n| normalize(n) == name || normalize(n) == short)
+                if e.names
+                    .iter()
+                    .any(|n| normalize(n) == name || normalize(n) == short)
                     && !found.contains(&e.ip)
                 {
                     found.push(e.ip);
@@ -115,10 +117,16 @@ mod tests {
         t.set_endpoint("n1", "front", entry("b", &["db"], [10, 0, 0, 3]));
         t.set_endpoint("n2", "back", entry("c", &["cache"], [10, 1, 0, 2]));
         assert_eq!(t.lookup_a("b", "WWW."), Some(vec![[10, 0, 0, 2].into()]));
-        assert_eq!(t.lookup_a("b", "web.front"), Some(vec![[10, 0, 0, 2].into()]));
+        assert_eq!(
+            t.lookup_a("b", "web.front"),
+            Some(vec![[10, 0, 0, 2].into()])
+        );
         assert_eq!(t.lookup_a("b", "cache"), None);
         assert_eq!(t.lookup_a("c", "web"), None);
-        assert_eq!(t.lookup_ptr("b", [10, 0, 0, 2].into()).as_deref(), Some("web.front"));
+        assert_eq!(
+            t.lookup_ptr("b", [10, 0, 0, 2].into()).as_deref(),
+            Some("web.front")
+        );
         assert_eq!(t.lookup_ptr("c", [10, 0, 0, 2].into()), None);
         // Connect c to n1: at once it sees web.
         t.set_endpoint("n1", "front", entry("c", &["cache"], [10, 0, 0, 4]));

@@ -86,9 +86,15 @@ impl IptablesBackend {
         for n in &state.networks {
             let br = &n.bridge;
             if !n.internal {
-                nat += &format!("-A {} -s {} ! -o {br} -j MASQUERADE\n", c.postrouting, n.subnet);
+                nat += &format!(
+                    "-A {} -s {} ! -o {br} -j MASQUERADE\n",
+                    c.postrouting, n.subnet
+                );
             }
-            nat += &format!("-A {} -s 127.0.0.0/8 -o {br} -j MASQUERADE\n", c.postrouting);
+            nat += &format!(
+                "-A {} -s 127.0.0.0/8 -o {br} -j MASQUERADE\n",
+                c.postrouting
+            );
             if n.internal {
                 filter += &format!("-A {} -i {br} ! -o {br} -j DROP\n", c.stage1);
                 filter += &format!("-A {} -o {br} ! -i {br} -j DROP\n", c.stage1);
@@ -166,7 +172,9 @@ impl FirewallBackend for IptablesBackend {
             if !Self::iptables(&check)? {
                 let insert = [&["-t", table, "-I", chain, "1"][..], &rule].concat();
                 if !Self::iptables(&insert)? {
-                    return Err(Error::Firewall(format!("iptables: cannot add jump in {chain}")));
+                    return Err(Error::Firewall(format!(
+                        "iptables: cannot add jump in {chain}"
+                    )));
                 }
             }
         }

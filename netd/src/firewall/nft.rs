@@ -100,18 +100,29 @@ impl NftBackend {
             "postrouting",
             vec![
                 eq(oif(), br.clone()),
-                eq(field("ip", "saddr"), json!({"prefix": {"addr": "127.0.0.0", "len": 8}})),
+                eq(
+                    field("ip", "saddr"),
+                    json!({"prefix": {"addr": "127.0.0.0", "len": 8}}),
+                ),
                 json!({"masquerade": null}),
             ],
         ));
         if n.internal {
             out.push(self.rule(
                 "forward",
-                vec![eq(iif(), br.clone()), ne(oif(), br.clone()), json!({"drop": null})],
+                vec![
+                    eq(iif(), br.clone()),
+                    ne(oif(), br.clone()),
+                    json!({"drop": null}),
+                ],
             ));
             out.push(self.rule(
                 "forward",
-                vec![eq(oif(), br.clone()), ne(iif(), br.clone()), json!({"drop": null})],
+                vec![
+                    eq(oif(), br.clone()),
+                    ne(iif(), br.clone()),
+                    json!({"drop": null}),
+                ],
             ));
         }
         if all.len() > 1 {
@@ -156,11 +167,16 @@ impl NftBackend {
         let mut cmds = vec![json!({"add": {"table": {"family": "ip", "name": self.table}}})];
         for name in CHAINS {
             cmds.push(json!({"add": {"chain": self.chain(name)}}));
-            cmds.push(json!({"flush": {"chain": {"family": "ip", "table": self.table, "name": name}}}));
+            cmds.push(
+                json!({"flush": {"chain": {"family": "ip", "table": self.table, "name": name}}}),
+            );
         }
         // DOCKER-USER is the users': created, never flushed.
         cmds.push(json!({"add": {"chain": self.chain("DOCKER-USER")}}));
-        let local = eq(json!({"fib": {"result": "type", "flags": ["daddr"]}}), json!("local"));
+        let local = eq(
+            json!({"fib": {"result": "type", "flags": ["daddr"]}}),
+            json!("local"),
+        );
         let to_docker = json!({"jump": {"target": "DOCKER"}});
         cmds.push(self.rule("prerouting", vec![local.clone(), to_docker.clone()]));
         cmds.push(self.rule("output", vec![local, to_docker]));
@@ -179,8 +195,8 @@ impl NftBackend {
     }
 
     fn run(&self, batch: Value) -> Result<()> {
-        let doc: nftables::schema::Nftables =
-            serde_json::from_value(batch).map_err(|e| Error::Firewall(format!("nft batch: {e}")))?;
+        let doc: nftables::schema::Nftables = serde_json::from_value(batch)
+            .map_err(|e| Error::Firewall(format!("nft batch: {e}")))?;
         nftables::helper::apply_ruleset(&doc).map_err(|e| match e {
             nftables::helper::NftablesError::NftFailed { stderr, .. } => {
                 Error::Firewall(format!("nft: {}", stderr.trim()))

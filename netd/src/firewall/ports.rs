@@ -185,7 +185,10 @@ mod tests {
     #[test]
     fn parses_docker_forms() {
         let p = one("80");
-        assert_eq!((p.host_ip, p.host_ports, p.container_port), (None, None, 80));
+        assert_eq!(
+            (p.host_ip, p.host_ports, p.container_port),
+            (None, None, 80)
+        );
         let p = one("8080:80");
         assert_eq!(p.host_ports, Some((8080, 8080)));
         let p = one("127.0.0.1:8080:80/udp");
@@ -199,7 +202,15 @@ mod tests {
         assert_eq!(v.len(), 3);
         assert_eq!(v[2].host_ports, Some((8002, 8002)));
         assert_eq!(v[2].container_port, 82);
-        for bad in ["", "x:80", "80/sctp", "8000-8001:80-82", "1:2:3:4", "0", "90-80"] {
+        for bad in [
+            "",
+            "x:80",
+            "80/sctp",
+            "8000-8001:80-82",
+            "1:2:3:4",
+            "0",
+            "90-80",
+        ] {
             assert!(parse_port_specs(bad).is_err(), "{bad}");
         }
     }
@@ -221,7 +232,10 @@ mod tests {
         let err = alloc.reserve(&fixed).unwrap_err();
         assert_eq!(
             err.to_string(),
-            format!("Bind for 127.0.0.1:{} failed: port is already allocated", r.host_port)
+            format!(
+                "Bind for 127.0.0.1:{} failed: port is already allocated",
+                r.host_port
+            )
         );
         let range = PortSpec {
             host_ports: Some((r.host_port, r.host_port.saturating_add(20))),

@@ -41,7 +41,10 @@ impl FromStr for AddressPool {
                     )
                 }
                 Some(("size", v)) => {
-                    size = Some(v.parse::<u8>().map_err(|_| Error::InvalidPool(s.to_string()))?)
+                    size = Some(
+                        v.parse::<u8>()
+                            .map_err(|_| Error::InvalidPool(s.to_string()))?,
+                    )
                 }
                 _ => return Err(Error::InvalidPool(s.to_string())),
             }
@@ -142,7 +145,9 @@ mod tests {
             size: 24,
         }];
         let err = first_free(&pools, &[net("10.9.0.0/24")], &[]).unwrap_err();
-        assert!(err.to_string().contains("non-overlapping IPv4 address pool"));
+        assert!(err
+            .to_string()
+            .contains("non-overlapping IPv4 address pool"));
     }
 
     #[test]

@@ -241,15 +241,30 @@ mod tests {
             .unwrap();
         assert_eq!(pool.subnet, net("172.18.0.0/16"));
         assert_eq!(pool.gateway, Ipv4Addr::new(172, 18, 0, 1));
-        assert_eq!(ipam.lease("n1", "a", None).unwrap(), Ipv4Addr::new(172, 18, 0, 2));
-        assert_eq!(ipam.lease("n1", "b", None).unwrap(), Ipv4Addr::new(172, 18, 0, 3));
-        assert_eq!(ipam.lease("n1", "a", None).unwrap(), Ipv4Addr::new(172, 18, 0, 2));
+        assert_eq!(
+            ipam.lease("n1", "a", None).unwrap(),
+            Ipv4Addr::new(172, 18, 0, 2)
+        );
+        assert_eq!(
+            ipam.lease("n1", "b", None).unwrap(),
+            Ipv4Addr::new(172, 18, 0, 3)
+        );
+        assert_eq!(
+            ipam.lease("n1", "a", None).unwrap(),
+            Ipv4Addr::new(172, 18, 0, 2)
+        );
         drop(ipam);
         let mut ipam = Ipam::open(dir.path(), default_pools()).unwrap();
         assert_eq!(ipam.network("n1").unwrap().leases.len(), 2);
-        assert_eq!(ipam.lease("n1", "c", None).unwrap(), Ipv4Addr::new(172, 18, 0, 4));
+        assert_eq!(
+            ipam.lease("n1", "c", None).unwrap(),
+            Ipv4Addr::new(172, 18, 0, 4)
+        );
         ipam.release("n1", "a").unwrap();
-        assert_eq!(ipam.lease("n1", "d", None).unwrap(), Ipv4Addr::new(172, 18, 0, 2));
+        assert_eq!(
+            ipam.lease("n1", "d", None).unwrap(),
+            Ipv4Addr::new(172, 18, 0, 2)
+        );
     }
 
     #[test]
@@ -262,7 +277,10 @@ mod tests {
             ip_range: Some(net("10.50.7.0/24")),
         };
         ipam.add_network("n", &req, &[]).unwrap();
-        assert_eq!(ipam.lease("n", "a", None).unwrap(), Ipv4Addr::new(10, 50, 7, 1));
+        assert_eq!(
+            ipam.lease("n", "a", None).unwrap(),
+            Ipv4Addr::new(10, 50, 7, 1)
+        );
         let fixed = Ipv4Addr::new(10, 50, 0, 9);
         assert_eq!(ipam.lease("n", "b", Some(fixed)).unwrap(), fixed);
         assert!(matches!(
@@ -282,7 +300,10 @@ mod tests {
             ..Default::default()
         };
         let err = ipam.add_network("m", &overlap, &[]).unwrap_err();
-        assert_eq!(err.to_string(), "Pool overlaps with other one on this address space");
+        assert_eq!(
+            err.to_string(),
+            "Pool overlaps with other one on this address space"
+        );
     }
 
     #[test]
@@ -294,7 +315,13 @@ mod tests {
             ..Default::default()
         };
         ipam.add_network("n", &req, &[]).unwrap();
-        assert_eq!(ipam.lease("n", "a", None).unwrap(), Ipv4Addr::new(10, 60, 0, 2));
-        assert!(matches!(ipam.lease("n", "b", None), Err(Error::PoolExhausted(_))));
+        assert_eq!(
+            ipam.lease("n", "a", None).unwrap(),
+            Ipv4Addr::new(10, 60, 0, 2)
+        );
+        assert!(matches!(
+            ipam.lease("n", "b", None),
+            Err(Error::PoolExhausted(_))
+        ));
     }
 }

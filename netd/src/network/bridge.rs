@@ -10,6 +10,9 @@ use crate::sysctl;
 /// What a bridge gets.
 #[derive(Debug, Clone)]
 pub struct BridgeConfig {
+    /// Which netd made it (its state directory): the start-up cleanup of one
+    /// berthd never touches another's bridges.
+    pub owner: String,
     /// The network's id (written in the bridge's alias so stale ones are found).
     pub network_id: String,
     /// `berth0` for the default network, `br-<first 12 of the id>` otherwise,
@@ -27,9 +30,15 @@ impl BridgeConfig {
     }
 }
 
-/// The alias netd writes on a network's bridge.
-pub fn bridge_alias(network_id: &str) -> String {
-    format!("{BRIDGE_ALIAS_PREFIX}{network_id}")
+/// The alias netd writes on a network's bridge: `berth:<owner>:<network id>`.
+pub fn bridge_alias(owner: &str, network_id: &str) -> String {
+    format!("{BRIDGE_ALIAS_PREFIX}{owner}:{network_id}")
+}
+
+/// The network id in an alias written by `owner`, if it is one.
+fn network_of<'a>(alias: &'a str, owner: &str) -> Option<&'a str> {
+    let (who, id) = alias.strip_prefix(BRIDGE_ALIAS_PREFIX)?.rsplit_once(':')?;
+    (who == owner).then_some(id)
 }
 
 /// Creates (or adopts after a restart) the bridge, with its address, up, and
@@ -41,7 +50,7 @@ pub async fn create_bridge(handle: &Handle, config: &BridgeConfig) -> Result<u32
         &config.name,
         config.mtu,
         config.gateway,
-        &bridge_alias(&config.network_id),
+        &bridge_alias(&config.owner, &config.network_id),
     )
     .await?;
     sysctl::set_route_localnet(&config.name)?;
@@ -60,13 +69,17 @@ pub async fn delete_bridge(handle: &Handle, name: &str) -> Result<()> {
     link::delete(handle, name).await
 }
 
-/// Deletes every bridge netd made (alias `berth:…`) whose network id is not
-/// in `keep`, with its ports: the start-up pass over stale state. Returns
-/// the names deleted.
-pub async fn cleanup_stale_bridges(handle: &Handle, keep: &[&str]) -> Result<Vec<String>> {
+/// Deletes every bridge `owner` made (alias `berth:<owner>:…`) whose network
+/// id is not in `keep`, with its ports: the start-up pass over stale state.
+/// Returns the names deleted.
+pub async fn cleanup_stale_bridges(
+    handle: &Handle,
+    owner: &str,
+    keep: &[&str],
+) -> Result<Vec<String>> {
     let mut deleted = Vec::new();
     for l in link::list(handle).await? {
-        let Some(id) = l.alias.as_deref().and_then(|a| a.strip_prefix(BRIDGE_ALIAS_PREFIX)) else {
+        let Some(id) = l.alias.as_deref().and_then(|a| network_of(a, owner)) else {
             continue;
         };
         if keep.contains(&id) {
@@ -89,6 +102,9 @@ mod tests {
             BridgeConfig::default_name("0123456789abcdef0123"),
             "br-0123456789ab"
         );
-        assert_eq!(bridge_alias("abc"), "berth:abc");
+        let alias = bridge_alias("/var/lib/berth/network", "abc");
+        assert_eq!(alias, "berth:/var/lib/berth/network:abc");
+        assert_eq!(network_of(&alias, "/var/lib/berth/network"), Some("abc"));
+        assert_eq!(network_of(&alias, "/tmp/other"), None);
     }
 }

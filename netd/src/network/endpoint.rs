@@ -65,7 +65,9 @@ pub async fn attach(host: &Handle, config: &EndpointConfig) -> Result<Endpoint> 
     let bridge = link::find(host, &config.bridge)
         .await?
         .ok_or_else(|| Error::NoSuchLink(config.bridge.clone()))?;
-    let mac = config.mac.unwrap_or_else(|| mac_from_ip(config.address.addr()));
+    let mac = config
+        .mac
+        .unwrap_or_else(|| mac_from_ip(config.address.addr()));
     let host_ifname = host_veth_name();
     let spec = VethSpec {
         host_name: &host_ifname,

@@ -76,7 +76,9 @@ pub fn echo_server_in(ns: &NetnsPath, port: u16, count: usize) -> std::thread::J
         let listener = TcpListener::bind((Ipv4Addr::UNSPECIFIED, port)).expect("bind echo");
         ready_tx.send(()).expect("ready");
         for _ in 0..count {
-            let Ok((mut s, _)) = listener.accept() else { return };
+            let Ok((mut s, _)) = listener.accept() else {
+                return;
+            };
             let mut buf = [0u8; 64];
             if let Ok(n) = s.read(&mut buf) {
                 let _ = s.write_all(&buf[..n]);
@@ -102,7 +104,9 @@ pub fn echo(addr: SocketAddr, msg: &str) -> Option<String> {
 /// `echo` from inside a namespace.
 pub fn echo_from(ns: &NetnsPath, addr: SocketAddr, msg: &str) -> Option<String> {
     let msg = msg.to_string();
-    spawn_in(ns, move || echo(addr, &msg)).join().expect("client thread")
+    spawn_in(ns, move || echo(addr, &msg))
+        .join()
+        .expect("client thread")
 }
 
 /// Output of a command, as text.
@@ -139,6 +143,7 @@ impl TestNet {
         netd::network::create_bridge(
             &host,
             &netd::network::BridgeConfig {
+                owner: format!("/tmp/netd-test-{}", std::process::id()),
                 network_id: format!("test-{name}"),
                 name: name.to_string(),
                 gateway: ipnet::Ipv4Net::new(gateway, 24).unwrap(),
@@ -157,8 +162,7 @@ impl TestNet {
                     netns: ns.0.clone(),
                     bridge: name.to_string(),
                     ifname: "eth0".into(),
-                    address: ipnet::Ipv4Net::new(Ipv4Addr::new(10, 213, third, 2 + i), 24)
-                        .unwrap(),
+                    address: ipnet::Ipv4Net::new(Ipv4Addr::new(10, 213, third, 2 + i), 24).unwrap(),
                     gateway: Some(gateway),
                     mtu: None,
                     mac: None,
@@ -196,4 +200,40 @@ impl TestNet {
             internal,
         }
     }
+}
+
+/// Resolves `name` (A) through 127.0.0.11 from inside `ns`; empty on failure.
+pub fn resolve_in(ns: &NetnsPath, name: &str) -> Vec<Ipv4Addr> {
+    use hickory_proto::op::{Message, Query};
+    use hickory_proto::rr::{Name, RData, RecordType};
+    let mut q = Message::new();
+    q.set_id(rand::random()).set_recursion_desired(true);
+    let Ok(qname) = Name::from_ascii(name) else {
+        return vec![];
+    };
+    q.add_query(Query::query(qname, RecordType::A));
+    let Ok(bytes) = q.to_vec() else {
+        return vec![];
+    };
+    let reply = spawn_in(ns, move || -> Option<Vec<u8>> {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        s.send_to(&bytes, "127.0.0.11:53").ok()?;
+        let mut buf = vec![0u8; 4096];
+        let n = s.recv(&mut buf).ok()?;
+        buf.truncate(n);
+        Some(buf)
+    })
+    .join()
+    .expect("resolver thread");
+    let Some(m) = reply.and_then(|r| Message::from_vec(&r).ok()) else {
+        return vec![];
+    };
+    m.answers()
+        .iter()
+        .filter_map(|r| match r.data() {
+            RData::A(a) => Some(a.0),
+            _ => None,
+        })
+        .collect()
 }

@@ -1,0 +1,530 @@
+//! [`Netd`]: the one object berthd holds. It ties the pieces together —
+//! IPAM, bridges, endpoints, firewall, embedded DNS — and remembers its
+//! networks, endpoints and published ports across restarts.
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use ipnet::Ipv4Net;
+use rtnetlink::Handle;
+
+use crate::dns::{resolvconf, DnsEntry, DnsServer, DnsServerConfig, DnsTable};
+use crate::error::{Error, Result};
+use crate::firewall::{
+    Firewall, FirewallBackend, NetworkRules, PortAllocator, PortReservation, PortRule, PortSpec,
+};
+use crate::ipam::{self, AddressPool, Ipam, PoolRequest};
+use crate::netns::{self, NetnsPath};
+use crate::network::{self, BridgeConfig, Endpoint, EndpointConfig};
+use crate::state::{EndpointRecord, NetworkRecord, PublishedPort, StateFile};
+
+/// How berthd sets netd up (dockerd's flags where they exist).
+pub struct NetdConfig {
+    /// Where IPAM leases and netd's records live (under `--data-root`).
+    pub state_dir: PathBuf,
+    /// Where network namespace files live (under `--exec-root`).
+    pub netns_dir: PathBuf,
+    /// `--default-address-pool`s; dockerd's defaults when empty.
+    pub default_address_pools: Vec<AddressPool>,
+    pub firewall: Box<dyn FirewallBackend>,
+    /// The host's resolv.conf (forwarders of the embedded DNS).
+    pub resolv_conf: PathBuf,
+}
+
+/// A network to create (docker network create, or the default bridge).
+#[derive(Debug, Clone, Default)]
+pub struct NetworkSpec {
+    pub id: String,
+    pub name: String,
+    /// `com.docker.network.bridge.name`; else `br-<id[..12]>`.
+    pub bridge: Option<String>,
+    pub internal: bool,
+    pub ipam: PoolRequest,
+    pub mtu: Option<u32>,
+    /// Embedded DNS (true for user-defined networks).
+    pub dns: bool,
+}
+
+/// A network as inspect shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkInfo {
+    pub id: String,
+    pub bridge: String,
+    pub subnet: Ipv4Net,
+    pub gateway: Ipv4Addr,
+    pub ip_range: Option<Ipv4Net>,
+}
+
+/// docker network connect (or a container's start) on one network.
+#[derive(Debug, Clone)]
+pub struct ConnectRequest {
+    pub network_id: String,
+    pub container_id: String,
+    pub netns: NetnsPath,
+    /// `eth0` for the first network, `eth1`…
+    pub ifname: String,
+    /// `--ip`.
+    pub ip: Option<Ipv4Addr>,
+    /// `--mac-address`.
+    pub mac: Option<[u8; 6]>,
+    /// Names on the embedded DNS: name, aliases, short id, hostname.
+    pub names: Vec<String>,
+    /// Whether this network gives the default route (the first one does).
+    pub default_route: bool,
+}
+
+/// What connecting gave the container (NetworkSettings.Networks.<name>).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connected {
+    pub endpoint: Endpoint,
+    pub gateway: Ipv4Addr,
+}
+
+struct Inner {
+    ipam: Ipam,
+    state: StateFile,
+    reservations: HashMap<String, Vec<PortReservation>>,
+    dns_servers: HashMap<String, DnsServer>,
+}
+
+/// netd, as berthd hosts it.
+pub struct Netd {
+    host: Handle,
+    /// The state directory, written on bridges as their owner.
+    owner: String,
+    netns_dir: PathBuf,
+    state_path: PathBuf,
+    resolv_conf: PathBuf,
+    firewall: Firewall,
+    dns: Arc<DnsTable>,
+    ports: PortAllocator,
+    inner: Mutex<Inner>,
+}
+
+impl Netd {
+    /// Opens netd's state, removes stale bridges and rules, and puts back the
+    /// networks, rules, names and port reservations of the previous run.
+    /// Must run on a tokio runtime.
+    pub async fn open(config: NetdConfig) -> Result<Netd> {
+        let pools = if config.default_address_pools.is_empty() {
+            ipam::default_pools()
+        } else {
+            config.default_address_pools
+        };
+        let ipam = Ipam::open(&config.state_dir, pools)?;
+        let state_path = config.state_dir.join("netd.json");
+        let state = StateFile::load(&state_path)?;
+        let host = netns::netlink_here()?;
+        let keep: Vec<&str> = state.networks.keys().map(String::as_str).collect();
+        let owner = config.state_dir.display().to_string();
+        network::cleanup_stale_bridges(&host, &owner, &keep).await?;
+        let firewall = Firewall::new(config.firewall)?;
+        let netd = Netd {
+            host,
+            owner,
+            netns_dir: config.netns_dir,
+            state_path,
+            resolv_conf: config.resolv_conf,
+            firewall,
+            dns: Arc::new(DnsTable::new()),
+            ports: PortAllocator::default(),
+            inner: Mutex::new(Inner {
+                ipam,
+                state: state.clone(),
+                reservations: HashMap::new(),
+                dns_servers: HashMap::new(),
+            }),
+        };
+        netd.restore(&state).await?;
+        Ok(netd)
+    }
+
+    async fn restore(&self, state: &StateFile) -> Result<()> {
+        for net in state.networks.values() {
+            let pool = self.pool(&net.id)?;
+            let bridge = BridgeConfig {
+                owner: self.owner.clone(),
+                network_id: net.id.clone(),
+                name: net.bridge.clone(),
+                gateway: pool.gateway_net(),
+                mtu: net.mtu,
+            };
+            network::create_bridge(&self.host, &bridge).await?;
+            self.firewall.add_network(rules_of(net, pool.subnet))?;
+            for (container, ep) in &net.endpoints {
+                self.add_names(net, container, ep);
+            }
+        }
+        for (container, (network_id, ports)) in &state.ports {
+            let specs: Vec<PortSpec> = ports
+                .iter()
+                .map(|p| PortSpec {
+                    host_ip: p.host_ip,
+                    host_ports: Some((p.host_port, p.host_port)),
+                    container_port: p.container_port,
+                    protocol: p.protocol,
+                })
+                .collect();
+            if let Err(e) = self.publish(container, network_id, &specs) {
+                tracing::warn!(container, error = %e, "could not publish ports again");
+            }
+        }
+        Ok(())
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, Inner>> {
+        self.inner.lock().map_err(|_| Error::State {
+            path: self.state_path.clone(),
+            message: "lock poisoned".into(),
+        })
+    }
+
+    fn save(&self, inner: &Inner) -> Result<()> {
+        inner.state.save(&self.state_path)
+    }
+
+    fn pool(&self, network_id: &str) -> Result<ipam::NetworkPool> {
+        self.lock()?
+            .ipam
+            .network(network_id)
+            .cloned()
+            .ok_or_else(|| Error::NoSuchNetwork(network_id.to_string()))
+    }
+
+    /// The name table the embedded DNS servers read.
+    pub fn dns_table(&self) -> Arc<DnsTable> {
+        self.dns.clone()
+    }
+
+    /// The firewall (its state can be inspected).
+    pub fn firewall(&self) -> &Firewall {
+        &self.firewall
+    }
+
+    /// Creates a bridge network (idempotent for the same id): subnet from the
+    /// request or the default pools, bridge up with the gateway, rules in place.
+    pub async fn create_network(&self, spec: &NetworkSpec) -> Result<NetworkInfo> {
+        let routes = network::host_routes(&self.host).await?;
+        let pool = self
+            .lock()?
+            .ipam
+            .add_network(&spec.id, &spec.ipam, &routes)?;
+        let bridge = spec
+            .bridge
+            .clone()
+            .unwrap_or_else(|| BridgeConfig::default_name(&spec.id));
+        let config = BridgeConfig {
+            owner: self.owner.clone(),
+            network_id: spec.id.clone(),
+            name: bridge.clone(),
+            gateway: pool.gateway_net(),
+            mtu: spec.mtu,
+        };
+        let made = async {
+            network::create_bridge(&self.host, &config).await?;
+            let record = NetworkRecord {
+                id: spec.id.clone(),
+                name: spec.name.clone(),
+                bridge: bridge.clone(),
+                internal: spec.internal,
+                mtu: spec.mtu,
+                dns: spec.dns,
+                endpoints: Default::default(),
+            };
+            self.firewall.add_network(rules_of(&record, pool.subnet))?;
+            let mut inner = self.lock()?;
+            inner
+                .state
+                .networks
+                .entry(spec.id.clone())
+                .or_insert(record);
+            self.save(&inner)
+        }
+        .await;
+        if let Err(e) = made {
+            let _ = network::delete_bridge(&self.host, &bridge).await;
+            let _ = self.lock()?.ipam.remove_network(&spec.id);
+            return Err(e);
+        }
+        Ok(NetworkInfo {
+            id: spec.id.clone(),
+            bridge,
+            subnet: pool.subnet,
+            gateway: pool.gateway,
+            ip_range: pool.ip_range,
+        })
+    }
+
+    /// Deletes a network: its rules, its bridge (and any port left on it), its leases.
+    pub async fn remove_network(&self, network_id: &str) -> Result<()> {
+        let record = self.lock()?.state.networks.get(network_id).cloned();
+        let Some(record) = record else {
+            return Ok(());
+        };
+        self.firewall.remove_network(network_id)?;
+        for container in record.endpoints.keys() {
+            self.dns.remove_endpoint(network_id, container);
+        }
+        network::delete_bridge(&self.host, &record.bridge).await?;
+        let mut inner = self.lock()?;
+        inner.state.networks.remove(network_id);
+        inner.ipam.remove_network(network_id)?;
+        self.save(&inner)
+    }
+
+    /// Creates a container's network namespace file (`<netns_dir>/<id[..12]>`).
+    pub fn create_netns(&self, container_id: &str) -> Result<NetnsPath> {
+        netns::create(&self.netns_dir, &container_id[..container_id.len().min(12)])
+    }
+
+    /// Removes a container's namespace file: its veth pairs go with the namespace.
+    pub fn remove_netns(&self, ns: &NetnsPath) -> Result<()> {
+        netns::remove(ns)
+    }
+
+    /// Connects a container's namespace to a network.
+    pub async fn connect(&self, req: &ConnectRequest) -> Result<Connected> {
+        let record = self
+            .lock()?
+            .state
+            .networks
+            .get(&req.network_id)
+            .cloned()
+            .ok_or_else(|| Error::NoSuchNetwork(req.network_id.clone()))?;
+        let pool = self.pool(&req.network_id)?;
+        let ip = self
+            .lock()?
+            .ipam
+            .lease(&req.network_id, &req.container_id, req.ip)?;
+        let config = EndpointConfig {
+            netns: req.netns.clone(),
+            bridge: record.bridge.clone(),
+            ifname: req.ifname.clone(),
+            address: Ipv4Net::new(ip, pool.subnet.prefix_len()).unwrap_or(pool.subnet),
+            gateway: (req.default_route && !record.internal).then_some(pool.gateway),
+            mtu: record.mtu,
+            mac: req.mac,
+        };
+        let endpoint = match network::attach(&self.host, &config).await {
+            Ok(ep) => ep,
+            Err(e) => {
+                self.lock()?
+                    .ipam
+                    .release(&req.network_id, &req.container_id)?;
+                return Err(e);
+            }
+        };
+        let ep = EndpointRecord {
+            host_ifname: endpoint.host_ifname.clone(),
+            ifname: endpoint.ifname.clone(),
+            ip,
+            prefix_len: pool.subnet.prefix_len(),
+            mac: endpoint.mac,
+            names: req.names.clone(),
+            netns: req.netns.path().to_path_buf(),
+        };
+        self.add_names(&record, &req.container_id, &ep);
+        let mut inner = self.lock()?;
+        if let Some(net) = inner.state.networks.get_mut(&req.network_id) {
+            net.endpoints.insert(req.container_id.clone(), ep);
+        }
+        self.save(&inner)?;
+        Ok(Connected {
+            endpoint,
+            gateway: pool.gateway,
+        })
+    }
+
+    fn add_names(&self, net: &NetworkRecord, container: &str, ep: &EndpointRecord) {
+        if net.dns {
+            self.dns.set_endpoint(
+                &net.id,
+                &net.name,
+                DnsEntry {
+                    endpoint_id: container.to_string(),
+                    names: ep.names.clone(),
+                    ip: ep.ip,
+                },
+            );
+        }
+    }
+
+    /// Disconnects a container from a network: its names, its published
+    /// ports through that network, its lease; its veth pair too when the
+    /// container stays alive (`container_running`), otherwise removing the
+    /// namespace frees it.
+    pub async fn disconnect(
+        &self,
+        network_id: &str,
+        container_id: &str,
+        container_running: bool,
+    ) -> Result<()> {
+        self.dns.remove_endpoint(network_id, container_id);
+        let published_here = matches!(
+            self.lock()?.state.ports.get(container_id),
+            Some((net, _)) if net == network_id
+        );
+        if published_here {
+            self.unpublish(container_id)?;
+        }
+        let ep = {
+            let mut inner = self.lock()?;
+            let ep = inner
+                .state
+                .networks
+                .get_mut(network_id)
+                .and_then(|n| n.endpoints.remove(container_id));
+            inner.ipam.release(network_id, container_id)?;
+            self.save(&inner)?;
+            ep
+        };
+        if let (true, Some(ep)) = (container_running, ep) {
+            network::link::delete(&self.host, &ep.host_ifname).await?;
+        }
+        Ok(())
+    }
+
+    /// Publishes a container's ports through its endpoint on `network_id`:
+    /// host ports reserved (ephemeral ones chosen), DNAT rules in place.
+    pub fn publish(
+        &self,
+        container_id: &str,
+        network_id: &str,
+        specs: &[PortSpec],
+    ) -> Result<Vec<PublishedPort>> {
+        let (bridge, ip) = {
+            let inner = self.lock()?;
+            let net = inner
+                .state
+                .networks
+                .get(network_id)
+                .ok_or_else(|| Error::NoSuchNetwork(network_id.to_string()))?;
+            let ep = net
+                .endpoints
+                .get(container_id)
+                .ok_or_else(|| Error::NoSuchNetwork(format!("{container_id} on {network_id}")))?;
+            (net.bridge.clone(), ep.ip)
+        };
+        let mut reservations = Vec::new();
+        let mut published = Vec::new();
+        let mut rules = Vec::new();
+        for spec in specs {
+            let r = self.ports.reserve(spec)?;
+            let port = PublishedPort {
+                protocol: spec.protocol,
+                host_ip: spec.host_ip,
+                host_port: r.host_port,
+                container_port: spec.container_port,
+            };
+            rules.push(PortRule {
+                owner: container_id.to_string(),
+                bridge: bridge.clone(),
+                protocol: spec.protocol,
+                host_ip: spec.host_ip,
+                host_port: r.host_port,
+                container_ip: ip,
+                container_port: spec.container_port,
+            });
+            published.push(port);
+            reservations.push(r);
+        }
+        self.firewall.add_ports(rules)?;
+        let mut inner = self.lock()?;
+        inner
+            .reservations
+            .insert(container_id.to_string(), reservations);
+        inner.state.ports.insert(
+            container_id.to_string(),
+            (network_id.to_string(), published.clone()),
+        );
+        self.save(&inner)?;
+        Ok(published)
+    }
+
+    /// The ports a container publishes (`docker port`).
+    pub fn published(&self, container_id: &str) -> Result<Vec<PublishedPort>> {
+        Ok(self
+            .lock()?
+            .state
+            .ports
+            .get(container_id)
+            .map(|(_, p)| p.clone())
+            .unwrap_or_default())
+    }
+
+    /// Removes a container's published ports and frees the host ports.
+    pub fn unpublish(&self, container_id: &str) -> Result<()> {
+        self.firewall.remove_ports(container_id)?;
+        let mut inner = self.lock()?;
+        inner.reservations.remove(container_id);
+        if inner.state.ports.remove(container_id).is_some() {
+            self.save(&inner)?;
+        }
+        Ok(())
+    }
+
+    /// Starts the embedded DNS inside a container's namespace (after connect,
+    /// and again for running containers after a restart).
+    pub fn start_dns(&self, container_id: &str, ns: &NetnsPath) -> Result<()> {
+        let host = std::fs::read_to_string(&self.resolv_conf).unwrap_or_default();
+        let config = DnsServerConfig::new(container_id, resolvconf::upstreams(&host));
+        self.start_dns_with(container_id, ns, config)
+    }
+
+    /// [`Netd::start_dns`] with explicit upstreams and address.
+    pub fn start_dns_with(
+        &self,
+        container_id: &str,
+        ns: &NetnsPath,
+        config: DnsServerConfig,
+    ) -> Result<()> {
+        let server = DnsServer::start(ns, self.dns.clone(), config)?;
+        self.lock()?
+            .dns_servers
+            .insert(container_id.to_string(), server);
+        Ok(())
+    }
+
+    /// Stops a container's embedded DNS.
+    pub fn stop_dns(&self, container_id: &str) -> Result<()> {
+        self.lock()?.dns_servers.remove(container_id);
+        Ok(())
+    }
+
+    /// The resolv.conf a container gets: the embedded DNS's on a network with
+    /// DNS, the host's minus loopback resolvers on the default bridge.
+    pub fn container_resolv_conf(&self, embedded_dns: bool) -> String {
+        let host = std::fs::read_to_string(&self.resolv_conf).unwrap_or_default();
+        if embedded_dns {
+            resolvconf::for_embedded_dns(&host)
+        } else {
+            resolvconf::for_default_bridge(&host)
+        }
+    }
+
+    /// Removes every network, rule and reservation of netd's (shutdown without
+    /// live restore, or tests). Namespace files are the caller's to remove.
+    pub async fn teardown(&self) -> Result<()> {
+        let ids: Vec<String> = self.lock()?.state.networks.keys().cloned().collect();
+        let containers: Vec<String> = self.lock()?.state.ports.keys().cloned().collect();
+        for c in containers {
+            self.unpublish(&c)?;
+        }
+        for id in ids {
+            self.remove_network(&id).await?;
+        }
+        self.lock()?.dns_servers.clear();
+        self.firewall.clear()
+    }
+}
+
+fn rules_of(net: &NetworkRecord, subnet: Ipv4Net) -> NetworkRules {
+    NetworkRules {
+        network_id: net.id.clone(),
+        bridge: net.bridge.clone(),
+        subnet,
+        internal: net.internal,
+    }
+}
