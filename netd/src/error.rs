@@ -54,6 +54,12 @@ pub enum Error {
     State { path: PathBuf, message: String },
     #[error("dns: {0}")]
     Dns(String),
+    #[error("a thread working inside a network namespace panicked")]
+    ThreadPanicked,
+    #[error("endpoint with name {container} already exists in network {network}")]
+    EndpointExists { container: String, network: String },
+    #[error("error while removing network: network {name} id {id} has active endpoints")]
+    ActiveEndpoints { name: String, id: String },
 }
 
 impl Error {

@@ -257,16 +257,20 @@ impl Netd {
         })
     }
 
-    /// Deletes a network: its rules, its bridge (and any port left on it), its leases.
+    /// Deletes a network: its rules, its bridge, its leases. Refused with
+    /// dockerd's message while containers are connected.
     pub async fn remove_network(&self, network_id: &str) -> Result<()> {
         let record = self.lock()?.state.networks.get(network_id).cloned();
         let Some(record) = record else {
             return Ok(());
         };
-        self.firewall.remove_network(network_id)?;
-        for container in record.endpoints.keys() {
-            self.dns.remove_endpoint(network_id, container);
+        if !record.endpoints.is_empty() {
+            return Err(Error::ActiveEndpoints {
+                name: record.name.clone(),
+                id: record.id.clone(),
+            });
         }
+        self.firewall.remove_network(network_id)?;
         network::delete_bridge(&self.host, &record.bridge).await?;
         let mut inner = self.lock()?;
         inner.state.networks.remove(network_id);
@@ -293,6 +297,12 @@ impl Netd {
             .get(&req.network_id)
             .cloned()
             .ok_or_else(|| Error::NoSuchNetwork(req.network_id.clone()))?;
+        if record.endpoints.contains_key(&req.container_id) {
+            return Err(Error::EndpointExists {
+                container: req.container_id.clone(),
+                network: record.name.clone(),
+            });
+        }
         let pool = self.pool(&req.network_id)?;
         let ip = self
             .lock()?
@@ -513,6 +523,16 @@ impl Netd {
             self.unpublish(&c)?;
         }
         for id in ids {
+            let containers: Vec<String> = self
+                .lock()?
+                .state
+                .networks
+                .get(&id)
+                .map(|n| n.endpoints.keys().cloned().collect())
+                .unwrap_or_default();
+            for c in containers {
+                self.disconnect(&id, &c, false).await?;
+            }
             self.remove_network(&id).await?;
         }
         self.lock()?.dns_servers.clear();

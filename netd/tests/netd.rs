@@ -114,6 +114,19 @@ async fn containers_by_name_published_ports_restart_and_clean_teardown() {
         .unwrap();
     netd.start_dns("client", &client_ns.0).unwrap();
     netd.start_dns("other", &other_ns.0).unwrap();
+    let again = netd
+        .connect(&connect_req(&back.id, "other", &other_ns.0, &["other"]))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        again.to_string(),
+        "endpoint with name other already exists in network back"
+    );
+    let in_use = netd.remove_network(&back.id).await.unwrap_err();
+    assert_eq!(
+        in_use.to_string(),
+        "error while removing network: network back id b0000000000000002 has active endpoints"
+    );
     assert_eq!(
         netd.container_resolv_conf(true),
         "search lab\nnameserver 127.0.0.11\noptions ndots:0\n"

@@ -1,5 +1,5 @@
 //! The iptables backend, for hosts without nft: dockerd's chains (DOCKER in
-//! nat and DOCKER-USER, DOCKER-ISOLATION-STAGE-1/2 in filter) plus one of
+//! nat and DOCKER-USER, DOCKER-ISOLATION-STAGE-1/2, DOCKER-FORWARD in filter) plus one of
 //! Berth's own for masquerade (dockerd puts those straight into POSTROUTING,
 //! which cannot be flushed as a unit). Chains are rewritten whole with
 //! `iptables-restore --noflush`; the jumps from the built-in chains are added once.
@@ -17,6 +17,7 @@ pub struct Chains {
     pub user: String,
     pub stage1: String,
     pub stage2: String,
+    pub forward: String,
     pub postrouting: String,
 }
 
@@ -27,6 +28,7 @@ impl Default for Chains {
             user: "DOCKER-USER".into(),
             stage1: "DOCKER-ISOLATION-STAGE-1".into(),
             stage2: "DOCKER-ISOLATION-STAGE-2".into(),
+            forward: "DOCKER-FORWARD".into(),
             postrouting: "BERTH-POSTROUTING".into(),
         }
     }
@@ -40,6 +42,7 @@ impl Chains {
             user: format!("{prefix}-USER"),
             stage1: format!("{prefix}-ISOLATION-STAGE-1"),
             stage2: format!("{prefix}-ISOLATION-STAGE-2"),
+            forward: format!("{prefix}-FORWARD"),
             postrouting: format!("{prefix}-POSTROUTING"),
         }
     }
@@ -73,6 +76,7 @@ impl IptablesBackend {
             ("nat", "PREROUTING", local(&c.docker)),
             ("nat", "OUTPUT", local(&c.docker)),
             ("nat", "POSTROUTING", jump(&c.postrouting)),
+            ("filter", "FORWARD", jump(&c.forward)),
             ("filter", "FORWARD", jump(&c.stage1)),
             ("filter", "FORWARD", jump(&c.user)),
         ]
@@ -82,7 +86,10 @@ impl IptablesBackend {
     pub fn render(&self, state: &FirewallState) -> String {
         let c = &self.chains;
         let mut nat = format!("*nat\n:{} - [0:0]\n:{} - [0:0]\n", c.docker, c.postrouting);
-        let mut filter = format!("*filter\n:{} - [0:0]\n:{} - [0:0]\n", c.stage1, c.stage2);
+        let mut filter = format!(
+            "*filter\n:{} - [0:0]\n:{} - [0:0]\n:{} - [0:0]\n",
+            c.stage1, c.stage2, c.forward
+        );
         for n in &state.networks {
             let br = &n.bridge;
             if !n.internal {
@@ -95,6 +102,15 @@ impl IptablesBackend {
                 "-A {} -s 127.0.0.0/8 -o {br} -j MASQUERADE\n",
                 c.postrouting
             );
+            // Accepts as dockerd's, for hosts whose FORWARD policy is DROP.
+            filter += &format!(
+                "-A {} -o {br} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n",
+                c.forward
+            );
+            if !n.internal {
+                filter += &format!("-A {} -i {br} ! -o {br} -j ACCEPT\n", c.forward);
+            }
+            filter += &format!("-A {} -i {br} -o {br} -j ACCEPT\n", c.forward);
             if n.internal {
                 filter += &format!("-A {} -i {br} ! -o {br} -j DROP\n", c.stage1);
                 filter += &format!("-A {} -o {br} ! -i {br} -j DROP\n", c.stage1);
@@ -113,6 +129,13 @@ impl IptablesBackend {
             nat += &format!(
                 "-A {} {dst}-p {proto} -m {proto} --dport {} -j DNAT --to-destination {}:{}\n",
                 c.docker, p.host_port, p.container_ip, p.container_port
+            );
+            filter += &format!(
+                "-A {} -d {}/32 ! -i {br} -o {br} -p {proto} -m {proto} --dport {} -j ACCEPT\n",
+                c.forward,
+                p.container_ip,
+                p.container_port,
+                br = p.bridge
             );
             nat += &format!(
                 "-A {} -s {ip}/32 -d {ip}/32 -p {proto} -m {proto} --dport {} -j MASQUERADE\n",
@@ -193,6 +216,7 @@ impl FirewallBackend for IptablesBackend {
             ("nat", &c.postrouting),
             ("filter", &c.stage1),
             ("filter", &c.stage2),
+            ("filter", &c.forward),
         ] {
             Self::iptables(&["-t", table, "-F", chain])?;
             Self::iptables(&["-t", table, "-X", chain])?;
@@ -238,5 +262,9 @@ mod tests {
         ));
         assert!(text.contains(":DOCKER-ISOLATION-STAGE-1 - [0:0]"));
         assert!(!text.contains("DOCKER-USER"));
+        assert!(text.contains("-A DOCKER-FORWARD -i br-a ! -o br-a -j ACCEPT"));
+        assert!(text.contains(
+            "-A DOCKER-FORWARD -d 172.18.0.2/32 ! -i br-a -o br-a -p tcp -m tcp --dport 80 -j ACCEPT"
+        ));
     }
 }

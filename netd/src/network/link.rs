@@ -6,7 +6,7 @@ use std::os::fd::AsRawFd;
 
 use futures::TryStreamExt;
 use ipnet::Ipv4Net;
-use rtnetlink::packet_route::link::{InfoData, InfoVeth, LinkAttribute, LinkFlags, LinkMessage};
+use rtnetlink::packet_route::link::{InfoData, InfoVeth, LinkAttribute, LinkMessage};
 use rtnetlink::{
     Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder,
 };
@@ -185,7 +185,6 @@ pub async fn configure_inside(
         let link = find(handle, name)
             .await?
             .ok_or_else(|| Error::NoSuchLink(name.to_string()))?;
-        let mut msg = LinkUnspec::new_with_index(link.index).up();
         if name == ifname {
             handle
                 .address()
@@ -194,8 +193,8 @@ pub async fn configure_inside(
                 .execute()
                 .await
                 .map_err(|e| Error::netlink(format!("address {addr} on {ifname}"), e))?;
-            msg = msg.up();
         }
+        let msg = LinkUnspec::new_with_index(link.index).up();
         handle
             .link()
             .set(msg.build())
@@ -213,9 +212,4 @@ pub async fn configure_inside(
         }
     }
     Ok(())
-}
-
-/// Whether a link's flags say it is up (used by tests and inspect).
-pub fn is_up(msg: &LinkMessage) -> bool {
-    msg.header.flags.contains(LinkFlags::Up)
 }
