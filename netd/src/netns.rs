@@ -61,7 +61,7 @@ pub fn create(dir: &Path, name: &str) -> Result<NetnsPath> {
         .map_err(fail)
     })
     .join()
-    .unwrap_or_else(|_| Err(Error::ThreadPanicked));
+    .unwrap_or(Err(Error::ThreadPanicked));
     if let Err(e) = made {
         let _ = std::fs::remove_file(&path);
         return Err(e);
@@ -107,7 +107,7 @@ where
         })
         .map_err(|e| Error::io("spawn namespace thread", e))?
         .join()
-        .unwrap_or_else(|_| Err(Error::ThreadPanicked))
+        .unwrap_or(Err(Error::ThreadPanicked))
 }
 
 /// A netlink handle whose socket lives in the namespace `ns`, served on `rt`.
