@@ -17,4 +17,7 @@ pub mod state;
 pub mod sysctl;
 
 pub use error::{Error, Result};
-pub use manager::{ConnectRequest, Connected, Netd, NetdConfig, NetworkInfo, NetworkSpec};
+pub use manager::{
+    ConnectRequest, Connected, Netd, NetdConfig, NetworkInfo, NetworkSpec, DEFAULT_BRIDGE,
+    DEFAULT_NETWORK_NAME,
+};

@@ -47,6 +47,38 @@ pub struct NetworkSpec {
     pub dns: bool,
 }
 
+/// The default network's name and its bridge (dockerd's `bridge` on `docker0`).
+pub const DEFAULT_NETWORK_NAME: &str = "bridge";
+pub const DEFAULT_BRIDGE: &str = "berth0";
+
+impl NetworkSpec {
+    /// The default `bridge` network: `berth0`, its subnet from `--bip` or else
+    /// the first default pool free of host routes (172.17.0.0/16 normally);
+    /// no embedded DNS, as in Docker.
+    pub fn default_bridge(id: &str, bip: Option<&str>, mtu: Option<u32>) -> Result<NetworkSpec> {
+        let ipam = match bip {
+            Some(bip) => {
+                let (subnet, gateway) = ipam::parse_bip(bip)?;
+                PoolRequest {
+                    subnet: Some(subnet),
+                    gateway: Some(gateway),
+                    ip_range: None,
+                }
+            }
+            None => PoolRequest::default(),
+        };
+        Ok(NetworkSpec {
+            id: id.to_string(),
+            name: DEFAULT_NETWORK_NAME.to_string(),
+            bridge: Some(DEFAULT_BRIDGE.to_string()),
+            internal: false,
+            ipam,
+            mtu,
+            dns: false,
+        })
+    }
+}
+
 /// A network as inspect shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NetworkInfo {
@@ -477,9 +509,26 @@ impl Netd {
 
     /// Starts the embedded DNS inside a container's namespace (after connect,
     /// and again for running containers after a restart).
+    /// Names not in the table are forwarded to the host's resolvers, unless
+    /// every DNS network of the container is internal (then nothing leaves).
     pub fn start_dns(&self, container_id: &str, ns: &NetnsPath) -> Result<()> {
-        let host = std::fs::read_to_string(&self.resolv_conf).unwrap_or_default();
-        let config = DnsServerConfig::new(container_id, resolvconf::upstreams(&host));
+        let only_internal = {
+            let inner = self.lock()?;
+            let mut nets = inner
+                .state
+                .networks
+                .values()
+                .filter(|n| n.dns && n.endpoints.contains_key(container_id))
+                .peekable();
+            nets.peek().is_some() && nets.all(|n| n.internal)
+        };
+        let upstreams = if only_internal {
+            Vec::new()
+        } else {
+            let host = std::fs::read_to_string(&self.resolv_conf).unwrap_or_default();
+            resolvconf::upstreams(&host)
+        };
+        let config = DnsServerConfig::new(container_id, upstreams);
         self.start_dns_with(container_id, ns, config)
     }
 

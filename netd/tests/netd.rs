@@ -10,7 +10,6 @@ use std::path::Path;
 use common::*;
 use netd::firewall::nft::NftBackend;
 use netd::firewall::{parse_port_specs, Protocol};
-use netd::ipam::{parse_bip, PoolRequest};
 use netd::{ConnectRequest, Netd, NetdConfig, NetworkSpec};
 
 async fn open(state: &Path, netns: &Path, table: &str) -> Netd {
@@ -80,22 +79,15 @@ async fn containers_by_name_published_ports_restart_and_clean_teardown() {
         .await
         .unwrap();
     assert_eq!(back.subnet, "10.213.41.0/24".parse().unwrap());
-    let (subnet, gateway) = parse_bip("10.213.44.1/24").unwrap();
-    let default = netd
-        .create_network(&NetworkSpec {
-            id: "d0000000000000003".into(),
-            name: "bridge".into(),
-            bridge: Some(default_br.clone()),
-            ipam: PoolRequest {
-                subnet: Some(subnet),
-                gateway: Some(gateway),
-                ip_range: None,
-            },
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(default.gateway, gateway);
+    // The default bridge from --bip (on a test-named device instead of berth0).
+    let mut spec =
+        NetworkSpec::default_bridge("d0000000000000003", Some("10.213.44.1/24"), None).unwrap();
+    assert_eq!(spec.bridge.as_deref(), Some(::netd::DEFAULT_BRIDGE));
+    assert!(!spec.dns);
+    spec.bridge = Some(default_br.clone());
+    let default = netd.create_network(&spec).await.unwrap();
+    assert_eq!(default.gateway, Ipv4Addr::new(10, 213, 44, 1));
+    assert_eq!(default.subnet, "10.213.44.0/24".parse().unwrap());
 
     let web_ns = NsGuard(netd.create_netns("web0000000000000").unwrap());
     let client_ns = NsGuard(netd.create_netns("cli0000000000000").unwrap());
