@@ -136,3 +136,43 @@ async fn stale_bridges_are_cleaned_and_host_routes_listed() {
     network::delete_bridge(&host, &kept).await.unwrap();
     assert_eq!(count_links(&kept), 0);
 }
+
+/// What one endpoint costs (namespace, veth born inside it, configuration),
+/// printed for the benchmark notes: with no link moved between namespaces
+/// there is no RCU grace period (~35 ms each on this kernel) to wait for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attach_cost() {
+    init_tracing();
+    let dir = tempfile::tempdir().unwrap();
+    let net = TestNet::new(dir.path(), &unique("btc", "a"), 50, 0).await;
+    let host = netd::netns::netlink_here().unwrap();
+    let mut guards = Vec::new();
+    let mut veths = LinkGuard(vec![]);
+    let rounds = 10u8;
+    let started = std::time::Instant::now();
+    for i in 0..rounds {
+        let ns = NsGuard::new(dir.path(), &format!("c{i}"));
+        let ep = network::attach(
+            &host,
+            &EndpointConfig {
+                netns: ns.0.clone(),
+                bridge: net.bridge.clone(),
+                ifname: "eth0".into(),
+                address: ipnet::Ipv4Net::new(Ipv4Addr::new(10, 213, 50, 10 + i), 24).unwrap(),
+                gateway: Some(net.gateway),
+                mtu: None,
+                mac: None,
+            },
+        )
+        .await
+        .unwrap();
+        veths.0.push(ep.host_ifname);
+        guards.push(ns);
+    }
+    let per = started.elapsed() / u32::from(rounds);
+    let started = std::time::Instant::now();
+    drop(guards);
+    let removal = started.elapsed() / u32::from(rounds);
+    eprintln!("attach_cost: namespace + endpoint {per:?} each; namespace removal {removal:?} each");
+    assert!(per < std::time::Duration::from_secs(1));
+}
