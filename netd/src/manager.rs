@@ -189,6 +189,8 @@ impl Netd {
                 self.add_names(net, container, ep);
             }
         }
+        // publish() records them again, with fresh reservations.
+        self.lock()?.state.ports.clear();
         for (container, (network_id, ports)) in &state.ports {
             let specs: Vec<PortSpec> = ports
                 .iter()
@@ -476,11 +478,15 @@ impl Netd {
         let mut inner = self.lock()?;
         inner
             .reservations
-            .insert(container_id.to_string(), reservations);
-        inner.state.ports.insert(
-            container_id.to_string(),
-            (network_id.to_string(), published.clone()),
-        );
+            .entry(container_id.to_string())
+            .or_default()
+            .extend(reservations);
+        let entry = inner
+            .state
+            .ports
+            .entry(container_id.to_string())
+            .or_insert_with(|| (network_id.to_string(), Vec::new()));
+        entry.1.extend(published.iter().copied());
         self.save(&inner)?;
         Ok(published)
     }
@@ -560,6 +566,33 @@ impl Netd {
             resolvconf::for_embedded_dns(&host)
         } else {
             resolvconf::for_default_bridge(&host)
+        }
+    }
+
+    /// Everything of a container that goes (docker rm, or it stopped): its
+    /// names, ports, DNS server, leases and endpoint records, then its
+    /// namespace file, which frees its veth pairs.
+    pub async fn release_container(
+        &self,
+        container_id: &str,
+        ns: Option<&NetnsPath>,
+    ) -> Result<()> {
+        self.stop_dns(container_id)?;
+        self.unpublish(container_id)?;
+        let networks: Vec<String> = self
+            .lock()?
+            .state
+            .networks
+            .values()
+            .filter(|n| n.endpoints.contains_key(container_id))
+            .map(|n| n.id.clone())
+            .collect();
+        for id in networks {
+            self.disconnect(&id, container_id, false).await?;
+        }
+        match ns {
+            Some(ns) => netns::remove(ns),
+            None => Ok(()),
         }
     }
 

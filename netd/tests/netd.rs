@@ -175,8 +175,26 @@ async fn containers_by_name_published_ports_restart_and_clean_teardown() {
     assert!(resolve_in(&client_ns.0, "late.").is_empty());
     assert_eq!(count_links(&late.endpoint.host_ifname), 0);
 
-    // Containers go (namespaces removed), then the networks.
-    for ns in [&web_ns, &client_ns, &other_ns, &late_ns] {
+    // A second -p for the same container adds to the first.
+    let more = netd
+        .publish(
+            "web",
+            &front.id,
+            &parse_port_specs("127.0.0.1::81/udp").unwrap(),
+        )
+        .unwrap();
+    assert_eq!(netd.published("web").unwrap().len(), 2);
+    assert_eq!(more[0].protocol, Protocol::Udp);
+
+    // docker rm -f web: its rules, names and lease go.
+    netd.release_container("web", Some(&web_ns.0))
+        .await
+        .unwrap();
+    assert!(netd.published("web").unwrap().is_empty());
+    assert!(netd.firewall().state().unwrap().ports.is_empty());
+    assert!(resolve_in(&client_ns.0, "web.").is_empty());
+    // The rest go with teardown (berthd stopping without live restore).
+    for ns in [&client_ns, &other_ns, &late_ns] {
         netd.remove_netns(&ns.0).unwrap();
     }
     netd.teardown().await.unwrap();
