@@ -66,6 +66,12 @@ async fn exercise(backend: Box<dyn FirewallBackend>, third: u8, tag: &str) -> Fi
     firewall.remove_ports("c-a1").unwrap();
     assert!(firewall.state().unwrap().ports.is_empty());
     firewall.remove_network(&a.rules(false).network_id).unwrap();
+    // --internal: nothing leaves the bridge, even with no other network to isolate from.
+    firewall.add_network(a.rules(true)).unwrap();
+    firewall.remove_network(&b.rules(false).network_id).unwrap();
+    assert_eq!(echo_from(a.ns(0), to_b, "internal"), None, "internal");
+    firewall.remove_network(&a.rules(true).network_id).unwrap();
+    firewall.add_network(b.rules(false)).unwrap();
     // One network left: nothing to isolate it from.
     assert_eq!(echo_from(a.ns(0), to_b, "open").as_deref(), Some("open"));
     assert_eq!(echo_from(a.ns(0), to_b, "again").as_deref(), Some("again"));

@@ -97,6 +97,7 @@ async fn serve_udp(socket: Arc<UdpSocket>, table: Arc<DnsTable>, config: Arc<Dns
             Ok(x) => x,
             Err(e) => {
                 tracing::warn!(error = %e, "dns: udp receive");
+                tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
         };
@@ -112,8 +113,13 @@ async fn serve_udp(socket: Arc<UdpSocket>, table: Arc<DnsTable>, config: Arc<Dns
 
 async fn serve_tcp(listener: TcpListener, table: Arc<DnsTable>, config: Arc<DnsServerConfig>) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                tracing::warn!(error = %e, "dns: tcp accept");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
         };
         let (table, config) = (table.clone(), config.clone());
         tokio::spawn(async move {
