@@ -82,6 +82,7 @@ async fn exercise(backend: Box<dyn FirewallBackend>, third: u8, tag: &str) -> Fi
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nftables_isolates_masquerades_publishes_and_cleans_up() {
     let table = unique("bt", "t");
+    let _cleanup = NftTableGuard(table.clone());
     let backend = NftBackend::with_table(table.clone());
     let firewall = exercise(Box::new(backend.clone()), 10, "n").await;
     let listing = run("nft", &["list", "table", "ip", &table]);
@@ -102,6 +103,7 @@ async fn nftables_isolates_masquerades_publishes_and_cleans_up() {
 async fn iptables_isolates_masquerades_publishes_and_cleans_up() {
     let prefix = unique("BT", "");
     let chains = Chains::with_prefix(&prefix);
+    let _cleanup = IptablesGuard(chains.clone());
     let firewall = exercise(
         Box::new(IptablesBackend::with_chains(chains.clone())),
         20,

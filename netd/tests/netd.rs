@@ -52,6 +52,7 @@ async fn containers_by_name_published_ports_restart_and_clean_teardown() {
     let state = dir.path().join("state");
     let nsdir = dir.path().join("netns");
     let table = unique("bt", "m");
+    let _cleanup = NftTableGuard(table.clone());
     let (front_br, back_br, default_br) =
         (unique("btm", "f"), unique("btm", "b"), unique("btm", "d"));
     let _links = LinkGuard(vec![front_br.clone(), back_br.clone(), default_br.clone()]);

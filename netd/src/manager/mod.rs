@@ -350,3 +350,37 @@ fn rules_of(net: &NetworkRecord, subnet: Ipv4Net) -> NetworkRules {
         internal: net.internal,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn is_send_sync<T: Send + Sync>() {}
+    fn is_send<T: Send>(_: &T) {}
+
+    /// berthd shares one `Arc<Netd>` across its axum handlers: the object and
+    /// the futures of its async methods must be Send.
+    #[allow(dead_code)]
+    fn futures_are_send(netd: &Netd, req: &ConnectRequest, spec: &NetworkSpec) {
+        is_send_sync::<Netd>();
+        is_send(&netd.connect(req));
+        is_send(&netd.create_network(spec));
+        is_send(&netd.remove_network("x"));
+        is_send(&netd.disconnect("x", "y", true));
+        is_send(&netd.release_container("x", None));
+        is_send(&netd.teardown());
+    }
+
+    #[test]
+    fn default_bridge_spec_follows_bip() {
+        let spec = NetworkSpec::default_bridge("id", Some("10.9.0.1/16"), Some(1400)).unwrap();
+        assert_eq!(spec.name, DEFAULT_NETWORK_NAME);
+        assert_eq!(spec.bridge.as_deref(), Some(DEFAULT_BRIDGE));
+        assert_eq!(spec.ipam.subnet, Some("10.9.0.0/16".parse().unwrap()));
+        assert_eq!(spec.ipam.gateway, Some(Ipv4Addr::new(10, 9, 0, 1)));
+        assert!(!spec.dns);
+        let spec = NetworkSpec::default_bridge("id", None, None).unwrap();
+        assert_eq!(spec.ipam, PoolRequest::default());
+        assert!(NetworkSpec::default_bridge("id", Some("10.9.0.0/16"), None).is_err());
+    }
+}

@@ -237,3 +237,25 @@ pub fn resolve_in(ns: &NetnsPath, name: &str) -> Vec<Ipv4Addr> {
         })
         .collect()
 }
+
+/// Deletes an nftables table of a test's when dropped (even on failure).
+pub struct NftTableGuard(pub String);
+
+impl Drop for NftTableGuard {
+    fn drop(&mut self) {
+        let _ = Command::new("nft")
+            .args(["delete", "table", "ip", &self.0])
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
+/// Removes a test's iptables chains (and the jumps to them) when dropped.
+pub struct IptablesGuard(pub netd::firewall::iptables::Chains);
+
+impl Drop for IptablesGuard {
+    fn drop(&mut self) {
+        use netd::firewall::FirewallBackend;
+        let _ = netd::firewall::iptables::IptablesBackend::with_chains(self.0.clone()).clear();
+    }
+}
