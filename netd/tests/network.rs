@@ -104,7 +104,8 @@ async fn stale_bridges_are_cleaned_and_host_routes_listed() {
     let stale = unique("btn", "s");
     let kept = unique("btn", "k");
     let _guard = LinkGuard(vec![stale.clone(), kept.clone()]);
-    let owner = format!("/tmp/netd-test-{}", std::process::id());
+    // An owner of its own: the other tests of this process keep their bridges.
+    let owner = format!("/tmp/netd-test-{}-stale", std::process::id());
     for (name, gw) in [(&stale, "10.213.2.1/24"), (&kept, "10.213.3.1/24")] {
         let config = BridgeConfig {
             owner: owner.clone(),
