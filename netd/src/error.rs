@@ -44,6 +44,8 @@ pub enum Error {
     AddressOutOfRange(Ipv4Addr),
     #[error("no such network in the address store: {0}")]
     NoSuchNetwork(String),
+    #[error("{0} is not a valid mac address")]
+    InvalidMac(String),
     #[error("invalid port specification: {0:?}")]
     InvalidPortSpec(String),
     #[error("Bind for {0} failed: port is already allocated")]

@@ -90,6 +90,23 @@ pub fn remove(ns: &NetnsPath) -> Result<()> {
     }
 }
 
+/// The namespace files under `dir` (berthd removes those of containers that
+/// are gone when it starts). A missing directory has none.
+pub fn list(dir: &Path) -> Result<Vec<NetnsPath>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(format!("read {}", dir.display()), e)),
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(format!("read {}", dir.display()), e))?;
+        out.push(NetnsPath(entry.path()));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
 /// Runs `work` on a new thread that has entered the namespace, and returns its result.
 pub fn run_in<T, F>(ns: &NetnsPath, work: F) -> Result<T>
 where

@@ -81,6 +81,9 @@ async fn two_endpoints_on_one_bridge_talk_and_teardown_leaves_nothing() {
         .unwrap();
     assert!(!gone.contains("eth0"), "{gone}");
 
+    let listed = netd::netns::list(dir.path()).unwrap();
+    assert_eq!(listed, vec![ns_a.0.clone(), ns_b.0.clone()]);
+
     // Removing the namespace frees the other pair; then the bridge goes.
     drop(ns_b);
     network::delete_bridge(&host, &bridge).await.unwrap();

@@ -54,6 +54,24 @@ pub fn mac_from_ip(ip: Ipv4Addr) -> [u8; 6] {
     [0x02, 0x42, o[0], o[1], o[2], o[3]]
 }
 
+/// Parses `--mac-address` (`02:42:ac:11:00:02`).
+pub fn parse_mac(s: &str) -> Result<[u8; 6]> {
+    let bad = || Error::InvalidMac(s.to_string());
+    let mut mac = [0u8; 6];
+    let mut parts = s.split(':');
+    for byte in mac.iter_mut() {
+        let part = parts.next().ok_or_else(bad)?;
+        if part.len() != 2 {
+            return Err(bad());
+        }
+        *byte = u8::from_str_radix(part, 16).map_err(|_| bad())?;
+    }
+    if parts.next().is_some() {
+        return Err(bad());
+    }
+    Ok(mac)
+}
+
 fn host_veth_name() -> String {
     format!("veth{:07x}", rand::rng().random_range(0..0x1000_0000u32))
 }
@@ -115,5 +133,14 @@ mod tests {
         assert_eq!(ep.mac_string(), "02:42:ac:11:00:02");
         assert_eq!(ep.host_ifname.len(), 11);
         assert!(ep.host_ifname.starts_with("veth"));
+        assert_eq!(parse_mac("02:42:AC:11:00:02").unwrap(), ep.mac);
+        for bad in [
+            "02:42:ac:11:00",
+            "02:42:ac:11:00:02:03",
+            "2:42:ac:11:00:02",
+            "zz:42:ac:11:00:02",
+        ] {
+            assert!(parse_mac(bad).is_err(), "{bad}");
+        }
     }
 }

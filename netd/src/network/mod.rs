@@ -5,7 +5,7 @@ pub mod endpoint;
 pub mod link;
 
 pub use bridge::{bridge_alias, cleanup_stale_bridges, create_bridge, delete_bridge, BridgeConfig};
-pub use endpoint::{attach, detach, mac_from_ip, Endpoint, EndpointConfig};
+pub use endpoint::{attach, detach, mac_from_ip, parse_mac, Endpoint, EndpointConfig};
 
 use futures::TryStreamExt;
 use ipnet::Ipv4Net;
