@@ -29,7 +29,7 @@ async fn exercise(backend: Box<dyn FirewallBackend>, third: u8, tag: &str) -> Fi
     assert_eq!(echo_from(a.ns(0), to_b, "blocked"), None, "isolation");
 
     // Publish a2's echo on an ephemeral host port, on every host address.
-    let echo_a = echo_server_in(a.ns(1), 7200, 2);
+    let echo_a = echo_server_in(a.ns(1), 7200, 3);
     let alloc = PortAllocator::default();
     let reservation = alloc
         .reserve(&PortSpec {
@@ -60,6 +60,13 @@ async fn exercise(backend: Box<dyn FirewallBackend>, third: u8, tag: &str) -> Fi
         echo(SocketAddr::from((a.gateway, port)), "gw").as_deref(),
         Some("gw"),
         "published port on the gateway address"
+    );
+    // From a container of the other network, through the host's address.
+    let via_host = SocketAddr::from((b.gateway, port));
+    assert_eq!(
+        echo_from(b.ns(0), via_host, "cross").as_deref(),
+        Some("cross"),
+        "published port from another network"
     );
     echo_a.join().unwrap();
 

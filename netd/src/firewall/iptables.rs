@@ -90,6 +90,8 @@ impl IptablesBackend {
             "*filter\n:{} - [0:0]\n:{} - [0:0]\n:{} - [0:0]\n",
             c.stage1, c.stage2, c.forward
         );
+        // DNATed connections (published ports) skip isolation, as through docker-proxy.
+        filter += &format!("-A {} -m conntrack --ctstate DNAT -j RETURN\n", c.stage1);
         for n in &state.networks {
             let br = &n.bridge;
             if !n.internal {

@@ -185,6 +185,16 @@ impl NftBackend {
             "forward",
             vec![json!({"jump": {"target": "DOCKER-ISOLATION-STAGE-1"}})],
         ));
+        // Published ports are reachable from containers of other networks too
+        // (through the host's addresses, as through docker-proxy): DNATed
+        // connections skip the isolation between bridges.
+        cmds.push(self.rule(
+            "DOCKER-ISOLATION-STAGE-1",
+            vec![
+                json!({"match": {"op": "in", "left": {"ct": {"key": "status"}}, "right": "dnat"}}),
+                json!({"return": null}),
+            ],
+        ));
         for n in &state.networks {
             self.network_rules(n, &state.networks, &mut cmds);
         }
