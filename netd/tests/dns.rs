@@ -66,33 +66,57 @@ fn a_records(m: &Message) -> Vec<Ipv4Addr> {
         .collect()
 }
 
-/// A fake upstream on 127.0.0.1 in the host's namespace: `example.test` is
-/// 192.0.2.99, everything else NXDOMAIN.
+/// The fake upstream's answer to one query.
+fn fake_answer(query: &[u8], tcp: bool) -> Option<Vec<u8>> {
+    let req = Message::from_vec(query).ok()?;
+    let mut reply = Message::new();
+    reply
+        .set_id(req.id())
+        .set_message_type(MessageType::Response)
+        .add_queries(req.queries().iter().cloned());
+    let q = req.queries().first()?;
+    if q.name().to_ascii() == "example.test." {
+        // A different answer per transport shows which one was forwarded.
+        let last = if tcp { 100 } else { 99 };
+        reply.add_answer(Record::from_rdata(
+            q.name().clone(),
+            60,
+            RData::A(A(Ipv4Addr::new(192, 0, 2, last))),
+        ));
+    } else {
+        reply.set_response_code(ResponseCode::NXDomain);
+    }
+    reply.to_vec().ok()
+}
+
+/// A fake upstream (UDP and TCP) on 127.0.0.1 in the host's namespace: `example.test` is
+/// 192.0.2.99 (.100 over TCP), everything else NXDOMAIN.
 fn fake_upstream() -> SocketAddr {
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
     let addr = socket.local_addr().unwrap();
+    let listener = std::net::TcpListener::bind(addr).unwrap();
     std::thread::spawn(move || {
         let mut buf = vec![0u8; 4096];
         while let Ok((n, peer)) = socket.recv_from(&mut buf) {
-            let Ok(req) = Message::from_vec(&buf[..n]) else {
-                continue;
-            };
-            let mut reply = Message::new();
-            reply
-                .set_id(req.id())
-                .set_message_type(MessageType::Response)
-                .add_queries(req.queries().iter().cloned());
-            let q = &req.queries()[0];
-            if q.name().to_ascii() == "example.test." {
-                reply.add_answer(Record::from_rdata(
-                    q.name().clone(),
-                    60,
-                    RData::A(A(Ipv4Addr::new(192, 0, 2, 99))),
-                ));
-            } else {
-                reply.set_response_code(ResponseCode::NXDomain);
+            if let Some(reply) = fake_answer(&buf[..n], false) {
+                let _ = socket.send_to(&reply, peer);
             }
-            let _ = socket.send_to(&reply.to_vec().unwrap(), peer);
+        }
+    });
+    std::thread::spawn(move || {
+        while let Ok((mut s, _)) = listener.accept() {
+            let mut len = [0u8; 2];
+            if s.read_exact(&mut len).is_err() {
+                continue;
+            }
+            let mut q = vec![0u8; u16::from_be_bytes(len) as usize];
+            if s.read_exact(&mut q).is_err() {
+                continue;
+            }
+            if let Some(reply) = fake_answer(&q, true) {
+                let _ = s.write_all(&(reply.len() as u16).to_be_bytes());
+                let _ = s.write_all(&reply);
+            }
         }
     });
     addr
@@ -164,6 +188,12 @@ async fn embedded_dns_answers_peers_only_and_forwards_the_rest() {
     // Everything else is forwarded.
     let r = ask(front.ns(1), "example.test.", RecordType::A, false);
     assert_eq!(a_records(&r), vec![Ipv4Addr::new(192, 0, 2, 99)]);
+    let r = ask(front.ns(1), "example.test.", RecordType::A, true);
+    assert_eq!(
+        a_records(&r),
+        vec![Ipv4Addr::new(192, 0, 2, 100)],
+        "forwarded over TCP"
+    );
 
     // docker network connect: `other` joins front and sees web at once.
     table.set_endpoint(

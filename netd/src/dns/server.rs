@@ -5,7 +5,7 @@
 //! DNAT to a random port.
 //!
 //! Names in the [`DnsTable`] are answered (A and PTR); anything else is
-//! forwarded, bytes unchanged, from the host's namespace to the upstreams.
+//! forwarded (see [`crate::dns::forward`]).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -18,13 +18,13 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::task::JoinHandle;
 
+use crate::dns::forward::{forward, Transport};
 use crate::dns::table::DnsTable;
 use crate::error::{Error, Result};
 use crate::netns::{self, NetnsPath};
 
 /// dockerd's TTL for its container records.
 const TTL: u32 = 600;
-const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(2);
 const TCP_IDLE: Duration = Duration::from_secs(10);
 
 /// Where and for whom a server answers.
@@ -104,7 +104,7 @@ async fn serve_udp(socket: Arc<UdpSocket>, table: Arc<DnsTable>, config: Arc<Dns
         let query = buf[..n].to_vec();
         let (socket, table, config) = (socket.clone(), table.clone(), config.clone());
         tokio::spawn(async move {
-            if let Some(reply) = respond(&table, &config, &query).await {
+            if let Some(reply) = respond(&table, &config, &query, Transport::Udp).await {
                 let _ = socket.send_to(&reply, peer).await;
             }
         });
@@ -137,7 +137,7 @@ async fn tcp_session(mut stream: TcpStream, table: &DnsTable, config: &DnsServer
         if stream.read_exact(&mut query).await.is_err() {
             return;
         }
-        let Some(reply) = respond(table, config, &query).await else {
+        let Some(reply) = respond(table, config, &query, Transport::Tcp).await else {
             return;
         };
         let Ok(len) = u16::try_from(reply.len()) else {
@@ -149,13 +149,19 @@ async fn tcp_session(mut stream: TcpStream, table: &DnsTable, config: &DnsServer
     }
 }
 
-/// The reply to one query: from the table, or forwarded, or SERVFAIL.
-pub async fn respond(table: &DnsTable, config: &DnsServerConfig, query: &[u8]) -> Option<Vec<u8>> {
+/// The reply to one query: from the table, or forwarded (over the client's
+/// transport, as dockerd does), or SERVFAIL.
+pub async fn respond(
+    table: &DnsTable,
+    config: &DnsServerConfig,
+    query: &[u8],
+    transport: Transport,
+) -> Option<Vec<u8>> {
     let request = Message::from_vec(query).ok()?;
     if let Some(local) = answer_locally(table, &config.endpoint_id, &request) {
         return local.to_vec().ok();
     }
-    if let Some(reply) = forward(&config.upstreams, query, request.id()).await {
+    if let Some(reply) = forward(&config.upstreams, query, request.id(), transport).await {
         return Some(reply);
     }
     let mut fail = reply_to(&request);
@@ -205,35 +211,4 @@ pub fn answer_locally(table: &DnsTable, asker: &str, request: &Message) -> Optio
         }
     }
     Some(reply)
-}
-
-async fn forward(upstreams: &[SocketAddr], query: &[u8], id: u16) -> Option<Vec<u8>> {
-    for upstream in upstreams {
-        let local: SocketAddr = if upstream.is_ipv4() {
-            (Ipv4Addr::UNSPECIFIED, 0).into()
-        } else {
-            (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
-        };
-        let Ok(socket) = UdpSocket::bind(local).await else {
-            continue;
-        };
-        if socket.send_to(query, upstream).await.is_err() {
-            continue;
-        }
-        let mut buf = vec![0u8; 4096];
-        let got = tokio::time::timeout(UPSTREAM_TIMEOUT, async {
-            loop {
-                let (n, from) = socket.recv_from(&mut buf).await.ok()?;
-                if from == *upstream && n >= 2 && u16::from_be_bytes([buf[0], buf[1]]) == id {
-                    return Some(buf[..n].to_vec());
-                }
-            }
-        })
-        .await;
-        match got {
-            Ok(Some(reply)) => return Some(reply),
-            _ => tracing::debug!(%upstream, "dns: upstream did not answer"),
-        }
-    }
-    None
 }
