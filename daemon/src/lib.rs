@@ -20,6 +20,7 @@ pub mod config;
 pub mod containers;
 pub mod events;
 pub mod images;
+pub mod networks;
 pub mod progress;
 pub mod reference;
 pub mod registry;

@@ -72,7 +72,9 @@ fn init_logging(level: &str) -> impl Fn(&str) {
     use tracing_subscriber::prelude::*;
     let filter_for = |level: &str| {
         tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-            tracing_subscriber::EnvFilter::new(format!("{level},h2=info,hyper=info,rustls=info"))
+            tracing_subscriber::EnvFilter::new(format!(
+                "{level},h2=info,hyper=info,rustls=info,netlink_packet_route=error"
+            ))
         })
     };
     let (filter, handle) = tracing_subscriber::reload::Layer::new(filter_for(level));

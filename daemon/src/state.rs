@@ -27,6 +27,8 @@ pub struct Daemon {
     pub execs: crate::containers::exec::ExecStore,
     /// Clients attached before their container's task exists (`docker run`).
     pub attach_gate: crate::containers::attach_gate::AttachGate,
+    /// Docker networks and netd (`<data-root>/network`).
+    pub networks: crate::networks::Networks,
 }
 
 pub type SharedDaemon = Arc<Daemon>;
@@ -50,6 +52,12 @@ impl Daemon {
         let engine = crate::containers::engine::EngineClient::new(
             crate::containers::engine::launcher::socket_path(&config),
         );
+        let networks = crate::networks::Networks::open(&config.data_root).map_err(|e| {
+            StoreError::io(
+                "opening the network records",
+                std::io::Error::other(e.to_string()),
+            )
+        })?;
         let daemon = Arc::new(Daemon {
             config,
             content,
@@ -63,6 +71,7 @@ impl Daemon {
             engine,
             execs: Default::default(),
             attach_gate: Default::default(),
+            networks,
         });
         // Whatever an interrupted pull or delete left half-done goes now, before any request.
         crate::images::recovery::check_store(&daemon)?;

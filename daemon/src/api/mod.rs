@@ -11,6 +11,7 @@ pub mod host;
 pub mod image_transfer;
 pub mod images;
 pub mod info;
+pub mod networks;
 pub mod plugins;
 pub mod stats;
 pub mod streams;
@@ -50,6 +51,7 @@ pub fn routes(daemon: SharedDaemon) -> Router {
         .merge(distribution::routes())
         .merge(containers::routes())
         .merge(exec::routes())
+        .merge(networks::routes())
         .merge(streams::routes())
         .merge(stats::routes())
         .merge(system_df::routes())

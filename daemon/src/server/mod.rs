@@ -69,6 +69,7 @@ async fn run_with_pidfile(config: Config) -> Result<(), ServerError> {
     let mut hangup = signal(SignalKind::hangup()).map_err(ServerError::Signals)?;
 
     let daemon = Daemon::open(config.clone())?;
+    daemon.networks.start(&config).await;
     crate::containers::monitor::start_engine(&daemon).await;
     let listeners = listen::bind_all(&config).await?;
     let sockets: Vec<_> = listeners

@@ -1,0 +1,294 @@
+//! Networks through the stock CLI: `docker network create/ls/inspect/rm/prune` with
+//! filters and dockerd's errors; nothing of a test daemon's networking left behind.
+mod common;
+
+use std::path::Path;
+
+use common::Daemon;
+
+/// The links a daemon made (bridges carry the alias `berth:<data-root>/network:<id>`).
+fn links_of(dir: &Path) -> Vec<String> {
+    let out = std::process::Command::new("ip")
+        .args(["-j", "link", "show"])
+        .output()
+        .expect("ip link");
+    let links: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    let owner = format!("berth:{}:", dir.join("data").join("network").display());
+    links
+        .iter()
+        .filter(|l| l["ifalias"].as_str().is_some_and(|a| a.starts_with(&owner)))
+        .filter_map(|l| l["ifname"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// The firewall table of a daemon on a non-default data root (see networks::host).
+fn table_of(dir: &Path) -> String {
+    let path = dir.join("data").join("network").display().to_string();
+    let hash = path.bytes().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    format!("berth-{hash:08x}")
+}
+
+fn table_exists(name: &str) -> bool {
+    let out = std::process::Command::new("nft")
+        .args(["list", "tables"])
+        .output()
+        .expect("nft");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .any(|l| l.trim() == format!("table ip {name}"))
+}
+
+/// Stops the daemon and removes what its networking left on the host (dockerd too
+/// keeps its bridges and rules after a stop); returns what was there.
+fn stop_and_clean(d: &mut Daemon) -> (Vec<String>, bool) {
+    d.stop();
+    let dir = d.dir.path().to_path_buf();
+    let links = links_of(&dir);
+    for l in &links {
+        let _ = std::process::Command::new("ip")
+            .args(["link", "del", l])
+            .status();
+    }
+    let table = table_of(&dir);
+    let had_table = table_exists(&table);
+    if had_table {
+        let _ = std::process::Command::new("nft")
+            .args(["delete", "table", "ip", &table])
+            .status();
+    }
+    (links, had_table)
+}
+
+/// A /24 of 10.214.0.0/16 for this test process (tests run side by side).
+fn test_subnet() -> (String, String) {
+    let third = std::process::id() % 250 + 1;
+    (format!("10.214.{third}.0/24"), format!("10.214.{third}.1"))
+}
+
+fn names(out: &str) -> Vec<String> {
+    let mut v: Vec<String> = out.lines().map(|l| l.trim().to_string()).collect();
+    v.retain(|l| !l.is_empty());
+    v.sort();
+    v
+}
+
+#[test]
+fn predefined_networks_and_their_errors() {
+    let mut d = Daemon::start();
+    let ls = d.docker_ok(&[
+        "network",
+        "ls",
+        "--format",
+        "{{.Name}} {{.Driver}} {{.Scope}}",
+    ]);
+    assert_eq!(
+        names(&ls),
+        vec!["bridge bridge local", "host host local", "none null local"]
+    );
+    let bridge = d.docker_ok(&[
+        "network",
+        "inspect",
+        "bridge",
+        "--format",
+        "{{.Driver}} {{index .Options \"com.docker.network.bridge.default_bridge\"}} {{len .IPAM.Config}}",
+    ]);
+    assert_eq!(bridge.trim(), "bridge true 1");
+    let host = d.docker_ok(&[
+        "network",
+        "inspect",
+        "host",
+        "--format",
+        "{{.Driver}} {{.IPAM.Config}}",
+    ]);
+    assert_eq!(host.trim(), "host []");
+
+    let err = d.docker_err(&["network", "create", "bridge"]);
+    assert!(
+        err.contains("operation is not permitted on predefined bridge network"),
+        "{err}"
+    );
+    let err = d.docker_err(&["network", "create", "-d", "host", "h1"]);
+    assert!(
+        err.contains("only one instance of \"host\" network is allowed"),
+        "{err}"
+    );
+    let err = d.docker_err(&["network", "create", "-d", "nosuchdriver", "x1"]);
+    assert!(err.contains("plugin \"nosuchdriver\" not found"), "{err}");
+    let err = d.docker_err(&["network", "rm", "host"]);
+    assert!(
+        err.contains("host is a pre-defined network and cannot be removed"),
+        "{err}"
+    );
+    let err = d.docker_err(&["network", "rm", "nosuchnet"]);
+    assert!(err.contains("network nosuchnet not found"), "{err}");
+    let err = d.docker_err(&["network", "inspect", "nosuchnet"]);
+    assert!(err.contains("network nosuchnet not found"), "{err}");
+    let err = d.docker_err(&["network", "ls", "--filter", "type=x"]);
+    assert!(err.contains("invalid filter: 'type'='x'"), "{err}");
+    let err = d.docker_err(&["network", "ls", "--filter", "foo=1"]);
+    assert!(err.contains("invalid filter 'foo'"), "{err}");
+    let err = d.docker_err(&["network", "ls", "--filter", "dangling=maybe"]);
+    assert!(err.contains("invalid value for filter 'dangling'"), "{err}");
+
+    let (links, table) = stop_and_clean(&mut d);
+    assert_eq!(links.len(), 1, "the default bridge: {links:?}");
+    assert!(table, "the daemon's firewall table");
+}
+
+#[test]
+fn create_inspect_filter_remove_prune() {
+    let mut d = Daemon::start();
+    let (subnet, gateway) = test_subnet();
+    let id = d.docker_ok(&[
+        "network",
+        "create",
+        "--subnet",
+        &subnet,
+        "--gateway",
+        &gateway,
+        "--label",
+        "tier=front",
+        "--label",
+        "solo",
+        "--internal",
+        "--attachable",
+        "-o",
+        "com.docker.network.driver.mtu=1400",
+        "front",
+    ]);
+    let id = id.trim().to_string();
+    assert_eq!(id.len(), 64, "{id}");
+    let shown = d.docker_ok(&[
+        "network", "inspect", "front", "--format",
+        "{{.Name}} {{.Driver}} {{.Scope}} {{.Internal}} {{.Attachable}} {{(index .IPAM.Config 0).Subnet}} {{(index .IPAM.Config 0).Gateway}} {{.Labels.tier}} {{len .Containers}}",
+    ]);
+    assert_eq!(
+        shown.trim(),
+        format!("front bridge local true true {subnet} {gateway} front 0")
+    );
+    // By id prefix too, and the raw JSON has dockerd's fields.
+    let raw = d.docker_ok(&["network", "inspect", &id[..12]]);
+    let v: serde_json::Value = serde_json::from_str(&raw).expect("inspect JSON");
+    let n = &v[0];
+    assert_eq!(n["Id"], id.as_str());
+    assert_eq!(n["IPAM"]["Driver"], "default");
+    assert_eq!(n["Options"]["com.docker.network.driver.mtu"], "1400");
+    assert_eq!(n["Labels"]["solo"], "");
+    assert!(n["Containers"].as_object().is_some_and(|c| c.is_empty()));
+    assert!(n["Created"].as_str().is_some_and(|c| c.ends_with('Z')));
+    let bridge = format!("br-{}", &id[..12]);
+    assert!(
+        links_of(d.dir.path()).contains(&bridge),
+        "bridge {bridge} exists"
+    );
+
+    let err = d.docker_err(&["network", "create", "front"]);
+    assert!(
+        err.contains("network with name front already exists"),
+        "{err}"
+    );
+    let err = d.docker_err(&["network", "create", "--subnet", "bad", "x2"]);
+    assert!(err.contains("invalid"), "{err}");
+    let err = d.docker_err(&["network", "create", "--subnet", &subnet, "x3"]);
+    assert!(
+        err.contains("Pool overlaps with other one on this address space"),
+        "{err}"
+    );
+
+    let back = d.docker_ok(&[
+        "network",
+        "create",
+        "-o",
+        "com.docker.network.bridge.name=brt-back",
+        "back",
+    ]);
+    assert!(!back.trim().is_empty());
+    let fmt = ["--format", "{{.Name}}"];
+    let ls = |args: &[&str]| {
+        let mut all = vec!["network", "ls"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&fmt);
+        names(&d.docker_ok(&all))
+    };
+    assert_eq!(ls(&["--filter", "label=tier=front"]), vec!["front"]);
+    assert_eq!(ls(&["--filter", "label=solo"]), vec!["front"]);
+    assert_eq!(ls(&["--filter", "name=ron"]), vec!["front"]);
+    assert_eq!(
+        ls(&["--filter", &format!("id={}", &id[..10])]),
+        vec!["front"]
+    );
+    assert_eq!(ls(&["--filter", "type=custom"]), vec!["back", "front"]);
+    assert_eq!(
+        ls(&["--filter", "type=builtin"]),
+        vec!["bridge", "host", "none"]
+    );
+    assert_eq!(ls(&["--filter", "driver=null"]), vec!["none"]);
+    assert_eq!(ls(&["--filter", "dangling=true"]), vec!["back", "front"]);
+    assert_eq!(
+        ls(&["--filter", "dangling=false"]),
+        vec!["bridge", "host", "none"]
+    );
+    let quiet = d.docker_ok(&["network", "ls", "-q", "--filter", "name=front"]);
+    assert_eq!(quiet.trim(), &id[..12]);
+
+    // Prune honours labels, then takes what is left unused.
+    let pruned = d.docker_ok(&["network", "prune", "-f", "--filter", "label=tier=front"]);
+    assert!(
+        pruned.contains("front") && !pruned.contains("back"),
+        "{pruned}"
+    );
+    assert!(
+        !links_of(d.dir.path()).contains(&bridge),
+        "bridge {bridge} removed"
+    );
+    d.docker_ok(&["network", "rm", "back"]);
+    assert_eq!(ls(&["--filter", "type=custom"]), Vec::<String>::new());
+    let pruned = d.docker_ok(&["network", "prune", "-f"]);
+    assert!(!pruned.contains("Deleted"), "{pruned}");
+
+    let (links, _) = stop_and_clean(&mut d);
+    assert_eq!(
+        links.len(),
+        1,
+        "only the default bridge remained: {links:?}"
+    );
+}
+
+#[test]
+fn networks_survive_a_restart() {
+    let mut d = Daemon::start();
+    let (subnet, _) = test_subnet();
+    let id = d.docker_ok(&["network", "create", "--subnet", &subnet, "kept"]);
+    let before = d.docker_ok(&[
+        "network",
+        "inspect",
+        "bridge",
+        "--format",
+        "{{.Id}} {{json .IPAM.Config}}",
+    ]);
+    d.stop();
+    d.restart_with(&[]);
+    let after = d.docker_ok(&[
+        "network",
+        "inspect",
+        "bridge",
+        "--format",
+        "{{.Id}} {{json .IPAM.Config}}",
+    ]);
+    assert_eq!(before, after, "the default bridge keeps its id and subnet");
+    let kept = d.docker_ok(&[
+        "network",
+        "inspect",
+        "kept",
+        "--format",
+        "{{.Id}} {{(index .IPAM.Config 0).Subnet}}",
+    ]);
+    assert_eq!(kept.trim(), format!("{} {subnet}", id.trim()));
+    let bridge = format!("br-{}", &id.trim()[..12]);
+    assert!(links_of(d.dir.path()).contains(&bridge));
+    d.docker_ok(&["network", "rm", "kept"]);
+    let (links, _) = stop_and_clean(&mut d);
+    assert_eq!(links.len(), 1, "{links:?}");
+}

@@ -1,0 +1,120 @@
+//! Opening netd for this daemon, and the host-wide names it uses.
+//!
+//! The daemon on the default data root (`/var/lib/berth`) owns `berth0` and the
+//! firewall table `berth`, as dockerd owns `docker0` and its chains. Any other data
+//! root (several daemons side by side, the compat tests) gets names of its own, derived
+//! from its network state folder, so daemons never clear each other's rules.
+use std::path::{Path, PathBuf};
+
+use netd::firewall::{self, iptables, nft, FirewallBackend, FirewallState};
+
+use crate::config::Config;
+
+const DEFAULT_DATA_ROOT: &str = "/var/lib/berth";
+
+/// Where netd keeps its state for `data_root`.
+pub fn state_dir(data_root: &Path) -> PathBuf {
+    data_root.join("network")
+}
+
+/// The host names of one daemon's networking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostNames {
+    /// The default network's bridge.
+    pub bridge: String,
+    /// The nftables table (and, upper-cased, the iptables chain prefix).
+    pub firewall: String,
+}
+
+impl HostNames {
+    pub fn for_data_root(data_root: &Path) -> HostNames {
+        if data_root == Path::new(DEFAULT_DATA_ROOT) {
+            return HostNames {
+                bridge: netd::DEFAULT_BRIDGE.to_string(),
+                firewall: "berth".to_string(),
+            };
+        }
+        let tag = format!(
+            "{:08x}",
+            fnv1a(state_dir(data_root).display().to_string().as_bytes())
+        );
+        HostNames {
+            bridge: format!("bth{tag}"),
+            firewall: format!("berth-{tag}"),
+        }
+    }
+}
+
+/// FNV-1a (32 bits): a stable short tag for a path.
+pub fn fnv1a(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ u32::from(*b)).wrapping_mul(0x0100_0193)
+    })
+}
+
+/// `--iptables=false`: netd manages no rule at all.
+struct NoFirewall;
+
+impl FirewallBackend for NoFirewall {
+    fn apply(&self, _state: &FirewallState) -> netd::Result<()> {
+        Ok(())
+    }
+    fn clear(&self) -> netd::Result<()> {
+        Ok(())
+    }
+    fn name(&self) -> &'static str {
+        "none"
+    }
+}
+
+fn firewall_backend(config: &Config, names: &HostNames) -> Box<dyn FirewallBackend> {
+    if !config.iptables {
+        return Box::new(NoFirewall);
+    }
+    let default = names.firewall == "berth";
+    match (firewall::detect_backend().name(), default) {
+        (_, true) => firewall::detect_backend(),
+        ("nftables", false) => Box::new(nft::NftBackend::with_table(names.firewall.clone())),
+        (_, false) => Box::new(iptables::IptablesBackend::with_chains(
+            iptables::Chains::with_prefix(&names.firewall.to_ascii_uppercase()),
+        )),
+    }
+}
+
+/// Opens netd: its state under `<data-root>/network`, namespace files under
+/// `<exec-root>/netns`, pools from `--default-address-pool`.
+pub async fn open_netd(config: &Config) -> super::Result<netd::Netd> {
+    let names = HostNames::for_data_root(&config.data_root);
+    let mut pools = Vec::new();
+    for p in &config.default_address_pools {
+        let base = p.base.parse().map_err(|_| {
+            super::NetworkError::Invalid(format!("invalid default address pool {}", p.base))
+        })?;
+        pools.push(netd::ipam::pools::AddressPool { base, size: p.size });
+    }
+    let netd = netd::Netd::open(netd::NetdConfig {
+        state_dir: state_dir(&config.data_root),
+        netns_dir: config.exec_root.join("netns"),
+        default_address_pools: pools,
+        firewall: firewall_backend(config, &names),
+        resolv_conf: PathBuf::from("/etc/resolv.conf"),
+    })
+    .await?;
+    Ok(netd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_root_owns_dockerd_like_names() {
+        let n = HostNames::for_data_root(Path::new("/var/lib/berth"));
+        assert_eq!(n.bridge, "berth0");
+        assert_eq!(n.firewall, "berth");
+        let other = HostNames::for_data_root(Path::new("/tmp/x/data"));
+        assert!(other.bridge.len() <= 15, "{}", other.bridge);
+        assert!(other.firewall.starts_with("berth-"));
+        assert_ne!(other, HostNames::for_data_root(Path::new("/tmp/y/data")));
+    }
+}

@@ -1,0 +1,220 @@
+//! Docker networks on top of netd: the network records (the Docker model), the
+//! predefined `bridge`, `host` and `none` networks, and the `netd::Netd` berthd
+//! opens at start-up (state under `<data-root>/network`, namespace files under
+//! `<exec-root>/netns`).
+//!
+//! - `record`  — the persisted Docker network model.
+//! - `create`  — `POST /networks/create` validated into a record and a netd network.
+//! - `view`    — inspect JSON and the list filters.
+//! - `host`    — opening netd: names of this daemon's bridge and firewall table.
+pub mod create;
+pub mod host;
+pub mod record;
+pub mod view;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+
+pub use record::{EndpointRecord, IpamConfig, NetworkRecord};
+
+/// What can go wrong with networks, mapped once to Docker's statuses in `api::error`.
+#[derive(Debug, thiserror::Error)]
+pub enum NetworkError {
+    /// 404.
+    #[error("network {0} not found")]
+    NotFound(String),
+    /// 400.
+    #[error("{0}")]
+    Invalid(String),
+    /// 403 (dockerd's "forbidden": predefined networks, pools overlapping).
+    #[error("{0}")]
+    Forbidden(String),
+    /// 409.
+    #[error("{0}")]
+    Conflict(String),
+    /// 404 with its own text (`plugin "x" not found`).
+    #[error("{0}")]
+    Missing(String),
+    #[error(transparent)]
+    Netd(#[from] netd::Error),
+    #[error("{0}: {1}")]
+    Io(String, #[source] std::io::Error),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl NetworkError {
+    pub fn io(what: impl Into<String>, e: std::io::Error) -> Self {
+        NetworkError::Io(what.into(), e)
+    }
+}
+
+pub type Result<T, E = NetworkError> = std::result::Result<T, E>;
+
+/// Every network of this daemon, and netd once it is open.
+pub struct Networks {
+    dir: record::RecordDir,
+    records: Mutex<BTreeMap<String, NetworkRecord>>,
+    netd: OnceLock<Arc<netd::Netd>>,
+    /// Creations and removals one at a time (the duplicate-name check stays true).
+    changes: tokio::sync::Mutex<()>,
+}
+
+impl Networks {
+    /// Loads the records under `<data-root>/network/docker`, adding `host` and `none`
+    /// when missing (the `bridge` record comes with netd, in [`Networks::start`]).
+    pub fn open(data_root: &std::path::Path) -> Result<Networks> {
+        let dir = record::RecordDir::open(&data_root.join("network").join("docker"))?;
+        let mut records: BTreeMap<String, NetworkRecord> = dir
+            .load_all()?
+            .into_iter()
+            .map(|r| (r.id.clone(), r))
+            .collect();
+        for (name, driver) in [("host", "host"), ("none", "null")] {
+            if !records.values().any(|r| r.name == name) {
+                let r = create::predefined(name, driver);
+                dir.save(&r)?;
+                records.insert(r.id.clone(), r);
+            }
+        }
+        Ok(Networks {
+            dir,
+            records: Mutex::new(records),
+            netd: OnceLock::new(),
+            changes: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<String, NetworkRecord>> {
+        self.records.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// netd, once `start` has opened it.
+    pub fn netd(&self) -> Result<&Arc<netd::Netd>> {
+        self.netd
+            .get()
+            .ok_or_else(|| NetworkError::Internal("networking is not available".into()))
+    }
+
+    /// Every network, sorted by name.
+    pub fn list(&self) -> Vec<NetworkRecord> {
+        let mut all: Vec<NetworkRecord> = self.lock().values().cloned().collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        all
+    }
+
+    /// dockerd's lookup: full id, then exact name, then unique id prefix.
+    pub fn find(&self, reference: &str) -> Result<NetworkRecord> {
+        let records = self.lock();
+        if let Some(r) = records.get(reference) {
+            return Ok(r.clone());
+        }
+        let by_name: Vec<&NetworkRecord> =
+            records.values().filter(|r| r.name == reference).collect();
+        match by_name.len() {
+            1 => return Ok(by_name[0].clone()),
+            0 => {}
+            n => {
+                return Err(NetworkError::Invalid(format!(
+                    "network {reference} is ambiguous ({n} matches found based on name)"
+                )))
+            }
+        }
+        if reference.is_empty() {
+            return Err(NetworkError::NotFound(reference.to_string()));
+        }
+        let by_prefix: Vec<&NetworkRecord> = records
+            .values()
+            .filter(|r| r.id.starts_with(reference))
+            .collect();
+        match by_prefix.len() {
+            1 => Ok(by_prefix[0].clone()),
+            0 => Err(NetworkError::NotFound(reference.to_string())),
+            n => Err(NetworkError::Invalid(format!(
+                "network {reference} is ambiguous ({n} matches found based on ID prefix)"
+            ))),
+        }
+    }
+
+    /// Saves and keeps a new or changed record.
+    pub fn put(&self, record: NetworkRecord) -> Result<()> {
+        self.dir.save(&record)?;
+        self.lock().insert(record.id.clone(), record);
+        Ok(())
+    }
+
+    /// Changes one record in place and saves it.
+    pub fn update<T>(&self, id: &str, edit: impl FnOnce(&mut NetworkRecord) -> T) -> Result<T> {
+        let mut records = self.lock();
+        let record = records
+            .get_mut(id)
+            .ok_or_else(|| NetworkError::NotFound(id.to_string()))?;
+        let out = edit(record);
+        self.dir.save(record)?;
+        Ok(out)
+    }
+
+    fn forget(&self, id: &str) -> Result<()> {
+        self.dir.remove(id)?;
+        self.lock().remove(id);
+        Ok(())
+    }
+
+    /// Removes a network (`DELETE /networks/{id}`): refused for the predefined ones
+    /// and while containers are connected, as dockerd.
+    pub async fn remove(&self, reference: &str) -> Result<NetworkRecord> {
+        let _one_at_a_time = self.changes.lock().await;
+        let record = self.find(reference)?;
+        if record.is_predefined() {
+            return Err(NetworkError::Forbidden(format!(
+                "{} is a pre-defined network and cannot be removed",
+                record.name
+            )));
+        }
+        if !record.endpoints.is_empty() {
+            let list: Vec<String> = record
+                .endpoints
+                .values()
+                .map(|ep| {
+                    let id = &ep.endpoint_id[..ep.endpoint_id.len().min(12)];
+                    format!("name:{:?} id:{:?}", ep.name, id)
+                })
+                .collect();
+            return Err(NetworkError::Forbidden(format!(
+                "error while removing network: network {} has active endpoints ({})",
+                record.name,
+                list.join(", ")
+            )));
+        }
+        if record.is_bridge() {
+            self.netd()?.remove_network(&record.id).await?;
+        }
+        self.forget(&record.id)?;
+        Ok(record)
+    }
+}
+
+impl Networks {
+    /// Opens netd (restoring its bridges, rules and ports), then makes sure the default
+    /// `bridge` network and every user-defined network are in place. Failures are
+    /// logged: the daemon still serves, with networking unavailable.
+    pub async fn start(&self, config: &crate::config::Config) {
+        let netd = match host::open_netd(config).await {
+            Ok(n) => Arc::new(n),
+            Err(e) => {
+                tracing::error!("networking is unavailable: {e}");
+                return;
+            }
+        };
+        let _ = self.netd.set(netd);
+        let names = host::HostNames::for_data_root(&config.data_root);
+        if let Err(e) =
+            create::ensure_default_bridge(self, &names.bridge, config.bip.as_deref()).await
+        {
+            tracing::error!("the default bridge network could not be created: {e}");
+        }
+        if let Err(e) = create::restore_user_networks(self).await {
+            tracing::error!("restoring networks: {e}");
+        }
+    }
+}
