@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use super::containers::param;
 use super::{ApiError, ApiResult};
-use crate::networks::{create, view, NetworkError, NetworkRecord};
+use crate::networks::{connect, create, view, NetworkError, NetworkRecord};
 use crate::state::{Daemon, SharedDaemon};
 
 pub fn routes() -> Router<SharedDaemon> {
@@ -154,11 +154,15 @@ async fn connect_route(
     let body = connect_body(&body)?;
     let container = daemon.containers.lookup(&body.container)?;
     let network = daemon.networks.find(&id)?;
-    Err(ApiError::not_implemented(format!(
-        "connecting container {} to network {} is not supported yet",
-        container.name.trim_start_matches('/'),
-        network.name
-    )))
+    connect::connect(
+        &daemon,
+        &container,
+        &network.id,
+        body.endpoint_config.as_ref(),
+    )
+    .await?;
+    publish_connect_event(&daemon, "connect", &network, &container.id);
+    Ok(StatusCode::OK.into_response())
 }
 
 async fn disconnect_route(
@@ -169,13 +173,18 @@ async fn disconnect_route(
     let body = connect_body(&body)?;
     let container = daemon.containers.lookup(&body.container)?;
     let network = daemon.networks.find(&id)?;
-    if !network.endpoints.contains_key(&container.id) {
-        return Err(ApiError::forbidden(format!(
-            "container {} is not connected to network {}",
-            container.id, network.name
-        )));
-    }
-    Err(ApiError::not_implemented(
-        "disconnecting containers is not supported yet",
-    ))
+    connect::disconnect(&daemon, &container, &network.id).await?;
+    publish_connect_event(&daemon, "disconnect", &network, &container.id);
+    Ok(StatusCode::OK.into_response())
+}
+
+fn publish_connect_event(daemon: &Daemon, action: &str, network: &NetworkRecord, container: &str) {
+    let attributes = BTreeMap::from([
+        ("container".to_string(), container.to_string()),
+        ("name".to_string(), network.name.clone()),
+        ("type".to_string(), network.driver.clone()),
+    ]);
+    daemon
+        .events
+        .publish("network", action, &network.id, attributes);
 }

@@ -7,9 +7,14 @@
 //! - `create`  — `POST /networks/create` validated into a record and a netd network.
 //! - `view`    — inspect JSON and the list filters.
 //! - `host`    — opening netd: names of this daemon's bridge and firewall table.
+pub mod connect;
 pub mod create;
+pub mod endpoints;
 pub mod host;
+pub mod ports;
 pub mod record;
+pub mod sandbox;
+pub mod settings;
 pub mod view;
 
 use std::collections::BTreeMap;

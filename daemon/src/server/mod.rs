@@ -71,6 +71,7 @@ async fn run_with_pidfile(config: Config) -> Result<(), ServerError> {
     let daemon = Daemon::open(config.clone())?;
     daemon.networks.start(&config).await;
     crate::containers::monitor::start_engine(&daemon).await;
+    crate::networks::sandbox::restore(&daemon).await;
     let listeners = listen::bind_all(&config).await?;
     let sockets: Vec<_> = listeners
         .iter()

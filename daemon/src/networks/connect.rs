@@ -1,0 +1,96 @@
+//! `docker network connect` and `disconnect`: to a stopped container they change what it
+//! gets at its next start; to a running one they take effect at once (its interface,
+//! its names on the embedded DNS).
+use netd::netns::NetnsPath;
+use serde_json::Value;
+
+use super::endpoints::{request_from, ContainerNetwork, Mode};
+use super::{sandbox, NetworkError, Result};
+use crate::containers::record::Container;
+use crate::state::Daemon;
+
+const HOST_CONFLICT: &str =
+    "container cannot be disconnected from host network or connected to host network";
+const NONE_CONFLICT: &str = "container cannot be connected to multiple networks with one of the networks in private (none) mode";
+
+/// Connects container `c` to network `reference` with `EndpointConfig` (aliases, static
+/// IPv4 address, MAC address).
+pub async fn connect(
+    daemon: &Daemon,
+    c: &Container,
+    reference: &str,
+    endpoint_config: Option<&Value>,
+) -> Result<()> {
+    let network = daemon.networks.find(reference)?;
+    match (Mode::of(c), network.driver.as_str()) {
+        (Mode::Host, _) | (_, "host") => return Err(NetworkError::Invalid(HOST_CONFLICT.into())),
+        (Mode::None, _) | (_, "null") => return Err(NetworkError::Invalid(NONE_CONFLICT.into())),
+        (Mode::Container(_), _) => {
+            return Err(NetworkError::Invalid(
+                "container sharing network namespace with another container or host cannot be connected to any other network".into(),
+            ))
+        }
+        _ => {}
+    }
+    let mut state = ContainerNetwork::load(&c.dir);
+    if state.requests.is_empty() && matches!(Mode::of(c), Mode::Network(_)) {
+        // A container recorded before it had endpoint requests: its mode's network.
+        state.requests = super::endpoints::plan(&daemon.networks, c, None)?.requests;
+    }
+    if state.requests.iter().any(|r| r.network_id == network.id) {
+        return Err(NetworkError::Forbidden(format!(
+            "endpoint with name {} already exists in network {}",
+            c.bare_name(),
+            network.name
+        )));
+    }
+    let request = request_from(&network.id, endpoint_config)?;
+    if network.name == "bridge" && (!request.aliases.is_empty() || request.ipv4.is_some()) {
+        return Err(NetworkError::Invalid(
+            "network-scoped aliases and static addresses are only supported for user-defined networks".into(),
+        ));
+    }
+    let running_ns = state
+        .netns
+        .clone()
+        .filter(|_| c.state.status.is_running())
+        .map(NetnsPath::existing);
+    if let Some(ns) = running_ns {
+        let had_dns = sandbox::has_embedded_dns(daemon, &state);
+        let index = state.requests.len();
+        sandbox::attach(daemon, c, &ns, &request, index).await?;
+        if !had_dns && network.name != "bridge" {
+            daemon.networks.netd()?.start_dns(&c.id, &ns)?;
+        }
+    }
+    state.requests.push(request);
+    state.save(&c.dir)
+}
+
+/// Disconnects container `c` from network `reference`.
+pub async fn disconnect(daemon: &Daemon, c: &Container, reference: &str) -> Result<()> {
+    let network = daemon.networks.find(reference)?;
+    if Mode::of(c) == Mode::Host || network.driver == "host" {
+        return Err(NetworkError::Invalid(HOST_CONFLICT.into()));
+    }
+    let mut state = ContainerNetwork::load(&c.dir);
+    let requested = state.requests.iter().any(|r| r.network_id == network.id);
+    if !requested && !network.endpoints.contains_key(&c.id) {
+        return Err(NetworkError::Forbidden(format!(
+            "container {} is not connected to network {}",
+            c.id, network.name
+        )));
+    }
+    if network.endpoints.contains_key(&c.id) {
+        daemon
+            .networks
+            .netd()?
+            .disconnect(&network.id, &c.id, c.state.status.is_running())
+            .await?;
+        daemon.networks.update(&network.id, |n| {
+            n.endpoints.remove(&c.id);
+        })?;
+    }
+    state.requests.retain(|r| r.network_id != network.id);
+    state.save(&c.dir)
+}

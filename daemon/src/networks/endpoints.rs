@@ -1,0 +1,174 @@
+//! A container's side of networking, kept in `<container dir>/network.json`: the
+//! endpoints it asked for (NetworkingConfig at create, `docker network connect` while
+//! stopped) and, while it runs, the namespace netd made for it.
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{NetworkError, Networks, Result};
+use crate::containers::record::Container;
+
+const STATE_FILE: &str = "network.json";
+
+/// One network a container is to be on, with its options.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointRequest {
+    /// The network's id.
+    pub network_id: String,
+    /// `--ip`.
+    #[serde(default)]
+    pub ipv4: Option<String>,
+    /// `--mac-address`.
+    #[serde(default)]
+    pub mac: Option<String>,
+    /// `--network-alias`.
+    #[serde(default)]
+    pub aliases: Vec<String>,
+}
+
+/// Everything networking remembers of one container.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerNetwork {
+    /// In attachment order: the first gives eth0 and the default route.
+    #[serde(default)]
+    pub requests: Vec<EndpointRequest>,
+    /// netd's namespace file while the container runs (not for host or container: modes).
+    #[serde(default)]
+    pub netns: Option<PathBuf>,
+    /// NetworkSettings.SandboxID while running.
+    #[serde(default)]
+    pub sandbox_id: String,
+}
+
+impl ContainerNetwork {
+    pub fn load(dir: &Path) -> ContainerNetwork {
+        std::fs::read(dir.join(STATE_FILE))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        let data = serde_json::to_vec_pretty(self)
+            .map_err(|e| NetworkError::Internal(format!("encoding network state: {e}")))?;
+        let path = dir.join(STATE_FILE);
+        crate::store::atomic::write_file(&path, &data)
+            .map_err(|e| NetworkError::Internal(format!("writing {}: {e}", path.display())))
+    }
+}
+
+/// How a container is networked (`HostConfig.NetworkMode`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    Host,
+    None,
+    /// `container:<name|id>`: that container's namespace.
+    Container(String),
+    /// A network by name or id (`default` is `bridge`).
+    Network(String),
+}
+
+impl Mode {
+    pub fn of(c: &Container) -> Mode {
+        Mode::parse(c.host_config.network_mode.as_deref().unwrap_or("default"))
+    }
+
+    pub fn parse(mode: &str) -> Mode {
+        match mode {
+            "host" => Mode::Host,
+            "none" => Mode::None,
+            "" | "default" => Mode::Network("bridge".into()),
+            m => match m.strip_prefix("container:") {
+                Some(other) => Mode::Container(other.to_string()),
+                None => Mode::Network(m.to_string()),
+            },
+        }
+    }
+}
+
+/// One endpoint config of NetworkingConfig.EndpointsConfig (or a connect body).
+pub fn request_from(network_id: &str, config: Option<&Value>) -> Result<EndpointRequest> {
+    let settings: bollard_stubs::models::EndpointSettings = match config {
+        Some(v) if !v.is_null() => serde_json::from_value(v.clone())
+            .map_err(|e| NetworkError::Invalid(format!("invalid endpoint settings: {e}")))?,
+        _ => Default::default(),
+    };
+    let ipv4 = settings
+        .ipam_config
+        .and_then(|i| i.ipv4_address)
+        .filter(|s| !s.is_empty());
+    if let Some(ip) = &ipv4 {
+        ip.parse::<std::net::Ipv4Addr>()
+            .map_err(|_| NetworkError::Invalid(format!("invalid IPv4 address: {ip}")))?;
+    }
+    let mac = settings.mac_address.filter(|s| !s.is_empty());
+    if let Some(m) = &mac {
+        netd::network::endpoint::parse_mac(m)?;
+    }
+    Ok(EndpointRequest {
+        network_id: network_id.to_string(),
+        ipv4,
+        mac,
+        aliases: settings.aliases.unwrap_or_default(),
+    })
+}
+
+/// At create: checks the network mode and NetworkingConfig, and records the endpoints
+/// the container is to get at start.
+pub fn plan(
+    networks: &Networks,
+    c: &Container,
+    networking_config: Option<&Value>,
+) -> Result<ContainerNetwork> {
+    let configs = networking_config
+        .and_then(|n| n.get("EndpointsConfig"))
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let mut plan = ContainerNetwork::default();
+    let Mode::Network(first) = Mode::of(c) else {
+        return Ok(plan);
+    };
+    let first = networks.find(&first)?;
+    let mut request = request_from(&first.id, configs.get(&first.name))?;
+    if request.mac.is_none() {
+        request.mac = c.config_mac_address();
+    }
+    if first.name == "bridge" && !request.aliases.is_empty() {
+        return Err(NetworkError::Invalid(
+            "network-scoped aliases are only supported for user-defined networks".into(),
+        ));
+    }
+    if first.name == "bridge" && request.ipv4.is_some() {
+        return Err(NetworkError::Invalid(
+            "user specified IP address is supported only when connecting to networks with user configured subnets".into(),
+        ));
+    }
+    plan.requests.push(request);
+    for (name, config) in &configs {
+        if *name == first.name || *name == first.id {
+            continue;
+        }
+        let net = networks.find(name)?;
+        if plan.requests.iter().any(|r| r.network_id == net.id) {
+            continue;
+        }
+        plan.requests.push(request_from(&net.id, Some(config))?);
+    }
+    Ok(plan)
+}
+
+/// `Config.MacAddress` of older API versions.
+trait ConfigMac {
+    fn config_mac_address(&self) -> Option<String>;
+}
+
+impl ConfigMac for Container {
+    fn config_mac_address(&self) -> Option<String> {
+        serde_json::to_value(&self.config)
+            .ok()
+            .and_then(|v| v.get("MacAddress")?.as_str().map(str::to_string))
+            .filter(|m| !m.is_empty())
+    }
+}

@@ -1,0 +1,288 @@
+//! A running container's networking: its namespace from netd, its endpoints on each
+//! network, its published ports, its embedded DNS, its /etc/hosts and resolv.conf —
+//! made at start, released when it stops or goes, put back after a restart of berthd.
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+
+use netd::netns::NetnsPath;
+
+use super::endpoints::{ContainerNetwork, EndpointRequest, Mode};
+use super::record::{new_id, EndpointRecord};
+use super::{ports, NetworkError, Result};
+use crate::containers::record::Container;
+use crate::state::Daemon;
+
+/// The names a container answers to on a network's embedded DNS.
+fn dns_names(c: &Container, aliases: &[String]) -> Vec<String> {
+    let mut names = vec![c.bare_name().to_string()];
+    names.extend(aliases.iter().cloned());
+    names.push(c.short_id().to_string());
+    if let Some(h) = c.config.hostname.as_deref().filter(|h| !h.is_empty()) {
+        names.push(h.to_string());
+    }
+    names.dedup();
+    names
+}
+
+/// Connects a container's namespace to one network and records the endpoint.
+pub(super) async fn attach(
+    daemon: &Daemon,
+    c: &Container,
+    ns: &NetnsPath,
+    request: &EndpointRequest,
+    index: usize,
+) -> Result<EndpointRecord> {
+    let netd = daemon.networks.netd()?;
+    let network = daemon.networks.find(&request.network_id)?;
+    let ip = match &request.ipv4 {
+        Some(ip) => Some(
+            ip.parse::<Ipv4Addr>()
+                .map_err(|_| NetworkError::Invalid(format!("invalid IPv4 address: {ip}")))?,
+        ),
+        None => None,
+    };
+    let mac = match &request.mac {
+        Some(m) => Some(netd::network::endpoint::parse_mac(m)?),
+        None => None,
+    };
+    let user_defined = network.name != "bridge";
+    let names = dns_names(c, &request.aliases);
+    let connected = netd
+        .connect(&netd::ConnectRequest {
+            network_id: network.id.clone(),
+            container_id: c.id.clone(),
+            netns: ns.clone(),
+            ifname: format!("eth{index}"),
+            ip,
+            mac,
+            names: if user_defined {
+                names.clone()
+            } else {
+                Vec::new()
+            },
+            default_route: index == 0,
+        })
+        .await?;
+    let endpoint = EndpointRecord {
+        name: c.bare_name().to_string(),
+        endpoint_id: new_id(),
+        mac: connected.endpoint.mac_string(),
+        ip: connected.endpoint.address.addr().to_string(),
+        prefix_len: connected.endpoint.address.prefix_len(),
+        gateway: connected.gateway.to_string(),
+        aliases: request.aliases.clone(),
+        dns_names: if user_defined { names } else { Vec::new() },
+    };
+    daemon.networks.update(&network.id, |n| {
+        n.endpoints.insert(c.id.clone(), endpoint.clone());
+    })?;
+    Ok(endpoint)
+}
+
+/// Whether any network the container is on has the embedded DNS (user-defined ones).
+pub(super) fn has_embedded_dns(daemon: &Daemon, state: &ContainerNetwork) -> bool {
+    state.requests.iter().any(|r| {
+        daemon
+            .networks
+            .find(&r.network_id)
+            .is_ok_and(|n| n.name != "bridge")
+    })
+}
+
+/// At start: the namespace path the OCI spec joins (`None`: the host's, for
+/// `--network host`). Endpoints, ports, DNS, /etc/hosts and resolv.conf are in place
+/// when it returns; on failure everything made is released again.
+pub async fn setup(daemon: &Daemon, c: &Container) -> Result<Option<PathBuf>> {
+    match Mode::of(c) {
+        Mode::Host => Ok(None),
+        Mode::Container(other) => {
+            let other = daemon
+                .containers
+                .lookup(&other)
+                .map_err(|e| NetworkError::Missing(e.to_string()))?;
+            if !other.state.status.is_running() {
+                return Err(NetworkError::Conflict(format!(
+                    "cannot join network namespace of a non running container: container {} is exited",
+                    other.id
+                )));
+            }
+            for (from, to) in [
+                (other.hosts_path(), c.hosts_path()),
+                (other.resolv_conf_path(), c.resolv_conf_path()),
+            ] {
+                if let Err(e) = std::fs::copy(&from, &to) {
+                    tracing::debug!(from = %from.display(), "copying: {e}");
+                }
+            }
+            if Mode::of(&other) == Mode::Host {
+                return Ok(None);
+            }
+            let theirs = ContainerNetwork::load(&other.dir).netns;
+            Ok(Some(theirs.unwrap_or_else(|| {
+                PathBuf::from(format!("/proc/{}/ns/net", other.state.pid))
+            })))
+        }
+        Mode::None | Mode::Network(_) => {
+            let netd = daemon.networks.netd()?;
+            // A namespace left by a crash is released first.
+            release(daemon, c).await;
+            let ns = netd.create_netns(&c.id)?;
+            let mut state = ContainerNetwork::load(&c.dir);
+            state.netns = Some(ns.path().to_path_buf());
+            state.sandbox_id = new_id();
+            state.save(&c.dir)?;
+            match connect_all(daemon, c, &ns, &state).await {
+                Ok(()) => Ok(Some(ns.path().to_path_buf())),
+                Err(e) => {
+                    release(daemon, c).await;
+                    Err(e)
+                }
+            }
+        }
+    }
+}
+
+async fn connect_all(
+    daemon: &Daemon,
+    c: &Container,
+    ns: &NetnsPath,
+    state: &ContainerNetwork,
+) -> Result<()> {
+    let netd = daemon.networks.netd()?;
+    if state.requests.is_empty() {
+        loopback_up(ns)?;
+        return Ok(());
+    }
+    let mut first_ip = None;
+    for (index, request) in state.requests.iter().enumerate() {
+        let ep = attach(daemon, c, ns, request, index).await?;
+        if index == 0 {
+            first_ip = Some(ep.ip.clone());
+        }
+    }
+    let specs = ports::specs_of(c)?;
+    if !specs.is_empty() {
+        netd.publish(&c.id, &state.requests[0].network_id, &specs)?;
+    }
+    let embedded = has_embedded_dns(daemon, state);
+    if embedded {
+        netd.start_dns(&c.id, ns)?;
+        write_file(&c.resolv_conf_path(), &netd.container_resolv_conf(true))?;
+    }
+    if let Some(ip) = first_ip {
+        write_hosts(c, &ip)?;
+    }
+    Ok(())
+}
+
+fn write_file(path: &std::path::Path, text: &str) -> Result<()> {
+    std::fs::write(path, text)
+        .map_err(|e| NetworkError::io(format!("writing {}", path.display()), e))
+}
+
+/// /etc/hosts as written at create, with the container's address instead of loopback
+/// for its own names.
+fn write_hosts(c: &Container, ip: &str) -> Result<()> {
+    let path = c.hosts_path();
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let hostname = c.config.hostname.clone().unwrap_or_default();
+    let mut out = String::new();
+    let mut replaced = false;
+    for line in text.lines() {
+        let mine = line
+            .strip_prefix("127.0.0.1\t")
+            .is_some_and(|names| !hostname.is_empty() && names.split('\t').any(|n| n == hostname));
+        if mine {
+            out.push_str(&format!("{ip}\t{}\n", &line["127.0.0.1\t".len()..]));
+            replaced = true;
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    if !replaced && !hostname.is_empty() {
+        out.push_str(&format!("{ip}\t{hostname}\n"));
+    }
+    write_file(&path, &out)
+}
+
+/// Brings `lo` up inside a namespace with no other interface (`--network none`).
+fn loopback_up(ns: &NetnsPath) -> Result<()> {
+    netd::netns::run_in(ns, || {
+        // SAFETY: plain ioctls on a socket this thread owns, with a zeroed ifreq.
+        unsafe {
+            let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+            if fd < 0 {
+                return Err(netd::Error::Io {
+                    context: "socket for lo".into(),
+                    source: std::io::Error::last_os_error(),
+                });
+            }
+            let mut req: libc::ifreq = std::mem::zeroed();
+            for (i, b) in b"lo\0".iter().enumerate() {
+                req.ifr_name[i] = *b as libc::c_char;
+            }
+            let ok = libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut req) == 0 && {
+                req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+                libc::ioctl(fd, libc::SIOCSIFFLAGS, &req) == 0
+            };
+            libc::close(fd);
+            if ok {
+                Ok(())
+            } else {
+                Err(netd::Error::Io {
+                    context: "bringing lo up".into(),
+                    source: std::io::Error::last_os_error(),
+                })
+            }
+        }
+    })?;
+    Ok(())
+}
+
+/// When the container stops or is removed: ports, DNS, endpoints and the namespace go.
+/// Failures are logged: nothing here may keep a container from stopping.
+pub async fn release(daemon: &Daemon, c: &Container) {
+    let mut state = ContainerNetwork::load(&c.dir);
+    if let Ok(netd) = daemon.networks.netd() {
+        let ns = state.netns.as_ref().map(NetnsPath::existing);
+        if let Err(e) = netd.release_container(&c.id, ns.as_ref()).await {
+            tracing::warn!(container = %c.id, "releasing the container's networking: {e}");
+        }
+    }
+    for n in daemon.networks.list() {
+        if n.endpoints.contains_key(&c.id) {
+            let _ = daemon.networks.update(&n.id, |n| {
+                n.endpoints.remove(&c.id);
+            });
+        }
+    }
+    if state.netns.take().is_some() || !state.sandbox_id.is_empty() {
+        state.sandbox_id.clear();
+        if let Err(e) = state.save(&c.dir) {
+            tracing::warn!(container = %c.id, "{e}");
+        }
+    }
+}
+
+/// After berthd restarts (netd has put bridges, rules and names back): running
+/// containers get their embedded DNS again; those that died meanwhile are released.
+pub async fn restore(daemon: &Daemon) {
+    for c in daemon.containers.list() {
+        let state = ContainerNetwork::load(&c.dir);
+        let Some(path) = state.netns.clone() else {
+            continue;
+        };
+        if !c.state.status.is_running() {
+            release(daemon, &c).await;
+            continue;
+        }
+        if has_embedded_dns(daemon, &state) {
+            if let Ok(netd) = daemon.networks.netd() {
+                if let Err(e) = netd.start_dns(&c.id, &NetnsPath::existing(path)) {
+                    tracing::warn!(container = %c.id, "embedded DNS: {e}");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! A container's networks as inspect (`NetworkSettings`) and `docker ps` show them,
+//! from its endpoint requests, the network records and netd's published ports.
+use serde_json::{json, Map, Value};
+
+use super::endpoints::{ContainerNetwork, EndpointRequest, Mode};
+use super::ports;
+use super::record::{EndpointRecord, NetworkRecord};
+use crate::containers::record::Container;
+use crate::state::Daemon;
+
+/// One network's entry of `NetworkSettings.Networks`.
+fn endpoint_json(
+    net: Option<&NetworkRecord>,
+    request: Option<&EndpointRequest>,
+    ep: Option<&EndpointRecord>,
+) -> Value {
+    let ipam_config = request
+        .and_then(|r| r.ipv4.as_ref())
+        .map(|ip| json!({ "IPv4Address": ip }))
+        .unwrap_or(Value::Null);
+    let aliases = request
+        .filter(|r| !r.aliases.is_empty())
+        .map(|r| json!(r.aliases))
+        .unwrap_or(Value::Null);
+    let mac = ep
+        .map(|e| e.mac.clone())
+        .or_else(|| request.and_then(|r| r.mac.clone()))
+        .unwrap_or_default();
+    let dns_names = ep
+        .filter(|e| !e.dns_names.is_empty())
+        .map(|e| json!(e.dns_names))
+        .unwrap_or(Value::Null);
+    json!({
+        "IPAMConfig": ipam_config,
+        "Links": null,
+        "Aliases": aliases,
+        "MacAddress": mac,
+        "DriverOpts": null,
+        "GwPriority": 0,
+        "NetworkID": net.map(|n| n.id.clone()).unwrap_or_default(),
+        "EndpointID": ep.map(|e| e.endpoint_id.clone()).unwrap_or_default(),
+        "Gateway": ep.map(|e| e.gateway.clone()).unwrap_or_default(),
+        "IPAddress": ep.map(|e| e.ip.clone()).unwrap_or_default(),
+        "IPPrefixLen": ep.map(|e| e.prefix_len).unwrap_or(0),
+        "IPv6Gateway": "",
+        "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0,
+        "DNSNames": dns_names,
+    })
+}
+
+/// `NetworkSettings.Networks`.
+pub fn networks_json(daemon: &Daemon, c: &Container) -> Value {
+    let state = ContainerNetwork::load(&c.dir);
+    let mut out = Map::new();
+    match Mode::of(c) {
+        Mode::Container(_) => {}
+        Mode::Host | Mode::None => {
+            let name = if Mode::of(c) == Mode::Host {
+                "host"
+            } else {
+                "none"
+            };
+            let net = daemon.networks.find(name).ok();
+            out.insert(name.into(), endpoint_json(net.as_ref(), None, None));
+        }
+        Mode::Network(name) => {
+            if state.requests.is_empty() {
+                let net = daemon.networks.find(&name).ok();
+                out.insert(name, endpoint_json(net.as_ref(), None, None));
+            }
+            for r in &state.requests {
+                let Ok(net) = daemon.networks.find(&r.network_id) else {
+                    continue;
+                };
+                let ep = net.endpoints.get(&c.id);
+                out.insert(net.name.clone(), endpoint_json(Some(&net), Some(r), ep));
+            }
+        }
+    }
+    Value::Object(out)
+}
+
+fn published(daemon: &Daemon, c: &Container) -> Vec<netd::state::PublishedPort> {
+    if !c.state.status.is_running() {
+        return Vec::new();
+    }
+    daemon
+        .networks
+        .netd()
+        .ok()
+        .and_then(|n| n.published(&c.id).ok())
+        .unwrap_or_default()
+}
+
+/// `NetworkSettings` of inspect, with dockerd's top-level fields from the default bridge.
+pub fn network_settings(daemon: &Daemon, c: &Container) -> Value {
+    let state = ContainerNetwork::load(&c.dir);
+    let running = c.state.status.is_running();
+    let bridge = daemon
+        .networks
+        .find("bridge")
+        .ok()
+        .and_then(|n| n.endpoints.get(&c.id).cloned())
+        .unwrap_or_default();
+    let ports_json = if running {
+        ports::inspect_ports(c, &published(daemon, c))
+    } else {
+        json!({})
+    };
+    json!({
+        "Bridge": "",
+        "SandboxID": if running { state.sandbox_id.clone() } else { String::new() },
+        "SandboxKey": state.netns.filter(|_| running).map(|p| p.display().to_string()).unwrap_or_default(),
+        "HairpinMode": false,
+        "LinkLocalIPv6Address": "",
+        "LinkLocalIPv6PrefixLen": 0,
+        "Ports": ports_json,
+        "SecondaryIPAddresses": null,
+        "SecondaryIPv6Addresses": null,
+        "EndpointID": bridge.endpoint_id,
+        "Gateway": bridge.gateway,
+        "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0,
+        "IPAddress": bridge.ip,
+        "IPPrefixLen": bridge.prefix_len,
+        "IPv6Gateway": "",
+        "MacAddress": bridge.mac,
+        "Networks": networks_json(daemon, c),
+    })
+}
+
+/// `Ports` of one `docker ps` row.
+pub fn list_ports(daemon: &Daemon, c: &Container) -> Value {
+    ports::list_ports(c, &published(daemon, c))
+}
