@@ -292,3 +292,30 @@ fn networks_survive_a_restart() {
     let (links, _) = stop_and_clean(&mut d);
     assert_eq!(links.len(), 1, "{links:?}");
 }
+
+#[test]
+fn connect_and_disconnect_a_stopped_container() {
+    let f = common::Fixtures::load();
+    let mut d = Daemon::start();
+    let image = d.pull_fixture(&f, "busybox");
+    d.docker_ok(&["network", "create", "back"]);
+    let err = d.docker_err(&["network", "connect", "back", "nosuchcontainer"]);
+    assert!(err.contains("No such container: nosuchcontainer"), "{err}");
+    d.docker_ok(&["create", "--name", "c1", &image, "true"]);
+    let err = d.docker_err(&["network", "connect", "nosuchnet", "c1"]);
+    assert!(err.contains("network nosuchnet not found"), "{err}");
+    let err = d.docker_err(&["network", "connect", "host", "c1"]);
+    assert!(err.contains("connected to host network"), "{err}");
+    d.docker_ok(&["network", "connect", "--alias", "db", "back", "c1"]);
+    let err = d.docker_err(&["network", "connect", "back", "c1"]);
+    assert!(
+        err.contains("endpoint with name c1 already exists in network back"),
+        "{err}"
+    );
+    d.docker_ok(&["network", "disconnect", "back", "c1"]);
+    let err = d.docker_err(&["network", "disconnect", "back", "c1"]);
+    assert!(err.contains("is not connected to network back"), "{err}");
+    d.docker_ok(&["rm", "c1"]);
+    d.docker_ok(&["network", "rm", "back"]);
+    stop_and_clean(&mut d);
+}

@@ -172,3 +172,30 @@ impl ConfigMac for Container {
             .filter(|m| !m.is_empty())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes() {
+        assert_eq!(Mode::parse("default"), Mode::Network("bridge".into()));
+        assert_eq!(Mode::parse(""), Mode::Network("bridge".into()));
+        assert_eq!(Mode::parse("host"), Mode::Host);
+        assert_eq!(Mode::parse("none"), Mode::None);
+        assert_eq!(Mode::parse("container:web"), Mode::Container("web".into()));
+        assert_eq!(Mode::parse("mynet"), Mode::Network("mynet".into()));
+    }
+
+    #[test]
+    fn endpoint_settings() {
+        let v = serde_json::json!({"IPAMConfig": {"IPv4Address": "10.1.0.5"}, "Aliases": ["db"], "MacAddress": "02:42:0a:01:00:05"});
+        let r = request_from("n1", Some(&v)).expect("request");
+        assert_eq!(r.ipv4.as_deref(), Some("10.1.0.5"));
+        assert_eq!(r.aliases, vec!["db".to_string()]);
+        assert_eq!(r.mac.as_deref(), Some("02:42:0a:01:00:05"));
+        let bad = serde_json::json!({"IPAMConfig": {"IPv4Address": "nope"}});
+        assert!(request_from("n1", Some(&bad)).is_err());
+        assert_eq!(request_from("n1", None).expect("empty").network_id, "n1");
+    }
+}

@@ -43,8 +43,20 @@ fn parse_host_ports(s: &str) -> Result<Option<(u16, u16)>> {
 /// What a container publishes: its PortBindings, and with `-P` every exposed port
 /// without a binding on an ephemeral host port.
 pub fn specs_of(c: &Container) -> Result<Vec<PortSpec>> {
+    specs_from(
+        &c.host_config.port_bindings.clone().unwrap_or_default(),
+        c.host_config.publish_all_ports.unwrap_or(false),
+        c.config.exposed_ports.as_deref().unwrap_or(&[]),
+    )
+}
+
+/// [`specs_of`] from the parts of a container it reads.
+pub fn specs_from(
+    bindings: &bollard_stubs::models::PortMap,
+    publish_all: bool,
+    exposed: &[String],
+) -> Result<Vec<PortSpec>> {
     let mut specs = Vec::new();
-    let bindings = c.host_config.port_bindings.clone().unwrap_or_default();
     let mut keys: Vec<&String> = bindings.keys().collect();
     keys.sort();
     for key in keys {
@@ -75,8 +87,8 @@ pub fn specs_of(c: &Container) -> Result<Vec<PortSpec>> {
             });
         }
     }
-    if c.host_config.publish_all_ports.unwrap_or(false) {
-        for key in c.config.exposed_ports.iter().flatten() {
+    if publish_all {
+        for key in exposed {
             if bindings.contains_key(key) {
                 continue;
             }
@@ -147,4 +159,52 @@ pub fn list_ports(c: &Container, published: &[PublishedPort]) -> Value {
         out.push(json!({"PrivatePort": port, "Type": protocol.as_str()}));
     }
     Value::Array(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bollard_stubs::models::{PortBinding, PortMap};
+
+    fn binding(ip: &str, port: &str) -> PortBinding {
+        PortBinding {
+            host_ip: Some(ip.into()),
+            host_port: Some(port.into()),
+        }
+    }
+
+    #[test]
+    fn bindings_and_publish_all() {
+        let mut map = PortMap::new();
+        map.insert(
+            "80/tcp".into(),
+            Some(vec![binding("127.0.0.1", "8080"), binding("::", "8080")]),
+        );
+        map.insert("53/udp".into(), Some(vec![binding("", "")]));
+        let exposed = vec!["80/tcp".to_string(), "443/tcp".to_string()];
+        let specs = specs_from(&map, true, &exposed).expect("specs");
+        assert_eq!(specs.len(), 3, "{specs:?}");
+        assert_eq!(specs[0].protocol, Protocol::Udp);
+        assert_eq!(specs[0].host_ports, None);
+        assert_eq!(specs[1].host_ip, Some(Ipv4Addr::LOCALHOST));
+        assert_eq!(specs[1].host_ports, Some((8080, 8080)));
+        assert_eq!(specs[2].container_port, 443);
+        assert_eq!(specs[2].host_ports, None);
+        let none = specs_from(&PortMap::new(), false, &exposed).expect("specs");
+        assert!(none.is_empty());
+    }
+
+    #[test]
+    fn bad_specs_are_refused() {
+        let mut map = PortMap::new();
+        map.insert("80/sctpx".into(), None);
+        assert!(specs_from(&map, false, &[]).is_err());
+        let mut map = PortMap::new();
+        map.insert("80/tcp".into(), Some(vec![binding("", "9-1")]));
+        assert!(specs_from(&map, false, &[]).is_err());
+        assert_eq!(
+            parse_host_ports("8000-8010").expect("range"),
+            Some((8000, 8010))
+        );
+    }
 }

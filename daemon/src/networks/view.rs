@@ -169,3 +169,64 @@ pub async fn prune(networks: &Networks, filters_json: &str) -> Result<Vec<String
     }
     Ok(removed)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::networks::create::predefined;
+
+    fn with_custom() -> (tempfile::TempDir, Networks) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let networks = Networks::open(dir.path()).expect("open");
+        let mut web = predefined("web", "bridge");
+        web.labels.insert("tier".into(), "front".into());
+        networks.put(web).expect("put");
+        (dir, networks)
+    }
+
+    fn names(list: Vec<NetworkRecord>) -> Vec<String> {
+        list.into_iter().map(|n| n.name).collect()
+    }
+
+    #[test]
+    fn filters_like_dockerd() {
+        let (_dir, n) = with_custom();
+        assert_eq!(names(list(&n, "").expect("all")), ["host", "none", "web"]);
+        assert_eq!(
+            names(list(&n, r#"{"type":{"custom":true}}"#).expect("custom")),
+            ["web"]
+        );
+        assert_eq!(
+            names(list(&n, r#"{"label":{"tier=front":true}}"#).expect("label")),
+            ["web"]
+        );
+        assert_eq!(
+            names(list(&n, r#"{"dangling":{"true":true}}"#).expect("dangling")),
+            ["web"]
+        );
+        assert_eq!(
+            names(list(&n, r#"{"driver":{"null":true}}"#).expect("driver")),
+            ["none"]
+        );
+        assert_eq!(
+            names(list(&n, r#"{"name":{"os":true}}"#).expect("name")),
+            ["host"]
+        );
+        let err = list(&n, r#"{"type":{"x":true}}"#).expect_err("bad type");
+        assert_eq!(err.to_string(), "invalid filter: 'type'='x'");
+        let err = list(&n, r#"{"nope":{"x":true}}"#).expect_err("bad key");
+        assert_eq!(err.to_string(), "invalid filter 'nope'");
+    }
+
+    #[test]
+    fn inspect_shape() {
+        let (_dir, n) = with_custom();
+        let web = n.find("web").expect("web");
+        let v = inspect_json(&web);
+        assert_eq!(v["Scope"], "local");
+        assert_eq!(v["IPAM"]["Options"], Value::Null);
+        assert!(v["Containers"].as_object().is_some_and(|c| c.is_empty()));
+        assert_eq!(n.find(&web.id[..6]).expect("prefix").name, "web");
+        assert!(matches!(n.find("zzz"), Err(NetworkError::NotFound(_))));
+    }
+}
