@@ -130,8 +130,14 @@ pub fn plan(
     let Mode::Network(first) = Mode::of(c) else {
         return Ok(plan);
     };
+    // The CLI keys the mode's network by the mode as given ("default", a name, an id).
+    let mode_key = c.host_config.network_mode.clone().unwrap_or_default();
     let first = networks.find(&first)?;
-    let mut request = request_from(&first.id, configs.get(&first.name))?;
+    let first_config = configs
+        .get(&first.name)
+        .or_else(|| configs.get(&mode_key))
+        .or_else(|| configs.get(&first.id));
+    let mut request = request_from(&first.id, first_config)?;
     if request.mac.is_none() {
         request.mac = c.config_mac_address();
     }
@@ -147,7 +153,7 @@ pub fn plan(
     }
     plan.requests.push(request);
     for (name, config) in &configs {
-        if *name == first.name || *name == first.id {
+        if *name == first.name || *name == first.id || *name == mode_key {
             continue;
         }
         let net = networks.find(name)?;

@@ -22,8 +22,10 @@ pub fn state_dir(data_root: &Path) -> PathBuf {
 pub struct HostNames {
     /// The default network's bridge.
     pub bridge: String,
-    /// The nftables table (and, upper-cased, the iptables chain prefix).
+    /// The nftables table.
     pub firewall: String,
+    /// The iptables chain prefix (chain names stay within iptables' 28 characters).
+    pub chain_prefix: String,
 }
 
 impl HostNames {
@@ -32,6 +34,7 @@ impl HostNames {
             return HostNames {
                 bridge: netd::DEFAULT_BRIDGE.to_string(),
                 firewall: "berth".to_string(),
+                chain_prefix: "DOCKER".to_string(),
             };
         }
         let tag = format!(
@@ -41,6 +44,7 @@ impl HostNames {
         HostNames {
             bridge: format!("bth{tag}"),
             firewall: format!("berth-{tag}"),
+            chain_prefix: format!("B{}", tag.to_ascii_uppercase()),
         }
     }
 }
@@ -76,7 +80,7 @@ fn firewall_backend(config: &Config, names: &HostNames) -> Box<dyn FirewallBacke
         (_, true) => firewall::detect_backend(),
         ("nftables", false) => Box::new(nft::NftBackend::with_table(names.firewall.clone())),
         (_, false) => Box::new(iptables::IptablesBackend::with_chains(
-            iptables::Chains::with_prefix(&names.firewall.to_ascii_uppercase()),
+            iptables::Chains::with_prefix(&names.chain_prefix),
         )),
     }
 }
@@ -115,6 +119,7 @@ mod tests {
         let other = HostNames::for_data_root(Path::new("/tmp/x/data"));
         assert!(other.bridge.len() <= 15, "{}", other.bridge);
         assert!(other.firewall.starts_with("berth-"));
+        assert!(format!("{}-ISOLATION-STAGE-1", other.chain_prefix).len() <= 28);
         assert_ne!(other, HostNames::for_data_root(Path::new("/tmp/y/data")));
     }
 }
