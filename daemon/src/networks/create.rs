@@ -215,7 +215,10 @@ pub async fn create(networks: &Networks, req: CreateRequest) -> Result<NetworkRe
         mtu: mtu_of(&options)?,
         dns: true,
     };
-    let info = networks.netd()?.create_network(&spec).await?;
+    let info = {
+        let _host_wide = super::host::SubnetLock::acquire().await;
+        networks.netd()?.create_network(&spec).await?
+    };
     let record = NetworkRecord {
         id,
         name: req.name,
@@ -254,7 +257,10 @@ pub async fn ensure_default_bridge(
         .unwrap_or_else(new_id);
     let mut spec = netd::NetworkSpec::default_bridge(&id, bip, None)?;
     spec.bridge = Some(bridge.to_string());
-    let info = networks.netd()?.create_network(&spec).await?;
+    let info = {
+        let _host_wide = super::host::SubnetLock::acquire().await;
+        networks.netd()?.create_network(&spec).await?
+    };
     let mut record = existing.unwrap_or_else(|| predefined("bridge", "bridge"));
     record.id = id;
     record.ipam = vec![IpamConfig {

@@ -123,3 +123,43 @@ mod tests {
         assert_ne!(other, HostNames::for_data_root(Path::new("/tmp/y/data")));
     }
 }
+
+/// A host-wide lock around choosing a subnet and creating its bridge, so daemons
+/// starting side by side never pick the same free pool (each one sees the other's
+/// bridge route only once it exists). Released when dropped.
+pub struct SubnetLock {
+    _file: Option<std::fs::File>,
+}
+
+const SUBNET_LOCK: &str = "/run/lock/berth-network.lock";
+
+impl SubnetLock {
+    /// Waits for the lock; without a lock file (no /run/lock) it goes on unlocked.
+    pub async fn acquire() -> SubnetLock {
+        let taken = tokio::task::spawn_blocking(|| -> std::io::Result<std::fs::File> {
+            use std::os::fd::AsRawFd;
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(SUBNET_LOCK)?;
+            // SAFETY: flock on a descriptor this function owns.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(file)
+        })
+        .await;
+        match taken {
+            Ok(Ok(file)) => SubnetLock { _file: Some(file) },
+            Ok(Err(e)) => {
+                tracing::debug!("{SUBNET_LOCK}: {e}; creating the network unlocked");
+                SubnetLock { _file: None }
+            }
+            Err(e) => {
+                tracing::debug!("{SUBNET_LOCK}: {e}; creating the network unlocked");
+                SubnetLock { _file: None }
+            }
+        }
+    }
+}

@@ -126,6 +126,9 @@ pub async fn setup(daemon: &Daemon, c: &Container) -> Result<Option<PathBuf>> {
             let netd = daemon.networks.netd()?;
             // A namespace left by a crash is released first.
             release(daemon, c).await;
+            // /etc/hosts and resolv.conf as at create (a restart gets a new address).
+            crate::containers::rootfs::write_etc_files(c)
+                .map_err(|e| NetworkError::Internal(e.to_string()))?;
             let ns = netd.create_netns(&c.id)?;
             let mut state = ContainerNetwork::load(&c.dir);
             state.netns = Some(ns.path().to_path_buf());
