@@ -107,23 +107,6 @@ pub async fn open_netd(config: &Config) -> super::Result<netd::Netd> {
     Ok(netd)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn default_root_owns_dockerd_like_names() {
-        let n = HostNames::for_data_root(Path::new("/var/lib/berth"));
-        assert_eq!(n.bridge, "berth0");
-        assert_eq!(n.firewall, "berth");
-        let other = HostNames::for_data_root(Path::new("/tmp/x/data"));
-        assert!(other.bridge.len() <= 15, "{}", other.bridge);
-        assert!(other.firewall.starts_with("berth-"));
-        assert!(format!("{}-ISOLATION-STAGE-1", other.chain_prefix).len() <= 28);
-        assert_ne!(other, HostNames::for_data_root(Path::new("/tmp/y/data")));
-    }
-}
-
 /// A host-wide lock around choosing a subnet and creating its bridge, so daemons
 /// starting side by side never pick the same free pool (each one sees the other's
 /// bridge route only once it exists). Released when dropped.
@@ -161,5 +144,22 @@ impl SubnetLock {
                 SubnetLock { _file: None }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_root_owns_dockerd_like_names() {
+        let n = HostNames::for_data_root(Path::new("/var/lib/berth"));
+        assert_eq!(n.bridge, "berth0");
+        assert_eq!(n.firewall, "berth");
+        let other = HostNames::for_data_root(Path::new("/tmp/x/data"));
+        assert!(other.bridge.len() <= 15, "{}", other.bridge);
+        assert!(other.firewall.starts_with("berth-"));
+        assert!(format!("{}-ISOLATION-STAGE-1", other.chain_prefix).len() <= 28);
+        assert_ne!(other, HostNames::for_data_root(Path::new("/tmp/y/data")));
     }
 }
