@@ -140,6 +140,27 @@ impl Shim {
         }
     }
 
+    /// Registers the attach clients whose connection and header line are already waiting:
+    /// berthd attaches before it asks for `/start` (or an exec's start), and such a client
+    /// must see the process's first output.
+    pub(crate) fn accept_pending_clients(&mut self) {
+        while let Ok((s, _)) = self.att.accept() {
+            if let Ok(c) = Client::new(s) {
+                self.next_id += 1;
+                self.clients.insert(self.next_id, c);
+            }
+        }
+        let waiting: Vec<u64> = self
+            .clients
+            .iter()
+            .filter(|(_, c)| c.req.is_none() && !c.dead)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in waiting {
+            self.on_client(id, false);
+        }
+    }
+
     /// One read from a process's output; returns false once that stream has ended.
     fn read_output(&mut self, key: &Option<String>, stream: u8, buf: &mut [u8]) -> bool {
         let Ok(p) = self.proc_mut(key) else {

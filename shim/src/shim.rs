@@ -173,6 +173,7 @@ impl Shim {
         match (req.method.as_str(), segs.as_slice()) {
             ("GET", ["state"]) => Ok(Reply::Now(self.state_json())),
             ("POST", ["start"]) => {
+                self.accept_pending_clients();
                 if self.init.status != Status::Created {
                     return Err(Error::Conflict(format!(
                         "container is {}",
@@ -275,6 +276,7 @@ impl Shim {
                 Ok(Reply::Now(json!({})))
             }
             ("POST", ["exec", id, "start"]) => {
+                self.accept_pending_clients();
                 let key = Some(id.to_string());
                 let pid = self.start_exec(&key)?;
                 Ok(Reply::Now(json!({ "pid": pid })))
