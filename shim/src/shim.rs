@@ -245,6 +245,7 @@ impl Shim {
             }
             ("POST", ["close-stdin"]) => {
                 let r: Target = body(&req.body)?;
+                self.read_pending_client_input();
                 let p = self.proc_mut(&r.exec_id)?;
                 p.io.close_stdin = true;
                 p.io.flush_stdin();
