@@ -1,0 +1,137 @@
+//! The names the embedded DNS answers: per network, each endpoint's names
+//! (container name, aliases, short id, hostname) and address. berthd keeps it
+//! up to date as containers connect and disconnect; every container's server
+//! reads the same table and sees only the networks its container is on.
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::sync::RwLock;
+
+/// One container on one network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsEntry {
+    /// The container's id: which servers may see the network.
+    pub endpoint_id: String,
+    /// Names it answers to, the first being the container's name (used for PTR).
+    pub names: Vec<String>,
+    pub ip: Ipv4Addr,
+}
+
+#[derive(Debug, Default)]
+struct NetworkNames {
+    name: String,
+    entries: Vec<DnsEntry>,
+}
+
+/// The shared name table.
+#[derive(Debug, Default)]
+pub struct DnsTable {
+    networks: RwLock<HashMap<String, NetworkNames>>,
+}
+
+fn normalize(name: &str) -> String {
+    name.trim_end_matches('.').to_ascii_lowercase()
+}
+
+impl DnsTable {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds or replaces an endpoint's names on a network.
+    pub fn set_endpoint(&self, network_id: &str, network_name: &str, entry: DnsEntry) {
+        if let Ok(mut nets) = self.networks.write() {
+            let net = nets.entry(network_id.to_string()).or_default();
+            net.name = network_name.to_string();
+            net.entries.retain(|e| e.endpoint_id != entry.endpoint_id);
+            net.entries.push(entry);
+        }
+    }
+
+    /// Removes an endpoint from a network (disconnect, or the container went).
+    pub fn remove_endpoint(&self, network_id: &str, endpoint_id: &str) {
+        if let Ok(mut nets) = self.networks.write() {
+            if let Some(net) = nets.get_mut(network_id) {
+                net.entries.retain(|e| e.endpoint_id != endpoint_id);
+                if net.entries.is_empty() {
+                    nets.remove(network_id);
+                }
+            }
+        }
+    }
+
+    /// The addresses `name` has on the networks `asker` is on (one per network,
+    /// as dockerd answers), or None when no shared network knows the name.
+    pub fn lookup_a(&self, asker: &str, name: &str) -> Option<Vec<Ipv4Addr>> {
+        let name = normalize(name);
+        let nets = self.networks.read().ok()?;
+        let mut found = Vec::new();
+        for net in nets.values() {
+            if !net.entries.iter().any(|e| e.endpoint_id == asker) {
+                continue;
+            }
+            // dockerd also answers `name.network`.
+            let suffix = format!(".{}", net.name.to_ascii_lowercase());
+            let short = name.strip_suffix(&suffix).unwrap_or(&name);
+            for e in &net.entries {
+                if e.names
+                    .iter()
+                    .any(|n| normalize(n) == name || normalize(n) == short)
+                    && !found.contains(&e.ip)
+                {
+                    found.push(e.ip);
+                }
+            }
+        }
+        (!found.is_empty()).then_some(found)
+    }
+
+    /// The name of `ip` on a network `asker` shares: `name.network`.
+    pub fn lookup_ptr(&self, asker: &str, ip: Ipv4Addr) -> Option<String> {
+        let nets = self.networks.read().ok()?;
+        nets.values()
+            .filter(|net| net.entries.iter().any(|e| e.endpoint_id == asker))
+            .find_map(|net| {
+                let e = net.entries.iter().find(|e| e.ip == ip)?;
+                Some(format!("{}.{}", e.names.first()?, net.name))
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: &str, names: &[&str], ip: [u8; 4]) -> DnsEntry {
+        DnsEntry {
+            endpoint_id: id.into(),
+            names: names.iter().map(|s| s.to_string()).collect(),
+            ip: ip.into(),
+        }
+    }
+
+    #[test]
+    fn names_are_seen_only_on_shared_networks() {
+        let t = DnsTable::new();
+        t.set_endpoint("n1", "front", entry("a", &["web", "www"], [10, 0, 0, 2]));
+        t.set_endpoint("n1", "front", entry("b", &["db"], [10, 0, 0, 3]));
+        t.set_endpoint("n2", "back", entry("c", &["cache"], [10, 1, 0, 2]));
+        assert_eq!(t.lookup_a("b", "WWW."), Some(vec![[10, 0, 0, 2].into()]));
+        assert_eq!(
+            t.lookup_a("b", "web.front"),
+            Some(vec![[10, 0, 0, 2].into()])
+        );
+        assert_eq!(t.lookup_a("b", "cache"), None);
+        assert_eq!(t.lookup_a("c", "web"), None);
+        assert_eq!(
+            t.lookup_ptr("b", [10, 0, 0, 2].into()).as_deref(),
+            Some("web.front")
+        );
+        assert_eq!(t.lookup_ptr("c", [10, 0, 0, 2].into()), None);
+        // Connect c to n1: at once it sees web.
+        t.set_endpoint("n1", "front", entry("c", &["cache"], [10, 0, 0, 4]));
+        assert!(t.lookup_a("c", "web").is_some());
+        t.remove_endpoint("n1", "c");
+        assert_eq!(t.lookup_a("c", "web"), None);
+    }
+}

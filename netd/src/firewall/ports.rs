@@ -1,0 +1,249 @@
+//! Published ports: parsing `-p [ip:][hostPort[-end]:]containerPort[-end][/proto]`
+//! and reserving host ports. A reservation is a socket bound on the host port
+//! (listening for TCP): it keeps other programs and other containers off the
+//! port while DNAT sends the traffic to the container before it reaches it.
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    Tcp,
+    Udp,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+        }
+    }
+}
+
+/// One container port to publish, after ranges are expanded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortSpec {
+    pub host_ip: Option<Ipv4Addr>,
+    /// `None`: an ephemeral port; `Some((a, b))`: one port of a..=b (a == b: that one).
+    pub host_ports: Option<(u16, u16)>,
+    pub container_port: u16,
+    pub protocol: Protocol,
+}
+
+fn parse_range(s: &str, whole: &str) -> Result<(u16, u16)> {
+    let bad = || Error::InvalidPortSpec(whole.to_string());
+    let (a, b) = match s.split_once('-') {
+        Some((a, b)) => (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?),
+        None => {
+            let p = s.parse().map_err(|_| bad())?;
+            (p, p)
+        }
+    };
+    if a == 0 || b < a {
+        return Err(bad());
+    }
+    Ok((a, b))
+}
+
+/// Parses one `-p` value into one spec per container port.
+pub fn parse_port_specs(spec: &str) -> Result<Vec<PortSpec>> {
+    let bad = || Error::InvalidPortSpec(spec.to_string());
+    let (rest, protocol) = match spec.rsplit_once('/') {
+        Some((r, "tcp")) => (r, Protocol::Tcp),
+        Some((r, "udp")) => (r, Protocol::Udp),
+        Some(_) => return Err(bad()),
+        None => (spec, Protocol::Tcp),
+    };
+    let parts: Vec<&str> = rest.split(':').collect();
+    let (ip, host, container) = match parts.as_slice() {
+        [c] => (None, "", *c),
+        [h, c] => (None, *h, *c),
+        [ip, h, c] => (Some(*ip), *h, *c),
+        _ => return Err(bad()),
+    };
+    let host_ip = match ip {
+        None | Some("") | Some("0.0.0.0") => None,
+        Some(ip) => Some(ip.parse::<Ipv4Addr>().map_err(|_| bad())?),
+    };
+    let (c_start, c_end) = parse_range(container, spec)?;
+    let host = if host.is_empty() {
+        None
+    } else {
+        Some(parse_range(host, spec)?)
+    };
+    let count = c_end - c_start;
+    let mut out = Vec::new();
+    for i in 0..=count {
+        let host_ports = match host {
+            None => None,
+            // Equal-length ranges map port to port.
+            Some((h_start, h_end)) if h_end - h_start == count && count > 0 => {
+                Some((h_start + i, h_start + i))
+            }
+            Some((h_start, h_end)) if count == 0 => Some((h_start, h_end)),
+            Some(_) => return Err(bad()),
+        };
+        out.push(PortSpec {
+            host_ip,
+            host_ports,
+            container_port: c_start + i,
+            protocol,
+        });
+    }
+    Ok(out)
+}
+
+/// A host port held for a published port; dropping it frees the port.
+#[derive(Debug)]
+pub struct PortReservation {
+    pub host_ip: Option<Ipv4Addr>,
+    pub host_port: u16,
+    pub protocol: Protocol,
+    _socket: Held,
+}
+
+#[derive(Debug)]
+enum Held {
+    Tcp(#[allow(dead_code)] TcpListener),
+    Udp(#[allow(dead_code)] UdpSocket),
+}
+
+/// Hands out host ports: the asked one, one of a range, or an ephemeral one
+/// from the kernel's ip_local_port_range (as dockerd does).
+#[derive(Debug, Clone)]
+pub struct PortAllocator {
+    ephemeral: (u16, u16),
+}
+
+impl Default for PortAllocator {
+    fn default() -> Self {
+        let ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+            .ok()
+            .and_then(|s| {
+                let mut it = s.split_whitespace().map(|p| p.parse::<u16>().ok());
+                Some((it.next()??, it.next()??))
+            })
+            .unwrap_or((32768, 60999));
+        PortAllocator { ephemeral }
+    }
+}
+
+impl PortAllocator {
+    fn try_bind(ip: Option<Ipv4Addr>, port: u16, protocol: Protocol) -> Option<Held> {
+        let addr = SocketAddr::from((ip.unwrap_or(Ipv4Addr::UNSPECIFIED), port));
+        match protocol {
+            Protocol::Tcp => TcpListener::bind(addr).ok().map(Held::Tcp),
+            Protocol::Udp => UdpSocket::bind(addr).ok().map(Held::Udp),
+        }
+    }
+
+    /// Reserves a host port for `spec`.
+    pub fn reserve(&self, spec: &PortSpec) -> Result<PortReservation> {
+        let (start, end) = spec.host_ports.unwrap_or(self.ephemeral);
+        let span = u32::from(end - start) + 1;
+        // Ephemeral ports start at a random place, so two allocators rarely collide.
+        let offset = if spec.host_ports.is_none() {
+            rand::random::<u32>() % span
+        } else {
+            0
+        };
+        for i in 0..span {
+            let port = start + ((offset + i) % span) as u16;
+            if let Some(socket) = Self::try_bind(spec.host_ip, port, spec.protocol) {
+                return Ok(PortReservation {
+                    host_ip: spec.host_ip,
+                    host_port: port,
+                    protocol: spec.protocol,
+                    _socket: socket,
+                });
+            }
+        }
+        let ip = spec.host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
+        Err(Error::PortAllocated(if start == end {
+            format!("{ip}:{start}")
+        } else {
+            format!("{ip}:{start}-{end}")
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(s: &str) -> PortSpec {
+        let v = parse_port_specs(s).unwrap();
+        assert_eq!(v.len(), 1, "{s}");
+        v[0]
+    }
+
+    #[test]
+    fn parses_docker_forms() {
+        let p = one("80");
+        assert_eq!(
+            (p.host_ip, p.host_ports, p.container_port),
+            (None, None, 80)
+        );
+        let p = one("8080:80");
+        assert_eq!(p.host_ports, Some((8080, 8080)));
+        let p = one("127.0.0.1:8080:80/udp");
+        assert_eq!(p.host_ip, Some(Ipv4Addr::LOCALHOST));
+        assert_eq!(p.protocol, Protocol::Udp);
+        let p = one("127.0.0.1::80");
+        assert_eq!((p.host_ports, p.container_port), (None, 80));
+        let p = one("8000-8010:80");
+        assert_eq!(p.host_ports, Some((8000, 8010)));
+        let v = parse_port_specs("8000-8002:80-82/tcp").unwrap();
+        assert_eq!(v.len(), 3);
+        assert_eq!(v[2].host_ports, Some((8002, 8002)));
+        assert_eq!(v[2].container_port, 82);
+        for bad in [
+            "",
+            "x:80",
+            "80/sctp",
+            "8000-8001:80-82",
+            "1:2:3:4",
+            "0",
+            "90-80",
+        ] {
+            assert!(parse_port_specs(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn reserves_free_ports_and_refuses_taken_ones() {
+        let alloc = PortAllocator::default();
+        let spec = PortSpec {
+            host_ip: Some(Ipv4Addr::LOCALHOST),
+            host_ports: None,
+            container_port: 80,
+            protocol: Protocol::Tcp,
+        };
+        let r = alloc.reserve(&spec).unwrap();
+        let fixed = PortSpec {
+            host_ports: Some((r.host_port, r.host_port)),
+            ..spec
+        };
+        let err = alloc.reserve(&fixed).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "Bind for 127.0.0.1:{} failed: port is already allocated",
+                r.host_port
+            )
+        );
+        let range = PortSpec {
+            host_ports: Some((r.host_port, r.host_port.saturating_add(20))),
+            ..spec
+        };
+        let other = alloc.reserve(&range).unwrap();
+        assert_ne!(other.host_port, r.host_port);
+        drop(r);
+        assert!(alloc.reserve(&fixed).is_ok());
+    }
+}

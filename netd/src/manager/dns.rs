@@ -1,0 +1,61 @@
+//! The embedded DNS of each container, and the resolv.conf it gets.
+
+use super::*;
+
+impl Netd {
+    /// Starts the embedded DNS inside a container's namespace (after connect,
+    /// and again for running containers after a restart).
+    /// Names not in the table are forwarded to the host's resolvers, unless
+    /// every DNS network of the container is internal (then nothing leaves).
+    pub fn start_dns(&self, container_id: &str, ns: &NetnsPath) -> Result<()> {
+        let only_internal = {
+            let inner = self.lock()?;
+            let mut nets = inner
+                .state
+                .networks
+                .values()
+                .filter(|n| n.dns && n.endpoints.contains_key(container_id))
+                .peekable();
+            nets.peek().is_some() && nets.all(|n| n.internal)
+        };
+        let upstreams = if only_internal {
+            Vec::new()
+        } else {
+            let host = std::fs::read_to_string(&self.resolv_conf).unwrap_or_default();
+            resolvconf::upstreams(&host)
+        };
+        let config = DnsServerConfig::new(container_id, upstreams);
+        self.start_dns_with(container_id, ns, config)
+    }
+
+    /// [`Netd::start_dns`] with explicit upstreams and address.
+    pub fn start_dns_with(
+        &self,
+        container_id: &str,
+        ns: &NetnsPath,
+        config: DnsServerConfig,
+    ) -> Result<()> {
+        let server = DnsServer::start(ns, self.dns.clone(), config)?;
+        self.lock()?
+            .dns_servers
+            .insert(container_id.to_string(), server);
+        Ok(())
+    }
+
+    /// Stops a container's embedded DNS.
+    pub fn stop_dns(&self, container_id: &str) -> Result<()> {
+        self.lock()?.dns_servers.remove(container_id);
+        Ok(())
+    }
+
+    /// The resolv.conf a container gets: the embedded DNS's on a network with
+    /// DNS, the host's minus loopback resolvers on the default bridge.
+    pub fn container_resolv_conf(&self, embedded_dns: bool) -> String {
+        let host = std::fs::read_to_string(&self.resolv_conf).unwrap_or_default();
+        if embedded_dns {
+            resolvconf::for_embedded_dns(&host)
+        } else {
+            resolvconf::for_default_bridge(&host)
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! Link-level work over rtnetlink: bridges, veth pairs born with one end in a
+//! container's namespace, addresses and routes. No `ip` command is run.
+
+use std::net::Ipv4Addr;
+use std::os::fd::AsRawFd;
+
+use futures::TryStreamExt;
+use ipnet::Ipv4Net;
+use rtnetlink::packet_route::link::{InfoData, InfoVeth, LinkAttribute, LinkMessage};
+use rtnetlink::{
+    Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder,
+};
+
+use crate::error::{Error, Result};
+use crate::netns::NetnsPath;
+
+/// Alias (IFLA_IFALIAS) written on every bridge netd creates, so that stale ones
+/// can be recognised after a crash without touching anyone else's bridges.
+pub const BRIDGE_ALIAS_PREFIX: &str = "berth:";
+
+/// A link as netd sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkInfo {
+    pub index: u32,
+    pub name: String,
+    pub alias: Option<String>,
+    pub controller: Option<u32>,
+}
+
+fn info_of(msg: &LinkMessage) -> LinkInfo {
+    let mut info = LinkInfo {
+        index: msg.header.index,
+        name: String::new(),
+        alias: None,
+        controller: None,
+    };
+    for attr in &msg.attributes {
+        match attr {
+            LinkAttribute::IfName(n) => info.name = n.clone(),
+            LinkAttribute::IfAlias(a) => info.alias = Some(a.clone()),
+            LinkAttribute::Controller(c) => info.controller = Some(*c),
+            _ => {}
+        }
+    }
+    info
+}
+
+fn is_not_found(e: &rtnetlink::Error) -> bool {
+    matches!(e, rtnetlink::Error::NetlinkError(m)
+        if m.raw_code() == -libc::ENODEV || m.raw_code() == -libc::ENOENT)
+}
+
+/// Every link in the handle's namespace.
+pub async fn list(handle: &Handle) -> Result<Vec<LinkInfo>> {
+    let mut out = Vec::new();
+    let mut links = handle.link().get().execute();
+    while let Some(msg) = links
+        .try_next()
+        .await
+        .map_err(|e| Error::netlink("list links", e))?
+    {
+        out.push(info_of(&msg));
+    }
+    Ok(out)
+}
+
+/// The link called `name`, if there is one.
+pub async fn find(handle: &Handle, name: &str) -> Result<Option<LinkInfo>> {
+    let mut links = handle.link().get().match_name(name.to_string()).execute();
+    match links.try_next().await {
+        Ok(Some(msg)) => Ok(Some(info_of(&msg))),
+        Ok(None) => Ok(None),
+        Err(e) if is_not_found(&e) => Ok(None),
+        Err(e) => Err(Error::netlink(format!("get link {name}"), e)),
+    }
+}
+
+/// Creates (or adopts, after a restart) a bridge with `gateway` as its address, up.
+pub async fn ensure_bridge(
+    handle: &Handle,
+    name: &str,
+    mtu: Option<u32>,
+    gateway: Ipv4Net,
+    alias: &str,
+) -> Result<u32> {
+    let index = match find(handle, name).await? {
+        Some(link) => link.index,
+        None => {
+            let mut msg = LinkBridge::new(name);
+            if let Some(mtu) = mtu {
+                msg = msg.mtu(mtu);
+            }
+            handle
+                .link()
+                .add(msg.build())
+                .execute()
+                .await
+                .map_err(|e| Error::netlink(format!("create bridge {name}"), e))?;
+            find(handle, name)
+                .await?
+                .ok_or_else(|| Error::NoSuchLink(name.to_string()))?
+                .index
+        }
+    };
+    let set = LinkUnspec::new_with_index(index)
+        .append_extra_attribute(LinkAttribute::IfAlias(alias.to_string()))
+        .up()
+        .build();
+    handle
+        .link()
+        .set(set)
+        .execute()
+        .await
+        .map_err(|e| Error::netlink(format!("set up bridge {name}"), e))?;
+    handle
+        .address()
+        .add(index, gateway.addr().into(), gateway.prefix_len())
+        .replace()
+        .execute()
+        .await
+        .map_err(|e| Error::netlink(format!("address {gateway} on {name}"), e))?;
+    Ok(index)
+}
+
+/// Deletes a link by name; a missing link is not an error.
+pub async fn delete(handle: &Handle, name: &str) -> Result<()> {
+    let Some(link) = find(handle, name).await? else {
+        return Ok(());
+    };
+    match handle.link().del(link.index).execute().await {
+        Ok(()) => Ok(()),
+        Err(e) if is_not_found(&e) => Ok(()),
+        Err(e) => Err(Error::netlink(format!("delete link {name}"), e)),
+    }
+}
+
+/// What the container end of a veth pair gets.
+#[derive(Debug, Clone)]
+pub struct VethSpec<'a> {
+    pub host_name: &'a str,
+    pub bridge_index: u32,
+    pub container_name: &'a str,
+    pub mtu: Option<u32>,
+    pub mac: [u8; 6],
+}
+
+/// Creates a veth pair whose container end is born inside `ns` (IFLA_NET_NS_FD
+/// on the peer), and whose host end is enslaved to the bridge and up, in one
+/// RTM_NEWLINK: no link is moved between namespaces.
+pub async fn add_veth_into(handle: &Handle, spec: &VethSpec<'_>, ns: &NetnsPath) -> Result<()> {
+    let ns_file = ns.open()?;
+    let mut peer = LinkMessageBuilder::<LinkUnspec>::new()
+        .name(spec.container_name.to_string())
+        .address(spec.mac.to_vec())
+        .setns_by_fd(ns_file.as_raw_fd());
+    if let Some(mtu) = spec.mtu {
+        peer = peer.mtu(mtu);
+    }
+    let mut host = LinkVeth::new(spec.host_name, spec.container_name)
+        .set_info_data(InfoData::Veth(InfoVeth::Peer(peer.build())))
+        .controller(spec.bridge_index)
+        .up();
+    if let Some(mtu) = spec.mtu {
+        host = host.mtu(mtu);
+    }
+    handle
+        .link()
+        .add(host.build())
+        .execute()
+        .await
+        .map_err(|e| Error::netlink(format!("create veth {}", spec.host_name), e))?;
+    drop(ns_file);
+    Ok(())
+}
+
+/// Inside a container's namespace: lo and `ifname` up, `addr` on it and, when
+/// given, the default route via `gateway`.
+pub async fn configure_inside(
+    handle: &Handle,
+    ifname: &str,
+    addr: Ipv4Net,
+    gateway: Option<Ipv4Addr>,
+) -> Result<()> {
+    for name in ["lo", ifname] {
+        let link = find(handle, name)
+            .await?
+            .ok_or_else(|| Error::NoSuchLink(name.to_string()))?;
+        if name == ifname {
+            handle
+                .address()
+                .add(link.index, addr.addr().into(), addr.prefix_len())
+                .replace()
+                .execute()
+                .await
+                .map_err(|e| Error::netlink(format!("address {addr} on {ifname}"), e))?;
+        }
+        let msg = LinkUnspec::new_with_index(link.index).up();
+        handle
+            .link()
+            .set(msg.build())
+            .execute()
+            .await
+            .map_err(|e| Error::netlink(format!("set {name} up"), e))?;
+    }
+    if let Some(gw) = gateway {
+        let route = RouteMessageBuilder::<Ipv4Addr>::new().gateway(gw).build();
+        match handle.route().add(route).execute().await {
+            Ok(()) => {}
+            // A second network's endpoint: the first one already owns the default route.
+            Err(rtnetlink::Error::NetlinkError(m)) if m.raw_code() == -libc::EEXIST => {}
+            Err(e) => return Err(Error::netlink(format!("default route via {gw}"), e)),
+        }
+    }
+    Ok(())
+}

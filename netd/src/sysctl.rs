@@ -1,0 +1,26 @@
+//! The few sysctls netd sets, as dockerd does: IPv4 forwarding, and
+//! route_localnet on each bridge so ports published on 127.0.0.1 are DNATed
+//! to containers (dockerd's `--userland-proxy=false` way).
+
+use crate::error::{Error, Result};
+
+fn write(path: &str, value: &str) -> Result<()> {
+    match std::fs::read_to_string(path) {
+        Ok(v) if v.trim() == value => return Ok(()),
+        _ => {}
+    }
+    std::fs::write(path, value).map_err(|e| Error::io(format!("write {path}"), e))
+}
+
+/// net.ipv4.ip_forward = 1 (host-wide; dockerd sets it too and never unsets it).
+pub fn enable_ip_forward() -> Result<()> {
+    write("/proc/sys/net/ipv4/ip_forward", "1")
+}
+
+/// net.ipv4.conf.<bridge>.route_localnet = 1 (goes away with the bridge).
+pub fn set_route_localnet(bridge: &str) -> Result<()> {
+    write(
+        &format!("/proc/sys/net/ipv4/conf/{bridge}/route_localnet"),
+        "1",
+    )
+}
