@@ -3,28 +3,13 @@
 //! (scripts/test.sh).
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{Daemon, Fixtures};
+use common::{eventually, Daemon, Fixtures};
 use serde_json::Value;
 
 fn inspect(d: &Daemon, name: &str) -> Value {
-    let out = d.docker_ok(&["inspect", name]);
-    let parsed: Value = serde_json::from_str(&out)
-        .unwrap_or_else(|e| panic!("inspect output is not JSON ({e}): {out}"));
-    parsed[0].clone()
-}
-
-/// Waits until `check` holds (up to 20 s).
-fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if check() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("timed out waiting for {what}");
+    common::inspect_json(d, &["inspect"], name)
 }
 
 #[test]

@@ -330,3 +330,49 @@ fn bollard_reads_past_and_live_events() {
         assert_eq!(name.as_deref(), Some(again.as_str()));
     });
 }
+
+#[test]
+fn shutdown_ends_an_open_events_stream() {
+    let f = Fixtures::load();
+    let mut d = Daemon::start();
+    let reference = d.pull_fixture(&f, "busybox");
+    let tagged = format!("{}:shutdown", common::unique_repo("events"));
+    let mut watcher = d
+        .docker_cmd()
+        .args(["events", "--filter", "event=tag", "--format", "{{.Action}}"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("docker events");
+    let mut stdout = watcher.stdout.take().expect("piped stdout");
+    // Tag until the watcher prints the event: then its stream is surely open.
+    let (seen_tx, seen_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 64];
+        let n = stdout.read(&mut buf).unwrap_or(0);
+        let _ = seen_tx.send(String::from_utf8_lossy(&buf[..n]).to_string());
+        let mut rest = Vec::new();
+        let _ = stdout.read_to_end(&mut rest);
+    });
+    let mut seen = None;
+    for _ in 0..20 {
+        d.docker_ok(&["tag", &reference, &tagged]);
+        if let Ok(s) = seen_rx.recv_timeout(Duration::from_millis(500)) {
+            seen = Some(s);
+            break;
+        }
+    }
+    assert_eq!(seen.as_deref().map(str::trim), Some("tag"));
+
+    let status = d.stop().expect("berthd exit status");
+    assert!(status.success(), "{status:?}\n{}", d.log());
+    assert!(
+        !d.log().contains("still running after"),
+        "the events stream held the shutdown:\n{}",
+        d.log()
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while watcher.try_wait().expect("try_wait").is_none() {
+        assert!(Instant::now() < deadline, "docker events still running");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

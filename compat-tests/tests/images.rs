@@ -27,14 +27,7 @@ fn distinct(mut ids: Vec<String>) -> Vec<String> {
 }
 
 fn inspect(d: &Daemon, name: &str) -> Value {
-    let out = d.docker_ok(&["image", "inspect", name]);
-    let parsed: Value = serde_json::from_str(&out)
-        .unwrap_or_else(|e| panic!("inspect output is not JSON ({e}): {out}"));
-    parsed
-        .as_array()
-        .and_then(|a| a.first())
-        .cloned()
-        .unwrap_or_else(|| panic!("inspect gave no object: {out}"))
+    common::inspect_json(d, &["image", "inspect"], name)
 }
 
 #[test]

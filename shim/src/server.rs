@@ -140,6 +140,63 @@ impl Shim {
         }
     }
 
+    /// Registers the attach clients whose connection and header line are already waiting:
+    /// berthd attaches before it asks for `/start` (or an exec's start), and such a client
+    /// must see the process's first output.
+    pub(crate) fn accept_pending_clients(&mut self) {
+        while let Ok((s, _)) = self.att.accept() {
+            if let Ok(c) = Client::new(s) {
+                self.next_id += 1;
+                self.clients.insert(self.next_id, c);
+            }
+        }
+        let waiting: Vec<u64> = self
+            .clients
+            .iter()
+            .filter(|(_, c)| c.req.is_none() && !c.dead)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in waiting {
+            self.on_client(id, false);
+        }
+    }
+
+    /// Reads the stdin attach clients have already sent: a `/close-stdin` must not overtake
+    /// input that is waiting in a client's socket.
+    pub(crate) fn read_pending_client_input(&mut self) {
+        let ids: Vec<u64> = self
+            .clients
+            .iter()
+            .filter(|(_, c)| !c.dead && c.req.as_ref().is_some_and(|r| r.stdin))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            // Bounded: a client that keeps writing does not hold the loop.
+            for _ in 0..64 {
+                let before = self.clients.get(&id).map(|c| c.read_eof || c.dead);
+                self.on_client(id, false);
+                let after = self.clients.get(&id).map(|c| c.read_eof || c.dead);
+                if after != Some(false) || before != Some(false) || !self.client_has_input(id) {
+                    break;
+                }
+            }
+        }
+    }
+
+    fn client_has_input(&self, id: u64) -> bool {
+        let Some(c) = self.clients.get(&id) else {
+            return false;
+        };
+        let mut pfd = libc::pollfd {
+            fd: c.stream.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, no timeout.
+        let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+        n > 0 && pfd.revents & libc::POLLIN != 0
+    }
+
     /// One read from a process's output; returns false once that stream has ended.
     fn read_output(&mut self, key: &Option<String>, stream: u8, buf: &mut [u8]) -> bool {
         let Ok(p) = self.proc_mut(key) else {

@@ -173,6 +173,7 @@ impl Shim {
         match (req.method.as_str(), segs.as_slice()) {
             ("GET", ["state"]) => Ok(Reply::Now(self.state_json())),
             ("POST", ["start"]) => {
+                self.accept_pending_clients();
                 if self.init.status != Status::Created {
                     return Err(Error::Conflict(format!(
                         "container is {}",
@@ -244,6 +245,7 @@ impl Shim {
             }
             ("POST", ["close-stdin"]) => {
                 let r: Target = body(&req.body)?;
+                self.read_pending_client_input();
                 let p = self.proc_mut(&r.exec_id)?;
                 p.io.close_stdin = true;
                 p.io.flush_stdin();
@@ -275,6 +277,7 @@ impl Shim {
                 Ok(Reply::Now(json!({})))
             }
             ("POST", ["exec", id, "start"]) => {
+                self.accept_pending_clients();
                 let key = Some(id.to_string());
                 let pid = self.start_exec(&key)?;
                 Ok(Reply::Now(json!({ "pid": pid })))

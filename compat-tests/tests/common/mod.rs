@@ -388,6 +388,32 @@ pub fn cleanup_engine(dir: &Path) {
 }
 
 /// The last `n` lines of `text`.
+/// `docker inspect` of one object (container, or image with `["image", "inspect"]`), parsed.
+pub fn inspect_json(d: &Daemon, command: &[&str], name: &str) -> serde_json::Value {
+    let mut args = command.to_vec();
+    args.push(name);
+    let out = d.docker_ok(&args);
+    let parsed: serde_json::Value = serde_json::from_str(&out)
+        .unwrap_or_else(|e| panic!("inspect output is not JSON ({e}): {out}"));
+    parsed
+        .as_array()
+        .and_then(|a| a.first())
+        .cloned()
+        .unwrap_or_else(|| panic!("inspect printed no object: {out}"))
+}
+
+/// Waits until `check` holds (up to 20 s), else panics naming `what`.
+pub fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if check() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("timed out waiting for {what}");
+}
+
 pub fn tail(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")

@@ -154,31 +154,6 @@ pub fn write_tar(host_path: &Path, name: &str, out: impl std::io::Write) -> std:
     builder.finish()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn symlinks_resolve_inside_the_root() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let root = dir.path();
-        std::fs::create_dir_all(root.join("real/sub")).expect("dirs");
-        std::os::unix::fs::symlink("/real", root.join("abs")).expect("link");
-        std::os::unix::fs::symlink("../../../../etc", root.join("real/escape")).expect("link");
-        assert_eq!(
-            resolve_in_root(root, "/abs/sub").unwrap(),
-            root.join("real/sub")
-        );
-        assert_eq!(
-            resolve_in_root(root, "/real/escape/passwd").unwrap(),
-            root.join("etc/passwd")
-        );
-        assert_eq!(resolve_in_root(root, "/../../x").unwrap(), root.join("x"));
-        // The last component is the link itself.
-        assert_eq!(resolve_in_root(root, "/abs").unwrap(), root.join("abs"));
-    }
-}
-
 /// What `GET /containers/{id}/archive` answers: the stat header and the tar's bytes.
 pub fn archive(
     c: super::Container,
@@ -236,4 +211,29 @@ pub fn archive(
         }
     });
     Ok((stat, Some(rx)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symlinks_resolve_inside_the_root() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("real/sub")).expect("dirs");
+        std::os::unix::fs::symlink("/real", root.join("abs")).expect("link");
+        std::os::unix::fs::symlink("../../../../etc", root.join("real/escape")).expect("link");
+        assert_eq!(
+            resolve_in_root(root, "/abs/sub").unwrap(),
+            root.join("real/sub")
+        );
+        assert_eq!(
+            resolve_in_root(root, "/real/escape/passwd").unwrap(),
+            root.join("etc/passwd")
+        );
+        assert_eq!(resolve_in_root(root, "/../../x").unwrap(), root.join("x"));
+        // The last component is the link itself.
+        assert_eq!(resolve_in_root(root, "/abs").unwrap(), root.join("abs"));
+    }
 }

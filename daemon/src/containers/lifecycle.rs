@@ -14,7 +14,7 @@ fn not_running(c: &Container) -> ContainerError {
     ContainerError::Conflict(format!("Container {} is not running", c.id))
 }
 
-pub use super::start::{parse_size, start, start_container};
+pub use super::start::{parse_size, start, start_by_user, start_container};
 
 /// Sends a signal; 409 when the container is not running.
 pub async fn kill(daemon: &SharedDaemon, reference: &str, signal: Option<&str>) -> Result<()> {
@@ -126,20 +126,30 @@ pub async fn stop_container(
     if c.state.status == Status::Paused {
         let _ = daemon.engine.resume(c.task_id()).await;
     }
-    if signo != 9 {
-        let _ = send_signal(daemon, c, signo).await;
-        let limit = (timeout >= 0).then(|| Duration::from_secs(timeout as u64));
-        if wait_stopped(daemon, &c.id, limit).await {
-            return Ok(());
+    let stopped = 'stopped: {
+        if signo != 9 {
+            let _ = send_signal(daemon, c, signo).await;
+            let limit = (timeout >= 0).then(|| Duration::from_secs(timeout as u64));
+            if wait_stopped(daemon, &c.id, limit).await {
+                break 'stopped true;
+            }
         }
-    }
-    let _ = send_signal(daemon, c, 9).await;
-    if !wait_stopped(daemon, &c.id, Some(Duration::from_secs(30))).await {
+        let _ = send_signal(daemon, c, 9).await;
+        wait_stopped(daemon, &c.id, Some(Duration::from_secs(30))).await
+    };
+    if !stopped {
         return Err(ContainerError::Internal(format!(
             "cannot stop container: {}: tried to kill container, but did not receive an exit event",
             c.id
         )));
     }
+    // An exit of its own just before the stop may have scheduled a restart: the stop wins.
+    let _ = daemon.containers.update(&c.id, |r| {
+        if r.state.status == Status::Restarting {
+            r.state.status = Status::Exited;
+        }
+        Ok(())
+    });
     Ok(())
 }
 
@@ -154,7 +164,7 @@ pub async fn restart(
         stop_container(daemon, &c, timeout, signal).await?;
     }
     let c = daemon.containers.lookup(&c.id)?;
-    start_container(daemon, &c).await?;
+    start_by_user(daemon, &c).await?;
     daemon
         .events
         .publish("container", "restart", &c.id, c.event_attributes());

@@ -90,6 +90,8 @@ pub async fn handle_exit(
     } else {
         parse_time(&exit.exited_at)
     };
+    // Exited and, when the policy says so, Restarting in one step: a stop in between
+    // would otherwise see an exited container and leave the restart to happen.
     let updated = daemon.containers.update(id, |r| {
         r.state.status = Status::Exited;
         r.state.pid = 0;
@@ -97,9 +99,15 @@ pub async fn handle_exit(
         r.state.oom_killed = exit.oom_killed;
         r.state.finished_at = Some(finished);
         r.state.has_task = false;
-        Ok(())
+        if r.auto_remove() || !should_restart(r) {
+            return Ok(None);
+        }
+        let delay = backoff(r);
+        r.state.status = Status::Restarting;
+        r.restart_count += 1;
+        Ok(Some(delay))
     });
-    let Ok((c, ())) = updated else {
+    let Ok((c, restart_after)) = updated else {
         return;
     };
     let mut attrs = c.event_attributes();
@@ -112,8 +120,8 @@ pub async fn handle_exit(
         }
         return;
     }
-    if should_restart(&c) {
-        schedule_restart(daemon.clone(), c);
+    if let Some(delay) = restart_after {
+        schedule_restart(daemon.clone(), c, delay);
     }
 }
 
@@ -148,13 +156,8 @@ fn backoff(c: &Container) -> Duration {
     Duration::from_millis(100u64 << exp).min(Duration::from_secs(60))
 }
 
-fn schedule_restart(daemon: SharedDaemon, c: Container) {
-    let delay = backoff(&c);
-    let _ = daemon.containers.update(&c.id, |r| {
-        r.state.status = Status::Restarting;
-        r.restart_count += 1;
-        Ok(())
-    });
+/// Starts the container again after `delay`, unless it was stopped or removed meanwhile.
+fn schedule_restart(daemon: SharedDaemon, c: Container, delay: Duration) {
     tokio::spawn(async move {
         tokio::time::sleep(delay).await;
         let Some(current) = daemon.containers.get(&c.id) else {
@@ -163,11 +166,29 @@ fn schedule_restart(daemon: SharedDaemon, c: Container) {
         if current.state.status != Status::Restarting {
             return;
         }
+        if current.state.manually_stopped {
+            // Stopped while waiting for this run.
+            let _ = daemon.containers.update(&c.id, |r| {
+                r.state.status = Status::Exited;
+                Ok(())
+            });
+            return;
+        }
         match lifecycle::start_container(&daemon, &current).await {
             Ok(()) => {
                 daemon
                     .events
-                    .publish("container", "start", &c.id, current.event_attributes())
+                    .publish("container", "start", &c.id, current.event_attributes());
+                // A `docker stop` that came while this run was starting still wins.
+                if let Some(now) = daemon.containers.get(&c.id) {
+                    if now.state.manually_stopped && now.state.status.is_running() {
+                        if let Err(e) =
+                            lifecycle::stop_container(&daemon, &now, Some(0), None).await
+                        {
+                            tracing::warn!(id = %c.id, error = %e, "stopping a restarted container");
+                        }
+                    }
+                }
             }
             Err(e) => {
                 tracing::warn!(id = %c.id, error = %e, "restarting the container");

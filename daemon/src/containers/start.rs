@@ -112,11 +112,21 @@ pub async fn start(daemon: &SharedDaemon, reference: &str) -> Result<()> {
         }
         _ => {}
     }
-    start_container(daemon, &c).await?;
+    start_by_user(daemon, &c).await?;
     daemon
         .events
         .publish("container", "start", &c.id, c.event_attributes());
     Ok(())
+}
+
+/// A start the user asked for (start, restart): it ends an earlier `docker stop`'s hold on
+/// the restart policy. Restarts by the policy itself call `start_container` directly.
+pub async fn start_by_user(daemon: &SharedDaemon, c: &Container) -> Result<()> {
+    let (c, ()) = daemon.containers.update(&c.id, |r| {
+        r.state.manually_stopped = false;
+        Ok(())
+    })?;
+    start_container(daemon, &c).await
 }
 
 /// Mounts, builds the bundle, creates and starts the task; records the start.
@@ -167,7 +177,6 @@ pub async fn start_container(daemon: &SharedDaemon, c: &Container) -> Result<()>
                 r.state.error.clear();
                 r.state.oom_killed = false;
                 r.state.started_at = Some(chrono::Utc::now());
-                r.state.manually_stopped = false;
                 r.state.has_task = true;
                 Ok(())
             })?;

@@ -81,7 +81,7 @@ async fn run_with_pidfile(config: Config) -> Result<(), ServerError> {
         })
         .collect();
 
-    let app = crate::api::app(daemon);
+    let app = crate::api::app(daemon.clone());
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
     let ctx = serve::ServeContext {
@@ -105,6 +105,8 @@ async fn run_with_pidfile(config: Config) -> Result<(), ServerError> {
     }
 
     let _ = shutdown_tx.send(true);
+    // Open `docker events` streams end now rather than holding the shutdown for its grace.
+    daemon.events.close();
     if tokio::time::timeout(SHUTDOWN_GRACE, alive_rx.recv())
         .await
         .is_err()
