@@ -2,63 +2,14 @@
 //! filters and dockerd's errors; nothing of a test daemon's networking left behind.
 mod common;
 
-use std::path::Path;
-
+use common::network::{cleanup_network, links_of};
 use common::Daemon;
-
-/// The links a daemon made (bridges carry the alias `berth:<data-root>/network:<id>`).
-fn links_of(dir: &Path) -> Vec<String> {
-    let out = std::process::Command::new("ip")
-        .args(["-j", "link", "show"])
-        .output()
-        .expect("ip link");
-    let links: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap_or_default();
-    let owner = format!("berth:{}:", dir.join("data").join("network").display());
-    links
-        .iter()
-        .filter(|l| l["ifalias"].as_str().is_some_and(|a| a.starts_with(&owner)))
-        .filter_map(|l| l["ifname"].as_str().map(str::to_string))
-        .collect()
-}
-
-/// The firewall table of a daemon on a non-default data root (see networks::host).
-fn table_of(dir: &Path) -> String {
-    let path = dir.join("data").join("network").display().to_string();
-    let hash = path.bytes().fold(0x811c_9dc5u32, |h, b| {
-        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-    });
-    format!("berth-{hash:08x}")
-}
-
-fn table_exists(name: &str) -> bool {
-    let out = std::process::Command::new("nft")
-        .args(["list", "tables"])
-        .output()
-        .expect("nft");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .any(|l| l.trim() == format!("table ip {name}"))
-}
 
 /// Stops the daemon and removes what its networking left on the host (dockerd too
 /// keeps its bridges and rules after a stop); returns what was there.
 fn stop_and_clean(d: &mut Daemon) -> (Vec<String>, bool) {
     d.stop();
-    let dir = d.dir.path().to_path_buf();
-    let links = links_of(&dir);
-    for l in &links {
-        let _ = std::process::Command::new("ip")
-            .args(["link", "del", l])
-            .status();
-    }
-    let table = table_of(&dir);
-    let had_table = table_exists(&table);
-    if had_table {
-        let _ = std::process::Command::new("nft")
-            .args(["delete", "table", "ip", &table])
-            .status();
-    }
-    (links, had_table)
+    cleanup_network(d.dir.path())
 }
 
 /// A /24 of 10.214.0.0/16 for this test process (tests run side by side).

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
+pub mod network;
+
 /// Where the workspace's binaries are: `$BERTHD_BIN`'s folder, else `$CARGO_TARGET_DIR/debug`,
 /// else `<workspace>/target/debug`.
 pub fn bin_dir() -> PathBuf {
@@ -385,6 +387,7 @@ pub fn cleanup_engine(dir: &Path) {
             let _ = std::fs::remove_dir(root.join(id));
         }
     }
+    network::cleanup_network(dir);
 }
 
 /// The last `n` lines of `text`.

@@ -50,6 +50,7 @@ impl From<ContainerError> for ApiError {
                 ApiError::new(status, s.to_string())
             }
             E::Store(s) => s.into(),
+            E::Network(n) => n.into(),
             E::Engine(_) | E::Io(..) | E::Internal(_) => ApiError::internal(e.to_string()),
         }
     }

@@ -247,10 +247,6 @@ fn validate_host_config(hc: &HostConfig, ncpu: usize) -> Result<()> {
         }
         validate_log_opts(t, log.config.as_ref())?;
     }
-    let mode = hc.network_mode.as_deref().unwrap_or("");
-    if !["", "default", "bridge", "none", "host"].contains(&mode) {
-        return Err(ContainerError::Missing(format!("network {mode} not found")));
-    }
     Ok(())
 }
 
@@ -260,6 +256,10 @@ pub async fn create(
     name: Option<&str>,
     body: ContainerCreateBody,
 ) -> Result<Container> {
+    let networking = body
+        .networking_config
+        .as_ref()
+        .and_then(|n| serde_json::to_value(n).ok());
     let (mut config, mut host_config) = split_body(body)?;
     let image_name = config.image.clone().unwrap_or_default();
     if image_name.is_empty() {
@@ -311,9 +311,11 @@ pub async fn create(
         restart_count: 0,
         dir: Default::default(),
     };
+    let plan = crate::networks::endpoints::plan(&daemon.networks, &record, networking.as_ref())?;
     let record = daemon.containers.insert(record)?;
-    if let Err(e) =
-        super::rootfs::prepare(&record).and_then(|_| super::rootfs::write_etc_files(&record))
+    if let Err(e) = super::rootfs::prepare(&record)
+        .and_then(|_| super::rootfs::write_etc_files(&record))
+        .and_then(|_| plan.save(&record.dir).map_err(ContainerError::from))
     {
         let _ = daemon.containers.remove(&record.id);
         return Err(e);

@@ -89,36 +89,6 @@ pub fn config_json(c: &Container) -> Value {
     overlay(defaults, given)
 }
 
-/// The `Networks` of a container (no networking yet: the one it is attached to, empty).
-pub fn list_networks(c: &Container) -> Value {
-    let mode = c
-        .host_config
-        .network_mode
-        .clone()
-        .unwrap_or_else(|| "default".into());
-    let name = if mode == "default" {
-        "bridge".to_string()
-    } else {
-        mode
-    };
-    json!({ name: {
-        "IPAMConfig": null, "Links": null, "Aliases": null, "MacAddress": "", "DriverOpts": null,
-        "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0,
-        "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "DNSNames": null,
-    }})
-}
-
-fn network_settings(c: &Container) -> Value {
-    let networks = list_networks(c);
-    json!({
-        "Bridge": "", "SandboxID": "", "SandboxKey": "", "HairpinMode": false,
-        "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "Ports": {},
-        "SecondaryIPAddresses": null, "SecondaryIPv6Addresses": null, "EndpointID": "",
-        "Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPAddress": "",
-        "IPPrefixLen": 0, "IPv6Gateway": "", "MacAddress": "", "Networks": networks,
-    })
-}
-
 fn graph_driver(daemon: &Daemon, c: &Container) -> Value {
     let lowers = rootfs::lower_dirs(&daemon.config.data_root.join("layers"), &c.layers)
         .iter()
@@ -175,6 +145,6 @@ pub fn inspect(daemon: &Daemon, c: &Container) -> Value {
         "GraphDriver": graph_driver(daemon, c),
         "Mounts": [],
         "Config": config_json(c),
-        "NetworkSettings": network_settings(c),
+        "NetworkSettings": crate::networks::settings::network_settings(daemon, c),
     })
 }

@@ -268,12 +268,12 @@ pub fn list(daemon: &Daemon, opts: &ListOptions) -> Result<Vec<Value>> {
             "ImageID": c.image_id,
             "Command": command(&c),
             "Created": c.created.timestamp(),
-            "Ports": [],
+            "Ports": crate::networks::settings::list_ports(daemon, &c),
             "Labels": labels(&c),
             "State": c.state.status.as_str(),
             "Status": status_string(&c, now),
             "HostConfig": { "NetworkMode": c.host_config.network_mode.clone().unwrap_or_else(|| "default".into()) },
-            "NetworkSettings": { "Networks": super::inspect::list_networks(&c) },
+            "NetworkSettings": { "Networks": crate::networks::settings::networks_json(daemon, &c) },
             "Mounts": [],
         });
         if opts.size {

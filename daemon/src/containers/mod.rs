@@ -78,6 +78,9 @@ pub enum ContainerError {
     Io(String, #[source] std::io::Error),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// Networking (its own statuses: 404 network not found, 403, 400…).
+    #[error(transparent)]
+    Network(#[from] crate::networks::NetworkError),
     /// Anything else (500).
     #[error("{0}")]
     Internal(String),

@@ -84,6 +84,7 @@ pub async fn handle_exit(
         }
     }
     rootfs::unmount_rootfs(&c);
+    crate::networks::sandbox::release(daemon, &c).await;
     let code = exit.exit_status as i64;
     let finished = if exit.exited_at.is_empty() {
         chrono::Utc::now()

@@ -20,6 +20,9 @@ pub struct SpecInputs<'a> {
     pub rootfs: &'a Path,
     /// Whether the host uses cgroup v2 (then the container gets its own cgroup namespace).
     pub cgroup_v2: bool,
+    /// The network namespace to join (netd's file, or another container's); `None` with
+    /// `--network host`.
+    pub netns: Option<&'a Path>,
 }
 
 /// The process environment (dockerd's CreateDaemonEnvironment): PATH, HOSTNAME, TERM with a TTY,
@@ -114,7 +117,7 @@ fn standard_mounts(c: &Container) -> Vec<Value> {
     mounts
 }
 
-fn namespaces(c: &Container, cgroup_v2: bool) -> Vec<Value> {
+fn namespaces(c: &Container, cgroup_v2: bool, netns: Option<&Path>) -> Vec<Value> {
     let mut ns = vec![
         json!({"type": "pid"}),
         json!({"type": "ipc"}),
@@ -122,8 +125,10 @@ fn namespaces(c: &Container, cgroup_v2: bool) -> Vec<Value> {
         json!({"type": "mount"}),
     ];
     let network = c.host_config.network_mode.as_deref().unwrap_or("default");
-    if network != "host" {
-        ns.push(json!({"type": "network"}));
+    match netns {
+        Some(path) => ns.push(json!({"type": "network", "path": path.display().to_string()})),
+        None if network != "host" => ns.push(json!({"type": "network"})),
+        None => {}
     }
     if c.host_config.pid_mode.as_deref() == Some("host") {
         ns.retain(|n| n["type"] != "pid");
@@ -192,7 +197,7 @@ fn base_spec(c: &Container, user: &security::users::ResolvedUser, inputs: &SpecI
     let mut linux = Map::new();
     linux.insert(
         "namespaces".into(),
-        Value::Array(namespaces(c, inputs.cgroup_v2)),
+        Value::Array(namespaces(c, inputs.cgroup_v2, inputs.netns)),
     );
     linux.insert("resources".into(), oci_resources(hc));
     linux.insert("cgroupsPath".into(), json!(cgroups_path));
@@ -275,6 +280,7 @@ mod tests {
             &SpecInputs {
                 rootfs: Path::new("/r"),
                 cgroup_v2: false,
+                netns: None,
             },
         )
         .unwrap();

@@ -46,6 +46,7 @@ fn write_bundle(
     daemon: &SharedDaemon,
     c: &Container,
     rootfs: &std::path::Path,
+    netns: Option<&std::path::Path>,
 ) -> Result<std::path::PathBuf> {
     let user = security::users::resolve(
         rootfs,
@@ -66,6 +67,7 @@ fn write_bundle(
     let inputs = spec::SpecInputs {
         rootfs,
         cgroup_v2: crate::api::host::cgroup_version() == "2",
+        netns,
     };
     let spec = spec::build(c, &user, &inputs)?;
     let bundle = bundle_dir(daemon, &c.id);
@@ -137,8 +139,15 @@ pub async fn start_container(daemon: &SharedDaemon, c: &Container) -> Result<()>
     }
     rootfs::check_layers(&daemon.layers, &c.layers)?;
     let merged = rootfs::mount_rootfs(c, &daemon.config.data_root.join("layers"))?;
+    let netns = match crate::networks::sandbox::setup(daemon, c).await {
+        Ok(netns) => netns,
+        Err(e) => {
+            rootfs::unmount_rootfs(c);
+            return Err(e.into());
+        }
+    };
     let result = async {
-        let bundle = write_bundle(daemon, c, &merged)?;
+        let bundle = write_bundle(daemon, c, &merged, netns.as_deref())?;
         let req = CreateTask {
             id: c.task_id().to_string(),
             bundle: bundle.display().to_string(),
@@ -185,6 +194,7 @@ pub async fn start_container(daemon: &SharedDaemon, c: &Container) -> Result<()>
         }
         Err(e) => {
             rootfs::unmount_rootfs(c);
+            crate::networks::sandbox::release(daemon, c).await;
             let (code, err) = match &e {
                 ContainerError::Engine(inner) => start_failure(&inner.to_string()),
                 other => (128, ContainerError::Internal(other.to_string())),

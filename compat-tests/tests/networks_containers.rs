@@ -1,0 +1,288 @@
+//! Containers on real networks, through the stock CLI: names on the embedded DNS of a
+//! user-defined network, published ports reached from the host, `docker port`,
+//! `--network none` and `host`, a network in use, nothing left after removal, and
+//! networks and ports that survive a restart of berthd.
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::network::{cleanup_network, links_of};
+use common::{Daemon, Fixtures};
+
+/// A TCP port free on the host right now.
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// `GET /` over plain TCP to 127.0.0.1:port, retried for a few seconds; the whole answer.
+fn http_get(port: u16) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let attempt = (|| -> std::io::Result<String> {
+            let mut s = TcpStream::connect(("127.0.0.1", port))?;
+            s.set_read_timeout(Some(Duration::from_secs(3)))?;
+            s.write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+            let mut out = String::new();
+            s.read_to_string(&mut out)?;
+            Ok(out)
+        })();
+        match attempt {
+            Ok(page) if page.starts_with("HTTP/") => return page,
+            other if Instant::now() > deadline => panic!("GET 127.0.0.1:{port}: {other:?}"),
+            _ => std::thread::sleep(Duration::from_millis(200)),
+        }
+    }
+}
+
+fn ip_on(d: &Daemon, container: &str, network: &str) -> String {
+    let format = format!("{{{{(index .NetworkSettings.Networks \"{network}\").IPAddress}}}}");
+    d.docker_ok(&["inspect", "--format", &format, container])
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn names_on_a_user_network_and_isolation() {
+    let f = Fixtures::load();
+    let mut d = Daemon::start();
+    let busybox = d.pull_fixture(&f, "busybox");
+    let httpd = d.pull_fixture(&f, "httpd");
+    d.docker_ok(&["network", "create", "app"]);
+    d.docker_ok(&["network", "create", "other"]);
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--network",
+        "app",
+        "--network-alias",
+        "www",
+        &httpd,
+    ]);
+    let web_ip = ip_on(&d, "web", "app");
+    assert!(web_ip.parse::<std::net::Ipv4Addr>().is_ok(), "{web_ip:?}");
+
+    // By name and by alias on the embedded DNS, and over TCP.
+    for name in ["web", "www"] {
+        let out = d.docker_ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "app",
+            &busybox,
+            "nslookup",
+            name,
+            "127.0.0.11",
+        ]);
+        assert!(out.contains(&web_ip), "{name}: {out}");
+    }
+    let resolv = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "app",
+        &busybox,
+        "cat",
+        "/etc/resolv.conf",
+    ]);
+    assert!(resolv.contains("nameserver 127.0.0.11"), "{resolv}");
+    let page = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "app",
+        &busybox,
+        "wget",
+        "-q",
+        "-O",
+        "-",
+        &format!("http://{web_ip}/"),
+    ]);
+    assert!(!page.is_empty());
+
+    // Another network neither resolves nor reaches it.
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "other",
+        &busybox,
+        "nslookup",
+        "web",
+        "127.0.0.11",
+    ]);
+    assert!(!common::stdout(&out).contains(&web_ip));
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "other",
+        &busybox,
+        "wget",
+        "-q",
+        "-T",
+        "2",
+        "-O",
+        "-",
+        &format!("http://{web_ip}/"),
+    ]);
+    assert!(
+        !out.status.success(),
+        "reached {web_ip} from another network"
+    );
+
+    // Connect makes it resolvable there at once; disconnect takes it away.
+    d.docker_ok(&["network", "connect", "--alias", "web2", "other", "web"]);
+    let other_ip = ip_on(&d, "web", "other");
+    let out = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "other",
+        &busybox,
+        "nslookup",
+        "web2",
+        "127.0.0.11",
+    ]);
+    assert!(out.contains(&other_ip), "{out}");
+    d.docker_ok(&["network", "disconnect", "other", "web"]);
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "other",
+        &busybox,
+        "nslookup",
+        "web2",
+        "127.0.0.11",
+    ]);
+    assert!(!common::stdout(&out).contains(&other_ip));
+
+    // A network in use cannot go.
+    let err = d.docker_err(&["network", "rm", "app"]);
+    assert!(
+        err.contains("error while removing network: network app has active endpoints"),
+        "{err}"
+    );
+
+    d.docker_ok(&["rm", "-f", "web"]);
+    d.docker_ok(&["network", "rm", "app", "other"]);
+    let links = links_of(d.dir.path());
+    assert_eq!(links.len(), 1, "only the default bridge: {links:?}");
+    d.stop();
+    cleanup_network(d.dir.path());
+}
+
+#[test]
+fn published_ports_and_docker_port() {
+    let f = Fixtures::load();
+    let mut d = Daemon::start();
+    let httpd = d.pull_fixture(&f, "httpd");
+    let port = free_port();
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "site",
+        "-p",
+        &format!("127.0.0.1:{port}:80"),
+        &httpd,
+    ]);
+    let page = http_get(port);
+    assert!(page.contains("200"), "{page}");
+    let shown = d.docker_ok(&["port", "site"]);
+    assert_eq!(shown.trim(), format!("80/tcp -> 127.0.0.1:{port}"));
+    let ps = d.docker_ok(&["ps", "--format", "{{.Ports}}", "--filter", "name=site"]);
+    assert_eq!(ps.trim(), format!("127.0.0.1:{port}->80/tcp"));
+    let inspect = d.docker_ok(&[
+        "inspect", "--format",
+        "{{.HostConfig.NetworkMode}} {{.NetworkSettings.IPAddress}} {{.NetworkSettings.Networks.bridge.IPAddress}} {{.NetworkSettings.Networks.bridge.Gateway}}",
+        "site",
+    ]);
+    let parts: Vec<&str> = inspect.split_whitespace().collect();
+    assert_eq!(parts.len(), 4, "{inspect}");
+    assert_eq!(parts[0], "default");
+    assert_eq!(parts[1], parts[2]);
+
+    // -P: an ephemeral port, shown by docker port, serving the page.
+    d.docker_ok(&["run", "-d", "--name", "any", "-P", &httpd]);
+    let shown = d.docker_ok(&["port", "any", "80"]);
+    let host_port: u16 = shown
+        .lines()
+        .next()
+        .and_then(|l| l.rsplit(':').next())
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("docker port: {shown}"));
+    assert!(http_get(host_port).contains("200"));
+
+    // They survive a restart of berthd.
+    d.stop();
+    d.restart_with(&[]);
+    assert!(http_get(port).contains("200"));
+    assert_eq!(
+        d.docker_ok(&["port", "site"]).trim(),
+        format!("80/tcp -> 127.0.0.1:{port}")
+    );
+
+    d.docker_ok(&["rm", "-f", "site", "any"]);
+    let table = common::network::table_of(d.dir.path());
+    let rules = std::process::Command::new("nft")
+        .args(["list", "table", "ip", &table])
+        .output()
+        .expect("nft");
+    let rules = String::from_utf8_lossy(&rules.stdout);
+    assert!(!rules.contains("dnat to"), "no port rule left:\n{rules}");
+    d.stop();
+    cleanup_network(d.dir.path());
+}
+
+#[test]
+fn none_and_host_modes() {
+    let f = Fixtures::load();
+    let mut d = Daemon::start();
+    let busybox = d.pull_fixture(&f, "busybox");
+    let links = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        &busybox,
+        "ls",
+        "/sys/class/net",
+    ]);
+    assert_eq!(links.split_whitespace().collect::<Vec<_>>(), vec!["lo"]);
+    let inspect = d.docker_ok(&["create", "--network", "none", &busybox, "true"]);
+    let mode = d.docker_ok(&[
+        "inspect",
+        "--format",
+        "{{.HostConfig.NetworkMode}} {{len .NetworkSettings.Networks}}",
+        inspect.trim(),
+    ]);
+    assert_eq!(mode.trim(), "none 1");
+    let mut host: Vec<String> = std::fs::read_dir("/sys/class/net")
+        .expect("host links")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    host.sort();
+    let seen = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        &busybox,
+        "ls",
+        "/sys/class/net",
+    ]);
+    assert!(
+        seen.split_whitespace()
+            .any(|l| l == "eth0" || host.iter().any(|h| h == l && h != "lo")),
+        "{seen}"
+    );
+    d.stop();
+    cleanup_network(d.dir.path());
+}
