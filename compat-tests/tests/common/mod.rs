@@ -451,11 +451,15 @@ pub fn berthd_refuses(args: &[&str]) -> String {
     loop {
         if let Ok(Some(status)) = child.try_wait() {
             let out = child.wait_with_output().expect("output");
+            // A refusal found after the networks were set up (a listener) leaves them.
+            network::cleanup_network(dir.path());
             assert!(!status.success(), "berthd {args:?} started");
             return stderr(&out);
         }
         if Instant::now() > deadline {
             let _ = child.kill();
+            let _ = child.wait();
+            network::cleanup_network(dir.path());
             panic!("berthd {args:?} did not refuse to start");
         }
         std::thread::sleep(Duration::from_millis(20));
