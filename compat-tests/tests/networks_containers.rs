@@ -286,3 +286,44 @@ fn none_and_host_modes() {
     d.stop();
     cleanup_network(d.dir.path());
 }
+
+#[test]
+fn names_survive_a_restart() {
+    let f = Fixtures::load();
+    let mut d = Daemon::start();
+    let busybox = d.pull_fixture(&f, "busybox");
+    d.docker_ok(&["network", "create", "kept"]);
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "db",
+        "--network",
+        "kept",
+        &busybox,
+        "sleep",
+        "300",
+    ]);
+    let ip = ip_on(&d, "db", "kept");
+    d.stop();
+    d.restart_with(&[]);
+    assert_eq!(ip_on(&d, "db", "kept"), ip);
+    // Its own embedded DNS is served again, and newcomers resolve it.
+    let own = d.docker_ok(&["exec", "db", "nslookup", "db", "127.0.0.11"]);
+    assert!(own.contains(&ip), "{own}");
+    let out = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "kept",
+        &busybox,
+        "nslookup",
+        "db",
+        "127.0.0.11",
+    ]);
+    assert!(out.contains(&ip), "{out}");
+    d.docker_ok(&["rm", "-f", "db"]);
+    d.docker_ok(&["network", "rm", "kept"]);
+    d.stop();
+    cleanup_network(d.dir.path());
+}
