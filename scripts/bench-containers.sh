@@ -5,6 +5,7 @@
 #
 # Reports, for each engine:
 #   - `docker run --rm IMAGE true`: median and p90 over N runs (default 20), through the CLI;
+#   - for berthd, the same on the default bridge network: what network setup adds;
 #   - containers per second for create+start+wait+remove through the API, in sequence and
 #     with 8 concurrent clients;
 #   - the engine's idle RSS (berthd + berth-containerd; dockerd + containerd);

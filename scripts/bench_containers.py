@@ -144,6 +144,22 @@ class Engine:
             mounts = [line.split()[4] for line in f]
         for m in sorted((m for m in mounts if m.startswith(self.root)), key=len, reverse=True):
             subprocess.run(["umount", "-l", m], check=False)
+        remove_berth_network(self.root)
+
+
+def remove_berth_network(root):
+    """berthd keeps its bridges and firewall table after a stop, as dockerd does: the
+    bench removes those of its own data root (berthd's networks::host names)."""
+    state = f"{root}/data/network"
+    links = subprocess.run(["ip", "-j", "link", "show"], stdout=subprocess.PIPE, text=True)
+    for link in json.loads(links.stdout or "[]"):
+        if (link.get("ifalias") or "").startswith(f"berth:{state}:"):
+            subprocess.run(["ip", "link", "del", link["ifname"]], check=False)
+    h = 0x811C9DC5
+    for b in state.encode():
+        h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF
+    subprocess.run(["nft", "delete", "table", "ip", f"berth-{h:08x}"], check=False,
+                   stderr=subprocess.DEVNULL)
 
 
 def berthd_argv(binary):
@@ -180,6 +196,14 @@ def measure(engine, image, n):
         engine.docker("run", "--rm", "--network", "none", image, "true")
         times.append((time.perf_counter() - t0) * 1000)
     out["run_median_ms"], out["run_p90_ms"] = median_p90(times)
+    if engine.name == "berthd":
+        # What network setup adds: the same runs on the default bridge network.
+        times = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            engine.docker("run", "--rm", image, "true")
+            times.append((time.perf_counter() - t0) * 1000)
+        out["bridge_run_median_ms"], _ = median_p90(times)
 
     t0 = time.perf_counter()
     for _ in range(n):
@@ -206,6 +230,10 @@ def measure(engine, image, n):
 def report(name, r):
     print(f"{name}: docker run --rm true: median {r['run_median_ms']:.0f} ms, "
           f"p90 {r['run_p90_ms']:.0f} ms")
+    if "bridge_run_median_ms" in r:
+        print(f"{name}: docker run --rm true on the default bridge: median "
+              f"{r['bridge_run_median_ms']:.0f} ms (network setup adds "
+              f"{r['bridge_run_median_ms'] - r['run_median_ms']:.0f} ms over --network none)")
     print(f"{name}: create+start+wait+rm: {r['seq_per_s']:.1f}/s in sequence, "
           f"{r['conc_per_s']:.1f}/s with {CONCURRENT_CLIENTS} clients")
     print(f"{name}: idle RSS {r['idle_rss_kib'] / 1024:.1f} MiB, "
