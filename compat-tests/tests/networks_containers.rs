@@ -283,6 +283,22 @@ fn none_and_host_modes() {
             .any(|l| l == "eth0" || host.iter().any(|h| h == l && h != "lo")),
         "{seen}"
     );
+    // container:<name> shares that container's namespace and address.
+    d.docker_ok(&["run", "-d", "--name", "first", &busybox, "sleep", "300"]);
+    let ip = ip_on(&d, "first", "bridge");
+    let seen = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "container:first",
+        &busybox,
+        "ip",
+        "-4",
+        "-o",
+        "addr",
+    ]);
+    assert!(seen.contains(&format!("inet {ip}/")), "{seen}");
+    d.docker_ok(&["rm", "-f", "first"]);
     d.stop();
     cleanup_network(d.dir.path());
 }
