@@ -69,13 +69,10 @@ async fn run_with_pidfile(config: Config) -> Result<(), ServerError> {
     let mut hangup = signal(SignalKind::hangup()).map_err(ServerError::Signals)?;
 
     let daemon = Daemon::open(config.clone())?;
-    // Bind before anything outlives this process (bridges, berth-containerd): a daemon
-    // that cannot listen must leave nothing behind. Clients that connect meanwhile wait
-    // in the listen backlog until the accept loops start.
-    let listeners = listen::bind_all(&config).await?;
     daemon.networks.start(&config).await;
     crate::containers::monitor::start_engine(&daemon).await;
     crate::networks::sandbox::restore(&daemon).await;
+    let listeners = listen::bind_all(&config).await?;
     let sockets: Vec<_> = listeners
         .iter()
         .filter_map(|l| match l {
