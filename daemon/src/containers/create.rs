@@ -309,6 +309,8 @@ pub async fn create(
         layers: image.layers.iter().map(|l| l.chain_id.clone()).collect(),
         state: RunState::default(),
         restart_count: 0,
+        mount_points: Vec::new(),
+        health: None,
         dir: Default::default(),
     };
     let plan = crate::networks::endpoints::plan(&daemon.networks, &record, networking.as_ref())?;

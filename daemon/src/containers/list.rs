@@ -337,6 +337,8 @@ mod tests {
             layers: vec![],
             state: RunState::default(),
             restart_count: 0,
+            mount_points: Vec::new(),
+            health: None,
             dir: Default::default(),
         };
         assert_eq!(status_string(&c, now), "Created");

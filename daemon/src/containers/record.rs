@@ -61,6 +61,65 @@ pub struct RunState {
     pub has_task: bool,
 }
 
+/// How a [`MountPoint`] is provided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MountKind {
+    Bind,
+    Volume,
+    Tmpfs,
+}
+
+/// One mount of a container, as dockerd's `MountPoint` (`Mounts` in inspect).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MountPoint {
+    pub kind: MountKind,
+    /// The volume's name (volumes only).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The host path mounted (a bind's path, a volume's `_data`); empty for tmpfs.
+    #[serde(default)]
+    pub source: PathBuf,
+    /// Where it appears inside the container.
+    pub destination: String,
+    pub rw: bool,
+    /// The mode string as given (`ro`, `z`, …), as dockerd shows it.
+    #[serde(default)]
+    pub mode: String,
+    /// Bind propagation (`rprivate` by default for binds, empty otherwise).
+    #[serde(default)]
+    pub propagation: String,
+    /// Volume driver (`local`), volumes only.
+    #[serde(default)]
+    pub driver: Option<String>,
+    /// Extra mount options (tmpfs size/mode, `nocopy`, …).
+    #[serde(default)]
+    pub options: Vec<String>,
+    /// An anonymous volume created for this container (removed by `rm -v`).
+    #[serde(default)]
+    pub anonymous: bool,
+}
+
+/// `State.Health`: the healthcheck's status, failing streak and last results.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    /// "starting", "healthy" or "unhealthy".
+    pub status: String,
+    pub failing_streak: u64,
+    /// The last results, oldest first (dockerd keeps 5).
+    #[serde(default)]
+    pub log: Vec<HealthResult>,
+}
+
+/// One probe's result in `State.Health.Log`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthResult {
+    pub start: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
+    pub exit_code: i64,
+    pub output: String,
+}
+
 /// One container.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Container {
@@ -82,6 +141,14 @@ pub struct Container {
     pub layers: Vec<String>,
     pub state: RunState,
     pub restart_count: u64,
+    /// What is mounted into the container besides its root (binds, volumes, tmpfs),
+    /// resolved at create; `Mounts` in inspect. Owned by `containers::mounts`.
+    #[serde(default)]
+    pub mount_points: Vec<MountPoint>,
+    /// The healthcheck's state (`State.Health`), when the container has a healthcheck
+    /// and has been started. Owned by `containers::health`.
+    #[serde(default)]
+    pub health: Option<Health>,
     /// Data root folder of this container (not serialised: known from where it was loaded).
     #[serde(skip)]
     pub dir: PathBuf,

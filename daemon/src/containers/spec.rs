@@ -244,6 +244,8 @@ mod tests {
             layers: vec![],
             state: Default::default(),
             restart_count: 0,
+            mount_points: Vec::new(),
+            health: None,
             dir: "/tmp/c".into(),
         }
     }
