@@ -439,3 +439,23 @@ fn an_upload_to_an_endpoint_berth_lacks_gets_the_404_not_a_broken_pipe() {
         "{err}"
     );
 }
+
+#[test]
+fn a_tcp_port_in_use_is_refused_before_anything_starts() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sock = dir.path().join("api.sock");
+    // berthd_refuses also checks that no berth-containerd, bridge or table is left.
+    let err = common::berthd_refuses(&[
+        "-H",
+        &format!("unix://{}", sock.display()),
+        "-H",
+        &format!("tcp://127.0.0.1:{port}"),
+    ]);
+    assert!(err.contains(&format!("127.0.0.1:{port}")), "{err}");
+    assert!(
+        !sock.exists(),
+        "the unix socket was created by a refused start"
+    );
+}

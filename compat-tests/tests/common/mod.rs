@@ -320,9 +320,9 @@ impl Drop for Daemon {
 /// Kills what a test's daemon left running — its berth-containerd, shims and containers
 /// (found by their command lines, which name this test's folder) — then unmounts the
 /// overlays under that folder and removes the containers' cgroups.
-pub fn cleanup_engine(dir: &Path) {
-    use nix::sys::signal::{kill, Signal};
-    use nix::unistd::Pid;
+/// Processes (berth-containerd, shims) whose command line names this test daemon's
+/// exec root.
+pub fn engine_pids(dir: &Path) -> Vec<i32> {
     let marker = dir.join("exec").join("containerd").display().to_string();
     let mut owned: Vec<i32> = Vec::new();
     if let Ok(entries) = std::fs::read_dir("/proc") {
@@ -336,6 +336,13 @@ pub fn cleanup_engine(dir: &Path) {
             }
         }
     }
+    owned
+}
+
+pub fn cleanup_engine(dir: &Path) {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    let owned = engine_pids(dir);
     // Children first (the containers under each shim), then the shims and containerd.
     let mut all = Vec::new();
     let mut stack = owned.clone();
@@ -451,11 +458,17 @@ pub fn berthd_refuses(args: &[&str]) -> String {
     loop {
         if let Ok(Some(status)) = child.try_wait() {
             let out = child.wait_with_output().expect("output");
-            // A refusal found at bind time (after berth-containerd and the networks were
-            // started) leaves them (a known gap: berthd binds last); clean up so tests do not leak.
+            // A refused start checks everything before it starts anything: no
+            // berth-containerd, bridge or firewall table of this data root may remain.
+            let engine_left = engine_pids(dir.path());
             cleanup_engine(dir.path());
-            network::cleanup_network(dir.path());
+            let (links_left, table_left) = network::cleanup_network(dir.path());
             assert!(!status.success(), "berthd {args:?} started");
+            assert!(
+                engine_left.is_empty() && links_left.is_empty() && !table_left,
+                "berthd {args:?} refused but left engine processes {engine_left:?}, links \
+                 {links_left:?}, firewall table: {table_left}"
+            );
             return stderr(&out);
         }
         if Instant::now() > deadline {

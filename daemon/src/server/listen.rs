@@ -29,13 +29,33 @@ impl Listener {
     }
 }
 
-/// Binds every configured host. Unix socket paths created are returned by `Listener::Unix`
-/// so that shutdown can remove them.
-pub async fn bind_all(config: &Config) -> Result<Vec<Listener>, ServerError> {
-    let mut out = Vec::new();
+/// What can be checked or bound before anything is started: TCP listeners bound (a port
+/// in use is found here), unix socket paths checked (free, group known) but bound only
+/// by [`Prepared::bind_unix_sockets`], once start-up is done.
+pub struct Prepared {
+    tcp: Vec<Listener>,
+    unix: Vec<PathBuf>,
+    gid: Option<nix::unistd::Gid>,
+}
+
+/// Checks every configured host before berthd starts berth-containerd or touches
+/// networks, so that a refusal (plain TCP on a public address, a port or socket in use,
+/// an unknown socket group) leaves nothing behind.
+pub async fn prepare(config: &Config) -> Result<Prepared, ServerError> {
+    let mut prepared = Prepared {
+        tcp: Vec::new(),
+        unix: Vec::new(),
+        gid: None,
+    };
     for host in config.host_addrs()? {
-        let listener = match &host {
-            HostAddr::Unix(path) => bind_unix(path, config)?,
+        match &host {
+            HostAddr::Unix(path) => {
+                check_unix_free(path)?;
+                if prepared.gid.is_none() {
+                    prepared.gid = Some(socket_gid(config)?);
+                }
+                prepared.unix.push(path.clone());
+            }
             HostAddr::Tcp { host: h, port } => {
                 check_tcp_policy(&host, config)?;
                 let addr = if h.contains(':') {
@@ -50,16 +70,29 @@ pub async fn bind_all(config: &Config) -> Result<Vec<Listener>, ServerError> {
                         source: e,
                     })?;
                 let local = listener.local_addr().map(|a| a.to_string()).unwrap_or(addr);
-                Listener::Tcp {
+                prepared.tcp.push(Listener::Tcp {
                     listener,
                     addr: local,
-                }
+                });
             }
-        };
-        tracing::info!("API listen on {}", listener.describe());
-        out.push(listener);
+        }
     }
-    Ok(out)
+    Ok(prepared)
+}
+
+impl Prepared {
+    /// Binds the unix sockets (checked by [`prepare`]) and returns every listener.
+    pub fn bind_unix_sockets(self) -> Result<Vec<Listener>, ServerError> {
+        let mut out = self.tcp;
+        let gid = self.gid.unwrap_or(nix::unistd::Gid::from_raw(0));
+        for path in &self.unix {
+            out.push(bind_unix(path, gid)?);
+        }
+        for l in &out {
+            tracing::info!("API listen on {}", l.describe());
+        }
+        Ok(out)
+    }
 }
 
 /// dockerd's rule, made strict: TCP without TLS client verification is insecure; on a
@@ -78,27 +111,39 @@ fn check_tcp_policy(host: &HostAddr, config: &Config) -> Result<(), ServerError>
     Ok(())
 }
 
-fn bind_unix(path: &Path, config: &Config) -> Result<Listener, ServerError> {
-    let listen_err = |e: std::io::Error| ServerError::Listen {
+fn unix_listen_error(path: &Path, source: std::io::Error) -> ServerError {
+    ServerError::Listen {
         addr: format!("unix://{}", path.display()),
-        source: e,
-    };
+        source,
+    }
+}
+
+/// A socket path another daemon answers on is refused; its folder is created.
+fn check_unix_free(path: &Path) -> Result<(), ServerError> {
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(listen_err)?;
+        std::fs::create_dir_all(parent).map_err(|e| unix_listen_error(path, e))?;
     }
     if std::os::unix::net::UnixStream::connect(path).is_ok() {
-        return Err(listen_err(std::io::Error::new(
-            std::io::ErrorKind::AddrInUse,
-            "another daemon is already listening on this socket",
-        )));
+        return Err(unix_listen_error(
+            path,
+            std::io::Error::new(
+                std::io::ErrorKind::AddrInUse,
+                "another daemon is already listening on this socket",
+            ),
+        ));
     }
+    Ok(())
+}
+
+fn bind_unix(path: &Path, gid: nix::unistd::Gid) -> Result<Listener, ServerError> {
+    let listen_err = |e: std::io::Error| unix_listen_error(path, e);
+    check_unix_free(path)?;
     match std::fs::remove_file(path) {
         Ok(()) => tracing::debug!("removed stale socket {}", path.display()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(listen_err(e)),
     }
     let listener = UnixListener::bind(path).map_err(listen_err)?;
-    let gid = socket_gid(config)?;
     nix::unistd::chown(path, Some(nix::unistd::Uid::from_raw(0)), Some(gid))
         .map_err(|e| listen_err(std::io::Error::from(e)))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(listen_err)?;

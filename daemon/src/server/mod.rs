@@ -68,11 +68,13 @@ async fn run_with_pidfile(config: Config) -> Result<(), ServerError> {
     let mut interrupt = signal(SignalKind::interrupt()).map_err(ServerError::Signals)?;
     let mut hangup = signal(SignalKind::hangup()).map_err(ServerError::Signals)?;
 
+    // Everything that can refuse the start is checked before anything is started.
+    let prepared = listen::prepare(&config).await?;
     let daemon = Daemon::open(config.clone())?;
     daemon.networks.start(&config).await;
     crate::containers::monitor::start_engine(&daemon).await;
     crate::networks::sandbox::restore(&daemon).await;
-    let listeners = listen::bind_all(&config).await?;
+    let listeners = prepared.bind_unix_sockets()?;
     let sockets: Vec<_> = listeners
         .iter()
         .filter_map(|l| match l {
