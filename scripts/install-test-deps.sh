@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Berth's tests need on a Debian 12 machine (as root): the registry,
-# busybox-static and musl for the fixture images, htpasswd, the runtimes and the
-# firewall tools. Idempotent: when everything is present it only checks and exits.
+# busybox-static and musl for the fixture images, htpasswd, the runtimes, the
+# firewall tools and docker-compose (a docker-py client). Idempotent: when everything is present it only checks and exits.
 set -euo pipefail
 
 export DEBIAN_FRONTEND=noninteractive
@@ -21,6 +21,7 @@ declare -A WANT=(
     [gcc]=/usr/bin/gcc
     [procps]=/usr/bin/ps
     [ca-certificates]=/etc/ssl/certs
+    [docker-compose]=/usr/bin/docker-compose
 )
 
 missing=()

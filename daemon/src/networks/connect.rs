@@ -33,7 +33,7 @@ pub async fn connect(
         _ => {}
     }
     let mut state = ContainerNetwork::load(&c.dir);
-    if state.requests.is_empty() && matches!(Mode::of(c), Mode::Network(_)) {
+    if !ContainerNetwork::recorded(&c.dir) && matches!(Mode::of(c), Mode::Network(_)) {
         // A container recorded before it had endpoint requests: its mode's network.
         state.requests = super::endpoints::plan(&daemon.networks, c, None)?.requests;
     }

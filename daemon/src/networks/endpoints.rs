@@ -49,6 +49,12 @@ impl ContainerNetwork {
             .unwrap_or_default()
     }
 
+    /// Whether the container has a network state file (every container created by this
+    /// version has one, even when disconnected from every network).
+    pub fn recorded(dir: &Path) -> bool {
+        dir.join(STATE_FILE).exists()
+    }
+
     pub fn save(&self, dir: &Path) -> Result<()> {
         let data = serde_json::to_vec_pretty(self)
             .map_err(|e| NetworkError::Internal(format!("encoding network state: {e}")))?;

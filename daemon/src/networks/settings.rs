@@ -65,7 +65,7 @@ pub fn networks_json(daemon: &Daemon, c: &Container) -> Value {
             out.insert(name.into(), endpoint_json(net.as_ref(), None, None));
         }
         Mode::Network(name) => {
-            if state.requests.is_empty() {
+            if !ContainerNetwork::recorded(&c.dir) {
                 let net = daemon.networks.find(&name).ok();
                 out.insert(name, endpoint_json(net.as_ref(), None, None));
             }

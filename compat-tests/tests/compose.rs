@@ -1,0 +1,197 @@
+//! docker-compose 1.29 (Debian's, a docker-py client) against berthd, as its users run
+//! it: a project with a published web service and a client service on the project's
+//! network, `up -d`, `ps`, `logs`, `exec`, names between services, then `down` leaving
+//! nothing behind.
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Daemon, Fixtures};
+
+fn compose(d: &Daemon, project_dir: &Path, project: &str, args: &[&str]) -> Output {
+    Command::new("docker-compose")
+        .current_dir(project_dir)
+        .env("DOCKER_HOST", d.host())
+        .env("DOCKER_CONFIG", &d.docker_config)
+        .env_remove("DOCKER_TLS_VERIFY")
+        .env_remove("DOCKER_CERT_PATH")
+        .env_remove("COMPOSE_API_VERSION")
+        .args(["--no-ansi", "-p", project])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running docker-compose (installed by scripts/install-test-deps.sh)")
+}
+
+fn compose_ok(d: &Daemon, dir: &Path, project: &str, args: &[&str]) -> String {
+    let out = compose(d, dir, project, args);
+    assert!(
+        out.status.success(),
+        "docker-compose {args:?} failed ({}):\nstdout: {}\nstderr: {}\nberthd log tail:\n{}",
+        out.status,
+        common::stdout(&out),
+        common::stderr(&out),
+        common::tail(&d.log(), 40)
+    );
+    common::stdout(&out)
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+fn http_get(port: u16) -> String {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let attempt = (|| -> std::io::Result<String> {
+            let mut s = TcpStream::connect(("127.0.0.1", port))?;
+            s.set_read_timeout(Some(Duration::from_secs(3)))?;
+            s.write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+            let mut out = String::new();
+            s.read_to_string(&mut out)?;
+            Ok(out)
+        })();
+        match attempt {
+            Ok(page) if page.starts_with("HTTP/") => return page,
+            other if Instant::now() > deadline => panic!("GET 127.0.0.1:{port}: {other:?}"),
+            _ => std::thread::sleep(Duration::from_millis(200)),
+        }
+    }
+}
+
+#[test]
+fn a_project_comes_up_talks_and_goes_down() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let busybox = d.pull_fixture(&f, "busybox");
+    let httpd = d.pull_fixture(&f, "httpd");
+    let port = free_port();
+    let dir = d.dir.path().join("project");
+    std::fs::create_dir_all(&dir).expect("project dir");
+    std::fs::write(
+        dir.join("docker-compose.yml"),
+        format!(
+            r#"version: "3.8"
+services:
+  web:
+    image: {httpd}
+    ports: ["127.0.0.1:{port}:80"]
+    stop_grace_period: 2s
+    networks:
+      default:
+        aliases: [www]
+  app:
+    image: {busybox}
+    command: sh -c 'echo hello from app; exec sleep 300'
+    stop_grace_period: 2s
+    depends_on: [web]
+    environment:
+      GREETING: bonjour
+"#
+        ),
+    )
+    .expect("compose file");
+    let project = "berthcompose";
+
+    compose_ok(&d, &dir, project, &["up", "-d"]);
+    let ps = compose_ok(&d, &dir, project, &["ps"]);
+    for name in ["berthcompose_web_1", "berthcompose_app_1"] {
+        let line = ps
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("{name} missing from compose ps:\n{ps}"));
+        assert!(line.contains(" Up "), "{name} not up:\n{ps}");
+    }
+    assert!(ps.contains(&format!("127.0.0.1:{port}->80/tcp")), "{ps}");
+
+    // The published port serves the page to the host.
+    let page = http_get(port);
+    assert!(page.contains("Berth httpd fixture"), "{page}");
+
+    common::eventually("app's greeting in compose logs", || {
+        compose_ok(&d, &dir, project, &["logs", "app"]).contains("hello from app")
+    });
+    let env = compose_ok(
+        &d,
+        &dir,
+        project,
+        &["exec", "-T", "app", "sh", "-c", "echo $GREETING"],
+    );
+    assert_eq!(env.trim(), "bonjour");
+
+    // Services find each other by service name and by alias on the project network.
+    for name in ["web", "www"] {
+        let out = compose_ok(&d, &dir, project, &["exec", "-T", "app", "nslookup", name]);
+        let web_ip = d
+            .docker_ok(&[
+                "inspect",
+                "--format",
+                "{{(index .NetworkSettings.Networks \"berthcompose_default\").IPAddress}}",
+                "berthcompose_web_1",
+            ])
+            .trim()
+            .to_string();
+        assert!(!web_ip.is_empty());
+        assert!(
+            out.contains(&web_ip),
+            "{name} did not resolve to {web_ip}:\n{out}"
+        );
+    }
+
+    // `down` stops and removes the containers and the project's network.
+    compose_ok(&d, &dir, project, &["down"]);
+    let left = d.docker_ok(&["ps", "-aq"]);
+    assert!(left.trim().is_empty(), "containers left: {left}");
+    let networks = d.docker_ok(&["network", "ls", "--format", "{{.Name}}"]);
+    assert!(!networks.contains("berthcompose_default"), "{networks}");
+}
+
+/// docker-compose starts a created container after `network disconnect` and a
+/// `network connect` with the service's aliases; the container must come up on that
+/// network with those aliases (a created container's network plan was once re-derived
+/// from its NetworkMode, making the connect a conflict).
+#[test]
+fn a_created_container_reconnected_before_start_gets_its_aliases() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let busybox = d.pull_fixture(&f, "busybox");
+    d.docker_ok(&["network", "create", "recon"]);
+    d.docker_ok(&[
+        "create",
+        "--name",
+        "c1",
+        "--network",
+        "recon",
+        &busybox,
+        "sleep",
+        "300",
+    ]);
+    d.docker_ok(&["network", "disconnect", "recon", "c1"]);
+    let nets = d.docker_ok(&[
+        "inspect",
+        "--format",
+        "{{json .NetworkSettings.Networks}}",
+        "c1",
+    ]);
+    assert_eq!(nets.trim(), "{}", "still on a network after disconnect");
+    d.docker_ok(&["network", "connect", "--alias", "svc", "recon", "c1"]);
+    d.docker_ok(&["start", "c1"]);
+    let v = common::inspect_json(&d, &["inspect"], "c1");
+    let ep = &v["NetworkSettings"]["Networks"]["recon"];
+    assert!(
+        ep["IPAddress"].as_str().is_some_and(|ip| !ip.is_empty()),
+        "no address on recon: {ep}"
+    );
+    let aliases: Vec<&str> = ep["Aliases"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|x| x.as_str()).collect())
+        .unwrap_or_default();
+    assert!(aliases.contains(&"svc"), "{ep}");
+    d.docker_ok(&["rm", "-f", "c1"]);
+    d.docker_ok(&["network", "rm", "recon"]);
+}
