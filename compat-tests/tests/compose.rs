@@ -192,6 +192,25 @@ fn a_created_container_reconnected_before_start_gets_its_aliases() {
         .map(|a| a.iter().filter_map(|x| x.as_str()).collect())
         .unwrap_or_default();
     assert!(aliases.contains(&"svc"), "{ep}");
+    // Clients of API < 1.45 (docker-compose 1.x) also see the short ID among the aliases.
+    let id = v["Id"].as_str().expect("Id");
+    let out = d
+        .docker_cmd()
+        .env("DOCKER_API_VERSION", "1.41")
+        .args([
+            "inspect",
+            "--format",
+            "{{json (index .NetworkSettings.Networks \"recon\").Aliases}}",
+            "c1",
+        ])
+        .output()
+        .expect("docker inspect");
+    assert_eq!(
+        common::stdout(&out).trim(),
+        format!("[\"svc\",\"{}\"]", &id[..12]),
+        "{}",
+        common::stderr(&out)
+    );
     d.docker_ok(&["rm", "-f", "c1"]);
     d.docker_ok(&["network", "rm", "recon"]);
 }

@@ -133,9 +133,13 @@ async fn inspect_route(
     State(daemon): State<SharedDaemon>,
     Path(id): Path<String>,
     Query(pairs): Pairs,
+    version: Option<axum::Extension<super::version::ApiVersion>>,
 ) -> ApiResult<Response> {
     let c = daemon.containers.lookup(&id)?;
     let mut doc = containers::inspect::inspect(&daemon, &c);
+    if version.is_some_and(|axum::Extension(v)| v.0 < 45) {
+        crate::networks::settings::add_short_id_aliases(&mut doc, &c);
+    }
     if bool_param(&pairs, "size") {
         doc["SizeRw"] = json!(list::dir_size(&c.upper_dir()));
         doc["SizeRootFs"] = json!(0);

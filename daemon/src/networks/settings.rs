@@ -134,3 +134,54 @@ pub fn network_settings(daemon: &Daemon, c: &Container) -> Value {
 pub fn list_ports(daemon: &Daemon, c: &Container) -> Value {
     ports::list_ports(c, &published(daemon, c))
 }
+
+/// Before API 1.45 dockerd listed the container's short ID among the `Aliases` of each
+/// user-defined network (docker-compose 1.x looks for it before it reconnects a
+/// container); since then it is in `DNSNames` only.
+pub fn add_short_id_aliases(inspect: &mut Value, c: &Container) {
+    let Some(networks) = inspect
+        .pointer_mut("/NetworkSettings/Networks")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    for (name, ep) in networks.iter_mut() {
+        if matches!(name.as_str(), "bridge" | "host" | "none") {
+            continue;
+        }
+        let mut aliases: Vec<Value> = ep["Aliases"].as_array().cloned().unwrap_or_default();
+        if !aliases.iter().any(|a| a == c.short_id()) {
+            aliases.push(Value::String(c.short_id().to_string()));
+        }
+        ep["Aliases"] = Value::Array(aliases);
+    }
+}
+
+#[cfg(test)]
+mod short_id_alias_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn short_id_added_once_on_user_networks_only() {
+        let c: Container = serde_json::from_value(json!({
+            "id": "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            "name": "/x", "created": "2026-01-01T00:00:00Z", "path": "sh", "args": [],
+            "config": {}, "host_config": {}, "image_id": "", "layers": [],
+            "state": {"status": "running", "pid": 1, "exit_code": 0, "error": "",
+                      "oom_killed": false, "started_at": null, "finished_at": null},
+            "restart_count": 0
+        }))
+        .expect("container");
+        let mut doc = json!({"NetworkSettings": {"Networks": {
+            "bridge": {"Aliases": null},
+            "app": {"Aliases": ["web"]},
+            "other": {"Aliases": ["0123456789ab"]},
+        }}});
+        add_short_id_aliases(&mut doc, &c);
+        let n = &doc["NetworkSettings"]["Networks"];
+        assert_eq!(n["bridge"]["Aliases"], Value::Null);
+        assert_eq!(n["app"]["Aliases"], json!(["web", "0123456789ab"]));
+        assert_eq!(n["other"]["Aliases"], json!(["0123456789ab"]));
+    }
+}
