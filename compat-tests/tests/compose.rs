@@ -143,6 +143,30 @@ services:
         );
     }
 
+    // A changed service is recreated (compose reads the image's ContainerConfig then).
+    let file = dir.join("docker-compose.yml");
+    let text = std::fs::read_to_string(&file).expect("read compose file");
+    std::fs::write(&file, text.replace("GREETING: bonjour", "GREETING: hallo")).expect("write");
+    let out = compose(&d, &dir, project, &["up", "-d"]);
+    assert!(
+        out.status.success(),
+        "recreate failed: {}{}",
+        common::stdout(&out),
+        common::stderr(&out)
+    );
+    assert!(
+        common::stderr(&out).contains("Recreating"),
+        "{}",
+        common::stderr(&out)
+    );
+    let env = compose_ok(
+        &d,
+        &dir,
+        project,
+        &["exec", "-T", "app", "sh", "-c", "echo $GREETING"],
+    );
+    assert_eq!(env.trim(), "hallo");
+
     // `down` stops and removes the containers and the project's network.
     compose_ok(&d, &dir, project, &["down"]);
     let left = d.docker_ok(&["ps", "-aq"]);
