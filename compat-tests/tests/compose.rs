@@ -238,3 +238,41 @@ fn a_created_container_reconnected_before_start_gets_its_aliases() {
     d.docker_ok(&["rm", "-f", "c1"]);
     d.docker_ok(&["network", "rm", "recon"]);
 }
+
+/// An attached `up` follows the containers' output and events: `--exit-code-from` ends
+/// with the job's exit code and stops the rest.
+#[test]
+fn attached_up_exits_with_the_jobs_code() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let busybox = d.pull_fixture(&f, "busybox");
+    let httpd = d.pull_fixture(&f, "httpd");
+    let dir = d.dir.path().join("project");
+    std::fs::create_dir_all(&dir).expect("project dir");
+    std::fs::write(
+        dir.join("docker-compose.yml"),
+        format!(
+            r#"version: "3.8"
+services:
+  web:
+    image: {httpd}
+    stop_grace_period: 1s
+  job:
+    image: {busybox}
+    command: sh -c 'echo job running; sleep 1; echo job done; exit 7'
+"#
+        ),
+    )
+    .expect("compose file");
+    let out = compose(&d, &dir, "berthjob", &["up", "--exit-code-from", "job"]);
+    let text = format!("{}{}", common::stdout(&out), common::stderr(&out));
+    assert_eq!(out.status.code(), Some(7), "{text}");
+    assert!(
+        text.contains("job running") && text.contains("job done"),
+        "{text}"
+    );
+    assert!(text.contains("exited with code 7"), "{text}");
+    let running = d.docker_ok(&["ps", "-q"]);
+    assert!(running.trim().is_empty(), "still running: {running}");
+    compose_ok(&d, &dir, "berthjob", &["down"]);
+}

@@ -36,18 +36,10 @@ pub fn routes() -> Router<SharedDaemon> {
 async fn get_dispatch(
     state: State<SharedDaemon>,
     version: Option<Extension<ApiVersion>>,
-    headers: axum::http::HeaderMap,
     Path(rest): Path<String>,
     query: Pairs,
 ) -> ApiResult<Response> {
     if let Some(name) = rest.strip_suffix("/json") {
-        let mut version = version_of(version);
-        if is_compose_v1(&headers) {
-            // docker-compose 1.x negotiates the newest API but still reads the image's
-            // `ContainerConfig`, which dockerd dropped at 1.45 ("KeyError: 'ContainerConfig'"
-            // on every recreate against dockerd ≥ 25): it gets the 1.44 shape.
-            version = version.min(44);
-        }
         return inspect_route(state, version, name.to_string(), query).await;
     }
     if let Some(name) = rest.strip_suffix("/history") {
@@ -161,21 +153,14 @@ async fn prune_route(
     Ok(Json(report).into_response())
 }
 
-/// Whether the client is docker-compose 1.x (docker-py based; sends its own User-Agent).
-fn is_compose_v1(headers: &axum::http::HeaderMap) -> bool {
-    headers
-        .get(axum::http::header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ua| ua.starts_with("docker-compose/1."))
-}
-
 /// `GET /images/{name}/json`.
 async fn inspect_route(
     State(daemon): State<SharedDaemon>,
-    api_version: u32,
+    version: Option<Extension<ApiVersion>>,
     name: String,
     Query(pairs): Pairs,
 ) -> ApiResult<Response> {
+    let api_version = version_of(version);
     let manifests = api_version >= 48 && bool_param(&pairs, "manifests");
     let platform = api_version >= 49 && param(&pairs, "platform").is_some_and(|p| !p.is_empty());
     if manifests && platform {

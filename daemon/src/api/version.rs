@@ -207,8 +207,28 @@ pub async fn check(mut req: Request, next: Next) -> Response {
                 .into_response();
         }
     };
+    let version = cap_for_legacy_clients(version, req.headers());
     req.extensions_mut().insert(version);
     next.run(req).await
+}
+
+/// The newest API version docker-compose 1.x understands. It negotiates the server's
+/// newest version, then reads fields dockerd dropped since (the image's
+/// `ContainerConfig` at 1.45, the events' `id`/`status` at 1.52), and fails on every
+/// recreate or attached `up` against a current dockerd. It is served as the API 1.41
+/// it was written for (dockerd 20.10's).
+const COMPOSE_V1_API_VERSION: ApiVersion = ApiVersion(41);
+
+fn cap_for_legacy_clients(version: ApiVersion, headers: &axum::http::HeaderMap) -> ApiVersion {
+    let compose_v1 = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ua| ua.starts_with("docker-compose/1."));
+    if compose_v1 && version.0 > COMPOSE_V1_API_VERSION.0 {
+        COMPOSE_V1_API_VERSION
+    } else {
+        version
+    }
 }
 
 /// Fallback for paths no route matched, and for known paths with another method:
@@ -225,6 +245,25 @@ pub async fn unknown_path(method: Method, body: axum::body::Body) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compose_v1_is_served_as_api_1_41() {
+        let mut h = axum::http::HeaderMap::new();
+        assert_eq!(cap_for_legacy_clients(ApiVersion(53), &h), ApiVersion(53));
+        h.insert(
+            header::USER_AGENT,
+            "docker-compose/1.29.2 docker-py/5.0.3 Linux/6.1"
+                .parse()
+                .expect("header"),
+        );
+        assert_eq!(cap_for_legacy_clients(ApiVersion(53), &h), ApiVersion(41));
+        assert_eq!(cap_for_legacy_clients(ApiVersion(30), &h), ApiVersion(30));
+        h.insert(
+            header::USER_AGENT,
+            "Docker-Client/28.2.2 (linux)".parse().expect("header"),
+        );
+        assert_eq!(cap_for_legacy_clients(ApiVersion(53), &h), ApiVersion(53));
+    }
 
     #[test]
     fn compares_like_docker() {
