@@ -266,3 +266,48 @@ fn containers_outlive_a_berthd_restart() {
     d.docker_ok(&["stop", "-t", "1", "long"]);
     d.docker_ok(&["rm", "long", "short"]);
 }
+
+/// A program that cannot be run is a start-time error with dockerd's exit codes (126 not
+/// executable, 127 missing), and a `--rm` container is removed after it (the CLI waits
+/// for that removal).
+#[test]
+fn a_program_that_cannot_run_exits_126_or_127_and_rm_removes_it() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let busybox = d.pull_fixture(&f, "busybox");
+    for (program, code, message) in [
+        ("no-such-program", 127, "executable file not found in $PATH"),
+        ("/no/such/file", 127, "no such file or directory"),
+        ("/etc/passwd", 126, "permission denied"),
+        ("/etc", 126, "permission denied"),
+    ] {
+        let started = std::time::Instant::now();
+        let out = d.docker(&["run", "--rm", &busybox, program]);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{program}: {}",
+            common::stderr(&out)
+        );
+        assert!(
+            common::stderr(&out).contains(message),
+            "{program}: {}",
+            common::stderr(&out)
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    }
+    let left = d.docker_ok(&["ps", "-aq"]);
+    assert!(left.trim().is_empty(), "--rm containers left: {left}");
+    // Without --rm the container stays, with the error and exit code in its state.
+    let out = d.docker(&["run", "--name", "kept", &busybox, "/etc/passwd"]);
+    assert_eq!(out.status.code(), Some(126));
+    let state = inspect(&d, "kept");
+    assert_eq!(state["State"]["ExitCode"], 126, "{}", state["State"]);
+    assert!(
+        state["State"]["Error"]
+            .as_str()
+            .is_some_and(|e| e.contains("permission denied")),
+        "{}",
+        state["State"]
+    );
+}

@@ -57,9 +57,34 @@ fn cstr(s: &str) -> Result<CString> {
     CString::new(s).map_err(|_| Error::Spec(format!("string with a NUL byte: {s:?}")))
 }
 
-pub fn find_executable(name: &str, env: &[String]) -> Result<PathBuf> {
+/// Go's `exec.LookPath`, as runc calls it before the start so that a missing or
+/// non-executable program is a create-time error (dockerd turns "permission denied" into
+/// exit code 126 and "not found"/"no such file" into 127). A name with a slash is checked
+/// where it is (relative names from `cwd`); a bare name is searched in PATH.
+pub fn find_executable(name: &str, env: &[String], cwd: &Path) -> Result<PathBuf> {
     if name.contains('/') {
-        return Ok(PathBuf::from(name));
+        use std::os::unix::fs::PermissionsExt;
+        let path = PathBuf::from(name);
+        let full = if path.is_absolute() {
+            path.clone()
+        } else {
+            cwd.join(&path)
+        };
+        return match std::fs::metadata(&full) {
+            Ok(md) if !md.is_dir() && md.permissions().mode() & 0o111 != 0 => Ok(path),
+            Ok(_) => Err(Error::Spec(format!("exec: \"{name}\": permission denied"))),
+            Err(e) => {
+                let errno = nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0));
+                match errno {
+                    // A directory on the way not searchable: execve reports it.
+                    nix::errno::Errno::EACCES => Ok(path),
+                    _ => Err(Error::Spec(format!(
+                        "exec: \"{name}\": stat {name}: {}",
+                        errno.desc().to_ascii_lowercase()
+                    ))),
+                }
+            }
+        };
     }
     let path = env
         .iter()
@@ -86,7 +111,7 @@ pub fn prepare(p: &Process) -> Result<Prepared> {
         .filter(|a| !a.is_empty())
         .ok_or_else(|| Error::Spec("process.args is empty".into()))?;
     let env = p.env().clone().unwrap_or_default();
-    let path = find_executable(&args[0], &env)?;
+    let path = find_executable(&args[0], &env, p.cwd())?;
     Ok(Prepared {
         path: cstr(&path.to_string_lossy())?,
         args: args.iter().map(|a| cstr(a)).collect::<Result<_>>()?,
@@ -212,14 +237,27 @@ mod tests {
     #[test]
     fn path_lookup() {
         let env = vec!["PATH=/nonexistent:/bin".to_string()];
+        let root = Path::new("/");
         assert_eq!(
-            find_executable("sh", &env).expect("sh"),
+            find_executable("sh", &env, root).expect("sh"),
             PathBuf::from("/bin/sh")
         );
-        assert!(find_executable("no-such-binary-x", &env).is_err());
+        assert!(find_executable("no-such-binary-x", &env, root).is_err());
+        let missing = find_executable("/nonexistent-berth/y", &env, root).expect_err("missing");
+        assert!(
+            missing.to_string().contains("no such file or directory"),
+            "{missing}"
+        );
+        let not_exec = find_executable("/etc/passwd", &env, root).expect_err("not executable");
+        assert!(
+            not_exec.to_string().contains("permission denied"),
+            "{not_exec}"
+        );
+        let dir = find_executable("/etc", &env, root).expect_err("a directory");
+        assert!(dir.to_string().contains("permission denied"), "{dir}");
         assert_eq!(
-            find_executable("/x/y", &env).expect("abs"),
-            PathBuf::from("/x/y")
+            find_executable("./sh", &env, Path::new("/bin")).expect("relative"),
+            PathBuf::from("./sh")
         );
     }
 

@@ -114,7 +114,16 @@ pub async fn start(daemon: &SharedDaemon, reference: &str) -> Result<()> {
         }
         _ => {}
     }
-    start_by_user(daemon, &c).await?;
+    if let Err(e) = start_by_user(daemon, &c).await {
+        // As dockerd: a `--rm` container that cannot start is removed (the CLI waits
+        // for its removal).
+        if c.auto_remove() {
+            if let Err(rm) = super::lifecycle::remove(daemon, &c.id, true).await {
+                tracing::warn!(id = %c.id, error = %rm, "removing an auto-remove container that failed to start");
+            }
+        }
+        return Err(e);
+    }
     daemon
         .events
         .publish("container", "start", &c.id, c.event_attributes());
