@@ -2,6 +2,7 @@
 //! wrapped by the version-prefix handling of `version`.
 pub mod auth;
 pub mod body;
+pub mod build;
 pub mod containers;
 pub mod distribution;
 pub mod error;
@@ -55,6 +56,7 @@ pub fn routes(daemon: SharedDaemon) -> Router {
         .merge(streams::routes())
         .merge(stats::routes())
         .merge(system_df::routes())
+        .merge(build::routes())
         .merge(events::routes())
         .merge(swarm::routes())
         .merge(plugins::routes())
