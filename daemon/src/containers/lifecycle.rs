@@ -266,6 +266,7 @@ pub async fn destroy(daemon: &SharedDaemon, id: &str) -> Result<()> {
     let Some(c) = daemon.containers.get(id) else {
         return Ok(());
     };
+    super::health::stop(daemon, id);
     if c.state.has_task {
         if let Err(e) = daemon.engine.delete(c.task_id()).await {
             if !e.is_not_found() {
