@@ -20,6 +20,7 @@ declare -A WANT=(
     [curl]=/usr/bin/curl
     [gcc]=/usr/bin/gcc
     [procps]=/usr/bin/ps
+    [tini]=/usr/bin/tini-static
     [ca-certificates]=/etc/ssl/certs
     [docker-compose]=/usr/bin/docker-compose
 )

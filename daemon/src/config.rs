@@ -86,6 +86,10 @@ pub struct Config {
     pub iptables: bool,
     /// `-s/--storage-driver`, default `overlay2` (the only one Berth has).
     pub storage_driver: String,
+    /// `--init`: containers run an init (docker-init) unless HostConfig.Init says otherwise.
+    pub init: bool,
+    /// `--init-path`: the init binary; `None` means the default lookup (`default_init_path`).
+    pub init_path: Option<PathBuf>,
 }
 
 /// The runtimes every berthd has, before `--add-runtime`.
@@ -135,6 +139,8 @@ impl Default for Config {
             live_restore: false,
             iptables: true,
             storage_driver: "overlay2".into(),
+            init: false,
+            init_path: None,
         }
     }
 }
@@ -313,7 +319,35 @@ fn resolve(flags: &Flags, file: Option<&file::FileConfig>) -> Result<Config, Con
         live_restore: flags.live_restore.or(f.live_restore).unwrap_or(false),
         iptables: flags.iptables.or(f.iptables).unwrap_or(true),
         storage_driver,
+        init: flags.init.or(f.init).unwrap_or(false),
+        init_path: flags.init_path.clone().or(f.init_path),
     })
+}
+
+/// The init binary bind-mounted at `/sbin/docker-init` (dockerd's `DefaultInitBinary`
+/// is `docker-init`, looked up in PATH): `docker-init` in PATH, else Debian's static tini.
+pub const FALLBACK_INIT_PATH: &str = "/usr/bin/tini-static";
+
+impl Config {
+    /// The init binary to use, if one exists: `--init-path` as given, else `docker-init`
+    /// in PATH, else `/usr/bin/tini-static`.
+    pub fn init_binary(&self) -> Result<PathBuf, String> {
+        if let Some(p) = &self.init_path {
+            return Ok(p.clone());
+        }
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        if let Some(found) = std::env::split_paths(&path)
+            .map(|dir| dir.join("docker-init"))
+            .find(|p| p.is_file())
+        {
+            return Ok(found);
+        }
+        let fallback = Path::new(FALLBACK_INIT_PATH);
+        if fallback.is_file() {
+            return Ok(fallback.to_path_buf());
+        }
+        Err("exec: \"docker-init\": executable file not found in $PATH".into())
+    }
 }
 
 fn concat(flag: &[String], file: Vec<String>) -> Vec<String> {

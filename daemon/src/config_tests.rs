@@ -62,3 +62,24 @@ fn runtimes_and_pools() {
 fn bad_log_level_is_refused() {
     assert!(cfg(&["--log-level", "loud"]).is_err());
 }
+
+#[test]
+fn init_flags_and_daemon_json_keys() {
+    let c = cfg(&[]).expect("config");
+    assert!(!c.init);
+    assert_eq!(c.init_path, None);
+    let c = cfg(&["--init", "--init-path", "/opt/tini"]).expect("config");
+    assert!(c.init);
+    assert_eq!(c.init_binary(), Ok(PathBuf::from("/opt/tini")));
+    let none = Flags::try_parse_from(["berthd"]).expect("flags");
+    let f = file::parse(r#"{"init": true, "init-path": "/opt/init"}"#, &none).expect("file");
+    let c = resolve(&none, Some(&f)).expect("config");
+    assert!(c.init);
+    assert_eq!(c.init_path, Some(PathBuf::from("/opt/init")));
+    let given = Flags::try_parse_from(["berthd", "--init-path", "/x"]).expect("flags");
+    let e = file::parse(r#"{"init-path": "/opt/init"}"#, &given).unwrap_err();
+    assert!(
+        e.contains("init-path: (from flag: /x, from file: /opt/init)"),
+        "{e}"
+    );
+}

@@ -27,6 +27,8 @@ pub struct Daemon {
     pub execs: crate::containers::exec::ExecStore,
     /// Clients attached before their container's task exists (`docker run`).
     pub attach_gate: crate::containers::attach_gate::AttachGate,
+    /// Healthcheck monitors of running containers.
+    pub health: crate::containers::health::HealthMonitors,
     /// Docker networks and netd (`<data-root>/network`).
     pub networks: crate::networks::Networks,
 }
@@ -71,6 +73,7 @@ impl Daemon {
             engine,
             execs: Default::default(),
             attach_gate: Default::default(),
+            health: Default::default(),
             networks,
         });
         // Whatever an interrupted pull or delete left half-done goes now, before any request.

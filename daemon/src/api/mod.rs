@@ -1,7 +1,9 @@
 //! The Docker Engine API: one router built from each API group's `routes()`,
 //! wrapped by the version-prefix handling of `version`.
+pub mod attach_ws;
 pub mod auth;
 pub mod body;
+pub mod build;
 pub mod containers;
 pub mod distribution;
 pub mod error;
@@ -53,8 +55,10 @@ pub fn routes(daemon: SharedDaemon) -> Router {
         .merge(exec::routes())
         .merge(networks::routes())
         .merge(streams::routes())
+        .merge(attach_ws::routes())
         .merge(stats::routes())
         .merge(system_df::routes())
+        .merge(build::routes())
         .merge(events::routes())
         .merge(swarm::routes())
         .merge(plugins::routes())

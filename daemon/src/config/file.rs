@@ -40,6 +40,8 @@ pub struct FileConfig {
     pub live_restore: Option<bool>,
     pub iptables: Option<bool>,
     pub storage_driver: Option<String>,
+    pub init: Option<bool>,
+    pub init_path: Option<PathBuf>,
 }
 
 /// Keys of `FileConfig` (kept in step with the struct above).
@@ -66,6 +68,8 @@ const KNOWN_KEYS: &[&str] = &[
     "live-restore",
     "iptables",
     "storage-driver",
+    "init",
+    "init-path",
 ];
 
 /// dockerd options Berth accepts in daemon.json but does not act on (yet).
@@ -101,8 +105,6 @@ const IGNORED_KEYS: &[&str] = &[
     "http-proxy",
     "https-proxy",
     "icc",
-    "init",
-    "init-path",
     "ip",
     "ip-forward",
     "ip-masq",

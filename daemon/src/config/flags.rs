@@ -78,6 +78,12 @@ pub struct Flags {
     /// Enable addition of firewall rules (default true)
     #[arg(long = "iptables", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub iptables: Option<bool>,
+    /// Run an init inside containers to forward signals and reap processes
+    #[arg(long = "init", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub init: Option<bool>,
+    /// Path to the docker-init binary (default: docker-init in PATH, else /usr/bin/tini-static)
+    #[arg(long = "init-path", value_name = "PATH")]
+    pub init_path: Option<PathBuf>,
     /// Storage driver to use (only overlay2)
     #[arg(short = 's', long = "storage-driver", value_name = "DRIVER")]
     pub storage_driver: Option<String>,
@@ -117,11 +123,13 @@ impl Flags {
                 path("tlscert", &self.tlscert),
                 path("tlskey", &self.tlskey),
                 path("pidfile", &self.pidfile),
+                path("init-path", &self.init_path),
                 flag("debug", &self.debug),
                 flag("tls", &self.tls),
                 flag("tlsverify", &self.tlsverify),
                 flag("live-restore", &self.live_restore),
                 flag("iptables", &self.iptables),
+                flag("init", &self.init),
                 text("log-level", &self.log_level),
                 text("group", &self.group),
                 text("bip", &self.bip),

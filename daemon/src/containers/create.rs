@@ -112,6 +112,7 @@ pub fn merge_image_config(user: &mut ContainerConfig, image: &Map<String, Value>
     if user.shell.is_none() {
         user.shell = strings(image.get("Shell"));
     }
+    super::health_config::merge_image(user, image);
 }
 
 /// The defaults dockerd fills in a HostConfig at create.
@@ -284,6 +285,7 @@ pub async fn create(
     if command.is_empty() {
         return Err(ContainerError::Invalid("No command specified".into()));
     }
+    super::health_config::validate(&config)?;
     fill_host_defaults(&mut host_config, cgroup_v2);
     fill_security_defaults(&mut host_config)?;
     let id = daemon.containers.new_id();

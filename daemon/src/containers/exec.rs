@@ -78,6 +78,14 @@ impl ExecStore {
             .collect()
     }
 
+    /// Forgets one exec (a finished healthcheck probe).
+    pub fn remove(&self, id: &str) {
+        self.execs
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+    }
+
     /// Forgets a removed container's execs.
     pub fn remove_container(&self, container_id: &str) {
         self.execs
@@ -106,7 +114,11 @@ fn active(daemon: &SharedDaemon, reference: &str) -> Result<Container> {
     }
 }
 
+/// "exec_create: sh -c ls", "exec_start: sh -c ls"; dockerd's `exec_die` has no command.
 fn event_action(action: &str, config: &ExecConfig) -> String {
+    if action == "exec_die" {
+        return action.to_string();
+    }
     format!(
         "{action}: {}",
         config.cmd.clone().unwrap_or_default().join(" ")

@@ -15,7 +15,7 @@ fn time_or_zero(t: &Option<chrono::DateTime<chrono::Utc>>) -> String {
 /// `State`.
 pub fn state_json(c: &Container) -> Value {
     let s = &c.state;
-    json!({
+    let mut state = json!({
         "Status": s.status.as_str(),
         "Running": s.status.is_running(),
         "Paused": s.status == Status::Paused,
@@ -27,7 +27,28 @@ pub fn state_json(c: &Container) -> Value {
         "Error": s.error,
         "StartedAt": time_or_zero(&s.started_at),
         "FinishedAt": time_or_zero(&s.finished_at),
-    })
+    });
+    if let Some(h) = &c.health {
+        state["Health"] = health_json(h);
+    }
+    state
+}
+
+/// `State.Health`: present once a container with a healthcheck has started.
+fn health_json(h: &super::record::Health) -> Value {
+    let log: Vec<Value> = h
+        .log
+        .iter()
+        .map(|r| {
+            json!({
+                "Start": time_or_zero(&r.start),
+                "End": time_or_zero(&r.end),
+                "ExitCode": r.exit_code,
+                "Output": r.output,
+            })
+        })
+        .collect();
+    json!({ "Status": h.status, "FailingStreak": h.failing_streak, "Log": log })
 }
 
 /// Overlays `given` (only the fields that were set) on `defaults`.

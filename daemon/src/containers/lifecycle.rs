@@ -188,6 +188,7 @@ pub async fn pause(daemon: &SharedDaemon, reference: &str) -> Result<()> {
         r.state.status = Status::Paused;
         Ok(())
     })?;
+    super::health::stop(daemon, &c.id);
     daemon
         .events
         .publish("container", "pause", &c.id, c.event_attributes());
@@ -207,6 +208,7 @@ pub async fn unpause(daemon: &SharedDaemon, reference: &str) -> Result<()> {
         r.state.status = Status::Running;
         Ok(())
     })?;
+    super::health::resume(daemon, &c.id);
     daemon
         .events
         .publish("container", "unpause", &c.id, c.event_attributes());
@@ -264,6 +266,7 @@ pub async fn destroy(daemon: &SharedDaemon, id: &str) -> Result<()> {
     let Some(c) = daemon.containers.get(id) else {
         return Ok(());
     };
+    super::health::stop(daemon, id);
     if c.state.has_task {
         if let Err(e) = daemon.engine.delete(c.task_id()).await {
             if !e.is_not_found() {

@@ -70,7 +70,13 @@ pub fn status_string(c: &Container, now: DateTime<Utc>) -> String {
     let s = &c.state;
     let since = |t: Option<DateTime<Utc>>| human_duration(now - t.unwrap_or(now));
     match s.status {
-        Status::Running => format!("Up {}", since(s.started_at)),
+        Status::Running => match &c.health {
+            Some(h) if h.status == super::health::STARTING => {
+                format!("Up {} (health: starting)", since(s.started_at))
+            }
+            Some(h) => format!("Up {} ({})", since(s.started_at), h.status),
+            None => format!("Up {}", since(s.started_at)),
+        },
         Status::Paused => format!("Up {} (Paused)", since(s.started_at)),
         Status::Restarting => format!("Restarting ({}) {} ago", s.exit_code, since(s.finished_at)),
         Status::Removing => "Removal In Progress".into(),
@@ -168,6 +174,26 @@ fn matches(daemon: &Daemon, c: &Container, f: &Filters, all: bool, ctx: &Bounds)
             ok |= code == c.state.exit_code;
         }
         if !ok {
+            return Ok(false);
+        }
+    }
+    if f.contains("health") {
+        use super::health;
+        let valid = [
+            health::STARTING,
+            health::HEALTHY,
+            health::UNHEALTHY,
+            health::NONE,
+        ];
+        if let Some(v) = f.get("health").into_iter().find(|v| !valid.contains(v)) {
+            return Err(ContainerError::Invalid(format!(
+                "Unrecognised filter value for health: {v}"
+            )));
+        }
+        if !f
+            .get("health")
+            .contains(&health::status_of(c.health.as_ref()))
+        {
             return Ok(false);
         }
     }
@@ -272,6 +298,10 @@ pub fn list(daemon: &Daemon, opts: &ListOptions) -> Result<Vec<Value>> {
             "Labels": labels(&c),
             "State": c.state.status.as_str(),
             "Status": status_string(&c, now),
+            "Health": {
+                "Status": if c.state.status.is_running() { super::health::status_of(c.health.as_ref()) } else { super::health::NONE },
+                "FailingStreak": c.health.as_ref().map_or(0, |h| h.failing_streak),
+            },
             "HostConfig": { "NetworkMode": c.host_config.network_mode.clone().unwrap_or_else(|| "default".into()) },
             "NetworkSettings": { "Networks": crate::networks::settings::networks_json(daemon, &c) },
             "Mounts": [],

@@ -12,6 +12,7 @@
 //! - `start`     — start: the overlay, the bundle, the task, attached clients, exit codes.
 //! - `lifecycle` — stop, kill, pause, restart, remove, rename.
 //! - `exec`      — exec instances.
+//! - `health`, `health_config`, `health_probe` — healthchecks: monitors, config, probes.
 //! - `attach_gate` — clients attached before the start (`docker run`).
 //! - `update`, `prune`, `changes` — `docker update`, `container prune`, `docker diff`.
 //! - `wait`      — `POST /containers/{id}/wait`.
@@ -27,6 +28,9 @@ pub mod engine;
 pub mod engine_events;
 pub mod exec;
 pub mod export;
+pub mod health;
+pub mod health_config;
+pub mod health_probe;
 pub mod inspect;
 pub mod lifecycle;
 pub mod list;

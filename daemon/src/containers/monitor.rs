@@ -78,6 +78,7 @@ pub async fn handle_exit(
     if c.state.started_at != started_at || !c.state.status.is_running() {
         return; // this exit was recorded already, or belongs to an earlier run
     }
+    super::health::stop(daemon, id);
     if let Err(e) = daemon.engine.delete(c.task_id()).await {
         if !e.is_not_found() {
             tracing::warn!(%id, error = %e, "deleting the exited task");
@@ -230,6 +231,7 @@ pub async fn reconcile(daemon: &SharedDaemon) {
                     Ok(())
                 });
                 watch_task(daemon.clone(), c.id.clone());
+                super::health::start(daemon, &c.id);
             }
             (Status::Running | Status::Paused, Some(t)) => {
                 let exit = ExitInfo {

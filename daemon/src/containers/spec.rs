@@ -23,6 +23,17 @@ pub struct SpecInputs<'a> {
     /// The network namespace to join (netd's file, or another container's); `None` with
     /// `--network host`.
     pub netns: Option<&'a Path>,
+    /// The init binary (`--init`): bind-mounted read-only at [`INIT_PATH`], which then
+    /// runs the container's command.
+    pub init: Option<&'a Path>,
+}
+
+/// Where the init binary appears inside a container (dockerd's `inContainerInitPath`).
+pub const INIT_PATH: &str = "/sbin/docker-init";
+
+/// Whether the container runs an init: HostConfig.Init, else the daemon's `--init`.
+pub fn wants_init(c: &Container, daemon_default: bool) -> bool {
+    c.host_config.init.unwrap_or(daemon_default)
 }
 
 /// The process environment (dockerd's CreateDaemonEnvironment): PATH, HOSTNAME, TERM with a TTY,
@@ -171,7 +182,11 @@ pub fn build(
 /// Everything but the security settings.
 fn base_spec(c: &Container, user: &security::users::ResolvedUser, inputs: &SpecInputs) -> Value {
     let hc = &c.host_config;
-    let mut args = vec![c.path.clone()];
+    let mut args = Vec::new();
+    if inputs.init.is_some() {
+        args.extend([INIT_PATH.to_string(), "--".to_string()]);
+    }
+    args.push(c.path.clone());
     args.extend(c.args.iter().cloned());
     let cwd = c
         .config
@@ -214,6 +229,12 @@ fn base_spec(c: &Container, user: &security::users::ResolvedUser, inputs: &SpecI
     });
     if let Some(d) = c.config.domainname.as_deref().filter(|d| !d.is_empty()) {
         spec["domainname"] = json!(d);
+    }
+    if let (Some(init), Some(mounts)) = (inputs.init, spec["mounts"].as_array_mut()) {
+        mounts.push(json!({
+            "destination": INIT_PATH, "type": "bind",
+            "source": init.display().to_string(), "options": ["bind", "ro"],
+        }));
     }
     spec
 }
@@ -283,6 +304,7 @@ mod tests {
                 rootfs: Path::new("/r"),
                 cgroup_v2: false,
                 netns: None,
+                init: None,
             },
         )
         .unwrap();
@@ -310,5 +332,38 @@ mod tests {
             .as_array()
             .unwrap()
             .contains(&json!({"type": "network"})));
+    }
+
+    #[test]
+    fn init_runs_the_command_and_is_mounted_read_only() {
+        let c = container(false, &[]);
+        let user = security::users::ResolvedUser {
+            uid: 0,
+            gid: 0,
+            additional_gids: vec![],
+            home: None,
+        };
+        let inputs = SpecInputs {
+            rootfs: Path::new("/r"),
+            cgroup_v2: false,
+            netns: None,
+            init: Some(Path::new("/usr/bin/tini-static")),
+        };
+        let spec = build(&c, &user, &inputs).unwrap();
+        assert_eq!(
+            spec["process"]["args"],
+            json!(["/sbin/docker-init", "--", "sh", "-c", "true"])
+        );
+        let init = spec["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["destination"] == INIT_PATH)
+            .unwrap()
+            .clone();
+        assert_eq!(init["source"], "/usr/bin/tini-static");
+        assert!(init["options"].as_array().unwrap().contains(&json!("ro")));
+        assert!(wants_init(&c, true));
+        assert!(!wants_init(&c, false));
     }
 }

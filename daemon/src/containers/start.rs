@@ -64,10 +64,21 @@ fn write_bundle(
             tracing::debug!(dir = %dir.display(), error = %e, "creating the working directory");
         }
     }
+    let init = if spec::wants_init(c, daemon.config.init) {
+        Some(
+            daemon
+                .config
+                .init_binary()
+                .map_err(ContainerError::Internal)?,
+        )
+    } else {
+        None
+    };
     let inputs = spec::SpecInputs {
         rootfs,
         cgroup_v2: crate::api::host::cgroup_version() == "2",
         netns,
+        init: init.as_deref(),
     };
     let spec = spec::build(c, &user, &inputs)?;
     let bundle = bundle_dir(daemon, &c.id);
@@ -199,6 +210,7 @@ pub async fn start_container(daemon: &SharedDaemon, c: &Container) -> Result<()>
                 Ok(())
             })?;
             monitor::watch_task(daemon.clone(), c.id.clone());
+            super::health::start(daemon, &c.id);
             Ok(())
         }
         Err(e) => {
