@@ -13,6 +13,7 @@
 //! - `lifecycle` — stop, kill, pause, restart, remove, rename.
 //! - `exec`      — exec instances.
 //! - `attach_gate` — clients attached before the start (`docker run`).
+//! - `archive*`  — `docker cp` both ways: the container's view of its files, safe unpacking.
 //! - `update`, `prune`, `changes` — `docker update`, `container prune`, `docker diff`.
 //! - `wait`      — `POST /containers/{id}/wait`.
 //! - `monitor`   — exits: waiting on tasks, reconciling after a restart, auto-remove.
@@ -20,6 +21,9 @@
 //! - `inspect`   — `GET /containers/{id}/json`.
 //! - `list`      — `GET /containers/json`, its filters and status strings.
 pub mod archive;
+pub mod archive_extract;
+pub mod archive_fs;
+pub mod archive_put;
 pub mod attach_gate;
 pub mod changes;
 pub mod create;
