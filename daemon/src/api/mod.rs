@@ -2,6 +2,7 @@
 //! wrapped by the version-prefix handling of `version`.
 pub mod auth;
 pub mod body;
+pub mod commit;
 pub mod containers;
 pub mod distribution;
 pub mod error;
@@ -50,6 +51,7 @@ pub fn routes(daemon: SharedDaemon) -> Router {
         .merge(auth::routes())
         .merge(distribution::routes())
         .merge(containers::routes())
+        .merge(commit::routes())
         .merge(exec::routes())
         .merge(networks::routes())
         .merge(streams::routes())
