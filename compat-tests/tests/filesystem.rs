@@ -4,7 +4,7 @@
 mod common;
 
 use std::io::Write as _;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Stdio;
 
@@ -62,8 +62,11 @@ fn one_file_tar(name: &str, data: &[u8]) -> Vec<u8> {
 fn make_sources(root: &Path) {
     std::fs::create_dir_all(root.join("dir/sub")).expect("dirs");
     std::fs::write(root.join("file.txt"), "hello\n").expect("file");
-    std::fs::set_permissions(root.join("file.txt"), std::fs::Permissions::from_mode(0o640))
-        .expect("chmod");
+    std::fs::set_permissions(
+        root.join("file.txt"),
+        std::fs::Permissions::from_mode(0o640),
+    )
+    .expect("chmod");
     std::os::unix::fs::chown(root.join("file.txt"), Some(1234), Some(5678)).expect("chown");
     std::fs::write(root.join("dir/a"), "#!/bin/sh\n").expect("file");
     std::fs::set_permissions(root.join("dir/a"), std::fs::Permissions::from_mode(0o755))
@@ -131,7 +134,10 @@ fn cp_into_and_out_of_running_and_stopped_containers() {
         "hello\n"
     );
     let err = d.docker_err(&["cp", "cprun:/no/such/file", &o("x")]);
-    assert!(err.contains("Could not find the file /no/such/file in container cprun"), "{err}");
+    assert!(
+        err.contains("Could not find the file /no/such/file in container cprun"),
+        "{err}"
+    );
 
     // Stopped (created): everything lands in its root and shows when it runs.
     d.docker_ok(&[
@@ -153,10 +159,31 @@ fn cp_into_and_out_of_running_and_stopped_containers() {
         &one_file_tar("fromstdin.txt", b"stdin-stopped\n"),
     );
     d.docker_ok(&["cp", &s("file.txt"), "cpstop:/data/stopped.txt"]);
-    assert!(bind.join("stopped.txt").is_file(), "a stopped container's bind");
-    d.docker_ok(&["cp", "cpstop:/tmp/file.txt", &o("stopped-out.txt")]);
-    let meta = std::fs::metadata(out_dir.join("stopped-out.txt")).expect("copied out");
-    assert_eq!((meta.uid(), meta.gid()), (1234, 5678));
+    assert!(
+        bind.join("stopped.txt").is_file(),
+        "a stopped container's bind"
+    );
+    // Out of it as a tar on stdout: the headers keep owner and mode.
+    let tar_out = d
+        .docker_cmd()
+        .args(["cp", "cpstop:/tmp/file.txt", "-"])
+        .output()
+        .expect("cp");
+    assert!(tar_out.status.success(), "{}", common::stderr(&tar_out));
+    let mut archive = tar::Archive::new(tar_out.stdout.as_slice());
+    let entry = archive
+        .entries()
+        .expect("tar")
+        .next()
+        .expect("one entry")
+        .expect("entry");
+    let h = entry.header();
+    assert_eq!(
+        entry.path().expect("path").display().to_string(),
+        "file.txt"
+    );
+    assert_eq!((h.uid().expect("uid"), h.gid().expect("gid")), (1234, 5678));
+    assert_eq!(h.mode().expect("mode") & 0o7777, 0o640);
     let out = d.docker_ok(&["start", "-a", "cpstop"]);
     assert!(out.contains("/tmp/file.txt 1234:5678 640"), "{out}");
     assert!(out.contains("/tmp/dir/a 0:0 755"), "{out}");
@@ -165,10 +192,22 @@ fn cp_into_and_out_of_running_and_stopped_containers() {
 
     // A read-only root refuses, its volumes do not.
     d.docker_ok(&[
-        "run", "-d", "--read-only", "--name", "cpro", "-v", &bind_spec, &image, "sleep", "300",
+        "run",
+        "-d",
+        "--read-only",
+        "--name",
+        "cpro",
+        "-v",
+        &bind_spec,
+        &image,
+        "sleep",
+        "300",
     ]);
     let err = d.docker_err(&["cp", &s("file.txt"), "cpro:/tmp/"]);
-    assert!(err.contains("container rootfs is marked read-only"), "{err}");
+    assert!(
+        err.contains("container rootfs is marked read-only"),
+        "{err}"
+    );
     d.docker_ok(&["cp", &s("file.txt"), "cpro:/data/ro-ok.txt"]);
     assert!(bind.join("ro-ok.txt").is_file());
 
@@ -190,7 +229,11 @@ fn cp_through_hostile_symlinks_stays_inside_the_container() {
     }
     d.docker_ok(&["run", "-d", "--name", "evil", &image, "sleep", "300"]);
     d.docker_ok(&[
-        "exec", "evil", "sh", "-c", "ln -s / /evil && ln -s ../../.. /tmp/up",
+        "exec",
+        "evil",
+        "sh",
+        "-c",
+        "ln -s / /evil && ln -s ../../.. /tmp/up",
     ]);
     let host_paths = [
         format!("/tmp/{name1}"),
@@ -240,7 +283,13 @@ fn cp_through_hostile_symlinks_stays_inside_the_container() {
     ]);
     assert_eq!(out.lines().count(), 3, "{out}");
     // The same on the stopped container.
-    d.docker_ok(&["exec", "evil", "sh", "-c", "rm /tmp/berth-cp-* /etc/berth-cp-*"]);
+    d.docker_ok(&[
+        "exec",
+        "evil",
+        "sh",
+        "-c",
+        "rm /tmp/berth-cp-* /etc/berth-cp-*",
+    ]);
     d.docker_ok(&["stop", "-t", "0", "evil"]);
     copy_all(&d);
     d.docker_ok(&["start", "evil"]);
@@ -276,7 +325,11 @@ fn commit_makes_an_image_with_the_changes() {
         assert!(diff.lines().any(|l| l == line), "{line} in {diff}");
     }
     // `docker export` piped to `tar t`.
-    let export = d.docker_cmd().args(["export", "cm"]).output().expect("export");
+    let export = d
+        .docker_cmd()
+        .args(["export", "cm"])
+        .output()
+        .expect("export");
     assert!(export.status.success());
     let mut tar_t = std::process::Command::new("tar")
         .arg("t")
@@ -321,9 +374,18 @@ fn commit_makes_an_image_with_the_changes() {
         "echo X=$X; test -e /bin/ls && echo present || echo gone",
     ]);
     assert_eq!(out, "X=1\ngone\n");
-    let history = d.docker_ok(&["history", "--no-trunc", "--format", "{{.Comment}}|{{.CreatedBy}}", repo]);
+    let history = d.docker_ok(&[
+        "history",
+        "--no-trunc",
+        "--format",
+        "{{.Comment}}|{{.CreatedBy}}",
+        repo,
+    ]);
     let first = history.lines().next().unwrap_or("");
-    assert_eq!(first, "the message|sh -c echo data > /added && rm /bin/ls", "{history}");
+    assert_eq!(
+        first, "the message|sh -c echo data > /added && rm /bin/ls",
+        "{history}"
+    );
     let meta = d.docker_ok(&[
         "image",
         "inspect",
@@ -339,15 +401,28 @@ fn commit_makes_an_image_with_the_changes() {
         )
     );
     let events = d.docker_ok(&[
-        "events", "--since", "5m", "--until", "0s", "--filter", "event=commit",
-        "--format", "{{.Actor.Attributes.name}} {{.Actor.Attributes.imageRef}}",
+        "events",
+        "--since",
+        "5m",
+        "--until",
+        "0s",
+        "--filter",
+        "event=commit",
+        "--format",
+        "{{.Actor.Attributes.name}} {{.Actor.Attributes.imageRef}}",
     ]);
     assert!(events.contains("cm berth-test/committed:v1"), "{events}");
 
     // Nothing changed: a new image, no new layer. A running one is paused meanwhile.
     d.docker_ok(&["run", "-d", "--name", "idle", &image, "sleep", "300"]);
     let empty = d.docker_ok(&["commit", "idle"]);
-    let layers = d.docker_ok(&["image", "inspect", "-f", "{{len .RootFS.Layers}}", empty.trim()]);
+    let layers = d.docker_ok(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{len .RootFS.Layers}}",
+        empty.trim(),
+    ]);
     assert_eq!(layers.trim(), busybox_layers.to_string());
     let state = d.docker_ok(&["inspect", "-f", "{{.State.Status}}", "idle"]);
     assert_eq!(state.trim(), "running");
@@ -361,7 +436,13 @@ fn a_committed_image_pushes_and_pulls_back_by_digest() {
     let d = Daemon::start();
     let image = d.pull_fixture(&f, "busybox");
     d.docker_ok(&[
-        "run", "--name", "pushme", &image, "sh", "-c", "echo pushed > /pushed",
+        "run",
+        "--name",
+        "pushme",
+        &image,
+        "sh",
+        "-c",
+        "echo pushed > /pushed",
     ]);
     let reference = format!("{}/{}:c1", f.auth_registry, common::unique_repo("commit"));
     d.docker_ok(&["commit", "pushme", &reference]);
@@ -373,7 +454,13 @@ fn a_committed_image_pushes_and_pulls_back_by_digest() {
         .find(|w| w.starts_with("sha256:"))
         .unwrap_or_else(|| panic!("no digest in {push}"))
         .to_string();
-    let layers_before = d.docker_ok(&["image", "inspect", "-f", "{{json .RootFS.Layers}}", &reference]);
+    let layers_before = d.docker_ok(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{json .RootFS.Layers}}",
+        &reference,
+    ]);
     d.docker_ok(&["rm", "pushme"]);
     d.docker_ok(&["rmi", &reference]);
     d.docker_ok(&["pull", &reference]);
@@ -384,8 +471,14 @@ fn a_committed_image_pushes_and_pulls_back_by_digest() {
         "{{json .RootFS.Layers}} {{json .RepoDigests}}",
         &reference,
     ]);
-    assert!(after.starts_with(layers_before.trim()), "{after} vs {layers_before}");
+    assert!(
+        after.starts_with(layers_before.trim()),
+        "{after} vs {layers_before}"
+    );
     assert!(after.contains(&digest), "{after} lacks {digest}");
-    assert_eq!(d.docker_ok(&["run", "--rm", &reference, "cat", "/pushed"]), "pushed\n");
+    assert_eq!(
+        d.docker_ok(&["run", "--rm", &reference, "cat", "/pushed"]),
+        "pushed\n"
+    );
     d.docker_ok(&["rmi", &reference]);
 }

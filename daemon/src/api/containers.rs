@@ -186,12 +186,15 @@ async fn archive_route(
     let layers = daemon.config.data_root.join("layers");
     let attrs = c.event_attributes();
     let id = c.id.clone();
-    let (stat, rx) =
-        tokio::task::spawn_blocking(move || containers::archive::archive(c, &layers, &path, with_body))
-            .await
-            .map_err(|e| ApiError::internal(format!("archive: {e}")))??;
+    let (stat, rx) = tokio::task::spawn_blocking(move || {
+        containers::archive::archive(c, &layers, &path, with_body)
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("archive: {e}")))??;
     if with_body {
-        daemon.events.publish("container", "archive-path", &id, attrs);
+        daemon
+            .events
+            .publish("container", "archive-path", &id, attrs);
     }
     let body = match rx {
         Some(rx) => {
@@ -271,7 +274,9 @@ async fn archive_put_route(
     .map_err(|e| ApiError::internal(format!("extract: {e}")));
     feeder.abort();
     result??;
-    daemon.events.publish("container", "extract-to-dir", &cid, attrs);
+    daemon
+        .events
+        .publish("container", "extract-to-dir", &cid, attrs);
     Ok(StatusCode::OK.into_response())
 }
 

@@ -1,8 +1,8 @@
 //! `HEAD`/`GET /containers/{id}/archive?path=…` (`docker cp` out of a container): the
 //! path's stat in `X-Docker-Container-Path-Stat`, and a tar of it. Paths resolve inside
 //! the container's root: symlinks are followed as the container sees them, never out.
-use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::os::fd::OwnedFd;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::Path;
 
 use super::archive_fs::{fd_path, ContainerFs};
@@ -138,9 +138,10 @@ pub fn archive(
     let fs = ContainerFs::open(&c, layers_root)?;
     let follow = path.ends_with('/') || path.ends_with("/.");
     let resolved = fs.resolve(path, follow).map_err(|e| match e {
-        nix::errno::Errno::ENOENT | nix::errno::Errno::ENOTDIR => ContainerError::Missing(
-            format!("Could not find the file {path} in container {}", c.bare_name()),
-        ),
+        nix::errno::Errno::ENOENT | nix::errno::Errno::ENOTDIR => ContainerError::Missing(format!(
+            "Could not find the file {path} in container {}",
+            c.bare_name()
+        )),
         e => ContainerError::io(path.to_string(), std::io::Error::from(e)),
     })?;
     let stat = stat_header(&resolved.fd, path)?;

@@ -59,7 +59,10 @@ fn files_keep_modes_owners_and_times() {
     let tar = tar_of(|b| file(b, "sub/f", b"hello", 0o4750));
     extract(&fs, "/dest", tar.as_slice(), &ExtractOptions::default()).expect("extract");
     let meta = std::fs::metadata(root.join("dest/sub/f")).expect("stat");
-    assert_eq!(std::fs::read(root.join("dest/sub/f")).expect("read"), b"hello");
+    assert_eq!(
+        std::fs::read(root.join("dest/sub/f")).expect("read"),
+        b"hello"
+    );
     assert_eq!(meta.permissions().mode() & 0o7777, 0o4750);
     assert_eq!((meta.uid(), meta.gid()), (1234, 4321));
     assert_eq!(meta.mtime(), 1_000_000);
@@ -83,7 +86,10 @@ fn hostile_entries_stay_inside_the_root() {
     });
     extract(&fs, "/dest", tar.as_slice(), &ExtractOptions::default()).expect("extract");
     assert!(!outside.join("pwned").exists());
-    assert!(root.join(target.trim_start_matches('/')).join("pwned").is_file());
+    assert!(root
+        .join(target.trim_start_matches('/'))
+        .join("pwned")
+        .is_file());
     // Climbing out is refused, hard links out are refused.
     let tar = tar_of(|b| file(b, "../../escape", b"x", 0o644));
     let err = extract(&fs, "/dest", tar.as_slice(), &ExtractOptions::default());

@@ -14,11 +14,11 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
+use nix::fcntl::AtFlags;
 use nix::fcntl::{openat, readlinkat, OFlag};
 use nix::sys::stat::{fstatat, mkdirat, FileStat, Mode, SFlag};
-use nix::fcntl::AtFlags;
 
-use super::record::{Container, MountKind};
+use super::record::{Container, MountKind, MountPoint};
 use super::{rootfs, ContainerError, Result};
 
 /// How many symlinks one path may go through (Linux's limit).
@@ -209,11 +209,7 @@ impl ContainerFs {
             let is_last = pending.is_empty();
             names.push(part.clone());
             if let Some(source) = self.mount_source(&names) {
-                let fd = nix::fcntl::open(
-                    source,
-                    OFlag::O_PATH | OFlag::O_CLOEXEC,
-                    Mode::empty(),
-                )?;
+                let fd = nix::fcntl::open(source, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())?;
                 fds.push(fd);
                 continue;
             }
@@ -273,8 +269,7 @@ impl Drop for ContainerFs {
 
 /// The bind and volume mounts of a stopped container (tmpfs holds nothing then).
 fn stopped_mounts(c: &Container) -> Vec<MountMap> {
-    let mut mounts: Vec<MountMap> = c
-        .mount_points
+    let mut mounts: Vec<MountMap> = mount_points(c)
         .iter()
         .filter(|m| m.kind != MountKind::Tmpfs && !m.source.as_os_str().is_empty())
         .map(|m| MountMap {
@@ -299,14 +294,42 @@ fn join(names: &[String]) -> String {
     format!("/{}", names.join("/"))
 }
 
-/// The mount of `c` that holds the container path `path` (longest destination wins).
-pub fn mount_holding<'a>(
-    c: &'a Container,
-    path: &str,
-) -> Option<&'a super::record::MountPoint> {
-    let parts = components(path);
-    c.mount_points
+/// The container's mounts: `mount_points`; for a record written before those were kept,
+/// its `HostConfig.Binds` of host paths.
+pub fn mount_points(c: &Container) -> Vec<MountPoint> {
+    if !c.mount_points.is_empty() {
+        return c.mount_points.clone();
+    }
+    c.host_config
+        .binds
         .iter()
+        .flatten()
+        .filter_map(|bind| {
+            let mut parts = bind.splitn(3, ':');
+            let source = parts.next()?;
+            let destination = parts.next()?;
+            let mode = parts.next().unwrap_or("");
+            source.starts_with('/').then(|| MountPoint {
+                kind: MountKind::Bind,
+                name: None,
+                source: PathBuf::from(source),
+                destination: destination.to_string(),
+                rw: !mode.split(',').any(|m| m == "ro"),
+                mode: mode.to_string(),
+                propagation: String::new(),
+                driver: None,
+                options: Vec::new(),
+                anonymous: false,
+            })
+        })
+        .collect()
+}
+
+/// The mount of `c` that holds the container path `path` (longest destination wins).
+pub fn mount_holding(c: &Container, path: &str) -> Option<MountPoint> {
+    let parts = components(path);
+    mount_points(c)
+        .into_iter()
         .filter(|m| {
             let dest = components(&m.destination);
             parts.len() >= dest.len() && parts[..dest.len()] == dest[..]

@@ -63,7 +63,10 @@ fn mounts_of_a_stopped_container_map_to_their_sources() {
     let want = std::fs::metadata(volume.join("inside")).expect("stat");
     use std::os::unix::fs::MetadataExt;
     assert_eq!(meta.ino(), want.ino());
-    assert_eq!(fs.resolve("/data/back/sub", true).expect("r").path, "/real/sub");
+    assert_eq!(
+        fs.resolve("/data/back/sub", true).expect("r").path,
+        "/real/sub"
+    );
     assert_eq!(
         fs.resolve("/evil/data/inside", true).expect("r").path,
         "/data/inside"

@@ -88,12 +88,12 @@ pub fn extract_to_dir(
         chown,
     };
     extract(&fs, &dest.path, body, &opts).map_err(|e| match e {
-        ExtractError::Refused(m) => ContainerError::Internal(format!(
-            "Error processing tar file(exit status 1): {m}"
-        )),
-        ExtractError::Io { .. } => ContainerError::Internal(format!(
-            "Error processing tar file(exit status 1): {e}"
-        )),
+        ExtractError::Refused(m) => {
+            ContainerError::Internal(format!("Error processing tar file(exit status 1): {m}"))
+        }
+        ExtractError::Io { .. } => {
+            ContainerError::Internal(format!("Error processing tar file(exit status 1): {e}"))
+        }
     })
 }
 

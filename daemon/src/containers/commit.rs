@@ -65,10 +65,12 @@ pub async fn commit(daemon: &SharedDaemon, req: CommitRequest) -> Result<String>
         let daemon = daemon.clone();
         let c = c.clone();
         let req = req.clone();
-        tokio::task::spawn_blocking(move || store_image(&daemon, &c, &req, config, container_config))
-            .await
-            .map_err(|e| ContainerError::Internal(format!("commit: {e}")))
-            .and_then(|r| r)
+        tokio::task::spawn_blocking(move || {
+            store_image(&daemon, &c, &req, config, container_config)
+        })
+        .await
+        .map_err(|e| ContainerError::Internal(format!("commit: {e}")))
+        .and_then(|r| r)
     };
     drop(lease);
     if paused_here {
@@ -142,7 +144,10 @@ fn store_image(
     let now = chrono::Utc::now();
     let created = crate::images::config::format_rfc3339_nano(&now);
     let created_by = c.config.cmd.clone().unwrap_or_default().join(" ");
-    let mut history = parent_config["history"].as_array().cloned().unwrap_or_default();
+    let mut history = parent_config["history"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let mut entry = json!({ "created": created });
     if !req.author.is_empty() {
         entry["author"] = json!(req.author);
@@ -180,8 +185,7 @@ fn store_image(
     if !req.comment.is_empty() {
         image["comment"] = json!(req.comment);
     }
-    let bytes =
-        serde_json::to_vec(&image).map_err(|e| ContainerError::Internal(e.to_string()))?;
+    let bytes = serde_json::to_vec(&image).map_err(|e| ContainerError::Internal(e.to_string()))?;
     let id = daemon.content.write_bytes(&bytes)?;
     daemon.images.insert(ImageRecord {
         id: id.clone(),

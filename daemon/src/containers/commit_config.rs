@@ -226,11 +226,7 @@ fn healthcheck(args: &str) -> Result<Value> {
             "start-period" => "StartPeriod",
             "start-interval" => "StartInterval",
             "retries" => "Retries",
-            other => {
-                return Err(ContainerError::Invalid(format!(
-                    "Unknown flag: {other}"
-                )))
-            }
+            other => return Err(ContainerError::Invalid(format!("Unknown flag: {other}"))),
         };
         let parsed = if key == "Retries" {
             value.parse::<i64>().ok()

@@ -79,7 +79,12 @@ pub fn layer_items(upper: &Path, lowers: &[PathBuf]) -> std::io::Result<Vec<Item
     Ok(out)
 }
 
-fn collect(upper: &Path, rel: &Path, lowers: &[PathBuf], out: &mut Vec<Item>) -> std::io::Result<()> {
+fn collect(
+    upper: &Path,
+    rel: &Path,
+    lowers: &[PathBuf],
+    out: &mut Vec<Item>,
+) -> std::io::Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(upper.join(rel))?.flatten().collect();
     entries.sort_by_key(|e| e.file_name());
     for e in entries {

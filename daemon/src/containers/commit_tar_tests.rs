@@ -14,9 +14,7 @@ fn set_opaque(path: &Path) {
     let c_path = CString::new(path.as_os_str().as_bytes()).expect("path");
     let name = CString::new(OPAQUE_XATTR).expect("name");
     // SAFETY: NUL-terminated strings, value and length match.
-    let rc = unsafe {
-        libc::lsetxattr(c_path.as_ptr(), name.as_ptr(), b"y".as_ptr().cast(), 1, 0)
-    };
+    let rc = unsafe { libc::lsetxattr(c_path.as_ptr(), name.as_ptr(), b"y".as_ptr().cast(), 1, 0) };
     assert_eq!(rc, 0, "setxattr (tests run as root)");
 }
 
@@ -71,11 +69,7 @@ fn overlay_whiteouts_become_oci_whiteouts() {
         })
         .collect();
     assert!(entries.contains(&("etc/.wh.removed".into(), tar::EntryType::Regular, 0)));
-    assert!(entries.contains(&(
-        "opaque/.wh..wh..opq".into(),
-        tar::EntryType::Regular,
-        0
-    )));
+    assert!(entries.contains(&("opaque/.wh..wh..opq".into(), tar::EntryType::Regular, 0)));
     assert!(entries.iter().all(|(_, t, _)| *t != tar::EntryType::Char));
 }
 
