@@ -75,6 +75,10 @@ fn dir_changed(meta: &std::fs::Metadata, rel: &Path, lowers: &[PathBuf]) -> bool
 /// (top first), parents before children, names sorted.
 pub fn layer_items(upper: &Path, lowers: &[PathBuf]) -> std::io::Result<Vec<Item>> {
     let mut out = Vec::new();
+    if !upper.exists() {
+        // A container never started has no upper folder yet: nothing changed.
+        return Ok(out);
+    }
     collect(upper, Path::new(""), lowers, &mut out)?;
     Ok(out)
 }
