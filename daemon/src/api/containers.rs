@@ -21,7 +21,9 @@ pub fn routes() -> Router<SharedDaemon> {
         .route("/containers/{id}/export", get(export_route))
         .route(
             "/containers/{id}/archive",
-            get(archive_get_route).head(archive_head_route),
+            get(archive_get_route)
+                .head(archive_head_route)
+                .put(archive_put_route),
         )
         .route("/containers/{id}/start", post(start_route))
         .route("/containers/{id}/stop", post(stop_route))
@@ -186,7 +188,18 @@ async fn archive_route(
     }
     let c = daemon.containers.lookup(&id)?;
     let layers = daemon.config.data_root.join("layers");
-    let (stat, rx) = containers::archive::archive(c, &layers, &path, with_body)?;
+    let attrs = c.event_attributes();
+    let id = c.id.clone();
+    let (stat, rx) = tokio::task::spawn_blocking(move || {
+        containers::archive::archive(c, &layers, &path, with_body)
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("archive: {e}")))??;
+    if with_body {
+        daemon
+            .events
+            .publish("container", "archive-path", &id, attrs);
+    }
     let body = match rx {
         Some(rx) => {
             axum::body::Body::from_stream(futures::stream::unfold(rx, |mut rx| async move {
@@ -225,6 +238,50 @@ async fn archive_head_route(
     Query(pairs): Pairs,
 ) -> ApiResult<Response> {
     archive_route(daemon, id, pairs, false).await
+}
+
+async fn archive_put_route(
+    State(daemon): State<SharedDaemon>,
+    Path(id): Path<String>,
+    Query(pairs): Pairs,
+    body: axum::body::Body,
+) -> ApiResult<Response> {
+    let path = param(&pairs, "path").unwrap_or("").to_string();
+    if path.is_empty() {
+        return Err(ApiError::bad_request("path cannot be empty"));
+    }
+    let c = daemon.containers.lookup(&id)?;
+    let request = containers::archive_put::PutRequest {
+        path,
+        no_overwrite_dir_non_dir: bool_param(&pairs, "noOverwriteDirNonDir"),
+        copy_uid_gid: bool_param(&pairs, "copyUIDGID"),
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    let feeder = tokio::spawn(async move {
+        use futures::StreamExt;
+        let mut stream = body.into_data_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(std::io::Error::other);
+            if tx.send(chunk).await.is_err() {
+                break;
+            }
+        }
+    });
+    let layers = daemon.config.data_root.join("layers");
+    let attrs = c.event_attributes();
+    let cid = c.id.clone();
+    let result = tokio::task::spawn_blocking(move || {
+        let reader = containers::archive_put::BodyReader::new(rx);
+        containers::archive_put::extract_to_dir(&c, &layers, &request, reader)
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("extract: {e}")));
+    feeder.abort();
+    result??;
+    daemon
+        .events
+        .publish("container", "extract-to-dir", &cid, attrs);
+    Ok(StatusCode::OK.into_response())
 }
 
 async fn start_route(

@@ -4,6 +4,7 @@ pub mod attach_ws;
 pub mod auth;
 pub mod body;
 pub mod build;
+pub mod commit;
 pub mod containers;
 pub mod distribution;
 pub mod error;
@@ -52,6 +53,7 @@ pub fn routes(daemon: SharedDaemon) -> Router {
         .merge(auth::routes())
         .merge(distribution::routes())
         .merge(containers::routes())
+        .merge(commit::routes())
         .merge(exec::routes())
         .merge(networks::routes())
         .merge(streams::routes())

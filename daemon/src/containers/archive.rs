@@ -1,68 +1,15 @@
 //! `HEAD`/`GET /containers/{id}/archive?path=…` (`docker cp` out of a container): the
 //! path's stat in `X-Docker-Container-Path-Stat`, and a tar of it. Paths resolve inside
 //! the container's root: symlinks are followed as the container sees them, never out.
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
-use std::path::{Component, Path, PathBuf};
+use std::path::Path;
+
+use super::archive_fs::{fd_path, ContainerFs};
 
 use serde_json::json;
 
 use super::{ContainerError, Result};
-
-/// How many symlinks a path may go through.
-const MAX_LINKS: usize = 40;
-
-/// `path` (as the container sees it) resolved to a host path under `root`. The last
-/// component is not followed when it is a symlink (as `docker cp` copies the link).
-pub fn resolve_in_root(root: &Path, path: &str) -> Result<PathBuf> {
-    let mut pending: Vec<String> = path
-        .split('/')
-        .filter(|c| !c.is_empty())
-        .map(str::to_string)
-        .collect();
-    pending.reverse();
-    let mut current: Vec<String> = Vec::new();
-    let mut links = 0;
-    while let Some(part) = pending.pop() {
-        match part.as_str() {
-            "." => continue,
-            ".." => {
-                current.pop();
-                continue;
-            }
-            _ => {}
-        }
-        let candidate = root.join(current.join("/")).join(&part);
-        let is_last = pending.is_empty();
-        match std::fs::symlink_metadata(&candidate) {
-            Ok(meta) if meta.file_type().is_symlink() && !is_last => {
-                links += 1;
-                if links > MAX_LINKS {
-                    return Err(ContainerError::Invalid(
-                        "too many levels of symbolic links".into(),
-                    ));
-                }
-                let target = std::fs::read_link(&candidate).map_err(|e| {
-                    ContainerError::io(format!("reading {}", candidate.display()), e)
-                })?;
-                if target.is_absolute() {
-                    current.clear();
-                }
-                let mut parts: Vec<String> = target
-                    .components()
-                    .filter_map(|c| match c {
-                        Component::Normal(n) => Some(n.to_string_lossy().into_owned()),
-                        Component::ParentDir => Some("..".into()),
-                        _ => None,
-                    })
-                    .collect();
-                parts.reverse();
-                pending.extend(parts);
-            }
-            _ => current.push(part),
-        }
-    }
-    Ok(root.join(current.join("/")))
-}
 
 /// Go's `os.FileMode` of a file: permission bits plus Go's type bits.
 fn go_mode(meta: &std::fs::Metadata) -> u32 {
@@ -99,18 +46,26 @@ fn go_mode(meta: &std::fs::Metadata) -> u32 {
     out
 }
 
-/// The value of `X-Docker-Container-Path-Stat` (base64 of dockerd's JSON).
-pub fn stat_header(host_path: &Path, container_path: &str) -> Result<String> {
-    let meta = std::fs::symlink_metadata(host_path)
+/// The target of the symlink behind an `O_PATH` descriptor.
+fn link_target(fd: &OwnedFd) -> String {
+    nix::fcntl::readlinkat(fd, "")
+        .map(|t| t.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// The value of `X-Docker-Container-Path-Stat` (base64 of dockerd's JSON) for the
+/// object behind `fd`.
+pub fn stat_header(fd: &OwnedFd, container_path: &str) -> Result<String> {
+    // Following /proc/self/fd/N reaches the object itself, a symlink included.
+    let meta = std::fs::metadata(fd_path(fd))
         .map_err(|e| ContainerError::io(container_path.to_string(), e))?;
-    let name = Path::new(container_path)
+    let trimmed = container_path.trim_end_matches("/.").trim_end_matches('/');
+    let name = Path::new(trimmed)
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "/".into());
     let link = if meta.file_type().is_symlink() {
-        std::fs::read_link(host_path)
-            .map(|t| t.display().to_string())
-            .unwrap_or_default()
+        link_target(fd)
     } else {
         String::new()
     };
@@ -124,18 +79,23 @@ pub fn stat_header(host_path: &Path, container_path: &str) -> Result<String> {
     Ok(base64::engine::general_purpose::STANDARD.encode(stat.to_string()))
 }
 
-/// Writes `host_path` (a file, link or folder, named `name` in the archive) as a tar.
-pub fn write_tar(host_path: &Path, name: &str, out: impl std::io::Write) -> std::io::Result<()> {
+/// Writes the object behind `fd` (a file, link or folder, named `name` in the archive)
+/// as a tar; a folder with everything below it, symlinks not followed.
+pub fn write_tar(fd: &OwnedFd, name: &str, out: impl std::io::Write) -> std::io::Result<()> {
     let mut builder = tar::Builder::new(out);
     builder.follow_symlinks(false);
-    let meta = std::fs::symlink_metadata(host_path)?;
-    if meta.is_dir() {
-        builder.append_dir(name, host_path)?;
-        let mut stack = vec![host_path.to_path_buf()];
+    let host_path = fd_path(fd);
+    let meta = std::fs::metadata(&host_path)?;
+    let ft = meta.file_type();
+    if ft.is_dir() {
+        builder.append_dir(name, &host_path)?;
+        let mut stack = vec![host_path.clone()];
         while let Some(dir) = stack.pop() {
-            for e in std::fs::read_dir(&dir)?.flatten() {
+            let mut entries: Vec<_> = std::fs::read_dir(&dir)?.flatten().collect();
+            entries.sort_by_key(|e| e.file_name());
+            for e in entries {
                 let path = e.path();
-                let Ok(rel) = path.strip_prefix(host_path) else {
+                let Ok(rel) = path.strip_prefix(&host_path) else {
                     continue;
                 };
                 let ft = e.file_type()?;
@@ -148,13 +108,24 @@ pub fn write_tar(host_path: &Path, name: &str, out: impl std::io::Write) -> std:
                 }
             }
         }
+    } else if ft.is_file() {
+        builder.append_file(name, &mut std::fs::File::open(&host_path)?)?;
     } else {
-        builder.append_path_with_name(host_path, name)?;
+        let mut header = tar::Header::new_gnu();
+        header.set_metadata(&meta);
+        if ft.is_symlink() {
+            builder.append_link(&mut header, name, link_target(fd))?;
+        } else {
+            header.set_size(0);
+            builder.append_data(&mut header, name, std::io::empty())?;
+        }
     }
     builder.finish()
 }
 
 /// What `GET /containers/{id}/archive` answers: the stat header and the tar's bytes.
+/// The path resolves as the container sees it (volumes and binds included); a trailing
+/// "/" or "/." follows a final symlink, as dockerd does.
 pub fn archive(
     c: super::Container,
     layers_root: &Path,
@@ -164,76 +135,32 @@ pub fn archive(
     String,
     Option<tokio::sync::mpsc::Receiver<std::io::Result<bytes::Bytes>>>,
 )> {
-    let mounted_here = !c.state.status.is_running();
-    let merged = super::rootfs::mount_rootfs(&c, layers_root)?;
-    let release = |c: &super::Container| {
-        if mounted_here {
-            super::rootfs::unmount_rootfs(c);
-        }
-    };
-    let host = match resolve_in_root(&merged, path) {
-        Ok(h) if std::fs::symlink_metadata(&h).is_ok() => h,
-        Ok(_) => {
-            release(&c);
-            return Err(ContainerError::Missing(format!(
-                "Could not find the file {path} in container {}",
-                c.bare_name()
-            )));
-        }
-        Err(e) => {
-            release(&c);
-            return Err(e);
-        }
-    };
-    let stat = match stat_header(&host, path) {
-        Ok(s) => s,
-        Err(e) => {
-            release(&c);
-            return Err(e);
-        }
-    };
+    let fs = ContainerFs::open(&c, layers_root)?;
+    let follow = path.ends_with('/') || path.ends_with("/.");
+    let resolved = fs.resolve(path, follow).map_err(|e| match e {
+        nix::errno::Errno::ENOENT | nix::errno::Errno::ENOTDIR => ContainerError::Missing(format!(
+            "Could not find the file {path} in container {}",
+            c.bare_name()
+        )),
+        e => ContainerError::io(path.to_string(), std::io::Error::from(e)),
+    })?;
+    let stat = stat_header(&resolved.fd, path)?;
     if !with_body {
-        release(&c);
         return Ok((stat, None));
     }
-    let name = Path::new(path)
+    let name = Path::new(path.trim_end_matches("/.").trim_end_matches('/'))
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| ".".into());
     let (tx, rx) = tokio::sync::mpsc::channel(16);
     tokio::task::spawn_blocking(move || {
         let writer = super::export::ChannelWriter { tx: tx.clone() };
-        if let Err(e) = write_tar(&host, &name, writer) {
+        if let Err(e) = write_tar(&resolved.fd, &name, writer) {
             let _ = tx.blocking_send(Err(e));
         }
-        if mounted_here {
-            super::rootfs::unmount_rootfs(&c);
-        }
+        // The descriptor and the view (and any mount it made) live until the tar is written.
+        drop(resolved);
+        drop(fs);
     });
     Ok((stat, Some(rx)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn symlinks_resolve_inside_the_root() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let root = dir.path();
-        std::fs::create_dir_all(root.join("real/sub")).expect("dirs");
-        std::os::unix::fs::symlink("/real", root.join("abs")).expect("link");
-        std::os::unix::fs::symlink("../../../../etc", root.join("real/escape")).expect("link");
-        assert_eq!(
-            resolve_in_root(root, "/abs/sub").unwrap(),
-            root.join("real/sub")
-        );
-        assert_eq!(
-            resolve_in_root(root, "/real/escape/passwd").unwrap(),
-            root.join("etc/passwd")
-        );
-        assert_eq!(resolve_in_root(root, "/../../x").unwrap(), root.join("x"));
-        // The last component is the link itself.
-        assert_eq!(resolve_in_root(root, "/abs").unwrap(), root.join("abs"));
-    }
 }

@@ -14,6 +14,8 @@
 //! - `exec`      — exec instances.
 //! - `health`, `health_config`, `health_probe` — healthchecks: monitors, config, probes.
 //! - `attach_gate` — clients attached before the start (`docker run`).
+//! - `archive*`  — `docker cp` both ways: the container's view of its files, safe unpacking.
+//! - `commit*`   — `docker commit`: the upper layer as a layer tar, the new config.
 //! - `update`, `prune`, `changes` — `docker update`, `container prune`, `docker diff`.
 //! - `wait`      — `POST /containers/{id}/wait`.
 //! - `monitor`   — exits: waiting on tasks, reconciling after a restart, auto-remove.
@@ -21,8 +23,14 @@
 //! - `inspect`   — `GET /containers/{id}/json`.
 //! - `list`      — `GET /containers/json`, its filters and status strings.
 pub mod archive;
+pub mod archive_extract;
+pub mod archive_fs;
+pub mod archive_put;
 pub mod attach_gate;
 pub mod changes;
+pub mod commit;
+pub mod commit_config;
+pub mod commit_tar;
 pub mod create;
 pub mod engine;
 pub mod engine_events;

@@ -5,6 +5,7 @@
 //! - `images`  — image records and the reference (tag/digest) table.
 //! - `extract` — safe tar extraction (no escapes via `..`, absolute paths, symlinks,
 //!   hard links), whiteouts converted for overlayfs.
+//! - `local_layer` — a layer made here (`docker commit`) stored as a pulled one.
 //! - `atomic`  — write-whole helpers (temp file, fsync, rename).
 //! - `gc`      — removal of layers and blobs no image uses any more.
 //! - `digest`  — strict parsing of "sha256:<hex>" digests and hashing helpers.
@@ -15,6 +16,7 @@ pub mod extract;
 pub mod gc;
 pub mod images;
 pub mod layers;
+pub mod local_layer;
 
 /// Errors of the image storage. Mapped to API errors once, in `api::error`.
 #[derive(Debug, thiserror::Error)]

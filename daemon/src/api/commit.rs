@@ -1,0 +1,67 @@
+//! API: `POST /commit` (`docker commit`), as dockerd's `postCommit`.
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use super::containers::{bool_param, param};
+use super::{ApiError, ApiResult};
+use crate::containers::commit::{commit, CommitRequest};
+use crate::state::SharedDaemon;
+
+pub fn routes() -> Router<SharedDaemon> {
+    Router::new().route("/commit", post(commit_route))
+}
+
+/// The body's config: a `ContainerConfigWrapper` (Config fields at the top, maybe
+/// `HostConfig` and `NetworkingConfig`); none when the body is empty.
+fn body_config(body: &[u8]) -> ApiResult<Option<Value>> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let mut value: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
+    let Some(object) = value.as_object_mut() else {
+        return Err(ApiError::bad_request(
+            "invalid JSON: the config must be an object",
+        ));
+    };
+    object.remove("HostConfig");
+    object.remove("NetworkingConfig");
+    Ok(Some(value))
+}
+
+async fn commit_route(
+    State(daemon): State<SharedDaemon>,
+    Query(pairs): Query<Vec<(String, String)>>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let config = body_config(&body)?;
+    let reference = crate::images::tag::tag_reference(
+        param(&pairs, "repo").unwrap_or(""),
+        param(&pairs, "tag").unwrap_or(""),
+    )?;
+    // Paused by default since API 1.13.
+    let pause = match param(&pairs, "pause") {
+        None | Some("") => true,
+        Some(_) => bool_param(&pairs, "pause"),
+    };
+    let request = CommitRequest {
+        container: param(&pairs, "container").unwrap_or("").to_string(),
+        reference,
+        comment: param(&pairs, "comment").unwrap_or("").to_string(),
+        author: param(&pairs, "author").unwrap_or("").to_string(),
+        pause,
+        changes: pairs
+            .iter()
+            .filter(|(k, _)| k == "changes")
+            .map(|(_, v)| v.clone())
+            .collect(),
+        config,
+    };
+    let id = commit(&daemon, request).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "Id": id }))).into_response())
+}

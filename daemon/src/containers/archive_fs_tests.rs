@@ -1,0 +1,74 @@
+use super::*;
+
+fn setup() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("root");
+    std::fs::create_dir_all(root.join("real/sub")).expect("dirs");
+    std::fs::create_dir_all(root.join("tmp")).expect("dirs");
+    std::os::unix::fs::symlink("/", root.join("evil")).expect("link");
+    std::os::unix::fs::symlink("../../..", root.join("tmp/up")).expect("link");
+    std::os::unix::fs::symlink("/real", root.join("abs")).expect("link");
+    std::os::unix::fs::symlink("loop2", root.join("loop1")).expect("link");
+    std::os::unix::fs::symlink("loop1", root.join("loop2")).expect("link");
+    (dir, root)
+}
+
+#[test]
+fn symlinks_and_dotdot_stay_inside_the_root() {
+    let (_dir, root) = setup();
+    let fs = ContainerFs::from_dir(&root, &[]).expect("open");
+    assert_eq!(fs.resolve("/evil/real", true).expect("r").path, "/real");
+    assert_eq!(
+        fs.resolve("/tmp/up/tmp/up/real/sub", true).expect("r").path,
+        "/real/sub"
+    );
+    assert_eq!(fs.resolve("/../../../real", true).expect("r").path, "/real");
+    assert_eq!(fs.resolve("/abs/sub", true).expect("r").path, "/real/sub");
+    // The last component is the link itself unless asked to follow it.
+    assert_eq!(fs.resolve("/abs", false).expect("r").path, "/abs");
+    assert_eq!(fs.resolve("/abs", true).expect("r").path, "/real");
+    // Whatever the host has at /etc, the container's root has none.
+    assert_eq!(
+        fs.resolve("/evil/etc/passwd", true).err(),
+        Some(Errno::ENOENT)
+    );
+    assert_eq!(fs.resolve("/loop1/x", true).err(), Some(Errno::ELOOP));
+}
+
+#[test]
+fn parents_resolve_inside_and_can_be_created() {
+    let (_dir, root) = setup();
+    let fs = ContainerFs::from_dir(&root, &[]).expect("open");
+    let p = fs.resolve_parent("/tmp/up/new/dir/file", true).expect("r");
+    assert_eq!(p.path, "/new/dir/file");
+    assert_eq!(p.name, "file");
+    assert!(root.join("new/dir").is_dir());
+    let p = fs.resolve_parent("/evil", false).expect("r");
+    assert_eq!((p.path.as_str(), p.name.as_str()), ("/evil", "evil"));
+    let p = fs.resolve_parent("/", false).expect("r");
+    assert_eq!((p.path.as_str(), p.name.as_str()), ("/", ""));
+}
+
+#[test]
+fn mounts_of_a_stopped_container_map_to_their_sources() {
+    let (dir, root) = setup();
+    let volume = dir.path().join("volume");
+    std::fs::create_dir_all(volume.join("inside")).expect("dirs");
+    // A link in the volume pointing at the root goes back to the container's root.
+    std::os::unix::fs::symlink("/real", volume.join("back")).expect("link");
+    let fs = ContainerFs::from_dir(&root, &[("/data", volume.as_path())]).expect("open");
+    let r = fs.resolve("/data/inside", true).expect("r");
+    assert_eq!(r.path, "/data/inside");
+    let meta = std::fs::metadata(fd_path(&r.fd)).expect("stat");
+    let want = std::fs::metadata(volume.join("inside")).expect("stat");
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(meta.ino(), want.ino());
+    assert_eq!(
+        fs.resolve("/data/back/sub", true).expect("r").path,
+        "/real/sub"
+    );
+    assert_eq!(
+        fs.resolve("/evil/data/inside", true).expect("r").path,
+        "/data/inside"
+    );
+}

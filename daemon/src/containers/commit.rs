@@ -1,0 +1,200 @@
+//! `POST /commit` (`docker commit`): a new image from a container, as dockerd's
+//! `CreateImageFromContainer` and `CommitImage`: the container's changes become a new
+//! top layer (stored as a pulled layer is: compressed blob, diff ID, chain ID), the
+//! config is the container's with `--change` applied, the history gains an entry.
+//! A container with no changes gives an image with no new layer (`empty_layer`).
+use serde_json::{json, Value};
+
+use super::commit_config::{apply_changes, go_config, merge};
+use super::commit_tar::{layer_items, write_layer_tar};
+use super::record::{Container, Status};
+use super::rootfs::lower_dirs;
+use super::{lifecycle, ContainerError, Result};
+use crate::reference::Reference;
+use crate::state::SharedDaemon;
+use crate::store::images::ImageRecord;
+
+/// What `POST /commit` asked for.
+#[derive(Debug, Clone, Default)]
+pub struct CommitRequest {
+    pub container: String,
+    /// The tag to give the image, already checked (`RepoTagReference`).
+    pub reference: Option<Reference>,
+    pub comment: String,
+    pub author: String,
+    pub pause: bool,
+    pub changes: Vec<String>,
+    /// The config sent in the body, if any (Go `container.Config` fields).
+    pub config: Option<Value>,
+}
+
+/// Commits the container; returns the new image ID.
+pub async fn commit(daemon: &SharedDaemon, req: CommitRequest) -> Result<String> {
+    let c = daemon.containers.lookup(&req.container)?;
+    match c.state.status {
+        Status::Dead => {
+            return Err(ContainerError::Conflict(format!(
+                "You cannot commit container {} which is Dead",
+                c.id
+            )))
+        }
+        Status::Removing => {
+            return Err(ContainerError::Conflict(format!(
+                "You cannot commit container {} which is being removed",
+                c.id
+            )))
+        }
+        _ => {}
+    }
+    let container_config = go_config(&serde_json::to_value(&c.config).unwrap_or(Value::Null));
+    let mut config = match &req.config {
+        Some(given) => go_config(given),
+        None => container_config.clone(),
+    };
+    apply_changes(&mut config, &req.changes)?;
+    merge(&mut config, &container_config);
+
+    let paused_here = req.pause && c.state.status == Status::Running;
+    if paused_here {
+        lifecycle::pause(daemon, &c.id).await?;
+    }
+    // The layer and blobs exist before the image record: keep collections away till then.
+    let lease_holder = daemon.clone();
+    let lease = lease_holder.gc_gate.writer().await;
+    let result = {
+        let daemon = daemon.clone();
+        let c = c.clone();
+        let req = req.clone();
+        tokio::task::spawn_blocking(move || {
+            store_image(&daemon, &c, &req, config, container_config)
+        })
+        .await
+        .map_err(|e| ContainerError::Internal(format!("commit: {e}")))
+        .and_then(|r| r)
+    };
+    drop(lease);
+    if paused_here {
+        if let Err(e) = lifecycle::unpause(daemon, &c.id).await {
+            tracing::warn!(id = %c.id, error = %e, "unpausing after the commit");
+        }
+    }
+    let id = result?;
+    let image_ref = match &req.reference {
+        Some(reference) => {
+            daemon.images.set_ref(&reference.to_string(), &id)?;
+            daemon.images.touch_tag_time(&id)?;
+            crate::events::image::publish(daemon, "tag", &id, &reference.familiar());
+            reference.familiar()
+        }
+        None => String::new(),
+    };
+    let mut attrs = c.event_attributes();
+    attrs.insert("comment".into(), req.comment.clone());
+    attrs.insert("imageID".into(), id.clone());
+    attrs.insert("imageRef".into(), image_ref);
+    daemon.events.publish("container", "commit", &c.id, attrs);
+    tracing::info!(container = %c.id, image = %id, "committed");
+    Ok(id)
+}
+
+/// The blocking part: layer, config blob, image record. Returns the image ID.
+fn store_image(
+    daemon: &SharedDaemon,
+    c: &Container,
+    req: &CommitRequest,
+    config: Value,
+    container_config: Value,
+) -> Result<String> {
+    let parent = daemon.images.get(&c.image_id).ok_or_else(|| {
+        ContainerError::Internal(format!("the image {} of the container is gone", c.image_id))
+    })?;
+    let parent_config: Value = serde_json::from_slice(&daemon.content.read(&c.image_id)?)
+        .map_err(|e| ContainerError::Internal(format!("config of {}: {e}", c.image_id)))?;
+    let layers_root = daemon.config.data_root.join("layers");
+    let upper = c.upper_dir();
+    let items = layer_items(&upper, &lower_dirs(&layers_root, &c.layers))
+        .map_err(|e| ContainerError::io(format!("reading {}", upper.display()), e))?;
+    let mut layers = parent.layers.clone();
+    let empty_layer = items.is_empty();
+    if !empty_layer {
+        let scratch = daemon.config.data_root.join("content").join("ingest");
+        std::fs::create_dir_all(&scratch)
+            .map_err(|e| ContainerError::io(format!("creating {}", scratch.display()), e))?;
+        let tar = tempfile::Builder::new()
+            .prefix("commit-")
+            .tempfile_in(&scratch)
+            .map_err(|e| ContainerError::io("creating the layer tar", e))?;
+        let file = tar
+            .reopen()
+            .map_err(|e| ContainerError::io("opening the layer tar", e))?;
+        write_layer_tar(&upper, &items, std::io::BufWriter::new(file))
+            .map_err(|e| ContainerError::io("writing the layer tar", e))?;
+        let source = tar
+            .reopen()
+            .map_err(|e| ContainerError::io("reading the layer tar", e))?;
+        let record = crate::store::local_layer::add_local_layer(
+            &daemon.content,
+            &daemon.layers,
+            c.layers.last().map(String::as_str),
+            std::io::BufReader::new(source),
+            &scratch,
+        )?;
+        layers.push(record);
+    }
+    let now = chrono::Utc::now();
+    let created = crate::images::config::format_rfc3339_nano(&now);
+    let created_by = c.config.cmd.clone().unwrap_or_default().join(" ");
+    let mut history = parent_config["history"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let mut entry = json!({ "created": created });
+    if !req.author.is_empty() {
+        entry["author"] = json!(req.author);
+    }
+    if !created_by.is_empty() {
+        entry["created_by"] = json!(created_by);
+    }
+    if !req.comment.is_empty() {
+        entry["comment"] = json!(req.comment);
+    }
+    if empty_layer {
+        entry["empty_layer"] = json!(true);
+    }
+    history.push(entry);
+    let diff_ids: Vec<&str> = layers.iter().map(|l| l.diff_id.as_str()).collect();
+    let mut image = json!({
+        "architecture": parent_config["architecture"].as_str().unwrap_or("amd64"),
+        "config": config,
+        "container": c.id,
+        "container_config": container_config,
+        "created": created,
+        "docker_version": crate::api::version::ENGINE_VERSION,
+        "history": history,
+        "os": parent_config["os"].as_str().unwrap_or("linux"),
+        "rootfs": { "type": "layers", "diff_ids": diff_ids },
+    });
+    for key in ["variant", "os.version", "os.features"] {
+        if !parent_config[key].is_null() {
+            image[key] = parent_config[key].clone();
+        }
+    }
+    if !req.author.is_empty() {
+        image["author"] = json!(req.author);
+    }
+    if !req.comment.is_empty() {
+        image["comment"] = json!(req.comment);
+    }
+    let bytes = serde_json::to_vec(&image).map_err(|e| ContainerError::Internal(e.to_string()))?;
+    let id = daemon.content.write_bytes(&bytes)?;
+    daemon.images.insert(ImageRecord {
+        id: id.clone(),
+        manifest_digest: None,
+        manifest_media_type: None,
+        layers,
+        parent: c.image_id.clone(),
+        created_at: now,
+        last_tag_time: None,
+    })?;
+    Ok(id)
+}

@@ -1,0 +1,86 @@
+use super::*;
+
+fn whiteout(path: &Path) {
+    nix::sys::stat::mknod(
+        path,
+        nix::sys::stat::SFlag::S_IFCHR,
+        nix::sys::stat::Mode::from_bits_truncate(0),
+        0,
+    )
+    .expect("mknod (tests run as root)");
+}
+
+fn set_opaque(path: &Path) {
+    let c_path = CString::new(path.as_os_str().as_bytes()).expect("path");
+    let name = CString::new(OPAQUE_XATTR).expect("name");
+    // SAFETY: NUL-terminated strings, value and length match.
+    let rc = unsafe { libc::lsetxattr(c_path.as_ptr(), name.as_ptr(), b"y".as_ptr().cast(), 1, 0) };
+    assert_eq!(rc, 0, "setxattr (tests run as root)");
+}
+
+#[test]
+fn overlay_whiteouts_become_oci_whiteouts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let upper = dir.path().join("upper");
+    let lower = dir.path().join("lower");
+    for d in ["etc", "gone-dir", "opaque", "same"] {
+        std::fs::create_dir_all(lower.join(d)).expect("lower");
+        std::fs::create_dir_all(upper.join(d)).expect("upper");
+    }
+    std::fs::create_dir_all(upper.join("dev")).expect("dev");
+    std::fs::write(upper.join("etc/hosts"), "").expect("hosts");
+    std::fs::write(upper.join("etc/new.conf"), "x").expect("file");
+    whiteout(&upper.join("etc/removed"));
+    whiteout(&upper.join("gone-dir/file"));
+    set_opaque(&upper.join("opaque"));
+    std::fs::write(upper.join("opaque/only"), "o").expect("file");
+
+    let items = layer_items(&upper, std::slice::from_ref(&lower)).expect("items");
+    let p = |s: &str| PathBuf::from(s);
+    assert_eq!(
+        items,
+        vec![
+            Item::Copy(p("etc")),
+            Item::Copy(p("etc/new.conf")),
+            Item::Whiteout(p("etc/.wh.removed")),
+            Item::Copy(p("gone-dir")),
+            Item::Whiteout(p("gone-dir/.wh.file")),
+            Item::Copy(p("opaque")),
+            Item::Opaque(p("opaque/.wh..wh..opq")),
+            Item::Copy(p("opaque/only")),
+        ],
+        "mount points and unchanged folders left out"
+    );
+
+    let mut bytes = Vec::new();
+    write_layer_tar(&upper, &items, &mut bytes).expect("tar");
+    let mut archive = tar::Archive::new(bytes.as_slice());
+    let entries: Vec<(String, tar::EntryType, u64)> = archive
+        .entries()
+        .expect("entries")
+        .map(|e| {
+            let e = e.expect("entry");
+            let h = e.header();
+            (
+                e.path().expect("path").display().to_string(),
+                h.entry_type(),
+                h.size().expect("size"),
+            )
+        })
+        .collect();
+    assert!(entries.contains(&("etc/.wh.removed".into(), tar::EntryType::Regular, 0)));
+    assert!(entries.contains(&("opaque/.wh..wh..opq".into(), tar::EntryType::Regular, 0)));
+    assert!(entries.iter().all(|(_, t, _)| *t != tar::EntryType::Char));
+}
+
+#[test]
+fn nothing_changed_is_an_empty_layer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let upper = dir.path().join("upper");
+    let lower = dir.path().join("lower");
+    std::fs::create_dir_all(lower.join("etc")).expect("lower");
+    std::fs::create_dir_all(upper.join("etc")).expect("upper");
+    std::fs::write(upper.join("etc/resolv.conf"), "").expect("resolv");
+    std::fs::create_dir_all(upper.join("proc")).expect("proc");
+    assert!(layer_items(&upper, &[lower]).expect("items").is_empty());
+}
