@@ -32,8 +32,7 @@ pub fn enable_bridge_nf_call_iptables() -> Result<()> {
     const PATH: &str = "/proc/sys/net/bridge/bridge-nf-call-iptables";
     if !std::path::Path::new(PATH).exists() {
         return Err(Error::Firewall(
-            "enable_icc=false needs the br_netfilter kernel module (modprobe br_netfilter)"
-                .into(),
+            "enable_icc=false needs the br_netfilter kernel module (modprobe br_netfilter)".into(),
         ));
     }
     write(PATH, "1")

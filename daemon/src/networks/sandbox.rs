@@ -105,10 +105,22 @@ fn announce(daemon: &Daemon, c: &Container) {
     let ids: Vec<String> = match Mode::of(c) {
         Mode::Container(_) => Vec::new(),
         Mode::Host | Mode::None => {
-            let name = if Mode::of(c) == Mode::Host { "host" } else { "none" };
-            daemon.networks.find(name).map(|n| vec![n.id]).unwrap_or_default()
+            let name = if Mode::of(c) == Mode::Host {
+                "host"
+            } else {
+                "none"
+            };
+            daemon
+                .networks
+                .find(name)
+                .map(|n| vec![n.id])
+                .unwrap_or_default()
         }
-        Mode::Network(_) => state.requests.iter().map(|r| r.network_id.clone()).collect(),
+        Mode::Network(_) => state
+            .requests
+            .iter()
+            .map(|r| r.network_id.clone())
+            .collect(),
     };
     if ids.is_empty() {
         return;

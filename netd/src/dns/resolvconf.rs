@@ -79,7 +79,10 @@ pub fn for_embedded_dns(host: &str, settings: &DnsSettings) -> String {
         settings.search.iter().map(String::as_str).collect()
     };
     let mut options: Vec<String> = if settings.options.is_empty() {
-        field(host, "options").into_iter().map(String::from).collect()
+        field(host, "options")
+            .into_iter()
+            .map(String::from)
+            .collect()
     } else {
         settings.options.clone()
     };

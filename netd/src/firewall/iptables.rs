@@ -290,9 +290,18 @@ mod tests {
             ports: vec![],
         };
         let text = IptablesBackend::default().render(&state);
-        assert!(!text.contains("-s 172.18.0.0/16 ! -o br-a -j MASQUERADE"), "{text}");
-        assert!(text.contains("-A DOCKER-FORWARD -i br-a -o br-a -j DROP"), "{text}");
+        assert!(
+            !text.contains("-s 172.18.0.0/16 ! -o br-a -j MASQUERADE"),
+            "{text}"
+        );
+        assert!(
+            text.contains("-A DOCKER-FORWARD -i br-a -o br-a -j DROP"),
+            "{text}"
+        );
         assert!(!text.contains("-i br-a -o br-a -j ACCEPT"), "{text}");
-        assert!(text.contains("-A DOCKER-FORWARD -i br-a ! -o br-a -j ACCEPT"), "{text}");
+        assert!(
+            text.contains("-A DOCKER-FORWARD -i br-a ! -o br-a -j ACCEPT"),
+            "{text}"
+        );
     }
 }

@@ -130,7 +130,11 @@ impl NftBackend {
             // bridge-nf-call-iptables on for such networks), with the bridge as both ends.
             out.push(self.rule(
                 "forward",
-                vec![eq(iif(), br.clone()), eq(oif(), br.clone()), json!({"drop": null})],
+                vec![
+                    eq(iif(), br.clone()),
+                    eq(oif(), br.clone()),
+                    json!({"drop": null}),
+                ],
             ));
         }
         if all.len() > 1 {

@@ -17,7 +17,8 @@ use rtnetlink::Handle;
 use crate::dns::{resolvconf, DnsEntry, DnsServer, DnsServerConfig, DnsTable};
 use crate::error::{Error, Result};
 use crate::firewall::{
-    BridgeOptions, Firewall, FirewallBackend, NetworkRules, PortAllocator, PortReservation, PortRule, PortSpec,
+    BridgeOptions, Firewall, FirewallBackend, NetworkRules, PortAllocator, PortReservation,
+    PortRule, PortSpec,
 };
 use crate::ipam::{self, AddressPool, Ipam, PoolRequest};
 use crate::netns::{self, NetnsPath};
