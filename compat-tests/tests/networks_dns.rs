@@ -3,6 +3,10 @@
 //! /etc/resolv.conf and the embedded DNS at 127.0.0.11) and fetches the `httpd` fixture's
 //! page over TCP. Its exit codes tell "cannot resolve" (3) from "cannot connect" (4).
 //! Also `--dns` servers as the embedded DNS's upstreams, per container.
+//!
+//! Names the embedded DNS does not know are forwarded upstream: every client here is
+//! given a [`TinyDns`] of the test's own on a host loopback address as `--dns`, so no
+//! query leaves the machine (it answers NXDOMAIN for what it does not know).
 mod common;
 
 use std::net::{Ipv4Addr, UdpSocket};
@@ -20,9 +24,20 @@ const CANNOT_CONNECT: i32 = 4;
 /// The page the `httpd` fixture serves (a line of it).
 const PAGE: &str = "Berth httpd fixture";
 
-/// `docker run --rm --network <network> <netclient> netclient <args>`: (exit code, stdout).
-fn client(d: &Daemon, image: &str, network: &str, args: &[&str]) -> (i32, String) {
-    let mut all = vec!["run", "--rm", "--network", network, image, "netclient"];
+/// `docker run --rm --network <network> --dns <dns> <netclient> netclient <args>`:
+/// (exit code, stdout).
+fn client(d: &Daemon, image: &str, network: &str, dns: &TinyDns, args: &[&str]) -> (i32, String) {
+    let dns = dns.addr.to_string();
+    let mut all = vec![
+        "run",
+        "--rm",
+        "--network",
+        network,
+        "--dns",
+        &dns,
+        image,
+        "netclient",
+    ];
     all.extend_from_slice(args);
     let out = d.docker(&all);
     (out.status.code().unwrap_or(-1), common::stdout(&out))
@@ -30,10 +45,10 @@ fn client(d: &Daemon, image: &str, network: &str, args: &[&str]) -> (i32, String
 
 /// Fetches `http://<host>/` from a container on `network`, retrying while the server
 /// starts (up to 20 s); the page.
-fn fetch(d: &Daemon, image: &str, network: &str, host: &str) -> String {
+fn fetch(d: &Daemon, image: &str, network: &str, dns: &TinyDns, host: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let (code, out) = client(d, image, network, &[host, "80"]);
+        let (code, out) = client(d, image, network, dns, &[host, "80"]);
         if code == 0 && out.contains(PAGE) {
             return out;
         }
@@ -57,6 +72,7 @@ fn names_and_aliases_reach_the_server_over_tcp_and_other_networks_do_not() {
     let mut d = Daemon::start();
     let httpd = d.pull_fixture(&f, "httpd");
     let nc = d.pull_fixture(&f, "netclient");
+    let dns = TinyDns::start("nothing.berth.test", Ipv4Addr::new(198, 51, 100, 1));
     d.docker_ok(&["network", "create", "front"]);
     d.docker_ok(&["network", "create", "elsewhere"]);
     d.docker_ok(&[
@@ -71,25 +87,27 @@ fn names_and_aliases_reach_the_server_over_tcp_and_other_networks_do_not() {
         &httpd,
     ]);
     // By name, by alias, by name.network; the page comes back whole.
-    let page = fetch(&d, &nc, "front", "web");
+    let page = fetch(&d, &nc, "front", &dns, "web");
     assert!(page.starts_with("HTTP/1."), "{page}");
-    fetch(&d, &nc, "front", "www");
-    fetch(&d, &nc, "front", "web.front");
-    let (code, out) = client(&d, &nc, "front", &["-r", "www"]);
+    fetch(&d, &nc, "front", &dns, "www");
+    fetch(&d, &nc, "front", &dns, "web.front");
+    let (code, out) = client(&d, &nc, "front", &dns, &["-r", "www"]);
     assert_eq!(code, 0);
     assert_eq!(out.trim(), ip_on(&d, "web", "front"));
 
     // From another network: the name is unknown, the address unreachable.
     let web_ip = ip_on(&d, "web", "front");
-    let (code, out) = client(&d, &nc, "elsewhere", &["web", "80"]);
+    let asked = dns.queries();
+    let (code, out) = client(&d, &nc, "elsewhere", &dns, &["web", "80"]);
     assert_eq!(code, CANNOT_RESOLVE, "{out}");
-    let (code, out) = client(&d, &nc, "elsewhere", &["-t", "2", &web_ip, "80"]);
+    assert!(dns.queries() > asked, "an unknown name goes upstream");
+    let (code, out) = client(&d, &nc, "elsewhere", &dns, &["-t", "2", &web_ip, "80"]);
     assert_eq!(
         code, CANNOT_CONNECT,
         "reached {web_ip} from another network: {out}"
     );
     // The default bridge has no embedded DNS: no names there either.
-    let (code, out) = client(&d, &nc, "bridge", &["-t", "2", &web_ip, "80"]);
+    let (code, out) = client(&d, &nc, "bridge", &dns, &["-t", "2", &web_ip, "80"]);
     assert_eq!(code, CANNOT_CONNECT, "{out}");
 
     d.docker_ok(&["rm", "-f", "web"]);
@@ -105,11 +123,13 @@ fn connect_and_disconnect_of_a_running_container_take_effect_at_once() {
     let mut d = Daemon::start();
     let httpd = d.pull_fixture(&f, "httpd");
     let nc = d.pull_fixture(&f, "netclient");
+    let dns = TinyDns::start("nothing.berth.test", Ipv4Addr::new(198, 51, 100, 1));
+    let dns_addr = dns.addr.to_string();
     d.docker_ok(&["network", "create", "one"]);
     d.docker_ok(&["network", "create", "two"]);
     d.docker_ok(&["run", "-d", "--name", "srv", "--network", "one", &httpd]);
-    fetch(&d, &nc, "one", "srv");
-    let (code, _) = client(&d, &nc, "two", &["srv", "80"]);
+    fetch(&d, &nc, "one", &dns, "srv");
+    let (code, _) = client(&d, &nc, "two", &dns, &["srv", "80"]);
     assert_eq!(code, CANNOT_RESOLVE);
 
     // A client that keeps running on `two` sees srv as soon as it is connected.
@@ -144,7 +164,7 @@ fn connect_and_disconnect_of_a_running_container_take_effect_at_once() {
     assert_eq!(code(&["srv", "80"]), CANNOT_RESOLVE);
     assert_eq!(code(&["api", "80"]), CANNOT_RESOLVE);
     assert_eq!(code(&["-t", "2", &two_ip, "80"]), CANNOT_CONNECT);
-    fetch(&d, &nc, "one", "srv");
+    fetch(&d, &nc, "one", &dns, "srv");
 
     d.docker_ok(&["rm", "-f", "srv", "watcher"]);
     d.docker_ok(&["network", "rm", "one", "two"]);
