@@ -59,6 +59,32 @@ fn fetch(d: &Daemon, image: &str, network: &str, dns: &TinyDns, host: &str) -> S
     }
 }
 
+/// Every link name in the host's namespace.
+fn host_links() -> Vec<String> {
+    link_names(&["link", "show"])
+}
+
+fn link_names(args: &[&str]) -> Vec<String> {
+    let out = std::process::Command::new("ip")
+        .arg("-j")
+        .args(args)
+        .output()
+        .expect("ip");
+    let links: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    links
+        .iter()
+        .filter_map(|l| l["ifname"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// The host ends of the veth pairs plugged into the daemon's bridges.
+fn veths_of(d: &Daemon) -> Vec<String> {
+    links_of(d.dir.path())
+        .iter()
+        .flat_map(|bridge| link_names(&["link", "show", "master", bridge]))
+        .collect()
+}
+
 fn ip_on(d: &Daemon, container: &str, network: &str) -> String {
     let format = format!("{{{{(index .NetworkSettings.Networks \"{network}\").IPAddress}}}}");
     d.docker_ok(&["inspect", "--format", &format, container])
@@ -110,9 +136,17 @@ fn names_and_aliases_reach_the_server_over_tcp_and_other_networks_do_not() {
     let (code, out) = client(&d, &nc, "bridge", &dns, &["-t", "2", &web_ip, "80"]);
     assert_eq!(code, CANNOT_CONNECT, "{out}");
 
+    // Nothing leaks: web's veth goes with it, the networks' bridges with them.
+    let veths = veths_of(&d);
+    assert_eq!(veths.len(), 1, "web's host end on front: {veths:?}");
     d.docker_ok(&["rm", "-f", "web"]);
     d.docker_ok(&["network", "rm", "front", "elsewhere"]);
     assert_eq!(links_of(d.dir.path()).len(), 1, "only the default bridge");
+    let left: Vec<String> = host_links()
+        .into_iter()
+        .filter(|l| veths.contains(l))
+        .collect();
+    assert!(left.is_empty(), "veths left behind: {left:?}");
     d.stop();
     cleanup_network(d.dir.path());
 }
