@@ -5,7 +5,8 @@
 #
 # Reports, for each engine:
 #   - `docker run --rm IMAGE true`: median and p90 over N runs (default 20), through the CLI;
-#   - for berthd, the same on the default bridge network: what network setup adds;
+#   - for berthd, the same on the default bridge network and on a user-defined network
+#     (endpoint plus embedded DNS): what network setup adds;
 #   - containers per second for create+start+wait+remove through the API, in sequence and
 #     with 8 concurrent clients;
 #   - the engine's idle RSS (berthd + berth-containerd; dockerd + containerd);
@@ -23,6 +24,9 @@ FIXTURES="${BERTH_FIXTURES:-$ROOT/target/berth-fixtures/fixtures.json}"
 [[ -f "$FIXTURES" ]] || { echo "no $FIXTURES: run scripts/test.sh once first" >&2; exit 1; }
 
 cargo build --release -q -p berthd -p berth-containerd -p berth-shim -p berth-runc
+# The target dir, wherever CARGO_TARGET_DIR or a cargo config puts it.
+TARGET_DIR="$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
+[[ -n "$TARGET_DIR" ]] || { echo "cannot find the target directory with cargo metadata" >&2; exit 1; }
 STARTED_REGISTRIES=0
 if ! bash scripts/registries.sh status >/dev/null 2>&1; then
     bash scripts/registries.sh start >/dev/null
@@ -35,5 +39,5 @@ cleanup() {
 trap cleanup EXIT
 
 exec python3 "$ROOT/scripts/bench_containers.py" --work "$WORK" --fixtures "$FIXTURES" \
-    --berthd "$ROOT/target/release/berthd" -n "$N" \
+    --berthd "$TARGET_DIR/release/berthd" -n "$N" \
     --engines "${BENCH_ENGINES:-berthd,dockerd}"

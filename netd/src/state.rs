@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::firewall::Protocol;
+use crate::firewall::{BridgeOptions, Protocol};
 use crate::ipam::store::write_whole;
 
 /// A network netd manages.
@@ -22,6 +22,9 @@ pub struct NetworkRecord {
     pub mtu: Option<u32>,
     /// Embedded DNS for its containers (user-defined networks; not the default bridge).
     pub dns: bool,
+    /// enable_icc, enable_ip_masquerade (both on for records of older versions).
+    #[serde(default)]
+    pub options: BridgeOptions,
     /// Container id -> its endpoint.
     pub endpoints: BTreeMap<String, EndpointRecord>,
 }

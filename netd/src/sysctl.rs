@@ -24,3 +24,16 @@ pub fn set_route_localnet(bridge: &str) -> Result<()> {
         "1",
     )
 }
+
+/// net.bridge.bridge-nf-call-iptables = 1 (host-wide, as dockerd sets it): bridged IPv4
+/// traffic passes the nftables/iptables forward hook, so rules between ports of one bridge
+/// (enable_icc=false) apply. Needs the br_netfilter module loaded.
+pub fn enable_bridge_nf_call_iptables() -> Result<()> {
+    const PATH: &str = "/proc/sys/net/bridge/bridge-nf-call-iptables";
+    if !std::path::Path::new(PATH).exists() {
+        return Err(Error::Firewall(
+            "enable_icc=false needs the br_netfilter kernel module (modprobe br_netfilter)".into(),
+        ));
+    }
+    write(PATH, "1")
+}

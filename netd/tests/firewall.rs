@@ -9,7 +9,7 @@ use common::*;
 use netd::firewall::{
     iptables::{Chains, IptablesBackend},
     nft::NftBackend,
-    Firewall, FirewallBackend, PortAllocator, PortRule, PortSpec, Protocol,
+    BridgeOptions, Firewall, FirewallBackend, PortAllocator, PortRule, PortSpec, Protocol,
 };
 
 async fn exercise(backend: Box<dyn FirewallBackend>, third: u8, tag: &str) -> Firewall {
@@ -232,4 +232,80 @@ async fn iptables_masquerade_reaches_the_outside() {
     let chains = Chains::with_prefix(&unique("BQ", ""));
     let _cleanup = IptablesGuard(chains.clone());
     masquerade_works(Box::new(IptablesBackend::with_chains(chains)), 62, "i").await;
+}
+
+/// enable_icc=false: the two containers of one bridge no longer reach each other, while
+/// the gateway (the host) still answers them; enable_ip_masquerade=false: no masquerade
+/// rule for the subnet.
+async fn icc_off(backend: Box<dyn FirewallBackend>, third: u8, tag: &str) -> Firewall {
+    init_tracing();
+    let dir = tempfile::tempdir().unwrap();
+    let net = TestNet::new(dir.path(), &unique("bti", tag), third, 2).await;
+    let firewall = Firewall::new(backend).unwrap();
+    let server = echo_server_in(net.ns(1), 7300, 2);
+    let peer = SocketAddr::from((net.ip(1), 7300));
+    assert_eq!(echo_from(net.ns(0), peer, "icc").as_deref(), Some("icc"));
+
+    netd::sysctl::enable_bridge_nf_call_iptables().unwrap();
+    let mut rules = net.rules(false);
+    rules.options = BridgeOptions {
+        icc: false,
+        masquerade: false,
+    };
+    firewall.add_network(rules.clone()).unwrap();
+    assert_eq!(echo_from(net.ns(0), peer, "no icc"), None, "icc=false");
+    let host = std::net::TcpListener::bind((net.gateway, 0)).unwrap();
+    let host_addr = host.local_addr().unwrap();
+    let host_echo = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (mut s, _) = host.accept().unwrap();
+        let mut buf = [0u8; 64];
+        let n = s.read(&mut buf).unwrap();
+        s.write_all(&buf[..n]).unwrap();
+    });
+    assert_eq!(
+        echo_from(net.ns(0), host_addr, "gw").as_deref(),
+        Some("gw"),
+        "the gateway still answers"
+    );
+    host_echo.join().unwrap();
+
+    rules.options = BridgeOptions::default();
+    firewall.add_network(rules).unwrap();
+    assert_eq!(echo_from(net.ns(0), peer, "back").as_deref(), Some("back"));
+    server.join().unwrap();
+    firewall
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nftables_icc_and_masquerade_options() {
+    let table = unique("bt", "o");
+    let _cleanup = NftTableGuard(table.clone());
+    let backend = NftBackend::with_table(table.clone());
+    let firewall = icc_off(Box::new(backend), 70, "n").await;
+    let listing = run("nft", &["list", "table", "ip", &table]);
+    assert!(
+        listing.contains("ip saddr 10.213.70.0/24") && listing.contains("masquerade"),
+        "masquerade back with the defaults: {listing}"
+    );
+    firewall.clear().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn iptables_icc_and_masquerade_options() {
+    let prefix = unique("BO", "");
+    let chains = Chains::with_prefix(&prefix);
+    let _cleanup = IptablesGuard(chains.clone());
+    let firewall = icc_off(
+        Box::new(IptablesBackend::with_chains(chains.clone())),
+        72,
+        "i",
+    )
+    .await;
+    let nat = run("iptables", &["-w", "-t", "nat", "-S"]);
+    assert!(
+        nat.contains(&format!("-A {} -s 10.213.72.0/24", chains.postrouting)),
+        "{nat}"
+    );
+    firewall.clear().unwrap();
 }

@@ -105,8 +105,8 @@ async fn containers_by_name_published_ports_restart_and_clean_teardown() {
     netd.connect(&connect_req(&back.id, "other", &other_ns.0, &["other"]))
         .await
         .unwrap();
-    netd.start_dns("client", &client_ns.0).unwrap();
-    netd.start_dns("other", &other_ns.0).unwrap();
+    netd.start_dns("client", &client_ns.0, &[]).unwrap();
+    netd.start_dns("other", &other_ns.0, &[]).unwrap();
     let again = netd
         .connect(&connect_req(&back.id, "other", &other_ns.0, &["other"]))
         .await
@@ -121,7 +121,7 @@ async fn containers_by_name_published_ports_restart_and_clean_teardown() {
         "error while removing network: network back id b0000000000000002 has active endpoints"
     );
     assert_eq!(
-        netd.container_resolv_conf(true),
+        netd.container_resolv_conf(true, &Default::default()),
         "search lab\nnameserver 127.0.0.11\noptions ndots:0\n"
     );
 
@@ -160,7 +160,7 @@ async fn containers_by_name_published_ports_restart_and_clean_teardown() {
     let netd = open(&state, &nsdir, &table).await;
     assert_eq!(netd.published("web").unwrap(), published);
     assert_eq!(echo(on_lo, "p2").as_deref(), Some("p2"));
-    netd.start_dns("client", &client_ns.0).unwrap();
+    netd.start_dns("client", &client_ns.0, &[]).unwrap();
     assert_eq!(resolve_in(&client_ns.0, "web."), vec![web_ip]);
     server.join().unwrap();
     // Leases survived: the next container does not get web's or client's address.

@@ -60,6 +60,9 @@ struct Args {
     /// Source of /hello.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/hello.c"))]
     hello_c: PathBuf,
+    /// Source of the netclient image's /usr/local/bin/netclient.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/netclient.c"))]
+    netclient_c: PathBuf,
     /// Where to write the JSON. Default DIR/fixtures.json.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -103,6 +106,7 @@ async fn main() -> Result<()> {
     let inputs = catalog::Inputs {
         busybox: args.busybox.clone(),
         hello_c: args.hello_c.clone(),
+        netclient_c: args.netclient_c.clone(),
     };
     // Building is CPU-bound and synchronous: keep it off the async workers.
     let fixtures = {

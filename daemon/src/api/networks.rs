@@ -161,7 +161,6 @@ async fn connect_route(
         body.endpoint_config.as_ref(),
     )
     .await?;
-    publish_connect_event(&daemon, "connect", &network, &container.id);
     Ok(StatusCode::OK.into_response())
 }
 
@@ -174,17 +173,5 @@ async fn disconnect_route(
     let container = daemon.containers.lookup(&body.container)?;
     let network = daemon.networks.find(&id)?;
     connect::disconnect(&daemon, &container, &network.id).await?;
-    publish_connect_event(&daemon, "disconnect", &network, &container.id);
     Ok(StatusCode::OK.into_response())
-}
-
-fn publish_connect_event(daemon: &Daemon, action: &str, network: &NetworkRecord, container: &str) {
-    let attributes = BTreeMap::from([
-        ("container".to_string(), container.to_string()),
-        ("name".to_string(), network.name.clone()),
-        ("type".to_string(), network.driver.clone()),
-    ]);
-    daemon
-        .events
-        .publish("network", action, &network.id, attributes);
 }

@@ -5,7 +5,7 @@ use netd::netns::NetnsPath;
 use serde_json::Value;
 
 use super::endpoints::{request_from, ContainerNetwork, Mode};
-use super::{sandbox, NetworkError, Result};
+use super::{events, sandbox, NetworkError, Result};
 use crate::containers::record::Container;
 use crate::state::Daemon;
 
@@ -14,7 +14,8 @@ const HOST_CONFLICT: &str =
 const NONE_CONFLICT: &str = "container cannot be connected to multiple networks with one of the networks in private (none) mode";
 
 /// Connects container `c` to network `reference` with `EndpointConfig` (aliases, static
-/// IPv4 address, MAC address).
+/// IPv4 address, MAC address). A running container joins at once, with dockerd's
+/// `connect` event; a stopped one at its next start.
 pub async fn connect(
     daemon: &Daemon,
     c: &Container,
@@ -55,16 +56,29 @@ pub async fn connect(
         .clone()
         .filter(|_| c.state.status.is_running())
         .map(NetnsPath::existing);
+    let live = running_ns.is_some();
     if let Some(ns) = running_ns {
         let had_dns = sandbox::has_embedded_dns(daemon, &state);
         let index = state.requests.len();
         sandbox::attach(daemon, c, &ns, &request, index).await?;
+        state.connected.push(network.id.clone());
         if !had_dns && network.name != "bridge" {
-            daemon.networks.netd()?.start_dns(&c.id, &ns)?;
+            let dns = sandbox::dns_settings(c);
+            let netd = daemon.networks.netd()?;
+            netd.start_dns(&c.id, &ns, &dns.servers)?;
+            // As dockerd: the embedded DNS takes over resolv.conf.
+            let path = c.resolv_conf_path();
+            if let Err(e) = std::fs::write(&path, netd.container_resolv_conf(true, &dns)) {
+                tracing::warn!(container = %c.id, "writing {}: {e}", path.display());
+            }
         }
     }
     state.requests.push(request);
-    state.save(&c.dir)
+    state.save(&c.dir)?;
+    if live {
+        events::publish(daemon, events::CONNECT, &network, &c.id);
+    }
+    Ok(())
 }
 
 /// Disconnects container `c` from network `reference`.
@@ -92,5 +106,8 @@ pub async fn disconnect(daemon: &Daemon, c: &Container, reference: &str) -> Resu
         })?;
     }
     state.requests.retain(|r| r.network_id != network.id);
-    state.save(&c.dir)
+    state.connected.retain(|id| *id != network.id);
+    state.save(&c.dir)?;
+    events::publish(daemon, events::DISCONNECT, &network, &c.id);
+    Ok(())
 }

@@ -13,6 +13,10 @@ use super::{NetworkError, Networks, Result};
 pub const OPT_BRIDGE_NAME: &str = "com.docker.network.bridge.name";
 /// `com.docker.network.driver.mtu`.
 pub const OPT_MTU: &str = "com.docker.network.driver.mtu";
+/// `com.docker.network.bridge.enable_icc`.
+pub const OPT_ICC: &str = "com.docker.network.bridge.enable_icc";
+/// `com.docker.network.bridge.enable_ip_masquerade`.
+pub const OPT_MASQUERADE: &str = "com.docker.network.bridge.enable_ip_masquerade";
 
 /// The body of `POST /networks/create` (the fields Berth reads).
 #[derive(Debug, Default, Deserialize)]
@@ -138,6 +142,29 @@ fn mtu_of(options: &BTreeMap<String, String>) -> Result<Option<u32>> {
     }
 }
 
+/// Go's strconv.ParseBool, which dockerd's bridge driver uses for its options.
+fn parse_bool(key: &str, value: &str) -> Result<bool> {
+    match value {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
+        _ => Err(NetworkError::Invalid(format!(
+            "failed to parse {key} value: {value} (strconv.ParseBool: parsing {value:?}: invalid syntax)"
+        ))),
+    }
+}
+
+/// enable_icc and enable_ip_masquerade (both on unless an option says otherwise).
+fn bridge_options_of(options: &BTreeMap<String, String>) -> Result<netd::firewall::BridgeOptions> {
+    let mut out = netd::firewall::BridgeOptions::default();
+    if let Some(v) = options.get(OPT_ICC) {
+        out.icc = parse_bool(OPT_ICC, v)?;
+    }
+    if let Some(v) = options.get(OPT_MASQUERADE) {
+        out.masquerade = parse_bool(OPT_MASQUERADE, v)?;
+    }
+    Ok(out)
+}
+
 fn bridge_name_of(options: &BTreeMap<String, String>) -> Result<Option<String>> {
     match options.get(OPT_BRIDGE_NAME).map(|s| s.trim()) {
         None | Some("") => Ok(None),
@@ -214,6 +241,7 @@ pub async fn create(networks: &Networks, req: CreateRequest) -> Result<NetworkRe
         ipam: pool.clone(),
         mtu: mtu_of(&options)?,
         dns: true,
+        options: bridge_options_of(&options)?,
     };
     let info = {
         let _host_wide = super::host::SubnetLock::acquire().await;
@@ -307,6 +335,7 @@ pub async fn restore_user_networks(networks: &Networks) -> Result<()> {
             ipam: pool,
             mtu: mtu_of(&record.options).ok().flatten(),
             dns: true,
+            options: bridge_options_of(&record.options).unwrap_or_default(),
         };
         if let Err(e) = networks.netd()?.create_network(&spec).await {
             tracing::warn!(network = %record.name, "could not restore the network: {e}");

@@ -39,6 +39,10 @@ pub struct ContainerNetwork {
     /// NetworkSettings.SandboxID while running.
     #[serde(default)]
     pub sandbox_id: String,
+    /// Ids of the networks the running container was announced on (connect events
+    /// sent); each gets its disconnect event when the container stops.
+    #[serde(default)]
+    pub connected: Vec<String>,
 }
 
 impl ContainerNetwork {

@@ -6,10 +6,12 @@
 //! - `record`  — the persisted Docker network model.
 //! - `create`  — `POST /networks/create` validated into a record and a netd network.
 //! - `view`    — inspect JSON and the list filters.
+//! - `events`  — connect and disconnect events.
 //! - `host`    — opening netd: names of this daemon's bridge and firewall table.
 pub mod connect;
 pub mod create;
 pub mod endpoints;
+pub mod events;
 pub mod host;
 pub mod ports;
 pub mod record;

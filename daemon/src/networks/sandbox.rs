@@ -8,7 +8,7 @@ use netd::netns::NetnsPath;
 
 use super::endpoints::{ContainerNetwork, EndpointRequest, Mode};
 use super::record::{new_id, EndpointRecord};
-use super::{ports, NetworkError, Result};
+use super::{events, ports, NetworkError, Result};
 use crate::containers::record::Container;
 use crate::state::Daemon;
 
@@ -93,6 +93,46 @@ pub(super) fn has_embedded_dns(daemon: &Daemon, state: &ContainerNetwork) -> boo
 /// `--network host`). Endpoints, ports, DNS, /etc/hosts and resolv.conf are in place
 /// when it returns; on failure everything made is released again.
 pub async fn setup(daemon: &Daemon, c: &Container) -> Result<Option<PathBuf>> {
+    let ns = setup_namespace(daemon, c).await?;
+    announce(daemon, c);
+    Ok(ns)
+}
+
+/// Records the networks the container is now on and sends their connect events (none
+/// for `container:<x>`, whose networks are the other container's).
+fn announce(daemon: &Daemon, c: &Container) {
+    let mut state = ContainerNetwork::load(&c.dir);
+    let ids: Vec<String> = match Mode::of(c) {
+        Mode::Container(_) => Vec::new(),
+        Mode::Host | Mode::None => {
+            let name = if Mode::of(c) == Mode::Host {
+                "host"
+            } else {
+                "none"
+            };
+            daemon
+                .networks
+                .find(name)
+                .map(|n| vec![n.id])
+                .unwrap_or_default()
+        }
+        Mode::Network(_) => state
+            .requests
+            .iter()
+            .map(|r| r.network_id.clone())
+            .collect(),
+    };
+    if ids.is_empty() {
+        return;
+    }
+    events::publish_all(daemon, events::CONNECT, &ids, &c.id);
+    state.connected = ids;
+    if let Err(e) = state.save(&c.dir) {
+        tracing::warn!(container = %c.id, "{e}");
+    }
+}
+
+async fn setup_namespace(daemon: &Daemon, c: &Container) -> Result<Option<PathBuf>> {
     match Mode::of(c) {
         Mode::Host => Ok(None),
         Mode::Container(other) => {
@@ -169,13 +209,41 @@ async fn connect_all(
     }
     let embedded = has_embedded_dns(daemon, state);
     if embedded {
-        netd.start_dns(&c.id, ns)?;
-        write_file(&c.resolv_conf_path(), &netd.container_resolv_conf(true))?;
+        let dns = dns_settings(c);
+        netd.start_dns(&c.id, ns, &dns.servers)?;
+        write_file(
+            &c.resolv_conf_path(),
+            &netd.container_resolv_conf(true, &dns),
+        )?;
     }
     if let Some(ip) = first_ip {
         write_hosts(c, &ip)?;
     }
     Ok(())
+}
+
+/// The container's `--dns`, `--dns-search` and `--dns-option`. On a user-defined network
+/// the `--dns` servers become the embedded DNS's upstreams (resolv.conf keeps 127.0.0.11);
+/// on the default bridge they are written into resolv.conf at create.
+pub(super) fn dns_settings(c: &Container) -> netd::dns::DnsSettings {
+    let hc = &c.host_config;
+    let servers = hc
+        .dns
+        .iter()
+        .flatten()
+        .filter_map(|s| match s.trim().parse::<std::net::IpAddr>() {
+            Ok(ip) => Some(ip),
+            Err(_) => {
+                tracing::warn!(container = %c.id, server = %s, "--dns: not an IP address");
+                None
+            }
+        })
+        .collect();
+    netd::dns::DnsSettings {
+        servers,
+        search: hc.dns_search.clone().unwrap_or_default(),
+        options: hc.dns_options.clone().unwrap_or_default(),
+    }
 }
 
 fn write_file(path: &std::path::Path, text: &str) -> Result<()> {
@@ -260,7 +328,9 @@ pub async fn release(daemon: &Daemon, c: &Container) {
             });
         }
     }
-    if state.netns.take().is_some() || !state.sandbox_id.is_empty() {
+    let connected = std::mem::take(&mut state.connected);
+    events::publish_all(daemon, events::DISCONNECT, &connected, &c.id);
+    if state.netns.take().is_some() || !state.sandbox_id.is_empty() || !connected.is_empty() {
         state.sandbox_id.clear();
         if let Err(e) = state.save(&c.dir) {
             tracing::warn!(container = %c.id, "{e}");
@@ -273,16 +343,19 @@ pub async fn release(daemon: &Daemon, c: &Container) {
 pub async fn restore(daemon: &Daemon) {
     for c in daemon.containers.list() {
         let state = ContainerNetwork::load(&c.dir);
+        if !c.state.status.is_running() {
+            if state.netns.is_some() || !state.connected.is_empty() {
+                release(daemon, &c).await;
+            }
+            continue;
+        }
         let Some(path) = state.netns.clone() else {
             continue;
         };
-        if !c.state.status.is_running() {
-            release(daemon, &c).await;
-            continue;
-        }
         if has_embedded_dns(daemon, &state) {
             if let Ok(netd) = daemon.networks.netd() {
-                if let Err(e) = netd.start_dns(&c.id, &NetnsPath::existing(path)) {
+                let servers = dns_settings(&c).servers;
+                if let Err(e) = netd.start_dns(&c.id, &NetnsPath::existing(path), &servers) {
                     tracing::warn!(container = %c.id, "embedded DNS: {e}");
                 }
             }

@@ -46,11 +46,14 @@ async fn over_udp(upstream: SocketAddr, query: &[u8], id: u16) -> Option<Vec<u8>
         (Ipv6Addr::UNSPECIFIED, 0).into()
     };
     let socket = UdpSocket::bind(local).await.ok()?;
-    socket.send_to(query, upstream).await.ok()?;
+    // Connected: only the upstream's datagrams come in, and an upstream that is not
+    // there (ICMP port unreachable) fails at once instead of at the timeout.
+    socket.connect(upstream).await.ok()?;
+    socket.send(query).await.ok()?;
     let mut buf = vec![0u8; 4096];
     loop {
-        let (n, from) = socket.recv_from(&mut buf).await.ok()?;
-        if from == upstream && n >= 2 && u16::from_be_bytes([buf[0], buf[1]]) == id {
+        let n = socket.recv(&mut buf).await.ok()?;
+        if n >= 2 && u16::from_be_bytes([buf[0], buf[1]]) == id {
             return Some(buf[..n].to_vec());
         }
     }

@@ -5,5 +5,6 @@ pub mod resolvconf;
 pub mod server;
 pub mod table;
 
+pub use resolvconf::DnsSettings;
 pub use server::{DnsServer, DnsServerConfig};
 pub use table::{DnsEntry, DnsTable};

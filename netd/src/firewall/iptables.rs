@@ -94,7 +94,7 @@ impl IptablesBackend {
         filter += &format!("-A {} -m conntrack --ctstate DNAT -j RETURN\n", c.stage1);
         for n in &state.networks {
             let br = &n.bridge;
-            if !n.internal {
+            if !n.internal && n.options.masquerade {
                 nat += &format!(
                     "-A {} -s {} ! -o {br} -j MASQUERADE\n",
                     c.postrouting, n.subnet
@@ -112,7 +112,10 @@ impl IptablesBackend {
             if !n.internal {
                 filter += &format!("-A {} -i {br} ! -o {br} -j ACCEPT\n", c.forward);
             }
-            filter += &format!("-A {} -i {br} -o {br} -j ACCEPT\n", c.forward);
+            // enable_icc=false: dockerd's DROP instead of the ACCEPT (bridged frames reach
+            // it through br_netfilter).
+            let icc = if n.options.icc { "ACCEPT" } else { "DROP" };
+            filter += &format!("-A {} -i {br} -o {br} -j {icc}\n", c.forward);
             if n.internal {
                 filter += &format!("-A {} -i {br} ! -o {br} -j DROP\n", c.stage1);
                 filter += &format!("-A {} -o {br} ! -i {br} -j DROP\n", c.stage1);
@@ -236,7 +239,7 @@ impl FirewallBackend for IptablesBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::firewall::{NetworkRules, PortRule, Protocol};
+    use crate::firewall::{BridgeOptions, NetworkRules, PortRule, Protocol};
 
     #[test]
     fn renders_dockerd_shaped_rules() {
@@ -246,6 +249,7 @@ mod tests {
                 bridge: "br-a".into(),
                 subnet: "172.18.0.0/16".parse().unwrap(),
                 internal: false,
+                options: Default::default(),
             }],
             ports: vec![PortRule {
                 owner: "c".into(),
@@ -268,5 +272,36 @@ mod tests {
         assert!(text.contains(
             "-A DOCKER-FORWARD -d 172.18.0.2/32 ! -i br-a -o br-a -p tcp -m tcp --dport 80 -j ACCEPT"
         ));
+    }
+
+    #[test]
+    fn bridge_options_as_dockerd() {
+        let state = FirewallState {
+            networks: vec![NetworkRules {
+                network_id: "a".into(),
+                bridge: "br-a".into(),
+                subnet: "172.18.0.0/16".parse().unwrap(),
+                internal: false,
+                options: BridgeOptions {
+                    icc: false,
+                    masquerade: false,
+                },
+            }],
+            ports: vec![],
+        };
+        let text = IptablesBackend::default().render(&state);
+        assert!(
+            !text.contains("-s 172.18.0.0/16 ! -o br-a -j MASQUERADE"),
+            "{text}"
+        );
+        assert!(
+            text.contains("-A DOCKER-FORWARD -i br-a -o br-a -j DROP"),
+            "{text}"
+        );
+        assert!(!text.contains("-i br-a -o br-a -j ACCEPT"), "{text}");
+        assert!(
+            text.contains("-A DOCKER-FORWARD -i br-a ! -o br-a -j ACCEPT"),
+            "{text}"
+        );
     }
 }

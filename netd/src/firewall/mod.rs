@@ -29,6 +29,30 @@ pub struct NetworkRules {
     pub subnet: Ipv4Net,
     /// `--internal`: no masquerade, and no traffic in or out of the bridge.
     pub internal: bool,
+    /// `com.docker.network.bridge.enable_icc` and `enable_ip_masquerade`.
+    #[serde(default)]
+    pub options: BridgeOptions,
+}
+
+/// The bridge driver's options that change the rules (dockerd's names in comments).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BridgeOptions {
+    /// `com.docker.network.bridge.enable_icc`: containers on the bridge reach each
+    /// other. When false, traffic from the bridge back to the same bridge is dropped
+    /// (they still reach the gateway and the outside).
+    pub icc: bool,
+    /// `com.docker.network.bridge.enable_ip_masquerade`: traffic leaving the host from
+    /// the subnet is masqueraded.
+    pub masquerade: bool,
+}
+
+impl Default for BridgeOptions {
+    fn default() -> Self {
+        BridgeOptions {
+            icc: true,
+            masquerade: true,
+        }
+    }
 }
 
 /// One published port: host `host_ip:host_port` to `container_ip:container_port`.

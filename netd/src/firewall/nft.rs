@@ -85,7 +85,7 @@ impl NftBackend {
         let br = json!(n.bridge);
         let oif = || meta("oifname");
         let iif = || meta("iifname");
-        if !n.internal {
+        if !n.internal && n.options.masquerade {
             out.push(self.rule(
                 "postrouting",
                 vec![
@@ -121,6 +121,18 @@ impl NftBackend {
                 vec![
                     eq(oif(), br.clone()),
                     ne(iif(), br.clone()),
+                    json!({"drop": null}),
+                ],
+            ));
+        }
+        if !n.options.icc {
+            // Bridged frames pass the forward hook through br_netfilter (netd turns
+            // bridge-nf-call-iptables on for such networks), with the bridge as both ends.
+            out.push(self.rule(
+                "forward",
+                vec![
+                    eq(iif(), br.clone()),
+                    eq(oif(), br.clone()),
                     json!({"drop": null}),
                 ],
             ));
@@ -237,7 +249,7 @@ impl FirewallBackend for NftBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::firewall::Protocol;
+    use crate::firewall::{BridgeOptions, Protocol};
 
     #[test]
     fn renders_masquerade_isolation_and_dnat() {
@@ -248,12 +260,14 @@ mod tests {
                     bridge: "br-a".into(),
                     subnet: "172.18.0.0/16".parse().unwrap(),
                     internal: false,
+                    options: Default::default(),
                 },
                 NetworkRules {
                     network_id: "b".into(),
                     bridge: "br-b".into(),
                     subnet: "172.19.0.0/16".parse().unwrap(),
                     internal: true,
+                    options: Default::default(),
                 },
             ],
             ports: vec![PortRule {
@@ -277,5 +291,31 @@ mod tests {
         // One masquerade for the outside: the internal network has none.
         assert_eq!(text.matches(r#""len":16"#).count(), 1);
         assert!(!text.contains(r#"{"flush":{"chain":{"family":"ip","name":"DOCKER-USER""#));
+    }
+
+    #[test]
+    fn bridge_options_drop_icc_and_masquerade() {
+        let net = |options| FirewallState {
+            networks: vec![NetworkRules {
+                network_id: "a".into(),
+                bridge: "br-a".into(),
+                subnet: "172.18.0.0/16".parse().unwrap(),
+                internal: false,
+                options,
+            }],
+            ports: vec![],
+        };
+        let render = |o| NftBackend::default().render(&net(o)).to_string();
+        let plain = render(BridgeOptions::default());
+        assert_eq!(plain.matches(r#""len":16"#).count(), 1);
+        assert!(!plain.contains(r#""drop":null"#));
+        let closed = render(BridgeOptions {
+            icc: false,
+            masquerade: false,
+        });
+        let _: nftables::schema::Nftables =
+            serde_json::from_str(&closed).expect("valid nftables document");
+        assert_eq!(closed.matches(r#""len":16"#).count(), 0, "no masquerade");
+        assert_eq!(closed.matches(r#""drop":null"#).count(), 1, "icc drop");
     }
 }

@@ -1,13 +1,18 @@
 //! The embedded DNS of each container, and the resolv.conf it gets.
 
+use std::net::IpAddr;
+
 use super::*;
+use crate::dns::DnsSettings;
 
 impl Netd {
     /// Starts the embedded DNS inside a container's namespace (after connect,
     /// and again for running containers after a restart).
-    /// Names not in the table are forwarded to the host's resolvers, unless
+    /// Names not in the table are forwarded to the container's `--dns` servers
+    /// (`servers`; dockerd's "ExtServers"), or else the host's resolvers, unless
     /// every DNS network of the container is internal (then nothing leaves).
-    pub fn start_dns(&self, container_id: &str, ns: &NetnsPath) -> Result<()> {
+    /// Forwarding happens from the host's namespace: loopback servers are the host's.
+    pub fn start_dns(&self, container_id: &str, ns: &NetnsPath, servers: &[IpAddr]) -> Result<()> {
         let only_internal = {
             let inner = self.lock()?;
             let mut nets = inner
@@ -20,6 +25,8 @@ impl Netd {
         };
         let upstreams = if only_internal {
             Vec::new()
+        } else if !servers.is_empty() {
+            resolvconf::servers_on_53(servers)
         } else {
             let host = std::fs::read_to_string(&self.resolv_conf).unwrap_or_default();
             resolvconf::upstreams(&host)
@@ -49,11 +56,12 @@ impl Netd {
     }
 
     /// The resolv.conf a container gets: the embedded DNS's on a network with
-    /// DNS, the host's minus loopback resolvers on the default bridge.
-    pub fn container_resolv_conf(&self, embedded_dns: bool) -> String {
+    /// DNS (with the container's search domains and options), the host's minus
+    /// loopback resolvers on the default bridge.
+    pub fn container_resolv_conf(&self, embedded_dns: bool, settings: &DnsSettings) -> String {
         let host = std::fs::read_to_string(&self.resolv_conf).unwrap_or_default();
         if embedded_dns {
-            resolvconf::for_embedded_dns(&host)
+            resolvconf::for_embedded_dns(&host, settings)
         } else {
             resolvconf::for_default_bridge(&host)
         }

@@ -17,7 +17,8 @@ use rtnetlink::Handle;
 use crate::dns::{resolvconf, DnsEntry, DnsServer, DnsServerConfig, DnsTable};
 use crate::error::{Error, Result};
 use crate::firewall::{
-    Firewall, FirewallBackend, NetworkRules, PortAllocator, PortReservation, PortRule, PortSpec,
+    BridgeOptions, Firewall, FirewallBackend, NetworkRules, PortAllocator, PortReservation,
+    PortRule, PortSpec,
 };
 use crate::ipam::{self, AddressPool, Ipam, PoolRequest};
 use crate::netns::{self, NetnsPath};
@@ -49,6 +50,8 @@ pub struct NetworkSpec {
     pub mtu: Option<u32>,
     /// Embedded DNS (true for user-defined networks).
     pub dns: bool,
+    /// enable_icc and enable_ip_masquerade (both on by default).
+    pub options: BridgeOptions,
 }
 
 /// The default network's name and its bridge (dockerd's `bridge` on `docker0`).
@@ -79,6 +82,7 @@ impl NetworkSpec {
             ipam,
             mtu,
             dns: false,
+            options: BridgeOptions::default(),
         })
     }
 }
@@ -188,6 +192,7 @@ impl Netd {
                 mtu: net.mtu,
             };
             network::create_bridge(&self.host, &bridge).await?;
+            bridge_filtering(net.options)?;
             self.firewall.add_network(rules_of(net, pool.subnet))?;
             for (container, ep) in &net.endpoints {
                 self.add_names(net, container, ep);
@@ -262,6 +267,7 @@ impl Netd {
         };
         let made = async {
             network::create_bridge(&self.host, &config).await?;
+            bridge_filtering(spec.options)?;
             let record = NetworkRecord {
                 id: spec.id.clone(),
                 name: spec.name.clone(),
@@ -269,6 +275,7 @@ impl Netd {
                 internal: spec.internal,
                 mtu: spec.mtu,
                 dns: spec.dns,
+                options: spec.options,
                 endpoints: Default::default(),
             };
             self.firewall.add_network(rules_of(&record, pool.subnet))?;
@@ -348,7 +355,18 @@ fn rules_of(net: &NetworkRecord, subnet: Ipv4Net) -> NetworkRules {
         bridge: net.bridge.clone(),
         subnet,
         internal: net.internal,
+        options: net.options,
     }
+}
+
+/// Without icc, traffic between two ports of one bridge must meet the firewall: bridged
+/// frames go through it when br_netfilter's bridge-nf-call-iptables is on, which dockerd
+/// also turns on.
+fn bridge_filtering(options: BridgeOptions) -> Result<()> {
+    if options.icc {
+        return Ok(());
+    }
+    crate::sysctl::enable_bridge_nf_call_iptables()
 }
 
 #[cfg(test)]

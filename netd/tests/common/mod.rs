@@ -198,6 +198,7 @@ impl TestNet {
             bridge: self.bridge.clone(),
             subnet: self.subnet,
             internal,
+            options: Default::default(),
         }
     }
 }
