@@ -29,6 +29,8 @@ pub struct Daemon {
     pub attach_gate: crate::containers::attach_gate::AttachGate,
     /// Docker networks and netd (`<data-root>/network`).
     pub networks: crate::networks::Networks,
+    /// Volumes (`<data-root>/volumes`).
+    pub volumes: crate::volumes::VolumeStore,
 }
 
 pub type SharedDaemon = Arc<Daemon>;
@@ -58,6 +60,14 @@ impl Daemon {
                 std::io::Error::other(e.to_string()),
             )
         })?;
+        let volumes =
+            crate::volumes::VolumeStore::open(&root.join("volumes")).map_err(|e| {
+                StoreError::io(
+                    "opening the volume records",
+                    std::io::Error::other(e.to_string()),
+                )
+            })?;
+        crate::containers::mounts::restore_volume_users(&containers, &volumes);
         let daemon = Arc::new(Daemon {
             config,
             content,
@@ -72,6 +82,7 @@ impl Daemon {
             execs: Default::default(),
             attach_gate: Default::default(),
             networks,
+            volumes,
         });
         // Whatever an interrupted pull or delete left half-done goes now, before any request.
         crate::images::recovery::check_store(&daemon)?;
