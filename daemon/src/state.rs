@@ -60,13 +60,12 @@ impl Daemon {
                 std::io::Error::other(e.to_string()),
             )
         })?;
-        let volumes =
-            crate::volumes::VolumeStore::open(&root.join("volumes")).map_err(|e| {
-                StoreError::io(
-                    "opening the volume records",
-                    std::io::Error::other(e.to_string()),
-                )
-            })?;
+        let volumes = crate::volumes::VolumeStore::open(&root.join("volumes")).map_err(|e| {
+            StoreError::io(
+                "opening the volume records",
+                std::io::Error::other(e.to_string()),
+            )
+        })?;
         crate::containers::mounts::restore_volume_users(&containers, &volumes);
         let daemon = Arc::new(Daemon {
             config,

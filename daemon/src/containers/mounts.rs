@@ -74,7 +74,11 @@ fn inherited(daemon: &Daemon, hc: &HostConfig) -> Result<Vec<MountPoint>> {
     for spec in hc.volumes_from.iter().flatten() {
         let (id, rw) = mounts_parse::parse_volumes_from(spec).map_err(ContainerError::Invalid)?;
         let source = daemon.containers.lookup(&id)?;
-        for m in source.mount_points.iter().filter(|m| m.kind != MountKind::Tmpfs) {
+        for m in source
+            .mount_points
+            .iter()
+            .filter(|m| m.kind != MountKind::Tmpfs)
+        {
             let mut copy = m.clone();
             copy.rw = m.rw && rw;
             copy.copy_data = false;
@@ -87,7 +91,11 @@ fn inherited(daemon: &Daemon, hc: &HostConfig) -> Result<Vec<MountPoint>> {
 }
 
 /// Resolves every mount of a container being created, creating the volumes it names.
-pub fn resolve(daemon: &Daemon, config: &ContainerConfig, hc: &HostConfig) -> Result<Vec<MountPoint>> {
+pub fn resolve(
+    daemon: &Daemon,
+    config: &ContainerConfig,
+    hc: &HostConfig,
+) -> Result<Vec<MountPoint>> {
     let mut inherited = inherited(daemon, hc)?;
     let mut requested = user_mounts(hc)?;
     inherited.retain(|m| !requested.iter().any(|r| r.destination == m.destination));
@@ -161,7 +169,10 @@ fn to_mount_point(daemon: &Daemon, r: Requested) -> Result<MountPoint> {
 
 /// Removes the anonymous volumes among `mounts` (a create that failed after making them).
 pub fn discard_anonymous(daemon: &Daemon, mounts: &[MountPoint]) {
-    for m in mounts.iter().filter(|m| m.kind == MountKind::Volume && m.anonymous) {
+    for m in mounts
+        .iter()
+        .filter(|m| m.kind == MountKind::Volume && m.anonymous)
+    {
         if let Some(name) = &m.name {
             if let Err(e) = service::remove(daemon, name, true) {
                 tracing::debug!(volume = %name, error = %e, "removing an anonymous volume");
@@ -178,8 +189,16 @@ pub fn remove_anonymous_volumes(daemon: &Daemon, c: &Container) {
 
 /// After a daemon restart: the volumes of containers still running are in use.
 pub fn restore_volume_users(containers: &ContainerStore, volumes: &VolumeStore) {
-    for c in containers.list().iter().filter(|c| c.state.status.is_running()) {
-        for m in c.mount_points.iter().filter(|m| m.kind == MountKind::Volume) {
+    for c in containers
+        .list()
+        .iter()
+        .filter(|c| c.state.status.is_running())
+    {
+        for m in c
+            .mount_points
+            .iter()
+            .filter(|m| m.kind == MountKind::Volume)
+        {
             if let Some(name) = &m.name {
                 volumes.restore_user(name, &c.id);
             }

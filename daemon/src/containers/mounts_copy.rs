@@ -31,7 +31,10 @@ pub fn resolve_in_root(root: &Path, path: &str) -> Option<PathBuf> {
             }
             _ => {}
         }
-        let candidate = parts.iter().fold(root.to_path_buf(), |p, s| p.join(s)).join(&seg);
+        let candidate = parts
+            .iter()
+            .fold(root.to_path_buf(), |p, s| p.join(s))
+            .join(&seg);
         match fs::symlink_metadata(&candidate) {
             Ok(meta) if meta.file_type().is_symlink() => {
                 hops += 1;
@@ -71,7 +74,11 @@ pub fn copy_up(source: &Path, dest: &Path) -> io::Result<bool> {
     Ok(true)
 }
 
-fn copy_children(src: &Path, dst: &Path, links: &mut HashMap<(u64, u64), PathBuf>) -> io::Result<()> {
+fn copy_children(
+    src: &Path,
+    dst: &Path,
+    links: &mut HashMap<(u64, u64), PathBuf>,
+) -> io::Result<()> {
     for entry in fs::read_dir(src)? {
         let entry = entry?;
         let from = entry.path();
@@ -139,8 +146,14 @@ mod tests {
         fs::create_dir_all(r.join("real/data")).unwrap();
         std::os::unix::fs::symlink("/real", r.join("abs")).unwrap();
         std::os::unix::fs::symlink("../../../../etc", r.join("escape")).unwrap();
-        assert_eq!(resolve_in_root(r, "/abs/data").unwrap(), r.join("real/data"));
-        assert_eq!(resolve_in_root(r, "/escape/passwd").unwrap(), r.join("etc/passwd"));
+        assert_eq!(
+            resolve_in_root(r, "/abs/data").unwrap(),
+            r.join("real/data")
+        );
+        assert_eq!(
+            resolve_in_root(r, "/escape/passwd").unwrap(),
+            r.join("etc/passwd")
+        );
         assert_eq!(resolve_in_root(r, "/a/../real").unwrap(), r.join("real"));
         std::os::unix::fs::symlink("/loop", r.join("loop")).unwrap();
         assert!(resolve_in_root(r, "/loop/x").is_none());

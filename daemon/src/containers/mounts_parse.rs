@@ -49,7 +49,9 @@ impl Requested {
     }
 }
 
-const PROPAGATIONS: &[&str] = &["shared", "rshared", "slave", "rslave", "private", "rprivate"];
+const PROPAGATIONS: &[&str] = &[
+    "shared", "rshared", "slave", "rslave", "private", "rprivate",
+];
 const DEFAULT_PROPAGATION: &str = "rprivate";
 
 /// Go's `path.Clean` for absolute paths.
@@ -314,9 +316,15 @@ mod tests {
     fn binds() {
         let r = parse_bind("/host/dir/:/data:ro").unwrap();
         assert_eq!(r.kind, MountKind::Bind);
-        assert_eq!((r.source.as_str(), r.destination.as_str()), ("/host/dir", "/data"));
+        assert_eq!(
+            (r.source.as_str(), r.destination.as_str()),
+            ("/host/dir", "/data")
+        );
         assert!(!r.rw && r.create_source);
-        assert_eq!((r.mode.as_str(), r.propagation.as_str()), ("ro", "rprivate"));
+        assert_eq!(
+            (r.mode.as_str(), r.propagation.as_str()),
+            ("ro", "rprivate")
+        );
         let r = parse_bind("/h:/d:rshared,z").unwrap();
         assert_eq!(r.propagation, "rshared");
         let r = parse_bind("named:/data:nocopy").unwrap();
@@ -331,18 +339,29 @@ mod tests {
     #[test]
     fn bad_binds_get_dockers_messages() {
         assert_eq!(parse_bind("/h:/d:foo").unwrap_err(), "invalid mode: foo");
-        assert_eq!(parse_bind("/h:/d:ro,rw").unwrap_err(), "invalid mode: ro,rw");
+        assert_eq!(
+            parse_bind("/h:/d:ro,rw").unwrap_err(),
+            "invalid mode: ro,rw"
+        );
         assert_eq!(
             parse_bind("ab:x").unwrap_err(),
             "invalid volume specification: 'ab:x': invalid mount config for type \"volume\": invalid mount path: 'x' mount path must be absolute"
         );
-        assert_eq!(parse_bind("/x:rw").unwrap_err(), "invalid volume specification: '/x:rw'");
-        assert_eq!(parse_bind("a::b").unwrap_err(), "invalid volume specification: 'a::b'");
+        assert_eq!(
+            parse_bind("/x:rw").unwrap_err(),
+            "invalid volume specification: '/x:rw'"
+        );
+        assert_eq!(
+            parse_bind("a::b").unwrap_err(),
+            "invalid volume specification: 'a::b'"
+        );
         assert_eq!(
             parse_bind("/a:/b:ro:x").unwrap_err(),
             "invalid volume specification: '/a:/b:ro:x'"
         );
-        assert!(parse_bind("/tmp:/").unwrap_err().contains("destination can't be '/'"));
+        assert!(parse_bind("/tmp:/")
+            .unwrap_err()
+            .contains("destination can't be '/'"));
     }
 
     #[test]
@@ -359,7 +378,10 @@ mod tests {
             "invalid mount config for type \"bind\": bind source path does not exist: /nonexist"
         );
         let r = parse_mount(&bind, |_| true).unwrap();
-        assert_eq!((r.propagation.as_str(), r.create_source), ("rprivate", false));
+        assert_eq!(
+            (r.propagation.as_str(), r.create_source),
+            ("rprivate", false)
+        );
         let tmpfs = Mount {
             typ: Some(MountType::TMPFS),
             target: Some("/t".into()),
@@ -408,7 +430,10 @@ mod tests {
     #[test]
     fn volumes_from_and_paths() {
         assert_eq!(parse_volumes_from("data").unwrap(), ("data".into(), true));
-        assert_eq!(parse_volumes_from("data:ro").unwrap(), ("data".into(), false));
+        assert_eq!(
+            parse_volumes_from("data:ro").unwrap(),
+            ("data".into(), false)
+        );
         assert_eq!(parse_volumes_from("data:x").unwrap_err(), "invalid mode: x");
         assert_eq!(clean_path("/a//b/../c/"), "/a/c");
         assert_eq!(clean_path("/../.."), "/");

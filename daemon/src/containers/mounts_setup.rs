@@ -14,7 +14,10 @@ fn prepare_one(daemon: &Daemon, c: &Container, m: &MountPoint, rootfs: &Path) ->
         MountKind::Bind if m.create_source && !m.source.exists() => {
             std::fs::create_dir_all(&m.source).map_err(|e| {
                 ContainerError::io(
-                    format!("error while creating mount source path '{}'", m.source.display()),
+                    format!(
+                        "error while creating mount source path '{}'",
+                        m.source.display()
+                    ),
                     e,
                 )
             })?;
@@ -69,7 +72,11 @@ pub fn setup(daemon: &Daemon, c: &Container, rootfs: &Path) -> Result<()> {
 /// After the container stopped (or could not start, or is removed): its volumes are
 /// unmounted where it was their last user. Safe to call more than once.
 pub fn release(daemon: &Daemon, c: &Container) {
-    for m in c.mount_points.iter().filter(|m| m.kind == MountKind::Volume) {
+    for m in c
+        .mount_points
+        .iter()
+        .filter(|m| m.kind == MountKind::Volume)
+    {
         if let Some(name) = &m.name {
             service::unmount(daemon, &c.id, name);
         }

@@ -66,7 +66,11 @@ pub fn oci_mounts(c: &Container) -> Vec<Value> {
 /// Where the container's own mounts go: dockerd's defaults (/dev/shm, /etc/hosts, …) at
 /// the same places give way to them.
 pub fn destinations(c: &Container) -> Vec<String> {
-    let mut out: Vec<String> = c.mount_points.iter().map(|m| m.destination.clone()).collect();
+    let mut out: Vec<String> = c
+        .mount_points
+        .iter()
+        .map(|m| m.destination.clone())
+        .collect();
     out.extend(c.host_config.tmpfs.iter().flatten().map(|(d, _)| d.clone()));
     out
 }
@@ -74,7 +78,11 @@ pub fn destinations(c: &Container) -> Vec<String> {
 /// `linux.rootfsPropagation` when a bind asks for shared or slave propagation (the root
 /// must propagate too for it to work), as dockerd sets it.
 pub fn root_propagation(c: &Container) -> Option<&'static str> {
-    let props: Vec<&str> = c.mount_points.iter().map(|m| m.propagation.as_str()).collect();
+    let props: Vec<&str> = c
+        .mount_points
+        .iter()
+        .map(|m| m.propagation.as_str())
+        .collect();
     if props.iter().any(|p| matches!(*p, "shared" | "rshared")) {
         Some("rshared")
     } else if props.iter().any(|p| matches!(*p, "slave" | "rslave")) {
@@ -129,13 +137,25 @@ mod tests {
         MountPoint {
             kind,
             name: (kind == MountKind::Volume).then(|| "vol".to_string()),
-            source: if kind == MountKind::Tmpfs { "".into() } else { "/src".into() },
+            source: if kind == MountKind::Tmpfs {
+                "".into()
+            } else {
+                "/src".into()
+            },
             destination: dst.into(),
             rw,
             mode: String::new(),
-            propagation: if kind == MountKind::Bind { "rprivate".into() } else { String::new() },
+            propagation: if kind == MountKind::Bind {
+                "rprivate".into()
+            } else {
+                String::new()
+            },
             driver: (kind == MountKind::Volume).then(|| "local".to_string()),
-            options: if kind == MountKind::Tmpfs { vec!["size=1m".into()] } else { vec![] },
+            options: if kind == MountKind::Tmpfs {
+                vec!["size=1m".into()]
+            } else {
+                vec![]
+            },
             anonymous: false,
             copy_data: false,
             create_source: false,
@@ -172,18 +192,27 @@ mod tests {
             mp(MountKind::Tmpfs, "/t", true),
         ]);
         let m = oci_mounts(&c);
-        let dsts: Vec<&str> = m.iter().map(|v| v["destination"].as_str().unwrap()).collect();
+        let dsts: Vec<&str> = m
+            .iter()
+            .map(|v| v["destination"].as_str().unwrap())
+            .collect();
         assert_eq!(dsts, vec!["/a", "/t", "/run", "/a/b"]);
         assert_eq!(m[3]["options"], json!(["rbind", "rprivate", "ro"]));
         assert_eq!(m[0]["options"], json!(["rbind", "rprivate"]));
-        assert_eq!(m[1]["options"], json!(["nosuid", "nodev", "noexec", "size=1m"]));
+        assert_eq!(
+            m[1]["options"],
+            json!(["nosuid", "nodev", "noexec", "size=1m"])
+        );
         assert_eq!(m[2]["type"], "tmpfs");
         assert_eq!(root_propagation(&c), None);
     }
 
     #[test]
     fn inspect_shape() {
-        let c = container(vec![mp(MountKind::Volume, "/data", true), mp(MountKind::Bind, "/b", false)]);
+        let c = container(vec![
+            mp(MountKind::Volume, "/data", true),
+            mp(MountKind::Bind, "/b", false),
+        ]);
         let shown = mounts_json(&c);
         assert_eq!(shown[0]["Type"], "volume");
         assert_eq!(shown[0]["Name"], "vol");

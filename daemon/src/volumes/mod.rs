@@ -77,7 +77,9 @@ pub enum VolumeError {
     #[error("{0}")]
     Invalid(String),
     /// 404: a driver other than `local`.
-    #[error("create {name}: error looking up volume plugin {driver}: plugin \"{driver}\" not found")]
+    #[error(
+        "create {name}: error looking up volume plugin {driver}: plugin \"{driver}\" not found"
+    )]
     NoDriver { name: String, driver: String },
     /// 500: mounting or unmounting the volume's device failed.
     #[error("{0}")]

@@ -9,8 +9,7 @@ pub const RESTRICTED_NAME_CHARS: &str = "[a-zA-Z0-9][a-zA-Z0-9_.-]";
 pub fn validate(name: &str) -> Result<(), String> {
     if name.chars().count() == 1 {
         return Err(
-            "volume name is too short, names should be at least two alphanumeric characters"
-                .into(),
+            "volume name is too short, names should be at least two alphanumeric characters".into(),
         );
     }
     let mut chars = name.chars();
@@ -48,7 +47,9 @@ mod tests {
             validate("a/b").unwrap_err(),
             "\"a/b\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path"
         );
-        for bad in ["../x", "..", ".hidden", "-x", "_x", "a b", "x/../y", "vol:1", "é1"] {
+        for bad in [
+            "../x", "..", ".hidden", "-x", "_x", "a b", "x/../y", "vol:1", "é1",
+        ] {
             assert!(validate(bad).is_err(), "{bad} accepted");
         }
     }

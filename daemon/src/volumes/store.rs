@@ -7,7 +7,9 @@ use std::sync::Mutex;
 
 use nix::mount::{mount, umount2, MntFlags};
 
-use super::{names, options, CreateRequest, Result, Volume, VolumeError, ANONYMOUS_LABEL, LOCAL_DRIVER};
+use super::{
+    names, options, CreateRequest, Result, Volume, VolumeError, ANONYMOUS_LABEL, LOCAL_DRIVER,
+};
 use crate::store::atomic;
 
 const RECORD_FILE: &str = "volume.json";
@@ -160,7 +162,9 @@ impl VolumeStore {
             let _ = umount2(&data, MntFlags::MNT_DETACH);
         }
         let dir = self.root.join(name);
-        let trash = self.root.join(format!(".{name}.removing-{:08x}", rand::random::<u32>()));
+        let trash = self
+            .root
+            .join(format!(".{name}.removing-{:08x}", rand::random::<u32>()));
         std::fs::rename(&dir, &trash)
             .map_err(|e| VolumeError::io(format!("removing {}", dir.display()), e))?;
         let _ = atomic::sync_dir(&self.root);
@@ -310,7 +314,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = VolumeStore::open(&dir.path().join("volumes")).unwrap();
         let err = store.create(&req("../x")).unwrap_err().to_string();
-        assert!(err.starts_with("create ../x: \"../x\" includes invalid characters"), "{err}");
+        assert!(
+            err.starts_with("create ../x: \"../x\" includes invalid characters"),
+            "{err}"
+        );
         assert!(!dir.path().join("x").exists());
         let err = store
             .create(&CreateRequest {

@@ -1,0 +1,500 @@
+//! Volumes and container mounts with the stock docker CLI: named volumes shared between
+//! containers, `docker volume ls/inspect/rm/prune`, local driver options (tmpfs), binds
+//! read-write and read-only, `--tmpfs`, `--read-only`, `--volumes-from`, anonymous
+//! volumes pre-filled with the image's content, `rm -v`, `--rm`, dockerd's errors and
+//! inspect's `Mounts`. Images come from the fixture registry (scripts/test.sh).
+mod common;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use common::{eventually, inspect_json, Daemon, Fixtures};
+use serde_json::Value;
+
+fn lines(out: &str) -> Vec<String> {
+    out.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn unix_now() -> String {
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970");
+    format!("{}.{:09}", d.as_secs(), d.subsec_nanos())
+}
+
+fn mounts(d: &Daemon, container: &str) -> Vec<Value> {
+    inspect_json(d, &["inspect"], container)["Mounts"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn mount_at<'a>(mounts: &'a [Value], destination: &str) -> &'a Value {
+    mounts
+        .iter()
+        .find(|m| m["Destination"] == destination)
+        .unwrap_or_else(|| panic!("no mount at {destination}: {mounts:?}"))
+}
+
+#[test]
+fn named_volume_is_shared_listed_inspected_and_protected_while_used() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let image = d.pull_fixture(&f, "busybox");
+    let since = unix_now();
+    let out = d.docker_ok(&["volume", "create", "--label", "env=test", "data1"]);
+    assert_eq!(out.trim(), "data1");
+    d.docker_ok(&["volume", "create", "other2"]);
+    d.docker_ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "data1:/data",
+        &image,
+        "sh",
+        "-c",
+        "echo hello > /data/f",
+    ]);
+    let out = d.docker_ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "data1:/data:ro",
+        &image,
+        "cat",
+        "/data/f",
+    ]);
+    assert_eq!(out.trim(), "hello");
+
+    let v = inspect_json(&d, &["volume", "inspect"], "data1");
+    assert_eq!(v["Name"], "data1");
+    assert_eq!(v["Driver"], "local");
+    assert_eq!(v["Scope"], "local");
+    assert_eq!(v["Labels"]["env"], "test");
+    let mountpoint = v["Mountpoint"].as_str().unwrap_or("").to_string();
+    assert!(mountpoint.ends_with("/volumes/data1/_data"), "{v}");
+    assert_eq!(
+        std::fs::read_to_string(format!("{mountpoint}/f")).unwrap_or_default(),
+        "hello\n"
+    );
+    let created = v["CreatedAt"].as_str().unwrap_or("");
+    assert!(chrono::DateTime::parse_from_rfc3339(created).is_ok(), "{v}");
+
+    let ls = |filter: &str| lines(&d.docker_ok(&["volume", "ls", "-q", "--filter", filter]));
+    assert_eq!(ls("name=data"), vec!["data1"]);
+    assert_eq!(ls("label=env=test"), vec!["data1"]);
+    assert_eq!(ls("driver=local").len(), 2);
+    let mut dangling = ls("dangling=true");
+    dangling.sort();
+    assert_eq!(dangling, vec!["data1", "other2"]);
+    let err = d.docker_err(&["volume", "ls", "--filter", "foo=bar"]);
+    assert!(err.contains("invalid filter 'foo'"), "{err}");
+
+    // A stopped container that refers to the volume keeps it.
+    let id = d.docker_ok(&[
+        "create",
+        "--name",
+        "user1",
+        "-v",
+        "data1:/data",
+        &image,
+        "true",
+    ]);
+    let id = id.trim();
+    assert_eq!(ls("dangling=false"), vec!["data1"]);
+    let ps = d.docker_ok(&[
+        "ps",
+        "-a",
+        "--filter",
+        "volume=data1",
+        "--format",
+        "{{.Names}}",
+    ]);
+    assert_eq!(ps.trim(), "user1");
+    let ps = d.docker_ok(&[
+        "ps",
+        "-a",
+        "--filter",
+        "volume=/data",
+        "--format",
+        "{{.Names}}",
+    ]);
+    assert_eq!(ps.trim(), "user1");
+    let err = d.docker_err(&["volume", "rm", "data1"]);
+    assert!(
+        err.contains(&format!("remove data1: volume is in use - [{id}]")),
+        "{err}"
+    );
+    let err = d.docker_err(&["volume", "rm", "-f", "data1"]);
+    assert!(err.contains("volume is in use"), "{err}");
+    d.docker_ok(&["rm", "user1"]);
+    d.docker_ok(&["volume", "rm", "data1", "other2"]);
+    let err = d.docker_err(&["volume", "inspect", "data1"]);
+    assert!(err.contains("get data1: no such volume"), "{err}");
+    let err = d.docker_err(&["volume", "rm", "data1"]);
+    assert!(err.contains("get data1: no such volume"), "{err}");
+    d.docker_ok(&["volume", "rm", "-f", "data1"]);
+
+    let until = unix_now();
+    let events = d.docker_ok(&[
+        "events",
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "--filter",
+        "type=volume",
+        "--filter",
+        "volume=data1",
+        "--format",
+        "{{.Action}}",
+    ]);
+    let actions = lines(&events);
+    for wanted in ["create", "mount", "unmount", "destroy"] {
+        assert!(
+            actions.iter().any(|a| a == wanted),
+            "{wanted} missing: {actions:?}"
+        );
+    }
+}
+
+#[test]
+fn invalid_names_drivers_and_mount_specs_get_dockers_errors() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let image = d.pull_fixture(&f, "busybox");
+    let err = d.docker_err(&["volume", "create", "a/b"]);
+    assert!(
+        err.contains("create a/b: \"a/b\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path"),
+        "{err}"
+    );
+    let err = d.docker_err(&["volume", "create", "../escape"]);
+    assert!(err.contains("includes invalid characters"), "{err}");
+    let err = d.docker_err(&["volume", "create", "x"]);
+    assert!(err.contains("create x: volume name is too short"), "{err}");
+    let err = d.docker_err(&["volume", "create", "-d", "foo", "vv"]);
+    assert!(
+        err.contains("create vv: error looking up volume plugin foo: plugin \"foo\" not found"),
+        "{err}"
+    );
+    let err = d.docker_err(&["volume", "create", "--opt", "foo=bar", "vv"]);
+    assert!(err.contains("create vv: invalid option: \"foo\""), "{err}");
+    let err = d.docker_err(&["volume", "create", "--opt", "type=tmpfs", "vv"]);
+    assert!(err.contains("missing required option: \"device\""), "{err}");
+    assert!(lines(&d.docker_ok(&["volume", "ls", "-q"])).is_empty());
+
+    let err = d.docker_err(&["create", "-v", "/tmp:/x", "-v", "v1:/x", &image]);
+    assert!(err.contains("Duplicate mount point: /x"), "{err}");
+    let err = d.docker_err(&["create", "-v", "/tmp:/x", "--tmpfs", "/x", &image]);
+    assert!(err.contains("Duplicate mount point: /x"), "{err}");
+    let err = d.docker_err(&["create", "-v", "/tmp:/x:foo", &image]);
+    assert!(err.contains("invalid mode: foo"), "{err}");
+    let err = d.docker_err(&["create", "-v", "ab:x", &image]);
+    assert!(
+        err.contains("invalid volume specification: 'ab:x'"),
+        "{err}"
+    );
+    let err = d.docker_err(&[
+        "create",
+        "--mount",
+        "type=bind,src=/nonexistent-berth-src,dst=/x",
+        &image,
+    ]);
+    assert!(
+        err.contains("invalid mount config for type \"bind\": bind source path does not exist: /nonexistent-berth-src"),
+        "{err}"
+    );
+    let err = d.docker_err(&["create", "--volumes-from", "nope-vol", &image]);
+    assert!(err.contains("No such container: nope-vol"), "{err}");
+    // Nothing was left behind by the refused creates.
+    assert!(lines(&d.docker_ok(&["volume", "ls", "-q"])).is_empty());
+    assert!(lines(&d.docker_ok(&["ps", "-aq"])).is_empty());
+}
+
+#[test]
+fn prune_takes_anonymous_volumes_unless_all() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let image = d.pull_fixture(&f, "busybox");
+    d.docker_ok(&["volume", "create", "keepme"]);
+    d.docker_ok(&["create", "--name", "anon", "-v", "/scratch", &image]);
+    let anon = mount_at(&mounts(&d, "anon"), "/scratch")["Name"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert_eq!(anon.len(), 64);
+    // In use: not pruned.
+    let out = d.docker_ok(&["volume", "prune", "-f"]);
+    assert!(!out.contains(&anon), "{out}");
+    d.docker_ok(&["rm", "anon"]);
+    let mut all = lines(&d.docker_ok(&["volume", "ls", "-q"]));
+    all.sort();
+    let mut expected = vec![anon.clone(), "keepme".to_string()];
+    expected.sort();
+    assert_eq!(all, expected);
+    let out = d.docker_ok(&["volume", "prune", "-f"]);
+    assert!(out.contains(&anon), "{out}");
+    assert!(!out.contains("keepme"), "{out}");
+    assert_eq!(lines(&d.docker_ok(&["volume", "ls", "-q"])), vec!["keepme"]);
+    let out = d.docker_ok(&["volume", "prune", "-f", "--all"]);
+    assert!(out.contains("keepme"), "{out}");
+    assert!(lines(&d.docker_ok(&["volume", "ls", "-q"])).is_empty());
+}
+
+#[test]
+fn tmpfs_volumes_binds_tmpfs_and_read_only_roots() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let image = d.pull_fixture(&f, "busybox");
+    d.docker_ok(&[
+        "volume",
+        "create",
+        "--opt",
+        "type=tmpfs",
+        "--opt",
+        "device=tmpfs",
+        "--opt",
+        "o=size=2m",
+        "tmpv",
+    ]);
+    let v = inspect_json(&d, &["volume", "inspect"], "tmpv");
+    assert_eq!(v["Options"]["type"], "tmpfs");
+    assert_eq!(v["Options"]["o"], "size=2m");
+    let out = d.docker_ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "tmpv:/t",
+        &image,
+        "sh",
+        "-c",
+        "grep ' /t ' /proc/mounts; echo x > /t/f && cat /t/f",
+    ]);
+    assert!(out.contains("tmpfs /t tmpfs"), "{out}");
+    assert!(out.contains("size=2048k"), "{out}");
+    // Unmounted once its last user stopped: the data went with the tmpfs.
+    let data = v["Mountpoint"].as_str().unwrap_or("").to_string();
+    eventually("the tmpfs volume to be unmounted", || {
+        !std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap_or_default()
+            .contains(&format!(" {data} "))
+    });
+
+    // Binds: read-write, then read-only.
+    let host = tempfile::tempdir().expect("host dir");
+    let hp = host.path().display().to_string();
+    std::fs::write(host.path().join("in"), "from host\n").expect("write");
+    let out = d.docker_ok(&[
+        "run",
+        "--rm",
+        "-v",
+        &format!("{hp}:/h"),
+        &image,
+        "sh",
+        "-c",
+        "cat /h/in; echo out > /h/out",
+    ]);
+    assert_eq!(out.trim(), "from host");
+    assert_eq!(
+        std::fs::read_to_string(host.path().join("out")).unwrap_or_default(),
+        "out\n"
+    );
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "-v",
+        &format!("{hp}:/h:ro"),
+        &image,
+        "sh",
+        "-c",
+        "echo x > /h/ro",
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("Read-only file system"), "{stderr}");
+    assert!(!host.path().join("ro").exists());
+    // A missing -v source is created, as dockerd does.
+    let made = host.path().join("made/by/run");
+    d.docker_ok(&[
+        "run",
+        "--rm",
+        "-v",
+        &format!("{}:/m", made.display()),
+        &image,
+        "true",
+    ]);
+    assert!(made.is_dir());
+
+    // --tmpfs, and --read-only with a writable volume.
+    let out = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--tmpfs",
+        "/scratch:size=1m",
+        &image,
+        "sh",
+        "-c",
+        "grep ' /scratch ' /proc/mounts; echo ok > /scratch/f && cat /scratch/f",
+    ]);
+    assert!(out.contains("tmpfs /scratch tmpfs"), "{out}");
+    assert!(out.trim_end().ends_with("ok"), "{out}");
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--read-only",
+        "-v",
+        "rwvol:/data",
+        &image,
+        "sh",
+        "-c",
+        "echo v > /data/f && cat /data/f && touch /rootfile",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stdout}");
+    assert_eq!(stdout.trim(), "v");
+    assert!(stderr.contains("Read-only file system"), "{stderr}");
+}
+
+#[test]
+fn anonymous_volumes_copy_up_volumes_from_mounts_shape_and_rm_v() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let image = d.pull_fixture(&f, "busybox");
+    let host = tempfile::tempdir().expect("host dir");
+    let hp = host.path().display().to_string();
+    d.docker_ok(&[
+        "run",
+        "--name",
+        "src",
+        "-v",
+        "/etc",
+        "-v",
+        "named1:/n1",
+        "-v",
+        &format!("{hp}:/b1:ro"),
+        "--tmpfs",
+        "/t1",
+        "--mount",
+        "type=tmpfs,dst=/t2,tmpfs-size=1048576",
+        &image,
+        "sh",
+        "-c",
+        "echo mine > /n1/f",
+    ]);
+    let m = mounts(&d, "src");
+    assert_eq!(m.len(), 4, "{m:?}");
+    let anon = mount_at(&m, "/etc");
+    assert_eq!(anon["Type"], "volume");
+    assert_eq!(anon["Driver"], "local");
+    assert_eq!(anon["Mode"], "");
+    assert_eq!(anon["RW"], true);
+    assert_eq!(anon["Propagation"], "");
+    let anon_name = anon["Name"].as_str().unwrap_or("").to_string();
+    let anon_source = anon["Source"].as_str().unwrap_or("").to_string();
+    assert!(
+        anon_source.ends_with(&format!("/volumes/{anon_name}/_data")),
+        "{anon}"
+    );
+    let named = mount_at(&m, "/n1");
+    assert_eq!(named["Name"], "named1");
+    assert_eq!(named["Mode"], "z");
+    let bind = mount_at(&m, "/b1");
+    assert_eq!(bind["Type"], "bind");
+    assert_eq!(bind["Source"], hp.as_str());
+    assert_eq!(bind["Mode"], "ro");
+    assert_eq!(bind["RW"], false);
+    assert_eq!(bind["Propagation"], "rprivate");
+    assert!(bind.get("Name").is_none(), "{bind}");
+    let tmpfs = mount_at(&m, "/t2");
+    assert_eq!(tmpfs["Type"], "tmpfs");
+    assert_eq!(tmpfs["Source"], "");
+    assert!(m.iter().all(|x| x["Destination"] != "/t1"), "{m:?}");
+    let listed = d.docker_ok(&[
+        "ps",
+        "-a",
+        "--filter",
+        "name=src",
+        "--format",
+        "{{.Mounts}}",
+    ]);
+    assert!(listed.contains("named1"), "{listed}");
+
+    // The image's /etc was copied into the new anonymous volume, modes kept.
+    let passwd = std::path::Path::new(&anon_source).join("passwd");
+    let copied = std::fs::read_to_string(&passwd).unwrap_or_default();
+    assert!(copied.contains("root:"), "{}", passwd.display());
+    let out = d.docker_ok(&["run", "--rm", &image, "stat", "-c", "%a %u", "/etc/passwd"]);
+    let meta = std::fs::metadata(&passwd).expect("copied passwd");
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(
+        out.trim(),
+        format!("{:o} {}", meta.mode() & 0o7777, meta.uid())
+    );
+
+    // --volumes-from: the same volumes, read-only where asked.
+    let out = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--volumes-from",
+        "src",
+        &image,
+        "cat",
+        "/n1/f",
+    ]);
+    assert_eq!(out.trim(), "mine");
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--volumes-from",
+        "src:ro",
+        &image,
+        "sh",
+        "-c",
+        "echo x > /n1/g",
+    ]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Read-only file system"));
+
+    // A nocopy volume stays empty.
+    let out = d.docker_ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "empty1:/etc:nocopy",
+        &image,
+        "ls",
+        "/etc",
+    ]);
+    assert_eq!(out.trim(), "");
+
+    // rm -v takes the anonymous volume, not the named one.
+    d.docker_ok(&["rm", "-v", "src"]);
+    let left = lines(&d.docker_ok(&["volume", "ls", "-q"]));
+    assert!(!left.contains(&anon_name), "{left:?}");
+    assert!(left.contains(&"named1".to_string()), "{left:?}");
+
+    // --rm does the same when the container exits.
+    d.docker_ok(&[
+        "run",
+        "--rm",
+        "--name",
+        "gone",
+        "-v",
+        "/anon2",
+        "-v",
+        "named1:/n",
+        &image,
+        "true",
+    ]);
+    eventually("the --rm container's anonymous volume to go", || {
+        let mut left = lines(&d.docker_ok(&["volume", "ls", "-q"]));
+        left.sort();
+        left == vec!["empty1".to_string(), "named1".to_string()]
+    });
+
+    let df = d.docker_ok(&["system", "df", "-v", "--format", "{{json .Volumes}}"]);
+    assert!(df.contains("named1"), "{df}");
+}
