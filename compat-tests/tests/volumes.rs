@@ -498,3 +498,102 @@ fn anonymous_volumes_copy_up_volumes_from_mounts_shape_and_rm_v() {
     let df = d.docker_ok(&["system", "df", "-v", "--format", "{{json .Volumes}}"]);
     assert!(df.contains("named1"), "{df}");
 }
+
+/// `curl` on the daemon's socket: (status, parsed body or Null).
+fn api(d: &Daemon, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
+    let mut cmd = std::process::Command::new("curl");
+    cmd.args(["-s", "-o", "-", "-w", "\n%{http_code}", "--unix-socket"])
+        .arg(&d.socket)
+        .args(["-X", method, &format!("http://localhost{path}")]);
+    if let Some(b) = body {
+        cmd.args(["-H", "Content-Type: application/json", "-d", b]);
+    }
+    let out = cmd.output().expect("curl");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
+    let status = code.trim().parse().unwrap_or(0);
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+#[test]
+fn api_shapes_and_statuses_follow_dockerd() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let image = d.pull_fixture(&f, "busybox");
+    let (status, v) = api(
+        &d,
+        "POST",
+        "/volumes/create",
+        Some(r#"{"Name":"api1","Labels":{"a":"b"}}"#),
+    );
+    assert_eq!(status, 201, "{v}");
+    assert_eq!(v["Name"], "api1");
+    assert_eq!(v["Labels"]["a"], "b");
+    assert_eq!(v["Options"], Value::Null);
+    assert_eq!(v["Scope"], "local");
+    assert!(v.get("UsageData").is_none(), "{v}");
+    // Creating an existing name answers the existing volume.
+    let (status, again) = api(&d, "POST", "/volumes/create", Some(r#"{"Name":"api1"}"#));
+    assert_eq!(status, 201);
+    assert_eq!(again, v);
+    let (status, anon) = api(&d, "POST", "/volumes/create", Some("{}"));
+    assert_eq!(status, 201);
+    let anon_name = anon["Name"].as_str().unwrap_or("").to_string();
+    assert_eq!(anon_name.len(), 64, "{anon}");
+    assert_eq!(anon["Labels"]["com.docker.volume.anonymous"], "");
+
+    let (status, list) = api(&d, "GET", "/volumes", None);
+    assert_eq!(status, 200);
+    assert_eq!(list["Warnings"], Value::Null);
+    assert_eq!(list["Volumes"].as_array().map(Vec::len), Some(2));
+    let (status, err) = api(
+        &d,
+        "GET",
+        "/volumes?filters=%7B%22dangling%22%3A%7B%22maybe%22%3Atrue%7D%7D",
+        None,
+    );
+    assert_eq!(status, 400);
+    assert_eq!(err["message"], "invalid filter 'dangling=[maybe]'");
+    let (status, err) = api(&d, "PUT", "/volumes/api1?version=1", Some("{}"));
+    assert_eq!(status, 503, "{err}");
+    let (status, err) = api(&d, "GET", "/volumes/nope", None);
+    assert_eq!(
+        (status, err["message"].as_str()),
+        (404, Some("get nope: no such volume"))
+    );
+    let (status, _) = api(&d, "DELETE", "/volumes/nope?force=1", None);
+    assert_eq!(status, 204);
+
+    d.docker_ok(&["create", "--name", "holder", "-v", "api1:/data", &image]);
+    let (status, err) = api(&d, "DELETE", "/volumes/api1", None);
+    assert_eq!(status, 409, "{err}");
+    let (status, df) = api(&d, "GET", "/system/df?type=volume", None);
+    assert_eq!(status, 200);
+    let row = df["Volumes"]
+        .as_array()
+        .and_then(|a| a.iter().find(|v| v["Name"] == "api1"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    assert_eq!(row["UsageData"]["RefCount"], 1, "{df}");
+    assert_eq!(row["UsageData"]["Size"], 0, "{df}");
+    d.docker_ok(&["rm", "holder"]);
+
+    // Before API 1.42 prune considered named volumes too.
+    let (status, pruned) = api(&d, "POST", "/v1.41/volumes/prune", None);
+    assert_eq!(status, 200);
+    let mut deleted: Vec<String> = pruned["VolumesDeleted"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    deleted.sort();
+    let mut expected = vec![anon_name, "api1".to_string()];
+    expected.sort();
+    assert_eq!(deleted, expected);
+    let (_, pruned) = api(&d, "POST", "/volumes/prune", None);
+    assert_eq!(pruned["VolumesDeleted"], Value::Null);
+    assert_eq!(pruned["SpaceReclaimed"], 0);
+}
