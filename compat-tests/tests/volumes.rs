@@ -597,3 +597,107 @@ fn api_shapes_and_statuses_follow_dockerd() {
     assert_eq!(pruned["VolumesDeleted"], Value::Null);
     assert_eq!(pruned["SpaceReclaimed"], 0);
 }
+
+#[test]
+fn an_image_volume_gets_a_prefilled_anonymous_volume() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let image = d.pull_fixture(&f, "busybox");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tar = dir.path().join("rootfs.tar");
+    d.docker_ok(&["create", "--name", "exp", &image]);
+    d.docker_ok(&["export", "-o", &tar.display().to_string(), "exp"]);
+    d.docker_ok(&["rm", "exp"]);
+    d.docker_ok(&[
+        "import",
+        "--change",
+        "VOLUME /etc",
+        "--change",
+        "CMD [\"sh\"]",
+        &tar.display().to_string(),
+        "volimg:1",
+    ]);
+    let volumes = d.docker_ok(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{json .Config.Volumes}}",
+        "volimg:1",
+    ]);
+    assert!(volumes.contains("/etc"), "{volumes}");
+
+    d.docker_ok(&["run", "--name", "vi", "volimg:1", "true"]);
+    let m = mounts(&d, "vi");
+    assert_eq!(m.len(), 1, "{m:?}");
+    let anon = mount_at(&m, "/etc");
+    assert_eq!(anon["Type"], "volume");
+    assert_eq!(anon["Mode"], "");
+    let source = std::path::Path::new(anon["Source"].as_str().unwrap_or(""));
+    assert!(
+        std::fs::read_to_string(source.join("passwd")).is_ok_and(|p| p.contains("root:")),
+        "{}",
+        source.display()
+    );
+    // A mount of the user's at the same place replaces the image's volume.
+    d.docker_ok(&[
+        "create",
+        "--name",
+        "vn",
+        "-v",
+        "mine:/etc:nocopy",
+        "volimg:1",
+    ]);
+    let m = mounts(&d, "vn");
+    assert_eq!(m.len(), 1, "{m:?}");
+    assert_eq!(mount_at(&m, "/etc")["Name"], "mine");
+    d.docker_ok(&["rm", "-v", "vi", "vn"]);
+    assert_eq!(lines(&d.docker_ok(&["volume", "ls", "-q"])), vec!["mine"]);
+}
+
+#[test]
+fn volume_users_survive_a_daemon_restart() {
+    let f = Fixtures::load();
+    let mut d = Daemon::start();
+    let image = d.pull_fixture(&f, "busybox");
+    d.docker_ok(&[
+        "volume",
+        "create",
+        "--opt",
+        "type=tmpfs",
+        "--opt",
+        "device=tmpfs",
+        "keep-tmp",
+    ]);
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "long",
+        "-v",
+        "keep-tmp:/t",
+        &image,
+        "sleep",
+        "300",
+    ]);
+    let data = inspect_json(&d, &["volume", "inspect"], "keep-tmp")["Mountpoint"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    let mounted = || {
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap_or_default()
+            .contains(&format!(" {data} "))
+    };
+    assert!(mounted());
+    d.stop();
+    d.restart_with(&[]);
+    assert!(mounted(), "the running container's volume stays mounted");
+    let err = d.docker_err(&["volume", "rm", "keep-tmp"]);
+    assert!(err.contains("volume is in use"), "{err}");
+    d.docker_ok(&["stop", "-t", "0", "long"]);
+    eventually("the volume to be unmounted once its user stopped", || {
+        !mounted()
+    });
+    d.docker_ok(&["rm", "long"]);
+    d.docker_ok(&["volume", "rm", "keep-tmp"]);
+}
