@@ -458,6 +458,21 @@ fn anonymous_volumes_copy_up_volumes_from_mounts_shape_and_rm_v() {
     ]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("Read-only file system"));
 
+    // The copy happens at create, as dockerd's: a data-only container never started
+    // shares the image's content.
+    d.docker_ok(&["create", "--name", "dataonly", "-v", "/etc", &image]);
+    let out = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--volumes-from",
+        "dataonly",
+        &image,
+        "cat",
+        "/etc/passwd",
+    ]);
+    assert!(out.contains("root:"), "{out}");
+    d.docker_ok(&["rm", "-v", "dataonly"]);
+
     // A nocopy volume stays empty.
     let out = d.docker_ok(&[
         "run",

@@ -5,8 +5,8 @@
 //! demand. Also: `rm -v` (anonymous volumes go with their container) and, after a daemon
 //! restart, which running containers use which volumes.
 //!
-//! Siblings: `mounts_parse` (the syntax), `mounts_setup` (start and stop: volumes mounted,
-//! image content copied in), `mounts_spec` (the OCI mounts and the inspect/list views).
+//! Siblings: `mounts_parse` (the syntax), `mounts_setup` (image content copied in at
+//! create; volumes mounted at start, unmounted at stop), `mounts_spec` (the OCI mounts and the inspect/list views).
 use bollard_stubs::models::{ContainerConfig, HostConfig};
 
 use super::mounts_parse::{self, clean_path, Requested};

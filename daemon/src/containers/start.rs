@@ -139,7 +139,7 @@ pub async fn start_container(daemon: &SharedDaemon, c: &Container) -> Result<()>
     }
     rootfs::check_layers(&daemon.layers, &c.layers)?;
     let merged = rootfs::mount_rootfs(c, &daemon.config.data_root.join("layers"))?;
-    if let Err(e) = super::mounts_setup::setup(daemon, c, &merged) {
+    if let Err(e) = super::mounts_setup::setup(daemon, c) {
         rootfs::unmount_rootfs(c);
         return Err(e);
     }
