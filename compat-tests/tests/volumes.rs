@@ -316,6 +316,34 @@ fn tmpfs_volumes_binds_tmpfs_and_read_only_roots() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("Read-only file system"), "{stderr}");
     assert!(!host.path().join("ro").exists());
+    // A local volume that binds a host folder (`o=bind`), and one whose device is missing.
+    d.docker_ok(&[
+        "volume",
+        "create",
+        "--opt",
+        "type=none",
+        "--opt",
+        &format!("device={hp}"),
+        "--opt",
+        "o=bind",
+        "bindvol",
+    ]);
+    let out = d.docker_ok(&["run", "--rm", "-v", "bindvol:/b", &image, "cat", "/b/in"]);
+    assert_eq!(out.trim(), "from host");
+    d.docker_ok(&[
+        "volume",
+        "create",
+        "--opt",
+        "type=none",
+        "--opt",
+        "device=/nonexistent-berth-dev",
+        "--opt",
+        "o=bind",
+        "badvol",
+    ]);
+    let err = d.docker_err(&["run", "--rm", "-v", "badvol:/b", &image, "true"]);
+    assert!(err.contains("error while mounting volume"), "{err}");
+    d.docker_ok(&["volume", "rm", "bindvol", "badvol"]);
     // A missing -v source is created, as dockerd does.
     let made = host.path().join("made/by/run");
     d.docker_ok(&[
