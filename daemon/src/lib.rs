@@ -14,6 +14,7 @@
 //! - `streams`   — logs, attach and exec streams, hijacked connections.
 //! - `stats`     — container stats and top.
 //! - `events`    — the event bus behind `GET /events`.
+//! - `volumes`   — volumes of the local driver: store, names, options, filters, prune.
 #![recursion_limit = "256"]
 pub mod api;
 pub mod config;
@@ -30,3 +31,4 @@ pub mod state;
 pub mod stats;
 pub mod store;
 pub mod streams;
+pub mod volumes;

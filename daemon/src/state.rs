@@ -31,6 +31,8 @@ pub struct Daemon {
     pub health: crate::containers::health::HealthMonitors,
     /// Docker networks and netd (`<data-root>/network`).
     pub networks: crate::networks::Networks,
+    /// Volumes (`<data-root>/volumes`).
+    pub volumes: crate::volumes::VolumeStore,
 }
 
 pub type SharedDaemon = Arc<Daemon>;
@@ -60,6 +62,13 @@ impl Daemon {
                 std::io::Error::other(e.to_string()),
             )
         })?;
+        let volumes = crate::volumes::VolumeStore::open(&root.join("volumes")).map_err(|e| {
+            StoreError::io(
+                "opening the volume records",
+                std::io::Error::other(e.to_string()),
+            )
+        })?;
+        crate::containers::mounts::restore_volume_users(&containers, &volumes);
         let daemon = Arc::new(Daemon {
             config,
             content,
@@ -75,6 +84,7 @@ impl Daemon {
             attach_gate: Default::default(),
             health: Default::default(),
             networks,
+            volumes,
         });
         // Whatever an interrupted pull or delete left half-done goes now, before any request.
         crate::images::recovery::check_store(&daemon)?;

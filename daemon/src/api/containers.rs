@@ -396,6 +396,10 @@ async fn delete_route(
     Path(id): Path<String>,
     Query(pairs): Pairs,
 ) -> ApiResult<Response> {
+    let removed = daemon.containers.lookup(&id).ok();
     lifecycle::remove(&daemon, &id, bool_param(&pairs, "force")).await?;
+    if let Some(c) = removed.filter(|_| bool_param(&pairs, "v")) {
+        containers::mounts::remove_anonymous_volumes(&daemon, &c);
+    }
     Ok(no_content())
 }

@@ -22,6 +22,7 @@ pub mod swarm;
 pub mod system;
 pub mod system_df;
 pub mod version;
+pub mod volumes;
 
 use axum::middleware;
 use axum::Router;
@@ -64,5 +65,6 @@ pub fn routes(daemon: SharedDaemon) -> Router {
         .merge(events::routes())
         .merge(swarm::routes())
         .merge(plugins::routes())
+        .merge(volumes::routes())
         .with_state(daemon)
 }

@@ -80,7 +80,17 @@ async fn df_route(
         out.insert("Containers".into(), json!(containers));
     }
     if wants("volume") {
-        out.insert("Volumes".into(), json!([]));
+        let d = daemon.clone();
+        let volumes = tokio::task::spawn_blocking(move || {
+            d.volumes
+                .list()
+                .iter()
+                .map(|v| crate::volumes::service::to_json(&d, v, true))
+                .collect::<Vec<Value>>()
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("disk usage of volumes: {e}")))?;
+        out.insert("Volumes".into(), json!(volumes));
     }
     if wants("build-cache") {
         out.insert("BuildCache".into(), json!([]));

@@ -299,6 +299,7 @@ pub async fn create(
         Some(n) => n,
         None => generated_name(daemon),
     };
+    let mount_points = super::mounts::resolve(daemon, &config, &host_config)?;
     let record = Container {
         id: id.clone(),
         name,
@@ -311,17 +312,27 @@ pub async fn create(
         layers: image.layers.iter().map(|l| l.chain_id.clone()).collect(),
         state: RunState::default(),
         restart_count: 0,
-        mount_points: Vec::new(),
+        mount_points,
         health: None,
         dir: Default::default(),
     };
-    let plan = crate::networks::endpoints::plan(&daemon.networks, &record, networking.as_ref())?;
-    let record = daemon.containers.insert(record)?;
+    let inserted = crate::networks::endpoints::plan(&daemon.networks, &record, networking.as_ref())
+        .map_err(ContainerError::from)
+        .and_then(|plan| Ok((plan, daemon.containers.insert(record.clone())?)));
+    let (plan, record) = match inserted {
+        Ok(x) => x,
+        Err(e) => {
+            super::mounts::discard_anonymous(daemon, &record.mount_points);
+            return Err(e);
+        }
+    };
     if let Err(e) = super::rootfs::prepare(&record)
         .and_then(|_| super::rootfs::write_etc_files(&record))
         .and_then(|_| plan.save(&record.dir).map_err(ContainerError::from))
+        .and_then(|_| super::mounts_setup::populate(daemon, &record))
     {
         let _ = daemon.containers.remove(&record.id);
+        super::mounts::discard_anonymous(daemon, &record.mount_points);
         return Err(e);
     }
     daemon

@@ -212,6 +212,14 @@ fn matches(daemon: &Daemon, c: &Container, f: &Filters, all: bool, ctx: &Bounds)
     if f.contains("label") && !f.match_kv_list("label", &labels(c)) {
         return Ok(false);
     }
+    if f.contains("volume")
+        && !f
+            .get("volume")
+            .iter()
+            .any(|v| super::mounts_spec::uses_volume(c, v))
+    {
+        return Ok(false);
+    }
     if f.contains("ancestor") {
         let mut ok = false;
         for a in f.get("ancestor") {
@@ -304,7 +312,7 @@ pub fn list(daemon: &Daemon, opts: &ListOptions) -> Result<Vec<Value>> {
             },
             "HostConfig": { "NetworkMode": c.host_config.network_mode.clone().unwrap_or_else(|| "default".into()) },
             "NetworkSettings": { "Networks": crate::networks::settings::networks_json(daemon, &c) },
-            "Mounts": [],
+            "Mounts": super::mounts_spec::mounts_json(&c),
         });
         if opts.size {
             row["SizeRw"] = json!(dir_size(&c.upper_dir()));

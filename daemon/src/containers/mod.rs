@@ -21,6 +21,7 @@
 //! - `monitor`   — exits: waiting on tasks, reconciling after a restart, auto-remove.
 //! - `engine_events` — berth-containerd's `/events`: exits and OOM kills as they happen.
 //! - `inspect`   — `GET /containers/{id}/json`.
+//! - `mounts*`   — binds, volumes and tmpfs: resolved at create, set up at start, shown.
 //! - `list`      — `GET /containers/json`, its filters and status strings.
 pub mod archive;
 pub mod archive_extract;
@@ -43,6 +44,11 @@ pub mod inspect;
 pub mod lifecycle;
 pub mod list;
 pub mod monitor;
+pub mod mounts;
+pub mod mounts_copy;
+pub mod mounts_parse;
+pub mod mounts_setup;
+pub mod mounts_spec;
 pub mod names;
 pub mod prune;
 pub mod record;

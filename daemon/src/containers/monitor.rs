@@ -84,6 +84,7 @@ pub async fn handle_exit(
             tracing::warn!(%id, error = %e, "deleting the exited task");
         }
     }
+    super::mounts_setup::release(daemon, &c);
     rootfs::unmount_rootfs(&c);
     crate::networks::sandbox::release(daemon, &c).await;
     let code = exit.exit_status as i64;
@@ -117,8 +118,10 @@ pub async fn handle_exit(
     daemon.events.publish("container", "die", id, attrs);
     daemon.containers.notify_exit(id, code);
     if c.auto_remove() {
-        if let Err(e) = lifecycle::destroy(daemon, id).await {
-            tracing::warn!(%id, error = %e, "auto-removing the container");
+        match lifecycle::destroy(daemon, id).await {
+            // `--rm` takes the anonymous volumes along, as `rm -v`.
+            Ok(()) => super::mounts::remove_anonymous_volumes(daemon, &c),
+            Err(e) => tracing::warn!(%id, error = %e, "auto-removing the container"),
         }
         return;
     }

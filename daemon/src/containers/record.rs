@@ -98,6 +98,14 @@ pub struct MountPoint {
     /// An anonymous volume created for this container (removed by `rm -v`).
     #[serde(default)]
     pub anonymous: bool,
+    /// The image's content at the destination is to be copied into the (empty) volume
+    /// right after create (unset by `nocopy` and once copied).
+    #[serde(default)]
+    pub copy_data: bool,
+    /// A bind from `-v` whose missing host folder is created at start (as dockerd does);
+    /// `--mount type=bind` refuses a missing source instead.
+    #[serde(default)]
+    pub create_source: bool,
 }
 
 /// `State.Health`: the healthcheck's status, failing streak and last results.

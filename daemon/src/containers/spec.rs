@@ -106,25 +106,10 @@ fn standard_mounts(c: &Container) -> Vec<Value> {
     mounts.push(bind(&c.resolv_conf_path(), "/etc/resolv.conf", ro));
     mounts.push(bind(&c.hostname_path(), "/etc/hostname", ro));
     mounts.push(bind(&c.hosts_path(), "/etc/hosts", ro));
-    for (dst, opts) in c.host_config.tmpfs.iter().flatten() {
-        let mut o: Vec<String> = vec!["nosuid".into(), "nodev".into(), "noexec".into()];
-        o.extend(
-            opts.split(',')
-                .filter(|s| !s.is_empty())
-                .map(str::to_string),
-        );
-        mounts.push(json!({"destination": dst, "type": "tmpfs", "source": "tmpfs", "options": o}));
-    }
-    for b in c.host_config.binds.iter().flatten() {
-        let parts: Vec<&str> = b.split(':').collect();
-        if parts.len() < 2 || !parts[0].starts_with('/') {
-            continue;
-        }
-        let ro = parts
-            .get(2)
-            .is_some_and(|o| o.split(',').any(|x| x == "ro"));
-        mounts.push(bind(Path::new(parts[0]), parts[1], ro));
-    }
+    // The container's own mounts replace dockerd's defaults at the same places.
+    let own = super::mounts_spec::destinations(c);
+    mounts.retain(|m| !own.iter().any(|d| m["destination"] == d.as_str()));
+    mounts.extend(super::mounts_spec::oci_mounts(c));
     mounts
 }
 
@@ -216,6 +201,9 @@ fn base_spec(c: &Container, user: &security::users::ResolvedUser, inputs: &SpecI
     );
     linux.insert("resources".into(), oci_resources(hc));
     linux.insert("cgroupsPath".into(), json!(cgroups_path));
+    if let Some(p) = super::mounts_spec::root_propagation(c) {
+        linux.insert("rootfsPropagation".into(), json!(p));
+    }
     if let Some(sysctls) = hc.sysctls.as_ref().filter(|s| !s.is_empty()) {
         linux.insert("sysctl".into(), json!(sysctls));
     }

@@ -159,9 +159,14 @@ pub async fn start_container(daemon: &SharedDaemon, c: &Container) -> Result<()>
     }
     rootfs::check_layers(&daemon.layers, &c.layers)?;
     let merged = rootfs::mount_rootfs(c, &daemon.config.data_root.join("layers"))?;
+    if let Err(e) = super::mounts_setup::setup(daemon, c) {
+        rootfs::unmount_rootfs(c);
+        return Err(e);
+    }
     let netns = match crate::networks::sandbox::setup(daemon, c).await {
         Ok(netns) => netns,
         Err(e) => {
+            super::mounts_setup::release(daemon, c);
             rootfs::unmount_rootfs(c);
             return Err(e.into());
         }
@@ -214,6 +219,7 @@ pub async fn start_container(daemon: &SharedDaemon, c: &Container) -> Result<()>
             Ok(())
         }
         Err(e) => {
+            super::mounts_setup::release(daemon, c);
             rootfs::unmount_rootfs(c);
             crate::networks::sandbox::release(daemon, c).await;
             let (code, err) = match &e {

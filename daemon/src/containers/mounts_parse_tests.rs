@@ -1,0 +1,130 @@
+//! Tests of `mounts_parse`: dockerd's syntax and messages.
+use super::*;
+use bollard_stubs::models::{MountTmpfsOptions, MountVolumeOptions};
+
+#[test]
+fn binds() {
+    let r = parse_bind("/host/dir/:/data:ro").unwrap();
+    assert_eq!(r.kind, MountKind::Bind);
+    assert_eq!(
+        (r.source.as_str(), r.destination.as_str()),
+        ("/host/dir", "/data")
+    );
+    assert!(!r.rw && r.create_source);
+    assert_eq!(
+        (r.mode.as_str(), r.propagation.as_str()),
+        ("ro", "rprivate")
+    );
+    let r = parse_bind("/h:/d:rshared,z").unwrap();
+    assert_eq!(r.propagation, "rshared");
+    let r = parse_bind("named:/data:nocopy").unwrap();
+    assert_eq!(r.kind, MountKind::Volume);
+    assert_eq!(r.source, "named");
+    assert!(r.rw && !r.copy_data);
+    let r = parse_bind("/anon").unwrap();
+    assert_eq!((r.kind, r.source.as_str()), (MountKind::Volume, ""));
+    assert!(r.copy_data);
+}
+
+#[test]
+fn bad_binds_get_dockers_messages() {
+    assert_eq!(parse_bind("/h:/d:foo").unwrap_err(), "invalid mode: foo");
+    assert_eq!(
+        parse_bind("/h:/d:ro,rw").unwrap_err(),
+        "invalid mode: ro,rw"
+    );
+    assert_eq!(
+        parse_bind("ab:x").unwrap_err(),
+        "invalid volume specification: 'ab:x': invalid mount config for type \"volume\": invalid mount path: 'x' mount path must be absolute"
+    );
+    assert_eq!(
+        parse_bind("/x:rw").unwrap_err(),
+        "invalid volume specification: '/x:rw'"
+    );
+    assert_eq!(
+        parse_bind("a::b").unwrap_err(),
+        "invalid volume specification: 'a::b'"
+    );
+    assert_eq!(
+        parse_bind("/a:/b:ro:x").unwrap_err(),
+        "invalid volume specification: '/a:/b:ro:x'"
+    );
+    assert!(parse_bind("/tmp:/")
+        .unwrap_err()
+        .contains("destination can't be '/'"));
+}
+
+#[test]
+fn mounts() {
+    let none = |_: &str| false;
+    let bind = Mount {
+        typ: Some(MountType::BIND),
+        source: Some("/nonexist".into()),
+        target: Some("/x".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        parse_mount(&bind, none).unwrap_err(),
+        "invalid mount config for type \"bind\": bind source path does not exist: /nonexist"
+    );
+    let r = parse_mount(&bind, |_| true).unwrap();
+    assert_eq!(
+        (r.propagation.as_str(), r.create_source),
+        ("rprivate", false)
+    );
+    let tmpfs = Mount {
+        typ: Some(MountType::TMPFS),
+        target: Some("/t".into()),
+        read_only: Some(true),
+        tmpfs_options: Some(MountTmpfsOptions {
+            size_bytes: Some(64 << 20),
+            mode: Some(0o1700),
+            options: None,
+        }),
+        ..Default::default()
+    };
+    let r = parse_mount(&tmpfs, none).unwrap();
+    assert_eq!(r.tmpfs_options, vec!["ro", "mode=1700", "size=64m"]);
+    assert!(!r.rw);
+    let vol = Mount {
+        typ: Some(MountType::VOLUME),
+        source: Some("v1".into()),
+        target: Some("/v".into()),
+        volume_options: Some(MountVolumeOptions {
+            no_copy: Some(true),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let r = parse_mount(&vol, none).unwrap();
+    assert!(!r.copy_data);
+    let anon_ro = Mount {
+        typ: Some(MountType::VOLUME),
+        target: Some("/v".into()),
+        read_only: Some(true),
+        ..Default::default()
+    };
+    assert!(parse_mount(&anon_ro, none)
+        .unwrap_err()
+        .contains("must not set ReadOnly mode when using anonymous volumes"));
+    let no_target = Mount {
+        typ: Some(MountType::TMPFS),
+        ..Default::default()
+    };
+    assert_eq!(
+        parse_mount(&no_target, none).unwrap_err(),
+        "invalid mount config for type \"tmpfs\": field Target must not be empty"
+    );
+}
+
+#[test]
+fn volumes_from_and_paths() {
+    assert_eq!(parse_volumes_from("data").unwrap(), ("data".into(), true));
+    assert_eq!(
+        parse_volumes_from("data:ro").unwrap(),
+        ("data".into(), false)
+    );
+    assert_eq!(parse_volumes_from("data:x").unwrap_err(), "invalid mode: x");
+    assert_eq!(clean_path("/a//b/../c/"), "/a/c");
+    assert_eq!(clean_path("/../.."), "/");
+}
