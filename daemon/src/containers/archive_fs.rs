@@ -320,6 +320,8 @@ pub fn mount_points(c: &Container) -> Vec<MountPoint> {
                 driver: None,
                 options: Vec::new(),
                 anonymous: false,
+                copy_data: false,
+                create_source: false,
             })
         })
         .collect()
