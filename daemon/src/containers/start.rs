@@ -129,8 +129,9 @@ pub async fn start(daemon: &SharedDaemon, reference: &str) -> Result<()> {
         // As dockerd: a `--rm` container that cannot start is removed (the CLI waits
         // for its removal).
         if c.auto_remove() {
-            if let Err(rm) = super::lifecycle::remove(daemon, &c.id, true).await {
-                tracing::warn!(id = %c.id, error = %rm, "removing an auto-remove container that failed to start");
+            match super::lifecycle::remove(daemon, &c.id, true).await {
+                Ok(()) => super::mounts::remove_anonymous_volumes(daemon, &c),
+                Err(rm) => tracing::warn!(id = %c.id, error = %rm, "removing an auto-remove container that failed to start"),
             }
         }
         return Err(e);
