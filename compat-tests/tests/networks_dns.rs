@@ -174,6 +174,8 @@ fn connect_and_disconnect_of_a_running_container_take_effect_at_once() {
         "watcher",
         "--network",
         "two",
+        "--dns",
+        &dns_addr,
         &nc,
         "sleep",
         "300",
@@ -195,8 +197,10 @@ fn connect_and_disconnect_of_a_running_container_take_effect_at_once() {
         all.extend_from_slice(args);
         d.docker(&all).status.code().unwrap_or(-1)
     };
+    let asked = dns.queries();
     assert_eq!(code(&["srv", "80"]), CANNOT_RESOLVE);
     assert_eq!(code(&["api", "80"]), CANNOT_RESOLVE);
+    assert!(dns.queries() > asked, "forwarded to the watcher's --dns");
     assert_eq!(code(&["-t", "2", &two_ip, "80"]), CANNOT_CONNECT);
     fetch(&d, &nc, "one", &dns, "srv");
 
