@@ -264,37 +264,11 @@ fn healthcheck(args: &str) -> Result<Value> {
 
 /// Go's `time.ParseDuration` for what Dockerfiles use ("30s", "1m30s", "500ms"), in ns.
 fn go_duration(text: &str) -> Option<i64> {
-    let mut total = 0f64;
-    let mut rest = text;
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let number: f64 = rest[..digits].parse().ok()?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "ns" => 1.0,
-            "us" | "µs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return None,
-        };
-        total += number * scale;
-        rest = &rest[unit_len..];
-    }
-    Some(total as i64)
+    crate::images::filters::parse_go_duration(text).and_then(|d| d.num_nanoseconds())
 }
 
 /// `A=1 B="two words"` or the legacy `A value with spaces`.
-fn key_values(args: &str) -> Vec<(String, String)> {
+pub(crate) fn key_values(args: &str) -> Vec<(String, String)> {
     if !args.contains('=') {
         return match args.split_once(char::is_whitespace) {
             Some((k, v)) => vec![(k.to_string(), v.trim().to_string())],

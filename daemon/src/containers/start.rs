@@ -131,7 +131,9 @@ pub async fn start(daemon: &SharedDaemon, reference: &str) -> Result<()> {
         if c.auto_remove() {
             match super::lifecycle::remove(daemon, &c.id, true).await {
                 Ok(()) => super::mounts::remove_anonymous_volumes(daemon, &c),
-                Err(rm) => tracing::warn!(id = %c.id, error = %rm, "removing an auto-remove container that failed to start"),
+                Err(rm) => {
+                    tracing::warn!(id = %c.id, error = %rm, "removing an auto-remove container that failed to start")
+                }
             }
         }
         return Err(e);

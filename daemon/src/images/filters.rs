@@ -278,7 +278,7 @@ pub fn parse_timestamp(
 }
 
 /// A Go duration string: sequence of number+unit (ns, us, µs, ms, s, m, h).
-fn parse_go_duration(text: &str) -> Option<chrono::Duration> {
+pub(crate) fn parse_go_duration(text: &str) -> Option<chrono::Duration> {
     let mut rest = text.strip_prefix('+').unwrap_or(text);
     let negative = rest.starts_with('-');
     rest = rest.trim_start_matches('-');

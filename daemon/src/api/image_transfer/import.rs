@@ -297,7 +297,7 @@ pub fn config_from_changes(changes: &[String]) -> Result<Value, ApiError> {
                 if labels.is_null() {
                     *labels = json!({});
                 }
-                for (k, v) in key_values(args) {
+                for (k, v) in crate::containers::commit_config::key_values(args) {
                     labels[k] = json!(v);
                 }
             }
@@ -354,38 +354,10 @@ fn push_pairs(
     let Some(items) = list.as_array_mut() else {
         return Err(ApiError::internal(format!("{key} is not a list")));
     };
-    for (k, v) in key_values(args) {
+    for (k, v) in crate::containers::commit_config::key_values(args) {
         items.push(item(&k, &v));
     }
     Ok(())
-}
-
-/// `A=1 B="two words"` or the legacy `A value with spaces`.
-fn key_values(args: &str) -> Vec<(String, String)> {
-    if !args.contains('=') {
-        return match args.split_once(char::is_whitespace) {
-            Some((k, v)) => vec![(k.to_string(), v.trim().to_string())],
-            None => vec![(args.to_string(), String::new())],
-        };
-    }
-    let mut pairs = Vec::new();
-    let mut rest = args.trim();
-    while let Some((key, after)) = rest.split_once('=') {
-        let (value, next) = if let Some(quoted) = after.strip_prefix('"') {
-            match quoted.split_once('"') {
-                Some((v, n)) => (v.to_string(), n),
-                None => (quoted.to_string(), ""),
-            }
-        } else {
-            match after.split_once(char::is_whitespace) {
-                Some((v, n)) => (v.to_string(), n),
-                None => (after.to_string(), ""),
-            }
-        };
-        pairs.push((key.trim().to_string(), value));
-        rest = next.trim();
-    }
-    pairs
 }
 
 #[cfg(test)]
