@@ -4,11 +4,10 @@
 //! nothing behind.
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use common::network::{free_port, http_get};
+
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 use common::{Daemon, Fixtures};
 
@@ -38,30 +37,6 @@ fn compose_ok(d: &Daemon, dir: &Path, project: &str, args: &[&str]) -> String {
         common::tail(&d.log(), 40)
     );
     common::stdout(&out)
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
-}
-
-fn http_get(port: u16) -> String {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let attempt = (|| -> std::io::Result<String> {
-            let mut s = TcpStream::connect(("127.0.0.1", port))?;
-            s.set_read_timeout(Some(Duration::from_secs(3)))?;
-            s.write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
-            let mut out = String::new();
-            s.read_to_string(&mut out)?;
-            Ok(out)
-        })();
-        match attempt {
-            Ok(page) if page.starts_with("HTTP/") => return page,
-            other if Instant::now() > deadline => panic!("GET 127.0.0.1:{port}: {other:?}"),
-            _ => std::thread::sleep(Duration::from_millis(200)),
-        }
-    }
 }
 
 #[test]

@@ -4,45 +4,10 @@
 //! networks and ports that survive a restart of berthd.
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::time::{Duration, Instant};
+use common::network::{free_port, http_get, ip_on};
 
 use common::network::{cleanup_network, links_of};
 use common::{Daemon, Fixtures};
-
-/// A TCP port free on the host right now.
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
-}
-
-/// `GET /` over plain TCP to 127.0.0.1:port, retried for a few seconds; the whole answer.
-fn http_get(port: u16) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let attempt = (|| -> std::io::Result<String> {
-            let mut s = TcpStream::connect(("127.0.0.1", port))?;
-            s.set_read_timeout(Some(Duration::from_secs(3)))?;
-            s.write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
-            let mut out = String::new();
-            s.read_to_string(&mut out)?;
-            Ok(out)
-        })();
-        match attempt {
-            Ok(page) if page.starts_with("HTTP/") => return page,
-            other if Instant::now() > deadline => panic!("GET 127.0.0.1:{port}: {other:?}"),
-            _ => std::thread::sleep(Duration::from_millis(200)),
-        }
-    }
-}
-
-fn ip_on(d: &Daemon, container: &str, network: &str) -> String {
-    let format = format!("{{{{(index .NetworkSettings.Networks \"{network}\").IPAddress}}}}");
-    d.docker_ok(&["inspect", "--format", &format, container])
-        .trim()
-        .to_string()
-}
 
 #[test]
 fn names_on_a_user_network_and_isolation() {

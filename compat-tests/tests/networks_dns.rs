@@ -9,6 +9,8 @@
 //! query leaves the machine (it answers NXDOMAIN for what it does not know).
 mod common;
 
+use common::network::ip_on;
+
 use std::net::{Ipv4Addr, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -83,13 +85,6 @@ fn veths_of(d: &Daemon) -> Vec<String> {
         .iter()
         .flat_map(|bridge| link_names(&["link", "show", "master", bridge]))
         .collect()
-}
-
-fn ip_on(d: &Daemon, container: &str, network: &str) -> String {
-    let format = format!("{{{{(index .NetworkSettings.Networks \"{network}\").IPAddress}}}}");
-    d.docker_ok(&["inspect", "--format", &format, container])
-        .trim()
-        .to_string()
 }
 
 #[test]

@@ -6,19 +6,12 @@
 //! disconnect is announced at once.
 mod common;
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use common::unix_now;
 
 use serde_json::Value;
 
 use common::network::cleanup_network;
 use common::{Daemon, Fixtures};
-
-fn unix_now() -> String {
-    let d = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970");
-    format!("{}.{:09}", d.as_secs(), d.subsec_nanos())
-}
 
 /// The network events between `since` and now, as (action, network name, container id).
 fn network_events(d: &Daemon, since: &str) -> Vec<(String, String, String)> {

@@ -5,39 +5,10 @@
 //! (scripts/test.sh).
 mod common;
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use common::{lines, mount_at, mounts, unix_now};
 
 use common::{eventually, inspect_json, Daemon, Fixtures};
 use serde_json::Value;
-
-fn lines(out: &str) -> Vec<String> {
-    out.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
-fn unix_now() -> String {
-    let d = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970");
-    format!("{}.{:09}", d.as_secs(), d.subsec_nanos())
-}
-
-fn mounts(d: &Daemon, container: &str) -> Vec<Value> {
-    inspect_json(d, &["inspect"], container)["Mounts"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
-fn mount_at<'a>(mounts: &'a [Value], destination: &str) -> &'a Value {
-    mounts
-        .iter()
-        .find(|m| m["Destination"] == destination)
-        .unwrap_or_else(|| panic!("no mount at {destination}: {mounts:?}"))
-}
 
 #[test]
 fn named_volume_is_shared_listed_inspected_and_protected_while_used() {

@@ -5,30 +5,9 @@
 //! (scripts/test.sh).
 mod common;
 
+use common::{lines, mount_at, mounts};
+
 use common::{eventually, inspect_json, Daemon, Fixtures};
-use serde_json::Value;
-
-fn lines(out: &str) -> Vec<String> {
-    out.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
-fn mounts(d: &Daemon, container: &str) -> Vec<Value> {
-    inspect_json(d, &["inspect"], container)["Mounts"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
-fn mount_at<'a>(mounts: &'a [Value], destination: &str) -> &'a Value {
-    mounts
-        .iter()
-        .find(|m| m["Destination"] == destination)
-        .unwrap_or_else(|| panic!("no mount at {destination}: {mounts:?}"))
-}
 
 #[test]
 fn tmpfs_volumes_binds_tmpfs_and_read_only_roots() {

@@ -489,3 +489,36 @@ pub fn unique_repo(prefix: &str) -> String {
         .unwrap_or(0);
     format!("berth-test/{prefix}-{}-{nanos}", std::process::id())
 }
+
+/// Non-empty trimmed lines of a command's output.
+pub fn lines(out: &str) -> Vec<String> {
+    out.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Now as `SECONDS.NANOS`, the form `docker events --since/--until` takes.
+pub fn unix_now() -> String {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970");
+    format!("{}.{:09}", d.as_secs(), d.subsec_nanos())
+}
+
+/// `Mounts` of a container's inspect.
+pub fn mounts(d: &Daemon, container: &str) -> Vec<serde_json::Value> {
+    inspect_json(d, &["inspect"], container)["Mounts"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The mount at `destination` among `mounts`.
+pub fn mount_at<'a>(mounts: &'a [serde_json::Value], destination: &str) -> &'a serde_json::Value {
+    mounts
+        .iter()
+        .find(|m| m["Destination"] == destination)
+        .unwrap_or_else(|| panic!("no mount at {destination}: {mounts:?}"))
+}

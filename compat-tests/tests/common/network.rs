@@ -52,3 +52,40 @@ pub fn cleanup_network(dir: &Path) -> (Vec<String>, bool) {
     }
     (links, had_table)
 }
+
+/// A TCP port free on the host right now.
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// `GET /` over plain TCP to 127.0.0.1:port, retried for a few seconds; the whole answer.
+pub fn http_get(port: u16) -> String {
+    use std::io::{Read, Write};
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let attempt = (|| -> std::io::Result<String> {
+            let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+            s.set_read_timeout(Some(std::time::Duration::from_secs(3)))?;
+            s.write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+            let mut out = String::new();
+            s.read_to_string(&mut out)?;
+            Ok(out)
+        })();
+        match attempt {
+            Ok(page) if page.starts_with("HTTP/") => return page,
+            other if std::time::Instant::now() > deadline => {
+                panic!("GET 127.0.0.1:{port}: {other:?}")
+            }
+            _ => std::thread::sleep(std::time::Duration::from_millis(200)),
+        }
+    }
+}
+
+/// A container's address on `network`, from inspect.
+pub fn ip_on(d: &super::Daemon, container: &str, network: &str) -> String {
+    let format = format!("{{{{(index .NetworkSettings.Networks \"{network}\").IPAddress}}}}");
+    d.docker_ok(&["inspect", "--format", &format, container])
+        .trim()
+        .to_string()
+}
