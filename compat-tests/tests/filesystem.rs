@@ -400,12 +400,15 @@ fn commit_makes_an_image_with_the_changes() {
             busybox_layers + 1
         )
     );
+    // `--until 0s` would be whole seconds (the CLI truncates durations), missing an
+    // event of the current second: a timestamp with nanoseconds instead.
+    let until = common::unix_now();
     let events = d.docker_ok(&[
         "events",
         "--since",
         "5m",
         "--until",
-        "0s",
+        &until,
         "--filter",
         "event=commit",
         "--format",
