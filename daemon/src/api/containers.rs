@@ -260,10 +260,13 @@ async fn archive_put_route(
     let feeder = tokio::spawn(async move {
         use futures::StreamExt;
         let mut stream = body.into_data_stream();
+        let mut extracting = true;
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(std::io::Error::other);
-            if tx.send(chunk).await.is_err() {
-                break;
+            // Once extraction is over (the tar's end, or an error), the rest is read and
+            // dropped: a client still writing would otherwise get a broken pipe instead
+            // of the answer.
+            if extracting && tx.send(chunk.map_err(std::io::Error::other)).await.is_err() {
+                extracting = false;
             }
         }
     });
@@ -276,7 +279,12 @@ async fn archive_put_route(
     })
     .await
     .map_err(|e| ApiError::internal(format!("extract: {e}")));
-    feeder.abort();
+    if tokio::time::timeout(std::time::Duration::from_secs(30), feeder)
+        .await
+        .is_err()
+    {
+        tracing::debug!("the archive upload did not end within 30 s of its extraction");
+    }
     result??;
     daemon
         .events
