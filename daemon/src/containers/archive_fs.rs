@@ -269,7 +269,8 @@ impl Drop for ContainerFs {
 
 /// The bind and volume mounts of a stopped container (tmpfs holds nothing then).
 fn stopped_mounts(c: &Container) -> Vec<MountMap> {
-    let mut mounts: Vec<MountMap> = mount_points(c)
+    let mut mounts: Vec<MountMap> = c
+        .mount_points
         .iter()
         .filter(|m| m.kind != MountKind::Tmpfs && !m.source.as_os_str().is_empty())
         .map(|m| MountMap {
@@ -294,49 +295,17 @@ fn join(names: &[String]) -> String {
     format!("/{}", names.join("/"))
 }
 
-/// The container's mounts: `mount_points`; for a record written before those were kept,
-/// its `HostConfig.Binds` of host paths.
-pub fn mount_points(c: &Container) -> Vec<MountPoint> {
-    if !c.mount_points.is_empty() {
-        return c.mount_points.clone();
-    }
-    c.host_config
-        .binds
-        .iter()
-        .flatten()
-        .filter_map(|bind| {
-            let mut parts = bind.splitn(3, ':');
-            let source = parts.next()?;
-            let destination = parts.next()?;
-            let mode = parts.next().unwrap_or("");
-            source.starts_with('/').then(|| MountPoint {
-                kind: MountKind::Bind,
-                name: None,
-                source: PathBuf::from(source),
-                destination: destination.to_string(),
-                rw: !mode.split(',').any(|m| m == "ro"),
-                mode: mode.to_string(),
-                propagation: String::new(),
-                driver: None,
-                options: Vec::new(),
-                anonymous: false,
-                copy_data: false,
-                create_source: false,
-            })
-        })
-        .collect()
-}
-
 /// The mount of `c` that holds the container path `path` (longest destination wins).
 pub fn mount_holding(c: &Container, path: &str) -> Option<MountPoint> {
     let parts = components(path);
-    mount_points(c)
-        .into_iter()
+    c.mount_points
+        .iter()
         .filter(|m| {
             let dest = components(&m.destination);
             parts.len() >= dest.len() && parts[..dest.len()] == dest[..]
         })
         .max_by_key(|m| components(&m.destination).len())
+        .cloned()
 }
 
 /// `/proc/self/fd/N`: a path naming exactly the object behind an `O_PATH` descriptor.
