@@ -15,8 +15,10 @@
 //! - `stats`     — container stats and top.
 //! - `events`    — the event bus behind `GET /events`.
 //! - `volumes`   — volumes of the local driver: store, names, options, filters, prune.
+//! - `build`     — the classic builder behind `POST /build`.
 #![recursion_limit = "256"]
 pub mod api;
+pub mod build;
 pub mod config;
 pub mod containers;
 pub mod events;
