@@ -376,3 +376,49 @@ fn shutdown_ends_an_open_events_stream() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// `docker stop` sends `kill` events as dockerd's `killWithSignal` does: the stop signal,
+/// then SIGKILL when the timeout passes (busybox `sleep` as PID 1 ignores SIGTERM), then
+/// `die` and `stop`; `docker rm -f` sends SIGKILL's `kill` before `die` and `destroy`.
+#[test]
+fn stop_and_rm_force_send_kill_events() {
+    let d = Daemon::start();
+    let f = Fixtures::load();
+    let image = d.pull_fixture(&f, "busybox");
+    let since = unix_now();
+    d.docker_ok(&["run", "-d", "--name", "ev-stop", &image, "sleep", "60"]);
+    d.docker_ok(&["stop", "-t", "1", "ev-stop"]);
+    d.docker_ok(&["start", "ev-stop"]);
+    d.docker_ok(&["rm", "-f", "ev-stop"]);
+    let until = unix_now();
+    let out = d.docker_ok(&[
+        "events",
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "--filter",
+        "type=container",
+        "--format",
+        "{{json .}}",
+    ]);
+    let events = json_lines(&out);
+    let actions: Vec<String> = events
+        .iter()
+        .map(|e| {
+            let action = e["Action"].as_str().unwrap_or("").to_string();
+            match e["Actor"]["Attributes"]["signal"].as_str() {
+                Some(signal) => format!("{action}:{signal}"),
+                None => action,
+            }
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "create", "start", "kill:15", "kill:9", "die", "stop", "start", "kill:9", "die",
+            "destroy"
+        ],
+        "{out}"
+    );
+}

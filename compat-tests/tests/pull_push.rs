@@ -398,7 +398,7 @@ fn import_a_root_filesystem_tarball() {
     assert_eq!(shown.trim(), "[\"/bin/sh\"] [\"A=1\"] made here 1");
 
     let err = d.docker_err(&["import", "-c", "RUN true", &tarball]);
-    assert!(err.contains("RUN is not a valid change command"), "{err}");
+    assert!(err.contains("run is not a valid change command"), "{err}");
 
     // An imported image has its layer blob: a manifest is written for the push.
     let f = Fixtures::load();

@@ -35,7 +35,13 @@ pub async fn kill(daemon: &SharedDaemon, reference: &str, signal: Option<&str>) 
             Ok(())
         });
     }
-    send_signal(daemon, &c, signo).await?;
+    signal_with_event(daemon, &c, signo).await
+}
+
+/// Sends a signal and, once it is delivered, the `kill` event with its number, as
+/// dockerd's `killWithSignal` does for `docker kill`, `stop` and `rm -f` alike.
+async fn signal_with_event(daemon: &SharedDaemon, c: &Container, signo: i32) -> Result<()> {
+    send_signal(daemon, c, signo).await?;
     let mut attrs = c.event_attributes();
     attrs.insert("signal".into(), signo.to_string());
     daemon.events.publish("container", "kill", &c.id, attrs);
@@ -128,13 +134,13 @@ pub async fn stop_container(
     }
     let stopped = 'stopped: {
         if signo != 9 {
-            let _ = send_signal(daemon, c, signo).await;
+            let _ = signal_with_event(daemon, c, signo).await;
             let limit = (timeout >= 0).then(|| Duration::from_secs(timeout as u64));
             if wait_stopped(daemon, &c.id, limit).await {
                 break 'stopped true;
             }
         }
-        let _ = send_signal(daemon, c, 9).await;
+        let _ = signal_with_event(daemon, c, 9).await;
         wait_stopped(daemon, &c.id, Some(Duration::from_secs(30))).await
     };
     if !stopped {
@@ -237,7 +243,7 @@ pub async fn remove(daemon: &SharedDaemon, reference: &str, force: bool) -> Resu
         if c.state.status == Status::Paused {
             let _ = daemon.engine.resume(c.task_id()).await;
         }
-        let _ = send_signal(daemon, &c, 9).await;
+        let _ = signal_with_event(daemon, &c, 9).await;
         if !wait_stopped(daemon, &c.id, Some(Duration::from_secs(30))).await {
             return Err(ContainerError::Internal(format!(
                 "Could not kill running container {}, cannot remove",

@@ -11,11 +11,12 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::HeaderValue;
 use axum::response::Response;
 use futures::StreamExt;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use sha2::{Digest as _, Sha256};
 use tokio::io::AsyncWriteExt;
 
 use crate::api::ApiError;
+use crate::containers::commit_config::{apply_changes, go_config};
 use crate::reference::Reference;
 use crate::registry::platform::Platform;
 use crate::state::SharedDaemon;
@@ -256,108 +257,12 @@ fn target_and_config(request: &ImportRequest) -> Result<(Option<Reference>, Valu
 }
 
 /// A container config (Go's `container.Config`, every field present as dockerd writes
-/// it) with the `--change` instructions applied.
+/// it) with the `--change` instructions applied: the same instructions and checks as
+/// `docker commit --change` (dockerd's `BuildFromConfig` serves both).
 pub fn config_from_changes(changes: &[String]) -> Result<Value, ApiError> {
-    let mut config: Map<String, Value> = serde_json::from_value(json!({
-        "Hostname": "", "Domainname": "", "User": "", "AttachStdin": false, "AttachStdout": false,
-        "AttachStderr": false, "Tty": false, "OpenStdin": false, "StdinOnce": false, "Env": null,
-        "Cmd": null, "Image": "", "Volumes": null, "WorkingDir": "", "Entrypoint": null,
-        "OnBuild": null, "Labels": null
-    }))
-    .unwrap_or_default();
-    for change in changes
-        .iter()
-        .flat_map(|c| c.lines())
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
-    {
-        let (instruction, args) = change
-            .split_once(char::is_whitespace)
-            .unwrap_or((change, ""));
-        let args = args.trim();
-        match instruction.to_ascii_uppercase().as_str() {
-            "CMD" => {
-                config.insert("Cmd".into(), command_form(args));
-            }
-            "ENTRYPOINT" => {
-                config.insert("Entrypoint".into(), command_form(args));
-            }
-            "WORKDIR" => {
-                config.insert("WorkingDir".into(), json!(args));
-            }
-            "USER" => {
-                config.insert("User".into(), json!(args));
-            }
-            "STOPSIGNAL" => {
-                config.insert("StopSignal".into(), json!(args));
-            }
-            "ENV" => push_pairs(&mut config, "Env", args, |k, v| json!(format!("{k}={v}")))?,
-            "LABEL" => {
-                let labels = config.entry("Labels").or_insert(Value::Null);
-                if labels.is_null() {
-                    *labels = json!({});
-                }
-                for (k, v) in crate::containers::commit_config::key_values(args) {
-                    labels[k] = json!(v);
-                }
-            }
-            "EXPOSE" => {
-                let ports = config.entry("ExposedPorts").or_insert_with(|| json!({}));
-                for port in args.split_whitespace() {
-                    let port = if port.contains('/') {
-                        port.to_string()
-                    } else {
-                        format!("{port}/tcp")
-                    };
-                    ports[port] = json!({});
-                }
-            }
-            "VOLUME" => {
-                let volumes = config.entry("Volumes").or_insert(Value::Null);
-                if volumes.is_null() {
-                    *volumes = json!({});
-                }
-                let paths: Vec<String> = serde_json::from_str(args)
-                    .unwrap_or_else(|_| args.split_whitespace().map(str::to_string).collect());
-                for path in paths {
-                    volumes[path] = json!({});
-                }
-            }
-            other => {
-                return Err(ApiError::bad_request(format!(
-                    "{other} is not a valid change command"
-                )));
-            }
-        }
-    }
-    Ok(Value::Object(config))
-}
-
-/// JSON form `["a","b"]` as is; shell form wrapped in `/bin/sh -c`.
-fn command_form(args: &str) -> Value {
-    match serde_json::from_str::<Vec<String>>(args) {
-        Ok(list) => json!(list),
-        Err(_) => json!(["/bin/sh", "-c", args]),
-    }
-}
-
-fn push_pairs(
-    config: &mut Map<String, Value>,
-    key: &str,
-    args: &str,
-    item: impl Fn(&str, &str) -> Value,
-) -> Result<(), ApiError> {
-    let list = config.entry(key).or_insert(Value::Null);
-    if list.is_null() {
-        *list = json!([]);
-    }
-    let Some(items) = list.as_array_mut() else {
-        return Err(ApiError::internal(format!("{key} is not a list")));
-    };
-    for (k, v) in crate::containers::commit_config::key_values(args) {
-        items.push(item(&k, &v));
-    }
-    Ok(())
+    let mut config = go_config(&Value::Null);
+    apply_changes(&mut config, changes)?;
+    Ok(config)
 }
 
 #[cfg(test)]
@@ -381,7 +286,8 @@ mod tests {
         assert_eq!(config["ExposedPorts"], json!({"80/tcp": {}}));
         assert_eq!(config["Labels"], json!({"x": "y"}));
         assert_eq!(config["Entrypoint"], json!(["/bin/sh", "-c", "echo hi"]));
-        assert!(config_from_changes(&["RUN true".to_string()]).is_err());
+        let err = config_from_changes(&["RUN true".to_string()]).unwrap_err();
+        assert_eq!(err.to_string(), "run is not a valid change command");
         assert_eq!(config_from_changes(&[]).expect("empty")["Cmd"], Value::Null);
     }
 }
