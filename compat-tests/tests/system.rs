@@ -459,3 +459,27 @@ fn a_tcp_port_in_use_is_refused_before_anything_starts() {
         "the unix socket was created by a refused start"
     );
 }
+
+/// The unix socket is `srw-rw----` owned by root and the `docker` group (root's group when
+/// there is no such group), as dockerd makes it.
+#[test]
+fn unix_socket_is_0660_for_the_docker_group() {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let d = common::Daemon::start();
+    let path = d.host().trim_start_matches("unix://").to_string();
+    let meta = std::fs::metadata(&path).expect("socket metadata");
+    assert!(meta.file_type().is_socket(), "{path} is not a socket");
+    assert_eq!(meta.mode() & 0o7777, 0o660, "mode {:o}", meta.mode());
+    assert_eq!(meta.uid(), 0);
+    let group = std::fs::read_to_string("/etc/group").unwrap_or_default();
+    let docker_gid = group
+        .lines()
+        .find_map(|l| {
+            let fields: Vec<&str> = l.split(':').collect();
+            (fields.first() == Some(&"docker"))
+                .then(|| fields.get(2).and_then(|g| g.parse::<u32>().ok()))
+                .flatten()
+        })
+        .unwrap_or(0);
+    assert_eq!(meta.gid(), docker_gid);
+}
