@@ -272,3 +272,21 @@ fn cp_copies_files_and_folders_out_of_a_container() {
     );
     d.docker_ok(&["rm", "src"]);
 }
+
+/// `docker kill` (SIGKILL) answers once the container has stopped, as dockerd's `Kill`
+/// does: a `docker rm` right after it succeeds, and inspect already shows it exited.
+#[test]
+fn kill_answers_once_the_container_has_stopped() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let image = d.pull_fixture(&f, "busybox");
+    for round in 0..3 {
+        let name = format!("killed-{round}");
+        d.docker_ok(&["run", "-d", "--name", &name, &image, "sleep", "300"]);
+        d.docker_ok(&["kill", &name]);
+        let state = &inspect(&d, &name)["State"];
+        assert_eq!(state["Running"], false, "{state}");
+        assert_eq!(state["ExitCode"], 137, "{state}");
+        d.docker_ok(&["rm", &name]);
+    }
+}

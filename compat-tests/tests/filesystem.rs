@@ -98,6 +98,14 @@ fn cp_into_and_out_of_running_and_stopped_containers() {
         &["cp", "-", "cprun:/tmp"],
         &one_file_tar("fromstdin.txt", b"stdin\n"),
     );
+    // dockerd decompresses what it unpacks: a gzip'ed or zstd'ed tar on stdin works too.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &one_file_tar("gzipped.txt", b"gz\n")).expect("gzip");
+    docker_stdin(&d, &["cp", "-", "cprun:/tmp"], &gz.finish().expect("gzip"));
+    let zst = zstd::encode_all(&one_file_tar("zstded.txt", b"zst\n")[..], 3).expect("zstd");
+    docker_stdin(&d, &["cp", "-", "cprun:/tmp"], &zst);
+    let out = d.docker_ok(&["exec", "cprun", "cat", "/tmp/gzipped.txt", "/tmp/zstded.txt"]);
+    assert_eq!(out, "gz\nzst\n");
     d.docker_ok(&["cp", &s("file.txt"), "cprun:/data/"]);
     let out = d.docker_ok(&[
         "exec",

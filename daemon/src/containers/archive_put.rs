@@ -13,6 +13,7 @@ use super::archive_extract::{extract, ExtractError, ExtractOptions};
 use super::archive_fs::{is_dir, mount_holding, ContainerFs};
 use super::record::Container;
 use super::{ContainerError, Result};
+use crate::store::decompress::with_decompressed;
 
 /// What the request asked for.
 #[derive(Debug, Clone, Default)]
@@ -87,7 +88,12 @@ pub fn extract_to_dir(
         no_overwrite_dir_non_dir: req.no_overwrite_dir_non_dir,
         chown,
     };
-    extract(&fs, &dest.path, body, &opts).map_err(|e| match e {
+    // dockerd's `Untar` decompresses: gzip, bzip2, xz and zstd archives are accepted.
+    let extracted = with_decompressed(body, |tar| extract(&fs, &dest.path, tar, &opts))
+        .map_err(|e| {
+            ContainerError::Internal(format!("Error processing tar file(exit status 1): {e}"))
+        })?;
+    extracted.map_err(|e| match e {
         ExtractError::Refused(m) => {
             ContainerError::Internal(format!("Error processing tar file(exit status 1): {m}"))
         }

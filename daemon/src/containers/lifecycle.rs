@@ -35,7 +35,13 @@ pub async fn kill(daemon: &SharedDaemon, reference: &str, signal: Option<&str>) 
             Ok(())
         });
     }
-    signal_with_event(daemon, &c, signo).await
+    signal_with_event(daemon, &c, signo).await?;
+    if signo == 9 {
+        // dockerd's `Kill`: SIGKILL answers once the container has stopped (10 s at most),
+        // so a `rm` right after the kill finds it stopped.
+        wait_stopped(daemon, &c.id, Some(Duration::from_secs(10))).await;
+    }
+    Ok(())
 }
 
 /// Sends a signal and, once it is delivered, the `kill` event with its number, as

@@ -6,11 +6,14 @@
 //! - `extract` — safe tar extraction (no escapes via `..`, absolute paths, symlinks,
 //!   hard links), whiteouts converted for overlayfs.
 //! - `local_layer` — a layer made here (`docker commit`) stored as a pulled one.
+//! - `decompress` — tar streams that may be gzip, bzip2, xz or zstd compressed, told by
+//!   their first bytes (dockerd's `DecompressStream`).
 //! - `atomic`  — write-whole helpers (temp file, fsync, rename).
 //! - `gc`      — removal of layers and blobs no image uses any more.
 //! - `digest`  — strict parsing of "sha256:<hex>" digests and hashing helpers.
 pub mod atomic;
 pub mod content;
+pub mod decompress;
 pub mod digest;
 pub mod extract;
 pub mod gc;
