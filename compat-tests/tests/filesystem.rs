@@ -493,3 +493,59 @@ fn a_committed_image_pushes_and_pulls_back_by_digest() {
     );
     d.docker_ok(&["rmi", &reference]);
 }
+
+/// Exports and copies of a stopped container at the same time each hold its root
+/// mounted: none is cut short when another finishes (or when the container's exit is
+/// handled just after `docker run` returns).
+#[test]
+fn concurrent_exports_of_a_stopped_container_are_whole() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let image = d.pull_fixture(&f, "busybox");
+    d.docker_ok(&["run", "--name", "exported", &image, "true"]);
+    let dir = d.dir.path().join("exports");
+    std::fs::create_dir_all(&dir).expect("exports folder");
+    let children: Vec<_> = (0..4)
+        .map(|i| {
+            let out = dir.join(format!("export-{i}.tar"));
+            let args: Vec<String> = if i % 2 == 0 {
+                vec!["export".into(), "-o".into(), out.display().to_string()]
+            } else {
+                vec!["cp".into(), "exported:/".into(), "-".into()]
+            };
+            let mut cmd = d.docker_cmd();
+            cmd.args(&args);
+            if i % 2 == 0 {
+                cmd.arg("exported");
+            }
+            cmd.stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("docker")
+        })
+        .collect();
+    let mut sizes = Vec::new();
+    for (i, child) in children.into_iter().enumerate() {
+        let out = child.wait_with_output().expect("docker output");
+        assert!(
+            out.status.success(),
+            "{i}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let tar = if i % 2 == 0 {
+            std::fs::read(dir.join(format!("export-{i}.tar"))).expect("export file")
+        } else {
+            out.stdout
+        };
+        let mut archive = tar::Archive::new(&tar[..]);
+        let entries = archive
+            .entries()
+            .expect("a tar")
+            .map(|e| e.expect("a whole entry").header().entry_size().unwrap_or(0))
+            .count();
+        assert!(entries > 100, "{i}: only {entries} entries");
+        sizes.push(entries);
+    }
+    assert_eq!(sizes[0], sizes[2], "{sizes:?}");
+    assert_eq!(sizes[1], sizes[3], "{sizes:?}");
+}

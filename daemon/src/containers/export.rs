@@ -1,5 +1,5 @@
 //! `GET /containers/{id}/export`: the container's root as a tar stream (the overlay of
-//! its image and its changes; mounted for the export when the container is stopped).
+//! its image and its changes), held mounted while the tar is written.
 use std::io::Write;
 use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
@@ -55,7 +55,6 @@ fn write_tar(root: &Path, out: impl Write) -> std::io::Result<()> {
 
 /// Starts the export; the receiver yields the tar's bytes.
 pub fn export(c: Container, layers_root: &Path) -> Result<mpsc::Receiver<std::io::Result<Bytes>>> {
-    let was_mounted_by_us = !c.state.status.is_running();
     let merged = rootfs::mount_rootfs(&c, layers_root)?;
     let (tx, rx) = mpsc::channel(16);
     tokio::task::spawn_blocking(move || {
@@ -64,9 +63,7 @@ pub fn export(c: Container, layers_root: &Path) -> Result<mpsc::Receiver<std::io
             tracing::debug!(id = %c.id, error = %e, "export ended early");
             let _ = tx.blocking_send(Err(e));
         }
-        if was_mounted_by_us {
-            rootfs::unmount_rootfs(&c);
-        }
+        rootfs::unmount_rootfs(&c);
     });
     Ok(rx)
 }

@@ -287,7 +287,7 @@ pub async fn destroy(daemon: &SharedDaemon, id: &str) -> Result<()> {
         }
     }
     super::mounts_setup::release(daemon, &c);
-    rootfs::unmount_rootfs(&c);
+    rootfs::force_unmount_rootfs(&c);
     let _ = std::fs::remove_dir_all(bundle_dir(daemon, id));
     daemon.containers.remove(id)?;
     daemon

@@ -1,7 +1,9 @@
 //! A container's root: an overlay of the image's unpacked layers plus the container's
 //! own upper and work folders, mounted at `<container>/merged` while it runs; and the
 //! files berthd writes for it: `/etc/hostname`, `/etc/hosts`, `/etc/resolv.conf`.
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{LazyLock, Mutex};
 
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 
@@ -41,13 +43,33 @@ fn is_mounted(path: &Path) -> bool {
         .any(|l| l.split(' ').nth(4) == Some(target.as_str()))
 }
 
-/// Mounts the overlay at `<container>/merged` (nothing to do when already mounted).
+/// How many users hold each container's overlay mounted: its run, an export, a `cp`
+/// into or out of it while stopped, a copy-up. The last one to let go unmounts it, so an
+/// export is not cut short by the container's exit or by a `cp` finishing at its side.
+static HOLDERS: LazyLock<Mutex<HashMap<String, usize>>> = LazyLock::new(Mutex::default);
+
+fn holders() -> std::sync::MutexGuard<'static, HashMap<String, usize>> {
+    HOLDERS.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Mounts the overlay at `<container>/merged` (or takes another hold on it when it is
+/// already mounted). Each successful call is paired with one `unmount_rootfs`.
 pub fn mount_rootfs(c: &Container, layers_root: &Path) -> Result<PathBuf> {
     prepare(c)?;
     let merged = c.merged_dir();
+    let mut holders = holders();
     if is_mounted(&merged) {
+        // Mounted with no hold recorded: a run from before berthd restarted holds it.
+        let held = holders.entry(c.id.clone()).or_insert(1);
+        *held += 1;
         return Ok(merged);
     }
+    mount_overlay(c, layers_root, &merged)?;
+    holders.insert(c.id.clone(), 1);
+    Ok(merged)
+}
+
+fn mount_overlay(c: &Container, layers_root: &Path, merged: &Path) -> Result<()> {
     let mut lowers = lower_dirs(layers_root, &c.layers);
     if lowers.is_empty() {
         // overlay needs a lower layer: an empty folder stands in for an image without layers.
@@ -68,7 +90,7 @@ pub fn mount_rootfs(c: &Container, layers_root: &Path) -> Result<PathBuf> {
     );
     mount(
         Some("overlay"),
-        &merged,
+        merged,
         Some("overlay"),
         MsFlags::empty(),
         Some(data.as_str()),
@@ -78,12 +100,31 @@ pub fn mount_rootfs(c: &Container, layers_root: &Path) -> Result<PathBuf> {
             format!("mounting the overlay of {}", c.id),
             std::io::Error::from(e),
         )
-    })?;
-    Ok(merged)
+    })
 }
 
-/// Unmounts the overlay (nothing to do when not mounted).
+/// Lets go of one hold on the overlay; the last one unmounts it.
 pub fn unmount_rootfs(c: &Container) {
+    let mut holders = holders();
+    match holders.get_mut(&c.id) {
+        Some(held) if *held > 1 => {
+            *held -= 1;
+            return;
+        }
+        _ => {
+            holders.remove(&c.id);
+        }
+    }
+    detach(c);
+}
+
+/// Unmounts the overlay whoever holds it: the container is being removed.
+pub fn force_unmount_rootfs(c: &Container) {
+    holders().remove(&c.id);
+    detach(c);
+}
+
+fn detach(c: &Container) {
     let merged = c.merged_dir();
     if !is_mounted(&merged) {
         return;
