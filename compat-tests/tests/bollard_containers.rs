@@ -180,3 +180,53 @@ async fn exec_logs_and_list_through_bollard() {
         .await
         .expect("remove");
 }
+
+/// Resizing a container started without a terminal is not an error (there is nothing to
+/// resize), as with dockerd and containerd's shim; then kill, wait and remove in a row,
+/// as bollard's own integration tests do.
+#[tokio::test]
+async fn resize_without_a_tty_then_kill_wait_remove() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let image = d.pull_fixture(&f, "busybox");
+    let docker = d.bollard();
+    let body = ContainerCreateBody {
+        image: Some(image),
+        open_stdin: Some(true),
+        ..Default::default()
+    };
+    let opts = CreateContainerOptionsBuilder::default()
+        .name("notty")
+        .build();
+    docker
+        .create_container(Some(opts), body)
+        .await
+        .expect("create_container");
+    docker
+        .start_container("notty", None::<StartContainerOptions>)
+        .await
+        .expect("start");
+    let size = bollard::query_parameters::ResizeContainerTTYOptionsBuilder::default()
+        .w(50)
+        .h(50)
+        .build();
+    docker
+        .resize_container_tty("notty", size)
+        .await
+        .expect("resize of a container without a tty");
+    docker
+        .kill_container("notty", None::<bollard::query_parameters::KillContainerOptions>)
+        .await
+        .expect("kill");
+    let _ = docker
+        .wait_container("notty", None::<bollard::query_parameters::WaitContainerOptions>)
+        .collect::<Vec<_>>()
+        .await;
+    docker
+        .remove_container(
+            "notty",
+            None::<bollard::query_parameters::RemoveContainerOptions>,
+        )
+        .await
+        .expect("remove right after kill and wait");
+}

@@ -239,7 +239,10 @@ impl Shim {
                     None if p.terminal => {
                         return Err(Error::Conflict("process has no terminal yet".into()))
                     }
-                    None => return Err(Error::BadRequest("process has no terminal".into())),
+                    // As containerd's runc shim: a process without a terminal has
+                    // nothing to resize, and that is not an error (`docker resize` of a
+                    // container started without -t answers 200 from dockerd).
+                    None => {}
                 }
                 Ok(Reply::Now(json!({})))
             }
