@@ -549,3 +549,47 @@ fn concurrent_exports_of_a_stopped_container_are_whole() {
     assert_eq!(sizes[0], sizes[2], "{sizes:?}");
     assert_eq!(sizes[1], sizes[3], "{sizes:?}");
 }
+
+/// A container removed while an export still reads its root (`docker rm`, as bollard's
+/// tests do with `container prune` alongside) goes at once, and the export still ends
+/// whole: its folder stays until the export lets go, as dockerd's mounted RW layer does.
+#[test]
+fn removing_a_container_during_its_export_leaves_the_export_whole() {
+    use std::io::Read as _;
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let image = d.pull_fixture(&f, "busybox");
+    d.docker_ok(&["run", "--name", "going", &image, "sh", "-c", "echo mine > /made-here"]);
+    let mut export = d
+        .docker_cmd()
+        .args(["export", "going"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("docker export");
+    let mut stdout = export.stdout.take().expect("stdout");
+    // Read a little: the rest waits in the pipes while the container is removed.
+    let mut tar = vec![0u8; 4096];
+    stdout.read_exact(&mut tar).expect("the export's first bytes");
+    d.docker_ok(&["rm", "going"]);
+    let err = d.docker_err(&["inspect", "going"]);
+    assert!(err.contains("No such object: going"), "{err}");
+    stdout.read_to_end(&mut tar).expect("the rest of the export");
+    let status = export.wait().expect("docker export ends");
+    assert!(status.success());
+    let mut archive = tar::Archive::new(&tar[..]);
+    let mut names = Vec::new();
+    for entry in archive.entries().expect("a tar") {
+        let entry = entry.expect("a whole entry");
+        names.push(entry.path().expect("a path").display().to_string());
+    }
+    assert!(names.iter().any(|n| n == "made-here"), "{names:?}");
+    assert!(names.iter().any(|n| n == "bin/sh"), "{names:?}");
+    // The folder went when the export ended.
+    let containers = d.data_root().join("containers");
+    common::eventually("the removed container's folder to go", || {
+        std::fs::read_dir(&containers)
+            .map(|entries| entries.count() == 0)
+            .unwrap_or(true)
+    });
+}

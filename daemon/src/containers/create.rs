@@ -331,7 +331,7 @@ pub async fn create(
         .and_then(|_| plan.save(&record.dir).map_err(ContainerError::from))
         .and_then(|_| super::mounts_setup::populate(daemon, &record))
     {
-        let _ = daemon.containers.remove(&record.id);
+        let _ = daemon.containers.remove(&record.id, true);
         super::mounts::discard_anonymous(daemon, &record.mount_points);
         return Err(e);
     }

@@ -287,9 +287,9 @@ pub async fn destroy(daemon: &SharedDaemon, id: &str) -> Result<()> {
         }
     }
     super::mounts_setup::release(daemon, &c);
-    rootfs::force_unmount_rootfs(&c);
+    let folder_can_go = rootfs::release_for_removal(&c);
     let _ = std::fs::remove_dir_all(bundle_dir(daemon, id));
-    daemon.containers.remove(id)?;
+    daemon.containers.remove(id, folder_can_go)?;
     daemon
         .events
         .publish("container", "destroy", id, c.event_attributes());

@@ -43,12 +43,21 @@ fn is_mounted(path: &Path) -> bool {
         .any(|l| l.split(' ').nth(4) == Some(target.as_str()))
 }
 
-/// How many users hold each container's overlay mounted: its run, an export, a `cp`
-/// into or out of it while stopped, a copy-up. The last one to let go unmounts it, so an
-/// export is not cut short by the container's exit or by a `cp` finishing at its side.
-static HOLDERS: LazyLock<Mutex<HashMap<String, usize>>> = LazyLock::new(Mutex::default);
+/// Who holds each container's overlay mounted: its run, an export, a `cp` into or out of
+/// it while stopped, a copy-up. The last one to let go unmounts it, so an export is not
+/// cut short by the container's exit or by a `cp` finishing at its side; and a container
+/// removed meanwhile (`rm`, `container prune`) keeps its folder until then, as dockerd's
+/// layer store keeps a mounted RW layer.
+#[derive(Debug)]
+struct Holds {
+    count: usize,
+    /// The container was removed: the last holder removes this folder.
+    remove_dir: Option<PathBuf>,
+}
 
-fn holders() -> std::sync::MutexGuard<'static, HashMap<String, usize>> {
+static HOLDERS: LazyLock<Mutex<HashMap<String, Holds>>> = LazyLock::new(Mutex::default);
+
+fn holders() -> std::sync::MutexGuard<'static, HashMap<String, Holds>> {
     HOLDERS.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
@@ -60,12 +69,21 @@ pub fn mount_rootfs(c: &Container, layers_root: &Path) -> Result<PathBuf> {
     let mut holders = holders();
     if is_mounted(&merged) {
         // Mounted with no hold recorded: a run from before berthd restarted holds it.
-        let held = holders.entry(c.id.clone()).or_insert(1);
-        *held += 1;
+        let holds = holders.entry(c.id.clone()).or_insert(Holds {
+            count: 1,
+            remove_dir: None,
+        });
+        holds.count += 1;
         return Ok(merged);
     }
     mount_overlay(c, layers_root, &merged)?;
-    holders.insert(c.id.clone(), 1);
+    holders.insert(
+        c.id.clone(),
+        Holds {
+            count: 1,
+            remove_dir: None,
+        },
+    );
     Ok(merged)
 }
 
@@ -103,25 +121,43 @@ fn mount_overlay(c: &Container, layers_root: &Path, merged: &Path) -> Result<()>
     })
 }
 
-/// Lets go of one hold on the overlay; the last one unmounts it.
+/// Lets go of one hold on the overlay; the last one unmounts it (and removes the
+/// container's folder when the container was removed meanwhile).
 pub fn unmount_rootfs(c: &Container) {
-    let mut holders = holders();
-    match holders.get_mut(&c.id) {
-        Some(held) if *held > 1 => {
-            *held -= 1;
-            return;
+    let remove_dir = {
+        let mut holders = holders();
+        match holders.get_mut(&c.id) {
+            Some(holds) if holds.count > 1 => {
+                holds.count -= 1;
+                return;
+            }
+            _ => holders.remove(&c.id).and_then(|h| h.remove_dir),
         }
-        _ => {
+    };
+    detach(c);
+    if let Some(dir) = remove_dir {
+        if let Err(e) = std::fs::remove_dir_all(&dir) {
+            tracing::warn!(id = %c.id, error = %e, "removing the folder of a removed container");
+        }
+    }
+}
+
+/// The container is being removed. Returns true when its folder can go now: nobody holds
+/// its overlay (it is unmounted here). Otherwise the last holder unmounts it and removes
+/// the folder.
+pub fn release_for_removal(c: &Container) -> bool {
+    {
+        let mut holders = holders();
+        if let Some(holds) = holders.get_mut(&c.id) {
+            if holds.count > 0 {
+                holds.remove_dir = Some(c.dir.clone());
+                return false;
+            }
             holders.remove(&c.id);
         }
     }
     detach(c);
-}
-
-/// Unmounts the overlay whoever holds it: the container is being removed.
-pub fn force_unmount_rootfs(c: &Container) {
-    holders().remove(&c.id);
-    detach(c);
+    true
 }
 
 fn detach(c: &Container) {

@@ -207,10 +207,22 @@ impl ContainerStore {
     }
 
     /// Forgets a container and removes its folder.
-    pub fn remove(&self, id: &str) -> Result<()> {
+    /// Forgets the container; its folder goes too unless `remove_folder` is false (an
+    /// export still reads its root: see `rootfs::release_for_removal`).
+    pub fn remove(&self, id: &str, remove_folder: bool) -> Result<()> {
         let entry = self.write().remove(id);
         if let Some(entry) = entry {
             entry.notice.send_modify(|n| n.removed = true);
+            if !remove_folder {
+                // Without its record the folder is not a container after a restart.
+                let record = entry.record.dir.join(RECORD_FILE);
+                if let Err(e) = std::fs::remove_file(&record) {
+                    if e.kind() != std::io::ErrorKind::NotFound {
+                        return Err(ContainerError::io(format!("removing {}", record.display()), e));
+                    }
+                }
+                return Ok(());
+            }
             let dir = entry.record.dir;
             if let Err(e) = std::fs::remove_dir_all(&dir) {
                 if e.kind() != std::io::ErrorKind::NotFound {
@@ -273,7 +285,7 @@ mod tests {
         // Records come back after a reopen.
         let again = ContainerStore::open(dir.path()).expect("reopen");
         assert_eq!(again.lookup("db").unwrap().id, b);
-        again.remove(&b).expect("remove");
+        again.remove(&b, true).expect("remove");
         assert!(again.lookup("db").is_err());
     }
 }
