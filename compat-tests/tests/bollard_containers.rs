@@ -215,11 +215,17 @@ async fn resize_without_a_tty_then_kill_wait_remove() {
         .await
         .expect("resize of a container without a tty");
     docker
-        .kill_container("notty", None::<bollard::query_parameters::KillContainerOptions>)
+        .kill_container(
+            "notty",
+            None::<bollard::query_parameters::KillContainerOptions>,
+        )
         .await
         .expect("kill");
     let _ = docker
-        .wait_container("notty", None::<bollard::query_parameters::WaitContainerOptions>)
+        .wait_container(
+            "notty",
+            None::<bollard::query_parameters::WaitContainerOptions>,
+        )
         .collect::<Vec<_>>()
         .await;
     docker

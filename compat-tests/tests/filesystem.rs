@@ -104,7 +104,13 @@ fn cp_into_and_out_of_running_and_stopped_containers() {
     docker_stdin(&d, &["cp", "-", "cprun:/tmp"], &gz.finish().expect("gzip"));
     let zst = zstd::encode_all(&one_file_tar("zstded.txt", b"zst\n")[..], 3).expect("zstd");
     docker_stdin(&d, &["cp", "-", "cprun:/tmp"], &zst);
-    let out = d.docker_ok(&["exec", "cprun", "cat", "/tmp/gzipped.txt", "/tmp/zstded.txt"]);
+    let out = d.docker_ok(&[
+        "exec",
+        "cprun",
+        "cat",
+        "/tmp/gzipped.txt",
+        "/tmp/zstded.txt",
+    ]);
     assert_eq!(out, "gz\nzst\n");
     d.docker_ok(&["cp", &s("file.txt"), "cprun:/data/"]);
     let out = d.docker_ok(&[
@@ -559,7 +565,15 @@ fn removing_a_container_during_its_export_leaves_the_export_whole() {
     let f = Fixtures::load();
     let d = Daemon::start();
     let image = d.pull_fixture(&f, "busybox");
-    d.docker_ok(&["run", "--name", "going", &image, "sh", "-c", "echo mine > /made-here"]);
+    d.docker_ok(&[
+        "run",
+        "--name",
+        "going",
+        &image,
+        "sh",
+        "-c",
+        "echo mine > /made-here",
+    ]);
     let mut export = d
         .docker_cmd()
         .args(["export", "going"])
@@ -570,11 +584,15 @@ fn removing_a_container_during_its_export_leaves_the_export_whole() {
     let mut stdout = export.stdout.take().expect("stdout");
     // Read a little: the rest waits in the pipes while the container is removed.
     let mut tar = vec![0u8; 4096];
-    stdout.read_exact(&mut tar).expect("the export's first bytes");
+    stdout
+        .read_exact(&mut tar)
+        .expect("the export's first bytes");
     d.docker_ok(&["rm", "going"]);
     let err = d.docker_err(&["inspect", "going"]);
     assert!(err.contains("No such object: going"), "{err}");
-    stdout.read_to_end(&mut tar).expect("the rest of the export");
+    stdout
+        .read_to_end(&mut tar)
+        .expect("the rest of the export");
     let status = export.wait().expect("docker export ends");
     assert!(status.success());
     let mut archive = tar::Archive::new(&tar[..]);

@@ -89,8 +89,8 @@ pub fn extract_to_dir(
         chown,
     };
     // dockerd's `Untar` decompresses: gzip, bzip2, xz and zstd archives are accepted.
-    let extracted = with_decompressed(body, |tar| extract(&fs, &dest.path, tar, &opts))
-        .map_err(|e| {
+    let extracted =
+        with_decompressed(body, |tar| extract(&fs, &dest.path, tar, &opts)).map_err(|e| {
             ContainerError::Internal(format!("Error processing tar file(exit status 1): {e}"))
         })?;
     extracted.map_err(|e| match e {

@@ -58,7 +58,9 @@ struct Holds {
 static HOLDERS: LazyLock<Mutex<HashMap<String, Holds>>> = LazyLock::new(Mutex::default);
 
 fn holders() -> std::sync::MutexGuard<'static, HashMap<String, Holds>> {
-    HOLDERS.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    HOLDERS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Mounts the overlay at `<container>/merged` (or takes another hold on it when it is

@@ -218,7 +218,10 @@ impl ContainerStore {
                 let record = entry.record.dir.join(RECORD_FILE);
                 if let Err(e) = std::fs::remove_file(&record) {
                     if e.kind() != std::io::ErrorKind::NotFound {
-                        return Err(ContainerError::io(format!("removing {}", record.display()), e));
+                        return Err(ContainerError::io(
+                            format!("removing {}", record.display()),
+                            e,
+                        ));
                     }
                 }
                 return Ok(());
