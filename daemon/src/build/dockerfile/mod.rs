@@ -16,6 +16,8 @@ mod tests_command;
 #[cfg(test)]
 mod tests_expand;
 #[cfg(test)]
+mod tests_lines;
+#[cfg(test)]
 mod tests_parse;
 
 use instructions::Parsed;
