@@ -64,6 +64,15 @@ impl Flags {
             .filter(|v| !v.is_empty())
     }
 
+    /// Every value given to a flag, in order (empty ones too).
+    pub(crate) fn values(&self, name: &str) -> Vec<&str> {
+        self.given
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
     /// The names given, in order (each once).
     pub(crate) fn used(&self) -> Vec<String> {
         let mut names: Vec<String> = Vec::new();

@@ -49,6 +49,9 @@ pub(crate) fn parse_node(node: &RawNode) -> Result<Parsed, String> {
         "run" => {
             let f = flags(&[("mount", FlagKind::Strings)])?;
             run_flags = f.used();
+            for mount in f.values("mount") {
+                super::mounts::check_mount(mount)?;
+            }
             Command::Run(shell_or_exec(node))
         }
         "cmd" => {

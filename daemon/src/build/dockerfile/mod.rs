@@ -10,6 +10,7 @@ mod expand;
 mod flags;
 mod instructions;
 mod lines;
+mod mounts;
 mod split;
 #[cfg(test)]
 mod tests_command;

@@ -362,3 +362,26 @@ fn parse_instruction_for_onbuild_triggers() {
     assert_eq!(err("COPY a"), "COPY requires at least two arguments, but only one was provided. Destination could not be determined");
     assert_eq!(err("FROM a"), "*instructions.Stage is not a command type");
 }
+
+#[test]
+fn run_mount_values_are_checked_when_parsing() {
+    assert_eq!(
+        parse_err("FROM a\nRUN --mount=type=foo true\n"),
+        "dockerfile parse error line 2: unsupported mount type \"foo\""
+    );
+    // The flag's quotes are the parser's: dockerd 20.10 printed these.
+    assert_eq!(
+        parse_err("FROM a\nRUN --mount=a\"b true\n"),
+        "dockerfile parse error line 2: invalid field 'ab true' must be a key=value pair"
+    );
+    assert_eq!(
+        parse_err("FROM a\nRUN --mount=\"type=cache\"x true\n"),
+        "dockerfile parse error line 2: unsupported mount type \"cachex\""
+    );
+    assert_eq!(
+        parse_err("FROM a\nRUN --mount= true\n"),
+        "dockerfile parse error line 2: failed to parse csv mounts: EOF"
+    );
+    // A good one parses; the step refuses it (see tests_command).
+    assert!(parse("FROM a\nRUN --mount=type=secret,id=x --mount=type=ssh true\n").is_ok());
+}
