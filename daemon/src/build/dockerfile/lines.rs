@@ -2,6 +2,9 @@
 //! parser directives at the top (`# escape=`, `# syntax=`), comments, blank lines and
 //! line continuations with the escape character.
 
+/// The longest line Go's bufio.Scanner reads (its 64 KiB buffer, less the newline).
+const MAX_LINE: usize = 65535;
+
 /// One instruction's text with its continuation lines joined (comments dropped).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct LogicalLine {
@@ -140,7 +143,13 @@ pub(crate) fn split_lines(text: &str, escape: char) -> Result<Lines, String> {
     let mut out = Vec::new();
     let mut warnings = Vec::new();
     let mut current = 0;
-    let mut lines = physical_lines(text);
+    // Go's bufio.Scanner stops at a line longer than its buffer; what was read before
+    // still counts (an empty file is still "file with no instructions").
+    let mut too_long = false;
+    let mut lines = physical_lines(text).take_while(|l| {
+        too_long = l.len() > MAX_LINE;
+        !too_long
+    });
     while let Some(raw) = lines.next() {
         let first = process_line(&mut d, raw, true)?;
         current += 1;
@@ -182,8 +191,14 @@ pub(crate) fn split_lines(text: &str, escape: char) -> Result<Lines, String> {
             "[WARNING]: Empty continuation lines will become errors in a future release.".into(),
         );
     }
+    drop(lines);
     if out.is_empty() {
         return Err("file with no instructions".into());
+    }
+    if too_long {
+        return Err(format!(
+            "dockerfile line greater than max allowed size of {MAX_LINE}"
+        ));
     }
     Ok(Lines {
         escape: d.escape,

@@ -113,3 +113,102 @@ fn words_keep_quotes_for_the_lexer() {
     assert_eq!(w("  "), Vec::<String>::new());
     assert_eq!(parse_words("a=b` c", '`'), strings(&["a=b` c"]));
 }
+
+#[test]
+fn lines_longer_than_dockerd_reads() {
+    let long = format!("FROM a\nRUN echo {}\n", "x".repeat(65536));
+    assert_eq!(
+        parse(&long).unwrap_err().to_string(),
+        "failed to parse Dockerfile: dockerfile line greater than max allowed size of 65535"
+    );
+    let fits = format!("FROM a\nRUN {}\n", "x".repeat(65535 - 4));
+    assert!(parse(&fits).is_ok());
+    let first = format!("{}\n", "x".repeat(70000));
+    assert_eq!(
+        parse(&first).unwrap_err().to_string(),
+        "failed to parse Dockerfile: file with no instructions"
+    );
+}
+
+#[test]
+fn garbage_never_panics() {
+    // A fixed pseudo-random walk over the characters the parser and lexer treat
+    // specially, multibyte ones included.
+    const PIECES: &[&str] = &[
+        "FROM ",
+        "RUN ",
+        "ENV ",
+        "LABEL ",
+        "ARG ",
+        "COPY ",
+        "ADD ",
+        "ONBUILD ",
+        "HEALTHCHECK ",
+        "EXPOSE ",
+        "VOLUME ",
+        "SHELL ",
+        "CMD ",
+        "--",
+        "--mount=",
+        "--chown=",
+        "=",
+        "\"",
+        "'",
+        "\\",
+        "`",
+        "$",
+        "{",
+        "}",
+        ":",
+        "-",
+        "+",
+        "?",
+        "[",
+        "]",
+        ",",
+        " ",
+        "\t",
+        "\n",
+        "\r\n",
+        "#",
+        "# escape=`\n",
+        "é",
+        "\u{a0}",
+        "µs",
+        "1",
+        "x",
+        "CMD",
+        "NONE",
+        "AS",
+        "a",
+    ];
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let none = |_: &str| None;
+    let set = |_: &str| Some("v w".to_string());
+    let mut parsed = 0;
+    for _ in 0..3000 {
+        let mut text = String::new();
+        for _ in 0..(seed % 24) {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            text.push_str(PIECES[(seed >> 33) as usize % PIECES.len()]);
+        }
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        if seed & (1 << 40) != 0 {
+            text.insert_str(0, "FROM a\n");
+        }
+        if let Ok(df) = parse(&text) {
+            parsed += 1;
+            let all = df.meta_args.iter().chain(
+                df.stages
+                    .iter()
+                    .flat_map(|s| std::iter::once(&s.from).chain(&s.instructions)),
+            );
+            for i in all {
+                let _ = i.command(&none);
+                let _ = i.command(&set);
+            }
+        }
+        let _ = parse_instruction(&text, '`');
+    }
+    assert!(parsed > 100, "only {parsed} parsed");
+}
