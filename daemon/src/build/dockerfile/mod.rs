@@ -2,6 +2,15 @@
 //! `buildkit/frontend/dockerfile/parser` and `instructions`): `parse` splits the file
 //! into stages of instructions; `Instruction::command` gives one instruction's typed
 //! form with variables expanded where dockerd expands them.
+//!
+//! It follows dockerd 20.10 (the buildkit parser it vendors), with two things taken
+//! from newer dockerd: `${VAR-word}` / `${VAR+word}` (20.10: "missing ':' in
+//! substitution") and `HEALTHCHECK --start-interval` (20.10: "Unknown flag").
+//!
+//! Modules: `lines` (directives, comments, continuations), `split` (keyword, flags,
+//! JSON or shell form, words), `flags`, `mounts` (`RUN --mount` values),
+//! `instructions` (typed and checked, unexpanded), `expand` (the shell lexer),
+//! `command` (expansion at the step), `duration` (Go durations).
 use thiserror::Error;
 
 mod command;

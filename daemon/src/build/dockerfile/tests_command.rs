@@ -161,6 +161,7 @@ fn healthcheck_forms() {
             ..Default::default()
         })
     );
+    // `--start-interval` as newer dockerd (20.10: "Unknown flag: start-interval").
     assert_eq!(
         ok("HEALTHCHECK --start-interval=2s --retries=5 cmd  curl -f x || exit 1"),
         Command::Healthcheck(HealthcheckSpec {
