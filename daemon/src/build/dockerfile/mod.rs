@@ -24,6 +24,8 @@ mod split;
 #[cfg(test)]
 mod tests_command;
 #[cfg(test)]
+mod tests_errors;
+#[cfg(test)]
 mod tests_expand;
 #[cfg(test)]
 mod tests_lines;
