@@ -164,12 +164,15 @@ fn arg(args: &[String]) -> Result<Vec<(String, Option<String>)>, String> {
 }
 
 fn copy(node: &RawNode) -> Result<Command, String> {
-    let name = node.cmd.to_uppercase();
-    if node.args.len() < 2 {
-        return Err(format!(
-            "{name} requires at least two arguments, but only one was provided. Destination could not be determined"
-        ));
-    }
+    let (dest, sources) = match node.args.split_last() {
+        Some((dest, sources)) if !sources.is_empty() => (dest, sources),
+        _ => {
+            return Err(format!(
+                "{} requires at least two arguments, but only one was provided. Destination could not be determined",
+                node.cmd.to_uppercase()
+            ))
+        }
+    };
     let is_copy = node.cmd == "copy";
     let known: &[(&str, FlagKind)] = if is_copy {
         &[("chown", S), ("from", S), ("chmod", S)]
@@ -177,7 +180,6 @@ fn copy(node: &RawNode) -> Result<Command, String> {
         &[("chown", S), ("chmod", S)]
     };
     let flags = Flags::new(known).parse(&node.flags)?;
-    let (dest, sources) = node.args.split_last().unwrap_or((&node.args[0], &[]));
     let spec = CopySpec {
         sources: sources.to_vec(),
         dest: dest.clone(),

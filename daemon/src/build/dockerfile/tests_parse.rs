@@ -243,6 +243,7 @@ fn parse_instruction_for_onbuild_triggers() {
         i.command(&none).unwrap(),
         Command::Run(ShellOrExec::Shell("echo $HOME".into()))
     );
+    // dockerd 20.10 printed the first and the COPY one when running such triggers.
     let err = |t: &str| parse_instruction(t, '\\').unwrap_err().to_string();
     assert_eq!(err("FOO bar"), "unknown instruction: FOO");
     assert_eq!(
