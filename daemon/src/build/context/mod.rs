@@ -83,7 +83,7 @@ impl BuildContext {
         }
         let ignore = match read_in(&fs, IGNORE_FILE) {
             Ok(bytes) => dockerignore::read_patterns(&String::from_utf8_lossy(&bytes)),
-            Err(ReadError::Missing) => Vec::new(),
+            Err(ReadError::Missing | ReadError::Unresolvable) => Vec::new(),
             Err(ReadError::Other(e)) => return Err(io_err("reading .dockerignore", e)),
         };
         Ok(BuildContext {
@@ -163,9 +163,7 @@ fn open_root(root: &Path) -> Result<ContainerFs, ContextError> {
 /// The Dockerfile `name` (after dockerd's fallback) and its content.
 fn read_dockerfile(fs: &ContainerFs, name: &str) -> Result<(String, Vec<u8>), ContextError> {
     if clean_relative(name).is_none() {
-        return Err(ContextError::Failed(format!(
-            "forbidden path outside the build context: {name} ()"
-        )));
+        return Err(forbidden(name));
     }
     match read_in(fs, name) {
         Ok(bytes) => Ok((name.to_string(), bytes)),
@@ -178,14 +176,24 @@ fn read_dockerfile(fs: &ContainerFs, name: &str) -> Result<(String, Vec<u8>), Co
                 "Cannot locate specified Dockerfile: {name}"
             )))
         }
+        Err(ReadError::Unresolvable) => Err(forbidden(name)),
         Err(ReadError::Other(e)) => Err(ContextError::Failed(format!(
             "unexpected error reading Dockerfile: read {name}: {e}"
         ))),
     }
 }
 
+/// dockerd's `FullPath` error.
+fn forbidden(name: &str) -> ContextError {
+    ContextError::Failed(format!(
+        "forbidden path outside the build context: {name} ()"
+    ))
+}
+
 enum ReadError {
     Missing,
+    /// The path cannot be resolved (a file used as a folder, a symlink loop).
+    Unresolvable,
     Other(std::io::Error),
 }
 
@@ -194,7 +202,7 @@ fn read_in(fs: &ContainerFs, path: &str) -> Result<Vec<u8>, ReadError> {
     let resolved = match fs.resolve(path, true) {
         Ok(r) => r,
         Err(Errno::ENOENT) => return Err(ReadError::Missing),
-        Err(e) => return Err(ReadError::Other(e.into())),
+        Err(_) => return Err(ReadError::Unresolvable),
     };
     let mut file = std::fs::File::open(fd_path(&resolved.fd)).map_err(ReadError::Other)?;
     let mut bytes = Vec::new();

@@ -206,6 +206,11 @@ fn dockerfile_names_resolve_as_dockerd() {
         err("a/../../x").to_string(),
         "forbidden path outside the build context: a/../../x ()"
     );
+    assert_eq!(
+        err("empty/Dockerfile").to_string(),
+        "forbidden path outside the build context: empty/Dockerfile ()",
+        "a file used as a folder"
+    );
     let empty = err("empty");
     assert!(matches!(empty, ContextError::Invalid(_)));
     assert_eq!(empty.to_string(), "the Dockerfile (empty) cannot be empty");

@@ -82,7 +82,8 @@ impl Glob {
     /// Whether all of `name` matches.
     pub fn matches(&self, name: &str) -> bool {
         let chars: Vec<char> = name.chars().collect();
-        match_at(&self.tokens, &chars)
+        let mut memo = vec![None; (self.tokens.len() + 1) * (chars.len() + 1)];
+        match_at(&self.tokens, &chars, 0, 0, &mut memo)
     }
 }
 
@@ -165,35 +166,46 @@ fn class_char(chars: &[char], i: &mut usize) -> Result<char, &'static str> {
     Ok(c)
 }
 
-fn match_at(tokens: &[Token], name: &[char]) -> bool {
-    let Some((token, rest)) = tokens.split_first() else {
-        return name.is_empty();
-    };
-    match token {
-        Token::Literal(c) => name.first() == Some(c) && match_at(rest, &name[1..]),
-        Token::One => name.first().is_some_and(|c| *c != '/') && match_at(rest, &name[1..]),
-        Token::Class { negated, ranges } => {
-            name.first()
-                .is_some_and(|c| ranges.iter().any(|(lo, hi)| lo <= c && c <= hi) != *negated)
-                && match_at(rest, &name[1..])
-        }
-        Token::Star => {
-            for skip in 0..=name.len() {
-                if match_at(rest, &name[skip..]) {
-                    return true;
-                }
-                if name.get(skip) == Some(&'/') {
-                    break;
-                }
-            }
-            false
-        }
-        Token::Rest => true,
-        Token::Folders => {
-            match_at(rest, name)
-                || (0..name.len()).any(|i| name[i] == '/' && match_at(rest, &name[i + 1..]))
-        }
+/// Whether `name[n..]` matches `tokens[t..]`; `memo` keeps each answer so that many
+/// stars cost at most tokens × characters steps.
+fn match_at(
+    tokens: &[Token],
+    name: &[char],
+    t: usize,
+    n: usize,
+    memo: &mut [Option<bool>],
+) -> bool {
+    let key = t * (name.len() + 1) + n;
+    if let Some(known) = memo[key] {
+        return known;
     }
+    let rest = name.get(n..).unwrap_or_default();
+    let result = match tokens.get(t) {
+        None => rest.is_empty(),
+        Some(Token::Literal(c)) => {
+            rest.first() == Some(c) && match_at(tokens, name, t + 1, n + 1, memo)
+        }
+        Some(Token::One) => {
+            rest.first().is_some_and(|c| *c != '/') && match_at(tokens, name, t + 1, n + 1, memo)
+        }
+        Some(Token::Class { negated, ranges }) => {
+            rest.first()
+                .is_some_and(|c| ranges.iter().any(|(lo, hi)| lo <= c && c <= hi) != *negated)
+                && match_at(tokens, name, t + 1, n + 1, memo)
+        }
+        Some(Token::Star) => {
+            let run = rest.iter().take_while(|c| **c != '/').count();
+            (0..=run).any(|skip| match_at(tokens, name, t + 1, n + skip, memo))
+        }
+        Some(Token::Rest) => true,
+        Some(Token::Folders) => {
+            match_at(tokens, name, t + 1, n, memo)
+                || (0..rest.len())
+                    .any(|i| rest[i] == '/' && match_at(tokens, name, t + 1, n + i + 1, memo))
+        }
+    };
+    memo[key] = Some(result);
+    result
 }
 
 #[cfg(test)]
@@ -261,6 +273,21 @@ mod tests {
         assert!(!g("a/*").matches("a/x/y"));
         // Without the option, ** is two stars.
         assert!(!Glob::new("**").expect("**").matches("a/b"));
+    }
+
+    #[test]
+    fn many_stars_stay_fast() {
+        let name = "a".repeat(200);
+        let started = std::time::Instant::now();
+        assert_eq!(
+            go_match(&"*a".repeat(30).replace("a*a", "a*a"), &name),
+            Ok(true)
+        );
+        assert_eq!(go_match(&format!("{}b", "*a".repeat(30)), &name), Ok(false));
+        let deep = Glob::with_double_star(&"**/a/".repeat(10)).expect("glob");
+        assert!(deep.matches(&"a/".repeat(100)));
+        assert!(!deep.matches(&format!("{}b", "a/".repeat(100))));
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
     }
 
     #[test]

@@ -121,7 +121,7 @@ impl Finder<'_> {
         }
         let resolved = match self.fs.resolve(path, true) {
             Ok(r) => r,
-            Err(Errno::ENOENT) | Err(Errno::ENOTDIR) => {
+            Err(Errno::ENOENT) => {
                 let context = if self.from_stage {
                     String::new()
                 } else {
@@ -131,7 +131,13 @@ impl Finder<'_> {
                     "{inst} failed: {context}stat {path}: file does not exist"
                 )));
             }
-            Err(e) => return Err(io_err(format!("stat {path}"), e.into())),
+            // dockerd's FullPath calls any other failure (a file used as a folder, a
+            // symlink loop) a forbidden path.
+            Err(_) => {
+                return Err(CopyError::Invalid(format!(
+                    "{inst} failed: forbidden path outside the build context: {path} ()"
+                )))
+            }
         };
         let rel = resolved.path.trim_start_matches('/').to_string();
         let host = self.root.join(&rel);

@@ -226,6 +226,11 @@ fn dockerd_messages_for_bad_sources() {
         "COPY failed: forbidden path outside the build context: ../a ()"
     );
     assert_eq!(
+        message(r.copy(&["a/x"], "/", "/")),
+        "COPY failed: forbidden path outside the build context: a/x ()",
+        "a file used as a folder"
+    );
+    assert_eq!(
         message(r.copy(&["http://127.0.0.1:1/x"], "/", "/")),
         "COPY failed: source can't be a URL for COPY"
     );
