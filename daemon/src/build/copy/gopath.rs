@@ -279,10 +279,7 @@ mod tests {
     fn many_stars_stay_fast() {
         let name = "a".repeat(200);
         let started = std::time::Instant::now();
-        assert_eq!(
-            go_match(&"*a".repeat(30).replace("a*a", "a*a"), &name),
-            Ok(true)
-        );
+        assert_eq!(go_match(&"*a".repeat(30), &name), Ok(true));
         assert_eq!(go_match(&format!("{}b", "*a".repeat(30)), &name), Ok(false));
         let deep = Glob::with_double_star(&"**/a/".repeat(10)).expect("glob");
         assert!(deep.matches(&"a/".repeat(100)));
