@@ -329,3 +329,15 @@ fn prepare_writes_nothing() {
     prepared.copy_into(r.dest.path(), "/").expect("copy");
     assert!(r.dest("x").is_file());
 }
+
+#[test]
+fn the_whole_root_copies_with_a_dot_or_a_slash() {
+    let r = Roots::new();
+    r.file("a", "a", 0o644, 1_000);
+    r.file("d/f", "f", 0o644, 1_000);
+    let dot = r.copy(&["."], "/app", "/").expect(".");
+    assert!(dot.starts_with("dir:"));
+    assert!(r.dest("app/a").is_file() && r.dest("app/d/f").is_file());
+    assert_eq!(r.copy(&["/"], "/app2/", "/").expect("/"), dot);
+    assert!(r.dest("app2/d/f").is_file());
+}
