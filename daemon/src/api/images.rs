@@ -32,7 +32,8 @@ pub fn routes() -> Router<SharedDaemon> {
         )
 }
 
-/// `GET /images/{name}/json`, `GET /images/{name}/history`; anything else is Docker's 404.
+/// `GET /images/{name}/json`, `GET /images/{name}/history`, `GET /images/{name}/get`
+/// (`image_archive`); anything else is Docker's 404.
 async fn get_dispatch(
     state: State<SharedDaemon>,
     version: Option<Extension<ApiVersion>>,
@@ -44,6 +45,10 @@ async fn get_dispatch(
     }
     if let Some(name) = rest.strip_suffix("/history") {
         return history_route(state, name.to_string()).await;
+    }
+    if let Some(name) = rest.strip_suffix("/get") {
+        return super::image_archive::save_by_name(state.0, version, name.to_string(), query.0)
+            .await;
     }
     Err(ApiError::not_found("page not found"))
 }
