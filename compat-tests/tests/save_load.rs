@@ -349,6 +349,9 @@ fn legacy_and_compressed_archives_load() {
     );
 }
 
+/// A change to an archive's file: its new content, or `None` to leave it out.
+type Change<'a> = dyn Fn(&str, &[u8]) -> Option<Vec<u8>> + 'a;
+
 #[test]
 fn bad_archives_are_refused_without_leftovers() {
     let f = Fixtures::load();
@@ -366,7 +369,7 @@ fn bad_archives_are_refused_without_leftovers() {
         .to_string();
     let (layers_before, blobs_before) = (count(&d, "layers"), count(&d, "content/blobs/sha256"));
 
-    let rebuild = |change: &dyn Fn(&str, &[u8]) -> Option<Vec<u8>>, extra: Option<&str>| {
+    let rebuild = |change: &Change<'_>, extra: Option<&str>| {
         let mut builder = tar::Builder::new(Vec::new());
         for (path, data) in &files {
             if let Some(data) = change(path, data) {

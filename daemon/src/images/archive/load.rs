@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use super::format::{self, ConfigSummary, ManifestItem};
 use super::spool::Spool;
-use super::store::{store_image, StoreSession};
+use super::store::{known_layer, store_image, StoreSession};
 use super::{ArchiveError, ArchiveResult};
 use crate::reference::Reference;
 use crate::registry::platform::Platform;
@@ -144,7 +144,7 @@ fn check(
         }
         let chains = LayerStore::chain_ids(&diff_ids);
         for (i, (diff_id, path)) in diff_ids.iter().zip(&item.layers).enumerate() {
-            if daemon.layers.get(&chains[i])?.is_some() {
+            if known_layer(daemon, &chains[i]).is_some() {
                 continue;
             }
             let actual = match verified.get(path) {
@@ -230,5 +230,45 @@ impl<R: Read> Read for ProgressReader<R> {
             });
         }
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    #[test]
+    fn repo_tags_must_be_names_with_tags() {
+        let item = |tags: &[&str]| ManifestItem {
+            repo_tags: Some(tags.iter().map(|t| t.to_string()).collect()),
+            ..Default::default()
+        };
+        let tags = tags_of(&item(&["busybox:latest", "127.0.0.1:5000/a/b:v1"])).expect("tags");
+        assert_eq!(tags[0].to_string(), "docker.io/library/busybox:latest");
+        assert_eq!(tags[1].familiar(), "127.0.0.1:5000/a/b:v1");
+        assert!(tags_of(&ManifestItem::default()).expect("none").is_empty());
+        let err = tags_of(&item(&["busybox"])).expect_err("no tag");
+        assert_eq!(err.to_string(), "invalid tag \"busybox\"");
+        assert!(tags_of(&item(&["Bad:1"])).is_err());
+    }
+
+    #[test]
+    fn progress_is_reported_up_to_the_total() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        let out: Output = Arc::new(move |e| sink.lock().expect("lock").push(e));
+        let data = vec![1u8; 10_000];
+        let mut reader = ProgressReader::new(&data[..], out, "abc".into(), 10_000);
+        std::io::copy(&mut reader, &mut std::io::sink()).expect("copy");
+        let seen = seen.lock().expect("lock");
+        assert_eq!(
+            seen.last(),
+            Some(&LoadEvent::Progress {
+                id: "abc".into(),
+                current: 10_000,
+                total: 10_000
+            })
+        );
     }
 }

@@ -39,17 +39,6 @@ impl<'a> StoreSession<'a> {
         }
     }
 
-    /// The record of a layer already in the layer store: another image's (with its blob),
-    /// else `None`.
-    fn known_layer(&self, chain_id: &str) -> Option<LayerRecord> {
-        self.daemon
-            .images
-            .list()
-            .into_iter()
-            .flat_map(|r| r.layers)
-            .find(|l| l.chain_id == chain_id && l.blob_digest.is_some())
-    }
-
     /// Stores the layer at `path` of the archive on top of `parent`.
     fn add_layer(
         &mut self,
@@ -58,7 +47,7 @@ impl<'a> StoreSession<'a> {
         path: &str,
     ) -> ArchiveResult<LayerRecord> {
         let chain_id = LayerStore::chain_id(parent, diff_id);
-        if let Some(known) = self.known_layer(&chain_id) {
+        if let Some(known) = known_layer(self.daemon, &chain_id) {
             return Ok(known);
         }
         let existed = self.daemon.layers.get(&chain_id)?.is_some();
@@ -136,6 +125,18 @@ impl<'a> StoreSession<'a> {
             }
         }
     }
+}
+
+/// The record of a layer another image already has (unpacked, with its blob): a load
+/// reuses it without reading the archive's copy, as dockerd does.
+pub fn known_layer(daemon: &Daemon, chain_id: &str) -> Option<LayerRecord> {
+    let record = daemon
+        .images
+        .list()
+        .into_iter()
+        .flat_map(|r| r.layers)
+        .find(|l| l.chain_id == chain_id && l.blob_digest.is_some())?;
+    matches!(daemon.layers.get(chain_id), Ok(Some(_))).then_some(record)
 }
 
 /// Stores one checked image: layers, config, record, tags. Returns its ID.
