@@ -219,6 +219,18 @@ fn save_piped_into_load_and_several_images_in_one_archive() {
     let run = d.docker_ok(&["run", "--rm", &hello.id]);
     assert!(run.contains(HELLO), "{run}");
 
+    // `--platform`: the image's own works, another is refused (save) or skipped (load).
+    let one = dir.path().join("one.tar");
+    let one_path = one.to_string_lossy().into_owned();
+    d.docker_ok(&["save", "--platform", "linux/amd64", "-o", &one_path, &bb]);
+    let err = d.docker_err(&["save", "--platform", "linux/arm64", "-o", &one_path, &bb]);
+    assert!(
+        err.contains("no suitable export target found for platform linux/arm64"),
+        "{err}"
+    );
+    let skipped = d.docker_ok(&["load", "--platform", "linux/arm64", "-i", &one_path]);
+    assert_eq!(skipped.trim(), "");
+
     // Not here: dockerd's messages.
     let err = d.docker_err(&["save", "-o", &file.to_string_lossy(), "nosuch:1"]);
     assert!(err.contains("reference does not exist"), "{err}");
@@ -534,4 +546,28 @@ async fn bollard_export_and_import() {
     );
     let inspected = docker.inspect_image(&hello_ref).await.expect("inspect");
     assert_eq!(inspected.id.as_deref(), Some(hello.id.as_str()));
+}
+
+#[test]
+fn zstd_layers_are_saved_uncompressed() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let reference = d.pull_fixture(&f, "hello-zstd");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("zstd.tar");
+    d.docker_ok(&["save", "-o", &file.to_string_lossy(), &reference]);
+    let files = files_of(&std::fs::read(&file).expect("archive"));
+    let manifest = json_of(&files, "manifest.json");
+    for layer in manifest[0]["Layers"].as_array().expect("layers") {
+        let path = layer.as_str().expect("path");
+        assert_eq!(
+            sha256(&files[path]),
+            format!("sha256:{}", path.trim_start_matches("blobs/sha256/"))
+        );
+    }
+    d.docker_ok(&["rmi", &reference]);
+    let (ok, out) = load_file(&d, &file);
+    assert!(ok, "{out}");
+    let run = d.docker_ok(&["run", "--rm", &reference]);
+    assert!(run.contains(HELLO), "{run}");
 }
