@@ -68,7 +68,7 @@ async fn post_dispatch(
         let tag = param(&query.0, "tag").filter(|t| !t.is_empty());
         return super::image_transfer::push_image_by_name(state.0, name, tag, &headers).await;
     }
-    // `POST /images/load` and the like: an upload Berth does not take yet.
+    // Any other path: its upload is read and dropped before the 404.
     super::body::discard(body).await;
     Err(ApiError::not_found("page not found"))
 }

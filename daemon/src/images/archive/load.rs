@@ -69,6 +69,10 @@ pub fn load(
         ArchiveError::Invalid(format!("Error processing tar file(exit status 1): {e}"))
     })?;
     let spool = Spool::unpack(input, scratch)?;
+    // Unpacked: the upload itself is no longer needed (half the scratch space).
+    if let Err(e) = std::fs::remove_file(archive) {
+        tracing::debug!(path = %archive.display(), error = %e, "removing an unpacked upload");
+    }
     let images = check(daemon, &spool, options)?;
     let progress = (!options.quiet).then(|| out.clone());
     let mut session = StoreSession::new(daemon, &spool, progress, scratch);

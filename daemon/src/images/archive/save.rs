@@ -256,6 +256,9 @@ fn header(path: &str, size: u64, mtime: u64, kind: tar::EntryType) -> tar::Heade
     });
     header.set_uid(0);
     header.set_gid(0);
+    // As Go's tar.FileInfoHeader names the owner of dockerd's temporary files.
+    let _ = header.set_username("root");
+    let _ = header.set_groupname("root");
     header.set_mtime(mtime);
     header.set_cksum();
     header
