@@ -274,3 +274,7 @@ fn append_bytes<W: Write>(
     tar.append(&header, data)
         .map_err(|e| ArchiveError::io("writing the archive", e))
 }
+
+#[cfg(test)]
+#[path = "save_tests.rs"]
+mod tests;
