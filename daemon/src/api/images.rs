@@ -32,7 +32,8 @@ pub fn routes() -> Router<SharedDaemon> {
         )
 }
 
-/// `GET /images/{name}/json`, `GET /images/{name}/history`; anything else is Docker's 404.
+/// `GET /images/{name}/json`, `GET /images/{name}/history`, `GET /images/{name}/get`
+/// (`image_archive`); anything else is Docker's 404.
 async fn get_dispatch(
     state: State<SharedDaemon>,
     version: Option<Extension<ApiVersion>>,
@@ -44,6 +45,10 @@ async fn get_dispatch(
     }
     if let Some(name) = rest.strip_suffix("/history") {
         return history_route(state, name.to_string()).await;
+    }
+    if let Some(name) = rest.strip_suffix("/get") {
+        return super::image_archive::save_by_name(state.0, version, name.to_string(), query.0)
+            .await;
     }
     Err(ApiError::not_found("page not found"))
 }
@@ -63,7 +68,7 @@ async fn post_dispatch(
         let tag = param(&query.0, "tag").filter(|t| !t.is_empty());
         return super::image_transfer::push_image_by_name(state.0, name, tag, &headers).await;
     }
-    // `POST /images/load` and the like: an upload Berth does not take yet.
+    // Any other path: its upload is read and dropped before the 404.
     super::body::discard(body).await;
     Err(ApiError::not_found("page not found"))
 }

@@ -11,6 +11,7 @@ pub mod error;
 pub mod events;
 pub mod exec;
 pub mod host;
+pub mod image_archive;
 pub mod image_transfer;
 pub mod images;
 pub mod info;
@@ -51,6 +52,7 @@ pub fn routes(daemon: SharedDaemon) -> Router {
         .merge(system::routes())
         .merge(images::routes())
         .merge(image_transfer::routes())
+        .merge(image_archive::routes())
         .merge(auth::routes())
         .merge(distribution::routes())
         .merge(containers::routes())

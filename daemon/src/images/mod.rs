@@ -15,6 +15,8 @@
 //! - `prune`    — `POST /images/prune`.
 //! - `usage`    — which containers use an image (the hook the container store fills in).
 //! - `recovery` — the start-up consistency check.
+//! - `archive`  — `docker save` / `docker load` (image tar archives).
+pub mod archive;
 pub mod config;
 pub mod delete;
 pub mod filters;

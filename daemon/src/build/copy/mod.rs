@@ -22,9 +22,9 @@ use std::path::Path;
 
 use thiserror::Error;
 
-use crate::store::decompress;
 use crate::containers::archive_extract::{extract, ExtractOptions};
 use crate::containers::archive_fs::ContainerFs;
+use crate::store::decompress;
 
 /// A copy that could not be done; texts are dockerd's.
 #[derive(Debug, Error)]
