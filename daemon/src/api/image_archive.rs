@@ -24,14 +24,13 @@ use tokio::sync::mpsc;
 
 use super::version::ApiVersion;
 use super::{ApiError, ApiResult};
+use crate::containers::export::ChannelWriter;
 use crate::images::archive::load::{load, LoadEvent, LoadOptions, Output};
 use crate::images::archive::{save, ArchiveError};
 use crate::progress::JsonMessage;
 use crate::registry::platform::Platform;
 use crate::state::SharedDaemon;
 
-/// Bytes of the archive handed to the HTTP body at a time.
-const CHUNK: usize = 64 * 1024;
 /// "Loading layer" updates of one layer go out at most this often (the last always does).
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
 
@@ -141,7 +140,7 @@ async fn save_images(
     let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(8);
     let failed = tx.clone();
     tokio::task::spawn_blocking(move || {
-        let writer = std::io::BufWriter::with_capacity(CHUNK, ChannelWriter { tx });
+        let writer = ChannelWriter::buffered(tx);
         if let Err(e) = save::write(&plan, &daemon.content, writer) {
             tracing::warn!(error = %e, "docker save stopped");
             // The client sees the connection cut instead of an archive that looks whole.
@@ -156,23 +155,6 @@ async fn save_images(
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/x-tar"));
     Ok(response)
-}
-
-/// A `Write` handing what is written to the HTTP body (from a blocking thread).
-struct ChannelWriter {
-    tx: mpsc::Sender<std::io::Result<Bytes>>,
-}
-
-impl std::io::Write for ChannelWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.tx
-            .blocking_send(Ok(Bytes::copy_from_slice(buf)))
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away"))?;
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 /// `POST /images/load?quiet=…&platform=…`.

@@ -154,7 +154,7 @@ pub fn archive(
         .unwrap_or_else(|| ".".into());
     let (tx, rx) = tokio::sync::mpsc::channel(16);
     tokio::task::spawn_blocking(move || {
-        let writer = super::export::ChannelWriter { tx: tx.clone() };
+        let writer = super::export::ChannelWriter::buffered(tx.clone());
         if let Err(e) = write_tar(&resolved.fd, &name, writer) {
             let _ = tx.blocking_send(Err(e));
         }

@@ -10,9 +10,22 @@ use tokio::sync::mpsc;
 use super::record::Container;
 use super::{rootfs, Result};
 
-/// A `Write` that hands chunks to the response body.
+/// A `Write` that hands chunks to the response body (from a blocking thread).
 pub(crate) struct ChannelWriter {
     pub(crate) tx: mpsc::Sender<std::io::Result<Bytes>>,
+}
+
+/// The size of the chunks sent: a tar written entry by entry would otherwise go out in
+/// 512-byte headers and small files, one body chunk (and one client write) each.
+pub(crate) const CHUNK: usize = 64 * 1024;
+
+impl ChannelWriter {
+    /// A writer sending whole `CHUNK`s (the rest when it is dropped).
+    pub(crate) fn buffered(
+        tx: mpsc::Sender<std::io::Result<Bytes>>,
+    ) -> std::io::BufWriter<ChannelWriter> {
+        std::io::BufWriter::with_capacity(CHUNK, ChannelWriter { tx })
+    }
 }
 
 impl Write for ChannelWriter {
@@ -58,7 +71,7 @@ pub fn export(c: Container, layers_root: &Path) -> Result<mpsc::Receiver<std::io
     let merged = rootfs::mount_rootfs(&c, layers_root)?;
     let (tx, rx) = mpsc::channel(16);
     tokio::task::spawn_blocking(move || {
-        let writer = ChannelWriter { tx: tx.clone() };
+        let writer = ChannelWriter::buffered(tx.clone());
         if let Err(e) = write_tar(&merged, writer) {
             tracing::debug!(id = %c.id, error = %e, "export ended early");
             let _ = tx.blocking_send(Err(e));
