@@ -35,10 +35,13 @@ impl EntryMeta {
         let field = |what: &str, e: std::io::Error| {
             StoreError::InvalidArchive(format!("bad {what} in tar header: {e}"))
         };
-        let mode = header.mode().map_err(|e| field("mode", e))? & 0o7777;
-        let uid = header.uid().map_err(|e| field("uid", e))?;
-        let gid = header.gid().map_err(|e| field("gid", e))?;
-        let seconds = header.mtime().map_err(|e| field("mtime", e))?;
+        let raw = header.as_old();
+        let mode = go_number(header.mode().map(u64::from), &raw.mode)
+            .map_err(|e| field("mode", e))? as u32
+            & 0o7777;
+        let uid = go_number(header.uid(), &raw.uid).map_err(|e| field("uid", e))?;
+        let gid = go_number(header.gid(), &raw.gid).map_err(|e| field("gid", e))?;
+        let seconds = go_number(header.mtime(), &raw.mtime).map_err(|e| field("mtime", e))?;
         let mut mtime = TimeSpec::new(i64::try_from(seconds).unwrap_or(i64::MAX), 0);
         let mut xattrs = Vec::new();
         if let Some(extensions) = entry
@@ -74,6 +77,16 @@ impl EntryMeta {
             mtime,
             xattrs,
         })
+    }
+}
+
+/// A numeric header field as Go's archive/tar reads it: one left empty (all NULs or
+/// spaces, as `tar::Header::new_gnu()` leaves the mode unless it is set) is 0, where
+/// tar-rs refuses it. dockerd takes such archives (bollard's tests send one).
+fn go_number(value: std::io::Result<u64>, raw: &[u8]) -> std::io::Result<u64> {
+    match value {
+        Err(_) if raw.iter().all(|b| *b == 0 || *b == b' ') => Ok(0),
+        other => other,
     }
 }
 

@@ -312,3 +312,34 @@ fn empty_and_garbage_archives() {
         Err(StoreError::InvalidArchive(_))
     ));
 }
+
+/// An entry whose numeric fields were left empty (`Header::new_gnu()` without a mode, as
+/// bollard's tests send) reads them as 0, as Go's archive/tar does; a field holding
+/// something that is not a number is still refused.
+#[test]
+fn empty_numeric_fields_read_as_zero() {
+    let mut header = tar::Header::new_gnu();
+    header.set_path("entrypoint.wasm").unwrap();
+    header.set_size(0);
+    header.set_cksum();
+    let mut builder = tar::Builder::new(Vec::new());
+    builder
+        .append_data(&mut header, "entrypoint.wasm", &[][..])
+        .unwrap();
+    let bytes = builder.into_inner().unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    unpack_layer(&bytes[..], dest.path()).expect("an empty mode is 0");
+    let meta = std::fs::symlink_metadata(dest.path().join("entrypoint.wasm")).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o7777, 0);
+
+    let mut header = tar::Header::new_gnu();
+    header.set_path("bad").unwrap();
+    header.set_size(0);
+    header.as_old_mut().mode = *b"zz\0\0\0\0\0\0";
+    header.set_cksum();
+    let mut builder = tar::Builder::new(Vec::new());
+    builder.append(&header, &[][..]).unwrap();
+    let bytes = builder.into_inner().unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    assert!(unpack_layer(&bytes[..], dest.path()).is_err());
+}
