@@ -544,11 +544,11 @@ fn concurrent_exports_of_a_stopped_container_are_whole() {
             out.stdout
         };
         let mut archive = tar::Archive::new(&tar[..]);
-        let entries = archive
-            .entries()
-            .expect("a tar")
-            .map(|e| e.expect("a whole entry").header().entry_size().unwrap_or(0))
-            .count();
+        let mut entries = 0;
+        for entry in archive.entries().expect("a tar") {
+            entry.expect("a whole entry");
+            entries += 1;
+        }
         assert!(entries > 100, "{i}: only {entries} entries");
         sizes.push(entries);
     }

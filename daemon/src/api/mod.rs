@@ -17,6 +17,7 @@ pub mod images;
 pub mod info;
 pub mod networks;
 pub mod plugins;
+pub mod search;
 pub mod stats;
 pub mod streams;
 pub mod swarm;
@@ -67,6 +68,7 @@ pub fn routes(daemon: SharedDaemon) -> Router {
         .merge(events::routes())
         .merge(swarm::routes())
         .merge(plugins::routes())
+        .merge(search::routes())
         .merge(volumes::routes())
         .with_state(daemon)
 }

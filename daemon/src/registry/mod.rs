@@ -31,6 +31,7 @@ pub mod platform;
 pub mod pull;
 pub mod pull_layers;
 pub mod push;
+pub mod search;
 pub mod translate;
 
 pub use credentials::AuthConfig;
