@@ -290,3 +290,36 @@ fn kill_answers_once_the_container_has_stopped() {
         d.docker_ok(&["rm", &name]);
     }
 }
+
+/// `container prune` while containers are starting (as bollard's tests run in parallel):
+/// a start holds the container until its task runs, so the prune either removed the
+/// container before the start (which then fails with "No such container") or finds it
+/// running and leaves it. Never a running task without a container.
+#[test]
+fn prune_during_starts_leaves_no_task_without_a_container() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let image = d.pull_fixture(&f, "busybox");
+    for round in 0..6 {
+        let name = format!("race-{round}");
+        d.docker_ok(&["create", "--name", &name, &image, "sleep", "300"]);
+        let mut start = d.docker_cmd();
+        start
+            .args(["start", &name])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        let mut start = start.spawn().expect("docker start");
+        if round % 2 == 1 {
+            std::thread::sleep(Duration::from_millis(20 * round as u64));
+        }
+        d.docker_ok(&["container", "prune", "-f"]);
+        start.wait().expect("docker start ends");
+    }
+    let running = common::lines(&d.docker_ok(&["ps", "-q"])).len();
+    let all = common::lines(&d.docker_ok(&["ps", "-aq"])).len();
+    assert_eq!(running, all, "only running containers survive the prunes");
+    // berth-containerd plus one shim per running container.
+    eventually("one shim per running container", || {
+        common::engine_pids(d.dir.path()).len() == running + 1
+    });
+}

@@ -33,6 +33,8 @@ pub struct Daemon {
     pub networks: crate::networks::Networks,
     /// Volumes (`<data-root>/volumes`).
     pub volumes: crate::volumes::VolumeStore,
+    /// One lock per container: starts and removals do not interleave.
+    pub container_locks: crate::containers::locks::ContainerLocks,
 }
 
 pub type SharedDaemon = Arc<Daemon>;
@@ -85,6 +87,7 @@ impl Daemon {
             health: Default::default(),
             networks,
             volumes,
+            container_locks: Default::default(),
         });
         // Whatever an interrupted pull or delete left half-done goes now, before any request.
         crate::images::recovery::check_store(&daemon)?;

@@ -171,12 +171,15 @@ pub async fn restart(
     timeout: Option<i64>,
     signal: Option<&str>,
 ) -> Result<()> {
-    let c = daemon.containers.lookup(reference)?;
+    let id = daemon.containers.lookup(reference)?.id;
+    let guard = daemon.container_locks.lock(&id).await;
+    let c = daemon.containers.lookup(&id)?;
     if c.state.status.is_running() {
         stop_container(daemon, &c, timeout, signal).await?;
     }
     let c = daemon.containers.lookup(&c.id)?;
     start_by_user(daemon, &c).await?;
+    drop(guard);
     daemon
         .events
         .publish("container", "restart", &c.id, c.event_attributes());
@@ -229,7 +232,10 @@ pub async fn unpause(daemon: &SharedDaemon, reference: &str) -> Result<()> {
 
 /// Removes a container; 409 while running unless `force` (then it is killed first).
 pub async fn remove(daemon: &SharedDaemon, reference: &str, force: bool) -> Result<()> {
-    let c = daemon.containers.lookup(reference)?;
+    let id = daemon.containers.lookup(reference)?.id;
+    // A start in progress finishes first (then this sees the container running).
+    let _guard = daemon.container_locks.lock(&id).await;
+    let c = daemon.containers.lookup(&id)?;
     if c.state.status.is_running() {
         if !force {
             let what = if c.state.status == Status::Paused {
@@ -290,6 +296,7 @@ pub async fn destroy(daemon: &SharedDaemon, id: &str) -> Result<()> {
     let folder_can_go = rootfs::release_for_removal(&c);
     let _ = std::fs::remove_dir_all(bundle_dir(daemon, id));
     daemon.containers.remove(id, folder_can_go)?;
+    daemon.container_locks.forget(id);
     daemon
         .events
         .publish("container", "destroy", id, c.event_attributes());

@@ -43,6 +43,7 @@ pub mod health_probe;
 pub mod inspect;
 pub mod lifecycle;
 pub mod list;
+pub mod locks;
 pub mod monitor;
 pub mod mounts;
 pub mod mounts_copy;

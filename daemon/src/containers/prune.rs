@@ -43,6 +43,14 @@ pub async fn prune(daemon: &SharedDaemon, filters: &str) -> Result<Value> {
         if f.contains("label!") && f.match_kv_list("label!", &labels) {
             continue;
         }
+        // A start in progress finishes first; then the container may be running.
+        let _guard = daemon.container_locks.lock(&c.id).await;
+        match daemon.containers.get(&c.id) {
+            Some(now)
+                if !now.state.status.is_running()
+                    && now.state.status != super::Status::Restarting => {}
+            _ => continue,
+        }
         let size = dir_size(&c.upper_dir());
         match lifecycle::destroy(daemon, &c.id).await {
             Ok(()) => {

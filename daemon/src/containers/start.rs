@@ -110,7 +110,10 @@ fn start_failure(message: &str) -> (i64, ContainerError) {
 
 /// Starts a container: 304 when it runs already.
 pub async fn start(daemon: &SharedDaemon, reference: &str) -> Result<()> {
-    let c = daemon.containers.lookup(reference)?;
+    let id = daemon.containers.lookup(reference)?.id;
+    // Held until the record says running: a removal waits, then finds it running.
+    let guard = daemon.container_locks.lock(&id).await;
+    let c = daemon.containers.lookup(&id)?;
     match c.state.status {
         Status::Running => return Err(ContainerError::NotModified),
         Status::Paused => {
@@ -125,7 +128,9 @@ pub async fn start(daemon: &SharedDaemon, reference: &str) -> Result<()> {
         }
         _ => {}
     }
-    if let Err(e) = start_by_user(daemon, &c).await {
+    let started = start_by_user(daemon, &c).await;
+    drop(guard);
+    if let Err(e) = started {
         // As dockerd: a `--rm` container that cannot start is removed (the CLI waits
         // for its removal).
         if c.auto_remove() {
