@@ -89,25 +89,7 @@ pub fn write_tar(fd: &OwnedFd, name: &str, out: impl std::io::Write) -> std::io:
     let ft = meta.file_type();
     if ft.is_dir() {
         builder.append_dir(name, &host_path)?;
-        let mut stack = vec![host_path.clone()];
-        while let Some(dir) = stack.pop() {
-            let mut entries: Vec<_> = std::fs::read_dir(&dir)?.flatten().collect();
-            entries.sort_by_key(|e| e.file_name());
-            for e in entries {
-                let path = e.path();
-                let Ok(rel) = path.strip_prefix(&host_path) else {
-                    continue;
-                };
-                let ft = e.file_type()?;
-                if ft.is_socket() {
-                    continue;
-                }
-                builder.append_path_with_name(&path, Path::new(name).join(rel))?;
-                if ft.is_dir() {
-                    stack.push(path);
-                }
-            }
-        }
+        super::tar_tree::append_tree(&mut builder, &host_path, Path::new(name))?;
     } else if ft.is_file() {
         builder.append_file(name, &mut std::fs::File::open(&host_path)?)?;
     } else {

@@ -1,7 +1,6 @@
 //! `GET /containers/{id}/export`: the container's root as a tar stream (the overlay of
 //! its image and its changes), held mounted while the tar is written.
 use std::io::Write;
-use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
 
 use bytes::Bytes;
@@ -40,29 +39,11 @@ impl Write for ChannelWriter {
     }
 }
 
-/// Writes every entry under `root` (sockets skipped, symlinks not followed).
+/// Writes every entry under `root` (see `tar_tree`).
 fn write_tar(root: &Path, out: impl Write) -> std::io::Result<()> {
     let mut builder = tar::Builder::new(out);
     builder.follow_symlinks(false);
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let mut entries: Vec<_> = std::fs::read_dir(&dir)?.flatten().collect();
-        entries.sort_by_key(|e| e.file_name());
-        for e in entries {
-            let path = e.path();
-            let Ok(rel) = path.strip_prefix(root) else {
-                continue;
-            };
-            let ft = e.file_type()?;
-            if ft.is_socket() {
-                continue;
-            }
-            builder.append_path_with_name(&path, rel)?;
-            if ft.is_dir() {
-                stack.push(path);
-            }
-        }
-    }
+    super::tar_tree::append_tree(&mut builder, root, Path::new(""))?;
     builder.finish()
 }
 

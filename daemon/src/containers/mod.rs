@@ -59,6 +59,7 @@ pub mod signals;
 pub mod spec;
 pub mod start;
 pub mod store;
+pub mod tar_tree;
 pub mod update;
 pub mod wait;
 
