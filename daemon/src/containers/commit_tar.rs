@@ -125,9 +125,10 @@ fn collect(
 pub fn write_layer_tar(upper: &Path, items: &[Item], out: impl Write) -> std::io::Result<()> {
     let mut builder = tar::Builder::new(out);
     builder.follow_symlinks(false);
+    let mut links = super::tar_tree::HardLinks::default();
     for item in items {
         match item {
-            Item::Copy(rel) => builder.append_path_with_name(upper.join(rel), rel)?,
+            Item::Copy(rel) => links.append(&mut builder, &upper.join(rel), rel)?,
             Item::Whiteout(rel) | Item::Opaque(rel) => {
                 // Owner and times of what it stands for: the device, or the folder.
                 let source = match item {

@@ -84,3 +84,37 @@ fn nothing_changed_is_an_empty_layer() {
     std::fs::create_dir_all(upper.join("proc")).expect("proc");
     assert!(layer_items(&upper, &[lower]).expect("items").is_empty());
 }
+
+#[test]
+fn hard_links_made_in_the_container_stay_links() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let upper = dir.path().join("upper");
+    let lower = dir.path().join("lower");
+    std::fs::create_dir_all(&lower).expect("lower");
+    std::fs::create_dir_all(upper.join("bin")).expect("upper");
+    std::fs::write(upper.join("bin/tool"), vec![1u8; 50_000]).expect("tool");
+    std::fs::hard_link(upper.join("bin/tool"), upper.join("bin/alias")).expect("link");
+    let items = layer_items(&upper, std::slice::from_ref(&lower)).expect("items");
+    let mut bytes = Vec::new();
+    write_layer_tar(&upper, &items, &mut bytes).expect("tar");
+    assert!(bytes.len() < 60_000, "{} bytes", bytes.len());
+    let mut archive = tar::Archive::new(&bytes[..]);
+    let links: Vec<(String, Option<String>)> = archive
+        .entries()
+        .expect("entries")
+        .map(|e| e.expect("entry"))
+        .filter(|e| e.header().entry_type() == tar::EntryType::Link)
+        .map(|e| {
+            (
+                e.path().expect("path").display().to_string(),
+                e.link_name()
+                    .expect("link")
+                    .map(|l| l.display().to_string()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        links,
+        [("bin/tool".to_string(), Some("bin/alias".to_string()))]
+    );
+}

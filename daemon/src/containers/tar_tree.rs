@@ -1,4 +1,5 @@
-//! Folders written as tar streams for `docker export` and `docker cp` out of a container:
+//! Folders written as tar streams for `docker export` and `docker cp` out of a container
+//! (and the hard links of a committed layer):
 //! entries in name order, sockets skipped, symlinks not followed, and files linked
 //! more than once written once, the other names as hard-link entries to the first, as
 //! Go's `archive.TarWithOptions` does (busybox's applets would otherwise be written
@@ -8,6 +9,37 @@ use std::io::Write;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
+/// The archive names of files linked more than once, by device and inode: the first
+/// name is written whole, the others as hard-link entries to it.
+#[derive(Default)]
+pub struct HardLinks {
+    first_names: HashMap<(u64, u64), PathBuf>,
+}
+
+impl HardLinks {
+    /// Appends the entry at `path` named `name` (symlinks not followed).
+    pub fn append<W: Write>(
+        &mut self,
+        builder: &mut tar::Builder<W>,
+        path: &Path,
+        name: &Path,
+    ) -> std::io::Result<()> {
+        let meta = std::fs::symlink_metadata(path)?;
+        if meta.file_type().is_file() && meta.nlink() > 1 {
+            let key = (meta.dev(), meta.ino());
+            if let Some(first) = self.first_names.get(&key) {
+                let mut header = tar::Header::new_gnu();
+                header.set_metadata(&meta);
+                header.set_entry_type(tar::EntryType::Link);
+                header.set_size(0);
+                return builder.append_link(&mut header, name, first);
+            }
+            self.first_names.insert(key, name.to_path_buf());
+        }
+        builder.append_path_with_name(path, name)
+    }
+}
+
 /// Appends everything below `dir` (not `dir` itself), each named `prefix` joined with
 /// its path below `dir`.
 pub fn append_tree<W: Write>(
@@ -15,7 +47,7 @@ pub fn append_tree<W: Write>(
     dir: &Path,
     prefix: &Path,
 ) -> std::io::Result<()> {
-    let mut first_names: HashMap<(u64, u64), PathBuf> = HashMap::new();
+    let mut links = HardLinks::default();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(current) = stack.pop() {
         let mut entries: Vec<_> = std::fs::read_dir(&current)?.flatten().collect();
@@ -25,25 +57,11 @@ pub fn append_tree<W: Write>(
             let Ok(rel) = path.strip_prefix(dir) else {
                 continue;
             };
-            let name = prefix.join(rel);
-            let meta = std::fs::symlink_metadata(&path)?;
-            let ft = meta.file_type();
+            let ft = e.file_type()?;
             if ft.is_socket() {
                 continue;
             }
-            if ft.is_file() && meta.nlink() > 1 {
-                let key = (meta.dev(), meta.ino());
-                if let Some(first) = first_names.get(&key) {
-                    let mut header = tar::Header::new_gnu();
-                    header.set_metadata(&meta);
-                    header.set_entry_type(tar::EntryType::Link);
-                    header.set_size(0);
-                    builder.append_link(&mut header, &name, first)?;
-                    continue;
-                }
-                first_names.insert(key, name.clone());
-            }
-            builder.append_path_with_name(&path, &name)?;
+            links.append(builder, &path, &prefix.join(rel))?;
             if ft.is_dir() {
                 stack.push(path);
             }
