@@ -253,6 +253,21 @@ fn none_and_host_modes() {
             .any(|l| l == "eth0" || host.iter().any(|h| h == l && h != "lo")),
         "{seen}"
     );
+    // On the host's network the container is named as the host (dockerd's newContainer);
+    // `--uts host` keeps the host's name too, and refuses a --hostname of its own.
+    let host_name = nix::unistd::gethostname()
+        .expect("hostname")
+        .to_string_lossy()
+        .into_owned();
+    for mode in [["--network", "host"], ["--uts", "host"]] {
+        let seen = d.docker_ok(&["run", "--rm", mode[0], mode[1], &busybox, "hostname"]);
+        assert_eq!(seen.trim(), host_name, "{mode:?}");
+    }
+    let err = d.docker_err(&["run", "--rm", "--uts", "host", "--hostname", "x", &busybox]);
+    assert!(
+        err.contains("conflicting options: hostname and the UTS mode"),
+        "{err}"
+    );
     // container:<name> shares that container's namespace and address.
     d.docker_ok(&["run", "-d", "--name", "first", &busybox, "sleep", "300"]);
     let ip = ip_on(&d, "first", "bridge");

@@ -274,6 +274,13 @@ pub async fn create(
     };
     let cgroup_v2 = crate::api::host::cgroup_version() == "2";
     validate_host_config(&host_config, crate::api::host::ncpu())?;
+    if host_config.uts_mode.as_deref() == Some("host")
+        && !config.hostname.as_deref().unwrap_or("").is_empty()
+    {
+        return Err(ContainerError::Invalid(
+            "conflicting options: hostname and the UTS mode".into(),
+        ));
+    }
     let image = crate::images::lookup::resolve_image(daemon, &image_name)?;
     let image_config = ImageConfigFile::load(&daemon.content, &image.id)?;
     merge_image_config(
@@ -290,7 +297,13 @@ pub async fn create(
     fill_security_defaults(&mut host_config)?;
     let id = daemon.containers.new_id();
     if config.hostname.as_deref().unwrap_or("").is_empty() {
-        config.hostname = Some(id[..12].to_string());
+        // As dockerd's newContainer: the host's name on the host's network, else the
+        // short ID.
+        let host_name = (host_config.network_mode.as_deref() == Some("host"))
+            .then(|| nix::unistd::gethostname().ok())
+            .flatten()
+            .map(|n| n.to_string_lossy().into_owned());
+        config.hostname = Some(host_name.unwrap_or_else(|| id[..12].to_string()));
     }
     config.domainname.get_or_insert_with(String::new);
     config.user.get_or_insert_with(String::new);

@@ -211,7 +211,12 @@ fn base_spec(c: &Container, user: &security::users::ResolvedUser, inputs: &SpecI
         "ociVersion": "1.0.2",
         "process": process,
         "root": { "path": inputs.rootfs.display().to_string(), "readonly": hc.readonly_rootfs == Some(true) },
-        "hostname": c.config.hostname.clone().unwrap_or_default(),
+        // The host's UTS namespace keeps the host's name (dockerd clears it too).
+        "hostname": if hc.uts_mode.as_deref() == Some("host") {
+            String::new()
+        } else {
+            c.config.hostname.clone().unwrap_or_default()
+        },
         "mounts": standard_mounts(c),
         "linux": Value::Object(linux),
     });
