@@ -48,13 +48,32 @@ pub fn mount_rootfs(c: &Container, layers_root: &Path) -> Result<PathBuf> {
     if is_mounted(&merged) {
         return Ok(merged);
     }
-    let mut lowers = lower_dirs(layers_root, &c.layers);
+    let lowers = lower_dirs(layers_root, &c.layers);
+    mount_overlay(
+        &lowers,
+        &c.upper_dir(),
+        &c.work_dir(),
+        &merged,
+        &c.dir.join("empty"),
+    )
+    .map_err(|e| ContainerError::io(format!("mounting the overlay of {}", c.id), e))?;
+    Ok(merged)
+}
+
+/// Mounts an overlay of `lowers` (top first) with `upper` and `work` at `merged`;
+/// `empty` (created here) stands in for an image without layers, as overlay needs a
+/// lower folder.
+pub fn mount_overlay(
+    lowers: &[PathBuf],
+    upper: &Path,
+    work: &Path,
+    merged: &Path,
+    empty: &Path,
+) -> std::io::Result<()> {
+    let mut lowers = lowers.to_vec();
     if lowers.is_empty() {
-        // overlay needs a lower layer: an empty folder stands in for an image without layers.
-        let empty = c.dir.join("empty");
-        std::fs::create_dir_all(&empty)
-            .map_err(|e| ContainerError::io(format!("creating {}", empty.display()), e))?;
-        lowers.push(empty);
+        std::fs::create_dir_all(empty)?;
+        lowers.push(empty.to_path_buf());
     }
     let lower = lowers
         .iter()
@@ -63,23 +82,17 @@ pub fn mount_rootfs(c: &Container, layers_root: &Path) -> Result<PathBuf> {
         .join(":");
     let data = format!(
         "lowerdir={lower},upperdir={},workdir={}",
-        c.upper_dir().display(),
-        c.work_dir().display()
+        upper.display(),
+        work.display()
     );
     mount(
         Some("overlay"),
-        &merged,
+        merged,
         Some("overlay"),
         MsFlags::empty(),
         Some(data.as_str()),
     )
-    .map_err(|e| {
-        ContainerError::io(
-            format!("mounting the overlay of {}", c.id),
-            std::io::Error::from(e),
-        )
-    })?;
-    Ok(merged)
+    .map_err(std::io::Error::from)
 }
 
 /// Unmounts the overlay (nothing to do when not mounted).
