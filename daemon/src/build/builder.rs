@@ -212,13 +212,14 @@ impl<'a> Build<'a> {
         if triggers.is_empty() {
             return Ok(());
         }
-        let plural = if triggers.len() > 1 { "s" } else { "" };
+        // Three writes, as dockerd's Fprintf, Fprint, Fprintln.
         self.out
-            .stream(format!(
-                "# Executing {} build trigger{plural}\n",
-                triggers.len()
-            ))
+            .stream(format!("# Executing {} build trigger", triggers.len()))
             .await;
+        if triggers.len() > 1 {
+            self.out.stream("s").await;
+        }
+        self.out.stream("\n").await;
         for trigger in triggers {
             st.run_config.image = st.image_id.clone();
             let inst = dockerfile::parse_instruction(&trigger, self.escape)?;

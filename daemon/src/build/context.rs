@@ -31,9 +31,7 @@ impl BuildContext {
         _chunks: impl std::io::Read,
         _scratch: &Path,
     ) -> Result<BuildContext, ContextError> {
-        Err(ContextError::Invalid(
-            "build contexts are being written".into(),
-        ))
+        Err(ContextError::Invalid("build contexts are being written".into()))
     }
 
     /// The folder holding the context.
@@ -44,8 +42,6 @@ impl BuildContext {
     /// The Dockerfile's text: `name` relative to the context ("Dockerfile" when empty,
     /// then "dockerfile" as dockerd falls back), never outside it.
     pub fn dockerfile(&self, _name: &str) -> Result<String, ContextError> {
-        Err(ContextError::Invalid(
-            "build contexts are being written".into(),
-        ))
+        Err(ContextError::Invalid("build contexts are being written".into()))
     }
 }

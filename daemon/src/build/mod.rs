@@ -13,6 +13,7 @@
 //! - `from`       — `FROM` and `COPY --from`: local images, pulls, stages, scratch.
 //! - `copy_step`  — COPY and ADD steps: a layer made without a container.
 //! - `cache`      — the local image cache (`Using cache`).
+//! - `go_text`    — history texts as Go's `fmt` writes them; EXPOSE's port specs.
 pub mod build_args;
 pub mod builder;
 pub mod cache;
@@ -22,6 +23,7 @@ pub mod copy_step;
 pub mod dispatch;
 pub mod dockerfile;
 pub mod from;
+pub mod go_text;
 pub mod options;
 pub mod output;
 pub mod run_config;

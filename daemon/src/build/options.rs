@@ -112,6 +112,10 @@ impl BuildOptions {
             cgroup_parent: param(pairs, "cgroupparent").to_string(),
             ..Default::default()
         };
+        if !options.platform.is_empty() {
+            crate::registry::platform::Platform::parse(&options.platform)
+                .map_err(|e| BuildError::Internal(e.to_string()))?;
+        }
         let shm = param(pairs, "shmsize");
         if !shm.is_empty() {
             options.shm_size = shm.parse().map_err(|_| {
@@ -246,6 +250,7 @@ mod tests {
         }
         let e = BuildOptions::parse(&pairs(&[("version", "3")])).unwrap_err();
         assert_eq!(e.to_string(), "invalid version \"3\"");
+        assert!(BuildOptions::parse(&pairs(&[("platform", "no/such/thing/x")])).is_err());
         let e = BuildOptions::parse(&pairs(&[("shmsize", "abc")])).unwrap_err();
         assert!(e.to_string().contains("invalid syntax"));
     }

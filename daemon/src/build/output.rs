@@ -25,6 +25,13 @@ pub struct Output {
 /// One value as a line of the stream, marshalled as Go's `encoding/json` does.
 pub fn go_line(value: &impl Serialize) -> Bytes {
     let text = serde_json::to_string(value).unwrap_or_else(|_| "{}".into());
+    let mut out = go_escape(&text);
+    out.push_str("\r\n");
+    Bytes::from(out)
+}
+
+/// Go's HTML-safe escaping of marshalled JSON (the characters only occur in strings).
+fn go_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     for c in text.chars() {
         match c {
@@ -36,8 +43,7 @@ pub fn go_line(value: &impl Serialize) -> Bytes {
             c => out.push(c),
         }
     }
-    out.push_str("\r\n");
-    Bytes::from(out)
+    out
 }
 
 /// The last line of a failed build (`streamformatter.FormatError`).
@@ -125,9 +131,10 @@ impl Output {
         self.emit(go_line(&json!({"aux": {"ID": id}}))).await;
     }
 
-    /// A line already formatted (pull progress).
+    /// A line already formatted (pull progress), escaped as Go marshals it.
     pub async fn raw(&self, line: Bytes) {
-        self.emit(line).await;
+        let text = String::from_utf8_lossy(&line);
+        self.emit(Bytes::from(go_escape(&text))).await;
     }
 
     /// The end of a successful quiet build: the image ID alone.
