@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 use std::process::Output;
 
-use common::{inspect_json, lines, stderr, stdout, unique_repo, Daemon, Fixtures};
+use common::{eventually, inspect_json, lines, stderr, stdout, unique_repo, Daemon, Fixtures};
 
 /// A context folder holding `files` (name, content).
 fn context(files: &[(&str, &str)]) -> tempfile::TempDir {
@@ -410,4 +410,36 @@ fn bollard_builds_from_a_gzipped_context_with_registry_credentials() {
     let out = d.docker(&["run", "--rm", name, "ls", "/bollard.txt"]);
     assert!(out.status.success(), "{}", stderr(&out));
     d.docker_ok(&["rmi", name]);
+}
+
+#[test]
+fn an_interrupted_build_removes_its_running_container() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let base = d.pull_fixture(&f, "busybox");
+    let dir = context(&[(
+        "Dockerfile",
+        &format!("FROM {base}\nRUN sleep 60\nRUN echo never\n"),
+    )]);
+    let mut child = d
+        .docker_cmd()
+        .args(["build", "-t", "interrupted:v1", "."])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("docker build");
+    eventually("the RUN's container runs", || {
+        !lines(&d.docker_ok(&["ps", "-q"])).is_empty()
+    });
+    // What Ctrl-C does: the client goes away; dockerd cancels the build.
+    child.kill().expect("killing docker build");
+    let _ = child.wait();
+    eventually("the cancelled build's container is removed", || {
+        lines(&d.docker_ok(&["ps", "-aq"])).is_empty()
+    });
+    assert!(!d
+        .docker(&["image", "inspect", "interrupted:v1"])
+        .status
+        .success());
 }

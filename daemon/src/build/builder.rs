@@ -121,6 +121,10 @@ impl<'a> Build<'a> {
                 );
             }
             for step in steps {
+                if self.out.is_client_gone() {
+                    self.out.stream("Build cancelled\n").await;
+                    return Err(BuildError::Internal("Build cancelled".into()));
+                }
                 n += 1;
                 match step {
                     Step::Instruction(inst) => {

@@ -107,6 +107,15 @@ impl Output {
         let _ = self.tx.send(line).await;
     }
 
+    /// Resolves when the client has gone away (dockerd then cancels the build).
+    pub async fn client_gone(&self) {
+        self.tx.closed().await
+    }
+
+    pub fn is_client_gone(&self) -> bool {
+        self.tx.is_closed()
+    }
+
     /// `{"stream": text}`: what the builder prints.
     pub async fn stream(&self, text: impl Into<String>) {
         self.emit(go_line(&json!({ "stream": text.into() }))).await;

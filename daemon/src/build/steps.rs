@@ -118,10 +118,22 @@ pub async fn run(daemon: &SharedDaemon, out: &Output, c: &Container) -> Result<(
         reader.abort();
         return Err(e.into());
     }
-    while let Some((kind, data)) = rx.recv().await {
-        match kind {
-            StreamKind::Stderr => out.stderr(&data).await,
-            _ => out.stdout(&data).await,
+    loop {
+        tokio::select! {
+            frame = rx.recv() => match frame {
+                Some((StreamKind::Stderr, data)) => out.stderr(&data).await,
+                Some((_, data)) => out.stdout(&data).await,
+                None => break,
+            },
+            () = out.client_gone() => {
+                // dockerd's cancelled build: the RUN is killed and its container removed.
+                tracing::info!(id = %c.id, "build cancelled: the client went away");
+                if let Err(e) = crate::containers::lifecycle::remove(daemon, &c.id, true).await {
+                    tracing::warn!(id = %c.id, error = %e, "removing a cancelled build's container");
+                }
+                reader.abort();
+                return Err(BuildError::Internal("build cancelled".into()));
+            }
         }
     }
     let exit = crate::containers::wait::wait(
@@ -184,6 +196,11 @@ pub async fn store(
 /// Removes the intermediate containers (dockerd's `RemoveAll`), printing each.
 pub async fn remove_all(daemon: &SharedDaemon, out: &Output, ids: &mut Vec<String>) {
     while let Some(id) = ids.first().cloned() {
+        if daemon.containers.get(&id).is_none() {
+            // Already gone (a cancelled RUN's container).
+            ids.remove(0);
+            continue;
+        }
         if let Err(e) = crate::containers::lifecycle::remove(daemon, &id, true).await {
             out.stream(format!(
                 "Error removing intermediate container {}: {e}\n",
