@@ -443,3 +443,45 @@ fn an_interrupted_build_removes_its_running_container() {
         .status
         .success());
 }
+
+#[test]
+fn docker_compose_builds_a_service() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let base = d.pull_fixture(&f, "busybox");
+    let dir = context(&[
+        (
+            "app/Dockerfile",
+            &format!("FROM {base}\nARG V=1\nRUN echo built $V > /v\nCMD [\"cat\", \"/v\"]\n"),
+        ),
+        (
+            "docker-compose.yml",
+            "version: \"3\"\nservices:\n  app:\n    build:\n      context: ./app\n      args:\n        V: \"2\"\n    image: composebuilt:latest\n",
+        ),
+    ]);
+    let compose = |args: &[&str]| {
+        std::process::Command::new("docker-compose")
+            .current_dir(dir.path())
+            .env("DOCKER_HOST", d.host())
+            .env("DOCKER_CONFIG", &d.docker_config)
+            .env_remove("DOCKER_TLS_VERIFY")
+            .env_remove("DOCKER_CERT_PATH")
+            .env_remove("COMPOSE_API_VERSION")
+            .args(["--no-ansi", "-p", "buildproj"])
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("running docker-compose")
+    };
+    let out = compose(&["build"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).contains("Successfully tagged composebuilt:latest"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(
+        d.docker_ok(&["run", "--rm", "composebuilt:latest"]),
+        "built 2\n"
+    );
+}
