@@ -153,12 +153,13 @@ impl BuildOptions {
             }
             other => return Err(BuildError::Internal(format!("invalid version \"{other}\""))),
         }
-        options.tags = tags(&all(pairs, "t"))?;
+        // dockerd checks `squash` before the tags, and the tags before the context.
         if bool_value(pairs, "squash") {
             return Err(BuildError::Invalid(
                 "squash is only supported with experimental mode".into(),
             ));
         }
+        options.tags = tags(&all(pairs, "t"))?;
         let remote = param(pairs, "remote");
         if !remote.is_empty() {
             return Err(BuildError::Internal(format!(
