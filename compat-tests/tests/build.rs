@@ -485,3 +485,43 @@ fn docker_compose_builds_a_service() {
         "built 2\n"
     );
 }
+
+#[test]
+fn a_build_emits_the_events_dockerd_emits() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let base = d.pull_fixture(&f, "busybox");
+    let dir = context(&[("Dockerfile", &format!("FROM {base}\nENV A=1\nRUN true\n"))]);
+    let since = common::unix_now();
+    build_ok(&d, dir.path(), &["-t", "evented:v1"]);
+    let until = common::unix_now();
+    let out = d.docker_ok(&[
+        "events",
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "--filter",
+        "type=container",
+        "--filter",
+        "type=image",
+        "--format",
+        "{{.Type}} {{.Action}}",
+    ]);
+    // dockerd 20.10: the ENV step's container is made and removed, the RUN's also
+    // attached, started and dead; the result tagged.
+    assert_eq!(
+        lines(&out),
+        [
+            "container create",
+            "container destroy",
+            "container create",
+            "container attach",
+            "container start",
+            "container die",
+            "container destroy",
+            "image tag",
+        ],
+        "{out}"
+    );
+}
