@@ -2,15 +2,53 @@
 //! `buildkit/frontend/dockerfile/parser` and `instructions`): `parse` splits the file
 //! into stages of instructions; `Instruction::command` gives one instruction's typed
 //! form with variables expanded where dockerd expands them.
+//!
+//! It follows dockerd 20.10 (the buildkit parser it vendors), with two things taken
+//! from newer dockerd: `${VAR-word}` / `${VAR+word}` (20.10: "missing ':' in
+//! substitution") and `HEALTHCHECK --start-interval` (20.10: "Unknown flag").
+//!
+//! Modules: `lines` (directives, comments, continuations), `split` (keyword, flags,
+//! JSON or shell form, words), `flags`, `mounts` (`RUN --mount` values),
+//! `instructions` (typed and checked, unexpanded), `expand` (the shell lexer),
+//! `command` (expansion at the step), `duration` (Go durations).
 use thiserror::Error;
 
-/// A Dockerfile that could not be read; the text is dockerd's message.
+mod command;
+mod duration;
+mod expand;
+mod flags;
+mod instructions;
+mod lines;
+mod mounts;
+mod split;
+#[cfg(test)]
+mod tests_command;
+#[cfg(test)]
+mod tests_errors;
+#[cfg(test)]
+mod tests_expand;
+#[cfg(test)]
+mod tests_lines;
+#[cfg(test)]
+mod tests_parse;
+
+use instructions::Parsed;
+
+/// A Dockerfile that could not be read; the text is dockerd's message, to be sent as
+/// the build's error as it is.
+///
+/// From `parse` (before any step; dockerd answers 400 with it): "failed to parse
+/// Dockerfile: …" (the file's syntax), "dockerfile parse error line N: …" (an
+/// instruction), "no build stage in current context". From `Instruction::command` (at
+/// the step, in the progress stream): expansion errors ("failed to process \"…\": …")
+/// and the classic builder's refusals.
 #[derive(Debug, Error)]
 pub enum DockerfileError {
     /// "dockerfile parse error line N: …", "unknown instruction: FOO", …
     #[error("{0}")]
     Parse(String),
-    /// Valid Dockerfile syntax the classic builder refuses (e.g. `RUN --mount`).
+    /// Valid Dockerfile syntax the classic builder refuses (e.g. `RUN --mount`,
+    /// `COPY --chmod`): "the --mount option requires BuildKit. …".
     #[error("{0}")]
     Unsupported(String),
 }
@@ -24,6 +62,9 @@ pub struct Dockerfile {
     pub meta_args: Vec<Instruction>,
     /// The stages, each starting with its `FROM`.
     pub stages: Vec<Stage>,
+    /// dockerd's warnings about empty continuation lines (it prints them, each
+    /// followed by a newline, on the build's stderr stream before the first step).
+    pub warnings: Vec<String>,
 }
 
 /// One stage: its `FROM` and what follows it up to the next `FROM`.
@@ -43,13 +84,25 @@ pub struct Instruction {
     /// The keyword, lowercase ("run", "copy", …).
     pub keyword: String,
     /// The parsed node; private to this module.
-    #[allow(dead_code)]
     pub(crate) node: Node,
 }
 
-/// The parser's node of an instruction (flags, arguments, JSON form).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Node {}
+/// The parser's node of an instruction: its typed form before expansion.
+#[derive(Debug, Clone)]
+pub(crate) struct Node {
+    /// `None` only for a node made with `Node::default()`.
+    parsed: Option<Parsed>,
+    escape: char,
+}
+
+impl Default for Node {
+    fn default() -> Self {
+        Self {
+            parsed: None,
+            escape: '\\',
+        }
+    }
+}
 
 /// A command in shell form (run with the stage's SHELL) or exec form (JSON array).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,29 +170,124 @@ pub enum Command {
     Add(CopySpec),
 }
 
-/// Parses a whole Dockerfile.
-pub fn parse(_text: &str) -> Result<Dockerfile, DockerfileError> {
-    Err(DockerfileError::Unsupported(
-        "the Dockerfile parser is being written".into(),
-    ))
+/// Parses a whole Dockerfile named `Dockerfile` (see `parse_named`).
+pub fn parse(text: &str) -> Result<Dockerfile, DockerfileError> {
+    parse_named(text, "Dockerfile")
 }
 
-/// Parses one instruction on its own (an `ONBUILD` trigger of the base image).
-pub fn parse_instruction(_text: &str, _escape: char) -> Result<Instruction, DockerfileError> {
-    Err(DockerfileError::Unsupported(
-        "the Dockerfile parser is being written".into(),
-    ))
+/// Parses a whole Dockerfile; `name` is the path the build asked for (the `dockerfile`
+/// query parameter), which dockerd names in syntax errors: "failed to parse
+/// Dockerfile: file with no instructions". Every instruction is checked (flags,
+/// arguments) as dockerd does before the first step.
+pub fn parse_named(text: &str, name: &str) -> Result<Dockerfile, DockerfileError> {
+    let syntax = |err: String| DockerfileError::Parse(format!("failed to parse {name}: {err}"));
+    let read = lines::split_lines(text, '\\').map_err(syntax)?;
+    let nodes = read
+        .lines
+        .iter()
+        .map(|line| split::parse_line(&line.text, read.escape).map(|node| (line.start, node)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(syntax)?;
+    let mut meta_args = Vec::new();
+    let mut stages: Vec<Stage> = Vec::new();
+    for (line, raw) in nodes {
+        let parsed = instructions::parse_node(&raw).map_err(|err| {
+            DockerfileError::Parse(format!("dockerfile parse error line {line}: {err}"))
+        })?;
+        let instruction = Instruction::new(line, &raw, parsed, read.escape);
+        if raw.cmd == "from" {
+            stages.push(Stage {
+                from: instruction,
+                instructions: Vec::new(),
+            });
+        } else if let Some(stage) = stages.last_mut() {
+            stage.instructions.push(instruction);
+        } else if raw.cmd == "arg" {
+            meta_args.push(instruction);
+        } else {
+            return Err(DockerfileError::Parse(
+                "no build stage in current context".into(),
+            ));
+        }
+    }
+    Ok(Dockerfile {
+        escape: read.escape,
+        meta_args,
+        stages,
+        warnings: read.warnings,
+    })
+}
+
+/// Parses one instruction on its own (an `ONBUILD` trigger of the base image; dockerd
+/// parses triggers with the default escape `\`). The errors are dockerd's texts for a
+/// trigger (no line prefix): "unknown instruction: FOO", "onbuild trigger should be a
+/// single expression", …
+pub fn parse_instruction(text: &str, escape: char) -> Result<Instruction, DockerfileError> {
+    let read = lines::split_lines(text, escape).map_err(DockerfileError::Parse)?;
+    let [line] = read.lines.as_slice() else {
+        return Err(DockerfileError::Parse(
+            "onbuild trigger should be a single expression".into(),
+        ));
+    };
+    let raw = split::parse_line(&line.text, read.escape).map_err(DockerfileError::Parse)?;
+    let parsed = instructions::parse_node(&raw).map_err(DockerfileError::Parse)?;
+    if raw.cmd == "from" {
+        return Err(DockerfileError::Parse(
+            "*instructions.Stage is not a command type".into(),
+        ));
+    }
+    Ok(Instruction::new(line.start, &raw, parsed, read.escape))
+}
+
+/// Expands variables in one word as dockerd's builder does (`ProcessWord`), for what
+/// the builder expands itself. The error is dockerd's ("failed to process \"…\": …").
+pub fn expand_word(
+    word: &str,
+    escape: char,
+    vars: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, DockerfileError> {
+    expand::process_word(word, escape, vars).map_err(DockerfileError::Parse)
+}
+
+impl Dockerfile {
+    /// The M of dockerd's "Step N/M": the meta ARGs, the FROMs and the instructions.
+    pub fn total_steps(&self) -> usize {
+        self.meta_args.len()
+            + self
+                .stages
+                .iter()
+                .map(|s| 1 + s.instructions.len())
+                .sum::<usize>()
+    }
 }
 
 impl Instruction {
+    fn new(line: usize, raw: &split::RawNode, parsed: Parsed, escape: char) -> Self {
+        Self {
+            line,
+            original: raw.original.trim().to_string(),
+            keyword: raw.cmd.clone(),
+            node: Node {
+                parsed: Some(parsed),
+                escape,
+            },
+        }
+    }
+
     /// The typed command; `vars` looks up a variable (the stage's ENV and its ARGs in
-    /// scope, as the builder keeps them), `None` when unset.
+    /// scope, as the builder keeps them; the meta ARGs for `FROM`), `None` when unset.
+    /// Refusals of the classic builder (`RUN --mount`, `--chmod`) come as
+    /// `DockerfileError::Unsupported`, after expansion as in dockerd.
     pub fn command(
         &self,
-        _vars: &dyn Fn(&str) -> Option<String>,
+        vars: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Command, DockerfileError> {
-        Err(DockerfileError::Unsupported(
-            "the Dockerfile parser is being written".into(),
-        ))
+        let Some(parsed) = &self.node.parsed else {
+            return Err(DockerfileError::Parse(format!(
+                "unknown instruction: {}",
+                self.keyword.to_uppercase()
+            )));
+        };
+        command::expand(parsed, self.node.escape, vars)
     }
 }
