@@ -1,9 +1,10 @@
 //! COPY and ADD as dockerd's `performCopy`: the sources (the context, or another stage's
 //! or image's root with `--from`) copied into a writable layer over the stage's image,
 //! which becomes the step's image; no container is made. The history names the
-//! sources' checksum: `COPY file:<sha256> in /dest `.
+//! sources' checksum: `COPY file:<sha256> in /dest `; the cache is probed with it
+//! before anything is copied.
 use super::builder::{Build, StageState};
-use super::copy::{copy_into, CopyOptions};
+use super::copy::{prepare, CopyOptions};
 use super::dockerfile::CopySpec;
 use super::steps::{self, ScratchLayer};
 use super::BuildError;
@@ -36,42 +37,32 @@ pub async fn copy(
         Some(layer) => layer.root(),
         None => b.context_root.clone(),
     };
-    let layer = ScratchLayer::new(&b.daemon, &st.image_id)?;
     let options = CopyOptions {
         chown: spec.chown.clone(),
         chmod: None,
         unpack_archives: add,
         allow_urls: add,
+        from_stage: source_layer.is_some(),
     };
-    let (dest_root, sources, dest, workdir) = (
-        layer.root(),
-        spec.sources.clone(),
-        spec.dest.clone(),
-        st.run_config.working_dir.clone(),
-    );
-    let checksum = tokio::task::spawn_blocking(move || {
-        copy_into(
-            &source_root,
-            &sources,
-            &dest_root,
-            &dest,
-            &workdir,
-            &options,
-        )
-    })
-    .await??;
-    drop(source_layer);
+    // The sources and their checksum first: all the cache probe needs.
+    let (sources, dest) = (spec.sources.clone(), spec.dest.clone());
+    let prepared =
+        tokio::task::spawn_blocking(move || prepare(&source_root, &sources, &dest, &options))
+            .await??;
     let chown = spec
         .chown
         .as_deref()
         .map(|c| format!("--chown={c}"))
         .unwrap_or_default();
-    let comment = format!("{name} {chown}{checksum} in {} ", spec.dest);
+    let comment = format!("{name} {chown}{} in {} ", prepared.checksum(), spec.dest);
     let step = st.run_config.with_nop_string(&comment);
     if b.probe_cache(st, &step).await? {
         return Ok(());
     }
-    let mut layer = layer;
+    let mut layer = ScratchLayer::new(&b.daemon, &st.image_id)?;
+    let (dest_root, workdir) = (layer.root(), st.run_config.working_dir.clone());
+    tokio::task::spawn_blocking(move || prepared.copy_into(&dest_root, &workdir)).await??;
+    drop(source_layer);
     layer.unmount();
     let child = ChildImage {
         parent: (!st.image_id.is_empty()).then(|| st.image_id.clone()),

@@ -250,7 +250,7 @@ impl ScratchLayer {
         };
         let lowers =
             crate::containers::rootfs::lower_dirs(&daemon.config.data_root.join("layers"), &layers);
-        crate::containers::rootfs::mount_overlay(
+        crate::containers::rootfs::mount_overlay_dirs(
             &lowers,
             &layer.upper(),
             &layer.dir.join("work"),

@@ -22,48 +22,10 @@ pub fn lower_dirs(layers_root: &Path, chain_ids: &[String]) -> Vec<PathBuf> {
         .collect()
 }
 
-/// Creates the container's upper, work and mount-point folders.
-pub fn prepare(c: &Container) -> Result<()> {
-    for dir in [c.upper_dir(), c.work_dir(), c.merged_dir()] {
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| ContainerError::io(format!("creating {}", dir.display()), e))?;
-    }
-    Ok(())
-}
-
-fn is_mounted(path: &Path) -> bool {
-    let Ok(mounts) = std::fs::read_to_string("/proc/self/mountinfo") else {
-        return false;
-    };
-    let target = path.display().to_string();
-    mounts
-        .lines()
-        .any(|l| l.split(' ').nth(4) == Some(target.as_str()))
-}
-
-/// Mounts the overlay at `<container>/merged` (nothing to do when already mounted).
-pub fn mount_rootfs(c: &Container, layers_root: &Path) -> Result<PathBuf> {
-    prepare(c)?;
-    let merged = c.merged_dir();
-    if is_mounted(&merged) {
-        return Ok(merged);
-    }
-    let lowers = lower_dirs(layers_root, &c.layers);
-    mount_overlay(
-        &lowers,
-        &c.upper_dir(),
-        &c.work_dir(),
-        &merged,
-        &c.dir.join("empty"),
-    )
-    .map_err(|e| ContainerError::io(format!("mounting the overlay of {}", c.id), e))?;
-    Ok(merged)
-}
-
-/// Mounts an overlay of `lowers` (top first) with `upper` and `work` at `merged`;
-/// `empty` (created here) stands in for an image without layers, as overlay needs a
-/// lower folder.
-pub fn mount_overlay(
+/// Mounts an overlay of `lowers` (top first) with `upper` and `work` at `merged`, for
+/// a writable layer that belongs to no container (the builder's COPY and ADD); `empty`
+/// (created here) stands in for an image without layers, as overlay needs a lower folder.
+pub fn mount_overlay_dirs(
     lowers: &[PathBuf],
     upper: &Path,
     work: &Path,
@@ -93,6 +55,66 @@ pub fn mount_overlay(
         Some(data.as_str()),
     )
     .map_err(std::io::Error::from)
+}
+
+/// Creates the container's upper, work and mount-point folders.
+pub fn prepare(c: &Container) -> Result<()> {
+    for dir in [c.upper_dir(), c.work_dir(), c.merged_dir()] {
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| ContainerError::io(format!("creating {}", dir.display()), e))?;
+    }
+    Ok(())
+}
+
+fn is_mounted(path: &Path) -> bool {
+    let Ok(mounts) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return false;
+    };
+    let target = path.display().to_string();
+    mounts
+        .lines()
+        .any(|l| l.split(' ').nth(4) == Some(target.as_str()))
+}
+
+/// Mounts the overlay at `<container>/merged` (nothing to do when already mounted).
+pub fn mount_rootfs(c: &Container, layers_root: &Path) -> Result<PathBuf> {
+    prepare(c)?;
+    let merged = c.merged_dir();
+    if is_mounted(&merged) {
+        return Ok(merged);
+    }
+    let mut lowers = lower_dirs(layers_root, &c.layers);
+    if lowers.is_empty() {
+        // overlay needs a lower layer: an empty folder stands in for an image without layers.
+        let empty = c.dir.join("empty");
+        std::fs::create_dir_all(&empty)
+            .map_err(|e| ContainerError::io(format!("creating {}", empty.display()), e))?;
+        lowers.push(empty);
+    }
+    let lower = lowers
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(":");
+    let data = format!(
+        "lowerdir={lower},upperdir={},workdir={}",
+        c.upper_dir().display(),
+        c.work_dir().display()
+    );
+    mount(
+        Some("overlay"),
+        &merged,
+        Some("overlay"),
+        MsFlags::empty(),
+        Some(data.as_str()),
+    )
+    .map_err(|e| {
+        ContainerError::io(
+            format!("mounting the overlay of {}", c.id),
+            std::io::Error::from(e),
+        )
+    })?;
+    Ok(merged)
 }
 
 /// Unmounts the overlay (nothing to do when not mounted).
