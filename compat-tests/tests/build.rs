@@ -525,3 +525,35 @@ fn a_build_emits_the_events_dockerd_emits() {
         "{out}"
     );
 }
+
+#[test]
+fn a_dockerfile_on_stdin_builds_with_the_context() {
+    use std::io::Write as _;
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let base = d.pull_fixture(&f, "busybox");
+    let dir = context(&[("data.txt", "from the context\n")]);
+    // `-f -`: the CLI appends the Dockerfile to the context's tar (and ends the tar early).
+    let mut child = d
+        .docker_cmd()
+        .args(["build", "-f", "-", "-t", "stdin:v1", "."])
+        .current_dir(dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("docker build");
+    let dockerfile = format!("FROM {base}\nCOPY data.txt /\nCMD [\"cat\", \"/data.txt\"]\n");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(dockerfile.as_bytes())
+        .expect("writing the Dockerfile");
+    let out = child.wait_with_output().expect("docker build output");
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert_eq!(
+        d.docker_ok(&["run", "--rm", "stdin:v1"]),
+        "from the context\n"
+    );
+}

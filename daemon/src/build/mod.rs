@@ -4,6 +4,7 @@
 //! - `context`    — the uploaded build context: unpacked into a scratch folder, `.dockerignore`.
 //! - `copy`       — `COPY`/`ADD`: sources from the context or another stage into a root.
 //! - `options`    — the query of `POST /build`.
+//! - `body`       — the uploaded context stream (the CLI's unterminated tars completed).
 //! - `output`     — the JSON stream the client reads (steps, RUN output, the result).
 //! - `run_config` — the config each step starts from and commits (Go `container.Config`).
 //! - `build_args` — `--build-arg` values, `ARG`s in scope, the unused-argument warning.
@@ -14,6 +15,7 @@
 //! - `copy_step`  — COPY and ADD steps: a layer made without a container.
 //! - `cache`      — the local image cache (`Using cache`).
 //! - `go_text`    — history texts as Go's `fmt` writes them; EXPOSE's port specs.
+pub mod body;
 pub mod build_args;
 pub mod builder;
 pub mod cache;
@@ -144,7 +146,7 @@ pub async fn run(
     let unpacked = tokio::task::spawn_blocking(move || {
         std::fs::create_dir_all(&scratch)
             .map_err(|e| BuildError::Internal(format!("creating {}: {e}", scratch.display())))?;
-        let reader = crate::containers::archive_put::BodyReader::new(body);
+        let reader = body::PaddedTar::new(crate::containers::archive_put::BodyReader::new(body));
         let context = context::BuildContext::unpack(reader, &scratch)?;
         let text = context.dockerfile(&name)?;
         Ok::<_, BuildError>((context, text))
