@@ -13,6 +13,7 @@
 //! - `steps`      — the daemon work of a step: containers, RUN, commits, COPY layers.
 //! - `from`       — `FROM` and `COPY --from`: local images, pulls, stages, scratch.
 //! - `copy_step`  — COPY and ADD steps: a layer made without a container.
+//! - `scratch_layer` — that layer: an overlay of an image's layers in `<data-root>/build`.
 //! - `cache`      — the local image cache (`Using cache`).
 //! - `go_text`    — history texts as Go's `fmt` writes them; EXPOSE's port specs.
 pub mod body;
@@ -29,6 +30,7 @@ pub mod go_text;
 pub mod options;
 pub mod output;
 pub mod run_config;
+pub mod scratch_layer;
 pub mod steps;
 
 use thiserror::Error;

@@ -1,8 +1,10 @@
 //! The daemon work behind a step, as dockerd's `containerManager` and `CommitBuildStep`:
 //! a container from the step's config (host settings from the build's options), a
 //! RUN attached and waited for, a container's changes committed as a child image, the
-//! intermediate containers removed; and COPY's layer made without a container.
+//! intermediate containers removed (COPY's layer without a container: `scratch_layer`).
 use std::path::{Path, PathBuf};
+
+pub use super::scratch_layer::ScratchLayer;
 
 use bollard_stubs::models::ContainerCreateBody;
 use serde_json::{json, Value};
@@ -215,76 +217,6 @@ pub async fn remove_all(daemon: &SharedDaemon, out: &Output, ids: &mut Vec<Strin
         ids.remove(0);
         out.stream(format!("Removing intermediate container {}\n", short(&id)))
             .await;
-    }
-}
-
-/// A writable layer over an image's layers without a container (COPY and ADD, as
-/// dockerd's `NewRWLayer`): an overlay in a scratch folder, unmounted and removed on drop.
-pub struct ScratchLayer {
-    dir: PathBuf,
-    mounted: bool,
-}
-
-impl ScratchLayer {
-    pub fn new(daemon: &SharedDaemon, image_id: &str) -> Result<ScratchLayer, BuildError> {
-        let layers: Vec<String> = match image_id {
-            "" => Vec::new(),
-            id => daemon
-                .images
-                .get(id)
-                .ok_or_else(|| BuildError::Internal(format!("the image {id} is gone")))?
-                .layers
-                .iter()
-                .map(|l| l.chain_id.clone())
-                .collect(),
-        };
-        let root = daemon.config.data_root.join("build");
-        let dir = root.join(format!("layer-{}", hex::encode(rand::random::<[u8; 8]>())));
-        let io = |e| BuildError::Internal(format!("preparing a layer for the copy: {e}"));
-        for sub in ["upper", "work", "merged"] {
-            std::fs::create_dir_all(dir.join(sub)).map_err(io)?;
-        }
-        let mut layer = ScratchLayer {
-            dir,
-            mounted: false,
-        };
-        let lowers =
-            crate::containers::rootfs::lower_dirs(&daemon.config.data_root.join("layers"), &layers);
-        crate::containers::rootfs::mount_overlay_dirs(
-            &lowers,
-            &layer.upper(),
-            &layer.dir.join("work"),
-            &layer.root(),
-            &layer.dir.join("empty"),
-        )
-        .map_err(io)?;
-        layer.mounted = true;
-        Ok(layer)
-    }
-
-    /// Where the image's files are seen, writable.
-    pub fn root(&self) -> PathBuf {
-        self.dir.join("merged")
-    }
-
-    pub fn upper(&self) -> PathBuf {
-        self.dir.join("upper")
-    }
-
-    pub fn unmount(&mut self) {
-        if self.mounted {
-            if let Err(e) = nix::mount::umount2(&self.root(), nix::mount::MntFlags::MNT_DETACH) {
-                tracing::warn!(dir = %self.dir.display(), error = %e, "unmounting a build layer");
-            }
-            self.mounted = false;
-        }
-    }
-}
-
-impl Drop for ScratchLayer {
-    fn drop(&mut self) {
-        self.unmount();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
