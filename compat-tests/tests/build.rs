@@ -557,3 +557,36 @@ fn a_dockerfile_on_stdin_builds_with_the_context() {
         "from the context\n"
     );
 }
+
+#[test]
+fn cache_from_a_pulled_image_reuses_its_steps() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let base = d.pull_fixture(&f, "busybox");
+    let name = format!("{}/{}:v1", f.registry, unique_repo("cachefrom"));
+    let dir = context(&[
+        (
+            "Dockerfile",
+            &format!("FROM {base}\nENV A=1\nCOPY data.txt /\nRUN date +%s%N > /stamp\n"),
+        ),
+        ("data.txt", "cached\n"),
+    ]);
+    build_ok(&d, dir.path(), &["-t", &name]);
+    let id = |name: &str| d.docker_ok(&["image", "inspect", "-f", "{{.Id}}", name]);
+    let built = id(&name);
+    d.docker_ok(&["push", &name]);
+    // Only the pulled image is here: no local parent chain to use as a cache.
+    d.docker_ok(&["rmi", &name]);
+    d.docker_ok(&["pull", "-q", &name]);
+    let without = build_ok(&d, dir.path(), &["-t", "nocachefrom:v1"]);
+    assert!(!without.contains("Using cache"), "{without}");
+    let with = build_ok(
+        &d,
+        dir.path(),
+        &["--cache-from", &name, "-t", "cachefrom:v1"],
+    );
+    assert_eq!(with.matches(" ---> Using cache").count(), 3, "{with}");
+    assert_eq!(id("cachefrom:v1"), built);
+    let stamp = |image: &str| d.docker_ok(&["run", "--rm", image, "cat", "/stamp"]);
+    assert_eq!(stamp("cachefrom:v1"), stamp(&name));
+}

@@ -29,6 +29,8 @@ pub struct Build<'a> {
     pub containers: Vec<String>,
     /// A step missed the cache: the rest of the stage does not look.
     pub cache_busted: bool,
+    /// The `cachefrom` images (IDs), reset for each stage.
+    pub cache_sources: Vec<String>,
 }
 
 /// What a stage's steps change.
@@ -190,6 +192,7 @@ impl<'a> Build<'a> {
         from: &Instruction,
     ) -> Result<(), BuildError> {
         self.cache_busted = false;
+        self.cache_sources = super::cache_from::sources(&self.daemon, &self.options.cache_from);
         let meta = st.args.all_meta();
         let vars = move |name: &str| meta.get(name).cloned();
         let Command::From { image, name, .. } = from.command(&vars)? else {
@@ -242,7 +245,12 @@ impl<'a> Build<'a> {
         if self.options.no_cache || self.cache_busted {
             return Ok(false);
         }
-        match super::cache::find(&self.daemon, &st.image_id, step) {
+        let hit = if self.options.cache_from.is_empty() {
+            super::cache::find(&self.daemon, &st.image_id, step)
+        } else {
+            super::cache_from::get(&self.daemon, &mut self.cache_sources, &st.image_id, step)?
+        };
+        match hit {
             Some(id) => {
                 self.out.stream(" ---> Using cache\n").await;
                 st.image_id = id;

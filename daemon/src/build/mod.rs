@@ -15,11 +15,13 @@
 //! - `copy_step`  — COPY and ADD steps: a layer made without a container.
 //! - `scratch_layer` — that layer: an overlay of an image's layers in `<data-root>/build`.
 //! - `cache`      — the local image cache (`Using cache`).
+//! - `cache_from` — `--cache-from`: other images' history as the cache.
 //! - `go_text`    — history texts as Go's `fmt` writes them; EXPOSE's port specs.
 pub mod body;
 pub mod build_args;
 pub mod builder;
 pub mod cache;
+pub mod cache_from;
 pub mod context;
 pub mod copy;
 pub mod copy_step;
@@ -168,6 +170,7 @@ pub async fn run(
                 stages: Default::default(),
                 containers: Vec::new(),
                 cache_busted: false,
+                cache_sources: Vec::new(),
             };
             let result = match build.run(&text).await {
                 Ok(id) => build.finish(&id).await,
