@@ -1,17 +1,24 @@
-//! API group: build — only `POST /build/prune`. Berth has the classic builder's API
-//! surface but keeps no build cache, so a prune answers as dockerd does with an empty
-//! cache (`{"CachesDeleted":null,"SpaceReclaimed":0}`), after dockerd's checks of the
-//! query. The other `/build` routes stay unanswered until a builder exists.
-use axum::extract::Query;
+//! API group: build — `POST /build` (the classic builder, see `crate::build`) and
+//! `POST /build/prune`. The classic builder's cache is its intermediate images, not a
+//! BuildKit cache, so a prune answers as dockerd does with an empty BuildKit cache
+//! (`{"CachesDeleted":null,"SpaceReclaimed":0}`), after dockerd's checks of the query.
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{json, Value};
+use tokio::sync::mpsc;
 
 use super::containers::param;
 use super::{ApiError, ApiResult};
+use crate::build::from::registry_config;
+use crate::build::options::BuildOptions;
+use crate::build::BuildError;
 use crate::images::filters::Filters;
 use crate::state::SharedDaemon;
+use futures::StreamExt;
 
 /// The filters BuildKit's prune understands (moby `builder-next`'s `toBuildkitPruneInfo`).
 const PRUNE_FILTERS: &[&str] = &[
@@ -35,7 +42,76 @@ const SIZE_PARAMS: &[&str] = &[
 ];
 
 pub fn routes() -> axum::Router<SharedDaemon> {
-    Router::new().route("/build/prune", post(prune_route))
+    Router::new()
+        .route("/build", post(build_route))
+        .route("/build/prune", post(prune_route))
+}
+
+impl From<BuildError> for ApiError {
+    fn from(e: BuildError) -> Self {
+        match e {
+            BuildError::Invalid(m) => ApiError::bad_request(m),
+            BuildError::NotFound(m) => ApiError::not_found(m),
+            other => ApiError::internal(other.to_string()),
+        }
+    }
+}
+
+/// `POST /build`: the context is the body; the answer streams from the first line the
+/// build writes. A build that fails before writing anything is a plain HTTP error, as
+/// dockerd's (bad query, no Dockerfile, a Dockerfile that does not parse).
+async fn build_route(
+    State(daemon): State<SharedDaemon>,
+    Query(pairs): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
+    let options = BuildOptions::parse(&pairs)?;
+    let auth = registry_config(
+        headers
+            .get("X-Registry-Config")
+            .and_then(|v| v.to_str().ok()),
+    );
+    let (body_tx, body_rx) = mpsc::channel(16);
+    tokio::spawn(async move {
+        use futures::StreamExt;
+        let mut stream = body.into_data_stream();
+        let mut reading = true;
+        while let Some(chunk) = stream.next().await {
+            // Once the context is read (or failed), the rest is read and dropped: a
+            // client still writing would otherwise get a broken pipe, not the answer.
+            if reading
+                && body_tx
+                    .send(chunk.map_err(std::io::Error::other))
+                    .await
+                    .is_err()
+            {
+                reading = false;
+            }
+        }
+    });
+    let (out_tx, mut out_rx) = mpsc::channel(crate::build::output::CAPACITY);
+    let task = tokio::spawn(crate::build::run(daemon, options, auth, body_rx, out_tx));
+    let Some(first) = out_rx.recv().await else {
+        task.await.map_err(BuildError::from)??;
+        return Ok(json_response(Body::empty()));
+    };
+    let rest = futures::stream::unfold(out_rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|line| (Ok::<_, std::convert::Infallible>(line), rx))
+    });
+    let lines = futures::stream::once(async move { Ok(first) }).chain(rest);
+    Ok(json_response(Body::from_stream(lines)))
+}
+
+fn json_response(body: Body) -> Response {
+    let mut response = Response::new(body);
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    response
 }
 
 async fn prune_route(Query(pairs): Query<Vec<(String, String)>>) -> ApiResult<Response> {

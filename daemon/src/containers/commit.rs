@@ -3,6 +3,8 @@
 //! top layer (stored as a pulled layer is: compressed blob, diff ID, chain ID), the
 //! config is the container's with `--change` applied, the history gains an entry.
 //! A container with no changes gives an image with no new layer (`empty_layer`).
+use std::path::Path;
+
 use serde_json::{json, Value};
 
 use super::commit_config::{apply_changes, go_config, merge};
@@ -11,7 +13,7 @@ use super::record::{Container, Status};
 use super::rootfs::lower_dirs;
 use super::{lifecycle, ContainerError, Result};
 use crate::reference::Reference;
-use crate::state::SharedDaemon;
+use crate::state::{Daemon, SharedDaemon};
 use crate::store::images::ImageRecord;
 
 /// What `POST /commit` asked for.
@@ -97,7 +99,7 @@ pub async fn commit(daemon: &SharedDaemon, req: CommitRequest) -> Result<String>
     Ok(id)
 }
 
-/// The blocking part: layer, config blob, image record. Returns the image ID.
+/// The blocking part of a commit: layer, config blob, image record. Returns the image ID.
 fn store_image(
     daemon: &SharedDaemon,
     c: &Container,
@@ -105,16 +107,54 @@ fn store_image(
     config: Value,
     container_config: Value,
 ) -> Result<String> {
-    let parent = daemon.images.get(&c.image_id).ok_or_else(|| {
-        ContainerError::Internal(format!("the image {} of the container is gone", c.image_id))
-    })?;
-    let parent_config: Value = serde_json::from_slice(&daemon.content.read(&c.image_id)?)
-        .map_err(|e| ContainerError::Internal(format!("config of {}: {e}", c.image_id)))?;
+    let child = ChildImage {
+        parent: Some(c.image_id.clone()),
+        config,
+        container_config,
+        container: Some(c.id.clone()),
+        author: req.author.clone(),
+        comment: req.comment.clone(),
+        created_by: c.config.cmd.clone().unwrap_or_default().join(" "),
+    };
+    store_child_image(daemon, &c.upper_dir(), &child)
+}
+
+/// A new image on top of another: what `docker commit` and each build step make.
+#[derive(Debug, Clone, Default)]
+pub struct ChildImage {
+    /// The parent image's ID; `None` on top of nothing (`FROM scratch`).
+    pub parent: Option<String>,
+    /// The image's `config` and `container_config` (Go `container.Config` shapes).
+    pub config: Value,
+    pub container_config: Value,
+    /// The container the changes come from, if any.
+    pub container: Option<String>,
+    pub author: String,
+    pub comment: String,
+    /// The history entry's `created_by`.
+    pub created_by: String,
+}
+
+/// Stores `child`: the changes in `upper` (an overlay upper folder over the parent's
+/// layers) become a new layer, none when there are no changes (an `empty_layer` history
+/// entry). Blocking; returns the new image's ID.
+pub fn store_child_image(daemon: &Daemon, upper: &Path, child: &ChildImage) -> Result<String> {
+    let (parent_layers, parent_config) = match &child.parent {
+        Some(id) => {
+            let parent = daemon.images.get(id).ok_or_else(|| {
+                ContainerError::Internal(format!("the parent image {id} is gone"))
+            })?;
+            let config: Value = serde_json::from_slice(&daemon.content.read(id)?)
+                .map_err(|e| ContainerError::Internal(format!("config of {id}: {e}")))?;
+            (parent.layers, config)
+        }
+        None => (Vec::new(), json!({})),
+    };
+    let chain_ids: Vec<String> = parent_layers.iter().map(|l| l.chain_id.clone()).collect();
     let layers_root = daemon.config.data_root.join("layers");
-    let upper = c.upper_dir();
-    let items = layer_items(&upper, &lower_dirs(&layers_root, &c.layers))
+    let items = layer_items(upper, &lower_dirs(&layers_root, &chain_ids))
         .map_err(|e| ContainerError::io(format!("reading {}", upper.display()), e))?;
-    let mut layers = parent.layers.clone();
+    let mut layers = parent_layers;
     let empty_layer = items.is_empty();
     if !empty_layer {
         let scratch = daemon.config.data_root.join("content").join("ingest");
@@ -127,7 +167,7 @@ fn store_image(
         let file = tar
             .reopen()
             .map_err(|e| ContainerError::io("opening the layer tar", e))?;
-        write_layer_tar(&upper, &items, std::io::BufWriter::new(file))
+        write_layer_tar(upper, &items, std::io::BufWriter::new(file))
             .map_err(|e| ContainerError::io("writing the layer tar", e))?;
         let source = tar
             .reopen()
@@ -135,7 +175,7 @@ fn store_image(
         let record = crate::store::local_layer::add_local_layer(
             &daemon.content,
             &daemon.layers,
-            c.layers.last().map(String::as_str),
+            chain_ids.last().map(String::as_str),
             std::io::BufReader::new(source),
             &scratch,
         )?;
@@ -143,20 +183,19 @@ fn store_image(
     }
     let now = chrono::Utc::now();
     let created = crate::images::config::format_rfc3339_nano(&now);
-    let created_by = c.config.cmd.clone().unwrap_or_default().join(" ");
     let mut history = parent_config["history"]
         .as_array()
         .cloned()
         .unwrap_or_default();
     let mut entry = json!({ "created": created });
-    if !req.author.is_empty() {
-        entry["author"] = json!(req.author);
+    if !child.author.is_empty() {
+        entry["author"] = json!(child.author);
     }
-    if !created_by.is_empty() {
-        entry["created_by"] = json!(created_by);
+    if !child.created_by.is_empty() {
+        entry["created_by"] = json!(child.created_by);
     }
-    if !req.comment.is_empty() {
-        entry["comment"] = json!(req.comment);
+    if !child.comment.is_empty() {
+        entry["comment"] = json!(child.comment);
     }
     if empty_layer {
         entry["empty_layer"] = json!(true);
@@ -164,26 +203,31 @@ fn store_image(
     history.push(entry);
     let diff_ids: Vec<&str> = layers.iter().map(|l| l.diff_id.as_str()).collect();
     let mut image = json!({
-        "architecture": parent_config["architecture"].as_str().unwrap_or("amd64"),
-        "config": config,
-        "container": c.id,
-        "container_config": container_config,
+        "architecture": parent_config["architecture"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| crate::registry::platform::Platform::host().architecture),
+        "config": child.config,
+        "container_config": child.container_config,
         "created": created,
         "docker_version": crate::api::version::ENGINE_VERSION,
         "history": history,
         "os": parent_config["os"].as_str().unwrap_or("linux"),
         "rootfs": { "type": "layers", "diff_ids": diff_ids },
     });
+    if let Some(container) = &child.container {
+        image["container"] = json!(container);
+    }
     for key in ["variant", "os.version", "os.features"] {
         if !parent_config[key].is_null() {
             image[key] = parent_config[key].clone();
         }
     }
-    if !req.author.is_empty() {
-        image["author"] = json!(req.author);
+    if !child.author.is_empty() {
+        image["author"] = json!(child.author);
     }
-    if !req.comment.is_empty() {
-        image["comment"] = json!(req.comment);
+    if !child.comment.is_empty() {
+        image["comment"] = json!(child.comment);
     }
     let bytes = serde_json::to_vec(&image).map_err(|e| ContainerError::Internal(e.to_string()))?;
     let id = daemon.content.write_bytes(&bytes)?;
@@ -192,7 +236,7 @@ fn store_image(
         manifest_digest: None,
         manifest_media_type: None,
         layers,
-        parent: c.image_id.clone(),
+        parent: child.parent.clone().unwrap_or_default(),
         created_at: now,
         last_tag_time: None,
     })?;

@@ -24,6 +24,41 @@ pub fn lower_dirs(layers_root: &Path, chain_ids: &[String]) -> Vec<PathBuf> {
         .collect()
 }
 
+/// Mounts an overlay of `lowers` (top first) with `upper` and `work` at `merged`, for
+/// a writable layer that belongs to no container (the builder's COPY and ADD); `empty`
+/// (created here) stands in for an image without layers, as overlay needs a lower folder.
+pub fn mount_overlay_dirs(
+    lowers: &[PathBuf],
+    upper: &Path,
+    work: &Path,
+    merged: &Path,
+    empty: &Path,
+) -> std::io::Result<()> {
+    let mut lowers = lowers.to_vec();
+    if lowers.is_empty() {
+        std::fs::create_dir_all(empty)?;
+        lowers.push(empty.to_path_buf());
+    }
+    let lower = lowers
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(":");
+    let data = format!(
+        "lowerdir={lower},upperdir={},workdir={}",
+        upper.display(),
+        work.display()
+    );
+    mount(
+        Some("overlay"),
+        merged,
+        Some("overlay"),
+        MsFlags::empty(),
+        Some(data.as_str()),
+    )
+    .map_err(std::io::Error::from)
+}
+
 /// Creates the container's upper, work and mount-point folders.
 pub fn prepare(c: &Container) -> Result<()> {
     for dir in [c.upper_dir(), c.work_dir(), c.merged_dir()] {
