@@ -125,37 +125,14 @@ pub fn mount_rootfs(c: &Container, layers_root: &Path) -> Result<PathBuf> {
 }
 
 fn mount_overlay(c: &Container, layers_root: &Path, merged: &Path) -> Result<()> {
-    let mut lowers = lower_dirs(layers_root, &c.layers);
-    if lowers.is_empty() {
-        // overlay needs a lower layer: an empty folder stands in for an image without layers.
-        let empty = c.dir.join("empty");
-        std::fs::create_dir_all(&empty)
-            .map_err(|e| ContainerError::io(format!("creating {}", empty.display()), e))?;
-        lowers.push(empty);
-    }
-    let lower = lowers
-        .iter()
-        .map(|p| p.display().to_string())
-        .collect::<Vec<_>>()
-        .join(":");
-    let data = format!(
-        "lowerdir={lower},upperdir={},workdir={}",
-        c.upper_dir().display(),
-        c.work_dir().display()
-    );
-    mount(
-        Some("overlay"),
+    mount_overlay_dirs(
+        &lower_dirs(layers_root, &c.layers),
+        &c.upper_dir(),
+        &c.work_dir(),
         merged,
-        Some("overlay"),
-        MsFlags::empty(),
-        Some(data.as_str()),
+        &c.dir.join("empty"),
     )
-    .map_err(|e| {
-        ContainerError::io(
-            format!("mounting the overlay of {}", c.id),
-            std::io::Error::from(e),
-        )
-    })
+    .map_err(|e| ContainerError::io(format!("mounting the overlay of {}", c.id), e))
 }
 
 /// Lets go of one hold on the overlay; the last one unmounts it (and removes the
