@@ -339,8 +339,11 @@ pub async fn release(daemon: &Daemon, c: &Container) {
 }
 
 /// After berthd restarts (netd has put bridges, rules and names back): running
-/// containers get their embedded DNS again; those that died meanwhile are released.
+/// containers get their embedded DNS again; those that died meanwhile are released, and
+/// endpoints whose container is gone altogether (a crash between the two) free their
+/// addresses.
 pub async fn restore(daemon: &Daemon) {
+    release_orphan_endpoints(daemon).await;
     for c in daemon.containers.list() {
         let state = ContainerNetwork::load(&c.dir);
         if !c.state.status.is_running() {
@@ -359,6 +362,29 @@ pub async fn restore(daemon: &Daemon) {
                     tracing::warn!(container = %c.id, "embedded DNS: {e}");
                 }
             }
+        }
+    }
+}
+
+/// Endpoints of containers that no longer exist: their addresses, ports and names go.
+async fn release_orphan_endpoints(daemon: &Daemon) {
+    for n in daemon.networks.list() {
+        let orphans: Vec<String> = n
+            .endpoints
+            .keys()
+            .filter(|id| daemon.containers.get(id).is_none())
+            .cloned()
+            .collect();
+        for id in orphans {
+            tracing::info!(network = %n.name, container = %id, "releasing the endpoint of a container that is gone");
+            if let Ok(netd) = daemon.networks.netd() {
+                if let Err(e) = netd.release_container(&id, None).await {
+                    tracing::warn!(container = %id, "releasing a gone container's networking: {e}");
+                }
+            }
+            let _ = daemon.networks.update(&n.id, |n| {
+                n.endpoints.remove(&id);
+            });
         }
     }
 }
