@@ -7,7 +7,7 @@ mod common;
 use common::network::{free_port, http_get, ip_on};
 
 use common::network::{cleanup_network, links_of};
-use common::{Daemon, Fixtures};
+use common::{eventually, Daemon, Fixtures};
 
 #[test]
 fn names_on_a_user_network_and_isolation() {
@@ -325,6 +325,53 @@ fn names_survive_a_restart() {
     assert!(out.contains(&ip), "{out}");
     d.docker_ok(&["rm", "-f", "db"]);
     d.docker_ok(&["network", "rm", "kept"]);
+    d.stop();
+    cleanup_network(d.dir.path());
+}
+
+/// A container whose record vanished while berthd was down (a crash in the middle of a
+/// removal): at the next start its task is killed and its endpoint freed, so the address
+/// goes to the next container and no process is left that nothing would ever stop.
+#[test]
+fn a_task_and_endpoint_without_a_container_are_cleaned_at_start() {
+    let f = Fixtures::load();
+    let mut d = Daemon::start();
+    let busybox = d.pull_fixture(&f, "busybox");
+    let id = d.docker_ok(&["run", "-d", "--name", "lost", &busybox, "sleep", "300"]);
+    let id = id.trim().to_string();
+    let ip = ip_on(&d, "lost", "bridge");
+    let engine_before = common::engine_pids(d.dir.path()).len();
+    assert_eq!(engine_before, 2, "berth-containerd and one shim");
+    d.kill9();
+    let record = d
+        .data_root()
+        .join("containers")
+        .join(&id)
+        .join("config.json");
+    std::fs::remove_file(record).expect("record gone");
+    d.restart_with(&[]);
+    eventually("the lost task to be gone", || {
+        common::engine_pids(d.dir.path()).len() == 1
+    });
+    let endpoints = d.docker_ok(&[
+        "network",
+        "inspect",
+        "bridge",
+        "--format",
+        "{{len .Containers}}",
+    ]);
+    assert_eq!(endpoints.trim(), "0");
+    assert!(
+        !d.data_root().join("containers").join(&id).exists(),
+        "the lost container's folder goes too"
+    );
+    d.docker_ok(&["run", "-d", "--name", "next", &busybox, "sleep", "300"]);
+    assert_eq!(
+        ip_on(&d, "next", "bridge"),
+        ip,
+        "the freed address is given again"
+    );
+    d.docker_ok(&["rm", "-f", "next"]);
     d.stop();
     cleanup_network(d.dir.path());
 }

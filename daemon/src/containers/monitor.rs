@@ -261,6 +261,9 @@ pub async fn reconcile(daemon: &SharedDaemon) {
             _ => {}
         }
     }
+    remove_orphan_tasks(daemon, &tasks).await;
+    let known = daemon.containers.list().into_iter().map(|c| c.id).collect();
+    rootfs::remove_unrecorded(&daemon.config.data_root.join("containers"), &known);
     // Containers with "always" (or "unless-stopped" not stopped by hand) start with the daemon.
     for c in daemon.containers.list() {
         let wants = matches!(
@@ -271,6 +274,35 @@ pub async fn reconcile(daemon: &SharedDaemon) {
             if let Err(e) = lifecycle::start_container(daemon, &c).await {
                 tracing::warn!(id = %c.id, error = %e, "starting the container at daemon start");
             }
+        }
+    }
+}
+
+/// Tasks whose container record is gone (a crash between a removal's steps) are killed
+/// and deleted: nothing else would ever stop them or free what they hold.
+async fn remove_orphan_tasks(daemon: &SharedDaemon, tasks: &[super::engine::TaskView]) {
+    let known: std::collections::HashSet<String> = daemon
+        .containers
+        .list()
+        .iter()
+        .map(|c| c.task_id().to_string())
+        .collect();
+    for t in tasks.iter().filter(|t| !known.contains(&t.id)) {
+        tracing::warn!(task = %t.id, "removing a task whose container is gone");
+        if matches!(t.status.as_str(), "running" | "paused" | "created") {
+            if t.status == "paused" {
+                // A frozen process takes its SIGKILL only once thawed.
+                let _ = daemon.engine.resume(&t.id).await;
+            }
+            let _ = daemon.engine.kill(&t.id, 9, None).await;
+            let _ = tokio::time::timeout(
+                std::time::Duration::from_secs(10),
+                daemon.engine.wait(&t.id, None),
+            )
+            .await;
+        }
+        if let Err(e) = daemon.engine.delete(&t.id).await {
+            tracing::warn!(task = %t.id, error = %e, "deleting a task whose container is gone");
         }
     }
 }

@@ -174,6 +174,32 @@ pub fn release_for_removal(c: &Container) -> bool {
     true
 }
 
+/// At start-up: container folders without a record (a crash between a removal's steps,
+/// or an export that held a removed container's root) are unmounted and removed.
+pub fn remove_unrecorded(containers_root: &Path, known: &std::collections::HashSet<String>) {
+    let Ok(entries) = std::fs::read_dir(containers_root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let dir = entry.path();
+        if known.contains(&name) || !dir.is_dir() || Container::record_path(&dir).exists() {
+            continue;
+        }
+        let merged = dir.join("merged");
+        if is_mounted(&merged) {
+            if let Err(e) = umount2(&merged, MntFlags::MNT_DETACH) {
+                tracing::warn!(dir = %dir.display(), error = %e, "unmounting a leftover container root");
+                continue;
+            }
+        }
+        tracing::info!(dir = %dir.display(), "removing the folder of a container that is gone");
+        if let Err(e) = std::fs::remove_dir_all(&dir) {
+            tracing::warn!(dir = %dir.display(), error = %e, "removing a leftover container folder");
+        }
+    }
+}
+
 fn detach(c: &Container) {
     let merged = c.merged_dir();
     if !is_mounted(&merged) {
