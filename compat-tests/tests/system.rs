@@ -430,14 +430,21 @@ fn restarts_over_a_stale_socket_and_pid_file_after_a_crash() {
 #[test]
 fn an_upload_to_an_endpoint_berth_lacks_gets_the_404_not_a_broken_pipe() {
     let d = common::Daemon::start();
-    // `docker load` uploads its tarball to POST /images/load, which Berth does not serve yet.
-    let tarball = d.dir.path().join("upload.tar");
-    std::fs::write(&tarball, vec![0u8; 4 << 20]).expect("write upload");
-    let err = d.docker_err(&["load", "-i", &tarball.to_string_lossy()]);
-    assert!(
-        err.contains("Error response from daemon: page not found"),
-        "{err}"
+    // A 4 MiB upload to a path no dockerd serves: the client may send all of it and then
+    // read dockerd's 404, not find the connection closed under it.
+    let socket = d.host().trim_start_matches("unix://").to_string();
+    let mut stream = std::os::unix::net::UnixStream::connect(&socket).expect("connect");
+    let body = vec![0u8; 4 << 20];
+    let head = format!(
+        "POST /v1.53/images/upload-nowhere/feed HTTP/1.1\r\nHost: docker\r\nContent-Type: application/x-tar\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
     );
+    stream.write_all(head.as_bytes()).expect("write head");
+    stream.write_all(&body).expect("the whole upload is read");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("read answer");
+    assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+    assert!(answer.contains("page not found"), "{answer}");
 }
 
 #[test]

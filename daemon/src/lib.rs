@@ -14,6 +14,7 @@
 //! - `streams`   — logs, attach and exec streams, hijacked connections.
 //! - `stats`     — container stats and top.
 //! - `events`    — the event bus behind `GET /events`.
+//! - `gotext`    — Go's text forms dockerd's messages use (`%q`, `url.QueryEscape`).
 //! - `volumes`   — volumes of the local driver: store, names, options, filters, prune.
 //! - `build`     — the classic builder behind `POST /build`.
 #![recursion_limit = "256"]
@@ -22,6 +23,7 @@ pub mod build;
 pub mod config;
 pub mod containers;
 pub mod events;
+pub mod gotext;
 pub mod images;
 pub mod networks;
 pub mod progress;

@@ -2,31 +2,12 @@
 //! HEALTHCHECK config), and EXPOSE's port specs as `nat.ParsePortSpecs` reads them.
 use super::dockerfile::HealthcheckSpec;
 use super::BuildError;
+use crate::gotext::go_quote;
 
 /// Go's `%q` of a `[]string`: `["a" "b"]`.
 pub fn go_quote_list(list: &[String]) -> String {
     let items: Vec<String> = list.iter().map(|s| go_quote(s)).collect();
     format!("[{}]", items.join(" "))
-}
-
-/// Go's `strconv.Quote`, for the common characters.
-pub fn go_quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 fn go_quote_rune(n: i64) -> String {

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::client::scheme_for;
 use super::{AuthConfig, RegistryError, RegistryResult};
 use crate::config::Config;
+use crate::gotext::query_escape;
 
 /// Docker Hub's v1 index, where terms without a registry are searched.
 const DOCKER_HUB_INDEX: &str = "https://index.docker.io/v1/";
@@ -61,24 +62,9 @@ pub fn search_url(config: &Config, term: &str, limit: u32) -> String {
         Some(host) => format!("{}://{host}/v1/", scheme_for(config, host)),
     };
     let mut url = format!("{base}search?q=");
-    url.push_str(&form_escape(remote));
+    url.push_str(&query_escape(remote));
     url.push_str(&format!("&n={limit}"));
     url
-}
-
-/// Go's `url.QueryEscape`.
-fn form_escape(text: &str) -> String {
-    let mut out = String::new();
-    for b in text.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            other => out.push_str(&format!("%{other:02X}")),
-        }
-    }
-    out
 }
 
 /// Asks the index. Credentials go along as basic auth when the client gave them.

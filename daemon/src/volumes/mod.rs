@@ -13,6 +13,7 @@ pub mod options;
 pub mod service;
 pub mod store;
 
+pub use crate::gotext::go_quote;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -102,21 +103,3 @@ impl From<crate::store::StoreError> for VolumeError {
 }
 
 pub type Result<T, E = VolumeError> = std::result::Result<T, E>;
-
-/// Go's `%q` of a string: quoted, with `"` and `\` escaped (what dockerd's messages show).
-pub fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for ch in s.chars() {
-        match ch {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}

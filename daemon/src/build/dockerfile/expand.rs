@@ -2,6 +2,7 @@
 //! `ProcessWords`) does it for the builder: quotes, the escape character, `$VAR`,
 //! `${VAR}`, `${VAR:-word}`, `${VAR:+word}`, `${VAR:?message}` and the forms without
 //! the colon (`${VAR-word}`, `${VAR+word}`, `${VAR?message}`, as newer dockerd).
+pub(crate) use crate::gotext::go_quote;
 
 /// A variable lookup: the value, or `None` when unset.
 pub(crate) type Vars<'a> = &'a dyn Fn(&str) -> Option<String>;
@@ -27,29 +28,6 @@ fn process(source: &str, escape: char, vars: Vars) -> Result<(String, Vec<String
     lexer
         .process_stop_on(None)
         .map_err(|err| format!("failed to process {}: {err}", go_quote(source)))
-}
-
-/// Go's `%q` of a string (what dockerd's messages quote with).
-pub(crate) fn go_quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            '\x07' => out.push_str("\\a"),
-            '\x08' => out.push_str("\\b"),
-            '\x0b' => out.push_str("\\v"),
-            '\x0c' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 || c == '\x7f' => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// The words being collected by `ProcessWords`.

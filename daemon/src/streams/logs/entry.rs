@@ -1,4 +1,5 @@
 //! One json-file log line (as berth-shim writes it) and how the API renders it.
+use crate::gotext::query_escape;
 use std::collections::BTreeMap;
 
 use bytes::{BufMut, BytesMut};
@@ -89,21 +90,6 @@ fn details(attrs: &BTreeMap<String, String>) -> String {
         .map(|(k, v)| format!("{}={}", query_escape(k), query_escape(v)))
         .collect::<Vec<_>>()
         .join(",")
-}
-
-/// Go's `url.QueryEscape`.
-fn query_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
