@@ -12,15 +12,7 @@ use bollard::query_parameters::EventsOptionsBuilder;
 use futures::StreamExt;
 use serde_json::Value;
 
-use common::{Daemon, Fixtures};
-
-/// Unix seconds with nanoseconds, as the CLI sends `--since` / `--until`.
-fn unix_now() -> String {
-    let d = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970");
-    format!("{}.{:09}", d.as_secs(), d.subsec_nanos())
-}
+use common::{unix_now, Daemon, Fixtures};
 
 fn json_lines(out: &str) -> Vec<Value> {
     out.lines()
