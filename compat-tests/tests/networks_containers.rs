@@ -365,6 +365,8 @@ fn a_task_and_endpoint_without_a_container_are_cleaned_at_start() {
         !d.data_root().join("containers").join(&id).exists(),
         "the lost container's folder goes too"
     );
+    let netns = d.dir.path().join("exec").join("netns").join(&id[..12]);
+    assert!(!netns.exists(), "and its namespace file");
     d.docker_ok(&["run", "-d", "--name", "next", &busybox, "sleep", "300"]);
     assert_eq!(
         ip_on(&d, "next", "bridge"),

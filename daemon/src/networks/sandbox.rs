@@ -366,8 +366,12 @@ pub async fn restore(daemon: &Daemon) {
     }
 }
 
-/// Endpoints of containers that no longer exist: their addresses, ports and names go.
+/// Endpoints of containers that no longer exist: their addresses, ports and names go;
+/// then namespace files no running container uses (named by the first 12 digits of the
+/// container's ID) are unmounted and removed.
 async fn release_orphan_endpoints(daemon: &Daemon) {
+    let netns_dir = daemon.config.exec_root.join("netns");
+    let netns_of = |id: &str| netns_dir.join(&id[..12.min(id.len())]);
     for n in daemon.networks.list() {
         let orphans: Vec<String> = n
             .endpoints
@@ -378,13 +382,35 @@ async fn release_orphan_endpoints(daemon: &Daemon) {
         for id in orphans {
             tracing::info!(network = %n.name, container = %id, "releasing the endpoint of a container that is gone");
             if let Ok(netd) = daemon.networks.netd() {
-                if let Err(e) = netd.release_container(&id, None).await {
+                let path = netns_of(&id);
+                let ns = path.exists().then(|| NetnsPath::existing(path));
+                if let Err(e) = netd.release_container(&id, ns.as_ref()).await {
                     tracing::warn!(container = %id, "releasing a gone container's networking: {e}");
                 }
             }
             let _ = daemon.networks.update(&n.id, |n| {
                 n.endpoints.remove(&id);
             });
+        }
+    }
+    let running: Vec<String> = daemon
+        .containers
+        .list()
+        .into_iter()
+        .filter(|c| c.state.status.is_running())
+        .map(|c| c.id)
+        .collect();
+    let Ok(entries) = std::fs::read_dir(&netns_dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if running.iter().any(|id| id.starts_with(&name)) {
+            continue;
+        }
+        tracing::info!(netns = %name, "removing a network namespace no container uses");
+        if let Err(e) = netd::netns::remove(&NetnsPath::existing(entry.path())) {
+            tracing::warn!(netns = %name, "removing a stale network namespace: {e}");
         }
     }
 }
