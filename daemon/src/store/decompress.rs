@@ -259,24 +259,29 @@ impl Drop for ChildFilter {
     }
 }
 
+/// For tests: `data` compressed by the `program` (bzip2, xz, gzip, zstd) with `-c`.
+#[cfg(test)]
+pub(crate) fn compressed_by(program: &str, data: &[u8]) -> Vec<u8> {
+    let mut child = Command::new(program)
+        .arg("-c")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect(program);
+    let mut stdin = child.stdin.take().expect("stdin");
+    let input = data.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child.wait_with_output().expect("output").stdout;
+    writer.join().expect("writer").expect("write");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn compress(program: &str, data: &[u8]) -> Vec<u8> {
-        let mut child = Command::new(program)
-            .arg("-c")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect(program);
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(data)
-            .expect("write");
-        child.wait_with_output().expect("output").stdout
+        compressed_by(program, data)
     }
 
     fn read_all(input: &[u8]) -> io::Result<Vec<u8>> {

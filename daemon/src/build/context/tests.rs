@@ -124,21 +124,7 @@ fn compressed_contexts_are_recognised() {
     gz.write_all(&plain).expect("gz");
     let gz = gz.finish().expect("gz");
     let zst = zstd::encode_all(&plain[..], 3).expect("zstd");
-    let by_program = |program: &str| {
-        let mut child = std::process::Command::new(program)
-            .arg("-c")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect(program);
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(&plain)
-            .expect("write");
-        child.wait_with_output().expect("out").stdout
-    };
+    let by_program = |program: &str| crate::store::decompress::compressed_by(program, &plain);
     for body in [gz, zst, by_program("bzip2"), by_program("xz")] {
         let (_scratch, context) = unpack(&body);
         assert_eq!(

@@ -1,7 +1,6 @@
 //! ADD: local archives unpacked, URLs downloaded (from a tiny HTTP server on loopback).
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
-use std::process::{Command, Stdio};
 
 use super::tests::{stat, Roots};
 use super::*;
@@ -37,19 +36,7 @@ fn archive(program: Option<&str>) -> Vec<u8> {
     let Some(program) = program else {
         return plain;
     };
-    let mut child = Command::new(program)
-        .arg("-c")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect(program);
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(&plain)
-        .expect("write");
-    child.wait_with_output().expect("out").stdout
+    crate::store::decompress::compressed_by(program, &plain)
 }
 
 #[test]
