@@ -289,6 +289,27 @@ fn kill_answers_once_the_container_has_stopped() {
         assert_eq!(state["ExitCode"], 137, "{state}");
         d.docker_ok(&["rm", &name]);
     }
+    // A paused container is thawed so that the SIGKILL lands (dockerd's killWithSignal).
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "killed-paused",
+        &image,
+        "sleep",
+        "300",
+    ]);
+    d.docker_ok(&["pause", "killed-paused"]);
+    let started = std::time::Instant::now();
+    d.docker_ok(&["kill", "killed-paused"]);
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+    let state = &inspect(&d, "killed-paused")["State"];
+    assert_eq!(state["Status"], "exited", "{state}");
+    assert_eq!(state["ExitCode"], 137, "{state}");
 }
 
 /// `container prune` while containers are starting (as bollard's tests run in parallel):

@@ -48,10 +48,31 @@ pub async fn kill(daemon: &SharedDaemon, reference: &str, signal: Option<&str>) 
 /// dockerd's `killWithSignal` does for `docker kill`, `stop` and `rm -f` alike.
 async fn signal_with_event(daemon: &SharedDaemon, c: &Container, signo: i32) -> Result<()> {
     send_signal(daemon, c, signo).await?;
+    if c.state.status == Status::Paused && ends_the_container(c, signo) {
+        // As dockerd: a frozen process takes the signal once it is thawed.
+        if daemon.engine.resume(c.task_id()).await.is_ok() {
+            let _ = daemon.containers.update(&c.id, |r| {
+                if r.state.status == Status::Paused {
+                    r.state.status = Status::Running;
+                }
+                Ok(())
+            });
+            super::health::resume(daemon, &c.id);
+        }
+    }
     let mut attrs = c.event_attributes();
     attrs.insert("signal".into(), signo.to_string());
     daemon.events.publish("container", "kill", &c.id, attrs);
     Ok(())
+}
+
+/// dockerd's `killWithSignal` resumes a paused container for SIGKILL, for its stop
+/// signal, and for any signal when it has no stop signal of its own.
+fn ends_the_container(c: &Container, signo: i32) -> bool {
+    match c.config.stop_signal.as_deref().filter(|s| !s.is_empty()) {
+        None => true,
+        Some(stop) => signo == 9 || signals::parse(stop).ok() == Some(signo),
+    }
 }
 
 async fn send_signal(daemon: &SharedDaemon, c: &Container, signo: i32) -> Result<()> {
