@@ -343,7 +343,7 @@ pub async fn release(daemon: &Daemon, c: &Container) {
 /// endpoints whose container is gone altogether (a crash between the two) free their
 /// addresses.
 pub async fn restore(daemon: &Daemon) {
-    release_orphan_endpoints(daemon).await;
+    release_leftovers_of_gone_containers(daemon).await;
     for c in daemon.containers.list() {
         let state = ContainerNetwork::load(&c.dir);
         if !c.state.status.is_running() {
@@ -369,7 +369,7 @@ pub async fn restore(daemon: &Daemon) {
 /// Endpoints of containers that no longer exist: their addresses, ports and names go;
 /// then namespace files no running container uses (named by the first 12 digits of the
 /// container's ID) are unmounted and removed.
-async fn release_orphan_endpoints(daemon: &Daemon) {
+async fn release_leftovers_of_gone_containers(daemon: &Daemon) {
     let netns_dir = daemon.config.exec_root.join("netns");
     let netns_of = |id: &str| netns_dir.join(&id[..12.min(id.len())]);
     for n in daemon.networks.list() {
