@@ -185,15 +185,9 @@ fn restore(
     }
     let bytes = serde_json::to_vec(&image).map_err(|e| BuildError::Internal(e.to_string()))?;
     let id = daemon.content.write_bytes(&bytes)?;
-    daemon.images.insert(ImageRecord {
-        id: id.clone(),
-        manifest_digest: None,
-        manifest_media_type: None,
-        layers,
-        parent: parent.to_string(),
-        created_at: chrono::Utc::now(),
-        last_tag_time: None,
-    })?;
+    daemon
+        .images
+        .insert(ImageRecord::local(id.clone(), layers, parent.to_string()))?;
     Ok(id)
 }
 

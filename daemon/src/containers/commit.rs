@@ -231,14 +231,10 @@ pub fn store_child_image(daemon: &Daemon, upper: &Path, child: &ChildImage) -> R
     }
     let bytes = serde_json::to_vec(&image).map_err(|e| ContainerError::Internal(e.to_string()))?;
     let id = daemon.content.write_bytes(&bytes)?;
-    daemon.images.insert(ImageRecord {
-        id: id.clone(),
-        manifest_digest: None,
-        manifest_media_type: None,
+    daemon.images.insert(ImageRecord::local(
+        id.clone(),
         layers,
-        parent: child.parent.clone().unwrap_or_default(),
-        created_at: now,
-        last_tag_time: None,
-    })?;
+        child.parent.clone().unwrap_or_default(),
+    ))?;
     Ok(id)
 }

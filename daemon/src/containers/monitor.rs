@@ -261,8 +261,9 @@ pub async fn reconcile(daemon: &SharedDaemon) {
             _ => {}
         }
     }
-    remove_orphan_tasks(daemon, &tasks).await;
-    let known = daemon.containers.list().into_iter().map(|c| c.id).collect();
+    let known: std::collections::HashSet<String> =
+        daemon.containers.list().into_iter().map(|c| c.id).collect();
+    remove_orphan_tasks(daemon, &tasks, &known).await;
     rootfs::remove_unrecorded(&daemon.config.data_root.join("containers"), &known);
     // Containers with "always" (or "unless-stopped" not stopped by hand) start with the daemon.
     for c in daemon.containers.list() {
@@ -280,14 +281,16 @@ pub async fn reconcile(daemon: &SharedDaemon) {
 
 /// Tasks whose container record is gone (a crash between a removal's steps) are killed
 /// and deleted: nothing else would ever stop them or free what they hold.
-async fn remove_orphan_tasks(daemon: &SharedDaemon, tasks: &[super::engine::TaskView]) {
-    let known: std::collections::HashSet<String> = daemon
-        .containers
-        .list()
+async fn remove_orphan_tasks(
+    daemon: &SharedDaemon,
+    tasks: &[super::engine::TaskView],
+    containers: &std::collections::HashSet<String>,
+) {
+    let known: std::collections::HashSet<&str> = containers
         .iter()
-        .map(|c| c.task_id().to_string())
+        .map(|id| super::record::task_id_of(id))
         .collect();
-    for t in tasks.iter().filter(|t| !known.contains(&t.id)) {
+    for t in tasks.iter().filter(|t| !known.contains(t.id.as_str())) {
         tracing::warn!(task = %t.id, "removing a task whose container is gone");
         if matches!(t.status.as_str(), "running" | "paused" | "created") {
             if t.status == "paused" {

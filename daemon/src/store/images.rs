@@ -52,6 +52,22 @@ pub struct ImageRecord {
     pub last_tag_time: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+impl ImageRecord {
+    /// The record of an image made on this host (commit, build, import, load): no
+    /// manifest until it is pushed, created now.
+    pub fn local(id: String, layers: Vec<LayerRecord>, parent: String) -> ImageRecord {
+        ImageRecord {
+            id,
+            manifest_digest: None,
+            manifest_media_type: None,
+            layers,
+            parent,
+            created_at: chrono::Utc::now(),
+            last_tag_time: None,
+        }
+    }
+}
+
 pub struct ImageStore {
     root: PathBuf,
     state: RwLock<State>,

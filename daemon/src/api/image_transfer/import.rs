@@ -174,23 +174,17 @@ fn store_image(
     });
     let bytes = serde_json::to_vec(&image_config).map_err(|e| ApiError::internal(e.to_string()))?;
     let id = daemon.content.write_bytes(&bytes)?;
-    let record = ImageRecord {
-        id: id.clone(),
-        manifest_digest: None,
-        manifest_media_type: None,
-        layers: vec![LayerRecord {
-            diff_id: diff_id.clone(),
-            chain_id: LayerStore::chain_id(None, &diff_id),
-            blob_digest: Some(blob_digest.to_string()),
-            media_type: Some(media_type.to_string()),
-            blob_size: daemon.content.size(blob_digest)?,
-            size: info.size,
-        }],
-        parent: String::new(),
-        created_at: chrono::Utc::now(),
-        last_tag_time: None,
+    let layer = LayerRecord {
+        diff_id: diff_id.clone(),
+        chain_id: LayerStore::chain_id(None, &diff_id),
+        blob_digest: Some(blob_digest.to_string()),
+        media_type: Some(media_type.to_string()),
+        blob_size: daemon.content.size(blob_digest)?,
+        size: info.size,
     };
-    daemon.images.insert(record)?;
+    daemon
+        .images
+        .insert(ImageRecord::local(id.clone(), vec![layer], String::new()))?;
     Ok(id)
 }
 

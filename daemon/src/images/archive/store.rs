@@ -153,15 +153,9 @@ pub fn store_image(
     }
     let id = daemon.content.write_bytes(&image.config)?;
     if daemon.images.get(&id).is_none() {
-        daemon.images.insert(ImageRecord {
-            id: id.clone(),
-            manifest_digest: None,
-            manifest_media_type: None,
-            layers,
-            parent: String::new(),
-            created_at: chrono::Utc::now(),
-            last_tag_time: None,
-        })?;
+        daemon
+            .images
+            .insert(ImageRecord::local(id.clone(), layers, String::new()))?;
     }
     for tag in &image.tags {
         let previous = daemon.images.set_ref(&tag.to_string(), &id)?;
