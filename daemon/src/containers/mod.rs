@@ -9,12 +9,14 @@
 //! - `resources` — HostConfig resources: dockerd's validation, the OCI `linux.resources`.
 //! - `spec`      — the OCI `config.json` of a container.
 //! - `rootfs`    — the overlay root, `/etc/hostname`, `/etc/hosts`, `/etc/resolv.conf`.
+//! - `init_layer` — dockerd's `<id>-init` layer: mount points that are not changes.
 //! - `start`     — start: the overlay, the bundle, the task, attached clients, exit codes.
 //! - `lifecycle` — stop, kill, pause, restart, remove, rename.
 //! - `exec`      — exec instances.
 //! - `health`, `health_config`, `health_probe` — healthchecks: monitors, config, probes.
 //! - `attach_gate` — clients attached before the start (`docker run`).
-//! - `archive*`  — `docker cp` both ways: the container's view of its files, safe unpacking.
+//! - `archive*`  — `docker cp` both ways: the container's view of its files, safe unpacking
+//!   (paths resolve and trees are read by handle in `crate::in_root`).
 //! - `commit*`   — `docker commit`: the upper layer as a layer tar, the new config.
 //! - `update`, `prune`, `changes` — `docker update`, `container prune`, `docker diff`.
 //! - `wait`      — `POST /containers/{id}/wait`.
@@ -40,13 +42,13 @@ pub mod export;
 pub mod health;
 pub mod health_config;
 pub mod health_probe;
+pub mod init_layer;
 pub mod inspect;
 pub mod lifecycle;
 pub mod list;
 pub mod locks;
 pub mod monitor;
 pub mod mounts;
-pub mod mounts_copy;
 pub mod mounts_parse;
 pub mod mounts_setup;
 pub mod mounts_spec;
@@ -59,7 +61,6 @@ pub mod signals;
 pub mod spec;
 pub mod start;
 pub mod store;
-pub mod tar_tree;
 pub mod update;
 pub mod wait;
 

@@ -15,7 +15,7 @@ use nix::errno::Errno;
 use thiserror::Error;
 
 use crate::containers::archive_extract::{clean_relative, extract, remove_all_at, ExtractOptions};
-use crate::containers::archive_fs::{fd_path, ContainerFs};
+use crate::in_root::{fd_path, InRoot};
 use crate::store::decompress;
 
 /// A context that could not be read; texts are dockerd's.
@@ -131,7 +131,7 @@ impl BuildContext {
     }
 
     /// dockerd's `removeDockerfile`: `.dockerignore` and the Dockerfile go when excluded.
-    fn remove_ignored(&self, fs: &ContainerFs, dockerfile: &str) -> Result<(), ContextError> {
+    fn remove_ignored(&self, fs: &InRoot, dockerfile: &str) -> Result<(), ContextError> {
         let Ok(matcher) = dockerignore::Matcher::new(&self.ignore) else {
             return Ok(());
         };
@@ -156,12 +156,12 @@ impl BuildContext {
     }
 }
 
-fn open_root(root: &Path) -> Result<ContainerFs, ContextError> {
-    ContainerFs::from_dir(root, &[]).map_err(|e| ContextError::Failed(e.to_string()))
+fn open_root(root: &Path) -> Result<InRoot, ContextError> {
+    InRoot::from_dir(root, &[]).map_err(|e| ContextError::Failed(e.to_string()))
 }
 
 /// The Dockerfile `name` (after dockerd's fallback) and its content.
-fn read_dockerfile(fs: &ContainerFs, name: &str) -> Result<(String, Vec<u8>), ContextError> {
+fn read_dockerfile(fs: &InRoot, name: &str) -> Result<(String, Vec<u8>), ContextError> {
     if clean_relative(name).is_none() {
         return Err(forbidden(name));
     }
@@ -198,7 +198,7 @@ enum ReadError {
 }
 
 /// The content of `path` in the context, symlinks resolved inside it.
-fn read_in(fs: &ContainerFs, path: &str) -> Result<Vec<u8>, ReadError> {
+fn read_in(fs: &InRoot, path: &str) -> Result<Vec<u8>, ReadError> {
     let resolved = match fs.resolve(path, true) {
         Ok(r) => r,
         Err(Errno::ENOENT) => return Err(ReadError::Missing),
