@@ -32,6 +32,9 @@ pub struct ExtractOptions {
 pub enum ExtractError {
     #[error("{0}")]
     Refused(String),
+    /// The stream is no tar, or is cut short.
+    #[error("reading the archive: {0}")]
+    BadArchive(#[source] std::io::Error),
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -72,11 +75,9 @@ pub fn extract(
 ) -> Result<(), ExtractError> {
     let mut archive = tar::Archive::new(tar);
     let mut dir_times: Vec<(String, i64)> = Vec::new();
-    let entries = archive
-        .entries()
-        .map_err(|e| io_err("reading the archive", e))?;
+    let entries = archive.entries().map_err(ExtractError::BadArchive)?;
     for entry in entries {
-        let mut entry = entry.map_err(|e| io_err("reading the archive", e))?;
+        let mut entry = entry.map_err(ExtractError::BadArchive)?;
         let raw = entry
             .path()
             .map_err(|e| io_err("reading the archive", e))?

@@ -98,6 +98,11 @@ pub fn extract_to_dir(
         ExtractError::Refused(m) => {
             ContainerError::Internal(format!("Error processing tar file(exit status 1): {m}"))
         }
+        // A body that is no tar is the client's error: dockerd's text, as a 400.
+        ExtractError::BadArchive(e) => ContainerError::Invalid(format!(
+            "Error processing tar file(exit status 1): {}",
+            crate::in_root::go_tar_message(&e)
+        )),
         ExtractError::Io { .. } => {
             ContainerError::Internal(format!("Error processing tar file(exit status 1): {e}"))
         }

@@ -34,3 +34,18 @@ pub(crate) fn io_error(e: pathrs::error::Error) -> std::io::Error {
         _ => std::io::Error::other(e.to_string()),
     }
 }
+
+/// A tar reading error as Go's `archive/tar` words it, for dockerd's messages: a body
+/// cut short (or no tar at all, shorter than a header) is "unexpected EOF", a block that
+/// is no header "archive/tar: invalid tar header".
+pub fn go_tar_message(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    if e.kind() == std::io::ErrorKind::UnexpectedEof || text.contains("failed to read entire block")
+    {
+        "unexpected EOF".into()
+    } else if text.contains("checksum") || text.contains("numeric field") {
+        "archive/tar: invalid tar header".into()
+    } else {
+        text
+    }
+}

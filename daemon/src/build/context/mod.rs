@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 use nix::errno::Errno;
 use thiserror::Error;
 
-use crate::containers::archive_extract::{clean_relative, extract, remove_all_at, ExtractOptions};
+use crate::containers::archive_extract::{
+    clean_relative, extract, remove_all_at, ExtractError, ExtractOptions,
+};
 use crate::in_root::{fd_path, InRoot};
 use crate::store::decompress;
 
@@ -30,8 +32,7 @@ pub enum ContextError {
         #[source]
         source: std::io::Error,
     },
-    /// dockerd's untyped errors, answered 500 ("Cannot locate specified Dockerfile: x",
-    /// "forbidden path outside the build context: ../x ()", a broken tar…).
+    /// dockerd's untyped errors, answered 500 ("Cannot locate specified Dockerfile: x").
     #[error("{0}")]
     Failed(String),
 }
@@ -74,12 +75,16 @@ impl BuildContext {
         });
         match unpacked {
             Ok(Ok(())) => {}
+            // A body that is no tar is the client's error: dockerd's text, as a 400.
+            Ok(Err(ExtractError::BadArchive(e))) => {
+                return Err(ContextError::Invalid(crate::in_root::go_tar_message(&e)))
+            }
             Ok(Err(e)) => {
                 return Err(ContextError::Failed(format!(
                     "Error processing tar file({e}): "
                 )))
             }
-            Err(e) => return Err(ContextError::Failed(e.to_string())),
+            Err(e) => return Err(ContextError::Invalid(crate::in_root::go_tar_message(&e))),
         }
         let ignore = match read_in(&fs, IGNORE_FILE) {
             Ok(bytes) => dockerignore::read_patterns(&String::from_utf8_lossy(&bytes)),
@@ -183,9 +188,9 @@ fn read_dockerfile(fs: &InRoot, name: &str) -> Result<(String, Vec<u8>), Context
     }
 }
 
-/// dockerd's `FullPath` error.
+/// dockerd's `FullPath` error (a 400 here: the client named the path).
 fn forbidden(name: &str) -> ContextError {
-    ContextError::Failed(format!(
+    ContextError::Invalid(format!(
         "forbidden path outside the build context: {name} ()"
     ))
 }
