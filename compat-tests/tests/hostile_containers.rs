@@ -474,6 +474,17 @@ fn a_container_that_changed_nothing_has_no_changes() {
     for wanted in [".dockerenv", "etc/hosts", "etc/mtab"] {
         assert!(names.iter().any(|n| n == wanted), "{wanted} not exported");
     }
-    d.docker_ok(&["rm", &c, &plain]);
+    // A container never started has its init layer too (dockerd's is made at create).
+    let fresh = unique("berth-fresh");
+    d.docker_ok(&["create", "--name", &fresh, &image]);
+    let out = docker_bounded(
+        &d,
+        &["cp", &format!("{fresh}:/etc/resolv.conf"), "-"],
+        Duration::from_secs(60),
+    );
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert_eq!(tar_names(&out.stdout), ["resolv.conf"]);
+    assert_eq!(d.docker_ok(&["diff", &fresh]).trim(), "");
+    d.docker_ok(&["rm", &c, &plain, &fresh]);
     d.docker_ok(&["rmi", &committed]);
 }

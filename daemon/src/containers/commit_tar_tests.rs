@@ -116,3 +116,27 @@ fn hard_links_made_in_the_container_stay_links() {
         [("bin/tool".to_string(), Some("bin/alias".to_string()))]
     );
 }
+
+#[test]
+fn a_folder_swapped_for_a_symlink_after_listing_is_not_followed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let upper = dir.path().join("upper");
+    let lower = dir.path().join("lower");
+    let host = dir.path().join("host");
+    std::fs::create_dir_all(&lower).expect("lower");
+    std::fs::create_dir_all(upper.join("d")).expect("upper");
+    std::fs::write(upper.join("d/secret"), "inside").expect("file");
+    std::fs::create_dir_all(&host).expect("host");
+    std::fs::write(host.join("secret"), "HOST-ONLY").expect("host file");
+    let items = layer_items(&upper, std::slice::from_ref(&lower)).expect("items");
+    // The container swaps its folder for a symlink to a host folder before the tar.
+    std::fs::rename(upper.join("d"), upper.join("d.real")).expect("rename");
+    std::os::unix::fs::symlink(&host, upper.join("d")).expect("symlink");
+    let mut bytes = Vec::new();
+    write_layer_tar(&upper, &items, &mut bytes).expect("tar");
+    let token = b"HOST-ONLY";
+    assert!(
+        !bytes.windows(token.len()).any(|w| w == token),
+        "the host's file was committed"
+    );
+}

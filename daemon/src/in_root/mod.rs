@@ -40,7 +40,9 @@ pub(crate) fn io_error(e: pathrs::error::Error) -> std::io::Error {
 /// is no header "archive/tar: invalid tar header".
 pub fn go_tar_message(e: &std::io::Error) -> String {
     let text = e.to_string();
-    if e.kind() == std::io::ErrorKind::UnexpectedEof || text.contains("failed to read entire block")
+    if e.kind() == std::io::ErrorKind::UnexpectedEof
+        || text.contains("failed to read entire block")
+        || text.contains("unexpected EOF")
     {
         "unexpected EOF".into()
     } else if text.contains("checksum") || text.contains("numeric field") {
