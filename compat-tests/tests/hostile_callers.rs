@@ -4,19 +4,9 @@
 //! dockerd's (no_new_privs only when asked, so setuid programs work).
 mod common;
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{Daemon, Fixtures};
-
-/// A name no other test or run uses.
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("{prefix}-{}-{nanos}", std::process::id())
-}
+use common::{unique, Daemon, Fixtures};
 
 /// A raw request on the daemon's socket: (status, body).
 fn request(d: &Daemon, method: &str, path: &str, content_type: &str, body: &[u8]) -> (u16, String) {
@@ -308,26 +298,12 @@ fn bodies_that_are_no_tar_and_builds_outside_their_context_are_400s() {
     );
 }
 
-/// `fixtures/euid.c` built static in `dir`.
-fn euid_program(dir: &Path) -> std::path::PathBuf {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/euid.c");
-    let out = dir.join("euid");
-    let status = Command::new("musl-gcc")
-        .args(["-static", "-Os", "-o"])
-        .arg(&out)
-        .arg(&source)
-        .status()
-        .expect("musl-gcc (scripts/install-test-deps.sh installs musl-tools)");
-    assert!(status.success(), "musl-gcc {}", source.display());
-    out
-}
-
 #[test]
 fn no_new_privileges_only_when_asked_and_setuid_programs_work() {
     let f = Fixtures::load();
     let d = Daemon::start();
     let image = d.pull_fixture(&f, "busybox");
-    let euid = euid_program(d.dir.path());
+    let euid = common::static_program(d.dir.path(), "euid.c");
     let nnp = |out: &str| {
         out.lines()
             .find(|l| l.starts_with("NoNewPrivs:"))

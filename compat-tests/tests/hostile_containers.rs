@@ -10,16 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Daemon, Fixtures};
-
-/// A name no other test or run uses.
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("{prefix}-{}-{nanos}", std::process::id())
-}
+use common::{unique, Daemon, Fixtures};
 
 /// A folder on the host (under /tmp) holding `secret` with a token no container has;
 /// removed when dropped.
@@ -133,20 +124,6 @@ fn host_files_hold(dir: &Path, canary: &Canary) -> Vec<PathBuf> {
     found
 }
 
-/// `fixtures/swap.c` built static (musl-gcc, as the fixtures' hello) in the test's folder.
-fn swap_program(d: &Daemon) -> PathBuf {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/swap.c");
-    let out = d.dir.path().join("swap");
-    let status = std::process::Command::new("musl-gcc")
-        .args(["-static", "-Os", "-o"])
-        .arg(&out)
-        .arg(&source)
-        .status()
-        .expect("musl-gcc (scripts/install-test-deps.sh installs musl-tools)");
-    assert!(status.success(), "musl-gcc {}", source.display());
-    out
-}
-
 /// How many times each reader meets the racing container.
 const CP_TRIES: usize = 100;
 const EXPORT_TRIES: usize = 60;
@@ -164,7 +141,7 @@ fn cp_export_and_commit_of_a_container_racing_its_symlinks_read_no_host_file() {
     // inside the container leads nowhere); four pairs at once. A big file listed before
     // them keeps a walker busy between listing /race and reading what is below: a walker
     // that reads by path meets the swap there.
-    let swap = swap_program(&d);
+    let swap = common::static_program(d.dir.path(), "swap.c");
     let script = format!(
         "mkdir -p /race && dd if=/dev/zero of=/race/aaa-big bs=1M count=2 2>/dev/null; \
          for n in 0 1 2 3; do mkdir -p /race/d$n/sub && echo inside > /race/d$n/secret \
