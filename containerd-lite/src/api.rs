@@ -139,22 +139,27 @@ async fn delete(State(e): S, Path(id): Path<String>) -> Result<Json<ExitInfo>> {
     Ok(Json(e.delete(&id).await?))
 }
 
-/// Newline-delimited JSON, one event a line, until the client goes away.
+/// Newline-delimited JSON, one event a line, until the client goes away (or falls so
+/// far behind that it lost events: then the stream ends).
 async fn events(State(e): S) -> Response {
     let rx = e.events.subscribe();
     let stream = futures::stream::unfold(rx, |mut rx| async move {
-        loop {
-            match rx.recv().await {
-                Ok(ev) => {
-                    let mut line = serde_json::to_vec(&ev).unwrap_or_default();
-                    line.push(b'\n');
-                    return Some((Ok::<_, Infallible>(Bytes::from(line)), rx));
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                    tracing::warn!(missed = n, "an events subscriber fell behind");
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+        match rx.recv().await {
+            Ok(ev) => {
+                let mut line = serde_json::to_vec(&ev).unwrap_or_default();
+                line.push(b'\n');
+                Some((Ok::<_, Infallible>(Bytes::from(line)), rx))
             }
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                // A subscriber that missed events must not believe it saw them all:
+                // end its stream, so it reconnects and lists the tasks again.
+                tracing::warn!(
+                    missed = n,
+                    "an events subscriber fell behind: closing its stream"
+                );
+                None
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => None,
         }
     });
     (

@@ -30,20 +30,6 @@ fn valid_id(id: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
 
-/// The shim's first `GET /state`, retried briefly while its socket refuses connections.
-async fn first_state(shim: &dyn ShimClient) -> Result<ShimState> {
-    let mut tries = 0;
-    loop {
-        match shim.state().await {
-            Err(Error::ShimUnavailable(_)) if tries < 20 => {
-                tries += 1;
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            }
-            r => return r,
-        }
-    }
-}
-
 impl Engine {
     pub fn new(config: Config, launcher: Arc<dyn ShimLauncher>) -> Arc<Engine> {
         let state = StateDir::new(&config.state);
@@ -151,7 +137,8 @@ impl Engine {
             }
         };
         let shim = self.launcher.connect(socket);
-        let pid = match first_state(shim.as_ref()).await {
+        // The launcher returns once the shim's sockets are bound: it answers at once.
+        let pid = match shim.state().await {
             Ok(s) => s.pid,
             Err(e) => {
                 // The shim started but does not answer: make it go away. If it cannot be

@@ -165,11 +165,24 @@ async fn start_event_comes_before_an_immediate_exit() {
         live: true,
         ..Default::default()
     };
-    *launcher.shim.exit_on_start.lock().unwrap() = Some(0);
+    let shim = launcher.shim.clone();
+    let (release, gate) = tokio::sync::oneshot::channel();
+    *shim.start_gate.lock().unwrap() = Some(gate);
     let e = engine(tmp.path(), launcher);
     let mut ev = e.events.subscribe();
     e.create(req("q")).await.unwrap();
-    e.start("q").await.unwrap();
+    let starting = {
+        let e = e.clone();
+        tokio::spawn(async move { e.start("q").await })
+    };
+    // The process exits while its start is being answered, and the exit is recorded…
+    shim.started.notified().await;
+    shim.exit_with(0);
+    assert_eq!(e.wait("q", None).await.unwrap().exit_status, 0);
+    // …but published only after the start.
+    assert!(ev.try_recv().is_err(), "nothing published before the start");
+    release.send(()).unwrap();
+    assert_eq!(starting.await.unwrap().unwrap(), 42);
     assert_eq!(ev.recv().await.unwrap().kind, EventKind::Start);
     let exit = ev.recv().await.unwrap();
     assert_eq!((exit.kind, exit.exit_status), (EventKind::Exit, Some(0)));
