@@ -10,7 +10,6 @@ use tokio::sync::watch;
 
 use super::{ApiError, ApiResult, ApiVersion};
 use crate::containers::attach::{self, AttachRequest};
-use crate::containers::ContainerError;
 use crate::state::SharedDaemon;
 use crate::streams::{self, Form, LogsOptions};
 
@@ -121,23 +120,6 @@ async fn resize_route(
     let c = daemon.containers.lookup(&id)?;
     let form = Form::parse(req.uri().query());
     let (h, w) = (dimension(&form, "h")?, dimension(&form, "w")?);
-    if !c.state.status.is_running() {
-        return Err(ApiError::conflict(format!(
-            "Container {} is not running",
-            c.id
-        )));
-    }
-    daemon
-        .engine
-        .resize(
-            c.task_id(),
-            &berth_proto::ResizeRequest {
-                width: w,
-                height: h,
-                exec_id: None,
-            },
-        )
-        .await
-        .map_err(ContainerError::from)?;
+    attach::resize(&daemon, &c.id, w, h).await?;
     Ok(StatusCode::OK.into_response())
 }

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::attach_gate::Ticket;
+use super::engine::ResizeRequest;
 use super::record::{Container, Status};
 use super::{ContainerError, Result};
 use crate::state::SharedDaemon;
@@ -170,4 +171,22 @@ impl AttachSession {
             }
         }
     }
+}
+
+/// `POST /containers/{id}/resize`: the TTY size of the container's process; 409 when
+/// it does not run.
+pub async fn resize(daemon: &SharedDaemon, reference: &str, width: u32, height: u32) -> Result<()> {
+    let c = daemon.containers.lookup(reference)?;
+    if !c.state.status.is_running() {
+        return Err(ContainerError::Conflict(format!(
+            "Container {} is not running",
+            c.id
+        )));
+    }
+    let req = ResizeRequest {
+        width,
+        height,
+        exec_id: None,
+    };
+    Ok(daemon.engine.resize(c.task_id(), &req).await?)
 }

@@ -132,3 +132,5 @@ pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 pub fn format_time(t: &chrono::DateTime<chrono::Utc>) -> String {
     crate::images::config::format_rfc3339_nano(t)
 }
+#[cfg(test)]
+mod lifecycle_tests;
