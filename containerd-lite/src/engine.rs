@@ -291,6 +291,16 @@ impl Engine {
             },
             None => None,
         };
+        if from_shim.is_none() {
+            // Nobody reaped it: what is left of the container is the runtime's to kill.
+            let (runtime, root) = self.tasks.with(id, |t| {
+                let runtime = t.record.runtime_path.clone();
+                Ok((runtime, self.runtime_root(&t.record.runtime)))
+            })?;
+            if !runtime.is_empty() {
+                let _ = self.launcher.delete_without_shim(id, &runtime, &root).await;
+            }
+        }
         let exit = self.tasks.with(id, |t| {
             let exit = t
                 .exit

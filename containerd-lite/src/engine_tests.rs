@@ -104,7 +104,9 @@ async fn recovery_without_shim_or_exit_file_is_255_and_deletable() {
     std::fs::create_dir_all(tmp.path().join("tasks/empty")).unwrap();
     std::fs::create_dir_all(tmp.path().join("tasks/junk")).unwrap();
     std::fs::write(tmp.path().join("tasks/junk/something"), b"x").unwrap();
-    let e = engine(tmp.path(), FakeLauncher::default());
+    let launcher = FakeLauncher::default();
+    let calls = launcher.shim.clone();
+    let e = engine(tmp.path(), launcher);
     let found = recover(&e).await;
     assert_eq!(
         found,
@@ -123,6 +125,16 @@ async fn recovery_without_shim_or_exit_file_is_255_and_deletable() {
     assert_eq!(e.wait("done", None).await.unwrap().exit_status, 5);
     assert_eq!(e.start("lost").await.unwrap_err().status(), 409);
     assert_eq!(e.delete("lost").await.unwrap().exit_status, 255);
+    // Its shim is gone: the runtime deletes what is left of the container.
+    assert!(
+        calls
+            .calls
+            .lock()
+            .unwrap()
+            .contains(&"runtime-delete lost".to_string()),
+        "{:?}",
+        calls.calls.lock().unwrap()
+    );
     assert!(!e.state.task_dir("lost").exists());
 }
 

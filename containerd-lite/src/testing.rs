@@ -151,6 +151,15 @@ impl ShimLauncher for FakeLauncher {
             Ok(spec.state_dir.join("shim.sock"))
         })
     }
+    fn delete_without_shim(
+        &self,
+        id: &str,
+        _runtime: &str,
+        _root: &std::path::Path,
+    ) -> BoxFut<'_, ()> {
+        self.shim.log(&format!("runtime-delete {id}"));
+        Box::pin(async { Ok(()) })
+    }
     fn connect(&self, _socket: PathBuf) -> Arc<dyn ShimClient> {
         if self.live {
             self.shim.clone()

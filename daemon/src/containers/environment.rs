@@ -30,6 +30,10 @@ pub trait RunEnvironment: Send + Sync {
     fn teardown<'a>(&'a self, daemon: &'a Daemon, c: &'a Container) -> EnvFuture<'a, ()>;
     /// After berthd restarts: the run of `c` (recorded running) holds its resources.
     fn adopt(&self, c: &Container);
+    /// After berthd restarts, for a container that does not run: whatever an
+    /// interrupted run left (a mounted root, volumes, a network namespace and its
+    /// addresses, processes in its cgroup) is released.
+    fn release_leftovers<'a>(&'a self, daemon: &'a Daemon, c: &'a Container) -> EnvFuture<'a, ()>;
 }
 
 /// The OCI bundle folder of a container: `<exec-root>/containers/<id>`.
@@ -71,6 +75,8 @@ impl HostEnvironment {
         if self.holding().remove(&c.id) {
             rootfs::unmount_rootfs(c);
         }
+        // Nothing, unless the shim died and nobody reaped the container's processes.
+        super::cgroup_leftovers::kill(c);
         let bundle = bundle_dir(daemon, &c.id);
         if let Err(e) = std::fs::remove_dir_all(&bundle) {
             if e.kind() != std::io::ErrorKind::NotFound {
@@ -127,5 +133,16 @@ impl RunEnvironment for HostEnvironment {
 
     fn adopt(&self, c: &Container) {
         self.holding().insert(c.id.clone());
+    }
+
+    fn release_leftovers<'a>(&'a self, daemon: &'a Daemon, c: &'a Container) -> EnvFuture<'a, ()> {
+        Box::pin(async move {
+            if !self.holding().contains(&c.id) {
+                // No run holds it; an export or a `cp` cannot, berthd just started.
+                rootfs::unmount_unheld(c);
+            }
+            self.release_now(daemon, c);
+            crate::networks::sandbox::release(daemon, c).await;
+        })
     }
 }

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use super::record::{Container, Status};
+use super::to_the_end::to_the_end;
 use super::{signals, state_changes, ContainerError, Result};
 use crate::state::SharedDaemon;
 
@@ -12,12 +13,30 @@ pub use super::environment::bundle_dir;
 pub use super::remove::{destroy, remove};
 pub use super::start::{parse_size, start};
 
+/// The arguments of an operation, owned by the task that runs it (`to_the_end`).
+fn owned(
+    daemon: &SharedDaemon,
+    reference: &str,
+    signal: Option<&str>,
+) -> (SharedDaemon, String, Option<String>) {
+    (
+        daemon.clone(),
+        reference.to_string(),
+        signal.map(str::to_string),
+    )
+}
+
 fn not_running(c: &Container) -> ContainerError {
     ContainerError::Conflict(format!("Container {} is not running", c.id))
 }
 
 /// Sends a signal; 409 when the container is not running.
 pub async fn kill(daemon: &SharedDaemon, reference: &str, signal: Option<&str>) -> Result<()> {
+    let (daemon, reference, signal) = owned(daemon, reference, signal);
+    to_the_end(async move { kill_now(&daemon, &reference, signal.as_deref()).await }).await
+}
+
+async fn kill_now(daemon: &SharedDaemon, reference: &str, signal: Option<&str>) -> Result<()> {
     let c = daemon.containers.lookup(reference)?;
     let signo = match signal.filter(|s| !s.is_empty()) {
         Some(s) => signals::parse(s)?,
@@ -119,6 +138,16 @@ pub async fn stop(
     timeout: Option<i64>,
     signal: Option<&str>,
 ) -> Result<()> {
+    let (daemon, reference, signal) = owned(daemon, reference, signal);
+    to_the_end(async move { stop_now(&daemon, &reference, timeout, signal.as_deref()).await }).await
+}
+
+async fn stop_now(
+    daemon: &SharedDaemon,
+    reference: &str,
+    timeout: Option<i64>,
+    signal: Option<&str>,
+) -> Result<()> {
     let c = daemon.containers.lookup(reference)?;
     if c.state.status == Status::Restarting {
         // Waiting for its next run: cancel it.
@@ -183,6 +212,17 @@ pub async fn restart(
     timeout: Option<i64>,
     signal: Option<&str>,
 ) -> Result<()> {
+    let (daemon, reference, signal) = owned(daemon, reference, signal);
+    to_the_end(async move { restart_now(&daemon, &reference, timeout, signal.as_deref()).await })
+        .await
+}
+
+async fn restart_now(
+    daemon: &SharedDaemon,
+    reference: &str,
+    timeout: Option<i64>,
+    signal: Option<&str>,
+) -> Result<()> {
     let c = daemon.containers.lookup(reference)?;
     if c.state.status.is_running() {
         stop_container(daemon, &c, timeout, signal).await?;
@@ -198,6 +238,11 @@ pub async fn restart(
 }
 
 pub async fn pause(daemon: &SharedDaemon, reference: &str) -> Result<()> {
+    let (daemon, reference, _) = owned(daemon, reference, None);
+    to_the_end(async move { pause_now(&daemon, &reference).await }).await
+}
+
+async fn pause_now(daemon: &SharedDaemon, reference: &str) -> Result<()> {
     let c = daemon.containers.lookup(reference)?;
     match c.state.status {
         Status::Paused => {
@@ -215,6 +260,11 @@ pub async fn pause(daemon: &SharedDaemon, reference: &str) -> Result<()> {
 }
 
 pub async fn unpause(daemon: &SharedDaemon, reference: &str) -> Result<()> {
+    let (daemon, reference, _) = owned(daemon, reference, None);
+    to_the_end(async move { unpause_now(&daemon, &reference).await }).await
+}
+
+async fn unpause_now(daemon: &SharedDaemon, reference: &str) -> Result<()> {
     let c = daemon.containers.lookup(reference)?;
     if c.state.status != Status::Paused {
         return Err(ContainerError::Conflict(format!(

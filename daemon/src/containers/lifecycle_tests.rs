@@ -50,6 +50,13 @@ impl RunEnvironment for FakeEnvironment {
     fn adopt(&self, c: &Container) {
         self.calls.lock().unwrap().push(format!("adopt {}", c.id));
     }
+    fn release_leftovers<'a>(&'a self, _daemon: &'a Daemon, c: &'a Container) -> EnvFuture<'a, ()> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("leftovers {}", c.id));
+        Box::pin(async {})
+    }
 }
 
 struct Harness {
@@ -439,4 +446,50 @@ async fn the_fake_engine_keeps_tasks_as_berth_containerd() {
     assert_eq!(e.get("t").await.unwrap().pid, pid);
     assert_eq!(e.delete("t").await.unwrap().exit_status, 137);
     assert!(e.get("t").await.unwrap_err().is_not_found());
+}
+
+#[tokio::test]
+async fn reconcile_removes_what_interrupted_operations_left() {
+    let h = harness().await;
+    // A start cut short (berthd killed between the task's create and its start): the
+    // record says created, a task waits.
+    let cut = h.container("cut", HostConfig::default());
+    let req = super::engine::CreateTaskRequest {
+        id: h.task(&cut),
+        bundle: "/b".into(),
+        runtime: None,
+        terminal: false,
+        stdin: false,
+        log: None,
+    };
+    h.engine.create(&req).await.expect("create");
+    // A running container whose record says exited (killed before its start was recorded).
+    let lost = h.container("lost", HostConfig::default());
+    let req = super::engine::CreateTaskRequest {
+        id: h.task(&lost),
+        ..req
+    };
+    h.engine.create(&req).await.expect("create");
+    h.engine.start(&h.task(&lost)).await.expect("start");
+    // A removal under way (rm -f whose exit was recorded, then berthd was killed).
+    let going = h.container("going", HostConfig::default());
+    h.daemon
+        .containers
+        .update(&going, |r| {
+            r.state.removal_started()?;
+            Ok(())
+        })
+        .expect("removing");
+    reconcile::reconcile(&h.daemon).await;
+    assert!(h.engine.task_ids().is_empty(), "{:?}", h.engine.task_ids());
+    assert!(
+        h.daemon.containers.get(&going).is_none(),
+        "the removal is finished"
+    );
+    assert_eq!(h.get(&cut).state.status, Status::Created);
+    assert!(h.env.calls().contains(&format!("leftovers {cut}")));
+    assert!(h.env.calls().contains(&format!("leftovers {lost}")));
+    // And the containers start again normally.
+    start::start(&h.daemon, &cut).await.expect("start");
+    assert_eq!(h.get(&cut).state.status, Status::Running);
 }

@@ -14,6 +14,7 @@
 //! - `run_state` — the run state machine: the only code that changes `State.Status`.
 //! - `state_changes` — a transition applied to the record, with its side effects.
 //! - `lifecycle` — stop, kill, pause, unpause, restart, rename.
+//! - `to_the_end` — state-changing operations finish whatever happens to their caller.
 //! - `remove`    — rm, `--rm`, and the destruction of a container.
 //! - `exit`      — the one exit path, the restart policy's next run.
 //! - `engine_events` — berth-containerd's `/events`: exits, OOM kills, exec exits.
@@ -34,6 +35,7 @@ pub mod archive_fs;
 pub mod archive_put;
 pub mod attach;
 pub mod attach_gate;
+pub mod cgroup_leftovers;
 pub mod changes;
 pub mod commit;
 pub mod commit_config;
@@ -71,6 +73,7 @@ pub mod start;
 pub mod state_changes;
 pub mod store;
 pub mod tar_tree;
+pub mod to_the_end;
 pub mod update;
 pub mod wait;
 

@@ -11,6 +11,11 @@ use crate::state::SharedDaemon;
 
 /// Removes a container; 409 while running unless `force` (then it is killed first).
 pub async fn remove(daemon: &SharedDaemon, reference: &str, force: bool) -> Result<()> {
+    let (daemon, reference) = (daemon.clone(), reference.to_string());
+    super::to_the_end::to_the_end(async move { remove_now(&daemon, &reference, force).await }).await
+}
+
+async fn remove_now(daemon: &SharedDaemon, reference: &str, force: bool) -> Result<()> {
     let c = daemon.containers.lookup(reference)?;
     let in_progress = || {
         ContainerError::Conflict(format!(

@@ -115,6 +115,11 @@ fn start_failure(message: &str) -> (i64, ContainerError) {
 /// `docker start`: 304 when it runs already; a `--rm` container that cannot start is
 /// removed (the CLI waits for its removal), as dockerd does.
 pub async fn start(daemon: &SharedDaemon, reference: &str) -> Result<()> {
+    let (daemon, reference) = (daemon.clone(), reference.to_string());
+    super::to_the_end::to_the_end(async move { start_now(&daemon, &reference).await }).await
+}
+
+async fn start_now(daemon: &SharedDaemon, reference: &str) -> Result<()> {
     let id = daemon.containers.lookup(reference)?.id;
     // Held until the record says running: a removal waits, then finds it running; an
     // exit of the new run is recorded after its start.

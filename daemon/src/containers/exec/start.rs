@@ -56,8 +56,17 @@ pub struct ExecSession {
     opts: AttachOptions,
 }
 
-/// Checks, registers the process with the task, and starts it now when detached.
+/// Checks, registers the process with the task, and starts it now when detached (to
+/// its end, whatever happens to the caller).
 pub async fn start(daemon: &SharedDaemon, exec_id: &str, req: StartRequest) -> Result<Started> {
+    let (daemon, exec_id) = (daemon.clone(), exec_id.to_string());
+    crate::containers::to_the_end::to_the_end(
+        async move { start_now(&daemon, &exec_id, req).await },
+    )
+    .await
+}
+
+async fn start_now(daemon: &SharedDaemon, exec_id: &str, req: StartRequest) -> Result<Started> {
     let (exec, c) = begin(daemon, exec_id)?;
     prepare(daemon, &exec, &c).await?;
     if req.detach {
