@@ -354,7 +354,13 @@ pub async fn create(
             return Err(e);
         }
     };
+    let layers_root = daemon.config.data_root.join("layers");
     if let Err(e) = super::rootfs::prepare(&record)
+        // dockerd makes the init layer at create: `docker cp` finds its files before a start.
+        .and_then(|_| {
+            let image_layers = super::rootfs::lower_dirs(&layers_root, &record.layers);
+            super::init_layer::ensure(&record, &image_layers)
+        })
         .and_then(|_| super::rootfs::write_etc_files(&record))
         .and_then(|_| plan.save(&record.dir).map_err(ContainerError::from))
         .and_then(|_| super::mounts_setup::populate(daemon, &record))
