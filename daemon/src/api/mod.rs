@@ -1,5 +1,6 @@
 //! The Docker Engine API: one router built from each API group's `routes()`,
-//! wrapped by the version-prefix handling of `version`.
+//! wrapped by the version-prefix handling of `version`, the request-body rules of
+//! `request_body` and the web-page guard of `origin`.
 pub mod attach_ws;
 pub mod auth;
 pub mod body;
@@ -16,7 +17,9 @@ pub mod image_transfer;
 pub mod images;
 pub mod info;
 pub mod networks;
+pub mod origin;
 pub mod plugins;
+pub mod request_body;
 pub mod search;
 pub mod stats;
 pub mod streams;
@@ -26,6 +29,8 @@ pub mod system_df;
 pub mod version;
 pub mod volumes;
 
+use std::sync::Arc;
+
 use axum::middleware;
 use axum::Router;
 
@@ -34,17 +39,23 @@ use crate::state::SharedDaemon;
 pub use error::{ApiError, ApiResult};
 pub use version::ApiVersion;
 
-/// The whole API as served: `routes` with the version check on every matched route,
-/// dockerd's 404 for unknown paths and methods, and the outer `version::serve` layer that
-/// strips `/v1.NN` before routing and adds dockerd's headers.
+/// The whole API as served: `routes` with the version check, then the request-body rules,
+/// on every matched route; dockerd's 404 for unknown paths and methods; the `version::serve`
+/// layer that strips `/v1.NN` before routing and adds dockerd's headers; outermost, the
+/// refusal of web pages the CORS setting does not allow.
 pub fn app(daemon: SharedDaemon) -> Router {
+    let cors = Arc::new(origin::CorsPolicy::from_setting(
+        daemon.config.api.cors_header.as_deref(),
+    ));
     let api = routes(daemon)
+        .route_layer(middleware::from_fn(request_body::enforce))
         .route_layer(middleware::from_fn(version::check))
         .fallback(version::unknown_path)
         .method_not_allowed_fallback(version::unknown_path);
     Router::new()
         .fallback_service(api)
         .layer(middleware::from_fn(version::serve))
+        .layer(middleware::from_fn_with_state(cors, origin::guard))
 }
 
 /// All routes, unversioned (`/images/json`); `app` strips `/v1.NN`.
