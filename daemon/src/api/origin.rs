@@ -14,40 +14,13 @@
 //! two lists below to every answer and checked nothing (a WebSocket attach or a `text/plain`
 //! POST from any page went through); Docker 27 deprecated the option and 28 removed it.
 //! Berth keeps the option, and makes it the only way in for a page.
-use std::sync::Arc;
-
-use axum::extract::{Request, State};
 use axum::http::header::{
     ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
     ORIGIN, VARY,
 };
 use axum::http::{HeaderMap, HeaderValue};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 
 use super::ApiError;
-
-/// Outermost middleware: refuses pages `policy` does not allow, answers the allowed ones
-/// with the CORS headers.
-pub async fn guard(State(policy): State<Arc<CorsPolicy>>, req: Request, next: Next) -> Response {
-    match policy.check(req.headers()) {
-        Ok(None) => next.run(req).await,
-        Ok(Some(allowed)) => {
-            let mut response = next.run(req).await;
-            allowed.add_headers(response.headers_mut());
-            response
-        }
-        Err(refused) => {
-            tracing::warn!(
-                method = %req.method(),
-                path = %req.uri().path(),
-                "refused a request from a web page: {}",
-                refused.message
-            );
-            refused.into_response()
-        }
-    }
-}
 
 /// dockerd's `Access-Control-Allow-Headers` (its CORSMiddleware).
 const ALLOW_HEADERS: &str = "Origin, X-Requested-With, Content-Type, Accept, X-Registry-Auth";

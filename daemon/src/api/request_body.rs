@@ -325,7 +325,7 @@ mod tests {
         );
     }
 
-    fn app() -> (tempfile::TempDir, axum::Router) {
+    fn app() -> (tempfile::TempDir, crate::api::App) {
         let dir = tempfile::tempdir().expect("tempdir");
         let config = crate::config::Config {
             data_root: dir.path().to_path_buf(),
@@ -335,7 +335,10 @@ mod tests {
         (dir, crate::api::app(daemon))
     }
 
-    async fn send(app: &axum::Router, req: Request) -> (StatusCode, HeaderMap, serde_json::Value) {
+    async fn send(
+        app: &crate::api::App,
+        req: Request,
+    ) -> (StatusCode, HeaderMap, serde_json::Value) {
         use tower::ServiceExt;
         let response = app.clone().oneshot(req).await.expect("answer");
         let (parts, body) = response.into_parts();

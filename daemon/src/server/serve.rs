@@ -3,7 +3,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, watch};
 
@@ -16,7 +15,7 @@ const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Shared by every accept loop and connection.
 #[derive(Clone)]
 pub struct ServeContext {
-    pub app: Router,
+    pub app: crate::api::App,
     pub tls: Option<tokio_rustls::TlsAcceptor>,
     pub limits: Limits,
     pub http: hyper::server::conn::http1::Builder,

@@ -5,6 +5,7 @@
 //! starts when a read finds nothing and stops when bytes come. dockerd has no such bound.
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -16,19 +17,21 @@ use hyper::body::{Body, Frame, Incoming, SizeHint};
 #[error("the client sent nothing of the request body for {0:?}")]
 pub struct BodyTimedOut(pub Duration);
 
-/// A request body with the read timeout.
+/// A request body with the read timeout; read to its end, it tells its connection.
 pub struct TimedBody {
     inner: Incoming,
     timeout: Duration,
     waiting: Option<Pin<Box<tokio::time::Sleep>>>,
+    conn: Arc<super::ConnState>,
 }
 
 impl TimedBody {
-    pub fn new(inner: Incoming, timeout: Duration) -> TimedBody {
+    pub fn new(inner: Incoming, timeout: Duration, conn: Arc<super::ConnState>) -> TimedBody {
         TimedBody {
             inner,
             timeout,
             waiting: None,
+            conn,
         }
     }
 }
@@ -45,6 +48,9 @@ impl Body for TimedBody {
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(frame) => {
                 this.waiting = None;
+                if frame.is_none() {
+                    this.conn.set_unread_body(false);
+                }
                 Poll::Ready(frame.map(|f| f.map_err(Into::into)))
             }
             Poll::Pending => {

@@ -6,8 +6,9 @@
 //!   and the client sees a broken pipe instead of the answer. As Go's server does for
 //!   dockerd (`closeWriteAndWait`), the write side is shut first and what the client still
 //!   sends is read and dropped until it closes, for at most [`LINGER`] and
-//!   [`LINGER_BYTES`]. A hijacked stream (attach, exec) is the handler's: its shutdown is
-//!   a plain one.
+//!   [`LINGER_BYTES`]. Only then: when every request body was read to its end, the client
+//!   is not sending and the close is immediate; a hijacked stream (attach, exec) is the
+//!   handler's, and its shutdown a plain one.
 //! - JSON for hyper's own error answers. A request hyper cannot parse (more than 100 header
 //!   fields, headers over the size limit, a URI too long, bad syntax) is answered by hyper
 //!   itself with an empty 431/414/400; that answer is replaced here by the same status with
@@ -35,6 +36,8 @@ pub struct GuardedIo<T> {
     _slot: Option<Slot>,
     /// A JSON error answer standing in for hyper's empty one: bytes and how many are written.
     replacement: Option<(Vec<u8>, usize)>,
+    /// hyper answered a head it could not parse: the client may still be sending it.
+    lingers: bool,
     closing: Option<Closing>,
 }
 
@@ -51,6 +54,7 @@ impl<T> GuardedIo<T> {
             state,
             _slot: slot,
             replacement: None,
+            lingers: false,
             closing: None,
         }
     }
@@ -82,6 +86,7 @@ impl<T: AsyncWrite + Unpin> GuardedIo<T> {
         match json_error_answer(head) {
             Some(answer) => {
                 self.replacement = Some((answer, 0));
+                self.lingers = true;
                 true
             }
             None => false,
@@ -171,7 +176,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for GuardedIo<T> {
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         let this = &mut *self;
         ready!(this.poll_replacement(cx))?;
-        if this.state.is_upgraded() {
+        // Nothing to protect: a hijacked stream is its handler's, and when every body was
+        // read to its end (and no head was cut short), the client is not sending.
+        let linger = this.closing.is_some() || this.state.has_unread_body() || this.lingers;
+        if this.state.is_upgraded() || !linger {
             return Pin::new(&mut this.inner).poll_shutdown(cx);
         }
         let closing = this.closing.get_or_insert_with(|| Closing {

@@ -14,7 +14,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{watch, Notify};
@@ -25,7 +24,7 @@ pub mod service;
 pub mod slots;
 
 use io::GuardedIo;
-use service::ConnService;
+use service::{App, ConnService};
 pub use slots::{ListenerSlots, Slot};
 
 /// The largest request head read (Go's `http.DefaultMaxHeaderBytes`, dockerd's limit).
@@ -49,6 +48,8 @@ pub struct ConnState {
     idle_since: AtomicU64,
     evicted: AtomicBool,
     evict: Notify,
+    /// A request body the client may still be sending (not read to its end).
+    unread_body: AtomicBool,
 }
 
 impl ConnState {
@@ -60,6 +61,7 @@ impl ConnState {
             idle_since: AtomicU64::new(0),
             evicted: AtomicBool::new(false),
             evict: Notify::new(),
+            unread_body: AtomicBool::new(false),
         };
         state.touch();
         state
@@ -109,6 +111,15 @@ impl ConnState {
     pub fn evicted(&self) -> bool {
         self.evicted.load(Ordering::Acquire)
     }
+
+    pub fn set_unread_body(&self, unread: bool) {
+        self.unread_body.store(unread, Ordering::Release);
+    }
+
+    /// Whether closing now could leave the client's bytes unread (the close must linger).
+    pub fn has_unread_body(&self) -> bool {
+        self.unread_body.load(Ordering::Acquire)
+    }
 }
 
 /// hyper's HTTP/1 settings for the API.
@@ -124,10 +135,10 @@ pub fn http1(limits: &Limits) -> hyper::server::conn::http1::Builder {
 
 /// Serves HTTP on one connection until it closes, the daemon shuts down, or its listener
 /// needs its place while it is idle.
-pub async fn serve<IO>(
+pub async fn serve<IO, A: App>(
     io: IO,
     slot: Slot,
-    app: Router,
+    app: A,
     http: &hyper::server::conn::http1::Builder,
     limits: &Limits,
     mut shutdown: watch::Receiver<bool>,
@@ -174,6 +185,8 @@ where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let state = Arc::new(ConnState::new(Instant::now()));
+    // Its body is never read: the close lingers so that the client sees the answer.
+    state.set_unread_body(true);
     let io = TokioIo::new(GuardedIo::new(io, state, None));
     let message = format!(
         "{{\"message\":\"too many connections: this listener serves at most {max} at once; try again later\"}}\n"

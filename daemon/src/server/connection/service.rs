@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, Response, StatusCode};
-use axum::Router;
 use bytes::Bytes;
 use hyper::body::{Frame, Incoming, SizeHint};
 use tower::ServiceExt;
@@ -20,15 +19,40 @@ use tower::ServiceExt;
 use super::body::TimedBody;
 use super::ConnState;
 
+/// What a connection serves: the API (`api::App`), or a bare router in tests.
+pub trait App:
+    tower::Service<
+        Request<Body>,
+        Response = Response<Body>,
+        Error = Infallible,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + 'static
+{
+}
+
+impl<S> App for S where
+    S: tower::Service<
+            Request<Body>,
+            Response = Response<Body>,
+            Error = Infallible,
+            Future: Send + 'static,
+        > + Clone
+        + Send
+        + 'static
+{
+}
+
 #[derive(Clone)]
-pub struct ConnService {
-    app: Router,
+pub struct ConnService<A> {
+    app: A,
     state: Arc<ConnState>,
     body_timeout: Duration,
 }
 
-impl ConnService {
-    pub fn new(app: Router, state: Arc<ConnState>, body_timeout: Duration) -> ConnService {
+impl<A: App> ConnService<A> {
+    pub fn new(app: A, state: Arc<ConnState>, body_timeout: Duration) -> ConnService<A> {
         ConnService {
             app,
             state,
@@ -39,7 +63,7 @@ impl ConnService {
 
 type ServeFuture = Pin<Box<dyn Future<Output = Result<Response<TrackedBody>, Infallible>> + Send>>;
 
-impl hyper::service::Service<Request<Incoming>> for ConnService {
+impl<A: App> hyper::service::Service<Request<Incoming>> for ConnService<A> {
     type Response = Response<TrackedBody>;
     type Error = Infallible;
     type Future = ServeFuture;
@@ -47,7 +71,13 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
     fn call(&self, req: Request<Incoming>) -> ServeFuture {
         let in_flight = InFlight::begin(self.state.clone());
         let timeout = self.body_timeout;
-        let req = req.map(|body| Body::new(TimedBody::new(body, timeout)));
+        let state = self.state.clone();
+        let req = req.map(|body| {
+            if !hyper::body::Body::is_end_stream(&body) {
+                state.set_unread_body(true);
+            }
+            Body::new(TimedBody::new(body, timeout, state))
+        });
         let answer = self.app.clone().oneshot(req);
         Box::pin(async move {
             let response = match answer.await {

@@ -67,7 +67,7 @@ async fn read_all(body: axum::body::Bytes) -> String {
     format!("read {}", body.len())
 }
 
-fn app() -> Router {
+fn app() -> crate::api::App {
     // As `api::app` wraps the API: the prefix is stripped before routing.
     let api = Router::new()
         .route("/hijack", post(hijack))
@@ -75,9 +75,7 @@ fn app() -> Router {
         .route("/refuse", post(refuse))
         .route("/read", post(read_all))
         .route("/_ping", get(|| async { "OK" }));
-    Router::new()
-        .fallback_service(api)
-        .layer(axum::middleware::from_fn(crate::api::version::serve))
+    crate::api::App::new(api, crate::api::origin::CorsPolicy::NoPage)
 }
 
 fn spawn<IO>(io: IO, slots: &std::sync::Arc<ListenerSlots>) -> watch::Sender<bool>
