@@ -4,16 +4,14 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use serde_json::Value;
-
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::events::{Event, EventType, Events};
+use crate::events::{Event, EventKind, Events};
 use crate::launcher::{LaunchSpec, ShimLauncher};
 use crate::model::*;
 use crate::persist::{StateDir, TaskRecord};
 use crate::shim_client::ShimClient;
-use crate::tasks::{Registry, Status, Task};
+use crate::tasks::{Registry, Status, Task, Transitions};
 
 pub struct Engine {
     pub config: Config,
@@ -30,20 +28,6 @@ fn valid_id(id: &str) -> bool {
         && id
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-}
-
-/// The shim's first `GET /state`, retried briefly while its socket refuses connections.
-async fn first_state(shim: &dyn ShimClient) -> Result<ShimState> {
-    let mut tries = 0;
-    loop {
-        match shim.state().await {
-            Err(Error::ShimUnavailable(_)) if tries < 20 => {
-                tries += 1;
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            }
-            r => return r,
-        }
-    }
 }
 
 impl Engine {
@@ -153,7 +137,8 @@ impl Engine {
             }
         };
         let shim = self.launcher.connect(socket);
-        let pid = match first_state(shim.as_ref()).await {
+        // The launcher returns once the shim's sockets are bound: it answers at once.
+        let pid = match shim.state().await {
             Ok(s) => s.pid,
             Err(e) => {
                 // The shim started but does not answer: make it go away. If it cannot be
@@ -169,12 +154,13 @@ impl Engine {
         };
         let attach = self.state.attach_socket(&req.id).display().to_string();
         self.tasks
-            .insert(Task::new(record, pid, Some(shim.clone()), attach));
+            .insert(Task::new(record, pid, Some(shim.clone()), attach.clone()));
         tracing::info!(id = %req.id, pid, "task created");
         self.spawn_waiter(req.id.clone(), shim);
         Ok(CreateTaskResponse {
             id: req.id.clone(),
             pid,
+            attach_socket: attach,
         })
     }
 
@@ -198,7 +184,7 @@ impl Engine {
                     t.transition(Status::start)?;
                 }
                 self.events
-                    .publish(Event::new(EventType::Start, id).pid(pid));
+                    .publish(Event::new(EventKind::Start, id).pid(pid));
             }
             if let Some(exit) = t.exit.clone() {
                 self.publish_exit(t, &exit);
@@ -224,22 +210,20 @@ impl Engine {
         let shim = self.shim(id, |s| s.pause().map(|_| ()))?;
         shim.pause().await?;
         self.tasks.with(id, |t| t.transition(Status::pause))?;
-        self.events.publish(Event::new(EventType::Paused, id));
+        self.events.publish(Event::new(EventKind::Paused, id));
         Ok(())
     }
 
     /// New resource limits for a live task (the runtime's `update`).
-    pub async fn update(&self, id: &str, resources: serde_json::Value) -> Result<()> {
-        self.shim(id, |s| s.check_live("update"))?
-            .update(resources)
-            .await
+    pub async fn update(&self, id: &str, req: UpdateRequest) -> Result<()> {
+        self.shim(id, |s| s.check_live("update"))?.update(req).await
     }
 
     pub async fn resume(&self, id: &str) -> Result<()> {
         let shim = self.shim(id, |s| s.resume().map(|_| ()))?;
         shim.resume().await?;
         self.tasks.with(id, |t| t.transition(Status::resume))?;
-        self.events.publish(Event::new(EventType::Resumed, id));
+        self.events.publish(Event::new(EventKind::Resumed, id));
         Ok(())
     }
 
@@ -267,12 +251,12 @@ impl Engine {
         let shim = self.shim(id, |s| s.check_live("exec in"))?;
         let pid = shim.exec_start(exec_id.to_string()).await?;
         self.events
-            .publish(Event::new(EventType::ExecStart, id).exec(exec_id).pid(pid));
+            .publish(Event::new(EventKind::ExecStart, id).exec(exec_id).pid(pid));
         self.spawn_exec_waiter(id.to_string(), exec_id.to_string(), pid, shim);
         Ok(pid)
     }
 
-    pub async fn exec_state(&self, id: &str, exec_id: &str) -> Result<Value> {
+    pub async fn exec_state(&self, id: &str, exec_id: &str) -> Result<ExecState> {
         self.shim(id, |_| Ok(()))?
             .exec_state(exec_id.to_string())
             .await
@@ -307,6 +291,16 @@ impl Engine {
             },
             None => None,
         };
+        if from_shim.is_none() {
+            // Nobody reaped it: what is left of the container is the runtime's to kill.
+            let (runtime, root) = self.tasks.with(id, |t| {
+                let runtime = t.record.runtime_path.clone();
+                Ok((runtime, self.runtime_root(&t.record.runtime)))
+            })?;
+            if !runtime.is_empty() {
+                let _ = self.launcher.delete_without_shim(id, &runtime, &root).await;
+            }
+        }
         let exit = self.tasks.with(id, |t| {
             let exit = t
                 .exit
@@ -325,7 +319,7 @@ impl Engine {
         self.state.remove(id)?;
         tracing::info!(%id, "task deleted");
         self.events
-            .publish(Event::new(EventType::Delete, id).exit(exit.exit_status));
+            .publish(Event::new(EventKind::Delete, id).status(exit.exit_status));
         Ok(exit)
     }
 

@@ -3,21 +3,23 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use serde_json::{json, Value};
 use tokio::sync::watch;
 
 use crate::error::Error;
 use crate::launcher::{LaunchSpec, ShimLauncher};
 use crate::model::*;
 use crate::shim_client::{BoxFut, ShimClient};
+use crate::tasks::Status;
 
 #[derive(Default)]
 pub struct FakeShim {
-    pub status: Mutex<String>,
+    pub status: Mutex<Option<Status>>,
     pub exit: watch::Sender<Option<ExitInfo>>,
     pub calls: Mutex<Vec<String>>,
-    /// The process exits while `start` is still being answered.
-    pub exit_on_start: Mutex<Option<u32>>,
+    /// When set, `start` is answered only once this resolves (the test makes the
+    /// process exit meanwhile); `started` is notified when the call arrives.
+    pub start_gate: Mutex<Option<tokio::sync::oneshot::Receiver<()>>>,
+    pub started: tokio::sync::Notify,
 }
 
 impl FakeShim {
@@ -27,11 +29,11 @@ impl FakeShim {
             .unwrap_or_else(|p| p.into_inner())
             .push(call.to_string());
     }
-    fn set(&self, s: &str) {
-        *self.status.lock().unwrap_or_else(|p| p.into_inner()) = s.to_string();
+    fn set(&self, s: Status) {
+        *self.status.lock().unwrap_or_else(|p| p.into_inner()) = Some(s);
     }
     pub fn exit_with(&self, code: u32) {
-        self.set("stopped");
+        self.set(Status::Stopped);
         self.exit.send_replace(Some(ExitInfo::now(code)));
     }
     fn ok<'a, T: Send + 'a>(&'a self, call: &str, v: T) -> BoxFut<'a, T> {
@@ -46,7 +48,7 @@ impl ShimClient for FakeShim {
             .status
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .clone();
+            .unwrap_or(Status::Created);
         let e = self.exit.borrow().clone();
         self.ok(
             "state",
@@ -57,17 +59,22 @@ impl ShimClient for FakeShim {
                 exit_status: e.as_ref().map(|e| e.exit_status),
                 exited_at: e.map(|e| e.exited_at),
                 terminal: false,
+                oom_killed: false,
             },
         )
     }
     fn start(&self) -> BoxFut<'_, u32> {
-        self.set("running");
+        self.set(Status::Running);
         self.log("start");
-        let code = *self.exit_on_start.lock().unwrap_or_else(|p| p.into_inner());
+        let gate = self
+            .start_gate
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        self.started.notify_one();
         Box::pin(async move {
-            if let Some(code) = code {
-                self.exit_with(code);
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            if let Some(gate) = gate {
+                let _ = gate.await;
             }
             Ok(42)
         })
@@ -94,8 +101,17 @@ impl ShimClient for FakeShim {
     fn exec_start(&self, _: String) -> BoxFut<'_, u32> {
         self.ok("exec-start", 43)
     }
-    fn exec_state(&self, id: String) -> BoxFut<'_, Value> {
-        self.ok("exec-state", json!({ "exec_id": id }))
+    fn exec_state(&self, exec_id: String) -> BoxFut<'_, ExecState> {
+        self.ok(
+            "exec-state",
+            ExecState {
+                exec_id,
+                pid: 43,
+                status: Status::Running,
+                exit_status: None,
+                exited_at: None,
+            },
+        )
     }
     fn wait(&self, _: Option<String>) -> BoxFut<'_, ExitInfo> {
         self.log("wait");
@@ -131,9 +147,18 @@ impl ShimLauncher for FakeLauncher {
             if self.fail {
                 return Err(Error::Shim("runtime: create failed".into()));
             }
-            self.shim.set("created");
+            self.shim.set(Status::Created);
             Ok(spec.state_dir.join("shim.sock"))
         })
+    }
+    fn delete_without_shim(
+        &self,
+        id: &str,
+        _runtime: &str,
+        _root: &std::path::Path,
+    ) -> BoxFut<'_, ()> {
+        self.shim.log(&format!("runtime-delete {id}"));
+        Box::pin(async { Ok(()) })
     }
     fn connect(&self, _socket: PathBuf) -> Arc<dyn ShimClient> {
         if self.live {
@@ -179,7 +204,7 @@ impl ShimClient for Dead {
     fn exec_start(&self, _: String) -> BoxFut<'_, u32> {
         gone()
     }
-    fn exec_state(&self, _: String) -> BoxFut<'_, Value> {
+    fn exec_state(&self, _: String) -> BoxFut<'_, ExecState> {
         gone()
     }
     fn wait(&self, _: Option<String>) -> BoxFut<'_, ExitInfo> {

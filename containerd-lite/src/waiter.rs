@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::engine::Engine;
-use crate::events::{Event, EventType};
+use crate::events::{Event, EventKind};
 use crate::model::ExitInfo;
 use crate::shim_client::ShimClient;
 use crate::tasks::{Status, Task};
@@ -35,19 +35,16 @@ impl Engine {
                 return exit;
             }
             match shim.state().await {
-                Ok(st) if Status::parse(&st.status) == Some(Status::Stopped) => {
-                    if let (Some(code), Some(at)) = (st.exit_status, st.exited_at) {
-                        return ExitInfo {
-                            exit_status: code,
-                            exited_at: at,
-                            oom_killed: false,
-                        };
+                Ok(st) if st.status == Status::Stopped => {
+                    if let Some(exit) = st.exit() {
+                        return exit;
                     }
                 }
                 Ok(_) if tries < WAIT_RETRIES => {}
                 _ => return ExitInfo::now(255),
             }
             tries += 1;
+            // Retry back-off: the shim still answers, the wait connection broke.
             tokio::time::sleep(Duration::from_millis(200 * u64::from(tries))).await;
         }
     }
@@ -69,13 +66,10 @@ impl Engine {
         let id = &t.record.id;
         if exit.oom_killed {
             self.events
-                .publish(Event::new(EventType::Oom, id).pid(t.pid));
+                .publish(Event::new(EventKind::Oom, id).pid(t.pid));
         }
-        self.events.publish(
-            Event::new(EventType::Exit, id)
-                .pid(t.pid)
-                .exit(exit.exit_status),
-        );
+        self.events
+            .publish(Event::new(EventKind::Exit, id).pid(t.pid).exit(exit));
     }
 
     pub fn spawn_exec_waiter(
@@ -89,10 +83,10 @@ impl Engine {
         tokio::spawn(async move {
             match shim.wait(Some(exec_id.clone())).await {
                 Ok(exit) => engine.events.publish(
-                    Event::new(EventType::ExecExit, &id)
+                    Event::new(EventKind::ExecExit, &id)
                         .exec(&exec_id)
                         .pid(pid)
-                        .exit(exit.exit_status),
+                        .exit(&exit),
                 ),
                 Err(e) => {
                     tracing::warn!(%id, %exec_id, error = %e, "lost the shim while waiting for an exec")

@@ -1,25 +1,17 @@
-//! Attach clients: the JSON header line, framing of output, stdin from the client.
+//! Attach clients: the JSON header line and its acknowledgement, framing of output,
+//! stdin from the client.
 use std::io::{self, Read};
 use std::os::unix::net::UnixStream;
 
-use serde::Deserialize;
+use berth_proto::AttachAck;
 
 use crate::util;
 
 /// A client that falls this far behind is dropped rather than stalling the container.
 const MAX_BACKLOG: usize = 8 << 20;
 
-#[derive(Debug, Deserialize, Default, Clone)]
-pub struct AttachReq {
-    #[serde(default)]
-    pub exec_id: Option<String>,
-    #[serde(default)]
-    pub stdin: bool,
-    #[serde(default)]
-    pub stdout: bool,
-    #[serde(default)]
-    pub stderr: bool,
-}
+/// The header line a client sends first.
+pub use berth_proto::AttachRequest as AttachReq;
 
 pub struct Client {
     pub stream: UnixStream,
@@ -113,6 +105,15 @@ impl Client {
                 Input::Nothing
             }
         }
+    }
+
+    /// Queues the answer to the header line (before any output).
+    pub fn acknowledge(&mut self, ack: &AttachAck) {
+        if let Ok(mut line) = serde_json::to_vec(ack) {
+            line.push(b'\n');
+            self.out.extend_from_slice(&line);
+        }
+        self.flush();
     }
 
     /// Queues output of `stream` (1 stdout, 2 stderr) if the client asked for it.

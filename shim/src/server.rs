@@ -3,7 +3,7 @@
 use std::io;
 use std::os::fd::AsRawFd;
 
-use serde_json::json;
+use berth_proto::{AttachAck, ErrorBody};
 
 use crate::attach::{Client, Input};
 use crate::control::Conn;
@@ -265,15 +265,17 @@ impl Shim {
         c.flush();
         let mut next = c.on_readable();
         while let Some(req) = next {
-            let (status, body, keep, reply) = match req {
-                Err(msg) => (400, json!({ "message": msg }), false, None),
+            let failure = |status: u16, message: String, keep: bool| {
+                let body = serde_json::to_value(ErrorBody { message }).unwrap_or_default();
+                (status, body, keep)
+            };
+            let (reply, failed) = match req {
+                Err(msg) => (None, Some(failure(400, msg, false))),
                 Ok(req) => match self.handle(&req) {
-                    Ok(r) => (200, json!({}), req.keep_alive, Some(r)),
+                    Ok(r) => (Some((r, req.keep_alive)), None),
                     Err(e) => (
-                        e.status(),
-                        json!({ "message": e.to_string() }),
-                        req.keep_alive,
                         None,
+                        Some(failure(e.status(), e.to_string(), req.keep_alive)),
                     ),
                 },
             };
@@ -281,10 +283,14 @@ impl Shim {
                 return;
             };
             match reply {
-                None => c.respond(status, &body, keep),
-                Some(Reply::Now(v)) => c.respond(200, &v, keep),
-                Some(Reply::Wait(k)) => c.waiting = Some((k, keep)),
-                Some(Reply::Exit(v)) => {
+                None => {
+                    if let Some((status, body, keep)) = failed {
+                        c.respond(status, &body, keep)
+                    }
+                }
+                Some((Reply::Now(v), keep)) => c.respond(200, &v, keep),
+                Some((Reply::Wait(k), keep)) => c.waiting = Some((k, keep)),
+                Some((Reply::Exit(v), _)) => {
                     c.respond(200, &v, false);
                     self.exiting = true;
                     return;
@@ -314,20 +320,32 @@ impl Shim {
         };
         let Some(req) = c.req.clone() else { return };
         if header {
-            match self.proc(&req.exec_id) {
-                Err(_) => {
-                    if let Some(c) = self.clients.get_mut(&id) {
-                        c.dead = true;
-                    }
-                    return;
-                }
-                Ok(p) => {
-                    let ended = p.pid != 0 && p.io.output_done();
-                    if let (true, Some(c)) = (ended, self.clients.get_mut(&id)) {
-                        c.closing = true;
-                        c.flush();
-                    }
-                }
+            // The client is registered from here on: acknowledge it before any output,
+            // so it knows that whatever the process writes next reaches it.
+            let (ack, ended) = match self.proc(&req.exec_id) {
+                Err(e) => (
+                    AttachAck {
+                        error: Some(e.to_string()),
+                    },
+                    true,
+                ),
+                Ok(p) => (AttachAck::default(), p.pid != 0 && p.io.output_done()),
+            };
+            let Some(c) = self.clients.get_mut(&id) else {
+                return;
+            };
+            let refused = ack.error.is_some();
+            c.acknowledge(&ack);
+            if refused {
+                // Nothing more is read from it; it goes once the answer is out.
+                c.read_eof = true;
+            }
+            if ended {
+                c.closing = true;
+                c.flush();
+            }
+            if refused {
+                return;
             }
         }
         if req.stdin && !data.is_empty() {

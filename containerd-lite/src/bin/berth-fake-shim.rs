@@ -4,6 +4,7 @@
 //! `{"fail_create": bool, "exit_after_ms": N, "exit_code": N, "oom": bool}` (exit by
 //! itself after start, OOM-killed if `oom`).
 //! A kill with signal S makes it exit with 128+S. Exec processes exit at once with 0.
+//! `start` prints the socket once the shim proper says (a line on a pipe) it listens.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -16,8 +17,12 @@ use axum::extract::{Path as UrlPath, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use berth_containerd::model::ExitInfo;
+use berth_containerd::model::{
+    Empty, ErrorBody, ExecRequest, ExecState, ExitInfo, KillRequest, PidResponse, ProcessRef,
+    ShimState,
+};
 use berth_containerd::persist::write_json_atomic;
+use berth_proto::TaskStatus as Status;
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
@@ -46,7 +51,7 @@ fn main() {
     }
 }
 
-/// Fork the shim proper, detached, and print its socket once it listens.
+/// Fork the shim proper, detached, and print its socket once it says it listens.
 fn launch(args: &[String], state: &Path, cfg: &Value) {
     if cfg["fail_create"].as_bool() == Some(true) {
         eprintln!("fake runtime: create failed");
@@ -56,25 +61,31 @@ fn launch(args: &[String], state: &Path, cfg: &Value) {
     let sock = state.join("shim.sock");
     let mut serve_args = args.to_vec();
     serve_args[0] = "serve".into();
+    use std::io::BufRead;
     use std::os::unix::process::CommandExt;
     let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("berth-fake-shim"));
     let spawned = std::process::Command::new(exe)
         .args(&serve_args)
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .process_group(0)
         .spawn();
-    if let Err(e) = spawned {
-        eprintln!("cannot fork the shim: {e}");
-        std::process::exit(1);
-    }
-    for _ in 0..500 {
-        if sock.exists() {
-            println!("{}", sock.display());
-            std::process::exit(0);
+    let mut child = match spawned {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("cannot fork the shim: {e}");
+            std::process::exit(1);
         }
-        std::thread::sleep(Duration::from_millis(10));
+    };
+    // The shim proper writes one line once its socket listens, then closes its stdout.
+    let mut line = String::new();
+    if let Some(out) = child.stdout.take() {
+        let _ = std::io::BufReader::new(out).read_line(&mut line);
+    }
+    if line.trim() == "ready" {
+        println!("{}", sock.display());
+        std::process::exit(0);
     }
     eprintln!("the shim did not come up");
     std::process::exit(1);
@@ -83,9 +94,11 @@ fn launch(args: &[String], state: &Path, cfg: &Value) {
 struct Fake {
     state_dir: PathBuf,
     cfg: Value,
-    status: Mutex<&'static str>,
+    status: Mutex<Status>,
     exit: watch::Sender<Option<ExitInfo>>,
     execs: Mutex<HashMap<String, watch::Sender<Option<ExitInfo>>>>,
+    /// Notified by `/delete`: the process ends.
+    done: Arc<tokio::sync::Notify>,
 }
 
 type S = State<Arc<Fake>>;
@@ -101,7 +114,7 @@ impl Fake {
         }
         let _ = write_json_atomic(&self.state_dir.join("exit.json"), &info);
         if let Ok(mut s) = self.status.lock() {
-            *s = "stopped";
+            *s = Status::Stopped;
         }
         self.exit.send_replace(Some(info));
     }
@@ -115,9 +128,10 @@ async fn serve(state: &Path, cfg: Value) {
     let fake = Arc::new(Fake {
         state_dir: state.to_path_buf(),
         cfg,
-        status: Mutex::new("created"),
+        status: Mutex::new(Status::Created),
         exit: watch::channel(None).0,
         execs: Mutex::new(HashMap::new()),
+        done: Arc::new(tokio::sync::Notify::new()),
     });
     let app = Router::new()
         .route("/state", get(state_h))
@@ -125,20 +139,20 @@ async fn serve(state: &Path, cfg: Value) {
         .route("/kill", post(kill))
         .route(
             "/pause",
-            post(|s: S| async move { set(&s, "running", "paused") }),
+            post(|s: S| async move { set(&s, Status::Running, Status::Paused) }),
         )
         .route(
             "/resume",
-            post(|s: S| async move { set(&s, "paused", "running") }),
+            post(|s: S| async move { set(&s, Status::Paused, Status::Running) }),
         )
-        .route("/resize", post(|| async { Json(json!({})) }))
-        .route("/close-stdin", post(|| async { Json(json!({})) }))
+        .route("/resize", post(|| async { Json(Empty {}) }))
+        .route("/close-stdin", post(|| async { Json(Empty {}) }))
         .route("/exec", post(exec))
         .route("/exec/{eid}/start", post(exec_start))
         .route("/exec/{eid}", get(exec_state))
         .route("/wait", post(wait))
         .route("/delete", post(delete))
-        .with_state(fake);
+        .with_state(fake.clone());
     // Bind under a temporary name and rename once listening: `start` sees the socket
     // only when it accepts connections.
     let sock = state.join("shim.sock");
@@ -150,16 +164,38 @@ async fn serve(state: &Path, cfg: Value) {
     if std::fs::rename(&tmp, &sock).is_err() {
         std::process::exit(1);
     }
-    let _ = axum::serve(listener, app).await;
+    say_ready();
+    // `/delete` ends the process once its answer is out (the wait connections of
+    // execs that never ended are cut after a while).
+    let shutdown = fake.done.clone();
+    let serving =
+        axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.notified().await });
+    let _ = tokio::time::timeout(Duration::from_secs(5), serving).await;
+    let _ = std::fs::remove_file(sock);
+    std::process::exit(0);
 }
 
-type R = Result<Json<Value>, (StatusCode, Json<Value>)>;
-
-fn err(code: StatusCode, msg: &str) -> (StatusCode, Json<Value>) {
-    (code, Json(json!({ "message": msg })))
+/// "ready" on stdout (the launcher's pipe; nothing else is ever written there).
+fn say_ready() {
+    use std::io::Write;
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "ready");
+    let _ = out.flush();
 }
 
-fn set(s: &Fake, from: &str, to: &'static str) -> R {
+type Failure = (StatusCode, Json<ErrorBody>);
+type R<T = Empty> = Result<Json<T>, Failure>;
+
+fn err(code: StatusCode, msg: &str) -> Failure {
+    (
+        code,
+        Json(ErrorBody {
+            message: msg.to_string(),
+        }),
+    )
+}
+
+fn set(s: &Fake, from: Status, to: Status) -> R {
     let mut st = s
         .status
         .lock()
@@ -168,26 +204,31 @@ fn set(s: &Fake, from: &str, to: &'static str) -> R {
         return Err(err(StatusCode::CONFLICT, &format!("container is {}", *st)));
     }
     *st = to;
-    Ok(Json(json!({})))
+    Ok(Json(Empty {}))
 }
 
-async fn state_h(State(s): S) -> Json<Value> {
+async fn state_h(State(s): S) -> Json<ShimState> {
     let exit = s.exit.borrow().clone();
     let status = *s.status.lock().unwrap_or_else(|p| p.into_inner());
-    Json(json!({
-        "id": "", "pid": std::process::id(), "status": status, "terminal": false,
-        "exit_status": exit.as_ref().map(|e| e.exit_status),
-        "exited_at": exit.as_ref().map(|e| e.exited_at.clone()),
-    }))
+    Json(ShimState {
+        id: String::new(),
+        pid: std::process::id(),
+        status,
+        terminal: false,
+        exit_status: exit.as_ref().map(|e| e.exit_status),
+        exited_at: exit.as_ref().map(|e| e.exited_at.clone()),
+        oom_killed: exit.as_ref().is_some_and(|e| e.oom_killed),
+    })
 }
 
-async fn start(State(s): S) -> R {
-    let _ = set(&s, "created", "running")?;
+async fn start(State(s): S) -> R<PidResponse> {
+    let _ = set(&s, Status::Created, Status::Running)?;
     if let Some(ms) = s.cfg["exit_after_ms"].as_u64() {
         let code = s.cfg["exit_code"].as_u64().unwrap_or(0) as u32;
         let oom = s.cfg["oom"].as_bool().unwrap_or(false);
         let f = s.clone();
         tokio::spawn(async move {
+            // The simulated container runs for `exit_after_ms`, then exits by itself.
             tokio::time::sleep(Duration::from_millis(ms)).await;
             f.exit_info(ExitInfo {
                 oom_killed: oom,
@@ -195,29 +236,31 @@ async fn start(State(s): S) -> R {
             });
         });
     }
-    Ok(Json(json!({ "pid": std::process::id() })))
+    Ok(Json(PidResponse {
+        pid: std::process::id(),
+    }))
 }
 
 async fn kill(State(s): S, b: Bytes) -> R {
-    let v: Value = serde_json::from_slice(&b).unwrap_or(json!({}));
-    if let Some(eid) = v["exec_id"].as_str() {
-        return match s.execs.lock().map(|m| m.contains_key(eid)) {
-            Ok(true) => Ok(Json(json!({}))),
+    let req: KillRequest =
+        serde_json::from_slice(&b).map_err(|e| err(StatusCode::BAD_REQUEST, &e.to_string()))?;
+    if let Some(eid) = req.exec_id {
+        return match s.execs.lock().map(|m| m.contains_key(&eid)) {
+            Ok(true) => Ok(Json(Empty {})),
             _ => Err(err(StatusCode::NOT_FOUND, "no such exec")),
         };
     }
-    let sig = v["signal"].as_u64().unwrap_or(15) as u32;
     if s.exit.borrow().is_some() {
         return Err(err(StatusCode::CONFLICT, "process already finished"));
     }
-    s.exit_with(128 + sig);
-    Ok(Json(json!({})))
+    s.exit_with(128 + req.signal.unsigned_abs());
+    Ok(Json(Empty {}))
 }
 
 async fn exec(State(s): S, b: Bytes) -> R {
-    let v: Value =
+    let req: ExecRequest =
         serde_json::from_slice(&b).map_err(|e| err(StatusCode::BAD_REQUEST, &e.to_string()))?;
-    let eid = v["exec_id"].as_str().unwrap_or_default().to_string();
+    let eid = req.exec_id;
     let mut m = s
         .execs
         .lock()
@@ -226,10 +269,10 @@ async fn exec(State(s): S, b: Bytes) -> R {
         return Err(err(StatusCode::CONFLICT, "exec exists"));
     }
     m.insert(eid, watch::channel(None).0);
-    Ok(Json(json!({})))
+    Ok(Json(Empty {}))
 }
 
-async fn exec_start(State(s): S, UrlPath(eid): UrlPath<String>) -> R {
+async fn exec_start(State(s): S, UrlPath(eid): UrlPath<String>) -> R<PidResponse> {
     let m = s
         .execs
         .lock()
@@ -238,17 +281,19 @@ async fn exec_start(State(s): S, UrlPath(eid): UrlPath<String>) -> R {
         .get(&eid)
         .ok_or_else(|| err(StatusCode::NOT_FOUND, "no such exec"))?
         .clone();
-    let dir = s.state_dir.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        let info = ExitInfo::now(0);
-        let _ = write_json_atomic(&dir.join(format!("exec-{eid}.exit.json")), &info);
-        tx.send_replace(Some(info));
-    });
-    Ok(Json(json!({ "pid": std::process::id() + 1 })))
+    // The simulated exec exits at once, with 0.
+    let info = ExitInfo::now(0);
+    let _ = write_json_atomic(
+        &s.state_dir.join(berth_proto::files::exec_exit_file(&eid)),
+        &info,
+    );
+    tx.send_replace(Some(info));
+    Ok(Json(PidResponse {
+        pid: std::process::id() + 1,
+    }))
 }
 
-async fn exec_state(State(s): S, UrlPath(eid): UrlPath<String>) -> R {
+async fn exec_state(State(s): S, UrlPath(eid): UrlPath<String>) -> R<ExecState> {
     let m = s
         .execs
         .lock()
@@ -257,22 +302,28 @@ async fn exec_state(State(s): S, UrlPath(eid): UrlPath<String>) -> R {
         .get(&eid)
         .ok_or_else(|| err(StatusCode::NOT_FOUND, "no such exec"))?;
     let exit = tx.borrow().clone();
-    Ok(Json(json!({
-        "exec_id": eid, "pid": std::process::id() + 1,
-        "status": if exit.is_some() { "stopped" } else { "running" },
-        "exit_status": exit.as_ref().map(|e| e.exit_status),
-        "exited_at": exit.as_ref().map(|e| e.exited_at.clone()),
-    })))
+    Ok(Json(ExecState {
+        status: if exit.is_some() {
+            Status::Stopped
+        } else {
+            Status::Running
+        },
+        exec_id: eid,
+        pid: std::process::id() + 1,
+        exit_status: exit.as_ref().map(|e| e.exit_status),
+        exited_at: exit.as_ref().map(|e| e.exited_at.clone()),
+    }))
 }
 
-async fn wait(State(s): S, b: Bytes) -> R {
-    let v: Value = serde_json::from_slice(&b).unwrap_or(json!({}));
-    let mut rx = match v["exec_id"].as_str() {
+async fn wait(State(s): S, b: Bytes) -> R<ExitInfo> {
+    let req: ProcessRef = berth_proto::body_or_default(&b)
+        .map_err(|e| err(StatusCode::BAD_REQUEST, &e.to_string()))?;
+    let mut rx = match req.exec_id {
         Some(eid) => s
             .execs
             .lock()
             .ok()
-            .and_then(|m| m.get(eid).map(|t| t.subscribe()))
+            .and_then(|m| m.get(&eid).map(|t| t.subscribe()))
             .ok_or_else(|| err(StatusCode::NOT_FOUND, "no such exec"))?,
         None => s.exit.subscribe(),
     };
@@ -283,14 +334,14 @@ async fn wait(State(s): S, b: Bytes) -> R {
         .ok()
         .flatten();
     let exit = exit.ok_or_else(|| err(StatusCode::INTERNAL_SERVER_ERROR, "gone"))?;
-    Ok(Json(serde_json::to_value(exit).unwrap_or_default()))
+    Ok(Json(exit))
 }
 
-async fn delete(State(s): S) -> R {
+async fn delete(State(s): S) -> R<ExitInfo> {
     let st = *s.status.lock().unwrap_or_else(|p| p.into_inner());
     match st {
-        "created" => s.exit_with(137),
-        "stopped" => {}
+        Status::Created => s.exit_with(137),
+        Status::Stopped => {}
         _ => return Err(err(StatusCode::CONFLICT, "container is running")),
     }
     let exit = s
@@ -298,11 +349,6 @@ async fn delete(State(s): S) -> R {
         .borrow()
         .clone()
         .unwrap_or_else(|| ExitInfo::now(255));
-    let sock = s.state_dir.join("shim.sock");
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let _ = std::fs::remove_file(sock);
-        std::process::exit(0);
-    });
-    Ok(Json(serde_json::to_value(exit).unwrap_or_default()))
+    s.done.notify_one();
+    Ok(Json(exit))
 }

@@ -1,91 +1,51 @@
 //! The berth-containerd client: JSON over HTTP/1.1 on a unix socket, one connection
-//! per call (calls are few and the socket is local).
+//! per call (calls are few and the socket is local). When berth-containerd is gone,
+//! `ensure_running` starts it again (see `launcher`).
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use berth_proto::{
+    CreateTaskRequest, CreateTaskResponse, Empty, ErrorBody, Event, ExecRequest, ExecState,
+    ExitInfo, KillRequest, PidResponse, ProcessRef, ResizeRequest, TaskView, UpdateRequest,
+};
 use bytes::Bytes;
 use futures::StreamExt;
 use http_body_util::{BodyExt, BodyStream, Full};
 use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde::Serialize;
 
-use super::EngineError;
+use super::{EngineError, EngineFuture, EventStream, TaskEngine};
+use crate::config::Config;
 
 /// How long an ordinary call (not `/wait` or `/events`) may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(150);
 
-/// `GET /tasks/{id}`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct TaskView {
-    pub id: String,
-    #[serde(default)]
-    pub pid: u32,
-    pub status: String,
-    #[serde(default)]
-    pub exit_status: Option<u32>,
-    #[serde(default)]
-    pub exited_at: Option<String>,
-    #[serde(default)]
-    pub attach_socket: String,
-}
-
-/// An exit as the engine reports it.
-#[derive(Debug, Clone, Deserialize)]
-pub struct ExitInfo {
-    pub exit_status: u32,
-    #[serde(default)]
-    pub exited_at: String,
-    #[serde(default)]
-    pub oom_killed: bool,
-}
-
-/// One line of `GET /events`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct EngineEvent {
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub id: String,
-    #[serde(default)]
-    pub exec_id: Option<String>,
-    #[serde(default)]
-    pub exit_status: Option<u32>,
-}
-
-/// `POST /tasks`.
-#[derive(Debug, Clone, Serialize)]
-pub struct CreateTask {
-    pub id: String,
-    pub bundle: String,
-    pub runtime: Option<String>,
-    pub terminal: bool,
-    pub stdin: bool,
-    pub log: Option<LogSpec>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct LogSpec {
-    pub path: String,
-    pub max_size: Option<u64>,
-    pub max_file: Option<u32>,
-}
+/// No request body.
+const NONE: Option<&Empty> = None;
 
 #[derive(Debug, Clone)]
 pub struct EngineClient {
     socket: PathBuf,
-}
-
-#[derive(Deserialize)]
-struct Pid {
-    pid: u32,
+    /// How to start berth-containerd again (None: never started from here).
+    launch: Option<Box<Config>>,
 }
 
 impl EngineClient {
     pub fn new(socket: impl Into<PathBuf>) -> EngineClient {
         EngineClient {
             socket: socket.into(),
+            launch: None,
+        }
+    }
+
+    /// The client of the berth-containerd this daemon's `config` runs, which
+    /// `ensure_running` starts when it does not answer.
+    pub fn for_daemon(config: &Config) -> EngineClient {
+        EngineClient {
+            socket: super::launcher::socket_path(config),
+            launch: Some(Box::new(config.clone())),
         }
     }
 
@@ -95,14 +55,16 @@ impl EngineClient {
 
     /// Whether berth-containerd answers.
     pub async fn ping(&self) -> bool {
-        self.list().await.is_ok()
+        self.call::<Vec<TaskView>, _>(Method::GET, "/tasks", NONE)
+            .await
+            .is_ok()
     }
 
-    async fn send(
+    async fn send<B: Serialize>(
         &self,
         method: Method,
         path: &str,
-        body: Option<Value>,
+        body: Option<&B>,
     ) -> Result<hyper::Response<hyper::body::Incoming>, EngineError> {
         let unavailable = |e: &dyn std::fmt::Display| {
             EngineError::Unavailable(format!("{}: {e}", self.socket.display()))
@@ -120,7 +82,7 @@ impl EngineClient {
         });
         let data = match body {
             Some(v) => Bytes::from(
-                serde_json::to_vec(&v).map_err(|e| EngineError::BadAnswer(e.to_string()))?,
+                serde_json::to_vec(v).map_err(|e| EngineError::BadAnswer(e.to_string()))?,
             ),
             None => Bytes::new(),
         };
@@ -134,11 +96,11 @@ impl EngineClient {
         sender.send_request(req).await.map_err(|e| unavailable(&e))
     }
 
-    async fn call_raw(
+    async fn call_raw<B: Serialize>(
         &self,
         method: Method,
         path: &str,
-        body: Option<Value>,
+        body: Option<&B>,
     ) -> Result<Bytes, EngineError> {
         let resp = self.send(method, path, body).await?;
         let status = resp.status();
@@ -149,10 +111,9 @@ impl EngineClient {
             .map_err(|e| EngineError::Unavailable(e.to_string()))?
             .to_bytes();
         if !status.is_success() {
-            let message = serde_json::from_slice::<Value>(&bytes)
-                .ok()
-                .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string))
-                .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned());
+            let message = serde_json::from_slice::<ErrorBody>(&bytes)
+                .map(|b| b.message)
+                .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
             return Err(EngineError::Status {
                 status: status.as_u16(),
                 message,
@@ -161,11 +122,11 @@ impl EngineClient {
         Ok(bytes)
     }
 
-    async fn call<T: DeserializeOwned>(
+    async fn call<T: DeserializeOwned, B: Serialize>(
         &self,
         method: Method,
         path: &str,
-        body: Option<Value>,
+        body: Option<&B>,
     ) -> Result<T, EngineError> {
         let bytes = tokio::time::timeout(CALL_TIMEOUT, self.call_raw(method, path, body))
             .await
@@ -173,174 +134,168 @@ impl EngineClient {
         parse(&bytes)
     }
 
-    pub async fn create(&self, req: &CreateTask) -> Result<u32, EngineError> {
-        let body = serde_json::to_value(req).map_err(|e| EngineError::BadAnswer(e.to_string()))?;
-        let pid: Pid = self.call(Method::POST, "/tasks", Some(body)).await?;
+    /// A call whose answer is `{}`.
+    async fn post_unit<B: Serialize>(
+        &self,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<(), EngineError> {
+        let _: Empty = self.call(Method::POST, path, body).await?;
+        Ok(())
+    }
+
+    async fn post_pid(&self, path: &str) -> Result<u32, EngineError> {
+        let pid: PidResponse = self.call(Method::POST, path, NONE).await?;
         Ok(pid.pid)
     }
 
-    pub async fn list(&self) -> Result<Vec<TaskView>, EngineError> {
-        self.call(Method::GET, "/tasks", None).await
-    }
-
-    pub async fn get(&self, id: &str) -> Result<TaskView, EngineError> {
-        self.call(Method::GET, &format!("/tasks/{id}"), None).await
-    }
-
-    pub async fn start(&self, id: &str) -> Result<u32, EngineError> {
-        let pid: Pid = self
-            .call(Method::POST, &format!("/tasks/{id}/start"), None)
-            .await?;
-        Ok(pid.pid)
-    }
-
-    pub async fn kill(
-        &self,
-        id: &str,
-        signal: i32,
-        exec_id: Option<&str>,
-    ) -> Result<(), EngineError> {
-        let body = json!({ "signal": signal, "all": false, "exec_id": exec_id });
-        let _: Value = self
-            .call(Method::POST, &format!("/tasks/{id}/kill"), Some(body))
-            .await?;
-        Ok(())
-    }
-
-    pub async fn pause(&self, id: &str) -> Result<(), EngineError> {
-        let _: Value = self
-            .call(Method::POST, &format!("/tasks/{id}/pause"), None)
-            .await?;
-        Ok(())
-    }
-
-    /// New resource limits (OCI `linux.resources`) for a live task.
-    pub async fn update(&self, id: &str, resources: Value) -> Result<(), EngineError> {
-        let body = json!({ "resources": resources });
-        let _: Value = self
-            .call(Method::POST, &format!("/tasks/{id}/update"), Some(body))
-            .await?;
-        Ok(())
-    }
-
-    pub async fn resume(&self, id: &str) -> Result<(), EngineError> {
-        let _: Value = self
-            .call(Method::POST, &format!("/tasks/{id}/resume"), None)
-            .await?;
-        Ok(())
-    }
-
-    pub async fn resize(
-        &self,
-        id: &str,
-        exec_id: Option<&str>,
-        width: u32,
-        height: u32,
-    ) -> Result<(), EngineError> {
-        let body = json!({ "width": width, "height": height, "exec_id": exec_id });
-        let _: Value = self
-            .call(Method::POST, &format!("/tasks/{id}/resize"), Some(body))
-            .await?;
-        Ok(())
-    }
-
-    pub async fn close_stdin(&self, id: &str, exec_id: Option<&str>) -> Result<(), EngineError> {
-        let body = json!({ "exec_id": exec_id });
-        let _: Value = self
-            .call(
-                Method::POST,
-                &format!("/tasks/{id}/close-stdin"),
-                Some(body),
-            )
-            .await?;
-        Ok(())
-    }
-
-    pub async fn exec(
-        &self,
-        id: &str,
-        exec_id: &str,
-        process: Value,
-        terminal: bool,
-        stdin: bool,
-    ) -> Result<(), EngineError> {
-        let body =
-            json!({ "exec_id": exec_id, "process": process, "terminal": terminal, "stdin": stdin });
-        let _: Value = self
-            .call(Method::POST, &format!("/tasks/{id}/exec"), Some(body))
-            .await?;
-        Ok(())
-    }
-
-    pub async fn exec_start(&self, id: &str, exec_id: &str) -> Result<u32, EngineError> {
-        let pid: Pid = self
-            .call(
-                Method::POST,
-                &format!("/tasks/{id}/exec/{exec_id}/start"),
-                None,
-            )
-            .await?;
-        Ok(pid.pid)
-    }
-
-    /// `GET /tasks/{id}/exec/{exec_id}`: `{"exec_id","pid","status","exit_status","exited_at"}`.
-    pub async fn exec_state(&self, id: &str, exec_id: &str) -> Result<Value, EngineError> {
-        self.call(Method::GET, &format!("/tasks/{id}/exec/{exec_id}"), None)
-            .await
-    }
-
-    /// Blocks until the task (or one of its execs) exits.
-    pub async fn wait(&self, id: &str, exec_id: Option<&str>) -> Result<ExitInfo, EngineError> {
-        let body = json!({ "exec_id": exec_id });
-        let bytes = self
-            .call_raw(Method::POST, &format!("/tasks/{id}/wait"), Some(body))
-            .await?;
-        parse(&bytes)
-    }
-
-    pub async fn delete(&self, id: &str) -> Result<ExitInfo, EngineError> {
-        self.call(Method::DELETE, &format!("/tasks/{id}"), None)
-            .await
-    }
-
-    /// Follows `GET /events`, calling `on_event` for each; returns when the stream ends.
-    pub async fn follow_events(
-        &self,
-        mut on_event: impl FnMut(EngineEvent),
-    ) -> Result<(), EngineError> {
-        let resp = self.send(Method::GET, "/events", None).await?;
+    /// `GET /events`, once its answer has begun (berth-containerd subscribed then).
+    async fn subscribe(&self) -> Result<EventStream, EngineError> {
+        let resp = self.send(Method::GET, "/events", NONE).await?;
         if !resp.status().is_success() {
             return Err(EngineError::Status {
                 status: resp.status().as_u16(),
                 message: "events".into(),
             });
         }
-        let mut body = BodyStream::new(resp.into_body());
-        let mut buf: Vec<u8> = Vec::new();
-        while let Some(frame) = body.next().await {
-            let frame = frame.map_err(|e| EngineError::Unavailable(e.to_string()))?;
-            let Ok(data) = frame.into_data() else {
-                continue;
-            };
-            buf.extend_from_slice(&data);
-            while let Some(pos) = buf.iter().position(|b| *b == b'\n') {
-                let line: Vec<u8> = buf.drain(..=pos).collect();
-                match serde_json::from_slice::<EngineEvent>(&line) {
-                    Ok(ev) => on_event(ev),
-                    Err(e) if line.iter().all(u8::is_ascii_whitespace) => {
-                        let _ = e;
+        let body = BodyStream::new(resp.into_body());
+        let lines =
+            futures::stream::unfold((body, Vec::<u8>::new()), |(mut body, mut buf)| async move {
+                loop {
+                    if let Some(pos) = buf.iter().position(|b| *b == b'\n') {
+                        let line: Vec<u8> = buf.drain(..=pos).collect();
+                        if line.iter().all(u8::is_ascii_whitespace) {
+                            continue;
+                        }
+                        match serde_json::from_slice::<Event>(&line) {
+                            Ok(ev) => return Some((ev, (body, buf))),
+                            Err(e) => {
+                                tracing::debug!(error = %e, "unreadable engine event");
+                                continue;
+                            }
+                        }
                     }
-                    Err(e) => tracing::debug!(error = %e, "unreadable engine event"),
+                    match body.next().await {
+                        Some(Ok(frame)) => {
+                            if let Ok(data) = frame.into_data() {
+                                buf.extend_from_slice(&data);
+                            }
+                        }
+                        Some(Err(e)) => {
+                            tracing::debug!(error = %e, "berth-containerd's event stream broke");
+                            return None;
+                        }
+                        None => return None,
+                    }
                 }
+            });
+        Ok(Box::pin(lines))
+    }
+}
+
+fn task_path(id: &str, rest: &str) -> String {
+    format!("/tasks/{id}{rest}")
+}
+
+impl TaskEngine for EngineClient {
+    fn create<'a>(&'a self, req: &'a CreateTaskRequest) -> EngineFuture<'a, CreateTaskResponse> {
+        Box::pin(self.call(Method::POST, "/tasks", Some(req)))
+    }
+    fn start<'a>(&'a self, id: &'a str) -> EngineFuture<'a, u32> {
+        Box::pin(async move { self.post_pid(&task_path(id, "/start")).await })
+    }
+    fn kill<'a>(
+        &'a self,
+        id: &'a str,
+        signal: i32,
+        exec_id: Option<&'a str>,
+    ) -> EngineFuture<'a, ()> {
+        Box::pin(async move {
+            let req = KillRequest {
+                signal,
+                all: false,
+                exec_id: exec_id.map(str::to_string),
+            };
+            self.post_unit(&task_path(id, "/kill"), Some(&req)).await
+        })
+    }
+    fn pause<'a>(&'a self, id: &'a str) -> EngineFuture<'a, ()> {
+        Box::pin(async move { self.post_unit(&task_path(id, "/pause"), NONE).await })
+    }
+    fn resume<'a>(&'a self, id: &'a str) -> EngineFuture<'a, ()> {
+        Box::pin(async move { self.post_unit(&task_path(id, "/resume"), NONE).await })
+    }
+    fn update<'a>(&'a self, id: &'a str, req: &'a UpdateRequest) -> EngineFuture<'a, ()> {
+        Box::pin(async move { self.post_unit(&task_path(id, "/update"), Some(req)).await })
+    }
+    fn resize<'a>(&'a self, id: &'a str, req: &'a ResizeRequest) -> EngineFuture<'a, ()> {
+        Box::pin(async move { self.post_unit(&task_path(id, "/resize"), Some(req)).await })
+    }
+    fn close_stdin<'a>(&'a self, id: &'a str, exec_id: Option<&'a str>) -> EngineFuture<'a, ()> {
+        Box::pin(async move {
+            let req = ProcessRef {
+                exec_id: exec_id.map(str::to_string),
+            };
+            self.post_unit(&task_path(id, "/close-stdin"), Some(&req))
+                .await
+        })
+    }
+    fn exec<'a>(&'a self, id: &'a str, req: &'a ExecRequest) -> EngineFuture<'a, ()> {
+        Box::pin(async move { self.post_unit(&task_path(id, "/exec"), Some(req)).await })
+    }
+    fn exec_start<'a>(&'a self, id: &'a str, exec_id: &'a str) -> EngineFuture<'a, u32> {
+        Box::pin(async move {
+            self.post_pid(&task_path(id, &format!("/exec/{exec_id}/start")))
+                .await
+        })
+    }
+    fn exec_state<'a>(&'a self, id: &'a str, exec_id: &'a str) -> EngineFuture<'a, ExecState> {
+        Box::pin(async move {
+            let path = task_path(id, &format!("/exec/{exec_id}"));
+            self.call(Method::GET, &path, NONE).await
+        })
+    }
+    fn wait<'a>(&'a self, id: &'a str, exec_id: Option<&'a str>) -> EngineFuture<'a, ExitInfo> {
+        Box::pin(async move {
+            let req = ProcessRef {
+                exec_id: exec_id.map(str::to_string),
+            };
+            // No time limit: it answers when the process exits.
+            let bytes = self
+                .call_raw(Method::POST, &task_path(id, "/wait"), Some(&req))
+                .await?;
+            parse(&bytes)
+        })
+    }
+    fn delete<'a>(&'a self, id: &'a str) -> EngineFuture<'a, ExitInfo> {
+        Box::pin(async move { self.call(Method::DELETE, &task_path(id, ""), NONE).await })
+    }
+    fn get<'a>(&'a self, id: &'a str) -> EngineFuture<'a, TaskView> {
+        Box::pin(async move { self.call(Method::GET, &task_path(id, ""), NONE).await })
+    }
+    fn list(&self) -> EngineFuture<'_, Vec<TaskView>> {
+        Box::pin(self.call(Method::GET, "/tasks", NONE))
+    }
+    fn events(&self) -> EngineFuture<'_, EventStream> {
+        Box::pin(self.subscribe())
+    }
+    fn ensure_running(&self) -> EngineFuture<'_, ()> {
+        Box::pin(async move {
+            match &self.launch {
+                Some(config) => super::launcher::connect_or_launch(config).await.map(|_| ()),
+                None if self.ping().await => Ok(()),
+                None => Err(EngineError::Unavailable(format!(
+                    "nothing answers on {}",
+                    self.socket.display()
+                ))),
             }
-        }
-        Ok(())
+        })
     }
 }
 
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, EngineError> {
     let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
-        b"null"
+        b"{}"
     } else {
         bytes
     };
