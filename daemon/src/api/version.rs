@@ -138,6 +138,7 @@ pub fn split_prefix(path: &str) -> Option<(&str, &str)> {
 
 /// Strips `/v1.NN` before routing and records it in the request's extensions as
 /// [`RequestedVersion`] (checked by [`check`] once a route matched).
+#[allow(clippy::result_large_err)] // the refusal is the answer, by value as axum passes them
 pub fn strip_prefix(mut req: Request) -> Result<Request, Response> {
     let mut requested = None;
     if let Some((version, tail)) = split_prefix(req.uri().path()) {
@@ -177,6 +178,7 @@ pub fn add_headers(headers: &mut HeaderMap) {
 
 /// Run once the path matched a route (`api::route_checks`): refuses versions outside
 /// 1.24..=1.53 and puts the `ApiVersion` into the request's extensions.
+#[allow(clippy::result_large_err)] // the refusal is the answer, by value as axum passes them
 pub fn check(mut req: Request) -> Result<Request, Response> {
     let requested = req
         .extensions()
