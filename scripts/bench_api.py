@@ -129,12 +129,13 @@ def report(results, runs):
         r["rss_after_mib"] = r["rss_after_kib"] / 1024
     table = rows(runs)
     width = max(len(label) for label, *_ in table)
+    both = "berthd" in results and "dockerd" in results
     print(f"{'figure':<{width}}  " + "  ".join(f"{n:>10}" for n in names)
-          + ("  berthd vs dockerd" if len(names) == 2 else ""))
+          + ("  berthd vs dockerd" if both else ""))
     for label, key, fmt, better in table:
         cells = "  ".join(f"{fmt.format(results[n][key]):>10}" for n in names)
         ratio = ""
-        if len(names) == 2 and "berthd" in results and "dockerd" in results:
+        if both:
             b, d = results["berthd"][key], results["dockerd"][key]
             if b > 0 and d > 0:
                 ratio = f"  {(b / d if better == 'higher' else d / b):.2f}x better" \
@@ -153,6 +154,7 @@ def main():
     ap.add_argument("--berthd", required=True)
     ap.add_argument("--loadgen", required=True)
     ap.add_argument("--engines", default="berthd,dockerd")
+    ap.add_argument("--berthd-before", help="another berthd build, shown as 'before'")
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--runs", type=int, default=RUNS)
@@ -161,6 +163,8 @@ def main():
 
     wanted = a.engines.split(",")
     plan = [("berthd", berthd_argv(a.berthd))] if "berthd" in wanted else []
+    if a.berthd_before:
+        plan.append(("before", berthd_argv(a.berthd_before)))
     if "dockerd" in wanted:
         if shutil.which("dockerd"):
             # As the helpers' rules say: its own containerd namespace, no bridge, no firewall.

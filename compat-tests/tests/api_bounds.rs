@@ -42,6 +42,16 @@ fn closed_within(s: &mut UnixStream, within: Duration) -> bool {
     }
 }
 
+/// A fresh connection that asked `/_ping` once and is kept open (its answer's head read).
+fn kept_alive(d: &Daemon) -> UnixStream {
+    let mut s = connect(d);
+    s.write_all(b"GET /_ping HTTP/1.1\r\nHost: docker\r\n\r\n")
+        .expect("ping");
+    let head = read_head(&mut s);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    s
+}
+
 /// One request on a fresh connection, `Connection: close`: status and JSON body.
 fn exchange(d: &Daemon, request: &[u8]) -> (u16, String) {
     let mut s = connect(d);
@@ -90,11 +100,7 @@ fn slow_heads_and_idle_connections_close_while_an_attached_session_stays() {
         .collect();
     let mut idle: Vec<UnixStream> = (0..5)
         .map(|_| {
-            let mut s = connect(&d);
-            s.write_all(b"GET /_ping HTTP/1.1\r\nHost: docker\r\n\r\n")
-                .expect("ping");
-            let head = read_head(&mut s);
-            assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+            let mut s = kept_alive(&d);
             let mut ok = [0u8; 2];
             s.read_exact(&mut ok).expect("OK");
             s
@@ -165,15 +171,7 @@ fn the_cap_turns_the_excess_away_and_the_daemon_serves_the_others() {
     }
     // Idle keep-alive clients make room for new ones instead of turning them away.
     drop(events);
-    let idle: Vec<UnixStream> = (0..4)
-        .map(|_| {
-            let mut s = connect(&d);
-            s.write_all(b"GET /_ping HTTP/1.1\r\nHost: docker\r\n\r\n")
-                .expect("ping");
-            read_head(&mut s);
-            s
-        })
-        .collect();
+    let idle: Vec<UnixStream> = (0..4).map(|_| kept_alive(&d)).collect();
     for _ in 0..3 {
         let (status, answer) = exchange(
             &d,
@@ -264,15 +262,7 @@ fn rss_after_a_thousand_closed_connections_is_back_near_where_it_was() {
     let d = Daemon::start();
     let pid = d.pid().expect("pid");
     let round = |n: usize| {
-        let conns: Vec<UnixStream> = (0..n)
-            .map(|_| {
-                let mut s = connect(&d);
-                s.write_all(b"GET /_ping HTTP/1.1\r\nHost: docker\r\n\r\n")
-                    .expect("ping");
-                read_head(&mut s);
-                s
-            })
-            .collect();
+        let conns: Vec<UnixStream> = (0..n).map(|_| kept_alive(&d)).collect();
         drop(conns);
     };
     // Warm up (thread pools, allocator caches), then measure.

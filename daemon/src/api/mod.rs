@@ -88,3 +88,13 @@ pub fn routes(daemon: SharedDaemon) -> Router {
         .merge(volumes::routes())
         .with_state(daemon)
 }
+
+/// A header map from static pairs (tests).
+#[cfg(test)]
+pub(crate) fn header_map(pairs: &[(&'static str, &'static str)]) -> axum::http::HeaderMap {
+    let mut h = axum::http::HeaderMap::new();
+    for (k, v) in pairs {
+        h.insert(*k, axum::http::HeaderValue::from_static(v));
+    }
+    h
+}

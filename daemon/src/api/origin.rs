@@ -123,13 +123,7 @@ impl AllowedOrigin {
 mod tests {
     use super::*;
 
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.insert(*k, HeaderValue::from_static(v));
-        }
-        h
-    }
+    use crate::api::header_map as headers;
 
     #[test]
     fn clients_that_are_not_browsers_pass() {

@@ -244,13 +244,7 @@ fn close_after(mut response: Response) -> Response {
 mod tests {
     use super::*;
 
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.insert(*k, HeaderValue::from_static(v));
-        }
-        h
-    }
+    use crate::api::header_map as headers;
 
     #[test]
     fn json_is_required_when_there_is_a_body() {

@@ -104,13 +104,8 @@ fn open_files_limit() -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
 
-    fn flags(args: &[&str]) -> Flags {
-        let mut argv = vec!["berthd"];
-        argv.extend_from_slice(args);
-        Flags::try_parse_from(argv).expect("flags")
-    }
+    use crate::config::flags::parse_for_test as flags;
 
     #[test]
     fn defaults_and_flags() {

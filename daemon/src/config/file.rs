@@ -220,13 +220,8 @@ fn show(v: &serde_json::Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
 
-    fn flags(args: &[&str]) -> Flags {
-        let mut argv = vec!["berthd"];
-        argv.extend_from_slice(args);
-        Flags::try_parse_from(argv).expect("flags")
-    }
+    use crate::config::flags::parse_for_test as flags;
 
     #[test]
     fn reads_known_keys() {

@@ -156,6 +156,14 @@ impl Flags {
     }
 }
 
+/// `berthd ARGS…` parsed (tests).
+#[cfg(test)]
+pub(crate) fn parse_for_test(args: &[&str]) -> Flags {
+    let mut argv = vec!["berthd"];
+    argv.extend_from_slice(args);
+    Flags::try_parse_from(argv).expect("flags")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
