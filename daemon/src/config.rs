@@ -7,10 +7,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+pub mod api;
 pub mod file;
 pub mod flags;
 pub mod hosts;
 
+pub use api::ApiServerConfig;
 pub use flags::Flags;
 pub use hosts::HostAddr;
 
@@ -90,6 +92,8 @@ pub struct Config {
     pub init: bool,
     /// `--init-path`: the init binary; `None` means the default lookup (`default_init_path`).
     pub init_path: Option<PathBuf>,
+    /// The API server: CORS, connection bounds.
+    pub api: ApiServerConfig,
 }
 
 /// The runtimes every berthd has, before `--add-runtime`.
@@ -141,6 +145,7 @@ impl Default for Config {
             storage_driver: "overlay2".into(),
             init: false,
             init_path: None,
+            api: ApiServerConfig::default(),
         }
     }
 }
@@ -321,6 +326,7 @@ fn resolve(flags: &Flags, file: Option<&file::FileConfig>) -> Result<Config, Con
         storage_driver,
         init: flags.init.or(f.init).unwrap_or(false),
         init_path: flags.init_path.clone().or(f.init_path),
+        api: ApiServerConfig::resolve(flags, f.api_cors_header)?,
     })
 }
 

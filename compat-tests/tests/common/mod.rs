@@ -164,6 +164,11 @@ impl Daemon {
         );
     }
 
+    /// berthd's process ID while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
     pub fn host(&self) -> String {
         format!("unix://{}", self.socket.display())
     }

@@ -127,7 +127,19 @@ async fn list_route(
         size: bool_param(&pairs, "size"),
         filters: param(&pairs, "filters").unwrap_or("").to_string(),
     };
-    Ok(Json(list::list(&daemon, &opts)?).into_response())
+    // From memory, fast; with sizes, folder walks (a blocking thread).
+    let rows = if opts.size {
+        tokio::task::spawn_blocking(move || list::list_json(&daemon, &opts))
+            .await
+            .map_err(|e| ApiError::internal(format!("listing containers: {e}")))??
+    } else {
+        list::list_json(&daemon, &opts)?
+    };
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        rows,
+    )
+        .into_response())
 }
 
 async fn prune_route(

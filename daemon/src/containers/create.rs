@@ -362,7 +362,12 @@ pub async fn create(
             super::init_layer::ensure(&record, &image_layers)
         })
         .and_then(|_| super::rootfs::write_etc_files(&record))
-        .and_then(|_| plan.save(&record.dir).map_err(ContainerError::from))
+        .and_then(|_| {
+            daemon
+                .networks
+                .save_container_state(&record.dir, &plan)
+                .map_err(ContainerError::from)
+        })
         .and_then(|_| super::mounts_setup::populate(daemon, &record))
     {
         let _ = daemon.containers.remove(&record.id, true);
