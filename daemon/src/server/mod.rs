@@ -5,7 +5,6 @@
 //! - `pidfile` — the pid file and the data-root lock (one daemon per data root).
 //! - `serve`   — accept loops within each listener's cap, graceful shutdown.
 //! - `connection` — one HTTP connection: timeouts, the cap's slots, clean close.
-//! - `resident` — start-up code handed back once the daemon is up.
 use std::time::Duration;
 
 use tokio::signal::unix::{signal, SignalKind};
@@ -18,7 +17,6 @@ use crate::store::StoreError;
 pub mod connection;
 pub mod listen;
 pub mod pidfile;
-pub mod resident;
 pub mod serve;
 pub mod tls;
 
@@ -115,7 +113,6 @@ async fn run_with_pidfile(config: Config) -> Result<(), ServerError> {
     }
     drop(ctx);
     tracing::info!(version = %crate::api::version::ENGINE_VERSION, "Daemon has completed initialization");
-    resident::release_executable_pages();
 
     loop {
         tokio::select! {
