@@ -90,6 +90,12 @@ pub struct Config {
     pub init: bool,
     /// `--init-path`: the init binary; `None` means the default lookup (`default_init_path`).
     pub init_path: Option<PathBuf>,
+    /// `--cpu-rt-period`: the real-time period (µs) given to the containers' parent
+    /// cgroups on cgroup v1; 0 leaves them as they are.
+    pub cpu_rt_period: i64,
+    /// `--cpu-rt-runtime`: the real-time runtime (µs) the containers' parent cgroups may
+    /// hand out on cgroup v1; 0 leaves them as they are (dockerd's default: none).
+    pub cpu_rt_runtime: i64,
 }
 
 /// The runtimes every berthd has, before `--add-runtime`.
@@ -141,6 +147,8 @@ impl Default for Config {
             storage_driver: "overlay2".into(),
             init: false,
             init_path: None,
+            cpu_rt_period: 0,
+            cpu_rt_runtime: 0,
         }
     }
 }
@@ -321,6 +329,8 @@ fn resolve(flags: &Flags, file: Option<&file::FileConfig>) -> Result<Config, Con
         storage_driver,
         init: flags.init.or(f.init).unwrap_or(false),
         init_path: flags.init_path.clone().or(f.init_path),
+        cpu_rt_period: flags.cpu_rt_period.or(f.cpu_rt_period).unwrap_or(0),
+        cpu_rt_runtime: flags.cpu_rt_runtime.or(f.cpu_rt_runtime).unwrap_or(0),
     })
 }
 

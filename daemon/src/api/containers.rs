@@ -97,8 +97,8 @@ async fn create_route(
             "config cannot be empty in order to create a container",
         ));
     }
-    let parsed: bollard_stubs::models::ContainerCreateBody = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
+    super::host_config_words::check(&body)?;
+    let parsed: bollard_stubs::models::ContainerCreateBody = super::body::json(&body)?;
     let c = containers::create::create(&daemon, param(&pairs, "name"), parsed).await?;
     Ok((
         StatusCode::CREATED,
@@ -388,13 +388,8 @@ async fn update_route(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let parsed: bollard_stubs::models::ContainerUpdateBody =
-        if body.iter().all(u8::is_ascii_whitespace) {
-            Default::default()
-        } else {
-            serde_json::from_slice(&body)
-                .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?
-        };
+    super::host_config_words::check(&body)?;
+    let parsed: bollard_stubs::models::ContainerUpdateBody = super::body::json_or_default(&body)?;
     containers::update::update(&daemon, &id, parsed).await?;
     Ok(Json(json!({ "Warnings": [] })).into_response())
 }

@@ -11,6 +11,7 @@ pub mod error;
 pub mod events;
 pub mod exec;
 pub mod host;
+pub mod host_config_words;
 pub mod image_archive;
 pub mod image_transfer;
 pub mod images;

@@ -42,6 +42,8 @@ pub struct FileConfig {
     pub storage_driver: Option<String>,
     pub init: Option<bool>,
     pub init_path: Option<PathBuf>,
+    pub cpu_rt_period: Option<i64>,
+    pub cpu_rt_runtime: Option<i64>,
 }
 
 /// Keys of `FileConfig` (kept in step with the struct above).
@@ -70,6 +72,8 @@ const KNOWN_KEYS: &[&str] = &[
     "storage-driver",
     "init",
     "init-path",
+    "cpu-rt-period",
+    "cpu-rt-runtime",
 ];
 
 /// dockerd options Berth accepts in daemon.json but does not act on (yet).
@@ -84,8 +88,6 @@ const IGNORED_KEYS: &[&str] = &[
     "containerd",
     "containerd-namespace",
     "containerd-plugins-namespace",
-    "cpu-rt-period",
-    "cpu-rt-runtime",
     "default-cgroupns-mode",
     "default-gateway",
     "default-gateway-v6",

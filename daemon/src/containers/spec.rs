@@ -113,6 +113,19 @@ fn standard_mounts(c: &Container) -> Vec<Value> {
     mounts
 }
 
+/// The container's `linux.cgroupsPath`: `/berth/<id>`, or under `--cgroup-parent`.
+pub fn cgroups_path(c: &Container) -> String {
+    match c
+        .host_config
+        .cgroup_parent
+        .as_deref()
+        .filter(|p| !p.is_empty())
+    {
+        Some(parent) => format!("{}/{}", parent.trim_end_matches('/'), c.id),
+        None => format!("/berth/{}", c.id),
+    }
+}
+
 fn namespaces(c: &Container, cgroup_v2: bool, netns: Option<&Path>) -> Vec<Value> {
     let mut ns = vec![
         json!({"type": "pid"}),
@@ -190,10 +203,7 @@ fn base_spec(c: &Container, user: &security::users::ResolvedUser, inputs: &SpecI
     if let Some(adj) = hc.oom_score_adj.filter(|a| *a != 0) {
         process["oomScoreAdj"] = json!(adj);
     }
-    let cgroups_path = match hc.cgroup_parent.as_deref().filter(|p| !p.is_empty()) {
-        Some(parent) => format!("{}/{}", parent.trim_end_matches('/'), c.id),
-        None => format!("/berth/{}", c.id),
-    };
+    let cgroups_path = cgroups_path(c);
     let mut linux = Map::new();
     linux.insert(
         "namespaces".into(),

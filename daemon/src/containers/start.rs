@@ -165,6 +165,8 @@ pub async fn start_container(daemon: &SharedDaemon, c: &Container) -> Result<()>
         // A leftover task from the previous run.
         let _ = daemon.engine.delete(c.task_id()).await;
     }
+    let runtime = super::runtime_choice::registered(&c.host_config, &daemon.config)?;
+    super::cpu_rt::prepare_parents(&daemon.config, &spec::cgroups_path(c))?;
     rootfs::check_layers(&daemon.layers, &c.layers)?;
     let merged = rootfs::mount_rootfs(c, &daemon.config.data_root.join("layers"))?;
     if let Err(e) = super::mounts_setup::setup(daemon, c) {
@@ -184,7 +186,7 @@ pub async fn start_container(daemon: &SharedDaemon, c: &Container) -> Result<()>
         let req = CreateTask {
             id: c.task_id().to_string(),
             bundle: bundle.display().to_string(),
-            runtime: c.host_config.runtime.clone().filter(|r| !r.is_empty()),
+            runtime: Some(runtime),
             terminal: c.tty(),
             stdin: c.config.open_stdin.unwrap_or(false),
             log: log_spec(c),
