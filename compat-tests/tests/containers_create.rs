@@ -91,17 +91,16 @@ fn the_runtime_a_client_names_is_kept_and_run() {
     let busybox = d.pull_fixture(&f, "busybox");
     let info: Value =
         serde_json::from_str(&d.docker_ok(&["info", "--format", "{{json .}}"])).expect("info");
-    assert!(
-        info["Runtimes"].get("logged").is_some(),
-        "{}",
-        info["Runtimes"]
-    );
-    assert!(
-        info["Runtimes"].get("runc").is_some(),
-        "{}",
-        info["Runtimes"]
-    );
-    let default = info["DefaultRuntime"].as_str().expect("DefaultRuntime");
+    // dockerd 20.10's names, all run by Berth's runtime, plus the one added.
+    for name in [
+        "runc",
+        "io.containerd.runc.v2",
+        "io.containerd.runtime.v1.linux",
+        "logged",
+    ] {
+        assert!(info["Runtimes"].get(name).is_some(), "{}", info["Runtimes"]);
+    }
+    assert_eq!(info["DefaultRuntime"], "runc");
 
     assert_eq!(
         d.docker_ok(&[
@@ -125,7 +124,8 @@ fn the_runtime_a_client_names_is_kept_and_run() {
     let logged = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(logged.lines().any(|l| l.contains("create")), "{logged}");
 
-    // runc by name, as docker-py's tests ask for it: kept, and it runs.
+    // runc by name, as docker-py's tests ask for it: kept, and it runs, whether or not
+    // the host has a runc of its own.
     assert_eq!(
         d.docker_ok(&[
             "run",
@@ -142,7 +142,7 @@ fn the_runtime_a_client_names_is_kept_and_run() {
     assert_eq!(runtime("on-runc"), "runc");
     // No runtime named: the daemon's default, written at create as dockerd does.
     d.docker_ok(&["create", "--name", "on-default", &busybox, "true"]);
-    assert_eq!(runtime("on-default"), default);
+    assert_eq!(runtime("on-default"), "runc");
 
     let out = d.docker(&["create", "--runtime", "asdf", &busybox, "true"]);
     assert!(
@@ -175,7 +175,7 @@ fn the_runtime_a_client_names_is_kept_and_run() {
 }
 
 #[test]
-fn create_errors_read_as_dockerd_writes_them() {
+fn errors_read_as_dockerd_writes_them() {
     let f = Fixtures::load();
     let d = Daemon::start();
     let busybox = d.pull_fixture(&f, "busybox");
@@ -218,6 +218,19 @@ fn create_errors_read_as_dockerd_writes_them() {
     }
     // Nothing was created.
     assert_eq!(d.docker_ok(&["ps", "-aq"]), "");
+
+    // A rename onto a taken name: the name store's conflict, wrapped as dockerd wraps it.
+    let taken = d.docker_ok(&["create", "--name", "taken", &busybox, "true"]);
+    d.docker_ok(&["create", "--name", "mover", &busybox, "true"]);
+    let out = d.docker(&["rename", "mover", "taken"]);
+    assert!(
+        stderr(&out).starts_with(&format!(
+            "Error response from daemon: Error when allocating new name: Conflict. The container name \"/taken\" is already in use by container \"{}\".",
+            taken.trim()
+        )),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// Whether the kernel has RT group scheduling: `cpu.rt_runtime_us` in the v1 cpu

@@ -18,8 +18,12 @@ pub use hosts::HostAddr;
 pub const DEFAULT_CONFIG_FILE: &str = "/etc/berth/daemon.json";
 /// The socket berthd listens on when no `-H` is given, as dockerd.
 pub const DEFAULT_UNIX_SOCKET: &str = "/var/run/docker.sock";
-/// The runtime containers use unless `--default-runtime` or `--runtime` says otherwise.
-pub const DEFAULT_RUNTIME: &str = "berth-runc";
+/// The runtime containers use unless `--default-runtime` or `--runtime` says otherwise:
+/// named `runc` as dockerd's default is (clients ask for it by that name), and run by
+/// Berth's own runtime, berth-runc, which speaks runc's command line.
+pub const DEFAULT_RUNTIME: &str = "runc";
+/// The binary of Berth's own runtime.
+pub const BERTH_RUNTIME: &str = "berth-runc";
 
 /// An OCI runtime (`--add-runtime NAME=PATH`, daemon.json `runtimes`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -78,7 +82,7 @@ pub struct Config {
     pub default_address_pools: Vec<AddressPool>,
     /// Every runtime by name: the stock ones plus `--add-runtime` / daemon.json `runtimes`.
     pub runtimes: BTreeMap<String, RuntimeConfig>,
-    /// `--default-runtime`, default `berth-runc`.
+    /// `--default-runtime`, default `runc` (Berth's own runtime).
     pub default_runtime: String,
     /// `--live-restore`.
     pub live_restore: bool,
@@ -98,24 +102,29 @@ pub struct Config {
     pub cpu_rt_runtime: i64,
 }
 
-/// The runtimes every berthd has, before `--add-runtime`.
+/// The runtimes every berthd has, before `--add-runtime`: the names dockerd 20.10 lists
+/// (`runc`, the default, and containerd's `io.containerd.runc.v2` and
+/// `io.containerd.runtime.v1.linux`), all run by berth-runc, which is also registered
+/// under its own name. Another runtime — runc itself, crun — is added with
+/// `--add-runtime` or daemon.json `runtimes`, as with dockerd.
 pub fn stock_runtimes() -> BTreeMap<String, RuntimeConfig> {
-    let mut runtimes = BTreeMap::new();
-    runtimes.insert(
-        DEFAULT_RUNTIME.to_string(),
-        RuntimeConfig {
-            path: "berth-runc".into(),
-            args: Vec::new(),
-        },
-    );
-    runtimes.insert(
-        "runc".to_string(),
-        RuntimeConfig {
-            path: "runc".into(),
-            args: Vec::new(),
-        },
-    );
-    runtimes
+    [
+        DEFAULT_RUNTIME,
+        BERTH_RUNTIME,
+        "io.containerd.runc.v2",
+        "io.containerd.runtime.v1.linux",
+    ]
+    .into_iter()
+    .map(|name| {
+        (
+            name.to_string(),
+            RuntimeConfig {
+                path: BERTH_RUNTIME.into(),
+                args: Vec::new(),
+            },
+        )
+    })
+    .collect()
 }
 
 impl Default for Config {

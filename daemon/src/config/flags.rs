@@ -69,7 +69,7 @@ pub struct Flags {
     /// Register an additional OCI compatible runtime: NAME=PATH (repeatable)
     #[arg(long = "add-runtime", value_name = "NAME=PATH")]
     pub add_runtime: Vec<String>,
-    /// Default OCI runtime for containers (default berth-runc)
+    /// Default OCI runtime for containers (default runc: Berth's own, berth-runc)
     #[arg(long = "default-runtime", value_name = "NAME")]
     pub default_runtime: Option<String>,
     /// Limit the CPU real-time period in microseconds for the parent cgroup for all containers (not supported with cgroups v2)

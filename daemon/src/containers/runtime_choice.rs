@@ -4,7 +4,7 @@
 //! `--default-runtime`, written into the record then (dockerd's
 //! `verifyPlatformContainerSettings`), so a later change of the default does not move
 //! existing containers. A name that is not registered (`--add-runtime`, daemon.json
-//! `runtimes`, the stock `berth-runc` and `runc`) is refused with dockerd's 400 "Unknown
+//! `runtimes`, the stock names `config::stock_runtimes` lists) is refused with dockerd's 400 "Unknown
 //! runtime specified NAME", at create and again at start (the daemon may have been
 //! restarted without it).
 use bollard_stubs::models::HostConfig;
