@@ -63,6 +63,18 @@ fn a_create_body_in_lowercase_is_read_whole() {
     assert_eq!(c["HostConfig"]["Memory"], 67_108_864);
     assert_eq!(c["HostConfig"]["CpuShares"], 512);
 
+    // Cmd, Entrypoint, Shell, CapAdd, CapDrop are dockerd's StrSlice: a string is a list.
+    let body = json!({"image": busybox, "cmd": "true", "hostconfig": {"capadd": "NET_ADMIN"}});
+    let r = d.api(
+        "POST",
+        "/containers/create?name=strslice",
+        Some(&body.to_string()),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let c = inspect(&d, "/containers/strslice/json");
+    assert_eq!(c["Config"]["Cmd"], json!(["true"]));
+    assert_eq!(c["HostConfig"]["CapAdd"], json!(["NET_ADMIN"]));
+
     // The update body too.
     let r = d.api(
         "POST",

@@ -43,6 +43,18 @@ pub fn json<T: DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
     crate::gojson::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))
 }
 
+/// The fields of dockerd's container `Config` and `HostConfig` typed `strslice.StrSlice`,
+/// which take a lone string as a list of one (`"Cmd": "date"`).
+const CONTAINER_STR_SLICES: crate::gojson::Rules = crate::gojson::Rules {
+    str_slices: &["Cmd", "Entrypoint", "Shell", "CapAdd", "CapDrop"],
+};
+
+/// `json` for a body holding a container config (create, commit).
+pub fn container_json<T: DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
+    crate::gojson::from_slice_with(body, CONTAINER_STR_SLICES)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))
+}
+
 /// `json`, with an empty (or blank) body meaning `T::default()`.
 pub fn json_or_default<T: DeserializeOwned + Default>(body: &[u8]) -> ApiResult<T> {
     if body.iter().all(u8::is_ascii_whitespace) {

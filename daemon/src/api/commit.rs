@@ -24,7 +24,7 @@ fn body_config(body: &[u8]) -> ApiResult<Option<Value>> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    let config: ContainerConfig = super::body::json(body)?;
+    let config: ContainerConfig = super::body::container_json(body)?;
     serde_json::to_value(config)
         .map(Some)
         .map_err(|e| ApiError::internal(format!("commit config: {e}")))

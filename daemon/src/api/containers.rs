@@ -98,7 +98,7 @@ async fn create_route(
         ));
     }
     super::host_config_words::check(&body)?;
-    let parsed: bollard_stubs::models::ContainerCreateBody = super::body::json(&body)?;
+    let parsed: bollard_stubs::models::ContainerCreateBody = super::body::container_json(&body)?;
     let c = containers::create::create(&daemon, param(&pairs, "name"), parsed).await?;
     Ok((
         StatusCode::CREATED,

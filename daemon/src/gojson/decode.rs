@@ -1,6 +1,9 @@
 //! The target type deserialized from a `Node`: a serde `Deserializer` that passes the
 //! tree through unchanged except where the target asks for a struct, whose keys are first
 //! matched to its fields (`fold::struct_entries`). Map keys stay as sent.
+//!
+//! `Rules::str_slices` names struct fields of dockerd's `strslice.StrSlice` type, whose
+//! `UnmarshalJSON` also takes a lone string as a list of one (`"Cmd": "date"`).
 use serde::de::value::StringDeserializer;
 use serde::de::{
     self, DeserializeSeed, Deserializer, EnumAccess, IntoDeserializer, MapAccess, SeqAccess,
@@ -27,34 +30,51 @@ impl Node {
     }
 }
 
-impl<'de> IntoDeserializer<'de, Error> for Node {
-    type Deserializer = Node;
+/// What a decoding knows beyond Go's general rules.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Rules {
+    /// Struct fields (by their canonical name) that take a lone string as a list of one.
+    pub str_slices: &'static [&'static str],
+}
 
-    fn into_deserializer(self) -> Node {
+/// A node on its way into the target type, with the rules of the decoding.
+pub struct De {
+    pub node: Node,
+    pub rules: Rules,
+}
+
+impl<'de> IntoDeserializer<'de, Error> for De {
+    type Deserializer = De;
+
+    fn into_deserializer(self) -> De {
         self
     }
 }
 
-impl<'de> Deserializer<'de> for Node {
+impl<'de> Deserializer<'de> for De {
     type Error = Error;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        match self {
+        let rules = self.rules;
+        match self.node {
             Node::Null => visitor.visit_unit(),
             Node::Bool(b) => visitor.visit_bool(b),
             Node::Int(i) => visitor.visit_i64(i),
             Node::Uint(u) => visitor.visit_u64(u),
             Node::Float(f) => visitor.visit_f64(f),
             Node::String(s) => visitor.visit_string(s),
-            Node::Array(items) => visitor.visit_seq(Items(items.into_iter())),
-            Node::Object(entries) => visitor.visit_map(Entries::new(entries)),
+            Node::Array(items) => visitor.visit_seq(Items {
+                items: items.into_iter(),
+                rules,
+            }),
+            Node::Object(entries) => visitor.visit_map(Entries::new(entries, rules)),
         }
     }
 
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        match self {
+        match self.node {
             Node::Null => visitor.visit_none(),
-            node => visitor.visit_some(node),
+            _ => visitor.visit_some(self),
         }
     }
 
@@ -72,11 +92,20 @@ impl<'de> Deserializer<'de> for Node {
         fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, Error> {
-        match self {
+        let rules = self.rules;
+        match self.node {
             Node::Object(entries) => {
-                visitor.visit_map(Entries::new(struct_entries(entries, fields)))
+                let mut entries = struct_entries(entries, fields);
+                for (key, value) in &mut entries {
+                    if rules.str_slices.contains(&key.as_str()) {
+                        if let Node::String(s) = value {
+                            *value = Node::Array(vec![Node::String(std::mem::take(s))]);
+                        }
+                    }
+                }
+                visitor.visit_map(Entries::new(entries, rules))
             }
-            node => node.deserialize_any(visitor),
+            _ => self.deserialize_any(visitor),
         }
     }
 
@@ -86,11 +115,15 @@ impl<'de> Deserializer<'de> for Node {
         _variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, Error> {
-        match self {
+        let rules = self.rules;
+        match self.node {
             Node::String(variant) => visitor.visit_enum(StringDeserializer::<Error>::new(variant)),
             Node::Object(mut entries) if entries.len() == 1 => {
-                let (variant, value) = entries.remove(0);
-                visitor.visit_enum(Variant { variant, value })
+                let (variant, node) = entries.remove(0);
+                visitor.visit_enum(Variant {
+                    variant,
+                    value: De { node, rules },
+                })
             }
             node => Err(de::Error::invalid_type(node.unexpected(), &"an enum")),
         }
@@ -103,7 +136,10 @@ impl<'de> Deserializer<'de> for Node {
 }
 
 /// An array's items.
-struct Items(std::vec::IntoIter<Node>);
+struct Items {
+    items: std::vec::IntoIter<Node>,
+    rules: Rules,
+}
 
 impl<'de> SeqAccess<'de> for Items {
     type Error = Error;
@@ -112,11 +148,15 @@ impl<'de> SeqAccess<'de> for Items {
         &mut self,
         seed: T,
     ) -> Result<Option<T::Value>, Error> {
-        self.0.next().map(|n| seed.deserialize(n)).transpose()
+        let rules = self.rules;
+        self.items
+            .next()
+            .map(|node| seed.deserialize(De { node, rules }))
+            .transpose()
     }
 
     fn size_hint(&self) -> Option<usize> {
-        Some(self.0.len())
+        Some(self.items.len())
     }
 }
 
@@ -124,13 +164,15 @@ impl<'de> SeqAccess<'de> for Items {
 struct Entries {
     entries: std::vec::IntoIter<(String, Node)>,
     value: Option<Node>,
+    rules: Rules,
 }
 
 impl Entries {
-    fn new(entries: Vec<(String, Node)>) -> Entries {
+    fn new(entries: Vec<(String, Node)>, rules: Rules) -> Entries {
         Entries {
             entries: entries.into_iter(),
             value: None,
+            rules,
         }
     }
 }
@@ -154,7 +196,10 @@ impl<'de> MapAccess<'de> for Entries {
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Error> {
         match self.value.take() {
-            Some(value) => seed.deserialize(value),
+            Some(node) => seed.deserialize(De {
+                node,
+                rules: self.rules,
+            }),
             None => Err(de::Error::custom("a map value asked for before its key")),
         }
     }
@@ -167,24 +212,24 @@ impl<'de> MapAccess<'de> for Entries {
 /// `{"Variant": value}`: an externally tagged enum.
 struct Variant {
     variant: String,
-    value: Node,
+    value: De,
 }
 
 impl<'de> EnumAccess<'de> for Variant {
     type Error = Error;
-    type Variant = Node;
+    type Variant = De;
 
-    fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Node), Error> {
+    fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, De), Error> {
         let tag = seed.deserialize(StringDeserializer::<Error>::new(self.variant))?;
         Ok((tag, self.value))
     }
 }
 
-impl<'de> VariantAccess<'de> for Node {
+impl<'de> VariantAccess<'de> for De {
     type Error = Error;
 
     fn unit_variant(self) -> Result<(), Error> {
-        match self {
+        match self.node {
             Node::Null => Ok(()),
             node => Err(de::Error::invalid_type(
                 node.unexpected(),

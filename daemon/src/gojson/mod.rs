@@ -22,6 +22,9 @@
 //! slices). Unknown keys are ignored, as in Go. One difference remains: a later `null`
 //! for a field that also had a value clears it, where Go keeps a non-pointer value.
 //!
+//! Some Docker types add to Go's rules with their own `UnmarshalJSON`; `Rules` carries
+//! those a caller asks for (`strslice.StrSlice`: a lone string is a list of one).
+//!
 //! As current dockerd (`loadJSON`), content after the first JSON value is refused.
 mod decode;
 mod fold;
@@ -33,14 +36,23 @@ mod tests;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
+pub use decode::Rules;
 pub use fold::equal_fold;
 
 /// Decodes `bytes` into `T` as Go's `json.Unmarshal` would fill the matching Go type.
 pub fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, serde_json::Error> {
+    from_slice_with(bytes, Rules::default())
+}
+
+/// `from_slice`, with what the Go types' own `UnmarshalJSON` methods add (`Rules`).
+pub fn from_slice_with<T: DeserializeOwned>(
+    bytes: &[u8],
+    rules: Rules,
+) -> Result<T, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let node = tree::Node::deserialize(&mut de)?;
     de.end()?;
-    T::deserialize(node)
+    T::deserialize(decode::De { node, rules })
 }
 
 /// `from_slice` for text (query parameters and headers that carry JSON).

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use bollard_stubs::models::{ContainerCreateBody, ExecConfig, HostConfig};
 use serde::Deserialize;
 
-use super::{equal_fold, from_str};
+use super::{equal_fold, from_slice_with, from_str, Rules};
 
 #[test]
 fn keys_match_fields_whatever_their_case() {
@@ -170,4 +170,27 @@ fn externally_tagged_enums_decode() {
         from_str::<Shape>(r#"{"Box":{"width":2}}"#).unwrap(),
         Shape::Box { width: 2 }
     );
+}
+
+#[test]
+fn str_slice_fields_take_a_lone_string() {
+    let rules = Rules {
+        str_slices: &["Cmd", "Entrypoint", "CapAdd"],
+    };
+    let body: ContainerCreateBody = from_slice_with(
+        br#"{"Image":"x","cmd":"date","Entrypoint":["/init"],"Env":["A=1"],
+             "Labels":{"Cmd":"kept"},"HostConfig":{"capadd":"NET_ADMIN"}}"#,
+        rules,
+    )
+    .unwrap();
+    assert_eq!(body.cmd, Some(vec!["date".to_string()]));
+    assert_eq!(body.entrypoint, Some(vec!["/init".to_string()]));
+    assert_eq!(body.labels.unwrap()["Cmd"], "kept");
+    assert_eq!(
+        body.host_config.unwrap().cap_add,
+        Some(vec!["NET_ADMIN".to_string()])
+    );
+    // Other list fields stay lists only, as in Go.
+    assert!(from_slice_with::<ContainerCreateBody>(br#"{"Env":"A=1"}"#, rules).is_err());
+    assert!(from_str::<ContainerCreateBody>(r#"{"Cmd":"date"}"#).is_err());
 }
