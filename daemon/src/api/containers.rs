@@ -8,6 +8,7 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use super::{ApiError, ApiResult};
+use crate::containers::to_the_end::to_the_end;
 use crate::containers::{self, lifecycle, list, wait, ContainerError};
 use crate::state::SharedDaemon;
 
@@ -99,7 +100,13 @@ async fn create_route(
     }
     super::host_config_words::check(&body)?;
     let parsed: bollard_stubs::models::ContainerCreateBody = super::body::container_json(&body)?;
-    let c = containers::create::create(&daemon, param(&pairs, "name"), parsed).await?;
+    let name = param(&pairs, "name").map(str::to_string);
+    // To its end, whatever happens to the client (containers::to_the_end).
+    let c =
+        to_the_end(
+            async move { containers::create::create(&daemon, name.as_deref(), parsed).await },
+        )
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "Id": c.id, "Warnings": [] })),
@@ -390,7 +397,7 @@ async fn update_route(
 ) -> ApiResult<Response> {
     super::host_config_words::check(&body)?;
     let parsed: bollard_stubs::models::ContainerUpdateBody = super::body::json_or_default(&body)?;
-    containers::update::update(&daemon, &id, parsed).await?;
+    to_the_end(async move { containers::update::update(&daemon, &id, parsed).await }).await?;
     Ok(Json(json!({ "Warnings": [] })).into_response())
 }
 

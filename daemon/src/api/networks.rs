@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 
 use super::containers::param;
 use super::{ApiError, ApiResult};
+use crate::containers::to_the_end::to_the_end;
 use crate::networks::{connect, create, view, NetworkError, NetworkRecord};
 use crate::state::{Daemon, SharedDaemon};
 
@@ -157,7 +158,15 @@ async fn connect_route(
         .map(serde_json::to_value)
         .transpose()
         .map_err(|e| ApiError::internal(format!("endpoint settings: {e}")))?;
-    connect::connect(&daemon, &container, &network.id, endpoint_config.as_ref()).await?;
+    // To its end, whatever happens to the client (containers::to_the_end), under the
+    // container's lock as dockerd's: a start or an exit does not interleave with it.
+    to_the_end(async move {
+        let _guard = daemon.container_locks.lock(&container.id).await;
+        // Its current state (a start may have finished meanwhile).
+        let container = daemon.containers.get(&container.id).unwrap_or(container);
+        connect::connect(&daemon, &container, &network.id, endpoint_config.as_ref()).await
+    })
+    .await?;
     Ok(StatusCode::OK.into_response())
 }
 
@@ -169,6 +178,11 @@ async fn disconnect_route(
     let body = connect_body(&body)?;
     let container = daemon.containers.lookup(&body.container)?;
     let network = daemon.networks.find(&id)?;
-    connect::disconnect(&daemon, &container, &network.id).await?;
+    to_the_end(async move {
+        let _guard = daemon.container_locks.lock(&container.id).await;
+        let container = daemon.containers.get(&container.id).unwrap_or(container);
+        connect::disconnect(&daemon, &container, &network.id).await
+    })
+    .await?;
     Ok(StatusCode::OK.into_response())
 }

@@ -156,6 +156,14 @@ pub fn unmount_rootfs(c: &Container) {
     }
 }
 
+/// At start-up, for a container that does not run: its overlay is unmounted if an
+/// interrupted run left it mounted (and nobody holds it).
+pub fn unmount_unheld(c: &Container) {
+    if !holders().contains_key(&c.id) {
+        detach(c);
+    }
+}
+
 /// The container is being removed. Returns true when its folder can go now: nobody holds
 /// its overlay (it is unmounted here). Otherwise the last holder unmounts it and removes
 /// the folder.

@@ -113,19 +113,6 @@ fn standard_mounts(c: &Container) -> Vec<Value> {
     mounts
 }
 
-/// The container's `linux.cgroupsPath`: `/berth/<id>`, or under `--cgroup-parent`.
-pub fn cgroups_path(c: &Container) -> String {
-    match c
-        .host_config
-        .cgroup_parent
-        .as_deref()
-        .filter(|p| !p.is_empty())
-    {
-        Some(parent) => format!("{}/{}", parent.trim_end_matches('/'), c.id),
-        None => format!("/berth/{}", c.id),
-    }
-}
-
 fn namespaces(c: &Container, cgroup_v2: bool, netns: Option<&Path>) -> Vec<Value> {
     let mut ns = vec![
         json!({"type": "pid"}),
@@ -156,6 +143,20 @@ fn namespaces(c: &Container, cgroup_v2: bool, netns: Option<&Path>) -> Vec<Value
         ns.push(json!({"type": "cgroup"}));
     }
     ns
+}
+
+/// The container's cgroup (`linux.cgroupsPath`): `/berth/<id>`, or under its
+/// `--cgroup-parent`.
+pub fn cgroups_path(c: &Container) -> String {
+    match c
+        .host_config
+        .cgroup_parent
+        .as_deref()
+        .filter(|p| !p.is_empty())
+    {
+        Some(parent) => format!("{}/{}", parent.trim_end_matches('/'), c.id),
+        None => format!("/berth/{}", c.id),
+    }
 }
 
 /// Builds `config.json` for the container `c` running as `user`: the base built here,

@@ -197,6 +197,30 @@ impl Ipam {
         Ok(())
     }
 
+    /// Gives back whatever `endpoint_id` holds on any network (a connect cut short
+    /// may have leased an address without recording an endpoint).
+    pub fn release_everywhere(&mut self, endpoint_id: &str) -> Result<()> {
+        let mut changed = false;
+        for net in self.state.networks.values_mut() {
+            let before = net.leases.len();
+            net.leases.retain(|_, e| e != endpoint_id);
+            changed |= net.leases.len() != before;
+        }
+        if changed {
+            self.save()?;
+        }
+        Ok(())
+    }
+
+    /// Every endpoint (container) id holding an address.
+    pub fn holders(&self) -> std::collections::BTreeSet<String> {
+        self.state
+            .networks
+            .values()
+            .flat_map(|n| n.leases.values().cloned())
+            .collect()
+    }
+
     fn save(&self) -> Result<()> {
         let bytes = serde_json::to_vec_pretty(&self.state).map_err(|e| Error::State {
             path: self.path.clone(),
@@ -265,6 +289,23 @@ mod tests {
             ipam.lease("n1", "d", None).unwrap(),
             Ipv4Addr::new(172, 18, 0, 2)
         );
+    }
+
+    #[test]
+    fn a_container_gives_back_its_addresses_on_every_network() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ipam = Ipam::open(dir.path(), default_pools()).unwrap();
+        for n in ["n1", "n2"] {
+            ipam.add_network(n, &PoolRequest::default(), &[]).unwrap();
+        }
+        ipam.lease("n1", "a", None).unwrap();
+        ipam.lease("n2", "a", None).unwrap();
+        ipam.lease("n2", "b", None).unwrap();
+        assert_eq!(ipam.holders().into_iter().collect::<Vec<_>>(), ["a", "b"]);
+        ipam.release_everywhere("a").unwrap();
+        drop(ipam);
+        let ipam = Ipam::open(dir.path(), default_pools()).unwrap();
+        assert_eq!(ipam.holders().into_iter().collect::<Vec<_>>(), ["b"]);
     }
 
     #[test]
