@@ -27,6 +27,7 @@ pub mod events;
 pub mod gojson;
 pub mod gotext;
 pub mod images;
+pub mod in_root;
 pub mod networks;
 pub mod progress;
 pub mod reference;

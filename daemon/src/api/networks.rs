@@ -50,7 +50,9 @@ pub(crate) fn from_netd(e: netd::Error) -> ApiError {
         | N::InvalidPool(_)
         | N::AddressOutOfRange(_)
         | N::InvalidMac(_)
-        | N::InvalidPortSpec(_) => ApiError::bad_request(e.to_string()),
+        | N::InvalidPortSpec(_)
+        | N::NoAddressInPool(_)
+        | N::NotABridge(_) => ApiError::bad_request(e.to_string()),
         N::PoolOverlap(_) | N::EndpointExists { .. } | N::ActiveEndpoints { .. } => {
             ApiError::forbidden(e.to_string())
         }

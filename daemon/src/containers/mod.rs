@@ -12,6 +12,7 @@
 //! - `spec`      — the OCI `config.json` of a container.
 //! - `runtime_choice` — `HostConfig.Runtime`: the default filled in, unknown names refused.
 //! - `rootfs`    — the overlay root, `/etc/hostname`, `/etc/hosts`, `/etc/resolv.conf`.
+//! - `init_layer` — dockerd's `<id>-init` layer: mount points that are not changes.
 //! - `start`     — start: one run (environment, task, attached clients), exit codes.
 //! - `environment` — a run's root, volumes, network and bundle: made and torn down.
 //! - `run_state` — the run state machine: the only code that changes `State.Status`.
@@ -25,7 +26,8 @@
 //! - `attach`, `attach_gate` — attach sessions; clients attached before the start.
 //! - `exec`      — exec instances: create, start (detached or on the stream), exits.
 //! - `health`, `health_config`, `health_probe` — healthchecks: monitors, config, probes.
-//! - `archive*`  — `docker cp` both ways: the container's view of its files, safe unpacking.
+//! - `archive*`  — `docker cp` both ways: the container's view of its files, safe unpacking
+//!   (paths resolve and trees are read by handle in `crate::in_root`).
 //! - `commit*`   — `docker commit`: the upper layer as a layer tar, the new config.
 //! - `update`, `prune`, `changes` — `docker update`, `container prune`, `docker diff`.
 //! - `wait`      — `POST /containers/{id}/wait`.
@@ -54,12 +56,12 @@ pub mod export;
 pub mod health;
 pub mod health_config;
 pub mod health_probe;
+pub mod init_layer;
 pub mod inspect;
 pub mod lifecycle;
 pub mod list;
 pub mod locks;
 pub mod mounts;
-pub mod mounts_copy;
 pub mod mounts_parse;
 pub mod mounts_setup;
 pub mod mounts_spec;
@@ -78,7 +80,6 @@ pub mod start;
 pub mod state_changes;
 pub mod storage_opts;
 pub mod store;
-pub mod tar_tree;
 pub mod to_the_end;
 pub mod update;
 pub mod wait;

@@ -57,16 +57,8 @@ pub(crate) fn write_bundle(
         c.config.user.as_deref().unwrap_or(""),
         c.host_config.group_add.as_deref().unwrap_or(&[]),
     )?;
-    if let Some(wd) = c
-        .config
-        .working_dir
-        .as_deref()
-        .filter(|w| !w.is_empty() && !w.contains(".."))
-    {
-        let dir = rootfs.join(wd.trim_start_matches('/'));
-        if let Err(e) = std::fs::create_dir_all(&dir) {
-            tracing::debug!(dir = %dir.display(), error = %e, "creating the working directory");
-        }
+    if let Some(wd) = c.config.working_dir.as_deref().filter(|w| !w.is_empty()) {
+        super::rootfs::make_working_dir(rootfs, wd)?;
     }
     let init = if spec::wants_init(c, daemon.config.init) {
         Some(

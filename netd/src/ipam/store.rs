@@ -106,6 +106,10 @@ impl Ipam {
             }
             None => first_free(&self.pools, &taken, host_routes)?,
         };
+        // A /31 or /32 has no address besides its network and broadcast ones to give.
+        if subnet.prefix_len() > 30 {
+            return Err(Error::NoAddressInPool(request.gateway));
+        }
         if let Some(range) = request.ip_range {
             if !subnet.contains(&range) {
                 return Err(Error::InvalidSubnet(format!(
@@ -345,6 +349,38 @@ mod tests {
             err.to_string(),
             "Pool overlaps with other one on this address space"
         );
+    }
+
+    #[test]
+    fn subnets_without_room_for_a_container_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ipam = Ipam::open(dir.path(), default_pools()).unwrap();
+        for (subnet, gateway, text) in [
+            (
+                "10.61.0.0/31",
+                None,
+                "failed to allocate gateway (): No available addresses on this pool",
+            ),
+            (
+                "10.61.1.0/32",
+                None,
+                "failed to allocate gateway (): No available addresses on this pool",
+            ),
+            (
+                "10.61.2.0/31",
+                Some(Ipv4Addr::new(10, 61, 2, 1)),
+                "failed to allocate gateway (10.61.2.1): No available addresses on this pool",
+            ),
+        ] {
+            let req = PoolRequest {
+                subnet: Some(net(subnet)),
+                gateway,
+                ..Default::default()
+            };
+            let err = ipam.add_network(subnet, &req, &[]).unwrap_err();
+            assert_eq!(err.to_string(), text);
+            assert!(ipam.network(subnet).is_none());
+        }
     }
 
     #[test]
