@@ -20,8 +20,12 @@ pub use hosts::HostAddr;
 pub const DEFAULT_CONFIG_FILE: &str = "/etc/berth/daemon.json";
 /// The socket berthd listens on when no `-H` is given, as dockerd.
 pub const DEFAULT_UNIX_SOCKET: &str = "/var/run/docker.sock";
-/// The runtime containers use unless `--default-runtime` or `--runtime` says otherwise.
-pub const DEFAULT_RUNTIME: &str = "berth-runc";
+/// The runtime containers use unless `--default-runtime` or `--runtime` says otherwise:
+/// named `runc` as dockerd's default is (clients ask for it by that name), and run by
+/// Berth's own runtime, berth-runc, which speaks runc's command line.
+pub const DEFAULT_RUNTIME: &str = "runc";
+/// The binary of Berth's own runtime.
+pub const BERTH_RUNTIME: &str = "berth-runc";
 
 /// An OCI runtime (`--add-runtime NAME=PATH`, daemon.json `runtimes`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -80,7 +84,7 @@ pub struct Config {
     pub default_address_pools: Vec<AddressPool>,
     /// Every runtime by name: the stock ones plus `--add-runtime` / daemon.json `runtimes`.
     pub runtimes: BTreeMap<String, RuntimeConfig>,
-    /// `--default-runtime`, default `berth-runc`.
+    /// `--default-runtime`, default `runc` (Berth's own runtime).
     pub default_runtime: String,
     /// `--live-restore`.
     pub live_restore: bool,
@@ -94,26 +98,37 @@ pub struct Config {
     pub init_path: Option<PathBuf>,
     /// The API server: CORS, connection bounds.
     pub api: ApiServerConfig,
+    /// `--cpu-rt-period`: the real-time period (µs) given to the containers' parent
+    /// cgroups on cgroup v1; 0 leaves them as they are.
+    pub cpu_rt_period: i64,
+    /// `--cpu-rt-runtime`: the real-time runtime (µs) the containers' parent cgroups may
+    /// hand out on cgroup v1; 0 leaves them as they are (dockerd's default: none).
+    pub cpu_rt_runtime: i64,
 }
 
-/// The runtimes every berthd has, before `--add-runtime`.
+/// The runtimes every berthd has, before `--add-runtime`: the names dockerd 20.10 lists
+/// (`runc`, the default, and containerd's `io.containerd.runc.v2` and
+/// `io.containerd.runtime.v1.linux`), all run by berth-runc, which is also registered
+/// under its own name. Another runtime — runc itself, crun — is added with
+/// `--add-runtime` or daemon.json `runtimes`, as with dockerd.
 pub fn stock_runtimes() -> BTreeMap<String, RuntimeConfig> {
-    let mut runtimes = BTreeMap::new();
-    runtimes.insert(
-        DEFAULT_RUNTIME.to_string(),
-        RuntimeConfig {
-            path: "berth-runc".into(),
-            args: Vec::new(),
-        },
-    );
-    runtimes.insert(
-        "runc".to_string(),
-        RuntimeConfig {
-            path: "runc".into(),
-            args: Vec::new(),
-        },
-    );
-    runtimes
+    [
+        DEFAULT_RUNTIME,
+        BERTH_RUNTIME,
+        "io.containerd.runc.v2",
+        "io.containerd.runtime.v1.linux",
+    ]
+    .into_iter()
+    .map(|name| {
+        (
+            name.to_string(),
+            RuntimeConfig {
+                path: BERTH_RUNTIME.into(),
+                args: Vec::new(),
+            },
+        )
+    })
+    .collect()
 }
 
 impl Default for Config {
@@ -146,6 +161,8 @@ impl Default for Config {
             init: false,
             init_path: None,
             api: ApiServerConfig::default(),
+            cpu_rt_period: 0,
+            cpu_rt_runtime: 0,
         }
     }
 }
@@ -327,6 +344,8 @@ fn resolve(flags: &Flags, file: Option<&file::FileConfig>) -> Result<Config, Con
         init: flags.init.or(f.init).unwrap_or(false),
         init_path: flags.init_path.clone().or(f.init_path),
         api: ApiServerConfig::resolve(flags, f.api_cors_header)?,
+        cpu_rt_period: flags.cpu_rt_period.or(f.cpu_rt_period).unwrap_or(0),
+        cpu_rt_runtime: flags.cpu_rt_runtime.or(f.cpu_rt_runtime).unwrap_or(0),
     })
 }
 

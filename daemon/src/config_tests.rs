@@ -14,7 +14,9 @@ fn defaults_listen_on_docker_sock() {
     let c = cfg(&[]).expect("config");
     assert_eq!(c.hosts, vec!["unix:///var/run/docker.sock"]);
     assert_eq!(c.pidfile, PathBuf::from("/run/berth/berthd.pid"));
-    assert_eq!(c.default_runtime, "berth-runc");
+    assert_eq!(c.default_runtime, "runc");
+    assert_eq!(c.runtimes["runc"].path, "berth-runc");
+    assert_eq!(c.runtimes["berth-runc"].path, "berth-runc");
     assert!(c.iptables);
 }
 

@@ -169,6 +169,23 @@ impl Daemon {
         self.child.as_ref().map(|c| c.id())
     }
 
+    /// One raw API request on the daemon's socket, with a JSON body when one is given
+    /// (sent exactly as written: the test decides the keys' case).
+    pub fn api(
+        &self,
+        method: &str,
+        path: &str,
+        json_body: Option<&str>,
+    ) -> compat_tests::http::Response {
+        let headers: &[(&str, &str)] = match json_body {
+            Some(_) => &[("Content-Type", "application/json")],
+            None => &[],
+        };
+        let body = json_body.unwrap_or("").as_bytes();
+        compat_tests::http::request_unix(&self.socket, method, path, headers, body)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
     pub fn host(&self) -> String {
         format!("unix://{}", self.socket.display())
     }

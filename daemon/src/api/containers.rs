@@ -98,8 +98,8 @@ async fn create_route(
             "config cannot be empty in order to create a container",
         ));
     }
-    let parsed: bollard_stubs::models::ContainerCreateBody = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
+    super::host_config_words::check(&body)?;
+    let parsed: bollard_stubs::models::ContainerCreateBody = super::body::container_json(&body)?;
     let name = param(&pairs, "name").map(str::to_string);
     // To its end, whatever happens to the client (containers::to_the_end).
     let c =
@@ -407,13 +407,8 @@ async fn update_route(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let parsed: bollard_stubs::models::ContainerUpdateBody =
-        if body.iter().all(u8::is_ascii_whitespace) {
-            Default::default()
-        } else {
-            serde_json::from_slice(&body)
-                .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?
-        };
+    super::host_config_words::check(&body)?;
+    let parsed: bollard_stubs::models::ContainerUpdateBody = super::body::json_or_default(&body)?;
     to_the_end(async move { containers::update::update(&daemon, &id, parsed).await }).await?;
     Ok(Json(json!({ "Warnings": [] })).into_response())
 }

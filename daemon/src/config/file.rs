@@ -43,6 +43,8 @@ pub struct FileConfig {
     pub init: Option<bool>,
     pub init_path: Option<PathBuf>,
     pub api_cors_header: Option<String>,
+    pub cpu_rt_period: Option<i64>,
+    pub cpu_rt_runtime: Option<i64>,
 }
 
 /// Keys of `FileConfig` (kept in step with the struct above).
@@ -72,6 +74,8 @@ const KNOWN_KEYS: &[&str] = &[
     "init",
     "init-path",
     "api-cors-header",
+    "cpu-rt-period",
+    "cpu-rt-runtime",
 ];
 
 /// dockerd options Berth accepts in daemon.json but does not act on (yet).
@@ -85,8 +89,6 @@ const IGNORED_KEYS: &[&str] = &[
     "containerd",
     "containerd-namespace",
     "containerd-plugins-namespace",
-    "cpu-rt-period",
-    "cpu-rt-runtime",
     "default-cgroupns-mode",
     "default-gateway",
     "default-gateway-v6",

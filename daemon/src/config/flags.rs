@@ -69,9 +69,15 @@ pub struct Flags {
     /// Register an additional OCI compatible runtime: NAME=PATH (repeatable)
     #[arg(long = "add-runtime", value_name = "NAME=PATH")]
     pub add_runtime: Vec<String>,
-    /// Default OCI runtime for containers (default berth-runc)
+    /// Default OCI runtime for containers (default runc: Berth's own, berth-runc)
     #[arg(long = "default-runtime", value_name = "NAME")]
     pub default_runtime: Option<String>,
+    /// Limit the CPU real-time period in microseconds for the parent cgroup for all containers (not supported with cgroups v2)
+    #[arg(long = "cpu-rt-period", value_name = "INT")]
+    pub cpu_rt_period: Option<i64>,
+    /// Limit the CPU real-time runtime in microseconds for the parent cgroup for all containers (not supported with cgroups v2)
+    #[arg(long = "cpu-rt-runtime", value_name = "INT")]
+    pub cpu_rt_runtime: Option<i64>,
     /// Enable live restore of containers when the daemon restarts
     #[arg(long = "live-restore", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub live_restore: Option<bool>,
@@ -127,6 +133,7 @@ impl Flags {
         };
         let text = |key: &'static str, v: &Option<String>| v.as_ref().map(|s| (key, s.clone()));
         let flag = |key: &'static str, v: &Option<bool>| v.map(|b| (key, b.to_string()));
+        let int = |key: &'static str, v: &Option<i64>| v.map(|n| (key, n.to_string()));
         out.extend(
             [
                 path("data-root", &self.data_root),
@@ -148,6 +155,8 @@ impl Flags {
                 text("default-runtime", &self.default_runtime),
                 text("storage-driver", &self.storage_driver),
                 text("api-cors-header", &self.api_cors_header),
+                int("cpu-rt-period", &self.cpu_rt_period),
+                int("cpu-rt-runtime", &self.cpu_rt_runtime),
             ]
             .into_iter()
             .flatten(),

@@ -201,8 +201,16 @@ pub fn list_ports(daemon: &Daemon, c: &Container) -> Value {
 
 /// Before API 1.45 dockerd listed the container's short ID among the `Aliases` of each
 /// user-defined network (docker-compose 1.x looks for it before it reconnects a
-/// container); since then it is in `DNSNames` only.
+/// container), and its hostname when that differs; since then they are in `DNSNames`
+/// only. dockerd adds them when it connects the endpoint (`updateNetworkConfig`), so a
+/// container created but never started shows its aliases as the client gave them; after
+/// a stop they stay. (A never-started container given a network by `network connect`
+/// has them at once under dockerd; here from its first start.)
 pub fn add_short_id_aliases(inspect: &mut Value, c: &Container) {
+    if c.state.started_at.is_none() {
+        return;
+    }
+    let hostname = c.config.hostname.as_deref().filter(|h| !h.is_empty());
     let Some(networks) = inspect
         .pointer_mut("/NetworkSettings/Networks")
         .and_then(Value::as_object_mut)
@@ -214,8 +222,10 @@ pub fn add_short_id_aliases(inspect: &mut Value, c: &Container) {
             continue;
         }
         let mut aliases: Vec<Value> = ep["Aliases"].as_array().cloned().unwrap_or_default();
-        if !aliases.iter().any(|a| a == c.short_id()) {
-            aliases.push(Value::String(c.short_id().to_string()));
+        for alias in std::iter::once(c.short_id()).chain(hostname) {
+            if !aliases.iter().any(|a| a == alias) {
+                aliases.push(Value::String(alias.to_string()));
+            }
         }
         ep["Aliases"] = Value::Array(aliases);
     }
@@ -226,26 +236,45 @@ mod short_id_alias_tests {
     use super::*;
     use serde_json::json;
 
-    #[test]
-    fn short_id_added_once_on_user_networks_only() {
-        let c: Container = serde_json::from_value(json!({
+    fn container(started_at: Value, hostname: &str) -> Container {
+        serde_json::from_value(json!({
             "id": "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
             "name": "/x", "created": "2026-01-01T00:00:00Z", "path": "sh", "args": [],
-            "config": {}, "host_config": {}, "image_id": "", "layers": [],
+            "config": {"Hostname": hostname}, "host_config": {}, "image_id": "", "layers": [],
             "state": {"status": "running", "pid": 1, "exit_code": 0, "error": "",
-                      "oom_killed": false, "started_at": null, "finished_at": null},
+                      "oom_killed": false, "started_at": started_at, "finished_at": null},
             "restart_count": 0
         }))
-        .expect("container");
-        let mut doc = json!({"NetworkSettings": {"Networks": {
+        .expect("container")
+    }
+
+    fn networks() -> Value {
+        json!({"NetworkSettings": {"Networks": {
             "bridge": {"Aliases": null},
             "app": {"Aliases": ["web"]},
             "other": {"Aliases": ["0123456789ab"]},
-        }}});
+        }}})
+    }
+
+    #[test]
+    fn short_id_added_once_on_user_networks_only() {
+        let c = container(json!("2026-01-01T00:00:01Z"), "0123456789ab");
+        let mut doc = networks();
         add_short_id_aliases(&mut doc, &c);
         let n = &doc["NetworkSettings"]["Networks"];
         assert_eq!(n["bridge"]["Aliases"], Value::Null);
         assert_eq!(n["app"]["Aliases"], json!(["web", "0123456789ab"]));
         assert_eq!(n["other"]["Aliases"], json!(["0123456789ab"]));
+    }
+
+    #[test]
+    fn a_hostname_is_an_alias_too_and_nothing_before_the_first_start() {
+        let mut doc = networks();
+        add_short_id_aliases(&mut doc, &container(json!("2026-01-01T00:00:01Z"), "myh"));
+        let n = &doc["NetworkSettings"]["Networks"];
+        assert_eq!(n["app"]["Aliases"], json!(["web", "0123456789ab", "myh"]));
+        let mut doc = networks();
+        add_short_id_aliases(&mut doc, &container(Value::Null, "myh"));
+        assert_eq!(doc, networks());
     }
 }
