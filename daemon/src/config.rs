@@ -84,6 +84,9 @@ pub struct Config {
     pub live_restore: bool,
     /// `--iptables` (default true): whether netd manages firewall rules.
     pub iptables: bool,
+    /// `--firewall-backend` (dockerd 29): `iptables` or `nftables`; `None` picks nftables
+    /// when `nft` works.
+    pub firewall_backend: Option<String>,
     /// `-s/--storage-driver`, default `overlay2` (the only one Berth has).
     pub storage_driver: String,
     /// `--init`: containers run an init (docker-init) unless HostConfig.Init says otherwise.
@@ -138,6 +141,7 @@ impl Default for Config {
             default_runtime: DEFAULT_RUNTIME.into(),
             live_restore: false,
             iptables: true,
+            firewall_backend: None,
             storage_driver: "overlay2".into(),
             init: false,
             init_path: None,
@@ -318,10 +322,22 @@ fn resolve(flags: &Flags, file: Option<&file::FileConfig>) -> Result<Config, Con
         default_runtime,
         live_restore: flags.live_restore.or(f.live_restore).unwrap_or(false),
         iptables: flags.iptables.or(f.iptables).unwrap_or(true),
+        firewall_backend: firewall_backend(flags.firewall_backend.clone().or(f.firewall_backend))?,
         storage_driver,
         init: flags.init.or(f.init).unwrap_or(false),
         init_path: flags.init_path.clone().or(f.init_path),
     })
+}
+
+/// `--firewall-backend`: dockerd 29's values, with its message for others.
+fn firewall_backend(value: Option<String>) -> Result<Option<String>, ConfigError> {
+    match value.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v @ ("iptables" | "nftables")) => Ok(Some(v.to_string())),
+        Some(other) => Err(ConfigError::Invalid(format!(
+            "invalid firewall-backend {other:?}: must be \"iptables\" or \"nftables\""
+        ))),
+    }
 }
 
 /// The init binary bind-mounted at `/sbin/docker-init` (dockerd's `DefaultInitBinary`

@@ -109,6 +109,12 @@ impl Daemon {
 
     /// Starts berthd with extra arguments (more `-H`, TLS flags, ...).
     pub fn start_with(extra: &[&str]) -> Daemon {
+        Self::start_wrapped(&[], extra)
+    }
+
+    /// Starts berthd through a wrapper command that ends by exec-ing its arguments
+    /// (`unshare --net sh -c '…; exec "$@"' sh`), so the daemon keeps the child's pid.
+    pub fn start_wrapped(wrapper: &[&str], extra: &[&str]) -> Daemon {
         let dir = tempfile::Builder::new()
             .prefix("berth-test-")
             .tempdir()
@@ -119,7 +125,14 @@ impl Daemon {
         let data_root = dir.path().join("data");
         let exec_root = dir.path().join("exec");
         let log = std::fs::File::create(dir.path().join("berthd.log")).expect("log file");
-        let mut cmd = Command::new(berthd_bin());
+        let mut cmd = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut cmd = Command::new(program);
+                cmd.args(args).arg(berthd_bin());
+                cmd
+            }
+            None => Command::new(berthd_bin()),
+        };
         cmd.arg("--debug")
             .arg("--data-root")
             .arg(&data_root)
@@ -303,6 +316,11 @@ impl Daemon {
             .expect("restart berthd");
         self.child = Some(child);
         self.wait_ready();
+    }
+
+    /// The daemon's pid while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     pub fn data_root(&self) -> PathBuf {

@@ -78,6 +78,9 @@ pub struct Flags {
     /// Enable addition of firewall rules (default true)
     #[arg(long = "iptables", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub iptables: Option<bool>,
+    /// Firewall backend to use, iptables or nftables (default: nftables when nft works)
+    #[arg(long = "firewall-backend", value_name = "BACKEND")]
+    pub firewall_backend: Option<String>,
     /// Run an init inside containers to forward signals and reap processes
     #[arg(long = "init", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub init: Option<bool>,
@@ -131,6 +134,7 @@ impl Flags {
                 flag("iptables", &self.iptables),
                 flag("init", &self.init),
                 text("log-level", &self.log_level),
+                text("firewall-backend", &self.firewall_backend),
                 text("group", &self.group),
                 text("bip", &self.bip),
                 text("default-runtime", &self.default_runtime),

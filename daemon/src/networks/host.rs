@@ -76,9 +76,14 @@ fn firewall_backend(config: &Config, names: &HostNames) -> Box<dyn FirewallBacke
         return Box::new(NoFirewall);
     }
     let default = names.firewall == "berth";
-    match (firewall::detect_backend().name(), default) {
-        (_, true) => firewall::detect_backend(),
+    let kind = match config.firewall_backend.as_deref() {
+        Some(kind) => kind,
+        None => firewall::detect_backend().name(),
+    };
+    match (kind, default) {
+        ("nftables", true) => Box::new(nft::NftBackend::default()),
         ("nftables", false) => Box::new(nft::NftBackend::with_table(names.firewall.clone())),
+        (_, true) => Box::new(iptables::IptablesBackend::default()),
         (_, false) => Box::new(iptables::IptablesBackend::with_chains(
             iptables::Chains::with_prefix(&names.chain_prefix),
         )),

@@ -354,6 +354,7 @@ fn rules_of(net: &NetworkRecord, subnet: Ipv4Net) -> NetworkRules {
         network_id: net.id.clone(),
         bridge: net.bridge.clone(),
         subnet,
+        subnet6: None,
         internal: net.internal,
         options: net.options,
     }

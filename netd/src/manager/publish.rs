@@ -39,9 +39,9 @@ impl Netd {
                 owner: container_id.to_string(),
                 bridge: bridge.clone(),
                 protocol: spec.protocol,
-                host_ip: spec.host_ip,
+                host_ip: spec.host_ip.map(Into::into),
                 host_port: r.host_port,
-                container_ip: ip,
+                container_ip: ip.into(),
                 container_port: spec.container_port,
             });
             published.push(port);

@@ -197,6 +197,7 @@ impl TestNet {
             network_id: format!("test-{}", self.bridge),
             bridge: self.bridge.clone(),
             subnet: self.subnet,
+            subnet6: None,
             internal,
             options: Default::default(),
         }
@@ -239,15 +240,14 @@ pub fn resolve_in(ns: &NetnsPath, name: &str) -> Vec<Ipv4Addr> {
         .collect()
 }
 
-/// Deletes an nftables table of a test's when dropped (even on failure).
+/// Deletes a test's nftables tables, and its chains in the host's filter tables, when
+/// dropped (even on failure).
 pub struct NftTableGuard(pub String);
 
 impl Drop for NftTableGuard {
     fn drop(&mut self) {
-        let _ = Command::new("nft")
-            .args(["delete", "table", "ip", &self.0])
-            .stderr(std::process::Stdio::null())
-            .status();
+        use netd::firewall::FirewallBackend;
+        let _ = netd::firewall::nft::NftBackend::with_table(self.0.clone()).clear();
     }
 }
 
