@@ -40,6 +40,9 @@ pub struct EndpointRecord {
     /// Names on the embedded DNS (container name, aliases, short id, hostname).
     pub names: Vec<String>,
     pub netns: PathBuf,
+    /// Whether the container's default route goes through this endpoint's gateway.
+    #[serde(default)]
+    pub default_route: bool,
 }
 
 /// A published port, as `docker port` and NetworkSettings.Ports show it.

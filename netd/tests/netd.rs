@@ -105,8 +105,10 @@ async fn containers_by_name_published_ports_restart_and_clean_teardown() {
     netd.connect(&connect_req(&back.id, "other", &other_ns.0, &["other"]))
         .await
         .unwrap();
-    netd.start_dns("client", &client_ns.0, &[]).unwrap();
-    netd.start_dns("other", &other_ns.0, &[]).unwrap();
+    assert!(netd.start_dns("client", &client_ns.0, &[]).unwrap());
+    assert!(netd.start_dns("other", &other_ns.0, &[]).unwrap());
+    // One listener per namespace: asked again (another network connected), it stays.
+    assert!(!netd.start_dns("client", &client_ns.0, &[]).unwrap());
     let again = netd
         .connect(&connect_req(&back.id, "other", &other_ns.0, &["other"]))
         .await

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
+pub mod dns;
 pub mod network;
 
 /// Where the workspace's binaries are: `$BERTHD_BIN`'s folder, else `$CARGO_TARGET_DIR/debug`,

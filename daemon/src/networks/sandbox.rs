@@ -30,7 +30,8 @@ pub(super) async fn attach(
     c: &Container,
     ns: &NetnsPath,
     request: &EndpointRequest,
-    index: usize,
+    ifname: &str,
+    default_route: bool,
 ) -> Result<EndpointRecord> {
     let netd = daemon.networks.netd()?;
     let network = daemon.networks.find(&request.network_id)?;
@@ -52,7 +53,7 @@ pub(super) async fn attach(
             network_id: network.id.clone(),
             container_id: c.id.clone(),
             netns: ns.clone(),
-            ifname: format!("eth{index}"),
+            ifname: ifname.to_string(),
             ip,
             mac,
             names: if user_defined {
@@ -60,7 +61,7 @@ pub(super) async fn attach(
             } else {
                 Vec::new()
             },
-            default_route: index == 0,
+            default_route,
         })
         .await?;
     let endpoint = EndpointRecord {
@@ -198,7 +199,7 @@ async fn connect_all(
     }
     let mut first_ip = None;
     for (index, request) in state.requests.iter().enumerate() {
-        let ep = attach(daemon, c, ns, request, index).await?;
+        let ep = attach(daemon, c, ns, request, &format!("eth{index}"), index == 0).await?;
         if index == 0 {
             first_ip = Some(ep.ip.clone());
         }

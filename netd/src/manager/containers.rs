@@ -59,6 +59,7 @@ impl Netd {
             mac: endpoint.mac,
             names: req.names.clone(),
             netns: req.netns.path().to_path_buf(),
+            default_route: config.gateway.is_some(),
         };
         self.add_names(&record, &req.container_id, &ep);
         let mut inner = self.lock()?;
@@ -70,6 +71,24 @@ impl Netd {
             endpoint,
             gateway: pool.gateway,
         })
+    }
+
+    /// The interface name and default-route choice for a container's next endpoint
+    /// (`docker network connect` of a running container): the first `ethN` its namespace
+    /// does not use, and the default route when no endpoint of its gives one.
+    pub fn next_endpoint(&self, container_id: &str) -> Result<(String, bool)> {
+        let inner = self.lock()?;
+        let mine: Vec<&EndpointRecord> = inner
+            .state
+            .networks
+            .values()
+            .filter_map(|n| n.endpoints.get(container_id))
+            .collect();
+        let ifname = (0..)
+            .map(|i| format!("eth{i}"))
+            .find(|name| !mine.iter().any(|ep| ep.ifname == *name))
+            .unwrap_or_else(|| "eth0".into());
+        Ok((ifname, !mine.iter().any(|ep| ep.default_route)))
     }
 
     pub(super) fn add_names(&self, net: &NetworkRecord, container: &str, ep: &EndpointRecord) {
@@ -117,8 +136,41 @@ impl Netd {
         };
         if let (true, Some(ep)) = (container_running, ep) {
             network::link::delete(&self.host, &ep.host_ifname).await?;
+            if ep.default_route {
+                self.move_default_route(container_id, &ep.netns).await?;
+            }
         }
         Ok(())
+    }
+
+    /// The endpoint that gave the default route went: another endpoint of the container
+    /// on a network that reaches out gives it now (dockerd's sandbox updateGateway).
+    async fn move_default_route(&self, container_id: &str, netns: &std::path::Path) -> Result<()> {
+        let next = {
+            let inner = self.lock()?;
+            inner
+                .state
+                .networks
+                .values()
+                .filter(|n| !n.internal && n.endpoints.contains_key(container_id))
+                .find_map(|n| Some((n.id.clone(), inner.ipam.network(&n.id)?.gateway)))
+        };
+        let Some((network_id, gateway)) = next else {
+            return Ok(());
+        };
+        let ns = NetnsPath::existing(netns);
+        let inside = netns::netlink_in(&ns, &tokio::runtime::Handle::current())?;
+        network::link::add_default_route(&inside, gateway).await?;
+        let mut inner = self.lock()?;
+        if let Some(ep) = inner
+            .state
+            .networks
+            .get_mut(&network_id)
+            .and_then(|n| n.endpoints.get_mut(container_id))
+        {
+            ep.default_route = true;
+        }
+        self.save(&inner)
     }
 
     /// Everything of a container that goes (docker rm, or it stopped): its

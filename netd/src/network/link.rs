@@ -203,13 +203,18 @@ pub async fn configure_inside(
             .map_err(|e| Error::netlink(format!("set {name} up"), e))?;
     }
     if let Some(gw) = gateway {
-        let route = RouteMessageBuilder::<Ipv4Addr>::new().gateway(gw).build();
-        match handle.route().add(route).execute().await {
-            Ok(()) => {}
-            // A second network's endpoint: the first one already owns the default route.
-            Err(rtnetlink::Error::NetlinkError(m)) if m.raw_code() == -libc::EEXIST => {}
-            Err(e) => return Err(Error::netlink(format!("default route via {gw}"), e)),
-        }
+        add_default_route(handle, gw).await?;
     }
     Ok(())
+}
+
+/// The default route via `gw`; one already there is kept (a second network's endpoint:
+/// the first one owns the default route).
+pub async fn add_default_route(handle: &Handle, gw: Ipv4Addr) -> Result<()> {
+    let route = RouteMessageBuilder::<Ipv4Addr>::new().gateway(gw).build();
+    match handle.route().add(route).execute().await {
+        Ok(()) => Ok(()),
+        Err(rtnetlink::Error::NetlinkError(m)) if m.raw_code() == -libc::EEXIST => Ok(()),
+        Err(e) => Err(Error::netlink(format!("default route via {gw}"), e)),
+    }
 }
