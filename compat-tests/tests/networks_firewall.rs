@@ -2,7 +2,8 @@
 //! (`iptables -P FORWARD DROP`) and with br_netfilter passing bridged frames through
 //! them: two containers of a user network and two of the default bridge still talk over
 //! TCP, a container of another network still cannot, a published port still answers,
-//! `iptables` still reads the tables, and Berth's rules leave with its networks. Once
+//! `iptables` still reads the tables, a `docker build --network` step reaches the
+//! network's containers, and Berth's rules leave with its networks. Once
 //! with each firewall backend (`--firewall-backend`, dockerd 29's flag).
 //!
 //! The `DROP` policy is global to a network namespace, and this machine runs other
@@ -116,6 +117,27 @@ fn containers_talk_behind_drop(backend: &str) {
         "a container on the default bridge fetches web0's page",
         || fetch_from(&d, &image, "bridge", &web0).is_some(),
     );
+    // A build step on the network, as `docker build --network front`.
+    let ctx = tempfile::tempdir().expect("context");
+    let step =
+        format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | /bin/busybox nc -w 3 {web} 80 > /page");
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        format!("FROM {image}\nRUN [\"/bin/busybox\", \"sh\", \"-c\", \"{step}\"]\n"),
+    )
+    .expect("Dockerfile");
+    let ctx_path = ctx.path().display().to_string();
+    d.docker_ok(&[
+        "build",
+        "-q",
+        "--network",
+        "front",
+        "-t",
+        "fetched",
+        &ctx_path,
+    ]);
+    let page = d.docker_ok(&["run", "--rm", "fetched", "/bin/busybox", "cat", "/page"]);
+    assert!(page.contains(PAGE), "the build step's fetch: {page}");
     // Another network: still isolated.
     assert_eq!(
         fetch_from(&d, &image, "other", &web),
