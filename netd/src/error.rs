@@ -40,6 +40,14 @@ pub enum Error {
     PoolExhausted(String),
     #[error("Address already in use")]
     AddressInUse(Ipv4Addr),
+    #[error("auxiliary address: ({name}:{ip}) must belong to the master pool: {subnet}")]
+    AuxOutOfPool {
+        name: String,
+        ip: Ipv4Addr,
+        subnet: Ipv4Net,
+    },
+    #[error("failed to allocate secondary ip address ({name}:{ip}): Address already in use")]
+    AuxInUse { name: String, ip: Ipv4Addr },
     #[error("no configured subnet or ip-range contain the IP address {0}")]
     AddressOutOfRange(Ipv4Addr),
     #[error("no such network in the address store: {0}")]

@@ -43,6 +43,9 @@ pub struct EndpointRecord {
     /// Whether the container's default route goes through this endpoint's gateway.
     #[serde(default)]
     pub default_route: bool,
+    /// Legacy links on a user-defined network: (alias, linked container id).
+    #[serde(default)]
+    pub links: Vec<(String, String)>,
 }
 
 /// A published port, as `docker port` and NetworkSettings.Ports show it.

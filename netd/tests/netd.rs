@@ -42,6 +42,8 @@ fn connect_req(
         mac: None,
         names: names.iter().map(|s| s.to_string()).collect(),
         default_route: true,
+        links: Vec::new(),
+        link_local: Vec::new(),
     }
 }
 

@@ -40,6 +40,7 @@ async fn two_endpoints_on_one_bridge_talk_and_teardown_leaves_nothing() {
                 gateway: Some(Ipv4Addr::new(10, 213, 1, 1)),
                 mtu: Some(1450),
                 mac: None,
+                extra_addresses: Vec::new(),
             },
         )
         .await
@@ -166,6 +167,7 @@ async fn attach_cost() {
                 gateway: Some(net.gateway),
                 mtu: None,
                 mac: None,
+                extra_addresses: Vec::new(),
             },
         )
         .await

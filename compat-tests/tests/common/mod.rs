@@ -541,3 +541,23 @@ pub fn mount_at<'a>(mounts: &'a [serde_json::Value], destination: &str) -> &'a s
         .find(|m| m["Destination"] == destination)
         .unwrap_or_else(|| panic!("no mount at {destination}: {mounts:?}"))
 }
+
+/// `curl` on the daemon's socket (raw API requests the CLI cannot express): (status,
+/// parsed body or Null).
+pub fn api(d: &Daemon, method: &str, path: &str, body: Option<&str>) -> (u16, serde_json::Value) {
+    let mut cmd = Command::new("curl");
+    cmd.args(["-s", "-o", "-", "-w", "\n%{http_code}", "--unix-socket"])
+        .arg(&d.socket)
+        .args(["-X", method, &format!("http://localhost{path}")]);
+    if let Some(b) = body {
+        cmd.args(["-H", "Content-Type: application/json", "-d", b]);
+    }
+    let out = cmd.output().expect("curl");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
+    let status = code.trim().parse().unwrap_or(0);
+    (
+        status,
+        serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
+    )
+}

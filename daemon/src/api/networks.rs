@@ -49,9 +49,10 @@ pub(crate) fn from_netd(e: netd::Error) -> ApiError {
         | N::AddressOutOfRange(_)
         | N::InvalidMac(_)
         | N::InvalidPortSpec(_) => ApiError::bad_request(e.to_string()),
-        N::PoolOverlap(_) | N::EndpointExists { .. } | N::ActiveEndpoints { .. } => {
-            ApiError::forbidden(e.to_string())
-        }
+        N::PoolOverlap(_)
+        | N::EndpointExists { .. }
+        | N::ActiveEndpoints { .. }
+        | N::AuxOutOfPool { .. } => ApiError::forbidden(e.to_string()),
         N::AddressInUse(_) => ApiError::forbidden(e.to_string()),
         N::NoPoolAvailable | N::NoSuchNetwork(_) => ApiError::not_found(e.to_string()),
         _ => ApiError::internal(e.to_string()),

@@ -36,7 +36,7 @@ pub async fn connect(
     let mut state = ContainerNetwork::load(&c.dir);
     if !ContainerNetwork::recorded(&c.dir) && matches!(Mode::of(c), Mode::Network(_)) {
         // A container recorded before it had endpoint requests: its mode's network.
-        state.requests = super::endpoints::plan(&daemon.networks, c, None)?.requests;
+        state.requests = super::endpoints::plan(&daemon.networks, c, None, Vec::new())?.requests;
     }
     if state.requests.iter().any(|r| r.network_id == network.id) {
         return Err(NetworkError::Forbidden(format!(

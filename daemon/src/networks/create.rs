@@ -55,6 +55,8 @@ pub struct IpamPoolRequest {
     pub ip_range: Option<String>,
     #[serde(rename = "Gateway")]
     pub gateway: Option<String>,
+    #[serde(rename = "AuxiliaryAddresses")]
+    pub aux_addresses: Option<BTreeMap<String, String>>,
 }
 
 /// A record for `host` or `none` (no netd network behind them).
@@ -126,6 +128,19 @@ fn pool_request(entries: &[IpamPoolRequest]) -> Result<netd::ipam::PoolRequest> 
                 ));
             }
             request.ip_range = Some(range);
+        }
+        for (name, value) in entry.aux_addresses.iter().flatten() {
+            if subnet.is_none() {
+                // dockerd's message for the pool it cannot make without a subnet.
+                return Err(NetworkError::Internal(
+                    "Invalid subnet  : invalid CIDR address: ".into(),
+                ));
+            }
+            // netd refuses one outside the subnet or already taken, with dockerd's words.
+            let ip: Ipv4Addr = value.trim().parse().map_err(|_| {
+                NetworkError::Invalid(format!("invalid auxiliary address {name}={value}"))
+            })?;
+            request.aux.push((name.clone(), ip));
         }
     }
     Ok(request)
@@ -230,6 +245,8 @@ pub async fn create(networks: &Networks, req: CreateRequest) -> Result<NetworkRe
     let _one_at_a_time = networks.changes.lock().await;
     check(networks, &req)?;
     let options = req.options.clone().unwrap_or_default();
+    // IPAM.Options as given: null when none were (dockerd), `{}` when empty ones were.
+    let ipam_options = req.ipam.as_ref().and_then(|i| i.options.clone());
     let ipam_req = req.ipam.unwrap_or_default();
     let pool = pool_request(ipam_req.config.as_deref().unwrap_or(&[]))?;
     let id = new_id();
@@ -256,11 +273,16 @@ pub async fn create(networks: &Networks, req: CreateRequest) -> Result<NetworkRe
         attachable: req.attachable.unwrap_or(false),
         labels: req.labels.unwrap_or_default(),
         options,
-        ipam_options: Some(ipam_req.options.unwrap_or_default()),
+        ipam_options,
         ipam: vec![IpamConfig {
             subnet: info.subnet.to_string(),
             gateway: info.gateway.to_string(),
             ip_range: info.ip_range.map(|r| r.to_string()),
+            aux_addresses: pool
+                .aux
+                .iter()
+                .map(|(name, ip)| (name.clone(), ip.to_string()))
+                .collect(),
         }],
         endpoints: BTreeMap::new(),
     };
@@ -295,6 +317,7 @@ pub async fn ensure_default_bridge(
         subnet: info.subnet.to_string(),
         gateway: info.gateway.to_string(),
         ip_range: None,
+        aux_addresses: BTreeMap::new(),
     }];
     record.options = default_bridge_options(bridge);
     networks.put(record)
@@ -326,6 +349,14 @@ pub async fn restore_user_networks(networks: &Networks) -> Result<()> {
             subnet: ipam.and_then(|c| c.subnet.parse().ok()),
             gateway: ipam.and_then(|c| c.gateway.parse().ok()),
             ip_range: ipam.and_then(|c| c.ip_range.as_ref()?.parse().ok()),
+            aux: ipam
+                .map(|c| {
+                    c.aux_addresses
+                        .iter()
+                        .filter_map(|(n, ip)| Some((n.clone(), ip.parse().ok()?)))
+                        .collect()
+                })
+                .unwrap_or_default(),
         };
         let spec = netd::NetworkSpec {
             id: record.id.clone(),

@@ -8,11 +8,13 @@
 //! - `view`    — inspect JSON and the list filters.
 //! - `events`  — connect and disconnect events.
 //! - `host`    — opening netd: names of this daemon's bridge and firewall table.
+//! - `links`   — legacy container links (`--link`).
 pub mod connect;
 pub mod create;
 pub mod endpoints;
 pub mod events;
 pub mod host;
+pub mod links;
 pub mod ports;
 pub mod record;
 pub mod sandbox;

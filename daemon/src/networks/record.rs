@@ -24,6 +24,9 @@ pub struct IpamConfig {
     pub gateway: String,
     #[serde(default)]
     pub ip_range: Option<String>,
+    /// `--aux-address name=ip`: reserved, never leased.
+    #[serde(default)]
+    pub aux_addresses: BTreeMap<String, String>,
 }
 
 /// A container on a network (inspect's `Containers`, and the container's

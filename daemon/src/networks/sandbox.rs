@@ -48,6 +48,11 @@ pub(super) async fn attach(
     };
     let user_defined = network.name != "bridge";
     let names = dns_names(c, &request.aliases);
+    let link_local = request
+        .link_local_ips
+        .iter()
+        .filter_map(|ip| ip.parse::<Ipv4Addr>().ok())
+        .collect();
     let connected = netd
         .connect(&netd::ConnectRequest {
             network_id: network.id.clone(),
@@ -62,6 +67,12 @@ pub(super) async fn attach(
                 Vec::new()
             },
             default_route,
+            links: if user_defined {
+                super::links::endpoint_links(daemon, &request.links)
+            } else {
+                Vec::new()
+            },
+            link_local,
         })
         .await?;
     let endpoint = EndpointRecord {
@@ -170,12 +181,15 @@ async fn setup_namespace(daemon: &Daemon, c: &Container) -> Result<Option<PathBu
             // /etc/hosts and resolv.conf as at create (a restart gets a new address).
             crate::containers::rootfs::write_etc_files(c)
                 .map_err(|e| NetworkError::Internal(e.to_string()))?;
+            // The linked containers must run (dockerd checks before making anything).
+            let linked = super::links::at_start(daemon, c)?;
             let ns = netd.create_netns(&c.id)?;
             let mut state = ContainerNetwork::load(&c.dir);
             state.netns = Some(ns.path().to_path_buf());
             state.sandbox_id = new_id();
+            state.link_env = linked.env.clone();
             state.save(&c.dir)?;
-            match connect_all(daemon, c, &ns, &state).await {
+            match connect_all(daemon, c, &ns, &state, &linked.hosts).await {
                 Ok(()) => Ok(Some(ns.path().to_path_buf())),
                 Err(e) => {
                     release(daemon, c).await;
@@ -191,6 +205,7 @@ async fn connect_all(
     c: &Container,
     ns: &NetnsPath,
     state: &ContainerNetwork,
+    link_hosts: &[String],
 ) -> Result<()> {
     let netd = daemon.networks.netd()?;
     if state.requests.is_empty() {
@@ -218,7 +233,7 @@ async fn connect_all(
         )?;
     }
     if let Some(ip) = first_ip {
-        write_hosts(c, &ip)?;
+        write_hosts(c, &ip, link_hosts)?;
     }
     Ok(())
 }
@@ -253,18 +268,23 @@ fn write_file(path: &std::path::Path, text: &str) -> Result<()> {
 }
 
 /// /etc/hosts as written at create, with the container's address instead of loopback
-/// for its own names.
-fn write_hosts(c: &Container, ip: &str) -> Result<()> {
+/// for its own names, and the legacy links' lines before them (as dockerd orders them).
+fn write_hosts(c: &Container, ip: &str, link_hosts: &[String]) -> Result<()> {
     let path = c.hosts_path();
     let text = std::fs::read_to_string(&path).unwrap_or_default();
     let hostname = c.config.hostname.clone().unwrap_or_default();
     let mut out = String::new();
     let mut replaced = false;
+    let links: String = link_hosts.iter().map(|l| format!("{l}\n")).collect();
     for line in text.lines() {
+        if link_hosts.iter().any(|l| l == line) {
+            continue;
+        }
         let mine = line
             .strip_prefix("127.0.0.1\t")
             .is_some_and(|names| !hostname.is_empty() && names.split('\t').any(|n| n == hostname));
         if mine {
+            out.push_str(&links);
             out.push_str(&format!("{ip}\t{}\n", &line["127.0.0.1\t".len()..]));
             replaced = true;
         } else {
@@ -273,6 +293,7 @@ fn write_hosts(c: &Container, ip: &str) -> Result<()> {
         }
     }
     if !replaced && !hostname.is_empty() {
+        out.push_str(&links);
         out.push_str(&format!("{ip}\t{hostname}\n"));
     }
     write_file(&path, &out)

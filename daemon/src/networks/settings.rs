@@ -14,13 +14,18 @@ fn endpoint_json(
     request: Option<&EndpointRequest>,
     ep: Option<&EndpointRecord>,
 ) -> Value {
-    let ipam_config = request
-        .and_then(|r| r.ipv4.as_ref())
-        .map(|ip| json!({ "IPv4Address": ip }))
-        .unwrap_or(Value::Null);
+    let ipam_config = request.map(ipam_config_json).unwrap_or(Value::Null);
     let aliases = request
         .filter(|r| !r.aliases.is_empty())
         .map(|r| json!(r.aliases))
+        .unwrap_or(Value::Null);
+    let links = request
+        .filter(|r| !r.links.is_empty())
+        .map(|r| json!(r.links))
+        .unwrap_or(Value::Null);
+    let driver_opts = request
+        .and_then(|r| r.driver_opts.as_ref())
+        .map(|o| json!(o))
         .unwrap_or(Value::Null);
     let mac = ep
         .map(|e| e.mac.clone())
@@ -32,11 +37,11 @@ fn endpoint_json(
         .unwrap_or(Value::Null);
     json!({
         "IPAMConfig": ipam_config,
-        "Links": null,
+        "Links": links,
         "Aliases": aliases,
         "MacAddress": mac,
-        "DriverOpts": null,
-        "GwPriority": 0,
+        "DriverOpts": driver_opts,
+        "GwPriority": request.map(|r| r.gw_priority).unwrap_or(0),
         "NetworkID": net.map(|n| n.id.clone()).unwrap_or_default(),
         "EndpointID": ep.map(|e| e.endpoint_id.clone()).unwrap_or_default(),
         "Gateway": ep.map(|e| e.gateway.clone()).unwrap_or_default(),
@@ -47,6 +52,26 @@ fn endpoint_json(
         "GlobalIPv6PrefixLen": 0,
         "DNSNames": dns_names,
     })
+}
+
+/// `IPAMConfig` of an endpoint as the client gave it (dockerd's omitempty fields), or
+/// null when it gave none.
+fn ipam_config_json(r: &EndpointRequest) -> Value {
+    let mut m = Map::new();
+    if let Some(ip) = &r.ipv4 {
+        m.insert("IPv4Address".into(), json!(ip));
+    }
+    if let Some(ip) = &r.ipv6 {
+        m.insert("IPv6Address".into(), json!(ip));
+    }
+    if !r.link_local_ips.is_empty() {
+        m.insert("LinkLocalIPs".into(), json!(r.link_local_ips));
+    }
+    if m.is_empty() {
+        Value::Null
+    } else {
+        Value::Object(m)
+    }
 }
 
 /// `NetworkSettings.Networks`.

@@ -25,6 +25,9 @@ pub fn inspect_json(r: &NetworkRecord) -> Value {
                 m.insert("IPRange".into(), json!(range));
             }
             m.insert("Gateway".into(), json!(c.gateway));
+            if !c.aux_addresses.is_empty() {
+                m.insert("AuxiliaryAddresses".into(), json!(c.aux_addresses));
+            }
             Value::Object(m)
         })
         .collect();

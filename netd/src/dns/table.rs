@@ -15,6 +15,9 @@ pub struct DnsEntry {
     /// Names it answers to, the first being the container's name (used for PTR).
     pub names: Vec<String>,
     pub ip: Ipv4Addr,
+    /// Its legacy links on this network (`--link name:alias` on a user-defined network):
+    /// (alias, the linked container's endpoint id), names only it resolves.
+    pub links: Vec<(String, String)>,
 }
 
 #[derive(Debug, Default)]
@@ -73,6 +76,19 @@ impl DnsTable {
             // dockerd also answers `name.network`.
             let suffix = format!(".{}", net.name.to_ascii_lowercase());
             let short = name.strip_suffix(&suffix).unwrap_or(&name);
+            // The asker's own links first: an alias only it resolves.
+            let linked = net
+                .entries
+                .iter()
+                .filter(|e| e.endpoint_id == asker)
+                .flat_map(|e| e.links.iter())
+                .filter(|(alias, _)| normalize(alias) == name || normalize(alias) == short)
+                .filter_map(|(_, target)| net.entries.iter().find(|e| e.endpoint_id == *target));
+            for e in linked {
+                if !found.contains(&e.ip) {
+                    found.push(e.ip);
+                }
+            }
             for e in &net.entries {
                 if e.names
                     .iter()
@@ -107,6 +123,7 @@ mod tests {
             endpoint_id: id.into(),
             names: names.iter().map(|s| s.to_string()).collect(),
             ip: ip.into(),
+            links: Vec::new(),
         }
     }
 
@@ -133,5 +150,14 @@ mod tests {
         assert!(t.lookup_a("c", "web").is_some());
         t.remove_endpoint("n1", "c");
         assert_eq!(t.lookup_a("c", "web"), None);
+        // A link alias: resolved by the linking container only.
+        let mut linking = entry("d", &["client"], [10, 1, 0, 3]);
+        linking.links.push(("cachealias".into(), "c".into()));
+        t.set_endpoint("n2", "back", linking);
+        assert_eq!(
+            t.lookup_a("d", "cachealias"),
+            Some(vec![[10, 1, 0, 2].into()])
+        );
+        assert_eq!(t.lookup_a("c", "cachealias"), None);
     }
 }

@@ -2,7 +2,7 @@
 //! addresses, kept in one JSON file written whole (temp, fsync, rename) so a
 //! restart of berthd keeps them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -19,6 +19,8 @@ pub struct PoolRequest {
     pub subnet: Option<Ipv4Net>,
     pub gateway: Option<Ipv4Addr>,
     pub ip_range: Option<Ipv4Net>,
+    /// `--aux-address name=ip`: reserved in the subnet, never leased.
+    pub aux: Vec<(String, Ipv4Addr)>,
 }
 
 /// One network's addresses.
@@ -29,6 +31,9 @@ pub struct NetworkPool {
     pub ip_range: Option<Ipv4Net>,
     /// Address -> endpoint (container) id.
     pub leases: BTreeMap<Ipv4Addr, String>,
+    /// Auxiliary addresses: reserved, never leased.
+    #[serde(default)]
+    pub reserved: BTreeSet<Ipv4Addr>,
 }
 
 impl NetworkPool {
@@ -42,6 +47,7 @@ impl NetworkPool {
             && ip != self.subnet.network()
             && ip != self.subnet.broadcast()
             && !self.leases.contains_key(&ip)
+            && !self.reserved.contains(&ip)
     }
 }
 
@@ -121,12 +127,30 @@ impl Ipam {
                 .next()
                 .ok_or_else(|| Error::InvalidSubnet(subnet.to_string()))?,
         };
-        let pool = NetworkPool {
+        let mut pool = NetworkPool {
             subnet,
             gateway,
             ip_range: request.ip_range.map(|r| r.trunc()),
             leases: BTreeMap::new(),
+            reserved: BTreeSet::new(),
         };
+        // As libnetwork's default IPAM: inside the subnet, and not an address already taken.
+        for (name, ip) in &request.aux {
+            if !subnet.contains(ip) {
+                return Err(Error::AuxOutOfPool {
+                    name: name.clone(),
+                    ip: *ip,
+                    subnet,
+                });
+            }
+            if !pool.is_free(*ip) {
+                return Err(Error::AuxInUse {
+                    name: name.clone(),
+                    ip: *ip,
+                });
+            }
+            pool.reserved.insert(*ip);
+        }
         self.state
             .networks
             .insert(network_id.to_string(), pool.clone());
@@ -275,12 +299,42 @@ mod tests {
             subnet: Some(net("10.50.0.0/16")),
             gateway: Some(Ipv4Addr::new(10, 50, 0, 254)),
             ip_range: Some(net("10.50.7.0/24")),
+            aux: vec![("router".into(), Ipv4Addr::new(10, 50, 7, 2))],
         };
         ipam.add_network("n", &req, &[]).unwrap();
         assert_eq!(
             ipam.lease("n", "a", None).unwrap(),
             Ipv4Addr::new(10, 50, 7, 1)
         );
+        // .2 is an auxiliary address: skipped, and refused as a static one.
+        assert_eq!(
+            ipam.lease("n", "aa", None).unwrap(),
+            Ipv4Addr::new(10, 50, 7, 3)
+        );
+        assert!(matches!(
+            ipam.lease("n", "ab", Some(Ipv4Addr::new(10, 50, 7, 2))),
+            Err(Error::AddressInUse(_))
+        ));
+        let outside = PoolRequest {
+            subnet: Some(net("10.70.0.0/24")),
+            aux: vec![("r".into(), Ipv4Addr::new(10, 71, 0, 1))],
+            ..Default::default()
+        };
+        assert_eq!(
+            ipam.add_network("o", &outside, &[])
+                .unwrap_err()
+                .to_string(),
+            "auxiliary address: (r:10.71.0.1) must belong to the master pool: 10.70.0.0/24"
+        );
+        let on_gateway = PoolRequest {
+            subnet: Some(net("10.70.0.0/24")),
+            aux: vec![("r".into(), Ipv4Addr::new(10, 70, 0, 1))],
+            ..Default::default()
+        };
+        assert!(matches!(
+            ipam.add_network("o", &on_gateway, &[]),
+            Err(Error::AuxInUse { .. })
+        ));
         let fixed = Ipv4Addr::new(10, 50, 0, 9);
         assert_eq!(ipam.lease("n", "b", Some(fixed)).unwrap(), fixed);
         assert!(matches!(

@@ -41,6 +41,11 @@ impl Netd {
             gateway: (req.default_route && !record.internal).then_some(pool.gateway),
             mtu: record.mtu,
             mac: req.mac,
+            extra_addresses: req
+                .link_local
+                .iter()
+                .map(|ip| IpNet::V4(Ipv4Net::new(*ip, 16).unwrap_or_else(|_| Ipv4Net::from(*ip))))
+                .collect(),
         };
         let endpoint = match network::attach(&self.host, &config).await {
             Ok(ep) => ep,
@@ -60,6 +65,7 @@ impl Netd {
             names: req.names.clone(),
             netns: req.netns.path().to_path_buf(),
             default_route: config.gateway.is_some(),
+            links: req.links.clone(),
         };
         self.add_names(&record, &req.container_id, &ep);
         let mut inner = self.lock()?;
@@ -100,6 +106,7 @@ impl Netd {
                     endpoint_id: container.to_string(),
                     names: ep.names.clone(),
                     ip: ep.ip,
+                    links: ep.links.clone(),
                 },
             );
         }

@@ -11,7 +11,7 @@ use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use ipnet::Ipv4Net;
+use ipnet::{IpNet, Ipv4Net};
 use rtnetlink::Handle;
 
 use crate::dns::{resolvconf, DnsEntry, DnsServer, DnsServerConfig, DnsTable};
@@ -70,6 +70,7 @@ impl NetworkSpec {
                     subnet: Some(subnet),
                     gateway: Some(gateway),
                     ip_range: None,
+                    aux: Vec::new(),
                 }
             }
             None => PoolRequest::default(),
@@ -111,6 +112,12 @@ pub struct ConnectRequest {
     pub mac: Option<[u8; 6]>,
     /// Names on the embedded DNS: name, aliases, short id, hostname.
     pub names: Vec<String>,
+    /// Legacy links on a user-defined network: (alias, linked container id), names only
+    /// this container resolves.
+    pub links: Vec<(String, String)>,
+    /// `IPAMConfig.LinkLocalIPs`: more addresses on the interface (IPv4 ones in
+    /// 169.254.0.0/16 as /16, as dockerd).
+    pub link_local: Vec<Ipv4Addr>,
     /// Whether this network gives the default route (the first one does).
     pub default_route: bool,
 }

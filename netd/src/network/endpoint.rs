@@ -2,7 +2,7 @@
 
 use std::net::Ipv4Addr;
 
-use ipnet::Ipv4Net;
+use ipnet::{IpNet, Ipv4Net};
 use rand::Rng;
 use rtnetlink::Handle;
 
@@ -25,6 +25,8 @@ pub struct EndpointConfig {
     pub mtu: Option<u32>,
     /// `--mac-address`; otherwise dockerd 20.10's 02:42:<IPv4 bytes>.
     pub mac: Option<[u8; 6]>,
+    /// More addresses on the interface (`--link-local-ip`).
+    pub extra_addresses: Vec<IpNet>,
 }
 
 /// An attached endpoint.
@@ -96,8 +98,10 @@ pub async fn attach(host: &Handle, config: &EndpointConfig) -> Result<Endpoint> 
     };
     link::add_veth_into(host, &spec, &config.netns).await?;
     let inside = netns::netlink_in(&config.netns, &tokio::runtime::Handle::current())?;
+    let mut addresses = vec![IpNet::V4(config.address)];
+    addresses.extend(config.extra_addresses.iter().copied());
     if let Err(e) =
-        link::configure_inside(&inside, &config.ifname, config.address, config.gateway).await
+        link::configure_inside(&inside, &config.ifname, &addresses, config.gateway).await
     {
         let _ = link::delete(host, &host_ifname).await;
         return Err(e);

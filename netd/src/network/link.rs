@@ -5,7 +5,7 @@ use std::net::Ipv4Addr;
 use std::os::fd::AsRawFd;
 
 use futures::TryStreamExt;
-use ipnet::Ipv4Net;
+use ipnet::{IpNet, Ipv4Net};
 use rtnetlink::packet_route::link::{InfoData, InfoVeth, LinkAttribute, LinkMessage};
 use rtnetlink::{
     Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder,
@@ -173,12 +173,12 @@ pub async fn add_veth_into(handle: &Handle, spec: &VethSpec<'_>, ns: &NetnsPath)
     Ok(())
 }
 
-/// Inside a container's namespace: lo and `ifname` up, `addr` on it and, when
+/// Inside a container's namespace: lo and `ifname` up, `addresses` on it and, when
 /// given, the default route via `gateway`.
 pub async fn configure_inside(
     handle: &Handle,
     ifname: &str,
-    addr: Ipv4Net,
+    addresses: &[IpNet],
     gateway: Option<Ipv4Addr>,
 ) -> Result<()> {
     for name in ["lo", ifname] {
@@ -186,13 +186,15 @@ pub async fn configure_inside(
             .await?
             .ok_or_else(|| Error::NoSuchLink(name.to_string()))?;
         if name == ifname {
-            handle
-                .address()
-                .add(link.index, addr.addr().into(), addr.prefix_len())
-                .replace()
-                .execute()
-                .await
-                .map_err(|e| Error::netlink(format!("address {addr} on {ifname}"), e))?;
+            for addr in addresses {
+                handle
+                    .address()
+                    .add(link.index, addr.addr(), addr.prefix_len())
+                    .replace()
+                    .execute()
+                    .await
+                    .map_err(|e| Error::netlink(format!("address {addr} on {ifname}"), e))?;
+            }
         }
         let msg = LinkUnspec::new_with_index(link.index).up();
         handle

@@ -166,6 +166,7 @@ impl TestNet {
                     gateway: Some(gateway),
                     mtu: None,
                     mac: None,
+                    extra_addresses: Vec::new(),
                 },
             )
             .await
