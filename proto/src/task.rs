@@ -1,0 +1,94 @@
+//! berth-containerd's task API on its socket (`containerd.sock`).
+//!
+//! | call | body → answer |
+//! |---|---|
+//! | `POST /tasks` | [`CreateTaskRequest`] → 201 [`CreateTaskResponse`] |
+//! | `GET /tasks` | → `[`[`TaskView`]`…]` |
+//! | `GET /tasks/{id}` | → [`TaskView`] |
+//! | `POST /tasks/{id}/start` | → [`crate::PidResponse`] |
+//! | `POST /tasks/{id}/kill` | [`crate::KillRequest`] → `{}` |
+//! | `POST /tasks/{id}/pause`, `/resume` | → `{}` |
+//! | `POST /tasks/{id}/update` | [`crate::UpdateRequest`] → `{}` |
+//! | `POST /tasks/{id}/resize` | [`crate::ResizeRequest`] → `{}` |
+//! | `POST /tasks/{id}/close-stdin` | [`crate::ProcessRef`] → `{}` |
+//! | `POST /tasks/{id}/exec` | [`crate::ExecRequest`] → `{}` |
+//! | `POST /tasks/{id}/exec/{exec_id}/start` | → [`crate::PidResponse`] |
+//! | `GET /tasks/{id}/exec/{exec_id}` | → [`crate::ExecState`] |
+//! | `POST /tasks/{id}/wait` | [`crate::ProcessRef`] → (blocks) [`crate::ExitInfo`] |
+//! | `DELETE /tasks/{id}` | → [`crate::ExitInfo`] |
+//! | `GET /events` | → newline-delimited [`crate::Event`]s |
+use serde::{Deserialize, Serialize};
+
+use crate::TaskStatus;
+
+/// Where and how the shim writes the init's json-file log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogConfig {
+    pub path: String,
+    /// Rotate at this many bytes.
+    #[serde(default)]
+    pub max_size: Option<u64>,
+    /// Keep at most this many files.
+    #[serde(default)]
+    pub max_file: Option<u32>,
+}
+
+/// `POST /tasks`: a shim is started and the runtime creates the container (its
+/// process waits for `start`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateTaskRequest {
+    pub id: String,
+    /// Absolute path of the OCI bundle.
+    pub bundle: String,
+    /// A runtime name (`--runtime NAME=PATH`), an absolute path, or null for the default.
+    #[serde(default)]
+    pub runtime: Option<String>,
+    #[serde(default)]
+    pub terminal: bool,
+    #[serde(default)]
+    pub stdin: bool,
+    /// Null: no log is written.
+    #[serde(default)]
+    pub log: Option<LogConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateTaskResponse {
+    pub id: String,
+    pub pid: u32,
+    /// The shim's attach socket: clients may connect before `start`.
+    #[serde(default)]
+    pub attach_socket: String,
+}
+
+/// `GET /tasks/{id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskView {
+    pub id: String,
+    #[serde(default)]
+    pub pid: u32,
+    pub status: TaskStatus,
+    #[serde(default)]
+    pub exit_status: Option<u32>,
+    #[serde(default)]
+    pub exited_at: Option<String>,
+    #[serde(default)]
+    pub oom_killed: bool,
+    #[serde(default)]
+    pub bundle: String,
+    #[serde(default)]
+    pub runtime: String,
+    #[serde(default)]
+    pub attach_socket: String,
+}
+
+impl TaskView {
+    /// The init's exit, once the task has stopped.
+    pub fn exit(&self) -> Option<crate::ExitInfo> {
+        Some(crate::ExitInfo {
+            exit_status: self.exit_status?,
+            exited_at: self.exited_at.clone()?,
+            oom_killed: self.oom_killed,
+        })
+    }
+}
