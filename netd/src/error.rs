@@ -1,6 +1,6 @@
 //! The one error type of netd.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
 use ipnet::Ipv4Net;
@@ -34,12 +34,16 @@ pub enum Error {
     InvalidPool(String),
     #[error("could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network")]
     NoPoolAvailable,
+    #[error("could not find an available, non-overlapping IPv6 address pool among the defaults to assign to the network")]
+    NoPoolAvailable6,
     #[error("Pool overlaps with other one on this address space")]
     PoolOverlap(Ipv4Net),
+    #[error("Pool overlaps with other one on this address space")]
+    PoolOverlap6(ipnet::Ipv6Net),
     #[error("no available IPv4 addresses on this network's address pools: {0}")]
     PoolExhausted(String),
     #[error("Address already in use")]
-    AddressInUse(Ipv4Addr),
+    AddressInUse(IpAddr),
     #[error("auxiliary address: ({name}:{ip}) must belong to the master pool: {subnet}")]
     AuxOutOfPool {
         name: String,
@@ -49,7 +53,7 @@ pub enum Error {
     #[error("failed to allocate secondary ip address ({name}:{ip}): Address already in use")]
     AuxInUse { name: String, ip: Ipv4Addr },
     #[error("no configured subnet or ip-range contain the IP address {0}")]
-    AddressOutOfRange(Ipv4Addr),
+    AddressOutOfRange(IpAddr),
     #[error("no such network in the address store: {0}")]
     NoSuchNetwork(String),
     #[error("{0} is not a valid mac address")]

@@ -19,44 +19,10 @@ use netd::firewall::{
     Firewall, FirewallBackend, PortAllocator, PortRule, PortSpec, Protocol,
 };
 
-/// Runs `work` on a thread in a new network namespace, on a runtime of that thread.
-fn in_private_netns<F, Fut>(work: F)
-where
-    F: FnOnce() -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = ()>,
-{
-    std::thread::spawn(move || {
-        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare");
-        let sh = |script: &str| {
-            let ok = std::process::Command::new("sh")
-                .args(["-c", script])
-                .status()
-                .is_ok_and(|s| s.success());
-            assert!(ok, "{script}");
-        };
-        sh("ip link set lo up");
-        // br_netfilter is per namespace: bridged IPv4 meets the filter tables here too.
-        sh("echo 1 > /proc/sys/net/bridge/bridge-nf-call-iptables");
-        sh("iptables -w -P FORWARD DROP");
-        sh("iptables-legacy -w -P FORWARD DROP");
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(work());
-    })
-    .join()
-    .expect("test thread");
-}
-
-fn sh_out(script: &str) -> String {
-    let out = std::process::Command::new("sh")
-        .args(["-c", script])
-        .output()
-        .expect("sh");
-    assert!(out.status.success(), "{script}: {out:?}");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+/// Both filter tables (iptables-nft's and the legacy one) drop forwarded packets; br_netfilter
+/// is per namespace, so bridged IPv4 meets them here too.
+const FORWARD_DROP: &str = "echo 1 > /proc/sys/net/bridge/bridge-nf-call-iptables \
+    && iptables -w -P FORWARD DROP && iptables-legacy -w -P FORWARD DROP";
 
 async fn containers_talk_under_drop(backend: Box<dyn FirewallBackend>, chain: &str) {
     init_tracing();
@@ -111,7 +77,7 @@ async fn containers_talk_under_drop(backend: Box<dyn FirewallBackend>, chain: &s
 
     // Both filter tables still read by their own tools, with Berth's accepts in them.
     for tool in ["iptables", "iptables-legacy"] {
-        let rules = sh_out(&format!("{tool} -w -S"));
+        let rules = sh(&format!("{tool} -w -S"));
         assert!(rules.contains("-P FORWARD DROP"), "{tool}: {rules}");
         assert!(
             rules.contains(&format!("-A {chain} -i fda")),
@@ -122,7 +88,7 @@ async fn containers_talk_under_drop(backend: Box<dyn FirewallBackend>, chain: &s
     // Berth's rules go with its networks; the policy stays the host's.
     firewall.clear().unwrap();
     for tool in ["iptables", "iptables-legacy"] {
-        let rules = sh_out(&format!("{tool} -w -S"));
+        let rules = sh(&format!("{tool} -w -S"));
         assert!(rules.contains("-P FORWARD DROP"), "{tool}: {rules}");
         assert!(!rules.contains("fda"), "{tool}: {rules}");
         let prefix = chain.split('-').next().unwrap_or(chain);
@@ -137,17 +103,17 @@ async fn containers_talk_under_drop(backend: Box<dyn FirewallBackend>, chain: &s
 
 #[test]
 fn nftables_under_forward_drop() {
-    in_private_netns(|| async {
+    in_private_netns(FORWARD_DROP, || async {
         let backend = NftBackend::with_table("bfd");
         let chain = backend.filter_chains().forward.clone();
         containers_talk_under_drop(Box::new(backend), &chain).await;
-        assert_eq!(sh_out("nft list tables | grep -c bfd || true").trim(), "0");
+        assert_eq!(sh("nft list tables | grep -c bfd || true").trim(), "0");
     });
 }
 
 #[test]
 fn iptables_under_forward_drop() {
-    in_private_netns(|| async {
+    in_private_netns(FORWARD_DROP, || async {
         let chains = Chains::with_prefix("BFD");
         let chain = chains.forward.clone();
         containers_talk_under_drop(Box::new(IptablesBackend::with_chains(chains)), &chain).await;

@@ -20,6 +20,7 @@ async fn open(state: &Path, netns: &Path, table: &str) -> Netd {
         state_dir: state.to_path_buf(),
         netns_dir: netns.to_path_buf(),
         default_address_pools: vec!["base=10.213.40.0/22,size=24".parse().unwrap()],
+        default_address_pools6: Vec::new(),
         firewall: Box::new(NftBackend::with_table(table)),
         resolv_conf: resolv,
     })
@@ -39,6 +40,7 @@ fn connect_req(
         netns: ns.clone(),
         ifname: "eth0".into(),
         ip: None,
+        ip6: None,
         mac: None,
         names: names.iter().map(|s| s.to_string()).collect(),
         default_route: true,

@@ -20,6 +20,7 @@ async fn two_endpoints_on_one_bridge_talk_and_teardown_leaves_nothing() {
         network_id: format!("test-{bridge}"),
         name: bridge.clone(),
         gateway: "10.213.1.1/24".parse().unwrap(),
+        gateway6: None,
         mtu: Some(1450),
     };
     network::create_bridge(&host, &config).await.unwrap();
@@ -41,6 +42,8 @@ async fn two_endpoints_on_one_bridge_talk_and_teardown_leaves_nothing() {
                 mtu: Some(1450),
                 mac: None,
                 extra_addresses: Vec::new(),
+                address6: None,
+                gateway6: None,
             },
         )
         .await
@@ -116,6 +119,7 @@ async fn stale_bridges_are_cleaned_and_host_routes_listed() {
             network_id: format!("id-{name}"),
             name: name.clone(),
             gateway: gw.parse().unwrap(),
+            gateway6: None,
             mtu: None,
         };
         network::create_bridge(&host, &config).await.unwrap();
@@ -168,6 +172,8 @@ async fn attach_cost() {
                 mtu: None,
                 mac: None,
                 extra_addresses: Vec::new(),
+                address6: None,
+                gateway6: None,
             },
         )
         .await

@@ -207,3 +207,26 @@ pub fn ip_on(d: &super::Daemon, container: &str, network: &str) -> String {
         .trim()
         .to_string()
 }
+
+/// Host addresses in `prefix` (left on links the daemon made).
+pub fn host_addresses(prefix: &str) -> Vec<String> {
+    let out = std::process::Command::new("ip")
+        .args(["-6", "-o", "addr"])
+        .output()
+        .expect("ip");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains(prefix))
+        .map(str::to_string)
+        .collect()
+}
+
+pub fn ip6_table_exists(name: &str) -> bool {
+    let out = std::process::Command::new("nft")
+        .args(["list", "tables"])
+        .output()
+        .expect("nft");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .any(|l| l.trim() == format!("table ip6 {name}"))
+}

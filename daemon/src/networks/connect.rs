@@ -46,7 +46,9 @@ pub async fn connect(
         )));
     }
     let request = request_from(&network.id, endpoint_config)?;
-    if network.name == "bridge" && (!request.aliases.is_empty() || request.ipv4.is_some()) {
+    if network.name == "bridge"
+        && (!request.aliases.is_empty() || request.ipv4.is_some() || request.ipv6.is_some())
+    {
         return Err(NetworkError::Invalid(
             "network-scoped aliases and static addresses are only supported for user-defined networks".into(),
         ));

@@ -193,7 +193,7 @@ pub fn plan(
             "network-scoped aliases are only supported for user-defined networks".into(),
         ));
     }
-    if first.name == "bridge" && request.ipv4.is_some() {
+    if first.name == "bridge" && (request.ipv4.is_some() || request.ipv6.is_some()) {
         return Err(NetworkError::Invalid(
             "user specified IP address is supported only when connecting to networks with user configured subnets".into(),
         ));

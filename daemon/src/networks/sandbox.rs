@@ -42,6 +42,13 @@ pub(super) async fn attach(
         ),
         None => None,
     };
+    let ip6 = match &request.ipv6 {
+        Some(ip) => Some(
+            ip.parse::<std::net::Ipv6Addr>()
+                .map_err(|_| NetworkError::Invalid(format!("invalid IPv6 address: {ip}")))?,
+        ),
+        None => None,
+    };
     let mac = match &request.mac {
         Some(m) => Some(netd::network::endpoint::parse_mac(m)?),
         None => None,
@@ -60,6 +67,7 @@ pub(super) async fn attach(
             netns: ns.clone(),
             ifname: ifname.to_string(),
             ip,
+            ip6,
             mac,
             names: if user_defined {
                 names.clone()
@@ -82,6 +90,15 @@ pub(super) async fn attach(
         ip: connected.endpoint.address.addr().to_string(),
         prefix_len: connected.endpoint.address.prefix_len(),
         gateway: connected.gateway.to_string(),
+        ipv6: connected
+            .ip6
+            .map(|a| a.addr().to_string())
+            .unwrap_or_default(),
+        ipv6_prefix_len: connected.ip6.map_or(0, |a| a.prefix_len()),
+        ipv6_gateway: connected
+            .gateway6
+            .map(|g| g.to_string())
+            .unwrap_or_default(),
         aliases: request.aliases.clone(),
         dns_names: if user_defined { names } else { Vec::new() },
     };
@@ -216,7 +233,7 @@ async fn connect_all(
     for (index, request) in state.requests.iter().enumerate() {
         let ep = attach(daemon, c, ns, request, &format!("eth{index}"), index == 0).await?;
         if index == 0 {
-            first_ip = Some(ep.ip.clone());
+            first_ip = Some((ep.ip.clone(), ep.ipv6.clone()));
         }
     }
     let specs = ports::specs_of(c)?;
@@ -227,13 +244,13 @@ async fn connect_all(
     if embedded {
         let dns = dns_settings(c);
         netd.start_dns(&c.id, ns, &dns.servers)?;
-        write_file(
+        super::hosts_file::write_file(
             &c.resolv_conf_path(),
             &netd.container_resolv_conf(true, &dns),
         )?;
     }
-    if let Some(ip) = first_ip {
-        write_hosts(c, &ip, link_hosts)?;
+    if let Some((ip, ip6)) = first_ip {
+        super::hosts_file::write_hosts(c, &ip, &ip6, link_hosts)?;
     }
     Ok(())
 }
@@ -260,43 +277,6 @@ pub(super) fn dns_settings(c: &Container) -> netd::dns::DnsSettings {
         search: hc.dns_search.clone().unwrap_or_default(),
         options: hc.dns_options.clone().unwrap_or_default(),
     }
-}
-
-fn write_file(path: &std::path::Path, text: &str) -> Result<()> {
-    std::fs::write(path, text)
-        .map_err(|e| NetworkError::io(format!("writing {}", path.display()), e))
-}
-
-/// /etc/hosts as written at create, with the container's address instead of loopback
-/// for its own names, and the legacy links' lines before them (as dockerd orders them).
-fn write_hosts(c: &Container, ip: &str, link_hosts: &[String]) -> Result<()> {
-    let path = c.hosts_path();
-    let text = std::fs::read_to_string(&path).unwrap_or_default();
-    let hostname = c.config.hostname.clone().unwrap_or_default();
-    let mut out = String::new();
-    let mut replaced = false;
-    let links: String = link_hosts.iter().map(|l| format!("{l}\n")).collect();
-    for line in text.lines() {
-        if link_hosts.iter().any(|l| l == line) {
-            continue;
-        }
-        let mine = line
-            .strip_prefix("127.0.0.1\t")
-            .is_some_and(|names| !hostname.is_empty() && names.split('\t').any(|n| n == hostname));
-        if mine {
-            out.push_str(&links);
-            out.push_str(&format!("{ip}\t{}\n", &line["127.0.0.1\t".len()..]));
-            replaced = true;
-        } else {
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
-    if !replaced && !hostname.is_empty() {
-        out.push_str(&links);
-        out.push_str(&format!("{ip}\t{hostname}\n"));
-    }
-    write_file(&path, &out)
 }
 
 /// Brings `lo` up inside a namespace with no other interface (`--network none`).

@@ -47,9 +47,9 @@ fn endpoint_json(
         "Gateway": ep.map(|e| e.gateway.clone()).unwrap_or_default(),
         "IPAddress": ep.map(|e| e.ip.clone()).unwrap_or_default(),
         "IPPrefixLen": ep.map(|e| e.prefix_len).unwrap_or(0),
-        "IPv6Gateway": "",
-        "GlobalIPv6Address": "",
-        "GlobalIPv6PrefixLen": 0,
+        "IPv6Gateway": ep.map(|e| e.ipv6_gateway.clone()).unwrap_or_default(),
+        "GlobalIPv6Address": ep.map(|e| e.ipv6.clone()).unwrap_or_default(),
+        "GlobalIPv6PrefixLen": ep.map(|e| e.ipv6_prefix_len).unwrap_or(0),
         "DNSNames": dns_names,
     })
 }
@@ -145,11 +145,11 @@ pub fn network_settings(daemon: &Daemon, c: &Container) -> Value {
         "SecondaryIPv6Addresses": null,
         "EndpointID": bridge.endpoint_id,
         "Gateway": bridge.gateway,
-        "GlobalIPv6Address": "",
-        "GlobalIPv6PrefixLen": 0,
+        "GlobalIPv6Address": bridge.ipv6,
+        "GlobalIPv6PrefixLen": bridge.ipv6_prefix_len,
         "IPAddress": bridge.ip,
         "IPPrefixLen": bridge.prefix_len,
-        "IPv6Gateway": "",
+        "IPv6Gateway": bridge.ipv6_gateway,
         "MacAddress": bridge.mac,
         "Networks": networks_json(daemon, c),
     })

@@ -12,12 +12,12 @@
 //! Names in the [`DnsTable`] are answered (A and PTR); anything else is
 //! forwarded (see [`crate::dns::forward`]).
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use hickory_proto::op::{Message, MessageType, ResponseCode};
-use hickory_proto::rr::rdata::{A, PTR};
+use hickory_proto::rr::rdata::{A, AAAA, PTR};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
@@ -217,7 +217,8 @@ fn reply_to(request: &Message) -> Message {
     reply
 }
 
-/// Answers A (and, for names it knows, every other type with no records) and PTR from the table.
+/// Answers A, AAAA (and, for names it knows, every other type with no records) and PTR
+/// (in-addr.arpa and ip6.arpa) from the table.
 pub fn answer_locally(table: &DnsTable, asker: &str, request: &Message) -> Option<Message> {
     let query = request.queries().first()?;
     let name = query.name();
@@ -225,10 +226,7 @@ pub fn answer_locally(table: &DnsTable, asker: &str, request: &Message) -> Optio
     reply.set_authoritative(true);
     match query.query_type() {
         RecordType::PTR => {
-            let ip = match name.parse_arpa_name().ok()?.addr() {
-                IpAddr::V4(ip) => ip,
-                IpAddr::V6(_) => return None,
-            };
+            let ip = name.parse_arpa_name().ok()?.addr();
             let target = table.lookup_ptr(asker, ip)?;
             let target = Name::from_ascii(format!("{target}.")).ok()?;
             reply.add_answer(Record::from_rdata(
@@ -236,6 +234,12 @@ pub fn answer_locally(table: &DnsTable, asker: &str, request: &Message) -> Optio
                 TTL,
                 RData::PTR(PTR(target)),
             ));
+        }
+        RecordType::AAAA => {
+            let ips: Vec<Ipv6Addr> = table.lookup_aaaa(asker, &name.to_ascii())?;
+            for ip in ips {
+                reply.add_answer(Record::from_rdata(name.clone(), TTL, RData::AAAA(AAAA(ip))));
+            }
         }
         qtype => {
             let ips: Vec<Ipv4Addr> = table.lookup_a(asker, &name.to_ascii())?;

@@ -29,10 +29,37 @@ impl Netd {
             });
         }
         let pool = self.pool(&req.network_id)?;
-        let ip = self
-            .lock()?
-            .ipam
-            .lease(&req.network_id, &req.container_id, req.ip)?;
+        let (ip, ip6, has_v6_elsewhere) = {
+            let mut inner = self.lock()?;
+            let ip = inner
+                .ipam
+                .lease(&req.network_id, &req.container_id, req.ip)?;
+            let ip6 = match inner
+                .ipam
+                .lease6(&req.network_id, &req.container_id, req.ip6)
+            {
+                Ok(ip6) => ip6,
+                Err(e) => {
+                    inner.ipam.release(&req.network_id, &req.container_id)?;
+                    return Err(e);
+                }
+            };
+            let has_v6_elsewhere = inner
+                .state
+                .networks
+                .values()
+                .filter_map(|n| n.endpoints.get(&req.container_id))
+                .any(|ep| ep.ip6.is_some());
+            (ip, ip6, has_v6_elsewhere)
+        };
+        let v6 = pool.v6.as_ref().zip(ip6);
+        let address6 =
+            v6.map(|(p, ip6)| Ipv6Net::new(ip6, p.subnet.prefix_len()).unwrap_or(p.subnet));
+        // The IPv6 default route: through the network of the IPv4 one, or the first
+        // network with IPv6 (dockerd 26+ chooses a gateway per family).
+        let gateway6 = v6
+            .filter(|_| !record.internal && (req.default_route || !has_v6_elsewhere))
+            .map(|(p, _)| p.gateway);
         let config = EndpointConfig {
             netns: req.netns.clone(),
             bridge: record.bridge.clone(),
@@ -46,6 +73,8 @@ impl Netd {
                 .iter()
                 .map(|ip| IpNet::V4(Ipv4Net::new(*ip, 16).unwrap_or_else(|_| Ipv4Net::from(*ip))))
                 .collect(),
+            address6,
+            gateway6,
         };
         let endpoint = match network::attach(&self.host, &config).await {
             Ok(ep) => ep,
@@ -61,6 +90,8 @@ impl Netd {
             ifname: endpoint.ifname.clone(),
             ip,
             prefix_len: pool.subnet.prefix_len(),
+            ip6,
+            prefix_len6: address6.map_or(0, |a| a.prefix_len()),
             mac: endpoint.mac,
             names: req.names.clone(),
             netns: req.netns.path().to_path_buf(),
@@ -76,6 +107,8 @@ impl Netd {
         Ok(Connected {
             endpoint,
             gateway: pool.gateway,
+            ip6: address6,
+            gateway6: pool.v6.as_ref().map(|p| p.gateway),
         })
     }
 
@@ -106,6 +139,7 @@ impl Netd {
                     endpoint_id: container.to_string(),
                     names: ep.names.clone(),
                     ip: ep.ip,
+                    ip6: ep.ip6,
                     links: ep.links.clone(),
                 },
             );

@@ -1,11 +1,12 @@
 //! Link-level work over rtnetlink: bridges, veth pairs born with one end in a
 //! container's namespace, addresses and routes. No `ip` command is run.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsRawFd;
 
 use futures::TryStreamExt;
-use ipnet::{IpNet, Ipv4Net};
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags};
 use rtnetlink::packet_route::link::{InfoData, InfoVeth, LinkAttribute, LinkMessage};
 use rtnetlink::{
     Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder,
@@ -122,6 +123,21 @@ pub async fn ensure_bridge(
     Ok(index)
 }
 
+/// An IPv6 address on a link, without duplicate address detection (it is usable at
+/// once, as dockerd's); one already there is kept.
+pub async fn add_address6(handle: &Handle, index: u32, addr: Ipv6Net) -> Result<()> {
+    let mut req = handle
+        .address()
+        .add(index, IpAddr::V6(addr.addr()), addr.prefix_len())
+        .replace();
+    req.message_mut()
+        .attributes
+        .push(AddressAttribute::Flags(AddressFlags::Nodad));
+    req.execute()
+        .await
+        .map_err(|e| Error::netlink(format!("address {addr}"), e))
+}
+
 /// Deletes a link by name; a missing link is not an error.
 pub async fn delete(handle: &Handle, name: &str) -> Result<()> {
     let Some(link) = find(handle, name).await? else {
@@ -174,12 +190,13 @@ pub async fn add_veth_into(handle: &Handle, spec: &VethSpec<'_>, ns: &NetnsPath)
 }
 
 /// Inside a container's namespace: lo and `ifname` up, `addresses` on it and, when
-/// given, the default route via `gateway`.
+/// given, the default routes via `gateway` and `gateway6`.
 pub async fn configure_inside(
     handle: &Handle,
     ifname: &str,
     addresses: &[IpNet],
     gateway: Option<Ipv4Addr>,
+    gateway6: Option<Ipv6Addr>,
 ) -> Result<()> {
     for name in ["lo", ifname] {
         let link = find(handle, name)
@@ -187,6 +204,10 @@ pub async fn configure_inside(
             .ok_or_else(|| Error::NoSuchLink(name.to_string()))?;
         if name == ifname {
             for addr in addresses {
+                if let IpNet::V6(v6) = addr {
+                    add_address6(handle, link.index, *v6).await?;
+                    continue;
+                }
                 handle
                     .address()
                     .add(link.index, addr.addr(), addr.prefix_len())
@@ -207,7 +228,20 @@ pub async fn configure_inside(
     if let Some(gw) = gateway {
         add_default_route(handle, gw).await?;
     }
+    if let Some(gw) = gateway6 {
+        add_default_route6(handle, gw).await?;
+    }
     Ok(())
+}
+
+/// The IPv6 default route via `gw`; one already there is kept.
+pub async fn add_default_route6(handle: &Handle, gw: Ipv6Addr) -> Result<()> {
+    let route = RouteMessageBuilder::<Ipv6Addr>::new().gateway(gw).build();
+    match handle.route().add(route).execute().await {
+        Ok(()) => Ok(()),
+        Err(rtnetlink::Error::NetlinkError(m)) if m.raw_code() == -libc::EEXIST => Ok(()),
+        Err(e) => Err(Error::netlink(format!("IPv6 default route via {gw}"), e)),
+    }
 }
 
 /// The default route via `gw`; one already there is kept (a second network's endpoint:

@@ -147,6 +147,7 @@ impl TestNet {
                 network_id: format!("test-{name}"),
                 name: name.to_string(),
                 gateway: ipnet::Ipv4Net::new(gateway, 24).unwrap(),
+                gateway6: None,
                 mtu: None,
             },
         )
@@ -167,6 +168,8 @@ impl TestNet {
                     mtu: None,
                     mac: None,
                     extra_addresses: Vec::new(),
+                    address6: None,
+                    gateway6: None,
                 },
             )
             .await
@@ -260,4 +263,37 @@ impl Drop for IptablesGuard {
         use netd::firewall::FirewallBackend;
         let _ = netd::firewall::iptables::IptablesBackend::with_chains(self.0.clone()).clear();
     }
+}
+
+/// Output of a shell line; it must succeed.
+pub fn sh(script: &str) -> String {
+    let out = Command::new("sh")
+        .args(["-c", script])
+        .output()
+        .expect("sh");
+    assert!(out.status.success(), "{script}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs `work` on a thread that unshared its network namespace (lo up, then `setup`, a
+/// shell line, run there), on a runtime of that thread: everything it makes, its
+/// commands and the sysctls and policies it sets stay in that namespace, which goes
+/// with the thread.
+pub fn in_private_netns<F, Fut>(setup: &'static str, work: F)
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    std::thread::spawn(move || {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare");
+        sh("ip link set lo up");
+        sh(setup);
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(work());
+    })
+    .join()
+    .expect("test thread");
 }
