@@ -25,6 +25,7 @@ pub mod containers;
 pub mod events;
 pub mod gotext;
 pub mod images;
+pub mod in_root;
 pub mod networks;
 pub mod progress;
 pub mod reference;

@@ -8,6 +8,7 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use super::{ApiError, ApiResult};
+use crate::containers::to_the_end::to_the_end;
 use crate::containers::{self, lifecycle, list, wait, ContainerError};
 use crate::state::SharedDaemon;
 
@@ -108,7 +109,13 @@ async fn create_route(
             .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
         crate::networks::endpoints::apply_config_mac(&mut parsed, &raw)?;
     }
-    let c = containers::create::create(&daemon, param(&pairs, "name"), parsed).await?;
+    let name = param(&pairs, "name").map(str::to_string);
+    // To its end, whatever happens to the client (containers::to_the_end).
+    let c =
+        to_the_end(
+            async move { containers::create::create(&daemon, name.as_deref(), parsed).await },
+        )
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "Id": c.id, "Warnings": [] })),
@@ -404,7 +411,7 @@ async fn update_route(
             serde_json::from_slice(&body)
                 .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?
         };
-    containers::update::update(&daemon, &id, parsed).await?;
+    to_the_end(async move { containers::update::update(&daemon, &id, parsed).await }).await?;
     Ok(Json(json!({ "Warnings": [] })).into_response())
 }
 

@@ -381,14 +381,14 @@ mod tests {
         };
         assert_eq!(status_string(&c, now), "Created");
         assert_eq!(command(&c), "sh -c 'exit 3'");
-        c.state.status = Status::Running;
-        c.state.started_at = Some(now - D::seconds(3));
+        c.state
+            .started(7, String::new(), now - D::seconds(3))
+            .expect("start");
         assert_eq!(status_string(&c, now), "Up 3 seconds");
-        c.state.status = Status::Paused;
+        c.state.paused().expect("pause");
         assert_eq!(status_string(&c, now), "Up 3 seconds (Paused)");
-        c.state.status = Status::Exited;
-        c.state.exit_code = 3;
-        c.state.finished_at = Some(now - D::seconds(5));
+        let exit = crate::containers::engine::ExitInfo::now(3);
+        assert!(c.state.exited(7, &exit, now - D::seconds(5)));
         assert_eq!(status_string(&c, now), "Exited (3) 5 seconds ago");
     }
 

@@ -72,7 +72,7 @@ async fn run_with_pidfile(config: Config) -> Result<(), ServerError> {
     let prepared = listen::prepare(&config).await?;
     let daemon = Daemon::open(config.clone())?;
     daemon.networks.start(&config).await;
-    crate::containers::monitor::start_engine(&daemon).await;
+    crate::containers::reconcile::start_engine(&daemon).await;
     crate::networks::sandbox::restore(&daemon).await;
     let listeners = prepared.bind_unix_sockets()?;
     let sockets: Vec<_> = listeners

@@ -132,6 +132,10 @@ impl Ipam {
             }
             None => first_free(&self.pools, &taken, host_routes)?,
         };
+        // A /31 or /32 has no address besides its network and broadcast ones to give.
+        if subnet.prefix_len() > 30 {
+            return Err(Error::NoAddressInPool(request.gateway));
+        }
         if let Some(range) = request.ip_range {
             if !subnet.contains(&range) {
                 return Err(Error::InvalidSubnet(format!(
@@ -287,6 +291,38 @@ impl Ipam {
             self.save()?;
         }
         Ok(())
+    }
+
+    /// Gives back whatever `endpoint_id` holds on any network (a connect cut short
+    /// may have leased an address without recording an endpoint).
+    pub fn release_everywhere(&mut self, endpoint_id: &str) -> Result<()> {
+        let mut changed = false;
+        for net in self.state.networks.values_mut() {
+            let before = net.leases.len();
+            net.leases.retain(|_, e| e != endpoint_id);
+            changed |= net.leases.len() != before;
+            if let Some(v6) = net.v6.as_mut() {
+                let before = v6.leases.len();
+                v6.leases.retain(|_, e| e != endpoint_id);
+                changed |= v6.leases.len() != before;
+            }
+        }
+        if changed {
+            self.save()?;
+        }
+        Ok(())
+    }
+
+    /// Every endpoint (container) id holding an address.
+    pub fn holders(&self) -> std::collections::BTreeSet<String> {
+        self.state
+            .networks
+            .values()
+            .flat_map(|n| {
+                let v6 = n.v6.iter().flat_map(|v6| v6.leases.values());
+                n.leases.values().chain(v6).cloned()
+            })
+            .collect()
     }
 
     fn save(&self) -> Result<()> {

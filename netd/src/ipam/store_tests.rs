@@ -129,3 +129,64 @@ fn small_subnet_runs_out() {
         Err(Error::PoolExhausted(_))
     ));
 }
+
+#[test]
+fn a_container_gives_back_its_addresses_on_every_network() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ipam = Ipam::open(dir.path(), default_pools(), Vec::new()).unwrap();
+    for n in ["n1", "n2"] {
+        ipam.add_network(n, &PoolRequest::default(), &[], &[])
+            .unwrap();
+    }
+    let v6 = PoolRequest {
+        ipv6: true,
+        subnet6: Some("fd42:3::/64".parse().unwrap()),
+        ..Default::default()
+    };
+    ipam.add_network("n3", &v6, &[], &[]).unwrap();
+    ipam.lease("n1", "a", None).unwrap();
+    ipam.lease("n2", "a", None).unwrap();
+    ipam.lease("n2", "b", None).unwrap();
+    ipam.lease6("n3", "c", None).unwrap();
+    assert_eq!(
+        ipam.holders().into_iter().collect::<Vec<_>>(),
+        ["a", "b", "c"]
+    );
+    ipam.release_everywhere("a").unwrap();
+    ipam.release_everywhere("c").unwrap();
+    drop(ipam);
+    let ipam = Ipam::open(dir.path(), default_pools(), Vec::new()).unwrap();
+    assert_eq!(ipam.holders().into_iter().collect::<Vec<_>>(), ["b"]);
+}
+
+#[test]
+fn subnets_without_room_for_a_container_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ipam = Ipam::open(dir.path(), default_pools(), Vec::new()).unwrap();
+    for (subnet, gateway, text) in [
+        (
+            "10.61.0.0/31",
+            None,
+            "failed to allocate gateway (): No available addresses on this pool",
+        ),
+        (
+            "10.61.1.0/32",
+            None,
+            "failed to allocate gateway (): No available addresses on this pool",
+        ),
+        (
+            "10.61.2.0/31",
+            Some(Ipv4Addr::new(10, 61, 2, 1)),
+            "failed to allocate gateway (10.61.2.1): No available addresses on this pool",
+        ),
+    ] {
+        let req = PoolRequest {
+            subnet: Some(net(subnet)),
+            gateway,
+            ..Default::default()
+        };
+        let err = ipam.add_network(subnet, &req, &[], &[]).unwrap_err();
+        assert_eq!(err.to_string(), text);
+        assert!(ipam.network(subnet).is_none());
+    }
+}
