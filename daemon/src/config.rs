@@ -90,6 +90,15 @@ pub struct Config {
     pub live_restore: bool,
     /// `--iptables` (default true): whether netd manages firewall rules.
     pub iptables: bool,
+    /// `--firewall-backend` (dockerd 29): `iptables` or `nftables`; `None` picks nftables
+    /// when `nft` works.
+    pub firewall_backend: Option<String>,
+    /// `--ip6tables` (default true, as dockerd 27+): rules for IPv6 networks too.
+    pub ip6tables: bool,
+    /// `--ipv6`: IPv6 on the default bridge.
+    pub ipv6: bool,
+    /// `--fixed-cidr-v6`: the default bridge's IPv6 subnet.
+    pub fixed_cidr_v6: Option<String>,
     /// `-s/--storage-driver`, default `overlay2` (the only one Berth has).
     pub storage_driver: String,
     /// `--init`: containers run an init (docker-init) unless HostConfig.Init says otherwise.
@@ -157,6 +166,10 @@ impl Default for Config {
             default_runtime: DEFAULT_RUNTIME.into(),
             live_restore: false,
             iptables: true,
+            firewall_backend: None,
+            ip6tables: true,
+            ipv6: false,
+            fixed_cidr_v6: None,
             storage_driver: "overlay2".into(),
             init: false,
             init_path: None,
@@ -340,6 +353,10 @@ fn resolve(flags: &Flags, file: Option<&file::FileConfig>) -> Result<Config, Con
         default_runtime,
         live_restore: flags.live_restore.or(f.live_restore).unwrap_or(false),
         iptables: flags.iptables.or(f.iptables).unwrap_or(true),
+        firewall_backend: firewall_backend(flags.firewall_backend.clone().or(f.firewall_backend))?,
+        ip6tables: flags.ip6tables.or(f.ip6tables).unwrap_or(true),
+        ipv6: flags.ipv6.or(f.ipv6).unwrap_or(false),
+        fixed_cidr_v6: fixed_cidr_v6(flags.fixed_cidr_v6.clone().or(f.fixed_cidr_v6))?,
         storage_driver,
         init: flags.init.or(f.init).unwrap_or(false),
         init_path: flags.init_path.clone().or(f.init_path),
@@ -347,6 +364,30 @@ fn resolve(flags: &Flags, file: Option<&file::FileConfig>) -> Result<Config, Con
         cpu_rt_period: flags.cpu_rt_period.or(f.cpu_rt_period).unwrap_or(0),
         cpu_rt_runtime: flags.cpu_rt_runtime.or(f.cpu_rt_runtime).unwrap_or(0),
     })
+}
+
+/// `--fixed-cidr-v6`: an IPv6 subnet.
+fn fixed_cidr_v6(value: Option<String>) -> Result<Option<String>, ConfigError> {
+    match value.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => match v.parse::<ipnet::Ipv6Net>() {
+            Ok(_) => Ok(Some(v.to_string())),
+            Err(_) => Err(ConfigError::Invalid(format!(
+                "invalid fixed-cidr-v6 {v:?}: not an IPv6 subnet"
+            ))),
+        },
+    }
+}
+
+/// `--firewall-backend`: dockerd 29's values, with its message for others.
+fn firewall_backend(value: Option<String>) -> Result<Option<String>, ConfigError> {
+    match value.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v @ ("iptables" | "nftables")) => Ok(Some(v.to_string())),
+        Some(other) => Err(ConfigError::Invalid(format!(
+            "invalid firewall-backend {other:?}: must be \"iptables\" or \"nftables\""
+        ))),
+    }
 }
 
 /// The init binary bind-mounted at `/sbin/docker-init` (dockerd's `DefaultInitBinary`

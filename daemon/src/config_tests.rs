@@ -85,3 +85,15 @@ fn init_flags_and_daemon_json_keys() {
         "{e}"
     );
 }
+
+#[test]
+fn firewall_backend_as_dockerd_29() {
+    assert_eq!(cfg(&[]).expect("config").firewall_backend, None);
+    let c = cfg(&["--firewall-backend", "iptables"]).expect("config");
+    assert_eq!(c.firewall_backend.as_deref(), Some("iptables"));
+    let err = cfg(&["--firewall-backend", "pf"]).expect_err("refused");
+    assert!(
+        err.to_string().contains("invalid firewall-backend"),
+        "{err}"
+    );
+}

@@ -53,11 +53,15 @@ pub(crate) fn from_netd(e: netd::Error) -> ApiError {
         | N::InvalidPortSpec(_)
         | N::NoAddressInPool(_)
         | N::NotABridge(_) => ApiError::bad_request(e.to_string()),
-        N::PoolOverlap(_) | N::EndpointExists { .. } | N::ActiveEndpoints { .. } => {
-            ApiError::forbidden(e.to_string())
-        }
+        N::PoolOverlap(_)
+        | N::PoolOverlap6(_)
+        | N::EndpointExists { .. }
+        | N::ActiveEndpoints { .. }
+        | N::AuxOutOfPool { .. } => ApiError::forbidden(e.to_string()),
         N::AddressInUse(_) => ApiError::forbidden(e.to_string()),
-        N::NoPoolAvailable | N::NoSuchNetwork(_) => ApiError::not_found(e.to_string()),
+        N::NoPoolAvailable | N::NoPoolAvailable6 | N::NoSuchNetwork(_) => {
+            ApiError::not_found(e.to_string())
+        }
         _ => ApiError::internal(e.to_string()),
     }
 }

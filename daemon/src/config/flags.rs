@@ -84,6 +84,18 @@ pub struct Flags {
     /// Enable addition of firewall rules (default true)
     #[arg(long = "iptables", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub iptables: Option<bool>,
+    /// Enable addition of ip6tables rules (default true)
+    #[arg(long = "ip6tables", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub ip6tables: Option<bool>,
+    /// Enable IPv6 networking on the default bridge
+    #[arg(long = "ipv6", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub ipv6: Option<bool>,
+    /// IPv6 subnet for the default bridge
+    #[arg(long = "fixed-cidr-v6", value_name = "CIDR")]
+    pub fixed_cidr_v6: Option<String>,
+    /// Firewall backend to use, iptables or nftables (default: nftables when nft works)
+    #[arg(long = "firewall-backend", value_name = "BACKEND")]
+    pub firewall_backend: Option<String>,
     /// Run an init inside containers to forward signals and reap processes
     #[arg(long = "init", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub init: Option<bool>,
@@ -150,6 +162,10 @@ impl Flags {
                 flag("iptables", &self.iptables),
                 flag("init", &self.init),
                 text("log-level", &self.log_level),
+                text("firewall-backend", &self.firewall_backend),
+                text("fixed-cidr-v6", &self.fixed_cidr_v6),
+                flag("ip6tables", &self.ip6tables),
+                flag("ipv6", &self.ipv6),
                 text("group", &self.group),
                 text("bip", &self.bip),
                 text("default-runtime", &self.default_runtime),

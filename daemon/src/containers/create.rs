@@ -339,6 +339,7 @@ pub async fn create(
         Some(n) => n,
         None => generated_name(daemon),
     };
+    let moved_links = crate::networks::links::at_create(daemon, &name, &mut host_config)?;
     let mount_points = super::mounts::resolve(daemon, &config, &host_config)?;
     let record = Container {
         id: id.clone(),
@@ -356,9 +357,14 @@ pub async fn create(
         health: None,
         dir: Default::default(),
     };
-    let inserted = crate::networks::endpoints::plan(&daemon.networks, &record, networking.as_ref())
-        .map_err(ContainerError::from)
-        .and_then(|plan| Ok((plan, daemon.containers.insert(record.clone())?)));
+    let inserted = crate::networks::endpoints::plan(
+        &daemon.networks,
+        &record,
+        networking.as_ref(),
+        moved_links,
+    )
+    .map_err(ContainerError::from)
+    .and_then(|plan| Ok((plan, daemon.containers.insert(record.clone())?)));
     let (plan, record) = match inserted {
         Ok(x) => x,
         Err(e) => {

@@ -16,10 +16,10 @@ use crate::state::Daemon;
 pub struct EndpointView<'a> {
     #[serde(rename = "IPAMConfig")]
     ipam_config: Option<IpamView<'a>>,
-    links: Option<()>,
+    links: Option<&'a [String]>,
     aliases: Option<&'a [String]>,
     mac_address: &'a str,
-    driver_opts: Option<()>,
+    driver_opts: Option<&'a std::collections::BTreeMap<String, String>>,
     gw_priority: i64,
     #[serde(rename = "NetworkID")]
     network_id: &'a str,
@@ -40,10 +40,29 @@ pub struct EndpointView<'a> {
     dns_names: Option<&'a [String]>,
 }
 
+/// `IPAMConfig` as the client gave it (dockerd's omitempty fields); absent when it gave none.
 #[derive(serde::Serialize)]
 struct IpamView<'a> {
-    #[serde(rename = "IPv4Address")]
-    ipv4_address: &'a str,
+    #[serde(rename = "IPv4Address", skip_serializing_if = "Option::is_none")]
+    ipv4_address: Option<&'a str>,
+    #[serde(rename = "IPv6Address", skip_serializing_if = "Option::is_none")]
+    ipv6_address: Option<&'a str>,
+    #[serde(rename = "LinkLocalIPs", skip_serializing_if = "<[String]>::is_empty")]
+    link_local_ips: &'a [String],
+}
+
+impl<'a> IpamView<'a> {
+    fn of(r: &'a EndpointRequest) -> Option<IpamView<'a>> {
+        let view = IpamView {
+            ipv4_address: r.ipv4.as_deref(),
+            ipv6_address: r.ipv6.as_deref(),
+            link_local_ips: &r.link_local_ips,
+        };
+        (view.ipv4_address.is_some()
+            || view.ipv6_address.is_some()
+            || !view.link_local_ips.is_empty())
+        .then_some(view)
+    }
 }
 
 impl<'a> EndpointView<'a> {
@@ -53,10 +72,10 @@ impl<'a> EndpointView<'a> {
         ep: Option<&'a EndpointRecord>,
     ) -> EndpointView<'a> {
         EndpointView {
-            ipam_config: request
-                .and_then(|r| r.ipv4.as_deref())
-                .map(|ip| IpamView { ipv4_address: ip }),
-            links: None,
+            ipam_config: request.and_then(IpamView::of),
+            links: request
+                .filter(|r| !r.links.is_empty())
+                .map(|r| r.links.as_slice()),
             aliases: request
                 .filter(|r| !r.aliases.is_empty())
                 .map(|r| r.aliases.as_slice()),
@@ -64,16 +83,16 @@ impl<'a> EndpointView<'a> {
                 .map(|e| e.mac.as_str())
                 .or_else(|| request.and_then(|r| r.mac.as_deref()))
                 .unwrap_or(""),
-            driver_opts: None,
-            gw_priority: 0,
+            driver_opts: request.and_then(|r| r.driver_opts.as_ref()),
+            gw_priority: request.map_or(0, |r| r.gw_priority),
             network_id: net.map_or("", |n| n.id.as_str()),
             endpoint_id: ep.map_or("", |e| e.endpoint_id.as_str()),
             gateway: ep.map_or("", |e| e.gateway.as_str()),
             ip_address: ep.map_or("", |e| e.ip.as_str()),
             ip_prefix_len: ep.map_or(0, |e| e.prefix_len),
-            ipv6_gateway: "",
-            global_ipv6_address: "",
-            global_ipv6_prefix_len: 0,
+            ipv6_gateway: ep.map_or("", |e| e.ipv6_gateway.as_str()),
+            global_ipv6_address: ep.map_or("", |e| e.ipv6.as_str()),
+            global_ipv6_prefix_len: ep.map_or(0, |e| e.ipv6_prefix_len),
             dns_names: ep
                 .filter(|e| !e.dns_names.is_empty())
                 .map(|e| e.dns_names.as_slice()),
@@ -184,11 +203,11 @@ pub fn network_settings(daemon: &Daemon, c: &Container) -> Value {
         "SecondaryIPv6Addresses": null,
         "EndpointID": bridge.endpoint_id,
         "Gateway": bridge.gateway,
-        "GlobalIPv6Address": "",
-        "GlobalIPv6PrefixLen": 0,
+        "GlobalIPv6Address": bridge.ipv6,
+        "GlobalIPv6PrefixLen": bridge.ipv6_prefix_len,
         "IPAddress": bridge.ip,
         "IPPrefixLen": bridge.prefix_len,
-        "IPv6Gateway": "",
+        "IPv6Gateway": bridge.ipv6_gateway,
         "MacAddress": bridge.mac,
         "Networks": networks_json(daemon, c),
     })
