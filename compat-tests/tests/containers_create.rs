@@ -174,6 +174,82 @@ fn the_runtime_a_client_names_is_kept_and_run() {
     assert_eq!(d.api("POST", "/containers/later/start", None).status, 400);
 }
 
+/// A runtime that logs its command lines to `log`, drops the two arguments daemon.json
+/// gives it (`--berth-test-marker`, `two words`) and runs berth-runc with the rest.
+fn argued_runtime(dir: &Path, log: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let script = dir.join("argued-runc");
+    let runc = common::bin_dir().join("berth-runc");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nprintf '%s|' \"$@\" >> {log}\necho >> {log}\n\
+             [ \"$1\" = --berth-test-marker ] && shift 2\nexec {runc} \"$@\"\n",
+            log = log.display(),
+            runc = runc.display()
+        ),
+    )
+    .expect("runtime script");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    script
+}
+
+#[test]
+fn daemon_json_runtime_args_come_before_every_runtime_command() {
+    let f = Fixtures::load();
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let log = scratch.path().join("runtime.log");
+    let script = argued_runtime(scratch.path(), &log);
+    let file = scratch.path().join("daemon.json");
+    let config = json!({"runtimes": {"argued": {
+        "path": script,
+        "runtimeArgs": ["--berth-test-marker", "two words"],
+    }}});
+    std::fs::write(&file, config.to_string()).expect("daemon.json");
+    let d = Daemon::start_with(&["--config-file", file.to_str().expect("path")]);
+    let busybox = d.pull_fixture(&f, "busybox");
+    let info: Value =
+        serde_json::from_str(&d.docker_ok(&["info", "--format", "{{json .}}"])).expect("info");
+    assert_eq!(
+        info["Runtimes"]["argued"]["runtimeArgs"],
+        json!(["--berth-test-marker", "two words"]),
+        "{}",
+        info["Runtimes"]
+    );
+
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "argued",
+        "--runtime",
+        "argued",
+        &busybox,
+        "sleep",
+        "300",
+    ]);
+    assert_eq!(d.docker_ok(&["exec", "argued", "echo", "in"]), "in\n");
+    d.docker_ok(&["rm", "-f", "argued"]);
+
+    let logged = std::fs::read_to_string(&log).unwrap_or_default();
+    let commands: Vec<&str> = logged.lines().filter(|l| !l.is_empty()).collect();
+    // Every command line starts with the configured arguments, one word each, spaces kept.
+    for line in &commands {
+        assert!(
+            line.starts_with("--berth-test-marker|two words|"),
+            "{logged}"
+        );
+    }
+    for command in ["create", "start", "exec", "kill", "delete"] {
+        assert!(
+            commands
+                .iter()
+                .any(|l| l.split('|').any(|word| word == command)),
+            "no {command} in {logged}"
+        );
+    }
+}
+
 #[test]
 fn errors_read_as_dockerd_writes_them() {
     let f = Fixtures::load();

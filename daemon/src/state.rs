@@ -45,6 +45,11 @@ impl Daemon {
     /// Opens (creating where missing) the stores under `config.data_root`
     /// and cleans whatever an interrupted run left behind.
     pub fn open(config: Config) -> Result<SharedDaemon, StoreError> {
+        crate::containers::engine::runtime_wrappers::write_all(
+            &config,
+            crate::containers::engine::launcher::find_binary,
+        )
+        .map_err(|e| StoreError::io("writing the scripts of runtimes with arguments", e))?;
         let engine = Arc::new(crate::containers::engine::EngineClient::for_daemon(&config));
         let environment = Arc::new(crate::containers::environment::HostEnvironment::default());
         Daemon::open_with(config, engine, environment)

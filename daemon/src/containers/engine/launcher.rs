@@ -61,7 +61,8 @@ pub fn command_args(config: &Config) -> Vec<String> {
     ];
     for (name, runtime) in &config.runtimes {
         args.push("--runtime".into());
-        args.push(format!("{name}={}", find_binary(&runtime.path).display()));
+        let binary = super::runtime_wrappers::binary_for(config, name, runtime, find_binary);
+        args.push(format!("{name}={}", binary.display()));
     }
     if config.debug {
         args.push("--debug".into());

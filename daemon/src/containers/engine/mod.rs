@@ -8,6 +8,7 @@
 pub mod client;
 pub mod fake;
 pub mod launcher;
+pub mod runtime_wrappers;
 
 use std::future::Future;
 use std::pin::Pin;
