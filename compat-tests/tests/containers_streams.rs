@@ -132,5 +132,29 @@ fn attached_exec_codes_stdin_and_tty() {
         "{}",
         stdout(&out)
     );
+    // A user the container does not have: the start answers 200 and the stream says
+    // why, the exec ends with 126, as dockerd's.
+    let out = d.docker(&["exec", "-u", "nosuchuser", "box", "true"]);
+    assert_eq!(out.status.code(), Some(126), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "unable to find user nosuchuser: no matching entries in passwd file\r\n"
+    );
+    assert_eq!(stderr(&out), "");
+    let out = d.docker(&["exec", "-t", "-u", "nosuchuser", "box", "true"]);
+    assert_eq!(out.status.code(), Some(126), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("unable to find user nosuchuser"),
+        "{}",
+        stdout(&out)
+    );
+    // Detached, there is no stream: the error is the answer.
+    let out = d.docker(&["exec", "-d", "-u", "nosuchuser", "box", "true"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("unable to find user nosuchuser"),
+        "{}",
+        stderr(&out)
+    );
     d.docker_ok(&["rm", "-f", "box"]);
 }

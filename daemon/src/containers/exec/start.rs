@@ -6,7 +6,9 @@
 //! exit code is recorded (the CLI inspects the exec the moment the stream ends). The
 //! start request's `Tty` decides the stream's framing, as dockerd's router does; the
 //! process has a terminal if it was created with one. After the detach keys the
-//! connection is closed at once.
+//! connection is closed at once. An attached exec whose process cannot be prepared
+//! (an unknown `--user`, …) gets its 200 and the reason on its stdout, and ends with
+//! 126, as dockerd's router writes `ContainerExecStart`'s error after the hijack.
 use std::path::PathBuf;
 
 use bollard_stubs::models::ExecStartConfig;
@@ -52,8 +54,16 @@ pub struct ExecSession {
     daemon: SharedDaemon,
     exec: Exec,
     c: Container,
-    socket: PathBuf,
+    plan: Plan,
     opts: AttachOptions,
+}
+
+/// What the session does once the client's connection is taken over.
+enum Plan {
+    /// Connect to the shim's attach socket, start the process, proxy.
+    Run { socket: PathBuf },
+    /// Say why the exec cannot start (it ended with 126), as dockerd's router does.
+    Refuse(ContainerError),
 }
 
 /// Checks, registers the process with the task, and starts it now when detached (to
@@ -68,20 +78,26 @@ pub async fn start(daemon: &SharedDaemon, exec_id: &str, req: StartRequest) -> R
 
 async fn start_now(daemon: &SharedDaemon, exec_id: &str, req: StartRequest) -> Result<Started> {
     let (exec, c) = begin(daemon, exec_id)?;
-    prepare(daemon, &exec, &c).await?;
+    let prepared = prepare(daemon, &exec, &c).await;
     if req.detach {
+        prepared?;
         launch(daemon, &exec, &c).await?;
         return Ok(Started::Detached);
     }
-    let socket = match attach_socket(daemon, &c).await {
-        Ok(s) => s,
-        Err(e) => {
-            daemon.execs.finish(&exec.id, 126);
-            return Err(e);
-        }
-    };
     let keys = streams::parse_exec_detach_keys(exec.config.detach_keys.as_deref().unwrap_or(""))
         .map_err(|e| ContainerError::Invalid(e.to_string()))?;
+    // dockerd hijacks the connection before it prepares the process: what keeps an
+    // attached exec from starting (an unknown user, …) is said on the stream.
+    let plan = match prepared {
+        Ok(()) => match attach_socket(daemon, &c).await {
+            Ok(socket) => Plan::Run { socket },
+            Err(e) => {
+                daemon.execs.finish(&exec.id, 126);
+                Plan::Refuse(e)
+            }
+        },
+        Err(e) => Plan::Refuse(e),
+    };
     let opts = AttachOptions {
         exec_id: Some(exec.id.clone()),
         stdin: exec.attach_stdin(),
@@ -99,7 +115,7 @@ async fn start_now(daemon: &SharedDaemon, exec_id: &str, req: StartRequest) -> R
         daemon: daemon.clone(),
         exec,
         c,
-        socket,
+        plan,
         opts,
     })))
 }
@@ -199,22 +215,29 @@ impl ExecSession {
             daemon,
             exec,
             c,
-            socket,
+            plan,
             opts,
         } = self;
         let raw = opts.client_raw();
+        let socket = match plan {
+            Plan::Run { socket } => socket,
+            Plan::Refuse(e) => {
+                say(&mut client, raw, &e.to_string()).await;
+                return Err(e);
+            }
+        };
         let exit_code = daemon.execs.exit_code(&exec.id);
         let shim = match streams::connect_shim(&socket, &opts).await {
             Ok(s) => s,
             Err(e) => {
                 daemon.execs.finish(&exec.id, 126);
-                failed(&mut client, raw, &e.to_string()).await;
+                say(&mut client, raw, &format!("OCI runtime exec failed: {e}")).await;
                 return Err(ContainerError::Internal(e.to_string()));
             }
         };
         if let Err(e) = launch(&daemon, &exec, &c).await {
             tracing::debug!(exec = %exec.id, "exec start: {e}");
-            failed(&mut client, raw, &e.to_string()).await;
+            say(&mut client, raw, &format!("OCI runtime exec failed: {e}")).await;
             return Err(e);
         }
         let engine = daemon.engine.clone();
@@ -246,8 +269,8 @@ impl ExecSession {
 }
 
 /// As dockerd: an exec that cannot start says why on the client's stdout.
-async fn failed<C: AsyncWrite + Unpin>(client: &mut C, raw: bool, message: &str) {
-    let text = format!("OCI runtime exec failed: {message}\r\n");
+async fn say<C: AsyncWrite + Unpin>(client: &mut C, raw: bool, message: &str) {
+    let text = format!("{message}\r\n");
     let data = if raw {
         bytes::Bytes::from(text)
     } else {
