@@ -113,6 +113,67 @@ fn endpoint_settings_are_kept_and_applied() {
     cleanup_network(d.dir.path());
 }
 
+/// A container that never started shows its networks as the client gave them: no
+/// NetworkID (dockerd fills it in when it connects the endpoint); a network given by
+/// `network connect` is named at once (DNSNames; the short ID among the Aliases of API
+/// < 1.45), one given at create from the first start, as dockerd's `updateNetworkConfig`.
+#[test]
+fn a_never_started_container_shows_its_networks_as_given() {
+    let f = Fixtures::load();
+    let mut d = Daemon::start();
+    let bb = d.pull_fixture(&f, "busybox");
+    d.docker_ok(&["network", "create", "--subnet", "10.219.22.0/24", "given"]);
+    d.docker_ok(&["network", "create", "--subnet", "10.219.23.0/24", "joined"]);
+    let id = d
+        .docker_ok(&[
+            "create",
+            "--name",
+            "fresh",
+            "--network",
+            "given",
+            "--network-alias",
+            "g",
+            &bb,
+            "sleep",
+            "300",
+        ])
+        .trim()
+        .to_string();
+    let short = &id[..12];
+    d.docker_ok(&["network", "connect", "--alias", "j", "joined", "fresh"]);
+    let n = networks(&d, "fresh");
+    assert_eq!(n["given"]["NetworkID"], "", "{n}");
+    assert_eq!(n["joined"]["NetworkID"], "", "{n}");
+    assert_eq!(n["given"]["DNSNames"], Value::Null, "{n}");
+    assert_eq!(n["joined"]["DNSNames"], json!(["fresh", "j", short]), "{n}");
+    let old = |d: &Daemon| {
+        let (status, v) = api(d, "GET", "/v1.44/containers/fresh/json", None);
+        assert_eq!(status, 200, "{v}");
+        v["NetworkSettings"]["Networks"].clone()
+    };
+    let n = old(&d);
+    assert_eq!(n["given"]["Aliases"], json!(["g"]), "{n}");
+    assert_eq!(n["joined"]["Aliases"], json!(["j", short]), "{n}");
+    // The default bridge of a created container: no NetworkID either.
+    d.docker_ok(&["create", "--name", "plain", &bb, "true"]);
+    assert_eq!(networks(&d, "plain")["bridge"]["NetworkID"], "");
+
+    // Started: every network has its ID and its names.
+    d.docker_ok(&["start", "fresh"]);
+    let ids = |name: &str| d.docker_ok(&["network", "inspect", "-f", "{{.Id}}", name]);
+    let n = networks(&d, "fresh");
+    assert_eq!(n["given"]["NetworkID"], ids("given").trim(), "{n}");
+    assert_eq!(n["joined"]["NetworkID"], ids("joined").trim(), "{n}");
+    assert_eq!(n["given"]["DNSNames"], json!(["fresh", "g", short]), "{n}");
+    let n = old(&d);
+    assert_eq!(n["given"]["Aliases"], json!(["g", short]), "{n}");
+
+    d.docker_ok(&["rm", "-f", "fresh", "plain"]);
+    d.docker_ok(&["network", "rm", "given", "joined"]);
+    d.stop();
+    cleanup_network(d.dir.path());
+}
+
 #[test]
 fn network_inspect_shows_ipam_options_and_auxiliary_addresses() {
     let f = Fixtures::load();

@@ -175,7 +175,8 @@ async fn inspect_route(
     let c = daemon.containers.lookup(&id)?;
     let mut doc = containers::inspect::inspect(&daemon, &c);
     if version.is_some_and(|axum::Extension(v)| v.0 < 45) {
-        crate::networks::settings::add_short_id_aliases(&mut doc, &c);
+        let named = crate::networks::settings::named_at_connect(&daemon, &c);
+        crate::networks::settings::add_short_id_aliases(&mut doc, &c, &named);
     }
     if bool_param(&pairs, "size") {
         doc["SizeRw"] = json!(list::dir_size(&c.upper_dir()));

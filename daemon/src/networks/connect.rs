@@ -45,7 +45,8 @@ pub async fn connect(
             network.name
         )));
     }
-    let request = request_from(&network.id, endpoint_config)?;
+    let mut request = request_from(&network.id, endpoint_config)?;
+    request.named_at_connect = true;
     if network.name == "bridge"
         && (!request.aliases.is_empty() || request.ipv4.is_some() || request.ipv6.is_some())
     {

@@ -40,6 +40,12 @@ pub struct EndpointRequest {
     /// GwPriority, shown as given.
     #[serde(default)]
     pub gw_priority: i64,
+    /// Given by `docker network connect`: dockerd names such an endpoint at once
+    /// (`updateNetworkConfig`: its DNSNames, and the short ID among the Aliases of API
+    /// < 1.45), even on a container that has not started yet; one given at create is
+    /// named at the container's first start.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub named_at_connect: bool,
 }
 
 /// Everything networking remembers of one container.
@@ -157,6 +163,7 @@ pub fn request_from(network_id: &str, config: Option<&Value>) -> Result<Endpoint
         links,
         driver_opts: settings.driver_opts.map(|m| m.into_iter().collect()),
         gw_priority: settings.gw_priority.unwrap_or(0),
+        named_at_connect: false,
     })
 }
 

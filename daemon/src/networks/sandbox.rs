@@ -12,15 +12,17 @@ use super::{events, ports, NetworkError, Result};
 use crate::containers::record::Container;
 use crate::state::Daemon;
 
-/// The names a container answers to on a network's embedded DNS.
-fn dns_names(c: &Container, aliases: &[String]) -> Vec<String> {
+/// The names a container answers to on a network's embedded DNS (`DNSNames`), as
+/// moby's `buildEndpointDNSNames`: name, aliases, short ID, hostname, each once.
+pub(super) fn dns_names(c: &Container, aliases: &[String]) -> Vec<String> {
     let mut names = vec![c.bare_name().to_string()];
     names.extend(aliases.iter().cloned());
     names.push(c.short_id().to_string());
     if let Some(h) = c.config.hostname.as_deref().filter(|h| !h.is_empty()) {
         names.push(h.to_string());
     }
-    names.dedup();
+    let mut seen = std::collections::HashSet::new();
+    names.retain(|n| seen.insert(n.clone()));
     names
 }
 

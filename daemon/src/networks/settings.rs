@@ -1,5 +1,7 @@
 //! A container's networks as inspect (`NetworkSettings`) and `docker ps` show them,
 //! from its endpoint requests, the network records and netd's published ports.
+use std::borrow::Cow;
+
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{json, Value};
 
@@ -37,7 +39,7 @@ pub struct EndpointView<'a> {
     #[serde(rename = "GlobalIPv6PrefixLen")]
     global_ipv6_prefix_len: u8,
     #[serde(rename = "DNSNames")]
-    dns_names: Option<&'a [String]>,
+    dns_names: Option<Cow<'a, [String]>>,
 }
 
 /// `IPAMConfig` as the client gave it (dockerd's omitempty fields); absent when it gave none.
@@ -66,11 +68,22 @@ impl<'a> IpamView<'a> {
 }
 
 impl<'a> EndpointView<'a> {
+    /// Before its first start a container's entries are what the client gave: no
+    /// NetworkID (dockerd fills it in when it connects the endpoint); DNSNames only for
+    /// a network given by `network connect` (see `EndpointRequest::named_at_connect`).
     fn new(
+        c: &'a Container,
         net: Option<&'a NetworkRecord>,
         request: Option<&'a EndpointRequest>,
         ep: Option<&'a EndpointRecord>,
     ) -> EndpointView<'a> {
+        let started = c.state.started_at.is_some();
+        let dns_names = match ep {
+            Some(e) => (!e.dns_names.is_empty()).then_some(Cow::Borrowed(e.dns_names.as_slice())),
+            None => request
+                .filter(|r| r.named_at_connect && net.is_some_and(is_user_defined))
+                .map(|r| Cow::Owned(super::sandbox::dns_names(c, &r.aliases))),
+        };
         EndpointView {
             ipam_config: request.and_then(IpamView::of),
             links: request
@@ -85,7 +98,7 @@ impl<'a> EndpointView<'a> {
                 .unwrap_or(""),
             driver_opts: request.and_then(|r| r.driver_opts.as_ref()),
             gw_priority: request.map_or(0, |r| r.gw_priority),
-            network_id: net.map_or("", |n| n.id.as_str()),
+            network_id: net.filter(|_| started).map_or("", |n| n.id.as_str()),
             endpoint_id: ep.map_or("", |e| e.endpoint_id.as_str()),
             gateway: ep.map_or("", |e| e.gateway.as_str()),
             ip_address: ep.map_or("", |e| e.ip.as_str()),
@@ -93,11 +106,15 @@ impl<'a> EndpointView<'a> {
             ipv6_gateway: ep.map_or("", |e| e.ipv6_gateway.as_str()),
             global_ipv6_address: ep.map_or("", |e| e.ipv6.as_str()),
             global_ipv6_prefix_len: ep.map_or(0, |e| e.ipv6_prefix_len),
-            dns_names: ep
-                .filter(|e| !e.dns_names.is_empty())
-                .map(|e| e.dns_names.as_slice()),
+            dns_names,
         }
     }
+}
+
+/// Networks whose endpoints get DNS names and the short-ID alias (not `bridge`,
+/// `host`, `none`).
+fn is_user_defined(net: &NetworkRecord) -> bool {
+    !matches!(net.name.as_str(), "bridge" | "host" | "none")
 }
 
 /// `NetworkSettings.Networks` of one container, serialized from the network records and
@@ -118,7 +135,10 @@ impl<'a> NetworksView<'a> {
             Mode::Container(_) => {}
             Mode::Host | Mode::None => {
                 let name = if mode == "host" { "host" } else { "none" };
-                entries.push((name, EndpointView::new(records.find(name).ok(), None, None)));
+                entries.push((
+                    name,
+                    EndpointView::new(c, records.find(name).ok(), None, None),
+                ));
             }
             Mode::Network(_) => {
                 if state.is_none() {
@@ -127,14 +147,17 @@ impl<'a> NetworksView<'a> {
                         m => m,
                     };
                     let net = records.find(name).ok();
-                    entries.push((name, EndpointView::new(net, None, None)));
+                    entries.push((name, EndpointView::new(c, net, None, None)));
                 }
                 for r in state.iter().flat_map(|s| s.requests.iter()) {
                     let Ok(net) = records.find(&r.network_id) else {
                         continue;
                     };
                     let ep = net.endpoints.get(&c.id);
-                    entries.push((net.name.as_str(), EndpointView::new(Some(net), Some(r), ep)));
+                    entries.push((
+                        net.name.as_str(),
+                        EndpointView::new(c, Some(net), Some(r), ep),
+                    ));
                 }
             }
         }
@@ -221,14 +244,12 @@ pub fn list_ports(daemon: &Daemon, c: &Container) -> Value {
 /// Before API 1.45 dockerd listed the container's short ID among the `Aliases` of each
 /// user-defined network (docker-compose 1.x looks for it before it reconnects a
 /// container), and its hostname when that differs; since then they are in `DNSNames`
-/// only. dockerd adds them when it connects the endpoint (`updateNetworkConfig`), so a
-/// container created but never started shows its aliases as the client gave them; after
-/// a stop they stay. (A never-started container given a network by `network connect`
-/// has them at once under dockerd; here from its first start.)
-pub fn add_short_id_aliases(inspect: &mut Value, c: &Container) {
-    if c.state.started_at.is_none() {
-        return;
-    }
+/// only. dockerd adds them when it connects the endpoint (`updateNetworkConfig`: at
+/// start, and at `network connect` even to a container that never ran), so a container
+/// created but never started shows its aliases as the client gave them, except on the
+/// networks in `named_at_connect`; after a stop they stay.
+pub fn add_short_id_aliases(inspect: &mut Value, c: &Container, named_at_connect: &[String]) {
+    let started = c.state.started_at.is_some();
     let hostname = c.config.hostname.as_deref().filter(|h| !h.is_empty());
     let Some(networks) = inspect
         .pointer_mut("/NetworkSettings/Networks")
@@ -240,6 +261,9 @@ pub fn add_short_id_aliases(inspect: &mut Value, c: &Container) {
         if matches!(name.as_str(), "bridge" | "host" | "none") {
             continue;
         }
+        if !started && !named_at_connect.contains(name) {
+            continue;
+        }
         let mut aliases: Vec<Value> = ep["Aliases"].as_array().cloned().unwrap_or_default();
         for alias in std::iter::once(c.short_id()).chain(hostname) {
             if !aliases.iter().any(|a| a == alias) {
@@ -248,6 +272,21 @@ pub fn add_short_id_aliases(inspect: &mut Value, c: &Container) {
         }
         ep["Aliases"] = Value::Array(aliases);
     }
+}
+
+/// The names of the networks `network connect` gave container `c` (see
+/// [`add_short_id_aliases`]).
+pub fn named_at_connect(daemon: &Daemon, c: &Container) -> Vec<String> {
+    let Some(state) = daemon.networks.container_state(&c.dir) else {
+        return Vec::new();
+    };
+    let records = daemon.networks.read();
+    state
+        .requests
+        .iter()
+        .filter(|r| r.named_at_connect)
+        .filter_map(|r| records.find(&r.network_id).ok().map(|n| n.name.clone()))
+        .collect()
 }
 
 #[cfg(test)]
@@ -279,7 +318,7 @@ mod short_id_alias_tests {
     fn short_id_added_once_on_user_networks_only() {
         let c = container(json!("2026-01-01T00:00:01Z"), "0123456789ab");
         let mut doc = networks();
-        add_short_id_aliases(&mut doc, &c);
+        add_short_id_aliases(&mut doc, &c, &[]);
         let n = &doc["NetworkSettings"]["Networks"];
         assert_eq!(n["bridge"]["Aliases"], Value::Null);
         assert_eq!(n["app"]["Aliases"], json!(["web", "0123456789ab"]));
@@ -289,11 +328,21 @@ mod short_id_alias_tests {
     #[test]
     fn a_hostname_is_an_alias_too_and_nothing_before_the_first_start() {
         let mut doc = networks();
-        add_short_id_aliases(&mut doc, &container(json!("2026-01-01T00:00:01Z"), "myh"));
+        add_short_id_aliases(
+            &mut doc,
+            &container(json!("2026-01-01T00:00:01Z"), "myh"),
+            &[],
+        );
         let n = &doc["NetworkSettings"]["Networks"];
         assert_eq!(n["app"]["Aliases"], json!(["web", "0123456789ab", "myh"]));
         let mut doc = networks();
-        add_short_id_aliases(&mut doc, &container(Value::Null, "myh"));
+        add_short_id_aliases(&mut doc, &container(Value::Null, "myh"), &[]);
         assert_eq!(doc, networks());
+        // Given by `network connect` before the first start: named at once.
+        let mut doc = networks();
+        add_short_id_aliases(&mut doc, &container(Value::Null, "myh"), &["other".into()]);
+        let n = &doc["NetworkSettings"]["Networks"];
+        assert_eq!(n["app"]["Aliases"], json!(["web"]));
+        assert_eq!(n["other"]["Aliases"], json!(["0123456789ab", "myh"]));
     }
 }
