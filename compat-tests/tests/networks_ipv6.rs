@@ -166,6 +166,88 @@ fn a_user_network_with_ipv6() {
     assert_eq!(links.len(), 1, "only the default bridge: {links:?}");
 }
 
+/// `--aux-address` in an IPv6 subnet: shown in the subnet's IPAM config, reserved (the
+/// first container gets the next address, `--ip6` on it is refused), as the IPv4 ones.
+#[test]
+fn ipv6_auxiliary_addresses_are_reserved_never_leased() {
+    let f = Fixtures::load();
+    let mut d = Daemon::start();
+    let bb = d.pull_fixture(&f, "busybox");
+    let prefix = ula(3);
+    let subnet = format!("{prefix}/64");
+    let aux = format!("r6={prefix}2");
+    d.docker_ok(&[
+        "network",
+        "create",
+        "--ipv6",
+        "--subnet",
+        &subnet,
+        "--aux-address",
+        &aux,
+        "v6aux",
+    ]);
+    let config: Value = serde_json::from_str(&d.docker_ok(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{json .IPAM.Config}}",
+        "v6aux",
+    ]))
+    .expect("json");
+    let v6 = config
+        .as_array()
+        .expect("config")
+        .iter()
+        .find(|c| c["Subnet"] == subnet.as_str())
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        v6["AuxiliaryAddresses"],
+        json!({"r6": format!("{prefix}2")}),
+        "{config}"
+    );
+    let out = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "v6aux",
+        &bb,
+        "ip",
+        "-6",
+        "-o",
+        "addr",
+        "show",
+        "eth0",
+    ]);
+    assert!(out.contains(&format!("inet6 {prefix}3/64")), "{out}");
+    let taken = format!("{prefix}2");
+    let err = d.docker_err(&[
+        "run",
+        "--rm",
+        "--network",
+        "v6aux",
+        "--ip6",
+        &taken,
+        &bb,
+        "true",
+    ]);
+    assert!(err.contains("Address already in use"), "{err}");
+
+    d.docker_ok(&["network", "rm", "v6aux"]);
+    // Outside the subnet (the CLI would not send it): dockerd's words.
+    let body = json!({"Name": "v6bad", "EnableIPv6": true, "IPAM": {"Config": [
+        {"Subnet": subnet, "AuxiliaryAddresses": {"r7": format!("{}2", ula(4))}}]}});
+    let r = d.api("POST", "/networks/create", Some(&body.to_string()));
+    assert!(
+        r.text().contains("must belong to the master pool"),
+        "{}",
+        r.text()
+    );
+    assert_ne!(r.status, 201);
+    d.stop();
+    cleanup_network(d.dir.path());
+}
+
 #[test]
 fn the_default_bridge_with_ipv6_and_fixed_cidr_v6() {
     let f = Fixtures::load();

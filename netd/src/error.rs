@@ -54,11 +54,11 @@ pub enum Error {
     #[error("auxiliary address: ({name}:{ip}) must belong to the master pool: {subnet}")]
     AuxOutOfPool {
         name: String,
-        ip: Ipv4Addr,
-        subnet: Ipv4Net,
+        ip: IpAddr,
+        subnet: ipnet::IpNet,
     },
     #[error("failed to allocate secondary ip address ({name}:{ip}): Address already in use")]
-    AuxInUse { name: String, ip: Ipv4Addr },
+    AuxInUse { name: String, ip: IpAddr },
     #[error("no configured subnet or ip-range contain the IP address {0}")]
     AddressOutOfRange(IpAddr),
     #[error("no such network in the address store: {0}")]

@@ -1,8 +1,7 @@
 //! A network's IPAM as the API gives and shows it: the request's `IPAM.Config` entries
-//! (one IPv4 and one IPv6 subnet at most, each with Gateway, IPRange and, for IPv4,
+//! (one IPv4 and one IPv6 subnet at most, each with Gateway, IPRange and
 //! AuxiliaryAddresses) into netd's pool request, with dockerd's messages; and what netd
 //! gave back into the record's entries that inspect shows.
-use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
@@ -114,10 +113,12 @@ fn ipv6_entry(
         })?;
         request.ip_range6 = Some(range);
     }
-    if entry.aux_addresses.as_ref().is_some_and(|a| !a.is_empty()) {
-        return Err(NetworkError::Invalid(
-            "Berth keeps auxiliary addresses of IPv4 subnets only".into(),
-        ));
+    // netd refuses one outside the subnet or already taken, with dockerd's words.
+    for (name, value) in entry.aux_addresses.iter().flatten() {
+        let ip: Ipv6Addr = value.trim().parse().map_err(|_| {
+            NetworkError::Invalid(format!("invalid auxiliary address {name}={value}"))
+        })?;
+        request.aux6.push((name.clone(), ip));
     }
     Ok(())
 }
@@ -139,7 +140,11 @@ pub fn configs_of(info: &netd::NetworkInfo, pool: &netd::ipam::PoolRequest) -> V
             subnet: subnet.to_string(),
             gateway: gateway.to_string(),
             ip_range: range.map(|r| r.to_string()),
-            aux_addresses: BTreeMap::new(),
+            aux_addresses: pool
+                .aux6
+                .iter()
+                .map(|(name, ip)| (name.clone(), ip.to_string()))
+                .collect(),
         });
     }
     out
@@ -169,6 +174,11 @@ pub fn request_of(configs: &[IpamConfig], enable_ipv6: bool) -> netd::ipam::Pool
                 pool.subnet6 = Some(subnet);
                 pool.gateway6 = c.gateway.parse().ok();
                 pool.ip_range6 = c.ip_range.as_ref().and_then(|r| r.parse().ok());
+                pool.aux6 = c
+                    .aux_addresses
+                    .iter()
+                    .filter_map(|(n, ip)| Some((n.clone(), ip.parse().ok()?)))
+                    .collect();
             }
             Err(_) => {}
         }
@@ -207,5 +217,39 @@ mod tests {
         assert!(only_flag.ipv6 && only_flag.subnet6.is_none());
         let err = pool_request(&[entry("fd42::/64", "10.0.0.1")], true).unwrap_err();
         assert!(err.to_string().contains("invalid gateway"), "{err}");
+    }
+
+    #[test]
+    fn auxiliary_addresses_of_both_families() {
+        let aux = |pairs: &[(&str, &str)]| {
+            Some(
+                pairs
+                    .iter()
+                    .map(|(n, ip)| (n.to_string(), ip.to_string()))
+                    .collect(),
+            )
+        };
+        let entries = [
+            IpamPoolRequest {
+                aux_addresses: aux(&[("r4", "10.1.0.2")]),
+                ..entry("10.1.0.0/24", "")
+            },
+            IpamPoolRequest {
+                aux_addresses: aux(&[("r6", "fd42::2")]),
+                ..entry("fd42::/64", "")
+            },
+        ];
+        let req = pool_request(&entries, false).unwrap();
+        assert_eq!(req.aux, [("r4".to_string(), Ipv4Addr::new(10, 1, 0, 2))]);
+        assert_eq!(req.aux6, [("r6".to_string(), "fd42::2".parse().unwrap())]);
+        let bad = [IpamPoolRequest {
+            aux_addresses: aux(&[("r6", "10.1.0.2")]),
+            ..entry("fd42::/64", "")
+        }];
+        let err = pool_request(&bad, false).unwrap_err();
+        assert!(
+            err.to_string().contains("invalid auxiliary address"),
+            "{err}"
+        );
     }
 }

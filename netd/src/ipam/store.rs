@@ -27,6 +27,8 @@ pub struct PoolRequest {
     pub subnet6: Option<Ipv6Net>,
     pub gateway6: Option<Ipv6Addr>,
     pub ip_range6: Option<Ipv6Net>,
+    /// Auxiliary addresses of the IPv6 subnet: reserved, never leased.
+    pub aux6: Vec<(String, Ipv6Addr)>,
 }
 
 /// One network's addresses.
@@ -183,17 +185,23 @@ impl Ipam {
             if !subnet.contains(ip) {
                 return Err(Error::AuxOutOfPool {
                     name: name.clone(),
-                    ip: *ip,
-                    subnet,
+                    ip: (*ip).into(),
+                    subnet: subnet.into(),
                 });
             }
             if !pool.is_free(*ip) {
                 return Err(Error::AuxInUse {
                     name: name.clone(),
-                    ip: *ip,
+                    ip: (*ip).into(),
                 });
             }
             pool.reserved.insert(*ip);
+        }
+        if !request.aux6.is_empty() {
+            let v6 = pool.v6.as_mut().ok_or_else(|| {
+                Error::InvalidSubnet("auxiliary IPv6 addresses without an IPv6 subnet".into())
+            })?;
+            v6.reserve(&request.aux6)?;
         }
         self.state
             .networks

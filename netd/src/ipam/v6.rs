@@ -5,7 +5,7 @@
 //! first address; containers get the next free ones in order (no MAC-derived addresses,
 //! as dockerd 26+), or the one asked with `--ip6`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv6Addr;
 
 use ipnet::Ipv6Net;
@@ -86,6 +86,9 @@ pub struct Pool6 {
     /// Address -> endpoint (container) id.
     #[serde(default)]
     pub leases: BTreeMap<Ipv6Addr, String>,
+    /// Auxiliary addresses: reserved, never leased.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub reserved: BTreeSet<Ipv6Addr>,
 }
 
 impl Pool6 {
@@ -114,7 +117,30 @@ impl Pool6 {
             gateway,
             ip_range: ip_range.map(|r| r.trunc()),
             leases: BTreeMap::new(),
+            reserved: BTreeSet::new(),
         })
+    }
+
+    /// Reserves auxiliary addresses (`--aux-address` of the IPv6 subnet), as libnetwork's
+    /// default IPAM: inside the subnet, and not an address already taken.
+    pub fn reserve(&mut self, aux: &[(String, Ipv6Addr)]) -> Result<()> {
+        for (name, ip) in aux {
+            if !self.subnet.contains(ip) {
+                return Err(Error::AuxOutOfPool {
+                    name: name.clone(),
+                    ip: (*ip).into(),
+                    subnet: self.subnet.into(),
+                });
+            }
+            if !self.is_free(*ip) {
+                return Err(Error::AuxInUse {
+                    name: name.clone(),
+                    ip: (*ip).into(),
+                });
+            }
+            self.reserved.insert(*ip);
+        }
+        Ok(())
     }
 
     /// The gateway with the subnet's prefix, as the bridge carries it.
@@ -123,7 +149,10 @@ impl Pool6 {
     }
 
     fn is_free(&self, ip: Ipv6Addr) -> bool {
-        ip != self.gateway && ip != self.subnet.network() && !self.leases.contains_key(&ip)
+        ip != self.gateway
+            && ip != self.subnet.network()
+            && !self.leases.contains_key(&ip)
+            && !self.reserved.contains(&ip)
     }
 
     /// Leases `wanted` or the next free address to `endpoint_id` (its own again when
@@ -202,6 +231,26 @@ mod tests {
             Err(Error::AddressOutOfRange(_))
         ));
         assert!(Pool6::new(net("fd42:1::/64"), Some("fd43::1".parse().unwrap()), None).is_err());
+    }
+
+    #[test]
+    fn auxiliary_addresses_are_reserved_never_leased() {
+        let ip = |s: &str| s.parse::<Ipv6Addr>().unwrap();
+        let mut p = Pool6::new(net("fd42:3::/64"), None, None).unwrap();
+        p.reserve(&[("r".into(), ip("fd42:3::2")), ("s".into(), ip("fd42:3::3"))])
+            .unwrap();
+        assert_eq!(p.lease("a", None).unwrap(), ip("fd42:3::4"));
+        assert!(matches!(
+            p.lease("b", Some(ip("fd42:3::2"))),
+            Err(Error::AddressInUse(_))
+        ));
+        let err = p.reserve(&[("t".into(), ip("fd43::2"))]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "auxiliary address: (t:fd43::2) must belong to the master pool: fd42:3::/64"
+        );
+        let err = p.reserve(&[("g".into(), ip("fd42:3::1"))]).unwrap_err();
+        assert!(matches!(err, Error::AuxInUse { .. }), "{err}");
     }
 
     #[test]
