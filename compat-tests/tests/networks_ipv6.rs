@@ -248,6 +248,47 @@ fn ipv6_auxiliary_addresses_are_reserved_never_leased() {
     cleanup_network(d.dir.path());
 }
 
+/// dockerd 26+: a container's interface to a network without IPv6 has IPv6 off (no
+/// link-local address); one to a network with IPv6 keeps it; `lo` keeps `::1`.
+#[test]
+fn ipv6_is_off_on_interfaces_of_networks_without_it() {
+    let f = Fixtures::load();
+    let mut d = Daemon::start();
+    let bb = d.pull_fixture(&f, "busybox");
+    let prefix = ula(5);
+    let subnet = format!("{prefix}/64");
+    d.docker_ok(&["network", "create", "--ipv6", "--subnet", &subnet, "v6on"]);
+    d.docker_ok(&["run", "-d", "--name", "two", &bb, "sleep", "300"]);
+    d.docker_ok(&["network", "connect", "v6on", "two"]);
+    let sysctl = |ifname: &str| {
+        d.docker_ok(&[
+            "exec",
+            "two",
+            "cat",
+            &format!("/proc/sys/net/ipv6/conf/{ifname}/disable_ipv6"),
+        ])
+        .trim()
+        .to_string()
+    };
+    assert_eq!(
+        sysctl("eth0"),
+        "1",
+        "eth0 is on the default bridge (no IPv6)"
+    );
+    assert_eq!(sysctl("eth1"), "0", "eth1 is on v6on");
+    let eth0 = d.docker_ok(&["exec", "two", "ip", "-6", "-o", "addr", "show", "eth0"]);
+    assert_eq!(eth0.trim(), "", "no IPv6 address on eth0");
+    let eth1 = d.docker_ok(&["exec", "two", "ip", "-6", "-o", "addr", "show", "eth1"]);
+    assert!(eth1.contains(&format!("inet6 {prefix}2/64")), "{eth1}");
+    let lo = d.docker_ok(&["exec", "two", "ip", "-6", "-o", "addr", "show", "lo"]);
+    assert!(lo.contains("inet6 ::1/128"), "{lo}");
+
+    d.docker_ok(&["rm", "-f", "two"]);
+    d.docker_ok(&["network", "rm", "v6on"]);
+    d.stop();
+    cleanup_network(d.dir.path());
+}
+
 #[test]
 fn the_default_bridge_with_ipv6_and_fixed_cidr_v6() {
     let f = Fixtures::load();

@@ -1,6 +1,7 @@
 //! The few sysctls netd sets, as dockerd does: IPv4 forwarding, and
 //! route_localnet on each bridge so ports published on 127.0.0.1 are DNATed
-//! to containers (dockerd's `--userland-proxy=false` way).
+//! to containers (dockerd's `--userland-proxy=false` way); IPv6 off on a
+//! container's interface to a network without IPv6 (dockerd 26+).
 
 use crate::error::{Error, Result};
 
@@ -27,6 +28,19 @@ pub fn enable_ipv6_on(bridge: &str) -> Result<()> {
     write(
         &format!("/proc/sys/net/ipv6/conf/{bridge}/disable_ipv6"),
         "0",
+    )
+}
+
+/// net.ipv6.conf.<ifname>.disable_ipv6 = 1 in the namespace of the calling thread (run
+/// it with `netns::run_in`): a container's interface to a network without IPv6 gets no
+/// link-local address, as dockerd 26+ leaves it. Nothing to do on a kernel without IPv6.
+pub fn disable_ipv6_on(ifname: &str) -> Result<()> {
+    if !std::path::Path::new("/proc/sys/net/ipv6").exists() {
+        return Ok(());
+    }
+    write(
+        &format!("/proc/sys/net/ipv6/conf/{ifname}/disable_ipv6"),
+        "1",
     )
 }
 

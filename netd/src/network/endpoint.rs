@@ -9,6 +9,7 @@ use rtnetlink::Handle;
 use crate::error::{Error, Result};
 use crate::netns::{self, NetnsPath};
 use crate::network::link::{self, VethSpec};
+use crate::sysctl;
 
 /// What one container interface gets.
 #[derive(Debug, Clone)]
@@ -105,15 +106,23 @@ pub async fn attach(host: &Handle, config: &EndpointConfig) -> Result<Endpoint> 
     let mut addresses = vec![IpNet::V4(config.address)];
     addresses.extend(config.address6.map(IpNet::V6));
     addresses.extend(config.extra_addresses.iter().copied());
-    if let Err(e) = link::configure_inside(
-        &inside,
-        &config.ifname,
-        &addresses,
-        config.gateway,
-        config.gateway6,
-    )
-    .await
-    {
+    let configured = async {
+        // dockerd 26+: no IPv6 on an interface that has no IPv6 address to carry (set
+        // before the link goes up, so it never gets a link-local one).
+        if !addresses.iter().any(|a| matches!(a, IpNet::V6(_))) {
+            let ifname = config.ifname.clone();
+            netns::run_in(&config.netns, move || sysctl::disable_ipv6_on(&ifname))?;
+        }
+        link::configure_inside(
+            &inside,
+            &config.ifname,
+            &addresses,
+            config.gateway,
+            config.gateway6,
+        )
+        .await
+    };
+    if let Err(e) = configured.await {
         let _ = link::delete(host, &host_ifname).await;
         return Err(e);
     }
