@@ -1,7 +1,8 @@
 //! A running container disconnected from a network and connected again, and on several
 //! networks at once: one embedded DNS listener per container namespace answers for every
 //! network the container shares with others; connect and disconnect change what it
-//! answers, never whether it listens (dockerd's one resolver per sandbox).
+//! answers, never whether it listens (dockerd's one resolver per sandbox). The default
+//! route goes through the network of the highest GwPriority, then the first by name.
 mod common;
 
 use std::net::Ipv4Addr;
@@ -96,4 +97,77 @@ fn a_running_container_reconnects_and_resolves_on_every_network_it_shares() {
         cleanup_network(d.dir.path())
     };
     assert_eq!(links.len(), 1, "only the default bridge: {links:?}");
+}
+
+/// The container's default route goes through the network with the highest GwPriority
+/// (API 1.48), the network name breaking ties (docker-engine-api: "lexicographically
+/// sorted based on their network name"), at start and as networks come and go.
+#[test]
+fn the_default_route_follows_gw_priority_then_the_network_name() {
+    let f = Fixtures::load();
+    let mut d = Daemon::start();
+    let bb = d.pull_fixture(&f, "busybox");
+    d.docker_ok(&["network", "create", "--subnet", "10.219.30.0/24", "gwa"]);
+    d.docker_ok(&["network", "create", "--subnet", "10.219.31.0/24", "gwz"]);
+    let default_via = |name: &str| {
+        let routes = d.docker_ok(&["exec", name, "ip", "-4", "route", "show", "default"]);
+        let via: Vec<String> = routes
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(2).map(str::to_string))
+            .collect();
+        assert_eq!(via.len(), 1, "one default route: {routes}");
+        via[0].clone()
+    };
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "gw",
+        "--network",
+        "gwz",
+        &bb,
+        "sleep",
+        "300",
+    ]);
+    assert_eq!(default_via("gw"), "10.219.31.1");
+    // A network whose name sorts first takes the default route at equal priority...
+    d.docker_ok(&["network", "connect", "gwa", "gw"]);
+    assert_eq!(default_via("gw"), "10.219.30.1");
+    // ...and gives it back when it goes.
+    d.docker_ok(&["network", "disconnect", "gwa", "gw"]);
+    assert_eq!(default_via("gw"), "10.219.31.1");
+    // A lower priority does not take it; a higher one does.
+    d.docker_ok(&["network", "connect", "--gw-priority", "-1", "gwa", "gw"]);
+    assert_eq!(default_via("gw"), "10.219.31.1");
+    d.docker_ok(&["network", "disconnect", "gwa", "gw"]);
+    d.docker_ok(&["network", "connect", "--gw-priority", "7", "gwa", "gw"]);
+    assert_eq!(default_via("gw"), "10.219.30.1");
+
+    // At start: the priority given at create.
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "gw2",
+        "--network",
+        "name=gwa",
+        "--network",
+        "name=gwz,gw-priority=3",
+        &bb,
+        "sleep",
+        "300",
+    ]);
+    assert_eq!(default_via("gw2"), "10.219.31.1");
+    let n = d.docker_ok(&[
+        "inspect",
+        "-f",
+        "{{json .NetworkSettings.Networks.gwz.GwPriority}}",
+        "gw2",
+    ]);
+    assert_eq!(n.trim(), "3");
+
+    d.docker_ok(&["rm", "-f", "gw", "gw2"]);
+    d.docker_ok(&["network", "rm", "gwa", "gwz"]);
+    d.stop();
+    cleanup_network(d.dir.path());
 }

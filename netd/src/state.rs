@@ -48,6 +48,12 @@ pub struct EndpointRecord {
     /// Whether the container's default route goes through this endpoint's gateway.
     #[serde(default)]
     pub default_route: bool,
+    /// Whether its IPv6 default route does (see `manager::gateway`).
+    #[serde(default)]
+    pub default_route6: bool,
+    /// `GwPriority`: the endpoint of the highest gives the default routes.
+    #[serde(default)]
+    pub gw_priority: i64,
     /// Legacy links on a user-defined network: (alias, linked container id).
     #[serde(default)]
     pub links: Vec<(String, String)>,

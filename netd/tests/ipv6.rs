@@ -137,7 +137,7 @@ async fn ipv6_network(backend: Box<dyn FirewallBackend>, dir: &Path) {
                 names: vec![name.into()],
                 links: Vec::new(),
                 link_local: Vec::new(),
-                default_route: true,
+                gw_priority: 0,
             })
             .await
             .unwrap();

@@ -43,7 +43,7 @@ fn connect_req(
         ip6: None,
         mac: None,
         names: names.iter().map(|s| s.to_string()).collect(),
-        default_route: true,
+        gw_priority: 0,
         links: Vec::new(),
         link_local: Vec::new(),
     }

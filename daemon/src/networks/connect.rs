@@ -62,8 +62,8 @@ pub async fn connect(
     let live = running_ns.is_some();
     if let Some(ns) = running_ns {
         let netd = daemon.networks.netd()?;
-        let (ifname, default_route) = netd.next_endpoint(&c.id)?;
-        sandbox::attach(daemon, c, &ns, &request, &ifname, default_route).await?;
+        let ifname = netd.next_endpoint(&c.id)?;
+        sandbox::attach(daemon, c, &ns, &request, &ifname).await?;
         state.connected.push(network.id.clone());
         if network.name != "bridge" {
             // One embedded DNS per namespace: started by the first network that has it,

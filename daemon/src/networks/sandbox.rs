@@ -33,7 +33,6 @@ pub(super) async fn attach(
     ns: &NetnsPath,
     request: &EndpointRequest,
     ifname: &str,
-    default_route: bool,
 ) -> Result<EndpointRecord> {
     let netd = daemon.networks.netd()?;
     let network = daemon.networks.find(&request.network_id)?;
@@ -76,7 +75,7 @@ pub(super) async fn attach(
             } else {
                 Vec::new()
             },
-            default_route,
+            gw_priority: request.gw_priority,
             links: if user_defined {
                 super::links::endpoint_links(daemon, &request.links)
             } else {
@@ -233,7 +232,7 @@ async fn connect_all(
     }
     let mut first_ip = None;
     for (index, request) in state.requests.iter().enumerate() {
-        let ep = attach(daemon, c, ns, request, &format!("eth{index}"), index == 0).await?;
+        let ep = attach(daemon, c, ns, request, &format!("eth{index}")).await?;
         if index == 0 {
             first_ip = Some((ep.ip.clone(), ep.ipv6.clone()));
         }

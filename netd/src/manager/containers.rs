@@ -29,7 +29,7 @@ impl Netd {
             });
         }
         let pool = self.pool(&req.network_id)?;
-        let (ip, ip6, has_v6_elsewhere) = {
+        let (ip, ip6) = {
             let mut inner = self.lock()?;
             let ip = inner
                 .ipam
@@ -44,28 +44,18 @@ impl Netd {
                     return Err(e);
                 }
             };
-            let has_v6_elsewhere = inner
-                .state
-                .networks
-                .values()
-                .filter_map(|n| n.endpoints.get(&req.container_id))
-                .any(|ep| ep.ip6.is_some());
-            (ip, ip6, has_v6_elsewhere)
+            (ip, ip6)
         };
         let v6 = pool.v6.as_ref().zip(ip6);
         let address6 =
             v6.map(|(p, ip6)| Ipv6Net::new(ip6, p.subnet.prefix_len()).unwrap_or(p.subnet));
-        // The IPv6 default route: through the network of the IPv4 one, or the first
-        // network with IPv6 (dockerd 26+ chooses a gateway per family).
-        let gateway6 = v6
-            .filter(|_| !record.internal && (req.default_route || !has_v6_elsewhere))
-            .map(|(p, _)| p.gateway);
+        // The default routes come once the endpoint is recorded (`update_gateways`).
         let config = EndpointConfig {
             netns: req.netns.clone(),
             bridge: record.bridge.clone(),
             ifname: req.ifname.clone(),
             address: Ipv4Net::new(ip, pool.subnet.prefix_len()).unwrap_or(pool.subnet),
-            gateway: (req.default_route && !record.internal).then_some(pool.gateway),
+            gateway: None,
             mtu: record.mtu,
             mac: req.mac,
             extra_addresses: req
@@ -74,7 +64,7 @@ impl Netd {
                 .map(|ip| IpNet::V4(Ipv4Net::new(*ip, 16).unwrap_or_else(|_| Ipv4Net::from(*ip))))
                 .collect(),
             address6,
-            gateway6,
+            gateway6: None,
         };
         let endpoint = match network::attach(&self.host, &config).await {
             Ok(ep) => ep,
@@ -95,15 +85,21 @@ impl Netd {
             mac: endpoint.mac,
             names: req.names.clone(),
             netns: req.netns.path().to_path_buf(),
-            default_route: config.gateway.is_some(),
+            default_route: false,
+            default_route6: false,
+            gw_priority: req.gw_priority,
             links: req.links.clone(),
         };
         self.add_names(&record, &req.container_id, &ep);
-        let mut inner = self.lock()?;
-        if let Some(net) = inner.state.networks.get_mut(&req.network_id) {
-            net.endpoints.insert(req.container_id.clone(), ep);
+        {
+            let mut inner = self.lock()?;
+            if let Some(net) = inner.state.networks.get_mut(&req.network_id) {
+                net.endpoints.insert(req.container_id.clone(), ep);
+            }
+            self.save(&inner)?;
         }
-        self.save(&inner)?;
+        self.update_gateways(&req.container_id, req.netns.path())
+            .await?;
         Ok(Connected {
             endpoint,
             gateway: pool.gateway,
@@ -112,10 +108,9 @@ impl Netd {
         })
     }
 
-    /// The interface name and default-route choice for a container's next endpoint
-    /// (`docker network connect` of a running container): the first `ethN` its namespace
-    /// does not use, and the default route when no endpoint of its gives one.
-    pub fn next_endpoint(&self, container_id: &str) -> Result<(String, bool)> {
+    /// The interface name of a container's next endpoint (`docker network connect` of a
+    /// running container): the first `ethN` its namespace does not use.
+    pub fn next_endpoint(&self, container_id: &str) -> Result<String> {
         let inner = self.lock()?;
         let mine: Vec<&EndpointRecord> = inner
             .state
@@ -123,11 +118,10 @@ impl Netd {
             .values()
             .filter_map(|n| n.endpoints.get(container_id))
             .collect();
-        let ifname = (0..)
+        Ok((0..)
             .map(|i| format!("eth{i}"))
             .find(|name| !mine.iter().any(|ep| ep.ifname == *name))
-            .unwrap_or_else(|| "eth0".into());
-        Ok((ifname, !mine.iter().any(|ep| ep.default_route)))
+            .unwrap_or_else(|| "eth0".into()))
     }
 
     pub(super) fn add_names(&self, net: &NetworkRecord, container: &str, ep: &EndpointRecord) {
@@ -177,41 +171,9 @@ impl Netd {
         };
         if let (true, Some(ep)) = (container_running, ep) {
             network::link::delete(&self.host, &ep.host_ifname).await?;
-            if ep.default_route {
-                self.move_default_route(container_id, &ep.netns).await?;
-            }
+            self.update_gateways(container_id, &ep.netns).await?;
         }
         Ok(())
-    }
-
-    /// The endpoint that gave the default route went: another endpoint of the container
-    /// on a network that reaches out gives it now (dockerd's sandbox updateGateway).
-    async fn move_default_route(&self, container_id: &str, netns: &std::path::Path) -> Result<()> {
-        let next = {
-            let inner = self.lock()?;
-            inner
-                .state
-                .networks
-                .values()
-                .filter(|n| !n.internal && n.endpoints.contains_key(container_id))
-                .find_map(|n| Some((n.id.clone(), inner.ipam.network(&n.id)?.gateway)))
-        };
-        let Some((network_id, gateway)) = next else {
-            return Ok(());
-        };
-        let ns = NetnsPath::existing(netns);
-        let inside = netns::netlink_in(&ns, &tokio::runtime::Handle::current())?;
-        network::link::add_default_route(&inside, gateway).await?;
-        let mut inner = self.lock()?;
-        if let Some(ep) = inner
-            .state
-            .networks
-            .get_mut(&network_id)
-            .and_then(|n| n.endpoints.get_mut(container_id))
-        {
-            ep.default_route = true;
-        }
-        self.save(&inner)
     }
 
     /// Everything of a container that goes (docker rm, or it stopped): its

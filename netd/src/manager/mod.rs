@@ -4,6 +4,7 @@
 
 mod containers;
 mod dns;
+mod gateway;
 mod networks;
 mod publish;
 mod spec;

@@ -109,8 +109,9 @@ pub struct ConnectRequest {
     /// `IPAMConfig.LinkLocalIPs`: more addresses on the interface (IPv4 ones in
     /// 169.254.0.0/16 as /16, as dockerd).
     pub link_local: Vec<Ipv4Addr>,
-    /// Whether this network gives the default route (the first one does).
-    pub default_route: bool,
+    /// `GwPriority`: which of the container's networks gives its default routes (the
+    /// highest; see `manager::gateway` for the ties).
+    pub gw_priority: i64,
 }
 
 /// What connecting gave the container (NetworkSettings.Networks.<name>).

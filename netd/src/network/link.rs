@@ -259,6 +259,36 @@ pub async fn add_default_route6(handle: &Handle, gw: Ipv6Addr) -> Result<()> {
     }
 }
 
+/// The default route of `gw`'s family via `gw`, in place of the one there (the gateway
+/// endpoint changed: dockerd's `updateGateway`).
+pub async fn replace_default_route(handle: &Handle, gw: IpAddr) -> Result<()> {
+    let route = match gw {
+        IpAddr::V4(gw) => RouteMessageBuilder::<Ipv4Addr>::new().gateway(gw).build(),
+        IpAddr::V6(gw) => RouteMessageBuilder::<Ipv6Addr>::new().gateway(gw).build(),
+    };
+    handle
+        .route()
+        .add(route)
+        .replace()
+        .execute()
+        .await
+        .map_err(|e| Error::netlink(format!("default route via {gw}"), e))
+}
+
+/// Removes the IPv4 (or IPv6) default route; none there is fine.
+pub async fn delete_default_route(handle: &Handle, v6: bool) -> Result<()> {
+    let route = if v6 {
+        RouteMessageBuilder::<Ipv6Addr>::new().build()
+    } else {
+        RouteMessageBuilder::<Ipv4Addr>::new().build()
+    };
+    match handle.route().del(route).execute().await {
+        Ok(()) => Ok(()),
+        Err(rtnetlink::Error::NetlinkError(m)) if m.raw_code() == -libc::ESRCH => Ok(()),
+        Err(e) => Err(Error::netlink("removing the default route".to_string(), e)),
+    }
+}
+
 /// The default route via `gw`; one already there is kept (a second network's endpoint:
 /// the first one owns the default route).
 pub async fn add_default_route(handle: &Handle, gw: Ipv4Addr) -> Result<()> {
