@@ -289,6 +289,67 @@ fn ipv6_is_off_on_interfaces_of_networks_without_it() {
     cleanup_network(d.dir.path());
 }
 
+/// `-p [::1]:port:80`: DNAT from the loopback address does not route, so a userland
+/// proxy (as dockerd's docker-proxy) serves it, to the container's IPv6 address or, on
+/// a network without IPv6, its IPv4 one; it goes with the container and comes back
+/// with a daemon that restarts while the container runs.
+#[test]
+fn ports_published_on_ipv6_loopback_answer_there() {
+    let f = Fixtures::load();
+    let mut d = Daemon::start();
+    let httpd = d.pull_fixture(&f, "httpd");
+    let prefix = ula(6);
+    let subnet = format!("{prefix}/64");
+    d.docker_ok(&["network", "create", "--ipv6", "--subnet", &subnet, "v6lo"]);
+    let (p4, p6, plo4) = (free_port(), free_port(), free_port());
+    let on_v4 = format!("[::1]:{p4}:80");
+    let on_v4_lo = format!("127.0.0.1:{plo4}:80");
+    d.docker_ok(&[
+        "run", "-d", "--name", "web4", "-p", &on_v4, "-p", &on_v4_lo, &httpd,
+    ]);
+    let on_v6 = format!("[::1]:{p6}:80");
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web6",
+        "--network",
+        "v6lo",
+        "-p",
+        &on_v6,
+        &httpd,
+    ]);
+    let loopback = |port: u16| http_get6(SocketAddr::from((Ipv6Addr::LOCALHOST, port)));
+    eventually("web4 answers on [::1]", || {
+        loopback(p4).unwrap_or_default().contains(PAGE)
+    });
+    eventually("web6 answers on [::1]", || {
+        loopback(p6).unwrap_or_default().contains(PAGE)
+    });
+    let port = d.docker_ok(&["port", "web4", "80/tcp"]);
+    assert!(port.contains(&format!("[::1]:{p4}")), "{port}");
+    assert!(port.contains(&format!("127.0.0.1:{plo4}")), "{port}");
+
+    // The daemon dies and comes back: the containers ran on, the ports answer again.
+    d.kill9();
+    d.restart_with(&[]);
+    eventually("web6 answers on [::1] after the restart", || {
+        loopback(p6).unwrap_or_default().contains(PAGE)
+    });
+
+    // Gone with the container: the host port is free again.
+    d.docker_ok(&["rm", "-f", "web4", "web6"]);
+    for p in [p4, p6] {
+        assert!(
+            std::net::TcpListener::bind((Ipv6Addr::LOCALHOST, p)).is_ok(),
+            "[::1]:{p} is free again"
+        );
+    }
+    d.docker_ok(&["network", "rm", "v6lo"]);
+    d.stop();
+    cleanup_network(d.dir.path());
+}
+
 #[test]
 fn the_default_bridge_with_ipv6_and_fixed_cidr_v6() {
     let f = Fixtures::load();

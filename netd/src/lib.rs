@@ -13,6 +13,7 @@ pub mod ipam;
 pub mod manager;
 pub mod netns;
 pub mod network;
+pub mod proxy;
 pub mod state;
 pub mod sysctl;
 

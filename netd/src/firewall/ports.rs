@@ -1,7 +1,8 @@
 //! Published ports: parsing `-p [ip:][hostPort[-end]:]containerPort[-end][/proto]`
 //! and reserving host ports. A reservation is a socket bound on the host port
 //! (listening for TCP): it keeps other programs and other containers off the
-//! port while DNAT sends the traffic to the container before it reaches it.
+//! port while DNAT sends the traffic to the container before it reaches it, or
+//! the userland proxy serves it where DNAT cannot (`crate::proxy`).
 //! IPv6 ones are bound IPv6-only, so `0.0.0.0:p` and `[::]:p` are two reservations.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
@@ -101,20 +102,35 @@ pub fn parse_port_specs(spec: &str) -> Result<Vec<PortSpec>> {
     Ok(out)
 }
 
-/// A host port held for a published port; dropping it frees the port.
+/// A host port held for a published port; dropping it frees the port (and stops its
+/// userland proxy, if it has one).
 #[derive(Debug)]
 pub struct PortReservation {
     /// Where it is bound (`0.0.0.0` or `::` for every address).
     pub host_ip: IpAddr,
     pub host_port: u16,
     pub protocol: Protocol,
-    _socket: Held,
+    socket: Held,
+    proxy: Option<crate::proxy::Proxy>,
 }
 
 #[derive(Debug)]
 enum Held {
-    Tcp(#[allow(dead_code)] TcpListener),
-    Udp(#[allow(dead_code)] UdpSocket),
+    Tcp(TcpListener),
+    Udp(UdpSocket),
+}
+
+impl PortReservation {
+    /// Serves the port with the userland proxy towards `to` (see `crate::proxy`), for
+    /// as long as the reservation lives.
+    pub fn start_proxy(&mut self, to: SocketAddr) -> Result<()> {
+        let started = match &self.socket {
+            Held::Tcp(l) => l.try_clone().and_then(|l| crate::proxy::tcp(l, to)),
+            Held::Udp(s) => s.try_clone().and_then(|s| crate::proxy::udp(s, to)),
+        };
+        self.proxy = Some(started.map_err(|e| Error::io("starting the userland proxy", e))?);
+        Ok(())
+    }
 }
 
 /// Hands out host ports: the asked one, one of a range, or an ephemeral one
@@ -154,6 +170,11 @@ impl PortAllocator {
         };
         let socket = Socket::new(Domain::IPV6, kind, None).ok()?;
         socket.set_only_v6(true).ok()?;
+        if protocol == Protocol::Tcp {
+            // As std's TcpListener (and docker-proxy): the connections a proxy on this
+            // port closed (TIME_WAIT) do not keep it from being bound again.
+            socket.set_reuse_address(true).ok()?;
+        }
         socket.bind(&addr.into()).ok()?;
         match protocol {
             Protocol::Tcp => {
@@ -171,7 +192,8 @@ impl PortAllocator {
                 host_ip: ip,
                 host_port: port,
                 protocol,
-                _socket: socket,
+                socket,
+                proxy: None,
             }),
             None => Err(Error::PortAllocated(
                 SocketAddr::from((ip, port)).to_string(),
@@ -197,7 +219,8 @@ impl PortAllocator {
                     host_ip,
                     host_port: port,
                     protocol: spec.protocol,
-                    _socket: socket,
+                    socket,
+                    proxy: None,
                 });
             }
         }

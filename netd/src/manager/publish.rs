@@ -2,9 +2,12 @@
 //!
 //! A port published on no address in particular goes to `0.0.0.0` and, for a
 //! container with an IPv6 address, to `::` on the same host port (dockerd 25+ shows
-//! both); one on an IPv4 or IPv6 address goes to that family only.
+//! both); one on an IPv4 or IPv6 address goes to that family only. Where DNAT cannot
+//! carry the traffic — an IPv6 loopback address, or an IPv6 address for a container
+//! without IPv6 — the userland proxy serves the port instead (`crate::proxy`), to the
+//! container's IPv6 address, else its IPv4 one, as docker-proxy.
 
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 use super::*;
 
@@ -50,20 +53,27 @@ impl Netd {
         }
         let mut published = Vec::new();
         let mut rules = Vec::new();
-        for (spec, r) in &reservations {
-            let container_ip = match r.host_ip {
-                IpAddr::V4(_) => IpAddr::V4(target.ip),
-                IpAddr::V6(_) => match target.ip6 {
-                    Some(ip6) => IpAddr::V6(ip6),
-                    None => continue,
-                },
+        for (spec, r) in &mut reservations {
+            let container_ip = match (r.host_ip, target.ip6) {
+                (IpAddr::V6(_), Some(ip6)) => IpAddr::V6(ip6),
+                _ => IpAddr::V4(target.ip),
             };
+            let proxied = match r.host_ip {
+                IpAddr::V6(ip) => ip.is_loopback() || target.ip6.is_none(),
+                IpAddr::V4(_) => false,
+            };
+            if proxied {
+                r.start_proxy(SocketAddr::new(container_ip, spec.container_port))?;
+            }
             published.push(PublishedPort {
                 protocol: spec.protocol,
                 host_ip: (r.host_ip != IpAddr::V4(Ipv4Addr::UNSPECIFIED)).then_some(r.host_ip),
                 host_port: r.host_port,
                 container_port: spec.container_port,
             });
+            if proxied {
+                continue;
+            }
             rules.push(PortRule {
                 owner: container_id.to_string(),
                 bridge: target.bridge.clone(),
@@ -98,11 +108,6 @@ impl Netd {
         target: &Target,
     ) -> Result<Vec<(PortSpec, PortReservation)>> {
         match spec.host_ip {
-            // dockerd proxies it to the IPv4 address; without a proxy it is left out.
-            Some(IpAddr::V6(ip)) if target.ip6.is_none() => {
-                tracing::debug!(%ip, port = spec.container_port, "no IPv6 address to publish to");
-                Ok(Vec::new())
-            }
             Some(_) => Ok(vec![(*spec, self.ports.reserve(spec)?)]),
             None if target.ip6.is_none() => Ok(vec![(*spec, self.ports.reserve(spec)?)]),
             None => {
