@@ -64,20 +64,20 @@ fn an_empty_entrypoint_clears_the_images_one() {
 
 /// A runtime that logs its command lines to `log`, then runs berth-runc.
 fn logging_runtime(dir: &Path, log: &Path) -> PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    let script = dir.join("logged-runc");
-    let runc = common::bin_dir().join("berth-runc");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\necho \"$@\" >> {}\nexec {} \"$@\"\n",
-            log.display(),
-            runc.display()
-        ),
+    runtime_script(
+        &dir.join("logged-runc"),
+        &format!("echo \"$@\" >> {}", log.display()),
     )
-    .expect("runtime script");
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    script
+}
+
+/// An executable shell script at `path`: `before`, then berth-runc with its arguments.
+fn runtime_script(path: &Path, before: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let runc = common::bin_dir().join("berth-runc");
+    let text = format!("#!/bin/sh\n{before}\nexec {} \"$@\"\n", runc.display());
+    std::fs::write(path, text).expect("runtime script");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    path.to_path_buf()
 }
 
 #[test]
@@ -174,24 +174,18 @@ fn the_runtime_a_client_names_is_kept_and_run() {
     assert_eq!(d.api("POST", "/containers/later/start", None).status, 400);
 }
 
-/// A runtime that logs its command lines to `log`, drops the two arguments daemon.json
-/// gives it (`--berth-test-marker`, `two words`) and runs berth-runc with the rest.
+/// A runtime that logs its command lines to `log`, word by word, drops the two arguments
+/// daemon.json gives it (`--berth-test-marker`, `two words`) and runs berth-runc with the
+/// rest.
 fn argued_runtime(dir: &Path, log: &Path) -> PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    let script = dir.join("argued-runc");
-    let runc = common::bin_dir().join("berth-runc");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\nprintf '%s|' \"$@\" >> {log}\necho >> {log}\n\
-             [ \"$1\" = --berth-test-marker ] && shift 2\nexec {runc} \"$@\"\n",
-            log = log.display(),
-            runc = runc.display()
+    runtime_script(
+        &dir.join("argued-runc"),
+        &format!(
+            "printf '%s|' \"$@\" >> {log}\necho >> {log}\n\
+             [ \"$1\" = --berth-test-marker ] && shift 2",
+            log = log.display()
         ),
     )
-    .expect("runtime script");
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    script
 }
 
 #[test]
