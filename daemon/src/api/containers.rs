@@ -101,6 +101,8 @@ async fn create_route(
     let parsed: bollard_stubs::models::ContainerCreateBody = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
     let name = param(&pairs, "name").map(str::to_string);
+    let _stage = containers::timing::stage("create", name.as_deref().unwrap_or(""));
+    let _stage = containers::timing::stage("create", name.as_deref().unwrap_or(""));
     // To its end, whatever happens to the client (containers::to_the_end).
     let c =
         to_the_end(

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use super::record::Status;
-use super::{health, rootfs, state_changes, ContainerError, Result};
+use super::{health, rootfs, state_changes, timing, ContainerError, Result};
 use crate::state::SharedDaemon;
 
 /// Removes a container; 409 while running unless `force` (then it is killed first).
@@ -17,6 +17,7 @@ pub async fn remove(daemon: &SharedDaemon, reference: &str, force: bool) -> Resu
 
 async fn remove_now(daemon: &SharedDaemon, reference: &str, force: bool) -> Result<()> {
     let c = daemon.containers.lookup(reference)?;
+    let _stage = timing::stage("remove", &c.id);
     let in_progress = || {
         ContainerError::Conflict(format!(
             "removal of container {reference} is already in progress"
@@ -93,6 +94,7 @@ pub async fn destroy(daemon: &SharedDaemon, id: &str) -> Result<()> {
         }
     }
     daemon.environment.teardown(daemon, &c).await;
+    let _stage = timing::stage("remove.record", id);
     let folder_can_go = rootfs::release_for_removal(&c);
     if let Err(e) = daemon.containers.remove(id, folder_can_go) {
         state_changes::removal_failed(daemon, id, e.to_string());

@@ -8,7 +8,7 @@ use berth_proto::{CreateTaskRequest, LogConfig};
 
 use super::environment::bundle_dir;
 use super::record::Container;
-use super::{spec, state_changes, ContainerError, Result};
+use super::{spec, state_changes, timing, ContainerError, Result};
 use crate::security;
 use crate::state::SharedDaemon;
 
@@ -121,6 +121,7 @@ pub async fn start(daemon: &SharedDaemon, reference: &str) -> Result<()> {
 
 async fn start_now(daemon: &SharedDaemon, reference: &str) -> Result<()> {
     let id = daemon.containers.lookup(reference)?.id;
+    let _stage = timing::stage("start", &id);
     // Held until the record says running: a removal waits, then finds it running; an
     // exit of the new run is recorded after its start.
     let guard = daemon.container_locks.lock(&id).await;
@@ -174,7 +175,10 @@ pub async fn run(daemon: &SharedDaemon, c: &Container) -> Result<()> {
             });
         }
     };
-    if let Err(e) = state_changes::started(daemon, &c.id, pid, attach_socket) {
+    let record_stage = timing::stage("start.record", &c.id);
+    let recorded = state_changes::started(daemon, &c.id, pid, attach_socket);
+    drop(record_stage);
+    if let Err(e) = recorded {
         // The record cannot say so: the run must not go on unrecorded.
         tracing::warn!(id = %c.id, error = %e, "recording a start; stopping the task again");
         let _ = daemon.engine.kill(c.task_id(), 9, None).await;
@@ -202,12 +206,17 @@ async fn start_task(
         stdin: c.config.open_stdin.unwrap_or(false),
         log: log_spec(c),
     };
+    let create_stage = timing::stage("start.task_create", &c.id);
     let task = daemon.engine.create(&req).await?;
+    drop(create_stage);
     // Clients that attached before the start connect now, before the process runs.
+    let attach_stage = timing::stage("start.attach", &c.id);
     daemon
         .attach_gate
         .open(&c.id, PathBuf::from(&task.attach_socket))
         .await;
+    drop(attach_stage);
+    let _start_stage = timing::stage("start.task_start", &c.id);
     match daemon.engine.start(c.task_id()).await {
         Ok(pid) => Ok((pid, task.attach_socket)),
         Err(e) => {
