@@ -90,7 +90,8 @@ pub(crate) fn write_bundle(
         .map_err(|e| ContainerError::io(format!("creating {}", bundle.display()), e))?;
     let data =
         serde_json::to_vec_pretty(&spec).map_err(|e| ContainerError::Internal(e.to_string()))?;
-    crate::store::atomic::write_file(&bundle.join("config.json"), &data)?;
+    // The bundle describes a live process: written whole, without fsync.
+    crate::store::atomic::write_file_volatile(&bundle.join("config.json"), &data)?;
     Ok(bundle)
 }
 
