@@ -165,8 +165,8 @@ impl Engine {
         let t0 = Instant::now();
         let state = shim.state().await;
         timed("containerd.shim_state", &req.id, t0);
-        let pid = match state {
-            Ok(s) => s.pid,
+        let (pid, shim_protocol) = match state {
+            Ok(s) => (s.pid, s.protocol),
             Err(e) => {
                 // The shim started but does not answer: make it go away. If it cannot be
                 // told to, keep its directory so a restart finds it again.
@@ -180,14 +180,16 @@ impl Engine {
             }
         };
         let attach = self.state.attach_socket(&req.id).display().to_string();
-        self.tasks
-            .insert(Task::new(record, pid, Some(shim.clone()), attach.clone()));
+        let mut task = Task::new(record, pid, Some(shim.clone()), attach.clone());
+        task.shim_protocol = shim_protocol;
+        self.tasks.insert(task);
         tracing::info!(id = %req.id, pid, "task created");
         self.spawn_waiter(req.id.clone(), shim);
         Ok(CreateTaskResponse {
             id: req.id.clone(),
             pid,
             attach_socket: attach,
+            shim_protocol,
         })
     }
 

@@ -109,6 +109,12 @@ impl Daemon {
 
     /// Starts berthd with extra arguments (more `-H`, TLS flags, ...).
     pub fn start_with(extra: &[&str]) -> Daemon {
+        Self::start_with_env(extra, &[])
+    }
+
+    /// Starts berthd with extra arguments and environment variables (which
+    /// berth-containerd and the shims it starts inherit).
+    pub fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> Daemon {
         let dir = tempfile::Builder::new()
             .prefix("berth-test-")
             .tempdir()
@@ -128,6 +134,7 @@ impl Daemon {
             .arg("-H")
             .arg(format!("unix://{}", socket.display()))
             .args(extra)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log clone"))
             .stderr(log);

@@ -24,10 +24,10 @@ async fn remove_now(daemon: &SharedDaemon, reference: &str, force: bool) -> Resu
         ))
     };
     let mut requested_here = false;
+    if refused_without_force(c.state.status) && !force {
+        return Err(running_refusal(&c.id, c.state.status));
+    }
     if c.state.status.is_running() {
-        if !force {
-            return Err(running_refusal(&c.id, c.state.status));
-        }
         state_changes::removal_requested(daemon, &c.id).map_err(|_| in_progress())?;
         requested_here = true;
         let _ = super::lifecycle::signal_with_event(daemon, &c, 9).await;
@@ -47,6 +47,7 @@ async fn remove_now(daemon: &SharedDaemon, reference: &str, force: bool) -> Resu
     };
     match now.state.status {
         Status::Running | Status::Paused => return Err(running_refusal(&c.id, now.state.status)),
+        status @ Status::Restarting if !force => return Err(running_refusal(&c.id, status)),
         Status::Removing if requested_here => {}
         Status::Removing => return Err(in_progress()),
         _ => {
@@ -56,14 +57,23 @@ async fn remove_now(daemon: &SharedDaemon, reference: &str, force: bool) -> Resu
     destroy(daemon, &c.id).await
 }
 
+/// dockerd's `IsRunning()` in `cleanupContainer`: running, paused, or waiting for the
+/// restart policy's next run (a forced removal cancels that run).
+fn refused_without_force(status: Status) -> bool {
+    status.is_running() || status == Status::Restarting
+}
+
+/// dockerd 20.10's text (`cleanupContainer`), with the state's name.
 fn running_refusal(id: &str, status: Status) -> ContainerError {
-    let what = if status == Status::Paused {
-        "paused"
+    let procedure = "Stop the container before attempting removal or force remove";
+    let procedure = if status == Status::Paused {
+        format!("Unpause and then {}", procedure.to_lowercase())
     } else {
-        "running"
+        procedure.to_string()
     };
     ContainerError::Conflict(format!(
-        "You cannot remove a {what} container {id}. Stop the container before attempting removal or force remove"
+        "You cannot remove a {} container {id}. {procedure}",
+        status.as_str()
     ))
 }
 

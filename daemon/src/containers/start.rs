@@ -2,7 +2,7 @@
 //! network, the OCI bundle written here), the task in berth-containerd (with the
 //! json-file log), clients attached before the start — and dockerd's exit codes for a
 //! process that cannot start.
-use std::path::PathBuf;
+use crate::streams::ShimSocket;
 
 use berth_proto::{CreateTaskRequest, LogConfig};
 
@@ -162,7 +162,7 @@ pub async fn run(daemon: &SharedDaemon, c: &Container) -> Result<()> {
         },
         Err(e) => Err(e),
     };
-    let (pid, attach_socket) = match started {
+    let (pid, attach_socket, shim_protocol) = match started {
         Ok(task) => task,
         Err(e) => {
             let (code, err) = match &e {
@@ -177,7 +177,7 @@ pub async fn run(daemon: &SharedDaemon, c: &Container) -> Result<()> {
         }
     };
     let record_stage = timing::stage("start.record", &c.id);
-    let recorded = state_changes::started(daemon, &c.id, pid, attach_socket);
+    let recorded = state_changes::started(daemon, &c.id, pid, attach_socket, shim_protocol);
     drop(record_stage);
     if let Err(e) = recorded {
         // The record cannot say so: the run must not go on unrecorded.
@@ -193,12 +193,12 @@ pub async fn run(daemon: &SharedDaemon, c: &Container) -> Result<()> {
 
 /// Creates the task, lets the clients attached before the start connect, starts it.
 /// A task that cannot start is deleted again.
-/// Its init's pid and the attach socket.
+/// Its init's pid, the attach socket and its shim's protocol version.
 async fn start_task(
     daemon: &SharedDaemon,
     c: &Container,
     bundle: &std::path::Path,
-) -> Result<(u32, String)> {
+) -> Result<(u32, String, u32)> {
     let req = CreateTaskRequest {
         id: c.task_id().to_string(),
         bundle: bundle.display().to_string(),
@@ -214,12 +214,15 @@ async fn start_task(
     let attach_stage = timing::stage("start.attach", &c.id);
     daemon
         .attach_gate
-        .open(&c.id, PathBuf::from(&task.attach_socket))
+        .open(
+            &c.id,
+            ShimSocket::new(&task.attach_socket, task.shim_protocol),
+        )
         .await;
     drop(attach_stage);
     let _start_stage = timing::stage("start.task_start", &c.id);
     match daemon.engine.start(c.task_id()).await {
-        Ok(pid) => Ok((pid, task.attach_socket)),
+        Ok(pid) => Ok((pid, task.attach_socket, task.shim_protocol)),
         Err(e) => {
             let _ = daemon.engine.delete(c.task_id()).await;
             Err(e.into())

@@ -11,7 +11,7 @@
 //! | `restart_cancelled` | | | an exit |
 use chrono::Utc;
 
-use super::engine::ExitInfo;
+use super::engine::{ExitInfo, TaskView};
 use super::record::Container;
 use super::run_state::AfterExit;
 use super::{health, Result};
@@ -36,16 +36,19 @@ pub fn stop_requested(daemon: &SharedDaemon, id: &str) -> Result<Container> {
     Ok(c)
 }
 
-/// The task runs with init `pid`; clients attach at `attach_socket`.
+/// The task runs with init `pid`; clients attach at `attach_socket` (its shim speaks
+/// protocol `shim_protocol`).
 pub fn started(
     daemon: &SharedDaemon,
     id: &str,
     pid: u32,
     attach_socket: String,
+    shim_protocol: u32,
 ) -> Result<Container> {
-    let (c, ()) = daemon
-        .containers
-        .update_state(id, |r| r.state.started(pid, attach_socket, Utc::now()))?;
+    let (c, ()) = daemon.containers.update_state(id, |r| {
+        r.state
+            .started(pid, (attach_socket, shim_protocol), Utc::now())
+    })?;
     daemon
         .events
         .publish("container", "start", id, c.event_attributes());
@@ -147,11 +150,15 @@ pub fn removal_abandoned(daemon: &SharedDaemon, id: &str) {
 }
 
 /// After a restart of berthd, the task of a running container was found live.
-pub fn adopted(daemon: &SharedDaemon, id: &str, paused: bool, pid: u32, attach_socket: String) {
+pub fn adopted(daemon: &SharedDaemon, id: &str, paused: bool, task: &TaskView) {
     if daemon
         .containers
         .update_state(id, |r| {
-            r.state.adopted(paused, pid, attach_socket);
+            r.state.adopted(
+                paused,
+                task.pid,
+                (task.attach_socket.clone(), task.shim_protocol),
+            );
             Ok(())
         })
         .is_ok()

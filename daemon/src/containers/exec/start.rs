@@ -7,7 +7,6 @@
 //! start request's `Tty` decides the stream's framing, as dockerd's router does; the
 //! process has a terminal if it was created with one. After the detach keys the
 //! connection is closed at once.
-use std::path::PathBuf;
 
 use bollard_stubs::models::ExecStartConfig;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
@@ -52,7 +51,7 @@ pub struct ExecSession {
     daemon: SharedDaemon,
     exec: Exec,
     c: Container,
-    socket: PathBuf,
+    socket: streams::ShimSocket,
     opts: AttachOptions,
 }
 
