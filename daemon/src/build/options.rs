@@ -126,7 +126,7 @@ impl BuildOptions {
         }
         let args = param(pairs, "buildargs");
         if !args.is_empty() {
-            options.build_args = serde_json::from_str(args).map_err(|e| {
+            options.build_args = crate::gojson::from_str(args).map_err(|e| {
                 BuildError::Invalid(format!(
                     "error reading build args: {}",
                     json_error(args, &e)
@@ -135,13 +135,13 @@ impl BuildOptions {
         }
         let labels = param(pairs, "labels");
         if !labels.is_empty() {
-            options.labels = serde_json::from_str(labels).map_err(|e| {
+            options.labels = crate::gojson::from_str(labels).map_err(|e| {
                 BuildError::Invalid(format!("error reading labels: {}", json_error(labels, &e)))
             })?;
         }
         let cache_from = param(pairs, "cachefrom");
         if !cache_from.is_empty() {
-            options.cache_from = serde_json::from_str(cache_from)
+            options.cache_from = crate::gojson::from_str(cache_from)
                 .map_err(|e| BuildError::Internal(json_error(cache_from, &e)))?;
         }
         match param(pairs, "version") {
@@ -162,6 +162,17 @@ impl BuildOptions {
         options.tags = tags(&all(pairs, "t"))?;
         let remote = param(pairs, "remote");
         if !remote.is_empty() {
+            // dockerd's `Detect`: only http(s) and git URLs are remote contexts.
+            let url = remote.starts_with("https://") || remote.starts_with("http://");
+            let git = url
+                || ["git://", "git@", "github.com/"]
+                    .iter()
+                    .any(|p| remote.starts_with(p));
+            if !git {
+                return Err(BuildError::Invalid(format!(
+                    "remoteURL ({remote}) could not be recognized as URL"
+                )));
+            }
             return Err(BuildError::Internal(format!(
                 "error downloading remote context {remote}: remote build contexts are not supported by this daemon"
             )));

@@ -212,9 +212,10 @@ pub async fn remove_all(daemon: &SharedDaemon, out: &Output, ids: &mut Vec<Strin
 /// Creates `dir` (absolute, as the container sees it) inside `root`, symlinks followed
 /// without leaving the root (dockerd's `ContainerCreateWorkdir`).
 pub fn make_dir_in(root: &Path, dir: &str) -> Result<(), BuildError> {
-    let target = crate::containers::mounts_copy::resolve_in_root(root, dir)
-        .ok_or_else(|| BuildError::Internal(format!("cannot resolve {dir} in the image")))?;
-    std::fs::create_dir_all(&target)
+    let in_root = crate::in_root::InRoot::from_dir(root, &[])
+        .map_err(|e| BuildError::Internal(format!("mkdir {dir}: {e}")))?;
+    in_root
+        .mkdir_all(dir)
         .map_err(|e| BuildError::Internal(format!("mkdir {dir}: {e}")))?;
     Ok(())
 }

@@ -7,8 +7,12 @@
 //! - `engine`    — the berth-containerd client and launcher.
 //! - `create`    — `POST /containers/create`: merge with the image, validate, write the record.
 //! - `resources` — HostConfig resources: dockerd's validation, the OCI `linux.resources`.
+//! - `cpu_rt`    — real-time CPU time: checked against the kernel, the parents' budget.
+//! - `storage_opts` — `--storage-opt`: refused as dockerd's overlay2 without quotas.
 //! - `spec`      — the OCI `config.json` of a container.
+//! - `runtime_choice` — `HostConfig.Runtime`: the default filled in, unknown names refused.
 //! - `rootfs`    — the overlay root, `/etc/hostname`, `/etc/hosts`, `/etc/resolv.conf`.
+//! - `init_layer` — dockerd's `<id>-init` layer: mount points that are not changes.
 //! - `start`     — start: one run (environment, task, attached clients), exit codes.
 //! - `environment` — a run's root, volumes, network and bundle: made and torn down.
 //! - `run_state` — the run state machine: the only code that changes `State.Status`.
@@ -23,7 +27,8 @@
 //! - `attach`, `attach_gate` — attach sessions; clients attached before the start.
 //! - `exec`      — exec instances: create, start (detached or on the stream), exits.
 //! - `health`, `health_config`, `health_probe` — healthchecks: monitors, config, probes.
-//! - `archive*`  — `docker cp` both ways: the container's view of its files, safe unpacking.
+//! - `archive*`  — `docker cp` both ways: the container's view of its files, safe unpacking
+//!   (paths resolve and trees are read by handle in `crate::in_root`).
 //! - `commit*`   — `docker commit`: the upper layer as a layer tar, the new config.
 //! - `update`, `prune`, `changes` — `docker update`, `container prune`, `docker diff`.
 //! - `wait`      — `POST /containers/{id}/wait`.
@@ -41,6 +46,7 @@ pub mod changes;
 pub mod commit;
 pub mod commit_config;
 pub mod commit_tar;
+pub mod cpu_rt;
 pub mod create;
 pub mod engine;
 pub mod engine_events;
@@ -51,12 +57,12 @@ pub mod export;
 pub mod health;
 pub mod health_config;
 pub mod health_probe;
+pub mod init_layer;
 pub mod inspect;
 pub mod lifecycle;
 pub mod list;
 pub mod locks;
 pub mod mounts;
-pub mod mounts_copy;
 pub mod mounts_parse;
 pub mod mounts_setup;
 pub mod mounts_spec;
@@ -68,12 +74,13 @@ pub mod remove;
 pub mod resources;
 pub mod rootfs;
 pub mod run_state;
+pub mod runtime_choice;
 pub mod signals;
 pub mod spec;
 pub mod start;
 pub mod state_changes;
+pub mod storage_opts;
 pub mod store;
-pub mod tar_tree;
 pub mod timing;
 pub mod to_the_end;
 pub mod update;

@@ -1,6 +1,6 @@
 //! Bridge networks: the default `berth0` and dockerd-named `br-<id>` bridges.
 
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 use rtnetlink::Handle;
 
 use crate::error::Result;
@@ -20,6 +20,8 @@ pub struct BridgeConfig {
     pub name: String,
     /// The gateway's address with the subnet's prefix (`172.18.0.1/16`).
     pub gateway: Ipv4Net,
+    /// The IPv6 gateway of a network with IPv6 (`fd42::1/64`).
+    pub gateway6: Option<Ipv6Net>,
     pub mtu: Option<u32>,
 }
 
@@ -54,17 +56,38 @@ pub async fn create_bridge(handle: &Handle, config: &BridgeConfig) -> Result<u32
     )
     .await?;
     sysctl::set_route_localnet(&config.name)?;
+    if let Some(gw6) = config.gateway6 {
+        // dockerd: IPv6 on the bridge and forwarding on the host for IPv6 networks.
+        sysctl::enable_ipv6_on(&config.name)?;
+        sysctl::enable_ipv6_forward()?;
+        link::add_address6(handle, index, gw6).await?;
+    }
     tracing::info!(bridge = %config.name, gateway = %config.gateway, "bridge ready");
     Ok(index)
 }
 
-/// Deletes a bridge and any host veth ends still enslaved to it.
-pub async fn delete_bridge(handle: &Handle, name: &str) -> Result<()> {
+/// Deletes the bridge `name` of `owner`'s network `network_id` and any host veth ends
+/// still enslaved to it, when netd made it (it carries netd's alias for that network): a
+/// bridge the user made, or any other link of that name, is left alone, as dockerd
+/// deletes only the bridges it created.
+pub async fn delete_bridge(
+    handle: &Handle,
+    name: &str,
+    owner: &str,
+    network_id: &str,
+) -> Result<()> {
     let links = link::list(handle).await?;
-    if let Some(bridge) = links.iter().find(|l| l.name == name) {
-        for port in links.iter().filter(|l| l.controller == Some(bridge.index)) {
-            link::delete(handle, &port.name).await?;
-        }
+    let Some(bridge) = links.iter().find(|l| l.name == name) else {
+        return Ok(());
+    };
+    if !bridge.is_bridge
+        || bridge.alias.as_deref() != Some(bridge_alias(owner, network_id).as_str())
+    {
+        tracing::info!(bridge = name, "not deleting a bridge netd did not create");
+        return Ok(());
+    }
+    for port in links.iter().filter(|l| l.controller == Some(bridge.index)) {
+        link::delete(handle, &port.name).await?;
     }
     link::delete(handle, name).await
 }
@@ -86,7 +109,7 @@ pub async fn cleanup_stale_bridges(
             continue;
         }
         tracing::info!(bridge = %l.name, network = id, "removing stale bridge");
-        delete_bridge(handle, &l.name).await?;
+        delete_bridge(handle, &l.name, owner, id).await?;
         deleted.push(l.name);
     }
     Ok(deleted)
