@@ -79,10 +79,26 @@ impl ContainerNetwork {
 
     /// Written only through `Networks::save_container_state`, which keeps it in memory.
     pub(super) fn save(&self, dir: &Path) -> Result<()> {
+        self.write(dir, crate::store::atomic::write_file)
+    }
+
+    /// Saves what a run changed (its namespace, the networks it is on) without fsync:
+    /// it describes a live sandbox, which a crash of the machine ends anyway (the
+    /// endpoint requests, saved at create and connect, stay durable). Only through
+    /// `Networks::save_container_run_state`.
+    pub(super) fn save_run_state(&self, dir: &Path) -> Result<()> {
+        self.write(dir, crate::store::atomic::write_file_volatile)
+    }
+
+    fn write(
+        &self,
+        dir: &Path,
+        write: fn(&Path, &[u8]) -> crate::store::StoreResult<()>,
+    ) -> Result<()> {
         let data = serde_json::to_vec_pretty(self)
             .map_err(|e| NetworkError::Internal(format!("encoding network state: {e}")))?;
         let path = dir.join(STATE_FILE);
-        crate::store::atomic::write_file(&path, &data)
+        write(&path, &data)
             .map_err(|e| NetworkError::Internal(format!("writing {}: {e}", path.display())))
     }
 }
