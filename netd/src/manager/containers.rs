@@ -96,7 +96,7 @@ impl Netd {
             if let Some(net) = inner.state.networks.get_mut(&req.network_id) {
                 net.endpoints.insert(req.container_id.clone(), ep);
             }
-            self.save(&inner)?;
+            self.save_endpoints(&inner)?;
         }
         self.update_gateways(&req.container_id, req.netns.path())
             .await?;
@@ -166,7 +166,7 @@ impl Netd {
                 .get_mut(network_id)
                 .and_then(|n| n.endpoints.remove(container_id));
             inner.ipam.release(network_id, container_id)?;
-            self.save(&inner)?;
+            self.save_endpoints(&inner)?;
             ep
         };
         if let (true, Some(ep)) = (container_running, ep) {

@@ -111,7 +111,7 @@ impl Netd {
                 ep.default_route6 = want6.as_deref() == Some(net.id.as_str());
             }
         }
-        self.save(&inner)
+        self.save_endpoints(&inner)
     }
 }
 

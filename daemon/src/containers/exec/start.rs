@@ -9,7 +9,6 @@
 //! connection is closed at once. An attached exec whose process cannot be prepared
 //! (an unknown `--user`, …) gets its 200 and the reason on its stdout, and ends with
 //! 126, as dockerd's router writes `ContainerExecStart`'s error after the hijack.
-use std::path::PathBuf;
 
 use bollard_stubs::models::ExecStartConfig;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
@@ -18,7 +17,7 @@ use super::{process, publish, Exec};
 use crate::containers::attach::attach_socket;
 use crate::containers::engine::ExecRequest;
 use crate::containers::record::{Container, Status};
-use crate::containers::{ContainerError, Result};
+use crate::containers::{timing, ContainerError, Result};
 use crate::state::SharedDaemon;
 use crate::streams::{self, AttachEnd, AttachOptions, StreamKind};
 
@@ -61,7 +60,7 @@ pub struct ExecSession {
 /// What the session does once the client's connection is taken over.
 enum Plan {
     /// Connect to the shim's attach socket, start the process, proxy.
-    Run { socket: PathBuf },
+    Run { socket: streams::ShimSocket },
     /// Say why the exec cannot start (it ended with 126), as dockerd's router does.
     Refuse(ContainerError),
 }
@@ -78,7 +77,9 @@ pub async fn start(daemon: &SharedDaemon, exec_id: &str, req: StartRequest) -> R
 
 async fn start_now(daemon: &SharedDaemon, exec_id: &str, req: StartRequest) -> Result<Started> {
     let (exec, c) = begin(daemon, exec_id)?;
+    let prepare_stage = timing::stage("exec.prepare", exec_id);
     let prepared = prepare(daemon, &exec, &c).await;
+    drop(prepare_stage);
     if req.detach {
         prepared?;
         launch(daemon, &exec, &c).await?;
@@ -227,6 +228,7 @@ impl ExecSession {
             }
         };
         let exit_code = daemon.execs.exit_code(&exec.id);
+        let attach_stage = timing::stage("exec.attach", &exec.id);
         let shim = match streams::connect_shim(&socket, &opts).await {
             Ok(s) => s,
             Err(e) => {
@@ -235,7 +237,11 @@ impl ExecSession {
                 return Err(ContainerError::Internal(e.to_string()));
             }
         };
-        if let Err(e) = launch(&daemon, &exec, &c).await {
+        drop(attach_stage);
+        let launch_stage = timing::stage("exec.launch", &exec.id);
+        let launched = launch(&daemon, &exec, &c).await;
+        drop(launch_stage);
+        if let Err(e) = launched {
             tracing::debug!(exec = %exec.id, "exec start: {e}");
             say(&mut client, raw, &format!("OCI runtime exec failed: {e}")).await;
             return Err(e);
@@ -246,7 +252,10 @@ impl ExecSession {
             let _ = engine.close_stdin(&task_id, Some(&exec_id)).await;
         };
         // Borrowed, so the connection stays open until the exit code is recorded.
-        let end = match streams::proxy(&mut client, Some(shim), opts, close).await {
+        let stream_stage = timing::stage("exec.stream", &exec.id);
+        let proxied = streams::proxy(&mut client, Some(shim), opts, close).await;
+        drop(stream_stage);
+        let end = match proxied {
             Ok(end) => end,
             Err(e) => {
                 tracing::debug!(exec = %exec.id, "exec stream: {e}");
@@ -260,7 +269,10 @@ impl ExecSession {
         }
         // The CLI asks for the exit code as soon as the stream ends: it is recorded
         // first (pushed by the `exec-exit` event; bounded, should the shim be gone).
-        if tokio::time::timeout(EXIT_WAIT, exit_code).await.is_err() {
+        let exit_stage = timing::stage("exec.exit_wait", &exec.id);
+        let exited = tokio::time::timeout(EXIT_WAIT, exit_code).await;
+        drop(exit_stage);
+        if exited.is_err() {
             tracing::warn!(exec = %exec.id, "no exit for an exec whose output ended");
         }
         let _ = client.shutdown().await;
