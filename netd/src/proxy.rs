@@ -144,15 +144,10 @@ async fn reply(
     clients: Arc<Mutex<HashMap<SocketAddr, Arc<tokio::net::UdpSocket>>>>,
 ) {
     let mut buf = vec![0u8; DATAGRAM];
-    loop {
-        match tokio::time::timeout(UDP_IDLE, upstream.recv(&mut buf)).await {
-            Ok(Ok(n)) => {
-                if let Err(e) = host.send_to(&buf[..n], client).await {
-                    tracing::debug!(%client, "proxy reply: {e}");
-                }
-            }
-            // Idle, or the container refused (ICMP): forget the client.
-            Ok(Err(_)) | Err(_) => break,
+    // Until idle, or the container refused (ICMP): then the client is forgotten.
+    while let Ok(Ok(n)) = tokio::time::timeout(UDP_IDLE, upstream.recv(&mut buf)).await {
+        if let Err(e) = host.send_to(&buf[..n], client).await {
+            tracing::debug!(%client, "proxy reply: {e}");
         }
     }
     if let Ok(mut c) = clients.lock() {
