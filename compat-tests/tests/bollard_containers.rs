@@ -79,13 +79,18 @@ async fn create_start_wait_inspect_remove() {
         other => panic!("unexpected error: {other:?}"),
     }
 
+    remove_by_force(&docker, "bolly").await;
+}
+
+/// `rm -f NAME`, and the container is gone.
+async fn remove_by_force(docker: &bollard::Docker, name: &str) {
     let rm = RemoveContainerOptionsBuilder::default().force(true).build();
     docker
-        .remove_container("bolly", Some(rm))
+        .remove_container(name, Some(rm))
         .await
-        .expect("remove");
+        .expect("forced removal");
     assert!(docker
-        .inspect_container("bolly", None::<InspectContainerOptions>)
+        .inspect_container(name, None::<InspectContainerOptions>)
         .await
         .is_err());
 }
@@ -300,13 +305,5 @@ async fn removal_right_after_the_wait_of_a_restarting_container_is_refused() {
         }
         other => panic!("unexpected error: {other:?}"),
     }
-    let rm = RemoveContainerOptionsBuilder::default().force(true).build();
-    docker
-        .remove_container("always", Some(rm))
-        .await
-        .expect("forced removal");
-    assert!(docker
-        .inspect_container("always", None::<InspectContainerOptions>)
-        .await
-        .is_err());
+    remove_by_force(&docker, "always").await;
 }
