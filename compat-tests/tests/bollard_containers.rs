@@ -46,13 +46,28 @@ async fn create_start_wait_inspect_remove() {
     let wait_opts = WaitContainerOptionsBuilder::default()
         .condition("next-exit")
         .build();
-    let mut waiter = docker.wait_container("bolly", Some(wait_opts));
+    // bollard sends the request when its stream is first polled: in a task of its own,
+    // and the start only once berthd has the request (a next-exit wait that came after
+    // the exit would wait for the one after, as dockerd's).
+    let waiter = tokio::spawn({
+        let docker = docker.clone();
+        async move { docker.wait_container("bolly", Some(wait_opts)).next().await }
+    });
+    // Polled without blocking the test's runtime, where the waiter's task runs.
+    let asked = async {
+        while !d.log().contains("POST /containers/bolly/wait") {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(20), asked)
+        .await
+        .expect("berthd has the wait request");
     docker
         .start_container("bolly", None::<StartContainerOptions>)
         .await
         .expect("start");
     // bollard turns a non-zero exit into an error carrying the code.
-    match waiter.next().await {
+    match waiter.await.expect("the waiter's task") {
         Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => {
             assert_eq!(code, 5)
         }
@@ -79,13 +94,18 @@ async fn create_start_wait_inspect_remove() {
         other => panic!("unexpected error: {other:?}"),
     }
 
+    remove_by_force(&docker, "bolly").await;
+}
+
+/// `rm -f NAME`, and the container is gone.
+async fn remove_by_force(docker: &bollard::Docker, name: &str) {
     let rm = RemoveContainerOptionsBuilder::default().force(true).build();
     docker
-        .remove_container("bolly", Some(rm))
+        .remove_container(name, Some(rm))
         .await
-        .expect("remove");
+        .expect("forced removal");
     assert!(docker
-        .inspect_container("bolly", None::<InspectContainerOptions>)
+        .inspect_container(name, None::<InspectContainerOptions>)
         .await
         .is_err());
 }
@@ -300,13 +320,5 @@ async fn removal_right_after_the_wait_of_a_restarting_container_is_refused() {
         }
         other => panic!("unexpected error: {other:?}"),
     }
-    let rm = RemoveContainerOptionsBuilder::default().force(true).build();
-    docker
-        .remove_container("always", Some(rm))
-        .await
-        .expect("forced removal");
-    assert!(docker
-        .inspect_container("always", None::<InspectContainerOptions>)
-        .await
-        .is_err());
+    remove_by_force(&docker, "always").await;
 }

@@ -126,7 +126,6 @@ async fn create_route(
     }
     let name = param(&pairs, "name").map(str::to_string);
     let _stage = containers::timing::stage("create", name.as_deref().unwrap_or(""));
-    let _stage = containers::timing::stage("create", name.as_deref().unwrap_or(""));
     // To its end, whatever happens to the client (containers::to_the_end).
     let c =
         to_the_end(
