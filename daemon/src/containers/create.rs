@@ -363,7 +363,7 @@ pub async fn create(
         })
         .and_then(|_| super::rootfs::write_etc_files(&record))
         .and_then(|_| plan.save(&record.dir).map_err(ContainerError::from))
-        .and_then(|_| super::mounts_setup::populate(daemon, &record))
+        .and_then(|_| super::mounts::setup::populate(daemon, &record))
     {
         let _ = daemon.containers.remove(&record.id, true);
         super::mounts::discard_anonymous(daemon, &record.mount_points);

@@ -63,7 +63,7 @@ impl HostEnvironment {
             c,
             armed: true,
         };
-        super::mounts_setup::setup(daemon, c)?;
+        super::mounts::setup::setup(daemon, c)?;
         let netns = crate::networks::sandbox::setup(daemon, c).await?;
         let bundle = super::start::write_bundle(daemon, c, &merged, netns.as_deref())?;
         undo.disarm();
@@ -71,7 +71,7 @@ impl HostEnvironment {
     }
 
     fn release_now(&self, daemon: &Daemon, c: &Container) {
-        super::mounts_setup::release(daemon, c);
+        super::mounts::setup::release(daemon, c);
         if self.holding().remove(&c.id) {
             rootfs::unmount_rootfs(c);
         }

@@ -216,7 +216,7 @@ fn matches(daemon: &Daemon, c: &Container, f: &Filters, all: bool, ctx: &Bounds)
         && !f
             .get("volume")
             .iter()
-            .any(|v| super::mounts_spec::uses_volume(c, v))
+            .any(|v| super::mounts::spec::uses_volume(c, v))
     {
         return Ok(false);
     }
@@ -312,7 +312,7 @@ pub fn list(daemon: &Daemon, opts: &ListOptions) -> Result<Vec<Value>> {
             },
             "HostConfig": { "NetworkMode": c.host_config.network_mode.clone().unwrap_or_else(|| "default".into()) },
             "NetworkSettings": { "Networks": crate::networks::settings::networks_json(daemon, &c) },
-            "Mounts": super::mounts_spec::mounts_json(&c),
+            "Mounts": super::mounts::spec::mounts_json(&c),
         });
         if opts.size {
             row["SizeRw"] = json!(dir_size(&c.upper_dir()));

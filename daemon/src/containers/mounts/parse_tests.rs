@@ -1,4 +1,4 @@
-//! Tests of `mounts_parse`: dockerd's syntax and messages.
+//! Tests of `mounts::parse`: dockerd's syntax and messages.
 use super::*;
 use bollard_stubs::models::{MountTmpfsOptions, MountVolumeOptions};
 

@@ -5,15 +5,19 @@
 //! demand. Also: `rm -v` (anonymous volumes go with their container) and, after a daemon
 //! restart, which running containers use which volumes.
 //!
-//! Siblings: `mounts_parse` (the syntax), `mounts_setup` (image content copied in at
-//! create; volumes mounted at start, unmounted at stop), `mounts_spec` (the OCI mounts and the inspect/list views).
+//! Submodules: `parse` (the syntax), `setup` (image content copied in at create; volumes
+//! mounted at start, unmounted at stop), `spec` (the OCI mounts and the inspect/list views).
 use bollard_stubs::models::{ContainerConfig, HostConfig};
 
-use super::mounts_parse::{self, clean_path, Requested};
+use self::parse::{clean_path, Requested};
 use super::record::{Container, MountKind, MountPoint};
 use super::{ContainerError, ContainerStore, Result};
 use crate::state::Daemon;
 use crate::volumes::{service, CreateRequest, VolumeError, VolumeStore};
+
+pub mod parse;
+pub mod setup;
+pub mod spec;
 
 impl From<VolumeError> for ContainerError {
     fn from(e: VolumeError) -> Self {
@@ -37,7 +41,7 @@ fn user_mounts(hc: &HostConfig) -> Result<Vec<Requested>> {
     let mut out: Vec<Requested> = Vec::new();
     let default_driver = hc.volume_driver.clone().unwrap_or_default();
     for raw in hc.binds.iter().flatten() {
-        let mut r = mounts_parse::parse_bind(raw).map_err(ContainerError::Invalid)?;
+        let mut r = parse::parse_bind(raw).map_err(ContainerError::Invalid)?;
         if r.kind == MountKind::Volume {
             r.driver = default_driver.clone();
         }
@@ -47,7 +51,7 @@ fn user_mounts(hc: &HostConfig) -> Result<Vec<Requested>> {
         out.push(r);
     }
     for m in hc.mounts.iter().flatten() {
-        let r = mounts_parse::parse_mount(m, |p| std::path::Path::new(p).exists())
+        let r = parse::parse_mount(m, |p| std::path::Path::new(p).exists())
             .map_err(ContainerError::Invalid)?;
         if out.iter().any(|o| o.destination == r.destination) {
             return Err(duplicate(&r.destination));
@@ -72,7 +76,7 @@ fn user_mounts(hc: &HostConfig) -> Result<Vec<Requested>> {
 fn inherited(daemon: &Daemon, hc: &HostConfig) -> Result<Vec<MountPoint>> {
     let mut out: Vec<MountPoint> = Vec::new();
     for spec in hc.volumes_from.iter().flatten() {
-        let (id, rw) = mounts_parse::parse_volumes_from(spec).map_err(ContainerError::Invalid)?;
+        let (id, rw) = parse::parse_volumes_from(spec).map_err(ContainerError::Invalid)?;
         let source = daemon.containers.lookup(&id)?;
         for m in source
             .mount_points
@@ -111,7 +115,7 @@ pub fn resolve(
             || inherited.iter().any(|m| m.destination == dst)
             || tmpfs.contains(&dst);
         if !taken && dst.starts_with('/') && dst != "/" {
-            let mut r = mounts_parse::parse_bind(&dst).map_err(ContainerError::Invalid)?;
+            let mut r = parse::parse_bind(&dst).map_err(ContainerError::Invalid)?;
             r.driver = default_driver.clone();
             requested.push(r);
         }

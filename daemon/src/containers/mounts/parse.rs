@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use bollard_stubs::models::{Mount, MountType};
 
-use super::record::MountKind;
+use crate::containers::record::MountKind;
 
 /// One mount asked for, before its volume (if any) is looked up or created.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -308,5 +308,5 @@ pub fn parse_volumes_from(spec: &str) -> Result<(String, bool), String> {
 }
 
 #[cfg(test)]
-#[path = "mounts_parse_tests.rs"]
+#[path = "parse_tests.rs"]
 mod tests;

@@ -3,7 +3,7 @@
 //! `GET /containers/json`, and the `volume=` filter of `docker ps`).
 use serde_json::{json, Value};
 
-use super::record::{Container, MountKind};
+use crate::containers::record::{Container, MountKind};
 
 const TMPFS_DEFAULTS: &[&str] = &["nosuid", "nodev", "noexec"];
 

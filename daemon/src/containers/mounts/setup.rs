@@ -2,8 +2,8 @@
 //! empty volumes when the container is created (dockerd's `populateVolumes`), volumes
 //! mounted at start and unmounted at stop (reference-counted by the volume store, with
 //! `mount` / `unmount` events), missing `-v` host folders created.
-use super::record::{Container, MountKind, MountPoint};
-use super::{rootfs, ContainerError, Result};
+use crate::containers::record::{Container, MountKind, MountPoint};
+use crate::containers::{rootfs, ContainerError, Result};
 use crate::in_root::copy::copy_up;
 use crate::in_root::walk::Entry;
 use crate::in_root::InRoot;
