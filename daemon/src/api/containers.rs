@@ -91,6 +91,7 @@ fn no_content() -> Response {
 async fn create_route(
     State(daemon): State<SharedDaemon>,
     Query(pairs): Pairs,
+    version: Option<axum::Extension<super::version::ApiVersion>>,
     body: Bytes,
 ) -> ApiResult<Response> {
     if body.iter().all(u8::is_ascii_whitespace) {
@@ -101,6 +102,9 @@ async fn create_route(
     let parsed: bollard_stubs::models::ContainerCreateBody = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
     let name = param(&pairs, "name").map(str::to_string);
+    if let (Some(axum::Extension(v)), Some(hc)) = (version, &parsed.host_config) {
+        containers::mounts::parse::check_api_version(hc, v.0).map_err(ApiError::bad_request)?;
+    }
     // To its end, whatever happens to the client (containers::to_the_end).
     let c =
         to_the_end(

@@ -63,9 +63,14 @@ impl HostEnvironment {
             c,
             armed: true,
         };
-        super::mounts::setup::setup(daemon, c)?;
+        let mounts = super::mounts::setup::setup(daemon, c)?;
         let netns = crate::networks::sandbox::setup(daemon, c).await?;
-        let bundle = super::start::write_bundle(daemon, c, &merged, netns.as_deref())?;
+        // The runtime mounts from pinned sources where the record names a volume.
+        let for_runtime = Container {
+            mount_points: mounts,
+            ..c.clone()
+        };
+        let bundle = super::start::write_bundle(daemon, &for_runtime, &merged, netns.as_deref())?;
         undo.disarm();
         Ok(bundle)
     }

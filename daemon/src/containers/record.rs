@@ -114,6 +114,10 @@ pub struct MountPoint {
     /// `--mount type=bind` refuses a missing source instead.
     #[serde(default)]
     pub create_source: bool,
+    /// The folder of the volume mounted instead of its root (`volume-subpath`, relative),
+    /// resolved inside the volume at each start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subpath: Option<String>,
 }
 
 /// `State.Health`: the healthcheck's status, failing streak and last results.

@@ -6,7 +6,8 @@
 //! restart, which running containers use which volumes.
 //!
 //! Submodules: `parse` (the syntax), `setup` (image content copied in at create; volumes
-//! mounted at start, unmounted at stop), `spec` (the OCI mounts and the inspect/list views).
+//! mounted at start, unmounted at stop), `pinned` (volume subfolders opened by handle and
+//! pinned for the runtime), `spec` (the OCI mounts and the inspect/list views).
 use bollard_stubs::models::{ContainerConfig, HostConfig};
 
 use self::parse::{clean_path, Requested};
@@ -16,6 +17,7 @@ use crate::state::Daemon;
 use crate::volumes::{service, CreateRequest, VolumeError, VolumeStore};
 
 pub mod parse;
+pub mod pinned;
 pub mod setup;
 pub mod spec;
 
@@ -154,6 +156,7 @@ fn to_mount_point(daemon: &Daemon, r: Requested) -> Result<MountPoint> {
         anonymous: false,
         copy_data: r.copy_data,
         create_source: r.create_source,
+        subpath: r.subpath,
     };
     if r.kind == MountKind::Volume {
         let req = CreateRequest {

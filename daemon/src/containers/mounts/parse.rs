@@ -3,7 +3,7 @@
 //! (HostConfig.Mounts) and `--volumes-from` references.
 use std::collections::BTreeMap;
 
-use bollard_stubs::models::{Mount, MountType};
+use bollard_stubs::models::{HostConfig, Mount, MountType};
 
 use crate::containers::record::MountKind;
 
@@ -28,6 +28,8 @@ pub struct Requested {
     pub labels: BTreeMap<String, String>,
     /// tmpfs mount options (`size=…`, `mode=…`, `ro`).
     pub tmpfs_options: Vec<String>,
+    /// The volume's subfolder to mount (`VolumeOptions.Subpath`), relative and local.
+    pub subpath: Option<String>,
 }
 
 impl Requested {
@@ -45,6 +47,7 @@ impl Requested {
             driver_opts: BTreeMap::new(),
             labels: BTreeMap::new(),
             tmpfs_options: Vec::new(),
+            subpath: None,
         }
     }
 }
@@ -73,6 +76,26 @@ pub fn clean_path(p: &str) -> String {
     } else {
         parts.join("/")
     }
+}
+
+/// Go's `filepath.IsLocal`: relative, not empty, and not climbing above where it starts
+/// once cleaned ("a/../b" is local, "a/../../b" is not).
+pub fn is_local(p: &str) -> bool {
+    if p.is_empty() || p.starts_with('/') {
+        return false;
+    }
+    let mut depth = 0usize;
+    for segment in p.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => match depth.checked_sub(1) {
+                Some(d) => depth = d,
+                None => return false,
+            },
+            _ => depth += 1,
+        }
+    }
+    true
 }
 
 /// dockerd's `ValidMountMode`: at most one of each kind of option.
@@ -253,6 +276,19 @@ pub fn parse_mount(m: &Mount, exists: impl Fn(&str) -> bool) -> Result<Requested
             if m.tmpfs_options.is_some() {
                 return Err(err("field TmpfsOptions must not be specified"));
             }
+            let subpath = m
+                .volume_options
+                .as_ref()
+                .and_then(|v| v.subpath.clone())
+                .filter(|s| !s.is_empty());
+            if let Some(subpath) = &subpath {
+                if source.is_empty() {
+                    return Err(err("must not set Subpath when using anonymous volumes"));
+                }
+                if !is_local(subpath) {
+                    return Err(err("subpath must be a relative path within the volume"));
+                }
+            }
             if source.is_empty() && !rw {
                 return Err(err(
                     "must not set ReadOnly mode when using anonymous volumes",
@@ -260,6 +296,7 @@ pub fn parse_mount(m: &Mount, exists: impl Fn(&str) -> bool) -> Result<Requested
             }
             let mut r = Requested::new(MountKind::Volume, &source, destination);
             r.rw = rw;
+            r.subpath = subpath;
             if let Some(v) = &m.volume_options {
                 r.copy_data = v.no_copy != Some(true);
                 r.labels = v.labels.clone().unwrap_or_default().into_iter().collect();
@@ -287,6 +324,18 @@ pub fn parse_mount(m: &Mount, exists: impl Fn(&str) -> bool) -> Result<Requested
         }
         _ => Err(err("mount type unknown")),
     }
+}
+
+/// What a create request of API 1.`minor` may ask of its mounts, as dockerd's router
+/// checks it: options newer than the request's version are refused.
+pub fn check_api_version(hc: &HostConfig, minor: u32) -> Result<(), String> {
+    for m in hc.mounts.iter().flatten() {
+        let subpath = m.volume_options.as_ref().and_then(|v| v.subpath.as_deref());
+        if minor < 45 && subpath.is_some_and(|s| !s.is_empty()) {
+            return Err("VolumeOptions.Subpath needs API v1.45 or newer".into());
+        }
+    }
+    Ok(())
 }
 
 /// One `--volumes-from` value: `container[:ro|rw]`; returns the container and whether

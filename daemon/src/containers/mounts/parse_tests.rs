@@ -128,3 +128,39 @@ fn volumes_from_and_paths() {
     assert_eq!(clean_path("/a//b/../c/"), "/a/c");
     assert_eq!(clean_path("/../.."), "/");
 }
+
+#[test]
+fn volume_subpaths_are_relative_and_named_volumes_only() {
+    let with = |source: Option<&str>, subpath: &str| Mount {
+        typ: Some(MountType::VOLUME),
+        source: source.map(str::to_string),
+        target: Some("/v".into()),
+        volume_options: Some(MountVolumeOptions {
+            subpath: Some(subpath.into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let none = |_: &str| false;
+    let r = parse_mount(&with(Some("data"), "a/b"), none).unwrap();
+    assert_eq!(r.subpath.as_deref(), Some("a/b"));
+    // An empty subpath is no subpath.
+    assert_eq!(
+        parse_mount(&with(Some("data"), ""), none).unwrap().subpath,
+        None
+    );
+    assert_eq!(
+        parse_mount(&with(None, "a"), none).unwrap_err(),
+        "invalid mount config for type \"volume\": must not set Subpath when using anonymous volumes"
+    );
+    for bad in ["/abs", "..", "../x", "a/../../x", "a/../.."] {
+        assert_eq!(
+            parse_mount(&with(Some("data"), bad), none).unwrap_err(),
+            "invalid mount config for type \"volume\": subpath must be a relative path within the volume",
+            "{bad}"
+        );
+    }
+    for good in [".", "a/..", "a/../b", "./a//b/"] {
+        assert!(is_local(good), "{good}");
+    }
+}

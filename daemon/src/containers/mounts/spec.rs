@@ -159,6 +159,7 @@ mod tests {
             anonymous: false,
             copy_data: false,
             create_source: false,
+            subpath: None,
         }
     }
 
