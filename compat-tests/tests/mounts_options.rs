@@ -1,5 +1,6 @@
 //! `--mount` options newer clients use, through the stock docker CLI and the raw API:
-//! a volume's subfolder (`volume-subpath`, API 1.45). The host's mount table must show
+//! a volume's subfolder (`volume-subpath`, API 1.45); how a bind covers the mounts
+//! below its source (`bind-recursive`, API 1.44, and the recursively read-only default). The host's mount table must show
 //! nothing of them once the containers are gone. Images come from the fixture registry
 //! (scripts/test.sh).
 mod common;
@@ -212,5 +213,129 @@ fn a_volume_subfolder_is_mounted_by_handle_with_dockerds_errors() {
     );
 
     // Nothing pinned is left on the host.
+    assert_eq!(host_mounts_under_exec_root(&d), Vec::<String>::new());
+}
+
+/// A host folder with a tmpfs mounted at `sub` (holding `marker`), unmounted on drop.
+struct FolderWithSubmount(tempfile::TempDir);
+
+impl FolderWithSubmount {
+    fn new() -> FolderWithSubmount {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("sub")).expect("mkdir sub");
+        nix::mount::mount(
+            Some("tmpfs"),
+            &dir.path().join("sub"),
+            Some("tmpfs"),
+            nix::mount::MsFlags::empty(),
+            Some("size=1m"),
+        )
+        .expect("mount tmpfs");
+        std::fs::write(dir.path().join("sub/marker"), "m").expect("marker");
+        FolderWithSubmount(dir)
+    }
+
+    fn path(&self) -> String {
+        self.0.path().display().to_string()
+    }
+}
+
+impl Drop for FolderWithSubmount {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.0.path().join("sub"), nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+/// What a container sees at /m: whether its top and the submount below are writable,
+/// and whether the submount is there at all.
+const PROBE: &str = "touch /m/top 2>/dev/null && echo top-rw || echo top-ro; \
+    if [ -e /m/sub/marker ]; then touch /m/sub/x 2>/dev/null && echo sub-rw || echo sub-ro; \
+    else echo sub-absent; fi; rm -f /m/top /m/sub/x 2>/dev/null; true";
+
+#[test]
+fn binds_cover_their_submounts_as_bind_recursive_asks() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let image = d.pull_fixture(&f, "busybox");
+    let host = FolderWithSubmount::new();
+    let src = host.path();
+    let run = |how: &[&str]| {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(how);
+        args.extend_from_slice(&[&image, "sh", "-c", PROBE]);
+        d.docker_ok(&args)
+    };
+    // dockerd 25+: a read-only bind is read-only all the way down where the kernel has
+    // mount_setattr (every kernel the tests run on), by -v and by --mount alike.
+    let ro_bind = format!("{src}:/m:ro");
+    assert_eq!(run(&["-v", &ro_bind]), "top-ro\nsub-ro\n");
+    let mount = |opts: &str| format!("type=bind,src={src},dst=/m{opts}");
+    assert_eq!(run(&["--mount", &mount(",readonly")]), "top-ro\nsub-ro\n");
+    assert_eq!(
+        run(&[
+            "--mount",
+            &mount(",readonly,bind-recursive=readonly,bind-propagation=rprivate")
+        ]),
+        "top-ro\nsub-ro\n"
+    );
+    // writable: read-only at the top only, as every read-only bind was before.
+    assert_eq!(
+        run(&["--mount", &mount(",readonly,bind-recursive=writable")]),
+        "top-ro\nsub-rw\n"
+    );
+    // disabled: a plain bind, the submount left out.
+    assert_eq!(
+        run(&["--mount", &mount(",bind-recursive=disabled")]),
+        "top-rw\nsub-absent\n"
+    );
+    assert_eq!(run(&["--mount", &mount("")]), "top-rw\nsub-rw\n");
+
+    // A client older than API 1.44 keeps the old default (read-only at the top only),
+    // and cannot ask for ReadOnlyForceRecursive.
+    let body = |api_opts: &str| {
+        format!(
+            r#"{{"Image":"{image}","Cmd":["sh","-c",{probe}],"HostConfig":{{"Mounts":[{{"Type":"bind","Source":"{src}","Target":"/m","ReadOnly":true{api_opts}}}]}}}}"#,
+            probe = serde_json::to_string(PROBE).expect("json")
+        )
+    };
+    let run_api = |version: &str, api_opts: &str| {
+        let (status, created) = api(
+            &d,
+            "POST",
+            &format!("/{version}/containers/create"),
+            Some(&body(api_opts)),
+        );
+        assert_eq!(status, 201, "{created}");
+        let id = created["Id"].as_str().unwrap_or_default().to_string();
+        d.docker_ok(&["start", "-a", &id])
+    };
+    assert_eq!(run_api("v1.43", ""), "top-ro\nsub-rw\n");
+    assert_eq!(run_api("v1.44", ""), "top-ro\nsub-ro\n");
+    let (status, err) = api(
+        &d,
+        "POST",
+        "/v1.43/containers/create",
+        Some(&body(r#","BindOptions":{"ReadOnlyForceRecursive":true}"#)),
+    );
+    assert_eq!(status, 400, "{err}");
+    assert_eq!(
+        err["message"],
+        "BindOptions.ReadOnlyForceRecursive needs API v1.44 or newer"
+    );
+
+    // Options that contradict each other are accepted at create and fail the start
+    // with dockerd's words.
+    let conflicting = format!(
+        r#"{{"Image":"{image}","Cmd":["true"],"HostConfig":{{"Mounts":[{{"Type":"bind","Source":"{src}","Target":"/m","BindOptions":{{"ReadOnlyNonRecursive":true}}}}]}}}}"#
+    );
+    let (status, created) = api(&d, "POST", "/v1.53/containers/create", Some(&conflicting));
+    assert_eq!(status, 201, "{created}");
+    let id = created["Id"].as_str().unwrap_or_default().to_string();
+    let (status, err) = api(&d, "POST", &format!("/v1.53/containers/{id}/start"), None);
+    assert_eq!(status, 500, "{err}");
+    assert_eq!(
+        err["message"],
+        "mount options conflict: !ReadOnly && BindOptions.ReadOnlyNonRecursive"
+    );
     assert_eq!(host_mounts_under_exec_root(&d), Vec::<String>::new());
 }

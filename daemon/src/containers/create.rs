@@ -265,11 +265,29 @@ fn validate_host_config(hc: &HostConfig, ncpu: usize) -> Result<()> {
     Ok(())
 }
 
+/// How a request's API version changes what a create means (dockerd's
+/// `ContainerCreateConfig` flags).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CreateOptions {
+    /// Read-only binds are read-only only at their top (clients before API 1.44).
+    pub default_read_only_non_recursive: bool,
+}
+
 /// Creates a container named `name` (or a generated name) from the request.
 pub async fn create(
     daemon: &Daemon,
     name: Option<&str>,
     body: ContainerCreateBody,
+) -> Result<Container> {
+    create_with(daemon, name, body, CreateOptions::default()).await
+}
+
+/// [`create`] for a request whose API version asks for `options`.
+pub async fn create_with(
+    daemon: &Daemon,
+    name: Option<&str>,
+    body: ContainerCreateBody,
+    options: CreateOptions,
 ) -> Result<Container> {
     let networking = body
         .networking_config
@@ -327,7 +345,12 @@ pub async fn create(
         Some(n) => n,
         None => generated_name(daemon),
     };
-    let mount_points = super::mounts::resolve(daemon, &config, &host_config)?;
+    let mount_points = super::mounts::resolve(
+        daemon,
+        &config,
+        &host_config,
+        options.default_read_only_non_recursive,
+    )?;
     let record = Container {
         id: id.clone(),
         name,

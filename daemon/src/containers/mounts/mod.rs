@@ -7,7 +7,8 @@
 //!
 //! Submodules: `parse` (the syntax), `setup` (image content copied in at create; volumes
 //! mounted at start, unmounted at stop), `pinned` (volume subfolders opened by handle and
-//! pinned for the runtime), `spec` (the OCI mounts and the inspect/list views).
+//! pinned for the runtime), `recursion` (how binds cover the mounts below them: `rro`,
+//! `NonRecursive`), `spec` (the OCI mounts and the inspect/list views).
 use bollard_stubs::models::{ContainerConfig, HostConfig};
 
 use self::parse::{clean_path, Requested};
@@ -18,6 +19,7 @@ use crate::volumes::{service, CreateRequest, VolumeError, VolumeStore};
 
 pub mod parse;
 pub mod pinned;
+pub mod recursion;
 pub mod setup;
 pub mod spec;
 
@@ -97,13 +99,24 @@ fn inherited(daemon: &Daemon, hc: &HostConfig) -> Result<Vec<MountPoint>> {
 }
 
 /// Resolves every mount of a container being created, creating the volumes it names.
+/// `default_read_only_non_recursive`: read-only binds of a client older than API 1.44
+/// are read-only only at their top, as dockerd's `DefaultReadOnlyNonRecursive`.
 pub fn resolve(
     daemon: &Daemon,
     config: &ContainerConfig,
     hc: &HostConfig,
+    default_read_only_non_recursive: bool,
 ) -> Result<Vec<MountPoint>> {
     let mut inherited = inherited(daemon, hc)?;
     let mut requested = user_mounts(hc)?;
+    if default_read_only_non_recursive {
+        for r in requested
+            .iter_mut()
+            .filter(|r| r.kind == MountKind::Bind && !r.rw)
+        {
+            r.recursion.read_only_non_recursive = true;
+        }
+    }
     inherited.retain(|m| !requested.iter().any(|r| r.destination == m.destination));
     let tmpfs: Vec<String> = hc
         .tmpfs
@@ -157,6 +170,7 @@ fn to_mount_point(daemon: &Daemon, r: Requested) -> Result<MountPoint> {
         copy_data: r.copy_data,
         create_source: r.create_source,
         subpath: r.subpath,
+        recursion: r.recursion,
     };
     if r.kind == MountKind::Volume {
         let req = CreateRequest {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use bollard_stubs::models::{HostConfig, Mount, MountType};
 
-use crate::containers::record::MountKind;
+use crate::containers::record::{BindRecursion, MountKind};
 
 /// One mount asked for, before its volume (if any) is looked up or created.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +30,8 @@ pub struct Requested {
     pub tmpfs_options: Vec<String>,
     /// The volume's subfolder to mount (`VolumeOptions.Subpath`), relative and local.
     pub subpath: Option<String>,
+    /// A bind's `BindOptions` about the mounts below its source.
+    pub recursion: BindRecursion,
 }
 
 impl Requested {
@@ -48,6 +50,7 @@ impl Requested {
             labels: BTreeMap::new(),
             tmpfs_options: Vec::new(),
             subpath: None,
+            recursion: BindRecursion::default(),
         }
     }
 }
@@ -262,6 +265,11 @@ pub fn parse_mount(m: &Mount, exists: impl Fn(&str) -> bool) -> Result<Requested
             let mut r = Requested::new(MountKind::Bind, &clean_path(&source), destination);
             r.rw = rw;
             r.create_source = create;
+            r.recursion = BindRecursion {
+                non_recursive: bind.non_recursive == Some(true),
+                read_only_non_recursive: bind.read_only_non_recursive == Some(true),
+                read_only_force_recursive: bind.read_only_force_recursive == Some(true),
+            };
             r.propagation = bind
                 .propagation
                 .map(|p| p.to_string())
@@ -326,16 +334,33 @@ pub fn parse_mount(m: &Mount, exists: impl Fn(&str) -> bool) -> Result<Requested
     }
 }
 
-/// What a create request of API 1.`minor` may ask of its mounts, as dockerd's router
-/// checks it: options newer than the request's version are refused.
-pub fn check_api_version(hc: &HostConfig, minor: u32) -> Result<(), String> {
-    for m in hc.mounts.iter().flatten() {
+/// A create request's mounts as dockerd's router reads them for API 1.`minor`: bind
+/// options older clients did not know are ignored (`NonRecursive` before 1.40,
+/// `CreateMountpoint` before 1.42), those they cannot have meant are refused
+/// (`ReadOnlyForceRecursive` before 1.44, `VolumeOptions.Subpath` before 1.45). Whether
+/// read-only binds stay non-recursively read-only, as every one was before 1.44.
+pub fn for_api_version(hc: &mut HostConfig, minor: u32) -> Result<bool, String> {
+    for m in hc.mounts.iter_mut().flatten() {
+        if let Some(bind) = m.bind_options.as_mut() {
+            if minor < 40 {
+                bind.non_recursive = None;
+            }
+            if minor < 42 {
+                bind.create_mountpoint = None;
+            }
+            if minor < 44
+                && m.typ == Some(MountType::BIND)
+                && bind.read_only_force_recursive == Some(true)
+            {
+                return Err("BindOptions.ReadOnlyForceRecursive needs API v1.44 or newer".into());
+            }
+        }
         let subpath = m.volume_options.as_ref().and_then(|v| v.subpath.as_deref());
         if minor < 45 && subpath.is_some_and(|s| !s.is_empty()) {
             return Err("VolumeOptions.Subpath needs API v1.45 or newer".into());
         }
     }
-    Ok(())
+    Ok(minor < 44)
 }
 
 /// One `--volumes-from` value: `container[:ro|rw]`; returns the container and whether

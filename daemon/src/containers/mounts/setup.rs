@@ -129,6 +129,9 @@ fn prepare_one(daemon: &Daemon, c: &Container, m: &MountPoint) -> Result<()> {
 /// an error, what was mounted is released.
 pub fn setup(daemon: &Daemon, c: &Container) -> Result<Vec<MountPoint>> {
     for m in &c.mount_points {
+        super::recursion::check(m, super::recursion::kernel_supports_rro())?;
+    }
+    for m in &c.mount_points {
         if let Err(e) = prepare_one(daemon, c, m) {
             release(daemon, c);
             return Err(e);
