@@ -39,9 +39,16 @@ pub struct FileConfig {
     pub default_runtime: Option<String>,
     pub live_restore: Option<bool>,
     pub iptables: Option<bool>,
+    pub firewall_backend: Option<String>,
+    pub ip6tables: Option<bool>,
+    pub ipv6: Option<bool>,
+    pub fixed_cidr_v6: Option<String>,
     pub storage_driver: Option<String>,
     pub init: Option<bool>,
     pub init_path: Option<PathBuf>,
+    pub api_cors_header: Option<String>,
+    pub cpu_rt_period: Option<i64>,
+    pub cpu_rt_runtime: Option<i64>,
 }
 
 /// Keys of `FileConfig` (kept in step with the struct above).
@@ -67,15 +74,21 @@ const KNOWN_KEYS: &[&str] = &[
     "default-runtime",
     "live-restore",
     "iptables",
+    "firewall-backend",
+    "ip6tables",
+    "ipv6",
+    "fixed-cidr-v6",
     "storage-driver",
     "init",
     "init-path",
+    "api-cors-header",
+    "cpu-rt-period",
+    "cpu-rt-runtime",
 ];
 
 /// dockerd options Berth accepts in daemon.json but does not act on (yet).
 const IGNORED_KEYS: &[&str] = &[
     "allow-nondistributable-artifacts",
-    "api-cors-header",
     "authorization-plugins",
     "bridge",
     "builder",
@@ -84,8 +97,6 @@ const IGNORED_KEYS: &[&str] = &[
     "containerd",
     "containerd-namespace",
     "containerd-plugins-namespace",
-    "cpu-rt-period",
-    "cpu-rt-runtime",
     "default-cgroupns-mode",
     "default-gateway",
     "default-gateway-v6",
@@ -99,7 +110,6 @@ const IGNORED_KEYS: &[&str] = &[
     "experimental",
     "features",
     "fixed-cidr",
-    "fixed-cidr-v6",
     "host-gateway-ip",
     "host-gateway-ips",
     "http-proxy",
@@ -108,8 +118,6 @@ const IGNORED_KEYS: &[&str] = &[
     "ip",
     "ip-forward",
     "ip-masq",
-    "ip6tables",
-    "ipv6",
     "log-driver",
     "log-format",
     "log-opts",
@@ -219,13 +227,8 @@ fn show(v: &serde_json::Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
 
-    fn flags(args: &[&str]) -> Flags {
-        let mut argv = vec!["berthd"];
-        argv.extend_from_slice(args);
-        Flags::try_parse_from(argv).expect("flags")
-    }
+    use crate::config::flags::parse_for_test as flags;
 
     #[test]
     fn reads_known_keys() {
