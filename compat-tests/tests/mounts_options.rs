@@ -1,6 +1,7 @@
 //! `--mount` options newer clients use, through the stock docker CLI and the raw API:
 //! a volume's subfolder (`volume-subpath`, API 1.45); how a bind covers the mounts
-//! below its source (`bind-recursive`, API 1.44, and the recursively read-only default). The host's mount table must show
+//! below its source (`bind-recursive`, API 1.44, and the recursively read-only default);
+//! an image's filesystem (`type=image`, API 1.48). The host's mount table must show
 //! nothing of them once the containers are gone. Images come from the fixture registry
 //! (scripts/test.sh).
 mod common;
@@ -30,8 +31,8 @@ fn api(d: &Daemon, method: &str, path: &str, body: Option<&str>) -> (u16, Value)
 
 /// Mounts of the host whose mount point lies under this daemon's exec root.
 fn host_mounts_under_exec_root(d: &Daemon) -> Vec<String> {
-    let exec = d.dir.path().join("exec").join("mounts");
-    let exec = exec.display().to_string();
+    let exec = d.dir.path().join("exec");
+    let exec = format!("{}/", exec.display());
     std::fs::read_to_string("/proc/self/mountinfo")
         .unwrap_or_default()
         .lines()
@@ -337,5 +338,92 @@ fn binds_cover_their_submounts_as_bind_recursive_asks() {
         err["message"],
         "mount options conflict: !ReadOnly && BindOptions.ReadOnlyNonRecursive"
     );
+    assert_eq!(host_mounts_under_exec_root(&d), Vec::<String>::new());
+}
+
+#[test]
+fn an_image_is_mounted_read_only_with_its_layers_and_subpath() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let image = d.pull_fixture(&f, "busybox");
+    // Three layers over busybox's, with plain, opaque and folder whiteouts.
+    let layered = d.pull_fixture(&f, "whiteout");
+    let listing = "ls /img/data /img/opq; [ -e /img/dir ] && echo dir-shown; \
+        touch /img/x 2>/dev/null && echo writable || echo read-only; ls /sub";
+    let out = d.docker_ok(&[
+        "run",
+        "--name",
+        "user",
+        "--mount",
+        &format!("type=image,source={layered},target=/img"),
+        "--mount",
+        &format!("type=image,source={layered},target=/sub,image-subpath=data"),
+        &image,
+        "sh",
+        "-c",
+        listing,
+    ]);
+    assert_eq!(
+        out,
+        "/img/data:\nadded\nkeep\n\n/img/opq:\nnew\nread-only\nadded\nkeep\n"
+    );
+    let mounts = common::mounts(&d, "user");
+    let img = common::mount_at(&mounts, "/img");
+    assert_eq!(img["Type"], "image", "{img}");
+    assert_eq!(img["Name"], layered.as_str(), "{img}");
+    assert_eq!(img["RW"], false, "{img}");
+    assert_eq!(img["Propagation"], "rprivate", "{img}");
+    // The image is in use while the container exists.
+    let err = d.docker_err(&["rmi", &layered]);
+    assert!(
+        err.contains("container") && err.contains("is using"),
+        "{err}"
+    );
+    // A second run of the stopped container mounts it again.
+    let out = d.docker_ok(&["start", "-a", "user"]);
+    assert!(out.ends_with("read-only\nadded\nkeep\n"), "{out}");
+    assert_eq!(host_mounts_under_exec_root(&d), Vec::<String>::new());
+    d.docker_ok(&["rm", "user"]);
+    d.docker_ok(&["rmi", &layered]);
+
+    // dockerd's errors: a missing image at create (404), a subpath that climbs out of
+    // the image, a subpath the image lacks (at start), clients before API 1.48.
+    let err = d.docker_err(&[
+        "create",
+        "--mount",
+        "type=image,source=nosuch-image:1,target=/img",
+        &image,
+    ]);
+    assert!(err.contains("No such image: nosuch-image:1"), "{err}");
+    let err = d.docker_err(&[
+        "create",
+        "--mount",
+        &format!("type=image,source={image},target=/img,image-subpath=../etc"),
+        &image,
+    ]);
+    assert!(
+        err.contains("invalid mount config for type \"image\": subpath must be a relative path"),
+        "{err}"
+    );
+    let err = d.docker_err(&[
+        "run",
+        "--rm",
+        "--mount",
+        &format!("type=image,source={image},target=/img,image-subpath=nope"),
+        &image,
+        "true",
+    ]);
+    assert!(err.contains("cannot access path"), "{err}");
+    let body = format!(
+        r#"{{"Image":"{image}","HostConfig":{{"Mounts":[{{"Type":"image","Source":"{image}","Target":"/img"}}]}}}}"#
+    );
+    let (status, err) = api(&d, "POST", "/v1.47/containers/create", Some(&body));
+    assert_eq!(status, 400, "{err}");
+    assert_eq!(
+        err["message"],
+        r#"Mount type "Image" needs API v1.48 or newer"#
+    );
+    let (status, created) = api(&d, "POST", "/v1.48/containers/create", Some(&body));
+    assert_eq!(status, 201, "{created}");
     assert_eq!(host_mounts_under_exec_root(&d), Vec::<String>::new());
 }

@@ -117,7 +117,6 @@ async fn create_route(
         crate::networks::endpoints::apply_config_mac(&mut parsed, legacy.mac_address.as_deref())?;
     }
     let name = param(&pairs, "name").map(str::to_string);
-    let mut parsed = parsed;
     let mut options = containers::create::CreateOptions::default();
     if let (Some(axum::Extension(v)), Some(hc)) = (version, parsed.host_config.as_mut()) {
         options.default_read_only_non_recursive =

@@ -73,7 +73,8 @@ fn mount_map(c: &Container) -> Result<(MountMap, Vec<OwnedFd>)> {
     for m in c
         .mount_points
         .iter()
-        .filter(|m| m.kind != MountKind::Tmpfs && !m.source.as_os_str().is_empty())
+        .filter(|m| !matches!(m.kind, MountKind::Tmpfs | MountKind::Image))
+        .filter(|m| !m.source.as_os_str().is_empty())
     {
         match m.subpath.as_deref().filter(|_| m.kind == MountKind::Volume) {
             Some(subpath) => {

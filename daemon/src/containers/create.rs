@@ -360,6 +360,7 @@ pub async fn create_with(
     let moved_links = crate::networks::links::at_create(daemon, &name, &mut host_config)?;
     let mount_points = super::mounts::resolve(
         daemon,
+        &id,
         &config,
         &host_config,
         options.default_read_only_non_recursive,

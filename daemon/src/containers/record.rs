@@ -76,6 +76,8 @@ pub enum MountKind {
     Bind,
     Volume,
     Tmpfs,
+    /// An image's filesystem, read-only (`--mount type=image`, API 1.48).
+    Image,
 }
 
 /// One mount of a container, as dockerd's `MountPoint` (`Mounts` in inspect).
@@ -121,6 +123,16 @@ pub struct MountPoint {
     /// How a bind treats the mounts below its source (`BindOptions`, API 1.44).
     #[serde(default, skip_serializing_if = "BindRecursion::is_default")]
     pub recursion: BindRecursion,
+    /// An image mount's image, resolved at create.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<MountedImage>,
+}
+
+/// The image of an image mount: its ID and its layers (chain IDs, bottom first).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MountedImage {
+    pub id: String,
+    pub layers: Vec<String>,
 }
 
 /// `BindOptions` that decide how a bind covers the mounts below its source, as dockerd

@@ -7,7 +7,8 @@
 //!
 //! Submodules: `parse` (the syntax), `setup` (image content copied in at create; volumes
 //! mounted at start, unmounted at stop), `pinned` (volume subfolders opened by handle and
-//! pinned for the runtime), `recursion` (how binds cover the mounts below them: `rro`,
+//! pinned for the runtime), `image` (image mounts: an image's layers as a read-only
+//! overlay), `recursion` (how binds cover the mounts below them: `rro`,
 //! `NonRecursive`), `spec` (the OCI mounts and the inspect/list views).
 use bollard_stubs::models::{ContainerConfig, HostConfig};
 
@@ -17,6 +18,7 @@ use super::{ContainerError, ContainerStore, Result};
 use crate::state::Daemon;
 use crate::volumes::{service, CreateRequest, VolumeError, VolumeStore};
 
+pub mod image;
 pub mod parse;
 pub mod pinned;
 pub mod recursion;
@@ -85,7 +87,7 @@ fn inherited(daemon: &Daemon, hc: &HostConfig) -> Result<Vec<MountPoint>> {
         for m in source
             .mount_points
             .iter()
-            .filter(|m| m.kind != MountKind::Tmpfs)
+            .filter(|m| !matches!(m.kind, MountKind::Tmpfs | MountKind::Image))
         {
             let mut copy = m.clone();
             copy.rw = m.rw && rw;
@@ -103,6 +105,7 @@ fn inherited(daemon: &Daemon, hc: &HostConfig) -> Result<Vec<MountPoint>> {
 /// are read-only only at their top, as dockerd's `DefaultReadOnlyNonRecursive`.
 pub fn resolve(
     daemon: &Daemon,
+    id: &str,
     config: &ContainerConfig,
     hc: &HostConfig,
     default_read_only_non_recursive: bool,
@@ -138,7 +141,7 @@ pub fn resolve(
     let mut out = inherited;
     let mut created_anonymous = Vec::new();
     for r in requested {
-        match to_mount_point(daemon, r) {
+        match to_mount_point(daemon, id, r) {
             Ok(mp) => {
                 if mp.anonymous {
                     created_anonymous.push(mp.clone());
@@ -155,7 +158,7 @@ pub fn resolve(
 }
 
 /// A requested mount as the record keeps it; a volume is looked up or created.
-fn to_mount_point(daemon: &Daemon, r: Requested) -> Result<MountPoint> {
+fn to_mount_point(daemon: &Daemon, id: &str, r: Requested) -> Result<MountPoint> {
     let mut mp = MountPoint {
         kind: r.kind,
         name: None,
@@ -171,7 +174,12 @@ fn to_mount_point(daemon: &Daemon, r: Requested) -> Result<MountPoint> {
         create_source: r.create_source,
         subpath: r.subpath,
         recursion: r.recursion,
+        image: None,
     };
+    if r.kind == MountKind::Image {
+        mp.name = Some(r.source.clone());
+        image::resolve(daemon, id, &mut mp)?;
+    }
     if r.kind == MountKind::Volume {
         let req = CreateRequest {
             name: r.source.clone(),

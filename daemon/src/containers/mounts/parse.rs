@@ -330,6 +330,34 @@ pub fn parse_mount(m: &Mount, exists: impl Fn(&str) -> bool) -> Result<Requested
             r.tmpfs_options = tmpfs_options(m);
             Ok(r)
         }
+        MountType::IMAGE => {
+            if source.is_empty() {
+                return Err(err("field Source must not be empty"));
+            }
+            for (given, field) in [
+                (m.bind_options.is_some(), "BindOptions"),
+                (m.volume_options.is_some(), "VolumeOptions"),
+                (m.tmpfs_options.is_some(), "TmpfsOptions"),
+            ] {
+                if given {
+                    return Err(err(&format!("field {field} must not be specified")));
+                }
+            }
+            let subpath = m
+                .image_options
+                .as_ref()
+                .and_then(|o| o.subpath.clone())
+                .filter(|s| !s.is_empty());
+            if subpath.as_deref().is_some_and(|s| !is_local(s)) {
+                return Err(err("subpath must be a relative path within the volume"));
+            }
+            // Always read-only, whatever was asked (dockerd's registerMountPoints).
+            let mut r = Requested::new(MountKind::Image, &source, destination);
+            r.rw = false;
+            r.subpath = subpath;
+            r.propagation = DEFAULT_PROPAGATION.into();
+            Ok(r)
+        }
         _ => Err(err("mount type unknown")),
     }
 }
@@ -337,7 +365,8 @@ pub fn parse_mount(m: &Mount, exists: impl Fn(&str) -> bool) -> Result<Requested
 /// A create request's mounts as dockerd's router reads them for API 1.`minor`: bind
 /// options older clients did not know are ignored (`NonRecursive` before 1.40,
 /// `CreateMountpoint` before 1.42), those they cannot have meant are refused
-/// (`ReadOnlyForceRecursive` before 1.44, `VolumeOptions.Subpath` before 1.45). Whether
+/// (`ReadOnlyForceRecursive` before 1.44, `VolumeOptions.Subpath` before 1.45, image
+/// mounts before 1.48). Whether
 /// read-only binds stay non-recursively read-only, as every one was before 1.44.
 pub fn for_api_version(hc: &mut HostConfig, minor: u32) -> Result<bool, String> {
     for m in hc.mounts.iter_mut().flatten() {
@@ -354,6 +383,9 @@ pub fn for_api_version(hc: &mut HostConfig, minor: u32) -> Result<bool, String> 
             {
                 return Err("BindOptions.ReadOnlyForceRecursive needs API v1.44 or newer".into());
             }
+        }
+        if minor < 48 && m.typ == Some(MountType::IMAGE) {
+            return Err(r#"Mount type "Image" needs API v1.48 or newer"#.into());
         }
         let subpath = m.volume_options.as_ref().and_then(|v| v.subpath.as_deref());
         if minor < 45 && subpath.is_some_and(|s| !s.is_empty()) {

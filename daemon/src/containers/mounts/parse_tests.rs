@@ -1,6 +1,6 @@
 //! Tests of `mounts::parse`: dockerd's syntax and messages.
 use super::*;
-use bollard_stubs::models::{MountTmpfsOptions, MountVolumeOptions};
+use bollard_stubs::models::{MountImageOptions, MountTmpfsOptions, MountVolumeOptions};
 
 #[test]
 fn binds() {
@@ -163,4 +163,50 @@ fn volume_subpaths_are_relative_and_named_volumes_only() {
     for good in [".", "a/..", "a/../b", "./a//b/"] {
         assert!(is_local(good), "{good}");
     }
+}
+
+#[test]
+fn image_mounts_are_read_only_and_take_only_image_options() {
+    let image = |subpath: Option<&str>, read_only: Option<bool>| Mount {
+        typ: Some(MountType::IMAGE),
+        source: Some("busybox".into()),
+        target: Some("/img".into()),
+        read_only,
+        image_options: subpath.map(|s| MountImageOptions {
+            subpath: Some(s.into()),
+        }),
+        ..Default::default()
+    };
+    let none = |_: &str| false;
+    let r = parse_mount(&image(Some("etc"), Some(false)), none).unwrap();
+    assert_eq!(r.kind, MountKind::Image);
+    assert_eq!(r.source, "busybox");
+    assert!(!r.rw, "an image mount is read-only whatever was asked");
+    assert_eq!(r.subpath.as_deref(), Some("etc"));
+    assert_eq!(r.propagation, "rprivate");
+    assert_eq!(
+        parse_mount(&image(Some("../x"), None), none).unwrap_err(),
+        "invalid mount config for type \"image\": subpath must be a relative path within the volume"
+    );
+    let mut with_volume_options = image(None, None);
+    with_volume_options.volume_options = Some(MountVolumeOptions::default());
+    assert_eq!(
+        parse_mount(&with_volume_options, none).unwrap_err(),
+        "invalid mount config for type \"image\": field VolumeOptions must not be specified"
+    );
+    let mut no_source = image(None, None);
+    no_source.source = None;
+    assert_eq!(
+        parse_mount(&no_source, none).unwrap_err(),
+        "invalid mount config for type \"image\": field Source must not be empty"
+    );
+    let mut hc = HostConfig {
+        mounts: Some(vec![image(None, None)]),
+        ..Default::default()
+    };
+    assert_eq!(
+        for_api_version(&mut hc, 47).unwrap_err(),
+        r#"Mount type "Image" needs API v1.48 or newer"#
+    );
+    assert!(for_api_version(&mut hc, 48).is_ok());
 }

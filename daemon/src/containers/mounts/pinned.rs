@@ -1,5 +1,6 @@
 //! Mount sources that cannot be handed to the runtime as a host path string: a volume's
-//! subfolder (`--mount type=volume,…,volume-subpath=SUB`, API 1.45). At each start the
+//! subfolder (`--mount type=volume,…,volume-subpath=SUB`, API 1.45), or an image's
+//! (`type=image,…,image-subpath=SUB`, API 1.48). At each start the
 //! subfolder is opened by handle inside the volume ([`crate::in_root::beneath`]: symlinks
 //! followed while they stay inside, dockerd's errors for a missing path and for one that
 //! leads out), and that very object is bound at `<exec-root>/mounts/<container>/<n>`,
@@ -72,7 +73,8 @@ pub fn pin(exec_root: &Path, c: &Container) -> Result<Vec<MountPoint>> {
     unpin(exec_root, &c.id);
     let mut out = c.mount_points.clone();
     for (n, m) in out.iter_mut().enumerate() {
-        let Some(subpath) = m.subpath.clone().filter(|_| m.kind == MountKind::Volume) else {
+        let with_subpath = matches!(m.kind, MountKind::Volume | MountKind::Image);
+        let Some(subpath) = m.subpath.clone().filter(|_| with_subpath) else {
             continue;
         };
         match pin_one(exec_root, &c.id, n, m, &subpath) {

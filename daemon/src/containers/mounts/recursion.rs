@@ -101,6 +101,7 @@ mod tests {
             create_source: false,
             subpath: None,
             recursion,
+            image: None,
         }
     }
 

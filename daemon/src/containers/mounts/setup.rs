@@ -124,8 +124,8 @@ fn prepare_one(daemon: &Daemon, c: &Container, m: &MountPoint) -> Result<()> {
     }
 }
 
-/// Before the task is created: mounts the container's volumes, creates missing `-v`
-/// sources and pins volume subfolders; the mount points as the runtime mounts them. On
+/// Before the task is created: mounts the container's volumes and images, creates
+/// missing `-v` sources and pins volume and image subfolders; the mount points as the runtime mounts them. On
 /// an error, what was mounted is released.
 pub fn setup(daemon: &Daemon, c: &Container) -> Result<Vec<MountPoint>> {
     for m in &c.mount_points {
@@ -137,6 +137,7 @@ pub fn setup(daemon: &Daemon, c: &Container) -> Result<Vec<MountPoint>> {
             return Err(e);
         }
     }
+    super::image::mount_all(daemon, c).inspect_err(|_| release(daemon, c))?;
     pinned::pin(&daemon.config.exec_root, c).inspect_err(|_| release(daemon, c))
 }
 
@@ -145,6 +146,7 @@ pub fn setup(daemon: &Daemon, c: &Container) -> Result<Vec<MountPoint>> {
 /// than once.
 pub fn release(daemon: &Daemon, c: &Container) {
     pinned::unpin(&daemon.config.exec_root, &c.id);
+    super::image::unmount_all(&daemon.config.exec_root, &c.id);
     for m in c
         .mount_points
         .iter()

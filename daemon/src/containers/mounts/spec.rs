@@ -37,7 +37,7 @@ fn oci_mounts_with(c: &Container, rro_supported: bool) -> Vec<Value> {
     for m in &c.mount_points {
         let entry = match m.kind {
             MountKind::Tmpfs => tmpfs(&m.destination, m.options.iter().cloned()),
-            MountKind::Bind | MountKind::Volume => {
+            MountKind::Bind | MountKind::Volume | MountKind::Image => {
                 let propagation = if m.propagation.is_empty() {
                     "rprivate"
                 } else {
@@ -105,6 +105,7 @@ pub fn mounts_json(c: &Container) -> Value {
                 MountKind::Bind => "bind",
                 MountKind::Volume => "volume",
                 MountKind::Tmpfs => "tmpfs",
+                MountKind::Image => "image",
             };
             let mut v = json!({
                 "Type": kind,
@@ -117,6 +118,9 @@ pub fn mounts_json(c: &Container) -> Value {
             if m.kind == MountKind::Volume {
                 v["Name"] = json!(m.name.clone().unwrap_or_default());
                 v["Driver"] = json!(m.driver.clone().unwrap_or_default());
+            }
+            if m.kind == MountKind::Image {
+                v["Name"] = json!(m.name.clone().unwrap_or_default());
             }
             v
         })
@@ -164,6 +168,7 @@ mod tests {
             create_source: false,
             subpath: None,
             recursion: Default::default(),
+            image: None,
         }
     }
 
