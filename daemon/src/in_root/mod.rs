@@ -24,6 +24,7 @@ pub mod beneath;
 pub mod copy;
 pub mod file;
 pub mod resolve;
+pub mod tar_names;
 pub mod tar_out;
 pub mod unpack;
 pub mod walk;
