@@ -5,10 +5,12 @@ the same workload against each, prints medians, rates, RSS figures and ratios, a
 up every process and mount it made.
 """
 import argparse
+import collections
 import concurrent.futures
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -20,6 +22,18 @@ import time
 CONCURRENT_CLIENTS = 8
 IDLE_SETTLE_SECONDS = 2.0
 RUNNING_CONTAINERS = 10
+# berthd's and berth-containerd's per-stage timings (debug events of target berth_timing).
+TIMING_LOG = "info,berth_timing=debug"
+TIMING_LINE = re.compile(r'berth_timing: stage="?([\w.]+)"? us=(\d+)')
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# The issue's targets (figure -> (berthd must be <= for times, >= for rates)).
+TARGETS = {
+    "run_bridge_median_ms": 35,
+    "run_median_ms": 30,
+    "exec_median_ms": 20,
+    "seq_per_s": 60,
+    "conc_per_s": 120,
+}
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):
@@ -103,21 +117,47 @@ def wait_socket(path, proc, seconds=30):
 
 
 class Engine:
-    def __init__(self, name, work, argv):
+    def __init__(self, name, work, argv, env=None):
         self.name = name
         self.root = os.path.join(work, name)
         os.makedirs(self.root, exist_ok=True)
         self.sock = os.path.join(self.root, "api.sock")
         self.env = dict(os.environ, DOCKER_HOST=f"unix://{self.sock}",
                         DOCKER_CONFIG=os.path.join(self.root, "cli-config"))
-        log = open(os.path.join(self.root, "engine.log"), "wb")
+        self.logs = [os.path.join(self.root, "engine.log"),
+                     os.path.join(self.root, "exec", "containerd", "containerd.log")]
+        self.offsets = {}
+        log = open(self.logs[0], "wb")
         self.proc = subprocess.Popen(argv(self.root, self.sock), stdout=log, stderr=log,
-                                     start_new_session=True)
+                                     start_new_session=True,
+                                     env=dict(os.environ, **(env or {})))
         try:
             wait_socket(self.sock, self.proc)
         except Exception:
             self.stop()
             raise
+
+    def mark_logs(self):
+        """Remembers where the logs end: `new_timings` reads what comes after."""
+        for path in self.logs:
+            try:
+                self.offsets[path] = os.path.getsize(path)
+            except OSError:
+                self.offsets[path] = 0
+
+    def new_timings(self):
+        """Stage -> microseconds (summed per stage) logged since `mark_logs`."""
+        out = collections.Counter()
+        for path in self.logs:
+            try:
+                with open(path, "rb") as f:
+                    f.seek(self.offsets.get(path, 0))
+                    text = f.read().decode(errors="replace")
+            except OSError:
+                continue
+            for m in TIMING_LINE.finditer(ANSI.sub("", text)):
+                out[m.group(1)] += int(m.group(2))
+        return out
 
     def docker(self, *args, check=True):
         return subprocess.run(["docker", *args], env=self.env, check=check,
@@ -168,10 +208,28 @@ def berthd_argv(binary):
                                "-H", f"unix://{sock}"]
 
 
-def dockerd_argv(root, sock):
-    return ["dockerd", "-H", f"unix://{sock}", "--data-root", f"{root}/data", "--exec-root",
-            f"{root}/exec", "--pidfile", f"{root}/engine.pid", "--bridge=none",
-            "--iptables=false", "--ip-masq=false"]
+class DockerdBridge:
+    """dockerd's default bridge, made for this run (never the host's docker0, which other
+    dockerds may use): a private name and subnet, removed afterwards. No iptables."""
+
+    def __init__(self):
+        n = os.getpid() % 200 + 20
+        self.name = f"bkb{os.getpid() % 100000}"
+        self.cidr = f"10.251.{n}.1/24"
+        subprocess.run(["ip", "link", "add", self.name, "type", "bridge"], check=True)
+        subprocess.run(["ip", "addr", "add", self.cidr, "dev", self.name], check=True)
+        subprocess.run(["ip", "link", "set", self.name, "up"], check=True)
+
+    def remove(self):
+        subprocess.run(["ip", "link", "del", self.name], check=False)
+
+
+def dockerd_argv(bridge):
+    return lambda root, sock: [
+        "dockerd", "-H", f"unix://{sock}", "--data-root", f"{root}/data", "--exec-root",
+        f"{root}/exec", "--pidfile", f"{root}/engine.pid", f"--bridge={bridge}",
+        "--iptables=false", "--ip6tables=false", "--ip-masq=false",
+        "--containerd-namespace", f"bench{os.getpid()}"]
 
 
 def one_lifecycle(sock, image):
@@ -183,37 +241,47 @@ def one_lifecycle(sock, image):
     api(sock, "DELETE", f"/containers/{cid}")
 
 
+def timed(engine, args, n):
+    """`docker ARGS` n times (after one warm-up): median and p90 in ms, and the median of
+    each stage berthd logged (ms)."""
+    engine.docker(*args)
+    times = []
+    stages = collections.defaultdict(list)
+    for _ in range(n):
+        engine.mark_logs()
+        t0 = time.perf_counter()
+        engine.docker(*args)
+        times.append((time.perf_counter() - t0) * 1000)
+        for stage, us in engine.new_timings().items():
+            stages[stage].append(us / 1000)
+    med, p90 = median_p90(times)
+    return med, p90, {k: statistics.median(v) for k, v in stages.items()}
+
+
 def measure(engine, image, n):
-    out = {}
+    out = {"stages": {}}
     engine.docker("pull", "-q", image)
     time.sleep(IDLE_SETTLE_SECONDS)
     out["idle_rss_kib"] = engine_rss_kib(engine.root)
 
-    engine.docker("run", "--rm", "--network", "none", image, "true")  # warm-up
-    times = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        engine.docker("run", "--rm", "--network", "none", image, "true")
-        times.append((time.perf_counter() - t0) * 1000)
-    out["run_median_ms"], out["run_p90_ms"] = median_p90(times)
+    out["run_median_ms"], out["run_p90_ms"], out["stages"]["run --network none"] = timed(
+        engine, ["run", "--rm", "--network", "none", image, "true"], n)
+    out["run_bridge_median_ms"], _, out["stages"]["run (default bridge)"] = timed(
+        engine, ["run", "--rm", image, "true"], n)
     if engine.name == "berthd":
-        # What network setup adds: the same runs on the default bridge network.
-        times = []
-        for _ in range(n):
-            t0 = time.perf_counter()
-            engine.docker("run", "--rm", image, "true")
-            times.append((time.perf_counter() - t0) * 1000)
-        out["bridge_run_median_ms"], _ = median_p90(times)
         # And on a user-defined network: an endpoint plus the embedded DNS.
         engine.docker("network", "create", "bench-net")
-        times = []
-        for _ in range(n):
-            t0 = time.perf_counter()
-            engine.docker("run", "--rm", "--network", "bench-net", image, "true")
-            times.append((time.perf_counter() - t0) * 1000)
-        out["user_net_run_median_ms"], _ = median_p90(times)
+        out["user_net_run_median_ms"], _, _ = timed(
+            engine, ["run", "--rm", "--network", "bench-net", image, "true"], n)
         engine.docker("network", "rm", "bench-net")
 
+    engine.docker("run", "-d", "--network", "none", "--name", "bench-exec", image,
+                  "sleep", "3600")
+    out["exec_median_ms"], out["exec_p90_ms"], out["stages"]["exec"] = timed(
+        engine, ["exec", "bench-exec", "true"], n)
+    engine.docker("rm", "-f", "bench-exec")
+
+    one_lifecycle(engine.sock, image)
     t0 = time.perf_counter()
     for _ in range(n):
         one_lifecycle(engine.sock, image)
@@ -238,19 +306,51 @@ def measure(engine, image, n):
 
 def report(name, r):
     print(f"{name}: docker run --rm true: median {r['run_median_ms']:.0f} ms, "
-          f"p90 {r['run_p90_ms']:.0f} ms")
-    if "bridge_run_median_ms" in r:
-        print(f"{name}: docker run --rm true on the default bridge: median "
-              f"{r['bridge_run_median_ms']:.0f} ms (network setup adds "
-              f"{r['bridge_run_median_ms'] - r['run_median_ms']:.0f} ms over --network none)")
+          f"p90 {r['run_p90_ms']:.0f} ms (--network none); default bridge: median "
+          f"{r['run_bridge_median_ms']:.0f} ms (network setup adds "
+          f"{r['run_bridge_median_ms'] - r['run_median_ms']:.0f} ms)")
     if "user_net_run_median_ms" in r:
         print(f"{name}: docker run --rm true on a user-defined network: median "
               f"{r['user_net_run_median_ms']:.0f} ms (endpoint and embedded DNS add "
               f"{r['user_net_run_median_ms'] - r['run_median_ms']:.0f} ms over --network none)")
+    print(f"{name}: docker exec C true: median {r['exec_median_ms']:.0f} ms, "
+          f"p90 {r['exec_p90_ms']:.0f} ms")
     print(f"{name}: create+start+wait+rm: {r['seq_per_s']:.1f}/s in sequence, "
           f"{r['conc_per_s']:.1f}/s with {CONCURRENT_CLIENTS} clients")
     print(f"{name}: idle RSS {r['idle_rss_kib'] / 1024:.1f} MiB, "
           f"added per running container {r['per_container_rss_kib'] / 1024:.2f} MiB")
+    for what, stages in r["stages"].items():
+        if stages:
+            parts = ", ".join(f"{k} {v:.1f}" for k, v in sorted(stages.items()))
+            print(f"{name}: stages of `{what}` (median ms): {parts}")
+
+
+def table(results):
+    rows = [
+        ("docker run --rm IMG true, default bridge, median (ms)", "run_bridge_median_ms", False),
+        ("same with --network none (ms)", "run_median_ms", False),
+        ("docker exec C true, median (ms)", "exec_median_ms", False),
+        ("create+start+wait+rm, one client (/s)", "seq_per_s", True),
+        (f"same, {CONCURRENT_CLIENTS} clients (/s)", "conc_per_s", True),
+    ]
+    b, d = results.get("berthd"), results.get("dockerd")
+    print()
+    print("| figure | dockerd | berthd | dockerd/berthd | target |")
+    print("|---|---|---|---|---|")
+    for label, key, rate in rows:
+        bv = f"{b[key]:.1f}" if b else "-"
+        dv = f"{d[key]:.1f}" if d else "-"
+        if b and d:
+            ratio = b[key] / d[key] if rate else d[key] / b[key]
+            rv = f"{ratio:.2f}x"
+        else:
+            rv = "-"
+        target = TARGETS[key]
+        tv = f"{'>=' if rate else '<='} {target}"
+        if b:
+            met = b[key] >= target if rate else b[key] <= target
+            tv += " (met)" if met else " (not met)"
+        print(f"| {label} | {dv} | {bv} | {rv} | {tv} |")
 
 
 def main():
@@ -267,31 +367,35 @@ def main():
 
     results = {}
     wanted = a.engines.split(",")
-    plan = [("berthd", berthd_argv(a.berthd))] if "berthd" in wanted else []
+    plan = []
+    if "berthd" in wanted:
+        plan.append(("berthd", berthd_argv(a.berthd), {"RUST_LOG": TIMING_LOG}))
+    bridge = None
     if "dockerd" not in wanted:
         pass
     elif shutil.which("dockerd"):
-        plan.append(("dockerd", dockerd_argv))
+        bridge = DockerdBridge()
+        plan.append(("dockerd", dockerd_argv(bridge.name), None))
     else:
         print("dockerd not installed: no comparison (apt-get install docker.io)")
     try:
-        for name, argv in plan:
-            engine = Engine(name, a.work, argv)
+        for name, argv, env in plan:
+            engine = Engine(name, a.work, argv, env)
             try:
                 results[name] = measure(engine, image, a.n)
             finally:
                 engine.stop()
             report(name, results[name])
     finally:
+        if bridge:
+            bridge.remove()
         shutil.rmtree(a.work, ignore_errors=True)
     if len(results) == 2:
         b, d = results["berthd"], results["dockerd"]
         print("ratios dockerd/berthd: "
-              f"run median {d['run_median_ms'] / b['run_median_ms']:.2f}x, "
-              f"sequential rate {b['seq_per_s'] / d['seq_per_s']:.2f}x, "
-              f"concurrent rate {b['conc_per_s'] / d['conc_per_s']:.2f}x, "
               f"idle RSS {d['idle_rss_kib'] / max(1, b['idle_rss_kib']):.2f}x, "
               f"per-container RSS {d['per_container_rss_kib'] / max(1, b['per_container_rss_kib']):.2f}x")
+    table(results)
 
 
 if __name__ == "__main__":

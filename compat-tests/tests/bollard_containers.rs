@@ -236,3 +236,77 @@ async fn resize_without_a_tty_then_kill_wait_remove() {
         .await
         .expect("remove right after kill and wait");
 }
+
+/// docker-py's `test_create_with_restart_policy`: a `restart: always` container exits,
+/// its waiter returns, and an immediate removal without force is refused (the exit and
+/// the scheduled restart are one transition before the waiters wake, as dockerd's
+/// `SetRestarting`); a forced removal then removes it.
+#[tokio::test]
+async fn removal_right_after_the_wait_of_a_restarting_container_is_refused() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let image = d.pull_fixture(&f, "busybox");
+    let docker = d.bollard();
+    let body = ContainerCreateBody {
+        image: Some(image),
+        cmd: Some(vec!["sleep".into(), "1".into()]),
+        host_config: Some(HostConfig {
+            network_mode: Some("none".into()),
+            restart_policy: Some(bollard::models::RestartPolicy {
+                name: Some(bollard::models::RestartPolicyNameEnum::ALWAYS),
+                maximum_retry_count: Some(0),
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let opts = CreateContainerOptionsBuilder::default()
+        .name("always")
+        .build();
+    let id = docker
+        .create_container(Some(opts), body)
+        .await
+        .expect("create_container")
+        .id;
+    docker
+        .start_container("always", None::<StartContainerOptions>)
+        .await
+        .expect("start");
+    let waited = docker
+        .wait_container(
+            "always",
+            None::<bollard::query_parameters::WaitContainerOptions>,
+        )
+        .collect::<Vec<_>>()
+        .await;
+    assert!(matches!(waited.as_slice(), [Ok(_)]), "{waited:?}");
+    let refused = docker
+        .remove_container(
+            "always",
+            None::<bollard::query_parameters::RemoveContainerOptions>,
+        )
+        .await
+        .expect_err("removal of a restarting container without force");
+    match refused {
+        bollard::errors::Error::DockerResponseServerError {
+            status_code,
+            message,
+        } => {
+            assert_eq!(status_code, 409, "{message}");
+            // Restarting (back-off of 100 ms) or, on a slow machine, running again.
+            let restarting = format!("You cannot remove a restarting container {id}. Stop the container before attempting removal or force remove");
+            let running = format!("You cannot remove a running container {id}. Stop the container before attempting removal or force remove");
+            assert!(message == restarting || message == running, "{message}");
+        }
+        other => panic!("unexpected error: {other:?}"),
+    }
+    let rm = RemoveContainerOptionsBuilder::default().force(true).build();
+    docker
+        .remove_container("always", Some(rm))
+        .await
+        .expect("forced removal");
+    assert!(docker
+        .inspect_container("always", None::<InspectContainerOptions>)
+        .await
+        .is_err());
+}

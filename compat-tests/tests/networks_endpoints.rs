@@ -94,6 +94,43 @@ fn endpoint_settings_are_kept_and_applied() {
     assert_eq!(n["epnet"]["MacAddress"], "02:42:0a:db:14:63");
     let link = d.docker_ok(&["exec", "oldmac", "cat", "/sys/class/net/eth0/address"]);
     assert_eq!(link.trim(), "02:42:0a:db:14:63");
+    // API 1.44+: the field is deprecated but still moved to the mode's endpoint, with
+    // dockerd's warning (docker-py's test_create_with_mac_address); a different MAC on that
+    // endpoint is a 400.
+    let body = format!(
+        r#"{{"Image":"{bb}","Cmd":["sleep","300"],"MacAddress":"02:42:0a:db:14:64",
+            "HostConfig":{{"NetworkMode":"epnet"}}}}"#
+    );
+    let (status, v) = api(
+        &d,
+        "POST",
+        "/v1.53/containers/create?name=newmac",
+        Some(&body),
+    );
+    assert_eq!(status, 201, "{v}");
+    assert!(
+        v["Warnings"][0]
+            .as_str()
+            .unwrap_or("")
+            .contains("MacAddress field is now deprecated"),
+        "{v}"
+    );
+    d.docker_ok(&["start", "newmac"]);
+    assert_eq!(
+        networks(&d, "newmac")["epnet"]["MacAddress"],
+        "02:42:0a:db:14:64"
+    );
+    let body = format!(
+        r#"{{"Image":"{bb}","Cmd":["true"],"MacAddress":"02:42:0a:db:14:65",
+            "HostConfig":{{"NetworkMode":"epnet"}},
+            "NetworkingConfig":{{"EndpointsConfig":{{"epnet":{{"MacAddress":"02:42:0a:db:14:66"}}}}}}}}"#
+    );
+    let (status, v) = api(&d, "POST", "/v1.53/containers/create", Some(&body));
+    assert_eq!(status, 400, "{v}");
+    assert!(
+        v["message"].as_str().unwrap_or("").contains("must match"),
+        "{v}"
+    );
     // An IPv6Address given on a network without IPv6 is kept as given, too.
     let body = format!(
         r#"{{"Image":"{bb}","Cmd":["true"],"HostConfig":{{"NetworkMode":"other"}},
@@ -107,7 +144,7 @@ fn endpoint_settings_are_kept_and_applied() {
         json!({"IPv6Address": "fd00:db8::7"})
     );
 
-    d.docker_ok(&["rm", "-f", "epc", "oldmac", "v6given"]);
+    d.docker_ok(&["rm", "-f", "epc", "oldmac", "newmac", "v6given"]);
     d.docker_ok(&["network", "rm", "epnet", "other"]);
     d.stop();
     cleanup_network(d.dir.path());

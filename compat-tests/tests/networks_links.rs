@@ -134,10 +134,11 @@ fn a_link_on_a_user_network_is_a_name_only_the_linking_container_resolves() {
     };
     run("linker", &["--link", "web2:w2"]);
     run("bystander", &[]);
-    let resolve = |who: &str| {
-        let out = d.docker(&["exec", who, "netclient", "-r", "w2"]);
+    let resolve_name = |who: &str, name: &str| {
+        let out = d.docker(&["exec", who, "netclient", "-r", name]);
         (out.status.code().unwrap_or(-1), common::stdout(&out))
     };
+    let resolve = |who: &str| resolve_name(who, "w2");
     let (code, out) = resolve("linker");
     assert_eq!((code, out.trim()), (0, ip_on(&d, "web2", "un").as_str()));
     let out = d.docker_ok(&["exec", "linker", "netclient", "w2", "80"]);
@@ -162,7 +163,23 @@ fn a_link_on_a_user_network_is_a_name_only_the_linking_container_resolves() {
     let out = d.docker_ok(&["exec", "viaapi", "netclient", "-r", "api"]);
     assert_eq!(out.trim(), ip_on(&d, "web2", "un"));
 
-    d.docker_ok(&["rm", "-f", "web2", "linker", "bystander", "viaapi"]);
+    // A link may name a container that does not exist yet (docker-py's
+    // test_connect_with_links): the name is resolved when asked, once it joins.
+    d.docker_ok(&["network", "disconnect", "un", "bystander"]);
+    d.docker_ok(&[
+        "network",
+        "connect",
+        "--link",
+        "later:lt",
+        "un",
+        "bystander",
+    ]);
+    assert_eq!(resolve_name("bystander", "lt").0, CANNOT_RESOLVE);
+    d.docker_ok(&["run", "-d", "--name", "later", "--network", "un", &httpd]);
+    let (code, out) = resolve_name("bystander", "lt");
+    assert_eq!((code, out.trim()), (0, ip_on(&d, "later", "un").as_str()));
+
+    d.docker_ok(&["rm", "-f", "web2", "linker", "bystander", "viaapi", "later"]);
     d.docker_ok(&["network", "rm", "un"]);
     d.stop();
     let (links, _) = cleanup_network(d.dir.path());

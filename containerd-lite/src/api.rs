@@ -18,7 +18,14 @@ use crate::model::*;
 type S = State<Arc<Engine>>;
 
 pub fn router(engine: Arc<Engine>) -> Router {
-    Router::new()
+    let router = Router::new();
+    // A build that stands in for one before versioning (tests) has no such call.
+    let router = if berth_proto::protocol_version() >= 2 {
+        router.route("/version", get(version))
+    } else {
+        router
+    };
+    router
         .route("/tasks", post(create).get(list))
         .route("/tasks/{id}", get(get_task).delete(delete))
         .route("/tasks/{id}/start", post(start))
@@ -68,6 +75,16 @@ async fn create(
     let req = body(&b)?;
     let created = to_the_end(async move { e.create(req).await }).await?;
     Ok((axum::http::StatusCode::CREATED, Json(created)))
+}
+
+/// The protocol version (berth_proto::version): berthd replaces a berth-containerd of
+/// another version with its own.
+async fn version() -> Json<berth_proto::VersionView> {
+    Json(berth_proto::VersionView {
+        protocol: berth_proto::protocol_version(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        pid: std::process::id(),
+    })
 }
 
 async fn list(State(e): S) -> Json<Vec<TaskView>> {

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -28,6 +29,24 @@ fn valid_id(id: &str) -> bool {
         && id
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
+/// A stage of the benchmark's breakdown (debug events of target `berth_timing`, as
+/// berthd's `containers::timing`).
+fn timed(stage: &'static str, id: &str, since: Instant) {
+    tracing::debug!(
+        target: "berth_timing",
+        stage,
+        us = since.elapsed().as_micros() as u64,
+        id
+    );
+}
+
+async fn timed_delete(shim: &dyn ShimClient, id: &str) -> Result<ExitInfo> {
+    let t0 = Instant::now();
+    let r = shim.delete().await;
+    timed("containerd.shim_delete", id, t0);
+    r
 }
 
 impl Engine {
@@ -114,6 +133,7 @@ impl Engine {
             stdin: req.stdin,
         };
         // Written before the shim starts, so a crash mid-create is found again.
+        let t0 = Instant::now();
         if let Err(e) = self.state.save(&record) {
             self.remove_dir_after_failure(&req.id);
             return Err(e);
@@ -128,7 +148,11 @@ impl Engine {
             stdin: req.stdin,
             log: req.log.clone(),
         };
-        let socket = match self.launcher.launch(spec).await {
+        timed("containerd.record", &req.id, t0);
+        let t0 = Instant::now();
+        let launched = self.launcher.launch(spec).await;
+        timed("containerd.shim_launch", &req.id, t0);
+        let socket = match launched {
             Ok(socket) => socket,
             Err(e) => {
                 // The shim removes what it made when the runtime fails.
@@ -138,8 +162,11 @@ impl Engine {
         };
         let shim = self.launcher.connect(socket);
         // The launcher returns once the shim's sockets are bound: it answers at once.
-        let pid = match shim.state().await {
-            Ok(s) => s.pid,
+        let t0 = Instant::now();
+        let state = shim.state().await;
+        timed("containerd.shim_state", &req.id, t0);
+        let (pid, shim_protocol) = match state {
+            Ok(s) => (s.pid, s.protocol),
             Err(e) => {
                 // The shim started but does not answer: make it go away. If it cannot be
                 // told to, keep its directory so a restart finds it again.
@@ -153,14 +180,16 @@ impl Engine {
             }
         };
         let attach = self.state.attach_socket(&req.id).display().to_string();
-        self.tasks
-            .insert(Task::new(record, pid, Some(shim.clone()), attach.clone()));
+        let mut task = Task::new(record, pid, Some(shim.clone()), attach.clone());
+        task.shim_protocol = shim_protocol;
+        self.tasks.insert(task);
         tracing::info!(id = %req.id, pid, "task created");
         self.spawn_waiter(req.id.clone(), shim);
         Ok(CreateTaskResponse {
             id: req.id.clone(),
             pid,
             attach_socket: attach,
+            shim_protocol,
         })
     }
 
@@ -175,7 +204,9 @@ impl Engine {
             t.starting = true;
             Ok(shim)
         })?;
+        let t0 = Instant::now();
         let started = shim.start().await;
+        timed("containerd.shim_start", id, t0);
         self.tasks.with(id, |t| {
             t.starting = false;
             if let Ok(pid) = started {
@@ -244,12 +275,19 @@ impl Engine {
                 req.exec_id
             )));
         }
-        self.shim(id, |s| s.check_live("exec in"))?.exec(req).await
+        let t0 = Instant::now();
+        let shim = self.shim(id, |s| s.check_live("exec in"))?;
+        let r = shim.exec(req).await;
+        timed("containerd.shim_exec", id, t0);
+        r
     }
 
     pub async fn exec_start(self: &Arc<Self>, id: &str, exec_id: &str) -> Result<u32> {
         let shim = self.shim(id, |s| s.check_live("exec in"))?;
-        let pid = shim.exec_start(exec_id.to_string()).await?;
+        let t0 = Instant::now();
+        let pid = shim.exec_start(exec_id.to_string()).await;
+        timed("containerd.shim_exec_start", id, t0);
+        let pid = pid?;
         self.events
             .publish(Event::new(EventKind::ExecStart, id).exec(exec_id).pid(pid));
         self.spawn_exec_waiter(id.to_string(), exec_id.to_string(), pid, shim);
@@ -281,7 +319,7 @@ impl Engine {
             Ok((t.shim.clone(), t.status))
         })?;
         let from_shim = match shim {
-            Some(shim) => match shim.delete().await {
+            Some(shim) => match timed_delete(shim.as_ref(), id).await {
                 Ok(exit) => Some(exit),
                 Err(Error::ShimUnavailable(e)) => {
                     tracing::warn!(%id, error = %e, "shim gone at delete");

@@ -1,5 +1,5 @@
 //! What berth-containerd keeps on disk: `STATE/tasks/<id>/task.json`, written whole
-//! (temp file, fsync, rename), and the shim's `exit.json` it reads after a restart.
+//! (temp file, rename), and the shim's `exit.json` it reads after a restart.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -92,23 +92,16 @@ impl StateDir {
     }
 }
 
-/// Write `value` as JSON to `path` whole: temp file, fsync, rename, fsync of the directory.
+/// Write `value` as JSON to `path` whole: temp file, rename. No fsync: the state dir
+/// describes live tasks (it is meant for a tmpfs, as /run); a crash of the machine ends
+/// them too, and a crash of this process leaves the old version or the new one.
 pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<()> {
-    let bytes = serde_json::to_vec_pretty(value)?;
+    let bytes = serde_json::to_vec(value)?;
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&bytes)?;
-        f.sync_all()?;
-    }
+    std::fs::File::create(&tmp)?.write_all(&bytes)?;
     std::fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent() {
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-    }
     Ok(())
 }
 

@@ -53,6 +53,8 @@ pub async fn recover(engine: &Arc<Engine>) -> Vec<(String, Found)> {
         let (mut task, what) = match probe {
             Ok(Ok(st)) => {
                 let mut task = Task::new(record, st.pid, Some(shim.clone()), attach);
+                // A shim started by an older build speaks its build's protocol.
+                task.shim_protocol = st.protocol;
                 match st.status {
                     Status::Stopped => {
                         let exit = st.exit().unwrap_or_else(|| ExitInfo::now(255));

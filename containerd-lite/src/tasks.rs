@@ -89,6 +89,8 @@ pub struct Task {
     /// None when the shim is gone (found dead after a restart, or after delete).
     pub shim: Option<Arc<dyn ShimClient>>,
     pub attach_socket: String,
+    /// The shim's protocol version (berth_proto::version): what its clients speak.
+    pub shim_protocol: u32,
     /// A start call is in flight (events: `start` goes out before `exit`).
     pub starting: bool,
     exit_tx: watch::Sender<Option<ExitInfo>>,
@@ -109,6 +111,7 @@ impl Task {
             exit: None,
             shim,
             attach_socket,
+            shim_protocol: berth_proto::protocol_version(),
             starting: false,
             exit_tx,
         }
@@ -150,6 +153,7 @@ impl Task {
             bundle: self.record.bundle.clone(),
             runtime: self.record.runtime.clone(),
             attach_socket: self.attach_socket.clone(),
+            shim_protocol: self.shim_protocol,
         }
     }
 }

@@ -60,6 +60,7 @@ impl ShimClient for FakeShim {
                 exited_at: e.map(|e| e.exited_at),
                 terminal: false,
                 oom_killed: false,
+                protocol: berth_proto::protocol_version(),
             },
         )
     }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::firewall::{BridgeOptions, Protocol};
-use crate::ipam::store::write_whole;
+use crate::ipam::store::{write_whole, write_whole_volatile};
 
 /// A network netd manages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,10 +83,19 @@ impl StateFile {
     }
 
     pub fn save(&self, path: &Path) -> Result<()> {
-        let bytes = serde_json::to_vec_pretty(self).map_err(|e| Error::State {
+        write_whole(path, &self.to_bytes(path)?)
+    }
+
+    /// Saves a change of endpoints or published ports only: they describe live
+    /// containers, which a crash of the machine ends too; no fsync.
+    pub fn save_endpoints(&self, path: &Path) -> Result<()> {
+        write_whole_volatile(path, &self.to_bytes(path)?)
+    }
+
+    fn to_bytes(&self, path: &Path) -> Result<Vec<u8>> {
+        serde_json::to_vec_pretty(self).map_err(|e| Error::State {
             path: path.to_path_buf(),
             message: e.to_string(),
-        })?;
-        write_whole(path, &bytes)
+        })
     }
 }

@@ -10,6 +10,8 @@
 //! - [`task`]   — berth-containerd's task API (`containerd.sock`).
 //! - [`event`]  — berth-containerd's `GET /events` lines.
 //! - [`files`]  — the names of the files in a task's state folder.
+//! - [`version`] — the protocol's version, for berthd to work with an older build's
+//!   berth-containerd and shims.
 //!
 //! The transport is JSON over HTTP/1.1 on unix sockets; errors are an HTTP status with
 //! an [`ErrorBody`].
@@ -20,6 +22,7 @@ pub mod files;
 pub mod shim;
 pub mod status;
 pub mod task;
+pub mod version;
 
 pub use event::{Event, EventKind};
 pub use exit::{now_rfc3339, ExitInfo};
@@ -29,6 +32,7 @@ pub use shim::{
 };
 pub use status::TaskStatus;
 pub use task::{CreateTaskRequest, CreateTaskResponse, LogConfig, TaskView};
+pub use version::{protocol_version, VersionView, PROTOCOL_VERSION};
 
 use serde::{Deserialize, Serialize};
 

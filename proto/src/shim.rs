@@ -34,6 +34,10 @@ pub struct ShimState {
     pub terminal: bool,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub oom_killed: bool,
+    /// The shim's protocol version (see [`crate::version`]); absent from a shim of a
+    /// build before versioning.
+    #[serde(default = "crate::version::unversioned")]
+    pub protocol: u32,
 }
 
 impl ShimState {

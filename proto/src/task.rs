@@ -17,6 +17,7 @@
 //! | `POST /tasks/{id}/wait` | [`crate::ProcessRef`] → (blocks) [`crate::ExitInfo`] |
 //! | `DELETE /tasks/{id}` | → [`crate::ExitInfo`] |
 //! | `GET /events` | → newline-delimited [`crate::Event`]s |
+//! | `GET /version` | → [`crate::VersionView`] (404 from a build before versioning) |
 use serde::{Deserialize, Serialize};
 
 use crate::TaskStatus;
@@ -59,6 +60,9 @@ pub struct CreateTaskResponse {
     /// The shim's attach socket: clients may connect before `start`.
     #[serde(default)]
     pub attach_socket: String,
+    /// The protocol version of the shim (see [`crate::version`]).
+    #[serde(default = "crate::version::unversioned")]
+    pub shim_protocol: u32,
 }
 
 /// `GET /tasks/{id}`.
@@ -80,6 +84,9 @@ pub struct TaskView {
     pub runtime: String,
     #[serde(default)]
     pub attach_socket: String,
+    /// The protocol version of the task's shim (see [`crate::version`]).
+    #[serde(default = "crate::version::unversioned")]
+    pub shim_protocol: u32,
 }
 
 impl TaskView {

@@ -159,6 +159,7 @@ fn create(mut args: StartArgs) -> Result<Shim> {
         next_id: 0,
         orphans: Vec::new(),
         exiting: false,
+        protocol: berth_proto::protocol_version(),
         oom: None,
     };
     shim.read_init_pid()?;

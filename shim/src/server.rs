@@ -335,7 +335,9 @@ impl Shim {
                 return;
             };
             let refused = ack.error.is_some();
-            c.acknowledge(&ack);
+            if berth_proto::version::acknowledges_attach(self.protocol) || refused {
+                c.acknowledge(&ack);
+            }
             if refused {
                 // Nothing more is read from it; it goes once the answer is out.
                 c.read_eof = true;

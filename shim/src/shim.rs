@@ -50,6 +50,9 @@ pub struct Shim {
     pub exiting: bool,
     /// The container's memory cgroup OOM counter, read at create.
     pub oom: Option<OomWatch>,
+    /// The protocol version it speaks (berth_proto::version), fixed at start: from
+    /// version 2 on, an attach header is acknowledged.
+    pub protocol: u32,
 }
 
 fn body<T: serde::de::DeserializeOwned + Default>(b: &[u8]) -> Result<T> {
@@ -299,6 +302,7 @@ impl Shim {
             exited_at: exit.map(|e| e.exited_at.clone()),
             terminal: self.args.terminal,
             oom_killed: exit.is_some_and(|e| e.oom_killed),
+            protocol: self.protocol,
         }
     }
 

@@ -4,14 +4,15 @@ use std::io::{self, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 
-/// Writes `data` to `path` whole: temp file, fsync, rename.
+/// Writes `data` to `path` whole: temp file, rename.
 pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = std::path::PathBuf::from(tmp);
     let mut f = File::create(&tmp)?;
     f.write_all(data)?;
-    f.sync_all()?;
+    // No fsync: these files describe live processes (the state dir is meant for a
+    // tmpfs, as /run); a crash of the machine ends the processes too.
     fs::rename(&tmp, path)
 }
 

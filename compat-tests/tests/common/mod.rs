@@ -113,9 +113,19 @@ impl Daemon {
         Self::start_wrapped(&[], extra)
     }
 
+    /// Starts berthd with extra arguments and environment variables (which
+    /// berth-containerd and the shims it starts inherit).
+    pub fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> Daemon {
+        Self::start_wrapped_with_env(&[], extra, env)
+    }
+
     /// Starts berthd through a wrapper command that ends by exec-ing its arguments
     /// (`unshare --net sh -c '…; exec "$@"' sh`), so the daemon keeps the child's pid.
     pub fn start_wrapped(wrapper: &[&str], extra: &[&str]) -> Daemon {
+        Self::start_wrapped_with_env(wrapper, extra, &[])
+    }
+
+    fn start_wrapped_with_env(wrapper: &[&str], extra: &[&str], env: &[(&str, &str)]) -> Daemon {
         let dir = tempfile::Builder::new()
             .prefix("berth-test-")
             .tempdir()
@@ -142,6 +152,7 @@ impl Daemon {
             .arg("-H")
             .arg(format!("unix://{}", socket.display()))
             .args(extra)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log clone"))
             .stderr(log);

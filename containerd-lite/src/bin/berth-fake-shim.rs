@@ -218,6 +218,7 @@ async fn state_h(State(s): S) -> Json<ShimState> {
         exit_status: exit.as_ref().map(|e| e.exit_status),
         exited_at: exit.as_ref().map(|e| e.exited_at.clone()),
         oom_killed: exit.as_ref().is_some_and(|e| e.oom_killed),
+        protocol: berth_proto::protocol_version(),
     })
 }
 

@@ -105,8 +105,11 @@ async fn create_route(
     super::host_config_words::check(&body)?;
     let mut parsed: bollard_stubs::models::ContainerCreateBody =
         super::body::container_json(&body)?;
-    if version.is_some_and(|axum::Extension(v)| v.0 < 44) {
-        // The container-level MacAddress these versions had (bollard's 1.53 model lacks it).
+    // The container-level Config.MacAddress (bollard's 1.53 model lacks it): moved to the
+    // endpoint of the network mode, as dockerd's handleMACAddressBC does.
+    let mut warnings = Vec::new();
+    let legacy_api = version.is_some_and(|axum::Extension(v)| v.0 < 44);
+    if legacy_api || mentions_mac_address(&body) {
         #[derive(serde::Deserialize)]
         struct LegacyMac {
             #[serde(rename = "MacAddress")]
@@ -114,7 +117,12 @@ async fn create_route(
         }
         let legacy: LegacyMac = crate::gojson::from_slice(&body)
             .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
-        crate::networks::endpoints::apply_config_mac(&mut parsed, legacy.mac_address.as_deref())?;
+        let mac = legacy.mac_address.as_deref();
+        if let Some(warning) =
+            crate::networks::endpoints::apply_config_mac(&mut parsed, mac, legacy_api)?
+        {
+            warnings.push(warning);
+        }
     }
     let name = param(&pairs, "name").map(str::to_string);
     let mut options = containers::create::CreateOptions::default();
@@ -122,6 +130,7 @@ async fn create_route(
         options.default_read_only_non_recursive =
             containers::mounts::parse::for_api_version(hc, v.0).map_err(ApiError::bad_request)?;
     }
+    let _stage = containers::timing::stage("create", name.as_deref().unwrap_or(""));
     // To its end, whatever happens to the client (containers::to_the_end).
     let c = to_the_end(async move {
         containers::create::create_with(&daemon, name.as_deref(), parsed, options).await
@@ -129,9 +138,16 @@ async fn create_route(
     .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "Id": c.id, "Warnings": [] })),
+        Json(json!({ "Id": c.id, "Warnings": warnings })),
     )
         .into_response())
+}
+
+/// Whether a create body may carry the container-level `MacAddress` (any letter case, as
+/// Go decodes it), so that only such bodies are decoded a second time.
+fn mentions_mac_address(body: &[u8]) -> bool {
+    body.windows(b"macaddress".len())
+        .any(|w| w.eq_ignore_ascii_case(b"macaddress"))
 }
 
 async fn list_route(

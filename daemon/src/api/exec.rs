@@ -27,6 +27,7 @@ async fn create_route(
     body: Bytes,
 ) -> ApiResult<Response> {
     let config: bollard_stubs::models::ExecConfig = super::body::json_or_default(&body)?;
+    let _stage = crate::containers::timing::stage("exec.create", &id);
     let exec_id = exec::create(&daemon, &id, config)?;
     Ok((StatusCode::CREATED, Json(json!({ "Id": exec_id }))).into_response())
 }

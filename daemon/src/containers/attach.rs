@@ -4,7 +4,6 @@
 //! does not run yet (`docker run`), when its task is created (`attach_gate`) — waits
 //! for the shim's acknowledgement, and proxies the client until the output ends, the
 //! client detaches or goes away.
-use std::path::PathBuf;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -13,7 +12,7 @@ use super::engine::ResizeRequest;
 use super::record::{Container, Status};
 use super::{ContainerError, Result};
 use crate::state::SharedDaemon;
-use crate::streams::{self, AttachEnd, AttachOptions};
+use crate::streams::{self, AttachEnd, AttachOptions, ShimSocket};
 
 /// What the client asked for (the query of `POST /containers/{id}/attach`).
 #[derive(Debug, Clone, Default)]
@@ -31,7 +30,7 @@ pub struct AttachRequest {
 
 enum Target {
     /// The task runs: its attach socket.
-    Running(PathBuf),
+    Running(ShimSocket),
     /// No task yet: the socket comes when the next start creates one.
     BeforeStart(tokio::sync::oneshot::Receiver<Ticket>),
     /// `stream=false`: the log only.
@@ -46,13 +45,16 @@ pub struct AttachSession {
     target: Target,
 }
 
-/// The attach socket of a running container's task.
-pub(crate) async fn attach_socket(daemon: &SharedDaemon, c: &Container) -> Result<PathBuf> {
+/// The attach socket of a running container's task (and its shim's protocol).
+pub(crate) async fn attach_socket(daemon: &SharedDaemon, c: &Container) -> Result<ShimSocket> {
     if !c.state.attach_socket.is_empty() {
-        return Ok(PathBuf::from(&c.state.attach_socket));
+        return Ok(ShimSocket::new(
+            &c.state.attach_socket,
+            c.state.shim_protocol,
+        ));
     }
     let task = daemon.engine.get(c.task_id()).await?;
-    Ok(PathBuf::from(task.attach_socket))
+    Ok(ShimSocket::new(task.attach_socket, task.shim_protocol))
 }
 
 /// dockerd's checks (404, 409 paused or restarting), then the `attach` event.

@@ -4,18 +4,19 @@
 //! registered with the shim (the shim acknowledges a client's header line), so no
 //! output is lost: the shim does not replay output nobody was attached to.
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::sync::oneshot;
+
+use crate::streams::ShimSocket;
 
 /// How long a start waits for its attached clients to register (a client that went
 /// away says nothing; its sender is dropped and that ends the wait for it at once).
 const CONNECT_WAIT: Duration = Duration::from_secs(2);
 
 /// What a waiting client receives: the attach socket, and where to say "registered".
-pub type Ticket = (PathBuf, oneshot::Sender<()>);
+pub type Ticket = (ShimSocket, oneshot::Sender<()>);
 
 #[derive(Default)]
 pub struct AttachGate {
@@ -37,7 +38,7 @@ impl AttachGate {
 
     /// Hands the socket to every waiting client, and waits (bounded) until each is
     /// registered with the shim or has given up.
-    pub async fn open(&self, container_id: &str, socket: PathBuf) {
+    pub async fn open(&self, container_id: &str, socket: ShimSocket) {
         let waiters = self
             .waiting
             .lock()
@@ -72,10 +73,10 @@ mod tests {
         let b = gate.wait_for_task("c");
         let opened = tokio::spawn({
             let gate = gate.clone();
-            async move { gate.open("c", "/s".into()).await }
+            async move { gate.open("c", ShimSocket::new("/s", 2)).await }
         });
         let (socket, ack_a) = a.await.unwrap();
-        assert_eq!(socket, PathBuf::from("/s"));
+        assert_eq!(socket, ShimSocket::new("/s", 2));
         // One registers, the other goes away: then the start goes on.
         let (_, ack_b) = b.await.unwrap();
         ack_a.send(()).unwrap();
@@ -85,6 +86,6 @@ mod tests {
             .expect("open returns once every client answered")
             .unwrap();
         // Nobody waits: nothing to do.
-        gate.open("c", "/s".into()).await;
+        gate.open("c", ShimSocket::new("/s", 2)).await;
     }
 }

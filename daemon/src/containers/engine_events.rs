@@ -61,10 +61,24 @@ fn handle(daemon: &SharedDaemon, ev: Event) {
             };
             // In a task of its own: the exit waits for the container's lock (a start in
             // progress) without holding up the other containers' events.
+            exit_latency(&c.id, &info);
             let daemon = daemon.clone();
             let pid = ev.pid.unwrap_or(0);
             tokio::spawn(async move { exit::record_exit(&daemon, &c.id, pid, info).await });
         }
         _ => {}
+    }
+}
+
+/// For the benchmark's breakdown: from the shim's reap to berthd's hearing of it.
+fn exit_latency(id: &str, exit: &super::engine::ExitInfo) {
+    if !tracing::enabled!(target: "berth_timing", tracing::Level::DEBUG) {
+        return;
+    }
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(&exit.exited_at) {
+        let us = (chrono::Utc::now() - at.with_timezone(&chrono::Utc))
+            .num_microseconds()
+            .unwrap_or(0);
+        tracing::debug!(target: "berth_timing", stage = "exit.event", us, id);
     }
 }

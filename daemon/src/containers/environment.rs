@@ -13,7 +13,7 @@ use std::pin::Pin;
 use std::sync::Mutex;
 
 use super::record::Container;
-use super::{rootfs, Result};
+use super::{rootfs, timing, ContainerError, Result};
 use crate::state::{Daemon, SharedDaemon};
 
 pub type EnvFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -54,17 +54,38 @@ impl HostEnvironment {
     }
 
     async fn prepare_run(&self, daemon: &SharedDaemon, c: &Container) -> Result<PathBuf> {
-        rootfs::check_layers(&daemon.layers, &c.layers)?;
-        let merged = rootfs::mount_rootfs(c, &daemon.config.data_root.join("layers"))?;
-        self.holding().insert(c.id.clone());
+        // Whatever fails or is cut short from here on is released again.
         let undo = Undo {
             env: self,
             daemon,
             c,
             armed: true,
         };
+        // The root (mount syscalls, on a blocking thread) and the network sandbox at once.
+        let rootfs = {
+            let (daemon, c) = (daemon.clone(), c.clone());
+            tokio::task::spawn_blocking(move || {
+                let _stage = timing::stage("start.rootfs", &c.id);
+                rootfs::check_layers(&daemon.layers, &c.layers)?;
+                rootfs::mount_rootfs(&c, &daemon.config.data_root.join("layers"))
+            })
+        };
+        let network = async {
+            let _stage = timing::stage("start.network", &c.id);
+            crate::networks::sandbox::setup(daemon, c).await
+        };
+        let (merged, netns) = tokio::join!(rootfs, network);
+        let merged = merged
+            .map_err(|e| ContainerError::Internal(format!("mounting the root: {e}")))
+            .and_then(|r| r);
+        if merged.is_ok() {
+            self.holding().insert(c.id.clone());
+        }
+        let (merged, netns) = (merged?, netns?);
+        let volumes_stage = timing::stage("start.volumes", &c.id);
         let mounts = super::mounts::setup::setup(daemon, c)?;
-        let netns = crate::networks::sandbox::setup(daemon, c).await?;
+        drop(volumes_stage);
+        let _spec = timing::stage("start.spec", &c.id);
         // The runtime mounts from pinned sources where the record names a volume.
         let for_runtime = Container {
             mount_points: mounts,
@@ -93,6 +114,7 @@ impl HostEnvironment {
 
 /// Releases a half-made run if `prepare_run` does not get to its end (an error, or its
 /// future dropped): the synchronous parts at once, the network in a task of its own.
+/// Everything it calls copes with what was never made.
 struct Undo<'a> {
     env: &'a HostEnvironment,
     daemon: &'a SharedDaemon,
@@ -131,7 +153,10 @@ impl RunEnvironment for HostEnvironment {
 
     fn teardown<'a>(&'a self, daemon: &'a Daemon, c: &'a Container) -> EnvFuture<'a, ()> {
         Box::pin(async move {
+            let rootfs_stage = timing::stage("teardown.rootfs", &c.id);
             self.release_now(daemon, c);
+            drop(rootfs_stage);
+            let _network = timing::stage("teardown.network", &c.id);
             crate::networks::sandbox::release(daemon, c).await;
         })
     }

@@ -2,35 +2,48 @@
 //! resync after the event stream reconnects, the reconcile at start-up — it ends in
 //! [`record_exit`], which records it once per run (a run is known by its init's pid) and
 //! whichever arrives second finds nothing to do. As dockerd's `handleContainerExit`, under
-//! the container's lock: the task is deleted, the state set (`die`, waiters woken), the
-//! run's environment torn down (network `disconnect` events after `die`); then `--rm`
-//! removes the container, or the restart policy schedules the next run.
+//! the container's lock: the state set (`die`, waiters woken), then the task deleted and
+//! the run's environment torn down, at once (network `disconnect` events after `die`);
+//! then `--rm` removes the container, or the restart policy schedules the next run.
 use std::time::Duration;
 
 use super::engine::ExitInfo;
 use super::run_state::AfterExit;
-use super::{remove, state_changes};
+use super::{remove, state_changes, timing};
 use crate::state::SharedDaemon;
 
 /// Records that the run of container `id` whose init was `pid` (0: whichever runs)
 /// exited with `exit`.
 pub async fn record_exit(daemon: &SharedDaemon, id: &str, pid: u32, exit: ExitInfo) {
+    let lock_stage = timing::stage("exit.lock", id);
     let guard = daemon.container_locks.lock(id).await;
+    drop(lock_stage);
     let Some(c) = daemon.containers.get(id) else {
         return;
     };
     if !c.state.status.is_running() || (pid != 0 && c.state.pid != 0 && c.state.pid != pid) {
         return; // recorded already, or an earlier run's
     }
-    if let Err(e) = daemon.engine.delete(c.task_id()).await {
-        if !e.is_not_found() {
-            tracing::warn!(%id, error = %e, "deleting the exited task");
-        }
-    }
+    let record_stage = timing::stage("exit.record", id);
     let Some((c, after)) = state_changes::exited(daemon, id, pid, &exit) else {
         return;
     };
-    daemon.environment.teardown(daemon, &c).await;
+    drop(record_stage);
+    // Recorded, waiters woken: the task's deletion (the runtime's delete) and the
+    // environment's teardown at once, still under the lock.
+    let task = async {
+        let _stage = timing::stage("exit.task_delete", id);
+        if let Err(e) = daemon.engine.delete(c.task_id()).await {
+            if !e.is_not_found() {
+                tracing::warn!(%id, error = %e, "deleting the exited task");
+            }
+        }
+    };
+    let teardown = async {
+        let _stage = timing::stage("exit.teardown", id);
+        daemon.environment.teardown(daemon, &c).await;
+    };
+    tokio::join!(task, teardown);
     drop(guard);
     match after {
         AfterExit::AutoRemove => remove::auto_remove(daemon, id).await,

@@ -62,12 +62,15 @@ async fn kill_now(daemon: &SharedDaemon, reference: &str, signal: Option<&str>) 
 
 /// Sends a signal and, once it is delivered, the `kill` event with its number, as
 /// dockerd's `killWithSignal` does for `docker kill`, `stop` and `rm -f` alike. A paused
-/// container is thawed after the signal when the signal is one that ends it.
+/// container is thawed after the signal when the signal is one that ends it. Under the
+/// container's lock, as the exit path: the `die` the signal causes comes after its
+/// `kill` (the caller holds no lock of this container).
 pub(crate) async fn signal_with_event(
     daemon: &SharedDaemon,
     c: &Container,
     signo: i32,
 ) -> Result<()> {
+    let _before_the_exit = daemon.container_locks.lock(&c.id).await;
     send_signal(daemon, c, signo).await?;
     let paused = daemon
         .containers

@@ -383,6 +383,13 @@ async fn wait_returns_at_the_exit_of_a_container_that_restarts() {
         Some(7),
         "dockerd's wait returns at the exit, though the policy restarts it"
     );
+    // The waiter woke with the restart already scheduled (dockerd's SetRestarting): a
+    // removal without force is refused (the back-off is 100 ms; this runs before).
+    let refused = remove::remove(&h.daemon, &id, false).await;
+    assert!(
+        matches!(refused, Err(ContainerError::Conflict(ref m)) if m.starts_with("You cannot remove a restarting container")),
+        "{refused:?}"
+    );
     h.until(&id, "restarted", |c| {
         c.is_some_and(|c| c.state.status == Status::Running && c.restart_count == 1)
     })

@@ -498,7 +498,7 @@ mod tests {
         assert_eq!(status_string(&c, now), "Created");
         assert_eq!(command(&c), "sh -c 'exit 3'");
         c.state
-            .started(7, String::new(), now - D::seconds(3))
+            .started(7, (String::new(), 2), now - D::seconds(3))
             .expect("start");
         assert_eq!(status_string(&c, now), "Up 3 seconds");
         c.state.paused().expect("pause");

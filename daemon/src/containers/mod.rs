@@ -18,6 +18,7 @@
 //! - `run_state` — the run state machine: the only code that changes `State.Status`.
 //! - `state_changes` — a transition applied to the record, with its side effects.
 //! - `lifecycle` — stop, kill, pause, unpause, restart, rename.
+//! - `timing`    — per-stage timings (debug events) for the benchmark's breakdown.
 //! - `to_the_end` — state-changing operations finish whatever happens to their caller.
 //! - `remove`    — rm, `--rm`, and the destruction of a container.
 //! - `exit`      — the one exit path, the restart policy's next run.
@@ -77,6 +78,7 @@ pub mod start;
 pub mod state_changes;
 pub mod storage_opts;
 pub mod store;
+pub mod timing;
 pub mod to_the_end;
 pub mod update;
 pub mod wait;

@@ -47,10 +47,10 @@ pub async fn reconcile(daemon: &SharedDaemon) {
         match (c.state.status, task) {
             (Status::Running | Status::Paused, Some(t)) if t.status.is_live() => {
                 let paused = t.status == TaskStatus::Paused;
-                state_changes::adopted(daemon, &c.id, paused, t.pid, t.attach_socket.clone());
+                state_changes::adopted(daemon, &c.id, paused, t);
             }
             (Status::Running | Status::Paused, _) => {
-                let (pid, exit) = exit_of(task);
+                let (pid, exit) = exit_of(c.state.pid, task);
                 exit::record_exit(daemon, &c.id, pid, exit).await;
             }
             (Status::Restarting, _) => {
@@ -99,18 +99,24 @@ pub async fn reconcile(daemon: &SharedDaemon) {
 /// After the event stream (re)connects: the exits of running containers whose task
 /// stopped or went while nobody listened.
 pub async fn sync_exits(daemon: &SharedDaemon) {
+    // The records before the tasks: a container started after this snapshot has its
+    // task in the list below or is left out; never is a fresh run taken for gone.
+    let running: Vec<_> = daemon
+        .containers
+        .list()
+        .into_iter()
+        .filter(|c| c.state.status.is_running())
+        .collect();
     let Ok(tasks) = daemon.engine.list().await else {
         return;
     };
-    for c in daemon.containers.list() {
-        if !c.state.status.is_running() {
-            continue;
-        }
+    for c in running {
         let task = tasks.iter().find(|t| t.id == c.task_id());
         if task.is_some_and(|t| t.status.is_live()) {
             continue;
         }
-        let (pid, exit) = exit_of(task);
+        // The run seen in the snapshot: a later run (another pid) is left alone.
+        let (pid, exit) = exit_of(c.state.pid, task);
         exit::record_exit(daemon, &c.id, pid, exit).await;
     }
     for c in daemon.containers.list() {
@@ -193,11 +199,16 @@ async fn release_unowned_addresses(daemon: &SharedDaemon) {
     }
 }
 
-/// The exit of a stopped task, or 255 for one that is gone.
-fn exit_of(task: Option<&TaskView>) -> (u32, ExitInfo) {
+/// The exit of the run whose init was `recorded_pid` (0: unknown): the stopped task's,
+/// or 255 when its task is gone; with that pid, so the exit path records it against
+/// that run only.
+fn exit_of(recorded_pid: u32, task: Option<&TaskView>) -> (u32, ExitInfo) {
     match task {
-        Some(t) => (t.pid, t.exit().unwrap_or_else(|| ExitInfo::now(255))),
-        None => (0, ExitInfo::now(255)),
+        Some(t) if recorded_pid == 0 || t.pid == recorded_pid => {
+            (t.pid, t.exit().unwrap_or_else(|| ExitInfo::now(255)))
+        }
+        // Gone, or the task of a later run (its own exit comes by its own event).
+        _ => (recorded_pid, ExitInfo::now(255)),
     }
 }
 

@@ -67,6 +67,10 @@ pub struct RunState {
     /// The attach socket of the running task's shim (empty when none runs).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub attach_socket: String,
+    /// The protocol version of that shim (`berth_proto::version`): a shim started by an
+    /// older build speaks its build's attach protocol.
+    #[serde(default = "berth_proto::version::unversioned")]
+    pub shim_protocol: u32,
 }
 
 /// How a [`MountPoint`] is provided.

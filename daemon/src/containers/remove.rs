@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use super::record::Status;
-use super::{health, rootfs, state_changes, ContainerError, Result};
+use super::{health, rootfs, state_changes, timing, ContainerError, Result};
 use crate::state::SharedDaemon;
 
 /// Removes a container; 409 while running unless `force` (then it is killed first).
@@ -17,16 +17,17 @@ pub async fn remove(daemon: &SharedDaemon, reference: &str, force: bool) -> Resu
 
 async fn remove_now(daemon: &SharedDaemon, reference: &str, force: bool) -> Result<()> {
     let c = daemon.containers.lookup(reference)?;
+    let _stage = timing::stage("remove", &c.id);
     let in_progress = || {
         ContainerError::Conflict(format!(
             "removal of container {reference} is already in progress"
         ))
     };
     let mut requested_here = false;
+    if refused_without_force(c.state.status) && !force {
+        return Err(running_refusal(&c.id, c.state.status));
+    }
     if c.state.status.is_running() {
-        if !force {
-            return Err(running_refusal(&c.id, c.state.status));
-        }
         state_changes::removal_requested(daemon, &c.id).map_err(|_| in_progress())?;
         requested_here = true;
         let _ = super::lifecycle::signal_with_event(daemon, &c, 9).await;
@@ -46,6 +47,7 @@ async fn remove_now(daemon: &SharedDaemon, reference: &str, force: bool) -> Resu
     };
     match now.state.status {
         Status::Running | Status::Paused => return Err(running_refusal(&c.id, now.state.status)),
+        status @ Status::Restarting if !force => return Err(running_refusal(&c.id, status)),
         Status::Removing if requested_here => {}
         Status::Removing => return Err(in_progress()),
         _ => {
@@ -55,14 +57,23 @@ async fn remove_now(daemon: &SharedDaemon, reference: &str, force: bool) -> Resu
     destroy(daemon, &c.id).await
 }
 
+/// dockerd's `IsRunning()` in `cleanupContainer`: running, paused, or waiting for the
+/// restart policy's next run (a forced removal cancels that run).
+fn refused_without_force(status: Status) -> bool {
+    status.is_running() || status == Status::Restarting
+}
+
+/// dockerd 20.10's text (`cleanupContainer`), with the state's name.
 fn running_refusal(id: &str, status: Status) -> ContainerError {
-    let what = if status == Status::Paused {
-        "paused"
+    let procedure = "Stop the container before attempting removal or force remove";
+    let procedure = if status == Status::Paused {
+        format!("Unpause and then {}", procedure.to_lowercase())
     } else {
-        "running"
+        procedure.to_string()
     };
     ContainerError::Conflict(format!(
-        "You cannot remove a {what} container {id}. Stop the container before attempting removal or force remove"
+        "You cannot remove a {} container {id}. {procedure}",
+        status.as_str()
     ))
 }
 
@@ -93,6 +104,7 @@ pub async fn destroy(daemon: &SharedDaemon, id: &str) -> Result<()> {
         }
     }
     daemon.environment.teardown(daemon, &c).await;
+    let _stage = timing::stage("remove.record", id);
     let folder_can_go = rootfs::release_for_removal(&c);
     if let Err(e) = daemon.containers.remove(id, folder_can_go) {
         state_changes::removal_failed(daemon, id, e.to_string());

@@ -58,12 +58,13 @@ impl RunState {
         self.manually_stopped = true;
     }
 
-    /// The task runs with init `pid`; clients attach at `attach_socket`.
-    pub fn started(&mut self, pid: u32, attach_socket: String, at: DateTime<Utc>) -> Result<()> {
+    /// The task runs with init `pid`; clients attach at `shim.0`, whose shim speaks
+    /// protocol `shim.1`.
+    pub fn started(&mut self, pid: u32, shim: (String, u32), at: DateTime<Utc>) -> Result<()> {
         self.check_start()?;
         self.status = Status::Running;
         self.pid = pid;
-        self.attach_socket = attach_socket;
+        (self.attach_socket, self.shim_protocol) = shim;
         self.exit_code = 0;
         self.error.clear();
         self.oom_killed = false;
@@ -190,9 +191,9 @@ impl RunState {
     }
 
     /// After a restart of berthd: the task is in this state.
-    pub fn adopted(&mut self, paused: bool, pid: u32, attach_socket: String) {
+    pub fn adopted(&mut self, paused: bool, pid: u32, shim: (String, u32)) {
         if self.status.is_running() {
-            self.attach_socket = attach_socket;
+            (self.attach_socket, self.shim_protocol) = shim;
             self.status = if paused {
                 Status::Paused
             } else {
@@ -302,7 +303,7 @@ mod tests {
         for (status, ok) in cases {
             let mut s = state(status);
             assert_eq!(
-                s.started(9, String::new(), Utc::now()).is_ok(),
+                s.started(9, (String::new(), 2), Utc::now()).is_ok(),
                 ok,
                 "{status:?}"
             );

@@ -2,13 +2,13 @@
 //! network, the OCI bundle written here), the task in berth-containerd (with the
 //! json-file log), clients attached before the start — and dockerd's exit codes for a
 //! process that cannot start.
-use std::path::PathBuf;
+use crate::streams::ShimSocket;
 
 use berth_proto::{CreateTaskRequest, LogConfig};
 
 use super::environment::bundle_dir;
 use super::record::Container;
-use super::{spec, state_changes, ContainerError, Result};
+use super::{spec, state_changes, timing, ContainerError, Result};
 use crate::security;
 use crate::state::SharedDaemon;
 
@@ -82,7 +82,8 @@ pub(crate) fn write_bundle(
         .map_err(|e| ContainerError::io(format!("creating {}", bundle.display()), e))?;
     let data =
         serde_json::to_vec_pretty(&spec).map_err(|e| ContainerError::Internal(e.to_string()))?;
-    crate::store::atomic::write_file(&bundle.join("config.json"), &data)?;
+    // The bundle describes a live process: written whole, without fsync.
+    crate::store::atomic::write_file_volatile(&bundle.join("config.json"), &data)?;
     Ok(bundle)
 }
 
@@ -113,6 +114,7 @@ pub async fn start(daemon: &SharedDaemon, reference: &str) -> Result<()> {
 
 async fn start_now(daemon: &SharedDaemon, reference: &str) -> Result<()> {
     let id = daemon.containers.lookup(reference)?.id;
+    let _stage = timing::stage("start", &id);
     // Held until the record says running: a removal waits, then finds it running; an
     // exit of the new run is recorded after its start.
     let guard = daemon.container_locks.lock(&id).await;
@@ -162,7 +164,7 @@ pub async fn run(daemon: &SharedDaemon, c: &Container) -> Result<()> {
         },
         Err(e) => Err(e),
     };
-    let (pid, attach_socket) = match started {
+    let (pid, attach_socket, shim_protocol) = match started {
         Ok(task) => task,
         Err(e) => {
             let (code, err) = match &e {
@@ -176,7 +178,10 @@ pub async fn run(daemon: &SharedDaemon, c: &Container) -> Result<()> {
             });
         }
     };
-    if let Err(e) = state_changes::started(daemon, &c.id, pid, attach_socket) {
+    let record_stage = timing::stage("start.record", &c.id);
+    let recorded = state_changes::started(daemon, &c.id, pid, attach_socket, shim_protocol);
+    drop(record_stage);
+    if let Err(e) = recorded {
         // The record cannot say so: the run must not go on unrecorded.
         tracing::warn!(id = %c.id, error = %e, "recording a start; stopping the task again");
         let _ = daemon.engine.kill(c.task_id(), 9, None).await;
@@ -190,13 +195,13 @@ pub async fn run(daemon: &SharedDaemon, c: &Container) -> Result<()> {
 
 /// Creates the task, lets the clients attached before the start connect, starts it.
 /// A task that cannot start is deleted again.
-/// Its init's pid and the attach socket.
+/// Its init's pid, the attach socket and its shim's protocol version.
 async fn start_task(
     daemon: &SharedDaemon,
     c: &Container,
     bundle: &std::path::Path,
     runtime: String,
-) -> Result<(u32, String)> {
+) -> Result<(u32, String, u32)> {
     let req = CreateTaskRequest {
         id: c.task_id().to_string(),
         bundle: bundle.display().to_string(),
@@ -205,14 +210,22 @@ async fn start_task(
         stdin: c.config.open_stdin.unwrap_or(false),
         log: log_spec(c),
     };
+    let create_stage = timing::stage("start.task_create", &c.id);
     let task = daemon.engine.create(&req).await?;
+    drop(create_stage);
     // Clients that attached before the start connect now, before the process runs.
+    let attach_stage = timing::stage("start.attach", &c.id);
     daemon
         .attach_gate
-        .open(&c.id, PathBuf::from(&task.attach_socket))
+        .open(
+            &c.id,
+            ShimSocket::new(&task.attach_socket, task.shim_protocol),
+        )
         .await;
+    drop(attach_stage);
+    let _start_stage = timing::stage("start.task_start", &c.id);
     match daemon.engine.start(c.task_id()).await {
-        Ok(pid) => Ok((pid, task.attach_socket)),
+        Ok(pid) => Ok((pid, task.attach_socket, task.shim_protocol)),
         Err(e) => {
             let _ = daemon.engine.delete(c.task_id()).await;
             Err(e.into())

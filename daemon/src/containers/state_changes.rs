@@ -11,7 +11,7 @@
 //! | `restart_cancelled` | | | an exit |
 use chrono::Utc;
 
-use super::engine::ExitInfo;
+use super::engine::{ExitInfo, TaskView};
 use super::record::Container;
 use super::run_state::AfterExit;
 use super::{health, Result};
@@ -19,7 +19,7 @@ use crate::state::SharedDaemon;
 
 /// A start the user asked for (start, restart): the restart policy applies again.
 pub fn start_requested(daemon: &SharedDaemon, id: &str) -> Result<Container> {
-    let (c, ()) = daemon.containers.update(id, |r| {
+    let (c, ()) = daemon.containers.update_state(id, |r| {
         r.state.check_start()?;
         r.state.start_requested();
         Ok(())
@@ -29,23 +29,26 @@ pub fn start_requested(daemon: &SharedDaemon, id: &str) -> Result<Container> {
 
 /// `docker stop`, `kill`: the restart policy leaves it stopped.
 pub fn stop_requested(daemon: &SharedDaemon, id: &str) -> Result<Container> {
-    let (c, ()) = daemon.containers.update(id, |r| {
+    let (c, ()) = daemon.containers.update_state(id, |r| {
         r.state.stop_requested();
         Ok(())
     })?;
     Ok(c)
 }
 
-/// The task runs with init `pid`; clients attach at `attach_socket`.
+/// The task runs with init `pid`; clients attach at `attach_socket` (its shim speaks
+/// protocol `shim_protocol`).
 pub fn started(
     daemon: &SharedDaemon,
     id: &str,
     pid: u32,
     attach_socket: String,
+    shim_protocol: u32,
 ) -> Result<Container> {
-    let (c, ()) = daemon
-        .containers
-        .update(id, |r| r.state.started(pid, attach_socket, Utc::now()))?;
+    let (c, ()) = daemon.containers.update_state(id, |r| {
+        r.state
+            .started(pid, (attach_socket, shim_protocol), Utc::now())
+    })?;
     daemon
         .events
         .publish("container", "start", id, c.event_attributes());
@@ -55,14 +58,14 @@ pub fn started(
 
 /// The start failed (dockerd's exit code and message are kept in the state).
 pub fn start_failed(daemon: &SharedDaemon, id: &str, code: i64, message: String) {
-    let _ = daemon.containers.update(id, |r| {
+    let _ = daemon.containers.update_state(id, |r| {
         r.state.start_failed(code, message);
         Ok(())
     });
 }
 
 pub fn paused(daemon: &SharedDaemon, id: &str) -> Result<Container> {
-    let (c, ()) = daemon.containers.update(id, |r| r.state.paused())?;
+    let (c, ()) = daemon.containers.update_state(id, |r| r.state.paused())?;
     health::stop(daemon, id);
     daemon
         .events
@@ -71,7 +74,7 @@ pub fn paused(daemon: &SharedDaemon, id: &str) -> Result<Container> {
 }
 
 pub fn resumed(daemon: &SharedDaemon, id: &str) -> Result<Container> {
-    let (c, ()) = daemon.containers.update(id, |r| r.state.resumed())?;
+    let (c, ()) = daemon.containers.update_state(id, |r| r.state.resumed())?;
     health::resume(daemon, id);
     daemon
         .events
@@ -91,7 +94,7 @@ pub fn exited(
     let finished = exit_time(exit);
     let (c, after) = daemon
         .containers
-        .update(id, |r| Ok(r.record_exit(pid, exit, finished)))
+        .update_state(id, |r| Ok(r.record_exit(pid, exit, finished)))
         .ok()?;
     let after = after?;
     health::stop(daemon, id);
@@ -106,7 +109,7 @@ pub fn exited(
 pub fn restart_cancelled(daemon: &SharedDaemon, id: &str) -> bool {
     match daemon
         .containers
-        .update(id, |r| Ok(r.state.restart_cancelled()))
+        .update_state(id, |r| Ok(r.state.restart_cancelled()))
     {
         Ok((c, true)) => {
             daemon.containers.notify_exit(id, c.state.exit_code);
@@ -120,7 +123,7 @@ pub fn restart_cancelled(daemon: &SharedDaemon, id: &str) -> bool {
 pub fn removal_requested(daemon: &SharedDaemon, id: &str) -> Result<Container> {
     Ok(daemon
         .containers
-        .update(id, |r| r.state.removal_requested())?
+        .update_state(id, |r| r.state.removal_requested())?
         .0)
 }
 
@@ -128,30 +131,34 @@ pub fn removal_requested(daemon: &SharedDaemon, id: &str) -> Result<Container> {
 pub fn removal_started(daemon: &SharedDaemon, id: &str) -> Result<Container> {
     Ok(daemon
         .containers
-        .update(id, |r| r.state.removal_started())?
+        .update_state(id, |r| r.state.removal_started())?
         .0)
 }
 
 pub fn removal_failed(daemon: &SharedDaemon, id: &str, message: String) {
-    let _ = daemon.containers.update(id, |r| {
+    let _ = daemon.containers.update_state(id, |r| {
         r.state.removal_failed(message);
         Ok(())
     });
 }
 
 pub fn removal_abandoned(daemon: &SharedDaemon, id: &str) {
-    let _ = daemon.containers.update(id, |r| {
+    let _ = daemon.containers.update_state(id, |r| {
         r.state.removal_abandoned();
         Ok(())
     });
 }
 
 /// After a restart of berthd, the task of a running container was found live.
-pub fn adopted(daemon: &SharedDaemon, id: &str, paused: bool, pid: u32, attach_socket: String) {
+pub fn adopted(daemon: &SharedDaemon, id: &str, paused: bool, task: &TaskView) {
     if daemon
         .containers
-        .update(id, |r| {
-            r.state.adopted(paused, pid, attach_socket);
+        .update_state(id, |r| {
+            r.state.adopted(
+                paused,
+                task.pid,
+                (task.attach_socket.clone(), task.shim_protocol),
+            );
             Ok(())
         })
         .is_ok()

@@ -8,7 +8,7 @@ use tokio::sync::watch;
 
 use super::record::{Container, RECORD_FILE};
 use super::{ContainerError, Result};
-use crate::store::atomic::write_json;
+use crate::store::atomic::{write_json, write_json_volatile};
 
 /// What waiters watch: bumped on every exit; `removed` once the container is gone.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -172,13 +172,37 @@ impl ContainerStore {
         id: &str,
         change: impl FnOnce(&mut Container) -> Result<T>,
     ) -> Result<(Container, T)> {
+        self.update_with(id, change, true)
+    }
+
+    /// The same for a change of the run state only (start, exit, pause…): written whole
+    /// but without fsync, as the state of live processes (`atomic::write_file_volatile`).
+    pub fn update_state<T>(
+        &self,
+        id: &str,
+        change: impl FnOnce(&mut Container) -> Result<T>,
+    ) -> Result<(Container, T)> {
+        self.update_with(id, change, false)
+    }
+
+    fn update_with<T>(
+        &self,
+        id: &str,
+        change: impl FnOnce(&mut Container) -> Result<T>,
+        durable: bool,
+    ) -> Result<(Container, T)> {
         let mut entries = self.write();
         let entry = entries
             .get_mut(id)
             .ok_or_else(|| ContainerError::NotFound(id.to_string()))?;
         let mut next = entry.record.clone();
         let out = change(&mut next)?;
-        write_json(&next.dir.join(RECORD_FILE), &next)?;
+        let path = next.dir.join(RECORD_FILE);
+        if durable {
+            write_json(&path, &next)?;
+        } else {
+            write_json_volatile(&path, &next)?;
+        }
         entry.record = next.clone();
         Ok((next, out))
     }

@@ -79,10 +79,26 @@ impl ContainerNetwork {
 
     /// Written only through `Networks::save_container_state`, which keeps it in memory.
     pub(super) fn save(&self, dir: &Path) -> Result<()> {
+        self.write(dir, crate::store::atomic::write_file)
+    }
+
+    /// Saves what a run changed (its namespace, the networks it is on) without fsync:
+    /// it describes a live sandbox, which a crash of the machine ends anyway (the
+    /// endpoint requests, saved at create and connect, stay durable). Only through
+    /// `Networks::save_container_run_state`.
+    pub(super) fn save_run_state(&self, dir: &Path) -> Result<()> {
+        self.write(dir, crate::store::atomic::write_file_volatile)
+    }
+
+    fn write(
+        &self,
+        dir: &Path,
+        write: fn(&Path, &[u8]) -> crate::store::StoreResult<()>,
+    ) -> Result<()> {
         let data = serde_json::to_vec_pretty(self)
             .map_err(|e| NetworkError::Internal(format!("encoding network state: {e}")))?;
         let path = dir.join(STATE_FILE);
-        crate::store::atomic::write_file(&path, &data)
+        write(&path, &data)
             .map_err(|e| NetworkError::Internal(format!("writing {}: {e}", path.display())))
     }
 }
@@ -213,43 +229,75 @@ pub fn plan(
     Ok(plan)
 }
 
-/// API < 1.44: the container-level `Config.MacAddress` of the request (`mac`) is the MAC
-/// of the network of its NetworkMode, unless that endpoint has one (dockerd's
-/// handleMACAddressBC; refused with `host`, `none` and `container:` modes).
+/// The container-level `Config.MacAddress` of a create request (`mac`), as dockerd's
+/// handleMACAddressBC moves it:
+/// - API < 1.44 (`legacy_api`): it is the MAC of the network of the NetworkMode
+///   (refused with `host`, `none` and `container:` modes); without it, a MAC given on
+///   an endpoint is dropped, as those versions ignored it.
+/// - later versions: the field is deprecated; it becomes the MAC of the mode's endpoint
+///   unless that has another one (400), and the answer carries dockerd's warning.
 pub fn apply_config_mac(
     body: &mut bollard_stubs::models::ContainerCreateBody,
     mac: Option<&str>,
-) -> Result<()> {
-    let Some(mac) = mac.filter(|m| !m.is_empty()) else {
-        return Ok(());
-    };
+    legacy_api: bool,
+) -> Result<Option<String>> {
+    let mac = mac.filter(|m| !m.is_empty());
     let mode = body
         .host_config
         .as_ref()
         .and_then(|h| h.network_mode.clone())
         .filter(|m| !m.is_empty())
         .unwrap_or_else(|| "default".into());
-    if !matches!(Mode::parse(&mode), Mode::Network(_)) {
+    let on_a_network = matches!(Mode::parse(&mode), Mode::Network(_));
+    let Some(mac) = mac else {
+        if legacy_api {
+            for ep in body
+                .networking_config
+                .iter_mut()
+                .flat_map(|n| n.endpoints_config.iter_mut())
+                .flat_map(|eps| eps.values_mut())
+            {
+                ep.mac_address = None;
+            }
+        }
+        return Ok(None);
+    };
+    if legacy_api && !on_a_network {
         return Err(NetworkError::Invalid(
             "conflicting options: mac-address and the network mode".into(),
         ));
     }
-    let endpoints = body
-        .networking_config
-        .get_or_insert_with(Default::default)
-        .endpoints_config
-        .get_or_insert_with(Default::default);
-    // `plan` finds the mode's endpoint by the network's name or the mode as given.
-    let key = if mode == "default" {
-        "bridge".into()
-    } else {
-        mode
-    };
-    let ep = endpoints.entry(key).or_default();
-    if ep.mac_address.as_deref().unwrap_or("").is_empty() {
-        ep.mac_address = Some(mac.to_string());
+    if on_a_network {
+        let endpoints = body
+            .networking_config
+            .get_or_insert_with(Default::default)
+            .endpoints_config
+            .get_or_insert_with(Default::default);
+        // `plan` finds the mode's endpoint by the network's name or the mode as given.
+        let key = if mode == "default" {
+            "bridge".into()
+        } else {
+            mode
+        };
+        let ep = endpoints.entry(key).or_default();
+        match ep.mac_address.as_deref().filter(|m| !m.is_empty()) {
+            None => ep.mac_address = Some(mac.to_string()),
+            Some(_) if legacy_api => ep.mac_address = Some(mac.to_string()),
+            Some(own) if own != mac => {
+                return Err(NetworkError::Invalid(
+                    "the container-wide MAC address must match the endpoint-specific MAC \
+                     address for the main network, or be left empty"
+                        .into(),
+                ))
+            }
+            Some(_) => {}
+        }
     }
-    Ok(())
+    Ok((!legacy_api).then(|| {
+        "The container-wide MacAddress field is now deprecated. It should be specified in \
+         EndpointsConfig instead."
+            .to_string()
+    }))
 }
 
 #[cfg(test)]

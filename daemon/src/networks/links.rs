@@ -225,14 +225,17 @@ pub fn env_of(c: &Container) -> Vec<String> {
 }
 
 /// The links of a user-defined network's endpoint as netd takes them: (alias, the linked
-/// container's id). A link to a container that does not exist is left out, as dockerd.
+/// container's id, or the name given when no such container exists yet: libnetwork keeps
+/// the name and resolves it at each query, so the link works once that container joins).
 pub fn endpoint_links(daemon: &Daemon, links: &[String]) -> Vec<(String, String)> {
     links
         .iter()
         .filter_map(|spec| parse(spec).ok())
-        .filter_map(|l| {
-            let child = daemon.containers.lookup(&l.target).ok()?;
-            Some((l.alias, child.id))
+        .map(|l| match daemon.containers.lookup(&l.target) {
+            Ok(child) => (l.alias, child.id),
+            // libnetwork keeps the name and resolves it when asked: a link may name a
+            // container made later.
+            Err(_) => (l.alias, l.target),
         })
         .collect()
 }

@@ -156,7 +156,7 @@ fn announce(daemon: &Daemon, c: &Container) {
     }
     events::publish_all(daemon, events::CONNECT, &ids, &c.id);
     state.connected = ids;
-    if let Err(e) = daemon.networks.save_container_state(&c.dir, &state) {
+    if let Err(e) = daemon.networks.save_container_run_state(&c.dir, &state) {
         tracing::warn!(container = %c.id, "{e}");
     }
 }
@@ -205,7 +205,7 @@ async fn setup_namespace(daemon: &Daemon, c: &Container) -> Result<Option<PathBu
             state.netns = Some(ns.path().to_path_buf());
             state.sandbox_id = new_id();
             state.link_env = linked.env.clone();
-            daemon.networks.save_container_state(&c.dir, &state)?;
+            daemon.networks.save_container_run_state(&c.dir, &state)?;
             match connect_all(daemon, c, &ns, &state, &linked.hosts).await {
                 Ok(()) => Ok(Some(ns.path().to_path_buf())),
                 Err(e) => {
@@ -334,7 +334,7 @@ pub async fn release(daemon: &Daemon, c: &Container) {
     events::publish_all(daemon, events::DISCONNECT, &connected, &c.id);
     if state.netns.take().is_some() || !state.sandbox_id.is_empty() || !connected.is_empty() {
         state.sandbox_id.clear();
-        if let Err(e) = daemon.networks.save_container_state(&c.dir, &state) {
+        if let Err(e) = daemon.networks.save_container_run_state(&c.dir, &state) {
             tracing::warn!(container = %c.id, "{e}");
         }
     }

@@ -60,6 +60,15 @@ impl Networks {
             .put(dir, Some(Arc::new(state.clone())));
         Ok(())
     }
+
+    /// The same for what a run changed (its sandbox, the networks it is on): written
+    /// without fsync (`ContainerNetwork::save_run_state`), and kept.
+    pub fn save_container_run_state(&self, dir: &Path, state: &ContainerNetwork) -> Result<()> {
+        state.save_run_state(dir)?;
+        self.container_states
+            .put(dir, Some(Arc::new(state.clone())));
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -11,6 +11,18 @@ const TEMP_MARKER: &str = ".tmp-";
 
 /// Writes `data` to `path` whole (temp file in the same directory, fsync, rename, fsync dir).
 pub fn write_file(path: &Path, data: &[u8]) -> StoreResult<()> {
+    write_whole(path, data, true)
+}
+
+/// Writes `data` to `path` whole (temp file, rename) without fsync: for files that
+/// describe live processes (a container's run state), which a crash of the machine
+/// ends anyway and the start-up reconcile checks against what runs. A crash of the
+/// process still leaves the old version or the new one.
+pub fn write_file_volatile(path: &Path, data: &[u8]) -> StoreResult<()> {
+    write_whole(path, data, false)
+}
+
+fn write_whole(path: &Path, data: &[u8], durable: bool) -> StoreResult<()> {
     let dir = parent_dir(path)?;
     let name = path.file_name().ok_or_else(|| {
         StoreError::io(
@@ -23,7 +35,7 @@ pub fn write_file(path: &Path, data: &[u8]) -> StoreResult<()> {
         name.to_string_lossy(),
         rand::random::<u64>()
     ));
-    let result = write_and_sync(&temp, data).and_then(|()| {
+    let result = write_temp(&temp, data, durable).and_then(|()| {
         std::fs::rename(&temp, path).map_err(|e| {
             StoreError::io(
                 format!("rename {} to {}", temp.display(), path.display()),
@@ -35,18 +47,29 @@ pub fn write_file(path: &Path, data: &[u8]) -> StoreResult<()> {
         let _ = std::fs::remove_file(&temp);
     }
     result?;
-    sync_dir(&dir)
+    if durable {
+        sync_dir(&dir)?;
+    }
+    Ok(())
 }
 
 /// Serialises `value` as JSON and writes it whole.
 pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> StoreResult<()> {
-    let data = serde_json::to_vec(value).map_err(|e| {
+    write_file(path, &to_json(path, value)?)
+}
+
+/// The same without fsync (see `write_file_volatile`).
+pub fn write_json_volatile<T: serde::Serialize>(path: &Path, value: &T) -> StoreResult<()> {
+    write_file_volatile(path, &to_json(path, value)?)
+}
+
+fn to_json<T: serde::Serialize>(path: &Path, value: &T) -> StoreResult<Vec<u8>> {
+    serde_json::to_vec(value).map_err(|e| {
         StoreError::io(
             format!("serialise {}", path.display()),
             std::io::Error::other(e),
         )
-    })?;
-    write_file(path, &data)
+    })
 }
 
 /// Fsyncs a directory, so that renames and removals in it are durable.
@@ -87,14 +110,14 @@ fn parent_dir(path: &Path) -> StoreResult<PathBuf> {
     }
 }
 
-fn write_and_sync(temp: &Path, data: &[u8]) -> StoreResult<()> {
+fn write_temp(temp: &Path, data: &[u8], durable: bool) -> StoreResult<()> {
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
         .open(temp)
         .map_err(|e| StoreError::io(format!("create {}", temp.display()), e))?;
     file.write_all(data)
-        .and_then(|()| file.sync_all())
+        .and_then(|()| if durable { file.sync_all() } else { Ok(()) })
         .map_err(|e| StoreError::io(format!("write {}", temp.display()), e))
 }
 

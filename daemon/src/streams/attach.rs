@@ -68,17 +68,39 @@ pub enum AttachEnd {
 /// everything the process writes.
 pub struct ShimAttachment(UnixStream);
 
+/// A shim's attach socket, and whether the shim acknowledges a header line (protocol
+/// version 2 on, `berth_proto::version`; a shim an older build started does not).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShimSocket {
+    pub path: PathBuf,
+    pub acknowledges: bool,
+}
+
+impl ShimSocket {
+    /// The attach socket of a shim speaking protocol `version`.
+    pub fn new(path: impl Into<PathBuf>, version: u32) -> ShimSocket {
+        ShimSocket {
+            path: path.into(),
+            acknowledges: berth_proto::version::acknowledges_attach(version),
+        }
+    }
+}
+
 /// Connects to the shim's attach socket, sends the header line and waits for the
-/// shim's acknowledgement (docs/engine-protocol.md, "Attach socket").
+/// shim's acknowledgement (docs/engine-protocol.md, "Attach socket"). A shim of
+/// protocol version 1 sends none: the connection is used at once, as that build did
+/// (output of the first moments may be missed, as it was then).
 pub async fn connect_shim(
-    socket: &Path,
+    socket: &ShimSocket,
     opts: &AttachOptions,
 ) -> Result<ShimAttachment, StreamError> {
     let attach_error = |source| StreamError::AttachSocket {
-        path: socket.display().to_string(),
+        path: socket.path.display().to_string(),
         source,
     };
-    let mut shim = UnixStream::connect(socket).await.map_err(attach_error)?;
+    let mut shim = UnixStream::connect(&socket.path)
+        .await
+        .map_err(attach_error)?;
     let header = AttachRequest {
         exec_id: opts.exec_id.clone(),
         stdin: opts.stdin,
@@ -88,6 +110,9 @@ pub async fn connect_shim(
     let mut line = serde_json::to_vec(&header).map_err(std::io::Error::other)?;
     line.push(b'\n');
     shim.write_all(&line).await?;
+    if !socket.acknowledges {
+        return Ok(ShimAttachment(shim));
+    }
     // The acknowledgement: one JSON line, read a byte at a time so that no output
     // after it is taken from the socket.
     let mut ack = Vec::new();
@@ -132,7 +157,8 @@ where
 {
     // Attach first, then replay: output made meanwhile waits in the shim's buffer.
     let shim = if opts.stream {
-        Some(connect_shim(attach_socket, &opts).await?)
+        let socket = ShimSocket::new(attach_socket, berth_proto::PROTOCOL_VERSION);
+        Some(connect_shim(&socket, &opts).await?)
     } else {
         None
     };

@@ -18,7 +18,8 @@ pub struct DnsEntry {
     /// Its address on a network with IPv6 (AAAA records).
     pub ip6: Option<Ipv6Addr>,
     /// Its legacy links on this network (`--link name:alias` on a user-defined network):
-    /// (alias, the linked container's endpoint id), names only it resolves.
+    /// (alias, the linked container's endpoint id, or its name when it did not exist
+    /// yet), names only it resolves.
     pub links: Vec<(String, String)>,
 }
 
@@ -98,7 +99,13 @@ impl DnsTable {
                 .filter(|e| e.endpoint_id == asker)
                 .flat_map(|e| e.links.iter())
                 .filter(|(alias, _)| normalize(alias) == name || normalize(alias) == short)
-                .filter_map(|(_, target)| net.entries.iter().find(|e| e.endpoint_id == *target));
+                .filter_map(|(_, target)| {
+                    let target_name = normalize(target);
+                    net.entries.iter().find(|e| {
+                        e.endpoint_id == *target
+                            || e.names.iter().any(|n| normalize(n) == target_name)
+                    })
+                });
             for e in linked {
                 if !found.iter().any(|(ip, _)| *ip == e.ip) {
                     found.push((e.ip, e.ip6));
@@ -195,5 +202,12 @@ mod tests {
             Some(vec![[10, 1, 0, 2].into()])
         );
         assert_eq!(t.lookup_a("c", "cachealias"), None);
+        // A link by name to a container that joins later resolves once it has joined.
+        let mut early = entry("f", &["early"], [10, 1, 0, 4]);
+        early.links.push(("lt".into(), "later".into()));
+        t.set_endpoint("n2", "back", early);
+        assert_eq!(t.lookup_a("f", "lt"), None);
+        t.set_endpoint("n2", "back", entry("g", &["later"], [10, 1, 0, 5]));
+        assert_eq!(t.lookup_a("f", "lt"), Some(vec![[10, 1, 0, 5].into()]));
     }
 }

@@ -248,7 +248,7 @@ impl Ipam {
             }
         };
         net.leases.insert(ip, endpoint_id.to_string());
-        self.save()?;
+        self.save_leases()?;
         Ok(ip)
     }
 
@@ -273,7 +273,7 @@ impl Ipam {
             };
         };
         let ip = v6.lease(endpoint_id, wanted)?;
-        self.save()?;
+        self.save_leases()?;
         Ok(Some(ip))
     }
 
@@ -288,7 +288,7 @@ impl Ipam {
             v6.leases.retain(|_, e| e != endpoint_id);
         }
         if net.leases.len() + net.v6.as_ref().map_or(0, |v| v.leases.len()) != before {
-            self.save()?;
+            self.save_leases()?;
         }
         Ok(())
     }
@@ -308,7 +308,7 @@ impl Ipam {
             }
         }
         if changed {
-            self.save()?;
+            self.save_leases()?;
         }
         Ok(())
     }
@@ -325,25 +325,49 @@ impl Ipam {
             .collect()
     }
 
+    /// Saves a change of the networks (durable).
     fn save(&self) -> Result<()> {
+        self.write(write_whole)
+    }
+
+    /// Saves a change of the leases only: they describe live endpoints, which a crash
+    /// of the machine ends too (berthd releases the leases of containers that do not
+    /// run at start-up), so no fsync.
+    fn save_leases(&self) -> Result<()> {
+        self.write(write_whole_volatile)
+    }
+
+    fn write(&self, write: fn(&Path, &[u8]) -> Result<()>) -> Result<()> {
         let bytes = serde_json::to_vec_pretty(&self.state).map_err(|e| Error::State {
             path: self.path.clone(),
             message: e.to_string(),
         })?;
-        write_whole(&self.path, &bytes)
+        write(&self.path, &bytes)
     }
 }
 
 /// Writes a file whole: temp file, fsync, rename, fsync of the directory.
 pub(crate) fn write_whole(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_temp_and_rename(path, bytes, true)
+}
+
+/// Writes a file whole (temp file, rename) without fsync: for what describes live
+/// endpoints; a crash of the process still leaves the old version or the new one.
+pub(crate) fn write_whole_volatile(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_temp_and_rename(path, bytes, false)
+}
+
+fn write_temp_and_rename(path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
     let tmp = path.with_extension("tmp");
     let ctx = |what: &str| format!("{what} {}", tmp.display());
     let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(ctx("create"), e))?;
     f.write_all(bytes).map_err(|e| Error::io(ctx("write"), e))?;
-    f.sync_all().map_err(|e| Error::io(ctx("fsync"), e))?;
+    if durable {
+        f.sync_all().map_err(|e| Error::io(ctx("fsync"), e))?;
+    }
     drop(f);
     std::fs::rename(&tmp, path).map_err(|e| Error::io(ctx("rename"), e))?;
-    if let Some(dir) = path.parent() {
+    if let (true, Some(dir)) = (durable, path.parent()) {
         if let Ok(d) = std::fs::File::open(dir) {
             let _ = d.sync_all();
         }

@@ -103,7 +103,7 @@ impl Netd {
         if let Some(net) = inner.state.networks.get_mut(&req.network_id) {
             net.endpoints.insert(req.container_id.clone(), ep);
         }
-        self.save(&inner)?;
+        self.save_endpoints(&inner)?;
         Ok(Connected {
             endpoint,
             gateway: pool.gateway,
@@ -172,7 +172,7 @@ impl Netd {
                 .get_mut(network_id)
                 .and_then(|n| n.endpoints.remove(container_id));
             inner.ipam.release(network_id, container_id)?;
-            self.save(&inner)?;
+            self.save_endpoints(&inner)?;
             ep
         };
         if let (true, Some(ep)) = (container_running, ep) {
@@ -211,7 +211,7 @@ impl Netd {
         {
             ep.default_route = true;
         }
-        self.save(&inner)
+        self.save_endpoints(&inner)
     }
 
     /// Everything of a container that goes (docker rm, or it stopped): its

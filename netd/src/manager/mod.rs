@@ -162,6 +162,11 @@ impl Netd {
         inner.state.save(&self.state_path)
     }
 
+    /// After a change of endpoints or ports only (see `StateFile::save_endpoints`).
+    fn save_endpoints(&self, inner: &Inner) -> Result<()> {
+        inner.state.save_endpoints(&self.state_path)
+    }
+
     fn pool(&self, network_id: &str) -> Result<ipam::NetworkPool> {
         self.lock()?
             .ipam

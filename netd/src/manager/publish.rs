@@ -87,7 +87,7 @@ impl Netd {
             .entry(container_id.to_string())
             .or_insert_with(|| (network_id.to_string(), Vec::new()));
         entry.1.extend(published.iter().copied());
-        self.save(&inner)?;
+        self.save_endpoints(&inner)?;
         Ok(published)
     }
 
@@ -142,7 +142,7 @@ impl Netd {
         let mut inner = self.lock()?;
         inner.reservations.remove(container_id);
         if inner.state.ports.remove(container_id).is_some() {
-            self.save(&inner)?;
+            self.save_endpoints(&inner)?;
         }
         Ok(())
     }

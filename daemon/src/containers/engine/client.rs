@@ -53,6 +53,25 @@ impl EngineClient {
         &self.socket
     }
 
+    /// The protocol version of the berth-containerd that answers (see
+    /// `berth_proto::version`): 1 from a build before versioning (no `GET /version`).
+    pub async fn protocol(&self) -> Result<u32, EngineError> {
+        match self
+            .call::<berth_proto::VersionView, _>(Method::GET, "/version", NONE)
+            .await
+        {
+            Ok(v) => Ok(v.protocol),
+            Err(e) if e.is_not_found() => Ok(berth_proto::version::unversioned()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The pid of the process listening on the socket (its peer credentials).
+    pub async fn server_pid(&self) -> Option<i32> {
+        let stream = tokio::net::UnixStream::connect(&self.socket).await.ok()?;
+        stream.peer_cred().ok()?.pid()
+    }
+
     /// Whether berth-containerd answers.
     pub async fn ping(&self) -> bool {
         self.call::<Vec<TaskView>, _>(Method::GET, "/tasks", NONE)

@@ -178,6 +178,7 @@ impl FakeEngine {
             bundle: t.bundle.clone(),
             runtime: "fake".into(),
             attach_socket: format!("/nonexistent/{id}/attach.sock"),
+            shim_protocol: berth_proto::PROTOCOL_VERSION,
         }
     }
 }
@@ -212,6 +213,7 @@ impl TaskEngine for FakeEngine {
             id: req.id.clone(),
             pid,
             attach_socket: format!("/nonexistent/{}/attach.sock", req.id),
+            shim_protocol: berth_proto::PROTOCOL_VERSION,
         }))
     }
 

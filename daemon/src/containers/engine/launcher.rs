@@ -76,14 +76,21 @@ static LAUNCH: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 /// The fd berth-containerd says "ready" on (`--ready-fd`).
 const READY_FD: i32 = 3;
 
-/// Connects to berth-containerd, starting it first when nothing answers. A started one
-/// says when its socket accepts connections ("ready" on a pipe, `--ready-fd`).
+/// Connects to berth-containerd, starting it first when nothing answers, or when the
+/// one that answers speaks another protocol version (it is stopped first, `replace`).
+/// A started one says when its socket accepts connections ("ready" on a pipe,
+/// `--ready-fd`).
 pub async fn connect_or_launch(config: &Config) -> Result<(), EngineError> {
     let client = EngineClient::new(socket_path(config));
     let _one_at_a_time = LAUNCH.lock().await;
-    if client.ping().await {
-        tracing::debug!(socket = %client.socket().display(), "berth-containerd answers");
-        return Ok(());
+    match client.protocol().await {
+        Ok(protocol) if protocol == berth_proto::protocol_version() => {
+            tracing::debug!(socket = %client.socket().display(), "berth-containerd answers");
+            return Ok(());
+        }
+        // An older (or newer) build's, still running after an upgrade.
+        Ok(protocol) => super::replace::stop_other_version(&client, protocol).await?,
+        Err(_) => {}
     }
     let state = state_dir(config);
     std::fs::create_dir_all(&state)

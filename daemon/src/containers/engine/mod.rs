@@ -1,6 +1,7 @@
 //! berthd's side of berth-containerd (docs/engine-protocol.md): the [`TaskEngine`] seam
 //! every container operation goes through, its HTTP client on berth-containerd's unix
-//! socket, the launcher that starts berth-containerd when nothing answers, and an
+//! socket, the launcher that starts berth-containerd when nothing answers (or replaces
+//! one of another protocol version, `replace`), and an
 //! in-process fake for tests (the model is `containerd-lite/src/testing.rs`).
 //!
 //! Requests and answers are `berth-proto` types; the trait is object safe (boxed
@@ -8,6 +9,7 @@
 pub mod client;
 pub mod fake;
 pub mod launcher;
+pub mod replace;
 
 use std::future::Future;
 use std::pin::Pin;

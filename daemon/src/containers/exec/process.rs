@@ -22,10 +22,21 @@ pub(super) fn process(c: &Container, exec: &Exec) -> Result<Value> {
         &user_name,
         c.host_config.group_add.as_deref().unwrap_or(&[]),
     )?;
-    let sec = security::container::for_container(&c.host_config)?;
+    // Only what an exec's process needs of the container's security settings (not
+    // its seccomp profile or devices, which the runtime keeps from the container).
+    let hc = &c.host_config;
+    let options = security::opts::parse_with_daemon_default(
+        hc.security_opt.as_deref().unwrap_or(&[]),
+        false,
+    )?;
+    let container_caps = security::capabilities::effective(
+        hc.cap_add.as_deref().unwrap_or(&[]),
+        hc.cap_drop.as_deref().unwrap_or(&[]),
+        hc.privileged.unwrap_or(false),
+    )?;
     let caps = security::container::exec_capabilities(
         exec.config.privileged.unwrap_or(false),
-        &sec.capabilities,
+        &container_caps,
     );
     let mut env = crate::containers::spec::process_env(c, user.home.as_deref());
     if exec.tty() && !env.iter().any(|e| e.starts_with("TERM=")) {
@@ -53,6 +64,6 @@ pub(super) fn process(c: &Container, exec: &Exec) -> Result<Value> {
         "env": env,
         "cwd": cwd,
         "capabilities": { "bounding": caps, "effective": caps, "permitted": caps },
-        "noNewPrivileges": sec.options.no_new_privileges,
+        "noNewPrivileges": options.no_new_privileges,
     }))
 }

@@ -7,7 +7,6 @@
 //! start request's `Tty` decides the stream's framing, as dockerd's router does; the
 //! process has a terminal if it was created with one. After the detach keys the
 //! connection is closed at once.
-use std::path::PathBuf;
 
 use bollard_stubs::models::ExecStartConfig;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
@@ -16,7 +15,7 @@ use super::{process, publish, Exec};
 use crate::containers::attach::attach_socket;
 use crate::containers::engine::ExecRequest;
 use crate::containers::record::{Container, Status};
-use crate::containers::{ContainerError, Result};
+use crate::containers::{timing, ContainerError, Result};
 use crate::state::SharedDaemon;
 use crate::streams::{self, AttachEnd, AttachOptions, StreamKind};
 
@@ -52,7 +51,7 @@ pub struct ExecSession {
     daemon: SharedDaemon,
     exec: Exec,
     c: Container,
-    socket: PathBuf,
+    socket: streams::ShimSocket,
     opts: AttachOptions,
 }
 
@@ -68,7 +67,9 @@ pub async fn start(daemon: &SharedDaemon, exec_id: &str, req: StartRequest) -> R
 
 async fn start_now(daemon: &SharedDaemon, exec_id: &str, req: StartRequest) -> Result<Started> {
     let (exec, c) = begin(daemon, exec_id)?;
+    let prepare_stage = timing::stage("exec.prepare", exec_id);
     prepare(daemon, &exec, &c).await?;
+    drop(prepare_stage);
     if req.detach {
         launch(daemon, &exec, &c).await?;
         return Ok(Started::Detached);
@@ -204,6 +205,7 @@ impl ExecSession {
         } = self;
         let raw = opts.client_raw();
         let exit_code = daemon.execs.exit_code(&exec.id);
+        let attach_stage = timing::stage("exec.attach", &exec.id);
         let shim = match streams::connect_shim(&socket, &opts).await {
             Ok(s) => s,
             Err(e) => {
@@ -212,7 +214,11 @@ impl ExecSession {
                 return Err(ContainerError::Internal(e.to_string()));
             }
         };
-        if let Err(e) = launch(&daemon, &exec, &c).await {
+        drop(attach_stage);
+        let launch_stage = timing::stage("exec.launch", &exec.id);
+        let launched = launch(&daemon, &exec, &c).await;
+        drop(launch_stage);
+        if let Err(e) = launched {
             tracing::debug!(exec = %exec.id, "exec start: {e}");
             failed(&mut client, raw, &e.to_string()).await;
             return Err(e);
@@ -223,7 +229,10 @@ impl ExecSession {
             let _ = engine.close_stdin(&task_id, Some(&exec_id)).await;
         };
         // Borrowed, so the connection stays open until the exit code is recorded.
-        let end = match streams::proxy(&mut client, Some(shim), opts, close).await {
+        let stream_stage = timing::stage("exec.stream", &exec.id);
+        let proxied = streams::proxy(&mut client, Some(shim), opts, close).await;
+        drop(stream_stage);
+        let end = match proxied {
             Ok(end) => end,
             Err(e) => {
                 tracing::debug!(exec = %exec.id, "exec stream: {e}");
@@ -237,7 +246,10 @@ impl ExecSession {
         }
         // The CLI asks for the exit code as soon as the stream ends: it is recorded
         // first (pushed by the `exec-exit` event; bounded, should the shim be gone).
-        if tokio::time::timeout(EXIT_WAIT, exit_code).await.is_err() {
+        let exit_stage = timing::stage("exec.exit_wait", &exec.id);
+        let exited = tokio::time::timeout(EXIT_WAIT, exit_code).await;
+        drop(exit_stage);
+        if exited.is_err() {
             tracing::warn!(exec = %exec.id, "no exit for an exec whose output ended");
         }
         let _ = client.shutdown().await;
