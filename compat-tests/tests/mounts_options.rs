@@ -214,7 +214,9 @@ fn a_volume_subfolder_is_mounted_by_handle_with_dockerds_errors() {
     );
 
     // Nothing pinned is left on the host.
-    assert_eq!(host_mounts_under_exec_root(&d), Vec::<String>::new());
+    common::eventually("nothing mounted under the exec root", || {
+        host_mounts_under_exec_root(&d).is_empty()
+    });
 }
 
 /// A host folder with a tmpfs mounted at `sub` (holding `marker`), unmounted on drop.
@@ -338,7 +340,10 @@ fn binds_cover_their_submounts_as_bind_recursive_asks() {
         err["message"],
         "mount options conflict: !ReadOnly && BindOptions.ReadOnlyNonRecursive"
     );
-    assert_eq!(host_mounts_under_exec_root(&d), Vec::<String>::new());
+    // The teardowns of the runs (and of the failed start) follow their ends.
+    common::eventually("nothing mounted under the exec root", || {
+        host_mounts_under_exec_root(&d).is_empty()
+    });
 }
 
 #[test]
@@ -382,7 +387,10 @@ fn an_image_is_mounted_read_only_with_its_layers_and_subpath() {
     // A second run of the stopped container mounts it again.
     let out = d.docker_ok(&["start", "-a", "user"]);
     assert!(out.ends_with("read-only\nadded\nkeep\n"), "{out}");
-    assert_eq!(host_mounts_under_exec_root(&d), Vec::<String>::new());
+    // The run's teardown (its image overlays with it) follows the exit.
+    common::eventually("the image overlays unmounted after the run", || {
+        host_mounts_under_exec_root(&d).is_empty()
+    });
     d.docker_ok(&["rm", "user"]);
     d.docker_ok(&["rmi", &layered]);
 
@@ -425,5 +433,7 @@ fn an_image_is_mounted_read_only_with_its_layers_and_subpath() {
     );
     let (status, created) = api(&d, "POST", "/v1.48/containers/create", Some(&body));
     assert_eq!(status, 201, "{created}");
-    assert_eq!(host_mounts_under_exec_root(&d), Vec::<String>::new());
+    common::eventually("nothing mounted under the exec root", || {
+        host_mounts_under_exec_root(&d).is_empty()
+    });
 }
