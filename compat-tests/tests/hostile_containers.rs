@@ -366,9 +366,10 @@ fn cp_of_proc_and_sys_copies_the_containers_files_not_the_kernels() {
     for dir in ["proc", "sys"] {
         let out = docker_bounded(&d, &["cp", &format!("{c}:/{dir}"), "-"], limit);
         assert!(out.status.success(), "{}", common::stderr(&out));
+        // As dockerd names a folder: with a trailing "/".
         assert_eq!(
             tar_names(&out.stdout),
-            [dir],
+            [format!("{dir}/")],
             "/{dir} is an empty folder of the root"
         );
     }
@@ -395,6 +396,7 @@ fn cp_of_proc_and_sys_copies_the_containers_files_not_the_kernels() {
     let inside: Vec<&String> = names
         .iter()
         .filter(|n| n.starts_with("proc/") || n.starts_with("sys/"))
+        .filter(|n| !matches!(n.as_str(), "proc/" | "sys/"))
         .collect();
     assert!(
         inside.is_empty(),

@@ -1,5 +1,15 @@
-//! Parsing OCI mount options into mount(2) flags, propagation and fs data.
+//! Parsing OCI mount options into mount(2) flags, propagation, recursive mount
+//! attributes and fs data, as runc's `parseMountOptions`: the `r`-prefixed options
+//! (`rro`, `rnosuid`, …, runc 1.1) set or clear `MOUNT_ATTR_*` bits that are applied with
+//! `mount_setattr(2)` and `AT_RECURSIVE` to a bind and every mount below it.
 use nix::mount::MsFlags;
+
+/// `MOUNT_ATTR_*` bits to set and to clear on a mount and all mounts below it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RecAttr {
+    pub set: u64,
+    pub clr: u64,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MountOpts {
@@ -7,6 +17,8 @@ pub struct MountOpts {
     /// Flags to clear (e.g. "rw" clears MS_RDONLY); only needed for remounts.
     pub cleared: MsFlags,
     pub propagation: Vec<MsFlags>,
+    /// Recursive attributes (`rro`, …); `None` when no such option was given.
+    pub rec_attr: Option<RecAttr>,
     pub data: String,
 }
 
@@ -16,9 +28,35 @@ impl Default for MountOpts {
             flags: MsFlags::empty(),
             cleared: MsFlags::empty(),
             propagation: Vec::new(),
+            rec_attr: None,
             data: String::new(),
         }
     }
+}
+
+/// runc's `recAttrFlags`: option → (clears rather than sets, `MOUNT_ATTR_*` bit).
+fn rec_attr_flag(name: &str) -> Option<(bool, u64)> {
+    Some(match name {
+        "rro" => (false, libc::MOUNT_ATTR_RDONLY),
+        "rrw" => (true, libc::MOUNT_ATTR_RDONLY),
+        "rnosuid" => (false, libc::MOUNT_ATTR_NOSUID),
+        "rsuid" => (true, libc::MOUNT_ATTR_NOSUID),
+        "rnodev" => (false, libc::MOUNT_ATTR_NODEV),
+        "rdev" => (true, libc::MOUNT_ATTR_NODEV),
+        "rnoexec" => (false, libc::MOUNT_ATTR_NOEXEC),
+        "rexec" => (true, libc::MOUNT_ATTR_NOEXEC),
+        "rnodiratime" => (false, libc::MOUNT_ATTR_NODIRATIME),
+        "rdiratime" => (true, libc::MOUNT_ATTR_NODIRATIME),
+        "rrelatime" => (false, libc::MOUNT_ATTR_RELATIME),
+        "rnorelatime" => (true, libc::MOUNT_ATTR_RELATIME),
+        "rnoatime" => (false, libc::MOUNT_ATTR_NOATIME),
+        "ratime" => (true, libc::MOUNT_ATTR_NOATIME),
+        "rstrictatime" => (false, libc::MOUNT_ATTR_STRICTATIME),
+        "rnostrictatime" => (true, libc::MOUNT_ATTR_STRICTATIME),
+        "rnosymfollow" => (false, libc::MOUNT_ATTR_NOSYMFOLLOW),
+        "rsymfollow" => (true, libc::MOUNT_ATTR_NOSYMFOLLOW),
+        _ => return None,
+    })
 }
 
 impl MountOpts {
@@ -66,6 +104,20 @@ pub fn parse(options: &[String]) -> MountOpts {
             p => {
                 if let Some(pf) = propagation(p) {
                     o.propagation.push(pf);
+                } else if let Some((clear, bit)) = rec_attr_flag(p) {
+                    let attr = o.rec_attr.get_or_insert_with(RecAttr::default);
+                    if clear {
+                        attr.clr |= bit;
+                        attr.set &= !bit;
+                    } else {
+                        attr.set |= bit;
+                        attr.clr &= !bit;
+                    }
+                    // mount_setattr(2): an access-time mode is set only with
+                    // MOUNT_ATTR__ATIME in attr_clr.
+                    if bit & libc::MOUNT_ATTR__ATIME == bit {
+                        attr.clr |= libc::MOUNT_ATTR__ATIME;
+                    }
                 } else {
                     data.push(p);
                 }
@@ -112,6 +164,26 @@ mod tests {
         assert!(o.flags.contains(MsFlags::MS_REC | MsFlags::MS_RDONLY));
         assert_eq!(o.propagation, vec![MsFlags::MS_PRIVATE | MsFlags::MS_REC]);
         assert_eq!(o.data(), None);
+    }
+
+    #[test]
+    fn recursive_attributes_as_runc() {
+        let o = parse(&v(&["rbind", "rro", "rprivate"]));
+        assert_eq!(
+            o.rec_attr,
+            Some(RecAttr {
+                set: libc::MOUNT_ATTR_RDONLY,
+                clr: 0
+            })
+        );
+        assert_eq!(o.data(), None);
+        assert!(!o.flags.contains(MsFlags::MS_RDONLY));
+        // The later option wins; atime modes clear the whole atime field.
+        let o = parse(&v(&["rro", "rrw", "rnoatime", "rnosuid"]));
+        let attr = o.rec_attr.expect("attributes");
+        assert_eq!(attr.set, libc::MOUNT_ATTR_NOATIME | libc::MOUNT_ATTR_NOSUID);
+        assert_eq!(attr.clr, libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR__ATIME);
+        assert_eq!(parse(&v(&["rbind", "ro"])).rec_attr, None);
     }
 
     #[test]

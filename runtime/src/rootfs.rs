@@ -147,6 +147,11 @@ fn bind(
             extra | MsFlags::MS_BIND | MsFlags::MS_REMOUNT,
         )?;
     }
+    // `rro` and its kin: the bind and every mount below it (runc's setRecAttr).
+    if let Some(attr) = opts.rec_attr {
+        let mounted = again()?;
+        sys.mount_setattr_recursive(&mounted.path, attr.set, attr.clr)?;
+    }
     Ok(())
 }
 
@@ -349,6 +354,44 @@ mod tests {
             .3
             .contains(MsFlags::MS_RDONLY | MsFlags::MS_REMOUNT | MsFlags::MS_BIND));
         assert_eq!(m[6].3, MsFlags::MS_PRIVATE | MsFlags::MS_REC);
+    }
+
+    #[test]
+    fn recursive_read_only_and_non_recursive_binds_as_runc() {
+        let sys = RecordingSyscall::new().with_kind("/host/data", FileKind::Dir);
+        let mounts = vec![
+            mnt("/rro", "bind", "/host/data", &["rbind", "rro", "rprivate"]),
+            mnt("/one", "bind", "/host/data", &["bind", "ro"]),
+        ];
+        prepare(&sys, Path::new("/r"), &mounts, None, &CgroupMount::V2).expect("prepare");
+        let calls = sys.calls();
+        let rro = calls
+            .iter()
+            .position(|c| *c == Call::SetattrRecursive("/r/rro".into(), libc::MOUNT_ATTR_RDONLY, 0))
+            .expect("mount_setattr on /r/rro");
+        // After the bind itself, before its propagation; no plain remount (no "ro").
+        let bound = calls
+            .iter()
+            .position(|c| matches!(c, Call::Mount { target, flags, .. } if target == Path::new("/r/rro") && *flags == MsFlags::MS_BIND | MsFlags::MS_REC))
+            .expect("rbind of /r/rro");
+        let private = calls
+            .iter()
+            .position(|c| matches!(c, Call::Mount { target, flags, .. } if target == Path::new("/r/rro") && *flags == MsFlags::MS_PRIVATE | MsFlags::MS_REC))
+            .expect("propagation of /r/rro");
+        assert!(bound < rro && rro < private, "{calls:?}");
+        assert!(!calls.iter().any(|c| matches!(c, Call::Mount { target, flags, .. } if target == Path::new("/r/rro") && flags.contains(MsFlags::MS_REMOUNT))));
+        // "bind": no MS_REC, and "ro" a remount of that one mount.
+        let m = sys.mounts();
+        let one: Vec<_> = m.iter().filter(|c| c.1 == Path::new("/r/one")).collect();
+        assert_eq!(one[0].3, MsFlags::MS_BIND);
+        assert!(one[1].3.contains(MsFlags::MS_RDONLY | MsFlags::MS_REMOUNT));
+        assert_eq!(
+            calls
+                .iter()
+                .filter(|c| matches!(c, Call::SetattrRecursive(..)))
+                .count(),
+            1
+        );
     }
 
     #[test]

@@ -34,6 +34,9 @@ pub trait Syscall {
         data: Option<&str>,
     ) -> Result<()>;
     fn umount2(&self, target: &Path, flags: MntFlags) -> Result<()>;
+    /// mount_setattr(2) with `AT_RECURSIVE` on the mount at `target` and every mount
+    /// below it: `MOUNT_ATTR_*` bits `set` and `clr` (runc's `setRecAttr`).
+    fn mount_setattr_recursive(&self, target: &Path, set: u64, clr: u64) -> Result<()>;
     fn pivot_root(&self, new_root: &Path, put_old: &Path) -> Result<()>;
     fn chdir(&self, path: &Path) -> Result<()>;
     fn sethostname(&self, name: &str) -> Result<()>;
@@ -89,6 +92,38 @@ impl Syscall for LinuxSyscall {
     fn umount2(&self, target: &Path, flags: MntFlags) -> Result<()> {
         nix::mount::umount2(target, flags)
             .map_err(|e| Error::sys(format!("umount {}", target.display()), e))
+    }
+    fn mount_setattr_recursive(&self, target: &Path, set: u64, clr: u64) -> Result<()> {
+        let what = || {
+            format!(
+                "mount_setattr {} (set {set:#x}, clear {clr:#x})",
+                target.display()
+            )
+        };
+        let path = std::ffi::CString::new(target.as_os_str().as_encoded_bytes())
+            .map_err(|_| Error::sys(what(), nix::Error::EINVAL))?;
+        let attr = libc::mount_attr {
+            attr_set: set,
+            attr_clr: clr,
+            propagation: 0,
+            userns_fd: 0,
+        };
+        // SAFETY: `path` is a NUL-terminated string and `attr` a valid mount_attr that
+        // both outlive the call; its size is passed with it.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_mount_setattr,
+                libc::AT_FDCWD,
+                path.as_ptr(),
+                libc::AT_RECURSIVE as libc::c_uint,
+                &attr as *const libc::mount_attr,
+                std::mem::size_of::<libc::mount_attr>(),
+            )
+        };
+        if r < 0 {
+            return Err(Error::sys(what(), nix::Error::last()));
+        }
+        Ok(())
     }
     fn pivot_root(&self, new_root: &Path, put_old: &Path) -> Result<()> {
         nix::unistd::pivot_root(new_root, put_old)

@@ -19,6 +19,8 @@ pub enum Call {
         data: Option<String>,
     },
     Umount(PathBuf),
+    /// mount_setattr with AT_RECURSIVE: (target, set, clear).
+    SetattrRecursive(PathBuf, u64, u64),
     PivotRoot(PathBuf),
     Chdir(PathBuf),
     Hostname(String),
@@ -113,6 +115,10 @@ impl Syscall for RecordingSyscall {
     }
     fn umount2(&self, target: &Path, _flags: MntFlags) -> Result<()> {
         self.push(Call::Umount(target.to_path_buf()));
+        Ok(())
+    }
+    fn mount_setattr_recursive(&self, target: &Path, set: u64, clr: u64) -> Result<()> {
+        self.push(Call::SetattrRecursive(target.to_path_buf(), set, clr));
         Ok(())
     }
     fn pivot_root(&self, new_root: &Path, _put_old: &Path) -> Result<()> {

@@ -92,6 +92,58 @@ fn mount_namespace_hides_mounts() {
     });
 }
 
+/// A host folder with a tmpfs mounted below it (holding `marker`), unmounted on drop.
+struct FolderWithSubmount(tempfile::TempDir);
+
+impl FolderWithSubmount {
+    fn new() -> FolderWithSubmount {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("sub")).expect("mkdir");
+        nix::mount::mount(
+            Some("tmpfs"),
+            &dir.path().join("sub"),
+            Some("tmpfs"),
+            nix::mount::MsFlags::empty(),
+            Some("size=1m"),
+        )
+        .expect("mount tmpfs");
+        std::fs::write(dir.path().join("sub/marker"), "m").expect("marker");
+        FolderWithSubmount(dir)
+    }
+}
+
+impl Drop for FolderWithSubmount {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.0.path().join("sub"), nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+#[test]
+fn binds_read_only_recursively_or_not_and_non_recursive() {
+    let host = FolderWithSubmount::new();
+    for_each_runtime("rro", |rt, id| {
+        let mut b = Bundle::new(&[
+            "sh",
+            "-c",
+            "for d in rro ro; do touch /$d/top 2>/dev/null && echo $d-top-writable; \
+             touch /$d/sub/x 2>/dev/null && echo $d-sub-writable; done; \
+             cat /rro/sub/marker; echo; ls /nonrec/sub | wc -l",
+        ]);
+        let src = host.0.path().display().to_string();
+        b.edit(|c| {
+            let mounts = c["mounts"].as_array_mut().expect("mounts");
+            mounts.push(json!({"destination": "/rro", "type": "bind", "source": src, "options": ["rbind", "rro", "rprivate"]}));
+            mounts.push(json!({"destination": "/ro", "type": "bind", "source": src, "options": ["rbind", "ro", "rprivate"]}));
+            mounts.push(json!({"destination": "/nonrec", "type": "bind", "source": src, "options": ["bind", "rprivate"]}));
+        });
+        let (code, out, err) = rt.run(&b, id);
+        assert_eq!(code, 0, "{}: {err}", rt.name);
+        // rro: nothing writable; ro: only the submount; bind: no submount at all.
+        assert_eq!(out, "ro-sub-writable\nm\n0\n", "{}: {err}", rt.name);
+        std::fs::remove_file(host.0.path().join("sub/x")).expect("x written through /ro");
+    });
+}
+
 #[test]
 fn readonly_root_and_masked_paths() {
     for_each_runtime("ro", |rt, id| {

@@ -125,13 +125,17 @@ async fn create_route(
         }
     }
     let name = param(&pairs, "name").map(str::to_string);
+    let mut options = containers::create::CreateOptions::default();
+    if let (Some(axum::Extension(v)), Some(hc)) = (version, parsed.host_config.as_mut()) {
+        options.default_read_only_non_recursive =
+            containers::mounts::parse::for_api_version(hc, v.0).map_err(ApiError::bad_request)?;
+    }
     let _stage = containers::timing::stage("create", name.as_deref().unwrap_or(""));
     // To its end, whatever happens to the client (containers::to_the_end).
-    let c =
-        to_the_end(
-            async move { containers::create::create(&daemon, name.as_deref(), parsed).await },
-        )
-        .await?;
+    let c = to_the_end(async move {
+        containers::create::create_with(&daemon, name.as_deref(), parsed, options).await
+    })
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "Id": c.id, "Warnings": warnings })),

@@ -239,7 +239,7 @@ async fn workdir(b: &mut Build<'_>, st: &mut StageState, path: &str) -> Result<(
     } else {
         format!("{}/{path}", st.run_config.working_dir)
     };
-    let dir = crate::containers::mounts_parse::clean_path(&format!("/{joined}"));
+    let dir = crate::containers::mounts::parse::clean_path(&format!("/{joined}"));
     st.run_config.working_dir = dir.clone();
     let step = st.run_config.with_nop_string(&format!("WORKDIR {dir}"));
     commit_config(b, st, step, Some(&dir)).await

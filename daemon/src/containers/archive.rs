@@ -65,11 +65,7 @@ pub fn stat_header(fd: &OwnedFd, container_path: &str) -> Result<String> {
     // Following /proc/self/fd/N reaches the object itself, a symlink included.
     let meta = std::fs::metadata(fd_path(fd))
         .map_err(|e| ContainerError::io(container_path.to_string(), e))?;
-    let trimmed = container_path.trim_end_matches("/.").trim_end_matches('/');
-    let name = Path::new(trimmed)
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "/".into());
+    let name = go_base(container_path);
     let link = if meta.file_type().is_symlink() {
         link_target(fd)
     } else {
@@ -102,7 +98,7 @@ pub fn write_tar(
         let source = fs.mount_source(&names)?;
         Some(open_source(source))
     };
-    let mut tar = TreeTar::new(out);
+    let mut tar = TreeTar::with_names_as_given(out);
     tar.append_tree(entry, Path::new(name), &mounts)?;
     tar.finish().map(drop)
 }
@@ -130,10 +126,12 @@ pub fn archive(
     Option<tokio::sync::mpsc::Receiver<std::io::Result<bytes::Bytes>>>,
 )> {
     let fs = ContainerFs::open(&c, layers_root)?;
+    let requested = path;
+    let path = &absolute_path(path);
     let follow = path.ends_with('/') || path.ends_with("/.");
     let not_found = || {
         ContainerError::Missing(format!(
-            "Could not find the file {path} in container {}",
+            "Could not find the file {requested} in container {}",
             c.bare_name()
         ))
     };
@@ -153,14 +151,17 @@ pub fn archive(
     if entry.on_pseudo_fs() {
         return Err(not_found());
     }
+    // dockerd's lstat of "<root>/file/" fails (a 500 naming its host path).
+    if follow && !entry.meta.is_dir() {
+        return Err(ContainerError::Internal(format!(
+            "lstat {path}: not a directory"
+        )));
+    }
     let stat = stat_header(&resolved.fd, path)?;
     if !with_body {
         return Ok((stat, None));
     }
-    let name = Path::new(path.trim_end_matches("/.").trim_end_matches('/'))
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| ".".into());
+    let name = go_base(path);
     let (tx, rx) = tokio::sync::mpsc::channel(16);
     tokio::task::spawn_blocking(move || {
         let writer = super::export::ChannelWriter::buffered(tx.clone());
@@ -171,4 +172,61 @@ pub fn archive(
         drop(fs);
     });
     Ok((stat, Some(rx)))
+}
+
+/// dockerd's `absPath` of a requested path: joined to "/" and cleaned lexically (Go's
+/// `filepath.Join`: "." and ".." and doubled "/" resolved), a trailing "/." or "/" kept
+/// (`archive.PreserveTrailingDotOrSeparator`), as they decide whether a final symlink is
+/// followed and how the entries are named.
+pub fn absolute_path(path: &str) -> String {
+    let mut clean = super::mounts::parse::clean_path(&format!("/{path}"));
+    let last = path.rsplit('/').next().unwrap_or("");
+    if last == "." && go_base(&clean) != "." {
+        if !clean.ends_with('/') {
+            clean.push('/');
+        }
+        clean.push('.');
+    }
+    if path.ends_with('/') && !clean.ends_with('/') {
+        clean.push('/');
+    }
+    clean
+}
+
+/// Go's `filepath.Base`: the last element, trailing "/" ignored; "/" for the root. The
+/// name of the archive's top entry and of the stat (dockerd rebases the entries to it).
+fn go_base(path: &str) -> String {
+    let trimmed = path.trim_end_matches('/');
+    if trimmed.is_empty() {
+        return if path.is_empty() {
+            ".".into()
+        } else {
+            "/".into()
+        };
+    }
+    trimmed.rsplit('/').next().unwrap_or(trimmed).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_and_names_as_dockerd() {
+        for (requested, abs, base) in [
+            ("/", "/", "/"),
+            (".", "/.", "."),
+            ("/.", "/.", "."),
+            ("/etc", "/etc", "etc"),
+            ("etc/", "/etc/", "etc"),
+            ("/etc/.", "/etc/.", "."),
+            ("/etc//./", "/etc/", "etc"),
+            ("/d/sub/..", "/d", "d"),
+            ("/d/sub/../", "/d/", "d"),
+            ("/../../etc/passwd", "/etc/passwd", "passwd"),
+        ] {
+            assert_eq!(absolute_path(requested), abs, "{requested}");
+            assert_eq!(go_base(&absolute_path(requested)), base, "{requested}");
+        }
+    }
 }

@@ -6,18 +6,23 @@
 //! `/proc/<pid>/root`, the container's live mount table, where a copy would stream the
 //! host's kernel log from `/proc/kmsg`.
 //!
-//! Paths resolve by handle inside the root ([`crate::in_root`]).
+//! Paths resolve by handle inside the root ([`crate::in_root`]); a volume mounted by
+//! its subfolder shows that subfolder, opened by handle inside the volume.
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
+use super::mounts::pinned;
 use super::record::{Container, MountKind, MountPoint};
 use super::{rootfs, ContainerError, Result};
-use crate::in_root::{components, InRoot};
+use crate::in_root::{components, fd_path, InRoot};
 
 /// An opened view of a container's filesystem; its overlay stays held until it is dropped.
 pub struct ContainerFs {
     root: InRoot,
     /// The container whose overlay this view holds.
     mounted: Container,
+    /// Volume subfolders opened by handle, named in the view as `/proc/self/fd/N`.
+    _subfolders: Vec<OwnedFd>,
 }
 
 impl std::ops::Deref for ContainerFs {
@@ -30,11 +35,13 @@ impl std::ops::Deref for ContainerFs {
 impl ContainerFs {
     /// The container's view: its overlay (mounted here when it is not) and its mounts.
     pub fn open(c: &Container, layers_root: &Path) -> Result<ContainerFs> {
+        let (map, subfolders) = mount_map(c)?;
         let merged = rootfs::mount_rootfs(c, layers_root)?;
         match InRoot::from_dir(&merged, &[]) {
             Ok(root) => Ok(ContainerFs {
-                root: InRoot::from_fd(root.into_fd(), mount_map(c)),
+                root: InRoot::from_fd(root.into_fd(), map),
                 mounted: c.clone(),
+                _subfolders: subfolders,
             }),
             Err(e) => {
                 rootfs::unmount_rootfs(c);
@@ -53,16 +60,31 @@ impl Drop for ContainerFs {
     }
 }
 
+/// (destination, source) of each mount of a container's view.
+type MountMap = Vec<(String, PathBuf)>;
+
 /// What is mounted on the container's root for a copy: its binds and volumes (tmpfs holds
-/// nothing a copy sees), then the network files berthd binds in where no mount of the
-/// user's takes their place (dockerd's `setupMounts` + `NetworkMounts`).
-fn mount_map(c: &Container) -> Vec<(String, PathBuf)> {
-    let mut mounts: Vec<(String, PathBuf)> = c
+/// nothing a copy sees; a volume's subfolder opened by handle, its descriptor returned to
+/// be kept), then the network files berthd binds in where no mount of the user's takes
+/// their place (dockerd's `setupMounts` + `NetworkMounts`).
+fn mount_map(c: &Container) -> Result<(MountMap, Vec<OwnedFd>)> {
+    let mut mounts: Vec<(String, PathBuf)> = Vec::new();
+    let mut subfolders = Vec::new();
+    for m in c
         .mount_points
         .iter()
-        .filter(|m| m.kind != MountKind::Tmpfs && !m.source.as_os_str().is_empty())
-        .map(|m| (m.destination.clone(), m.source.clone()))
-        .collect();
+        .filter(|m| !matches!(m.kind, MountKind::Tmpfs | MountKind::Image))
+        .filter(|m| !m.source.as_os_str().is_empty())
+    {
+        match m.subpath.as_deref().filter(|_| m.kind == MountKind::Volume) {
+            Some(subpath) => {
+                let fd = pinned::open_subpath(m, subpath)?;
+                mounts.push((m.destination.clone(), fd_path(&fd)));
+                subfolders.push(fd);
+            }
+            None => mounts.push((m.destination.clone(), m.source.clone())),
+        }
+    }
     for (destination, source) in [
         ("/etc/resolv.conf", c.resolv_conf_path()),
         ("/etc/hostname", c.hostname_path()),
@@ -75,7 +97,7 @@ fn mount_map(c: &Container) -> Vec<(String, PathBuf)> {
             mounts.push((destination.to_string(), source));
         }
     }
-    mounts
+    Ok((mounts, subfolders))
 }
 
 /// The mount of `c` that holds the container path `path` (longest destination wins).

@@ -274,11 +274,29 @@ fn validate_host_config(hc: &HostConfig, ncpu: usize) -> Result<()> {
     Ok(())
 }
 
+/// How a request's API version changes what a create means (dockerd's
+/// `ContainerCreateConfig` flags).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CreateOptions {
+    /// Read-only binds are read-only only at their top (clients before API 1.44).
+    pub default_read_only_non_recursive: bool,
+}
+
 /// Creates a container named `name` (or a generated name) from the request.
 pub async fn create(
     daemon: &Daemon,
     name: Option<&str>,
     body: ContainerCreateBody,
+) -> Result<Container> {
+    create_with(daemon, name, body, CreateOptions::default()).await
+}
+
+/// [`create`] for a request whose API version asks for `options`.
+pub async fn create_with(
+    daemon: &Daemon,
+    name: Option<&str>,
+    body: ContainerCreateBody,
+    options: CreateOptions,
 ) -> Result<Container> {
     let networking = body
         .networking_config
@@ -340,7 +358,13 @@ pub async fn create(
         None => generated_name(daemon),
     };
     let moved_links = crate::networks::links::at_create(daemon, &name, &mut host_config)?;
-    let mount_points = super::mounts::resolve(daemon, &config, &host_config)?;
+    let mount_points = super::mounts::resolve(
+        daemon,
+        &id,
+        &config,
+        &host_config,
+        options.default_read_only_non_recursive,
+    )?;
     let record = Container {
         id: id.clone(),
         name,
@@ -386,7 +410,7 @@ pub async fn create(
                 .save_container_state(&record.dir, &plan)
                 .map_err(ContainerError::from)
         })
-        .and_then(|_| super::mounts_setup::populate(daemon, &record))
+        .and_then(|_| super::mounts::setup::populate(daemon, &record))
     {
         let _ = daemon.containers.remove(&record.id, true);
         super::mounts::discard_anonymous(daemon, &record.mount_points);

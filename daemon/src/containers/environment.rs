@@ -83,16 +83,21 @@ impl HostEnvironment {
         }
         let (merged, netns) = (merged?, netns?);
         let volumes_stage = timing::stage("start.volumes", &c.id);
-        super::mounts_setup::setup(daemon, c)?;
+        let mounts = super::mounts::setup::setup(daemon, c)?;
         drop(volumes_stage);
         let _spec = timing::stage("start.spec", &c.id);
-        let bundle = super::start::write_bundle(daemon, c, &merged, netns.as_deref())?;
+        // The runtime mounts from pinned sources where the record names a volume.
+        let for_runtime = Container {
+            mount_points: mounts,
+            ..c.clone()
+        };
+        let bundle = super::start::write_bundle(daemon, &for_runtime, &merged, netns.as_deref())?;
         undo.disarm();
         Ok(bundle)
     }
 
     fn release_now(&self, daemon: &Daemon, c: &Container) {
-        super::mounts_setup::release(daemon, c);
+        super::mounts::setup::release(daemon, c);
         if self.holding().remove(&c.id) {
             rootfs::unmount_rootfs(c);
         }

@@ -165,7 +165,7 @@ pub fn inspect(daemon: &Daemon, c: &Container) -> Value {
         "ExecIDs": exec_ids(daemon, c),
         "HostConfig": host_config_json(c, &daemon.config.default_runtime),
         "GraphDriver": graph_driver(daemon, c),
-        "Mounts": super::mounts_spec::mounts_json(c),
+        "Mounts": super::mounts::spec::mounts_json(c),
         "Config": config_json(c),
         "NetworkSettings": crate::networks::settings::network_settings(daemon, c),
     })

@@ -223,7 +223,7 @@ fn matches(daemon: &Daemon, c: &Container, f: &Filters, all: bool, ctx: &Bounds)
         && !f
             .get("volume")
             .iter()
-            .any(|v| super::mounts_spec::uses_volume(c, v))
+            .any(|v| super::mounts::spec::uses_volume(c, v))
     {
         return Ok(false);
     }
@@ -393,7 +393,7 @@ pub fn list_json(daemon: &Daemon, opts: &ListOptions) -> Result<Vec<u8>> {
                             c,
                         ),
                     },
-                    mounts: super::mounts_spec::mounts_json(c),
+                    mounts: super::mounts::spec::mounts_json(c),
                     health: HealthRow {
                         status: if c.state.status.is_running() {
                             super::health::status_of(c.health.as_ref())

@@ -80,6 +80,8 @@ pub enum MountKind {
     Bind,
     Volume,
     Tmpfs,
+    /// An image's filesystem, read-only (`--mount type=image`, API 1.48).
+    Image,
 }
 
 /// One mount of a container, as dockerd's `MountPoint` (`Mounts` in inspect).
@@ -118,6 +120,47 @@ pub struct MountPoint {
     /// `--mount type=bind` refuses a missing source instead.
     #[serde(default)]
     pub create_source: bool,
+    /// The folder of the volume mounted instead of its root (`volume-subpath`, relative),
+    /// resolved inside the volume at each start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subpath: Option<String>,
+    /// How a bind treats the mounts below its source (`BindOptions`, API 1.44).
+    #[serde(default, skip_serializing_if = "BindRecursion::is_default")]
+    pub recursion: BindRecursion,
+    /// An image mount's image, resolved at create.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<MountedImage>,
+}
+
+/// The image of an image mount: its ID and its layers (chain IDs, bottom first).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MountedImage {
+    pub id: String,
+    pub layers: Vec<String>,
+}
+
+/// `BindOptions` that decide how a bind covers the mounts below its source, as dockerd
+/// keeps them on its `MountPoint.Spec`: by default an `rbind`, and read-only all the way
+/// down (`rro`) where the kernel has `mount_setattr` (dockerd 25+).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BindRecursion {
+    /// `NonRecursive` (`bind-recursive=disabled`): a plain bind, mounts below left out.
+    #[serde(default)]
+    pub non_recursive: bool,
+    /// `ReadOnlyNonRecursive` (`bind-recursive=writable`, and every read-only bind of
+    /// clients older than API 1.44): only the bind itself is read-only.
+    #[serde(default)]
+    pub read_only_non_recursive: bool,
+    /// `ReadOnlyForceRecursive` (`bind-recursive=readonly`): recursively read-only, or
+    /// the start fails.
+    #[serde(default)]
+    pub read_only_force_recursive: bool,
+}
+
+impl BindRecursion {
+    pub fn is_default(&self) -> bool {
+        *self == BindRecursion::default()
+    }
 }
 
 /// `State.Health`: the healthcheck's status, failing streak and last results.

@@ -109,9 +109,9 @@ fn standard_mounts(c: &Container) -> Vec<Value> {
     mounts.push(bind(&c.hostname_path(), "/etc/hostname", ro));
     mounts.push(bind(&c.hosts_path(), "/etc/hosts", ro));
     // The container's own mounts replace dockerd's defaults at the same places.
-    let own = super::mounts_spec::destinations(c);
+    let own = super::mounts::spec::destinations(c);
     mounts.retain(|m| !own.iter().any(|d| m["destination"] == d.as_str()));
-    mounts.extend(super::mounts_spec::oci_mounts(c));
+    mounts.extend(super::mounts::spec::oci_mounts(c));
     mounts
 }
 
@@ -214,7 +214,7 @@ fn base_spec(c: &Container, user: &security::users::ResolvedUser, inputs: &SpecI
     );
     linux.insert("resources".into(), oci_resources(hc));
     linux.insert("cgroupsPath".into(), json!(cgroups_path));
-    if let Some(p) = super::mounts_spec::root_propagation(c) {
+    if let Some(p) = super::mounts::spec::root_propagation(c) {
         linux.insert("rootfsPropagation".into(), json!(p));
     }
     if let Some(sysctls) = hc.sysctls.as_ref().filter(|s| !s.is_empty()) {

@@ -14,13 +14,19 @@ pub struct ImageUser {
     pub running: bool,
 }
 
-/// Every container (running or stopped) whose image is `image_id` ("sha256:<hex>").
+/// Every container (running or stopped) whose image is `image_id` ("sha256:<hex>"), or
+/// that mounts it (`--mount type=image`).
 pub fn containers_using(daemon: &Daemon, image_id: &str) -> Vec<ImageUser> {
     daemon
         .containers
         .list()
         .into_iter()
-        .filter(|c| c.image_id == image_id)
+        .filter(|c| {
+            c.image_id == image_id
+                || c.mount_points
+                    .iter()
+                    .any(|m| m.image.as_ref().is_some_and(|i| i.id == image_id))
+        })
         .map(|c| ImageUser {
             container_id: c.id.clone(),
             running: c.state.status.is_running(),

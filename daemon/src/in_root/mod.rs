@@ -11,16 +11,20 @@
 //!   `docker export`, the layer of `docker commit`);
 //! - [`unpack`]: a layer tar written into a folder, no entry leaving it;
 //! - [`copy`]: a folder copied into another (a new volume's copy-up);
-//! - [`file`]: one regular file of a root opened for reading (`/etc/passwd`).
+//! - [`file`]: one regular file of a root opened for reading (`/etc/passwd`);
+//! - [`beneath`]: a path below a folder that must not leave it (a volume's subpath),
+//!   dockerd's `safepath.Join`.
 //!
 //! Reopening a handle as a readable file goes through libpathrs (`pathrs`), which does
 //! it through a private procfs handle; the runtime uses the same crate to make mount
 //! points. The walkers here are our own: they carry a container's mounts (volumes,
 //! binds) and dockerd's `MkdirAll`-through-a-dangling-symlink semantics, which
 //! libpathrs's `Root` does not express.
+pub mod beneath;
 pub mod copy;
 pub mod file;
 pub mod resolve;
+pub mod tar_names;
 pub mod tar_out;
 pub mod unpack;
 pub mod walk;

@@ -31,6 +31,8 @@ pub struct TreeTar<W: Write> {
     builder: tar::Builder<W>,
     /// The archive names of files linked more than once, by device and inode.
     first_names: HashMap<(u64, u64), PathBuf>,
+    /// Names written as given, folders ending in "/" (dockerd's `docker cp` names).
+    as_given: bool,
 }
 
 impl<W: Write> TreeTar<W> {
@@ -38,6 +40,39 @@ impl<W: Write> TreeTar<W> {
         TreeTar {
             builder: tar::Builder::new(out),
             first_names: HashMap::new(),
+            as_given: false,
+        }
+    }
+
+    /// A tar whose names are written as given ("/", "./x", "/bin/ash") and whose
+    /// folders' names end in "/", as Go's `archive` package writes them for
+    /// `docker cp` ([`super::tar_names`]).
+    pub fn with_names_as_given(out: W) -> Self {
+        TreeTar {
+            as_given: true,
+            ..TreeTar::new(out)
+        }
+    }
+
+    /// Writes one header and its data under `name` (and `link`, for links).
+    fn emit(
+        &mut self,
+        header: &mut tar::Header,
+        name: &Path,
+        link: Option<&Path>,
+        data: impl Read,
+    ) -> io::Result<()> {
+        if self.as_given {
+            let mut raw = name.as_os_str().as_encoded_bytes().to_vec();
+            if header.entry_type() == tar::EntryType::Directory && !raw.ends_with(b"/") {
+                raw.push(b'/');
+            }
+            let link = link.map(|l| l.as_os_str().as_encoded_bytes());
+            return super::tar_names::append(&mut self.builder, header, &raw, link, data);
+        }
+        match link {
+            Some(target) => self.builder.append_link(header, name, target),
+            None => self.builder.append_data(header, name, data),
         }
     }
 
@@ -118,20 +153,18 @@ impl<W: Write> TreeTar<W> {
                 header.set_entry_type(tar::EntryType::Link);
                 header.set_size(0);
                 let first = first.clone();
-                return self.builder.append_link(&mut header, name, first);
+                return self.emit(&mut header, name, Some(&first), io::empty());
             }
             self.first_names.insert(key, name.to_path_buf());
         }
         if ft.is_file() {
             let size = meta.len();
             let file = entry.open_file()?;
-            return self
-                .builder
-                .append_data(&mut header, name, ExactSize::new(file, size));
+            return self.emit(&mut header, name, None, ExactSize::new(file, size));
         }
         if ft.is_symlink() {
             let target = entry.link_target()?;
-            return self.builder.append_link(&mut header, name, target);
+            return self.emit(&mut header, name, Some(Path::new(&target)), io::empty());
         }
         if ft.is_char_device() || ft.is_block_device() {
             let dev = meta.rdev();
@@ -139,7 +172,7 @@ impl<W: Write> TreeTar<W> {
             header.set_device_minor(libc::minor(dev))?;
         }
         header.set_size(0);
-        self.builder.append_data(&mut header, name, io::empty())
+        self.emit(&mut header, name, None, io::empty())
     }
 
     /// The tar itself, for entries made by hand (whiteouts).

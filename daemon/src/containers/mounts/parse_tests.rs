@@ -1,6 +1,6 @@
-//! Tests of `mounts_parse`: dockerd's syntax and messages.
+//! Tests of `mounts::parse`: dockerd's syntax and messages.
 use super::*;
-use bollard_stubs::models::{MountTmpfsOptions, MountVolumeOptions};
+use bollard_stubs::models::{MountImageOptions, MountTmpfsOptions, MountVolumeOptions};
 
 #[test]
 fn binds() {
@@ -127,4 +127,86 @@ fn volumes_from_and_paths() {
     assert_eq!(parse_volumes_from("data:x").unwrap_err(), "invalid mode: x");
     assert_eq!(clean_path("/a//b/../c/"), "/a/c");
     assert_eq!(clean_path("/../.."), "/");
+}
+
+#[test]
+fn volume_subpaths_are_relative_and_named_volumes_only() {
+    let with = |source: Option<&str>, subpath: &str| Mount {
+        typ: Some(MountType::VOLUME),
+        source: source.map(str::to_string),
+        target: Some("/v".into()),
+        volume_options: Some(MountVolumeOptions {
+            subpath: Some(subpath.into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let none = |_: &str| false;
+    let r = parse_mount(&with(Some("data"), "a/b"), none).unwrap();
+    assert_eq!(r.subpath.as_deref(), Some("a/b"));
+    // An empty subpath is no subpath.
+    assert_eq!(
+        parse_mount(&with(Some("data"), ""), none).unwrap().subpath,
+        None
+    );
+    assert_eq!(
+        parse_mount(&with(None, "a"), none).unwrap_err(),
+        "invalid mount config for type \"volume\": must not set Subpath when using anonymous volumes"
+    );
+    for bad in ["/abs", "..", "../x", "a/../../x", "a/../.."] {
+        assert_eq!(
+            parse_mount(&with(Some("data"), bad), none).unwrap_err(),
+            "invalid mount config for type \"volume\": subpath must be a relative path within the volume",
+            "{bad}"
+        );
+    }
+    for good in [".", "a/..", "a/../b", "./a//b/"] {
+        assert!(is_local(good), "{good}");
+    }
+}
+
+#[test]
+fn image_mounts_are_read_only_and_take_only_image_options() {
+    let image = |subpath: Option<&str>, read_only: Option<bool>| Mount {
+        typ: Some(MountType::IMAGE),
+        source: Some("busybox".into()),
+        target: Some("/img".into()),
+        read_only,
+        image_options: subpath.map(|s| MountImageOptions {
+            subpath: Some(s.into()),
+        }),
+        ..Default::default()
+    };
+    let none = |_: &str| false;
+    let r = parse_mount(&image(Some("etc"), Some(false)), none).unwrap();
+    assert_eq!(r.kind, MountKind::Image);
+    assert_eq!(r.source, "busybox");
+    assert!(!r.rw, "an image mount is read-only whatever was asked");
+    assert_eq!(r.subpath.as_deref(), Some("etc"));
+    assert_eq!(r.propagation, "rprivate");
+    assert_eq!(
+        parse_mount(&image(Some("../x"), None), none).unwrap_err(),
+        "invalid mount config for type \"image\": subpath must be a relative path within the volume"
+    );
+    let mut with_volume_options = image(None, None);
+    with_volume_options.volume_options = Some(MountVolumeOptions::default());
+    assert_eq!(
+        parse_mount(&with_volume_options, none).unwrap_err(),
+        "invalid mount config for type \"image\": field VolumeOptions must not be specified"
+    );
+    let mut no_source = image(None, None);
+    no_source.source = None;
+    assert_eq!(
+        parse_mount(&no_source, none).unwrap_err(),
+        "invalid mount config for type \"image\": field Source must not be empty"
+    );
+    let mut hc = HostConfig {
+        mounts: Some(vec![image(None, None)]),
+        ..Default::default()
+    };
+    assert_eq!(
+        for_api_version(&mut hc, 47).unwrap_err(),
+        r#"Mount type "Image" needs API v1.48 or newer"#
+    );
+    assert!(for_api_version(&mut hc, 48).is_ok());
 }

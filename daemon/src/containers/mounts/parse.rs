@@ -3,9 +3,9 @@
 //! (HostConfig.Mounts) and `--volumes-from` references.
 use std::collections::BTreeMap;
 
-use bollard_stubs::models::{Mount, MountType};
+use bollard_stubs::models::{HostConfig, Mount, MountType};
 
-use super::record::MountKind;
+use crate::containers::record::{BindRecursion, MountKind};
 
 /// One mount asked for, before its volume (if any) is looked up or created.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +28,10 @@ pub struct Requested {
     pub labels: BTreeMap<String, String>,
     /// tmpfs mount options (`size=…`, `mode=…`, `ro`).
     pub tmpfs_options: Vec<String>,
+    /// The volume's subfolder to mount (`VolumeOptions.Subpath`), relative and local.
+    pub subpath: Option<String>,
+    /// A bind's `BindOptions` about the mounts below its source.
+    pub recursion: BindRecursion,
 }
 
 impl Requested {
@@ -45,6 +49,8 @@ impl Requested {
             driver_opts: BTreeMap::new(),
             labels: BTreeMap::new(),
             tmpfs_options: Vec::new(),
+            subpath: None,
+            recursion: BindRecursion::default(),
         }
     }
 }
@@ -73,6 +79,26 @@ pub fn clean_path(p: &str) -> String {
     } else {
         parts.join("/")
     }
+}
+
+/// Go's `filepath.IsLocal`: relative, not empty, and not climbing above where it starts
+/// once cleaned ("a/../b" is local, "a/../../b" is not).
+pub fn is_local(p: &str) -> bool {
+    if p.is_empty() || p.starts_with('/') {
+        return false;
+    }
+    let mut depth = 0usize;
+    for segment in p.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => match depth.checked_sub(1) {
+                Some(d) => depth = d,
+                None => return false,
+            },
+            _ => depth += 1,
+        }
+    }
+    true
 }
 
 /// dockerd's `ValidMountMode`: at most one of each kind of option.
@@ -239,6 +265,11 @@ pub fn parse_mount(m: &Mount, exists: impl Fn(&str) -> bool) -> Result<Requested
             let mut r = Requested::new(MountKind::Bind, &clean_path(&source), destination);
             r.rw = rw;
             r.create_source = create;
+            r.recursion = BindRecursion {
+                non_recursive: bind.non_recursive == Some(true),
+                read_only_non_recursive: bind.read_only_non_recursive == Some(true),
+                read_only_force_recursive: bind.read_only_force_recursive == Some(true),
+            };
             r.propagation = bind
                 .propagation
                 .map(|p| p.to_string())
@@ -253,6 +284,19 @@ pub fn parse_mount(m: &Mount, exists: impl Fn(&str) -> bool) -> Result<Requested
             if m.tmpfs_options.is_some() {
                 return Err(err("field TmpfsOptions must not be specified"));
             }
+            let subpath = m
+                .volume_options
+                .as_ref()
+                .and_then(|v| v.subpath.clone())
+                .filter(|s| !s.is_empty());
+            if let Some(subpath) = &subpath {
+                if source.is_empty() {
+                    return Err(err("must not set Subpath when using anonymous volumes"));
+                }
+                if !is_local(subpath) {
+                    return Err(err("subpath must be a relative path within the volume"));
+                }
+            }
             if source.is_empty() && !rw {
                 return Err(err(
                     "must not set ReadOnly mode when using anonymous volumes",
@@ -260,6 +304,7 @@ pub fn parse_mount(m: &Mount, exists: impl Fn(&str) -> bool) -> Result<Requested
             }
             let mut r = Requested::new(MountKind::Volume, &source, destination);
             r.rw = rw;
+            r.subpath = subpath;
             if let Some(v) = &m.volume_options {
                 r.copy_data = v.no_copy != Some(true);
                 r.labels = v.labels.clone().unwrap_or_default().into_iter().collect();
@@ -285,8 +330,69 @@ pub fn parse_mount(m: &Mount, exists: impl Fn(&str) -> bool) -> Result<Requested
             r.tmpfs_options = tmpfs_options(m);
             Ok(r)
         }
+        MountType::IMAGE => {
+            if source.is_empty() {
+                return Err(err("field Source must not be empty"));
+            }
+            for (given, field) in [
+                (m.bind_options.is_some(), "BindOptions"),
+                (m.volume_options.is_some(), "VolumeOptions"),
+                (m.tmpfs_options.is_some(), "TmpfsOptions"),
+            ] {
+                if given {
+                    return Err(err(&format!("field {field} must not be specified")));
+                }
+            }
+            let subpath = m
+                .image_options
+                .as_ref()
+                .and_then(|o| o.subpath.clone())
+                .filter(|s| !s.is_empty());
+            if subpath.as_deref().is_some_and(|s| !is_local(s)) {
+                return Err(err("subpath must be a relative path within the volume"));
+            }
+            // Always read-only, whatever was asked (dockerd's registerMountPoints).
+            let mut r = Requested::new(MountKind::Image, &source, destination);
+            r.rw = false;
+            r.subpath = subpath;
+            r.propagation = DEFAULT_PROPAGATION.into();
+            Ok(r)
+        }
         _ => Err(err("mount type unknown")),
     }
+}
+
+/// A create request's mounts as dockerd's router reads them for API 1.`minor`: bind
+/// options older clients did not know are ignored (`NonRecursive` before 1.40,
+/// `CreateMountpoint` before 1.42), those they cannot have meant are refused
+/// (`ReadOnlyForceRecursive` before 1.44, `VolumeOptions.Subpath` before 1.45, image
+/// mounts before 1.48). Whether
+/// read-only binds stay non-recursively read-only, as every one was before 1.44.
+pub fn for_api_version(hc: &mut HostConfig, minor: u32) -> Result<bool, String> {
+    for m in hc.mounts.iter_mut().flatten() {
+        if let Some(bind) = m.bind_options.as_mut() {
+            if minor < 40 {
+                bind.non_recursive = None;
+            }
+            if minor < 42 {
+                bind.create_mountpoint = None;
+            }
+            if minor < 44
+                && m.typ == Some(MountType::BIND)
+                && bind.read_only_force_recursive == Some(true)
+            {
+                return Err("BindOptions.ReadOnlyForceRecursive needs API v1.44 or newer".into());
+            }
+        }
+        if minor < 48 && m.typ == Some(MountType::IMAGE) {
+            return Err(r#"Mount type "Image" needs API v1.48 or newer"#.into());
+        }
+        let subpath = m.volume_options.as_ref().and_then(|v| v.subpath.as_deref());
+        if minor < 45 && subpath.is_some_and(|s| !s.is_empty()) {
+            return Err("VolumeOptions.Subpath needs API v1.45 or newer".into());
+        }
+    }
+    Ok(minor < 44)
 }
 
 /// One `--volumes-from` value: `container[:ro|rw]`; returns the container and whether
@@ -308,5 +414,5 @@ pub fn parse_volumes_from(spec: &str) -> Result<(String, bool), String> {
 }
 
 #[cfg(test)]
-#[path = "mounts_parse_tests.rs"]
+#[path = "parse_tests.rs"]
 mod tests;

@@ -3,7 +3,7 @@
 //! `GET /containers/json`, and the `volume=` filter of `docker ps`).
 use serde_json::{json, Value};
 
-use super::record::{Container, MountKind};
+use crate::containers::record::{Container, MountKind};
 
 const TMPFS_DEFAULTS: &[&str] = &["nosuid", "nodev", "noexec"];
 
@@ -26,22 +26,25 @@ fn tmpfs(destination: &str, extra: impl Iterator<Item = String>) -> Value {
 }
 
 /// The container's own mounts (binds, volumes, tmpfs of `--mount` and `--tmpfs`), parents
-/// before what is mounted inside them.
+/// before what is mounted inside them; read-only binds recursively so where the kernel
+/// can.
 pub fn oci_mounts(c: &Container) -> Vec<Value> {
+    oci_mounts_with(c, super::recursion::kernel_supports_rro().is_ok())
+}
+
+fn oci_mounts_with(c: &Container, rro_supported: bool) -> Vec<Value> {
     let mut entries: Vec<(String, Value)> = Vec::new();
     for m in &c.mount_points {
         let entry = match m.kind {
             MountKind::Tmpfs => tmpfs(&m.destination, m.options.iter().cloned()),
-            MountKind::Bind | MountKind::Volume => {
+            MountKind::Bind | MountKind::Volume | MountKind::Image => {
                 let propagation = if m.propagation.is_empty() {
                     "rprivate"
                 } else {
                     m.propagation.as_str()
                 };
-                let mut options = vec!["rbind", propagation];
-                if !m.rw {
-                    options.push("ro");
-                }
+                let mut options = super::recursion::bind_options(m, rro_supported);
+                options.push(propagation);
                 json!({
                     "destination": m.destination,
                     "type": "bind",
@@ -102,6 +105,7 @@ pub fn mounts_json(c: &Container) -> Value {
                 MountKind::Bind => "bind",
                 MountKind::Volume => "volume",
                 MountKind::Tmpfs => "tmpfs",
+                MountKind::Image => "image",
             };
             let mut v = json!({
                 "Type": kind,
@@ -114,6 +118,9 @@ pub fn mounts_json(c: &Container) -> Value {
             if m.kind == MountKind::Volume {
                 v["Name"] = json!(m.name.clone().unwrap_or_default());
                 v["Driver"] = json!(m.driver.clone().unwrap_or_default());
+            }
+            if m.kind == MountKind::Image {
+                v["Name"] = json!(m.name.clone().unwrap_or_default());
             }
             v
         })
@@ -159,6 +166,9 @@ mod tests {
             anonymous: false,
             copy_data: false,
             create_source: false,
+            subpath: None,
+            recursion: Default::default(),
+            image: None,
         }
     }
 
@@ -191,14 +201,16 @@ mod tests {
             mp(MountKind::Volume, "/a", true),
             mp(MountKind::Tmpfs, "/t", true),
         ]);
-        let m = oci_mounts(&c);
+        let m = oci_mounts_with(&c, true);
         let dsts: Vec<&str> = m
             .iter()
             .map(|v| v["destination"].as_str().unwrap())
             .collect();
         assert_eq!(dsts, vec!["/a", "/t", "/run", "/a/b"]);
-        assert_eq!(m[3]["options"], json!(["rbind", "rprivate", "ro"]));
+        assert_eq!(m[3]["options"], json!(["rbind", "rro", "rprivate"]));
         assert_eq!(m[0]["options"], json!(["rbind", "rprivate"]));
+        let m = oci_mounts_with(&c, false);
+        assert_eq!(m[3]["options"], json!(["rbind", "ro", "rprivate"]));
         assert_eq!(
             m[1]["options"],
             json!(["nosuid", "nodev", "noexec", "size=1m"])

@@ -1,14 +1,18 @@
 //! A container's mounts at create, start and stop: the image's content copied into new
 //! empty volumes when the container is created (dockerd's `populateVolumes`), volumes
 //! mounted at start and unmounted at stop (reference-counted by the volume store, with
-//! `mount` / `unmount` events), missing `-v` host folders created.
-use super::record::{Container, MountKind, MountPoint};
-use super::{rootfs, ContainerError, Result};
+//! `mount` / `unmount` events), missing `-v` host folders created, volume subfolders
+//! pinned for the runtime (`pinned`).
+use super::pinned;
+use crate::containers::record::{Container, MountKind, MountPoint};
+use crate::containers::{rootfs, ContainerError, Result};
 use crate::in_root::copy::copy_up;
 use crate::in_root::walk::Entry;
-use crate::in_root::InRoot;
+use crate::in_root::{fd_path, InRoot};
 use crate::state::Daemon;
 use crate::volumes::service;
+use nix::fcntl::OFlag;
+use std::os::fd::OwnedFd;
 
 /// Right after create: each new volume that is still empty gets what the image has at its
 /// destination (owners and modes kept), unless `nocopy`. As with dockerd, a volume whose
@@ -54,10 +58,15 @@ fn populate_one(daemon: &Daemon, root: &InRoot, m: &MountPoint, user: &str) -> R
         )
     };
     let result = match root.resolve(&m.destination, true) {
-        Ok(source) => Entry::from_fd(source.fd)
-            .and_then(|source| copy_up(&source, &data))
-            .map(drop)
-            .map_err(fail),
+        Ok(source) => into_volume(&data, m).and_then(|target| {
+            let Some(target) = target else {
+                return Ok(());
+            };
+            Entry::from_fd(source.fd)
+                .and_then(|source| copy_up(&source, &fd_path(&target)))
+                .map(drop)
+                .map_err(fail)
+        }),
         // Nothing there in the image: nothing to copy.
         Err(nix::errno::Errno::ENOENT | nix::errno::Errno::ENOTDIR) => Ok(()),
         Err(e) => Err(fail(e.into())),
@@ -66,6 +75,32 @@ fn populate_one(daemon: &Daemon, root: &InRoot, m: &MountPoint, user: &str) -> R
         tracing::warn!(volume = name, error = %e, "unmounting a volume after copy-up");
     }
     result
+}
+
+/// Where a copy-up goes: the volume's folder, or its subfolder (by handle) when the
+/// mount names one; `None` when that subfolder is missing (dockerd copies nothing then).
+fn into_volume(data: &std::path::Path, m: &MountPoint) -> Result<Option<OwnedFd>> {
+    let fail = |e: std::io::Error| ContainerError::io(format!("opening {}", data.display()), e);
+    let Some(subpath) = &m.subpath else {
+        let fd = nix::fcntl::open(
+            data,
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .map_err(|e| fail(e.into()))?;
+        return Ok(Some(fd));
+    };
+    let volume = MountPoint {
+        source: data.to_path_buf(),
+        ..m.clone()
+    };
+    match pinned::open_subpath(&volume, subpath) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(ContainerError::Missing(_)) => Ok(None),
+        Err(e) => Err(ContainerError::Invalid(format!(
+            "failed to populate volume: {e}"
+        ))),
+    }
 }
 
 fn prepare_one(daemon: &Daemon, c: &Container, m: &MountPoint) -> Result<()> {
@@ -89,21 +124,29 @@ fn prepare_one(daemon: &Daemon, c: &Container, m: &MountPoint) -> Result<()> {
     }
 }
 
-/// Before the task is created: mounts the container's volumes and creates missing `-v`
-/// sources. On an error, what was mounted is released.
-pub fn setup(daemon: &Daemon, c: &Container) -> Result<()> {
+/// Before the task is created: mounts the container's volumes and images, creates
+/// missing `-v` sources and pins volume and image subfolders; the mount points as the runtime mounts them. On
+/// an error, what was mounted is released.
+pub fn setup(daemon: &Daemon, c: &Container) -> Result<Vec<MountPoint>> {
+    for m in &c.mount_points {
+        super::recursion::check(m, super::recursion::kernel_supports_rro())?;
+    }
     for m in &c.mount_points {
         if let Err(e) = prepare_one(daemon, c, m) {
             release(daemon, c);
             return Err(e);
         }
     }
-    Ok(())
+    super::image::mount_all(daemon, c).inspect_err(|_| release(daemon, c))?;
+    pinned::pin(&daemon.config.exec_root, c).inspect_err(|_| release(daemon, c))
 }
 
-/// After the container stopped (or could not start, or is removed): its volumes are
-/// unmounted where it was their last user. Safe to call more than once.
+/// After the container stopped (or could not start, or is removed): its pins are
+/// released and its volumes unmounted where it was their last user. Safe to call more
+/// than once.
 pub fn release(daemon: &Daemon, c: &Container) {
+    pinned::unpin(&daemon.config.exec_root, &c.id);
+    super::image::unmount_all(&daemon.config.exec_root, &c.id);
     for m in c
         .mount_points
         .iter()

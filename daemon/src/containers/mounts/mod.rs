@@ -5,15 +5,25 @@
 //! demand. Also: `rm -v` (anonymous volumes go with their container) and, after a daemon
 //! restart, which running containers use which volumes.
 //!
-//! Siblings: `mounts_parse` (the syntax), `mounts_setup` (image content copied in at
-//! create; volumes mounted at start, unmounted at stop), `mounts_spec` (the OCI mounts and the inspect/list views).
+//! Submodules: `parse` (the syntax), `setup` (image content copied in at create; volumes
+//! mounted at start, unmounted at stop), `pinned` (volume subfolders opened by handle and
+//! pinned for the runtime), `image` (image mounts: an image's layers as a read-only
+//! overlay), `recursion` (how binds cover the mounts below them: `rro`,
+//! `NonRecursive`), `spec` (the OCI mounts and the inspect/list views).
 use bollard_stubs::models::{ContainerConfig, HostConfig};
 
-use super::mounts_parse::{self, clean_path, Requested};
+use self::parse::{clean_path, Requested};
 use super::record::{Container, MountKind, MountPoint};
 use super::{ContainerError, ContainerStore, Result};
 use crate::state::Daemon;
 use crate::volumes::{service, CreateRequest, VolumeError, VolumeStore};
+
+pub mod image;
+pub mod parse;
+pub mod pinned;
+pub mod recursion;
+pub mod setup;
+pub mod spec;
 
 impl From<VolumeError> for ContainerError {
     fn from(e: VolumeError) -> Self {
@@ -37,7 +47,7 @@ fn user_mounts(hc: &HostConfig) -> Result<Vec<Requested>> {
     let mut out: Vec<Requested> = Vec::new();
     let default_driver = hc.volume_driver.clone().unwrap_or_default();
     for raw in hc.binds.iter().flatten() {
-        let mut r = mounts_parse::parse_bind(raw).map_err(ContainerError::Invalid)?;
+        let mut r = parse::parse_bind(raw).map_err(ContainerError::Invalid)?;
         if r.kind == MountKind::Volume {
             r.driver = default_driver.clone();
         }
@@ -47,7 +57,7 @@ fn user_mounts(hc: &HostConfig) -> Result<Vec<Requested>> {
         out.push(r);
     }
     for m in hc.mounts.iter().flatten() {
-        let r = mounts_parse::parse_mount(m, |p| std::path::Path::new(p).exists())
+        let r = parse::parse_mount(m, |p| std::path::Path::new(p).exists())
             .map_err(ContainerError::Invalid)?;
         if out.iter().any(|o| o.destination == r.destination) {
             return Err(duplicate(&r.destination));
@@ -72,12 +82,12 @@ fn user_mounts(hc: &HostConfig) -> Result<Vec<Requested>> {
 fn inherited(daemon: &Daemon, hc: &HostConfig) -> Result<Vec<MountPoint>> {
     let mut out: Vec<MountPoint> = Vec::new();
     for spec in hc.volumes_from.iter().flatten() {
-        let (id, rw) = mounts_parse::parse_volumes_from(spec).map_err(ContainerError::Invalid)?;
+        let (id, rw) = parse::parse_volumes_from(spec).map_err(ContainerError::Invalid)?;
         let source = daemon.containers.lookup(&id)?;
         for m in source
             .mount_points
             .iter()
-            .filter(|m| m.kind != MountKind::Tmpfs)
+            .filter(|m| !matches!(m.kind, MountKind::Tmpfs | MountKind::Image))
         {
             let mut copy = m.clone();
             copy.rw = m.rw && rw;
@@ -91,13 +101,25 @@ fn inherited(daemon: &Daemon, hc: &HostConfig) -> Result<Vec<MountPoint>> {
 }
 
 /// Resolves every mount of a container being created, creating the volumes it names.
+/// `default_read_only_non_recursive`: read-only binds of a client older than API 1.44
+/// are read-only only at their top, as dockerd's `DefaultReadOnlyNonRecursive`.
 pub fn resolve(
     daemon: &Daemon,
+    id: &str,
     config: &ContainerConfig,
     hc: &HostConfig,
+    default_read_only_non_recursive: bool,
 ) -> Result<Vec<MountPoint>> {
     let mut inherited = inherited(daemon, hc)?;
     let mut requested = user_mounts(hc)?;
+    if default_read_only_non_recursive {
+        for r in requested
+            .iter_mut()
+            .filter(|r| r.kind == MountKind::Bind && !r.rw)
+        {
+            r.recursion.read_only_non_recursive = true;
+        }
+    }
     inherited.retain(|m| !requested.iter().any(|r| r.destination == m.destination));
     let tmpfs: Vec<String> = hc
         .tmpfs
@@ -111,7 +133,7 @@ pub fn resolve(
             || inherited.iter().any(|m| m.destination == dst)
             || tmpfs.contains(&dst);
         if !taken && dst.starts_with('/') && dst != "/" {
-            let mut r = mounts_parse::parse_bind(&dst).map_err(ContainerError::Invalid)?;
+            let mut r = parse::parse_bind(&dst).map_err(ContainerError::Invalid)?;
             r.driver = default_driver.clone();
             requested.push(r);
         }
@@ -119,7 +141,7 @@ pub fn resolve(
     let mut out = inherited;
     let mut created_anonymous = Vec::new();
     for r in requested {
-        match to_mount_point(daemon, r) {
+        match to_mount_point(daemon, id, r) {
             Ok(mp) => {
                 if mp.anonymous {
                     created_anonymous.push(mp.clone());
@@ -136,7 +158,7 @@ pub fn resolve(
 }
 
 /// A requested mount as the record keeps it; a volume is looked up or created.
-fn to_mount_point(daemon: &Daemon, r: Requested) -> Result<MountPoint> {
+fn to_mount_point(daemon: &Daemon, id: &str, r: Requested) -> Result<MountPoint> {
     let mut mp = MountPoint {
         kind: r.kind,
         name: None,
@@ -150,7 +172,14 @@ fn to_mount_point(daemon: &Daemon, r: Requested) -> Result<MountPoint> {
         anonymous: false,
         copy_data: r.copy_data,
         create_source: r.create_source,
+        subpath: r.subpath,
+        recursion: r.recursion,
+        image: None,
     };
+    if r.kind == MountKind::Image {
+        mp.name = Some(r.source.clone());
+        image::resolve(daemon, id, &mut mp)?;
+    }
     if r.kind == MountKind::Volume {
         let req = CreateRequest {
             name: r.source.clone(),
