@@ -27,6 +27,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/tasks/{id}/pause", post(pause))
         .route("/tasks/{id}/resume", post(resume))
         .route("/tasks/{id}/update", post(update))
+        .route("/tasks/{id}/reopen-log", post(reopen_log))
         .route("/tasks/{id}/resize", post(resize))
         .route("/tasks/{id}/close-stdin", post(close_stdin))
         .route("/tasks/{id}/exec", post(exec))
@@ -98,6 +99,11 @@ async fn update(State(e): S, Path(id): Path<String>, b: Bytes) -> Result<Json<Va
     let resources = body.get("resources").cloned().unwrap_or(Value::Null);
     e.update(&id, resources).await?;
     Ok(Json(serde_json::json!({})))
+}
+
+async fn reopen_log(State(e): S, Path(id): Path<String>) -> Result<Json<Value>> {
+    e.reopen_log(&id).await?;
+    Ok(empty())
 }
 
 async fn resume(State(e): S, Path(id): Path<String>) -> Result<Json<Value>> {

@@ -73,6 +73,9 @@ impl ProcessLauncher {
                 if let Some(n) = log.max_file {
                     a.extend(["--log-max-file".into(), n.to_string()]);
                 }
+                if let Some(f) = &log.format {
+                    a.extend(["--log-format".into(), f.clone()]);
+                }
             }
             None => a.push("--no-log".into()),
         }
@@ -144,12 +147,13 @@ mod tests {
                 path: "/l/c1.log".into(),
                 max_size: Some(10),
                 max_file: None,
+                format: Some("cri".into()),
             }),
         };
         assert_eq!(
             ProcessLauncher::args(&spec).join(" "),
             "start --id c1 --bundle /b --state-dir /s/c1 --runtime /usr/sbin/runc --terminal \
-             --log-path /l/c1.log --log-max-size 10"
+             --log-path /l/c1.log --log-max-size 10 --log-format cri"
         );
         let spec = LaunchSpec {
             log: None,

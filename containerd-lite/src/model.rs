@@ -88,6 +88,9 @@ pub struct LogConfig {
     pub max_size: Option<u64>,
     #[serde(default)]
     pub max_file: Option<u32>,
+    /// "json-file" (the default) or "cri" (the kubelet's format, at the path it gives).
+    #[serde(default)]
+    pub format: Option<String>,
 }
 
 /// `POST /tasks`.

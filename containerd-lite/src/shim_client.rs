@@ -37,6 +37,14 @@ pub trait ShimClient: Send + Sync {
         let _ = resources;
         Box::pin(async { Err(Error::BadRequest("update is not supported".into())) })
     }
+    /// Reopens the log file at its path (after the kubelet renamed it); shims without it refuse.
+    fn reopen_log(&self) -> BoxFut<'_, ()> {
+        Box::pin(async {
+            Err(Error::BadRequest(
+                "reopening the log is not supported".into(),
+            ))
+        })
+    }
 }
 
 /// How long an ordinary call (not `/wait`) may take.
@@ -193,5 +201,8 @@ impl ShimClient for HttpShimClient {
     }
     fn update(&self, resources: Value) -> BoxFut<'_, ()> {
         Box::pin(self.call_unit("/update", Some(json!({ "resources": resources }))))
+    }
+    fn reopen_log(&self) -> BoxFut<'_, ()> {
+        Box::pin(self.call_unit("/reopen-log", None))
     }
 }

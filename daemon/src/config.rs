@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+pub mod cri;
 pub mod file;
 pub mod flags;
 pub mod hosts;
@@ -90,6 +91,10 @@ pub struct Config {
     pub init: bool,
     /// `--init-path`: the init binary; `None` means the default lookup (`default_init_path`).
     pub init_path: Option<PathBuf>,
+    /// The CRI server (`--cri-*`, `--cni-*`).
+    pub cri: cri::CriConfig,
+    /// `--registry-config-dir`: `<dir>/<host>/hosts.toml` (mirrors, plain-HTTP registries).
+    pub registry_config_dir: PathBuf,
 }
 
 /// The runtimes every berthd has, before `--add-runtime`.
@@ -141,6 +146,8 @@ impl Default for Config {
             storage_driver: "overlay2".into(),
             init: false,
             init_path: None,
+            cri: cri::CriFlags::default().resolve(Path::new("/run/berth")),
+            registry_config_dir: cri::DEFAULT_REGISTRY_CONFIG_DIR.into(),
         }
     }
 }
@@ -294,6 +301,7 @@ fn resolve(flags: &Flags, file: Option<&file::FileConfig>) -> Result<Config, Con
         .or(f.storage_driver)
         .unwrap_or(d.storage_driver);
     let socket_group_explicit = flags.group.is_some() || f.group.is_some();
+    let cri = flags.cri.resolve(&exec_root);
     Ok(Config {
         hosts,
         data_root,
@@ -321,6 +329,8 @@ fn resolve(flags: &Flags, file: Option<&file::FileConfig>) -> Result<Config, Con
         storage_driver,
         init: flags.init.or(f.init).unwrap_or(false),
         init_path: flags.init_path.clone().or(f.init_path),
+        cri,
+        registry_config_dir: flags.cri.registry_config_dir(),
     })
 }
 

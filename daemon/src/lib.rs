@@ -17,11 +17,14 @@
 //! - `gotext`    — Go's text forms dockerd's messages use (`%q`, `url.QueryEscape`).
 //! - `volumes`   — volumes of the local driver: store, names, options, filters, prune.
 //! - `build`     — the classic builder behind `POST /build`.
+//! - `cri`       — the Kubernetes CRI server (crate `berth-cri`) over berthd's images,
+//!   berth-containerd and security defaults.
 #![recursion_limit = "256"]
 pub mod api;
 pub mod build;
 pub mod config;
 pub mod containers;
+pub mod cri;
 pub mod events;
 pub mod gotext;
 pub mod images;

@@ -11,7 +11,7 @@ use crate::cli::StartArgs;
 use crate::control::{Conn, Request};
 use crate::error::{Error, Result};
 use crate::exec;
-use crate::log::JsonLog;
+use crate::log::ContainerLog;
 use crate::oom::OomWatch;
 use crate::process::{Proc, Status};
 use crate::reaper::{self, Reaper};
@@ -37,7 +37,7 @@ pub struct Shim {
     pub att: UnixListener,
     pub init: Proc,
     pub execs: BTreeMap<String, Proc>,
-    pub log: Option<JsonLog>,
+    pub log: Option<ContainerLog>,
     pub conns: BTreeMap<u64, Conn>,
     pub clients: BTreeMap<u64, Client>,
     pub next_id: u64,
@@ -303,6 +303,13 @@ impl Shim {
                 }
             }
             ("POST", ["delete"]) => self.delete().map(Reply::Exit),
+            ("POST", ["reopen-log"]) => match &mut self.log {
+                Some(log) => {
+                    log.reopen()?;
+                    Ok(Reply::Now(json!({})))
+                }
+                None => Err(Error::Conflict("the container has no log file".into())),
+            },
             (_, _) => Err(Error::NotFound(format!(
                 "no route {} {}",
                 req.method, req.path

@@ -290,7 +290,11 @@ async fn remove_orphan_tasks(
         .iter()
         .map(|id| super::record::task_id_of(id))
         .collect();
-    for t in tasks.iter().filter(|t| !known.contains(t.id.as_str())) {
+    // Pods' tasks (the CRI's namespace) are the CRI's to manage.
+    for t in tasks
+        .iter()
+        .filter(|t| !known.contains(t.id.as_str()) && !berth_cri::is_cri_task(&t.id))
+    {
         tracing::warn!(task = %t.id, "removing a task whose container is gone");
         if matches!(t.status.as_str(), "running" | "paused" | "created") {
             if t.status == "paused" {

@@ -68,7 +68,8 @@ pub fn prepare(c: &Container) -> Result<()> {
     Ok(())
 }
 
-fn is_mounted(path: &Path) -> bool {
+/// Whether `path` is a mount point.
+pub fn is_mounted(path: &Path) -> bool {
     let Ok(mounts) = std::fs::read_to_string("/proc/self/mountinfo") else {
         return false;
     };

@@ -70,6 +70,9 @@ pub struct LogSpec {
     pub path: String,
     pub max_size: Option<u64>,
     pub max_file: Option<u32>,
+    /// "cri" for the kubelet's log format; absent means json-file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -207,6 +210,21 @@ impl EngineClient {
         Ok(())
     }
 
+    /// `kill` with `all` (every process of the container, as `runc kill --all`).
+    pub async fn kill_with(
+        &self,
+        id: &str,
+        signal: i32,
+        all: bool,
+        exec_id: Option<&str>,
+    ) -> Result<(), EngineError> {
+        let body = json!({ "signal": signal, "all": all, "exec_id": exec_id });
+        let _: Value = self
+            .call(Method::POST, &format!("/tasks/{id}/kill"), Some(body))
+            .await?;
+        Ok(())
+    }
+
     pub async fn pause(&self, id: &str) -> Result<(), EngineError> {
         let _: Value = self
             .call(Method::POST, &format!("/tasks/{id}/pause"), None)
@@ -219,6 +237,14 @@ impl EngineClient {
         let body = json!({ "resources": resources });
         let _: Value = self
             .call(Method::POST, &format!("/tasks/{id}/update"), Some(body))
+            .await?;
+        Ok(())
+    }
+
+    /// Reopens the task's log file at its path (CRI `ReopenContainerLog`).
+    pub async fn reopen_log(&self, id: &str) -> Result<(), EngineError> {
+        let _: Value = self
+            .call(Method::POST, &format!("/tasks/{id}/reopen-log"), None)
             .await?;
         Ok(())
     }
