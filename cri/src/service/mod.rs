@@ -27,6 +27,7 @@ use crate::store::RecordStore;
 
 mod containers;
 mod exec_sync;
+mod grpc_server;
 mod image_api;
 pub mod images;
 mod locks;
@@ -139,27 +140,17 @@ pub async fn serve(opts: CriOptions, backends: Backends) -> CriResult<CriHandle>
     cri.streams.serve(cri.clone());
     monitor::recover(&cri).await;
     let listener = bind_socket(&socket)?;
-    let (tx, mut rx) = watch::channel(false);
+    let (tx, rx) = watch::channel(false);
     let runtime = RuntimeServiceServer::new(runtime_api::RuntimeApi(cri.clone()))
         .max_decoding_message_size(MAX_MESSAGE)
         .max_encoding_message_size(MAX_MESSAGE);
     let images = ImageServiceServer::new(image_api::ImageApi(cri.clone()))
         .max_decoding_message_size(MAX_MESSAGE)
         .max_encoding_message_size(MAX_MESSAGE);
-    let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener);
-    tokio::spawn(async move {
-        let shutdown = async move {
-            let _ = rx.wait_for(|stop| *stop).await;
-        };
-        let result = tonic::transport::Server::builder()
-            .add_service(runtime)
-            .add_service(images)
-            .serve_with_incoming_shutdown(incoming, shutdown)
-            .await;
-        if let Err(e) = result {
-            tracing::error!(error = %e, "the CRI server stopped");
-        }
-    });
+    let routes = tonic::service::Routes::new(runtime)
+        .add_service(images)
+        .prepare();
+    grpc_server::spawn(listener, routes, rx);
     tracing::info!(socket = %socket.display(), stream = %cri.streams.base_url(), "CRI server listening");
     Ok(CriHandle {
         shutdown: tx,

@@ -62,8 +62,9 @@ pub async fn pull(
     // The registry's mirrors first, in the order hosts.toml gives them; the next one is
     // tried when one fails.
     let endpoints = super::hosts::endpoints(&daemon.config, &request.reference.domain);
-    let last = endpoints.len() - 1;
-    for (i, endpoint) in endpoints.iter().enumerate() {
+    let mut first_answer: Option<RegistryError> = None;
+    let mut last_error: Option<RegistryError> = None;
+    for endpoint in &endpoints {
         let client = RegistryClient::for_endpoint(
             &daemon.config,
             &request.reference.domain,
@@ -72,13 +73,21 @@ pub async fn pull(
         )
         .await;
         match pull_from(&daemon, &client, &request, &sink).await {
-            Err(e) if i < last => {
-                tracing::info!(host = %endpoint.host, error = %e, "pull from this host failed; trying the next one");
+            Ok(outcomes) => return Ok(outcomes),
+            Err(e) => {
+                tracing::info!(host = %endpoint.host, error = %e, "pull from this host failed");
+                // What a registry answered says more than a host that could not be reached.
+                if first_answer.is_none() && !matches!(e, RegistryError::Network(_)) {
+                    first_answer = Some(e);
+                } else {
+                    last_error = Some(e);
+                }
             }
-            result => return result,
         }
     }
-    unreachable!("endpoints() is never empty")
+    Err(first_answer
+        .or(last_error)
+        .unwrap_or_else(|| RegistryError::Internal("no registry host to pull from".into())))
 }
 
 /// [`pull`] from one endpoint.
