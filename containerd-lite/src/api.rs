@@ -10,7 +10,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
-use serde_json::{json, Value};
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -48,8 +47,8 @@ fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T> {
     serde_json::from_slice(bytes).map_err(|e| Error::BadRequest(format!("bad request body: {e}")))
 }
 
-fn empty() -> Json<Value> {
-    Json(json!({}))
+fn empty() -> Json<Empty> {
+    Json(Empty {})
 }
 
 async fn create(
@@ -76,7 +75,7 @@ async fn start(State(e): S, Path(id): Path<String>) -> Result<Json<PidResponse>>
     }))
 }
 
-async fn kill(State(e): S, Path(id): Path<String>, b: Bytes) -> Result<Json<Value>> {
+async fn kill(State(e): S, Path(id): Path<String>, b: Bytes) -> Result<Json<Empty>> {
     let req: KillRequest = body(&b)?;
     if req.signal <= 0 || req.signal > 64 {
         return Err(Error::BadRequest(format!("invalid signal {}", req.signal)));
@@ -85,44 +84,38 @@ async fn kill(State(e): S, Path(id): Path<String>, b: Bytes) -> Result<Json<Valu
     Ok(empty())
 }
 
-async fn pause(State(e): S, Path(id): Path<String>) -> Result<Json<Value>> {
+async fn pause(State(e): S, Path(id): Path<String>) -> Result<Json<Empty>> {
     e.pause(&id).await?;
     Ok(empty())
 }
 
-async fn update(State(e): S, Path(id): Path<String>, b: Bytes) -> Result<Json<Value>> {
-    let body: Value = if b.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&b)?
-    };
-    let resources = body.get("resources").cloned().unwrap_or(Value::Null);
-    e.update(&id, resources).await?;
-    Ok(Json(serde_json::json!({})))
+async fn update(State(e): S, Path(id): Path<String>, b: Bytes) -> Result<Json<Empty>> {
+    e.update(&id, body(&b)?).await?;
+    Ok(empty())
 }
 
-async fn reopen_log(State(e): S, Path(id): Path<String>) -> Result<Json<Value>> {
+async fn reopen_log(State(e): S, Path(id): Path<String>) -> Result<Json<Empty>> {
     e.reopen_log(&id).await?;
     Ok(empty())
 }
 
-async fn resume(State(e): S, Path(id): Path<String>) -> Result<Json<Value>> {
+async fn resume(State(e): S, Path(id): Path<String>) -> Result<Json<Empty>> {
     e.resume(&id).await?;
     Ok(empty())
 }
 
-async fn resize(State(e): S, Path(id): Path<String>, b: Bytes) -> Result<Json<Value>> {
+async fn resize(State(e): S, Path(id): Path<String>, b: Bytes) -> Result<Json<Empty>> {
     e.resize(&id, body(&b)?).await?;
     Ok(empty())
 }
 
-async fn close_stdin(State(e): S, Path(id): Path<String>, b: Bytes) -> Result<Json<Value>> {
-    let req: ExecIdRequest = body(&b)?;
+async fn close_stdin(State(e): S, Path(id): Path<String>, b: Bytes) -> Result<Json<Empty>> {
+    let req: ProcessRef = body(&b)?;
     e.close_stdin(&id, req.exec_id).await?;
     Ok(empty())
 }
 
-async fn exec(State(e): S, Path(id): Path<String>, b: Bytes) -> Result<Json<Value>> {
+async fn exec(State(e): S, Path(id): Path<String>, b: Bytes) -> Result<Json<Empty>> {
     e.exec(&id, body(&b)?).await?;
     Ok(empty())
 }
@@ -139,12 +132,12 @@ async fn exec_start(
 async fn exec_state(
     State(e): S,
     Path((id, exec_id)): Path<(String, String)>,
-) -> Result<Json<Value>> {
+) -> Result<Json<ExecState>> {
     Ok(Json(e.exec_state(&id, &exec_id).await?))
 }
 
 async fn wait(State(e): S, Path(id): Path<String>, b: Bytes) -> Result<Json<ExitInfo>> {
-    let req: ExecIdRequest = body(&b)?;
+    let req: ProcessRef = body(&b)?;
     Ok(Json(e.wait(&id, req.exec_id).await?))
 }
 

@@ -4,16 +4,14 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use serde_json::Value;
-
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::events::{Event, EventType, Events};
+use crate::events::{Event, EventKind, Events};
 use crate::launcher::{LaunchSpec, ShimLauncher};
 use crate::model::*;
 use crate::persist::{StateDir, TaskRecord};
 use crate::shim_client::ShimClient;
-use crate::tasks::{Registry, Status, Task};
+use crate::tasks::{Registry, Status, Task, Transitions};
 
 pub struct Engine {
     pub config: Config,
@@ -169,12 +167,13 @@ impl Engine {
         };
         let attach = self.state.attach_socket(&req.id).display().to_string();
         self.tasks
-            .insert(Task::new(record, pid, Some(shim.clone()), attach));
+            .insert(Task::new(record, pid, Some(shim.clone()), attach.clone()));
         tracing::info!(id = %req.id, pid, "task created");
         self.spawn_waiter(req.id.clone(), shim);
         Ok(CreateTaskResponse {
             id: req.id.clone(),
             pid,
+            attach_socket: attach,
         })
     }
 
@@ -198,7 +197,7 @@ impl Engine {
                     t.transition(Status::start)?;
                 }
                 self.events
-                    .publish(Event::new(EventType::Start, id).pid(pid));
+                    .publish(Event::new(EventKind::Start, id).pid(pid));
             }
             if let Some(exit) = t.exit.clone() {
                 self.publish_exit(t, &exit);
@@ -224,15 +223,13 @@ impl Engine {
         let shim = self.shim(id, |s| s.pause().map(|_| ()))?;
         shim.pause().await?;
         self.tasks.with(id, |t| t.transition(Status::pause))?;
-        self.events.publish(Event::new(EventType::Paused, id));
+        self.events.publish(Event::new(EventKind::Paused, id));
         Ok(())
     }
 
     /// New resource limits for a live task (the runtime's `update`).
-    pub async fn update(&self, id: &str, resources: serde_json::Value) -> Result<()> {
-        self.shim(id, |s| s.check_live("update"))?
-            .update(resources)
-            .await
+    pub async fn update(&self, id: &str, req: UpdateRequest) -> Result<()> {
+        self.shim(id, |s| s.check_live("update"))?.update(req).await
     }
 
     /// Reopens the task's log file (the kubelet rotated it: CRI `ReopenContainerLog`).
@@ -246,7 +243,7 @@ impl Engine {
         let shim = self.shim(id, |s| s.resume().map(|_| ()))?;
         shim.resume().await?;
         self.tasks.with(id, |t| t.transition(Status::resume))?;
-        self.events.publish(Event::new(EventType::Resumed, id));
+        self.events.publish(Event::new(EventKind::Resumed, id));
         Ok(())
     }
 
@@ -274,12 +271,12 @@ impl Engine {
         let shim = self.shim(id, |s| s.check_live("exec in"))?;
         let pid = shim.exec_start(exec_id.to_string()).await?;
         self.events
-            .publish(Event::new(EventType::ExecStart, id).exec(exec_id).pid(pid));
+            .publish(Event::new(EventKind::ExecStart, id).exec(exec_id).pid(pid));
         self.spawn_exec_waiter(id.to_string(), exec_id.to_string(), pid, shim);
         Ok(pid)
     }
 
-    pub async fn exec_state(&self, id: &str, exec_id: &str) -> Result<Value> {
+    pub async fn exec_state(&self, id: &str, exec_id: &str) -> Result<ExecState> {
         self.shim(id, |_| Ok(()))?
             .exec_state(exec_id.to_string())
             .await
@@ -332,7 +329,7 @@ impl Engine {
         self.state.remove(id)?;
         tracing::info!(%id, "task deleted");
         self.events
-            .publish(Event::new(EventType::Delete, id).exit(exit.exit_status));
+            .publish(Event::new(EventKind::Delete, id).status(exit.exit_status));
         Ok(exit)
     }
 

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::config::{Cli, Config};
 use crate::engine::Engine;
-use crate::events::EventType;
+use crate::events::EventKind;
 use crate::model::{CreateTaskRequest, KillRequest};
 use crate::recovery::{recover, Found};
 use crate::tasks::Status;
@@ -40,7 +40,7 @@ async fn lifecycle_through_the_trait() {
     assert_eq!(e.create(req("a")).await.unwrap().pid, 42);
     assert_eq!(e.state.load("a").unwrap().runtime, "berth-runc");
     assert_eq!(e.start("a").await.unwrap(), 42);
-    assert_eq!(ev.recv().await.unwrap().kind, EventType::Start);
+    assert_eq!(ev.recv().await.unwrap().kind, EventKind::Start);
     assert_eq!(e.delete("a").await.unwrap_err().status(), 409);
     e.kill(
         "a",
@@ -53,7 +53,7 @@ async fn lifecycle_through_the_trait() {
     .unwrap();
     assert_eq!(e.wait("a", None).await.unwrap().exit_status, 137);
     let exit = ev.recv().await.unwrap();
-    assert_eq!((exit.kind, exit.exit_status), (EventType::Exit, Some(137)));
+    assert_eq!((exit.kind, exit.exit_status), (EventKind::Exit, Some(137)));
     assert_eq!(e.get("a").unwrap().status, Status::Stopped);
     assert_eq!(e.delete("a").await.unwrap().exit_status, 137);
     assert!(!e.state.task_dir("a").exists());
@@ -154,7 +154,7 @@ async fn recovery_adopts_a_live_shim_and_restarts_its_waiter() {
     let mut ev = e.events.subscribe();
     shim.exit_with(3);
     let exit = ev.recv().await.unwrap();
-    assert_eq!((exit.kind, exit.exit_status), (EventType::Exit, Some(3)));
+    assert_eq!((exit.kind, exit.exit_status), (EventKind::Exit, Some(3)));
     assert_eq!(e.get("a").unwrap().status, Status::Stopped);
 }
 
@@ -170,9 +170,9 @@ async fn start_event_comes_before_an_immediate_exit() {
     let mut ev = e.events.subscribe();
     e.create(req("q")).await.unwrap();
     e.start("q").await.unwrap();
-    assert_eq!(ev.recv().await.unwrap().kind, EventType::Start);
+    assert_eq!(ev.recv().await.unwrap().kind, EventKind::Start);
     let exit = ev.recv().await.unwrap();
-    assert_eq!((exit.kind, exit.exit_status), (EventType::Exit, Some(0)));
+    assert_eq!((exit.kind, exit.exit_status), (EventKind::Exit, Some(0)));
     assert_eq!(e.get("q").unwrap().status, Status::Stopped);
     assert!(ev.try_recv().is_err(), "exit published once");
 }

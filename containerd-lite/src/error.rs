@@ -55,10 +55,9 @@ impl IntoResponse for Error {
         if status.is_server_error() {
             tracing::warn!(error = %self, "request failed");
         }
-        (
-            status,
-            Json(serde_json::json!({ "message": self.to_string() })),
-        )
-            .into_response()
+        let body = berth_proto::ErrorBody {
+            message: self.to_string(),
+        };
+        (status, Json(body)).into_response()
     }
 }

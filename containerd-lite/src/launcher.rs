@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::model::LogConfig;
+use crate::model::{LogConfig, LogFormat};
 use crate::shim_client::{BoxFut, HttpShimClient, ShimClient};
 
 /// Everything the shim needs to create one task.
@@ -73,8 +73,8 @@ impl ProcessLauncher {
                 if let Some(n) = log.max_file {
                     a.extend(["--log-max-file".into(), n.to_string()]);
                 }
-                if let Some(f) = &log.format {
-                    a.extend(["--log-format".into(), f.clone()]);
+                if log.format != LogFormat::JsonFile {
+                    a.extend(["--log-format".into(), log.format.as_str().into()]);
                 }
             }
             None => a.push("--no-log".into()),
@@ -147,7 +147,7 @@ mod tests {
                 path: "/l/c1.log".into(),
                 max_size: Some(10),
                 max_file: None,
-                format: Some("cri".into()),
+                format: LogFormat::Cri,
             }),
         };
         assert_eq!(

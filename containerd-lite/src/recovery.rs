@@ -53,21 +53,15 @@ pub async fn recover(engine: &Arc<Engine>) -> Vec<(String, Found)> {
         let (mut task, what) = match probe {
             Ok(Ok(st)) => {
                 let mut task = Task::new(record, st.pid, Some(shim.clone()), attach);
-                let status = Status::parse(&st.status).unwrap_or(Status::Running);
-                match (status, st.exit_status) {
-                    (Status::Stopped, code) => {
-                        let code = code.unwrap_or(255);
-                        let exit = ExitInfo {
-                            exit_status: code,
-                            exited_at: st.exited_at.unwrap_or_else(crate::model::now_rfc3339),
-                            oom_killed: false,
-                        };
+                match st.status {
+                    Status::Stopped => {
+                        let exit = st.exit().unwrap_or_else(|| ExitInfo::now(255));
                         let exit = engine.state.exit_file(&id).unwrap_or(exit);
                         let code = exit.exit_status;
                         task.set_exited(exit);
                         (task, Found::ExitedMeanwhile(code))
                     }
-                    (s, _) => {
+                    s => {
                         task.status = s;
                         (task, Found::Adopted(s))
                     }

@@ -10,10 +10,13 @@ use axum::body::Body;
 use axum::http::{Method, Request};
 use hyper_util::rt::TokioIo;
 use serde::de::DeserializeOwned;
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::model::{ExecRequest, ExitInfo, KillRequest, PidResponse, ResizeRequest, ShimState};
+use crate::model::{
+    Empty, ErrorBody, ExecRequest, ExecState, ExitInfo, KillRequest, PidResponse, ProcessRef,
+    ResizeRequest, ShimState, UpdateRequest,
+};
 
 pub type BoxFut<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
 
@@ -28,13 +31,13 @@ pub trait ShimClient: Send + Sync {
     fn close_stdin(&self, exec_id: Option<String>) -> BoxFut<'_, ()>;
     fn exec(&self, req: ExecRequest) -> BoxFut<'_, ()>;
     fn exec_start(&self, exec_id: String) -> BoxFut<'_, u32>;
-    fn exec_state(&self, exec_id: String) -> BoxFut<'_, Value>;
+    fn exec_state(&self, exec_id: String) -> BoxFut<'_, ExecState>;
     /// Blocks until the process exits.
     fn wait(&self, exec_id: Option<String>) -> BoxFut<'_, ExitInfo>;
     fn delete(&self) -> BoxFut<'_, ExitInfo>;
-    /// New resource limits (`{"resources": <OCI LinuxResources>}`); shims without it refuse.
-    fn update(&self, resources: Value) -> BoxFut<'_, ()> {
-        let _ = resources;
+    /// New resource limits; shims without it refuse.
+    fn update(&self, req: UpdateRequest) -> BoxFut<'_, ()> {
+        let _ = req;
         Box::pin(async { Err(Error::BadRequest("update is not supported".into())) })
     }
     /// Reopens the log file at its path (after the kubelet renamed it); shims without it refuse.
@@ -61,7 +64,12 @@ impl HttpShimClient {
         }
     }
 
-    async fn call_raw(&self, method: Method, path: &str, body: Option<Value>) -> Result<Vec<u8>> {
+    async fn call_raw<B: Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<Vec<u8>> {
         let unavailable = |e: &dyn std::fmt::Display| {
             Error::ShimUnavailable(format!("{}: {e}", self.socket.display()))
         };
@@ -77,7 +85,7 @@ impl HttpShimClient {
             }
         });
         let body = match body {
-            Some(v) => Body::from(serde_json::to_vec(&v)?),
+            Some(v) => Body::from(serde_json::to_vec(v)?),
             None => Body::empty(),
         };
         let req = Request::builder()
@@ -96,20 +104,19 @@ impl HttpShimClient {
             .await
             .map_err(|e| unavailable(&e))?;
         if !status.is_success() {
-            let message = serde_json::from_slice::<Value>(&bytes)
-                .ok()
-                .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string))
-                .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned());
+            let message = serde_json::from_slice::<ErrorBody>(&bytes)
+                .map(|b| b.message)
+                .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
             return Err(Error::from_status(status.as_u16(), message));
         }
         Ok(bytes.to_vec())
     }
 
-    async fn call<T: DeserializeOwned>(
+    async fn call<T: DeserializeOwned, B: Serialize>(
         &self,
         method: Method,
         path: &str,
-        body: Option<Value>,
+        body: Option<&B>,
     ) -> Result<T> {
         let bytes =
             match tokio::time::timeout(CALL_TIMEOUT, self.call_raw(method, path, body)).await {
@@ -119,90 +126,87 @@ impl HttpShimClient {
         parse(&bytes)
     }
 
-    async fn call_unit(&self, path: &str, body: Option<Value>) -> Result<()> {
-        let _: Value = self.call(Method::POST, path, body).await?;
+    async fn call_unit<B: Serialize>(&self, path: &str, body: Option<&B>) -> Result<()> {
+        let _: Empty = self.call(Method::POST, path, body).await?;
         Ok(())
     }
 }
 
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
     let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
-        b"null"
+        b"{}"
     } else {
         bytes
     };
     serde_json::from_slice(bytes).map_err(|e| Error::Shim(format!("bad answer from shim: {e}")))
 }
 
+/// No request body.
+const NONE: Option<&Empty> = None;
+
 impl ShimClient for HttpShimClient {
     fn state(&self) -> BoxFut<'_, ShimState> {
-        Box::pin(self.call(Method::GET, "/state", None))
+        Box::pin(self.call(Method::GET, "/state", NONE))
     }
     fn start(&self) -> BoxFut<'_, u32> {
         Box::pin(async move {
             Ok(self
-                .call::<PidResponse>(Method::POST, "/start", None)
+                .call::<PidResponse, _>(Method::POST, "/start", NONE)
                 .await?
                 .pid)
         })
     }
     fn kill(&self, req: KillRequest) -> BoxFut<'_, ()> {
-        Box::pin(async move {
-            self.call_unit("/kill", Some(serde_json::to_value(req)?))
-                .await
-        })
+        Box::pin(async move { self.call_unit("/kill", Some(&req)).await })
     }
     fn pause(&self) -> BoxFut<'_, ()> {
-        Box::pin(self.call_unit("/pause", None))
+        Box::pin(self.call_unit("/pause", NONE))
     }
     fn resume(&self) -> BoxFut<'_, ()> {
-        Box::pin(self.call_unit("/resume", None))
+        Box::pin(self.call_unit("/resume", NONE))
     }
     fn resize(&self, req: ResizeRequest) -> BoxFut<'_, ()> {
-        Box::pin(async move {
-            self.call_unit("/resize", Some(serde_json::to_value(req)?))
-                .await
-        })
+        Box::pin(async move { self.call_unit("/resize", Some(&req)).await })
     }
     fn close_stdin(&self, exec_id: Option<String>) -> BoxFut<'_, ()> {
-        Box::pin(self.call_unit("/close-stdin", Some(json!({ "exec_id": exec_id }))))
-    }
-    fn exec(&self, req: ExecRequest) -> BoxFut<'_, ()> {
         Box::pin(async move {
-            self.call_unit("/exec", Some(serde_json::to_value(req)?))
+            self.call_unit("/close-stdin", Some(&ProcessRef { exec_id }))
                 .await
         })
+    }
+    fn exec(&self, req: ExecRequest) -> BoxFut<'_, ()> {
+        Box::pin(async move { self.call_unit("/exec", Some(&req)).await })
     }
     fn exec_start(&self, exec_id: String) -> BoxFut<'_, u32> {
         Box::pin(async move {
             let path = format!("/exec/{exec_id}/start");
             Ok(self
-                .call::<PidResponse>(Method::POST, &path, None)
+                .call::<PidResponse, _>(Method::POST, &path, NONE)
                 .await?
                 .pid)
         })
     }
-    fn exec_state(&self, exec_id: String) -> BoxFut<'_, Value> {
+    fn exec_state(&self, exec_id: String) -> BoxFut<'_, ExecState> {
         Box::pin(async move {
-            self.call(Method::GET, &format!("/exec/{exec_id}"), None)
+            self.call(Method::GET, &format!("/exec/{exec_id}"), NONE)
                 .await
         })
     }
     fn wait(&self, exec_id: Option<String>) -> BoxFut<'_, ExitInfo> {
         Box::pin(async move {
             let bytes = self
-                .call_raw(Method::POST, "/wait", Some(json!({ "exec_id": exec_id })))
+                .call_raw(Method::POST, "/wait", Some(&ProcessRef { exec_id }))
                 .await?;
             parse(&bytes)
         })
     }
     fn delete(&self) -> BoxFut<'_, ExitInfo> {
-        Box::pin(self.call(Method::POST, "/delete", None))
+        Box::pin(self.call(Method::POST, "/delete", NONE))
     }
-    fn update(&self, resources: Value) -> BoxFut<'_, ()> {
-        Box::pin(self.call_unit("/update", Some(json!({ "resources": resources }))))
+    fn update(&self, req: UpdateRequest) -> BoxFut<'_, ()> {
+        Box::pin(async move { self.call_unit("/update", Some(&req)).await })
     }
     fn reopen_log(&self) -> BoxFut<'_, ()> {
-        Box::pin(self.call_unit("/reopen-log", None))
+        Box::pin(self.call_unit("/reopen-log", NONE))
     }
 }

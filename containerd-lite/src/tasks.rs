@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::error::{Error, Result};
@@ -12,87 +11,71 @@ use crate::model::{ExitInfo, TaskView};
 use crate::persist::TaskRecord;
 use crate::shim_client::ShimClient;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Created,
-    Running,
-    Paused,
-    Stopped,
-    Deleted,
+/// The task status of the protocol; its transitions are the methods of [`Transitions`].
+pub use berth_proto::TaskStatus as Status;
+
+/// The task state machine: one method per transition, each answering the next status
+/// or a 409 naming the illegal move.
+pub trait Transitions: Sized {
+    fn start(self) -> Result<Self>;
+    fn pause(self) -> Result<Self>;
+    fn resume(self) -> Result<Self>;
+    /// The init process was reaped.
+    fn exit(self) -> Result<Self>;
+    fn delete(self) -> Result<Self>;
+    /// Signals go to a process that still exists.
+    fn check_kill(self) -> Result<()>;
+    /// exec, resize, close-stdin need a live process.
+    fn check_live(self, op: &str) -> Result<()>;
 }
 
-impl Status {
-    pub fn parse(s: &str) -> Option<Status> {
-        Some(match s {
-            "created" => Status::Created,
-            "running" => Status::Running,
-            "paused" | "pausing" => Status::Paused,
-            "stopped" => Status::Stopped,
-            "deleted" => Status::Deleted,
-            _ => return None,
-        })
-    }
+fn illegal(s: Status, op: &str) -> Error {
+    Error::Conflict(format!("cannot {op} a task that is {s}"))
+}
 
-    fn illegal(self, op: &str) -> Error {
-        Error::Conflict(format!("cannot {op} a task that is {}", self.name()))
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Status::Created => "created",
-            Status::Running => "running",
-            Status::Paused => "paused",
-            Status::Stopped => "stopped",
-            Status::Deleted => "deleted",
-        }
-    }
-
-    pub fn start(self) -> Result<Status> {
+impl Transitions for Status {
+    fn start(self) -> Result<Status> {
         match self {
             Status::Created => Ok(Status::Running),
-            s => Err(s.illegal("start")),
+            s => Err(illegal(s, "start")),
         }
     }
-    pub fn pause(self) -> Result<Status> {
+    fn pause(self) -> Result<Status> {
         match self {
             Status::Running => Ok(Status::Paused),
-            s => Err(s.illegal("pause")),
+            s => Err(illegal(s, "pause")),
         }
     }
-    pub fn resume(self) -> Result<Status> {
+    fn resume(self) -> Result<Status> {
         match self {
             Status::Paused => Ok(Status::Running),
-            s => Err(s.illegal("resume")),
+            s => Err(illegal(s, "resume")),
         }
     }
-    /// The init process was reaped.
-    pub fn exit(self) -> Result<Status> {
+    fn exit(self) -> Result<Status> {
         match self {
             Status::Created | Status::Running | Status::Paused | Status::Stopped => {
                 Ok(Status::Stopped)
             }
-            s => Err(s.illegal("stop")),
+            s => Err(illegal(s, "stop")),
         }
     }
-    pub fn delete(self) -> Result<Status> {
+    fn delete(self) -> Result<Status> {
         match self {
             Status::Created | Status::Stopped => Ok(Status::Deleted),
-            s => Err(s.illegal("delete")),
+            s => Err(illegal(s, "delete")),
         }
     }
-    /// Signals go to a process that still exists.
-    pub fn check_kill(self) -> Result<()> {
+    fn check_kill(self) -> Result<()> {
         match self {
-            Status::Created | Status::Running | Status::Paused => Ok(()),
-            s => Err(s.illegal("kill")),
+            s if s.is_live() => Ok(()),
+            s => Err(illegal(s, "kill")),
         }
     }
-    /// exec, resize, close-stdin need a live process.
-    pub fn check_live(self, op: &str) -> Result<()> {
+    fn check_live(self, op: &str) -> Result<()> {
         match self {
-            Status::Created | Status::Running | Status::Paused => Ok(()),
-            s => Err(s.illegal(op)),
+            s if s.is_live() => Ok(()),
+            s => Err(illegal(s, op)),
         }
     }
 }
@@ -163,6 +146,7 @@ impl Task {
             status: self.status,
             exit_status: self.exit.as_ref().map(|e| e.exit_status),
             exited_at: self.exit.as_ref().map(|e| e.exited_at.clone()),
+            oom_killed: self.exit.as_ref().is_some_and(|e| e.oom_killed),
             bundle: self.record.bundle.clone(),
             runtime: self.record.runtime.clone(),
             attach_socket: self.attach_socket.clone(),
@@ -281,21 +265,6 @@ mod tests {
         }
         assert!(Status::Stopped.check_kill().is_err());
         assert!(Status::Stopped.check_live("exec").is_err());
-    }
-
-    #[test]
-    fn parse_names_roundtrip() {
-        for s in [
-            Status::Created,
-            Status::Running,
-            Status::Paused,
-            Status::Stopped,
-            Status::Deleted,
-        ] {
-            assert_eq!(Status::parse(s.name()), Some(s));
-            assert_eq!(serde_json::to_value(s).unwrap(), s.name());
-        }
-        assert_eq!(Status::parse("bogus"), None);
     }
 
     #[tokio::test]

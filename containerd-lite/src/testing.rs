@@ -3,17 +3,17 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use serde_json::{json, Value};
 use tokio::sync::watch;
 
 use crate::error::Error;
 use crate::launcher::{LaunchSpec, ShimLauncher};
 use crate::model::*;
 use crate::shim_client::{BoxFut, ShimClient};
+use crate::tasks::Status;
 
 #[derive(Default)]
 pub struct FakeShim {
-    pub status: Mutex<String>,
+    pub status: Mutex<Option<Status>>,
     pub exit: watch::Sender<Option<ExitInfo>>,
     pub calls: Mutex<Vec<String>>,
     /// The process exits while `start` is still being answered.
@@ -27,11 +27,11 @@ impl FakeShim {
             .unwrap_or_else(|p| p.into_inner())
             .push(call.to_string());
     }
-    fn set(&self, s: &str) {
-        *self.status.lock().unwrap_or_else(|p| p.into_inner()) = s.to_string();
+    fn set(&self, s: Status) {
+        *self.status.lock().unwrap_or_else(|p| p.into_inner()) = Some(s);
     }
     pub fn exit_with(&self, code: u32) {
-        self.set("stopped");
+        self.set(Status::Stopped);
         self.exit.send_replace(Some(ExitInfo::now(code)));
     }
     fn ok<'a, T: Send + 'a>(&'a self, call: &str, v: T) -> BoxFut<'a, T> {
@@ -46,7 +46,7 @@ impl ShimClient for FakeShim {
             .status
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .clone();
+            .unwrap_or(Status::Created);
         let e = self.exit.borrow().clone();
         self.ok(
             "state",
@@ -57,11 +57,12 @@ impl ShimClient for FakeShim {
                 exit_status: e.as_ref().map(|e| e.exit_status),
                 exited_at: e.map(|e| e.exited_at),
                 terminal: false,
+                oom_killed: false,
             },
         )
     }
     fn start(&self) -> BoxFut<'_, u32> {
-        self.set("running");
+        self.set(Status::Running);
         self.log("start");
         let code = *self.exit_on_start.lock().unwrap_or_else(|p| p.into_inner());
         Box::pin(async move {
@@ -94,8 +95,17 @@ impl ShimClient for FakeShim {
     fn exec_start(&self, _: String) -> BoxFut<'_, u32> {
         self.ok("exec-start", 43)
     }
-    fn exec_state(&self, id: String) -> BoxFut<'_, Value> {
-        self.ok("exec-state", json!({ "exec_id": id }))
+    fn exec_state(&self, exec_id: String) -> BoxFut<'_, ExecState> {
+        self.ok(
+            "exec-state",
+            ExecState {
+                exec_id,
+                pid: 43,
+                status: Status::Running,
+                exit_status: None,
+                exited_at: None,
+            },
+        )
     }
     fn wait(&self, _: Option<String>) -> BoxFut<'_, ExitInfo> {
         self.log("wait");
@@ -131,7 +141,7 @@ impl ShimLauncher for FakeLauncher {
             if self.fail {
                 return Err(Error::Shim("runtime: create failed".into()));
             }
-            self.shim.set("created");
+            self.shim.set(Status::Created);
             Ok(spec.state_dir.join("shim.sock"))
         })
     }
@@ -179,7 +189,7 @@ impl ShimClient for Dead {
     fn exec_start(&self, _: String) -> BoxFut<'_, u32> {
         gone()
     }
-    fn exec_state(&self, _: String) -> BoxFut<'_, Value> {
+    fn exec_state(&self, _: String) -> BoxFut<'_, ExecState> {
         gone()
     }
     fn wait(&self, _: Option<String>) -> BoxFut<'_, ExitInfo> {

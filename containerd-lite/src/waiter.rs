@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::engine::Engine;
-use crate::events::{Event, EventType};
+use crate::events::{Event, EventKind};
 use crate::model::ExitInfo;
 use crate::shim_client::ShimClient;
 use crate::tasks::{Status, Task};
@@ -35,13 +35,9 @@ impl Engine {
                 return exit;
             }
             match shim.state().await {
-                Ok(st) if Status::parse(&st.status) == Some(Status::Stopped) => {
-                    if let (Some(code), Some(at)) = (st.exit_status, st.exited_at) {
-                        return ExitInfo {
-                            exit_status: code,
-                            exited_at: at,
-                            oom_killed: false,
-                        };
+                Ok(st) if st.status == Status::Stopped => {
+                    if let Some(exit) = st.exit() {
+                        return exit;
                     }
                 }
                 Ok(_) if tries < WAIT_RETRIES => {}
@@ -69,13 +65,10 @@ impl Engine {
         let id = &t.record.id;
         if exit.oom_killed {
             self.events
-                .publish(Event::new(EventType::Oom, id).pid(t.pid));
+                .publish(Event::new(EventKind::Oom, id).pid(t.pid));
         }
-        self.events.publish(
-            Event::new(EventType::Exit, id)
-                .pid(t.pid)
-                .exit(exit.exit_status),
-        );
+        self.events
+            .publish(Event::new(EventKind::Exit, id).pid(t.pid).exit(exit));
     }
 
     pub fn spawn_exec_waiter(
@@ -89,10 +82,10 @@ impl Engine {
         tokio::spawn(async move {
             match shim.wait(Some(exec_id.clone())).await {
                 Ok(exit) => engine.events.publish(
-                    Event::new(EventType::ExecExit, &id)
+                    Event::new(EventKind::ExecExit, &id)
                         .exec(&exec_id)
                         .pid(pid)
-                        .exit(exit.exit_status),
+                        .exit(&exit),
                 ),
                 Err(e) => {
                     tracing::warn!(%id, %exec_id, error = %e, "lost the shim while waiting for an exec")

@@ -7,6 +7,10 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
+pub use berth_proto::{
+    CreateTaskRequest, ExecRequest, ExitInfo, KillRequest, LogConfig, LogFormat, ResizeRequest,
+    TaskStatus, TaskView, UpdateRequest,
+};
 
 /// Errors the hosting engine reports. Kinds, not strings: the gRPC layer maps them once.
 #[derive(Debug, thiserror::Error)]
@@ -100,87 +104,54 @@ pub trait ImageBackend: Send + Sync {
     fn release_rootfs(&self, image_id: &str, dir: &Path);
 }
 
-/// A task's state on berth-containerd.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TaskStatus {
-    Created,
-    Running,
-    Paused,
-    Stopped,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct TaskState {
-    pub id: String,
-    pub pid: u32,
-    pub status: TaskStatus,
-    pub exit_status: Option<u32>,
-    pub exited_at: Option<String>,
-    /// The shim's attach socket (stdio streams; docs/engine-protocol.md).
-    pub attach_socket: PathBuf,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct TaskExit {
-    pub exit_status: u32,
-    /// RFC 3339; empty when unknown.
-    pub exited_at: String,
-    pub oom_killed: bool,
-}
-
-/// Where and how a task's output is logged.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TaskLog {
-    pub path: PathBuf,
-    /// The CRI log format (`<time> <stream> <P|F> <text>`) rather than Docker's json-file.
-    pub cri_format: bool,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewTask {
-    pub id: String,
-    pub bundle: PathBuf,
-    pub terminal: bool,
-    pub stdin: bool,
-    pub log: Option<TaskLog>,
-}
-
-/// berth-containerd's task API.
+/// berth-containerd's task API. Requests and answers are the engine protocol's own
+/// types (crate berth-proto), shared with berthd, berth-containerd and berth-shim.
 #[async_trait]
 pub trait TaskBackend: Send + Sync {
     /// Creates the task (the runtime's `create`); answers the init's pid.
-    async fn create(&self, task: NewTask) -> BackendResult<u32>;
+    async fn create(&self, req: CreateTaskRequest) -> BackendResult<u32>;
     async fn start(&self, id: &str) -> BackendResult<u32>;
-    async fn state(&self, id: &str) -> BackendResult<TaskState>;
-    async fn list(&self) -> BackendResult<Vec<TaskState>>;
-    async fn kill(&self, id: &str, signal: i32, all: bool) -> BackendResult<()>;
-    /// Signals an exec process of the task.
-    async fn kill_exec(&self, id: &str, exec_id: &str, signal: i32) -> BackendResult<()>;
+    async fn state(&self, id: &str) -> BackendResult<TaskView>;
+    /// The CRI's tasks (those whose ID starts with [`crate::TASK_PREFIX`]).
+    async fn list(&self) -> BackendResult<Vec<TaskView>>;
+    async fn kill(&self, id: &str, req: KillRequest) -> BackendResult<()>;
     /// Blocks until the task (or its exec `exec_id`) exits.
-    async fn wait(&self, id: &str, exec_id: Option<&str>) -> BackendResult<TaskExit>;
-    async fn delete(&self, id: &str) -> BackendResult<TaskExit>;
-    /// Adds an exec process (OCI `Process` as JSON).
-    async fn exec(
-        &self,
-        id: &str,
-        exec_id: &str,
-        process: serde_json::Value,
-        terminal: bool,
-        stdin: bool,
-    ) -> BackendResult<()>;
+    async fn wait(&self, id: &str, exec_id: Option<&str>) -> BackendResult<ExitInfo>;
+    async fn delete(&self, id: &str) -> BackendResult<ExitInfo>;
+    /// Adds an exec process.
+    async fn exec(&self, id: &str, req: ExecRequest) -> BackendResult<()>;
     async fn exec_start(&self, id: &str, exec_id: &str) -> BackendResult<u32>;
-    async fn resize(
-        &self,
-        id: &str,
-        exec_id: Option<&str>,
-        width: u32,
-        height: u32,
-    ) -> BackendResult<()>;
+    async fn resize(&self, id: &str, req: ResizeRequest) -> BackendResult<()>;
     async fn close_stdin(&self, id: &str, exec_id: Option<&str>) -> BackendResult<()>;
-    /// New resource limits (OCI `LinuxResources` as JSON).
-    async fn update(&self, id: &str, resources: serde_json::Value) -> BackendResult<()>;
+    /// New resource limits.
+    async fn update(&self, id: &str, req: UpdateRequest) -> BackendResult<()>;
     /// Reopens the task's log file (after the kubelet rotated it).
     async fn reopen_log(&self, id: &str) -> BackendResult<()>;
+}
+
+impl dyn TaskBackend {
+    /// Signals the task's init (`all`: every process of the container).
+    pub async fn signal(&self, id: &str, signal: i32, all: bool) -> BackendResult<()> {
+        self.kill(
+            id,
+            KillRequest {
+                signal,
+                all,
+                exec_id: None,
+            },
+        )
+        .await
+    }
+
+    /// Signals an exec process of the task.
+    pub async fn signal_exec(&self, id: &str, exec_id: &str, signal: i32) -> BackendResult<()> {
+        let req = KillRequest {
+            signal,
+            all: false,
+            exec_id: Some(exec_id.to_string()),
+        };
+        self.kill(id, req).await
+    }
 }
 
 /// A user resolved inside an image's root.

@@ -82,6 +82,17 @@ fn start_child(tag: &str) -> (Fixture, i32) {
     stdin.write_all(b"go\n").expect("go");
     let mut buf = [0u8; 5];
     std::io::Read::read_exact(&mut stdout, &mut buf).expect("child done");
+    // "done" is printed just before the shell execs `sleep`: wait for the exec to happen, so
+    // the process table shows `sleep 60` (a loaded machine can run this test in between).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default() != "sleep\n" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "child {pid} never exec'd sleep"
+        );
+        // Poll back-off: the test waits on another process's exec, which sends no signal.
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
     (fixture, pid)
 }
 

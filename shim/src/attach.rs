@@ -2,24 +2,13 @@
 use std::io::{self, Read};
 use std::os::unix::net::UnixStream;
 
-use serde::Deserialize;
-
 use crate::util;
 
 /// A client that falls this far behind is dropped rather than stalling the container.
 const MAX_BACKLOG: usize = 8 << 20;
 
-#[derive(Debug, Deserialize, Default, Clone)]
-pub struct AttachReq {
-    #[serde(default)]
-    pub exec_id: Option<String>,
-    #[serde(default)]
-    pub stdin: bool,
-    #[serde(default)]
-    pub stdout: bool,
-    #[serde(default)]
-    pub stderr: bool,
-}
+/// The header line a client sends first.
+pub use berth_proto::AttachRequest as AttachReq;
 
 pub struct Client {
     pub stream: UnixStream,

@@ -2,13 +2,7 @@
 use std::path::PathBuf;
 
 /// How the log file is written (`--log-format`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    /// Docker's json-file (the default).
-    JsonFile,
-    /// The CRI's `<time> <stream> <F|P> <text>` lines, at the path the kubelet gives.
-    Cri,
-}
+pub use berth_proto::LogFormat;
 
 #[derive(Debug, Clone)]
 pub struct LogConfig {
@@ -75,11 +69,9 @@ impl StartArgs {
                         .map_err(|_| UsageError("bad --log-max-size".into()))?
                 }
                 "--log-format" => {
-                    format = match value(flag)?.as_str() {
-                        "json-file" => LogFormat::JsonFile,
-                        "cri" => LogFormat::Cri,
-                        other => return Err(UsageError(format!("bad --log-format {other}"))),
-                    }
+                    let name = value(flag)?;
+                    format = LogFormat::parse(&name)
+                        .ok_or_else(|| UsageError(format!("bad --log-format {name}")))?;
                 }
                 "--log-max-file" => {
                     max_file = value(flag)?

@@ -1,37 +1,21 @@
 //! One process the shim watches (the init or an exec): its state machine, stdio and exit.
+use berth_proto::ExitInfo;
+
 use crate::error::{Error, Result};
 use crate::io::ProcIo;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    Created,
-    Running,
-    Paused,
-    Stopped,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Created => "created",
-            Status::Running => "running",
-            Status::Paused => "paused",
-            Status::Stopped => "stopped",
-        }
-    }
-}
+/// The protocol's status names (`deleted` is never a process's: the shim exits first).
+pub use berth_proto::TaskStatus as Status;
 
 pub struct Proc {
     pub pid: i32,
     pub status: Status,
     pub terminal: bool,
     pub io: ProcIo,
-    /// (exit status, exited at)
-    pub exit: Option<(i32, String)>,
+    /// Set when it is reaped (for the init, with the OOM flag).
+    pub exit: Option<ExitInfo>,
     /// For an exec: the OCI process and whether it wants stdin.
     pub spec: Option<(serde_json::Value, bool)>,
-    /// The init only: whether the OOM killer struck (set when it is reaped).
-    pub oom_killed: Option<bool>,
 }
 
 impl Proc {
@@ -43,7 +27,6 @@ impl Proc {
             io: ProcIo::default(),
             exit: None,
             spec: None,
-            oom_killed: None,
         }
     }
 
@@ -57,7 +40,7 @@ impl Proc {
                 }
                 Ok(())
             }
-            s => Err(Error::Conflict(format!("process is {}", s.as_str()))),
+            s => Err(Error::Conflict(format!("process is {s}"))),
         }
     }
 
@@ -67,10 +50,7 @@ impl Proc {
                 self.status = Status::Paused;
                 Ok(())
             }
-            s => Err(Error::Conflict(format!(
-                "cannot pause: process is {}",
-                s.as_str()
-            ))),
+            s => Err(Error::Conflict(format!("cannot pause: process is {s}"))),
         }
     }
 
@@ -80,29 +60,18 @@ impl Proc {
                 self.status = Status::Running;
                 Ok(())
             }
-            s => Err(Error::Conflict(format!(
-                "cannot resume: process is {}",
-                s.as_str()
-            ))),
+            s => Err(Error::Conflict(format!("cannot resume: process is {s}"))),
         }
     }
 
-    pub fn exited(&mut self, status: i32, at: String) {
+    /// Reaped with wait status code `status` (already 128+n for a signal).
+    pub fn exited(&mut self, status: i32, exited_at: String, oom_killed: bool) {
         self.status = Status::Stopped;
-        self.exit = Some((status, at));
-    }
-
-    pub fn exit_json(&self) -> serde_json::Value {
-        match &self.exit {
-            Some((s, at)) => {
-                let mut v = serde_json::json!({ "exit_status": s, "exited_at": at });
-                if let Some(oom) = self.oom_killed {
-                    v["oom_killed"] = serde_json::json!(oom);
-                }
-                v
-            }
-            None => serde_json::json!({ "exit_status": null, "exited_at": null }),
-        }
+        self.exit = Some(ExitInfo {
+            exit_status: u32::try_from(status).unwrap_or(255),
+            exited_at,
+            oom_killed,
+        });
     }
 }
 
@@ -119,11 +88,9 @@ mod tests {
         p.paused().unwrap();
         assert!(p.started(6).is_err());
         p.resumed().unwrap();
-        p.exited(3, "t".into());
+        p.exited(3, "t".into(), true);
         assert_eq!(p.status, Status::Stopped);
-        assert_eq!(p.exit_json()["exit_status"], 3);
-        assert!(p.exit_json().get("oom_killed").is_none());
-        p.oom_killed = Some(true);
-        assert_eq!(p.exit_json()["oom_killed"], true);
+        let exit = p.exit.clone().unwrap();
+        assert_eq!((exit.exit_status, exit.oom_killed), (3, true));
     }
 }

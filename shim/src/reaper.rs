@@ -67,8 +67,8 @@ pub fn exit_code(status: i32) -> i32 {
 }
 
 /// `{"exit_status": N, "exited_at": "…"[, "oom_killed": bool]}`, written whole.
-pub fn write_exit_file(path: &Path, exit: &serde_json::Value) -> io::Result<()> {
-    util::write_atomic(path, exit.to_string().as_bytes())
+pub fn write_exit_file(path: &Path, exit: &berth_proto::ExitInfo) -> io::Result<()> {
+    util::write_atomic(path, &serde_json::to_vec(exit)?)
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 use std::io;
 use std::os::fd::AsRawFd;
 
-use serde_json::json;
+use berth_proto::ErrorBody;
 
 use crate::attach::{Client, Input};
 use crate::control::Conn;
@@ -265,15 +265,17 @@ impl Shim {
         c.flush();
         let mut next = c.on_readable();
         while let Some(req) = next {
-            let (status, body, keep, reply) = match req {
-                Err(msg) => (400, json!({ "message": msg }), false, None),
+            let failure = |status: u16, message: String, keep: bool| {
+                let body = serde_json::to_value(ErrorBody { message }).unwrap_or_default();
+                (status, body, keep)
+            };
+            let (reply, failed) = match req {
+                Err(msg) => (None, Some(failure(400, msg, false))),
                 Ok(req) => match self.handle(&req) {
-                    Ok(r) => (200, json!({}), req.keep_alive, Some(r)),
+                    Ok(r) => (Some((r, req.keep_alive)), None),
                     Err(e) => (
-                        e.status(),
-                        json!({ "message": e.to_string() }),
-                        req.keep_alive,
                         None,
+                        Some(failure(e.status(), e.to_string(), req.keep_alive)),
                     ),
                 },
             };
@@ -281,10 +283,14 @@ impl Shim {
                 return;
             };
             match reply {
-                None => c.respond(status, &body, keep),
-                Some(Reply::Now(v)) => c.respond(200, &v, keep),
-                Some(Reply::Wait(k)) => c.waiting = Some((k, keep)),
-                Some(Reply::Exit(v)) => {
+                None => {
+                    if let Some((status, body, keep)) = failed {
+                        c.respond(status, &body, keep)
+                    }
+                }
+                Some((Reply::Now(v), keep)) => c.respond(200, &v, keep),
+                Some((Reply::Wait(k), keep)) => c.waiting = Some((k, keep)),
+                Some((Reply::Exit(v), _)) => {
                     c.respond(200, &v, false);
                     self.exiting = true;
                     return;

@@ -3,8 +3,12 @@ use std::collections::BTreeMap;
 use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
 
-use serde::Deserialize;
-use serde_json::{json, Value};
+use berth_proto::{
+    files, Empty, ExecRequest, ExecState, ExitInfo, KillRequest, PidResponse, ProcessRef,
+    ResizeRequest, ShimState, UpdateRequest,
+};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::attach::Client;
 use crate::cli::StartArgs;
@@ -48,45 +52,18 @@ pub struct Shim {
     pub oom: Option<OomWatch>,
 }
 
-#[derive(Deserialize, Default)]
-struct Target {
-    #[serde(default)]
-    exec_id: Option<String>,
+fn body<T: serde::de::DeserializeOwned + Default>(b: &[u8]) -> Result<T> {
+    Ok(berth_proto::body_or_default(b)?)
 }
 
-#[derive(Deserialize)]
-struct KillReq {
-    signal: i32,
-    #[serde(default)]
-    all: bool,
-    #[serde(default)]
-    exec_id: Option<String>,
+/// A typed answer as the connection's JSON.
+fn answer<T: Serialize>(v: T) -> Result<Reply> {
+    Ok(Reply::Now(serde_json::to_value(v)?))
 }
 
-#[derive(Deserialize)]
-struct ResizeReq {
-    width: u16,
-    height: u16,
-    #[serde(default)]
-    exec_id: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct ExecReq {
-    exec_id: String,
-    process: Value,
-    #[serde(default)]
-    terminal: bool,
-    #[serde(default)]
-    stdin: bool,
-}
-
-fn body<'a, T: Deserialize<'a> + Default>(b: &'a [u8]) -> Result<T> {
-    if b.iter().all(|c| c.is_ascii_whitespace()) {
-        Ok(T::default())
-    } else {
-        Ok(serde_json::from_slice(b)?)
-    }
+/// The answer of calls that return nothing.
+fn done() -> Result<Reply> {
+    answer(Empty {})
 }
 
 impl Shim {
@@ -112,8 +89,8 @@ impl Shim {
 
     pub fn exit_file(&self, key: &Option<String>) -> PathBuf {
         match key {
-            None => self.state.join("exit.json"),
-            Some(id) => self.state.join(format!("exec-{id}.exit.json")),
+            None => self.state.join(files::EXIT_FILE),
+            Some(id) => self.state.join(files::exec_exit_file(id)),
         }
     }
 
@@ -142,17 +119,12 @@ impl Shim {
     pub fn process_exited(&mut self, key: Option<String>, status: i32, at: String) {
         // What it wrote before dying is already in the pipes: log it before the exit.
         self.drain_output(&key);
-        if key.is_none() {
-            self.init.oom_killed = Some(self.oom.as_ref().is_some_and(|w| w.killed(status)));
-        }
-        if let Ok(p) = self.proc_mut(&key) {
-            p.exited(status, at);
-        }
-        let answer = self
-            .proc(&key)
-            .map(|p| p.exit_json())
-            .unwrap_or(Value::Null);
-        let _ = reaper::write_exit_file(&self.exit_file(&key), &answer);
+        let oom_killed = key.is_none() && self.oom.as_ref().is_some_and(|w| w.killed(status));
+        let Ok(p) = self.proc_mut(&key) else { return };
+        p.exited(status, at, oom_killed);
+        let Some(exit) = p.exit.clone() else { return };
+        let _ = reaper::write_exit_file(&self.exit_file(&key), &exit);
+        let answer = serde_json::to_value(&exit).unwrap_or(Value::Null);
         for c in self.conns.values_mut() {
             if let Some((k, keep)) = &c.waiting {
                 if *k == key {
@@ -171,35 +143,35 @@ impl Shim {
     pub fn handle(&mut self, req: &Request) -> Result<Reply> {
         let segs: Vec<&str> = req.path.trim_matches('/').split('/').collect();
         match (req.method.as_str(), segs.as_slice()) {
-            ("GET", ["state"]) => Ok(Reply::Now(self.state_json())),
+            ("GET", ["state"]) => answer(self.state_view()),
             ("POST", ["start"]) => {
                 self.accept_pending_clients();
                 if self.init.status != Status::Created {
                     return Err(Error::Conflict(format!(
                         "container is {}",
-                        self.init.status.as_str()
+                        self.init.status
                     )));
                 }
                 self.rt.start()?;
                 let pid = self.init.pid;
                 self.init.started(pid)?;
-                Ok(Reply::Now(json!({ "pid": pid })))
+                answer(PidResponse { pid: pid as u32 })
             }
             ("POST", ["kill"]) => {
-                let r: KillReq = serde_json::from_slice(&req.body)?;
+                let r: KillRequest = serde_json::from_slice(&req.body)?;
                 self.kill(r)?;
-                Ok(Reply::Now(json!({})))
+                done()
             }
             ("POST", ["pause"]) => {
                 if self.init.status != Status::Running {
                     return Err(Error::Conflict(format!(
                         "container is {}",
-                        self.init.status.as_str()
+                        self.init.status
                     )));
                 }
                 self.rt.pause()?;
                 self.init.paused()?;
-                Ok(Reply::Now(json!({})))
+                done()
             }
             ("POST", ["update"]) => {
                 if !matches!(
@@ -208,34 +180,38 @@ impl Shim {
                 ) {
                     return Err(Error::Conflict(format!(
                         "container is {}",
-                        self.init.status.as_str()
+                        self.init.status
                     )));
                 }
-                let body: serde_json::Value = serde_json::from_slice(&req.body)?;
-                let resources = body.get("resources").cloned().unwrap_or(json!({}));
+                let r: UpdateRequest = body(&req.body)?;
+                let resources = match r.resources {
+                    Value::Null => Value::Object(Default::default()),
+                    v => v,
+                };
                 let file = self.state.join("update-resources.json");
                 std::fs::write(&file, serde_json::to_vec(&resources)?)?;
                 let result = self.rt.update(&file);
                 let _ = std::fs::remove_file(&file);
                 result?;
-                Ok(Reply::Now(json!({})))
+                done()
             }
             ("POST", ["resume"]) => {
                 if self.init.status != Status::Paused {
                     return Err(Error::Conflict(format!(
                         "container is {}",
-                        self.init.status.as_str()
+                        self.init.status
                     )));
                 }
                 self.rt.resume()?;
                 self.init.resumed()?;
-                Ok(Reply::Now(json!({})))
+                done()
             }
             ("POST", ["resize"]) => {
-                let r: ResizeReq = serde_json::from_slice(&req.body)?;
+                let r: ResizeRequest = serde_json::from_slice(&req.body)?;
                 let p = self.proc(&r.exec_id)?;
+                let dim = |n: u32| u16::try_from(n).unwrap_or(u16::MAX);
                 match &p.io.master {
-                    Some(m) => terminal::resize(m, r.width, r.height)?,
+                    Some(m) => terminal::resize(m, dim(r.width), dim(r.height))?,
                     None if p.terminal => {
                         return Err(Error::Conflict("process has no terminal yet".into()))
                     }
@@ -244,18 +220,18 @@ impl Shim {
                     // container started without -t answers 200 from dockerd).
                     None => {}
                 }
-                Ok(Reply::Now(json!({})))
+                done()
             }
             ("POST", ["close-stdin"]) => {
-                let r: Target = body(&req.body)?;
+                let r: ProcessRef = body(&req.body)?;
                 self.read_pending_client_input();
                 let p = self.proc_mut(&r.exec_id)?;
                 p.io.close_stdin = true;
                 p.io.flush_stdin();
-                Ok(Reply::Now(json!({})))
+                done()
             }
             ("POST", ["exec"]) => {
-                let r: ExecReq = serde_json::from_slice(&req.body)?;
+                let r: ExecRequest = serde_json::from_slice(&req.body)?;
                 if !exec::valid_id(&r.exec_id) {
                     return Err(Error::BadRequest(format!(
                         "invalid exec id {:?}",
@@ -271,42 +247,45 @@ impl Shim {
                 if self.init.status != Status::Running {
                     return Err(Error::Conflict(format!(
                         "container is {}",
-                        self.init.status.as_str()
+                        self.init.status
                     )));
                 }
                 let mut p = Proc::new(r.terminal);
                 p.spec = Some((r.process, r.stdin));
                 self.execs.insert(r.exec_id, p);
-                Ok(Reply::Now(json!({})))
+                done()
             }
             ("POST", ["exec", id, "start"]) => {
                 self.accept_pending_clients();
                 let key = Some(id.to_string());
                 let pid = self.start_exec(&key)?;
-                Ok(Reply::Now(json!({ "pid": pid })))
+                answer(PidResponse { pid: pid as u32 })
             }
             ("GET", ["exec", id]) => {
                 let p = self.proc(&Some(id.to_string()))?;
-                let mut v = p.exit_json();
-                v["exec_id"] = json!(id);
-                v["pid"] = json!(p.pid);
-                v["status"] = json!(p.status.as_str());
-                Ok(Reply::Now(v))
+                answer(ExecState {
+                    exec_id: id.to_string(),
+                    pid: p.pid as u32,
+                    status: p.status,
+                    exit_status: p.exit.as_ref().map(|e| e.exit_status),
+                    exited_at: p.exit.as_ref().map(|e| e.exited_at.clone()),
+                })
             }
             ("POST", ["wait"]) => {
-                let r: Target = body(&req.body)?;
-                let p = self.proc(&r.exec_id)?;
-                if p.exit.is_some() {
-                    Ok(Reply::Now(p.exit_json()))
-                } else {
-                    Ok(Reply::Wait(r.exec_id))
+                let r: ProcessRef = body(&req.body)?;
+                match &self.proc(&r.exec_id)?.exit {
+                    Some(exit) => answer(exit),
+                    None => Ok(Reply::Wait(r.exec_id)),
                 }
             }
-            ("POST", ["delete"]) => self.delete().map(Reply::Exit),
+            ("POST", ["delete"]) => {
+                let exit = self.delete()?;
+                Ok(Reply::Exit(serde_json::to_value(exit)?))
+            }
             ("POST", ["reopen-log"]) => match &mut self.log {
                 Some(log) => {
                     log.reopen()?;
-                    Ok(Reply::Now(json!({})))
+                    done()
                 }
                 None => Err(Error::Conflict("the container has no log file".into())),
             },
@@ -317,16 +296,20 @@ impl Shim {
         }
     }
 
-    pub fn state_json(&self) -> Value {
-        let mut v = self.init.exit_json();
-        v["id"] = json!(self.args.id);
-        v["pid"] = json!(self.init.pid);
-        v["status"] = json!(self.init.status.as_str());
-        v["terminal"] = json!(self.args.terminal);
-        v
+    pub fn state_view(&self) -> ShimState {
+        let exit = self.init.exit.as_ref();
+        ShimState {
+            id: self.args.id.clone(),
+            pid: self.init.pid as u32,
+            status: self.init.status,
+            exit_status: exit.map(|e| e.exit_status),
+            exited_at: exit.map(|e| e.exited_at.clone()),
+            terminal: self.args.terminal,
+            oom_killed: exit.is_some_and(|e| e.oom_killed),
+        }
     }
 
-    fn kill(&mut self, r: KillReq) -> Result<()> {
+    fn kill(&mut self, r: KillRequest) -> Result<()> {
         match &r.exec_id {
             None => {
                 if self.init.status == Status::Stopped && !r.all {
@@ -337,7 +320,7 @@ impl Shim {
             Some(_) => {
                 let p = self.proc(&r.exec_id)?;
                 if p.status != Status::Running && p.status != Status::Paused {
-                    return Err(Error::Conflict(format!("exec is {}", p.status.as_str())));
+                    return Err(Error::Conflict(format!("exec is {}", p.status)));
                 }
                 // SAFETY: kill(2) on a pid we are the (sub)reaper of and have not reaped.
                 if unsafe { libc::kill(p.pid, r.signal) } != 0 {
@@ -361,10 +344,7 @@ impl Shim {
         };
         let p = self.proc(key)?;
         if p.status != Status::Created {
-            return Err(Error::Conflict(format!(
-                "exec {id} is {}",
-                p.status.as_str()
-            )));
+            return Err(Error::Conflict(format!("exec {id} is {}", p.status)));
         }
         let (process, stdin) = p
             .spec
@@ -398,12 +378,12 @@ impl Shim {
         Ok(pid)
     }
 
-    fn delete(&mut self) -> Result<Value> {
+    fn delete(&mut self) -> Result<ExitInfo> {
         match self.init.status {
-            Status::Running | Status::Paused => {
+            Status::Running | Status::Paused | Status::Deleted => {
                 return Err(Error::Conflict(format!(
                     "container is {}",
-                    self.init.status.as_str()
+                    self.init.status
                 )))
             }
             Status::Created => {
@@ -419,16 +399,23 @@ impl Shim {
             }
             Status::Stopped => self.rt.delete(false).or_else(|_| self.rt.delete(true))?,
         }
-        Ok(self.init.exit_json())
+        // A created init the runtime killed but that was not reaped in time: 137 as
+        // containerd says for it.
+        Ok(self.init.exit.clone().unwrap_or_else(|| ExitInfo::now(137)))
     }
 
     /// Removes what the shim made in the state dir (exit.json stays: it is the record).
     pub fn cleanup(&self) {
-        for name in ["shim.sock", "attach.sock", "shim.pid", "init.pid"] {
+        for name in [
+            files::SHIM_SOCKET,
+            files::ATTACH_SOCKET,
+            files::SHIM_PID,
+            files::INIT_PID,
+        ] {
             let _ = std::fs::remove_file(self.state.join(name));
         }
         for id in self.execs.keys() {
-            let _ = std::fs::remove_file(self.state.join(format!("exec-{id}.exit.json")));
+            let _ = std::fs::remove_file(self.state.join(files::exec_exit_file(id)));
         }
     }
 
@@ -443,7 +430,7 @@ impl Shim {
     }
 
     pub fn read_init_pid(&mut self) -> Result<()> {
-        self.init.pid = runtime::read_pid(&self.state.join("init.pid"))?;
+        self.init.pid = runtime::read_pid(&self.state.join(files::INIT_PID))?;
         self.oom = OomWatch::for_pid(self.init.pid);
         Ok(())
     }

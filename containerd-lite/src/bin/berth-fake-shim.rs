@@ -16,8 +16,12 @@ use axum::extract::{Path as UrlPath, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use berth_containerd::model::ExitInfo;
+use berth_containerd::model::{
+    Empty, ErrorBody, ExecRequest, ExecState, ExitInfo, KillRequest, PidResponse, ProcessRef,
+    ShimState,
+};
 use berth_containerd::persist::write_json_atomic;
+use berth_proto::TaskStatus as Status;
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
@@ -83,7 +87,7 @@ fn launch(args: &[String], state: &Path, cfg: &Value) {
 struct Fake {
     state_dir: PathBuf,
     cfg: Value,
-    status: Mutex<&'static str>,
+    status: Mutex<Status>,
     exit: watch::Sender<Option<ExitInfo>>,
     execs: Mutex<HashMap<String, watch::Sender<Option<ExitInfo>>>>,
 }
@@ -101,7 +105,7 @@ impl Fake {
         }
         let _ = write_json_atomic(&self.state_dir.join("exit.json"), &info);
         if let Ok(mut s) = self.status.lock() {
-            *s = "stopped";
+            *s = Status::Stopped;
         }
         self.exit.send_replace(Some(info));
     }
@@ -115,7 +119,7 @@ async fn serve(state: &Path, cfg: Value) {
     let fake = Arc::new(Fake {
         state_dir: state.to_path_buf(),
         cfg,
-        status: Mutex::new("created"),
+        status: Mutex::new(Status::Created),
         exit: watch::channel(None).0,
         execs: Mutex::new(HashMap::new()),
     });
@@ -125,14 +129,14 @@ async fn serve(state: &Path, cfg: Value) {
         .route("/kill", post(kill))
         .route(
             "/pause",
-            post(|s: S| async move { set(&s, "running", "paused") }),
+            post(|s: S| async move { set(&s, Status::Running, Status::Paused) }),
         )
         .route(
             "/resume",
-            post(|s: S| async move { set(&s, "paused", "running") }),
+            post(|s: S| async move { set(&s, Status::Paused, Status::Running) }),
         )
-        .route("/resize", post(|| async { Json(json!({})) }))
-        .route("/close-stdin", post(|| async { Json(json!({})) }))
+        .route("/resize", post(|| async { Json(Empty {}) }))
+        .route("/close-stdin", post(|| async { Json(Empty {}) }))
         .route("/exec", post(exec))
         .route("/exec/{eid}/start", post(exec_start))
         .route("/exec/{eid}", get(exec_state))
@@ -153,13 +157,19 @@ async fn serve(state: &Path, cfg: Value) {
     let _ = axum::serve(listener, app).await;
 }
 
-type R = Result<Json<Value>, (StatusCode, Json<Value>)>;
+type Failure = (StatusCode, Json<ErrorBody>);
+type R<T = Empty> = Result<Json<T>, Failure>;
 
-fn err(code: StatusCode, msg: &str) -> (StatusCode, Json<Value>) {
-    (code, Json(json!({ "message": msg })))
+fn err(code: StatusCode, msg: &str) -> Failure {
+    (
+        code,
+        Json(ErrorBody {
+            message: msg.to_string(),
+        }),
+    )
 }
 
-fn set(s: &Fake, from: &str, to: &'static str) -> R {
+fn set(s: &Fake, from: Status, to: Status) -> R {
     let mut st = s
         .status
         .lock()
@@ -168,21 +178,25 @@ fn set(s: &Fake, from: &str, to: &'static str) -> R {
         return Err(err(StatusCode::CONFLICT, &format!("container is {}", *st)));
     }
     *st = to;
-    Ok(Json(json!({})))
+    Ok(Json(Empty {}))
 }
 
-async fn state_h(State(s): S) -> Json<Value> {
+async fn state_h(State(s): S) -> Json<ShimState> {
     let exit = s.exit.borrow().clone();
     let status = *s.status.lock().unwrap_or_else(|p| p.into_inner());
-    Json(json!({
-        "id": "", "pid": std::process::id(), "status": status, "terminal": false,
-        "exit_status": exit.as_ref().map(|e| e.exit_status),
-        "exited_at": exit.as_ref().map(|e| e.exited_at.clone()),
-    }))
+    Json(ShimState {
+        id: String::new(),
+        pid: std::process::id(),
+        status,
+        terminal: false,
+        exit_status: exit.as_ref().map(|e| e.exit_status),
+        exited_at: exit.as_ref().map(|e| e.exited_at.clone()),
+        oom_killed: exit.as_ref().is_some_and(|e| e.oom_killed),
+    })
 }
 
-async fn start(State(s): S) -> R {
-    let _ = set(&s, "created", "running")?;
+async fn start(State(s): S) -> R<PidResponse> {
+    let _ = set(&s, Status::Created, Status::Running)?;
     if let Some(ms) = s.cfg["exit_after_ms"].as_u64() {
         let code = s.cfg["exit_code"].as_u64().unwrap_or(0) as u32;
         let oom = s.cfg["oom"].as_bool().unwrap_or(false);
@@ -195,29 +209,31 @@ async fn start(State(s): S) -> R {
             });
         });
     }
-    Ok(Json(json!({ "pid": std::process::id() })))
+    Ok(Json(PidResponse {
+        pid: std::process::id(),
+    }))
 }
 
 async fn kill(State(s): S, b: Bytes) -> R {
-    let v: Value = serde_json::from_slice(&b).unwrap_or(json!({}));
-    if let Some(eid) = v["exec_id"].as_str() {
-        return match s.execs.lock().map(|m| m.contains_key(eid)) {
-            Ok(true) => Ok(Json(json!({}))),
+    let req: KillRequest =
+        serde_json::from_slice(&b).map_err(|e| err(StatusCode::BAD_REQUEST, &e.to_string()))?;
+    if let Some(eid) = req.exec_id {
+        return match s.execs.lock().map(|m| m.contains_key(&eid)) {
+            Ok(true) => Ok(Json(Empty {})),
             _ => Err(err(StatusCode::NOT_FOUND, "no such exec")),
         };
     }
-    let sig = v["signal"].as_u64().unwrap_or(15) as u32;
     if s.exit.borrow().is_some() {
         return Err(err(StatusCode::CONFLICT, "process already finished"));
     }
-    s.exit_with(128 + sig);
-    Ok(Json(json!({})))
+    s.exit_with(128 + req.signal.unsigned_abs());
+    Ok(Json(Empty {}))
 }
 
 async fn exec(State(s): S, b: Bytes) -> R {
-    let v: Value =
+    let req: ExecRequest =
         serde_json::from_slice(&b).map_err(|e| err(StatusCode::BAD_REQUEST, &e.to_string()))?;
-    let eid = v["exec_id"].as_str().unwrap_or_default().to_string();
+    let eid = req.exec_id;
     let mut m = s
         .execs
         .lock()
@@ -226,10 +242,10 @@ async fn exec(State(s): S, b: Bytes) -> R {
         return Err(err(StatusCode::CONFLICT, "exec exists"));
     }
     m.insert(eid, watch::channel(None).0);
-    Ok(Json(json!({})))
+    Ok(Json(Empty {}))
 }
 
-async fn exec_start(State(s): S, UrlPath(eid): UrlPath<String>) -> R {
+async fn exec_start(State(s): S, UrlPath(eid): UrlPath<String>) -> R<PidResponse> {
     let m = s
         .execs
         .lock()
@@ -245,10 +261,12 @@ async fn exec_start(State(s): S, UrlPath(eid): UrlPath<String>) -> R {
         let _ = write_json_atomic(&dir.join(format!("exec-{eid}.exit.json")), &info);
         tx.send_replace(Some(info));
     });
-    Ok(Json(json!({ "pid": std::process::id() + 1 })))
+    Ok(Json(PidResponse {
+        pid: std::process::id() + 1,
+    }))
 }
 
-async fn exec_state(State(s): S, UrlPath(eid): UrlPath<String>) -> R {
+async fn exec_state(State(s): S, UrlPath(eid): UrlPath<String>) -> R<ExecState> {
     let m = s
         .execs
         .lock()
@@ -257,22 +275,28 @@ async fn exec_state(State(s): S, UrlPath(eid): UrlPath<String>) -> R {
         .get(&eid)
         .ok_or_else(|| err(StatusCode::NOT_FOUND, "no such exec"))?;
     let exit = tx.borrow().clone();
-    Ok(Json(json!({
-        "exec_id": eid, "pid": std::process::id() + 1,
-        "status": if exit.is_some() { "stopped" } else { "running" },
-        "exit_status": exit.as_ref().map(|e| e.exit_status),
-        "exited_at": exit.as_ref().map(|e| e.exited_at.clone()),
-    })))
+    Ok(Json(ExecState {
+        status: if exit.is_some() {
+            Status::Stopped
+        } else {
+            Status::Running
+        },
+        exec_id: eid,
+        pid: std::process::id() + 1,
+        exit_status: exit.as_ref().map(|e| e.exit_status),
+        exited_at: exit.as_ref().map(|e| e.exited_at.clone()),
+    }))
 }
 
-async fn wait(State(s): S, b: Bytes) -> R {
-    let v: Value = serde_json::from_slice(&b).unwrap_or(json!({}));
-    let mut rx = match v["exec_id"].as_str() {
+async fn wait(State(s): S, b: Bytes) -> R<ExitInfo> {
+    let req: ProcessRef = berth_proto::body_or_default(&b)
+        .map_err(|e| err(StatusCode::BAD_REQUEST, &e.to_string()))?;
+    let mut rx = match req.exec_id {
         Some(eid) => s
             .execs
             .lock()
             .ok()
-            .and_then(|m| m.get(eid).map(|t| t.subscribe()))
+            .and_then(|m| m.get(&eid).map(|t| t.subscribe()))
             .ok_or_else(|| err(StatusCode::NOT_FOUND, "no such exec"))?,
         None => s.exit.subscribe(),
     };
@@ -283,14 +307,14 @@ async fn wait(State(s): S, b: Bytes) -> R {
         .ok()
         .flatten();
     let exit = exit.ok_or_else(|| err(StatusCode::INTERNAL_SERVER_ERROR, "gone"))?;
-    Ok(Json(serde_json::to_value(exit).unwrap_or_default()))
+    Ok(Json(exit))
 }
 
-async fn delete(State(s): S) -> R {
+async fn delete(State(s): S) -> R<ExitInfo> {
     let st = *s.status.lock().unwrap_or_else(|p| p.into_inner());
     match st {
-        "created" => s.exit_with(137),
-        "stopped" => {}
+        Status::Created => s.exit_with(137),
+        Status::Stopped => {}
         _ => return Err(err(StatusCode::CONFLICT, "container is running")),
     }
     let exit = s
@@ -304,5 +328,5 @@ async fn delete(State(s): S) -> R {
         let _ = std::fs::remove_file(sock);
         std::process::exit(0);
     });
-    Ok(Json(serde_json::to_value(exit).unwrap_or_default()))
+    Ok(Json(exit))
 }

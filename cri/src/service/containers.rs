@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::Cri;
-use crate::backend::{NewTask, TaskLog, TaskStatus};
+use crate::backend::{CreateTaskRequest, LogConfig, LogFormat};
 use crate::error::{CriError, CriResult};
 use crate::proto::{ContainerConfig, PodSandboxConfig};
 use crate::store::container::{container_name, Container, ContainerState};
@@ -182,14 +182,21 @@ impl Cri {
         let task = c.task_id();
         let started = async {
             self.tasks
-                .create(NewTask {
+                .create(CreateTaskRequest {
                     id: task.clone(),
-                    bundle: self.container_dir(&c.id).join("bundle"),
+                    bundle: self
+                        .container_dir(&c.id)
+                        .join("bundle")
+                        .display()
+                        .to_string(),
+                    runtime: None,
                     terminal: c.config.tty,
                     stdin: c.config.stdin,
-                    log: c.log_path.clone().map(|path| TaskLog {
-                        path,
-                        cri_format: true,
+                    log: c.log_path.as_ref().map(|path| LogConfig {
+                        path: path.display().to_string(),
+                        max_size: None,
+                        max_file: None,
+                        format: LogFormat::Cri,
                     }),
                 })
                 .await
@@ -251,7 +258,7 @@ impl Cri {
             r.stopping = true;
             Ok(())
         })?;
-        if let Err(e) = self.tasks.kill(&task, signal, false).await {
+        if let Err(e) = self.tasks.signal(&task, signal, false).await {
             if !e.is_not_found() && !matches!(e, crate::backend::BackendError::Conflict(_)) {
                 return Err(CriError::backend("failed to stop container", e));
             }
@@ -271,7 +278,7 @@ impl Cri {
             )
             .await
         {
-            let _ = self.tasks.kill(&task, libc::SIGKILL, true).await;
+            let _ = self.tasks.signal(&task, libc::SIGKILL, true).await;
         }
         if !wait_exit(self, &c.id, &mut exits, Duration::from_secs(30), exited).await {
             // The waiter may be gone (a restart of berth-containerd): ask the task itself.
@@ -314,8 +321,8 @@ impl Cri {
         };
         let task = c.task_id();
         match self.tasks.state(&task).await {
-            Ok(t) if t.status != TaskStatus::Stopped => {
-                let _ = self.tasks.kill(&task, libc::SIGKILL, true).await;
+            Ok(t) if t.status.is_live() => {
+                let _ = self.tasks.signal(&task, libc::SIGKILL, true).await;
                 let _ = tokio::time::timeout(Duration::from_secs(10), self.tasks.wait(&task, None))
                     .await;
                 let _ = self.tasks.delete(&task).await;

@@ -77,12 +77,26 @@ impl Cri {
             .map_err(|e| CriError::backend("the container's task", e))?;
         let exec_id = format!("sync-{}", &crate::store::new_id()[..16]);
         self.tasks
-            .exec(&task, &exec_id, process, false, false)
+            .exec(
+                &task,
+                crate::backend::ExecRequest {
+                    exec_id: exec_id.clone(),
+                    process,
+                    terminal: false,
+                    stdin: false,
+                },
+            )
             .await
             .map_err(|e| CriError::backend("creating the exec process", e))?;
-        let io = attach::connect(&state.attach_socket, Some(&exec_id), false, true, true)
-            .await
-            .map_err(|e| CriError::io("attaching to the exec process", e))?;
+        let io = attach::connect(
+            std::path::Path::new(&state.attach_socket),
+            Some(&exec_id),
+            false,
+            true,
+            true,
+        )
+        .await
+        .map_err(|e| CriError::io("attaching to the exec process", e))?;
         let reader = tokio::spawn(attach::read_all(io, MAX_OUTPUT));
         if let Err(e) = self.tasks.exec_start(&task, &exec_id).await {
             reader.abort();
@@ -93,7 +107,7 @@ impl Cri {
             match tokio::time::timeout(Duration::from_secs(timeout as u64), wait).await {
                 Ok(r) => r,
                 Err(_) => {
-                    let _ = self.tasks.kill_exec(&task, &exec_id, libc::SIGKILL).await;
+                    let _ = self.tasks.signal_exec(&task, &exec_id, libc::SIGKILL).await;
                     let _ = tokio::time::timeout(
                         Duration::from_secs(10),
                         self.tasks.wait(&task, Some(&exec_id)),

@@ -9,11 +9,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::Cri;
-use crate::backend::{BackendError, TaskExit, TaskStatus};
+use crate::backend::{BackendError, ExitInfo};
 use crate::store::container::ContainerState;
 use crate::store::sandbox::SandboxState;
 
-fn exit_time(exit: &TaskExit) -> i64 {
+fn exit_time(exit: &ExitInfo) -> i64 {
     chrono::DateTime::parse_from_rfc3339(&exit.exited_at)
         .ok()
         .and_then(|t| t.timestamp_nanos_opt())
@@ -32,7 +32,7 @@ pub fn watch_container(cri: Arc<Cri>, id: String) {
             match cri.tasks.wait(&task, None).await {
                 Ok(exit) => return record_exit(&cri, &id, exit).await,
                 Err(BackendError::NotFound(_)) => {
-                    let lost = TaskExit {
+                    let lost = ExitInfo {
                         exit_status: 255,
                         exited_at: String::new(),
                         oom_killed: false,
@@ -58,7 +58,7 @@ pub fn watch_container(cri: Arc<Cri>, id: String) {
 }
 
 /// Records a container's exit once, deletes its task, publishes it.
-async fn record_exit(cri: &Cri, id: &str, exit: TaskExit) {
+async fn record_exit(cri: &Cri, id: &str, exit: ExitInfo) {
     let at = exit_time(&exit);
     let updated = cri.containers.update(id, |r| {
         if r.state != ContainerState::Running {
@@ -89,17 +89,17 @@ pub async fn check_container(cri: &Cri, id: &str) {
         return;
     }
     match cri.tasks.state(&c.task_id()).await {
-        Ok(t) if t.status == TaskStatus::Stopped => {
-            let exit = TaskExit {
+        Ok(t) if !t.status.is_live() => {
+            let exit = ExitInfo {
                 exit_status: t.exit_status.unwrap_or(255),
-                exited_at: t.exited_at.unwrap_or_default(),
-                oom_killed: false,
+                exited_at: t.exited_at.clone().unwrap_or_default(),
+                oom_killed: t.oom_killed,
             };
             record_exit(cri, id, exit).await;
         }
         Ok(_) => {}
         Err(BackendError::NotFound(_)) => {
-            let lost = TaskExit {
+            let lost = ExitInfo {
                 exit_status: 255,
                 exited_at: String::new(),
                 oom_killed: false,
@@ -166,7 +166,7 @@ pub async fn recover(cri: &Arc<Cri>) {
                     .images
                     .mount_rootfs(&s.image_id, &cri.sandbox_dir(&s.id));
                 match state_of(&s.task_id()) {
-                    Some(t) if t.status != TaskStatus::Stopped => {
+                    Some(t) if t.status.is_live() => {
                         let pid = t.pid;
                         let _ = cri.sandboxes.update(&s.id, |r| {
                             r.pid = pid;
@@ -194,7 +194,7 @@ pub async fn recover(cri: &Arc<Cri>) {
             .mount_rootfs(&c.image_id, &cri.container_dir(&c.id));
         if c.state == ContainerState::Running {
             match state_of(&c.task_id()) {
-                Some(t) if t.status != TaskStatus::Stopped => {
+                Some(t) if t.status.is_live() => {
                     watch_container(cri.clone(), c.id.clone());
                 }
                 _ => check_container(cri, &c.id).await,

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::{pod_files, Cri};
-use crate::backend::{NewTask, TaskStatus};
+use crate::backend::CreateTaskRequest;
 use crate::cni::{PodIdentity, PortMapping};
 use crate::error::{CriError, CriResult};
 use crate::proto::{self, PodSandboxConfig};
@@ -216,9 +216,10 @@ impl Cri {
         crate::spec::write_bundle(&bundle, &spec)?;
         let task = s.task_id();
         self.tasks
-            .create(NewTask {
+            .create(CreateTaskRequest {
                 id: task.clone(),
-                bundle,
+                bundle: bundle.display().to_string(),
+                runtime: None,
                 terminal: false,
                 stdin: false,
                 log: None,
@@ -265,11 +266,8 @@ impl Cri {
         let task = s.task_id();
         match self.tasks.state(&task).await {
             Ok(t) => {
-                if matches!(
-                    t.status,
-                    TaskStatus::Running | TaskStatus::Created | TaskStatus::Paused
-                ) {
-                    let _ = self.tasks.kill(&task, libc::SIGKILL, true).await;
+                if t.status.is_live() {
+                    let _ = self.tasks.signal(&task, libc::SIGKILL, true).await;
                     let _ = tokio::time::timeout(
                         std::time::Duration::from_secs(10),
                         self.tasks.wait(&task, None),

@@ -148,9 +148,11 @@ impl Cri {
             return Ok(());
         };
         if c.state == ContainerState::Running {
-            let oci = serde_json::Value::Object(crate::spec::resources::oci(&res));
+            let req = crate::backend::UpdateRequest {
+                resources: serde_json::Value::Object(crate::spec::resources::oci(&res)),
+            };
             self.tasks
-                .update(&c.task_id(), oci)
+                .update(&c.task_id(), req)
                 .await
                 .map_err(|e| CriError::backend("updating the container's resources", e))?;
         } else if c.state == ContainerState::Exited {

@@ -294,8 +294,14 @@ async fn run(
         Some(cmd) => {
             let exec_id = format!("exec-{}", &crate::store::new_id()[..16]);
             let process = cri.exec_process(&c.id, cmd, wants.tty)?;
+            let req = crate::backend::ExecRequest {
+                exec_id: exec_id.clone(),
+                process,
+                terminal: wants.tty,
+                stdin: wants.stdin,
+            };
             cri.tasks
-                .exec(&task, &exec_id, process, wants.tty, wants.stdin)
+                .exec(&task, req)
                 .await
                 .map_err(|e| CriError::backend("creating the exec process", e))?;
             Some(exec_id)
@@ -303,7 +309,7 @@ async fn run(
         None => None,
     };
     let io = attach::connect(
-        &state.attach_socket,
+        std::path::Path::new(&state.attach_socket),
         exec_id.as_deref(),
         wants.stdin,
         wants.stdout || wants.tty,
@@ -362,7 +368,12 @@ async fn run(
                             let w = v.get("Width").and_then(|x| x.as_u64()).unwrap_or(0) as u32;
                             let h = v.get("Height").and_then(|x| x.as_u64()).unwrap_or(0) as u32;
                             if w > 0 && h > 0 {
-                                let _ = cri.tasks.resize(&task, exec_id.as_deref(), w, h).await;
+                                let req = crate::backend::ResizeRequest {
+                                    width: w,
+                                    height: h,
+                                    exec_id: exec_id.clone(),
+                                };
+                                let _ = cri.tasks.resize(&task, req).await;
                             }
                             buf.drain(..used);
                         }

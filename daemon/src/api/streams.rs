@@ -197,7 +197,14 @@ async fn resize_route(
     }
     daemon
         .engine
-        .resize(c.task_id(), None, w, h)
+        .resize(
+            c.task_id(),
+            &berth_proto::ResizeRequest {
+                width: w,
+                height: h,
+                exec_id: None,
+            },
+        )
         .await
         .map_err(ContainerError::from)?;
     Ok(StatusCode::OK.into_response())

@@ -4,17 +4,17 @@
 //! that happened while nobody listened (`/events` does not replay).
 use std::time::Duration;
 
-use super::engine::client::EngineEvent;
-use super::engine::ExitInfo;
+use super::engine::{ExitInfo, TaskStatus};
 use super::monitor;
 use crate::state::SharedDaemon;
+use berth_proto::{Event, EventKind};
 
 /// Runs for the daemon's life.
 pub fn spawn(daemon: SharedDaemon) {
     tokio::spawn(async move {
         let mut delay = Duration::from_millis(200);
         loop {
-            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<EngineEvent>();
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
             let follower = {
                 let engine = daemon.engine.clone();
                 tokio::spawn(async move {
@@ -47,20 +47,20 @@ pub fn spawn(daemon: SharedDaemon) {
     });
 }
 
-async fn handle(daemon: &SharedDaemon, ev: EngineEvent) {
+async fn handle(daemon: &SharedDaemon, ev: Event) {
     let Some(c) = daemon.containers.by_task_id(&ev.id) else {
         return;
     };
-    match ev.kind.as_str() {
-        "oom" => daemon
+    match ev.kind {
+        EventKind::Oom => daemon
             .events
             .publish("container", "oom", &c.id, c.event_attributes()),
-        "exit" if ev.exec_id.is_none() => {
+        EventKind::Exit if ev.exec_id.is_none() => {
             // The waiter holds the exit's details (time, OOM flag); give it a moment,
             // then record what the event says if it has not.
             tokio::time::sleep(Duration::from_millis(200)).await;
             let exit = match daemon.engine.get(c.task_id()).await {
-                Ok(t) if t.status == "stopped" => ExitInfo {
+                Ok(t) if t.status == TaskStatus::Stopped => ExitInfo {
                     exit_status: t.exit_status.or(ev.exit_status).unwrap_or(255),
                     exited_at: t.exited_at.unwrap_or_default(),
                     oom_killed: false,
@@ -90,7 +90,7 @@ pub async fn sync_exits(daemon: &SharedDaemon) {
             continue;
         }
         let exit = match tasks.iter().find(|t| t.id == c.task_id()) {
-            Some(t) if t.status == "stopped" => ExitInfo {
+            Some(t) if t.status == TaskStatus::Stopped => ExitInfo {
                 exit_status: t.exit_status.unwrap_or(255),
                 exited_at: t.exited_at.clone().unwrap_or_default(),
                 oom_killed: false,

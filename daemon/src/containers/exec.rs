@@ -276,10 +276,12 @@ pub async fn prepare(daemon: &SharedDaemon, exec: &Exec, c: &Container) -> Resul
             .engine
             .exec(
                 c.task_id(),
-                &exec.id,
-                process,
-                exec.tty(),
-                exec.attach_stdin(),
+                &berth_proto::ExecRequest {
+                    exec_id: exec.id.clone(),
+                    process,
+                    terminal: exec.tty(),
+                    stdin: exec.attach_stdin(),
+                },
             )
             .await?;
         Ok(())
@@ -352,11 +354,11 @@ async fn refresh(daemon: &SharedDaemon, e: &Exec) {
     let Ok(state) = daemon.engine.exec_state(c.task_id(), &e.id).await else {
         return;
     };
-    if state["status"] == "stopped" {
-        if let Some(code) = state["exit_status"].as_i64() {
+    if state.status == berth_proto::TaskStatus::Stopped {
+        if let Some(code) = state.exit_status {
             daemon.execs.update(&e.id, |x| {
                 x.running = false;
-                x.exit_code = Some(code);
+                x.exit_code = Some(i64::from(code));
             });
         }
     }
@@ -398,7 +400,14 @@ pub async fn resize(daemon: &SharedDaemon, exec_id: &str, width: u32, height: u3
     let c = daemon.containers.lookup(&e.container_id)?;
     daemon
         .engine
-        .resize(c.task_id(), Some(exec_id), width, height)
+        .resize(
+            c.task_id(),
+            &berth_proto::ResizeRequest {
+                width,
+                height,
+                exec_id: Some(exec_id.to_string()),
+            },
+        )
         .await
         .map_err(ContainerError::from)
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use bollard_stubs::models::RestartPolicyNameEnum;
 
-use super::engine::{EngineError, ExitInfo};
+use super::engine::{EngineError, ExitInfo, TaskStatus};
 use super::record::{Container, Status};
 use super::{lifecycle, rootfs};
 use crate::state::SharedDaemon;
@@ -220,10 +220,8 @@ pub async fn reconcile(daemon: &SharedDaemon) {
     for c in daemon.containers.list() {
         let task = tasks.iter().find(|t| t.id == c.task_id());
         match (c.state.status, task) {
-            (Status::Running | Status::Paused, Some(t))
-                if matches!(t.status.as_str(), "running" | "paused" | "created") =>
-            {
-                let paused = t.status == "paused";
+            (Status::Running | Status::Paused, Some(t)) if t.status.is_live() => {
+                let paused = t.status == TaskStatus::Paused;
                 let _ = daemon.containers.update(&c.id, |r| {
                     r.state.status = if paused {
                         Status::Paused
@@ -296,8 +294,8 @@ async fn remove_orphan_tasks(
         .filter(|t| !known.contains(t.id.as_str()) && !berth_cri::is_cri_task(&t.id))
     {
         tracing::warn!(task = %t.id, "removing a task whose container is gone");
-        if matches!(t.status.as_str(), "running" | "paused" | "created") {
-            if t.status == "paused" {
+        if t.status.is_live() {
+            if t.status == TaskStatus::Paused {
                 // A frozen process takes its SIGKILL only once thawed.
                 let _ = daemon.engine.resume(&t.id).await;
             }

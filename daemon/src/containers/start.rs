@@ -1,14 +1,14 @@
 //! Starting a container: the overlay root, the OCI bundle, the task in berth-containerd
 //! (with the json-file log), clients attached before the start, and dockerd's exit codes
 //! for a process that cannot start.
-use super::engine::client::{CreateTask, LogSpec};
 use super::lifecycle::bundle_dir;
 use super::record::{Container, Status};
 use super::{monitor, rootfs, spec, ContainerError, Result};
 use crate::security;
 use crate::state::SharedDaemon;
+use berth_proto::{CreateTaskRequest, LogConfig};
 
-fn log_spec(c: &Container) -> Option<LogSpec> {
+fn log_spec(c: &Container) -> Option<LogConfig> {
     if c.log_driver() == "none" {
         return None;
     }
@@ -18,11 +18,11 @@ fn log_spec(c: &Container) -> Option<LogSpec> {
         .as_ref()
         .and_then(|l| l.config.clone())
         .unwrap_or_default();
-    Some(LogSpec {
+    Some(LogConfig {
         path: c.log_path().display().to_string(),
         max_size: opts.get("max-size").and_then(|s| parse_size(s)),
         max_file: opts.get("max-file").and_then(|s| s.parse().ok()),
-        format: None,
+        format: Default::default(),
     })
 }
 
@@ -182,7 +182,7 @@ pub async fn start_container(daemon: &SharedDaemon, c: &Container) -> Result<()>
     };
     let result = async {
         let bundle = write_bundle(daemon, c, &merged, netns.as_deref())?;
-        let req = CreateTask {
+        let req = CreateTaskRequest {
             id: c.task_id().to_string(),
             bundle: bundle.display().to_string(),
             runtime: c.host_config.runtime.clone().filter(|r| !r.is_empty()),
@@ -190,18 +190,16 @@ pub async fn start_container(daemon: &SharedDaemon, c: &Container) -> Result<()>
             stdin: c.config.open_stdin.unwrap_or(false),
             log: log_spec(c),
         };
-        daemon
+        let task = daemon
             .engine
             .create(&req)
             .await
             .map_err(engine_start_error)?;
         // Clients that attached before the start connect now, before the process runs.
-        if let Ok(task) = daemon.engine.get(c.task_id()).await {
-            daemon
-                .attach_gate
-                .open(&c.id, task.attach_socket.into())
-                .await;
-        }
+        daemon
+            .attach_gate
+            .open(&c.id, task.attach_socket.into())
+            .await;
         match daemon.engine.start(c.task_id()).await {
             Ok(pid) => Ok(pid),
             Err(e) => {

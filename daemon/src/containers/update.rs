@@ -66,9 +66,13 @@ pub async fn update(
     }
     if c.state.status.is_running() {
         let oci = resources::oci_resources(&next);
-        daemon.engine.update(c.task_id(), oci).await.map_err(|e| {
-            ContainerError::Internal(format!("Cannot update container {}: {e}", c.id))
-        })?;
+        daemon
+            .engine
+            .update(c.task_id(), &berth_proto::UpdateRequest { resources: oci })
+            .await
+            .map_err(|e| {
+                ContainerError::Internal(format!("Cannot update container {}: {e}", c.id))
+            })?;
     }
     daemon.containers.update(&c.id, |r| {
         r.host_config = next.clone();

@@ -3,86 +3,29 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use berth_proto::{
+    CreateTaskRequest, CreateTaskResponse, Empty, ErrorBody, Event, ExecRequest, ExecState,
+    ExitInfo, KillRequest, PidResponse, ProcessRef, ResizeRequest, TaskView, UpdateRequest,
+};
 use bytes::Bytes;
 use futures::StreamExt;
 use http_body_util::{BodyExt, BodyStream, Full};
 use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use super::EngineError;
 
 /// How long an ordinary call (not `/wait` or `/events`) may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(150);
 
-/// `GET /tasks/{id}`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct TaskView {
-    pub id: String,
-    #[serde(default)]
-    pub pid: u32,
-    pub status: String,
-    #[serde(default)]
-    pub exit_status: Option<u32>,
-    #[serde(default)]
-    pub exited_at: Option<String>,
-    #[serde(default)]
-    pub attach_socket: String,
-}
-
-/// An exit as the engine reports it.
-#[derive(Debug, Clone, Deserialize)]
-pub struct ExitInfo {
-    pub exit_status: u32,
-    #[serde(default)]
-    pub exited_at: String,
-    #[serde(default)]
-    pub oom_killed: bool,
-}
-
-/// One line of `GET /events`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct EngineEvent {
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub id: String,
-    #[serde(default)]
-    pub exec_id: Option<String>,
-    #[serde(default)]
-    pub exit_status: Option<u32>,
-}
-
-/// `POST /tasks`.
-#[derive(Debug, Clone, Serialize)]
-pub struct CreateTask {
-    pub id: String,
-    pub bundle: String,
-    pub runtime: Option<String>,
-    pub terminal: bool,
-    pub stdin: bool,
-    pub log: Option<LogSpec>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct LogSpec {
-    pub path: String,
-    pub max_size: Option<u64>,
-    pub max_file: Option<u32>,
-    /// "cri" for the kubelet's log format; absent means json-file.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub format: Option<String>,
-}
+/// No request body.
+const NONE: Option<&Empty> = None;
 
 #[derive(Debug, Clone)]
 pub struct EngineClient {
     socket: PathBuf,
-}
-
-#[derive(Deserialize)]
-struct Pid {
-    pid: u32,
 }
 
 impl EngineClient {
@@ -101,11 +44,11 @@ impl EngineClient {
         self.list().await.is_ok()
     }
 
-    async fn send(
+    async fn send<B: Serialize>(
         &self,
         method: Method,
         path: &str,
-        body: Option<Value>,
+        body: Option<&B>,
     ) -> Result<hyper::Response<hyper::body::Incoming>, EngineError> {
         let unavailable = |e: &dyn std::fmt::Display| {
             EngineError::Unavailable(format!("{}: {e}", self.socket.display()))
@@ -123,7 +66,7 @@ impl EngineClient {
         });
         let data = match body {
             Some(v) => Bytes::from(
-                serde_json::to_vec(&v).map_err(|e| EngineError::BadAnswer(e.to_string()))?,
+                serde_json::to_vec(v).map_err(|e| EngineError::BadAnswer(e.to_string()))?,
             ),
             None => Bytes::new(),
         };
@@ -137,11 +80,11 @@ impl EngineClient {
         sender.send_request(req).await.map_err(|e| unavailable(&e))
     }
 
-    async fn call_raw(
+    async fn call_raw<B: Serialize>(
         &self,
         method: Method,
         path: &str,
-        body: Option<Value>,
+        body: Option<&B>,
     ) -> Result<Bytes, EngineError> {
         let resp = self.send(method, path, body).await?;
         let status = resp.status();
@@ -152,10 +95,9 @@ impl EngineClient {
             .map_err(|e| EngineError::Unavailable(e.to_string()))?
             .to_bytes();
         if !status.is_success() {
-            let message = serde_json::from_slice::<Value>(&bytes)
-                .ok()
-                .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string))
-                .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned());
+            let message = serde_json::from_slice::<ErrorBody>(&bytes)
+                .map(|b| b.message)
+                .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
             return Err(EngineError::Status {
                 status: status.as_u16(),
                 message,
@@ -164,11 +106,11 @@ impl EngineClient {
         Ok(bytes)
     }
 
-    async fn call<T: DeserializeOwned>(
+    async fn call<T: DeserializeOwned, B: Serialize>(
         &self,
         method: Method,
         path: &str,
-        body: Option<Value>,
+        body: Option<&B>,
     ) -> Result<T, EngineError> {
         let bytes = tokio::time::timeout(CALL_TIMEOUT, self.call_raw(method, path, body))
             .await
@@ -176,23 +118,31 @@ impl EngineClient {
         parse(&bytes)
     }
 
-    pub async fn create(&self, req: &CreateTask) -> Result<u32, EngineError> {
-        let body = serde_json::to_value(req).map_err(|e| EngineError::BadAnswer(e.to_string()))?;
-        let pid: Pid = self.call(Method::POST, "/tasks", Some(body)).await?;
-        Ok(pid.pid)
+    /// A call whose answer is `{}`.
+    async fn post_unit<B: Serialize>(
+        &self,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<(), EngineError> {
+        let _: Empty = self.call(Method::POST, path, body).await?;
+        Ok(())
+    }
+
+    pub async fn create(&self, req: &CreateTaskRequest) -> Result<CreateTaskResponse, EngineError> {
+        self.call(Method::POST, "/tasks", Some(req)).await
     }
 
     pub async fn list(&self) -> Result<Vec<TaskView>, EngineError> {
-        self.call(Method::GET, "/tasks", None).await
+        self.call(Method::GET, "/tasks", NONE).await
     }
 
     pub async fn get(&self, id: &str) -> Result<TaskView, EngineError> {
-        self.call(Method::GET, &format!("/tasks/{id}"), None).await
+        self.call(Method::GET, &format!("/tasks/{id}"), NONE).await
     }
 
     pub async fn start(&self, id: &str) -> Result<u32, EngineError> {
-        let pid: Pid = self
-            .call(Method::POST, &format!("/tasks/{id}/start"), None)
+        let pid: PidResponse = self
+            .call(Method::POST, &format!("/tasks/{id}/start"), NONE)
             .await?;
         Ok(pid.pid)
     }
@@ -203,138 +153,94 @@ impl EngineClient {
         signal: i32,
         exec_id: Option<&str>,
     ) -> Result<(), EngineError> {
-        let body = json!({ "signal": signal, "all": false, "exec_id": exec_id });
-        let _: Value = self
-            .call(Method::POST, &format!("/tasks/{id}/kill"), Some(body))
-            .await?;
-        Ok(())
+        let req = KillRequest {
+            signal,
+            all: false,
+            exec_id: exec_id.map(str::to_string),
+        };
+        self.post_unit(&format!("/tasks/{id}/kill"), Some(&req))
+            .await
     }
 
     /// `kill` with `all` (every process of the container, as `runc kill --all`).
-    pub async fn kill_with(
-        &self,
-        id: &str,
-        signal: i32,
-        all: bool,
-        exec_id: Option<&str>,
-    ) -> Result<(), EngineError> {
-        let body = json!({ "signal": signal, "all": all, "exec_id": exec_id });
-        let _: Value = self
-            .call(Method::POST, &format!("/tasks/{id}/kill"), Some(body))
-            .await?;
-        Ok(())
-    }
-
-    pub async fn pause(&self, id: &str) -> Result<(), EngineError> {
-        let _: Value = self
-            .call(Method::POST, &format!("/tasks/{id}/pause"), None)
-            .await?;
-        Ok(())
-    }
-
-    /// New resource limits (OCI `linux.resources`) for a live task.
-    pub async fn update(&self, id: &str, resources: Value) -> Result<(), EngineError> {
-        let body = json!({ "resources": resources });
-        let _: Value = self
-            .call(Method::POST, &format!("/tasks/{id}/update"), Some(body))
-            .await?;
-        Ok(())
+    pub async fn kill_with(&self, id: &str, req: &KillRequest) -> Result<(), EngineError> {
+        self.post_unit(&format!("/tasks/{id}/kill"), Some(req))
+            .await
     }
 
     /// Reopens the task's log file at its path (CRI `ReopenContainerLog`).
     pub async fn reopen_log(&self, id: &str) -> Result<(), EngineError> {
-        let _: Value = self
-            .call(Method::POST, &format!("/tasks/{id}/reopen-log"), None)
-            .await?;
-        Ok(())
+        self.post_unit(&format!("/tasks/{id}/reopen-log"), NONE)
+            .await
+    }
+
+    pub async fn pause(&self, id: &str) -> Result<(), EngineError> {
+        self.post_unit(&format!("/tasks/{id}/pause"), NONE).await
+    }
+
+    /// New resource limits (OCI `linux.resources`) for a live task.
+    pub async fn update(&self, id: &str, req: &UpdateRequest) -> Result<(), EngineError> {
+        self.post_unit(&format!("/tasks/{id}/update"), Some(req))
+            .await
     }
 
     pub async fn resume(&self, id: &str) -> Result<(), EngineError> {
-        let _: Value = self
-            .call(Method::POST, &format!("/tasks/{id}/resume"), None)
-            .await?;
-        Ok(())
+        self.post_unit(&format!("/tasks/{id}/resume"), NONE).await
     }
 
-    pub async fn resize(
-        &self,
-        id: &str,
-        exec_id: Option<&str>,
-        width: u32,
-        height: u32,
-    ) -> Result<(), EngineError> {
-        let body = json!({ "width": width, "height": height, "exec_id": exec_id });
-        let _: Value = self
-            .call(Method::POST, &format!("/tasks/{id}/resize"), Some(body))
-            .await?;
-        Ok(())
+    pub async fn resize(&self, id: &str, req: &ResizeRequest) -> Result<(), EngineError> {
+        self.post_unit(&format!("/tasks/{id}/resize"), Some(req))
+            .await
     }
 
     pub async fn close_stdin(&self, id: &str, exec_id: Option<&str>) -> Result<(), EngineError> {
-        let body = json!({ "exec_id": exec_id });
-        let _: Value = self
-            .call(
-                Method::POST,
-                &format!("/tasks/{id}/close-stdin"),
-                Some(body),
-            )
-            .await?;
-        Ok(())
+        let req = ProcessRef {
+            exec_id: exec_id.map(str::to_string),
+        };
+        self.post_unit(&format!("/tasks/{id}/close-stdin"), Some(&req))
+            .await
     }
 
-    pub async fn exec(
-        &self,
-        id: &str,
-        exec_id: &str,
-        process: Value,
-        terminal: bool,
-        stdin: bool,
-    ) -> Result<(), EngineError> {
-        let body =
-            json!({ "exec_id": exec_id, "process": process, "terminal": terminal, "stdin": stdin });
-        let _: Value = self
-            .call(Method::POST, &format!("/tasks/{id}/exec"), Some(body))
-            .await?;
-        Ok(())
+    pub async fn exec(&self, id: &str, req: &ExecRequest) -> Result<(), EngineError> {
+        self.post_unit(&format!("/tasks/{id}/exec"), Some(req))
+            .await
     }
 
     pub async fn exec_start(&self, id: &str, exec_id: &str) -> Result<u32, EngineError> {
-        let pid: Pid = self
+        let pid: PidResponse = self
             .call(
                 Method::POST,
                 &format!("/tasks/{id}/exec/{exec_id}/start"),
-                None,
+                NONE,
             )
             .await?;
         Ok(pid.pid)
     }
 
-    /// `GET /tasks/{id}/exec/{exec_id}`: `{"exec_id","pid","status","exit_status","exited_at"}`.
-    pub async fn exec_state(&self, id: &str, exec_id: &str) -> Result<Value, EngineError> {
-        self.call(Method::GET, &format!("/tasks/{id}/exec/{exec_id}"), None)
+    pub async fn exec_state(&self, id: &str, exec_id: &str) -> Result<ExecState, EngineError> {
+        self.call(Method::GET, &format!("/tasks/{id}/exec/{exec_id}"), NONE)
             .await
     }
 
     /// Blocks until the task (or one of its execs) exits.
     pub async fn wait(&self, id: &str, exec_id: Option<&str>) -> Result<ExitInfo, EngineError> {
-        let body = json!({ "exec_id": exec_id });
+        let req = ProcessRef {
+            exec_id: exec_id.map(str::to_string),
+        };
         let bytes = self
-            .call_raw(Method::POST, &format!("/tasks/{id}/wait"), Some(body))
+            .call_raw(Method::POST, &format!("/tasks/{id}/wait"), Some(&req))
             .await?;
         parse(&bytes)
     }
 
     pub async fn delete(&self, id: &str) -> Result<ExitInfo, EngineError> {
-        self.call(Method::DELETE, &format!("/tasks/{id}"), None)
+        self.call(Method::DELETE, &format!("/tasks/{id}"), NONE)
             .await
     }
 
     /// Follows `GET /events`, calling `on_event` for each; returns when the stream ends.
-    pub async fn follow_events(
-        &self,
-        mut on_event: impl FnMut(EngineEvent),
-    ) -> Result<(), EngineError> {
-        let resp = self.send(Method::GET, "/events", None).await?;
+    pub async fn follow_events(&self, mut on_event: impl FnMut(Event)) -> Result<(), EngineError> {
+        let resp = self.send(Method::GET, "/events", NONE).await?;
         if !resp.status().is_success() {
             return Err(EngineError::Status {
                 status: resp.status().as_u16(),
@@ -351,7 +257,7 @@ impl EngineClient {
             buf.extend_from_slice(&data);
             while let Some(pos) = buf.iter().position(|b| *b == b'\n') {
                 let line: Vec<u8> = buf.drain(..=pos).collect();
-                match serde_json::from_slice::<EngineEvent>(&line) {
+                match serde_json::from_slice::<Event>(&line) {
                     Ok(ev) => on_event(ev),
                     Err(e) if line.iter().all(u8::is_ascii_whitespace) => {
                         let _ = e;
@@ -366,7 +272,7 @@ impl EngineClient {
 
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, EngineError> {
     let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
-        b"null"
+        b"{}"
     } else {
         bytes
     };

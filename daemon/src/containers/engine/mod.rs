@@ -3,7 +3,8 @@
 pub mod client;
 pub mod launcher;
 
-pub use client::{EngineClient, ExitInfo, TaskView};
+pub use berth_proto::{ExitInfo, TaskStatus, TaskView};
+pub use client::EngineClient;
 
 /// Errors talking to berth-containerd.
 #[derive(Debug, thiserror::Error)]
