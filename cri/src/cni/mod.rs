@@ -104,6 +104,9 @@ impl Cni {
         };
         let mut prev: Option<Value> = None;
         for (i, p) in net.plugins.iter().enumerate() {
+            if idle(p, ports) {
+                continue;
+            }
             let conf = plugin_config(&net, p, prev.as_ref(), ports);
             match plugin::run(&inv, &conf).await {
                 Ok(result) => prev = Some(result),
@@ -159,7 +162,7 @@ impl Cni {
             ..inv.clone()
         };
         let mut first_error = None;
-        for p in plugins.iter().rev() {
+        for p in plugins.iter().rev().filter(|p| !idle(p, ports)) {
             let conf = plugin_config(net, p, prev, ports);
             if let Err(e) = plugin::run(&inv, &conf).await {
                 tracing::warn!(error = %e, "CNI DEL");
@@ -171,6 +174,12 @@ impl Cni {
             None => Ok(()),
         }
     }
+}
+
+/// Whether running the plugin would do nothing: portmap without host ports (it then only
+/// passes the previous result on, at ADD and at DEL).
+fn idle(plugin: &Value, ports: &[PortMapping]) -> bool {
+    ports.is_empty() && plugin.get("type").and_then(Value::as_str) == Some("portmap")
 }
 
 /// One plugin's stdin: its own object, with the list's name and version, the previous
@@ -254,6 +263,20 @@ mod tests {
         let (ip, more) = pod_ips(&result);
         assert_eq!(ip, "10.88.0.5");
         assert_eq!(more, vec!["fd00::5".to_string()]);
+    }
+
+    #[test]
+    fn portmap_without_ports_is_idle() {
+        let portmap = json!({"type": "portmap", "capabilities": {"portMappings": true}});
+        assert!(idle(&portmap, &[]));
+        let port = PortMapping {
+            host_port: 1,
+            container_port: 2,
+            protocol: "tcp".into(),
+            host_ip: String::new(),
+        };
+        assert!(!idle(&portmap, &[port]));
+        assert!(!idle(&json!({"type": "bridge"}), &[]));
     }
 
     #[test]

@@ -135,12 +135,14 @@ impl Cri {
     }
 
     /// Network, files, pause process; records each step so a failure can be undone.
+    /// Once the network namespace exists, CNI attaches it while the pause process is made
+    /// and started in it (nothing of the pod runs before RunPodSandbox answers, so the
+    /// order does not show; containerd does them one after the other).
     async fn set_up_sandbox(self: &Arc<Self>, s: Sandbox) -> CriResult<()> {
         let id = s.id.clone();
         let state_dir = self.sandbox_state_dir(&id);
         std::fs::create_dir_all(&state_dir)
             .map_err(|e| CriError::io(format!("creating {}", state_dir.display()), e))?;
-        // 1. The network namespace, attached through CNI.
         if !s.host_network() {
             let ns = netd::netns::create(&self.opts.state.join("netns"), &id).map_err(|e| {
                 CriError::Failed(format!("creating the pod's network namespace: {e}"))
@@ -150,30 +152,53 @@ impl Cri {
                 r.netns = Some(netns.clone());
                 Ok(())
             })?;
-            self.loopback(&s, &netns).await;
-            let attached = self
-                .cni
-                .setup(&Self::pod_identity(&s), &netns, &Self::port_mappings(&s))
-                .await
-                .map_err(|e| {
-                    CriError::Failed(format!("failed to setup network for sandbox {id:?}: {e}"))
-                })?;
-            let result = attached.result.clone();
-            self.sandboxes.update(&id, |r| {
-                r.network_attached = true;
-                r.ip = attached.ip.clone();
-                r.additional_ips = attached.additional_ips.clone();
-                Ok(())
-            })?;
-            let _ =
-                crate::store::write_json(&self.sandbox_dir(&id).join("cni-result.json"), &result);
         }
         let s = self.sandboxes.lookup(&id)?;
-        // 2. The pod's files.
-        let files = pod_files::paths(&self.sandbox_dir(&id), &state_dir, s.host_ipc());
+        let (network, pause) = tokio::join!(self.attach_network(&s), self.start_pause(&s));
+        network?;
+        let pid = pause?;
+        self.sandboxes.update(&id, |r| r.ready(pid))?;
+        super::monitor::watch_sandbox(self.clone(), id);
+        Ok(())
+    }
+
+    /// Loopback, then the node's network list, on the pod's namespace (if it has one).
+    async fn attach_network(&self, s: &Sandbox) -> CriResult<()> {
+        let Some(netns) = s.netns.clone() else {
+            return Ok(());
+        };
+        let id = &s.id;
+        let (pod, ports) = (Self::pod_identity(s), Self::port_mappings(s));
+        let (_, attached) = tokio::join!(
+            self.loopback(s, &netns),
+            self.cni.setup(&pod, &netns, &ports)
+        );
+        let attached = attached.map_err(|e| {
+            CriError::Failed(format!("failed to setup network for sandbox {id:?}: {e}"))
+        })?;
+        self.sandboxes.update(id, |r| {
+            r.network_attached = true;
+            r.ip = attached.ip.clone();
+            r.additional_ips = attached.additional_ips.clone();
+            Ok(())
+        })?;
+        let _ = crate::store::write_json(
+            &self.sandbox_dir(id).join("cni-result.json"),
+            &attached.result,
+        );
+        Ok(())
+    }
+
+    /// The pod's files, the pause root and spec, then its task; answers the pause pid.
+    async fn start_pause(&self, s: &Sandbox) -> CriResult<u32> {
+        let id = &s.id;
+        let files = pod_files::paths(
+            &self.sandbox_dir(id),
+            &self.sandbox_state_dir(id),
+            s.host_ipc(),
+        );
         pod_files::create(&files, &s.config, s.host_network(), s.host_ipc())?;
-        // 3. The pause process.
-        let dir = self.sandbox_dir(&id);
+        let dir = self.sandbox_dir(id);
         let rootfs = self
             .images
             .mount_rootfs(&s.image_id, &dir)
@@ -202,7 +227,7 @@ impl Cri {
         let spec = crate::spec::sandbox::build(
             self.security.as_ref(),
             &crate::spec::sandbox::SandboxInputs {
-                id: &id,
+                id,
                 config: &s.config,
                 image: &image,
                 rootfs: &rootfs,
@@ -226,14 +251,10 @@ impl Cri {
             })
             .await
             .map_err(|e| CriError::backend("creating the sandbox's pause process", e))?;
-        let pid = self
-            .tasks
+        self.tasks
             .start(&task)
             .await
-            .map_err(|e| CriError::backend("starting the sandbox's pause process", e))?;
-        self.sandboxes.update(&id, |r| r.ready(pid))?;
-        super::monitor::watch_sandbox(self.clone(), id);
-        Ok(())
+            .map_err(|e| CriError::backend("starting the sandbox's pause process", e))
     }
 
     /// Brings up the namespace's loopback with the CNI `loopback` plugin (as containerd's
