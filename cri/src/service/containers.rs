@@ -201,6 +201,7 @@ impl Cri {
                 })
                 .await
                 .map_err(|e| CriError::backend("failed to create containerd task", e))?;
+            tracing::debug!(container = %c.id, "task created");
             self.tasks
                 .start(&task)
                 .await

@@ -96,7 +96,7 @@ pub fn spawn(
                     .serve_connection(TokioIo::new(stream), svc)
                     .await
                 {
-                    tracing::debug!(error = %e, "CRI connection");
+                    tracing::trace!(error = %e, "CRI connection");
                 }
             });
         }

@@ -154,7 +154,19 @@ impl Cri {
             })?;
         }
         let s = self.sandboxes.lookup(&id)?;
-        let (network, pause) = tokio::join!(self.attach_network(&s), self.start_pause(&s));
+        let t0 = std::time::Instant::now();
+        let (network, pause) = tokio::join!(
+            async {
+                let r = self.attach_network(&s).await;
+                tracing::debug!(sandbox = %id, ms = t0.elapsed().as_millis() as u64, "pod network attached");
+                r
+            },
+            async {
+                let r = self.start_pause(&s).await;
+                tracing::debug!(sandbox = %id, ms = t0.elapsed().as_millis() as u64, "pause process started");
+                r
+            }
+        );
         network?;
         let pid = pause?;
         self.sandboxes.update(&id, |r| r.ready(pid))?;
@@ -239,6 +251,7 @@ impl Cri {
         )?;
         let bundle = dir.join("bundle");
         crate::spec::write_bundle(&bundle, &spec)?;
+        tracing::debug!(sandbox = %id, "pause bundle written");
         let task = s.task_id();
         self.tasks
             .create(CreateTaskRequest {
