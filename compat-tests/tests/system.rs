@@ -459,8 +459,13 @@ fn a_tcp_port_in_use_is_refused_before_anything_starts() {
         &format!("unix://{}", sock.display()),
         "-H",
         &format!("tcp://127.0.0.1:{port}"),
+        "--tls=false",
     ]);
     assert!(err.contains(&format!("127.0.0.1:{port}")), "{err}");
+    assert!(
+        err.to_lowercase().contains("address already in use"),
+        "{err}"
+    );
     assert!(
         !sock.exists(),
         "the unix socket was created by a refused start"

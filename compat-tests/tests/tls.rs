@@ -1,17 +1,12 @@
 //! TCP listeners: TLS with client certificates (`--tlsverify`), and the plain-TCP policy
-//! (refused on non-loopback addresses unless `--tls=false`).
+//! (refused on every address, loopback included, unless `--tls=false` is given).
 mod common;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
+use common::network::{free_port, wait_for_port};
 use compat_tests::http;
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind port 0");
-    l.local_addr().expect("local addr").port()
-}
 
 /// CA, server (127.0.0.1, localhost) and client certificates in `dir`, as the CLI expects
 /// them in DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem); the server's as server-*.pem.
@@ -177,17 +172,6 @@ fn tcp_with_tlsverify_requires_client_certificates() {
     }
 }
 
-fn wait_for_port(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("nothing listens on 127.0.0.1:{port}");
-}
-
 #[test]
 fn plain_tcp_on_all_interfaces_needs_tls_false() {
     let port = free_port();
@@ -203,10 +187,25 @@ fn plain_tcp_on_all_interfaces_needs_tls_false() {
     assert!(warnings.contains("without encryption"), "{warnings}");
 }
 
+/// A web page in the user's browser reaches loopback too: plain TCP there is refused
+/// unless asked for explicitly (DESIGN.md, Security), and works once it is.
 #[test]
-fn loopback_plain_tcp_is_allowed() {
+fn plain_tcp_on_loopback_needs_tls_false_too() {
+    for host in ["127.0.0.1", "localhost"] {
+        let port = free_port();
+        let tcp = format!("tcp://{host}:{port}");
+        let err = common::berthd_refuses(&["-H", &tcp]);
+        assert!(
+            err.contains("refusing to listen") && err.contains("--tls=false"),
+            "{err}"
+        );
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+            "a refused start left {tcp} listening"
+        );
+    }
     let port = free_port();
-    let d = common::Daemon::start_with(&["-H", &format!("tcp://127.0.0.1:{port}")]);
+    let d = common::Daemon::start_with(&["-H", &format!("tcp://127.0.0.1:{port}"), "--tls=false"]);
     wait_for_port(port);
     let r = http::get(&format!("127.0.0.1:{port}"), "/v1.41/version", None, None)
         .expect("GET /version");

@@ -51,14 +51,24 @@ fn empty() -> Json<Empty> {
     Json(Empty {})
 }
 
+/// Runs a state-changing operation in a task of its own: if berthd goes away mid-call
+/// (its request is cancelled, or it is killed), the operation still finishes — a shim
+/// is not left half-started, an id not left reserved — as containerd's do.
+async fn to_the_end<T: Send + 'static>(
+    op: impl std::future::Future<Output = Result<T>> + Send + 'static,
+) -> Result<T> {
+    tokio::spawn(op)
+        .await
+        .map_err(|e| Error::Shim(format!("the operation failed: {e}")))?
+}
+
 async fn create(
     State(e): S,
     b: Bytes,
 ) -> Result<(axum::http::StatusCode, Json<CreateTaskResponse>)> {
-    Ok((
-        axum::http::StatusCode::CREATED,
-        Json(e.create(body(&b)?).await?),
-    ))
+    let req = body(&b)?;
+    let created = to_the_end(async move { e.create(req).await }).await?;
+    Ok((axum::http::StatusCode::CREATED, Json(created)))
 }
 
 async fn list(State(e): S) -> Json<Vec<TaskView>> {
@@ -70,9 +80,8 @@ async fn get_task(State(e): S, Path(id): Path<String>) -> Result<Json<TaskView>>
 }
 
 async fn start(State(e): S, Path(id): Path<String>) -> Result<Json<PidResponse>> {
-    Ok(Json(PidResponse {
-        pid: e.start(&id).await?,
-    }))
+    let pid = to_the_end(async move { e.start(&id).await }).await?;
+    Ok(Json(PidResponse { pid }))
 }
 
 async fn kill(State(e): S, Path(id): Path<String>, b: Bytes) -> Result<Json<Empty>> {
@@ -80,17 +89,18 @@ async fn kill(State(e): S, Path(id): Path<String>, b: Bytes) -> Result<Json<Empt
     if req.signal <= 0 || req.signal > 64 {
         return Err(Error::BadRequest(format!("invalid signal {}", req.signal)));
     }
-    e.kill(&id, req).await?;
+    to_the_end(async move { e.kill(&id, req).await }).await?;
     Ok(empty())
 }
 
 async fn pause(State(e): S, Path(id): Path<String>) -> Result<Json<Empty>> {
-    e.pause(&id).await?;
+    to_the_end(async move { e.pause(&id).await }).await?;
     Ok(empty())
 }
 
 async fn update(State(e): S, Path(id): Path<String>, b: Bytes) -> Result<Json<Empty>> {
-    e.update(&id, body(&b)?).await?;
+    let req = body(&b)?;
+    to_the_end(async move { e.update(&id, req).await }).await?;
     Ok(empty())
 }
 
@@ -100,7 +110,7 @@ async fn reopen_log(State(e): S, Path(id): Path<String>) -> Result<Json<Empty>> 
 }
 
 async fn resume(State(e): S, Path(id): Path<String>) -> Result<Json<Empty>> {
-    e.resume(&id).await?;
+    to_the_end(async move { e.resume(&id).await }).await?;
     Ok(empty())
 }
 
@@ -111,12 +121,13 @@ async fn resize(State(e): S, Path(id): Path<String>, b: Bytes) -> Result<Json<Em
 
 async fn close_stdin(State(e): S, Path(id): Path<String>, b: Bytes) -> Result<Json<Empty>> {
     let req: ProcessRef = body(&b)?;
-    e.close_stdin(&id, req.exec_id).await?;
+    to_the_end(async move { e.close_stdin(&id, req.exec_id).await }).await?;
     Ok(empty())
 }
 
 async fn exec(State(e): S, Path(id): Path<String>, b: Bytes) -> Result<Json<Empty>> {
-    e.exec(&id, body(&b)?).await?;
+    let req = body(&b)?;
+    to_the_end(async move { e.exec(&id, req).await }).await?;
     Ok(empty())
 }
 
@@ -124,9 +135,8 @@ async fn exec_start(
     State(e): S,
     Path((id, exec_id)): Path<(String, String)>,
 ) -> Result<Json<PidResponse>> {
-    Ok(Json(PidResponse {
-        pid: e.exec_start(&id, &exec_id).await?,
-    }))
+    let pid = to_the_end(async move { e.exec_start(&id, &exec_id).await }).await?;
+    Ok(Json(PidResponse { pid }))
 }
 
 async fn exec_state(
@@ -142,25 +152,30 @@ async fn wait(State(e): S, Path(id): Path<String>, b: Bytes) -> Result<Json<Exit
 }
 
 async fn delete(State(e): S, Path(id): Path<String>) -> Result<Json<ExitInfo>> {
-    Ok(Json(e.delete(&id).await?))
+    Ok(Json(to_the_end(async move { e.delete(&id).await }).await?))
 }
 
-/// Newline-delimited JSON, one event a line, until the client goes away.
+/// Newline-delimited JSON, one event a line, until the client goes away (or falls so
+/// far behind that it lost events: then the stream ends).
 async fn events(State(e): S) -> Response {
     let rx = e.events.subscribe();
     let stream = futures::stream::unfold(rx, |mut rx| async move {
-        loop {
-            match rx.recv().await {
-                Ok(ev) => {
-                    let mut line = serde_json::to_vec(&ev).unwrap_or_default();
-                    line.push(b'\n');
-                    return Some((Ok::<_, Infallible>(Bytes::from(line)), rx));
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                    tracing::warn!(missed = n, "an events subscriber fell behind");
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+        match rx.recv().await {
+            Ok(ev) => {
+                let mut line = serde_json::to_vec(&ev).unwrap_or_default();
+                line.push(b'\n');
+                Some((Ok::<_, Infallible>(Bytes::from(line)), rx))
             }
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                // A subscriber that missed events must not believe it saw them all:
+                // end its stream, so it reconnects and lists the tasks again.
+                tracing::warn!(
+                    missed = n,
+                    "an events subscriber fell behind: closing its stream"
+                );
+                None
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => None,
         }
     });
     (

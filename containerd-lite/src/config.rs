@@ -31,6 +31,10 @@ pub struct Cli {
     /// Debug logging.
     #[arg(long)]
     pub debug: bool,
+    /// A file descriptor (a pipe from whoever started us) on which "ready" is written,
+    /// and which is then closed, once the socket accepts connections.
+    #[arg(long, value_name = "FD")]
+    pub ready_fd: Option<i32>,
 }
 
 #[derive(Debug, Clone)]

@@ -30,20 +30,6 @@ fn valid_id(id: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
 
-/// The shim's first `GET /state`, retried briefly while its socket refuses connections.
-async fn first_state(shim: &dyn ShimClient) -> Result<ShimState> {
-    let mut tries = 0;
-    loop {
-        match shim.state().await {
-            Err(Error::ShimUnavailable(_)) if tries < 20 => {
-                tries += 1;
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            }
-            r => return r,
-        }
-    }
-}
-
 impl Engine {
     pub fn new(config: Config, launcher: Arc<dyn ShimLauncher>) -> Arc<Engine> {
         let state = StateDir::new(&config.state);
@@ -151,7 +137,8 @@ impl Engine {
             }
         };
         let shim = self.launcher.connect(socket);
-        let pid = match first_state(shim.as_ref()).await {
+        // The launcher returns once the shim's sockets are bound: it answers at once.
+        let pid = match shim.state().await {
             Ok(s) => s.pid,
             Err(e) => {
                 // The shim started but does not answer: make it go away. If it cannot be
@@ -311,6 +298,16 @@ impl Engine {
             },
             None => None,
         };
+        if from_shim.is_none() {
+            // Nobody reaped it: what is left of the container is the runtime's to kill.
+            let (runtime, root) = self.tasks.with(id, |t| {
+                let runtime = t.record.runtime_path.clone();
+                Ok((runtime, self.runtime_root(&t.record.runtime)))
+            })?;
+            if !runtime.is_empty() {
+                let _ = self.launcher.delete_without_shim(id, &runtime, &root).await;
+            }
+        }
         let exit = self.tasks.with(id, |t| {
             let exit = t
                 .exit

@@ -104,7 +104,9 @@ async fn recovery_without_shim_or_exit_file_is_255_and_deletable() {
     std::fs::create_dir_all(tmp.path().join("tasks/empty")).unwrap();
     std::fs::create_dir_all(tmp.path().join("tasks/junk")).unwrap();
     std::fs::write(tmp.path().join("tasks/junk/something"), b"x").unwrap();
-    let e = engine(tmp.path(), FakeLauncher::default());
+    let launcher = FakeLauncher::default();
+    let calls = launcher.shim.clone();
+    let e = engine(tmp.path(), launcher);
     let found = recover(&e).await;
     assert_eq!(
         found,
@@ -123,6 +125,16 @@ async fn recovery_without_shim_or_exit_file_is_255_and_deletable() {
     assert_eq!(e.wait("done", None).await.unwrap().exit_status, 5);
     assert_eq!(e.start("lost").await.unwrap_err().status(), 409);
     assert_eq!(e.delete("lost").await.unwrap().exit_status, 255);
+    // Its shim is gone: the runtime deletes what is left of the container.
+    assert!(
+        calls
+            .calls
+            .lock()
+            .unwrap()
+            .contains(&"runtime-delete lost".to_string()),
+        "{:?}",
+        calls.calls.lock().unwrap()
+    );
     assert!(!e.state.task_dir("lost").exists());
 }
 
@@ -165,11 +177,24 @@ async fn start_event_comes_before_an_immediate_exit() {
         live: true,
         ..Default::default()
     };
-    *launcher.shim.exit_on_start.lock().unwrap() = Some(0);
+    let shim = launcher.shim.clone();
+    let (release, gate) = tokio::sync::oneshot::channel();
+    *shim.start_gate.lock().unwrap() = Some(gate);
     let e = engine(tmp.path(), launcher);
     let mut ev = e.events.subscribe();
     e.create(req("q")).await.unwrap();
-    e.start("q").await.unwrap();
+    let starting = {
+        let e = e.clone();
+        tokio::spawn(async move { e.start("q").await })
+    };
+    // The process exits while its start is being answered, and the exit is recorded…
+    shim.started.notified().await;
+    shim.exit_with(0);
+    assert_eq!(e.wait("q", None).await.unwrap().exit_status, 0);
+    // …but published only after the start.
+    assert!(ev.try_recv().is_err(), "nothing published before the start");
+    release.send(()).unwrap();
+    assert_eq!(starting.await.unwrap().unwrap(), 42);
     assert_eq!(ev.recv().await.unwrap().kind, EventKind::Start);
     let exit = ev.recv().await.unwrap();
     assert_eq!((exit.kind, exit.exit_status), (EventKind::Exit, Some(0)));

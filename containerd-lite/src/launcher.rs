@@ -1,6 +1,6 @@
 //! Starting shims (`berth-shim start …`) and connecting to them: the `ShimLauncher` trait.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,6 +27,10 @@ pub trait ShimLauncher: Send + Sync {
     fn launch(&self, spec: LaunchSpec) -> BoxFut<'_, PathBuf>;
     /// A client for a shim's control socket.
     fn connect(&self, socket: PathBuf) -> Arc<dyn ShimClient>;
+    /// The shim of task `id` is gone (it died, or never answered): the runtime's
+    /// `delete --force` kills what is left of the container (its processes were
+    /// reparented to init) and removes its cgroup and runtime state.
+    fn delete_without_shim(&self, id: &str, runtime: &str, runtime_root: &Path) -> BoxFut<'_, ()>;
 }
 
 /// Runs the shim binary as a process.
@@ -123,6 +127,31 @@ impl ProcessLauncher {
 impl ShimLauncher for ProcessLauncher {
     fn launch(&self, spec: LaunchSpec) -> BoxFut<'_, PathBuf> {
         Box::pin(self.run(spec))
+    }
+    fn delete_without_shim(&self, id: &str, runtime: &str, runtime_root: &Path) -> BoxFut<'_, ()> {
+        let mut cmd = tokio::process::Command::new(runtime);
+        cmd.arg("--root")
+            .arg(runtime_root)
+            .args(["delete", "--force", id])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let id = id.to_string();
+        Box::pin(async move {
+            match tokio::time::timeout(self.timeout, cmd.output()).await {
+                Ok(Ok(out)) if out.status.success() => {
+                    tracing::info!(%id, "the runtime deleted what was left of a task without a shim")
+                }
+                Ok(Ok(out)) => tracing::debug!(
+                    %id,
+                    stderr = %String::from_utf8_lossy(&out.stderr).trim(),
+                    "runtime delete --force of a task without a shim"
+                ),
+                Ok(Err(e)) => tracing::warn!(%id, error = %e, "running the runtime's delete"),
+                Err(_) => tracing::warn!(%id, "the runtime's delete did not end in time"),
+            }
+            Ok(())
+        })
     }
     fn connect(&self, socket: PathBuf) -> Arc<dyn ShimClient> {
         Arc::new(HttpShimClient::new(socket))

@@ -30,6 +30,9 @@ async fn main() -> anyhow::Result<()> {
     let listener = berth_containerd::server::bind(&address)
         .with_context(|| format!("binding {}", address.display()))?;
     tracing::info!(address = %address.display(), "serving");
+    if let Some(fd) = cli.ready_fd {
+        berth_containerd::server::notify_ready(fd);
+    }
     berth_containerd::server::serve(engine, listener, &address).await?;
     Ok(())
 }

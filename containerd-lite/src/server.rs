@@ -23,6 +23,24 @@ pub fn bind(path: &Path) -> Result<UnixListener> {
     Ok(listener)
 }
 
+/// Tells whoever started us that the socket accepts connections: "ready\n" on the
+/// pipe `fd` they passed (`--ready-fd`), which is then closed. The parent waits for it
+/// instead of polling the socket.
+pub fn notify_ready(fd: i32) {
+    use std::io::Write;
+    use std::os::fd::FromRawFd;
+    if fd <= 2 {
+        tracing::warn!(fd, "--ready-fd must not be stdin, stdout or stderr");
+        return;
+    }
+    // SAFETY: the fd was opened by our parent for this one message and is used by
+    // nothing else in this process; the File owns (and closes) it.
+    let mut pipe = unsafe { std::fs::File::from_raw_fd(fd) };
+    if let Err(e) = pipe.write_all(b"ready\n") {
+        tracing::warn!(fd, error = %e, "cannot say ready");
+    }
+}
+
 /// Serve until a termination signal. Tasks keep running: their shims are independent.
 pub async fn serve(engine: Arc<Engine>, listener: UnixListener, socket: &Path) -> Result<()> {
     use tokio::signal::unix::{signal, SignalKind};

@@ -16,8 +16,10 @@ pub struct FakeShim {
     pub status: Mutex<Option<Status>>,
     pub exit: watch::Sender<Option<ExitInfo>>,
     pub calls: Mutex<Vec<String>>,
-    /// The process exits while `start` is still being answered.
-    pub exit_on_start: Mutex<Option<u32>>,
+    /// When set, `start` is answered only once this resolves (the test makes the
+    /// process exit meanwhile); `started` is notified when the call arrives.
+    pub start_gate: Mutex<Option<tokio::sync::oneshot::Receiver<()>>>,
+    pub started: tokio::sync::Notify,
 }
 
 impl FakeShim {
@@ -64,11 +66,15 @@ impl ShimClient for FakeShim {
     fn start(&self) -> BoxFut<'_, u32> {
         self.set(Status::Running);
         self.log("start");
-        let code = *self.exit_on_start.lock().unwrap_or_else(|p| p.into_inner());
+        let gate = self
+            .start_gate
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        self.started.notify_one();
         Box::pin(async move {
-            if let Some(code) = code {
-                self.exit_with(code);
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            if let Some(gate) = gate {
+                let _ = gate.await;
             }
             Ok(42)
         })
@@ -144,6 +150,15 @@ impl ShimLauncher for FakeLauncher {
             self.shim.set(Status::Created);
             Ok(spec.state_dir.join("shim.sock"))
         })
+    }
+    fn delete_without_shim(
+        &self,
+        id: &str,
+        _runtime: &str,
+        _root: &std::path::Path,
+    ) -> BoxFut<'_, ()> {
+        self.shim.log(&format!("runtime-delete {id}"));
+        Box::pin(async { Ok(()) })
     }
     fn connect(&self, _socket: PathBuf) -> Arc<dyn ShimClient> {
         if self.live {

@@ -44,6 +44,7 @@ impl Engine {
                 _ => return ExitInfo::now(255),
             }
             tries += 1;
+            // Retry back-off: the shim still answers, the wait connection broke.
             tokio::time::sleep(Duration::from_millis(200 * u64::from(tries))).await;
         }
     }

@@ -282,7 +282,7 @@ async fn restart_keeps_task_attachable_and_logging() {
 }
 
 async fn attachable_and_logging(shim: &Path, rt: &Runtime) {
-    use tokio::io::AsyncWriteExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut d = Daemon::start_with(shim.to_path_buf(), rt.flag()).await;
     let script = "i=0; while true; do echo line $i; i=$((i+1)); sleep 0.1; done";
     let bundle = busybox_bundle_for(&rt.bin, &d.dir.path().join("bundle"), script);
@@ -320,6 +320,13 @@ async fn attachable_and_logging(shim: &Path, rt: &Runtime) {
         .expect("connect attach socket");
     let header = json!({ "exec_id": null, "stdin": false, "stdout": true, "stderr": true });
     s.write_all(format!("{header}\n").as_bytes()).await.unwrap();
+    // The shim acknowledges the header with one JSON line before any output.
+    let mut ack = Vec::new();
+    let mut b = [0u8; 1];
+    while s.read_exact(&mut b).await.is_ok() && b[0] != b'\n' {
+        ack.push(b[0]);
+    }
+    assert_eq!(ack, b"{}", "attach acknowledged");
     let first = next_line_number(&mut s).await;
     let mut last = first;
     while last < first + 3 {

@@ -7,11 +7,13 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+pub mod api;
 pub mod cri;
 pub mod file;
 pub mod flags;
 pub mod hosts;
 
+pub use api::ApiServerConfig;
 pub use flags::Flags;
 pub use hosts::HostAddr;
 
@@ -95,6 +97,8 @@ pub struct Config {
     pub cri: cri::CriConfig,
     /// `--registry-config-dir`: `<dir>/<host>/hosts.toml` (mirrors, plain-HTTP registries).
     pub registry_config_dir: PathBuf,
+    /// The API server: CORS, connection bounds.
+    pub api: ApiServerConfig,
 }
 
 /// The runtimes every berthd has, before `--add-runtime`.
@@ -148,6 +152,7 @@ impl Default for Config {
             init_path: None,
             cri: cri::CriFlags::default().resolve(Path::new("/run/berth")),
             registry_config_dir: cri::DEFAULT_REGISTRY_CONFIG_DIR.into(),
+            api: ApiServerConfig::default(),
         }
     }
 }
@@ -331,6 +336,7 @@ fn resolve(flags: &Flags, file: Option<&file::FileConfig>) -> Result<Config, Con
         init_path: flags.init_path.clone().or(f.init_path),
         cri,
         registry_config_dir: flags.cri.registry_config_dir(),
+        api: ApiServerConfig::resolve(flags, f.api_cors_header)?,
     })
 }
 

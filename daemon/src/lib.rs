@@ -28,6 +28,7 @@ pub mod cri;
 pub mod events;
 pub mod gotext;
 pub mod images;
+pub mod in_root;
 pub mod networks;
 pub mod progress;
 pub mod reference;

@@ -4,6 +4,18 @@ use clap::Parser;
 
 use berthd::config::{Config, Flags};
 
+/// jemalloc, configured to give memory back: a background thread purges pages freed for a
+/// second (`dirty_decay_ms`) at once (`muzzy_decay_ms:0`). Measured (release, 1 000 keep-alive
+/// connections opened together, then closed): glibc kept +17 MiB and grew with each round,
+/// mimalloc 2.0 kept +17 MiB, jemalloc with these settings +1 MiB.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// jemalloc's options, read when it starts (the name its prefixed build looks for).
+#[allow(non_upper_case_globals)]
+#[export_name = "_rjem_malloc_conf"]
+pub static malloc_conf: &[u8] = b"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0\0";
+
 fn main() -> std::process::ExitCode {
     let flags = Flags::parse();
     if flags.version {

@@ -21,8 +21,10 @@ pub struct Daemon {
     pub events: crate::events::EventBus,
     /// Container records (`<data-root>/containers`).
     pub containers: crate::containers::ContainerStore,
-    /// The berth-containerd client (`<exec-root>/containerd/containerd.sock`).
-    pub engine: crate::containers::engine::EngineClient,
+    /// The task engine: berth-containerd (`<exec-root>/containerd/containerd.sock`).
+    pub engine: Arc<dyn crate::containers::engine::TaskEngine>,
+    /// What a container's run needs besides its task (root, volumes, network, bundle).
+    pub environment: Arc<dyn crate::containers::environment::RunEnvironment>,
     /// Exec instances, in memory as in dockerd.
     pub execs: crate::containers::exec::ExecStore,
     /// Clients attached before their container's task exists (`docker run`).
@@ -45,6 +47,17 @@ impl Daemon {
     /// Opens (creating where missing) the stores under `config.data_root`
     /// and cleans whatever an interrupted run left behind.
     pub fn open(config: Config) -> Result<SharedDaemon, StoreError> {
+        let engine = Arc::new(crate::containers::engine::EngineClient::for_daemon(&config));
+        let environment = Arc::new(crate::containers::environment::HostEnvironment::default());
+        Daemon::open_with(config, engine, environment)
+    }
+
+    /// The same with another task engine and run environment (tests use fakes).
+    pub fn open_with(
+        config: Config,
+        engine: Arc<dyn crate::containers::engine::TaskEngine>,
+        environment: Arc<dyn crate::containers::environment::RunEnvironment>,
+    ) -> Result<SharedDaemon, StoreError> {
         let root = config.data_root.clone();
         let engine_id = load_engine_id(&root)?;
         let content = ContentStore::open(&root.join("content"))?;
@@ -57,9 +70,6 @@ impl Daemon {
                     std::io::Error::other(e.to_string()),
                 )
             })?;
-        let engine = crate::containers::engine::EngineClient::new(
-            crate::containers::engine::launcher::socket_path(&config),
-        );
         let networks = crate::networks::Networks::open(&config.data_root).map_err(|e| {
             StoreError::io(
                 "opening the network records",
@@ -84,6 +94,7 @@ impl Daemon {
             events: Default::default(),
             containers,
             engine,
+            environment,
             execs: Default::default(),
             attach_gate: Default::default(),
             health: Default::default(),

@@ -28,6 +28,9 @@ pub enum Error {
     },
     #[error("no such link: {0}")]
     NoSuchLink(String),
+    /// `com.docker.network.bridge.name` names a link that is not a bridge (dockerd's text).
+    #[error("existing interface {0} is not a bridge")]
+    NotABridge(String),
     #[error("invalid subnet {0}")]
     InvalidSubnet(String),
     #[error("invalid pool request: {0}")]
@@ -36,6 +39,10 @@ pub enum Error {
     NoPoolAvailable,
     #[error("Pool overlaps with other one on this address space")]
     PoolOverlap(Ipv4Net),
+    /// A subnet with no address for a gateway and a container (a /31 or /32): dockerd's
+    /// text (its allocator never hands out a subnet's network or broadcast address).
+    #[error("failed to allocate gateway ({}): No available addresses on this pool", .0.map(|g| g.to_string()).unwrap_or_default())]
+    NoAddressInPool(Option<Ipv4Addr>),
     #[error("no available IPv4 addresses on this network's address pools: {0}")]
     PoolExhausted(String),
     #[error("Address already in use")]

@@ -86,7 +86,9 @@ async fn two_endpoints_on_one_bridge_talk_and_teardown_leaves_nothing() {
 
     // Removing the namespace frees the other pair; then the bridge goes.
     drop(ns_b);
-    network::delete_bridge(&host, &bridge).await.unwrap();
+    network::delete_bridge(&host, &bridge, &config.owner, &config.network_id)
+        .await
+        .unwrap();
     for _ in 0..50 {
         if endpoints.iter().all(|e| count_links(&e.host_ifname) == 0) {
             break;
@@ -137,8 +139,60 @@ async fn stale_bridges_are_cleaned_and_host_routes_listed() {
     assert_eq!(deleted, vec![stale.clone()]);
     assert_eq!(count_links(&stale), 0);
     assert_eq!(count_links(&kept), 1);
-    network::delete_bridge(&host, &kept).await.unwrap();
+    network::delete_bridge(&host, &kept, &owner, &keep_id)
+        .await
+        .unwrap();
     assert_eq!(count_links(&kept), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn links_netd_did_not_make_are_refused_or_left_alone() {
+    init_tracing();
+    let host = netd::netns::netlink_here().unwrap();
+    let veth = unique("btn", "v");
+    let peer = unique("btn", "p");
+    let users = unique("btn", "u");
+    let _guard = LinkGuard(vec![veth.clone(), users.clone()]);
+    run(
+        "ip",
+        &["link", "add", &veth, "type", "veth", "peer", "name", &peer],
+    );
+    run("ip", &["link", "add", &users, "type", "bridge"]);
+    run("ip", &["link", "set", &users, "alias", "the user's own"]);
+    let owner = format!("/tmp/netd-test-{}-foreign", std::process::id());
+    let config = |name: &str, gw: &str| BridgeConfig {
+        owner: owner.clone(),
+        network_id: format!("id-{name}"),
+        name: name.to_string(),
+        gateway: gw.parse().unwrap(),
+        mtu: None,
+    };
+    // A veth is not a bridge: refused with dockerd's message, left as it was.
+    let err = network::create_bridge(&host, &config(&veth, "10.213.4.1/24"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("existing interface {veth} is not a bridge")
+    );
+    network::delete_bridge(&host, &veth, &owner, &format!("id-{veth}"))
+        .await
+        .unwrap();
+    assert!(run("ip", &["-o", "link", "show", &veth]).contains(&veth));
+    assert!(!run("ip", &["-o", "addr", "show", &veth]).contains("10.213.4."));
+    // The user's bridge is used, keeps its alias, and is not deleted with the network.
+    let users_config = config(&users, "10.213.5.1/24");
+    network::create_bridge(&host, &users_config).await.unwrap();
+    assert!(run("ip", &["-o", "link", "show", &users]).contains("alias the user's own"));
+    network::delete_bridge(&host, &users, &owner, &users_config.network_id)
+        .await
+        .unwrap();
+    assert_eq!(count_links(&users), 1);
+    // Nor by the start-up cleanup.
+    network::cleanup_stale_bridges(&host, &owner, &[])
+        .await
+        .unwrap();
+    assert_eq!(count_links(&users), 1);
 }
 
 /// What one endpoint costs (namespace, veth born inside it, configuration),

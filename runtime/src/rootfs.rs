@@ -2,8 +2,7 @@
 //! mounts, pivot_root, masked and read-only paths, a read-only root.
 use crate::error::{Error, Result};
 use crate::mountopts::{self, MountOpts};
-use crate::syscall::{FileKind, Syscall};
-use crate::utils::secure_join;
+use crate::syscall::{FileKind, MountPoint, Syscall};
 use nix::mount::{MntFlags, MsFlags};
 use oci_spec::runtime::Mount;
 use std::os::fd::AsFd;
@@ -80,46 +79,57 @@ pub fn dev_is_bind(mounts: &[Mount]) -> bool {
 }
 
 fn mount_one(sys: &dyn Syscall, rootfs: &Path, m: &Mount, cg: &CgroupMount) -> Result<()> {
-    let dest = secure_join(rootfs, m.destination());
     let typ = m.typ().as_deref().unwrap_or("");
     let empty = Vec::new();
     let opts = mountopts::parse(m.options().as_ref().unwrap_or(&empty));
-    if typ == "cgroup" || typ == "cgroup2" {
-        mount_cgroup(sys, &dest, &opts, cg)?;
-    } else if typ == "bind" || opts.is_bind() {
-        let src = m.source().as_ref().ok_or_else(|| {
+    let is_bind = typ == "bind" || opts.is_bind();
+    let kind = if is_bind {
+        let src = bind_source(m)?;
+        sys.kind(src).ok_or_else(|| {
             Error::Spec(format!(
-                "bind mount {} has no source",
-                m.destination().display()
+                "bind mount source {} does not exist",
+                src.display()
             ))
-        })?;
-        match sys.kind(src) {
-            Some(FileKind::Dir) => sys.mkdir_all(&dest)?,
-            Some(FileKind::File) => sys.create_file(&dest)?,
-            None => {
-                return Err(Error::Spec(format!(
-                    "bind mount source {} does not exist",
-                    src.display()
-                )))
-            }
-        }
-        bind(sys, src, &dest, &opts)?;
+        })?
     } else {
-        sys.mkdir_all(&dest)?;
+        FileKind::Dir
+    };
+    // The mount point, by handle; once something is mounted there, found again (the
+    // handle names what is under the new mount), as runc's `WithProcfd`.
+    let point = sys.mount_point(rootfs, m.destination(), kind)?;
+    let dest = point.path.as_path();
+    let again = || sys.mount_point(rootfs, m.destination(), kind);
+    if typ == "cgroup" || typ == "cgroup2" {
+        mount_cgroup(sys, dest, &again, &opts, cg)?;
+    } else if is_bind {
+        bind(sys, bind_source(m)?, dest, &again, &opts)?;
+    } else {
         let src = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
-        match sys.mount(Some(&src), &dest, Some(typ), opts.flags, opts.data()) {
+        match sys.mount(Some(&src), dest, Some(typ), opts.flags, opts.data()) {
             // In a user namespace without its own network namespace sysfs
             // cannot be mounted: bind the host's, as runc does.
             Err(Error::Sys(_, nix::Error::EPERM)) if typ == "sysfs" => {
-                bind(sys, Path::new("/sys"), &dest, &rbind(opts.flags))?
+                bind(sys, Path::new("/sys"), dest, &again, &rbind(opts.flags))?
             }
             r => r?,
         }
     }
-    for p in &opts.propagation {
-        sys.mount(None, &dest, None, *p, None)?;
+    if !opts.propagation.is_empty() {
+        let mounted = again()?;
+        for p in &opts.propagation {
+            sys.mount(None, &mounted.path, None, *p, None)?;
+        }
     }
     Ok(())
+}
+
+fn bind_source(m: &Mount) -> Result<&Path> {
+    m.source().as_deref().ok_or_else(|| {
+        Error::Spec(format!(
+            "bind mount {} has no source",
+            m.destination().display()
+        ))
+    })
 }
 
 fn rbind(flags: MsFlags) -> MountOpts {
@@ -129,15 +139,25 @@ fn rbind(flags: MsFlags) -> MountOpts {
     }
 }
 
-fn bind(sys: &dyn Syscall, src: &Path, dest: &Path, opts: &MountOpts) -> Result<()> {
+/// Found again after a mount: the mount point, now naming the new mount.
+type Again<'a> = dyn Fn() -> Result<MountPoint> + 'a;
+
+fn bind(
+    sys: &dyn Syscall,
+    src: &Path,
+    dest: &Path,
+    again: &Again<'_>,
+    opts: &MountOpts,
+) -> Result<()> {
     let rec = opts.flags & MsFlags::MS_REC;
     sys.mount(Some(src), dest, Some("bind"), MsFlags::MS_BIND | rec, None)?;
     let extra = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
     if !extra.is_empty() {
+        let mounted = again()?;
         remount(
             sys,
             None,
-            dest,
+            &mounted.path,
             extra | MsFlags::MS_BIND | MsFlags::MS_REMOUNT,
         )?;
     }
@@ -157,8 +177,13 @@ fn remount(sys: &dyn Syscall, src: Option<&Path>, dest: &Path, flags: MsFlags) -
     }
 }
 
-fn mount_cgroup(sys: &dyn Syscall, dest: &Path, opts: &MountOpts, cg: &CgroupMount) -> Result<()> {
-    sys.mkdir_all(dest)?;
+fn mount_cgroup(
+    sys: &dyn Syscall,
+    dest: &Path,
+    again: &Again<'_>,
+    opts: &MountOpts,
+    cg: &CgroupMount,
+) -> Result<()> {
     match cg {
         CgroupMount::V2 => match sys.mount(
             Some(Path::new("cgroup2")),
@@ -172,6 +197,7 @@ fn mount_cgroup(sys: &dyn Syscall, dest: &Path, opts: &MountOpts, cg: &CgroupMou
                 sys,
                 Path::new(super::cgroups::ROOT),
                 dest,
+                again,
                 &rbind(opts.flags),
             ),
             r => r,
@@ -185,22 +211,31 @@ fn mount_cgroup(sys: &dyn Syscall, dest: &Path, opts: &MountOpts, cg: &CgroupMou
                 base,
                 Some("mode=755"),
             )?;
+            // Inside the new tmpfs, which only the runtime sees yet.
+            let tmpfs = again()?;
+            let top = tmpfs.path.as_path();
             let ro = MountOpts {
                 flags: opts.flags | MsFlags::MS_BIND | MsFlags::MS_REC,
                 ..Default::default()
             };
             for (name, host) in hierarchies {
-                let d = dest.join(name);
+                let d = top.join(name);
                 sys.mkdir_all(&d)?;
-                bind(sys, host, &d, &ro)?;
+                let d_again = || {
+                    Ok(MountPoint {
+                        path: d.clone(),
+                        _held: None,
+                    })
+                };
+                bind(sys, host, &d, &d_again, &ro)?;
             }
             for (link, target) in links {
-                sys.symlink(Path::new(target), &dest.join(link))?;
+                sys.symlink(Path::new(target), &top.join(link))?;
             }
             if opts.flags.contains(MsFlags::MS_RDONLY) {
                 sys.mount(
                     None,
-                    dest,
+                    top,
                     None,
                     opts.flags | MsFlags::MS_REMOUNT,
                     Some("mode=755"),

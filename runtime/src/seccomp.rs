@@ -132,10 +132,44 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Vec<BpfProgram>> {
     Ok(out)
 }
 
+/// Installs the filters, as runc does: with `SECCOMP_SET_MODE_FILTER` and no
+/// `no_new_privs` of its own. Before capabilities are dropped the process holds
+/// CAP_SYS_ADMIN, which the kernel accepts instead; the flag is set only when the spec
+/// asks for it (`process::finalize`). seccompiler's `apply_filter` would set it always,
+/// and setuid programs (`su`, `ping`, `sudo`) would then run without their privileges.
 pub fn apply(progs: &[BpfProgram]) -> Result<()> {
     for p in progs {
-        seccompiler::apply_filter(p)
-            .map_err(|e| Error::Spec(format!("install seccomp filter: {e}")))?;
+        install(p)?;
+    }
+    Ok(())
+}
+
+fn install(program: &BpfProgram) -> Result<()> {
+    if program.is_empty() {
+        return Err(Error::Spec("install seccomp filter: empty program".into()));
+    }
+    let len = u16::try_from(program.len())
+        .map_err(|_| Error::Spec("install seccomp filter: program too long".into()))?;
+    let fprog = libc::sock_fprog {
+        len,
+        // seccompiler's `sock_filter` is `#[repr(C)]` with the kernel's layout.
+        filter: program.as_ptr() as *mut libc::sock_filter,
+    };
+    // SAFETY: `fprog` points at `program`'s instructions, alive for the whole call; the
+    // kernel copies the program and keeps no reference to this memory.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            0 as libc::c_ulong,
+            &fprog as *const libc::sock_fprog,
+        )
+    };
+    if rc != 0 {
+        return Err(Error::Spec(format!(
+            "install seccomp filter: {}",
+            std::io::Error::last_os_error()
+        )));
     }
     Ok(())
 }

@@ -6,13 +6,22 @@ use nix::mount::{MntFlags, MsFlags};
 use nix::sched::CloneFlags;
 use nix::sys::stat::{Mode, SFlag};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// What is at a path, as far as mount logic needs to know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileKind {
     Dir,
     File,
+}
+
+/// A mount point made inside a container's root: `path` names exactly that object for
+/// mount(2) (`/proc/self/fd/N` of a handle held in `_held`), whatever anyone does to the
+/// names on the way meanwhile, as runc's `WithProcfd`.
+#[derive(Debug)]
+pub struct MountPoint {
+    pub path: PathBuf,
+    pub _held: Option<OwnedFd>,
 }
 
 pub trait Syscall {
@@ -43,6 +52,12 @@ pub trait Syscall {
     fn fchdir(&self, fd: BorrowedFd<'_>) -> Result<()>;
     /// The flags of the mount at `path` that a user namespace cannot clear.
     fn locked_flags(&self, path: &Path) -> Result<MsFlags>;
+    /// `dest` (as the container sees it) inside `rootfs`, made a mount point of `kind`
+    /// where it is missing (its folders too), resolved inside the root by handle: symlinks
+    /// stay in the root, and no name swapped on the way (by a container sharing a volume
+    /// with this one) redirects the mount. Called again after a mount, it names the new
+    /// mount (for remounts and propagation).
+    fn mount_point(&self, rootfs: &Path, dest: &Path, kind: FileKind) -> Result<MountPoint>;
 }
 
 /// The real thing.
@@ -180,5 +195,110 @@ impl Syscall for LinuxSyscall {
             }
         }
         Ok(out)
+    }
+    fn mount_point(&self, rootfs: &Path, dest: &Path, kind: FileKind) -> Result<MountPoint> {
+        use pathrs::flags::OpenFlags;
+        use std::os::unix::fs::PermissionsExt;
+        let fail = |e: pathrs::error::Error| {
+            let io = match e.kind() {
+                pathrs::error::ErrorKind::OsError(Some(errno)) => {
+                    std::io::Error::from_raw_os_error(errno)
+                }
+                _ => std::io::Error::other(e.to_string()),
+            };
+            Error::io(
+                "mount point",
+                rootfs.join(dest.strip_prefix("/").unwrap_or(dest)),
+                io,
+            )
+        };
+        let root = pathrs::Root::open(rootfs).map_err(fail)?;
+        let folders = std::fs::Permissions::from_mode(0o755);
+        let make = |dest: &Path| -> std::result::Result<OwnedFd, pathrs::error::Error> {
+            match kind {
+                FileKind::Dir => root.mkdir_all(dest, &folders).map(OwnedFd::from),
+                FileKind::File => match root.resolve(dest) {
+                    Ok(handle) => Ok(handle.into()),
+                    Err(_) => {
+                        if let Some(parent) = dest.parent() {
+                            root.mkdir_all(parent, &folders)?;
+                        }
+                        let flags =
+                            OpenFlags::O_RDONLY | OpenFlags::O_NOFOLLOW | OpenFlags::O_CLOEXEC;
+                        let mode = std::fs::Permissions::from_mode(0o755);
+                        match root.create_file(dest, flags, &mode) {
+                            Ok(file) => Ok(file.into()),
+                            // Made meanwhile (the same mount listed twice): use it.
+                            Err(_) => root.resolve(dest).map(OwnedFd::from),
+                        }
+                    }
+                },
+            }
+        };
+        let fd = match make(dest) {
+            Ok(fd) => fd,
+            Err(refused) => {
+                // libpathrs makes nothing through a dangling symlink; runc (and this
+                // runtime before) made its target inside the root. Where the links lead
+                // is read here; what is made is made by handle again, inside the root.
+                let joined = crate::utils::secure_join(rootfs, dest);
+                let inside = Path::new("/").join(joined.strip_prefix(rootfs).unwrap_or(&joined));
+                if inside == dest {
+                    return Err(fail(refused));
+                }
+                make(&inside).map_err(fail)?
+            }
+        };
+        use std::os::fd::AsRawFd;
+        Ok(MountPoint {
+            path: PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd())),
+            _held: Some(fd),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mount_points_are_made_inside_the_root_and_named_by_handle() {
+        let host = tempfile::tempdir().expect("host");
+        let root = tempfile::tempdir().expect("root");
+        let r = root.path();
+        // The image's /etc points at a host folder; /data at one that does not exist.
+        std::os::unix::fs::symlink(host.path(), r.join("etc")).expect("ln");
+        std::fs::create_dir(r.join("real")).expect("mkdir");
+        std::os::unix::fs::symlink("/real", r.join("data")).expect("ln");
+        let sys = LinuxSyscall;
+        let hosts = sys
+            .mount_point(r, Path::new("/etc/hosts"), FileKind::File)
+            .expect("file");
+        let inside = r.join(host.path().strip_prefix("/").expect("absolute"));
+        assert!(inside.join("hosts").is_file());
+        assert_eq!(
+            std::fs::read_dir(host.path()).expect("host").count(),
+            0,
+            "made on the host"
+        );
+        assert_eq!(
+            std::fs::read_link(&hosts.path).expect("fd"),
+            inside.join("hosts")
+        );
+        let sub = sys
+            .mount_point(r, Path::new("/data/sub"), FileKind::Dir)
+            .expect("dir");
+        assert_eq!(
+            std::fs::read_link(&sub.path).expect("fd"),
+            r.join("real/sub")
+        );
+        // Found again, the same object.
+        let again = sys
+            .mount_point(r, Path::new("/data/sub"), FileKind::Dir)
+            .expect("dir");
+        assert_eq!(
+            std::fs::read_link(&again.path).expect("fd"),
+            r.join("real/sub")
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! A recording fake of `Syscall` for unit tests that must not need root.
 use crate::error::Result;
-use crate::syscall::{FileKind, Syscall};
+use crate::syscall::{FileKind, MountPoint, Syscall};
 use nix::mount::{MntFlags, MsFlags};
 use nix::sched::CloneFlags;
 use nix::sys::stat::{Mode, SFlag};
@@ -189,5 +189,15 @@ impl Syscall for RecordingSyscall {
     }
     fn locked_flags(&self, _path: &Path) -> Result<MsFlags> {
         Ok(MsFlags::MS_NOSUID | MsFlags::MS_NODEV)
+    }
+    /// The path joined inside the root (symlinks of the fake are none), made as the
+    /// real one makes it.
+    fn mount_point(&self, rootfs: &Path, dest: &Path, kind: FileKind) -> Result<MountPoint> {
+        let path = crate::utils::secure_join(rootfs, dest);
+        match kind {
+            FileKind::Dir => self.mkdir_all(&path)?,
+            FileKind::File => self.create_file(&path)?,
+        }
+        Ok(MountPoint { path, _held: None })
     }
 }

@@ -1,6 +1,9 @@
-//! Attach clients: the JSON header line, framing of output, stdin from the client.
+//! Attach clients: the JSON header line and its acknowledgement, framing of output,
+//! stdin from the client.
 use std::io::{self, Read};
 use std::os::unix::net::UnixStream;
+
+use berth_proto::AttachAck;
 
 use crate::util;
 
@@ -102,6 +105,15 @@ impl Client {
                 Input::Nothing
             }
         }
+    }
+
+    /// Queues the answer to the header line (before any output).
+    pub fn acknowledge(&mut self, ack: &AttachAck) {
+        if let Ok(mut line) = serde_json::to_vec(ack) {
+            line.push(b'\n');
+            self.out.extend_from_slice(&line);
+        }
+        self.flush();
     }
 
     /// Queues output of `stream` (1 stdout, 2 stderr) if the client asked for it.

@@ -37,6 +37,18 @@ impl Reaper {
         self.sfd.as_raw_fd()
     }
 
+    /// Waits until a SIGCHLD is pending or `timeout` has passed; true if one is.
+    pub fn wait_signal(&self, timeout: std::time::Duration) -> bool {
+        let mut pfd = libc::pollfd {
+            fd: self.fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+        // SAFETY: one valid pollfd.
+        unsafe { libc::poll(&mut pfd, 1, ms) > 0 }
+    }
+
     /// Empties the signalfd and reaps every exited child: (pid, exit status).
     pub fn reap(&self) -> Vec<(i32, i32)> {
         let mut buf = [0u8; std::mem::size_of::<libc::signalfd_siginfo>()];

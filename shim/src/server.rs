@@ -3,7 +3,7 @@
 use std::io;
 use std::os::fd::AsRawFd;
 
-use berth_proto::ErrorBody;
+use berth_proto::{AttachAck, ErrorBody};
 
 use crate::attach::{Client, Input};
 use crate::control::Conn;
@@ -320,20 +320,32 @@ impl Shim {
         };
         let Some(req) = c.req.clone() else { return };
         if header {
-            match self.proc(&req.exec_id) {
-                Err(_) => {
-                    if let Some(c) = self.clients.get_mut(&id) {
-                        c.dead = true;
-                    }
-                    return;
-                }
-                Ok(p) => {
-                    let ended = p.pid != 0 && p.io.output_done();
-                    if let (true, Some(c)) = (ended, self.clients.get_mut(&id)) {
-                        c.closing = true;
-                        c.flush();
-                    }
-                }
+            // The client is registered from here on: acknowledge it before any output,
+            // so it knows that whatever the process writes next reaches it.
+            let (ack, ended) = match self.proc(&req.exec_id) {
+                Err(e) => (
+                    AttachAck {
+                        error: Some(e.to_string()),
+                    },
+                    true,
+                ),
+                Ok(p) => (AttachAck::default(), p.pid != 0 && p.io.output_done()),
+            };
+            let Some(c) = self.clients.get_mut(&id) else {
+                return;
+            };
+            let refused = ack.error.is_some();
+            c.acknowledge(&ack);
+            if refused {
+                // Nothing more is read from it; it goes once the answer is out.
+                c.read_eof = true;
+            }
+            if ended {
+                c.closing = true;
+                c.flush();
+            }
+            if refused {
+                return;
             }
         }
         if req.stdin && !data.is_empty() {

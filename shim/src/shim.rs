@@ -388,13 +388,18 @@ impl Shim {
             }
             Status::Created => {
                 self.rt.delete(true)?;
-                // The init was killed by the runtime: reap it to record its status.
+                // The init was killed by the runtime: reap it (woken by its SIGCHLD) to
+                // record its status.
                 let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-                while self.init.exit.is_none() && std::time::Instant::now() < deadline {
+                loop {
                     for (pid, st) in self.reaper.reap() {
                         self.on_reaped(pid, st);
                     }
-                    std::thread::sleep(std::time::Duration::from_millis(10));
+                    let left = deadline.saturating_duration_since(std::time::Instant::now());
+                    if self.init.exit.is_some() || left.is_zero() {
+                        break;
+                    }
+                    self.reaper.wait_signal(left);
                 }
             }
             Status::Stopped => self.rt.delete(false).or_else(|_| self.rt.delete(true))?,

@@ -18,8 +18,7 @@ fn attach_two_clients_and_stdin_on(rt: &Runtime) {
     let mut a = t.attach(json!({ "exec_id": null, "stdin": true, "stdout": true, "stderr": true }));
     let mut b = t.attach(json!({ "stdout": true, "stderr": true }));
     t.ok("POST", "/start", Value::Null);
-    // Give the shim a moment to read both headers before output starts.
-    std::thread::sleep(std::time::Duration::from_millis(200));
+    // Both are acknowledged, so both are registered: no pause before the output.
     a.write_all(b"hello\n").unwrap();
     assert_eq!(read_frame(&mut a), Some((1, b"hello\n".to_vec())));
     assert_eq!(read_frame(&mut b), Some((1, b"hello\n".to_vec())));
@@ -27,7 +26,6 @@ fn attach_two_clients_and_stdin_on(rt: &Runtime) {
     a.shutdown(std::net::Shutdown::Write).unwrap();
     b.write_all(b"ignored: b did not ask for stdin\n").unwrap();
     let mut c = t.attach(json!({ "stdin": true, "stdout": true }));
-    std::thread::sleep(std::time::Duration::from_millis(100));
     c.write_all(b"again\n").unwrap();
     assert_eq!(read_frame(&mut c), Some((1, b"again\n".to_vec())));
     assert_eq!(read_frame(&mut a), Some((1, b"again\n".to_vec())));
@@ -76,7 +74,6 @@ fn tty_raw_output_and_resize_on(rt: &Runtime) {
         "/resize",
         json!({ "width": 123, "height": 45, "exec_id": null }),
     );
-    std::thread::sleep(std::time::Duration::from_millis(100));
     a.write_all(b"go\n").unwrap();
     let out = read_until(&mut a, "45 123");
     assert!(out.contains("45 123"), "raw tty output: {out:?}");
@@ -134,7 +131,6 @@ fn exec_with_own_exit_code_and_rss_on(rt: &Runtime) {
     );
     assert_eq!(t.ok("GET", "/exec/e1", Value::Null)["status"], "created");
     let mut a = t.attach(json!({ "exec_id": "e1", "stdout": true, "stderr": true }));
-    std::thread::sleep(std::time::Duration::from_millis(100));
     let pid = t.ok("POST", "/exec/e1/start", Value::Null)["pid"]
         .as_i64()
         .unwrap();
@@ -154,11 +150,23 @@ fn exec_with_own_exit_code_and_rss_on(rt: &Runtime) {
     // Exec output is not the container's log.
     assert!(log_lines(&t.log).is_empty());
     assert_eq!(t.call("GET", "/exec/nope", Value::Null).0, 404);
+    // Attaching to an exec that does not exist: an error in the acknowledgement, then
+    // the end of the stream.
+    let mut n = std::os::unix::net::UnixStream::connect(t.state.join("attach.sock")).unwrap();
+    n.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    n.write_all(b"{\"exec_id\":\"nope\",\"stdout\":true}\n")
+        .unwrap();
+    let ack = read_ack(&mut n);
+    assert!(
+        ack["error"].as_str().is_some_and(|e| e.contains("nope")),
+        "{ack}"
+    );
+    assert_eq!(read_frame(&mut n), None);
 
     // An exec with a tty, and one killed by a signal.
     t.ok("POST", "/exec", json!({ "exec_id": "e2", "process": process(&["sh", "-c", "tty; stty size"]), "terminal": true }));
     let mut b = t.attach(json!({ "exec_id": "e2", "stdout": true }));
-    std::thread::sleep(std::time::Duration::from_millis(100));
     t.ok("POST", "/exec/e2/start", Value::Null);
     let out = read_until(&mut b, "/dev/pts");
     assert!(out.contains("/dev/pts/"), "{out:?}");
@@ -186,7 +194,6 @@ fn exec_with_own_exit_code_and_rss_on(rt: &Runtime) {
         json!({ "exec_id": "e4", "process": process(&["/nosuch"]) }),
     );
     let mut d = t.attach(json!({ "exec_id": "e4", "stdout": true, "stderr": true }));
-    std::thread::sleep(std::time::Duration::from_millis(100));
     let (st, v) = t.call("POST", "/exec/e4/start", Value::Null);
     assert_eq!(st, 500, "{v}");
     eprintln!("exec failure: {v}");

@@ -164,6 +164,11 @@ impl Daemon {
         );
     }
 
+    /// berthd's process ID while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
     pub fn host(&self) -> String {
         format!("unix://{}", self.socket.display())
     }
@@ -483,11 +488,33 @@ pub fn berthd_refuses(args: &[&str]) -> String {
 
 /// A repository name no other test or run uses: "berth-test/PREFIX-PID-NANOS".
 pub fn unique_repo(prefix: &str) -> String {
+    format!("berth-test/{}", unique(prefix))
+}
+
+/// A name (of a container, volume, image, host folder) no other test or run uses.
+pub fn unique(prefix: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    format!("berth-test/{prefix}-{}-{nanos}", std::process::id())
+    format!("{prefix}-{}-{nanos}", std::process::id())
+}
+
+/// `fixtures/<source>` (a small C program) built static with musl-gcc, as the fixtures'
+/// `hello`, into `dir`; returns the program's path.
+pub fn static_program(dir: &Path, source: &str) -> PathBuf {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(source);
+    let out = dir.join(source.file_stem().unwrap_or_default());
+    let status = Command::new("musl-gcc")
+        .args(["-static", "-Os", "-o"])
+        .arg(&out)
+        .arg(&source)
+        .status()
+        .expect("musl-gcc (scripts/install-test-deps.sh installs musl-tools)");
+    assert!(status.success(), "musl-gcc {}", source.display());
+    out
 }
 
 /// Non-empty trimmed lines of a command's output.

@@ -59,6 +59,18 @@ pub fn free_port() -> u16 {
     l.local_addr().expect("addr").port()
 }
 
+/// Waits until something accepts connections on 127.0.0.1:port (a daemon just started).
+pub fn wait_for_port(port: u16) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    panic!("nothing listens on 127.0.0.1:{port}");
+}
+
 /// `GET /` over plain TCP to 127.0.0.1:port, retried for a few seconds; the whole answer.
 pub fn http_get(port: u16) -> String {
     use std::io::{Read, Write};

@@ -4,6 +4,7 @@
 //! `{"fail_create": bool, "exit_after_ms": N, "exit_code": N, "oom": bool}` (exit by
 //! itself after start, OOM-killed if `oom`).
 //! A kill with signal S makes it exit with 128+S. Exec processes exit at once with 0.
+//! `start` prints the socket once the shim proper says (a line on a pipe) it listens.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -50,7 +51,7 @@ fn main() {
     }
 }
 
-/// Fork the shim proper, detached, and print its socket once it listens.
+/// Fork the shim proper, detached, and print its socket once it says it listens.
 fn launch(args: &[String], state: &Path, cfg: &Value) {
     if cfg["fail_create"].as_bool() == Some(true) {
         eprintln!("fake runtime: create failed");
@@ -60,25 +61,31 @@ fn launch(args: &[String], state: &Path, cfg: &Value) {
     let sock = state.join("shim.sock");
     let mut serve_args = args.to_vec();
     serve_args[0] = "serve".into();
+    use std::io::BufRead;
     use std::os::unix::process::CommandExt;
     let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("berth-fake-shim"));
     let spawned = std::process::Command::new(exe)
         .args(&serve_args)
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .process_group(0)
         .spawn();
-    if let Err(e) = spawned {
-        eprintln!("cannot fork the shim: {e}");
-        std::process::exit(1);
-    }
-    for _ in 0..500 {
-        if sock.exists() {
-            println!("{}", sock.display());
-            std::process::exit(0);
+    let mut child = match spawned {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("cannot fork the shim: {e}");
+            std::process::exit(1);
         }
-        std::thread::sleep(Duration::from_millis(10));
+    };
+    // The shim proper writes one line once its socket listens, then closes its stdout.
+    let mut line = String::new();
+    if let Some(out) = child.stdout.take() {
+        let _ = std::io::BufReader::new(out).read_line(&mut line);
+    }
+    if line.trim() == "ready" {
+        println!("{}", sock.display());
+        std::process::exit(0);
     }
     eprintln!("the shim did not come up");
     std::process::exit(1);
@@ -90,6 +97,8 @@ struct Fake {
     status: Mutex<Status>,
     exit: watch::Sender<Option<ExitInfo>>,
     execs: Mutex<HashMap<String, watch::Sender<Option<ExitInfo>>>>,
+    /// Notified by `/delete`: the process ends.
+    done: Arc<tokio::sync::Notify>,
 }
 
 type S = State<Arc<Fake>>;
@@ -122,6 +131,7 @@ async fn serve(state: &Path, cfg: Value) {
         status: Mutex::new(Status::Created),
         exit: watch::channel(None).0,
         execs: Mutex::new(HashMap::new()),
+        done: Arc::new(tokio::sync::Notify::new()),
     });
     let app = Router::new()
         .route("/state", get(state_h))
@@ -142,7 +152,7 @@ async fn serve(state: &Path, cfg: Value) {
         .route("/exec/{eid}", get(exec_state))
         .route("/wait", post(wait))
         .route("/delete", post(delete))
-        .with_state(fake);
+        .with_state(fake.clone());
     // Bind under a temporary name and rename once listening: `start` sees the socket
     // only when it accepts connections.
     let sock = state.join("shim.sock");
@@ -154,7 +164,23 @@ async fn serve(state: &Path, cfg: Value) {
     if std::fs::rename(&tmp, &sock).is_err() {
         std::process::exit(1);
     }
-    let _ = axum::serve(listener, app).await;
+    say_ready();
+    // `/delete` ends the process once its answer is out (the wait connections of
+    // execs that never ended are cut after a while).
+    let shutdown = fake.done.clone();
+    let serving =
+        axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.notified().await });
+    let _ = tokio::time::timeout(Duration::from_secs(5), serving).await;
+    let _ = std::fs::remove_file(sock);
+    std::process::exit(0);
+}
+
+/// "ready" on stdout (the launcher's pipe; nothing else is ever written there).
+fn say_ready() {
+    use std::io::Write;
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "ready");
+    let _ = out.flush();
 }
 
 type Failure = (StatusCode, Json<ErrorBody>);
@@ -202,6 +228,7 @@ async fn start(State(s): S) -> R<PidResponse> {
         let oom = s.cfg["oom"].as_bool().unwrap_or(false);
         let f = s.clone();
         tokio::spawn(async move {
+            // The simulated container runs for `exit_after_ms`, then exits by itself.
             tokio::time::sleep(Duration::from_millis(ms)).await;
             f.exit_info(ExitInfo {
                 oom_killed: oom,
@@ -254,13 +281,13 @@ async fn exec_start(State(s): S, UrlPath(eid): UrlPath<String>) -> R<PidResponse
         .get(&eid)
         .ok_or_else(|| err(StatusCode::NOT_FOUND, "no such exec"))?
         .clone();
-    let dir = s.state_dir.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        let info = ExitInfo::now(0);
-        let _ = write_json_atomic(&dir.join(format!("exec-{eid}.exit.json")), &info);
-        tx.send_replace(Some(info));
-    });
+    // The simulated exec exits at once, with 0.
+    let info = ExitInfo::now(0);
+    let _ = write_json_atomic(
+        &s.state_dir.join(berth_proto::files::exec_exit_file(&eid)),
+        &info,
+    );
+    tx.send_replace(Some(info));
     Ok(Json(PidResponse {
         pid: std::process::id() + 1,
     }))
@@ -322,11 +349,6 @@ async fn delete(State(s): S) -> R<ExitInfo> {
         .borrow()
         .clone()
         .unwrap_or_else(|| ExitInfo::now(255));
-    let sock = s.state_dir.join("shim.sock");
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let _ = std::fs::remove_file(sock);
-        std::process::exit(0);
-    });
+    s.done.notify_one();
     Ok(Json(exit))
 }

@@ -8,6 +8,7 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use super::{ApiError, ApiResult};
+use crate::containers::to_the_end::to_the_end;
 use crate::containers::{self, lifecycle, list, wait, ContainerError};
 use crate::state::SharedDaemon;
 
@@ -99,7 +100,13 @@ async fn create_route(
     }
     let parsed: bollard_stubs::models::ContainerCreateBody = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
-    let c = containers::create::create(&daemon, param(&pairs, "name"), parsed).await?;
+    let name = param(&pairs, "name").map(str::to_string);
+    // To its end, whatever happens to the client (containers::to_the_end).
+    let c =
+        to_the_end(
+            async move { containers::create::create(&daemon, name.as_deref(), parsed).await },
+        )
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "Id": c.id, "Warnings": [] })),
@@ -120,7 +127,19 @@ async fn list_route(
         size: bool_param(&pairs, "size"),
         filters: param(&pairs, "filters").unwrap_or("").to_string(),
     };
-    Ok(Json(list::list(&daemon, &opts)?).into_response())
+    // From memory, fast; with sizes, folder walks (a blocking thread).
+    let rows = if opts.size {
+        tokio::task::spawn_blocking(move || list::list_json(&daemon, &opts))
+            .await
+            .map_err(|e| ApiError::internal(format!("listing containers: {e}")))??
+    } else {
+        list::list_json(&daemon, &opts)?
+    };
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        rows,
+    )
+        .into_response())
 }
 
 async fn prune_route(
@@ -395,7 +414,7 @@ async fn update_route(
             serde_json::from_slice(&body)
                 .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?
         };
-    containers::update::update(&daemon, &id, parsed).await?;
+    to_the_end(async move { containers::update::update(&daemon, &id, parsed).await }).await?;
     Ok(Json(json!({ "Warnings": [] })).into_response())
 }
 

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 
 use super::containers::param;
 use super::{ApiError, ApiResult};
+use crate::containers::to_the_end::to_the_end;
 use crate::networks::{connect, create, view, NetworkError, NetworkRecord};
 use crate::state::{Daemon, SharedDaemon};
 
@@ -48,7 +49,9 @@ pub(crate) fn from_netd(e: netd::Error) -> ApiError {
         | N::InvalidPool(_)
         | N::AddressOutOfRange(_)
         | N::InvalidMac(_)
-        | N::InvalidPortSpec(_) => ApiError::bad_request(e.to_string()),
+        | N::InvalidPortSpec(_)
+        | N::NoAddressInPool(_)
+        | N::NotABridge(_) => ApiError::bad_request(e.to_string()),
         N::PoolOverlap(_) | N::EndpointExists { .. } | N::ActiveEndpoints { .. } => {
             ApiError::forbidden(e.to_string())
         }
@@ -154,12 +157,20 @@ async fn connect_route(
     let body = connect_body(&body)?;
     let container = daemon.containers.lookup(&body.container)?;
     let network = daemon.networks.find(&id)?;
-    connect::connect(
-        &daemon,
-        &container,
-        &network.id,
-        body.endpoint_config.as_ref(),
-    )
+    // To its end, whatever happens to the client (containers::to_the_end), under the
+    // container's lock as dockerd's: a start or an exit does not interleave with it.
+    to_the_end(async move {
+        let _guard = daemon.container_locks.lock(&container.id).await;
+        // Its current state (a start may have finished meanwhile).
+        let container = daemon.containers.get(&container.id).unwrap_or(container);
+        connect::connect(
+            &daemon,
+            &container,
+            &network.id,
+            body.endpoint_config.as_ref(),
+        )
+        .await
+    })
     .await?;
     Ok(StatusCode::OK.into_response())
 }
@@ -172,6 +183,11 @@ async fn disconnect_route(
     let body = connect_body(&body)?;
     let container = daemon.containers.lookup(&body.container)?;
     let network = daemon.networks.find(&id)?;
-    connect::disconnect(&daemon, &container, &network.id).await?;
+    to_the_end(async move {
+        let _guard = daemon.container_locks.lock(&container.id).await;
+        let container = daemon.containers.get(&container.id).unwrap_or(container);
+        connect::disconnect(&daemon, &container, &network.id).await
+    })
+    .await?;
     Ok(StatusCode::OK.into_response())
 }

@@ -1,7 +1,5 @@
 //! API group: container streams — attach (hijacked), logs, TTY resize — on top of the
 //! `streams` module and the shim's attach socket.
-use std::path::PathBuf;
-
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::{header, StatusCode};
@@ -11,10 +9,9 @@ use axum::{Extension, Router};
 use tokio::sync::watch;
 
 use super::{ApiError, ApiResult, ApiVersion};
-use crate::containers::attach_gate::SignalOnRead;
-use crate::containers::{Container, ContainerError, Status};
+use crate::containers::attach::{self, AttachRequest};
 use crate::state::SharedDaemon;
-use crate::streams::{self, AttachEnd, AttachOptions, Form, LogsOptions};
+use crate::streams::{self, Form, LogsOptions};
 
 pub fn routes() -> Router<SharedDaemon> {
     Router::new()
@@ -56,91 +53,25 @@ pub fn stopped_signal(daemon: &SharedDaemon, id: &str) -> watch::Receiver<bool> 
     rx
 }
 
-/// The attach socket of a running container's task.
-async fn attach_socket(daemon: &SharedDaemon, c: &Container) -> ApiResult<PathBuf> {
-    let task = daemon
-        .engine
-        .get(c.task_id())
-        .await
-        .map_err(ContainerError::from)?;
-    Ok(PathBuf::from(task.attach_socket))
-}
-
 async fn attach_route(
     State(daemon): State<SharedDaemon>,
     Path(id): Path<String>,
     version: Option<Extension<ApiVersion>>,
     req: Request,
 ) -> ApiResult<Response> {
-    let c = daemon.containers.lookup(&id)?;
     let form = Form::parse(req.uri().query());
-    let keys = streams::detach_keys_from_query(form.get("detachKeys"))?;
-    match c.state.status {
-        Status::Paused => {
-            return Err(ApiError::conflict(
-                "You cannot attach to a paused container, unpause it first",
-            ))
-        }
-        Status::Restarting => {
-            return Err(ApiError::conflict(
-                "You cannot attach to a restarting container, wait until it is running",
-            ))
-        }
-        _ => {}
-    }
-    let tty = c.tty();
-    let logs = (form.bool("logs") && c.log_driver() != "none").then(|| c.log_path());
-    let opts = AttachOptions {
-        exec_id: None,
-        stdin: form.bool("stdin") && c.config.open_stdin.unwrap_or(false),
+    let request = AttachRequest {
+        stdin: form.bool("stdin"),
         stdout: form.bool("stdout"),
         stderr: form.bool("stderr"),
-        tty,
-        stdin_once: c.config.stdin_once.unwrap_or(false),
-        detach_keys: keys.unwrap_or_default(),
-        logs,
+        logs: form.bool("logs"),
         stream: form.bool("stream"),
+        detach_keys: streams::detach_keys_from_query(form.get("detachKeys"))?,
     };
-    let running = c.state.status.is_running();
-    let socket_now = if running && opts.stream {
-        Some(attach_socket(&daemon, &c).await?)
-    } else {
-        None
-    };
-    let gate = (!running && opts.stream).then(|| daemon.attach_gate.wait_for_task(&c.id));
-    daemon
-        .events
-        .publish("container", "attach", &c.id, c.event_attributes());
-    let media = streams::stream_media_type(tty, api_minor(version));
-    let session_daemon = daemon.clone();
+    let session = attach::prepare(&daemon, &id, request).await?;
+    let media = streams::stream_media_type(session.tty(), api_minor(version));
     Ok(streams::hijack(req, media, move |io| async move {
-        let (socket, ready) = match (socket_now, gate) {
-            (Some(s), _) => (s, None),
-            (None, Some(gate)) => match gate.await {
-                Ok((s, ack)) => (s, Some(ack)),
-                Err(_) => return,
-            },
-            (None, None) => (PathBuf::new(), None),
-        };
-        // The task is looked up again: a container started meanwhile has a new one.
-        let task = match session_daemon.containers.get(&c.id) {
-            Some(c) => c.task_id().to_string(),
-            None => return,
-        };
-        let engine = session_daemon.engine.clone();
-        let close = async move {
-            let _ = engine.close_stdin(&task, None).await;
-        };
-        let io = SignalOnRead::new(io, ready);
-        match streams::attach(io, &socket, opts, close).await {
-            Ok(AttachEnd::Detached) => {
-                session_daemon
-                    .events
-                    .publish("container", "detach", &c.id, c.event_attributes())
-            }
-            Ok(_) => {}
-            Err(e) => tracing::debug!(id = %c.id, "attach: {e}"),
-        }
+        session.run(io).await;
     }))
 }
 
@@ -189,23 +120,6 @@ async fn resize_route(
     let c = daemon.containers.lookup(&id)?;
     let form = Form::parse(req.uri().query());
     let (h, w) = (dimension(&form, "h")?, dimension(&form, "w")?);
-    if !c.state.status.is_running() {
-        return Err(ApiError::conflict(format!(
-            "Container {} is not running",
-            c.id
-        )));
-    }
-    daemon
-        .engine
-        .resize(
-            c.task_id(),
-            &berth_proto::ResizeRequest {
-                width: w,
-                height: h,
-                exec_id: None,
-            },
-        )
-        .await
-        .map_err(ContainerError::from)?;
+    attach::resize(&daemon, &c.id, w, h).await?;
     Ok(StatusCode::OK.into_response())
 }

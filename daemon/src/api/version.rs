@@ -5,13 +5,10 @@
 //! As in dockerd (gorilla mux), the version is only checked for paths that match a route:
 //! `/v1.99/nope` is a 404, `/v1.99/version` a 400.
 use std::cmp::Ordering;
-use std::panic::AssertUnwindSafe;
 
 use axum::extract::Request;
-use axum::http::{header, HeaderValue, Method, StatusCode};
-use axum::middleware::Next;
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use futures::FutureExt;
 
 use super::ApiError;
 
@@ -20,7 +17,16 @@ pub const MIN_API_VERSION: ApiVersion = ApiVersion(24);
 
 /// The engine version Berth reports: the Docker Engine release whose API (1.53) it speaks,
 /// with Berth's own version as semver build metadata.
-pub const ENGINE_VERSION: &str = concat!("29.2.0+berth.", env!("CARGO_PKG_VERSION"));
+macro_rules! engine_version {
+    () => {
+        concat!("29.2.0+berth.", env!("CARGO_PKG_VERSION"))
+    };
+}
+pub const ENGINE_VERSION: &str = engine_version!();
+/// dockerd's `Server` header.
+const SERVER_HEADER: &str = concat!("Docker/", engine_version!(), " (linux)");
+/// `Api-Version` on every answer: `MAX_API_VERSION` as text.
+const API_VERSION_HEADER: &str = "1.53";
 /// Set by the build (`BERTH_GIT_COMMIT`), else "unknown".
 pub const GIT_COMMIT: &str = match option_env!("BERTH_GIT_COMMIT") {
     Some(c) => c,
@@ -130,10 +136,10 @@ pub fn split_prefix(path: &str) -> Option<(&str, &str)> {
     Some((version, tail))
 }
 
-/// Outermost middleware: strips the version prefix before routing, logs the request,
-/// turns a panicking handler into a 500, and adds dockerd's headers to every response.
-pub async fn serve(mut req: Request, next: Next) -> Response {
-    tracing::debug!("Calling {} {}", req.method(), req.uri());
+/// Strips `/v1.NN` before routing and records it in the request's extensions as
+/// [`RequestedVersion`] (checked by [`check`] once a route matched).
+#[allow(clippy::result_large_err)] // the refusal is the answer, by value as axum passes them
+pub fn strip_prefix(mut req: Request) -> Result<Request, Response> {
     let mut requested = None;
     if let Some((version, tail)) = split_prefix(req.uri().path()) {
         let new_path = match req.uri().query() {
@@ -144,59 +150,49 @@ pub async fn serve(mut req: Request, next: Next) -> Response {
         let mut parts = req.uri().clone().into_parts();
         match new_path.parse() {
             Ok(pq) => parts.path_and_query = Some(pq),
-            Err(_) => return ApiError::bad_request("invalid request path").into_response(),
+            Err(_) => return Err(ApiError::bad_request("invalid request path").into_response()),
         }
         match axum::http::Uri::from_parts(parts) {
             Ok(uri) => *req.uri_mut() = uri,
-            Err(_) => return ApiError::bad_request("invalid request path").into_response(),
+            Err(_) => return Err(ApiError::bad_request("invalid request path").into_response()),
         }
     }
     req.extensions_mut().insert(RequestedVersion(requested));
-
-    let mut response = match AssertUnwindSafe(next.run(req)).catch_unwind().await {
-        Ok(r) => r,
-        Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
-            ApiError::internal(format!("internal error: {what}")).into_response()
-        }
-    };
-    let headers = response.headers_mut();
-    let defaults = [
-        ("api-version", MAX_API_VERSION.to_string()),
-        ("docker-experimental", "false".to_string()),
-        ("ostype", "linux".to_string()),
-        ("server", format!("Docker/{ENGINE_VERSION} (linux)")),
-    ];
-    for (name, value) in defaults {
-        if !headers.contains_key(name) {
-            if let Ok(v) = HeaderValue::from_str(&value) {
-                headers.insert(name, v);
-            }
-        }
-    }
-    response
+    Ok(req)
 }
 
-/// Route-level middleware (runs only when the path matched a route): refuses versions
-/// outside 1.24..=1.53 and puts the `ApiVersion` into the request's extensions.
-pub async fn check(mut req: Request, next: Next) -> Response {
+/// dockerd's headers on every answer (those a handler set itself are kept).
+pub fn add_headers(headers: &mut HeaderMap) {
+    let defaults = [
+        (HeaderName::from_static("api-version"), API_VERSION_HEADER),
+        (HeaderName::from_static("docker-experimental"), "false"),
+        (HeaderName::from_static("ostype"), "linux"),
+        (header::SERVER, SERVER_HEADER),
+    ];
+    for (name, value) in defaults {
+        if !headers.contains_key(&name) {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
+    }
+}
+
+/// Run once the path matched a route (`api::route_checks`): refuses versions outside
+/// 1.24..=1.53 and puts the `ApiVersion` into the request's extensions.
+#[allow(clippy::result_large_err)] // the refusal is the answer, by value as axum passes them
+pub fn check(mut req: Request) -> Result<Request, Response> {
     let requested = req
         .extensions()
         .get::<RequestedVersion>()
-        .and_then(|r| r.0.clone());
-    let version = match requested.as_deref().map(parse) {
+        .and_then(|r| r.0.as_deref().map(parse));
+    let version = match requested {
         None => MAX_API_VERSION,
         Some(Ok(v)) => v,
         Some(Err(e @ VersionError::TooNew(_))) => {
-            return ApiError::bad_request(e.to_string()).into_response()
+            return Err(ApiError::bad_request(e.to_string()).into_response())
         }
         Some(Err(e @ VersionError::TooOld(_))) => {
             // Clients that old expect plain-text errors, as dockerd sends them.
-            return (
+            return Err((
                 StatusCode::BAD_REQUEST,
                 [
                     (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
@@ -204,12 +200,12 @@ pub async fn check(mut req: Request, next: Next) -> Response {
                 ],
                 format!("{e}\n"),
             )
-                .into_response();
+                .into_response());
         }
     };
     let version = cap_for_legacy_clients(version, req.headers());
     req.extensions_mut().insert(version);
-    next.run(req).await
+    Ok(req)
 }
 
 /// The newest API version docker-compose 1.x understands. It negotiates the server's
@@ -245,6 +241,12 @@ pub async fn unknown_path(method: Method, body: axum::body::Body) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn header_texts_are_the_constants() {
+        assert_eq!(API_VERSION_HEADER, MAX_API_VERSION.to_string());
+        assert_eq!(SERVER_HEADER, format!("Docker/{ENGINE_VERSION} (linux)"));
+    }
 
     #[test]
     fn compose_v1_is_served_as_api_1_41() {

@@ -162,6 +162,17 @@ impl BuildOptions {
         options.tags = tags(&all(pairs, "t"))?;
         let remote = param(pairs, "remote");
         if !remote.is_empty() {
+            // dockerd's `Detect`: only http(s) and git URLs are remote contexts.
+            let url = remote.starts_with("https://") || remote.starts_with("http://");
+            let git = url
+                || ["git://", "git@", "github.com/"]
+                    .iter()
+                    .any(|p| remote.starts_with(p));
+            if !git {
+                return Err(BuildError::Invalid(format!(
+                    "remoteURL ({remote}) could not be recognized as URL"
+                )));
+            }
             return Err(BuildError::Internal(format!(
                 "error downloading remote context {remote}: remote build contexts are not supported by this daemon"
             )));

@@ -15,11 +15,11 @@ use super::options::BuildOptions;
 use super::output::Output;
 use super::run_config::RunConfig;
 use super::{short, BuildError};
-use crate::containers::attach_gate::SignalOnRead;
+use crate::containers::attach::AttachRequest;
 use crate::containers::commit::{store_child_image, ChildImage};
 use crate::containers::record::Container;
 use crate::state::SharedDaemon;
-use crate::streams::{AttachOptions, FrameDecoder, StreamKind};
+use crate::streams::{FrameDecoder, StreamKind};
 
 /// dockerd's `hostConfigFromOptions`: resources and network of every step container,
 /// with no log (RUN output goes to the build's stream).
@@ -77,25 +77,17 @@ pub async fn create(
 /// Starts the container with its output attached to the build's stream, and waits
 /// for it; a non-zero exit is dockerd's "The command '…' returned a non-zero code".
 pub async fn run(daemon: &SharedDaemon, out: &Output, c: &Container) -> Result<(), BuildError> {
-    let gate = daemon.attach_gate.wait_for_task(&c.id);
-    daemon
-        .events
-        .publish("container", "attach", &c.id, c.event_attributes());
+    let request = AttachRequest {
+        stdout: true,
+        stderr: true,
+        stream: true,
+        ..Default::default()
+    };
+    let session = crate::containers::attach::prepare(daemon, &c.id, request).await?;
     let (tx, mut rx) = mpsc::channel::<(StreamKind, bytes::Bytes)>(64);
     let reader = tokio::spawn(async move {
-        let Ok((socket, ack)) = gate.await else {
-            return;
-        };
         let (client, mut ours) = tokio::io::duplex(64 * 1024);
-        let opts = AttachOptions {
-            stdout: true,
-            stderr: true,
-            stream: true,
-            ..Default::default()
-        };
-        let attach =
-            crate::streams::attach(SignalOnRead::new(client, Some(ack)), &socket, opts, async {
-            });
+        let attach = session.run(client);
         let read = async {
             let mut frames = FrameDecoder::new();
             let mut buf = vec![0u8; 32 * 1024];
@@ -111,10 +103,7 @@ pub async fn run(daemon: &SharedDaemon, out: &Output, c: &Container) -> Result<(
                 }
             }
         };
-        let (result, ()) = tokio::join!(attach, read);
-        if let Err(e) = result {
-            tracing::debug!("build: attaching to a RUN: {e}");
-        }
+        tokio::join!(attach, read);
     });
     if let Err(e) = crate::containers::start::start(daemon, &c.id).await {
         reader.abort();
@@ -223,9 +212,10 @@ pub async fn remove_all(daemon: &SharedDaemon, out: &Output, ids: &mut Vec<Strin
 /// Creates `dir` (absolute, as the container sees it) inside `root`, symlinks followed
 /// without leaving the root (dockerd's `ContainerCreateWorkdir`).
 pub fn make_dir_in(root: &Path, dir: &str) -> Result<(), BuildError> {
-    let target = crate::containers::mounts_copy::resolve_in_root(root, dir)
-        .ok_or_else(|| BuildError::Internal(format!("cannot resolve {dir} in the image")))?;
-    std::fs::create_dir_all(&target)
+    let in_root = crate::in_root::InRoot::from_dir(root, &[])
+        .map_err(|e| BuildError::Internal(format!("mkdir {dir}: {e}")))?;
+    in_root
+        .mkdir_all(dir)
         .map_err(|e| BuildError::Internal(format!("mkdir {dir}: {e}")))?;
     Ok(())
 }

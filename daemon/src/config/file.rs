@@ -42,6 +42,7 @@ pub struct FileConfig {
     pub storage_driver: Option<String>,
     pub init: Option<bool>,
     pub init_path: Option<PathBuf>,
+    pub api_cors_header: Option<String>,
 }
 
 /// Keys of `FileConfig` (kept in step with the struct above).
@@ -70,12 +71,12 @@ const KNOWN_KEYS: &[&str] = &[
     "storage-driver",
     "init",
     "init-path",
+    "api-cors-header",
 ];
 
 /// dockerd options Berth accepts in daemon.json but does not act on (yet).
 const IGNORED_KEYS: &[&str] = &[
     "allow-nondistributable-artifacts",
-    "api-cors-header",
     "authorization-plugins",
     "bridge",
     "builder",
@@ -219,13 +220,8 @@ fn show(v: &serde_json::Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
 
-    fn flags(args: &[&str]) -> Flags {
-        let mut argv = vec!["berthd"];
-        argv.extend_from_slice(args);
-        Flags::try_parse_from(argv).expect("flags")
-    }
+    use crate::config::flags::parse_for_test as flags;
 
     #[test]
     fn reads_known_keys() {

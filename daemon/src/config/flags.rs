@@ -87,6 +87,18 @@ pub struct Flags {
     /// Storage driver to use (only overlay2)
     #[arg(short = 's', long = "storage-driver", value_name = "DRIVER")]
     pub storage_driver: Option<String>,
+    /// Origins of web pages allowed to use the API ("*" for any); pages are refused otherwise
+    #[arg(long = "api-cors-header", value_name = "ORIGINS")]
+    pub api_cors_header: Option<String>,
+    /// Time a client has to send a request head, from connecting or from its last answer (default 30s)
+    #[arg(long = "api-header-timeout", value_name = "DURATION")]
+    pub api_header_timeout: Option<String>,
+    /// Longest pause allowed inside a request body (default 60s)
+    #[arg(long = "api-body-timeout", value_name = "DURATION")]
+    pub api_body_timeout: Option<String>,
+    /// Connections each API listener serves at once (default: half the open-files limit, shared, at most 4096)
+    #[arg(long = "api-max-connections", value_name = "N")]
+    pub api_max_connections: Option<usize>,
     /// Validate daemon configuration and exit
     #[arg(long = "validate", action = ArgAction::SetTrue)]
     pub validate: bool,
@@ -138,12 +150,21 @@ impl Flags {
                 text("bip", &self.bip),
                 text("default-runtime", &self.default_runtime),
                 text("storage-driver", &self.storage_driver),
+                text("api-cors-header", &self.api_cors_header),
             ]
             .into_iter()
             .flatten(),
         );
         out
     }
+}
+
+/// `berthd ARGS…` parsed (tests).
+#[cfg(test)]
+pub(crate) fn parse_for_test(args: &[&str]) -> Flags {
+    let mut argv = vec!["berthd"];
+    argv.extend_from_slice(args);
+    Flags::try_parse_from(argv).expect("flags")
 }
 
 #[cfg(test)]

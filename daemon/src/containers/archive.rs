@@ -1,11 +1,17 @@
 //! `HEAD`/`GET /containers/{id}/archive?path=…` (`docker cp` out of a container): the
 //! path's stat in `X-Docker-Container-Path-Stat`, and a tar of it. Paths resolve inside
-//! the container's root: symlinks are followed as the container sees them, never out.
+//! the container's root: symlinks are followed as the container sees them, never out;
+//! the tar is written from handles (`in_root::tar_out`), the container's volumes and
+//! binds included, pseudo-filesystems never entered.
+use std::io;
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::Path;
 
-use super::archive_fs::{fd_path, ContainerFs};
+use super::archive_fs::ContainerFs;
+use crate::in_root::tar_out::TreeTar;
+use crate::in_root::walk::Entry;
+use crate::in_root::{components, fd_path};
 
 use serde_json::json;
 
@@ -79,30 +85,36 @@ pub fn stat_header(fd: &OwnedFd, container_path: &str) -> Result<String> {
     Ok(base64::engine::general_purpose::STANDARD.encode(stat.to_string()))
 }
 
-/// Writes the object behind `fd` (a file, link or folder, named `name` in the archive)
-/// as a tar; a folder with everything below it, symlinks not followed.
-pub fn write_tar(fd: &OwnedFd, name: &str, out: impl std::io::Write) -> std::io::Result<()> {
-    let mut builder = tar::Builder::new(out);
-    builder.follow_symlinks(false);
-    let host_path = fd_path(fd);
-    let meta = std::fs::metadata(&host_path)?;
-    let ft = meta.file_type();
-    if ft.is_dir() {
-        builder.append_dir(name, &host_path)?;
-        super::tar_tree::append_tree(&mut builder, &host_path, Path::new(name))?;
-    } else if ft.is_file() {
-        builder.append_file(name, &mut std::fs::File::open(&host_path)?)?;
-    } else {
-        let mut header = tar::Header::new_gnu();
-        header.set_metadata(&meta);
-        if ft.is_symlink() {
-            builder.append_link(&mut header, name, link_target(fd))?;
-        } else {
-            header.set_size(0);
-            builder.append_data(&mut header, name, std::io::empty())?;
-        }
-    }
-    builder.finish()
+/// Writes the object `entry` (a file, link or folder, named `name` in the archive) as a
+/// tar; a folder with everything below it, symlinks not followed, the mounts `fs` has
+/// below `container_path` walked in their sources.
+pub fn write_tar(
+    fs: &ContainerFs,
+    entry: &Entry,
+    container_path: &str,
+    name: &str,
+    out: impl io::Write,
+) -> io::Result<()> {
+    let base = components(container_path);
+    let mounts = |rel: &Path| -> Option<io::Result<Entry>> {
+        let mut names = base.clone();
+        names.extend(rel.iter().map(|c| c.to_string_lossy().into_owned()));
+        let source = fs.mount_source(&names)?;
+        Some(open_source(source))
+    };
+    let mut tar = TreeTar::new(out);
+    tar.append_tree(entry, Path::new(name), &mounts)?;
+    tar.finish().map(drop)
+}
+
+/// The source of a mount (a host path berthd chose or the user bound), as an entry.
+fn open_source(source: &Path) -> io::Result<Entry> {
+    let fd = nix::fcntl::open(
+        source,
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )?;
+    Entry::from_fd(fd)
 }
 
 /// What `GET /containers/{id}/archive` answers: the stat header and the tar's bytes.
@@ -119,13 +131,28 @@ pub fn archive(
 )> {
     let fs = ContainerFs::open(&c, layers_root)?;
     let follow = path.ends_with('/') || path.ends_with("/.");
-    let resolved = fs.resolve(path, follow).map_err(|e| match e {
-        nix::errno::Errno::ENOENT | nix::errno::Errno::ENOTDIR => ContainerError::Missing(format!(
+    let not_found = || {
+        ContainerError::Missing(format!(
             "Could not find the file {path} in container {}",
             c.bare_name()
-        )),
+        ))
+    };
+    let resolved = fs.resolve(path, follow).map_err(|e| match e {
+        nix::errno::Errno::ENOENT | nix::errno::Errno::ENOTDIR => not_found(),
         e => ContainerError::io(path.to_string(), std::io::Error::from(e)),
     })?;
+    let entry = Entry::from_fd(
+        resolved
+            .fd
+            .try_clone()
+            .map_err(|e| ContainerError::io(path.to_string(), e))?,
+    )
+    .map_err(|e| ContainerError::io(path.to_string(), e))?;
+    // What the kernel shows (a running container's /proc or /sys seen through a
+    // propagated mount) is not the container's files.
+    if entry.on_pseudo_fs() {
+        return Err(not_found());
+    }
     let stat = stat_header(&resolved.fd, path)?;
     if !with_body {
         return Ok((stat, None));
@@ -137,11 +164,10 @@ pub fn archive(
     let (tx, rx) = tokio::sync::mpsc::channel(16);
     tokio::task::spawn_blocking(move || {
         let writer = super::export::ChannelWriter::buffered(tx.clone());
-        if let Err(e) = write_tar(&resolved.fd, &name, writer) {
+        if let Err(e) = write_tar(&fs, &entry, &resolved.path, &name, writer) {
             let _ = tx.blocking_send(Err(e));
         }
-        // The descriptor and the view (and any mount it made) live until the tar is written.
-        drop(resolved);
+        // The view (and the hold on the overlay) lives until the tar is written.
         drop(fs);
     });
     Ok((stat, Some(rx)))

@@ -2,7 +2,7 @@
 //! dockerd's `archive.Untar`: entries replace what is there (folders merge), missing
 //! parents are created, ownership, modes and times come from the headers.
 //!
-//! Every entry is placed through [`ContainerFs`]: names are cleaned (an absolute name is
+//! Every entry is placed through [`InRoot`]: names are cleaned (an absolute name is
 //! taken as relative, `..` may not climb above the extraction point), parents resolve
 //! inside the container's root, the last component is never followed, and hard links
 //! point only at files inside the extraction point.
@@ -16,7 +16,7 @@ use nix::sys::stat::{fstatat, mkdirat, mknodat, utimensat, Mode, SFlag, Utimensa
 use nix::sys::time::TimeSpec;
 use nix::unistd::{fchownat, linkat, symlinkat, unlinkat, Gid, Uid, UnlinkatFlags};
 
-use super::archive_fs::{fd_path, is_dir, is_symlink, ContainerFs};
+use crate::in_root::{fd_path, is_dir, is_symlink, InRoot};
 
 /// What dockerd's `TarOptions` say for a copy.
 #[derive(Debug, Clone, Default)]
@@ -32,6 +32,9 @@ pub struct ExtractOptions {
 pub enum ExtractError {
     #[error("{0}")]
     Refused(String),
+    /// The stream is no tar, or is cut short.
+    #[error("reading the archive: {0}")]
+    BadArchive(#[source] std::io::Error),
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -65,18 +68,16 @@ pub fn clean_relative(name: &str) -> Option<String> {
 
 /// Unpacks `tar` into the container folder `dest` (already resolved, a folder).
 pub fn extract(
-    fs: &ContainerFs,
+    fs: &InRoot,
     dest: &str,
     tar: impl Read,
     opts: &ExtractOptions,
 ) -> Result<(), ExtractError> {
     let mut archive = tar::Archive::new(tar);
     let mut dir_times: Vec<(String, i64)> = Vec::new();
-    let entries = archive
-        .entries()
-        .map_err(|e| io_err("reading the archive", e))?;
+    let entries = archive.entries().map_err(ExtractError::BadArchive)?;
     for entry in entries {
-        let mut entry = entry.map_err(|e| io_err("reading the archive", e))?;
+        let mut entry = entry.map_err(ExtractError::BadArchive)?;
         let raw = entry
             .path()
             .map_err(|e| io_err("reading the archive", e))?

@@ -55,7 +55,7 @@ fn names_are_cleaned_relative_to_the_extraction_point() {
 #[test]
 fn files_keep_modes_owners_and_times() {
     let (_d, root) = root();
-    let fs = ContainerFs::from_dir(&root, &[]).expect("fs");
+    let fs = InRoot::from_dir(&root, &[]).expect("fs");
     let tar = tar_of(|b| file(b, "sub/f", b"hello", 0o4750));
     extract(&fs, "/dest", tar.as_slice(), &ExtractOptions::default()).expect("extract");
     let meta = std::fs::metadata(root.join("dest/sub/f")).expect("stat");
@@ -73,7 +73,7 @@ fn hostile_entries_stay_inside_the_root() {
     let (dir, root) = root();
     let outside = dir.path().join("outside");
     std::fs::create_dir_all(&outside).expect("dir");
-    let fs = ContainerFs::from_dir(&root, &[]).expect("fs");
+    let fs = InRoot::from_dir(&root, &[]).expect("fs");
     // An absolute name is relative to the extraction point.
     let tar = tar_of(|b| file(b, "/abs", b"x", 0o644));
     extract(&fs, "/dest", tar.as_slice(), &ExtractOptions::default()).expect("extract");
@@ -103,7 +103,7 @@ fn hostile_entries_stay_inside_the_root() {
 #[test]
 fn hard_links_inside_work() {
     let (_d, root) = root();
-    let fs = ContainerFs::from_dir(&root, &[]).expect("fs");
+    let fs = InRoot::from_dir(&root, &[]).expect("fs");
     let tar = tar_of(|b| {
         file(b, "a", b"same", 0o644);
         link(b, tar::EntryType::Link, "b", "a");
@@ -118,7 +118,7 @@ fn hard_links_inside_work() {
 fn no_overwrite_dir_non_dir_refuses_as_dockerd() {
     let (_d, root) = root();
     std::fs::create_dir_all(root.join("dest/d/inner")).expect("dirs");
-    let fs = ContainerFs::from_dir(&root, &[]).expect("fs");
+    let fs = InRoot::from_dir(&root, &[]).expect("fs");
     let tar = tar_of(|b| file(b, "d", b"x", 0o644));
     let strict = ExtractOptions {
         no_overwrite_dir_non_dir: true,

@@ -10,9 +10,10 @@ use nix::errno::Errno;
 use tokio::sync::mpsc;
 
 use super::archive_extract::{extract, ExtractError, ExtractOptions};
-use super::archive_fs::{is_dir, mount_holding, ContainerFs};
+use super::archive_fs::{mount_holding, ContainerFs};
 use super::record::Container;
 use super::{ContainerError, Result};
+use crate::in_root::is_dir;
 use crate::store::decompress::with_decompressed;
 
 /// What the request asked for.
@@ -97,6 +98,11 @@ pub fn extract_to_dir(
         ExtractError::Refused(m) => {
             ContainerError::Internal(format!("Error processing tar file(exit status 1): {m}"))
         }
+        // A body that is no tar is the client's error: dockerd's text, as a 400.
+        ExtractError::BadArchive(e) => ContainerError::Invalid(format!(
+            "Error processing tar file(exit status 1): {}",
+            crate::in_root::go_tar_message(&e)
+        )),
         ExtractError::Io { .. } => {
             ContainerError::Internal(format!("Error processing tar file(exit status 1): {e}"))
         }
@@ -131,7 +137,7 @@ fn container_user(c: &Container, fs: &ContainerFs) -> Option<(u32, u32)> {
     let read = |path: &str| -> String {
         fs.resolve(path, true)
             .ok()
-            .and_then(|r| std::fs::read_to_string(super::archive_fs::fd_path(&r.fd)).ok())
+            .and_then(|r| std::fs::read_to_string(crate::in_root::fd_path(&r.fd)).ok())
             .unwrap_or_default()
     };
     let passwd = read("/etc/passwd");

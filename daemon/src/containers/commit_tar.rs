@@ -2,23 +2,21 @@
 //! with overlayfs's whiteouts written as the OCI/Docker ones —
 //! a 0/0 character device NAME → an empty `.wh.NAME`;
 //! a folder with `trusted.overlay.opaque=y` → the folder and `DIR/.wh..wh..opq`.
-//! The mount points berthd and the runtime make (`/etc/hosts`, `/dev`, …) are left out,
-//! and so are folders copied up only to hold them, as dockerd's init layer hides them.
+//! The mount points berthd and the runtime need live in the container's init layer
+//! (`init_layer`), under the upper folder, so they are no change, as with dockerd.
+//!
+//! The upper folder is read by handle (`in_root`): listed through descriptors, each entry
+//! opened without following it, and reopened for the tar with no symlink followed on the
+//! way; a container swapping its folders while it is committed gets its symlinks
+//! committed, never the host's files.
 use std::ffi::CString;
-use std::io::Write;
-use std::os::unix::ffi::OsStrExt;
+use std::io::{self, Write};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-/// Paths (relative to the root) that are mount points, not the user's changes.
-const MOUNT_POINTS: &[&str] = &[
-    "etc/hostname",
-    "etc/hosts",
-    "etc/resolv.conf",
-    "dev",
-    "proc",
-    "sys",
-];
+use crate::in_root::tar_out::TreeTar;
+use crate::in_root::walk::{self, Entry};
 
 const OPAQUE_XATTR: &str = "trusted.overlay.opaque";
 const OPAQUE_MARKER: &str = ".wh..wh..opq";
@@ -35,17 +33,23 @@ pub enum Item {
     Opaque(PathBuf),
 }
 
-fn is_opaque(path: &Path) -> bool {
-    let Ok(c_path) = CString::new(path.as_os_str().as_bytes()) else {
+/// Whether the folder behind `entry` is opaque.
+fn is_opaque(entry: &Entry) -> bool {
+    let Ok(c_path) = CString::new(
+        crate::in_root::fd_path(&entry.fd)
+            .into_os_string()
+            .into_encoded_bytes(),
+    ) else {
         return false;
     };
     let Ok(name) = CString::new(OPAQUE_XATTR) else {
         return false;
     };
     let mut value = [0u8; 4];
-    // SAFETY: both strings are NUL-terminated and the buffer's length is passed.
+    // SAFETY: both strings are NUL-terminated and the buffer's length is passed. The
+    // path is the descriptor's magic link: it reaches the folder itself.
     let n = unsafe {
-        libc::lgetxattr(
+        libc::getxattr(
             c_path.as_ptr(),
             name.as_ptr(),
             value.as_mut_ptr().cast(),
@@ -55,80 +59,127 @@ fn is_opaque(path: &Path) -> bool {
     n == 1 && value[0] == b'y'
 }
 
-/// Whether a folder in the upper layer differs from what the image has at `rel`.
-fn dir_changed(meta: &std::fs::Metadata, rel: &Path, lowers: &[PathBuf]) -> bool {
-    let below = lowers
+/// The image's lower folders, open.
+fn open_lowers(lowers: &[PathBuf]) -> Vec<OwnedFd> {
+    lowers
         .iter()
-        .find_map(|l| std::fs::symlink_metadata(l.join(rel)).ok());
-    match below {
+        .filter_map(|l| {
+            nix::fcntl::open(
+                l,
+                nix::fcntl::OFlag::O_PATH
+                    | nix::fcntl::OFlag::O_DIRECTORY
+                    | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .ok()
+        })
+        .collect()
+}
+
+/// What the image has at `rel` (top layer first), no symlink followed.
+pub(crate) fn in_lowers(lowers: &[OwnedFd], rel: &Path) -> Option<Entry> {
+    lowers.iter().find_map(|l| {
+        walk::open_beneath(l.as_fd(), rel)
+            .and_then(Entry::from_fd)
+            .ok()
+    })
+}
+
+/// Whether a folder in the upper layer differs from what the image has at `rel`.
+fn dir_changed(meta: &std::fs::Metadata, rel: &Path, lowers: &[OwnedFd]) -> bool {
+    match in_lowers(lowers, rel) {
         None => true,
         Some(b) => {
-            !b.is_dir()
-                || b.mode() & 0o7777 != meta.mode() & 0o7777
-                || b.uid() != meta.uid()
-                || b.gid() != meta.gid()
+            !b.meta.is_dir()
+                || b.meta.mode() & 0o7777 != meta.mode() & 0o7777
+                || b.meta.uid() != meta.uid()
+                || b.meta.gid() != meta.gid()
         }
     }
+}
+
+/// The upper folder's root, `None` when it does not exist (a container never started).
+fn open_upper(upper: &Path) -> io::Result<Option<Entry>> {
+    let dir = match std::fs::File::open(upper) {
+        Ok(dir) => dir,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    Entry::from_fd(walk::open_beneath(dir.as_fd(), Path::new(""))?).map(Some)
 }
 
 /// The entries of the layer for the upper folder `upper` over the image's `lowers`
 /// (top first), parents before children, names sorted.
-pub fn layer_items(upper: &Path, lowers: &[PathBuf]) -> std::io::Result<Vec<Item>> {
+pub fn layer_items(upper: &Path, lowers: &[PathBuf]) -> io::Result<Vec<Item>> {
     let mut out = Vec::new();
-    if !upper.exists() {
+    let Some(root) = open_upper(upper)? else {
         // A container never started has no upper folder yet: nothing changed.
         return Ok(out);
-    }
-    collect(upper, Path::new(""), lowers, &mut out)?;
+    };
+    collect(&root, Path::new(""), &open_lowers(lowers), &mut out)?;
     Ok(out)
 }
 
-fn collect(
-    upper: &Path,
-    rel: &Path,
-    lowers: &[PathBuf],
-    out: &mut Vec<Item>,
-) -> std::io::Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(upper.join(rel))?.flatten().collect();
-    entries.sort_by_key(|e| e.file_name());
-    for e in entries {
-        let name = e.file_name();
-        let child = rel.join(&name);
-        if MOUNT_POINTS.iter().any(|m| Path::new(m) == child) {
+fn collect(dir: &Entry, rel: &Path, lowers: &[OwnedFd], out: &mut Vec<Item>) -> io::Result<()> {
+    for name in walk::names(dir.fd.as_fd())? {
+        let Some(child) = Entry::open(dir.fd.as_fd(), &name)? else {
             continue;
-        }
-        let meta = std::fs::symlink_metadata(e.path())?;
+        };
+        let path = rel.join(&name);
+        let meta = &child.meta;
         let ft = meta.file_type();
         if ft.is_char_device() && meta.rdev() == 0 {
             let mut wh = std::ffi::OsString::from(WHITEOUT_PREFIX);
             wh.push(&name);
             out.push(Item::Whiteout(rel.join(wh)));
         } else if ft.is_dir() {
-            let opaque = is_opaque(&e.path());
+            let opaque = is_opaque(&child);
             let mut below = Vec::new();
-            collect(upper, &child, lowers, &mut below)?;
-            if opaque || !below.is_empty() || dir_changed(&meta, &child, lowers) {
-                out.push(Item::Copy(child.clone()));
+            collect(&child, &path, lowers, &mut below)?;
+            if opaque || !below.is_empty() || dir_changed(meta, &path, lowers) {
+                out.push(Item::Copy(path.clone()));
                 if opaque {
-                    out.push(Item::Opaque(child.join(OPAQUE_MARKER)));
+                    out.push(Item::Opaque(path.join(OPAQUE_MARKER)));
                 }
                 out.extend(below);
             }
         } else if !ft.is_socket() {
-            out.push(Item::Copy(child));
+            out.push(Item::Copy(path));
         }
     }
     Ok(())
 }
 
+/// The entry at `rel` below the upper folder, opened again with no symlink followed on
+/// the way; `None` when it changed or went since it was listed.
+fn reopen(upper: &Entry, rel: &Path) -> io::Result<Option<Entry>> {
+    match walk::open_beneath(upper.fd.as_fd(), rel).and_then(Entry::from_fd) {
+        Ok(entry) => Ok(Some(entry)),
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::ENOENT | libc::ELOOP | libc::ENOTDIR | libc::EXDEV)
+            ) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Writes `items` (from [`layer_items`]) as a tar.
-pub fn write_layer_tar(upper: &Path, items: &[Item], out: impl Write) -> std::io::Result<()> {
-    let mut builder = tar::Builder::new(out);
-    builder.follow_symlinks(false);
-    let mut links = super::tar_tree::HardLinks::default();
+pub fn write_layer_tar(upper: &Path, items: &[Item], out: impl Write) -> io::Result<()> {
+    let mut tar = TreeTar::new(out);
+    let Some(root) = open_upper(upper)? else {
+        return tar.finish().map(drop);
+    };
     for item in items {
         match item {
-            Item::Copy(rel) => links.append(&mut builder, &upper.join(rel), rel)?,
+            Item::Copy(rel) => {
+                if let Some(entry) = reopen(&root, rel)? {
+                    tar.append_entry(&entry, rel)?;
+                }
+            }
             Item::Whiteout(rel) | Item::Opaque(rel) => {
                 // Owner and times of what it stands for: the device, or the folder.
                 let source = match item {
@@ -142,7 +193,10 @@ pub fn write_layer_tar(upper: &Path, items: &[Item], out: impl Write) -> std::io
                         rel.with_file_name(deleted)
                     }
                 };
-                let meta = std::fs::symlink_metadata(upper.join(&source))?;
+                let Some(entry) = reopen(&root, &source)? else {
+                    continue;
+                };
+                let meta = &entry.meta;
                 let mut h = tar::Header::new_gnu();
                 h.set_entry_type(tar::EntryType::Regular);
                 h.set_size(0);
@@ -153,11 +207,11 @@ pub fn write_layer_tar(upper: &Path, items: &[Item], out: impl Write) -> std::io
                 h.set_uid(meta.uid().into());
                 h.set_gid(meta.gid().into());
                 h.set_mtime(meta.mtime().max(0) as u64);
-                builder.append_data(&mut h, rel, std::io::empty())?;
+                tar.builder().append_data(&mut h, rel, io::empty())?;
             }
         }
     }
-    builder.finish()
+    tar.finish().map(drop)
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ fn whiteout(path: &Path) {
 }
 
 fn set_opaque(path: &Path) {
+    use std::os::unix::ffi::OsStrExt;
     let c_path = CString::new(path.as_os_str().as_bytes()).expect("path");
     let name = CString::new(OPAQUE_XATTR).expect("name");
     // SAFETY: NUL-terminated strings, value and length match.
@@ -27,8 +28,6 @@ fn overlay_whiteouts_become_oci_whiteouts() {
         std::fs::create_dir_all(lower.join(d)).expect("lower");
         std::fs::create_dir_all(upper.join(d)).expect("upper");
     }
-    std::fs::create_dir_all(upper.join("dev")).expect("dev");
-    std::fs::write(upper.join("etc/hosts"), "").expect("hosts");
     std::fs::write(upper.join("etc/new.conf"), "x").expect("file");
     whiteout(&upper.join("etc/removed"));
     whiteout(&upper.join("gone-dir/file"));
@@ -49,7 +48,7 @@ fn overlay_whiteouts_become_oci_whiteouts() {
             Item::Opaque(p("opaque/.wh..wh..opq")),
             Item::Copy(p("opaque/only")),
         ],
-        "mount points and unchanged folders left out"
+        "unchanged folders left out"
     );
 
     let mut bytes = Vec::new();
@@ -79,9 +78,8 @@ fn nothing_changed_is_an_empty_layer() {
     let upper = dir.path().join("upper");
     let lower = dir.path().join("lower");
     std::fs::create_dir_all(lower.join("etc")).expect("lower");
+    // A folder copied up and left as it was is no change.
     std::fs::create_dir_all(upper.join("etc")).expect("upper");
-    std::fs::write(upper.join("etc/resolv.conf"), "").expect("resolv");
-    std::fs::create_dir_all(upper.join("proc")).expect("proc");
     assert!(layer_items(&upper, &[lower]).expect("items").is_empty());
 }
 
@@ -116,5 +114,29 @@ fn hard_links_made_in_the_container_stay_links() {
     assert_eq!(
         links,
         [("bin/tool".to_string(), Some("bin/alias".to_string()))]
+    );
+}
+
+#[test]
+fn a_folder_swapped_for_a_symlink_after_listing_is_not_followed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let upper = dir.path().join("upper");
+    let lower = dir.path().join("lower");
+    let host = dir.path().join("host");
+    std::fs::create_dir_all(&lower).expect("lower");
+    std::fs::create_dir_all(upper.join("d")).expect("upper");
+    std::fs::write(upper.join("d/secret"), "inside").expect("file");
+    std::fs::create_dir_all(&host).expect("host");
+    std::fs::write(host.join("secret"), "HOST-ONLY").expect("host file");
+    let items = layer_items(&upper, std::slice::from_ref(&lower)).expect("items");
+    // The container swaps its folder for a symlink to a host folder before the tar.
+    std::fs::rename(upper.join("d"), upper.join("d.real")).expect("rename");
+    std::os::unix::fs::symlink(&host, upper.join("d")).expect("symlink");
+    let mut bytes = Vec::new();
+    write_layer_tar(&upper, &items, &mut bytes).expect("tar");
+    let token = b"HOST-ONLY";
+    assert!(
+        !bytes.windows(token.len()).any(|w| w == token),
+        "the host's file was committed"
     );
 }

@@ -214,6 +214,20 @@ fn validate_log_opts(driver: &str, opts: Option<&HashMap<String, String>>) -> Re
     Ok(())
 }
 
+/// dockerd's `translateWorkingDir`: an absolute path, kept cleaned.
+fn validate_working_dir(config: &mut ContainerConfig) -> Result<()> {
+    let Some(wd) = config.working_dir.as_deref().filter(|w| !w.is_empty()) else {
+        return Ok(());
+    };
+    if !wd.starts_with('/') {
+        return Err(ContainerError::Invalid(format!(
+            "the working directory '{wd}' is invalid, it needs to be an absolute path"
+        )));
+    }
+    config.working_dir = Some(crate::build::copy::gopath::clean(wd));
+    Ok(())
+}
+
 fn validate_host_config(hc: &HostConfig, ncpu: usize) -> Result<()> {
     resources::validate(hc, ncpu)?;
     if let Some(p) = &hc.restart_policy {
@@ -273,6 +287,7 @@ pub async fn create(
         None => None,
     };
     let cgroup_v2 = crate::api::host::cgroup_version() == "2";
+    validate_working_dir(&mut config)?;
     validate_host_config(&host_config, crate::api::host::ncpu())?;
     if host_config.uts_mode.as_deref() == Some("host")
         && !config.hostname.as_deref().unwrap_or("").is_empty()
@@ -339,9 +354,20 @@ pub async fn create(
             return Err(e);
         }
     };
+    let layers_root = daemon.config.data_root.join("layers");
     if let Err(e) = super::rootfs::prepare(&record)
+        // dockerd makes the init layer at create: `docker cp` finds its files before a start.
+        .and_then(|_| {
+            let image_layers = super::rootfs::lower_dirs(&layers_root, &record.layers);
+            super::init_layer::ensure(&record, &image_layers)
+        })
         .and_then(|_| super::rootfs::write_etc_files(&record))
-        .and_then(|_| plan.save(&record.dir).map_err(ContainerError::from))
+        .and_then(|_| {
+            daemon
+                .networks
+                .save_container_state(&record.dir, &plan)
+                .map_err(ContainerError::from)
+        })
         .and_then(|_| super::mounts_setup::populate(daemon, &record))
     {
         let _ = daemon.containers.remove(&record.id, true);

@@ -1,6 +1,9 @@
 //! `GET /containers/{id}/export`: the container's root as a tar stream (the overlay of
-//! its image and its changes), held mounted while the tar is written.
+//! its image and its changes), held mounted while the tar is written, each entry read by
+//! handle (`in_root::tar_out`): a running container swapping its folders for symlinks
+//! gets the symlinks archived, never the host's files they point at.
 use std::io::Write;
+use std::os::fd::AsFd;
 use std::path::Path;
 
 use bytes::Bytes;
@@ -8,6 +11,8 @@ use tokio::sync::mpsc;
 
 use super::record::Container;
 use super::{rootfs, Result};
+use crate::in_root::tar_out::{self, TreeTar};
+use crate::in_root::walk::{self, Entry};
 
 /// A `Write` that hands chunks to the response body (from a blocking thread).
 pub(crate) struct ChannelWriter {
@@ -39,12 +44,13 @@ impl Write for ChannelWriter {
     }
 }
 
-/// Writes every entry under `root` (see `tar_tree`).
+/// Writes every entry under `root`.
 fn write_tar(root: &Path, out: impl Write) -> std::io::Result<()> {
-    let mut builder = tar::Builder::new(out);
-    builder.follow_symlinks(false);
-    super::tar_tree::append_tree(&mut builder, root, Path::new(""))?;
-    builder.finish()
+    let dir = std::fs::File::open(root)?;
+    let root = Entry::from_fd(walk::open_beneath(dir.as_fd(), Path::new(""))?)?;
+    let mut tar = TreeTar::new(out);
+    tar.append_children(&root, Path::new(""), &tar_out::no_mounts)?;
+    tar.finish().map(drop)
 }
 
 /// Starts the export; the receiver yields the tar's bytes.

@@ -132,10 +132,11 @@ fn next_interval(daemon: &SharedDaemon, id: &str, probe: &Probe) -> Duration {
 
 async fn monitor(daemon: SharedDaemon, id: String, probe: Probe, mut stop: watch::Receiver<()>) {
     loop {
-        let wait = next_interval(&daemon, &id, &probe);
+        // The probe schedule (Interval, StartInterval): a timer, not an ordering.
+        let next = tokio::time::Instant::now() + next_interval(&daemon, &id, &probe);
         tokio::select! {
             _ = stop.changed() => return,
-            _ = tokio::time::sleep(wait) => {}
+            _ = tokio::time::sleep_until(next) => {}
         }
         let Some(c) = daemon.containers.get(&id) else {
             return;

@@ -1,15 +1,12 @@
 //! One healthcheck probe: an exec in the container (as dockerd's `cmdProbe`), with
 //! the exec's events, its stdout and stderr collected up to 4096 bytes, and its exit code.
-use std::time::Duration;
-
 use bollard_stubs::models::ExecConfig;
 use tokio::io::AsyncReadExt;
 
-use super::attach_gate::SignalOnRead;
 use super::exec;
 use super::record::Container;
 use crate::state::SharedDaemon;
-use crate::streams::{self, AttachOptions, FrameDecoder};
+use crate::streams::FrameDecoder;
 
 /// The longest probe output kept (dockerd's `maxOutputLen`).
 pub const MAX_OUTPUT: usize = 4096;
@@ -59,36 +56,17 @@ pub fn create(daemon: &SharedDaemon, c: &Container, cmd: &[String]) -> Result<St
 /// Runs the exec `exec_id` to its end: its exit code and output. An error is what
 /// dockerd records as the output of a probe that could not run (exit code -1).
 pub async fn run(daemon: &SharedDaemon, exec_id: &str) -> Result<(i64, String), String> {
-    let (e, c) = exec::begin(daemon, exec_id).map_err(|e| e.to_string())?;
-    exec::prepare(daemon, &e, &c)
-        .await
-        .map_err(|e| e.to_string())?;
-    let task = daemon
-        .engine
-        .get(c.task_id())
-        .await
-        .map_err(|e| e.to_string())?;
-    let socket = std::path::PathBuf::from(task.attach_socket);
-    let opts = AttachOptions {
-        exec_id: Some(e.id.clone()),
-        stdin: false,
-        stdout: true,
-        stderr: true,
-        tty: false,
-        stdin_once: true,
-        detach_keys: Vec::new(),
-        logs: None,
-        stream: true,
+    let request = exec::StartRequest {
+        detach: false,
+        tty: Some(false),
+    };
+    let session = match exec::start(daemon, exec_id, request).await {
+        Ok(exec::Started::Attached(session)) => session,
+        Ok(exec::Started::Detached) => return Err("the probe ran detached".into()),
+        Err(e) => return Err(e.to_string()),
     };
     // Our end of the "client" connection receives the multiplexed output.
     let (client, mut ours) = tokio::io::duplex(64 * 1024);
-    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-    let client = SignalOnRead::new(client, Some(ready_tx));
-    let attached = async move {
-        if let Err(err) = streams::attach(client, &socket, opts, async {}).await {
-            tracing::debug!(exec = %exec_id, "healthcheck output: {err}");
-        }
-    };
     let collected = async move {
         let mut out = LimitedBuffer::default();
         let mut frames = FrameDecoder::new();
@@ -104,32 +82,14 @@ pub async fn run(daemon: &SharedDaemon, exec_id: &str) -> Result<(i64, String), 
         }
         out
     };
-    let output = async {
-        let ((), out) = tokio::join!(attached, collected);
-        Ok::<_, String>(out)
-    };
-    let started = async {
-        // The process starts once the attach is connected, so no output is lost.
-        let _ = tokio::time::timeout(Duration::from_secs(2), ready_rx).await;
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        exec::run(daemon, &e, &c)
-            .await
-            .map_err(|err| format!("OCI runtime exec failed: {err}"))
-    };
-    let ((), out) = tokio::try_join!(started, output)?;
-    // The exit code arrives with the exec's waiter (which also publishes `exec_die`).
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        match daemon.execs.get(&e.id).ok().and_then(|x| x.exit_code) {
-            Some(code) => return Ok((code, out.text())),
-            None if tokio::time::Instant::now() >= deadline => {
-                return Err(format!(
-                    "healthcheck for container {} has no exit code",
-                    c.id
-                ))
-            }
-            None => tokio::time::sleep(Duration::from_millis(10)).await,
-        }
+    // The session ends once the exit code is recorded.
+    let (ran, out) = tokio::join!(session.run(client), collected);
+    if let Err(e) = ran {
+        return Err(format!("OCI runtime exec failed: {e}"));
+    }
+    match daemon.execs.get(exec_id).ok().and_then(|x| x.exit_code) {
+        Some(code) => Ok((code, out.text())),
+        None => Err(format!("healthcheck exec {exec_id} has no exit code")),
     }
 }
 

@@ -111,7 +111,8 @@ pub fn config_json(c: &Container) -> Value {
 }
 
 fn graph_driver(daemon: &Daemon, c: &Container) -> Value {
-    let lowers = rootfs::lower_dirs(&daemon.config.data_root.join("layers"), &c.layers)
+    // The init layer first, as dockerd's `<id>-init/diff`.
+    let lowers = rootfs::container_lowers(c, &daemon.config.data_root.join("layers"))
         .iter()
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()

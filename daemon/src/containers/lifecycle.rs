@@ -1,23 +1,42 @@
-//! Start, stop, kill, pause, unpause, restart, remove and rename, through berth-containerd.
+//! Stop, kill, pause, unpause, restart and rename, through the task engine, as dockerd's
+//! `daemon/stop.go`, `kill.go`, `pause.go`, `restart.go`. None of them holds the
+//! container's lock while it waits for an exit: the exit path (`exit`) takes it to record
+//! the exit, so `die` is published before the network is released, as in dockerd.
 use std::time::Duration;
 
 use super::record::{Container, Status};
-use super::{rootfs, signals, ContainerError, Result};
+use super::to_the_end::to_the_end;
+use super::{signals, state_changes, ContainerError, Result};
 use crate::state::SharedDaemon;
 
-/// The OCI bundle folder of a container: `<exec-root>/containers/<id>`.
-pub(crate) fn bundle_dir(daemon: &SharedDaemon, id: &str) -> std::path::PathBuf {
-    daemon.config.exec_root.join("containers").join(id)
+pub use super::environment::bundle_dir;
+pub use super::remove::{destroy, remove};
+pub use super::start::{parse_size, start};
+
+/// The arguments of an operation, owned by the task that runs it (`to_the_end`).
+fn owned(
+    daemon: &SharedDaemon,
+    reference: &str,
+    signal: Option<&str>,
+) -> (SharedDaemon, String, Option<String>) {
+    (
+        daemon.clone(),
+        reference.to_string(),
+        signal.map(str::to_string),
+    )
 }
 
 fn not_running(c: &Container) -> ContainerError {
     ContainerError::Conflict(format!("Container {} is not running", c.id))
 }
 
-pub use super::start::{parse_size, start, start_by_user, start_container};
-
 /// Sends a signal; 409 when the container is not running.
 pub async fn kill(daemon: &SharedDaemon, reference: &str, signal: Option<&str>) -> Result<()> {
+    let (daemon, reference, signal) = owned(daemon, reference, signal);
+    to_the_end(async move { kill_now(&daemon, &reference, signal.as_deref()).await }).await
+}
+
+async fn kill_now(daemon: &SharedDaemon, reference: &str, signal: Option<&str>) -> Result<()> {
     let c = daemon.containers.lookup(reference)?;
     let signo = match signal.filter(|s| !s.is_empty()) {
         Some(s) => signals::parse(s)?,
@@ -30,10 +49,7 @@ pub async fn kill(daemon: &SharedDaemon, reference: &str, signal: Option<&str>) 
         )));
     }
     if signo == 9 {
-        let _ = daemon.containers.update(&c.id, |r| {
-            r.state.manually_stopped = true;
-            Ok(())
-        });
+        let _ = state_changes::stop_requested(daemon, &c.id);
     }
     signal_with_event(daemon, &c, signo).await?;
     if signo == 9 {
@@ -45,19 +61,22 @@ pub async fn kill(daemon: &SharedDaemon, reference: &str, signal: Option<&str>) 
 }
 
 /// Sends a signal and, once it is delivered, the `kill` event with its number, as
-/// dockerd's `killWithSignal` does for `docker kill`, `stop` and `rm -f` alike.
-async fn signal_with_event(daemon: &SharedDaemon, c: &Container, signo: i32) -> Result<()> {
+/// dockerd's `killWithSignal` does for `docker kill`, `stop` and `rm -f` alike. A paused
+/// container is thawed after the signal when the signal is one that ends it.
+pub(crate) async fn signal_with_event(
+    daemon: &SharedDaemon,
+    c: &Container,
+    signo: i32,
+) -> Result<()> {
     send_signal(daemon, c, signo).await?;
-    if c.state.status == Status::Paused && ends_the_container(c, signo) {
+    let paused = daemon
+        .containers
+        .get(&c.id)
+        .is_some_and(|now| now.state.status == Status::Paused);
+    if paused && ends_the_container(c, signo) {
         // As dockerd: a frozen process takes the signal once it is thawed.
         if daemon.engine.resume(c.task_id()).await.is_ok() {
-            let _ = daemon.containers.update(&c.id, |r| {
-                if r.state.status == Status::Paused {
-                    r.state.status = Status::Running;
-                }
-                Ok(())
-            });
-            super::health::resume(daemon, &c.id);
+            let _ = state_changes::resumed(daemon, &c.id);
         }
     }
     let mut attrs = c.event_attributes();
@@ -83,8 +102,12 @@ async fn send_signal(daemon: &SharedDaemon, c: &Container, signo: i32) -> Result
     }
 }
 
-/// Waits up to `timeout` (None: forever) for the container to stop running.
-async fn wait_stopped(daemon: &SharedDaemon, id: &str, timeout: Option<Duration>) -> bool {
+/// Waits up to `timeout` (None: forever) for the container to stop running (or to go).
+pub(crate) async fn wait_stopped(
+    daemon: &SharedDaemon,
+    id: &str,
+    timeout: Option<Duration>,
+) -> bool {
     let Some(mut rx) = daemon.containers.watch(id) else {
         return true;
     };
@@ -115,15 +138,21 @@ pub async fn stop(
     timeout: Option<i64>,
     signal: Option<&str>,
 ) -> Result<()> {
+    let (daemon, reference, signal) = owned(daemon, reference, signal);
+    to_the_end(async move { stop_now(&daemon, &reference, timeout, signal.as_deref()).await }).await
+}
+
+async fn stop_now(
+    daemon: &SharedDaemon,
+    reference: &str,
+    timeout: Option<i64>,
+    signal: Option<&str>,
+) -> Result<()> {
     let c = daemon.containers.lookup(reference)?;
     if c.state.status == Status::Restarting {
         // Waiting for its next run: cancel it.
-        daemon.containers.update(&c.id, |r| {
-            r.state.manually_stopped = true;
-            r.state.status = Status::Exited;
-            Ok(())
-        })?;
-        daemon.containers.notify_exit(&c.id, c.state.exit_code);
+        state_changes::stop_requested(daemon, &c.id)?;
+        state_changes::restart_cancelled(daemon, &c.id);
         daemon
             .events
             .publish("container", "stop", &c.id, c.event_attributes());
@@ -139,6 +168,7 @@ pub async fn stop(
     Ok(())
 }
 
+/// The stop sequence of a running container (dockerd's `containerStop`).
 pub async fn stop_container(
     daemon: &SharedDaemon,
     c: &Container,
@@ -152,13 +182,7 @@ pub async fn stop_container(
         .unwrap_or_else(|| "SIGTERM".into());
     let signo = signals::parse(&signal)?;
     let timeout = timeout.or(c.config.stop_timeout).unwrap_or(10);
-    let _ = daemon.containers.update(&c.id, |r| {
-        r.state.manually_stopped = true;
-        Ok(())
-    });
-    if c.state.status == Status::Paused {
-        let _ = daemon.engine.resume(c.task_id()).await;
-    }
+    let _ = state_changes::stop_requested(daemon, &c.id);
     let stopped = 'stopped: {
         if signo != 9 {
             let _ = signal_with_event(daemon, c, signo).await;
@@ -177,29 +201,35 @@ pub async fn stop_container(
         )));
     }
     // An exit of its own just before the stop may have scheduled a restart: the stop wins.
-    let _ = daemon.containers.update(&c.id, |r| {
-        if r.state.status == Status::Restarting {
-            r.state.status = Status::Exited;
-        }
-        Ok(())
-    });
+    state_changes::restart_cancelled(daemon, &c.id);
     Ok(())
 }
 
+/// `docker restart`: stop (as `stop`), then start; `restart` is published after `start`.
 pub async fn restart(
     daemon: &SharedDaemon,
     reference: &str,
     timeout: Option<i64>,
     signal: Option<&str>,
 ) -> Result<()> {
-    let id = daemon.containers.lookup(reference)?.id;
-    let guard = daemon.container_locks.lock(&id).await;
-    let c = daemon.containers.lookup(&id)?;
+    let (daemon, reference, signal) = owned(daemon, reference, signal);
+    to_the_end(async move { restart_now(&daemon, &reference, timeout, signal.as_deref()).await })
+        .await
+}
+
+async fn restart_now(
+    daemon: &SharedDaemon,
+    reference: &str,
+    timeout: Option<i64>,
+    signal: Option<&str>,
+) -> Result<()> {
+    let c = daemon.containers.lookup(reference)?;
     if c.state.status.is_running() {
         stop_container(daemon, &c, timeout, signal).await?;
     }
-    let c = daemon.containers.lookup(&c.id)?;
-    start_by_user(daemon, &c).await?;
+    let guard = daemon.container_locks.lock(&c.id).await;
+    let c = state_changes::start_requested(daemon, &c.id)?;
+    super::start::run(daemon, &c).await?;
     drop(guard);
     daemon
         .events
@@ -208,6 +238,11 @@ pub async fn restart(
 }
 
 pub async fn pause(daemon: &SharedDaemon, reference: &str) -> Result<()> {
+    let (daemon, reference, _) = owned(daemon, reference, None);
+    to_the_end(async move { pause_now(&daemon, &reference).await }).await
+}
+
+async fn pause_now(daemon: &SharedDaemon, reference: &str) -> Result<()> {
     let c = daemon.containers.lookup(reference)?;
     match c.state.status {
         Status::Paused => {
@@ -220,18 +255,16 @@ pub async fn pause(daemon: &SharedDaemon, reference: &str) -> Result<()> {
         _ => return Err(not_running(&c)),
     }
     daemon.engine.pause(c.task_id()).await?;
-    daemon.containers.update(&c.id, |r| {
-        r.state.status = Status::Paused;
-        Ok(())
-    })?;
-    super::health::stop(daemon, &c.id);
-    daemon
-        .events
-        .publish("container", "pause", &c.id, c.event_attributes());
+    state_changes::paused(daemon, &c.id)?;
     Ok(())
 }
 
 pub async fn unpause(daemon: &SharedDaemon, reference: &str) -> Result<()> {
+    let (daemon, reference, _) = owned(daemon, reference, None);
+    to_the_end(async move { unpause_now(&daemon, &reference).await }).await
+}
+
+async fn unpause_now(daemon: &SharedDaemon, reference: &str) -> Result<()> {
     let c = daemon.containers.lookup(reference)?;
     if c.state.status != Status::Paused {
         return Err(ContainerError::Conflict(format!(
@@ -240,87 +273,7 @@ pub async fn unpause(daemon: &SharedDaemon, reference: &str) -> Result<()> {
         )));
     }
     daemon.engine.resume(c.task_id()).await?;
-    daemon.containers.update(&c.id, |r| {
-        r.state.status = Status::Running;
-        Ok(())
-    })?;
-    super::health::resume(daemon, &c.id);
-    daemon
-        .events
-        .publish("container", "unpause", &c.id, c.event_attributes());
-    Ok(())
-}
-
-/// Removes a container; 409 while running unless `force` (then it is killed first).
-pub async fn remove(daemon: &SharedDaemon, reference: &str, force: bool) -> Result<()> {
-    let id = daemon.containers.lookup(reference)?.id;
-    // A start in progress finishes first (then this sees the container running).
-    let _guard = daemon.container_locks.lock(&id).await;
-    let c = daemon.containers.lookup(&id)?;
-    if c.state.status.is_running() {
-        if !force {
-            let what = if c.state.status == Status::Paused {
-                "paused"
-            } else {
-                "running"
-            };
-            return Err(ContainerError::Conflict(format!(
-                "You cannot remove a {what} container {}. Stop the container before attempting removal or force remove",
-                c.id
-            )));
-        }
-        let _ = daemon.containers.update(&c.id, |r| {
-            r.state.manually_stopped = true;
-            Ok(())
-        });
-        if c.state.status == Status::Paused {
-            let _ = daemon.engine.resume(c.task_id()).await;
-        }
-        let _ = signal_with_event(daemon, &c, 9).await;
-        if !wait_stopped(daemon, &c.id, Some(Duration::from_secs(30))).await {
-            return Err(ContainerError::Internal(format!(
-                "Could not kill running container {}, cannot remove",
-                c.id
-            )));
-        }
-    }
-    if daemon.containers.get(&c.id).is_none() {
-        // It removed itself on exit (AutoRemove) while we waited.
-        return Ok(());
-    }
-    daemon.containers.update(&c.id, |r| {
-        if r.state.status == Status::Removing {
-            return Err(ContainerError::Conflict(format!(
-                "removal of container {reference} is already in progress"
-            )));
-        }
-        r.state.status = Status::Removing;
-        Ok(())
-    })?;
-    destroy(daemon, &c.id).await
-}
-
-/// Deletes the task, unmounts, forgets the record; publishes `destroy`.
-pub async fn destroy(daemon: &SharedDaemon, id: &str) -> Result<()> {
-    let Some(c) = daemon.containers.get(id) else {
-        return Ok(());
-    };
-    super::health::stop(daemon, id);
-    if c.state.has_task {
-        if let Err(e) = daemon.engine.delete(c.task_id()).await {
-            if !e.is_not_found() {
-                tracing::warn!(id, error = %e, "deleting the task of a removed container");
-            }
-        }
-    }
-    super::mounts_setup::release(daemon, &c);
-    let folder_can_go = rootfs::release_for_removal(&c);
-    let _ = std::fs::remove_dir_all(bundle_dir(daemon, id));
-    daemon.containers.remove(id, folder_can_go)?;
-    daemon.container_locks.forget(id);
-    daemon
-        .events
-        .publish("container", "destroy", id, c.event_attributes());
+    state_changes::resumed(daemon, &c.id)?;
     Ok(())
 }
 

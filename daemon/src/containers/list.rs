@@ -1,8 +1,15 @@
 //! `GET /containers/json`: `docker ps` rows, filters, and dockerd's status strings.
-use std::collections::BTreeMap;
+//!
+//! A listing reads no file and copies no record: rows are serialized straight from the
+//! records as the store holds them (under its read lock, with no await), from the network
+//! records and from each container's networking state kept in memory
+//! (`networks::state_cache`). Only `size=1` walks folders, outside the lock.
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 
 use super::record::{Container, Status};
 use super::{ContainerError, Result};
@@ -275,52 +282,161 @@ fn bound(daemon: &Daemon, f: &Filters, key: &str) -> Result<Option<DateTime<Utc>
     }
 }
 
-/// The rows of `docker ps`, newest first.
-pub fn list(daemon: &Daemon, opts: &ListOptions) -> Result<Vec<Value>> {
+/// One `docker ps` row, in dockerd's field order.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Row<'a> {
+    id: &'a str,
+    names: [&'a str; 1],
+    image: &'a str,
+    #[serde(rename = "ImageID")]
+    image_id: &'a str,
+    command: String,
+    created: i64,
+    ports: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    size_rw: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    size_root_fs: Option<u64>,
+    labels: BTreeMap<&'a str, &'a str>,
+    state: &'a str,
+    status: String,
+    host_config: HostConfigRow<'a>,
+    network_settings: NetworkSettingsRow<'a>,
+    mounts: Value,
+    health: HealthRow<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct HostConfigRow<'a> {
+    network_mode: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct NetworkSettingsRow<'a> {
+    networks: crate::networks::settings::NetworksView<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct HealthRow<'a> {
+    status: &'a str,
+    failing_streak: u64,
+}
+
+/// The rows of `docker ps`, newest first, as a JSON array.
+pub fn list_json(daemon: &Daemon, opts: &ListOptions) -> Result<Vec<u8>> {
     let f = Filters::from_json(&opts.filters).map_err(invalid)?;
     f.validate(ACCEPTED).map_err(invalid)?;
     let ctx = Bounds {
         before: bound(daemon, &f, "before")?,
         since: bound(daemon, &f, "since")?,
     };
-    let mut all = daemon.containers.list();
-    all.sort_by_key(|c| std::cmp::Reverse(c.created));
+    // Sizes are folder walks: done first, without holding the store.
+    let sizes: Option<HashMap<String, u64>> = if opts.size {
+        let dirs = daemon.containers.with_all(|all| {
+            select(daemon, all, opts, &f, &ctx).map(|rows| {
+                rows.iter()
+                    .map(|c| (c.id.clone(), c.upper_dir()))
+                    .collect::<Vec<_>>()
+            })
+        })?;
+        Some(
+            dirs.into_iter()
+                .map(|(id, dir)| (id, dir_size(&dir)))
+                .collect(),
+        )
+    } else {
+        None
+    };
     let now = Utc::now();
-    let mut out = Vec::new();
+    daemon.containers.with_all(|all| {
+        let chosen = select(daemon, all, opts, &f, &ctx)?;
+        let states: Vec<Option<Arc<crate::networks::endpoints::ContainerNetwork>>> = chosen
+            .iter()
+            .map(|c| daemon.networks.container_state(&c.dir))
+            .collect();
+        let records = daemon.networks.read();
+        let rows: Vec<Row> = chosen
+            .iter()
+            .zip(&states)
+            .map(|(c, state)| {
+                let size_rw = sizes.as_ref().map(|s| s.get(&c.id).copied().unwrap_or(0));
+                Row {
+                    id: &c.id,
+                    names: [&c.name],
+                    image: c.config.image.as_deref().unwrap_or(""),
+                    image_id: &c.image_id,
+                    command: command(c),
+                    created: c.created.timestamp(),
+                    ports: crate::networks::settings::list_ports(daemon, c),
+                    size_rw,
+                    size_root_fs: size_rw.map(|_| 0),
+                    labels: c
+                        .config
+                        .labels
+                        .iter()
+                        .flatten()
+                        .map(|(k, v)| (k.as_str(), v.as_str()))
+                        .collect(),
+                    state: c.state.status.as_str(),
+                    status: status_string(c, now),
+                    host_config: HostConfigRow {
+                        network_mode: c.host_config.network_mode.as_deref().unwrap_or("default"),
+                    },
+                    network_settings: NetworkSettingsRow {
+                        networks: crate::networks::settings::NetworksView::new(
+                            &records,
+                            state.as_deref(),
+                            c,
+                        ),
+                    },
+                    mounts: super::mounts_spec::mounts_json(c),
+                    health: HealthRow {
+                        status: if c.state.status.is_running() {
+                            super::health::status_of(c.health.as_ref())
+                        } else {
+                            super::health::NONE
+                        },
+                        failing_streak: c.health.as_ref().map_or(0, |h| h.failing_streak),
+                    },
+                }
+            })
+            .collect();
+        serde_json::to_vec(&rows)
+            .map_err(|e| ContainerError::Internal(format!("encoding the list: {e}")))
+    })
+}
+
+/// The containers `opts` and `f` choose, newest first.
+fn select<'a>(
+    daemon: &Daemon,
+    mut all: Vec<&'a Container>,
+    opts: &ListOptions,
+    f: &Filters,
+    ctx: &Bounds,
+) -> Result<Vec<&'a Container>> {
     let all_flag = opts.all || opts.limit.is_some_and(|l| l > 0);
+    all.sort_by_key(|c| std::cmp::Reverse(c.created));
+    let mut chosen = Vec::new();
     for c in all {
-        if !matches(daemon, &c, &f, all_flag, &ctx)? {
-            continue;
-        }
-        if opts.limit.is_some_and(|l| l > 0 && out.len() >= l) {
+        if opts.limit.is_some_and(|l| l > 0 && chosen.len() >= l) {
             break;
         }
-        let mut row = json!({
-            "Id": c.id,
-            "Names": [c.name],
-            "Image": c.image_name(),
-            "ImageID": c.image_id,
-            "Command": command(&c),
-            "Created": c.created.timestamp(),
-            "Ports": crate::networks::settings::list_ports(daemon, &c),
-            "Labels": labels(&c),
-            "State": c.state.status.as_str(),
-            "Status": status_string(&c, now),
-            "Health": {
-                "Status": if c.state.status.is_running() { super::health::status_of(c.health.as_ref()) } else { super::health::NONE },
-                "FailingStreak": c.health.as_ref().map_or(0, |h| h.failing_streak),
-            },
-            "HostConfig": { "NetworkMode": c.host_config.network_mode.clone().unwrap_or_else(|| "default".into()) },
-            "NetworkSettings": { "Networks": crate::networks::settings::networks_json(daemon, &c) },
-            "Mounts": super::mounts_spec::mounts_json(&c),
-        });
-        if opts.size {
-            row["SizeRw"] = json!(dir_size(&c.upper_dir()));
-            row["SizeRootFs"] = json!(0);
+        if matches(daemon, c, f, all_flag, ctx)? {
+            chosen.push(c);
         }
-        out.push(row);
     }
-    Ok(out)
+    Ok(chosen)
+}
+
+/// The rows as JSON values (`GET /system/df`).
+pub fn list(daemon: &Daemon, opts: &ListOptions) -> Result<Vec<Value>> {
+    let bytes = list_json(daemon, opts)?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ContainerError::Internal(format!("decoding the list: {e}")))
 }
 
 /// Bytes of regular files under `dir`.
@@ -381,14 +497,14 @@ mod tests {
         };
         assert_eq!(status_string(&c, now), "Created");
         assert_eq!(command(&c), "sh -c 'exit 3'");
-        c.state.status = Status::Running;
-        c.state.started_at = Some(now - D::seconds(3));
+        c.state
+            .started(7, String::new(), now - D::seconds(3))
+            .expect("start");
         assert_eq!(status_string(&c, now), "Up 3 seconds");
-        c.state.status = Status::Paused;
+        c.state.paused().expect("pause");
         assert_eq!(status_string(&c, now), "Up 3 seconds (Paused)");
-        c.state.status = Status::Exited;
-        c.state.exit_code = 3;
-        c.state.finished_at = Some(now - D::seconds(5));
+        let exit = crate::containers::engine::ExitInfo::now(3);
+        assert!(c.state.exited(7, &exit, now - D::seconds(5)));
         assert_eq!(status_string(&c, now), "Exited (3) 5 seconds ago");
     }
 

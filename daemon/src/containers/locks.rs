@@ -46,8 +46,13 @@ mod tests {
                 let _second = locks.lock("a").await;
             })
         };
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        assert!(!waiting.is_finished());
+        let mut waiting = waiting;
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), &mut waiting)
+                .await
+                .is_err(),
+            "the second holder waits while the first holds the lock"
+        );
         drop(first);
         tokio::time::timeout(Duration::from_secs(5), waiting)
             .await

@@ -9,17 +9,25 @@
 //! - `resources` — HostConfig resources: dockerd's validation, the OCI `linux.resources`.
 //! - `spec`      — the OCI `config.json` of a container.
 //! - `rootfs`    — the overlay root, `/etc/hostname`, `/etc/hosts`, `/etc/resolv.conf`.
-//! - `start`     — start: the overlay, the bundle, the task, attached clients, exit codes.
-//! - `lifecycle` — stop, kill, pause, restart, remove, rename.
-//! - `exec`      — exec instances.
+//! - `init_layer` — dockerd's `<id>-init` layer: mount points that are not changes.
+//! - `start`     — start: one run (environment, task, attached clients), exit codes.
+//! - `environment` — a run's root, volumes, network and bundle: made and torn down.
+//! - `run_state` — the run state machine: the only code that changes `State.Status`.
+//! - `state_changes` — a transition applied to the record, with its side effects.
+//! - `lifecycle` — stop, kill, pause, unpause, restart, rename.
+//! - `to_the_end` — state-changing operations finish whatever happens to their caller.
+//! - `remove`    — rm, `--rm`, and the destruction of a container.
+//! - `exit`      — the one exit path, the restart policy's next run.
+//! - `engine_events` — berth-containerd's `/events`: exits, OOM kills, exec exits.
+//! - `reconcile` — records against tasks at start-up and after a reconnect.
+//! - `attach`, `attach_gate` — attach sessions; clients attached before the start.
+//! - `exec`      — exec instances: create, start (detached or on the stream), exits.
 //! - `health`, `health_config`, `health_probe` — healthchecks: monitors, config, probes.
-//! - `attach_gate` — clients attached before the start (`docker run`).
-//! - `archive*`  — `docker cp` both ways: the container's view of its files, safe unpacking.
+//! - `archive*`  — `docker cp` both ways: the container's view of its files, safe unpacking
+//!   (paths resolve and trees are read by handle in `crate::in_root`).
 //! - `commit*`   — `docker commit`: the upper layer as a layer tar, the new config.
 //! - `update`, `prune`, `changes` — `docker update`, `container prune`, `docker diff`.
 //! - `wait`      — `POST /containers/{id}/wait`.
-//! - `monitor`   — exits: waiting on tasks, reconciling after a restart, auto-remove.
-//! - `engine_events` — berth-containerd's `/events`: exits and OOM kills as they happen.
 //! - `inspect`   — `GET /containers/{id}/json`.
 //! - `mounts*`   — binds, volumes and tmpfs: resolved at create, set up at start, shown.
 //! - `list`      — `GET /containers/json`, its filters and status strings.
@@ -27,7 +35,9 @@ pub mod archive;
 pub mod archive_extract;
 pub mod archive_fs;
 pub mod archive_put;
+pub mod attach;
 pub mod attach_gate;
+pub mod cgroup_leftovers;
 pub mod changes;
 pub mod commit;
 pub mod commit_config;
@@ -35,31 +45,36 @@ pub mod commit_tar;
 pub mod create;
 pub mod engine;
 pub mod engine_events;
+pub mod environment;
 pub mod exec;
+pub mod exit;
 pub mod export;
 pub mod health;
 pub mod health_config;
 pub mod health_probe;
+pub mod init_layer;
 pub mod inspect;
 pub mod lifecycle;
 pub mod list;
 pub mod locks;
-pub mod monitor;
 pub mod mounts;
-pub mod mounts_copy;
 pub mod mounts_parse;
 pub mod mounts_setup;
 pub mod mounts_spec;
 pub mod names;
 pub mod prune;
+pub mod reconcile;
 pub mod record;
+pub mod remove;
 pub mod resources;
 pub mod rootfs;
+pub mod run_state;
 pub mod signals;
 pub mod spec;
 pub mod start;
+pub mod state_changes;
 pub mod store;
-pub mod tar_tree;
+pub mod to_the_end;
 pub mod update;
 pub mod wait;
 
@@ -121,3 +136,5 @@ pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 pub fn format_time(t: &chrono::DateTime<chrono::Utc>) -> String {
     crate::images::config::format_rfc3339_nano(t)
 }
+#[cfg(test)]
+mod lifecycle_tests;

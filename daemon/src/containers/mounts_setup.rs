@@ -2,9 +2,11 @@
 //! empty volumes when the container is created (dockerd's `populateVolumes`), volumes
 //! mounted at start and unmounted at stop (reference-counted by the volume store, with
 //! `mount` / `unmount` events), missing `-v` host folders created.
-use super::mounts_copy::{copy_up, resolve_in_root};
 use super::record::{Container, MountKind, MountPoint};
 use super::{rootfs, ContainerError, Result};
+use crate::in_root::copy::copy_up;
+use crate::in_root::walk::Entry;
+use crate::in_root::InRoot;
 use crate::state::Daemon;
 use crate::volumes::service;
 
@@ -22,23 +24,13 @@ pub fn populate(daemon: &Daemon, c: &Container) -> Result<()> {
     }
     let merged = rootfs::mount_rootfs(c, &daemon.config.data_root.join("layers"))?;
     let user = format!("create-{}", c.id);
-    let copied = wanted.iter().try_for_each(|m| {
-        let name = m.name.as_deref().unwrap_or("");
-        let data = daemon.volumes.mount(name, &user)?;
-        let result = match resolve_in_root(&merged, &m.destination) {
-            Some(source) => copy_up(&source, &data).map(|_| ()).map_err(|e| {
-                ContainerError::io(
-                    format!("copying the image's {} into volume {name}", m.destination),
-                    e,
-                )
-            }),
-            None => Ok(()),
-        };
-        if let Err(e) = daemon.volumes.unmount(name, &user) {
-            tracing::warn!(volume = name, error = %e, "unmounting a volume after copy-up");
-        }
-        result
-    });
+    let copied = InRoot::from_dir(&merged, &[])
+        .map_err(|e| ContainerError::io(format!("opening {}", merged.display()), e))
+        .and_then(|root| {
+            wanted
+                .iter()
+                .try_for_each(|m| populate_one(daemon, &root, m, &user))
+        });
     rootfs::unmount_rootfs(c);
     copied?;
     daemon.containers.update(&c.id, |r| {
@@ -48,6 +40,32 @@ pub fn populate(daemon: &Daemon, c: &Container) -> Result<()> {
         Ok(())
     })?;
     Ok(())
+}
+
+/// Copies what the image has at `m`'s destination (resolved inside the root, by handle)
+/// into its volume when the volume is empty.
+fn populate_one(daemon: &Daemon, root: &InRoot, m: &MountPoint, user: &str) -> Result<()> {
+    let name = m.name.as_deref().unwrap_or("");
+    let data = daemon.volumes.mount(name, user)?;
+    let fail = |e: std::io::Error| {
+        ContainerError::io(
+            format!("copying the image's {} into volume {name}", m.destination),
+            e,
+        )
+    };
+    let result = match root.resolve(&m.destination, true) {
+        Ok(source) => Entry::from_fd(source.fd)
+            .and_then(|source| copy_up(&source, &data))
+            .map(drop)
+            .map_err(fail),
+        // Nothing there in the image: nothing to copy.
+        Err(nix::errno::Errno::ENOENT | nix::errno::Errno::ENOTDIR) => Ok(()),
+        Err(e) => Err(fail(e.into())),
+    };
+    if let Err(e) = daemon.volumes.unmount(name, user) {
+        tracing::warn!(volume = name, error = %e, "unmounting a volume after copy-up");
+    }
+    result
 }
 
 fn prepare_one(daemon: &Daemon, c: &Container, m: &MountPoint) -> Result<()> {

@@ -13,6 +13,11 @@ fn invalid(e: crate::images::RequestError) -> ContainerError {
 }
 
 pub async fn prune(daemon: &SharedDaemon, filters: &str) -> Result<Value> {
+    let (daemon, filters) = (daemon.clone(), filters.to_string());
+    super::to_the_end::to_the_end(async move { prune_now(&daemon, &filters).await }).await
+}
+
+async fn prune_now(daemon: &SharedDaemon, filters: &str) -> Result<Value> {
     let f = Filters::from_json(filters).map_err(invalid)?;
     f.validate(&["until", "label", "label!"]).map_err(invalid)?;
     let until = match f.get("until").first() {

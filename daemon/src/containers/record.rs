@@ -59,6 +59,14 @@ pub struct RunState {
     /// Whether a task exists in berth-containerd for this container.
     #[serde(default)]
     pub has_task: bool,
+    /// A removal was asked (`rm -f` of a running container, or under way): no restart,
+    /// no start; a removal a crash interrupted is finished at the next start-up, as
+    /// dockerd's `RemovalInProgress`.
+    #[serde(default)]
+    pub removal_requested: bool,
+    /// The attach socket of the running task's shim (empty when none runs).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub attach_socket: String,
 }
 
 /// How a [`MountPoint`] is provided.

@@ -14,8 +14,47 @@ fn invalid(m: &str) -> ContainerError {
     ContainerError::Invalid(m.to_string())
 }
 
+/// The CPUs and memory nodes the host's cpuset offers (dockerd's `sysInfo.Cpus`, `Mems`).
+#[derive(Debug, Clone, Default)]
+pub struct HostCpusets {
+    pub cpus: String,
+    pub mems: String,
+}
+
+impl HostCpusets {
+    /// Read from the root cpuset cgroup (v1) or the root's effective sets (v2).
+    pub fn of_host() -> HostCpusets {
+        let read = |paths: &[&str]| {
+            paths
+                .iter()
+                .find_map(|p| std::fs::read_to_string(p).ok())
+                .map(|s| s.trim().to_string())
+                .unwrap_or_default()
+        };
+        HostCpusets {
+            cpus: read(&[
+                "/sys/fs/cgroup/cpuset/cpuset.cpus",
+                "/sys/fs/cgroup/cpuset.cpus.effective",
+            ]),
+            mems: read(&[
+                "/sys/fs/cgroup/cpuset/cpuset.mems",
+                "/sys/fs/cgroup/cpuset.mems.effective",
+            ]),
+        }
+    }
+}
+
 /// Checks the resources of `hc` as dockerd's `verifyPlatformContainerResources` does.
 pub fn validate(hc: &HostConfig, ncpu: usize) -> Result<(), ContainerError> {
+    validate_with(hc, ncpu, &HostCpusets::of_host())
+}
+
+/// [`validate`] against the given host cpusets.
+pub fn validate_with(
+    hc: &HostConfig,
+    ncpu: usize,
+    host: &HostCpusets,
+) -> Result<(), ContainerError> {
     let memory = hc.memory.unwrap_or(0);
     let swap = hc.memory_swap.unwrap_or(0);
     let reservation = hc.memory_reservation.unwrap_or(0);
@@ -75,12 +114,30 @@ pub fn validate(hc: &HostConfig, ncpu: usize) -> Result<(), ContainerError> {
             "CPU cfs quota can not be less than 1ms (i.e. 1000)",
         ));
     }
-    if let Some(cpus) = hc.cpuset_cpus.as_deref().filter(|s| !s.is_empty()) {
-        if !valid_cpuset(cpus) {
-            return Err(ContainerError::Invalid(format!(
-                "Invalid value {cpus} for cpuset cpus"
-            )));
+    if let Some(shares) = hc.cpu_shares.filter(|s| *s < 0) {
+        return Err(ContainerError::Invalid(format!(
+            "invalid CPU shares ({shares}): value must be a positive integer"
+        )));
+    }
+    check_cpuset(hc.cpuset_cpus.as_deref(), &host.cpus, "cpus", "CPUs")?;
+    check_cpuset(
+        hc.cpuset_mems.as_deref(),
+        &host.mems,
+        "mems",
+        "memory nodes",
+    )?;
+    if let Some(w) = hc.blkio_weight.filter(|w| *w > 0) {
+        if !(10..=1000).contains(&w) {
+            return Err(invalid("Range of blkio weight is from 10 to 1000"));
         }
+    }
+    if hc.shm_size.is_some_and(|s| s < 0) {
+        return Err(invalid("SHM size can not be less than 0"));
+    }
+    if let Some(adj) = hc.oom_score_adj.filter(|a| !(-1000..=1000).contains(a)) {
+        return Err(ContainerError::Invalid(format!(
+            "Invalid value {adj}, range for oom score adj is [-1000, 1000]"
+        )));
     }
     if let Some(ulimits) = &hc.ulimits {
         for u in ulimits {
@@ -96,16 +153,53 @@ pub fn validate(hc: &HostConfig, ncpu: usize) -> Result<(), ContainerError> {
     Ok(())
 }
 
-/// "0-2,4": ranges and single CPUs.
-fn valid_cpuset(s: &str) -> bool {
-    s.split(',').all(|part| {
-        let mut it = part.splitn(2, '-');
-        let a = it.next().map(|x| x.parse::<u32>().is_ok()).unwrap_or(false);
-        match it.next() {
-            None => a,
-            Some(b) => a && b.parse::<u32>().is_ok(),
+/// A requested cpuset (`kind` "cpus" or "mems") must parse and be offered by the host,
+/// with dockerd's messages (`IsCpusetCpusAvailable`, `IsCpusetMemsAvailable`).
+fn check_cpuset(
+    requested: Option<&str>,
+    available: &str,
+    kind: &str,
+    what: &str,
+) -> Result<(), ContainerError> {
+    let Some(requested) = requested.filter(|s| !s.is_empty()) else {
+        return Ok(());
+    };
+    let Some(wanted) = parse_cpuset(requested) else {
+        return Err(ContainerError::Invalid(format!(
+            "Invalid value {requested} for cpuset {kind}: invalid format: {requested}"
+        )));
+    };
+    // A host whose cpuset cannot be read is not second-guessed.
+    let Some(offered) = parse_cpuset(available).filter(|_| !available.is_empty()) else {
+        return Ok(());
+    };
+    if !wanted.is_subset(&offered) {
+        return Err(ContainerError::Invalid(format!(
+            "Requested {what} are not available - requested {requested}, available: {available}"
+        )));
+    }
+    Ok(())
+}
+
+/// "0-2,4": ranges and single numbers (Go's `parsers.ParseUintList`); `None` when
+/// malformed.
+fn parse_cpuset(s: &str) -> Option<std::collections::BTreeSet<u32>> {
+    let mut out = std::collections::BTreeSet::new();
+    for part in s.split(',') {
+        match part.split_once('-') {
+            None => {
+                out.insert(part.parse::<u32>().ok()?);
+            }
+            Some((a, b)) => {
+                let (a, b) = (a.parse::<u32>().ok()?, b.parse::<u32>().ok()?);
+                if a > b {
+                    return None;
+                }
+                out.extend(a..=b);
+            }
         }
-    })
+    }
+    Some(out)
 }
 
 /// The OCI `linux.resources` of a container.
@@ -172,6 +266,80 @@ pub fn oci_resources(hc: &HostConfig) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn out_of_range_settings_are_refused_with_dockerds_texts() {
+        let host = HostCpusets {
+            cpus: "0-1".into(),
+            mems: "0".into(),
+        };
+        let refused = |hc: HostConfig| validate_with(&hc, 2, &host).unwrap_err().to_string();
+        assert_eq!(
+            refused(HostConfig {
+                cpu_shares: Some(-1),
+                ..Default::default()
+            }),
+            "invalid CPU shares (-1): value must be a positive integer"
+        );
+        assert_eq!(
+            refused(HostConfig {
+                blkio_weight: Some(5),
+                ..Default::default()
+            }),
+            "Range of blkio weight is from 10 to 1000"
+        );
+        assert_eq!(
+            refused(HostConfig {
+                blkio_weight: Some(1001),
+                ..Default::default()
+            }),
+            "Range of blkio weight is from 10 to 1000"
+        );
+        assert_eq!(
+            refused(HostConfig {
+                oom_score_adj: Some(-1001),
+                ..Default::default()
+            }),
+            "Invalid value -1001, range for oom score adj is [-1000, 1000]"
+        );
+        assert_eq!(
+            refused(HostConfig {
+                shm_size: Some(-1),
+                ..Default::default()
+            }),
+            "SHM size can not be less than 0"
+        );
+        assert_eq!(
+            refused(HostConfig {
+                cpuset_cpus: Some("0-63".into()),
+                ..Default::default()
+            }),
+            "Requested CPUs are not available - requested 0-63, available: 0-1"
+        );
+        assert_eq!(
+            refused(HostConfig {
+                cpuset_mems: Some("5".into()),
+                ..Default::default()
+            }),
+            "Requested memory nodes are not available - requested 5, available: 0"
+        );
+        assert_eq!(
+            refused(HostConfig {
+                cpuset_cpus: Some("a".into()),
+                ..Default::default()
+            }),
+            "Invalid value a for cpuset cpus: invalid format: a"
+        );
+        let fine = HostConfig {
+            cpu_shares: Some(512),
+            blkio_weight: Some(10),
+            oom_score_adj: Some(1000),
+            cpuset_cpus: Some("0,1".into()),
+            cpuset_mems: Some("0".into()),
+            ..Default::default()
+        };
+        assert!(validate_with(&fine, 2, &host).is_ok());
+    }
 
     #[test]
     fn small_memory_is_refused() {

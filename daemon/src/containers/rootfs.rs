@@ -24,6 +24,18 @@ pub fn lower_dirs(layers_root: &Path, chain_ids: &[String]) -> Vec<PathBuf> {
         .collect()
 }
 
+/// The lower folders of a container's overlay, top first: its init layer (when made),
+/// then its image's layers.
+pub fn container_lowers(c: &Container, layers_root: &Path) -> Vec<PathBuf> {
+    let init = super::init_layer::dir(c);
+    let mut lowers = Vec::new();
+    if init.is_dir() {
+        lowers.push(init);
+    }
+    lowers.extend(lower_dirs(layers_root, &c.layers));
+    lowers
+}
+
 /// Mounts an overlay of `lowers` (top first) with `upper` and `work` at `merged`, for
 /// a writable layer that belongs to no container (the builder's COPY and ADD); `empty`
 /// (created here) stands in for an image without layers, as overlay needs a lower folder.
@@ -126,8 +138,9 @@ pub fn mount_rootfs(c: &Container, layers_root: &Path) -> Result<PathBuf> {
 }
 
 fn mount_overlay(c: &Container, layers_root: &Path, merged: &Path) -> Result<()> {
+    super::init_layer::ensure(c, &lower_dirs(layers_root, &c.layers))?;
     mount_overlay_dirs(
-        &lower_dirs(layers_root, &c.layers),
+        &container_lowers(c, layers_root),
         &c.upper_dir(),
         &c.work_dir(),
         merged,
@@ -154,6 +167,14 @@ pub fn unmount_rootfs(c: &Container) {
         if let Err(e) = std::fs::remove_dir_all(&dir) {
             tracing::warn!(id = %c.id, error = %e, "removing the folder of a removed container");
         }
+    }
+}
+
+/// At start-up, for a container that does not run: its overlay is unmounted if an
+/// interrupted run left it mounted (and nobody holds it).
+pub fn unmount_unheld(c: &Container) {
+    if !holders().contains_key(&c.id) {
+        detach(c);
     }
 }
 
@@ -221,6 +242,24 @@ pub fn check_layers(layers: &LayerStore, chain_ids: &[String]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Creates the working directory `wd` inside the mounted root `rootfs`, symlinks followed
+/// inside the root, never on the host (dockerd's `SetupWorkingDirectory`:
+/// `FollowSymlinkInScope` then `MkdirAll`, by handle here).
+pub fn make_working_dir(rootfs: &Path, wd: &str) -> Result<()> {
+    let root = crate::in_root::InRoot::from_dir(rootfs, &[])
+        .map_err(|e| ContainerError::io(format!("opening {}", rootfs.display()), e))?;
+    match root.mkdir_all(wd) {
+        Ok(_) => Ok(()),
+        Err(nix::errno::Errno::ENOTDIR | nix::errno::Errno::EEXIST) => Err(
+            ContainerError::Internal(format!("Cannot mkdir: {wd} is not a directory")),
+        ),
+        Err(e) => Err(ContainerError::io(
+            format!("creating the working directory {wd}"),
+            e.into(),
+        )),
+    }
 }
 
 fn write(path: &Path, text: &str) -> Result<()> {

@@ -145,6 +145,20 @@ fn namespaces(c: &Container, cgroup_v2: bool, netns: Option<&Path>) -> Vec<Value
     ns
 }
 
+/// The container's cgroup (`linux.cgroupsPath`): `/berth/<id>`, or under its
+/// `--cgroup-parent`.
+pub fn cgroups_path(c: &Container) -> String {
+    match c
+        .host_config
+        .cgroup_parent
+        .as_deref()
+        .filter(|p| !p.is_empty())
+    {
+        Some(parent) => format!("{}/{}", parent.trim_end_matches('/'), c.id),
+        None => format!("/berth/{}", c.id),
+    }
+}
+
 /// Builds `config.json` for the container `c` running as `user`: the base built here,
 /// then the security module's settings (capabilities, seccomp, masked paths, devices,
 /// the user) written over it.
@@ -190,10 +204,7 @@ fn base_spec(c: &Container, user: &security::users::ResolvedUser, inputs: &SpecI
     if let Some(adj) = hc.oom_score_adj.filter(|a| *a != 0) {
         process["oomScoreAdj"] = json!(adj);
     }
-    let cgroups_path = match hc.cgroup_parent.as_deref().filter(|p| !p.is_empty()) {
-        Some(parent) => format!("{}/{}", parent.trim_end_matches('/'), c.id),
-        None => format!("/berth/{}", c.id),
-    };
+    let cgroups_path = cgroups_path(c);
     let mut linux = Map::new();
     linux.insert(
         "namespaces".into(),

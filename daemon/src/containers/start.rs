@@ -1,12 +1,16 @@
-//! Starting a container: the overlay root, the OCI bundle, the task in berth-containerd
-//! (with the json-file log), clients attached before the start, and dockerd's exit codes
-//! for a process that cannot start.
-use super::lifecycle::bundle_dir;
-use super::record::{Container, Status};
-use super::{monitor, rootfs, spec, ContainerError, Result};
+//! Starting a container: one run — its environment (`environment`: root, volumes,
+//! network, the OCI bundle written here), the task in berth-containerd (with the
+//! json-file log), clients attached before the start — and dockerd's exit codes for a
+//! process that cannot start.
+use std::path::PathBuf;
+
+use berth_proto::{CreateTaskRequest, LogConfig};
+
+use super::environment::bundle_dir;
+use super::record::Container;
+use super::{spec, state_changes, ContainerError, Result};
 use crate::security;
 use crate::state::SharedDaemon;
-use berth_proto::{CreateTaskRequest, LogConfig};
 
 fn log_spec(c: &Container) -> Option<LogConfig> {
     if c.log_driver() == "none" {
@@ -43,8 +47,8 @@ pub fn parse_size(s: &str) -> Option<u64> {
 }
 
 /// Writes the bundle's config.json for `c`, whose root is mounted at `rootfs`.
-fn write_bundle(
-    daemon: &SharedDaemon,
+pub(crate) fn write_bundle(
+    daemon: &crate::state::Daemon,
     c: &Container,
     rootfs: &std::path::Path,
     netns: Option<&std::path::Path>,
@@ -54,16 +58,8 @@ fn write_bundle(
         c.config.user.as_deref().unwrap_or(""),
         c.host_config.group_add.as_deref().unwrap_or(&[]),
     )?;
-    if let Some(wd) = c
-        .config
-        .working_dir
-        .as_deref()
-        .filter(|w| !w.is_empty() && !w.contains(".."))
-    {
-        let dir = rootfs.join(wd.trim_start_matches('/'));
-        if let Err(e) = std::fs::create_dir_all(&dir) {
-            tracing::debug!(dir = %dir.display(), error = %e, "creating the working directory");
-        }
+    if let Some(wd) = c.config.working_dir.as_deref().filter(|w| !w.is_empty()) {
+        super::rootfs::make_working_dir(rootfs, wd)?;
     }
     let init = if spec::wants_init(c, daemon.config.init) {
         Some(
@@ -109,33 +105,24 @@ fn start_failure(message: &str) -> (i64, ContainerError) {
     (code, err)
 }
 
-/// Starts a container: 304 when it runs already.
+/// `docker start`: 304 when it runs already; a `--rm` container that cannot start is
+/// removed (the CLI waits for its removal), as dockerd does.
 pub async fn start(daemon: &SharedDaemon, reference: &str) -> Result<()> {
+    let (daemon, reference) = (daemon.clone(), reference.to_string());
+    super::to_the_end::to_the_end(async move { start_now(&daemon, &reference).await }).await
+}
+
+async fn start_now(daemon: &SharedDaemon, reference: &str) -> Result<()> {
     let id = daemon.containers.lookup(reference)?.id;
-    // Held until the record says running: a removal waits, then finds it running.
+    // Held until the record says running: a removal waits, then finds it running; an
+    // exit of the new run is recorded after its start.
     let guard = daemon.container_locks.lock(&id).await;
-    let c = daemon.containers.lookup(&id)?;
-    match c.state.status {
-        Status::Running => return Err(ContainerError::NotModified),
-        Status::Paused => {
-            return Err(ContainerError::Conflict(
-                "cannot start a paused container, try unpause instead".into(),
-            ))
-        }
-        Status::Removing | Status::Dead => {
-            return Err(ContainerError::Conflict(
-                "container is marked for removal and cannot be started".into(),
-            ))
-        }
-        _ => {}
-    }
-    let started = start_by_user(daemon, &c).await;
+    let c = state_changes::start_requested(daemon, &id)?;
+    let started = run(daemon, &c).await;
     drop(guard);
     if let Err(e) = started {
-        // As dockerd: a `--rm` container that cannot start is removed (the CLI waits
-        // for its removal).
         if c.auto_remove() {
-            match super::lifecycle::remove(daemon, &c.id, true).await {
+            match super::remove::remove(daemon, &c.id, true).await {
                 Ok(()) => super::mounts::remove_anonymous_volumes(daemon, &c),
                 Err(rm) => {
                     tracing::warn!(id = %c.id, error = %rm, "removing an auto-remove container that failed to start")
@@ -144,115 +131,81 @@ pub async fn start(daemon: &SharedDaemon, reference: &str) -> Result<()> {
         }
         return Err(e);
     }
-    daemon
-        .events
-        .publish("container", "start", &c.id, c.event_attributes());
     Ok(())
 }
 
-/// A start the user asked for (start, restart): it ends an earlier `docker stop`'s hold on
-/// the restart policy. Restarts by the policy itself call `start_container` directly.
-pub async fn start_by_user(daemon: &SharedDaemon, c: &Container) -> Result<()> {
-    let (c, ()) = daemon.containers.update(&c.id, |r| {
-        r.state.manually_stopped = false;
-        Ok(())
-    })?;
-    start_container(daemon, &c).await
-}
-
-/// Mounts, builds the bundle, creates and starts the task; records the start.
-pub async fn start_container(daemon: &SharedDaemon, c: &Container) -> Result<()> {
+/// One run of a container: its environment, its task, the start; the record says
+/// running (and `start` is published) when it returns Ok. Whatever fails is undone and
+/// recorded as dockerd does (exit code 126/127/128 and the error). The caller holds the
+/// container's lock and has checked that it may start.
+pub async fn run(daemon: &SharedDaemon, c: &Container) -> Result<()> {
     if c.state.has_task {
         // A leftover task from the previous run.
         let _ = daemon.engine.delete(c.task_id()).await;
     }
-    rootfs::check_layers(&daemon.layers, &c.layers)?;
-    let merged = rootfs::mount_rootfs(c, &daemon.config.data_root.join("layers"))?;
-    if let Err(e) = super::mounts_setup::setup(daemon, c) {
-        rootfs::unmount_rootfs(c);
-        return Err(e);
-    }
-    let netns = match crate::networks::sandbox::setup(daemon, c).await {
-        Ok(netns) => netns,
-        Err(e) => {
-            super::mounts_setup::release(daemon, c);
-            rootfs::unmount_rootfs(c);
-            return Err(e.into());
-        }
-    };
-    let result = async {
-        let bundle = write_bundle(daemon, c, &merged, netns.as_deref())?;
-        let req = CreateTaskRequest {
-            id: c.task_id().to_string(),
-            bundle: bundle.display().to_string(),
-            runtime: c.host_config.runtime.clone().filter(|r| !r.is_empty()),
-            terminal: c.tty(),
-            stdin: c.config.open_stdin.unwrap_or(false),
-            log: log_spec(c),
-        };
-        let task = daemon
-            .engine
-            .create(&req)
-            .await
-            .map_err(engine_start_error)?;
-        // Clients that attached before the start connect now, before the process runs.
-        daemon
-            .attach_gate
-            .open(&c.id, task.attach_socket.into())
-            .await;
-        match daemon.engine.start(c.task_id()).await {
+    let started = match daemon.environment.prepare(daemon, c).await {
+        Ok(bundle) => match start_task(daemon, c, &bundle).await {
             Ok(pid) => Ok(pid),
             Err(e) => {
-                let _ = daemon.engine.delete(c.task_id()).await;
-                Err(engine_start_error(e))
+                daemon.environment.teardown(daemon, c).await;
+                Err(e)
             }
-        }
-    }
-    .await;
-    match result {
-        Ok(pid) => {
-            daemon.containers.update(&c.id, |r| {
-                r.state.status = Status::Running;
-                r.state.pid = pid;
-                r.state.exit_code = 0;
-                r.state.error.clear();
-                r.state.oom_killed = false;
-                r.state.started_at = Some(chrono::Utc::now());
-                r.state.has_task = true;
-                Ok(())
-            })?;
-            monitor::watch_task(daemon.clone(), c.id.clone());
-            super::health::start(daemon, &c.id);
-            Ok(())
-        }
+        },
+        Err(e) => Err(e),
+    };
+    let (pid, attach_socket) = match started {
+        Ok(task) => task,
         Err(e) => {
-            super::mounts_setup::release(daemon, c);
-            rootfs::unmount_rootfs(c);
-            crate::networks::sandbox::release(daemon, c).await;
             let (code, err) = match &e {
                 ContainerError::Engine(inner) => start_failure(&inner.to_string()),
                 other => (128, ContainerError::Internal(other.to_string())),
             };
-            let message = err.to_string();
-            let _ = daemon.containers.update(&c.id, |r| {
-                r.state.status = if r.state.started_at.is_some() {
-                    Status::Exited
-                } else {
-                    Status::Created
-                };
-                r.state.exit_code = code;
-                r.state.error = message.clone();
-                r.state.has_task = false;
-                Ok(())
+            state_changes::start_failed(daemon, &c.id, code, err.to_string());
+            return Err(match e {
+                ContainerError::Engine(_) => err,
+                other => other,
             });
-            match e {
-                ContainerError::Engine(_) => Err(err),
-                other => Err(other),
-            }
         }
+    };
+    if let Err(e) = state_changes::started(daemon, &c.id, pid, attach_socket) {
+        // The record cannot say so: the run must not go on unrecorded.
+        tracing::warn!(id = %c.id, error = %e, "recording a start; stopping the task again");
+        let _ = daemon.engine.kill(c.task_id(), 9, None).await;
+        let _ = daemon.engine.wait(c.task_id(), None).await;
+        let _ = daemon.engine.delete(c.task_id()).await;
+        daemon.environment.teardown(daemon, c).await;
+        return Err(e);
     }
+    Ok(())
 }
 
-fn engine_start_error(e: super::engine::EngineError) -> ContainerError {
-    ContainerError::Engine(e)
+/// Creates the task, lets the clients attached before the start connect, starts it.
+/// A task that cannot start is deleted again.
+/// Its init's pid and the attach socket.
+async fn start_task(
+    daemon: &SharedDaemon,
+    c: &Container,
+    bundle: &std::path::Path,
+) -> Result<(u32, String)> {
+    let req = CreateTaskRequest {
+        id: c.task_id().to_string(),
+        bundle: bundle.display().to_string(),
+        runtime: c.host_config.runtime.clone().filter(|r| !r.is_empty()),
+        terminal: c.tty(),
+        stdin: c.config.open_stdin.unwrap_or(false),
+        log: log_spec(c),
+    };
+    let task = daemon.engine.create(&req).await?;
+    // Clients that attached before the start connect now, before the process runs.
+    daemon
+        .attach_gate
+        .open(&c.id, PathBuf::from(&task.attach_socket))
+        .await;
+    match daemon.engine.start(c.task_id()).await {
+        Ok(pid) => Ok((pid, task.attach_socket)),
+        Err(e) => {
+            let _ = daemon.engine.delete(c.task_id()).await;
+            Err(e.into())
+        }
+    }
 }

@@ -127,6 +127,13 @@ impl ContainerStore {
         self.read().values().map(|e| e.record.clone()).collect()
     }
 
+    /// Every record, borrowed under the store's read lock: for reads of many records
+    /// (`docker ps`) without copying them. `f` must not await, nor call the store.
+    pub fn with_all<T>(&self, f: impl FnOnce(Vec<&Container>) -> T) -> T {
+        let entries = self.read();
+        f(entries.values().map(|e| &e.record).collect())
+    }
+
     pub fn by_task_id(&self, task_id: &str) -> Option<Container> {
         self.read()
             .values()

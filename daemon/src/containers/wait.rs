@@ -44,8 +44,11 @@ pub fn wait(
                 .map(|x| x.state.exit_code)
                 .unwrap_or(now.exit_code);
             match condition {
+                // As dockerd: the next exit ends the wait even when the restart
+                // policy brings the container back (its `SetRestarting` wakes them).
                 Condition::NotRunning => match &current {
                     None => return code,
+                    _ if now.exits > start.exits => return now.exit_code,
                     Some(x)
                         if !x.state.status.is_running()
                             && x.state.status != super::Status::Restarting =>

@@ -1,4 +1,4 @@
-//! The CRI's tasks on berth-containerd, through berthd's engine client (the engine
+//! The CRI's tasks on berth-containerd, through berthd's [`TaskEngine`] seam (the engine
 //! protocol's types, berth-proto, on both sides). The CRI names its tasks `k8s.<id>`;
 //! berthd's Docker side leaves such tasks alone.
 use async_trait::async_trait;
@@ -7,9 +7,11 @@ use berth_cri::backend::{
     ResizeRequest, TaskBackend, TaskView, UpdateRequest,
 };
 
-use crate::containers::engine::{EngineClient, EngineError};
+use std::sync::Arc;
 
-pub struct EngineTasks(pub EngineClient);
+use crate::containers::engine::{EngineError, TaskEngine};
+
+pub struct EngineTasks(pub Arc<dyn TaskEngine>);
 
 fn err(e: EngineError) -> BackendError {
     match e {
@@ -53,7 +55,11 @@ impl TaskBackend for EngineTasks {
             .map_err(err)
     }
     async fn kill(&self, id: &str, req: KillRequest) -> BackendResult<()> {
-        self.0.kill_with(id, &req).await.map_err(err)
+        let r = match (req.all, req.exec_id.as_deref()) {
+            (true, None) => self.0.kill_all(id, req.signal).await,
+            (_, exec_id) => self.0.kill(id, req.signal, exec_id).await,
+        };
+        r.map_err(err)
     }
     async fn wait(&self, id: &str, exec_id: Option<&str>) -> BackendResult<ExitInfo> {
         self.0.wait(id, exec_id).await.map_err(err)

@@ -74,7 +74,7 @@ pub async fn connect(
         }
     }
     state.requests.push(request);
-    state.save(&c.dir)?;
+    daemon.networks.save_container_state(&c.dir, &state)?;
     if live {
         events::publish(daemon, events::CONNECT, &network, &c.id);
     }
@@ -107,7 +107,7 @@ pub async fn disconnect(daemon: &Daemon, c: &Container, reference: &str) -> Resu
     }
     state.requests.retain(|r| r.network_id != network.id);
     state.connected.retain(|id| *id != network.id);
-    state.save(&c.dir)?;
+    daemon.networks.save_container_state(&c.dir, &state)?;
     events::publish(daemon, events::DISCONNECT, &network, &c.id);
     Ok(())
 }

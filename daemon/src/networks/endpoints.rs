@@ -59,7 +59,8 @@ impl ContainerNetwork {
         dir.join(STATE_FILE).exists()
     }
 
-    pub fn save(&self, dir: &Path) -> Result<()> {
+    /// Written only through `Networks::save_container_state`, which keeps it in memory.
+    pub(super) fn save(&self, dir: &Path) -> Result<()> {
         let data = serde_json::to_vec_pretty(self)
             .map_err(|e| NetworkError::Internal(format!("encoding network state: {e}")))?;
         let path = dir.join(STATE_FILE);

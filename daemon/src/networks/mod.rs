@@ -8,6 +8,7 @@
 //! - `view`    — inspect JSON and the list filters.
 //! - `events`  — connect and disconnect events.
 //! - `host`    — opening netd: names of this daemon's bridge and firewall table.
+//! - `state_cache` — each container's `network.json`, kept in memory.
 pub mod connect;
 pub mod create;
 pub mod endpoints;
@@ -17,6 +18,7 @@ pub mod ports;
 pub mod record;
 pub mod sandbox;
 pub mod settings;
+pub mod state_cache;
 pub mod view;
 
 use std::collections::BTreeMap;
@@ -65,6 +67,19 @@ pub struct Networks {
     netd: OnceLock<Arc<netd::Netd>>,
     /// Creations and removals one at a time (the duplicate-name check stays true).
     changes: tokio::sync::Mutex<()>,
+    /// Containers' `network.json`, read once.
+    container_states: state_cache::StateCache,
+}
+
+/// The network records, locked for reading several at once (`docker ps` of many
+/// containers) without copying them.
+pub struct RecordsView<'a>(MutexGuard<'a, BTreeMap<String, NetworkRecord>>);
+
+impl RecordsView<'_> {
+    /// As [`Networks::find`], borrowed.
+    pub fn find(&self, reference: &str) -> Result<&NetworkRecord> {
+        find_in(&self.0, reference)
+    }
 }
 
 impl Networks {
@@ -89,6 +104,7 @@ impl Networks {
             records: Mutex::new(records),
             netd: OnceLock::new(),
             changes: tokio::sync::Mutex::new(()),
+            container_states: Default::default(),
         })
     }
 
@@ -112,35 +128,12 @@ impl Networks {
 
     /// dockerd's lookup: full id, then exact name, then unique id prefix.
     pub fn find(&self, reference: &str) -> Result<NetworkRecord> {
-        let records = self.lock();
-        if let Some(r) = records.get(reference) {
-            return Ok(r.clone());
-        }
-        let by_name: Vec<&NetworkRecord> =
-            records.values().filter(|r| r.name == reference).collect();
-        match by_name.len() {
-            1 => return Ok(by_name[0].clone()),
-            0 => {}
-            n => {
-                return Err(NetworkError::Invalid(format!(
-                    "network {reference} is ambiguous ({n} matches found based on name)"
-                )))
-            }
-        }
-        if reference.is_empty() {
-            return Err(NetworkError::NotFound(reference.to_string()));
-        }
-        let by_prefix: Vec<&NetworkRecord> = records
-            .values()
-            .filter(|r| r.id.starts_with(reference))
-            .collect();
-        match by_prefix.len() {
-            1 => Ok(by_prefix[0].clone()),
-            0 => Err(NetworkError::NotFound(reference.to_string())),
-            n => Err(NetworkError::Invalid(format!(
-                "network {reference} is ambiguous ({n} matches found based on ID prefix)"
-            ))),
-        }
+        find_in(&self.lock(), reference).cloned()
+    }
+
+    /// Every record, locked for reading (keep it short: creations and updates wait).
+    pub fn read(&self) -> RecordsView<'_> {
+        RecordsView(self.lock())
     }
 
     /// Saves and keeps a new or changed record.
@@ -223,5 +216,38 @@ impl Networks {
         if let Err(e) = create::restore_user_networks(self).await {
             tracing::error!("restoring networks: {e}");
         }
+    }
+}
+
+/// dockerd's lookup in `records`: full id, then exact name, then unique id prefix.
+fn find_in<'a>(
+    records: &'a BTreeMap<String, NetworkRecord>,
+    reference: &str,
+) -> Result<&'a NetworkRecord> {
+    if let Some(r) = records.get(reference) {
+        return Ok(r);
+    }
+    let mut by_name = records.values().filter(|r| r.name == reference);
+    match (by_name.next(), by_name.count()) {
+        (Some(r), 0) => return Ok(r),
+        (None, _) => {}
+        (Some(_), more) => {
+            return Err(NetworkError::Invalid(format!(
+                "network {reference} is ambiguous ({} matches found based on name)",
+                more + 1
+            )))
+        }
+    }
+    if reference.is_empty() {
+        return Err(NetworkError::NotFound(reference.to_string()));
+    }
+    let mut by_prefix = records.values().filter(|r| r.id.starts_with(reference));
+    match (by_prefix.next(), by_prefix.count()) {
+        (Some(r), 0) => Ok(r),
+        (None, _) => Err(NetworkError::NotFound(reference.to_string())),
+        (Some(_), more) => Err(NetworkError::Invalid(format!(
+            "network {reference} is ambiguous ({} matches found based on ID prefix)",
+            more + 1
+        ))),
     }
 }

@@ -127,7 +127,7 @@ fn announce(daemon: &Daemon, c: &Container) {
     }
     events::publish_all(daemon, events::CONNECT, &ids, &c.id);
     state.connected = ids;
-    if let Err(e) = state.save(&c.dir) {
+    if let Err(e) = daemon.networks.save_container_state(&c.dir, &state) {
         tracing::warn!(container = %c.id, "{e}");
     }
 }
@@ -173,7 +173,7 @@ async fn setup_namespace(daemon: &Daemon, c: &Container) -> Result<Option<PathBu
             let mut state = ContainerNetwork::load(&c.dir);
             state.netns = Some(ns.path().to_path_buf());
             state.sandbox_id = new_id();
-            state.save(&c.dir)?;
+            daemon.networks.save_container_state(&c.dir, &state)?;
             match connect_all(daemon, c, &ns, &state).await {
                 Ok(()) => Ok(Some(ns.path().to_path_buf())),
                 Err(e) => {
@@ -332,7 +332,7 @@ pub async fn release(daemon: &Daemon, c: &Container) {
     events::publish_all(daemon, events::DISCONNECT, &connected, &c.id);
     if state.netns.take().is_some() || !state.sandbox_id.is_empty() || !connected.is_empty() {
         state.sandbox_id.clear();
-        if let Err(e) = state.save(&c.dir) {
+        if let Err(e) = daemon.networks.save_container_state(&c.dir, &state) {
             tracing::warn!(container = %c.id, "{e}");
         }
     }

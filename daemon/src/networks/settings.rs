@@ -1,84 +1,148 @@
 //! A container's networks as inspect (`NetworkSettings`) and `docker ps` show them,
 //! from its endpoint requests, the network records and netd's published ports.
-use serde_json::{json, Map, Value};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::{json, Value};
 
-use super::endpoints::{ContainerNetwork, EndpointRequest, Mode};
+use super::endpoints::{EndpointRequest, Mode};
 use super::ports;
 use super::record::{EndpointRecord, NetworkRecord};
+use super::RecordsView;
 use crate::containers::record::Container;
 use crate::state::Daemon;
 
-/// One network's entry of `NetworkSettings.Networks`.
-fn endpoint_json(
-    net: Option<&NetworkRecord>,
-    request: Option<&EndpointRequest>,
-    ep: Option<&EndpointRecord>,
-) -> Value {
-    let ipam_config = request
-        .and_then(|r| r.ipv4.as_ref())
-        .map(|ip| json!({ "IPv4Address": ip }))
-        .unwrap_or(Value::Null);
-    let aliases = request
-        .filter(|r| !r.aliases.is_empty())
-        .map(|r| json!(r.aliases))
-        .unwrap_or(Value::Null);
-    let mac = ep
-        .map(|e| e.mac.clone())
-        .or_else(|| request.and_then(|r| r.mac.clone()))
-        .unwrap_or_default();
-    let dns_names = ep
-        .filter(|e| !e.dns_names.is_empty())
-        .map(|e| json!(e.dns_names))
-        .unwrap_or(Value::Null);
-    json!({
-        "IPAMConfig": ipam_config,
-        "Links": null,
-        "Aliases": aliases,
-        "MacAddress": mac,
-        "DriverOpts": null,
-        "GwPriority": 0,
-        "NetworkID": net.map(|n| n.id.clone()).unwrap_or_default(),
-        "EndpointID": ep.map(|e| e.endpoint_id.clone()).unwrap_or_default(),
-        "Gateway": ep.map(|e| e.gateway.clone()).unwrap_or_default(),
-        "IPAddress": ep.map(|e| e.ip.clone()).unwrap_or_default(),
-        "IPPrefixLen": ep.map(|e| e.prefix_len).unwrap_or(0),
-        "IPv6Gateway": "",
-        "GlobalIPv6Address": "",
-        "GlobalIPv6PrefixLen": 0,
-        "DNSNames": dns_names,
-    })
+/// One network's entry of `NetworkSettings.Networks`, in dockerd's field order.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct EndpointView<'a> {
+    #[serde(rename = "IPAMConfig")]
+    ipam_config: Option<IpamView<'a>>,
+    links: Option<()>,
+    aliases: Option<&'a [String]>,
+    mac_address: &'a str,
+    driver_opts: Option<()>,
+    gw_priority: i64,
+    #[serde(rename = "NetworkID")]
+    network_id: &'a str,
+    #[serde(rename = "EndpointID")]
+    endpoint_id: &'a str,
+    gateway: &'a str,
+    #[serde(rename = "IPAddress")]
+    ip_address: &'a str,
+    #[serde(rename = "IPPrefixLen")]
+    ip_prefix_len: u8,
+    #[serde(rename = "IPv6Gateway")]
+    ipv6_gateway: &'a str,
+    #[serde(rename = "GlobalIPv6Address")]
+    global_ipv6_address: &'a str,
+    #[serde(rename = "GlobalIPv6PrefixLen")]
+    global_ipv6_prefix_len: u8,
+    #[serde(rename = "DNSNames")]
+    dns_names: Option<&'a [String]>,
+}
+
+#[derive(serde::Serialize)]
+struct IpamView<'a> {
+    #[serde(rename = "IPv4Address")]
+    ipv4_address: &'a str,
+}
+
+impl<'a> EndpointView<'a> {
+    fn new(
+        net: Option<&'a NetworkRecord>,
+        request: Option<&'a EndpointRequest>,
+        ep: Option<&'a EndpointRecord>,
+    ) -> EndpointView<'a> {
+        EndpointView {
+            ipam_config: request
+                .and_then(|r| r.ipv4.as_deref())
+                .map(|ip| IpamView { ipv4_address: ip }),
+            links: None,
+            aliases: request
+                .filter(|r| !r.aliases.is_empty())
+                .map(|r| r.aliases.as_slice()),
+            mac_address: ep
+                .map(|e| e.mac.as_str())
+                .or_else(|| request.and_then(|r| r.mac.as_deref()))
+                .unwrap_or(""),
+            driver_opts: None,
+            gw_priority: 0,
+            network_id: net.map_or("", |n| n.id.as_str()),
+            endpoint_id: ep.map_or("", |e| e.endpoint_id.as_str()),
+            gateway: ep.map_or("", |e| e.gateway.as_str()),
+            ip_address: ep.map_or("", |e| e.ip.as_str()),
+            ip_prefix_len: ep.map_or(0, |e| e.prefix_len),
+            ipv6_gateway: "",
+            global_ipv6_address: "",
+            global_ipv6_prefix_len: 0,
+            dns_names: ep
+                .filter(|e| !e.dns_names.is_empty())
+                .map(|e| e.dns_names.as_slice()),
+        }
+    }
+}
+
+/// `NetworkSettings.Networks` of one container, serialized from the network records and
+/// the container's endpoint requests as they are (nothing copied): what `docker ps` lists.
+pub struct NetworksView<'a> {
+    entries: Vec<(&'a str, EndpointView<'a>)>,
+}
+
+impl<'a> NetworksView<'a> {
+    pub fn new(
+        records: &'a RecordsView<'_>,
+        state: Option<&'a super::endpoints::ContainerNetwork>,
+        c: &'a Container,
+    ) -> NetworksView<'a> {
+        let mut entries = Vec::new();
+        let mode = c.host_config.network_mode.as_deref().unwrap_or("default");
+        match Mode::parse(mode) {
+            Mode::Container(_) => {}
+            Mode::Host | Mode::None => {
+                let name = if mode == "host" { "host" } else { "none" };
+                entries.push((name, EndpointView::new(records.find(name).ok(), None, None)));
+            }
+            Mode::Network(_) => {
+                if state.is_none() {
+                    let name = match mode {
+                        "" | "default" => "bridge",
+                        m => m,
+                    };
+                    let net = records.find(name).ok();
+                    entries.push((name, EndpointView::new(net, None, None)));
+                }
+                for r in state.iter().flat_map(|s| s.requests.iter()) {
+                    let Ok(net) = records.find(&r.network_id) else {
+                        continue;
+                    };
+                    let ep = net.endpoints.get(&c.id);
+                    entries.push((net.name.as_str(), EndpointView::new(Some(net), Some(r), ep)));
+                }
+            }
+        }
+        // Go encodes maps sorted by key; a name given twice keeps its last entry.
+        entries.sort_by(|a, b| a.0.cmp(b.0));
+        entries.reverse();
+        entries.dedup_by(|later, earlier| later.0 == earlier.0);
+        entries.reverse();
+        NetworksView { entries }
+    }
+}
+
+impl Serialize for NetworksView<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.entries.len()))?;
+        for (name, ep) in &self.entries {
+            map.serialize_entry(name, ep)?;
+        }
+        map.end()
+    }
 }
 
 /// `NetworkSettings.Networks`.
 pub fn networks_json(daemon: &Daemon, c: &Container) -> Value {
-    let state = ContainerNetwork::load(&c.dir);
-    let mut out = Map::new();
-    match Mode::of(c) {
-        Mode::Container(_) => {}
-        Mode::Host | Mode::None => {
-            let name = if Mode::of(c) == Mode::Host {
-                "host"
-            } else {
-                "none"
-            };
-            let net = daemon.networks.find(name).ok();
-            out.insert(name.into(), endpoint_json(net.as_ref(), None, None));
-        }
-        Mode::Network(name) => {
-            if !ContainerNetwork::recorded(&c.dir) {
-                let net = daemon.networks.find(&name).ok();
-                out.insert(name, endpoint_json(net.as_ref(), None, None));
-            }
-            for r in &state.requests {
-                let Ok(net) = daemon.networks.find(&r.network_id) else {
-                    continue;
-                };
-                let ep = net.endpoints.get(&c.id);
-                out.insert(net.name.clone(), endpoint_json(Some(&net), Some(r), ep));
-            }
-        }
-    }
-    Value::Object(out)
+    let state = daemon.networks.container_state(&c.dir);
+    let records = daemon.networks.read();
+    serde_json::to_value(NetworksView::new(&records, state.as_deref(), c)).unwrap_or(Value::Null)
 }
 
 fn published(daemon: &Daemon, c: &Container) -> Vec<netd::state::PublishedPort> {
@@ -95,7 +159,7 @@ fn published(daemon: &Daemon, c: &Container) -> Vec<netd::state::PublishedPort> 
 
 /// `NetworkSettings` of inspect, with dockerd's top-level fields from the default bridge.
 pub fn network_settings(daemon: &Daemon, c: &Container) -> Value {
-    let state = ContainerNetwork::load(&c.dir);
+    let state = daemon.networks.container_state(&c.dir).unwrap_or_default();
     let running = c.state.status.is_running();
     let bridge = daemon
         .networks
@@ -111,7 +175,7 @@ pub fn network_settings(daemon: &Daemon, c: &Container) -> Value {
     json!({
         "Bridge": "",
         "SandboxID": if running { state.sandbox_id.clone() } else { String::new() },
-        "SandboxKey": state.netns.filter(|_| running).map(|p| p.display().to_string()).unwrap_or_default(),
+        "SandboxKey": state.netns.as_ref().filter(|_| running).map(|p| p.display().to_string()).unwrap_or_default(),
         "HairpinMode": false,
         "LinkLocalIPv6Address": "",
         "LinkLocalIPv6PrefixLen": 0,

@@ -26,7 +26,6 @@ pub mod device_rules;
 pub mod devices;
 pub mod opts;
 pub mod paths;
-mod rootpath;
 pub mod seccomp;
 pub mod users;
 

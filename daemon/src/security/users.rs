@@ -7,7 +7,6 @@
 use std::io::Read;
 use std::path::Path;
 
-use super::rootpath::open_in_root;
 use super::SecurityError;
 
 /// The identity a container's process runs with.
@@ -65,13 +64,11 @@ pub fn resolve(
 /// The content of a user database file, `None` when it is missing or not a
 /// regular file.
 fn read_user_file(rootfs: &Path, path: &str) -> Result<Option<String>, SecurityError> {
-    let Ok(file) = open_in_root(rootfs, path) else {
-        return Ok(None);
+    let file = match crate::in_root::file::open_regular(rootfs, path) {
+        Ok(Some(file)) => file,
+        Ok(None) => return Ok(None),
+        Err(e) => return Err(SecurityError::Io(format!("open {path}"), e)),
     };
-    match file.metadata() {
-        Ok(m) if m.is_file() => {}
-        _ => return Ok(None),
-    }
     let mut bytes = Vec::new();
     file.take(MAX_USER_FILE_BYTES + 1)
         .read_to_end(&mut bytes)

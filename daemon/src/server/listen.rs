@@ -1,5 +1,5 @@
 //! Binding the `-H` addresses: unix sockets (stale file removed, mode 0660, group `docker`
-//! when it exists) and TCP (plain TCP on a non-loopback address needs `--tls=false`).
+//! when it exists) and TCP (without `--tlsverify`, on any address, it needs `--tls=false`).
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -95,19 +95,28 @@ impl Prepared {
     }
 }
 
-/// dockerd's rule, made strict: TCP without TLS client verification is insecure; on a
-/// non-loopback address it is refused unless TLS was explicitly turned off.
+/// dockerd's rule, made strict (DESIGN.md, Security): a TCP listener needs TLS with client
+/// verification (`--tlsverify`). Without it, only an explicit opt-out is accepted, on any
+/// address, loopback included (a web page in the user's browser reaches loopback too):
+/// `--tls=false` for plain TCP, or `--tlsverify=false` for TLS without client certificates.
+/// dockerd 29 still only warns on loopback and on an implicit default.
 fn check_tcp_policy(host: &HostAddr, config: &Config) -> Result<(), ServerError> {
     if config.tls_verify {
         return Ok(());
+    }
+    // `--tlsverify=false` turns TLS on (config::resolve); `--tls` alone implies verification.
+    let explicit = config.tls == Some(false) || config.tls_enabled();
+    if !explicit {
+        return Err(ServerError::InsecureTcp(host.to_string()));
     }
     tracing::warn!(
         host = %host,
         "Binding to IP address without --tlsverify is insecure and gives root access on this machine to everyone who has access to your network."
     );
-    if config.tls.is_none() && !host.is_loopback() {
-        return Err(ServerError::InsecureTcp(host.to_string()));
-    }
+    tracing::warn!(
+        host = %host,
+        "Binding to an IP address, even on localhost, can also give access to scripts run in a browser. Be safe out there!"
+    );
     Ok(())
 }
 

@@ -3,7 +3,8 @@
 //! - `listen`  — binding `-H` addresses (socket permissions, the plain-TCP policy).
 //! - `tls`     — rustls server configuration, client certificate verification.
 //! - `pidfile` — the pid file and the data-root lock (one daemon per data root).
-//! - `serve`   — accept loops, HTTP connections with upgrades, graceful shutdown.
+//! - `serve`   — accept loops within each listener's cap, graceful shutdown.
+//! - `connection` — one HTTP connection: timeouts, the cap's slots, clean close.
 use std::time::Duration;
 
 use tokio::signal::unix::{signal, SignalKind};
@@ -13,6 +14,7 @@ use crate::config::{Config, ConfigError};
 use crate::state::Daemon;
 use crate::store::StoreError;
 
+pub mod connection;
 pub mod listen;
 pub mod pidfile;
 pub mod serve;
@@ -38,8 +40,9 @@ pub enum ServerError {
     },
     #[error(
         "refusing to listen on {0} without TLS: binding to an IP address without --tlsverify gives root access \
-         on this machine to everyone who has access to your network. Use --tlsverify with certificates, or \
-         override this by explicitly specifying '--tls=false' or '--tlsverify=false'"
+         on this machine to everyone who has access to your network, and even on localhost to scripts run in a \
+         browser. Use --tlsverify with certificates, or override this by explicitly specifying '--tls=false' \
+         or '--tlsverify=false'"
     )]
     InsecureTcp(String),
     #[error("socket group: {0}")]
@@ -72,7 +75,7 @@ async fn run_with_pidfile(config: Config) -> Result<(), ServerError> {
     let prepared = listen::prepare(&config).await?;
     let daemon = Daemon::open(config.clone())?;
     daemon.networks.start(&config).await;
-    crate::containers::monitor::start_engine(&daemon).await;
+    crate::containers::reconcile::start_engine(&daemon).await;
     crate::networks::sandbox::restore(&daemon).await;
     // Pods keep running through a restart: the CRI finds them again before it serves.
     let cri = crate::cri::start(&daemon).await;
@@ -88,14 +91,27 @@ async fn run_with_pidfile(config: Config) -> Result<(), ServerError> {
     let app = crate::api::app(daemon.clone());
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
+    let limits = connection::Limits {
+        header_timeout: config.api.header_timeout,
+        body_timeout: config.api.body_timeout,
+    };
+    let cap = config.api.max_connections_per_listener(listeners.len());
+    tracing::info!(
+        "API connections: at most {cap} per listener; request heads within {:?}, body pauses under {:?}",
+        limits.header_timeout,
+        limits.body_timeout
+    );
     let ctx = serve::ServeContext {
         app,
         tls,
+        limits,
+        http: connection::http1(&limits),
         shutdown: shutdown_rx,
         alive: alive_tx,
     };
     for listener in listeners {
-        tokio::spawn(serve::accept_loop(listener, ctx.clone()));
+        let slots = connection::ListenerSlots::new(cap);
+        tokio::spawn(serve::accept_loop(listener, slots, ctx.clone()));
     }
     drop(ctx);
     tracing::info!(version = %crate::api::version::ENGINE_VERSION, "Daemon has completed initialization");

@@ -147,8 +147,8 @@ mod tests {
     }
 
     use super::*;
+    use crate::in_root::unpack::tests::LayerTar;
     use crate::store::digest::sha256_of;
-    use crate::store::extract::tests::LayerTar;
     use crate::store::images::{ImageRecord, LayerRecord};
 
     struct Stores {

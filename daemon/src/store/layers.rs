@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use super::atomic::{sync_dir, write_json};
 use super::digest::{hex_part, is_sha256_hex, sha256_of, HashingReader, SHA256_PREFIX};
-use super::extract::unpack_layer;
 use super::{StoreError, StoreResult};
+use crate::in_root::unpack::unpack_layer;
 
 /// Prefix of directories that are not (yet, or any more) layers: unpacks in
 /// progress and removals in progress. Removed by `open`.

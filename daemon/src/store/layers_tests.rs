@@ -1,7 +1,7 @@
 use std::io::Write;
 
 use super::*;
-use crate::store::extract::tests::LayerTar;
+use crate::in_root::unpack::tests::LayerTar;
 
 fn layer_tar(file: &str, content: &[u8]) -> Vec<u8> {
     LayerTar::new()

@@ -3,8 +3,8 @@
 //!   verified against their digest before use, written whole.
 //! - `layers`  — layers unpacked once per chain ID (overlay whiteout format), shared.
 //! - `images`  — image records and the reference (tag/digest) table.
-//! - `extract` — safe tar extraction (no escapes via `..`, absolute paths, symlinks,
-//!   hard links), whiteouts converted for overlayfs.
+//! - layers are unpacked by `crate::in_root::unpack` (no entry leaves its folder;
+//!   whiteouts converted for overlayfs).
 //! - `local_layer` — a layer made here (`docker commit`) stored as a pulled one.
 //! - `decompress` — tar streams that may be gzip, bzip2, xz or zstd compressed, told by
 //!   their first bytes (dockerd's `DecompressStream`).
@@ -15,7 +15,6 @@ pub mod atomic;
 pub mod content;
 pub mod decompress;
 pub mod digest;
-pub mod extract;
 pub mod gc;
 pub mod images;
 pub mod layers;

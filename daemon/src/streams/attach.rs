@@ -4,9 +4,9 @@
 use std::future::Future;
 use std::path::{Path, PathBuf};
 
+use berth_proto::{AttachAck, AttachRequest};
 use bytes::BytesMut;
 use futures::StreamExt;
-use serde::Serialize;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::UnixStream;
@@ -40,6 +40,17 @@ pub struct AttachOptions {
     pub logs: Option<PathBuf>,
     /// `stream=true`: stream live output (and stdin). False: return after the replay.
     pub stream: bool,
+    /// The framing the client reads when it differs from the process's: an exec
+    /// started with another `Tty` than it was created with (dockerd frames by the start
+    /// request's). None: raw with a TTY, multiplexed without.
+    pub client_tty: Option<bool>,
+}
+
+impl AttachOptions {
+    /// Whether the client reads raw bytes (else multiplexed frames).
+    pub fn client_raw(&self) -> bool {
+        self.client_tty.unwrap_or(self.tty)
+    }
 }
 
 /// How an attach ended.
@@ -53,25 +64,23 @@ pub enum AttachEnd {
     ClientClosed,
 }
 
-#[derive(Serialize)]
-struct ShimHeader<'a> {
-    exec_id: Option<&'a str>,
-    stdin: bool,
-    stdout: bool,
-    stderr: bool,
-}
+/// A connection to a shim's attach socket, registered there: from now on it receives
+/// everything the process writes.
+pub struct ShimAttachment(UnixStream);
 
-/// Connects to the shim's attach socket and sends the header line.
-async fn connect_shim(socket: &Path, opts: &AttachOptions) -> Result<UnixStream, StreamError> {
-    let mut shim =
-        UnixStream::connect(socket)
-            .await
-            .map_err(|source| StreamError::AttachSocket {
-                path: socket.display().to_string(),
-                source,
-            })?;
-    let header = ShimHeader {
-        exec_id: opts.exec_id.as_deref(),
+/// Connects to the shim's attach socket, sends the header line and waits for the
+/// shim's acknowledgement (docs/engine-protocol.md, "Attach socket").
+pub async fn connect_shim(
+    socket: &Path,
+    opts: &AttachOptions,
+) -> Result<ShimAttachment, StreamError> {
+    let attach_error = |source| StreamError::AttachSocket {
+        path: socket.display().to_string(),
+        source,
+    };
+    let mut shim = UnixStream::connect(socket).await.map_err(attach_error)?;
+    let header = AttachRequest {
+        exec_id: opts.exec_id.clone(),
         stdin: opts.stdin,
         stdout: opts.stdout,
         stderr: opts.stderr,
@@ -79,7 +88,32 @@ async fn connect_shim(socket: &Path, opts: &AttachOptions) -> Result<UnixStream,
     let mut line = serde_json::to_vec(&header).map_err(std::io::Error::other)?;
     line.push(b'\n');
     shim.write_all(&line).await?;
-    Ok(shim)
+    // The acknowledgement: one JSON line, read a byte at a time so that no output
+    // after it is taken from the socket.
+    let mut ack = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        if shim.read(&mut byte).await? == 0 {
+            return Err(attach_error(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the shim closed the attach connection before acknowledging it",
+            )));
+        }
+        if byte[0] == b'\n' {
+            break;
+        }
+        ack.push(byte[0]);
+        if ack.len() > 64 * 1024 {
+            return Err(attach_error(std::io::Error::other(
+                "overlong acknowledgement",
+            )));
+        }
+    }
+    let ack: AttachAck = serde_json::from_slice(&ack).map_err(std::io::Error::other)?;
+    if let Some(error) = ack.error {
+        return Err(attach_error(std::io::Error::other(error)));
+    }
+    Ok(ShimAttachment(shim))
 }
 
 /// Proxies `client` to the shim's `attach_socket` until the output ends, the client
@@ -87,7 +121,7 @@ async fn connect_shim(socket: &Path, opts: &AttachOptions) -> Result<UnixStream,
 /// `stdin_once` (call the shim's `/close-stdin` for the process there). Detaching
 /// leaves the container running.
 pub async fn attach<C, F>(
-    mut client: C,
+    client: C,
     attach_socket: &Path,
     opts: AttachOptions,
     close_stdin: F,
@@ -102,12 +136,27 @@ where
     } else {
         None
     };
+    proxy(client, shim, opts, close_stdin).await
+}
+
+/// The same with the shim connection made already (`connect_shim`), or None for a
+/// replay of the log only (`stream=false`).
+pub async fn proxy<C, F>(
+    mut client: C,
+    shim: Option<ShimAttachment>,
+    opts: AttachOptions,
+    close_stdin: F,
+) -> Result<AttachEnd, StreamError>
+where
+    C: AsyncRead + AsyncWrite + Unpin + Send,
+    F: Future<Output = ()> + Send,
+{
     if let Some(log) = &opts.logs {
         if (opts.stdout || opts.stderr) && !replay_logs(&mut client, log, &opts).await {
             return Ok(AttachEnd::ClientClosed);
         }
     }
-    let Some(shim) = shim else {
+    let Some(ShimAttachment(shim)) = shim else {
         let _ = client.flush().await;
         return Ok(AttachEnd::OutputEnded);
     };
@@ -136,7 +185,7 @@ async fn replay_logs<C: AsyncWrite + Unpin>(
         stderr: opts.stderr,
         ..LogsOptions::default()
     };
-    let mut stream = read_logs(log, log_opts, opts.tty, None);
+    let mut stream = read_logs(log, log_opts, opts.client_raw(), None);
     while let Some(chunk) = stream.next().await {
         match chunk {
             Ok(bytes) => {
@@ -167,22 +216,35 @@ async fn copy_output<W: AsyncWrite + Unpin>(
         if n == 0 {
             return Ok(AttachEnd::OutputEnded);
         }
-        let data: &[u8] = if opts.tty {
-            &buf[..n]
-        } else {
-            frames.feed(&buf[..n]);
-            out.clear();
-            while let Some(frame) = frames.next_frame()? {
-                let wanted = match frame.kind {
-                    StreamKind::Stdout => opts.stdout,
-                    StreamKind::Stderr => opts.stderr,
-                    _ => false,
-                };
-                if wanted {
-                    encode_frame_into(frame.kind, &frame.payload, &mut out);
+        let data: &[u8] = match (opts.tty, opts.client_raw()) {
+            // The same framing on both sides.
+            (true, true) => &buf[..n],
+            // A TTY's raw output to a client that reads frames: all of it is stdout.
+            (true, false) => {
+                out.clear();
+                if opts.stdout {
+                    encode_frame_into(StreamKind::Stdout, &buf[..n], &mut out);
                 }
+                &out
             }
-            &out
+            // Frames to a client that reads raw bytes: the payloads, in order.
+            (false, raw) => {
+                frames.feed(&buf[..n]);
+                out.clear();
+                while let Some(frame) = frames.next_frame()? {
+                    let wanted = match frame.kind {
+                        StreamKind::Stdout => opts.stdout,
+                        StreamKind::Stderr => opts.stderr,
+                        _ => false,
+                    };
+                    if wanted && raw {
+                        out.extend_from_slice(&frame.payload);
+                    } else if wanted {
+                        encode_frame_into(frame.kind, &frame.payload, &mut out);
+                    }
+                }
+                &out
+            }
         };
         if data.is_empty() {
             continue;

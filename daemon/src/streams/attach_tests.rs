@@ -27,12 +27,14 @@ impl FakeShim {
         }
     }
 
-    /// Accepts the proxy's connection; returns its header and the stream.
+    /// Accepts the proxy's connection and acknowledges it as the shim does; returns
+    /// its header and the stream.
     async fn accept(&self) -> (serde_json::Value, BufReader<UnixStream>) {
         let (s, _) = self.listener.accept().await.expect("accept");
         let mut s = BufReader::new(s);
         let mut line = String::new();
         s.read_line(&mut line).await.expect("header");
+        s.get_mut().write_all(b"{}\n").await.expect("ack");
         (serde_json::from_str(&line).expect("json header"), s)
     }
 }

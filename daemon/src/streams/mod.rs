@@ -53,7 +53,7 @@ pub mod hijack;
 pub mod logs;
 pub mod query;
 
-pub use attach::{attach, AttachEnd, AttachOptions};
+pub use attach::{attach, connect_shim, proxy, AttachEnd, AttachOptions, ShimAttachment};
 pub use detach::{
     detach_keys_from_query, parse_detach_keys, parse_exec_detach_keys, DEFAULT_DETACH_KEYS,
 };

@@ -106,6 +106,10 @@ impl Ipam {
             }
             None => first_free(&self.pools, &taken, host_routes)?,
         };
+        // A /31 or /32 has no address besides its network and broadcast ones to give.
+        if subnet.prefix_len() > 30 {
+            return Err(Error::NoAddressInPool(request.gateway));
+        }
         if let Some(range) = request.ip_range {
             if !subnet.contains(&range) {
                 return Err(Error::InvalidSubnet(format!(
@@ -197,6 +201,30 @@ impl Ipam {
         Ok(())
     }
 
+    /// Gives back whatever `endpoint_id` holds on any network (a connect cut short
+    /// may have leased an address without recording an endpoint).
+    pub fn release_everywhere(&mut self, endpoint_id: &str) -> Result<()> {
+        let mut changed = false;
+        for net in self.state.networks.values_mut() {
+            let before = net.leases.len();
+            net.leases.retain(|_, e| e != endpoint_id);
+            changed |= net.leases.len() != before;
+        }
+        if changed {
+            self.save()?;
+        }
+        Ok(())
+    }
+
+    /// Every endpoint (container) id holding an address.
+    pub fn holders(&self) -> std::collections::BTreeSet<String> {
+        self.state
+            .networks
+            .values()
+            .flat_map(|n| n.leases.values().cloned())
+            .collect()
+    }
+
     fn save(&self) -> Result<()> {
         let bytes = serde_json::to_vec_pretty(&self.state).map_err(|e| Error::State {
             path: self.path.clone(),
@@ -268,6 +296,23 @@ mod tests {
     }
 
     #[test]
+    fn a_container_gives_back_its_addresses_on_every_network() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ipam = Ipam::open(dir.path(), default_pools()).unwrap();
+        for n in ["n1", "n2"] {
+            ipam.add_network(n, &PoolRequest::default(), &[]).unwrap();
+        }
+        ipam.lease("n1", "a", None).unwrap();
+        ipam.lease("n2", "a", None).unwrap();
+        ipam.lease("n2", "b", None).unwrap();
+        assert_eq!(ipam.holders().into_iter().collect::<Vec<_>>(), ["a", "b"]);
+        ipam.release_everywhere("a").unwrap();
+        drop(ipam);
+        let ipam = Ipam::open(dir.path(), default_pools()).unwrap();
+        assert_eq!(ipam.holders().into_iter().collect::<Vec<_>>(), ["b"]);
+    }
+
+    #[test]
     fn explicit_subnet_range_gateway_and_static_ip() {
         let dir = tempfile::tempdir().unwrap();
         let mut ipam = Ipam::open(dir.path(), default_pools()).unwrap();
@@ -304,6 +349,38 @@ mod tests {
             err.to_string(),
             "Pool overlaps with other one on this address space"
         );
+    }
+
+    #[test]
+    fn subnets_without_room_for_a_container_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ipam = Ipam::open(dir.path(), default_pools()).unwrap();
+        for (subnet, gateway, text) in [
+            (
+                "10.61.0.0/31",
+                None,
+                "failed to allocate gateway (): No available addresses on this pool",
+            ),
+            (
+                "10.61.1.0/32",
+                None,
+                "failed to allocate gateway (): No available addresses on this pool",
+            ),
+            (
+                "10.61.2.0/31",
+                Some(Ipv4Addr::new(10, 61, 2, 1)),
+                "failed to allocate gateway (10.61.2.1): No available addresses on this pool",
+            ),
+        ] {
+            let req = PoolRequest {
+                subnet: Some(net(subnet)),
+                gateway,
+                ..Default::default()
+            };
+            let err = ipam.add_network(subnet, &req, &[]).unwrap_err();
+            assert_eq!(err.to_string(), text);
+            assert!(ipam.network(subnet).is_none());
+        }
     }
 
     #[test]

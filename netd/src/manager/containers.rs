@@ -142,9 +142,23 @@ impl Netd {
         for id in networks {
             self.disconnect(&id, container_id, false).await?;
         }
+        // Addresses leased by a connect that did not get to record its endpoint.
+        self.lock()?.ipam.release_everywhere(container_id)?;
         match ns {
             Some(ns) => netns::remove(ns),
             None => Ok(()),
         }
+    }
+
+    /// The containers netd holds something for: an address, an endpoint, published
+    /// ports (berthd releases those of containers it does not know, or that do not run).
+    pub fn holders(&self) -> Result<std::collections::BTreeSet<String>> {
+        let inner = self.lock()?;
+        let mut ids = inner.ipam.holders();
+        for n in inner.state.networks.values() {
+            ids.extend(n.endpoints.keys().cloned());
+        }
+        ids.extend(inner.state.ports.keys().cloned());
+        Ok(ids)
     }
 }

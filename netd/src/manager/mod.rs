@@ -289,7 +289,7 @@ impl Netd {
         }
         .await;
         if let Err(e) = made {
-            let _ = network::delete_bridge(&self.host, &bridge).await;
+            let _ = network::delete_bridge(&self.host, &bridge, &self.owner, &spec.id).await;
             let _ = self.lock()?.ipam.remove_network(&spec.id);
             return Err(e);
         }
@@ -316,7 +316,7 @@ impl Netd {
             });
         }
         self.firewall.remove_network(network_id)?;
-        network::delete_bridge(&self.host, &record.bridge).await?;
+        network::delete_bridge(&self.host, &record.bridge, &self.owner, network_id).await?;
         let mut inner = self.lock()?;
         inner.state.networks.remove(network_id);
         inner.ipam.remove_network(network_id)?;

@@ -58,13 +58,28 @@ pub async fn create_bridge(handle: &Handle, config: &BridgeConfig) -> Result<u32
     Ok(index)
 }
 
-/// Deletes a bridge and any host veth ends still enslaved to it.
-pub async fn delete_bridge(handle: &Handle, name: &str) -> Result<()> {
+/// Deletes the bridge `name` of `owner`'s network `network_id` and any host veth ends
+/// still enslaved to it, when netd made it (it carries netd's alias for that network): a
+/// bridge the user made, or any other link of that name, is left alone, as dockerd
+/// deletes only the bridges it created.
+pub async fn delete_bridge(
+    handle: &Handle,
+    name: &str,
+    owner: &str,
+    network_id: &str,
+) -> Result<()> {
     let links = link::list(handle).await?;
-    if let Some(bridge) = links.iter().find(|l| l.name == name) {
-        for port in links.iter().filter(|l| l.controller == Some(bridge.index)) {
-            link::delete(handle, &port.name).await?;
-        }
+    let Some(bridge) = links.iter().find(|l| l.name == name) else {
+        return Ok(());
+    };
+    if !bridge.is_bridge
+        || bridge.alias.as_deref() != Some(bridge_alias(owner, network_id).as_str())
+    {
+        tracing::info!(bridge = name, "not deleting a bridge netd did not create");
+        return Ok(());
+    }
+    for port in links.iter().filter(|l| l.controller == Some(bridge.index)) {
+        link::delete(handle, &port.name).await?;
     }
     link::delete(handle, name).await
 }
@@ -86,7 +101,7 @@ pub async fn cleanup_stale_bridges(
             continue;
         }
         tracing::info!(bridge = %l.name, network = id, "removing stale bridge");
-        delete_bridge(handle, &l.name).await?;
+        delete_bridge(handle, &l.name, owner, id).await?;
         deleted.push(l.name);
     }
     Ok(deleted)

@@ -6,7 +6,9 @@ use std::os::fd::AsRawFd;
 
 use futures::TryStreamExt;
 use ipnet::Ipv4Net;
-use rtnetlink::packet_route::link::{InfoData, InfoVeth, LinkAttribute, LinkMessage};
+use rtnetlink::packet_route::link::{
+    InfoData, InfoKind, InfoVeth, LinkAttribute, LinkInfo as LinkInfoAttribute, LinkMessage,
+};
 use rtnetlink::{
     Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder,
 };
@@ -25,6 +27,8 @@ pub struct LinkInfo {
     pub name: String,
     pub alias: Option<String>,
     pub controller: Option<u32>,
+    /// A bridge (IFLA_INFO_KIND "bridge"), not a veth, dummy or physical link.
+    pub is_bridge: bool,
 }
 
 fn info_of(msg: &LinkMessage) -> LinkInfo {
@@ -33,12 +37,18 @@ fn info_of(msg: &LinkMessage) -> LinkInfo {
         name: String::new(),
         alias: None,
         controller: None,
+        is_bridge: false,
     };
     for attr in &msg.attributes {
         match attr {
             LinkAttribute::IfName(n) => info.name = n.clone(),
             LinkAttribute::IfAlias(a) => info.alias = Some(a.clone()),
             LinkAttribute::Controller(c) => info.controller = Some(*c),
+            LinkAttribute::LinkInfo(infos) => {
+                info.is_bridge = infos
+                    .iter()
+                    .any(|i| matches!(i, LinkInfoAttribute::Kind(InfoKind::Bridge)));
+            }
             _ => {}
         }
     }
@@ -75,7 +85,10 @@ pub async fn find(handle: &Handle, name: &str) -> Result<Option<LinkInfo>> {
     }
 }
 
-/// Creates (or adopts, after a restart) a bridge with `gateway` as its address, up.
+/// Creates a bridge with `gateway` as its address, up, and `alias` (IFLA_IFALIAS) as
+/// the mark that netd made it; or uses the bridge already there, as dockerd's
+/// `BridgeIfaceCreator`: one carrying `alias` is netd's own (after a restart), any other
+/// bridge is the user's and keeps its alias; a link that is not a bridge is refused.
 pub async fn ensure_bridge(
     handle: &Handle,
     name: &str,
@@ -83,8 +96,9 @@ pub async fn ensure_bridge(
     gateway: Ipv4Net,
     alias: &str,
 ) -> Result<u32> {
-    let index = match find(handle, name).await? {
-        Some(link) => link.index,
+    let (index, ours) = match find(handle, name).await? {
+        Some(link) if !link.is_bridge => return Err(Error::NotABridge(name.to_string())),
+        Some(link) => (link.index, link.alias.as_deref() == Some(alias)),
         None => {
             let mut msg = LinkBridge::new(name);
             if let Some(mtu) = mtu {
@@ -96,19 +110,20 @@ pub async fn ensure_bridge(
                 .execute()
                 .await
                 .map_err(|e| Error::netlink(format!("create bridge {name}"), e))?;
-            find(handle, name)
+            let index = find(handle, name)
                 .await?
                 .ok_or_else(|| Error::NoSuchLink(name.to_string()))?
-                .index
+                .index;
+            (index, true)
         }
     };
-    let set = LinkUnspec::new_with_index(index)
-        .append_extra_attribute(LinkAttribute::IfAlias(alias.to_string()))
-        .up()
-        .build();
+    let mut set = LinkUnspec::new_with_index(index);
+    if ours {
+        set = set.append_extra_attribute(LinkAttribute::IfAlias(alias.to_string()));
+    }
     handle
         .link()
-        .set(set)
+        .set(set.up().build())
         .execute()
         .await
         .map_err(|e| Error::netlink(format!("set up bridge {name}"), e))?;

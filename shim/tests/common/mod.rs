@@ -198,10 +198,13 @@ impl Task {
             .unwrap()
     }
 
+    /// Attaches and waits for the shim's acknowledgement: from then on the client
+    /// receives everything the process writes.
     pub fn attach(&self, header: Value) -> UnixStream {
         let mut s = UnixStream::connect(self.state.join("attach.sock")).expect("attach");
         s.write_all(format!("{header}\n").as_bytes()).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        assert_eq!(read_ack(&mut s), json!({}), "attach acknowledged");
         s
     }
 }
@@ -317,4 +320,14 @@ pub fn cpu_ticks(pid: i32) -> u64 {
         .collect();
     f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
         + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+}
+
+/// The shim's answer to an attach header: one JSON line.
+pub fn read_ack(s: &mut UnixStream) -> Value {
+    let mut line = Vec::new();
+    let mut b = [0u8; 1];
+    while s.read(&mut b).expect("read the ack") == 1 && b[0] != b'\n' {
+        line.push(b[0]);
+    }
+    serde_json::from_slice(&line).expect("the ack is JSON")
 }

@@ -151,12 +151,12 @@ fn store_image(
     let open = |p: &std::path::Path| {
         std::fs::File::open(p).map_err(|e| StoreError::io(format!("open {}", p.display()), e))
     };
+    let (diff_id, media_type) = diff_id_of(open(tarball)?)?;
     if !daemon.content.exists(blob_digest) {
         let mut writer = daemon.content.writer(blob_digest)?;
         writer.write_from(open(tarball)?)?;
         writer.commit()?;
     }
-    let (diff_id, media_type) = diff_id_of(open(tarball)?)?;
     let info = daemon
         .layers
         .unpack(None, &diff_id, daemon.content.open_blob(blob_digest)?)?;
@@ -219,6 +219,21 @@ fn diff_id_of(mut file: std::fs::File) -> Result<(String, &'static str), ApiErro
         ),
     };
     let mut hashing = crate::store::digest::HashingReader::new(reader);
+    // Read as a tar first (a body that is none is refused before anything is stored,
+    // with dockerd's text), then to its end: the diff ID covers every byte.
+    let not_a_tar = |e: std::io::Error| {
+        ApiError::bad_request(format!(
+            "Error processing tar file(exit status 1): {}",
+            crate::in_root::go_tar_message(&e)
+        ))
+    };
+    {
+        let mut archive = tar::Archive::new(&mut hashing);
+        for entry in archive.entries().map_err(not_a_tar)? {
+            let mut entry = entry.map_err(not_a_tar)?;
+            std::io::copy(&mut entry, &mut std::io::sink()).map_err(not_a_tar)?;
+        }
+    }
     std::io::copy(&mut hashing, &mut std::io::sink())
         .map_err(|e| ApiError::bad_request(format!("reading the tarball: {e}")))?;
     Ok((hashing.digest(), media_type))

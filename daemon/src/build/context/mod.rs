@@ -14,8 +14,10 @@ use std::path::{Path, PathBuf};
 use nix::errno::Errno;
 use thiserror::Error;
 
-use crate::containers::archive_extract::{clean_relative, extract, remove_all_at, ExtractOptions};
-use crate::containers::archive_fs::{fd_path, ContainerFs};
+use crate::containers::archive_extract::{
+    clean_relative, extract, remove_all_at, ExtractError, ExtractOptions,
+};
+use crate::in_root::{fd_path, InRoot};
 use crate::store::decompress;
 
 /// A context that could not be read; texts are dockerd's.
@@ -30,8 +32,7 @@ pub enum ContextError {
         #[source]
         source: std::io::Error,
     },
-    /// dockerd's untyped errors, answered 500 ("Cannot locate specified Dockerfile: x",
-    /// "forbidden path outside the build context: ../x ()", a broken tar…).
+    /// dockerd's untyped errors, answered 500 ("Cannot locate specified Dockerfile: x").
     #[error("{0}")]
     Failed(String),
 }
@@ -74,12 +75,16 @@ impl BuildContext {
         });
         match unpacked {
             Ok(Ok(())) => {}
+            // A body that is no tar is the client's error: dockerd's text, as a 400.
+            Ok(Err(ExtractError::BadArchive(e))) => {
+                return Err(ContextError::Invalid(crate::in_root::go_tar_message(&e)))
+            }
             Ok(Err(e)) => {
                 return Err(ContextError::Failed(format!(
                     "Error processing tar file({e}): "
                 )))
             }
-            Err(e) => return Err(ContextError::Failed(e.to_string())),
+            Err(e) => return Err(ContextError::Invalid(crate::in_root::go_tar_message(&e))),
         }
         let ignore = match read_in(&fs, IGNORE_FILE) {
             Ok(bytes) => dockerignore::read_patterns(&String::from_utf8_lossy(&bytes)),
@@ -131,7 +136,7 @@ impl BuildContext {
     }
 
     /// dockerd's `removeDockerfile`: `.dockerignore` and the Dockerfile go when excluded.
-    fn remove_ignored(&self, fs: &ContainerFs, dockerfile: &str) -> Result<(), ContextError> {
+    fn remove_ignored(&self, fs: &InRoot, dockerfile: &str) -> Result<(), ContextError> {
         let Ok(matcher) = dockerignore::Matcher::new(&self.ignore) else {
             return Ok(());
         };
@@ -156,12 +161,12 @@ impl BuildContext {
     }
 }
 
-fn open_root(root: &Path) -> Result<ContainerFs, ContextError> {
-    ContainerFs::from_dir(root, &[]).map_err(|e| ContextError::Failed(e.to_string()))
+fn open_root(root: &Path) -> Result<InRoot, ContextError> {
+    InRoot::from_dir(root, &[]).map_err(|e| ContextError::Failed(e.to_string()))
 }
 
 /// The Dockerfile `name` (after dockerd's fallback) and its content.
-fn read_dockerfile(fs: &ContainerFs, name: &str) -> Result<(String, Vec<u8>), ContextError> {
+fn read_dockerfile(fs: &InRoot, name: &str) -> Result<(String, Vec<u8>), ContextError> {
     if clean_relative(name).is_none() {
         return Err(forbidden(name));
     }
@@ -183,9 +188,9 @@ fn read_dockerfile(fs: &ContainerFs, name: &str) -> Result<(String, Vec<u8>), Co
     }
 }
 
-/// dockerd's `FullPath` error.
+/// dockerd's `FullPath` error (a 400 here: the client named the path).
 fn forbidden(name: &str) -> ContextError {
-    ContextError::Failed(format!(
+    ContextError::Invalid(format!(
         "forbidden path outside the build context: {name} ()"
     ))
 }
@@ -198,7 +203,7 @@ enum ReadError {
 }
 
 /// The content of `path` in the context, symlinks resolved inside it.
-fn read_in(fs: &ContainerFs, path: &str) -> Result<Vec<u8>, ReadError> {
+fn read_in(fs: &InRoot, path: &str) -> Result<Vec<u8>, ReadError> {
     let resolved = match fs.resolve(path, true) {
         Ok(r) => r,
         Err(Errno::ENOENT) => return Err(ReadError::Missing),

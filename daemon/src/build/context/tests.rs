@@ -183,7 +183,7 @@ fn dockerfile_names_resolve_as_dockerd() {
         "Cannot locate specified Dockerfile: /etc/passwd"
     );
     let outside = err("../x");
-    assert!(matches!(outside, ContextError::Failed(_)));
+    assert!(matches!(outside, ContextError::Invalid(_)));
     assert_eq!(
         outside.to_string(),
         "forbidden path outside the build context: ../x ()"

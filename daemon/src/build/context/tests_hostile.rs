@@ -78,8 +78,10 @@ fn hard_links_may_not_point_out() {
 fn broken_tars_are_errors() {
     let whole = tar_of(&[file("a", &[b'x'; 3000])]);
     let (result, _, _) = unpack_hostile(&whole[..1500]);
-    let err = result.expect_err("truncated").to_string();
-    assert!(err.starts_with("Error processing tar file("), "{err}");
+    let err = result.expect_err("truncated");
+    // dockerd's text for a body cut short; the client's error, so a 400.
+    assert_eq!(err.to_string(), "unexpected EOF");
+    assert!(matches!(err, ContextError::Invalid(_)), "{err:?}");
     let (result, _, _) = unpack_hostile(&[b'g'; 700]);
     assert!(result.is_err(), "garbage is not a context");
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());

@@ -23,7 +23,7 @@ use std::path::Path;
 use thiserror::Error;
 
 use crate::containers::archive_extract::{extract, ExtractOptions};
-use crate::containers::archive_fs::ContainerFs;
+use crate::in_root::InRoot;
 use crate::store::decompress;
 
 /// A copy that could not be done; texts are dockerd's.
@@ -140,7 +140,7 @@ impl PreparedCopy {
     /// Copies the sources to the destination in `dest_root` (a relative one taken from
     /// `workdir`).
     pub fn copy_into(&self, dest_root: &Path, workdir: &str) -> Result<(), CopyError> {
-        let fs = ContainerFs::from_dir(dest_root, &[])
+        let fs = InRoot::from_dir(dest_root, &[])
             .map_err(|e| CopyError::Invalid(format!("failed to copy files: {e}")))?;
         let owner = match self.options.chown.as_deref().filter(|c| !c.is_empty()) {
             Some(chown) => Some(owner::resolve(&fs, chown).map_err(CopyError::Invalid)?),
@@ -167,7 +167,7 @@ impl PreparedCopy {
         source: &sources::Source,
         dest: &str,
     ) -> Result<(), CopyError> {
-        let source_fs = ContainerFs::from_dir(&source.root, &[])
+        let source_fs = InRoot::from_dir(&source.root, &[])
             .map_err(|e| CopyError::Invalid(format!("failed to copy files: {e}")))?;
         let resolved = source_fs
             .resolve(&source.path, true)

@@ -6,13 +6,13 @@ use std::io::Read;
 
 use nix::errno::Errno;
 
-use crate::containers::archive_fs::{fd_path, ContainerFs};
+use crate::in_root::{fd_path, InRoot};
 
 /// The prefix dockerd puts before every --chown error.
 const PREFIX: &str = "unable to convert uid/gid chown string to host mapping";
 
 /// The uid and gid `chown` names in the root `fs`.
-pub fn resolve(fs: &ContainerFs, chown: &str) -> Result<(u32, u32), String> {
+pub fn resolve(fs: &InRoot, chown: &str) -> Result<(u32, u32), String> {
     let parts: Vec<&str> = chown.split(':').collect();
     let (user, group) = match parts.as_slice() {
         [user] => (*user, *user),
@@ -27,7 +27,7 @@ pub fn resolve(fs: &ContainerFs, chown: &str) -> Result<(u32, u32), String> {
 }
 
 /// The id of `name` (a number, or a name in `file`: 3rd field of its line).
-fn lookup(fs: &ContainerFs, file: &str, name: &str) -> Result<u32, String> {
+fn lookup(fs: &InRoot, file: &str, name: &str) -> Result<u32, String> {
     if let Some(id) = go_atoi(name) {
         // Go passes the int to lchown, which takes the low 32 bits (-1: unchanged).
         return Ok(id as u32);
@@ -55,7 +55,7 @@ fn lookup(fs: &ContainerFs, file: &str, name: &str) -> Result<u32, String> {
     Err(format!("no such {kind}: {name}"))
 }
 
-fn read(fs: &ContainerFs, file: &str) -> Result<String, String> {
+fn read(fs: &InRoot, file: &str) -> Result<String, String> {
     let resolved = fs.resolve(file, true).map_err(|e| match e {
         Errno::ENOENT => format!("open {file}: no such file or directory"),
         other => format!("open {file}: {}", std::io::Error::from(other)),
@@ -80,7 +80,7 @@ fn go_atoi(text: &str) -> Option<i64> {
 mod tests {
     use super::*;
 
-    fn root() -> (tempfile::TempDir, ContainerFs) {
+    fn root() -> (tempfile::TempDir, InRoot) {
         let dir = tempfile::tempdir().expect("tmp");
         std::fs::create_dir_all(dir.path().join("etc")).expect("etc");
         std::fs::write(
@@ -93,7 +93,7 @@ mod tests {
             "root:x:0:\n# staff:x:1:\nusers:x:100:app\napp:x:1000:\n",
         )
         .expect("group");
-        let fs = ContainerFs::from_dir(dir.path(), &[]).expect("fs");
+        let fs = InRoot::from_dir(dir.path(), &[]).expect("fs");
         (dir, fs)
     }
 
@@ -154,7 +154,7 @@ mod tests {
         let err = resolve(&fs, "evil").expect_err("outside");
         assert!(err.ends_with("no such file or directory"), "{err}");
         let empty = tempfile::tempdir().expect("empty");
-        let fs = ContainerFs::from_dir(empty.path(), &[]).expect("fs");
+        let fs = InRoot::from_dir(empty.path(), &[]).expect("fs");
         assert_eq!(resolve(&fs, "0:0"), Ok((0, 0)));
         assert!(resolve(&fs, "app").is_err());
     }

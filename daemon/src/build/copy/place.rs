@@ -24,14 +24,14 @@ use nix::unistd::{fchown, fchownat, linkat, symlinkat, Gid, Uid};
 use super::gopath::clean;
 use super::{io_err, CopyError};
 use crate::containers::archive_extract::remove_all_at;
-use crate::containers::archive_fs::{components, is_dir, is_symlink, ContainerFs};
+use crate::in_root::{components, is_dir, is_symlink, InRoot};
 
 /// Symlinks followed in one destination path, as moby's limit.
 const MAX_LINKS: usize = 255;
 
 /// How entries are written.
 pub struct Writer<'a> {
-    pub fs: &'a ContainerFs,
+    pub fs: &'a InRoot,
     /// The owner of everything copied; `None` keeps the source's (COPY --from).
     pub owner: Option<(u32, u32)>,
     /// --chmod: the permission bits of everything copied.
@@ -58,7 +58,7 @@ pub fn normalize_dest(workdir: &str, dest: &str) -> String {
 /// The resolved path of `path` in the root, as moby's `FollowSymlinkInScope`: every
 /// symlink on the way is followed inside the root (an absolute target restarts at the
 /// root, `..` stops there), components that do not exist are kept as they are.
-pub fn scoped(fs: &ContainerFs, path: &str) -> Result<String, CopyError> {
+pub fn scoped(fs: &InRoot, path: &str) -> Result<String, CopyError> {
     let mut pending = components(path);
     pending.reverse();
     let mut resolved: Vec<String> = Vec::new();
@@ -106,7 +106,7 @@ pub fn scoped(fs: &ContainerFs, path: &str) -> Result<String, CopyError> {
 }
 
 /// Whether `path` (resolved) is an existing folder.
-pub fn is_existing_dir(fs: &ContainerFs, path: &str) -> Result<bool, CopyError> {
+pub fn is_existing_dir(fs: &InRoot, path: &str) -> Result<bool, CopyError> {
     match fs.resolve(path, true) {
         Ok(r) => Ok(fstat(&r.fd).map(|st| is_dir(&st)).unwrap_or(false)),
         Err(Errno::ENOENT) => Ok(false),

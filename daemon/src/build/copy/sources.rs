@@ -10,7 +10,7 @@ use nix::errno::Errno;
 use super::gopath::{contains_wildcards, go_match};
 use super::{fetch, hash, io_err, CopyError, CopyOptions};
 use crate::containers::archive_extract::clean_relative;
-use crate::containers::archive_fs::ContainerFs;
+use crate::in_root::InRoot;
 
 /// One source to copy.
 #[derive(Debug)]
@@ -41,7 +41,7 @@ pub fn find(
     options: &CopyOptions,
     inst: &str,
 ) -> Result<Found, CopyError> {
-    let fs = ContainerFs::from_dir(source_root, &[])
+    let fs = InRoot::from_dir(source_root, &[])
         .map_err(|e| CopyError::Invalid(format!("{inst} failed: {e}")))?;
     let finder = Finder {
         fs: &fs,
@@ -84,7 +84,7 @@ pub fn is_url(name: &str) -> bool {
 }
 
 struct Finder<'a> {
-    fs: &'a ContainerFs,
+    fs: &'a InRoot,
     root: &'a Path,
     inst: &'a str,
     from_stage: bool,

@@ -14,7 +14,7 @@
 use thiserror::Error;
 
 mod command;
-mod duration;
+pub(crate) mod duration;
 mod expand;
 mod flags;
 mod instructions;

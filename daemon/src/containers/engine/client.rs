@@ -1,5 +1,6 @@
 //! The berth-containerd client: JSON over HTTP/1.1 on a unix socket, one connection
-//! per call (calls are few and the socket is local).
+//! per call (calls are few and the socket is local). When berth-containerd is gone,
+//! `ensure_running` starts it again (see `launcher`).
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -15,7 +16,8 @@ use hyper_util::rt::TokioIo;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::EngineError;
+use super::{EngineError, EngineFuture, EventStream, TaskEngine};
+use crate::config::Config;
 
 /// How long an ordinary call (not `/wait` or `/events`) may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(150);
@@ -26,12 +28,24 @@ const NONE: Option<&Empty> = None;
 #[derive(Debug, Clone)]
 pub struct EngineClient {
     socket: PathBuf,
+    /// How to start berth-containerd again (None: never started from here).
+    launch: Option<Box<Config>>,
 }
 
 impl EngineClient {
     pub fn new(socket: impl Into<PathBuf>) -> EngineClient {
         EngineClient {
             socket: socket.into(),
+            launch: None,
+        }
+    }
+
+    /// The client of the berth-containerd this daemon's `config` runs, which
+    /// `ensure_running` starts when it does not answer.
+    pub fn for_daemon(config: &Config) -> EngineClient {
+        EngineClient {
+            socket: super::launcher::socket_path(config),
+            launch: Some(Box::new(config.clone())),
         }
     }
 
@@ -41,7 +55,9 @@ impl EngineClient {
 
     /// Whether berth-containerd answers.
     pub async fn ping(&self) -> bool {
-        self.list().await.is_ok()
+        self.call::<Vec<TaskView>, _>(Method::GET, "/tasks", NONE)
+            .await
+            .is_ok()
     }
 
     async fn send<B: Serialize>(
@@ -128,118 +144,13 @@ impl EngineClient {
         Ok(())
     }
 
-    pub async fn create(&self, req: &CreateTaskRequest) -> Result<CreateTaskResponse, EngineError> {
-        self.call(Method::POST, "/tasks", Some(req)).await
-    }
-
-    pub async fn list(&self) -> Result<Vec<TaskView>, EngineError> {
-        self.call(Method::GET, "/tasks", NONE).await
-    }
-
-    pub async fn get(&self, id: &str) -> Result<TaskView, EngineError> {
-        self.call(Method::GET, &format!("/tasks/{id}"), NONE).await
-    }
-
-    pub async fn start(&self, id: &str) -> Result<u32, EngineError> {
-        let pid: PidResponse = self
-            .call(Method::POST, &format!("/tasks/{id}/start"), NONE)
-            .await?;
+    async fn post_pid(&self, path: &str) -> Result<u32, EngineError> {
+        let pid: PidResponse = self.call(Method::POST, path, NONE).await?;
         Ok(pid.pid)
     }
 
-    pub async fn kill(
-        &self,
-        id: &str,
-        signal: i32,
-        exec_id: Option<&str>,
-    ) -> Result<(), EngineError> {
-        let req = KillRequest {
-            signal,
-            all: false,
-            exec_id: exec_id.map(str::to_string),
-        };
-        self.post_unit(&format!("/tasks/{id}/kill"), Some(&req))
-            .await
-    }
-
-    /// `kill` with `all` (every process of the container, as `runc kill --all`).
-    pub async fn kill_with(&self, id: &str, req: &KillRequest) -> Result<(), EngineError> {
-        self.post_unit(&format!("/tasks/{id}/kill"), Some(req))
-            .await
-    }
-
-    /// Reopens the task's log file at its path (CRI `ReopenContainerLog`).
-    pub async fn reopen_log(&self, id: &str) -> Result<(), EngineError> {
-        self.post_unit(&format!("/tasks/{id}/reopen-log"), NONE)
-            .await
-    }
-
-    pub async fn pause(&self, id: &str) -> Result<(), EngineError> {
-        self.post_unit(&format!("/tasks/{id}/pause"), NONE).await
-    }
-
-    /// New resource limits (OCI `linux.resources`) for a live task.
-    pub async fn update(&self, id: &str, req: &UpdateRequest) -> Result<(), EngineError> {
-        self.post_unit(&format!("/tasks/{id}/update"), Some(req))
-            .await
-    }
-
-    pub async fn resume(&self, id: &str) -> Result<(), EngineError> {
-        self.post_unit(&format!("/tasks/{id}/resume"), NONE).await
-    }
-
-    pub async fn resize(&self, id: &str, req: &ResizeRequest) -> Result<(), EngineError> {
-        self.post_unit(&format!("/tasks/{id}/resize"), Some(req))
-            .await
-    }
-
-    pub async fn close_stdin(&self, id: &str, exec_id: Option<&str>) -> Result<(), EngineError> {
-        let req = ProcessRef {
-            exec_id: exec_id.map(str::to_string),
-        };
-        self.post_unit(&format!("/tasks/{id}/close-stdin"), Some(&req))
-            .await
-    }
-
-    pub async fn exec(&self, id: &str, req: &ExecRequest) -> Result<(), EngineError> {
-        self.post_unit(&format!("/tasks/{id}/exec"), Some(req))
-            .await
-    }
-
-    pub async fn exec_start(&self, id: &str, exec_id: &str) -> Result<u32, EngineError> {
-        let pid: PidResponse = self
-            .call(
-                Method::POST,
-                &format!("/tasks/{id}/exec/{exec_id}/start"),
-                NONE,
-            )
-            .await?;
-        Ok(pid.pid)
-    }
-
-    pub async fn exec_state(&self, id: &str, exec_id: &str) -> Result<ExecState, EngineError> {
-        self.call(Method::GET, &format!("/tasks/{id}/exec/{exec_id}"), NONE)
-            .await
-    }
-
-    /// Blocks until the task (or one of its execs) exits.
-    pub async fn wait(&self, id: &str, exec_id: Option<&str>) -> Result<ExitInfo, EngineError> {
-        let req = ProcessRef {
-            exec_id: exec_id.map(str::to_string),
-        };
-        let bytes = self
-            .call_raw(Method::POST, &format!("/tasks/{id}/wait"), Some(&req))
-            .await?;
-        parse(&bytes)
-    }
-
-    pub async fn delete(&self, id: &str) -> Result<ExitInfo, EngineError> {
-        self.call(Method::DELETE, &format!("/tasks/{id}"), NONE)
-            .await
-    }
-
-    /// Follows `GET /events`, calling `on_event` for each; returns when the stream ends.
-    pub async fn follow_events(&self, mut on_event: impl FnMut(Event)) -> Result<(), EngineError> {
+    /// `GET /events`, once its answer has begun (berth-containerd subscribed then).
+    async fn subscribe(&self) -> Result<EventStream, EngineError> {
         let resp = self.send(Method::GET, "/events", NONE).await?;
         if !resp.status().is_success() {
             return Err(EngineError::Status {
@@ -247,26 +158,151 @@ impl EngineClient {
                 message: "events".into(),
             });
         }
-        let mut body = BodyStream::new(resp.into_body());
-        let mut buf: Vec<u8> = Vec::new();
-        while let Some(frame) = body.next().await {
-            let frame = frame.map_err(|e| EngineError::Unavailable(e.to_string()))?;
-            let Ok(data) = frame.into_data() else {
-                continue;
-            };
-            buf.extend_from_slice(&data);
-            while let Some(pos) = buf.iter().position(|b| *b == b'\n') {
-                let line: Vec<u8> = buf.drain(..=pos).collect();
-                match serde_json::from_slice::<Event>(&line) {
-                    Ok(ev) => on_event(ev),
-                    Err(e) if line.iter().all(u8::is_ascii_whitespace) => {
-                        let _ = e;
+        let body = BodyStream::new(resp.into_body());
+        let lines =
+            futures::stream::unfold((body, Vec::<u8>::new()), |(mut body, mut buf)| async move {
+                loop {
+                    if let Some(pos) = buf.iter().position(|b| *b == b'\n') {
+                        let line: Vec<u8> = buf.drain(..=pos).collect();
+                        if line.iter().all(u8::is_ascii_whitespace) {
+                            continue;
+                        }
+                        match serde_json::from_slice::<Event>(&line) {
+                            Ok(ev) => return Some((ev, (body, buf))),
+                            Err(e) => {
+                                tracing::debug!(error = %e, "unreadable engine event");
+                                continue;
+                            }
+                        }
                     }
-                    Err(e) => tracing::debug!(error = %e, "unreadable engine event"),
+                    match body.next().await {
+                        Some(Ok(frame)) => {
+                            if let Ok(data) = frame.into_data() {
+                                buf.extend_from_slice(&data);
+                            }
+                        }
+                        Some(Err(e)) => {
+                            tracing::debug!(error = %e, "berth-containerd's event stream broke");
+                            return None;
+                        }
+                        None => return None,
+                    }
                 }
+            });
+        Ok(Box::pin(lines))
+    }
+}
+
+fn task_path(id: &str, rest: &str) -> String {
+    format!("/tasks/{id}{rest}")
+}
+
+impl TaskEngine for EngineClient {
+    fn create<'a>(&'a self, req: &'a CreateTaskRequest) -> EngineFuture<'a, CreateTaskResponse> {
+        Box::pin(self.call(Method::POST, "/tasks", Some(req)))
+    }
+    fn start<'a>(&'a self, id: &'a str) -> EngineFuture<'a, u32> {
+        Box::pin(async move { self.post_pid(&task_path(id, "/start")).await })
+    }
+    fn kill<'a>(
+        &'a self,
+        id: &'a str,
+        signal: i32,
+        exec_id: Option<&'a str>,
+    ) -> EngineFuture<'a, ()> {
+        Box::pin(async move {
+            let req = KillRequest {
+                signal,
+                all: false,
+                exec_id: exec_id.map(str::to_string),
+            };
+            self.post_unit(&task_path(id, "/kill"), Some(&req)).await
+        })
+    }
+    fn kill_all<'a>(&'a self, id: &'a str, signal: i32) -> EngineFuture<'a, ()> {
+        Box::pin(async move {
+            let req = KillRequest {
+                signal,
+                all: true,
+                exec_id: None,
+            };
+            self.post_unit(&task_path(id, "/kill"), Some(&req)).await
+        })
+    }
+    fn pause<'a>(&'a self, id: &'a str) -> EngineFuture<'a, ()> {
+        Box::pin(async move { self.post_unit(&task_path(id, "/pause"), NONE).await })
+    }
+    fn resume<'a>(&'a self, id: &'a str) -> EngineFuture<'a, ()> {
+        Box::pin(async move { self.post_unit(&task_path(id, "/resume"), NONE).await })
+    }
+    fn update<'a>(&'a self, id: &'a str, req: &'a UpdateRequest) -> EngineFuture<'a, ()> {
+        Box::pin(async move { self.post_unit(&task_path(id, "/update"), Some(req)).await })
+    }
+    fn resize<'a>(&'a self, id: &'a str, req: &'a ResizeRequest) -> EngineFuture<'a, ()> {
+        Box::pin(async move { self.post_unit(&task_path(id, "/resize"), Some(req)).await })
+    }
+    fn reopen_log<'a>(&'a self, id: &'a str) -> EngineFuture<'a, ()> {
+        Box::pin(async move { self.post_unit(&task_path(id, "/reopen-log"), NONE).await })
+    }
+    fn close_stdin<'a>(&'a self, id: &'a str, exec_id: Option<&'a str>) -> EngineFuture<'a, ()> {
+        Box::pin(async move {
+            let req = ProcessRef {
+                exec_id: exec_id.map(str::to_string),
+            };
+            self.post_unit(&task_path(id, "/close-stdin"), Some(&req))
+                .await
+        })
+    }
+    fn exec<'a>(&'a self, id: &'a str, req: &'a ExecRequest) -> EngineFuture<'a, ()> {
+        Box::pin(async move { self.post_unit(&task_path(id, "/exec"), Some(req)).await })
+    }
+    fn exec_start<'a>(&'a self, id: &'a str, exec_id: &'a str) -> EngineFuture<'a, u32> {
+        Box::pin(async move {
+            self.post_pid(&task_path(id, &format!("/exec/{exec_id}/start")))
+                .await
+        })
+    }
+    fn exec_state<'a>(&'a self, id: &'a str, exec_id: &'a str) -> EngineFuture<'a, ExecState> {
+        Box::pin(async move {
+            let path = task_path(id, &format!("/exec/{exec_id}"));
+            self.call(Method::GET, &path, NONE).await
+        })
+    }
+    fn wait<'a>(&'a self, id: &'a str, exec_id: Option<&'a str>) -> EngineFuture<'a, ExitInfo> {
+        Box::pin(async move {
+            let req = ProcessRef {
+                exec_id: exec_id.map(str::to_string),
+            };
+            // No time limit: it answers when the process exits.
+            let bytes = self
+                .call_raw(Method::POST, &task_path(id, "/wait"), Some(&req))
+                .await?;
+            parse(&bytes)
+        })
+    }
+    fn delete<'a>(&'a self, id: &'a str) -> EngineFuture<'a, ExitInfo> {
+        Box::pin(async move { self.call(Method::DELETE, &task_path(id, ""), NONE).await })
+    }
+    fn get<'a>(&'a self, id: &'a str) -> EngineFuture<'a, TaskView> {
+        Box::pin(async move { self.call(Method::GET, &task_path(id, ""), NONE).await })
+    }
+    fn list(&self) -> EngineFuture<'_, Vec<TaskView>> {
+        Box::pin(self.call(Method::GET, "/tasks", NONE))
+    }
+    fn events(&self) -> EngineFuture<'_, EventStream> {
+        Box::pin(self.subscribe())
+    }
+    fn ensure_running(&self) -> EngineFuture<'_, ()> {
+        Box::pin(async move {
+            match &self.launch {
+                Some(config) => super::launcher::connect_or_launch(config).await.map(|_| ()),
+                None if self.ping().await => Ok(()),
+                None => Err(EngineError::Unavailable(format!(
+                    "nothing answers on {}",
+                    self.socket.display()
+                ))),
             }
-        }
-        Ok(())
+        })
     }
 }
 

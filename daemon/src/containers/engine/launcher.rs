@@ -69,71 +69,91 @@ pub fn command_args(config: &Config) -> Vec<String> {
     args
 }
 
-/// One launch at a time: the exit waiters and the event follower may all notice at once
+/// One launch at a time: the exit path and the event follower may all notice at once
 /// that berth-containerd is gone.
 static LAUNCH: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// Connects to berth-containerd, starting it first when nothing answers.
-pub async fn connect_or_launch(config: &Config) -> Result<EngineClient, EngineError> {
+/// The fd berth-containerd says "ready" on (`--ready-fd`).
+const READY_FD: i32 = 3;
+
+/// Connects to berth-containerd, starting it first when nothing answers. A started one
+/// says when its socket accepts connections ("ready" on a pipe, `--ready-fd`).
+pub async fn connect_or_launch(config: &Config) -> Result<(), EngineError> {
     let client = EngineClient::new(socket_path(config));
     let _one_at_a_time = LAUNCH.lock().await;
     if client.ping().await {
-        tracing::info!(socket = %client.socket().display(), "connected to a running berth-containerd");
-        return Ok(client);
+        tracing::debug!(socket = %client.socket().display(), "berth-containerd answers");
+        return Ok(());
     }
     let state = state_dir(config);
     std::fs::create_dir_all(&state)
         .map_err(|e| EngineError::Launch(format!("creating {}: {e}", state.display())))?;
     let _ = std::fs::remove_file(socket_path(config));
+    let log_path = state.join("containerd.log");
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(state.join("containerd.log"))
+        .open(&log_path)
         .map_err(|e| EngineError::Launch(format!("opening its log: {e}")))?;
     let log_err = log
         .try_clone()
         .map_err(|e| EngineError::Launch(format!("opening its log: {e}")))?;
+    let (ready_read, ready_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| EngineError::Launch(format!("a pipe for its ready message: {e}")))?;
     let bin = find_binary("berth-containerd");
     let mut cmd = Command::new(&bin);
     cmd.args(command_args(config))
+        .args(["--ready-fd", &READY_FD.to_string()])
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(log_err);
-    // Its own session: no signal sent to berthd's process group reaches it.
-    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+    let write_fd = std::os::fd::AsRawFd::as_raw_fd(&ready_write);
+    // Its own session: no signal sent to berthd's process group reaches it. The ready
+    // pipe's write end becomes its fd 3 (dup2 clears close-on-exec).
+    // SAFETY: setsid and dup2 are async-signal-safe and touch no memory of the parent.
     unsafe {
-        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
-            nix::unistd::setsid()
-                .map(|_| ())
-                .map_err(std::io::Error::from)
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
+            nix::unistd::setsid().map_err(std::io::Error::from)?;
+            let ok = if write_fd == READY_FD {
+                libc::fcntl(READY_FD, libc::F_SETFD, 0) >= 0
+            } else {
+                libc::dup2(write_fd, READY_FD) >= 0
+            };
+            if !ok {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
         });
     }
     let mut child = cmd
         .spawn()
         .map_err(|e| EngineError::Launch(format!("{}: {e}", bin.display())))?;
+    drop(ready_write);
     tracing::info!(bin = %bin.display(), pid = child.id(), "started berth-containerd");
-    let deadline = tokio::time::Instant::now() + START_TIMEOUT;
-    loop {
-        if client.ping().await {
-            // Reap it in the background if it ever exits while berthd runs.
-            std::thread::spawn(move || {
-                let _ = child.wait();
-            });
-            return Ok(client);
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            return Err(EngineError::Launch(format!(
-                "{} exited with {status}; see {}",
-                bin.display(),
-                state.join("containerd.log").display()
-            )));
-        }
-        if tokio::time::Instant::now() > deadline {
-            return Err(EngineError::Launch(format!(
-                "no answer on {} after {START_TIMEOUT:?}",
-                client.socket().display()
-            )));
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
+    // Its "ready", or the end of the pipe if it died first.
+    let said = tokio::task::spawn_blocking(move || {
+        use std::io::Read;
+        let mut said = String::new();
+        let _ = std::fs::File::from(ready_read).read_to_string(&mut said);
+        said
+    });
+    let said = tokio::time::timeout(START_TIMEOUT, said).await;
+    // Reap it in the background if it ever exits while berthd runs.
+    let exited = child.try_wait().ok().flatten();
+    std::thread::spawn(move || {
+        let _ = child.wait();
+    });
+    match said {
+        Ok(Ok(s)) if s.trim() == "ready" => Ok(()),
+        Err(_) => Err(EngineError::Launch(format!(
+            "no answer on {} after {START_TIMEOUT:?}",
+            client.socket().display()
+        ))),
+        _ => Err(EngineError::Launch(format!(
+            "{} exited{} before it was ready; see {}",
+            bin.display(),
+            exited.map(|s| format!(" with {s}")).unwrap_or_default(),
+            log_path.display()
+        ))),
     }
 }

@@ -9,17 +9,19 @@ use tokio::sync::watch;
 
 use super::emit::{Emitter, Flow};
 use super::reader::Current;
+use super::watch::LogWatch;
 use crate::streams::error::StreamError;
 
-/// How often the file is checked for growth and rotation.
-const POLL: Duration = Duration::from_millis(100);
+/// Only where inotify cannot be used: how often the file is checked then.
+const FALLBACK_POLL: Duration = Duration::from_secs(1);
 
 /// Sends what is appended to `path` from `current`'s position on. The shim is another
-/// process, so growth and rotation are seen by polling (every `POLL`). Limits: two
-/// rotations within one poll skip the middle file (dockerd warns of the same), and a
-/// truncation (max-file 1) is only seen if the file is then shorter than the position
-/// read, or the byte before that position is no longer a "\n". When `stopped`
-/// turns true (or its sender goes), one last pass reads what is left, then it ends.
+/// process: its writes and rotations wake the follower through inotify (`watch`).
+/// Limits: two rotations before the follower reads skip the middle file (dockerd warns
+/// of the same), and a truncation (max-file 1) is only seen if the file is then shorter
+/// than the position read, or the byte before that position is no longer a "\n". When
+/// `stopped` turns true (or its sender goes), one last pass reads what is left, then
+/// it ends.
 pub(super) async fn follow(
     path: PathBuf,
     mut current: Option<Current>,
@@ -27,6 +29,14 @@ pub(super) async fn follow(
     mut stopped: Option<watch::Receiver<bool>>,
 ) {
     let mut last_pass = false;
+    // Watching before reading: a write after the read below wakes us.
+    let mut watch = match LogWatch::new(&path) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "no inotify: following the log on a timer");
+            None
+        }
+    };
     loop {
         match pass(&path, &mut current, &mut em).await {
             Ok(Pass::Done) => {}
@@ -38,7 +48,7 @@ pub(super) async fn follow(
             return;
         }
         tokio::select! {
-            _ = tokio::time::sleep(POLL) => {}
+            _ = changed(&mut watch) => {}
             _ = wait_stopped(&mut stopped) => {
                 tracing::debug!(path = %path.display(), "container stopped: last read of its log");
                 last_pass = true;
@@ -99,6 +109,14 @@ async fn pass(path: &PathBuf, current: &mut Option<Current>, em: &mut Emitter) -
             *current = Some(next);
             Ok(Pass::Again)
         }
+    }
+}
+
+/// Resolves when the log changed (or, without inotify, after a while).
+async fn changed(watch: &mut Option<LogWatch>) {
+    match watch {
+        Some(w) => w.changed().await,
+        None => tokio::time::sleep_until(tokio::time::Instant::now() + FALLBACK_POLL).await,
     }
 }
 

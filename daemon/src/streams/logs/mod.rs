@@ -6,6 +6,7 @@ mod files;
 mod follow;
 mod options;
 mod reader;
+mod watch;
 
 pub use entry::{format_timestamp, LogEntry};
 pub use files::rotated_path;

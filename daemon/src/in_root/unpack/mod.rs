@@ -29,7 +29,7 @@ use self::meta::{set_times_by_name, set_times_fd, set_xattr_fd, EntryMeta};
 use self::nodes::Special;
 use self::paths::{confine, display, hard_link_target, Components, Tree};
 use self::whiteout::{classify, Whiteout, OPAQUE_XATTR};
-use super::{StoreError, StoreResult};
+use crate::store::{StoreError, StoreResult};
 
 /// Extracts the uncompressed tar `archive` into `dest` (which exists and is empty).
 /// Returns the layer's size as dockerd counts it: regular files (hard links once) and

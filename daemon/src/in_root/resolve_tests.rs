@@ -16,7 +16,7 @@ fn setup() -> (tempfile::TempDir, PathBuf) {
 #[test]
 fn symlinks_and_dotdot_stay_inside_the_root() {
     let (_dir, root) = setup();
-    let fs = ContainerFs::from_dir(&root, &[]).expect("open");
+    let fs = InRoot::from_dir(&root, &[]).expect("open");
     assert_eq!(fs.resolve("/evil/real", true).expect("r").path, "/real");
     assert_eq!(
         fs.resolve("/tmp/up/tmp/up/real/sub", true).expect("r").path,
@@ -38,7 +38,7 @@ fn symlinks_and_dotdot_stay_inside_the_root() {
 #[test]
 fn parents_resolve_inside_and_can_be_created() {
     let (_dir, root) = setup();
-    let fs = ContainerFs::from_dir(&root, &[]).expect("open");
+    let fs = InRoot::from_dir(&root, &[]).expect("open");
     let p = fs.resolve_parent("/tmp/up/new/dir/file", true).expect("r");
     assert_eq!(p.path, "/new/dir/file");
     assert_eq!(p.name, "file");
@@ -56,7 +56,7 @@ fn mounts_of_a_stopped_container_map_to_their_sources() {
     std::fs::create_dir_all(volume.join("inside")).expect("dirs");
     // A link in the volume pointing at the root goes back to the container's root.
     std::os::unix::fs::symlink("/real", volume.join("back")).expect("link");
-    let fs = ContainerFs::from_dir(&root, &[("/data", volume.as_path())]).expect("open");
+    let fs = InRoot::from_dir(&root, &[("/data", volume.as_path())]).expect("open");
     let r = fs.resolve("/data/inside", true).expect("r");
     assert_eq!(r.path, "/data/inside");
     let meta = std::fs::metadata(fd_path(&r.fd)).expect("stat");
@@ -71,4 +71,29 @@ fn mounts_of_a_stopped_container_map_to_their_sources() {
         fs.resolve("/evil/data/inside", true).expect("r").path,
         "/data/inside"
     );
+}
+
+#[test]
+fn mkdir_all_creates_inside_the_root_through_symlinks() {
+    let (dir, root) = setup();
+    let fs = InRoot::from_dir(&root, &[]).expect("open");
+    // /evil -> / : the folders are made in the root, not on the host.
+    let outside = dir.path().join("outside");
+    std::os::unix::fs::symlink(&outside, root.join("w")).expect("link");
+    let made = fs.mkdir_all("/w/x/deeper").expect("mkdir");
+    assert_eq!(made.path, format!("{}/x/deeper", outside.display()));
+    assert!(root
+        .join(outside.strip_prefix("/").expect("abs"))
+        .join("x/deeper")
+        .is_dir());
+    assert!(!outside.exists(), "created on the host");
+    assert_eq!(
+        fs.mkdir_all("/evil/tmp/up/made").expect("mkdir").path,
+        "/made"
+    );
+    assert!(root.join("made").is_dir());
+    // A file on the way is not a folder.
+    std::fs::write(root.join("file"), "x").expect("file");
+    assert_eq!(fs.mkdir_all("/file/x").err(), Some(Errno::ENOTDIR));
+    assert_eq!(fs.mkdir_all("/file").err(), Some(Errno::ENOTDIR));
 }

@@ -1,0 +1,148 @@
+//! What a run needs besides its task, made in one place and released in one place: the
+//! overlay root, the volumes, the network sandbox (namespace, endpoints, ports, DNS) and
+//! the OCI bundle. `prepare` undoes what it made when a step fails; `teardown` releases
+//! a run's resources and may be called more than once (only the first call lets go of
+//! the run's hold on the overlay). As dockerd's `containerStart` setup and `Cleanup`.
+//!
+//! [`RunEnvironment`] is the seam: [`HostEnvironment`] does it on this host (root
+//! needed); tests use a recording fake (`containers/lifecycle_tests`).
+use std::collections::HashSet;
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Mutex;
+
+use super::record::Container;
+use super::{rootfs, Result};
+use crate::state::{Daemon, SharedDaemon};
+
+pub type EnvFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+pub trait RunEnvironment: Send + Sync {
+    /// Makes everything the run of `c` needs; the bundle's folder. On an error nothing
+    /// of it is left.
+    fn prepare<'a>(
+        &'a self,
+        daemon: &'a SharedDaemon,
+        c: &'a Container,
+    ) -> EnvFuture<'a, Result<PathBuf>>;
+    /// Releases what `prepare` made for the run of `c`. Safe to call again.
+    fn teardown<'a>(&'a self, daemon: &'a Daemon, c: &'a Container) -> EnvFuture<'a, ()>;
+    /// After berthd restarts: the run of `c` (recorded running) holds its resources.
+    fn adopt(&self, c: &Container);
+    /// After berthd restarts, for a container that does not run: whatever an
+    /// interrupted run left (a mounted root, volumes, a network namespace and its
+    /// addresses, processes in its cgroup) is released.
+    fn release_leftovers<'a>(&'a self, daemon: &'a Daemon, c: &'a Container) -> EnvFuture<'a, ()>;
+}
+
+/// The OCI bundle folder of a container: `<exec-root>/containers/<id>`.
+pub fn bundle_dir(daemon: &Daemon, id: &str) -> PathBuf {
+    daemon.config.exec_root.join("containers").join(id)
+}
+
+/// The real thing: overlay mounts, volume mounts, netd, the bundle on disk.
+#[derive(Default)]
+pub struct HostEnvironment {
+    /// Containers whose run holds its overlay mounted (one `unmount_rootfs` is owed).
+    holding: Mutex<HashSet<String>>,
+}
+
+impl HostEnvironment {
+    fn holding(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.holding.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    async fn prepare_run(&self, daemon: &SharedDaemon, c: &Container) -> Result<PathBuf> {
+        rootfs::check_layers(&daemon.layers, &c.layers)?;
+        let merged = rootfs::mount_rootfs(c, &daemon.config.data_root.join("layers"))?;
+        self.holding().insert(c.id.clone());
+        let undo = Undo {
+            env: self,
+            daemon,
+            c,
+            armed: true,
+        };
+        super::mounts_setup::setup(daemon, c)?;
+        let netns = crate::networks::sandbox::setup(daemon, c).await?;
+        let bundle = super::start::write_bundle(daemon, c, &merged, netns.as_deref())?;
+        undo.disarm();
+        Ok(bundle)
+    }
+
+    fn release_now(&self, daemon: &Daemon, c: &Container) {
+        super::mounts_setup::release(daemon, c);
+        if self.holding().remove(&c.id) {
+            rootfs::unmount_rootfs(c);
+        }
+        // Nothing, unless the shim died and nobody reaped the container's processes.
+        super::cgroup_leftovers::kill(c);
+        let bundle = bundle_dir(daemon, &c.id);
+        if let Err(e) = std::fs::remove_dir_all(&bundle) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(id = %c.id, error = %e, "removing the bundle");
+            }
+        }
+    }
+}
+
+/// Releases a half-made run if `prepare_run` does not get to its end (an error, or its
+/// future dropped): the synchronous parts at once, the network in a task of its own.
+struct Undo<'a> {
+    env: &'a HostEnvironment,
+    daemon: &'a SharedDaemon,
+    c: &'a Container,
+    armed: bool,
+}
+
+impl Undo<'_> {
+    fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for Undo<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        self.env.release_now(self.daemon, self.c);
+        let daemon = self.daemon.clone();
+        let c = self.c.clone();
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move { crate::networks::sandbox::release(&daemon, &c).await });
+        }
+    }
+}
+
+impl RunEnvironment for HostEnvironment {
+    fn prepare<'a>(
+        &'a self,
+        daemon: &'a SharedDaemon,
+        c: &'a Container,
+    ) -> EnvFuture<'a, Result<PathBuf>> {
+        Box::pin(self.prepare_run(daemon, c))
+    }
+
+    fn teardown<'a>(&'a self, daemon: &'a Daemon, c: &'a Container) -> EnvFuture<'a, ()> {
+        Box::pin(async move {
+            self.release_now(daemon, c);
+            crate::networks::sandbox::release(daemon, c).await;
+        })
+    }
+
+    fn adopt(&self, c: &Container) {
+        self.holding().insert(c.id.clone());
+    }
+
+    fn release_leftovers<'a>(&'a self, daemon: &'a Daemon, c: &'a Container) -> EnvFuture<'a, ()> {
+        Box::pin(async move {
+            if !self.holding().contains(&c.id) {
+                // No run holds it; an export or a `cp` cannot, berthd just started.
+                rootfs::unmount_unheld(c);
+            }
+            self.release_now(daemon, c);
+            crate::networks::sandbox::release(daemon, c).await;
+        })
+    }
+}

@@ -1,0 +1,93 @@
+//! Each container's `network.json` (`endpoints::ContainerNetwork`), kept in memory once read
+//! or written, so that `docker ps` and inspect read no file per container. Every write goes
+//! through [`Networks::save_container_state`] (write-through: file first, then memory).
+//! Entries of containers whose folder is gone are dropped whenever the cache has doubled
+//! since it was last trimmed, so it never holds much more than the containers that exist.
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use super::endpoints::ContainerNetwork;
+use super::{Networks, Result};
+
+/// The smallest size at which the cache is trimmed.
+const TRIM_FLOOR: usize = 256;
+
+#[derive(Default)]
+pub struct StateCache {
+    inner: RwLock<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// By container folder; `None`: the container has no `network.json`.
+    states: HashMap<PathBuf, Option<Arc<ContainerNetwork>>>,
+    trim_at: usize,
+}
+
+impl StateCache {
+    fn get(&self, dir: &Path) -> Option<Option<Arc<ContainerNetwork>>> {
+        let inner = self.inner.read().unwrap_or_else(|p| p.into_inner());
+        inner.states.get(dir).cloned()
+    }
+
+    fn put(&self, dir: &Path, state: Option<Arc<ContainerNetwork>>) {
+        let mut inner = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        inner.states.insert(dir.to_path_buf(), state);
+        if inner.states.len() >= inner.trim_at.max(TRIM_FLOOR) {
+            inner.states.retain(|dir, _| dir.exists());
+            inner.trim_at = inner.states.len() * 2;
+        }
+    }
+}
+
+impl Networks {
+    /// The container's networking state (from memory after the first read); `None` when it
+    /// has no `network.json` (a container recorded before it had endpoint requests).
+    pub fn container_state(&self, dir: &Path) -> Option<Arc<ContainerNetwork>> {
+        if let Some(known) = self.container_states.get(dir) {
+            return known;
+        }
+        let state = ContainerNetwork::recorded(dir).then(|| Arc::new(ContainerNetwork::load(dir)));
+        self.container_states.put(dir, state.clone());
+        state
+    }
+
+    /// Writes the container's `network.json`, and keeps it.
+    pub fn save_container_state(&self, dir: &Path, state: &ContainerNetwork) -> Result<()> {
+        state.save(dir)?;
+        self.container_states
+            .put(dir, Some(Arc::new(state.clone())));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn written_states_are_read_from_memory_and_gone_folders_trimmed() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let networks = Networks::open(root.path()).expect("networks");
+        let dir = root.path().join("c1");
+        std::fs::create_dir_all(&dir).expect("dir");
+        assert!(networks.container_state(&dir).is_none());
+        let state = ContainerNetwork {
+            sandbox_id: "s1".into(),
+            ..Default::default()
+        };
+        networks.save_container_state(&dir, &state).expect("save");
+        // The file changes behind our back: memory is what is served.
+        std::fs::write(dir.join("network.json"), "{}").expect("overwrite");
+        let got = networks.container_state(&dir).expect("recorded");
+        assert_eq!(got.sandbox_id, "s1");
+
+        for i in 0..TRIM_FLOOR {
+            networks.container_state(&root.path().join(format!("gone-{i}")));
+        }
+        let inner = networks.container_states.inner.read().expect("lock");
+        assert!(inner.states.len() < TRIM_FLOOR, "{}", inner.states.len());
+        assert!(inner.states.contains_key(&dir));
+    }
+}

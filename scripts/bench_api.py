@@ -1,0 +1,192 @@
+"""API server benchmark driver for scripts/bench-api.sh (see there for what it reports).
+
+Starts berthd (and dockerd when installed) on private sockets and roots under --work (the
+engine helpers of bench_containers.py), runs the same workload against each with the C load
+generator, prints every figure with medians over --repeat runs, and the ratios.
+"""
+import argparse
+import concurrent.futures
+import io
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tarfile
+import time
+
+from bench_containers import (Engine, UnixHTTPConnection, api, berthd_argv, dockerd_argv,
+                              engine_rss_kib)
+
+IMAGE = "berth-bench/busybox:1"
+CONTAINERS = 100
+RUNS = 600  # the default of --runs
+RUN_CLIENTS = 8
+CONNECTIONS = 1000
+
+
+def busybox_tar():
+    """A one-file image: the host's static busybox (Debian's busybox-static) as /bin/busybox."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        tar.add("/bin/busybox", arcname="bin/busybox")
+    return buf.getvalue()
+
+
+def import_image(sock):
+    conn = UnixHTTPConnection(sock)
+    try:
+        repo, tag = IMAGE.split(":")
+        conn.request("POST", f"/images/create?fromSrc=-&repo={repo}&tag={tag}",
+                     body=busybox_tar(), headers={"Content-Type": "application/x-tar"})
+        resp = conn.getresponse()
+        body = resp.read()
+        if resp.status != 200 or b'"error"' in body:
+            raise RuntimeError(f"import: {resp.status} {body[:300]!r}")
+    finally:
+        conn.close()
+
+
+def loadgen(binary, sock, path, seconds, conns=8):
+    out = subprocess.run([binary, "--unix", sock, "--path", path, "--conns", str(conns),
+                          "--seconds", str(seconds)], check=True, stdout=subprocess.PIPE,
+                         text=True).stdout
+    fields = dict(kv.split("=", 1) for kv in out.split())
+    return {k: float(v) for k, v in fields.items()}
+
+
+def median_of(samples, key):
+    return statistics.median(s[key] for s in samples)
+
+
+def one_run(sock):
+    c = api(sock, "POST", "/containers/create",
+            {"Image": IMAGE, "Cmd": ["/bin/busybox", "true"],
+             "HostConfig": {"NetworkMode": "none"}})
+    api(sock, "POST", f"/containers/{c['Id']}/start")
+    api(sock, "POST", f"/containers/{c['Id']}/wait")
+    api(sock, "DELETE", f"/containers/{c['Id']}")
+
+
+def measure(engine, a):
+    out = {}
+    time.sleep(a.settle)
+    out["rss_fresh_kib"] = engine_rss_kib(engine.root)
+    import_image(engine.sock)
+
+    samples = [loadgen(a.loadgen, engine.sock, "/_ping", a.seconds) for _ in range(a.repeat)]
+    out["ping_rps"] = median_of(samples, "rps")
+    out["ping_p99_ms"] = median_of(samples, "p99_ms")
+    out["ping_errors"] = sum(s["errors"] for s in samples)
+
+    ids = [api(engine.sock, "POST", "/containers/create",
+               {"Image": IMAGE, "Cmd": ["/bin/busybox", "true"],
+                "HostConfig": {"NetworkMode": "none"}})["Id"] for _ in range(CONTAINERS)]
+    samples = [loadgen(a.loadgen, engine.sock, "/containers/json?all=1", a.seconds)
+               for _ in range(a.repeat)]
+    out["list_rps"] = median_of(samples, "rps")
+    out["list_p50_ms"] = median_of(samples, "p50_ms")
+    out["list_p99_ms"] = median_of(samples, "p99_ms")
+    out["list_errors"] = sum(s["errors"] for s in samples)
+    for cid in ids:
+        api(engine.sock, "DELETE", f"/containers/{cid}")
+
+    t0 = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(RUN_CLIENTS) as pool:
+        for f in [pool.submit(one_run, engine.sock) for _ in range(a.runs)]:
+            f.result()
+    out["runs_per_s"] = a.runs / (time.perf_counter() - t0)
+    opened = subprocess.run([a.loadgen, "--unix", engine.sock, "--path", "/_ping", "--open",
+                             str(CONNECTIONS)], check=True, stdout=subprocess.PIPE,
+                            text=True).stdout.strip()
+    out["connections"] = opened
+    time.sleep(a.settle)
+    out["rss_after_kib"] = engine_rss_kib(engine.root)
+    return out
+
+
+def rows(runs):
+    return [
+    ("GET /_ping, requests/s", "ping_rps", "{:.0f}", "higher"),
+    ("GET /_ping, p99 ms", "ping_p99_ms", "{:.2f}", "lower"),
+    (f"GET /containers/json?all=1 ({CONTAINERS} containers), requests/s", "list_rps", "{:.0f}",
+     "higher"),
+    ("  same, p50 ms", "list_p50_ms", "{:.2f}", "lower"),
+    ("  same, p99 ms", "list_p99_ms", "{:.2f}", "lower"),
+    ("idle RSS, fresh, MiB", "rss_fresh_mib", "{:.1f}", "lower"),
+    (f"RSS after {runs} runs and {CONNECTIONS} connections, all closed, MiB", "rss_after_mib",
+     "{:.1f}", "lower"),
+    (f"  runs (create+start+wait+rm) per s, {RUN_CLIENTS} clients", "runs_per_s", "{:.1f}",
+     "higher"),
+    ]
+
+
+def report(results, runs):
+    names = list(results)
+    for r in results.values():
+        r["rss_fresh_mib"] = r["rss_fresh_kib"] / 1024
+        r["rss_after_mib"] = r["rss_after_kib"] / 1024
+    table = rows(runs)
+    width = max(len(label) for label, *_ in table)
+    both = "berthd" in results and "dockerd" in results
+    print(f"{'figure':<{width}}  " + "  ".join(f"{n:>10}" for n in names)
+          + ("  berthd vs dockerd" if both else ""))
+    for label, key, fmt, better in table:
+        cells = "  ".join(f"{fmt.format(results[n][key]):>10}" for n in names)
+        ratio = ""
+        if both:
+            b, d = results["berthd"][key], results["dockerd"][key]
+            if b > 0 and d > 0:
+                ratio = f"  {(b / d if better == 'higher' else d / b):.2f}x better" \
+                    if (b >= d) == (better == "higher") else \
+                    f"  {(d / b if better == 'higher' else b / d):.2f}x worse"
+        print(f"{label:<{width}}  {cells}{ratio}")
+    for n in names:
+        r = results[n]
+        print(f"{n}: errors: ping {r['ping_errors']:.0f}, list {r['list_errors']:.0f}; "
+              f"connections: {r['connections']}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--work", required=True)
+    ap.add_argument("--berthd", required=True)
+    ap.add_argument("--loadgen", required=True)
+    ap.add_argument("--engines", default="berthd,dockerd")
+    ap.add_argument("--berthd-before", help="another berthd build, shown as 'before'")
+    ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--runs", type=int, default=RUNS)
+    ap.add_argument("--settle", type=float, default=5.0)
+    a = ap.parse_args()
+
+    wanted = a.engines.split(",")
+    plan = [("berthd", berthd_argv(a.berthd))] if "berthd" in wanted else []
+    if a.berthd_before:
+        plan.append(("before", berthd_argv(a.berthd_before)))
+    if "dockerd" in wanted:
+        if shutil.which("dockerd"):
+            # As the helpers' rules say: its own containerd namespace, no bridge, no firewall.
+            plan.append(("dockerd", lambda root, sock: dockerd_argv(root, sock) + [
+                "--ip6tables=false", "--containerd-namespace", "berth-bench",
+                "--containerd-plugins-namespace", "berth-bench-plugins"]))
+        else:
+            print("dockerd not installed: no comparison (apt-get install docker.io)")
+    results = {}
+    print(f"load average before: {os.getloadavg()[0]:.2f}", flush=True)
+    try:
+        for name, argv in plan:
+            engine = Engine(name, a.work, argv)
+            try:
+                results[name] = measure(engine, a)
+            finally:
+                engine.stop()
+            print(f"{name} done; load average {os.getloadavg()[0]:.2f}", flush=True)
+    finally:
+        shutil.rmtree(a.work, ignore_errors=True)
+    report(results, a.runs)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
