@@ -1,24 +1,21 @@
 //! The client side of a shim's attach socket (docs/engine-protocol.md): one JSON header
-//! line naming the process and the streams wanted, then raw stdin bytes one way and, the
-//! other way, Docker's multiplexed frames (8-byte header: stream 1 or 2, three zero
-//! bytes, big-endian length) or a terminal's raw output.
+//! line naming the process and the streams wanted, answered by the shim's
+//! acknowledgement line; then raw stdin bytes one way and, the other way, Docker's
+//! multiplexed frames (8-byte header: stream 1 or 2, three zero bytes, big-endian
+//! length) or a terminal's raw output.
 use std::path::Path;
 
+use berth_proto::{AttachAck, AttachRequest};
 use bytes::{Buf, BytesMut};
-use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 
-#[derive(Serialize)]
-struct Header<'a> {
-    exec_id: Option<&'a str>,
-    stdin: bool,
-    stdout: bool,
-    stderr: bool,
-}
+/// Longest acknowledgement line accepted from a shim.
+const MAX_ACK: usize = 64 * 1024;
 
-/// Connects and sends the header. Connect before starting the process: the shim then
-/// registers the client before the process runs, so no output is missed.
+/// Connects, sends the header and waits for the shim's acknowledgement: from then on
+/// the connection receives everything the process writes. Connect before starting the
+/// process, so no output is missed.
 pub async fn connect(
     socket: &Path,
     exec_id: Option<&str>,
@@ -27,8 +24,8 @@ pub async fn connect(
     stderr: bool,
 ) -> std::io::Result<UnixStream> {
     let mut s = UnixStream::connect(socket).await?;
-    let mut line = serde_json::to_vec(&Header {
-        exec_id,
+    let mut line = serde_json::to_vec(&AttachRequest {
+        exec_id: exec_id.map(str::to_string),
         stdin,
         stdout,
         stderr,
@@ -36,7 +33,34 @@ pub async fn connect(
     .map_err(std::io::Error::other)?;
     line.push(b'\n');
     s.write_all(&line).await?;
+    let ack = read_ack(&mut s).await?;
+    if let Some(error) = ack.error {
+        return Err(std::io::Error::other(error));
+    }
     Ok(s)
+}
+
+/// The acknowledgement line, read a byte at a time so that no output after it is
+/// taken from the socket.
+async fn read_ack(s: &mut UnixStream) -> std::io::Result<AttachAck> {
+    let mut ack = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        if s.read(&mut byte).await? == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the shim closed the attach connection before acknowledging it",
+            ));
+        }
+        if byte[0] == b'\n' {
+            break;
+        }
+        ack.push(byte[0]);
+        if ack.len() > MAX_ACK {
+            return Err(std::io::Error::other("overlong attach acknowledgement"));
+        }
+    }
+    serde_json::from_slice(&ack).map_err(std::io::Error::other)
 }
 
 /// One piece of output.
@@ -103,6 +127,26 @@ pub async fn read_all(mut s: UnixStream, limit: usize) -> std::io::Result<(Vec<u
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_acknowledgement_is_read_without_the_output_after_it() {
+        let (mut client, mut shim) = UnixStream::pair().unwrap();
+        shim.write_all(b"{}\n\x01\0\0\0\0\0\0\x02hi").await.unwrap();
+        drop(shim);
+        assert_eq!(read_ack(&mut client).await.unwrap(), AttachAck::default());
+        let (out, err) = read_all(client, 1024).await.unwrap();
+        assert_eq!((out.as_slice(), err.as_slice()), (&b"hi"[..], &b""[..]));
+    }
+
+    #[tokio::test]
+    async fn a_refused_or_missing_acknowledgement_is_an_error() {
+        let (mut client, mut shim) = UnixStream::pair().unwrap();
+        shim.write_all(b"{\"error\":\"no such exec\"}\n").await.unwrap();
+        let ack = read_ack(&mut client).await.unwrap();
+        assert_eq!(ack.error.as_deref(), Some("no such exec"));
+        drop(shim);
+        assert!(read_ack(&mut client).await.is_err());
+    }
 
     #[test]
     fn demux_splits_frames_across_reads() {
