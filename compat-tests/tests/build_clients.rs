@@ -147,6 +147,78 @@ fn an_interrupted_build_removes_its_running_container() {
         .success());
 }
 
+/// `POST /build` of `dockerfile` as a raw client that reads nothing but the answer's
+/// first bytes, then hangs up; the time it hung up (unix seconds).
+fn build_and_hang_up(d: &Daemon, dockerfile: &str) -> f64 {
+    use std::io::{Read, Write};
+    let mut context = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_size(dockerfile.len() as u64);
+    header.set_mode(0o644);
+    header.set_cksum();
+    context
+        .append_data(&mut header, "Dockerfile", dockerfile.as_bytes())
+        .expect("tar entry");
+    let context = context.into_inner().expect("tar");
+    let mut s = std::os::unix::net::UnixStream::connect(&d.socket).expect("connect");
+    let head = compat_tests::http::request_head(
+        "localhost",
+        "POST",
+        "/build?t=hungup:v1&rm=1",
+        &[("Content-Type", "application/x-tar")],
+        context.len(),
+    );
+    s.write_all(&head).expect("request");
+    s.write_all(&context).expect("context");
+    // The first bytes of the stream, and nothing more.
+    let mut first = [0u8; 16];
+    s.read_exact(&mut first).expect("the answer starts");
+    eventually("the build's first container is made", || {
+        !lines(&d.docker_ok(&["ps", "-aq"])).is_empty()
+    });
+    drop(s);
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs_f64()
+}
+
+#[test]
+fn a_build_whose_client_hung_up_stops_at_once() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let base = d.pull_fixture(&f, "busybox");
+    let mut dockerfile = format!("FROM {base}\n");
+    for i in 0..40 {
+        dockerfile.push_str(&format!("RUN echo step {i}\n"));
+    }
+    let gone = build_and_hang_up(&d, &dockerfile);
+    // The events of the 3 s after the hang-up (time for several more steps, had the build
+    // gone on); the answer ends when `until` has passed.
+    let r = d.api(
+        "GET",
+        &format!(
+            "/events?since={:.3}&until={:.3}&filters=%7B%22type%22%3A%5B%22container%22%5D%2C%22event%22%3A%5B%22create%22%5D%7D",
+            gone + 0.5,
+            gone + 3.5
+        ),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.text().trim(),
+        "",
+        "containers created after the client hung up"
+    );
+    eventually("the hung-up build's containers are removed", || {
+        lines(&d.docker_ok(&["ps", "-aq"])).is_empty()
+    });
+    assert!(!d
+        .docker(&["image", "inspect", "hungup:v1"])
+        .status
+        .success());
+}
+
 #[test]
 fn docker_compose_builds_a_service() {
     let f = Fixtures::load();

@@ -448,6 +448,50 @@ fn commit_makes_an_image_with_the_changes() {
 }
 
 #[test]
+fn commit_with_pause_of_an_exiting_or_exited_container_commits_it_as_it_is() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let busybox = d.pull_fixture(&f, "busybox");
+    d.docker_ok(&[
+        "run",
+        "--name",
+        "done",
+        &busybox,
+        "sh",
+        "-c",
+        "echo x > /made",
+    ]);
+    let r = d.api(
+        "POST",
+        "/commit?container=done&repo=exited&pause=true",
+        None,
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    // Exiting: the process is gone, the daemon may not have seen its exit yet. dockerd
+    // pauses at best and commits the container as it is.
+    for i in 0..10 {
+        let name = format!("exiting{i}");
+        d.docker_ok(&["run", "-d", "--name", &name, &busybox, "sleep", "300"]);
+        let pid: i32 = d
+            .docker_ok(&["inspect", "-f", "{{.State.Pid}}", &name])
+            .trim()
+            .parse()
+            .expect("pid");
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .expect("kill");
+        let r = d.api(
+            "POST",
+            &format!("/commit?container={name}&repo=exiting&tag=t{i}&pause=true"),
+            None,
+        );
+        assert_eq!(r.status, 201, "{name}: {}", r.text());
+    }
+}
+
+#[test]
 fn a_committed_image_pushes_and_pulls_back_by_digest() {
     let f = Fixtures::load();
     let d = Daemon::start();

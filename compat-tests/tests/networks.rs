@@ -2,7 +2,7 @@
 //! filters and dockerd's errors; nothing of a test daemon's networking left behind.
 mod common;
 
-use common::network::{cleanup_network, links_of};
+use common::network::{cleanup_network, host_addresses, ip6_table_exists, links_of, table_of};
 use common::Daemon;
 
 /// Stops the daemon and removes what its networking left on the host (dockerd too
@@ -148,14 +148,30 @@ fn create_inspect_filter_remove_prune() {
         "{err}"
     );
 
+    // IPv6 too, its subnet from the daemon's own ULA pool: the leak checks below count
+    // its ip6 table and addresses.
     let back = d.docker_ok(&[
         "network",
         "create",
+        "--ipv6",
         "-o",
         "com.docker.network.bridge.name=brt-back",
         "back",
     ]);
     assert!(!back.trim().is_empty());
+    let subnet6 = d.docker_ok(&[
+        "network",
+        "inspect",
+        "back",
+        "--format",
+        "{{(index .IPAM.Config 1).Subnet}}",
+    ]);
+    let prefix6 = subnet6.trim().trim_end_matches("/64").to_string();
+    assert!(prefix6.starts_with("fd"), "a ULA subnet: {subnet6}");
+    assert!(
+        !host_addresses(&prefix6).is_empty(),
+        "the gateway's address"
+    );
     let fmt = ["--format", "{{.Name}}"];
     let ls = |args: &[&str]| {
         let mut all = vec!["network", "ls"];
@@ -196,6 +212,11 @@ fn create_inspect_filter_remove_prune() {
     );
     d.docker_ok(&["network", "rm", "back"]);
     assert_eq!(ls(&["--filter", "type=custom"]), Vec::<String>::new());
+    assert!(
+        !ip6_table_exists(&table_of(d.dir.path())),
+        "no IPv6 network left, no ip6 table"
+    );
+    assert_eq!(host_addresses(&prefix6), Vec::<String>::new());
     let pruned = d.docker_ok(&["network", "prune", "-f"]);
     assert!(!pruned.contains("Deleted"), "{pruned}");
 
@@ -211,7 +232,17 @@ fn create_inspect_filter_remove_prune() {
 fn networks_survive_a_restart() {
     let mut d = Daemon::start();
     let (subnet, _) = test_subnet();
-    let id = d.docker_ok(&["network", "create", "--subnet", &subnet, "kept"]);
+    let id = d.docker_ok(&["network", "create", "--ipv6", "--subnet", &subnet, "kept"]);
+    let kept_ipam = |d: &Daemon| {
+        d.docker_ok(&[
+            "network",
+            "inspect",
+            "kept",
+            "--format",
+            "{{json .IPAM.Config}}",
+        ])
+    };
+    let ipam_before = kept_ipam(&d);
     let before = d.docker_ok(&[
         "network",
         "inspect",
@@ -237,8 +268,24 @@ fn networks_survive_a_restart() {
         "{{.Id}} {{(index .IPAM.Config 0).Subnet}}",
     ]);
     assert_eq!(kept.trim(), format!("{} {subnet}", id.trim()));
+    assert_eq!(
+        kept_ipam(&d),
+        ipam_before,
+        "IPv6 subnet and gateway kept too"
+    );
     let bridge = format!("br-{}", &id.trim()[..12]);
     assert!(links_of(d.dir.path()).contains(&bridge));
+    let gateway6 = serde_json::from_str::<serde_json::Value>(&ipam_before).expect("json")[1]
+        ["Gateway"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        host_addresses(&gateway6)
+            .iter()
+            .any(|l| l.contains(&bridge)),
+        "{gateway6} on {bridge} again"
+    );
     d.docker_ok(&["network", "rm", "kept"]);
     let (links, _) = stop_and_clean(&mut d);
     assert_eq!(links.len(), 1, "{links:?}");

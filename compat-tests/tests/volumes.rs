@@ -7,7 +7,7 @@ mod common;
 
 use common::{lines, mount_at, mounts, unix_now};
 
-use common::{eventually, inspect_json, Daemon, Fixtures};
+use common::{api, eventually, inspect_json, Daemon, Fixtures};
 use serde_json::Value;
 
 #[test]
@@ -213,22 +213,6 @@ fn prune_takes_anonymous_volumes_unless_all() {
     let out = d.docker_ok(&["volume", "prune", "-f", "--all"]);
     assert!(out.contains("keepme"), "{out}");
     assert!(lines(&d.docker_ok(&["volume", "ls", "-q"])).is_empty());
-}
-
-/// `curl` on the daemon's socket: (status, parsed body or Null).
-fn api(d: &Daemon, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
-    let mut cmd = std::process::Command::new("curl");
-    cmd.args(["-s", "-o", "-", "-w", "\n%{http_code}", "--unix-socket"])
-        .arg(&d.socket)
-        .args(["-X", method, &format!("http://localhost{path}")]);
-    if let Some(b) = body {
-        cmd.args(["-H", "Content-Type: application/json", "-d", b]);
-    }
-    let out = cmd.output().expect("curl");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
-    let status = code.trim().parse().unwrap_or(0);
-    (status, serde_json::from_str(body).unwrap_or(Value::Null))
 }
 
 #[test]

@@ -21,8 +21,12 @@ pub use hosts::HostAddr;
 pub const DEFAULT_CONFIG_FILE: &str = "/etc/berth/daemon.json";
 /// The socket berthd listens on when no `-H` is given, as dockerd.
 pub const DEFAULT_UNIX_SOCKET: &str = "/var/run/docker.sock";
-/// The runtime containers use unless `--default-runtime` or `--runtime` says otherwise.
-pub const DEFAULT_RUNTIME: &str = "berth-runc";
+/// The runtime containers use unless `--default-runtime` or `--runtime` says otherwise:
+/// named `runc` as dockerd's default is (clients ask for it by that name), and run by
+/// Berth's own runtime, berth-runc, which speaks runc's command line.
+pub const DEFAULT_RUNTIME: &str = "runc";
+/// The binary of Berth's own runtime.
+pub const BERTH_RUNTIME: &str = "berth-runc";
 
 /// An OCI runtime (`--add-runtime NAME=PATH`, daemon.json `runtimes`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -81,12 +85,21 @@ pub struct Config {
     pub default_address_pools: Vec<AddressPool>,
     /// Every runtime by name: the stock ones plus `--add-runtime` / daemon.json `runtimes`.
     pub runtimes: BTreeMap<String, RuntimeConfig>,
-    /// `--default-runtime`, default `berth-runc`.
+    /// `--default-runtime`, default `runc` (Berth's own runtime).
     pub default_runtime: String,
     /// `--live-restore`.
     pub live_restore: bool,
     /// `--iptables` (default true): whether netd manages firewall rules.
     pub iptables: bool,
+    /// `--firewall-backend` (dockerd 29): `iptables` or `nftables`; `None` picks nftables
+    /// when `nft` works.
+    pub firewall_backend: Option<String>,
+    /// `--ip6tables` (default true, as dockerd 27+): rules for IPv6 networks too.
+    pub ip6tables: bool,
+    /// `--ipv6`: IPv6 on the default bridge.
+    pub ipv6: bool,
+    /// `--fixed-cidr-v6`: the default bridge's IPv6 subnet.
+    pub fixed_cidr_v6: Option<String>,
     /// `-s/--storage-driver`, default `overlay2` (the only one Berth has).
     pub storage_driver: String,
     /// `--init`: containers run an init (docker-init) unless HostConfig.Init says otherwise.
@@ -99,26 +112,37 @@ pub struct Config {
     pub registry_config_dir: PathBuf,
     /// The API server: CORS, connection bounds.
     pub api: ApiServerConfig,
+    /// `--cpu-rt-period`: the real-time period (µs) given to the containers' parent
+    /// cgroups on cgroup v1; 0 leaves them as they are.
+    pub cpu_rt_period: i64,
+    /// `--cpu-rt-runtime`: the real-time runtime (µs) the containers' parent cgroups may
+    /// hand out on cgroup v1; 0 leaves them as they are (dockerd's default: none).
+    pub cpu_rt_runtime: i64,
 }
 
-/// The runtimes every berthd has, before `--add-runtime`.
+/// The runtimes every berthd has, before `--add-runtime`: the names dockerd 20.10 lists
+/// (`runc`, the default, and containerd's `io.containerd.runc.v2` and
+/// `io.containerd.runtime.v1.linux`), all run by berth-runc, which is also registered
+/// under its own name. Another runtime — runc itself, crun — is added with
+/// `--add-runtime` or daemon.json `runtimes`, as with dockerd.
 pub fn stock_runtimes() -> BTreeMap<String, RuntimeConfig> {
-    let mut runtimes = BTreeMap::new();
-    runtimes.insert(
-        DEFAULT_RUNTIME.to_string(),
-        RuntimeConfig {
-            path: "berth-runc".into(),
-            args: Vec::new(),
-        },
-    );
-    runtimes.insert(
-        "runc".to_string(),
-        RuntimeConfig {
-            path: "runc".into(),
-            args: Vec::new(),
-        },
-    );
-    runtimes
+    [
+        DEFAULT_RUNTIME,
+        BERTH_RUNTIME,
+        "io.containerd.runc.v2",
+        "io.containerd.runtime.v1.linux",
+    ]
+    .into_iter()
+    .map(|name| {
+        (
+            name.to_string(),
+            RuntimeConfig {
+                path: BERTH_RUNTIME.into(),
+                args: Vec::new(),
+            },
+        )
+    })
+    .collect()
 }
 
 impl Default for Config {
@@ -147,12 +171,18 @@ impl Default for Config {
             default_runtime: DEFAULT_RUNTIME.into(),
             live_restore: false,
             iptables: true,
+            firewall_backend: None,
+            ip6tables: true,
+            ipv6: false,
+            fixed_cidr_v6: None,
             storage_driver: "overlay2".into(),
             init: false,
             init_path: None,
             cri: cri::CriFlags::default().resolve(Path::new("/run/berth")),
             registry_config_dir: cri::DEFAULT_REGISTRY_CONFIG_DIR.into(),
             api: ApiServerConfig::default(),
+            cpu_rt_period: 0,
+            cpu_rt_runtime: 0,
         }
     }
 }
@@ -331,13 +361,43 @@ fn resolve(flags: &Flags, file: Option<&file::FileConfig>) -> Result<Config, Con
         default_runtime,
         live_restore: flags.live_restore.or(f.live_restore).unwrap_or(false),
         iptables: flags.iptables.or(f.iptables).unwrap_or(true),
+        firewall_backend: firewall_backend(flags.firewall_backend.clone().or(f.firewall_backend))?,
+        ip6tables: flags.ip6tables.or(f.ip6tables).unwrap_or(true),
+        ipv6: flags.ipv6.or(f.ipv6).unwrap_or(false),
+        fixed_cidr_v6: fixed_cidr_v6(flags.fixed_cidr_v6.clone().or(f.fixed_cidr_v6))?,
         storage_driver,
         init: flags.init.or(f.init).unwrap_or(false),
         init_path: flags.init_path.clone().or(f.init_path),
         cri,
         registry_config_dir: flags.cri.registry_config_dir(),
         api: ApiServerConfig::resolve(flags, f.api_cors_header)?,
+        cpu_rt_period: flags.cpu_rt_period.or(f.cpu_rt_period).unwrap_or(0),
+        cpu_rt_runtime: flags.cpu_rt_runtime.or(f.cpu_rt_runtime).unwrap_or(0),
     })
+}
+
+/// `--fixed-cidr-v6`: an IPv6 subnet.
+fn fixed_cidr_v6(value: Option<String>) -> Result<Option<String>, ConfigError> {
+    match value.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => match v.parse::<ipnet::Ipv6Net>() {
+            Ok(_) => Ok(Some(v.to_string())),
+            Err(_) => Err(ConfigError::Invalid(format!(
+                "invalid fixed-cidr-v6 {v:?}: not an IPv6 subnet"
+            ))),
+        },
+    }
+}
+
+/// `--firewall-backend`: dockerd 29's values, with its message for others.
+fn firewall_backend(value: Option<String>) -> Result<Option<String>, ConfigError> {
+    match value.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v @ ("iptables" | "nftables")) => Ok(Some(v.to_string())),
+        Some(other) => Err(ConfigError::Invalid(format!(
+            "invalid firewall-backend {other:?}: must be \"iptables\" or \"nftables\""
+        ))),
+    }
 }
 
 /// The init binary bind-mounted at `/sbin/docker-init` (dockerd's `DefaultInitBinary`

@@ -14,7 +14,9 @@ fn defaults_listen_on_docker_sock() {
     let c = cfg(&[]).expect("config");
     assert_eq!(c.hosts, vec!["unix:///var/run/docker.sock"]);
     assert_eq!(c.pidfile, PathBuf::from("/run/berth/berthd.pid"));
-    assert_eq!(c.default_runtime, "berth-runc");
+    assert_eq!(c.default_runtime, "runc");
+    assert_eq!(c.runtimes["runc"].path, "berth-runc");
+    assert_eq!(c.runtimes["berth-runc"].path, "berth-runc");
     assert!(c.iptables);
 }
 
@@ -81,5 +83,17 @@ fn init_flags_and_daemon_json_keys() {
     assert!(
         e.contains("init-path: (from flag: /x, from file: /opt/init)"),
         "{e}"
+    );
+}
+
+#[test]
+fn firewall_backend_as_dockerd_29() {
+    assert_eq!(cfg(&[]).expect("config").firewall_backend, None);
+    let c = cfg(&["--firewall-backend", "iptables"]).expect("config");
+    assert_eq!(c.firewall_backend.as_deref(), Some("iptables"));
+    let err = cfg(&["--firewall-backend", "pf"]).expect_err("refused");
+    assert!(
+        err.to_string().contains("invalid firewall-backend"),
+        "{err}"
     );
 }

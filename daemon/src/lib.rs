@@ -15,6 +15,7 @@
 //! - `stats`     — container stats and top.
 //! - `events`    — the event bus behind `GET /events`.
 //! - `gotext`    — Go's text forms dockerd's messages use (`%q`, `url.QueryEscape`).
+//! - `gojson`    — JSON request bodies decoded as Go's encoding/json does (keys matched case-insensitively).
 //! - `volumes`   — volumes of the local driver: store, names, options, filters, prune.
 //! - `build`     — the classic builder behind `POST /build`.
 //! - `cri`       — the Kubernetes CRI server (crate `berth-cri`) over berthd's images,
@@ -26,6 +27,7 @@ pub mod config;
 pub mod containers;
 pub mod cri;
 pub mod events;
+pub mod gojson;
 pub mod gotext;
 pub mod images;
 pub mod in_root;

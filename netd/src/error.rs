@@ -1,6 +1,6 @@
 //! The one error type of netd.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
 use ipnet::Ipv4Net;
@@ -37,8 +37,12 @@ pub enum Error {
     InvalidPool(String),
     #[error("could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network")]
     NoPoolAvailable,
+    #[error("could not find an available, non-overlapping IPv6 address pool among the defaults to assign to the network")]
+    NoPoolAvailable6,
     #[error("Pool overlaps with other one on this address space")]
     PoolOverlap(Ipv4Net),
+    #[error("Pool overlaps with other one on this address space")]
+    PoolOverlap6(ipnet::Ipv6Net),
     /// A subnet with no address for a gateway and a container (a /31 or /32): dockerd's
     /// text (its allocator never hands out a subnet's network or broadcast address).
     #[error("failed to allocate gateway ({}): No available addresses on this pool", .0.map(|g| g.to_string()).unwrap_or_default())]
@@ -46,9 +50,17 @@ pub enum Error {
     #[error("no available IPv4 addresses on this network's address pools: {0}")]
     PoolExhausted(String),
     #[error("Address already in use")]
-    AddressInUse(Ipv4Addr),
+    AddressInUse(IpAddr),
+    #[error("auxiliary address: ({name}:{ip}) must belong to the master pool: {subnet}")]
+    AuxOutOfPool {
+        name: String,
+        ip: Ipv4Addr,
+        subnet: Ipv4Net,
+    },
+    #[error("failed to allocate secondary ip address ({name}:{ip}): Address already in use")]
+    AuxInUse { name: String, ip: Ipv4Addr },
     #[error("no configured subnet or ip-range contain the IP address {0}")]
-    AddressOutOfRange(Ipv4Addr),
+    AddressOutOfRange(IpAddr),
     #[error("no such network in the address store: {0}")]
     NoSuchNetwork(String),
     #[error("{0} is not a valid mac address")]

@@ -3,7 +3,7 @@
 //! written whole.
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -36,18 +36,29 @@ pub struct EndpointRecord {
     pub ifname: String,
     pub ip: Ipv4Addr,
     pub prefix_len: u8,
+    /// Its IPv6 address on a network with IPv6, and the subnet's prefix length.
+    #[serde(default)]
+    pub ip6: Option<Ipv6Addr>,
+    #[serde(default)]
+    pub prefix_len6: u8,
     pub mac: [u8; 6],
     /// Names on the embedded DNS (container name, aliases, short id, hostname).
     pub names: Vec<String>,
     pub netns: PathBuf,
+    /// Whether the container's default route goes through this endpoint's gateway.
+    #[serde(default)]
+    pub default_route: bool,
+    /// Legacy links on a user-defined network: (alias, linked container id).
+    #[serde(default)]
+    pub links: Vec<(String, String)>,
 }
 
 /// A published port, as `docker port` and NetworkSettings.Ports show it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PublishedPort {
     pub protocol: Protocol,
-    /// `None` means 0.0.0.0.
-    pub host_ip: Option<Ipv4Addr>,
+    /// `None` means 0.0.0.0 (IPv4's every address); `::` is IPv6's.
+    pub host_ip: Option<IpAddr>,
     pub host_port: u16,
     pub container_port: u16,
 }

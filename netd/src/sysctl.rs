@@ -17,6 +17,19 @@ pub fn enable_ip_forward() -> Result<()> {
     write("/proc/sys/net/ipv4/ip_forward", "1")
 }
 
+/// net.ipv6.conf.all.forwarding = 1 (host-wide, as dockerd sets it for IPv6 networks).
+pub fn enable_ipv6_forward() -> Result<()> {
+    write("/proc/sys/net/ipv6/conf/all/forwarding", "1")
+}
+
+/// net.ipv6.conf.<bridge>.disable_ipv6 = 0 (goes away with the bridge).
+pub fn enable_ipv6_on(bridge: &str) -> Result<()> {
+    write(
+        &format!("/proc/sys/net/ipv6/conf/{bridge}/disable_ipv6"),
+        "0",
+    )
+}
+
 /// net.ipv4.conf.<bridge>.route_localnet = 1 (goes away with the bridge).
 pub fn set_route_localnet(bridge: &str) -> Result<()> {
     write(

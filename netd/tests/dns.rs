@@ -124,6 +124,8 @@ fn fake_upstream() -> SocketAddr {
 
 fn entry(id: &str, names: &[&str], ip: Ipv4Addr) -> DnsEntry {
     DnsEntry {
+        links: Vec::new(),
+        ip6: None,
         endpoint_id: id.into(),
         names: names.iter().map(|s| s.to_string()).collect(),
         ip,

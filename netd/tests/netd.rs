@@ -20,6 +20,7 @@ async fn open(state: &Path, netns: &Path, table: &str) -> Netd {
         state_dir: state.to_path_buf(),
         netns_dir: netns.to_path_buf(),
         default_address_pools: vec!["base=10.213.40.0/22,size=24".parse().unwrap()],
+        default_address_pools6: Vec::new(),
         firewall: Box::new(NftBackend::with_table(table)),
         resolv_conf: resolv,
     })
@@ -39,9 +40,12 @@ fn connect_req(
         netns: ns.clone(),
         ifname: "eth0".into(),
         ip: None,
+        ip6: None,
         mac: None,
         names: names.iter().map(|s| s.to_string()).collect(),
         default_route: true,
+        links: Vec::new(),
+        link_local: Vec::new(),
     }
 }
 
@@ -105,8 +109,10 @@ async fn containers_by_name_published_ports_restart_and_clean_teardown() {
     netd.connect(&connect_req(&back.id, "other", &other_ns.0, &["other"]))
         .await
         .unwrap();
-    netd.start_dns("client", &client_ns.0, &[]).unwrap();
-    netd.start_dns("other", &other_ns.0, &[]).unwrap();
+    assert!(netd.start_dns("client", &client_ns.0, &[]).unwrap());
+    assert!(netd.start_dns("other", &other_ns.0, &[]).unwrap());
+    // One listener per namespace: asked again (another network connected), it stays.
+    assert!(!netd.start_dns("client", &client_ns.0, &[]).unwrap());
     let again = netd
         .connect(&connect_req(&back.id, "other", &other_ns.0, &["other"]))
         .await

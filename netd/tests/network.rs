@@ -20,6 +20,7 @@ async fn two_endpoints_on_one_bridge_talk_and_teardown_leaves_nothing() {
         network_id: format!("test-{bridge}"),
         name: bridge.clone(),
         gateway: "10.213.1.1/24".parse().unwrap(),
+        gateway6: None,
         mtu: Some(1450),
     };
     network::create_bridge(&host, &config).await.unwrap();
@@ -40,6 +41,9 @@ async fn two_endpoints_on_one_bridge_talk_and_teardown_leaves_nothing() {
                 gateway: Some(Ipv4Addr::new(10, 213, 1, 1)),
                 mtu: Some(1450),
                 mac: None,
+                extra_addresses: Vec::new(),
+                address6: None,
+                gateway6: None,
             },
         )
         .await
@@ -117,6 +121,7 @@ async fn stale_bridges_are_cleaned_and_host_routes_listed() {
             network_id: format!("id-{name}"),
             name: name.clone(),
             gateway: gw.parse().unwrap(),
+            gateway6: None,
             mtu: None,
         };
         network::create_bridge(&host, &config).await.unwrap();
@@ -165,6 +170,7 @@ async fn links_netd_did_not_make_are_refused_or_left_alone() {
         network_id: format!("id-{name}"),
         name: name.to_string(),
         gateway: gw.parse().unwrap(),
+        gateway6: None,
         mtu: None,
     };
     // A veth is not a bridge: refused with dockerd's message, left as it was.
@@ -220,6 +226,9 @@ async fn attach_cost() {
                 gateway: Some(net.gateway),
                 mtu: None,
                 mac: None,
+                extra_addresses: Vec::new(),
+                address6: None,
+                gateway6: None,
             },
         )
         .await

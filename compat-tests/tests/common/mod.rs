@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
+pub mod dns;
 pub mod network;
 
 /// Where the workspace's binaries are: `$BERTHD_BIN`'s folder, else `$CARGO_TARGET_DIR/debug`,
@@ -109,6 +110,12 @@ impl Daemon {
 
     /// Starts berthd with extra arguments (more `-H`, TLS flags, ...).
     pub fn start_with(extra: &[&str]) -> Daemon {
+        Self::start_wrapped(&[], extra)
+    }
+
+    /// Starts berthd through a wrapper command that ends by exec-ing its arguments
+    /// (`unshare --net sh -c '…; exec "$@"' sh`), so the daemon keeps the child's pid.
+    pub fn start_wrapped(wrapper: &[&str], extra: &[&str]) -> Daemon {
         let dir = tempfile::Builder::new()
             .prefix("berth-test-")
             .tempdir()
@@ -119,7 +126,14 @@ impl Daemon {
         let data_root = dir.path().join("data");
         let exec_root = dir.path().join("exec");
         let log = std::fs::File::create(dir.path().join("berthd.log")).expect("log file");
-        let mut cmd = Command::new(berthd_bin());
+        let mut cmd = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut cmd = Command::new(program);
+                cmd.args(args).arg(berthd_bin());
+                cmd
+            }
+            None => Command::new(berthd_bin()),
+        };
         cmd.arg("--debug")
             .arg("--data-root")
             .arg(&data_root)
@@ -167,6 +181,23 @@ impl Daemon {
     /// berthd's process ID while it runs.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(|c| c.id())
+    }
+
+    /// One raw API request on the daemon's socket, with a JSON body when one is given
+    /// (sent exactly as written: the test decides the keys' case).
+    pub fn api(
+        &self,
+        method: &str,
+        path: &str,
+        json_body: Option<&str>,
+    ) -> compat_tests::http::Response {
+        let headers: &[(&str, &str)] = match json_body {
+            Some(_) => &[("Content-Type", "application/json")],
+            None => &[],
+        };
+        let body = json_body.unwrap_or("").as_bytes();
+        compat_tests::http::request_unix(&self.socket, method, path, headers, body)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
     }
 
     pub fn host(&self) -> String {
@@ -548,4 +579,24 @@ pub fn mount_at<'a>(mounts: &'a [serde_json::Value], destination: &str) -> &'a s
         .iter()
         .find(|m| m["Destination"] == destination)
         .unwrap_or_else(|| panic!("no mount at {destination}: {mounts:?}"))
+}
+
+/// `curl` on the daemon's socket (raw API requests the CLI cannot express): (status,
+/// parsed body or Null).
+pub fn api(d: &Daemon, method: &str, path: &str, body: Option<&str>) -> (u16, serde_json::Value) {
+    let mut cmd = Command::new("curl");
+    cmd.args(["-s", "-o", "-", "-w", "\n%{http_code}", "--unix-socket"])
+        .arg(&d.socket)
+        .args(["-X", method, &format!("http://localhost{path}")]);
+    if let Some(b) = body {
+        cmd.args(["-H", "Content-Type: application/json", "-d", b]);
+    }
+    let out = cmd.output().expect("curl");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
+    let status = code.trim().parse().unwrap_or(0);
+    (
+        status,
+        serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
+    )
 }

@@ -28,29 +28,147 @@ pub fn table_of(dir: &Path) -> String {
     format!("berth-{hash:08x}")
 }
 
+/// Whether the nftables table `name` exists in family `ip` or `ip6`.
 pub fn table_exists(name: &str) -> bool {
+    table_exists_in("ip", name) || table_exists_in("ip6", name)
+}
+
+fn table_exists_in(family: &str, name: &str) -> bool {
     let Ok(out) = Command::new("nft").args(["list", "tables"]).output() else {
         return false;
     };
     String::from_utf8_lossy(&out.stdout)
         .lines()
-        .any(|l| l.trim() == format!("table ip {name}"))
+        .any(|l| l.trim() == format!("table {family} {name}"))
 }
 
-/// Removes the daemon's bridges and firewall table; returns what was there.
+/// The daemon's chains in the host's own filter tables (netd's `host_filter`: the
+/// accepts its bridges need in `FORWARD`): `<TABLE>-FORWARD` and `<TABLE>-USER`.
+pub fn filter_chains_of(dir: &Path) -> [String; 2] {
+    let prefix = table_of(dir).to_ascii_uppercase();
+    [format!("{prefix}-FORWARD"), format!("{prefix}-USER")]
+}
+
+/// Which of those chains exist, in iptables-nft's tables (`ip`/`ip6 filter`) and the
+/// legacy ones: `"<family> <chain>"` for each.
+pub fn filter_chains_left(dir: &Path) -> Vec<String> {
+    let mut left = Vec::new();
+    for family in ["ip", "ip6"] {
+        let listing = nft_output(&["list", "table", family, "filter"]);
+        for chain in filter_chains_of(dir) {
+            if listing.contains(&format!("chain {chain} {{")) {
+                left.push(format!("{family} {chain}"));
+            }
+        }
+    }
+    for (tool, names) in [
+        ("iptables-legacy", "/proc/net/ip_tables_names"),
+        ("ip6tables-legacy", "/proc/net/ip6_tables_names"),
+    ] {
+        if !legacy_loaded(names) {
+            continue;
+        }
+        let rules = command_output(tool, &["-w", "-S"]);
+        for chain in filter_chains_of(dir) {
+            if rules.lines().any(|l| l == format!("-N {chain}")) {
+                left.push(format!("{tool} {chain}"));
+            }
+        }
+    }
+    left
+}
+
+fn legacy_loaded(names: &str) -> bool {
+    std::fs::read_to_string(names).is_ok_and(|t| t.lines().any(|l| l.trim() == "filter"))
+}
+
+fn command_output(program: &str, args: &[&str]) -> String {
+    Command::new(program)
+        .args(args)
+        .stderr(std::process::Stdio::null())
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+}
+
+fn nft_output(args: &[&str]) -> String {
+    command_output("nft", args)
+}
+
+fn remove_filter_chains(dir: &Path) {
+    let [forward, user] = filter_chains_of(dir);
+    for family in ["ip", "ip6"] {
+        let listing = nft_output(&["-a", "list", "chain", family, "filter", "FORWARD"]);
+        for line in listing.lines() {
+            if !line.contains(&format!("jump {forward} ")) {
+                continue;
+            }
+            if let Some(handle) = line.rsplit("# handle ").next() {
+                let _ = Command::new("nft")
+                    .args([
+                        "delete",
+                        "rule",
+                        family,
+                        "filter",
+                        "FORWARD",
+                        "handle",
+                        handle.trim(),
+                    ])
+                    .status();
+            }
+        }
+        for chain in [&forward, &user] {
+            let _ = Command::new("nft")
+                .args(["delete", "chain", family, "filter", chain])
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
+    }
+    for (tool, names) in [
+        ("iptables-legacy", "/proc/net/ip_tables_names"),
+        ("ip6tables-legacy", "/proc/net/ip6_tables_names"),
+    ] {
+        if !legacy_loaded(names) {
+            continue;
+        }
+        let quiet = |args: &[&str]| {
+            Command::new(tool)
+                .arg("-w")
+                .args(args)
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        while quiet(&["-D", "FORWARD", "-j", &forward]) {}
+        quiet(&["-F", &forward]);
+        quiet(&["-X", &forward]);
+        quiet(&["-X", &user]);
+    }
+}
+
+/// Removes the daemon's bridges, firewall tables (`ip` and `ip6`) and its chains in the
+/// host's filter tables; returns the bridges there were, and whether any firewall state
+/// of its was left.
 pub fn cleanup_network(dir: &Path) -> (Vec<String>, bool) {
     let links = links_of(dir);
     for l in &links {
         let _ = Command::new("ip").args(["link", "del", l]).status();
     }
     let table = table_of(dir);
-    let had_table = table_exists(&table);
-    if had_table {
-        let _ = Command::new("nft")
-            .args(["delete", "table", "ip", &table])
-            .status();
+    let mut had_firewall = false;
+    for family in ["ip", "ip6"] {
+        if table_exists_in(family, &table) {
+            had_firewall = true;
+            let _ = Command::new("nft")
+                .args(["delete", "table", family, &table])
+                .status();
+        }
     }
-    (links, had_table)
+    if !filter_chains_left(dir).is_empty() {
+        had_firewall = true;
+    }
+    remove_filter_chains(dir);
+    (links, had_firewall)
 }
 
 /// A TCP port free on the host right now.
@@ -100,4 +218,27 @@ pub fn ip_on(d: &super::Daemon, container: &str, network: &str) -> String {
     d.docker_ok(&["inspect", "--format", &format, container])
         .trim()
         .to_string()
+}
+
+/// Host addresses in `prefix` (left on links the daemon made).
+pub fn host_addresses(prefix: &str) -> Vec<String> {
+    let out = std::process::Command::new("ip")
+        .args(["-6", "-o", "addr"])
+        .output()
+        .expect("ip");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains(prefix))
+        .map(str::to_string)
+        .collect()
+}
+
+pub fn ip6_table_exists(name: &str) -> bool {
+    let out = std::process::Command::new("nft")
+        .args(["list", "tables"])
+        .output()
+        .expect("nft");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .any(|l| l.trim() == format!("table ip6 {name}"))
 }

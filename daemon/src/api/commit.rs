@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
+use bollard_stubs::models::ContainerConfig;
 use serde_json::{json, Value};
 
 use super::containers::{bool_param, param};
@@ -16,22 +17,17 @@ pub fn routes() -> Router<SharedDaemon> {
     Router::new().route("/commit", post(commit_route))
 }
 
-/// The body's config: a `ContainerConfigWrapper` (Config fields at the top, maybe
-/// `HostConfig` and `NetworkingConfig`); none when the body is empty.
+/// The body's config: a `ContainerConfigWrapper` (Config fields at the top; its
+/// `HostConfig` and `NetworkingConfig` are not part of an image); none when the body is
+/// empty.
 fn body_config(body: &[u8]) -> ApiResult<Option<Value>> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    let mut value: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
-    let Some(object) = value.as_object_mut() else {
-        return Err(ApiError::bad_request(
-            "invalid JSON: the config must be an object",
-        ));
-    };
-    object.remove("HostConfig");
-    object.remove("NetworkingConfig");
-    Ok(Some(value))
+    let config: ContainerConfig = super::body::container_json(body)?;
+    serde_json::to_value(config)
+        .map(Some)
+        .map_err(|e| ApiError::internal(format!("commit config: {e}")))
 }
 
 async fn commit_route(

@@ -36,6 +36,9 @@ pub fn routes() -> Router<SharedDaemon> {
         .route("/containers/{id}/rename", post(rename_route))
         .route("/containers/{id}/update", post(update_route))
         .route("/containers/{id}", delete(delete_route))
+        // `docker rm --link /parent/alias`: a name with a `/` (dockerd's `{name:.*}`).
+        .route("/containers/{id}/{alias}", delete(delete_link_route))
+        .route("/containers//{id}/{alias}", delete(delete_link_route))
 }
 
 impl From<ContainerError> for ApiError {
@@ -91,6 +94,7 @@ fn no_content() -> Response {
 async fn create_route(
     State(daemon): State<SharedDaemon>,
     Query(pairs): Pairs,
+    version: Option<axum::Extension<super::version::ApiVersion>>,
     body: Bytes,
 ) -> ApiResult<Response> {
     if body.iter().all(u8::is_ascii_whitespace) {
@@ -98,8 +102,20 @@ async fn create_route(
             "config cannot be empty in order to create a container",
         ));
     }
-    let parsed: bollard_stubs::models::ContainerCreateBody = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
+    super::host_config_words::check(&body)?;
+    let mut parsed: bollard_stubs::models::ContainerCreateBody =
+        super::body::container_json(&body)?;
+    if version.is_some_and(|axum::Extension(v)| v.0 < 44) {
+        // The container-level MacAddress these versions had (bollard's 1.53 model lacks it).
+        #[derive(serde::Deserialize)]
+        struct LegacyMac {
+            #[serde(rename = "MacAddress")]
+            mac_address: Option<String>,
+        }
+        let legacy: LegacyMac = crate::gojson::from_slice(&body)
+            .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
+        crate::networks::endpoints::apply_config_mac(&mut parsed, legacy.mac_address.as_deref())?;
+    }
     let name = param(&pairs, "name").map(str::to_string);
     // To its end, whatever happens to the client (containers::to_the_end).
     let c =
@@ -407,15 +423,24 @@ async fn update_route(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let parsed: bollard_stubs::models::ContainerUpdateBody =
-        if body.iter().all(u8::is_ascii_whitespace) {
-            Default::default()
-        } else {
-            serde_json::from_slice(&body)
-                .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?
-        };
+    super::host_config_words::check(&body)?;
+    let parsed: bollard_stubs::models::ContainerUpdateBody = super::body::json_or_default(&body)?;
     to_the_end(async move { containers::update::update(&daemon, &id, parsed).await }).await?;
     Ok(Json(json!({ "Warnings": [] })).into_response())
+}
+
+/// `DELETE /containers/{parent}/{alias}?link=1`: removes a legacy link (dockerd's rmLink).
+async fn delete_link_route(
+    State(daemon): State<SharedDaemon>,
+    Path((parent, alias)): Path<(String, String)>,
+    Query(pairs): Pairs,
+) -> ApiResult<Response> {
+    let name = format!("{parent}/{alias}");
+    if !bool_param(&pairs, "link") {
+        return Err(ApiError::not_found(format!("No such container: {name}")));
+    }
+    crate::networks::links::remove(&daemon, &name)?;
+    Ok(no_content())
 }
 
 async fn delete_route(
@@ -423,6 +448,11 @@ async fn delete_route(
     Path(id): Path<String>,
     Query(pairs): Pairs,
 ) -> ApiResult<Response> {
+    if bool_param(&pairs, "link") {
+        // A link name has a parent: `client` alone is dockerd's 409.
+        crate::networks::links::remove(&daemon, &id)?;
+        return Ok(no_content());
+    }
     let removed = daemon.containers.lookup(&id).ok();
     lifecycle::remove(&daemon, &id, bool_param(&pairs, "force")).await?;
     if let Some(c) = removed.filter(|_| bool_param(&pairs, "v")) {

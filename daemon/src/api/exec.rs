@@ -21,19 +21,12 @@ pub fn routes() -> Router<SharedDaemon> {
         .route("/exec/{id}/json", get(inspect_route))
 }
 
-fn parse_body<T: serde::de::DeserializeOwned + Default>(body: &Bytes) -> ApiResult<T> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))
-}
-
 async fn create_route(
     State(daemon): State<SharedDaemon>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let config: bollard_stubs::models::ExecConfig = parse_body(&body)?;
+    let config: bollard_stubs::models::ExecConfig = super::body::json_or_default(&body)?;
     let exec_id = exec::create(&daemon, &id, config)?;
     Ok((StatusCode::CREATED, Json(json!({ "Id": exec_id }))).into_response())
 }
@@ -48,7 +41,7 @@ async fn start_route(
     let body = axum::body::to_bytes(body, 1 << 20)
         .await
         .map_err(|e| ApiError::bad_request(format!("reading the request: {e}")))?;
-    let start: bollard_stubs::models::ExecStartConfig = parse_body(&body)?;
+    let start: bollard_stubs::models::ExecStartConfig = super::body::json_or_default(&body)?;
     match exec::start(&daemon, &id, start.into()).await? {
         exec::Started::Detached => Ok(StatusCode::OK.into_response()),
         exec::Started::Attached(session) => {

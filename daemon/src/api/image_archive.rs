@@ -90,7 +90,7 @@ fn platform_param(version: u32, pairs: &[(String, String)]) -> ApiResult<Option<
     let Some(json) = given.first() else {
         return Ok(None);
     };
-    let platform: Platform = serde_json::from_str(json)
+    let platform: Platform = crate::gojson::from_str(json)
         .map_err(|e| ApiError::bad_request(format!("failed to parse platform: {e}")))?;
     if platform.os.is_empty() || platform.architecture.is_empty() {
         return Err(ApiError::bad_request(

@@ -14,6 +14,7 @@ pub mod events;
 pub mod exec;
 pub mod front;
 pub mod host;
+pub mod host_config_words;
 pub mod image_archive;
 pub mod image_transfer;
 pub mod images;

@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use bollard_stubs::models::EndpointSettings;
 use serde_json::{json, Value};
 
 use super::containers::param;
@@ -52,11 +53,15 @@ pub(crate) fn from_netd(e: netd::Error) -> ApiError {
         | N::InvalidPortSpec(_)
         | N::NoAddressInPool(_)
         | N::NotABridge(_) => ApiError::bad_request(e.to_string()),
-        N::PoolOverlap(_) | N::EndpointExists { .. } | N::ActiveEndpoints { .. } => {
-            ApiError::forbidden(e.to_string())
-        }
+        N::PoolOverlap(_)
+        | N::PoolOverlap6(_)
+        | N::EndpointExists { .. }
+        | N::ActiveEndpoints { .. }
+        | N::AuxOutOfPool { .. } => ApiError::forbidden(e.to_string()),
         N::AddressInUse(_) => ApiError::forbidden(e.to_string()),
-        N::NoPoolAvailable | N::NoSuchNetwork(_) => ApiError::not_found(e.to_string()),
+        N::NoPoolAvailable | N::NoPoolAvailable6 | N::NoSuchNetwork(_) => {
+            ApiError::not_found(e.to_string())
+        }
         _ => ApiError::internal(e.to_string()),
     }
 }
@@ -74,8 +79,7 @@ fn publish_event(daemon: &Daemon, action: &str, record: &NetworkRecord) {
 }
 
 async fn create_route(State(daemon): State<SharedDaemon>, body: Bytes) -> ApiResult<Response> {
-    let req: create::CreateRequest = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
+    let req: create::CreateRequest = super::body::json(&body)?;
     let record = create::create(&daemon.networks, req).await?;
     publish_event(&daemon, "create", &record);
     Ok((
@@ -139,14 +143,11 @@ pub struct ConnectBody {
     pub container: String,
     #[serde(default)]
     pub force: bool,
-    pub endpoint_config: Option<Value>,
+    pub endpoint_config: Option<EndpointSettings>,
 }
 
 fn connect_body(body: &Bytes) -> ApiResult<ConnectBody> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(ConnectBody::default());
-    }
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))
+    super::body::json_or_default(body)
 }
 
 async fn connect_route(
@@ -157,19 +158,19 @@ async fn connect_route(
     let body = connect_body(&body)?;
     let container = daemon.containers.lookup(&body.container)?;
     let network = daemon.networks.find(&id)?;
+    let endpoint_config = body
+        .endpoint_config
+        .as_ref()
+        .map(serde_json::to_value)
+        .transpose()
+        .map_err(|e| ApiError::internal(format!("endpoint settings: {e}")))?;
     // To its end, whatever happens to the client (containers::to_the_end), under the
     // container's lock as dockerd's: a start or an exit does not interleave with it.
     to_the_end(async move {
         let _guard = daemon.container_locks.lock(&container.id).await;
         // Its current state (a start may have finished meanwhile).
         let container = daemon.containers.get(&container.id).unwrap_or(container);
-        connect::connect(
-            &daemon,
-            &container,
-            &network.id,
-            body.endpoint_config.as_ref(),
-        )
-        .await
+        connect::connect(&daemon, &container, &network.id, endpoint_config.as_ref()).await
     })
     .await?;
     Ok(StatusCode::OK.into_response())

@@ -46,12 +46,7 @@ fn version_of(version: Option<Extension<ApiVersion>>) -> (u32, u32) {
 }
 
 async fn create_route(State(daemon): State<SharedDaemon>, body: Bytes) -> ApiResult<Response> {
-    let req: CreateRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        CreateRequest::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?
-    };
+    let req: CreateRequest = super::body::json_or_default(&body)?;
     let d = daemon.clone();
     let volume = tokio::task::spawn_blocking(move || service::create(&d, &req))
         .await

@@ -179,7 +179,7 @@ pub fn registry_config(header: Option<&str>) -> HashMap<String, AuthConfig> {
     engines
         .iter()
         .find_map(|e| e.decode(text).ok())
-        .and_then(|json| serde_json::from_slice(&json).ok())
+        .and_then(|json| crate::gojson::from_slice(&json).ok())
         .unwrap_or_default()
 }
 

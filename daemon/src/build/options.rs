@@ -126,7 +126,7 @@ impl BuildOptions {
         }
         let args = param(pairs, "buildargs");
         if !args.is_empty() {
-            options.build_args = serde_json::from_str(args).map_err(|e| {
+            options.build_args = crate::gojson::from_str(args).map_err(|e| {
                 BuildError::Invalid(format!(
                     "error reading build args: {}",
                     json_error(args, &e)
@@ -135,13 +135,13 @@ impl BuildOptions {
         }
         let labels = param(pairs, "labels");
         if !labels.is_empty() {
-            options.labels = serde_json::from_str(labels).map_err(|e| {
+            options.labels = crate::gojson::from_str(labels).map_err(|e| {
                 BuildError::Invalid(format!("error reading labels: {}", json_error(labels, &e)))
             })?;
         }
         let cache_from = param(pairs, "cachefrom");
         if !cache_from.is_empty() {
-            options.cache_from = serde_json::from_str(cache_from)
+            options.cache_from = crate::gojson::from_str(cache_from)
                 .map_err(|e| BuildError::Internal(json_error(cache_from, &e)))?;
         }
         match param(pairs, "version") {

@@ -69,15 +69,33 @@ pub struct Flags {
     /// Register an additional OCI compatible runtime: NAME=PATH (repeatable)
     #[arg(long = "add-runtime", value_name = "NAME=PATH")]
     pub add_runtime: Vec<String>,
-    /// Default OCI runtime for containers (default berth-runc)
+    /// Default OCI runtime for containers (default runc: Berth's own, berth-runc)
     #[arg(long = "default-runtime", value_name = "NAME")]
     pub default_runtime: Option<String>,
+    /// Limit the CPU real-time period in microseconds for the parent cgroup for all containers (not supported with cgroups v2)
+    #[arg(long = "cpu-rt-period", value_name = "INT")]
+    pub cpu_rt_period: Option<i64>,
+    /// Limit the CPU real-time runtime in microseconds for the parent cgroup for all containers (not supported with cgroups v2)
+    #[arg(long = "cpu-rt-runtime", value_name = "INT")]
+    pub cpu_rt_runtime: Option<i64>,
     /// Enable live restore of containers when the daemon restarts
     #[arg(long = "live-restore", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub live_restore: Option<bool>,
     /// Enable addition of firewall rules (default true)
     #[arg(long = "iptables", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub iptables: Option<bool>,
+    /// Enable addition of ip6tables rules (default true)
+    #[arg(long = "ip6tables", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub ip6tables: Option<bool>,
+    /// Enable IPv6 networking on the default bridge
+    #[arg(long = "ipv6", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub ipv6: Option<bool>,
+    /// IPv6 subnet for the default bridge
+    #[arg(long = "fixed-cidr-v6", value_name = "CIDR")]
+    pub fixed_cidr_v6: Option<String>,
+    /// Firewall backend to use, iptables or nftables (default: nftables when nft works)
+    #[arg(long = "firewall-backend", value_name = "BACKEND")]
+    pub firewall_backend: Option<String>,
     /// Run an init inside containers to forward signals and reap processes
     #[arg(long = "init", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub init: Option<bool>,
@@ -130,6 +148,7 @@ impl Flags {
         };
         let text = |key: &'static str, v: &Option<String>| v.as_ref().map(|s| (key, s.clone()));
         let flag = |key: &'static str, v: &Option<bool>| v.map(|b| (key, b.to_string()));
+        let int = |key: &'static str, v: &Option<i64>| v.map(|n| (key, n.to_string()));
         out.extend(
             [
                 path("data-root", &self.data_root),
@@ -146,11 +165,17 @@ impl Flags {
                 flag("iptables", &self.iptables),
                 flag("init", &self.init),
                 text("log-level", &self.log_level),
+                text("firewall-backend", &self.firewall_backend),
+                text("fixed-cidr-v6", &self.fixed_cidr_v6),
+                flag("ip6tables", &self.ip6tables),
+                flag("ipv6", &self.ipv6),
                 text("group", &self.group),
                 text("bip", &self.bip),
                 text("default-runtime", &self.default_runtime),
                 text("storage-driver", &self.storage_driver),
                 text("api-cors-header", &self.api_cors_header),
+                int("cpu-rt-period", &self.cpu_rt_period),
+                int("cpu-rt-runtime", &self.cpu_rt_runtime),
             ]
             .into_iter()
             .flatten(),

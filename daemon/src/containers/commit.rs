@@ -56,10 +56,17 @@ pub async fn commit(daemon: &SharedDaemon, req: CommitRequest) -> Result<String>
     apply_changes(&mut config, &req.changes)?;
     merge(&mut config, &container_config);
 
-    let paused_here = req.pause && c.state.status == Status::Running;
-    if paused_here {
-        lifecycle::pause(daemon, &c.id).await?;
-    }
+    // As dockerd's CreateImageFromContainer, the pause is best effort: a container that is
+    // exiting (or exited since it was looked up) is committed as it is.
+    let paused_here = req.pause
+        && c.state.status == Status::Running
+        && match lifecycle::pause(daemon, &c.id).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::debug!(id = %c.id, error = %e, "commit without pausing");
+                false
+            }
+        };
     // The layer and blobs exist before the image record: keep collections away till then.
     let lease_holder = daemon.clone();
     let lease = lease_holder.gc_gate.writer().await;

@@ -113,6 +113,15 @@ pub fn merge_image_config(user: &mut ContainerConfig, image: &Map<String, Value>
         user.shell = strings(image.get("Shell"));
     }
     super::health_config::merge_image(user, image);
+    // dockerd's mergeAndVerifyConfig: `--entrypoint ""` (sent as `[""]`) kept the image's
+    // Cmd out above and now clears the entrypoint.
+    if user
+        .entrypoint
+        .as_deref()
+        .is_some_and(|e| e.len() == 1 && e[0].is_empty())
+    {
+        user.entrypoint = None;
+    }
 }
 
 /// The defaults dockerd fills in a HostConfig at create.
@@ -257,7 +266,7 @@ fn validate_host_config(hc: &HostConfig, ncpu: usize) -> Result<()> {
         let t = log.typ.as_deref().unwrap_or("");
         if !["", "json-file", "none", "local"].contains(&t) {
             return Err(ContainerError::Invalid(format!(
-                "failed to create container: logger: no log driver named '{t}' is registered"
+                "logger: no log driver named '{t}' is registered"
             )));
         }
         validate_log_opts(t, log.config.as_ref())?;
@@ -289,6 +298,7 @@ pub async fn create(
     let cgroup_v2 = crate::api::host::cgroup_version() == "2";
     validate_working_dir(&mut config)?;
     validate_host_config(&host_config, crate::api::host::ncpu())?;
+    super::cpu_rt::validate(&host_config, super::cpu_rt::kernel_supports())?;
     if host_config.uts_mode.as_deref() == Some("host")
         && !config.hostname.as_deref().unwrap_or("").is_empty()
     {
@@ -309,7 +319,9 @@ pub async fn create(
     }
     super::health_config::validate(&config)?;
     fill_host_defaults(&mut host_config, cgroup_v2);
+    super::runtime_choice::assign(&mut host_config, &daemon.config)?;
     fill_security_defaults(&mut host_config)?;
+    super::storage_opts::check(host_config.storage_opt.as_ref())?;
     let id = daemon.containers.new_id();
     if config.hostname.as_deref().unwrap_or("").is_empty() {
         // As dockerd's newContainer: the host's name on the host's network, else the
@@ -327,6 +339,7 @@ pub async fn create(
         Some(n) => n,
         None => generated_name(daemon),
     };
+    let moved_links = crate::networks::links::at_create(daemon, &name, &mut host_config)?;
     let mount_points = super::mounts::resolve(daemon, &config, &host_config)?;
     let record = Container {
         id: id.clone(),
@@ -344,9 +357,14 @@ pub async fn create(
         health: None,
         dir: Default::default(),
     };
-    let inserted = crate::networks::endpoints::plan(&daemon.networks, &record, networking.as_ref())
-        .map_err(ContainerError::from)
-        .and_then(|plan| Ok((plan, daemon.containers.insert(record.clone())?)));
+    let inserted = crate::networks::endpoints::plan(
+        &daemon.networks,
+        &record,
+        networking.as_ref(),
+        moved_links,
+    )
+    .map_err(ContainerError::from)
+    .and_then(|plan| Ok((plan, daemon.containers.insert(record.clone())?)));
     let (plan, record) = match inserted {
         Ok(x) => x,
         Err(e) => {
@@ -414,6 +432,26 @@ mod tests {
         assert_eq!(labels["l"], "image");
         assert_eq!(labels["m"], "user");
         assert_eq!(user.exposed_ports, Some(vec!["80/tcp".to_string()]));
+    }
+
+    #[test]
+    fn an_empty_entrypoint_clears_the_image_one() {
+        let image = json!({"Cmd": ["sh"], "Entrypoint": ["/init"]});
+        let mut user = ContainerConfig {
+            entrypoint: Some(vec![String::new()]),
+            cmd: Some(vec!["echo".into(), "hi".into()]),
+            ..Default::default()
+        };
+        merge_image_config(&mut user, image.as_object().unwrap());
+        assert_eq!(user.entrypoint, None);
+        assert_eq!(user.cmd, Some(vec!["echo".to_string(), "hi".to_string()]));
+        // Without a command, nothing is left to run (dockerd: "No command specified").
+        let mut user = ContainerConfig {
+            entrypoint: Some(vec![String::new()]),
+            ..Default::default()
+        };
+        merge_image_config(&mut user, image.as_object().unwrap());
+        assert_eq!((user.entrypoint, user.cmd), (None, None));
     }
 
     #[test]

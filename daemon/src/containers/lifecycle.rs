@@ -290,7 +290,16 @@ pub fn rename(daemon: &SharedDaemon, reference: &str, new_name: &str) -> Result<
             "Renaming a container with the same name as its current name".into(),
         ));
     }
-    let renamed = daemon.containers.rename(&c.id, &new_name)?;
+    // dockerd wraps the name store's conflict: "Error when allocating new name: Conflict. …".
+    let renamed = daemon
+        .containers
+        .rename(&c.id, &new_name)
+        .map_err(|e| match e {
+            ContainerError::Conflict(m) => {
+                ContainerError::Conflict(format!("Error when allocating new name: {m}"))
+            }
+            other => other,
+        })?;
     let mut attrs = renamed.event_attributes();
     attrs.insert("oldName".into(), c.name.clone());
     daemon.events.publish("container", "rename", &c.id, attrs);

@@ -7,7 +7,10 @@
 //! - `engine`    — the berth-containerd client and launcher.
 //! - `create`    — `POST /containers/create`: merge with the image, validate, write the record.
 //! - `resources` — HostConfig resources: dockerd's validation, the OCI `linux.resources`.
+//! - `cpu_rt`    — real-time CPU time: checked against the kernel, the parents' budget.
+//! - `storage_opts` — `--storage-opt`: refused as dockerd's overlay2 without quotas.
 //! - `spec`      — the OCI `config.json` of a container.
+//! - `runtime_choice` — `HostConfig.Runtime`: the default filled in, unknown names refused.
 //! - `rootfs`    — the overlay root, `/etc/hostname`, `/etc/hosts`, `/etc/resolv.conf`.
 //! - `init_layer` — dockerd's `<id>-init` layer: mount points that are not changes.
 //! - `start`     — start: one run (environment, task, attached clients), exit codes.
@@ -42,6 +45,7 @@ pub mod changes;
 pub mod commit;
 pub mod commit_config;
 pub mod commit_tar;
+pub mod cpu_rt;
 pub mod create;
 pub mod engine;
 pub mod engine_events;
@@ -69,10 +73,12 @@ pub mod remove;
 pub mod resources;
 pub mod rootfs;
 pub mod run_state;
+pub mod runtime_choice;
 pub mod signals;
 pub mod spec;
 pub mod start;
 pub mod state_changes;
+pub mod storage_opts;
 pub mod store;
 pub mod to_the_end;
 pub mod update;

@@ -240,6 +240,13 @@ pub fn oci_resources(hc: &HostConfig) -> Value {
     if let Some(p) = hc.cpu_period.filter(|p| *p != 0) {
         cpu.insert("period".into(), json!(p));
     }
+    // Checked against the kernel at create (`cpu_rt`).
+    if let Some(p) = hc.cpu_realtime_period.filter(|p| *p != 0) {
+        cpu.insert("realtimePeriod".into(), json!(p));
+    }
+    if let Some(r) = hc.cpu_realtime_runtime.filter(|r| *r != 0) {
+        cpu.insert("realtimeRuntime".into(), json!(r));
+    }
     if let Some(c) = hc.cpuset_cpus.as_deref().filter(|c| !c.is_empty()) {
         cpu.insert("cpus".into(), json!(c));
     }

@@ -37,7 +37,7 @@ pub fn wants_init(c: &Container, daemon_default: bool) -> bool {
 }
 
 /// The process environment (dockerd's CreateDaemonEnvironment): PATH, HOSTNAME, TERM with a TTY,
-/// then Config.Env (replacing same-named entries), HOME from the user when unset.
+/// the links' variables, then Config.Env (replacing same-named entries), HOME from the user when unset.
 pub fn process_env(c: &Container, home: Option<&str>) -> Vec<String> {
     let mut env: Vec<String> = Vec::new();
     let user_env = c.config.env.clone().unwrap_or_default();
@@ -50,6 +50,8 @@ pub fn process_env(c: &Container, home: Option<&str>) -> Vec<String> {
     if c.tty() {
         env.push("TERM=xterm".into());
     }
+    // The legacy links' variables (dockerd's linkedEnv), before Config.Env.
+    env.extend(crate::networks::links::env_of(c));
     for e in user_env {
         let key = e.split('=').next().unwrap_or("").to_string();
         if let Some(slot) = env.iter_mut().find(|x| x.split('=').next() == Some(&key)) {

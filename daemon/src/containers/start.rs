@@ -143,13 +143,23 @@ pub async fn run(daemon: &SharedDaemon, c: &Container) -> Result<()> {
         // A leftover task from the previous run.
         let _ = daemon.engine.delete(c.task_id()).await;
     }
-    let started = match daemon.environment.prepare(daemon, c).await {
-        Ok(bundle) => match start_task(daemon, c, &bundle).await {
-            Ok(pid) => Ok(pid),
-            Err(e) => {
-                daemon.environment.teardown(daemon, c).await;
-                Err(e)
-            }
+    // The runtime it was created with must still be registered; the parents of its cgroup
+    // get the daemon's real-time budget (dockerd's initCPURtController).
+    let runtime =
+        super::runtime_choice::registered(&c.host_config, &daemon.config).and_then(|runtime| {
+            super::cpu_rt::prepare_parents(&daemon.config, &super::spec::cgroups_path(c))?;
+            Ok(runtime)
+        });
+    let started = match runtime {
+        Ok(runtime) => match daemon.environment.prepare(daemon, c).await {
+            Ok(bundle) => match start_task(daemon, c, &bundle, runtime).await {
+                Ok(pid) => Ok(pid),
+                Err(e) => {
+                    daemon.environment.teardown(daemon, c).await;
+                    Err(e)
+                }
+            },
+            Err(e) => Err(e),
         },
         Err(e) => Err(e),
     };
@@ -186,11 +196,12 @@ async fn start_task(
     daemon: &SharedDaemon,
     c: &Container,
     bundle: &std::path::Path,
+    runtime: String,
 ) -> Result<(u32, String)> {
     let req = CreateTaskRequest {
         id: c.task_id().to_string(),
         bundle: bundle.display().to_string(),
-        runtime: c.host_config.runtime.clone().filter(|r| !r.is_empty()),
+        runtime: Some(runtime),
         terminal: c.tty(),
         stdin: c.config.open_stdin.unwrap_or(false),
         log: log_spec(c),

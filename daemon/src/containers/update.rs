@@ -54,6 +54,7 @@ pub async fn update(
         ));
     }
     resources::validate(&next, crate::api::host::ncpu())?;
+    super::cpu_rt::validate(&next, super::cpu_rt::kernel_supports())?;
     let named = !matches!(
         next.restart_policy.as_ref().and_then(|p| p.name),
         None | Some(RestartPolicyNameEnum::EMPTY) | Some(RestartPolicyNameEnum::NO)

@@ -36,7 +36,7 @@ pub async fn connect(
     let mut state = ContainerNetwork::load(&c.dir);
     if !ContainerNetwork::recorded(&c.dir) && matches!(Mode::of(c), Mode::Network(_)) {
         // A container recorded before it had endpoint requests: its mode's network.
-        state.requests = super::endpoints::plan(&daemon.networks, c, None)?.requests;
+        state.requests = super::endpoints::plan(&daemon.networks, c, None, Vec::new())?.requests;
     }
     if state.requests.iter().any(|r| r.network_id == network.id) {
         return Err(NetworkError::Forbidden(format!(
@@ -46,7 +46,9 @@ pub async fn connect(
         )));
     }
     let request = request_from(&network.id, endpoint_config)?;
-    if network.name == "bridge" && (!request.aliases.is_empty() || request.ipv4.is_some()) {
+    if network.name == "bridge"
+        && (!request.aliases.is_empty() || request.ipv4.is_some() || request.ipv6.is_some())
+    {
         return Err(NetworkError::Invalid(
             "network-scoped aliases and static addresses are only supported for user-defined networks".into(),
         ));
@@ -58,18 +60,20 @@ pub async fn connect(
         .map(NetnsPath::existing);
     let live = running_ns.is_some();
     if let Some(ns) = running_ns {
-        let had_dns = sandbox::has_embedded_dns(daemon, &state);
-        let index = state.requests.len();
-        sandbox::attach(daemon, c, &ns, &request, index).await?;
+        let netd = daemon.networks.netd()?;
+        let (ifname, default_route) = netd.next_endpoint(&c.id)?;
+        sandbox::attach(daemon, c, &ns, &request, &ifname, default_route).await?;
         state.connected.push(network.id.clone());
-        if !had_dns && network.name != "bridge" {
+        if network.name != "bridge" {
+            // One embedded DNS per namespace: started by the first network that has it,
+            // told about its new upstreams by the next ones.
             let dns = sandbox::dns_settings(c);
-            let netd = daemon.networks.netd()?;
-            netd.start_dns(&c.id, &ns, &dns.servers)?;
-            // As dockerd: the embedded DNS takes over resolv.conf.
-            let path = c.resolv_conf_path();
-            if let Err(e) = std::fs::write(&path, netd.container_resolv_conf(true, &dns)) {
-                tracing::warn!(container = %c.id, "writing {}: {e}", path.display());
+            if netd.start_dns(&c.id, &ns, &dns.servers)? {
+                // As dockerd: the embedded DNS takes over resolv.conf.
+                let path = c.resolv_conf_path();
+                if let Err(e) = std::fs::write(&path, netd.container_resolv_conf(true, &dns)) {
+                    tracing::warn!(container = %c.id, "writing {}: {e}", path.display());
+                }
             }
         }
     }
@@ -96,14 +100,20 @@ pub async fn disconnect(daemon: &Daemon, c: &Container, reference: &str) -> Resu
         )));
     }
     if network.endpoints.contains_key(&c.id) {
-        daemon
-            .networks
-            .netd()?
-            .disconnect(&network.id, &c.id, c.state.status.is_running())
-            .await?;
+        let netd = daemon.networks.netd()?;
+        let running = c.state.status.is_running();
+        netd.disconnect(&network.id, &c.id, running).await?;
         daemon.networks.update(&network.id, |n| {
             n.endpoints.remove(&c.id);
         })?;
+        // The embedded DNS keeps listening; where it forwards may change (the networks
+        // left may all be internal).
+        if let (true, Some(ns)) = (running, state.netns.clone()) {
+            if netd.dns_running(&c.id)? {
+                let servers = sandbox::dns_settings(c).servers;
+                netd.start_dns(&c.id, &NetnsPath::existing(ns), &servers)?;
+            }
+        }
     }
     state.requests.retain(|r| r.network_id != network.id);
     state.connected.retain(|id| *id != network.id);

@@ -1,12 +1,10 @@
 //! `POST /networks/create`: the request, dockerd's checks and messages, the netd
 //! network behind a bridge record; also the predefined networks' records.
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
 
-use ipnet::{IpNet, Ipv4Net};
 use serde::Deserialize;
 
-use super::record::{is_predefined, new_id, IpamConfig, NetworkRecord};
+use super::record::{is_predefined, new_id, NetworkRecord};
 use super::{NetworkError, Networks, Result};
 
 /// `com.docker.network.bridge.name`.
@@ -55,6 +53,8 @@ pub struct IpamPoolRequest {
     pub ip_range: Option<String>,
     #[serde(rename = "Gateway")]
     pub gateway: Option<String>,
+    #[serde(rename = "AuxiliaryAddresses")]
+    pub aux_addresses: Option<BTreeMap<String, String>>,
 }
 
 /// A record for `host` or `none` (no netd network behind them).
@@ -69,6 +69,7 @@ pub fn predefined(name: &str, driver: &str) -> NetworkRecord {
         labels: BTreeMap::new(),
         options: BTreeMap::new(),
         ipam_options: None,
+        enable_ipv6: false,
         ipam: Vec::new(),
         endpoints: BTreeMap::new(),
     }
@@ -76,59 +77,6 @@ pub fn predefined(name: &str, driver: &str) -> NetworkRecord {
 
 fn non_empty(s: &Option<String>) -> Option<&str> {
     s.as_deref().map(str::trim).filter(|s| !s.is_empty())
-}
-
-/// Parses one IPAM config entry into netd's pool request.
-fn pool_request(entries: &[IpamPoolRequest]) -> Result<netd::ipam::PoolRequest> {
-    let mut request = netd::ipam::PoolRequest::default();
-    let mut seen_v4 = false;
-    for entry in entries {
-        let subnet = match non_empty(&entry.subnet) {
-            Some(s) => Some(s.parse::<IpNet>().map_err(|_| {
-                NetworkError::Invalid(format!("Invalid subnet {s} : invalid CIDR address: {s}"))
-            })?),
-            None => None,
-        };
-        let subnet = match subnet {
-            Some(IpNet::V6(_)) => {
-                return Err(NetworkError::Invalid(
-                    "IPv6 networks are not supported by Berth".into(),
-                ))
-            }
-            Some(IpNet::V4(net)) => Some(net),
-            None => None,
-        };
-        if seen_v4 {
-            return Err(NetworkError::Invalid(
-                "Berth supports one IPv4 subnet per network".into(),
-            ));
-        }
-        seen_v4 = true;
-        request.subnet = subnet;
-        if let Some(g) = non_empty(&entry.gateway) {
-            let gw: Ipv4Addr = g.parse().map_err(|_| {
-                NetworkError::Invalid(format!("invalid gateway address {g} in IPAM configuration"))
-            })?;
-            if subnet.is_none() {
-                return Err(NetworkError::Invalid(
-                    "Gateway cannot be specified without a subnet".into(),
-                ));
-            }
-            request.gateway = Some(gw);
-        }
-        if let Some(r) = non_empty(&entry.ip_range) {
-            let range: Ipv4Net = r.parse().map_err(|_| {
-                NetworkError::Invalid(format!("Invalid subnet {r} : invalid CIDR address: {r}"))
-            })?;
-            if subnet.is_none() {
-                return Err(NetworkError::Invalid(
-                    "ip-range cannot be specified without a subnet".into(),
-                ));
-            }
-            request.ip_range = Some(range);
-        }
-    }
-    Ok(request)
 }
 
 fn mtu_of(options: &BTreeMap<String, String>) -> Result<Option<u32>> {
@@ -201,11 +149,6 @@ fn check(networks: &Networks, req: &CreateRequest) -> Result<()> {
         }
         d => return Err(NetworkError::Missing(format!("plugin \"{d}\" not found"))),
     }
-    if req.enable_ipv6 == Some(true) {
-        return Err(NetworkError::Invalid(
-            "IPv6 networks are not supported by Berth".into(),
-        ));
-    }
     if req.enable_ipv4 == Some(false) {
         return Err(NetworkError::Invalid(
             "IPv4 cannot be disabled on Berth's bridge networks".into(),
@@ -230,8 +173,13 @@ pub async fn create(networks: &Networks, req: CreateRequest) -> Result<NetworkRe
     let _one_at_a_time = networks.changes.lock().await;
     check(networks, &req)?;
     let options = req.options.clone().unwrap_or_default();
+    // IPAM.Options as given: null when none were (dockerd), `{}` when empty ones were.
+    let ipam_options = req.ipam.as_ref().and_then(|i| i.options.clone());
     let ipam_req = req.ipam.unwrap_or_default();
-    let pool = pool_request(ipam_req.config.as_deref().unwrap_or(&[]))?;
+    let pool = super::ipam::pool_request(
+        ipam_req.config.as_deref().unwrap_or(&[]),
+        req.enable_ipv6.unwrap_or(false),
+    )?;
     let id = new_id();
     let spec = netd::NetworkSpec {
         id: id.clone(),
@@ -256,12 +204,9 @@ pub async fn create(networks: &Networks, req: CreateRequest) -> Result<NetworkRe
         attachable: req.attachable.unwrap_or(false),
         labels: req.labels.unwrap_or_default(),
         options,
-        ipam_options: Some(ipam_req.options.unwrap_or_default()),
-        ipam: vec![IpamConfig {
-            subnet: info.subnet.to_string(),
-            gateway: info.gateway.to_string(),
-            ip_range: info.ip_range.map(|r| r.to_string()),
-        }],
+        ipam_options,
+        enable_ipv6: info.v6.is_some(),
+        ipam: super::ipam::configs_of(&info, &pool),
         endpoints: BTreeMap::new(),
     };
     if let Err(e) = networks.put(record.clone()) {
@@ -272,11 +217,14 @@ pub async fn create(networks: &Networks, req: CreateRequest) -> Result<NetworkRe
 }
 
 /// Makes sure the default `bridge` network exists, on its bridge device, with the subnet
-/// from `--bip` or the first free default pool (kept across restarts by netd's IPAM).
+/// from `--bip` or the first free default pool (kept across restarts by netd's IPAM), and
+/// with `--ipv6` an IPv6 subnet: `--fixed-cidr-v6`'s or one from the IPv6 pools
+/// (`ipv6`: `Some(fixed_cidr_v6)`).
 pub async fn ensure_default_bridge(
     networks: &Networks,
     bridge: &str,
     bip: Option<&str>,
+    ipv6: Option<Option<&str>>,
 ) -> Result<()> {
     let existing = networks.list().into_iter().find(|n| n.name == "bridge");
     let id = existing
@@ -284,6 +232,9 @@ pub async fn ensure_default_bridge(
         .map(|r| r.id.clone())
         .unwrap_or_else(new_id);
     let mut spec = netd::NetworkSpec::default_bridge(&id, bip, None)?;
+    if let Some(fixed_cidr_v6) = ipv6 {
+        spec = spec.with_ipv6(fixed_cidr_v6)?;
+    }
     spec.bridge = Some(bridge.to_string());
     let info = {
         let _host_wide = super::host::SubnetLock::acquire().await;
@@ -291,11 +242,8 @@ pub async fn ensure_default_bridge(
     };
     let mut record = existing.unwrap_or_else(|| predefined("bridge", "bridge"));
     record.id = id;
-    record.ipam = vec![IpamConfig {
-        subnet: info.subnet.to_string(),
-        gateway: info.gateway.to_string(),
-        ip_range: None,
-    }];
+    record.ipam = super::ipam::configs_of(&info, &spec.ipam);
+    record.enable_ipv6 = info.v6.is_some();
     record.options = default_bridge_options(bridge);
     networks.put(record)
 }
@@ -321,12 +269,7 @@ pub async fn restore_user_networks(networks: &Networks) -> Result<()> {
         if record.is_predefined() || !record.is_bridge() {
             continue;
         }
-        let ipam = record.ipam.first();
-        let pool = netd::ipam::PoolRequest {
-            subnet: ipam.and_then(|c| c.subnet.parse().ok()),
-            gateway: ipam.and_then(|c| c.gateway.parse().ok()),
-            ip_range: ipam.and_then(|c| c.ip_range.as_ref()?.parse().ok()),
-        };
+        let pool = super::ipam::request_of(&record.ipam, record.enable_ipv6);
         let spec = netd::NetworkSpec {
             id: record.id.clone(),
             name: record.name.clone(),

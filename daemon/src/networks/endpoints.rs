@@ -25,6 +25,21 @@ pub struct EndpointRequest {
     /// `--network-alias`.
     #[serde(default)]
     pub aliases: Vec<String>,
+    /// `--ip6` (IPAMConfig.IPv6Address).
+    #[serde(default)]
+    pub ipv6: Option<String>,
+    /// `--link-local-ip` (IPAMConfig.LinkLocalIPs).
+    #[serde(default)]
+    pub link_local_ips: Vec<String>,
+    /// Links on a user-defined network (`name:alias`), as given.
+    #[serde(default)]
+    pub links: Vec<String>,
+    /// `--driver-opt` (DriverOpts), shown as given.
+    #[serde(default)]
+    pub driver_opts: Option<std::collections::BTreeMap<String, String>>,
+    /// GwPriority, shown as given.
+    #[serde(default)]
+    pub gw_priority: i64,
 }
 
 /// Everything networking remembers of one container.
@@ -43,6 +58,9 @@ pub struct ContainerNetwork {
     /// sent); each gets its disconnect event when the container stops.
     #[serde(default)]
     pub connected: Vec<String>,
+    /// The legacy links' variables, made at start (see `links`).
+    #[serde(default)]
+    pub link_env: Vec<String>,
 }
 
 impl ContainerNetwork {
@@ -105,23 +123,40 @@ pub fn request_from(network_id: &str, config: Option<&Value>) -> Result<Endpoint
             .map_err(|e| NetworkError::Invalid(format!("invalid endpoint settings: {e}")))?,
         _ => Default::default(),
     };
-    let ipv4 = settings
-        .ipam_config
-        .and_then(|i| i.ipv4_address)
-        .filter(|s| !s.is_empty());
+    let ipam = settings.ipam_config.unwrap_or_default();
+    let ipv4 = ipam.ipv4_address.filter(|s| !s.is_empty());
     if let Some(ip) = &ipv4 {
         ip.parse::<std::net::Ipv4Addr>()
             .map_err(|_| NetworkError::Invalid(format!("invalid IPv4 address: {ip}")))?;
     }
+    let ipv6 = ipam.ipv6_address.filter(|s| !s.is_empty());
+    if let Some(ip) = &ipv6 {
+        ip.parse::<std::net::Ipv6Addr>()
+            .map_err(|_| NetworkError::Invalid(format!("invalid IPv6 address: {ip}")))?;
+    }
+    let link_local_ips = ipam.link_local_ips.unwrap_or_default();
+    for ip in &link_local_ips {
+        ip.parse::<std::net::IpAddr>()
+            .map_err(|_| NetworkError::Invalid(format!("invalid link-local IP address: {ip}")))?;
+    }
     let mac = settings.mac_address.filter(|s| !s.is_empty());
     if let Some(m) = &mac {
         netd::network::endpoint::parse_mac(m)?;
+    }
+    let links = settings.links.unwrap_or_default();
+    for l in &links {
+        super::links::parse(l)?;
     }
     Ok(EndpointRequest {
         network_id: network_id.to_string(),
         ipv4,
         mac,
         aliases: settings.aliases.unwrap_or_default(),
+        ipv6,
+        link_local_ips,
+        links,
+        driver_opts: settings.driver_opts.map(|m| m.into_iter().collect()),
+        gw_priority: settings.gw_priority.unwrap_or(0),
     })
 }
 
@@ -131,6 +166,7 @@ pub fn plan(
     networks: &Networks,
     c: &Container,
     networking_config: Option<&Value>,
+    moved_links: Vec<String>,
 ) -> Result<ContainerNetwork> {
     let configs = networking_config
         .and_then(|n| n.get("EndpointsConfig"))
@@ -149,15 +185,16 @@ pub fn plan(
         .or_else(|| configs.get(&mode_key))
         .or_else(|| configs.get(&first.id));
     let mut request = request_from(&first.id, first_config)?;
-    if request.mac.is_none() {
-        request.mac = c.config_mac_address();
+    // HostConfig.Links of a container on a user-defined network (see `links::at_create`).
+    if request.links.is_empty() {
+        request.links = moved_links;
     }
     if first.name == "bridge" && !request.aliases.is_empty() {
         return Err(NetworkError::Invalid(
             "network-scoped aliases are only supported for user-defined networks".into(),
         ));
     }
-    if first.name == "bridge" && request.ipv4.is_some() {
+    if first.name == "bridge" && (request.ipv4.is_some() || request.ipv6.is_some()) {
         return Err(NetworkError::Invalid(
             "user specified IP address is supported only when connecting to networks with user configured subnets".into(),
         ));
@@ -176,18 +213,43 @@ pub fn plan(
     Ok(plan)
 }
 
-/// `Config.MacAddress` of older API versions.
-trait ConfigMac {
-    fn config_mac_address(&self) -> Option<String>;
-}
-
-impl ConfigMac for Container {
-    fn config_mac_address(&self) -> Option<String> {
-        serde_json::to_value(&self.config)
-            .ok()
-            .and_then(|v| v.get("MacAddress")?.as_str().map(str::to_string))
-            .filter(|m| !m.is_empty())
+/// API < 1.44: the container-level `Config.MacAddress` of the request (`mac`) is the MAC
+/// of the network of its NetworkMode, unless that endpoint has one (dockerd's
+/// handleMACAddressBC; refused with `host`, `none` and `container:` modes).
+pub fn apply_config_mac(
+    body: &mut bollard_stubs::models::ContainerCreateBody,
+    mac: Option<&str>,
+) -> Result<()> {
+    let Some(mac) = mac.filter(|m| !m.is_empty()) else {
+        return Ok(());
+    };
+    let mode = body
+        .host_config
+        .as_ref()
+        .and_then(|h| h.network_mode.clone())
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| "default".into());
+    if !matches!(Mode::parse(&mode), Mode::Network(_)) {
+        return Err(NetworkError::Invalid(
+            "conflicting options: mac-address and the network mode".into(),
+        ));
     }
+    let endpoints = body
+        .networking_config
+        .get_or_insert_with(Default::default)
+        .endpoints_config
+        .get_or_insert_with(Default::default);
+    // `plan` finds the mode's endpoint by the network's name or the mode as given.
+    let key = if mode == "default" {
+        "bridge".into()
+    } else {
+        mode
+    };
+    let ep = endpoints.entry(key).or_default();
+    if ep.mac_address.as_deref().unwrap_or("").is_empty() {
+        ep.mac_address = Some(mac.to_string());
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -214,5 +276,14 @@ mod tests {
         let bad = serde_json::json!({"IPAMConfig": {"IPv4Address": "nope"}});
         assert!(request_from("n1", Some(&bad)).is_err());
         assert_eq!(request_from("n1", None).expect("empty").network_id, "n1");
+        let v = serde_json::json!({"IPAMConfig": {"IPv6Address": "fd00::5", "LinkLocalIPs": ["169.254.1.1"]},
+                                   "Links": ["web:w"], "DriverOpts": {"k": "v"}});
+        let r = request_from("n1", Some(&v)).expect("request");
+        assert_eq!(r.ipv6.as_deref(), Some("fd00::5"));
+        assert_eq!(r.link_local_ips, ["169.254.1.1"]);
+        assert_eq!(r.links, ["web:w"]);
+        assert_eq!(r.driver_opts.as_ref().map(|m| m["k"].as_str()), Some("v"));
+        let bad = serde_json::json!({"IPAMConfig": {"IPv6Address": "10.0.0.1"}});
+        assert!(request_from("n1", Some(&bad)).is_err());
     }
 }

@@ -71,14 +71,48 @@ impl FirewallBackend for NoFirewall {
     }
 }
 
+/// `--ip6tables=false`: the backend manages IPv4 rules only.
+struct NoIp6Rules(Box<dyn FirewallBackend>);
+
+impl FirewallBackend for NoIp6Rules {
+    fn apply(&self, state: &FirewallState) -> netd::Result<()> {
+        let mut v4 = state.clone();
+        for n in &mut v4.networks {
+            n.subnet6 = None;
+        }
+        v4.ports.retain(|p| p.container_ip.is_ipv4());
+        self.0.apply(&v4)
+    }
+    fn clear(&self) -> netd::Result<()> {
+        self.0.clear()
+    }
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+}
+
 fn firewall_backend(config: &Config, names: &HostNames) -> Box<dyn FirewallBackend> {
     if !config.iptables {
         return Box::new(NoFirewall);
     }
+    let backend = firewall_backend_of(config, names);
+    if config.ip6tables {
+        backend
+    } else {
+        Box::new(NoIp6Rules(backend))
+    }
+}
+
+fn firewall_backend_of(config: &Config, names: &HostNames) -> Box<dyn FirewallBackend> {
     let default = names.firewall == "berth";
-    match (firewall::detect_backend().name(), default) {
-        (_, true) => firewall::detect_backend(),
+    let kind = match config.firewall_backend.as_deref() {
+        Some(kind) => kind,
+        None => firewall::detect_backend().name(),
+    };
+    match (kind, default) {
+        ("nftables", true) => Box::new(nft::NftBackend::default()),
         ("nftables", false) => Box::new(nft::NftBackend::with_table(names.firewall.clone())),
+        (_, true) => Box::new(iptables::IptablesBackend::default()),
         (_, false) => Box::new(iptables::IptablesBackend::with_chains(
             iptables::Chains::with_prefix(&names.chain_prefix),
         )),
@@ -90,16 +124,23 @@ fn firewall_backend(config: &Config, names: &HostNames) -> Box<dyn FirewallBacke
 pub async fn open_netd(config: &Config) -> super::Result<netd::Netd> {
     let names = HostNames::for_data_root(&config.data_root);
     let mut pools = Vec::new();
+    let mut pools6 = Vec::new();
     for p in &config.default_address_pools {
-        let base = p.base.parse().map_err(|_| {
+        let base: ipnet::IpNet = p.base.parse().map_err(|_| {
             super::NetworkError::Invalid(format!("invalid default address pool {}", p.base))
         })?;
-        pools.push(netd::ipam::pools::AddressPool { base, size: p.size });
+        match base {
+            ipnet::IpNet::V4(base) => {
+                pools.push(netd::ipam::pools::AddressPool { base, size: p.size })
+            }
+            ipnet::IpNet::V6(base) => pools6.push(netd::ipam::AddressPool6 { base, size: p.size }),
+        }
     }
     let netd = netd::Netd::open(netd::NetdConfig {
         state_dir: state_dir(&config.data_root),
         netns_dir: config.exec_root.join("netns"),
         default_address_pools: pools,
+        default_address_pools6: pools6,
         firewall: firewall_backend(config, &names),
         resolv_conf: PathBuf::from("/etc/resolv.conf"),
     })

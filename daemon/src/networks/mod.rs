@@ -9,11 +9,16 @@
 //! - `events`  — connect and disconnect events.
 //! - `host`    — opening netd: names of this daemon's bridge and firewall table.
 //! - `state_cache` — each container's `network.json`, kept in memory.
+//! - `ipam`    — IPAM config entries (IPv4 and IPv6) to and from netd.
+//! - `links`   — legacy container links (`--link`).
 pub mod connect;
 pub mod create;
 pub mod endpoints;
 pub mod events;
 pub mod host;
+pub mod hosts_file;
+pub mod ipam;
+pub mod links;
 pub mod ports;
 pub mod record;
 pub mod sandbox;
@@ -208,8 +213,9 @@ impl Networks {
         };
         let _ = self.netd.set(netd);
         let names = host::HostNames::for_data_root(&config.data_root);
+        let ipv6 = config.ipv6.then_some(config.fixed_cidr_v6.as_deref());
         if let Err(e) =
-            create::ensure_default_bridge(self, &names.bridge, config.bip.as_deref()).await
+            create::ensure_default_bridge(self, &names.bridge, config.bip.as_deref(), ipv6).await
         {
             tracing::error!("the default bridge network could not be created: {e}");
         }

@@ -1,7 +1,7 @@
 //! Published ports: `-p`/PortBindings and `-P` over ExposedPorts into netd's port
 //! specs, and back into what inspect (`NetworkSettings.Ports`) and `docker ps` show.
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use netd::firewall::{PortSpec, Protocol};
 use netd::state::PublishedPort;
@@ -68,16 +68,16 @@ pub fn specs_from(
             list
         };
         for b in list {
+            // "": every address of both families (`::` only for a container with IPv6);
+            // "0.0.0.0", "::" or an address: that family only.
             let host_ip = match b.host_ip.as_deref().unwrap_or("").trim() {
-                "" | "0.0.0.0" => None,
-                ip => match ip.parse::<Ipv4Addr>() {
-                    Ok(ip) => Some(ip),
-                    // IPv6 bindings ("::") are not published: netd is IPv4 only.
-                    Err(_) if ip.contains(':') => continue,
-                    Err(_) => {
-                        return Err(NetworkError::Invalid(format!("invalid IP address: {ip}")))
-                    }
-                },
+                "" => None,
+                ip => Some(
+                    ip.trim_start_matches('[')
+                        .trim_end_matches(']')
+                        .parse::<IpAddr>()
+                        .map_err(|_| NetworkError::Invalid(format!("invalid IP address: {ip}")))?,
+                ),
             };
             specs.push(PortSpec {
                 host_ip,
@@ -183,13 +183,15 @@ mod tests {
         map.insert("53/udp".into(), Some(vec![binding("", "")]));
         let exposed = vec!["80/tcp".to_string(), "443/tcp".to_string()];
         let specs = specs_from(&map, true, &exposed).expect("specs");
-        assert_eq!(specs.len(), 3, "{specs:?}");
+        assert_eq!(specs.len(), 4, "{specs:?}");
         assert_eq!(specs[0].protocol, Protocol::Udp);
         assert_eq!(specs[0].host_ports, None);
-        assert_eq!(specs[1].host_ip, Some(Ipv4Addr::LOCALHOST));
+        assert_eq!(specs[0].host_ip, None, "both families");
+        assert_eq!(specs[1].host_ip, Some(IpAddr::from([127, 0, 0, 1])));
         assert_eq!(specs[1].host_ports, Some((8080, 8080)));
-        assert_eq!(specs[2].container_port, 443);
-        assert_eq!(specs[2].host_ports, None);
+        assert_eq!(specs[2].host_ip, "::".parse().ok(), "IPv6 only");
+        assert_eq!(specs[3].container_port, 443);
+        assert_eq!(specs[3].host_ports, None);
         let none = specs_from(&PortMap::new(), false, &exposed).expect("specs");
         assert!(none.is_empty());
     }

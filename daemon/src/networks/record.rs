@@ -24,6 +24,9 @@ pub struct IpamConfig {
     pub gateway: String,
     #[serde(default)]
     pub ip_range: Option<String>,
+    /// `--aux-address name=ip`: reserved, never leased.
+    #[serde(default)]
+    pub aux_addresses: BTreeMap<String, String>,
 }
 
 /// A container on a network (inspect's `Containers`, and the container's
@@ -37,6 +40,13 @@ pub struct EndpointRecord {
     pub ip: String,
     pub prefix_len: u8,
     pub gateway: String,
+    /// On a network with IPv6: the endpoint's address, prefix length and gateway.
+    #[serde(default)]
+    pub ipv6: String,
+    #[serde(default)]
+    pub ipv6_prefix_len: u8,
+    #[serde(default)]
+    pub ipv6_gateway: String,
     #[serde(default)]
     pub aliases: Vec<String>,
     #[serde(default)]
@@ -62,6 +72,9 @@ pub struct NetworkRecord {
     /// `None` shows as `null` (the predefined networks), else `{}` or the options given.
     #[serde(default)]
     pub ipam_options: Option<BTreeMap<String, String>>,
+    /// EnableIPv6: an IPv6 subnet among `ipam`.
+    #[serde(default)]
+    pub enable_ipv6: bool,
     #[serde(default)]
     pub ipam: Vec<IpamConfig>,
     /// Container id -> endpoint.

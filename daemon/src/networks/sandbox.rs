@@ -30,7 +30,8 @@ pub(super) async fn attach(
     c: &Container,
     ns: &NetnsPath,
     request: &EndpointRequest,
-    index: usize,
+    ifname: &str,
+    default_route: bool,
 ) -> Result<EndpointRecord> {
     let netd = daemon.networks.netd()?;
     let network = daemon.networks.find(&request.network_id)?;
@@ -41,26 +42,45 @@ pub(super) async fn attach(
         ),
         None => None,
     };
+    let ip6 = match &request.ipv6 {
+        Some(ip) => Some(
+            ip.parse::<std::net::Ipv6Addr>()
+                .map_err(|_| NetworkError::Invalid(format!("invalid IPv6 address: {ip}")))?,
+        ),
+        None => None,
+    };
     let mac = match &request.mac {
         Some(m) => Some(netd::network::endpoint::parse_mac(m)?),
         None => None,
     };
     let user_defined = network.name != "bridge";
     let names = dns_names(c, &request.aliases);
+    let link_local = request
+        .link_local_ips
+        .iter()
+        .filter_map(|ip| ip.parse::<Ipv4Addr>().ok())
+        .collect();
     let connected = netd
         .connect(&netd::ConnectRequest {
             network_id: network.id.clone(),
             container_id: c.id.clone(),
             netns: ns.clone(),
-            ifname: format!("eth{index}"),
+            ifname: ifname.to_string(),
             ip,
+            ip6,
             mac,
             names: if user_defined {
                 names.clone()
             } else {
                 Vec::new()
             },
-            default_route: index == 0,
+            default_route,
+            links: if user_defined {
+                super::links::endpoint_links(daemon, &request.links)
+            } else {
+                Vec::new()
+            },
+            link_local,
         })
         .await?;
     let endpoint = EndpointRecord {
@@ -70,6 +90,15 @@ pub(super) async fn attach(
         ip: connected.endpoint.address.addr().to_string(),
         prefix_len: connected.endpoint.address.prefix_len(),
         gateway: connected.gateway.to_string(),
+        ipv6: connected
+            .ip6
+            .map(|a| a.addr().to_string())
+            .unwrap_or_default(),
+        ipv6_prefix_len: connected.ip6.map_or(0, |a| a.prefix_len()),
+        ipv6_gateway: connected
+            .gateway6
+            .map(|g| g.to_string())
+            .unwrap_or_default(),
         aliases: request.aliases.clone(),
         dns_names: if user_defined { names } else { Vec::new() },
     };
@@ -169,12 +198,15 @@ async fn setup_namespace(daemon: &Daemon, c: &Container) -> Result<Option<PathBu
             // /etc/hosts and resolv.conf as at create (a restart gets a new address).
             crate::containers::rootfs::write_etc_files(c)
                 .map_err(|e| NetworkError::Internal(e.to_string()))?;
+            // The linked containers must run (dockerd checks before making anything).
+            let linked = super::links::at_start(daemon, c)?;
             let ns = netd.create_netns(&c.id)?;
             let mut state = ContainerNetwork::load(&c.dir);
             state.netns = Some(ns.path().to_path_buf());
             state.sandbox_id = new_id();
+            state.link_env = linked.env.clone();
             daemon.networks.save_container_state(&c.dir, &state)?;
-            match connect_all(daemon, c, &ns, &state).await {
+            match connect_all(daemon, c, &ns, &state, &linked.hosts).await {
                 Ok(()) => Ok(Some(ns.path().to_path_buf())),
                 Err(e) => {
                     release(daemon, c).await;
@@ -190,6 +222,7 @@ async fn connect_all(
     c: &Container,
     ns: &NetnsPath,
     state: &ContainerNetwork,
+    link_hosts: &[String],
 ) -> Result<()> {
     let netd = daemon.networks.netd()?;
     if state.requests.is_empty() {
@@ -198,9 +231,9 @@ async fn connect_all(
     }
     let mut first_ip = None;
     for (index, request) in state.requests.iter().enumerate() {
-        let ep = attach(daemon, c, ns, request, index).await?;
+        let ep = attach(daemon, c, ns, request, &format!("eth{index}"), index == 0).await?;
         if index == 0 {
-            first_ip = Some(ep.ip.clone());
+            first_ip = Some((ep.ip.clone(), ep.ipv6.clone()));
         }
     }
     let specs = ports::specs_of(c)?;
@@ -211,13 +244,13 @@ async fn connect_all(
     if embedded {
         let dns = dns_settings(c);
         netd.start_dns(&c.id, ns, &dns.servers)?;
-        write_file(
+        super::hosts_file::write_file(
             &c.resolv_conf_path(),
             &netd.container_resolv_conf(true, &dns),
         )?;
     }
-    if let Some(ip) = first_ip {
-        write_hosts(c, &ip)?;
+    if let Some((ip, ip6)) = first_ip {
+        super::hosts_file::write_hosts(c, &ip, &ip6, link_hosts)?;
     }
     Ok(())
 }
@@ -244,37 +277,6 @@ pub(super) fn dns_settings(c: &Container) -> netd::dns::DnsSettings {
         search: hc.dns_search.clone().unwrap_or_default(),
         options: hc.dns_options.clone().unwrap_or_default(),
     }
-}
-
-fn write_file(path: &std::path::Path, text: &str) -> Result<()> {
-    std::fs::write(path, text)
-        .map_err(|e| NetworkError::io(format!("writing {}", path.display()), e))
-}
-
-/// /etc/hosts as written at create, with the container's address instead of loopback
-/// for its own names.
-fn write_hosts(c: &Container, ip: &str) -> Result<()> {
-    let path = c.hosts_path();
-    let text = std::fs::read_to_string(&path).unwrap_or_default();
-    let hostname = c.config.hostname.clone().unwrap_or_default();
-    let mut out = String::new();
-    let mut replaced = false;
-    for line in text.lines() {
-        let mine = line
-            .strip_prefix("127.0.0.1\t")
-            .is_some_and(|names| !hostname.is_empty() && names.split('\t').any(|n| n == hostname));
-        if mine {
-            out.push_str(&format!("{ip}\t{}\n", &line["127.0.0.1\t".len()..]));
-            replaced = true;
-        } else {
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
-    if !replaced && !hostname.is_empty() {
-        out.push_str(&format!("{ip}\t{hostname}\n"));
-    }
-    write_file(&path, &out)
 }
 
 /// Brings `lo` up inside a namespace with no other interface (`--network none`).

@@ -16,10 +16,10 @@ use crate::state::Daemon;
 pub struct EndpointView<'a> {
     #[serde(rename = "IPAMConfig")]
     ipam_config: Option<IpamView<'a>>,
-    links: Option<()>,
+    links: Option<&'a [String]>,
     aliases: Option<&'a [String]>,
     mac_address: &'a str,
-    driver_opts: Option<()>,
+    driver_opts: Option<&'a std::collections::BTreeMap<String, String>>,
     gw_priority: i64,
     #[serde(rename = "NetworkID")]
     network_id: &'a str,
@@ -40,10 +40,29 @@ pub struct EndpointView<'a> {
     dns_names: Option<&'a [String]>,
 }
 
+/// `IPAMConfig` as the client gave it (dockerd's omitempty fields); absent when it gave none.
 #[derive(serde::Serialize)]
 struct IpamView<'a> {
-    #[serde(rename = "IPv4Address")]
-    ipv4_address: &'a str,
+    #[serde(rename = "IPv4Address", skip_serializing_if = "Option::is_none")]
+    ipv4_address: Option<&'a str>,
+    #[serde(rename = "IPv6Address", skip_serializing_if = "Option::is_none")]
+    ipv6_address: Option<&'a str>,
+    #[serde(rename = "LinkLocalIPs", skip_serializing_if = "<[String]>::is_empty")]
+    link_local_ips: &'a [String],
+}
+
+impl<'a> IpamView<'a> {
+    fn of(r: &'a EndpointRequest) -> Option<IpamView<'a>> {
+        let view = IpamView {
+            ipv4_address: r.ipv4.as_deref(),
+            ipv6_address: r.ipv6.as_deref(),
+            link_local_ips: &r.link_local_ips,
+        };
+        (view.ipv4_address.is_some()
+            || view.ipv6_address.is_some()
+            || !view.link_local_ips.is_empty())
+        .then_some(view)
+    }
 }
 
 impl<'a> EndpointView<'a> {
@@ -53,10 +72,10 @@ impl<'a> EndpointView<'a> {
         ep: Option<&'a EndpointRecord>,
     ) -> EndpointView<'a> {
         EndpointView {
-            ipam_config: request
-                .and_then(|r| r.ipv4.as_deref())
-                .map(|ip| IpamView { ipv4_address: ip }),
-            links: None,
+            ipam_config: request.and_then(IpamView::of),
+            links: request
+                .filter(|r| !r.links.is_empty())
+                .map(|r| r.links.as_slice()),
             aliases: request
                 .filter(|r| !r.aliases.is_empty())
                 .map(|r| r.aliases.as_slice()),
@@ -64,16 +83,16 @@ impl<'a> EndpointView<'a> {
                 .map(|e| e.mac.as_str())
                 .or_else(|| request.and_then(|r| r.mac.as_deref()))
                 .unwrap_or(""),
-            driver_opts: None,
-            gw_priority: 0,
+            driver_opts: request.and_then(|r| r.driver_opts.as_ref()),
+            gw_priority: request.map_or(0, |r| r.gw_priority),
             network_id: net.map_or("", |n| n.id.as_str()),
             endpoint_id: ep.map_or("", |e| e.endpoint_id.as_str()),
             gateway: ep.map_or("", |e| e.gateway.as_str()),
             ip_address: ep.map_or("", |e| e.ip.as_str()),
             ip_prefix_len: ep.map_or(0, |e| e.prefix_len),
-            ipv6_gateway: "",
-            global_ipv6_address: "",
-            global_ipv6_prefix_len: 0,
+            ipv6_gateway: ep.map_or("", |e| e.ipv6_gateway.as_str()),
+            global_ipv6_address: ep.map_or("", |e| e.ipv6.as_str()),
+            global_ipv6_prefix_len: ep.map_or(0, |e| e.ipv6_prefix_len),
             dns_names: ep
                 .filter(|e| !e.dns_names.is_empty())
                 .map(|e| e.dns_names.as_slice()),
@@ -184,11 +203,11 @@ pub fn network_settings(daemon: &Daemon, c: &Container) -> Value {
         "SecondaryIPv6Addresses": null,
         "EndpointID": bridge.endpoint_id,
         "Gateway": bridge.gateway,
-        "GlobalIPv6Address": "",
-        "GlobalIPv6PrefixLen": 0,
+        "GlobalIPv6Address": bridge.ipv6,
+        "GlobalIPv6PrefixLen": bridge.ipv6_prefix_len,
         "IPAddress": bridge.ip,
         "IPPrefixLen": bridge.prefix_len,
-        "IPv6Gateway": "",
+        "IPv6Gateway": bridge.ipv6_gateway,
         "MacAddress": bridge.mac,
         "Networks": networks_json(daemon, c),
     })
@@ -201,8 +220,16 @@ pub fn list_ports(daemon: &Daemon, c: &Container) -> Value {
 
 /// Before API 1.45 dockerd listed the container's short ID among the `Aliases` of each
 /// user-defined network (docker-compose 1.x looks for it before it reconnects a
-/// container); since then it is in `DNSNames` only.
+/// container), and its hostname when that differs; since then they are in `DNSNames`
+/// only. dockerd adds them when it connects the endpoint (`updateNetworkConfig`), so a
+/// container created but never started shows its aliases as the client gave them; after
+/// a stop they stay. (A never-started container given a network by `network connect`
+/// has them at once under dockerd; here from its first start.)
 pub fn add_short_id_aliases(inspect: &mut Value, c: &Container) {
+    if c.state.started_at.is_none() {
+        return;
+    }
+    let hostname = c.config.hostname.as_deref().filter(|h| !h.is_empty());
     let Some(networks) = inspect
         .pointer_mut("/NetworkSettings/Networks")
         .and_then(Value::as_object_mut)
@@ -214,8 +241,10 @@ pub fn add_short_id_aliases(inspect: &mut Value, c: &Container) {
             continue;
         }
         let mut aliases: Vec<Value> = ep["Aliases"].as_array().cloned().unwrap_or_default();
-        if !aliases.iter().any(|a| a == c.short_id()) {
-            aliases.push(Value::String(c.short_id().to_string()));
+        for alias in std::iter::once(c.short_id()).chain(hostname) {
+            if !aliases.iter().any(|a| a == alias) {
+                aliases.push(Value::String(alias.to_string()));
+            }
         }
         ep["Aliases"] = Value::Array(aliases);
     }
@@ -226,26 +255,45 @@ mod short_id_alias_tests {
     use super::*;
     use serde_json::json;
 
-    #[test]
-    fn short_id_added_once_on_user_networks_only() {
-        let c: Container = serde_json::from_value(json!({
+    fn container(started_at: Value, hostname: &str) -> Container {
+        serde_json::from_value(json!({
             "id": "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
             "name": "/x", "created": "2026-01-01T00:00:00Z", "path": "sh", "args": [],
-            "config": {}, "host_config": {}, "image_id": "", "layers": [],
+            "config": {"Hostname": hostname}, "host_config": {}, "image_id": "", "layers": [],
             "state": {"status": "running", "pid": 1, "exit_code": 0, "error": "",
-                      "oom_killed": false, "started_at": null, "finished_at": null},
+                      "oom_killed": false, "started_at": started_at, "finished_at": null},
             "restart_count": 0
         }))
-        .expect("container");
-        let mut doc = json!({"NetworkSettings": {"Networks": {
+        .expect("container")
+    }
+
+    fn networks() -> Value {
+        json!({"NetworkSettings": {"Networks": {
             "bridge": {"Aliases": null},
             "app": {"Aliases": ["web"]},
             "other": {"Aliases": ["0123456789ab"]},
-        }}});
+        }}})
+    }
+
+    #[test]
+    fn short_id_added_once_on_user_networks_only() {
+        let c = container(json!("2026-01-01T00:00:01Z"), "0123456789ab");
+        let mut doc = networks();
         add_short_id_aliases(&mut doc, &c);
         let n = &doc["NetworkSettings"]["Networks"];
         assert_eq!(n["bridge"]["Aliases"], Value::Null);
         assert_eq!(n["app"]["Aliases"], json!(["web", "0123456789ab"]));
         assert_eq!(n["other"]["Aliases"], json!(["0123456789ab"]));
+    }
+
+    #[test]
+    fn a_hostname_is_an_alias_too_and_nothing_before_the_first_start() {
+        let mut doc = networks();
+        add_short_id_aliases(&mut doc, &container(json!("2026-01-01T00:00:01Z"), "myh"));
+        let n = &doc["NetworkSettings"]["Networks"];
+        assert_eq!(n["app"]["Aliases"], json!(["web", "0123456789ab", "myh"]));
+        let mut doc = networks();
+        add_short_id_aliases(&mut doc, &container(Value::Null, "myh"));
+        assert_eq!(doc, networks());
     }
 }

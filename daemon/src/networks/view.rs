@@ -25,6 +25,9 @@ pub fn inspect_json(r: &NetworkRecord) -> Value {
                 m.insert("IPRange".into(), json!(range));
             }
             m.insert("Gateway".into(), json!(c.gateway));
+            if !c.aux_addresses.is_empty() {
+                m.insert("AuxiliaryAddresses".into(), json!(c.aux_addresses));
+            }
             Value::Object(m)
         })
         .collect();
@@ -37,7 +40,7 @@ pub fn inspect_json(r: &NetworkRecord) -> Value {
                 "EndpointID": ep.endpoint_id,
                 "MacAddress": ep.mac,
                 "IPv4Address": if ep.ip.is_empty() { String::new() } else { format!("{}/{}", ep.ip, ep.prefix_len) },
-                "IPv6Address": "",
+                "IPv6Address": if ep.ipv6.is_empty() { String::new() } else { format!("{}/{}", ep.ipv6, ep.ipv6_prefix_len) },
             });
             (id.clone(), v)
         })
@@ -49,7 +52,7 @@ pub fn inspect_json(r: &NetworkRecord) -> Value {
         "Scope": "local",
         "Driver": r.driver,
         "EnableIPv4": true,
-        "EnableIPv6": false,
+        "EnableIPv6": r.enable_ipv6,
         "IPAM": {
             "Driver": "default",
             "Options": r.ipam_options,

@@ -44,9 +44,9 @@ impl AuthConfig {
         })
     }
 
-    /// Decodes the JSON form (the `/auth` body).
+    /// Decodes the JSON form (the `/auth` body), keys matched as Go's decoder does.
     pub fn from_json(json: &[u8]) -> Result<AuthConfig, serde_json::Error> {
-        serde_json::from_slice(json)
+        crate::gojson::from_slice(json)
     }
 
     /// dockerd's behaviour for pulls and pushes: a header that does not decode is

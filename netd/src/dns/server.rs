@@ -4,15 +4,20 @@
 //! Binding port 53 directly inside the namespace needs none of dockerd's
 //! DNAT to a random port.
 //!
+//! One server per namespace, as dockerd's one resolver per sandbox: it answers for
+//! every network its container is on, so connecting and disconnecting change what it
+//! answers (the shared table) and where it forwards ([`DnsServer::reconfigure`]), never
+//! whether it listens.
+//!
 //! Names in the [`DnsTable`] are answered (A and PTR); anything else is
 //! forwarded (see [`crate::dns::forward`]).
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::Arc;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use hickory_proto::op::{Message, MessageType, ResponseCode};
-use hickory_proto::rr::rdata::{A, PTR};
+use hickory_proto::rr::rdata::{A, AAAA, PTR};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
@@ -48,10 +53,23 @@ impl DnsServerConfig {
     }
 }
 
+/// The configuration a running server reads at each query.
+type SharedConfig = Arc<RwLock<Arc<DnsServerConfig>>>;
+
+fn current(config: &SharedConfig) -> Arc<DnsServerConfig> {
+    match config.read() {
+        Ok(c) => c.clone(),
+        Err(poisoned) => poisoned.into_inner().clone(),
+    }
+}
+
 /// A running server; dropping it (or [`DnsServer::stop`]) stops it.
 #[derive(Debug)]
 pub struct DnsServer {
     tasks: Vec<JoinHandle<()>>,
+    config: SharedConfig,
+    /// The namespace it listens in.
+    netns: NetnsPath,
 }
 
 impl DnsServer {
@@ -71,12 +89,30 @@ impl DnsServer {
         let _guard = rt.enter();
         let udp = Arc::new(UdpSocket::from_std(udp).map_err(|e| Error::io("udp socket", e))?);
         let tcp = TcpListener::from_std(tcp).map_err(|e| Error::io("tcp socket", e))?;
-        let config = Arc::new(config);
+        let config: SharedConfig = Arc::new(RwLock::new(Arc::new(config)));
         let tasks = vec![
             rt.spawn(serve_udp(udp, table.clone(), config.clone())),
-            rt.spawn(serve_tcp(tcp, table, config)),
+            rt.spawn(serve_tcp(tcp, table, config.clone())),
         ];
-        Ok(DnsServer { tasks })
+        Ok(DnsServer {
+            tasks,
+            config,
+            netns: ns.clone(),
+        })
+    }
+
+    /// The namespace the server listens in.
+    pub fn netns(&self) -> &NetnsPath {
+        &self.netns
+    }
+
+    /// Answers for another endpoint id, or forwards elsewhere, from the next query on.
+    pub fn reconfigure(&self, config: DnsServerConfig) {
+        let next = Arc::new(config);
+        match self.config.write() {
+            Ok(mut c) => *c = next,
+            Err(poisoned) => *poisoned.into_inner() = next,
+        }
     }
 
     pub fn stop(self) {}
@@ -90,7 +126,7 @@ impl Drop for DnsServer {
     }
 }
 
-async fn serve_udp(socket: Arc<UdpSocket>, table: Arc<DnsTable>, config: Arc<DnsServerConfig>) {
+async fn serve_udp(socket: Arc<UdpSocket>, table: Arc<DnsTable>, config: SharedConfig) {
     let mut buf = vec![0u8; 4096];
     loop {
         let (n, peer) = match socket.recv_from(&mut buf).await {
@@ -102,7 +138,7 @@ async fn serve_udp(socket: Arc<UdpSocket>, table: Arc<DnsTable>, config: Arc<Dns
             }
         };
         let query = buf[..n].to_vec();
-        let (socket, table, config) = (socket.clone(), table.clone(), config.clone());
+        let (socket, table, config) = (socket.clone(), table.clone(), current(&config));
         tokio::spawn(async move {
             if let Some(reply) = respond(&table, &config, &query, Transport::Udp).await {
                 let _ = socket.send_to(&reply, peer).await;
@@ -111,7 +147,7 @@ async fn serve_udp(socket: Arc<UdpSocket>, table: Arc<DnsTable>, config: Arc<Dns
     }
 }
 
-async fn serve_tcp(listener: TcpListener, table: Arc<DnsTable>, config: Arc<DnsServerConfig>) {
+async fn serve_tcp(listener: TcpListener, table: Arc<DnsTable>, config: SharedConfig) {
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
@@ -121,7 +157,7 @@ async fn serve_tcp(listener: TcpListener, table: Arc<DnsTable>, config: Arc<DnsS
                 continue;
             }
         };
-        let (table, config) = (table.clone(), config.clone());
+        let (table, config) = (table.clone(), current(&config));
         tokio::spawn(async move {
             let _ = tokio::time::timeout(TCP_IDLE, tcp_session(stream, &table, &config)).await;
         });
@@ -181,7 +217,8 @@ fn reply_to(request: &Message) -> Message {
     reply
 }
 
-/// Answers A (and, for names it knows, every other type with no records) and PTR from the table.
+/// Answers A, AAAA (and, for names it knows, every other type with no records) and PTR
+/// (in-addr.arpa and ip6.arpa) from the table.
 pub fn answer_locally(table: &DnsTable, asker: &str, request: &Message) -> Option<Message> {
     let query = request.queries().first()?;
     let name = query.name();
@@ -189,10 +226,7 @@ pub fn answer_locally(table: &DnsTable, asker: &str, request: &Message) -> Optio
     reply.set_authoritative(true);
     match query.query_type() {
         RecordType::PTR => {
-            let ip = match name.parse_arpa_name().ok()?.addr() {
-                IpAddr::V4(ip) => ip,
-                IpAddr::V6(_) => return None,
-            };
+            let ip = name.parse_arpa_name().ok()?.addr();
             let target = table.lookup_ptr(asker, ip)?;
             let target = Name::from_ascii(format!("{target}.")).ok()?;
             reply.add_answer(Record::from_rdata(
@@ -200,6 +234,12 @@ pub fn answer_locally(table: &DnsTable, asker: &str, request: &Message) -> Optio
                 TTL,
                 RData::PTR(PTR(target)),
             ));
+        }
+        RecordType::AAAA => {
+            let ips: Vec<Ipv6Addr> = table.lookup_aaaa(asker, &name.to_ascii())?;
+            for ip in ips {
+                reply.add_answer(Record::from_rdata(name.clone(), TTL, RData::AAAA(AAAA(ip))));
+            }
         }
         qtype => {
             let ips: Vec<Ipv4Addr> = table.lookup_a(asker, &name.to_ascii())?;

@@ -1,14 +1,23 @@
-//! The iptables backend, for hosts without nft: dockerd's chains (DOCKER in
-//! nat and DOCKER-USER, DOCKER-ISOLATION-STAGE-1/2, DOCKER-FORWARD in filter) plus one of
-//! Berth's own for masquerade (dockerd puts those straight into POSTROUTING,
-//! which cannot be flushed as a unit). Chains are rewritten whole with
-//! `iptables-restore --noflush`; the jumps from the built-in chains are added once.
+//! The iptables backend, for hosts without nft: dockerd's chains (DOCKER in nat and
+//! DOCKER-USER, DOCKER-ISOLATION-STAGE-1/2, DOCKER-FORWARD in filter) plus one of
+//! Berth's own for masquerade (dockerd puts those straight into POSTROUTING, which
+//! cannot be flushed as a unit), in iptables and, while a network has IPv6, in
+//! ip6tables. Chains are rewritten whole with `*-restore --noflush`; the jumps from the
+//! built-in chains are added once, at their head, as dockerd's.
+//!
+//! The accepts in DOCKER-FORWARD follow dockerd 28, so that a `FORWARD` policy of
+//! `DROP` changes nothing: replies and published ports may enter a bridge, anything
+//! may leave it, nothing else enters (no direct routing). When the host also has the
+//! other xtables variant's filter table (legacy beside iptables-nft, or the reverse),
+//! Berth's accepts go there too ([`crate::firewall::host_filter`]).
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
 
-use crate::error::{Error, Result};
-use crate::firewall::{FirewallBackend, FirewallState};
+use crate::error::Result;
+use crate::firewall::host_filter::{HostFilterChains, XtablesFilter};
+use crate::firewall::xtables::Xtables;
+use crate::firewall::{nft, Family, FirewallBackend, FirewallState};
 
 /// Names of the chains the backend owns.
 #[derive(Debug, Clone)]
@@ -46,27 +55,64 @@ impl Chains {
             postrouting: format!("{prefix}-POSTROUTING"),
         }
     }
+
+    /// The same accepts' names in the other variant's filter table.
+    fn host_filter(&self) -> HostFilterChains {
+        HostFilterChains {
+            user: self.user.clone(),
+            forward: self.forward.clone(),
+        }
+    }
 }
 
-#[derive(Debug, Clone, Default)]
+/// The other filter table Berth's accepts must reach too.
+#[derive(Debug, Clone)]
+enum OtherFilter {
+    /// `iptables` is iptables-nft: the legacy tables, when loaded.
+    Legacy(XtablesFilter),
+    /// `iptables` is the legacy one: iptables-nft's table, through `nft -j`.
+    Nft(HostFilterChains),
+    None,
+}
+
+#[derive(Debug, Default)]
 pub struct IptablesBackend {
     chains: Chains,
+    other: OnceLock<OtherFilter>,
+    /// Whether ip6tables holds rules of this run's (cleared when no IPv6 network is left).
+    v6_applied: AtomicBool,
 }
 
 impl IptablesBackend {
     pub fn with_chains(chains: Chains) -> Self {
-        IptablesBackend { chains }
+        IptablesBackend {
+            chains,
+            ..Default::default()
+        }
     }
 
     pub fn chains(&self) -> &Chains {
         &self.chains
     }
 
+    fn other(&self) -> &OtherFilter {
+        self.other.get_or_init(|| {
+            let version = Xtables::default_for(Family::V4).output(&["-V"]);
+            if version.contains("nf_tables") {
+                OtherFilter::Legacy(XtablesFilter::legacy(self.chains.host_filter()))
+            } else if version.contains("legacy") && nft_runs() {
+                OtherFilter::Nft(self.chains.host_filter())
+            } else {
+                OtherFilter::None
+            }
+        })
+    }
+
     /// (table, built-in chain, rule) of each jump into Berth's chains, in order.
     fn jumps(&self) -> Vec<(&'static str, &'static str, Vec<String>)> {
         let c = &self.chains;
         let local = |target: &str| {
-            vec!["-m", "addrtype", "--dst-type", "LOCAL", "-j", target]
+            ["-m", "addrtype", "--dst-type", "LOCAL", "-j", target]
                 .into_iter()
                 .map(String::from)
                 .collect::<Vec<_>>()
@@ -82,9 +128,13 @@ impl IptablesBackend {
         ]
     }
 
-    /// The `iptables-restore --noflush` input for `state`.
-    pub fn render(&self, state: &FirewallState) -> String {
+    /// The `iptables-restore --noflush` input for `state` in `family`.
+    pub fn render(&self, state: &FirewallState, family: Family) -> String {
         let c = &self.chains;
+        let host = match family {
+            Family::V4 => 32,
+            Family::V6 => 128,
+        };
         let mut nat = format!("*nat\n:{} - [0:0]\n:{} - [0:0]\n", c.docker, c.postrouting);
         let mut filter = format!(
             "*filter\n:{} - [0:0]\n:{} - [0:0]\n:{} - [0:0]\n",
@@ -92,19 +142,22 @@ impl IptablesBackend {
         );
         // DNATed connections (published ports) skip isolation, as through docker-proxy.
         filter += &format!("-A {} -m conntrack --ctstate DNAT -j RETURN\n", c.stage1);
-        for n in &state.networks {
+        let networks: Vec<_> = state.networks_in(family).collect();
+        let mut closed = String::new();
+        for n in &networks {
             let br = &n.bridge;
+            let Some(subnet) = n.subnet_in(family) else {
+                continue;
+            };
             if !n.internal && n.options.masquerade {
+                nat += &format!("-A {} -s {subnet} ! -o {br} -j MASQUERADE\n", c.postrouting);
+            }
+            if family == Family::V4 {
                 nat += &format!(
-                    "-A {} -s {} ! -o {br} -j MASQUERADE\n",
-                    c.postrouting, n.subnet
+                    "-A {} -s 127.0.0.0/8 -o {br} -j MASQUERADE\n",
+                    c.postrouting
                 );
             }
-            nat += &format!(
-                "-A {} -s 127.0.0.0/8 -o {br} -j MASQUERADE\n",
-                c.postrouting
-            );
-            // Accepts as dockerd's, for hosts whose FORWARD policy is DROP.
             filter += &format!(
                 "-A {} -o {br} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n",
                 c.forward
@@ -116,104 +169,69 @@ impl IptablesBackend {
             // it through br_netfilter).
             let icc = if n.options.icc { "ACCEPT" } else { "DROP" };
             filter += &format!("-A {} -i {br} -o {br} -j {icc}\n", c.forward);
+            // After the published ports' accepts: nothing else enters the bridge.
+            closed += &format!("-A {} ! -i {br} -o {br} -j DROP\n", c.forward);
             if n.internal {
                 filter += &format!("-A {} -i {br} ! -o {br} -j DROP\n", c.stage1);
                 filter += &format!("-A {} -o {br} ! -i {br} -j DROP\n", c.stage1);
             }
-            if state.networks.len() > 1 {
+            if networks.len() > 1 {
                 filter += &format!("-A {} -i {br} ! -o {br} -j {}\n", c.stage1, c.stage2);
                 filter += &format!("-A {} -o {br} -j DROP\n", c.stage2);
             }
         }
-        for p in &state.ports {
+        for p in state.ports_in(family) {
             let proto = p.protocol.as_str();
             let dst = p
                 .host_ip
-                .map(|ip| format!("-d {ip}/32 "))
+                .map(|ip| format!("-d {ip}/{host} "))
                 .unwrap_or_default();
+            let to = match family {
+                Family::V4 => format!("{}:{}", p.container_ip, p.container_port),
+                Family::V6 => format!("[{}]:{}", p.container_ip, p.container_port),
+            };
             nat += &format!(
-                "-A {} {dst}-p {proto} -m {proto} --dport {} -j DNAT --to-destination {}:{}\n",
-                c.docker, p.host_port, p.container_ip, p.container_port
+                "-A {} {dst}-p {proto} -m {proto} --dport {} -j DNAT --to-destination {to}\n",
+                c.docker, p.host_port
             );
             filter += &format!(
-                "-A {} -d {}/32 ! -i {br} -o {br} -p {proto} -m {proto} --dport {} -j ACCEPT\n",
+                "-A {} -d {}/{host} ! -i {br} -o {br} -p {proto} -m {proto} --dport {} -j ACCEPT\n",
                 c.forward,
                 p.container_ip,
                 p.container_port,
                 br = p.bridge
             );
             nat += &format!(
-                "-A {} -s {ip}/32 -d {ip}/32 -p {proto} -m {proto} --dport {} -j MASQUERADE\n",
+                "-A {} -s {ip}/{host} -d {ip}/{host} -p {proto} -m {proto} --dport {} -j MASQUERADE\n",
                 c.postrouting,
                 p.container_port,
                 ip = p.container_ip
             );
         }
-        format!("{nat}COMMIT\n{filter}COMMIT\n")
+        format!("{nat}COMMIT\n{filter}{closed}COMMIT\n")
     }
 
-    fn iptables(args: &[&str]) -> Result<bool> {
-        let status = Command::new("iptables")
-            .arg("-w")
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .map_err(|e| Error::io("run iptables", e))?;
-        Ok(status.success())
-    }
-
-    fn restore(input: &str) -> Result<()> {
-        let mut child = Command::new("iptables-restore")
-            .args(["-w", "--noflush"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| Error::io("run iptables-restore", e))?;
-        if let Some(mut stdin) = child.stdin.take() {
-            stdin
-                .write_all(input.as_bytes())
-                .map_err(|e| Error::io("write to iptables-restore", e))?;
-        }
-        let out = child
-            .wait_with_output()
-            .map_err(|e| Error::io("wait for iptables-restore", e))?;
-        if !out.status.success() {
-            return Err(Error::Firewall(format!(
-                "iptables-restore: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            )));
-        }
-        Ok(())
-    }
-}
-
-impl FirewallBackend for IptablesBackend {
-    fn apply(&self, state: &FirewallState) -> Result<()> {
+    fn apply_family(&self, state: &FirewallState, family: Family) -> Result<()> {
+        let tool = Xtables::default_for(family);
         // DOCKER-USER belongs to the user: created when missing, never flushed.
-        Self::iptables(&["-t", "filter", "-N", &self.chains.user])?;
-        Self::restore(&self.render(state))?;
+        tool.ensure_chain("filter", &self.chains.user)?;
+        tool.restore(&self.render(state, family))?;
+        // Inserted at the head one by one: the last is first (DOCKER-USER).
         for (table, chain, rule) in self.jumps() {
             let rule: Vec<&str> = rule.iter().map(String::as_str).collect();
-            let check = [&["-t", table, "-C", chain][..], &rule].concat();
-            if !Self::iptables(&check)? {
-                let insert = [&["-t", table, "-I", chain, "1"][..], &rule].concat();
-                if !Self::iptables(&insert)? {
-                    return Err(Error::Firewall(format!(
-                        "iptables: cannot add jump in {chain}"
-                    )));
-                }
-            }
+            tool.ensure_first(table, chain, &rule)?;
         }
         Ok(())
     }
 
-    fn clear(&self) -> Result<()> {
+    fn clear_family(&self, family: Family) -> Result<()> {
+        let tool = Xtables::default_for(family);
+        if family == Family::V6 && !tool.installed() {
+            return Ok(());
+        }
         for (table, chain, rule) in self.jumps() {
             let rule: Vec<&str> = rule.iter().map(String::as_str).collect();
-            let delete = [&["-t", table, "-D", chain][..], &rule].concat();
-            while Self::iptables(&delete)? {}
+            tool.remove_all(table, chain, &rule)?;
         }
         let c = &self.chains;
         for (table, chain) in [
@@ -223,12 +241,48 @@ impl FirewallBackend for IptablesBackend {
             ("filter", &c.stage2),
             ("filter", &c.forward),
         ] {
-            Self::iptables(&["-t", table, "-F", chain])?;
-            Self::iptables(&["-t", table, "-X", chain])?;
+            tool.drop_chain(table, chain)?;
         }
         // Removed only when the user left nothing in it.
-        Self::iptables(&["-t", "filter", "-X", &c.user])?;
+        tool.run(&["-t", "filter", "-X", &c.user])?;
         Ok(())
+    }
+}
+
+fn nft_runs() -> bool {
+    std::process::Command::new("nft")
+        .args(["list", "tables"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+impl FirewallBackend for IptablesBackend {
+    fn apply(&self, state: &FirewallState) -> Result<()> {
+        self.apply_family(state, Family::V4)?;
+        if state.networks_in(Family::V6).next().is_some() {
+            self.apply_family(state, Family::V6)?;
+            self.v6_applied.store(true, Ordering::Relaxed);
+        } else if self.v6_applied.swap(false, Ordering::Relaxed) {
+            self.clear_family(Family::V6)?;
+        }
+        match self.other() {
+            OtherFilter::Legacy(legacy) => legacy.apply(state),
+            OtherFilter::Nft(chains) => nft::host_filter::apply(chains, state),
+            OtherFilter::None => Ok(()),
+        }
+    }
+
+    fn clear(&self) -> Result<()> {
+        for family in Family::ALL {
+            self.clear_family(family)?;
+        }
+        match self.other() {
+            OtherFilter::Legacy(legacy) => legacy.clear(),
+            OtherFilter::Nft(chains) => nft::host_filter::clear(chains),
+            OtherFilter::None => Ok(()),
+        }
     }
 
     fn name(&self) -> &'static str {
@@ -241,16 +295,21 @@ mod tests {
     use super::*;
     use crate::firewall::{BridgeOptions, NetworkRules, PortRule, Protocol};
 
+    fn network(options: BridgeOptions) -> NetworkRules {
+        NetworkRules {
+            network_id: "a".into(),
+            bridge: "br-a".into(),
+            subnet: "172.18.0.0/16".parse().unwrap(),
+            subnet6: Some("fd00:18::/64".parse().unwrap()),
+            internal: false,
+            options,
+        }
+    }
+
     #[test]
     fn renders_dockerd_shaped_rules() {
         let state = FirewallState {
-            networks: vec![NetworkRules {
-                network_id: "a".into(),
-                bridge: "br-a".into(),
-                subnet: "172.18.0.0/16".parse().unwrap(),
-                internal: false,
-                options: Default::default(),
-            }],
+            networks: vec![network(Default::default())],
             ports: vec![PortRule {
                 owner: "c".into(),
                 bridge: "br-a".into(),
@@ -261,7 +320,7 @@ mod tests {
                 container_port: 80,
             }],
         };
-        let text = IptablesBackend::default().render(&state);
+        let text = IptablesBackend::default().render(&state, Family::V4);
         assert!(text.contains("-A BERTH-POSTROUTING -s 172.18.0.0/16 ! -o br-a -j MASQUERADE"));
         assert!(text.contains(
             "-A DOCKER -d 127.0.0.1/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.18.0.2:80"
@@ -269,27 +328,32 @@ mod tests {
         assert!(text.contains(":DOCKER-ISOLATION-STAGE-1 - [0:0]"));
         assert!(!text.contains("DOCKER-USER"));
         assert!(text.contains("-A DOCKER-FORWARD -i br-a ! -o br-a -j ACCEPT"));
-        assert!(text.contains(
-            "-A DOCKER-FORWARD -d 172.18.0.2/32 ! -i br-a -o br-a -p tcp -m tcp --dport 80 -j ACCEPT"
-        ));
+        let accept = "-A DOCKER-FORWARD -d 172.18.0.2/32 ! -i br-a -o br-a -p tcp -m tcp --dport 80 -j ACCEPT";
+        let closed = "-A DOCKER-FORWARD ! -i br-a -o br-a -j DROP";
+        let (a, c) = (text.find(accept), text.find(closed));
+        assert!(a.is_some() && c.is_some() && a < c, "{text}");
+        // The same network in ip6tables: its IPv6 subnet, no 127.0.0.0/8, no v4 port.
+        let v6 = IptablesBackend::default().render(&state, Family::V6);
+        assert!(
+            v6.contains("-s fd00:18::/64 ! -o br-a -j MASQUERADE"),
+            "{v6}"
+        );
+        assert!(
+            !v6.contains("127.0.0.0/8") && !v6.contains("-j DNAT"),
+            "{v6}"
+        );
     }
 
     #[test]
     fn bridge_options_as_dockerd() {
         let state = FirewallState {
-            networks: vec![NetworkRules {
-                network_id: "a".into(),
-                bridge: "br-a".into(),
-                subnet: "172.18.0.0/16".parse().unwrap(),
-                internal: false,
-                options: BridgeOptions {
-                    icc: false,
-                    masquerade: false,
-                },
-            }],
+            networks: vec![network(BridgeOptions {
+                icc: false,
+                masquerade: false,
+            })],
             ports: vec![],
         };
-        let text = IptablesBackend::default().render(&state);
+        let text = IptablesBackend::default().render(&state, Family::V4);
         assert!(
             !text.contains("-s 172.18.0.0/16 ! -o br-a -j MASQUERADE"),
             "{text}"

@@ -6,15 +6,23 @@
 //! them in one atomic batch, so a rule never outlives its network or
 //! endpoint, and a restart simply applies the state again. Users' rules in
 //! `DOCKER-USER` are never flushed.
+//!
+//! Both backends keep Berth's networks working whatever the policy of the host's
+//! own `filter` table `FORWARD` chain is (dockerd's hosts leave it at `DROP`, and with
+//! br_netfilter bridged packets between two containers pass it too): as dockerd, they
+//! put accepts for Berth's bridges there, behind a jump to `DOCKER-USER` (see
+//! [`host_filter`]), and take them out with the networks.
 
+pub mod host_filter;
 pub mod iptables;
 pub mod nft;
 pub mod ports;
+pub mod xtables;
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::sync::Mutex;
 
-use ipnet::Ipv4Net;
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -27,6 +35,9 @@ pub struct NetworkRules {
     pub network_id: String,
     pub bridge: String,
     pub subnet: Ipv4Net,
+    /// The IPv6 subnet of a network with IPv6 enabled: its rules in the ip6 tables.
+    #[serde(default)]
+    pub subnet6: Option<Ipv6Net>,
     /// `--internal`: no masquerade, and no traffic in or out of the bridge.
     pub internal: bool,
     /// `com.docker.network.bridge.enable_icc` and `enable_ip_masquerade`.
@@ -62,11 +73,69 @@ pub struct PortRule {
     pub owner: String,
     pub bridge: String,
     pub protocol: Protocol,
-    /// `None` publishes on every host address (0.0.0.0).
-    pub host_ip: Option<Ipv4Addr>,
+    /// `None` publishes on every host address of the container address's family
+    /// (0.0.0.0 or ::).
+    pub host_ip: Option<IpAddr>,
     pub host_port: u16,
-    pub container_ip: Ipv4Addr,
+    /// IPv4, or IPv6 for the `::` side of a container with an IPv6 address.
+    pub container_ip: IpAddr,
     pub container_port: u16,
+}
+
+impl PortRule {
+    pub fn family(&self) -> Family {
+        Family::of(&self.container_ip)
+    }
+}
+
+/// An address family: the `ip` tables (iptables) or the `ip6` ones (ip6tables).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Family {
+    V4,
+    V6,
+}
+
+impl Family {
+    pub const ALL: [Family; 2] = [Family::V4, Family::V6];
+
+    pub fn of(ip: &IpAddr) -> Family {
+        match ip {
+            IpAddr::V4(_) => Family::V4,
+            IpAddr::V6(_) => Family::V6,
+        }
+    }
+
+    /// nftables' family name (`ip`, `ip6`), also the payload protocol of addresses.
+    pub fn nft(self) -> &'static str {
+        match self {
+            Family::V4 => "ip",
+            Family::V6 => "ip6",
+        }
+    }
+}
+
+impl NetworkRules {
+    /// The network's subnet in `family`, if it has one there.
+    pub fn subnet_in(&self, family: Family) -> Option<IpNet> {
+        match family {
+            Family::V4 => Some(IpNet::V4(self.subnet)),
+            Family::V6 => self.subnet6.map(IpNet::V6),
+        }
+    }
+}
+
+impl FirewallState {
+    /// The networks with a subnet in `family`.
+    pub fn networks_in(&self, family: Family) -> impl Iterator<Item = &NetworkRules> {
+        self.networks
+            .iter()
+            .filter(move |n| n.subnet_in(family).is_some())
+    }
+
+    /// The published ports whose container address is in `family`.
+    pub fn ports_in(&self, family: Family) -> impl Iterator<Item = &PortRule> {
+        self.ports.iter().filter(move |p| p.family() == family)
+    }
 }
 
 /// Every rule netd wants in place.

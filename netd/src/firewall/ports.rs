@@ -2,8 +2,9 @@
 //! and reserving host ports. A reservation is a socket bound on the host port
 //! (listening for TCP): it keeps other programs and other containers off the
 //! port while DNAT sends the traffic to the container before it reaches it.
+//! IPv6 ones are bound IPv6-only, so `0.0.0.0:p` and `[::]:p` are two reservations.
 
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
 
 use serde::{Deserialize, Serialize};
 
@@ -28,7 +29,9 @@ impl Protocol {
 /// One container port to publish, after ranges are expanded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PortSpec {
-    pub host_ip: Option<Ipv4Addr>,
+    /// `None`: every host address of both families (`0.0.0.0` and, for a container with
+    /// IPv6, `::`); `Some(0.0.0.0)` or `Some(::)`: every address of one family.
+    pub host_ip: Option<IpAddr>,
     /// `None`: an ephemeral port; `Some((a, b))`: one port of a..=b (a == b: that one).
     pub host_ports: Option<(u16, u16)>,
     pub container_port: u16,
@@ -68,7 +71,7 @@ pub fn parse_port_specs(spec: &str) -> Result<Vec<PortSpec>> {
     };
     let host_ip = match ip {
         None | Some("") | Some("0.0.0.0") => None,
-        Some(ip) => Some(ip.parse::<Ipv4Addr>().map_err(|_| bad())?),
+        Some(ip) => Some(IpAddr::V4(ip.parse::<Ipv4Addr>().map_err(|_| bad())?)),
     };
     let (c_start, c_end) = parse_range(container, spec)?;
     let host = if host.is_empty() {
@@ -101,7 +104,8 @@ pub fn parse_port_specs(spec: &str) -> Result<Vec<PortSpec>> {
 /// A host port held for a published port; dropping it frees the port.
 #[derive(Debug)]
 pub struct PortReservation {
-    pub host_ip: Option<Ipv4Addr>,
+    /// Where it is bound (`0.0.0.0` or `::` for every address).
+    pub host_ip: IpAddr,
     pub host_port: u16,
     pub protocol: Protocol,
     _socket: Held,
@@ -134,16 +138,50 @@ impl Default for PortAllocator {
 }
 
 impl PortAllocator {
-    fn try_bind(ip: Option<Ipv4Addr>, port: u16, protocol: Protocol) -> Option<Held> {
-        let addr = SocketAddr::from((ip.unwrap_or(Ipv4Addr::UNSPECIFIED), port));
+    fn try_bind(ip: IpAddr, port: u16, protocol: Protocol) -> Option<Held> {
+        let addr = SocketAddr::from((ip, port));
+        if ip.is_ipv4() {
+            return match protocol {
+                Protocol::Tcp => TcpListener::bind(addr).ok().map(Held::Tcp),
+                Protocol::Udp => UdpSocket::bind(addr).ok().map(Held::Udp),
+            };
+        }
+        // IPv6 only: `[::]:p` must not take `0.0.0.0:p` as well.
+        use socket2::{Domain, Socket, Type};
+        let kind = match protocol {
+            Protocol::Tcp => Type::STREAM,
+            Protocol::Udp => Type::DGRAM,
+        };
+        let socket = Socket::new(Domain::IPV6, kind, None).ok()?;
+        socket.set_only_v6(true).ok()?;
+        socket.bind(&addr.into()).ok()?;
         match protocol {
-            Protocol::Tcp => TcpListener::bind(addr).ok().map(Held::Tcp),
-            Protocol::Udp => UdpSocket::bind(addr).ok().map(Held::Udp),
+            Protocol::Tcp => {
+                socket.listen(128).ok()?;
+                Some(Held::Tcp(socket.into()))
+            }
+            Protocol::Udp => Some(Held::Udp(socket.into())),
         }
     }
 
-    /// Reserves a host port for `spec`.
+    /// Reserves exactly `ip:port` (the IPv6 side of a port published on both families).
+    pub fn reserve_at(&self, ip: IpAddr, port: u16, protocol: Protocol) -> Result<PortReservation> {
+        match Self::try_bind(ip, port, protocol) {
+            Some(socket) => Ok(PortReservation {
+                host_ip: ip,
+                host_port: port,
+                protocol,
+                _socket: socket,
+            }),
+            None => Err(Error::PortAllocated(
+                SocketAddr::from((ip, port)).to_string(),
+            )),
+        }
+    }
+
+    /// Reserves a host port for `spec` (on `0.0.0.0` when it names no address).
     pub fn reserve(&self, spec: &PortSpec) -> Result<PortReservation> {
+        let host_ip = spec.host_ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         let (start, end) = spec.host_ports.unwrap_or(self.ephemeral);
         let span = u32::from(end - start) + 1;
         // Ephemeral ports start at a random place, so two allocators rarely collide.
@@ -154,20 +192,20 @@ impl PortAllocator {
         };
         for i in 0..span {
             let port = start + ((offset + i) % span) as u16;
-            if let Some(socket) = Self::try_bind(spec.host_ip, port, spec.protocol) {
+            if let Some(socket) = Self::try_bind(host_ip, port, spec.protocol) {
                 return Ok(PortReservation {
-                    host_ip: spec.host_ip,
+                    host_ip,
                     host_port: port,
                     protocol: spec.protocol,
                     _socket: socket,
                 });
             }
         }
-        let ip = spec.host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
+        let at = |port: u16| SocketAddr::from((host_ip, port)).to_string();
         Err(Error::PortAllocated(if start == end {
-            format!("{ip}:{start}")
+            at(start)
         } else {
-            format!("{ip}:{start}-{end}")
+            format!("{}-{end}", at(start))
         }))
     }
 }
@@ -175,6 +213,7 @@ impl PortAllocator {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv6Addr;
 
     fn one(s: &str) -> PortSpec {
         let v = parse_port_specs(s).unwrap();
@@ -192,7 +231,7 @@ mod tests {
         let p = one("8080:80");
         assert_eq!(p.host_ports, Some((8080, 8080)));
         let p = one("127.0.0.1:8080:80/udp");
-        assert_eq!(p.host_ip, Some(Ipv4Addr::LOCALHOST));
+        assert_eq!(p.host_ip, Some(IpAddr::V4(Ipv4Addr::LOCALHOST)));
         assert_eq!(p.protocol, Protocol::Udp);
         let p = one("127.0.0.1::80");
         assert_eq!((p.host_ports, p.container_port), (None, 80));
@@ -219,7 +258,7 @@ mod tests {
     fn reserves_free_ports_and_refuses_taken_ones() {
         let alloc = PortAllocator::default();
         let spec = PortSpec {
-            host_ip: Some(Ipv4Addr::LOCALHOST),
+            host_ip: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
             host_ports: None,
             container_port: 80,
             protocol: Protocol::Tcp,
@@ -243,6 +282,14 @@ mod tests {
         };
         let other = alloc.reserve(&range).unwrap();
         assert_ne!(other.host_port, r.host_port);
+        // The same port on ::1 is another reservation (IPv6 only).
+        let v6 = alloc
+            .reserve_at(IpAddr::V6(Ipv6Addr::LOCALHOST), r.host_port, Protocol::Tcp)
+            .unwrap();
+        assert!(alloc
+            .reserve_at(IpAddr::V6(Ipv6Addr::LOCALHOST), r.host_port, Protocol::Tcp)
+            .is_err());
+        drop(v6);
         drop(r);
         assert!(alloc.reserve(&fixed).is_ok());
     }

@@ -2,16 +2,17 @@
 //! addresses, kept in one JSON file written whole (temp, fsync, rename) so a
 //! restart of berthd keeps them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::ipam::pools::{first_free, overlaps, AddressPool};
+use crate::ipam::v6::{first_free6, overlaps6, AddressPool6, Pool6};
 
 /// What a network asks of IPAM (docker network create's IPAM Config).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -19,6 +20,13 @@ pub struct PoolRequest {
     pub subnet: Option<Ipv4Net>,
     pub gateway: Option<Ipv4Addr>,
     pub ip_range: Option<Ipv4Net>,
+    /// `--aux-address name=ip`: reserved in the subnet, never leased.
+    pub aux: Vec<(String, Ipv4Addr)>,
+    /// EnableIPv6: `subnet6` as asked, else one from the IPv6 pools.
+    pub ipv6: bool,
+    pub subnet6: Option<Ipv6Net>,
+    pub gateway6: Option<Ipv6Addr>,
+    pub ip_range6: Option<Ipv6Net>,
 }
 
 /// One network's addresses.
@@ -29,6 +37,12 @@ pub struct NetworkPool {
     pub ip_range: Option<Ipv4Net>,
     /// Address -> endpoint (container) id.
     pub leases: BTreeMap<Ipv4Addr, String>,
+    /// Auxiliary addresses: reserved, never leased.
+    #[serde(default)]
+    pub reserved: BTreeSet<Ipv4Addr>,
+    /// The IPv6 side of a network with IPv6 enabled.
+    #[serde(default)]
+    pub v6: Option<Pool6>,
 }
 
 impl NetworkPool {
@@ -42,6 +56,7 @@ impl NetworkPool {
             && ip != self.subnet.network()
             && ip != self.subnet.broadcast()
             && !self.leases.contains_key(&ip)
+            && !self.reserved.contains(&ip)
     }
 }
 
@@ -55,12 +70,17 @@ struct StoreFile {
 pub struct Ipam {
     path: PathBuf,
     pools: Vec<AddressPool>,
+    pools6: Vec<AddressPool6>,
     state: StoreFile,
 }
 
 impl Ipam {
     /// Opens (or starts) the store at `state_dir/ipam.json`.
-    pub fn open(state_dir: &Path, pools: Vec<AddressPool>) -> Result<Self> {
+    pub fn open(
+        state_dir: &Path,
+        pools: Vec<AddressPool>,
+        pools6: Vec<AddressPool6>,
+    ) -> Result<Self> {
         std::fs::create_dir_all(state_dir)
             .map_err(|e| Error::io(format!("create {}", state_dir.display()), e))?;
         let path = state_dir.join("ipam.json");
@@ -72,7 +92,12 @@ impl Ipam {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => StoreFile::default(),
             Err(e) => return Err(Error::io(format!("read {}", path.display()), e)),
         };
-        Ok(Ipam { path, pools, state })
+        Ok(Ipam {
+            path,
+            pools,
+            pools6,
+            state,
+        })
     }
 
     pub fn network(&self, network_id: &str) -> Option<&NetworkPool> {
@@ -91,6 +116,7 @@ impl Ipam {
         network_id: &str,
         request: &PoolRequest,
         host_routes: &[Ipv4Net],
+        host_routes6: &[Ipv6Net],
     ) -> Result<NetworkPool> {
         if let Some(existing) = self.state.networks.get(network_id) {
             return Ok(existing.clone());
@@ -119,18 +145,56 @@ impl Ipam {
         }
         let gateway = match request.gateway {
             Some(gw) if subnet.contains(&gw) => gw,
-            Some(gw) => return Err(Error::AddressOutOfRange(gw)),
+            Some(gw) => return Err(Error::AddressOutOfRange(gw.into())),
             None => subnet
                 .hosts()
                 .next()
                 .ok_or_else(|| Error::InvalidSubnet(subnet.to_string()))?,
         };
-        let pool = NetworkPool {
+        let mut pool = NetworkPool {
             subnet,
             gateway,
             ip_range: request.ip_range.map(|r| r.trunc()),
             leases: BTreeMap::new(),
+            reserved: BTreeSet::new(),
+            v6: None,
         };
+        if request.ipv6 || request.subnet6.is_some() {
+            let taken6: Vec<Ipv6Net> = self
+                .state
+                .networks
+                .values()
+                .filter_map(|n| Some(n.v6.as_ref()?.subnet))
+                .collect();
+            let subnet6 = match request.subnet6 {
+                Some(s) => {
+                    let s = s.trunc();
+                    if taken6.iter().any(|t| overlaps6(t, &s)) {
+                        return Err(Error::PoolOverlap6(s));
+                    }
+                    s
+                }
+                None => first_free6(&self.pools6, &taken6, host_routes6)?,
+            };
+            pool.v6 = Some(Pool6::new(subnet6, request.gateway6, request.ip_range6)?);
+        }
+        // As libnetwork's default IPAM: inside the subnet, and not an address already taken.
+        for (name, ip) in &request.aux {
+            if !subnet.contains(ip) {
+                return Err(Error::AuxOutOfPool {
+                    name: name.clone(),
+                    ip: *ip,
+                    subnet,
+                });
+            }
+            if !pool.is_free(*ip) {
+                return Err(Error::AuxInUse {
+                    name: name.clone(),
+                    ip: *ip,
+                });
+            }
+            pool.reserved.insert(*ip);
+        }
         self.state
             .networks
             .insert(network_id.to_string(), pool.clone());
@@ -168,10 +232,10 @@ impl Ipam {
         let ip = match wanted {
             Some(ip) => {
                 if !net.subnet.contains(&ip) {
-                    return Err(Error::AddressOutOfRange(ip));
+                    return Err(Error::AddressOutOfRange(ip.into()));
                 }
                 if !net.is_free(ip) {
-                    return Err(Error::AddressInUse(ip));
+                    return Err(Error::AddressInUse(ip.into()));
                 }
                 ip
             }
@@ -188,14 +252,42 @@ impl Ipam {
         Ok(ip)
     }
 
+    /// Leases an IPv6 address to `endpoint_id` on a network with IPv6 (`--ip6`, or the
+    /// next free one); `None` on a network without.
+    pub fn lease6(
+        &mut self,
+        network_id: &str,
+        endpoint_id: &str,
+        wanted: Option<Ipv6Addr>,
+    ) -> Result<Option<Ipv6Addr>> {
+        let net = self
+            .state
+            .networks
+            .get_mut(network_id)
+            .ok_or_else(|| Error::NoSuchNetwork(network_id.to_string()))?;
+        let Some(v6) = net.v6.as_mut() else {
+            return match wanted {
+                // dockerd: an IPv6 address on a network without IPv6.
+                Some(ip) => Err(Error::AddressOutOfRange(ip.into())),
+                None => Ok(None),
+            };
+        };
+        let ip = v6.lease(endpoint_id, wanted)?;
+        self.save()?;
+        Ok(Some(ip))
+    }
+
     /// Gives back whatever `endpoint_id` holds on the network.
     pub fn release(&mut self, network_id: &str, endpoint_id: &str) -> Result<()> {
         let Some(net) = self.state.networks.get_mut(network_id) else {
             return Ok(());
         };
-        let before = net.leases.len();
+        let before = net.leases.len() + net.v6.as_ref().map_or(0, |v| v.leases.len());
         net.leases.retain(|_, e| e != endpoint_id);
-        if net.leases.len() != before {
+        if let Some(v6) = net.v6.as_mut() {
+            v6.leases.retain(|_, e| e != endpoint_id);
+        }
+        if net.leases.len() + net.v6.as_ref().map_or(0, |v| v.leases.len()) != before {
             self.save()?;
         }
         Ok(())
@@ -209,6 +301,11 @@ impl Ipam {
             let before = net.leases.len();
             net.leases.retain(|_, e| e != endpoint_id);
             changed |= net.leases.len() != before;
+            if let Some(v6) = net.v6.as_mut() {
+                let before = v6.leases.len();
+                v6.leases.retain(|_, e| e != endpoint_id);
+                changed |= v6.leases.len() != before;
+            }
         }
         if changed {
             self.save()?;
@@ -221,7 +318,10 @@ impl Ipam {
         self.state
             .networks
             .values()
-            .flat_map(|n| n.leases.values().cloned())
+            .flat_map(|n| {
+                let v6 = n.v6.iter().flat_map(|v6| v6.leases.values());
+                n.leases.values().chain(v6).cloned()
+            })
             .collect()
     }
 
@@ -252,153 +352,5 @@ pub(crate) fn write_whole(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::ipam::pools::default_pools;
-
-    fn net(s: &str) -> Ipv4Net {
-        s.parse().unwrap()
-    }
-
-    #[test]
-    fn leases_in_order_skipping_gateway_and_survive_reopen() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut ipam = Ipam::open(dir.path(), default_pools()).unwrap();
-        let pool = ipam
-            .add_network("n1", &PoolRequest::default(), &[net("172.17.0.0/16")])
-            .unwrap();
-        assert_eq!(pool.subnet, net("172.18.0.0/16"));
-        assert_eq!(pool.gateway, Ipv4Addr::new(172, 18, 0, 1));
-        assert_eq!(
-            ipam.lease("n1", "a", None).unwrap(),
-            Ipv4Addr::new(172, 18, 0, 2)
-        );
-        assert_eq!(
-            ipam.lease("n1", "b", None).unwrap(),
-            Ipv4Addr::new(172, 18, 0, 3)
-        );
-        assert_eq!(
-            ipam.lease("n1", "a", None).unwrap(),
-            Ipv4Addr::new(172, 18, 0, 2)
-        );
-        drop(ipam);
-        let mut ipam = Ipam::open(dir.path(), default_pools()).unwrap();
-        assert_eq!(ipam.network("n1").unwrap().leases.len(), 2);
-        assert_eq!(
-            ipam.lease("n1", "c", None).unwrap(),
-            Ipv4Addr::new(172, 18, 0, 4)
-        );
-        ipam.release("n1", "a").unwrap();
-        assert_eq!(
-            ipam.lease("n1", "d", None).unwrap(),
-            Ipv4Addr::new(172, 18, 0, 2)
-        );
-    }
-
-    #[test]
-    fn a_container_gives_back_its_addresses_on_every_network() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut ipam = Ipam::open(dir.path(), default_pools()).unwrap();
-        for n in ["n1", "n2"] {
-            ipam.add_network(n, &PoolRequest::default(), &[]).unwrap();
-        }
-        ipam.lease("n1", "a", None).unwrap();
-        ipam.lease("n2", "a", None).unwrap();
-        ipam.lease("n2", "b", None).unwrap();
-        assert_eq!(ipam.holders().into_iter().collect::<Vec<_>>(), ["a", "b"]);
-        ipam.release_everywhere("a").unwrap();
-        drop(ipam);
-        let ipam = Ipam::open(dir.path(), default_pools()).unwrap();
-        assert_eq!(ipam.holders().into_iter().collect::<Vec<_>>(), ["b"]);
-    }
-
-    #[test]
-    fn explicit_subnet_range_gateway_and_static_ip() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut ipam = Ipam::open(dir.path(), default_pools()).unwrap();
-        let req = PoolRequest {
-            subnet: Some(net("10.50.0.0/16")),
-            gateway: Some(Ipv4Addr::new(10, 50, 0, 254)),
-            ip_range: Some(net("10.50.7.0/24")),
-        };
-        ipam.add_network("n", &req, &[]).unwrap();
-        assert_eq!(
-            ipam.lease("n", "a", None).unwrap(),
-            Ipv4Addr::new(10, 50, 7, 1)
-        );
-        let fixed = Ipv4Addr::new(10, 50, 0, 9);
-        assert_eq!(ipam.lease("n", "b", Some(fixed)).unwrap(), fixed);
-        assert!(matches!(
-            ipam.lease("n", "c", Some(fixed)),
-            Err(Error::AddressInUse(_))
-        ));
-        assert!(matches!(
-            ipam.lease("n", "c", Some(Ipv4Addr::new(10, 50, 0, 254))),
-            Err(Error::AddressInUse(_))
-        ));
-        assert!(matches!(
-            ipam.lease("n", "c", Some(Ipv4Addr::new(10, 51, 0, 1))),
-            Err(Error::AddressOutOfRange(_))
-        ));
-        let overlap = PoolRequest {
-            subnet: Some(net("10.50.3.0/24")),
-            ..Default::default()
-        };
-        let err = ipam.add_network("m", &overlap, &[]).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "Pool overlaps with other one on this address space"
-        );
-    }
-
-    #[test]
-    fn subnets_without_room_for_a_container_are_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut ipam = Ipam::open(dir.path(), default_pools()).unwrap();
-        for (subnet, gateway, text) in [
-            (
-                "10.61.0.0/31",
-                None,
-                "failed to allocate gateway (): No available addresses on this pool",
-            ),
-            (
-                "10.61.1.0/32",
-                None,
-                "failed to allocate gateway (): No available addresses on this pool",
-            ),
-            (
-                "10.61.2.0/31",
-                Some(Ipv4Addr::new(10, 61, 2, 1)),
-                "failed to allocate gateway (10.61.2.1): No available addresses on this pool",
-            ),
-        ] {
-            let req = PoolRequest {
-                subnet: Some(net(subnet)),
-                gateway,
-                ..Default::default()
-            };
-            let err = ipam.add_network(subnet, &req, &[]).unwrap_err();
-            assert_eq!(err.to_string(), text);
-            assert!(ipam.network(subnet).is_none());
-        }
-    }
-
-    #[test]
-    fn small_subnet_runs_out() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut ipam = Ipam::open(dir.path(), default_pools()).unwrap();
-        let req = PoolRequest {
-            subnet: Some(net("10.60.0.0/30")),
-            ..Default::default()
-        };
-        ipam.add_network("n", &req, &[]).unwrap();
-        assert_eq!(
-            ipam.lease("n", "a", None).unwrap(),
-            Ipv4Addr::new(10, 60, 0, 2)
-        );
-        assert!(matches!(
-            ipam.lease("n", "b", None),
-            Err(Error::PoolExhausted(_))
-        ));
-    }
-}
+#[path = "store_tests.rs"]
+mod tests;

@@ -7,12 +7,19 @@ use crate::dns::DnsSettings;
 
 impl Netd {
     /// Starts the embedded DNS inside a container's namespace (after connect,
-    /// and again for running containers after a restart).
+    /// and again for running containers after a restart), or, when it already runs
+    /// there, brings its forwarding up to date (a network connected or disconnected):
+    /// one listener per namespace, whatever the networks. Whether it was started now.
     /// Names not in the table are forwarded to the container's `--dns` servers
     /// (`servers`; dockerd's "ExtServers"), or else the host's resolvers, unless
     /// every DNS network of the container is internal (then nothing leaves).
     /// Forwarding happens from the host's namespace: loopback servers are the host's.
-    pub fn start_dns(&self, container_id: &str, ns: &NetnsPath, servers: &[IpAddr]) -> Result<()> {
+    pub fn start_dns(
+        &self,
+        container_id: &str,
+        ns: &NetnsPath,
+        servers: &[IpAddr],
+    ) -> Result<bool> {
         let only_internal = {
             let inner = self.lock()?;
             let mut nets = inner
@@ -41,12 +48,25 @@ impl Netd {
         container_id: &str,
         ns: &NetnsPath,
         config: DnsServerConfig,
-    ) -> Result<()> {
+    ) -> Result<bool> {
+        let mut inner = self.lock()?;
+        if let Some(running) = inner.dns_servers.get(container_id) {
+            if running.netns() == ns {
+                running.reconfigure(config);
+                return Ok(false);
+            }
+        }
+        // A server of an earlier namespace of the container's goes first (its sockets
+        // are in that namespace, not this one).
+        inner.dns_servers.remove(container_id);
         let server = DnsServer::start(ns, self.dns.clone(), config)?;
-        self.lock()?
-            .dns_servers
-            .insert(container_id.to_string(), server);
-        Ok(())
+        inner.dns_servers.insert(container_id.to_string(), server);
+        Ok(true)
+    }
+
+    /// Whether the container's embedded DNS runs.
+    pub fn dns_running(&self, container_id: &str) -> Result<bool> {
+        Ok(self.lock()?.dns_servers.contains_key(container_id))
     }
 
     /// Stops a container's embedded DNS.

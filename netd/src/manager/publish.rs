@@ -1,6 +1,22 @@
 //! Published ports: host ports reserved, DNAT rules in place, remembered.
+//!
+//! A port published on no address in particular goes to `0.0.0.0` and, for a
+//! container with an IPv6 address, to `::` on the same host port (dockerd 25+ shows
+//! both); one on an IPv4 or IPv6 address goes to that family only.
+
+use std::net::{IpAddr, Ipv6Addr};
 
 use super::*;
+
+/// What a container's endpoint offers to publish through.
+struct Target {
+    bridge: String,
+    ip: Ipv4Addr,
+    ip6: Option<Ipv6Addr>,
+}
+
+/// Tries this many ephemeral ports for one free on both families.
+const BOTH_FAMILIES_ATTEMPTS: usize = 16;
 
 impl Netd {
     /// Publishes a container's ports through its endpoint on `network_id`:
@@ -11,7 +27,7 @@ impl Netd {
         network_id: &str,
         specs: &[PortSpec],
     ) -> Result<Vec<PublishedPort>> {
-        let (bridge, ip) = {
+        let target = {
             let inner = self.lock()?;
             let net = inner
                 .state
@@ -22,30 +38,41 @@ impl Netd {
                 .endpoints
                 .get(container_id)
                 .ok_or_else(|| Error::NoSuchNetwork(format!("{container_id} on {network_id}")))?;
-            (net.bridge.clone(), ep.ip)
+            Target {
+                bridge: net.bridge.clone(),
+                ip: ep.ip,
+                ip6: ep.ip6,
+            }
         };
         let mut reservations = Vec::new();
+        for spec in specs {
+            reservations.extend(self.reserve(spec, &target)?);
+        }
         let mut published = Vec::new();
         let mut rules = Vec::new();
-        for spec in specs {
-            let r = self.ports.reserve(spec)?;
-            let port = PublishedPort {
-                protocol: spec.protocol,
-                host_ip: spec.host_ip,
-                host_port: r.host_port,
-                container_port: spec.container_port,
+        for (spec, r) in &reservations {
+            let container_ip = match r.host_ip {
+                IpAddr::V4(_) => IpAddr::V4(target.ip),
+                IpAddr::V6(_) => match target.ip6 {
+                    Some(ip6) => IpAddr::V6(ip6),
+                    None => continue,
+                },
             };
-            rules.push(PortRule {
-                owner: container_id.to_string(),
-                bridge: bridge.clone(),
+            published.push(PublishedPort {
                 protocol: spec.protocol,
-                host_ip: spec.host_ip,
+                host_ip: (r.host_ip != IpAddr::V4(Ipv4Addr::UNSPECIFIED)).then_some(r.host_ip),
                 host_port: r.host_port,
-                container_ip: ip,
                 container_port: spec.container_port,
             });
-            published.push(port);
-            reservations.push(r);
+            rules.push(PortRule {
+                owner: container_id.to_string(),
+                bridge: target.bridge.clone(),
+                protocol: spec.protocol,
+                host_ip: (!r.host_ip.is_unspecified()).then_some(r.host_ip),
+                host_port: r.host_port,
+                container_ip,
+                container_port: spec.container_port,
+            });
         }
         self.firewall.add_ports(rules)?;
         let mut inner = self.lock()?;
@@ -53,7 +80,7 @@ impl Netd {
             .reservations
             .entry(container_id.to_string())
             .or_default()
-            .extend(reservations);
+            .extend(reservations.into_iter().map(|(_, r)| r));
         let entry = inner
             .state
             .ports
@@ -62,6 +89,40 @@ impl Netd {
         entry.1.extend(published.iter().copied());
         self.save(&inner)?;
         Ok(published)
+    }
+
+    /// The host ports of one spec: one family's, or both on one port.
+    fn reserve(
+        &self,
+        spec: &PortSpec,
+        target: &Target,
+    ) -> Result<Vec<(PortSpec, PortReservation)>> {
+        match spec.host_ip {
+            // dockerd proxies it to the IPv4 address; without a proxy it is left out.
+            Some(IpAddr::V6(ip)) if target.ip6.is_none() => {
+                tracing::debug!(%ip, port = spec.container_port, "no IPv6 address to publish to");
+                Ok(Vec::new())
+            }
+            Some(_) => Ok(vec![(*spec, self.ports.reserve(spec)?)]),
+            None if target.ip6.is_none() => Ok(vec![(*spec, self.ports.reserve(spec)?)]),
+            None => {
+                let attempts = if spec.host_ports.is_none() {
+                    BOTH_FAMILIES_ATTEMPTS
+                } else {
+                    1
+                };
+                let any6 = IpAddr::V6(Ipv6Addr::UNSPECIFIED);
+                let mut last = None;
+                for _ in 0..attempts {
+                    let v4 = self.ports.reserve(spec)?;
+                    match self.ports.reserve_at(any6, v4.host_port, spec.protocol) {
+                        Ok(v6) => return Ok(vec![(*spec, v4), (*spec, v6)]),
+                        Err(e) => last = Some(e),
+                    }
+                }
+                Err(last.unwrap_or(Error::PortAllocated(format!("[::]:{:?}", spec.host_ports))))
+            }
+        }
     }
 
     /// The ports a container publishes (`docker port`).

@@ -1,6 +1,6 @@
 //! Bridge networks: the default `berth0` and dockerd-named `br-<id>` bridges.
 
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 use rtnetlink::Handle;
 
 use crate::error::Result;
@@ -20,6 +20,8 @@ pub struct BridgeConfig {
     pub name: String,
     /// The gateway's address with the subnet's prefix (`172.18.0.1/16`).
     pub gateway: Ipv4Net,
+    /// The IPv6 gateway of a network with IPv6 (`fd42::1/64`).
+    pub gateway6: Option<Ipv6Net>,
     pub mtu: Option<u32>,
 }
 
@@ -54,6 +56,12 @@ pub async fn create_bridge(handle: &Handle, config: &BridgeConfig) -> Result<u32
     )
     .await?;
     sysctl::set_route_localnet(&config.name)?;
+    if let Some(gw6) = config.gateway6 {
+        // dockerd: IPv6 on the bridge and forwarding on the host for IPv6 networks.
+        sysctl::enable_ipv6_on(&config.name)?;
+        sysctl::enable_ipv6_forward()?;
+        link::add_address6(handle, index, gw6).await?;
+    }
     tracing::info!(bridge = %config.name, gateway = %config.gateway, "bridge ready");
     Ok(index)
 }

@@ -1,8 +1,8 @@
 //! Endpoints: a container's interface on a bridge network.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
-use ipnet::Ipv4Net;
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use rand::Rng;
 use rtnetlink::Handle;
 
@@ -25,6 +25,12 @@ pub struct EndpointConfig {
     pub mtu: Option<u32>,
     /// `--mac-address`; otherwise dockerd 20.10's 02:42:<IPv4 bytes>.
     pub mac: Option<[u8; 6]>,
+    /// More addresses on the interface (`--link-local-ip`).
+    pub extra_addresses: Vec<IpNet>,
+    /// The IPv6 address of an endpoint on a network with IPv6, with the subnet's prefix.
+    pub address6: Option<Ipv6Net>,
+    /// IPv6 default route via this gateway (as `gateway`).
+    pub gateway6: Option<Ipv6Addr>,
 }
 
 /// An attached endpoint.
@@ -96,8 +102,17 @@ pub async fn attach(host: &Handle, config: &EndpointConfig) -> Result<Endpoint> 
     };
     link::add_veth_into(host, &spec, &config.netns).await?;
     let inside = netns::netlink_in(&config.netns, &tokio::runtime::Handle::current())?;
-    if let Err(e) =
-        link::configure_inside(&inside, &config.ifname, config.address, config.gateway).await
+    let mut addresses = vec![IpNet::V4(config.address)];
+    addresses.extend(config.address6.map(IpNet::V6));
+    addresses.extend(config.extra_addresses.iter().copied());
+    if let Err(e) = link::configure_inside(
+        &inside,
+        &config.ifname,
+        &addresses,
+        config.gateway,
+        config.gateway6,
+    )
+    .await
     {
         let _ = link::delete(host, &host_ifname).await;
         return Err(e);

@@ -1,11 +1,12 @@
 //! Link-level work over rtnetlink: bridges, veth pairs born with one end in a
 //! container's namespace, addresses and routes. No `ip` command is run.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsRawFd;
 
 use futures::TryStreamExt;
-use ipnet::Ipv4Net;
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags};
 use rtnetlink::packet_route::link::{
     InfoData, InfoKind, InfoVeth, LinkAttribute, LinkInfo as LinkInfoAttribute, LinkMessage,
 };
@@ -137,6 +138,21 @@ pub async fn ensure_bridge(
     Ok(index)
 }
 
+/// An IPv6 address on a link, without duplicate address detection (it is usable at
+/// once, as dockerd's); one already there is kept.
+pub async fn add_address6(handle: &Handle, index: u32, addr: Ipv6Net) -> Result<()> {
+    let mut req = handle
+        .address()
+        .add(index, IpAddr::V6(addr.addr()), addr.prefix_len())
+        .replace();
+    req.message_mut()
+        .attributes
+        .push(AddressAttribute::Flags(AddressFlags::Nodad));
+    req.execute()
+        .await
+        .map_err(|e| Error::netlink(format!("address {addr}"), e))
+}
+
 /// Deletes a link by name; a missing link is not an error.
 pub async fn delete(handle: &Handle, name: &str) -> Result<()> {
     let Some(link) = find(handle, name).await? else {
@@ -188,26 +204,33 @@ pub async fn add_veth_into(handle: &Handle, spec: &VethSpec<'_>, ns: &NetnsPath)
     Ok(())
 }
 
-/// Inside a container's namespace: lo and `ifname` up, `addr` on it and, when
-/// given, the default route via `gateway`.
+/// Inside a container's namespace: lo and `ifname` up, `addresses` on it and, when
+/// given, the default routes via `gateway` and `gateway6`.
 pub async fn configure_inside(
     handle: &Handle,
     ifname: &str,
-    addr: Ipv4Net,
+    addresses: &[IpNet],
     gateway: Option<Ipv4Addr>,
+    gateway6: Option<Ipv6Addr>,
 ) -> Result<()> {
     for name in ["lo", ifname] {
         let link = find(handle, name)
             .await?
             .ok_or_else(|| Error::NoSuchLink(name.to_string()))?;
         if name == ifname {
-            handle
-                .address()
-                .add(link.index, addr.addr().into(), addr.prefix_len())
-                .replace()
-                .execute()
-                .await
-                .map_err(|e| Error::netlink(format!("address {addr} on {ifname}"), e))?;
+            for addr in addresses {
+                if let IpNet::V6(v6) = addr {
+                    add_address6(handle, link.index, *v6).await?;
+                    continue;
+                }
+                handle
+                    .address()
+                    .add(link.index, addr.addr(), addr.prefix_len())
+                    .replace()
+                    .execute()
+                    .await
+                    .map_err(|e| Error::netlink(format!("address {addr} on {ifname}"), e))?;
+            }
         }
         let msg = LinkUnspec::new_with_index(link.index).up();
         handle
@@ -218,13 +241,31 @@ pub async fn configure_inside(
             .map_err(|e| Error::netlink(format!("set {name} up"), e))?;
     }
     if let Some(gw) = gateway {
-        let route = RouteMessageBuilder::<Ipv4Addr>::new().gateway(gw).build();
-        match handle.route().add(route).execute().await {
-            Ok(()) => {}
-            // A second network's endpoint: the first one already owns the default route.
-            Err(rtnetlink::Error::NetlinkError(m)) if m.raw_code() == -libc::EEXIST => {}
-            Err(e) => return Err(Error::netlink(format!("default route via {gw}"), e)),
-        }
+        add_default_route(handle, gw).await?;
+    }
+    if let Some(gw) = gateway6 {
+        add_default_route6(handle, gw).await?;
     }
     Ok(())
+}
+
+/// The IPv6 default route via `gw`; one already there is kept.
+pub async fn add_default_route6(handle: &Handle, gw: Ipv6Addr) -> Result<()> {
+    let route = RouteMessageBuilder::<Ipv6Addr>::new().gateway(gw).build();
+    match handle.route().add(route).execute().await {
+        Ok(()) => Ok(()),
+        Err(rtnetlink::Error::NetlinkError(m)) if m.raw_code() == -libc::EEXIST => Ok(()),
+        Err(e) => Err(Error::netlink(format!("IPv6 default route via {gw}"), e)),
+    }
+}
+
+/// The default route via `gw`; one already there is kept (a second network's endpoint:
+/// the first one owns the default route).
+pub async fn add_default_route(handle: &Handle, gw: Ipv4Addr) -> Result<()> {
+    let route = RouteMessageBuilder::<Ipv4Addr>::new().gateway(gw).build();
+    match handle.route().add(route).execute().await {
+        Ok(()) => Ok(()),
+        Err(rtnetlink::Error::NetlinkError(m)) if m.raw_code() == -libc::EEXIST => Ok(()),
+        Err(e) => Err(Error::netlink(format!("default route via {gw}"), e)),
+    }
 }

@@ -147,6 +147,7 @@ impl TestNet {
                 network_id: format!("test-{name}"),
                 name: name.to_string(),
                 gateway: ipnet::Ipv4Net::new(gateway, 24).unwrap(),
+                gateway6: None,
                 mtu: None,
             },
         )
@@ -166,6 +167,9 @@ impl TestNet {
                     gateway: Some(gateway),
                     mtu: None,
                     mac: None,
+                    extra_addresses: Vec::new(),
+                    address6: None,
+                    gateway6: None,
                 },
             )
             .await
@@ -197,6 +201,7 @@ impl TestNet {
             network_id: format!("test-{}", self.bridge),
             bridge: self.bridge.clone(),
             subnet: self.subnet,
+            subnet6: None,
             internal,
             options: Default::default(),
         }
@@ -239,15 +244,14 @@ pub fn resolve_in(ns: &NetnsPath, name: &str) -> Vec<Ipv4Addr> {
         .collect()
 }
 
-/// Deletes an nftables table of a test's when dropped (even on failure).
+/// Deletes a test's nftables tables, and its chains in the host's filter tables, when
+/// dropped (even on failure).
 pub struct NftTableGuard(pub String);
 
 impl Drop for NftTableGuard {
     fn drop(&mut self) {
-        let _ = Command::new("nft")
-            .args(["delete", "table", "ip", &self.0])
-            .stderr(std::process::Stdio::null())
-            .status();
+        use netd::firewall::FirewallBackend;
+        let _ = netd::firewall::nft::NftBackend::with_table(self.0.clone()).clear();
     }
 }
 
@@ -259,4 +263,37 @@ impl Drop for IptablesGuard {
         use netd::firewall::FirewallBackend;
         let _ = netd::firewall::iptables::IptablesBackend::with_chains(self.0.clone()).clear();
     }
+}
+
+/// Output of a shell line; it must succeed.
+pub fn sh(script: &str) -> String {
+    let out = Command::new("sh")
+        .args(["-c", script])
+        .output()
+        .expect("sh");
+    assert!(out.status.success(), "{script}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs `work` on a thread that unshared its network namespace (lo up, then `setup`, a
+/// shell line, run there), on a runtime of that thread: everything it makes, its
+/// commands and the sysctls and policies it sets stay in that namespace, which goes
+/// with the thread.
+pub fn in_private_netns<F, Fut>(setup: &'static str, work: F)
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    std::thread::spawn(move || {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare");
+        sh("ip link set lo up");
+        sh(setup);
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(work());
+    })
+    .join()
+    .expect("test thread");
 }

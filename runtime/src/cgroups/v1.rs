@@ -184,6 +184,11 @@ pub fn apply(paths: &BTreeMap<String, PathBuf>, r: &LinuxResources) -> Result<()
         if let Some(q) = given(c.quota()) {
             write(&dir.join("cpu.cfs_quota_us"), &q.to_string())?;
         }
+        realtime(
+            &dir,
+            given(c.realtime_period()),
+            given(c.realtime_runtime()),
+        )?;
     }
     if let (Some(c), Some(dir)) = (r.cpu(), get("cpuset")) {
         if let Some(s) = c.cpus().as_deref().filter(|s| !s.is_empty()) {
@@ -211,6 +216,35 @@ pub fn apply(paths: &BTreeMap<String, PathBuf>, r: &LinuxResources) -> Result<()
                 write(&dir.join("devices.allow"), rule)?;
             }
         }
+    }
+    Ok(())
+}
+
+/// cpu.rt_period_us and cpu.rt_runtime_us, as runc's `SetRtSched`: the kernel wants
+/// runtime <= period at every step, so a period it refuses (EINVAL: below the current
+/// runtime) is written again after the new runtime.
+fn realtime(dir: &Path, period: Option<u64>, runtime: Option<i64>) -> Result<()> {
+    let period_file = dir.join("cpu.rt_period_us");
+    let mut retry_period = None;
+    if let Some(p) = period {
+        match std::fs::write(&period_file, p.to_string()) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) && runtime.is_some() => {
+                retry_period = Some(p);
+            }
+            Err(e) => {
+                return Err(Error::Cgroup(format!(
+                    "write \"{p}\" to {}: {e}",
+                    period_file.display()
+                )))
+            }
+        }
+    }
+    if let Some(r) = runtime {
+        write(&dir.join("cpu.rt_runtime_us"), &r.to_string())?;
+    }
+    if let Some(p) = retry_period {
+        write(&period_file, &p.to_string())?;
     }
     Ok(())
 }
@@ -293,6 +327,17 @@ mod tests {
         assert_eq!(h.len(), 3);
         assert_eq!(h[1].controllers, vec!["memory".to_string()]);
         assert_eq!(h[2].controllers, vec!["name=systemd".to_string()]);
+    }
+
+    #[test]
+    fn realtime_writes_period_then_runtime() {
+        let dir = tempfile::tempdir().unwrap();
+        realtime(dir.path(), Some(1_000_000), Some(95_000)).unwrap();
+        let read = |f: &str| std::fs::read_to_string(dir.path().join(f)).unwrap();
+        assert_eq!(read("cpu.rt_period_us"), "1000000");
+        assert_eq!(read("cpu.rt_runtime_us"), "95000");
+        realtime(dir.path(), None, None).unwrap();
+        assert_eq!(read("cpu.rt_runtime_us"), "95000");
     }
 
     #[test]

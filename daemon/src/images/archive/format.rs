@@ -119,7 +119,7 @@ impl ConfigSummary {
     /// Parses an image config, as dockerd's `image.NewFromJSON`: it must name a rootfs.
     pub fn parse(data: &[u8]) -> Result<ConfigSummary, String> {
         let summary: ConfigSummary =
-            serde_json::from_slice(data).map_err(|e| format!("invalid image JSON: {e}"))?;
+            crate::gojson::from_slice(data).map_err(|e| format!("invalid image JSON: {e}"))?;
         if summary.rootfs.is_none() {
             return Err("invalid image JSON, no RootFS key".to_string());
         }
@@ -150,7 +150,7 @@ impl ConfigSummary {
 
 /// Parses `manifest.json` as dockerd does: a JSON list; `null` is refused.
 pub fn parse_manifest(data: &[u8]) -> Result<Vec<ManifestItem>, String> {
-    let parsed: Option<Vec<ManifestItem>> = serde_json::from_slice(data)
+    let parsed: Option<Vec<ManifestItem>> = crate::gojson::from_slice(data)
         .map_err(|e| format!("invalid archive: failed to decode {MANIFEST_FILE}: {e}"))?;
     parsed.ok_or_else(|| "invalid manifest, manifest cannot be null (but can be [])".to_string())
 }
