@@ -141,7 +141,9 @@ mod tests {
     #[tokio::test]
     async fn a_refused_or_missing_acknowledgement_is_an_error() {
         let (mut client, mut shim) = UnixStream::pair().unwrap();
-        shim.write_all(b"{\"error\":\"no such exec\"}\n").await.unwrap();
+        shim.write_all(b"{\"error\":\"no such exec\"}\n")
+            .await
+            .unwrap();
         let ack = read_ack(&mut client).await.unwrap();
         assert_eq!(ack.error.as_deref(), Some("no such exec"));
         drop(shim);
