@@ -6,6 +6,9 @@
 //! Idempotence specs it fails) must pass. A spec that fails is run once more alone (the OOM
 //! spec is flaky on containerd too) before the test fails. Without the CRI tools (neither
 //! `BERTH_CRI_TOOLS` nor ../shared/cri) the test says so loudly and does nothing.
+//!
+//! `crictl_session_benchmark` (ignored; `scripts/bench-cri.sh` runs it against a release
+//! berthd) is the start-latency figure: `crictl-session.sh` with `BENCH_N` rounds.
 mod common;
 mod cri_support;
 
@@ -164,6 +167,56 @@ fn critest_passes_every_spec_containerd_passes_and_crictl_session() {
         .expect("crictl-session.sh");
     let report = String::from_utf8_lossy(&session.stdout).to_string();
     eprintln!("{report}");
+    assert!(
+        report.lines().any(|l| l == "15 passed, 0 failed"),
+        "crictl session:\n{report}\n{}",
+        String::from_utf8_lossy(&session.stderr)
+    );
+}
+
+/// The crictl walk-through and its timing, `BENCH_N` rounds (default 10), against the
+/// berthd of `BERTHD_BIN` (a release build from scripts/bench-cri.sh). Prints the report.
+#[test]
+#[ignore = "benchmark: scripts/bench-cri.sh"]
+fn crictl_session_benchmark() {
+    let Some(tools) = cri_support::tools() else {
+        return;
+    };
+    let setup = CriSetup::new("bcri-bench", "10.87.17.0/24");
+    let port = cri_registry()
+        .rsplit(':')
+        .next()
+        .unwrap_or("5001")
+        .to_string();
+    let images = Command::new("bash")
+        .arg(tools.join("images.sh"))
+        .env("CRI_REGISTRY", cri_registry())
+        .output()
+        .expect("images.sh");
+    assert!(
+        images.status.success(),
+        "images.sh: {}",
+        String::from_utf8_lossy(&images.stderr)
+    );
+    let args = setup.daemon_args(&format!("localhost:{port}/pause:sandbox"));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let d = Daemon::start_with(&args);
+    let session = Command::new("bash")
+        .arg(tools.join("crictl-session.sh"))
+        .arg(cri_support::socket(&d))
+        .env(
+            "N",
+            std::env::var("BENCH_N").unwrap_or_else(|_| "10".into()),
+        )
+        .env(
+            "IMAGE",
+            format!("localhost:{port}/e2e-test-images/busybox:1.29-2"),
+        )
+        .env("OUT", setup.dir.path().join("crictl-session.txt"))
+        .output()
+        .expect("crictl-session.sh");
+    let report = String::from_utf8_lossy(&session.stdout).to_string();
+    println!("{report}");
     assert!(
         report.lines().any(|l| l == "15 passed, 0 failed"),
         "crictl session:\n{report}\n{}",
