@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Berth's tests need on a Debian 12 machine (as root): the registry,
 # busybox-static and musl for the fixture images, htpasswd, the runtimes, the
-# firewall tools and docker-compose (a docker-py client). Idempotent: when everything is present it only checks and exits.
+# firewall tools, docker-compose (a docker-py client), the CNI plugins and skopeo. Idempotent: when everything is present it only checks and exits.
 set -euo pipefail
 
 export DEBIAN_FRONTEND=noninteractive
@@ -25,6 +25,11 @@ declare -A WANT=(
     [tini]=/usr/bin/tini-static
     [ca-certificates]=/etc/ssl/certs
     [docker-compose]=/usr/bin/docker-compose
+    # The CRI tests: pods' networks (bridge, host-local, loopback, portmap), and the tools
+    # ../shared/cri/images.sh builds critest's images with.
+    [containernetworking-plugins]=/usr/lib/cni/bridge
+    [skopeo]=/usr/bin/skopeo
+    [jq]=/usr/bin/jq
 )
 
 missing=()

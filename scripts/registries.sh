@@ -6,6 +6,8 @@
 #   token auth  127.0.0.1:${BERTH_TOKEN_REGISTRY_PORT:-15002}  (bearer tokens from berth-token-server
 #               at 127.0.0.1:${BERTH_TOKEN_SERVER_PORT:-15003}, same user; built by cargo when missing,
 #               or $BERTH_TOKEN_SERVER_BIN)
+#   CRI images  127.0.0.1:${BERTH_CRI_REGISTRY_PORT:-5001}  (anonymous; the CRI suite's images, pushed by
+#               ../shared/cri/images.sh, which expects CRI_REGISTRY=127.0.0.1:5001)
 # Config, storage, logs and pid files live under ${BERTH_FIXTURES_DIR:-<repo>/target/berth-fixtures}.
 # Usage: scripts/registries.sh start|stop|status
 set -euo pipefail
@@ -16,6 +18,7 @@ ANON_PORT="${BERTH_REGISTRY_PORT:-15000}"
 AUTH_PORT="${BERTH_AUTH_REGISTRY_PORT:-15001}"
 TOKEN_PORT="${BERTH_TOKEN_REGISTRY_PORT:-15002}"
 TOKEN_SERVER_PORT="${BERTH_TOKEN_SERVER_PORT:-15003}"
+CRI_PORT="${BERTH_CRI_REGISTRY_PORT:-5001}"
 TOKEN_ISSUER="berth-token-server"
 TOKEN_SERVICE="berth-token-registry"
 USER_NAME="berth"
@@ -289,8 +292,16 @@ start)
     fi
     start_one token "$TOKEN_PORT" token 401
     check_bearer_challenge
+    # The CRI registry is plain and anonymous: one that already answers on its port (another
+    # checkout's) serves as well; without one only the CRI tests fail.
+    if [[ "$(status_of "http://127.0.0.1:$CRI_PORT/v2/")" == 200 ]] && ! pid_alive "$DIR/registry-cri/pid"; then
+        log "cri registry: using the one already answering at 127.0.0.1:$CRI_PORT"
+    else
+        start_one cri "$CRI_PORT" no 200 || log "cri registry did not start: the CRI tests will fail (set BERTH_CRI_REGISTRY_PORT)"
+    fi
     ;;
 stop)
+    stop_one cri
     stop_one anon
     stop_one auth
     stop_one token
@@ -302,6 +313,7 @@ status)
     status_one auth "$AUTH_PORT" 401 || rc=1
     status_token_server || rc=1
     status_one token "$TOKEN_PORT" 401 || rc=1
+    status_one cri "$CRI_PORT" 200 || rc=1
     exit $rc
     ;;
 *)

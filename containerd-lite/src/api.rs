@@ -33,6 +33,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/tasks/{id}/pause", post(pause))
         .route("/tasks/{id}/resume", post(resume))
         .route("/tasks/{id}/update", post(update))
+        .route("/tasks/{id}/reopen-log", post(reopen_log))
         .route("/tasks/{id}/resize", post(resize))
         .route("/tasks/{id}/close-stdin", post(close_stdin))
         .route("/tasks/{id}/exec", post(exec))
@@ -117,6 +118,11 @@ async fn pause(State(e): S, Path(id): Path<String>) -> Result<Json<Empty>> {
 async fn update(State(e): S, Path(id): Path<String>, b: Bytes) -> Result<Json<Empty>> {
     let req = body(&b)?;
     to_the_end(async move { e.update(&id, req).await }).await?;
+    Ok(empty())
+}
+
+async fn reopen_log(State(e): S, Path(id): Path<String>) -> Result<Json<Empty>> {
+    e.reopen_log(&id).await?;
     Ok(empty())
 }
 

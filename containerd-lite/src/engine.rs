@@ -250,6 +250,13 @@ impl Engine {
         self.shim(id, |s| s.check_live("update"))?.update(req).await
     }
 
+    /// Reopens the task's log file (the kubelet rotated it: CRI `ReopenContainerLog`).
+    pub async fn reopen_log(&self, id: &str) -> Result<()> {
+        self.shim(id, |s| s.check_live("reopen-log"))?
+            .reopen_log()
+            .await
+    }
+
     pub async fn resume(&self, id: &str) -> Result<()> {
         let shim = self.shim(id, |s| s.resume().map(|_| ()))?;
         shim.resume().await?;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::model::LogConfig;
+use crate::model::{LogConfig, LogFormat};
 use crate::shim_client::{BoxFut, HttpShimClient, ShimClient};
 
 /// Everything the shim needs to create one task.
@@ -76,6 +76,9 @@ impl ProcessLauncher {
                 }
                 if let Some(n) = log.max_file {
                     a.extend(["--log-max-file".into(), n.to_string()]);
+                }
+                if log.format != LogFormat::JsonFile {
+                    a.extend(["--log-format".into(), log.format.as_str().into()]);
                 }
             }
             None => a.push("--no-log".into()),
@@ -173,12 +176,13 @@ mod tests {
                 path: "/l/c1.log".into(),
                 max_size: Some(10),
                 max_file: None,
+                format: LogFormat::Cri,
             }),
         };
         assert_eq!(
             ProcessLauncher::args(&spec).join(" "),
             "start --id c1 --bundle /b --state-dir /s/c1 --runtime /usr/sbin/runc --terminal \
-             --log-path /l/c1.log --log-max-size 10"
+             --log-path /l/c1.log --log-max-size 10 --log-format cri"
         );
         let spec = LaunchSpec {
             log: None,

@@ -3,6 +3,6 @@
 
 pub use berth_proto::{
     body_or_default, now_rfc3339, CreateTaskRequest, CreateTaskResponse, Empty, ErrorBody,
-    ExecRequest, ExecState, ExitInfo, KillRequest, LogConfig, PidResponse, ProcessRef,
+    ExecRequest, ExecState, ExitInfo, KillRequest, LogConfig, LogFormat, PidResponse, ProcessRef,
     ResizeRequest, ShimState, TaskView, UpdateRequest,
 };

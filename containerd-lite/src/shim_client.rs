@@ -40,6 +40,14 @@ pub trait ShimClient: Send + Sync {
         let _ = req;
         Box::pin(async { Err(Error::BadRequest("update is not supported".into())) })
     }
+    /// Reopens the log file at its path (after the kubelet renamed it); shims without it refuse.
+    fn reopen_log(&self) -> BoxFut<'_, ()> {
+        Box::pin(async {
+            Err(Error::BadRequest(
+                "reopening the log is not supported".into(),
+            ))
+        })
+    }
 }
 
 /// How long an ordinary call (not `/wait`) may take.
@@ -197,5 +205,8 @@ impl ShimClient for HttpShimClient {
     }
     fn update(&self, req: UpdateRequest) -> BoxFut<'_, ()> {
         Box::pin(async move { self.call_unit("/update", Some(&req)).await })
+    }
+    fn reopen_log(&self) -> BoxFut<'_, ()> {
+        Box::pin(self.call_unit("/reopen-log", NONE))
     }
 }

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub mod api;
+pub mod cri;
 pub mod file;
 pub mod flags;
 pub mod hosts;
@@ -105,6 +106,10 @@ pub struct Config {
     pub init: bool,
     /// `--init-path`: the init binary; `None` means the default lookup (`default_init_path`).
     pub init_path: Option<PathBuf>,
+    /// The CRI server (`--cri-*`, `--cni-*`).
+    pub cri: cri::CriConfig,
+    /// `--registry-config-dir`: `<dir>/<host>/hosts.toml` (mirrors, plain-HTTP registries).
+    pub registry_config_dir: PathBuf,
     /// The API server: CORS, connection bounds.
     pub api: ApiServerConfig,
     /// `--cpu-rt-period`: the real-time period (µs) given to the containers' parent
@@ -173,6 +178,8 @@ impl Default for Config {
             storage_driver: "overlay2".into(),
             init: false,
             init_path: None,
+            cri: cri::CriFlags::default().resolve(Path::new("/run/berth")),
+            registry_config_dir: cri::DEFAULT_REGISTRY_CONFIG_DIR.into(),
             api: ApiServerConfig::default(),
             cpu_rt_period: 0,
             cpu_rt_runtime: 0,
@@ -329,6 +336,7 @@ fn resolve(flags: &Flags, file: Option<&file::FileConfig>) -> Result<Config, Con
         .or(f.storage_driver)
         .unwrap_or(d.storage_driver);
     let socket_group_explicit = flags.group.is_some() || f.group.is_some();
+    let cri = flags.cri.resolve(&exec_root);
     Ok(Config {
         hosts,
         data_root,
@@ -360,6 +368,8 @@ fn resolve(flags: &Flags, file: Option<&file::FileConfig>) -> Result<Config, Con
         storage_driver,
         init: flags.init.or(f.init).unwrap_or(false),
         init_path: flags.init_path.clone().or(f.init_path),
+        cri,
+        registry_config_dir: flags.cri.registry_config_dir(),
         api: ApiServerConfig::resolve(flags, f.api_cors_header)?,
         cpu_rt_period: flags.cpu_rt_period.or(f.cpu_rt_period).unwrap_or(0),
         cpu_rt_runtime: flags.cpu_rt_runtime.or(f.cpu_rt_runtime).unwrap_or(0),

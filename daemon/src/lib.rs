@@ -18,11 +18,14 @@
 //! - `gojson`    — JSON request bodies decoded as Go's encoding/json does (keys matched case-insensitively).
 //! - `volumes`   — volumes of the local driver: store, names, options, filters, prune.
 //! - `build`     — the classic builder behind `POST /build`.
+//! - `cri`       — the Kubernetes CRI server (crate `berth-cri`) over berthd's images,
+//!   berth-containerd and security defaults.
 #![recursion_limit = "256"]
 pub mod api;
 pub mod build;
 pub mod config;
 pub mod containers;
+pub mod cri;
 pub mod events;
 pub mod gojson;
 pub mod gotext;

@@ -37,6 +37,8 @@ pub struct Daemon {
     pub volumes: crate::volumes::VolumeStore,
     /// One lock per container: starts and removals do not interleave.
     pub container_locks: crate::containers::locks::ContainerLocks,
+    /// Images that pods' containers (the CRI's) run on.
+    pub cri_image_holds: crate::cri::ImageHolds,
 }
 
 pub type SharedDaemon = Arc<Daemon>;
@@ -104,6 +106,7 @@ impl Daemon {
             networks,
             volumes,
             container_locks: Default::default(),
+            cri_image_holds: Default::default(),
         });
         // Whatever an interrupted pull or delete left half-done goes now, before any request.
         crate::images::recovery::check_store(&daemon)?;

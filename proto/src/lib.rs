@@ -31,7 +31,7 @@ pub use shim::{
     ResizeRequest, ShimState, UpdateRequest,
 };
 pub use status::TaskStatus;
-pub use task::{CreateTaskRequest, CreateTaskResponse, LogConfig, TaskView};
+pub use task::{CreateTaskRequest, CreateTaskResponse, LogConfig, LogFormat, TaskView};
 pub use version::{protocol_version, VersionView, PROTOCOL_VERSION};
 
 use serde::{Deserialize, Serialize};

@@ -9,6 +9,7 @@
 //! | `POST /tasks/{id}/kill` | [`crate::KillRequest`] → `{}` |
 //! | `POST /tasks/{id}/pause`, `/resume` | → `{}` |
 //! | `POST /tasks/{id}/update` | [`crate::UpdateRequest`] → `{}` |
+//! | `POST /tasks/{id}/reopen-log` | → `{}` (the shim reopens the log at its path) |
 //! | `POST /tasks/{id}/resize` | [`crate::ResizeRequest`] → `{}` |
 //! | `POST /tasks/{id}/close-stdin` | [`crate::ProcessRef`] → `{}` |
 //! | `POST /tasks/{id}/exec` | [`crate::ExecRequest`] → `{}` |
@@ -22,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::TaskStatus;
 
-/// Where and how the shim writes the init's json-file log.
+/// Where and how the shim writes the init's log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogConfig {
     pub path: String,
@@ -32,6 +33,35 @@ pub struct LogConfig {
     /// Keep at most this many files.
     #[serde(default)]
     pub max_file: Option<u32>,
+    #[serde(default)]
+    pub format: LogFormat,
+}
+
+/// A log file's format (`berth-shim --log-format`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LogFormat {
+    /// Docker's json-file: one JSON object per chunk of output.
+    #[default]
+    JsonFile,
+    /// The CRI's: `<RFC 3339 time> <stream> <F|P> <text>` per line, at the kubelet's path.
+    Cri,
+}
+
+impl LogFormat {
+    /// The name on the wire and on the shim's command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogFormat::JsonFile => "json-file",
+            LogFormat::Cri => "cri",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<LogFormat> {
+        [LogFormat::JsonFile, LogFormat::Cri]
+            .into_iter()
+            .find(|f| f.as_str() == name)
+    }
 }
 
 /// `POST /tasks`: a shim is started and the runtime creates the container (its
@@ -97,5 +127,23 @@ impl TaskView {
             exited_at: self.exited_at.clone()?,
             oom_killed: self.oom_killed,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_format_defaults_to_json_file_and_names_round_trip() {
+        let c: LogConfig = serde_json::from_str(r#"{"path":"/l"}"#).unwrap();
+        assert_eq!(c.format, LogFormat::JsonFile);
+        let c: LogConfig = serde_json::from_str(r#"{"path":"/l","format":"cri"}"#).unwrap();
+        assert_eq!(c.format, LogFormat::Cri);
+        for f in [LogFormat::JsonFile, LogFormat::Cri] {
+            assert_eq!(LogFormat::parse(f.as_str()), Some(f));
+            assert_eq!(serde_json::to_value(f).unwrap(), f.as_str());
+        }
+        assert_eq!(LogFormat::parse("syslog"), None);
     }
 }

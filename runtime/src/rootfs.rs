@@ -33,13 +33,16 @@ pub fn prepare(
             .ok_or_else(|| Error::Spec(format!("unknown rootfsPropagation {p}")))?,
         _ => MsFlags::MS_SLAVE | MsFlags::MS_REC,
     };
-    // Shared propagation at "/" would make pivot_root fail; apply it afterwards.
-    let early = if pflag.contains(MsFlags::MS_SHARED) {
-        MsFlags::MS_PRIVATE | MsFlags::MS_REC
-    } else {
-        pflag
-    };
-    sys.mount(None, Path::new("/"), None, early, None)?;
+    // As runc's prepareRoot: "/" gets the spec's propagation as it is, so a shared root
+    // keeps host mounts in their peer groups (a BIDIRECTIONAL volume of the kubelet works
+    // both ways); the mount holding the rootfs is made private so the bind below stays
+    // in this namespace and pivot_root's check on the new root's parent passes.
+    sys.mount(None, Path::new("/"), None, pflag, None)?;
+    if pflag.contains(MsFlags::MS_SHARED) {
+        if let Some(parent) = mount_point_of(rootfs) {
+            sys.mount(None, &parent, None, MsFlags::MS_PRIVATE, None)?;
+        }
+    }
     sys.mount(
         Some(rootfs),
         rootfs,
@@ -51,6 +54,17 @@ pub fn prepare(
         mount_one(sys, rootfs, m, cg)?;
     }
     Ok(())
+}
+
+/// The mount point that holds `path` (the longest mount point in /proc/self/mountinfo
+/// that is `path` or one of its parents).
+fn mount_point_of(path: &Path) -> Option<PathBuf> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    info.lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(PathBuf::from)
+        .filter(|m| path.starts_with(m))
+        .max_by_key(|m| m.as_os_str().len())
 }
 
 /// True when the spec binds the host's /dev (then no devices are created).
@@ -414,6 +428,24 @@ mod tests {
         let sys = RecordingSyscall::new();
         let mounts = vec![mnt("/data", "bind", "/nope", &["bind"])];
         assert!(prepare(&sys, Path::new("/r"), &mounts, None, &CgroupMount::V2).is_err());
+    }
+
+    #[test]
+    fn shared_root_propagation_is_kept_and_the_roots_mount_made_private() {
+        let sys = RecordingSyscall::new();
+        prepare(
+            &sys,
+            Path::new("/r"),
+            &[],
+            Some("rshared"),
+            &CgroupMount::V2,
+        )
+        .expect("prepare");
+        let m = sys.mounts();
+        assert_eq!(m[0].3, MsFlags::MS_SHARED | MsFlags::MS_REC);
+        // "/r" is no mount point: the mount holding it ("/" at least) becomes private alone.
+        assert_eq!(m[1].3, MsFlags::MS_PRIVATE);
+        assert!(m[2].3.contains(MsFlags::MS_BIND));
     }
 
     #[test]

@@ -1,11 +1,15 @@
 //! Command line of `berth-shim start` (see docs/engine-protocol.md).
 use std::path::PathBuf;
 
+/// How the log file is written (`--log-format`).
+pub use berth_proto::LogFormat;
+
 #[derive(Debug, Clone)]
 pub struct LogConfig {
     pub path: PathBuf,
     pub max_size: u64,
     pub max_file: u32,
+    pub format: LogFormat,
 }
 
 #[derive(Debug, Clone)]
@@ -25,7 +29,7 @@ pub struct StartArgs {
 pub struct UsageError(pub String);
 
 pub const USAGE: &str = "usage: berth-shim start --id ID --bundle DIR --state-dir DIR --runtime BIN \
-[--runtime-root DIR] [--terminal] [--stdin] [--log-path FILE --log-max-size BYTES --log-max-file N] [--no-log]";
+[--runtime-root DIR] [--terminal] [--stdin] [--log-path FILE --log-max-size BYTES --log-max-file N --log-format json-file|cri] [--no-log]";
 
 impl StartArgs {
     /// Parses the arguments after `start`. Accepts `--flag value` and `--flag=value`.
@@ -33,6 +37,7 @@ impl StartArgs {
         let (mut id, mut bundle, mut state, mut runtime, mut root) = (None, None, None, None, None);
         let (mut terminal, mut stdin, mut no_log) = (false, false, false);
         let (mut log_path, mut max_size, mut max_file) = (None, 0u64, 1u32);
+        let mut format = LogFormat::JsonFile;
         let mut it = args.iter();
         while let Some(a) = it.next() {
             let (flag, inline) = match a.split_once('=') {
@@ -63,6 +68,11 @@ impl StartArgs {
                         .parse()
                         .map_err(|_| UsageError("bad --log-max-size".into()))?
                 }
+                "--log-format" => {
+                    let name = value(flag)?;
+                    format = LogFormat::parse(&name)
+                        .ok_or_else(|| UsageError(format!("bad --log-format {name}")))?;
+                }
                 "--log-max-file" => {
                     max_file = value(flag)?
                         .parse()
@@ -76,6 +86,7 @@ impl StartArgs {
                 path,
                 max_size,
                 max_file: max_file.max(1),
+                format,
             }),
             _ => None,
         };
@@ -121,12 +132,14 @@ mod tests {
             "100",
             "--log-max-file",
             "3",
+            "--log-format=cri",
         ]))
         .unwrap();
         assert_eq!(a.id, "c1");
         assert!(a.terminal && !a.stdin);
         let l = a.log.unwrap();
         assert_eq!((l.max_size, l.max_file), (100, 3));
+        assert_eq!(l.format, LogFormat::Cri);
     }
 
     #[test]

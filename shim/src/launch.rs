@@ -10,7 +10,7 @@ use std::path::Path;
 use crate::cli::StartArgs;
 use crate::error::Result;
 use crate::exec;
-use crate::log::JsonLog;
+use crate::log::ContainerLog;
 use crate::process::Proc;
 use crate::reaper::Reaper;
 use crate::runtime::Runtime;
@@ -127,7 +127,7 @@ fn create(mut args: StartArgs) -> Result<Shim> {
         std::process::id().to_string().as_bytes(),
     )?;
     let log = match &args.log {
-        Some(cfg) => Some(JsonLog::open(cfg)?),
+        Some(cfg) => Some(ContainerLog::open(cfg)?),
         None => None,
     };
     let rt = Runtime {

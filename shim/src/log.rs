@@ -1,9 +1,13 @@
-//! Docker's json-file log: one JSON object per line of output, rotated by size.
+//! A container's log file, in one of two formats: Docker's json-file (one JSON object per
+//! line of output, rotated by size) or the CRI's (`<RFC 3339 time> <stream> <F|P> <text>`,
+//! one line per line of output, `P` for a piece of a line longer than 16 KiB, as
+//! containerd's CRI plugin writes; the kubelet rotates it, renaming the file and asking
+//! for a reopen).
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use crate::cli::LogConfig;
+use crate::cli::{LogConfig, LogFormat};
 
 /// Lines longer than this are written as partial entries (as dockerd does at 16 KiB).
 const MAX_LINE: usize = 16 * 1024;
@@ -15,8 +19,9 @@ struct Entry<'a> {
     time: &'a str,
 }
 
-pub struct JsonLog {
+pub struct ContainerLog {
     path: PathBuf,
+    format: LogFormat,
     file: File,
     size: u64,
     max_size: u64,
@@ -39,8 +44,8 @@ fn rotated(path: &Path, n: u32) -> PathBuf {
     PathBuf::from(p)
 }
 
-impl JsonLog {
-    pub fn open(cfg: &LogConfig) -> io::Result<JsonLog> {
+impl ContainerLog {
+    pub fn open(cfg: &LogConfig) -> io::Result<ContainerLog> {
         if let Some(dir) = cfg.path.parent() {
             fs::create_dir_all(dir)?;
         }
@@ -49,8 +54,9 @@ impl JsonLog {
             .append(true)
             .open(&cfg.path)?;
         let size = file.metadata()?.len();
-        Ok(JsonLog {
+        Ok(ContainerLog {
             path: cfg.path.clone(),
+            format: cfg.format,
             file,
             size,
             max_size: cfg.max_size,
@@ -88,15 +94,31 @@ impl JsonLog {
         Ok(())
     }
 
+    /// Opens the file at the log's path again (the kubelet renamed the old one away).
+    pub fn reopen(&mut self) -> io::Result<()> {
+        self.file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)?;
+        self.size = self.file.metadata()?.len();
+        Ok(())
+    }
+
     fn emit(&mut self, s: usize, line: &[u8], time: &str) -> io::Result<()> {
-        let text = String::from_utf8_lossy(line);
-        let mut out = serde_json::to_vec(&Entry {
-            log: &text,
-            stream: stream_name(s),
-            time,
-        })
-        .map_err(io::Error::other)?;
-        out.push(b'\n');
+        let out = match self.format {
+            LogFormat::JsonFile => {
+                let text = String::from_utf8_lossy(line);
+                let mut out = serde_json::to_vec(&Entry {
+                    log: &text,
+                    stream: stream_name(s),
+                    time,
+                })
+                .map_err(io::Error::other)?;
+                out.push(b'\n');
+                out
+            }
+            LogFormat::Cri => cri_line(s, line, time),
+        };
         if self.max_size > 0 && self.size > 0 && self.size + out.len() as u64 > self.max_size {
             self.rotate()?;
         }
@@ -127,6 +149,26 @@ impl JsonLog {
     }
 }
 
+/// One CRI log line: a whole line of output is tagged `F` (full), a piece of a longer one
+/// `P` (partial); output that ends without a newline is completed as a full line.
+fn cri_line(s: usize, line: &[u8], time: &str) -> Vec<u8> {
+    let (text, tag) = match line.strip_suffix(b"\n") {
+        Some(text) => (text, "F"),
+        None if line.len() >= MAX_LINE => (line, "P"),
+        None => (line, "F"),
+    };
+    let mut out = Vec::with_capacity(text.len() + time.len() + 12);
+    out.extend_from_slice(time.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(stream_name(s).as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(tag.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(text);
+    out.push(b'\n');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,8 +188,9 @@ mod tests {
             path: d.path().join("c.log"),
             max_size: 0,
             max_file: 1,
+            format: LogFormat::JsonFile,
         };
-        let mut l = JsonLog::open(&cfg).unwrap();
+        let mut l = ContainerLog::open(&cfg).unwrap();
         l.write(1, b"a\nb", "T1").unwrap();
         l.write(2, b"err\n", "T2").unwrap();
         l.write(1, b"c\n", "T3").unwrap();
@@ -167,8 +210,9 @@ mod tests {
             path: d.path().join("c.log"),
             max_size: 200,
             max_file: 3,
+            format: LogFormat::JsonFile,
         };
-        let mut l = JsonLog::open(&cfg).unwrap();
+        let mut l = ContainerLog::open(&cfg).unwrap();
         for i in 0..40 {
             l.write(
                 1,
@@ -183,5 +227,35 @@ mod tests {
         assert!(!rotated(&cfg.path, 3).exists());
         let last = lines(&cfg.path);
         assert_eq!(last.last().unwrap()["log"], "line 39\n");
+    }
+
+    #[test]
+    fn cri_format_tags_full_and_partial_lines_and_reopens() {
+        let d = tempfile::tempdir().unwrap();
+        let cfg = LogConfig {
+            path: d.path().join("c.log"),
+            max_size: 0,
+            max_file: 1,
+            format: LogFormat::Cri,
+        };
+        let mut l = ContainerLog::open(&cfg).unwrap();
+        l.write(1, b"hello\nwor", "T1").unwrap();
+        l.write(2, b"oops\n", "T2").unwrap();
+        l.write(1, &vec![b'x'; MAX_LINE + 3], "T3").unwrap();
+        l.flush(1, "T4").unwrap();
+        let text = fs::read_to_string(&cfg.path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "T1 stdout F hello");
+        assert_eq!(lines[1], "T2 stderr F oops");
+        assert!(lines[2].starts_with("T3 stdout P worxxx"));
+        assert_eq!(lines[3], "T4 stdout F xxxxxx");
+        assert_eq!(lines.len(), 4);
+        fs::rename(&cfg.path, d.path().join("c.log.1")).unwrap();
+        l.reopen().unwrap();
+        l.write(1, b"after\n", "T5").unwrap();
+        assert_eq!(
+            fs::read_to_string(&cfg.path).unwrap(),
+            "T5 stdout F after\n"
+        );
     }
 }

@@ -15,7 +15,7 @@ use crate::cli::StartArgs;
 use crate::control::{Conn, Request};
 use crate::error::{Error, Result};
 use crate::exec;
-use crate::log::JsonLog;
+use crate::log::ContainerLog;
 use crate::oom::OomWatch;
 use crate::process::{Proc, Status};
 use crate::reaper::{self, Reaper};
@@ -41,7 +41,7 @@ pub struct Shim {
     pub att: UnixListener,
     pub init: Proc,
     pub execs: BTreeMap<String, Proc>,
-    pub log: Option<JsonLog>,
+    pub log: Option<ContainerLog>,
     pub conns: BTreeMap<u64, Conn>,
     pub clients: BTreeMap<u64, Client>,
     pub next_id: u64,
@@ -285,6 +285,13 @@ impl Shim {
                 let exit = self.delete()?;
                 Ok(Reply::Exit(serde_json::to_value(exit)?))
             }
+            ("POST", ["reopen-log"]) => match &mut self.log {
+                Some(log) => {
+                    log.reopen()?;
+                    done()
+                }
+                None => Err(Error::Conflict("the container has no log file".into())),
+            },
             (_, _) => Err(Error::NotFound(format!(
                 "no route {} {}",
                 req.method, req.path

@@ -123,6 +123,9 @@ pub struct Flags {
     /// Print version information and quit
     #[arg(short = 'v', long = "version", action = ArgAction::SetTrue)]
     pub version: bool,
+    /// The Kubernetes side: CRI server, CNI, registry hosts configuration.
+    #[command(flatten)]
+    pub cri: super::cri::CriFlags,
 }
 
 impl Flags {

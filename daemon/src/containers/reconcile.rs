@@ -220,7 +220,11 @@ async fn remove_orphan_tasks(
     containers: &HashSet<String>,
 ) {
     let known: HashSet<&str> = containers.iter().map(|id| task_id_of(id)).collect();
-    for t in tasks.iter().filter(|t| !known.contains(t.id.as_str())) {
+    // Pods' tasks (the CRI's namespace, `k8s.<id>`) are the CRI's to manage.
+    for t in tasks
+        .iter()
+        .filter(|t| !known.contains(t.id.as_str()) && !berth_cri::is_cri_task(&t.id))
+    {
         tracing::warn!(task = %t.id, "removing a task whose container is gone");
         stop_and_delete(daemon, t).await;
     }

@@ -83,7 +83,7 @@ pub fn prepare(c: &Container) -> Result<()> {
 /// Whether something is mounted at `path` (a container's overlay): its device is not
 /// its parent folder's. Two stats, where reading the host's whole mount table cost
 /// milliseconds on a busy host, twice per run.
-fn is_mounted(path: &Path) -> bool {
+pub fn is_mounted(path: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
     let (Ok(here), Some(Ok(parent))) = (
         std::fs::symlink_metadata(path),

@@ -26,6 +26,7 @@ fn log_spec(c: &Container) -> Option<LogConfig> {
         path: c.log_path().display().to_string(),
         max_size: opts.get("max-size").and_then(|s| parse_size(s)),
         max_file: opts.get("max-file").and_then(|s| s.parse().ok()),
+        format: Default::default(),
     })
 }
 

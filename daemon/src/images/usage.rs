@@ -31,5 +31,16 @@ pub fn containers_using(daemon: &Daemon, image_id: &str) -> Vec<ImageUser> {
             container_id: c.id.clone(),
             running: c.state.status.is_running(),
         })
+        // Pods' containers (the CRI's) count as running users while their roots are mounted.
+        .chain(
+            daemon
+                .cri_image_holds
+                .holders(image_id)
+                .into_iter()
+                .map(|container_id| ImageUser {
+                    container_id,
+                    running: true,
+                }),
+        )
         .collect()
 }

@@ -32,6 +32,8 @@ pub struct RegistryClient {
     pub credentials: AuthConfig,
     /// HTTPS without certificate checks (an insecure registry that speaks HTTPS).
     pub skip_verify: bool,
+    /// The mirror this client pulls from instead of the registry (hosts.toml).
+    pub mirror: Option<String>,
 }
 
 impl RegistryClient {
@@ -44,6 +46,36 @@ impl RegistryClient {
     ) -> RegistryClient {
         let (scheme, skip_verify) = probe_scheme(config, domain).await;
         Self::with_scheme(domain, credentials, scheme, skip_verify)
+    }
+
+    /// A client for one endpoint of `domain` (hosts.toml, `--registry-mirror`): the
+    /// registry itself as [`RegistryClient::connect`] does, or a mirror with its scheme.
+    pub async fn for_endpoint(
+        config: &Config,
+        domain: &str,
+        endpoint: &super::hosts::Endpoint,
+        credentials: &AuthConfig,
+    ) -> RegistryClient {
+        match endpoint.scheme {
+            None => Self::connect(config, domain, credentials).await,
+            Some(scheme) => {
+                let mut c =
+                    Self::with_scheme(&endpoint.host, credentials, scheme, endpoint.skip_verify);
+                if endpoint.host != registry_host(domain) {
+                    c.mirror = Some(endpoint.host.clone());
+                }
+                c
+            }
+        }
+    }
+
+    /// `reference` in oci-client's terms, pointed at this client's mirror if it has one.
+    pub fn reference(&self, reference: &Reference) -> oci_client::Reference {
+        let mut oci = oci_reference(reference);
+        if let Some(m) = &self.mirror {
+            oci.set_mirror_registry(m.clone());
+        }
+        oci
     }
 
     /// A client for the registry `domain` without probing: plain HTTP for loopback and
@@ -84,6 +116,7 @@ impl RegistryClient {
             has_credentials: credentials.has_credentials(),
             credentials: credentials.clone(),
             skip_verify,
+            mirror: None,
         }
     }
 

@@ -7,6 +7,8 @@
 //! - `challenge`   — why a registry said 401: Basic or Bearer, no, wrong or insufficient
 //!   credentials, in dockerd's words for pulls, pushes and inspects.
 //! - `translate`   — oci-client and transport errors in dockerd's words.
+//! - `hosts`       — `<registry-config-dir>/<host>/hosts.toml` (containerd's layout) and
+//!   `--registry-mirror`: the mirrors a pull tries before the registry itself.
 //! - `manifest`    — manifest and index documents: media types, parsing, schema 1 refusal.
 //! - `platform`    — platforms (`linux/arm64/v8`), Go architecture names, index selection.
 //! - `download`    — one blob from the registry into the content store, with progress.
@@ -24,6 +26,7 @@ pub mod challenge;
 pub mod client;
 pub mod credentials;
 pub mod download;
+pub mod hosts;
 pub mod inspect;
 pub mod login;
 pub mod manifest;

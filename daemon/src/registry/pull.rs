@@ -9,7 +9,7 @@
 //!    digest references. A crash before that leaves only verified blobs and unpacked
 //!    layers, which a later pull reuses and the garbage collector may remove.
 use super::challenge::{explain, Access};
-use super::client::{oci_reference, RegistryClient};
+use super::client::RegistryClient;
 use super::credentials::AuthConfig;
 use super::download::fetch_blob;
 use super::manifest::{self, ImageConfigSummary, ImageManifest, ManifestDocument};
@@ -59,20 +59,56 @@ pub async fn pull(
 ) -> RegistryResult<Vec<PullOutcome>> {
     // Blobs and layers written before the record exists must not be collected meanwhile.
     let _lease = daemon.gc_gate.writer().await;
+    // The registry's mirrors first, in the order hosts.toml gives them; the next one is
+    // tried when one fails.
+    let endpoints = super::hosts::endpoints(&daemon.config, &request.reference.domain);
+    let mut first_answer: Option<RegistryError> = None;
+    let mut last_error: Option<RegistryError> = None;
+    for endpoint in &endpoints {
+        let client = RegistryClient::for_endpoint(
+            &daemon.config,
+            &request.reference.domain,
+            endpoint,
+            &request.credentials,
+        )
+        .await;
+        match pull_from(&daemon, &client, &request, &sink).await {
+            Ok(outcomes) => return Ok(outcomes),
+            Err(e) => {
+                tracing::info!(host = %endpoint.host, error = %e, "pull from this host failed");
+                // What a registry answered says more than a host that could not be reached.
+                if first_answer.is_none() && !matches!(e, RegistryError::Network(_)) {
+                    first_answer = Some(e);
+                } else {
+                    last_error = Some(e);
+                }
+            }
+        }
+    }
+    Err(first_answer
+        .or(last_error)
+        .unwrap_or_else(|| RegistryError::Internal("no registry host to pull from".into())))
+}
+
+/// [`pull`] from one endpoint.
+async fn pull_from(
+    daemon: &SharedDaemon,
+    client: &RegistryClient,
+    request: &PullRequest,
+    sink: &ProgressSink,
+) -> RegistryResult<Vec<PullOutcome>> {
     let reference = request.reference.clone();
-    let client =
-        RegistryClient::connect(&daemon.config, &reference.domain, &request.credentials).await;
     let wanted = request.platform.clone().unwrap_or_else(Platform::host);
 
     let (targets, shown) = if reference.tag.is_none() && reference.digest.is_none() {
         let listing = match client
             .oci
-            .list_tags(&oci_reference(&reference), &client.auth, None, None)
+            .list_tags(&client.reference(&reference), &client.auth, None, None)
             .await
         {
             Ok(listing) => listing,
             Err(e) => {
-                return Err(explain(&client, client.translate(e), &reference, Access::Pull).await)
+                return Err(explain(client, client.translate(e), &reference, Access::Pull).await)
             }
         };
         let targets: Vec<Reference> = listing.tags.iter().map(|t| reference.with_tag(t)).collect();
@@ -84,12 +120,12 @@ pub async fn pull(
     let mut outcomes = Vec::with_capacity(targets.len());
     let mut updated = false;
     for target in &targets {
-        let (outcome, changed) = pull_one(&daemon, &client, target, &wanted, &sink).await?;
+        let (outcome, changed) = pull_one(daemon, client, target, &wanted, sink).await?;
         updated |= changed;
         outcomes.push(outcome);
     }
     crate::events::image::publish(
-        &daemon,
+        daemon,
         "pull",
         &reference.familiar(),
         &reference.familiar_name(),
@@ -130,7 +166,7 @@ async fn pull_one(
     wanted: &Platform,
     sink: &ProgressSink,
 ) -> RegistryResult<(PullOutcome, bool)> {
-    let image = oci_reference(reference);
+    let image = client.reference(reference);
     let resolved = match resolve_manifest(daemon, client, &image, reference, wanted, sink).await {
         Ok(resolved) => resolved,
         Err(e) => return Err(explain(client, e, reference, Access::Pull).await),

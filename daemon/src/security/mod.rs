@@ -22,7 +22,7 @@
 //! ([`SecurityError::http_status`]).
 pub mod capabilities;
 pub mod container;
-mod device_rules;
+pub mod device_rules;
 pub mod devices;
 pub mod opts;
 pub mod paths;

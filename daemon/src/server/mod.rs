@@ -77,6 +77,8 @@ async fn run_with_pidfile(config: Config) -> Result<(), ServerError> {
     daemon.networks.start(&config).await;
     crate::containers::reconcile::start_engine(&daemon).await;
     crate::networks::sandbox::restore(&daemon).await;
+    // Pods keep running through a restart: the CRI finds them again before it serves.
+    let cri = crate::cri::start(&daemon).await;
     let listeners = prepared.bind_unix_sockets()?;
     let sockets: Vec<_> = listeners
         .iter()
@@ -123,6 +125,9 @@ async fn run_with_pidfile(config: Config) -> Result<(), ServerError> {
     }
 
     let _ = shutdown_tx.send(true);
+    if let Some(cri) = &cri {
+        cri.shutdown();
+    }
     // Open `docker events` streams end now rather than holding the shutdown for its grace.
     daemon.events.close();
     if tokio::time::timeout(SHUTDOWN_GRACE, alive_rx.recv())

@@ -238,6 +238,16 @@ impl TaskEngine for EngineClient {
             self.post_unit(&task_path(id, "/kill"), Some(&req)).await
         })
     }
+    fn kill_all<'a>(&'a self, id: &'a str, signal: i32) -> EngineFuture<'a, ()> {
+        Box::pin(async move {
+            let req = KillRequest {
+                signal,
+                all: true,
+                exec_id: None,
+            };
+            self.post_unit(&task_path(id, "/kill"), Some(&req)).await
+        })
+    }
     fn pause<'a>(&'a self, id: &'a str) -> EngineFuture<'a, ()> {
         Box::pin(async move { self.post_unit(&task_path(id, "/pause"), NONE).await })
     }
@@ -249,6 +259,9 @@ impl TaskEngine for EngineClient {
     }
     fn resize<'a>(&'a self, id: &'a str, req: &'a ResizeRequest) -> EngineFuture<'a, ()> {
         Box::pin(async move { self.post_unit(&task_path(id, "/resize"), Some(req)).await })
+    }
+    fn reopen_log<'a>(&'a self, id: &'a str) -> EngineFuture<'a, ()> {
+        Box::pin(async move { self.post_unit(&task_path(id, "/reopen-log"), NONE).await })
     }
     fn close_stdin<'a>(&'a self, id: &'a str, exec_id: Option<&'a str>) -> EngineFuture<'a, ()> {
         Box::pin(async move {

@@ -268,6 +268,10 @@ impl TaskEngine for FakeEngine {
         }))
     }
 
+    fn kill_all<'a>(&'a self, id: &'a str, signal: i32) -> EngineFuture<'a, ()> {
+        self.kill(id, signal, None)
+    }
+
     fn pause<'a>(&'a self, id: &'a str) -> EngineFuture<'a, ()> {
         let r = self.with("pause", id, |t, _| match t.status {
             TaskStatus::Running => {
@@ -308,6 +312,18 @@ impl TaskEngine for FakeEngine {
 
     fn resize<'a>(&'a self, id: &'a str, _req: &'a ResizeRequest) -> EngineFuture<'a, ()> {
         ready(self.with("resize", id, |_, _| Ok(())))
+    }
+
+    fn reopen_log<'a>(&'a self, id: &'a str) -> EngineFuture<'a, ()> {
+        ready(self.with("reopen-log", id, |t, _| {
+            if !t.status.is_live() {
+                return Err(conflict(format!(
+                    "cannot reopen the log of a task that is {}",
+                    t.status
+                )));
+            }
+            Ok(())
+        }))
     }
 
     fn close_stdin<'a>(&'a self, id: &'a str, _exec_id: Option<&'a str>) -> EngineFuture<'a, ()> {

@@ -74,11 +74,17 @@ pub trait TaskEngine: Send + Sync {
         signal: i32,
         exec_id: Option<&'a str>,
     ) -> EngineFuture<'a, ()>;
+    /// A signal to every process of the container (the runtime's `kill --all`), as the
+    /// CRI stops a pod's containers.
+    fn kill_all<'a>(&'a self, id: &'a str, signal: i32) -> EngineFuture<'a, ()>;
     fn pause<'a>(&'a self, id: &'a str) -> EngineFuture<'a, ()>;
     fn resume<'a>(&'a self, id: &'a str) -> EngineFuture<'a, ()>;
     /// New resource limits for a live task.
     fn update<'a>(&'a self, id: &'a str, req: &'a UpdateRequest) -> EngineFuture<'a, ()>;
     fn resize<'a>(&'a self, id: &'a str, req: &'a ResizeRequest) -> EngineFuture<'a, ()>;
+    /// Reopens the init's log file at its path (the kubelet rotated it: CRI
+    /// `ReopenContainerLog`).
+    fn reopen_log<'a>(&'a self, id: &'a str) -> EngineFuture<'a, ()>;
     fn close_stdin<'a>(&'a self, id: &'a str, exec_id: Option<&'a str>) -> EngineFuture<'a, ()>;
     /// Prepares an exec (not started).
     fn exec<'a>(&'a self, id: &'a str, req: &'a ExecRequest) -> EngineFuture<'a, ()>;
