@@ -7,6 +7,8 @@
 # Prints, for each engine, the median over --repeat runs of:
 #   - GET /_ping: requests per second with 8 connections for 5 s, and p99 latency;
 #   - GET /containers/json?all=1 with 100 created containers: requests/s, p50, p99;
+#   - for both, the engine's CPU time per request (its processes' utime+stime from /proc):
+#     unlike requests/s, it hardly moves when other work shares the machine;
 #   - idle RSS, fresh (berthd + berth-containerd; dockerd + containerd);
 #   - RSS after a workload: 600 runs (create+start+wait+rm, 8 API clients) and 1 000
 #     connections opened together, each asking /_ping once, then all closed;

@@ -17,7 +17,7 @@ import tarfile
 import time
 
 from bench_containers import (Engine, UnixHTTPConnection, api, berthd_argv, dockerd_argv,
-                              engine_rss_kib)
+                              engine_pids, engine_rss_kib)
 
 IMAGE = "berth-bench/busybox:1"
 CONTAINERS = 100
@@ -48,12 +48,32 @@ def import_image(sock):
         conn.close()
 
 
-def loadgen(binary, sock, path, seconds, conns=8):
+def cpu_seconds(pids):
+    """User + system CPU time the processes used so far (their exited threads included)."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def loadgen(binary, sock, path, seconds, conns=8, engine_root=None):
+    """One load generator run; with `engine_root`, also the engine's CPU time per request
+    (robust to other work on a shared machine, unlike requests/s)."""
+    pids = engine_pids(engine_root) if engine_root else []
+    before = cpu_seconds(pids)
     out = subprocess.run([binary, "--unix", sock, "--path", path, "--conns", str(conns),
                           "--seconds", str(seconds)], check=True, stdout=subprocess.PIPE,
                          text=True).stdout
+    used = cpu_seconds(pids) - before
     fields = dict(kv.split("=", 1) for kv in out.split())
-    return {k: float(v) for k, v in fields.items()}
+    result = {k: float(v) for k, v in fields.items()}
+    result["cpu_us"] = used * 1e6 / result["requests"] if result.get("requests") else 0.0
+    return result
 
 
 def median_of(samples, key):
@@ -75,17 +95,20 @@ def measure(engine, a):
     out["rss_fresh_kib"] = engine_rss_kib(engine.root)
     import_image(engine.sock)
 
-    samples = [loadgen(a.loadgen, engine.sock, "/_ping", a.seconds) for _ in range(a.repeat)]
+    samples = [loadgen(a.loadgen, engine.sock, "/_ping", a.seconds, engine_root=engine.root)
+               for _ in range(a.repeat)]
     out["ping_rps"] = median_of(samples, "rps")
+    out["ping_cpu_us"] = median_of(samples, "cpu_us")
     out["ping_p99_ms"] = median_of(samples, "p99_ms")
     out["ping_errors"] = sum(s["errors"] for s in samples)
 
     ids = [api(engine.sock, "POST", "/containers/create",
                {"Image": IMAGE, "Cmd": ["/bin/busybox", "true"],
                 "HostConfig": {"NetworkMode": "none"}})["Id"] for _ in range(CONTAINERS)]
-    samples = [loadgen(a.loadgen, engine.sock, "/containers/json?all=1", a.seconds)
-               for _ in range(a.repeat)]
+    samples = [loadgen(a.loadgen, engine.sock, "/containers/json?all=1", a.seconds,
+                       engine_root=engine.root) for _ in range(a.repeat)]
     out["list_rps"] = median_of(samples, "rps")
+    out["list_cpu_us"] = median_of(samples, "cpu_us")
     out["list_p50_ms"] = median_of(samples, "p50_ms")
     out["list_p99_ms"] = median_of(samples, "p99_ms")
     out["list_errors"] = sum(s["errors"] for s in samples)
@@ -110,10 +133,12 @@ def rows(runs):
     return [
     ("GET /_ping, requests/s", "ping_rps", "{:.0f}", "higher"),
     ("GET /_ping, p99 ms", "ping_p99_ms", "{:.2f}", "lower"),
+    ("  same, engine CPU us per request", "ping_cpu_us", "{:.1f}", "lower"),
     (f"GET /containers/json?all=1 ({CONTAINERS} containers), requests/s", "list_rps", "{:.0f}",
      "higher"),
     ("  same, p50 ms", "list_p50_ms", "{:.2f}", "lower"),
     ("  same, p99 ms", "list_p99_ms", "{:.2f}", "lower"),
+    ("  same, engine CPU us per request", "list_cpu_us", "{:.1f}", "lower"),
     ("idle RSS, fresh, MiB", "rss_fresh_mib", "{:.1f}", "lower"),
     (f"RSS after {runs} runs and {CONNECTIONS} connections, all closed, MiB", "rss_after_mib",
      "{:.1f}", "lower"),
