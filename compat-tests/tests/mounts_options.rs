@@ -6,28 +6,7 @@
 //! (scripts/test.sh).
 mod common;
 
-use std::process::Command;
-
-use common::{Daemon, Fixtures};
-use serde_json::Value;
-
-/// `curl` on the daemon's socket: (status, parsed body or Null).
-fn api(d: &Daemon, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
-    let mut cmd = Command::new("curl");
-    cmd.args(["-s", "-o", "-", "-w", "\n%{http_code}", "--unix-socket"])
-        .arg(&d.socket)
-        .args(["-X", method, &format!("http://localhost{path}")]);
-    if let Some(b) = body {
-        cmd.args(["-H", "Content-Type: application/json", "-d", b]);
-    }
-    let out = cmd.output().expect("curl");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
-    (
-        code.trim().parse().unwrap_or(0),
-        serde_json::from_str(body).unwrap_or(Value::Null),
-    )
-}
+use common::{api, Daemon, Fixtures};
 
 /// Mounts of the host whose mount point lies under this daemon's exec root.
 fn host_mounts_under_exec_root(d: &Daemon) -> Vec<String> {
