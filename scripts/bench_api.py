@@ -193,8 +193,7 @@ def main():
     if "dockerd" in wanted:
         if shutil.which("dockerd"):
             # As the helpers' rules say: its own containerd namespace, no bridge, no firewall.
-            plan.append(("dockerd", lambda root, sock: dockerd_argv(root, sock) + [
-                "--ip6tables=false", "--containerd-namespace", "berth-bench",
+            plan.append(("dockerd", lambda root, sock: dockerd_argv("none")(root, sock) + [
                 "--containerd-plugins-namespace", "berth-bench-plugins"]))
         else:
             print("dockerd not installed: no comparison (apt-get install docker.io)")
