@@ -240,31 +240,45 @@ impl ContainerStore {
     /// Forgets a container and removes its folder.
     /// Forgets the container; its folder goes too unless `remove_folder` is false (an
     /// export still reads its root: see `rootfs::release_for_removal`).
+    ///
+    /// The record file goes first: without it the folder is not a container (start-up's
+    /// `rootfs::remove_unrecorded` removes such folders). The rest of the folder (the
+    /// container's upper layer: whatever it wrote) is removed on a blocking thread after
+    /// the answer, when there is a runtime to run it.
     pub fn remove(&self, id: &str, remove_folder: bool) -> Result<()> {
         let entry = self.write().remove(id);
         if let Some(entry) = entry {
             entry.notice.send_modify(|n| n.removed = true);
-            if !remove_folder {
-                // Without its record the folder is not a container after a restart.
-                let record = entry.record.dir.join(RECORD_FILE);
-                if let Err(e) = std::fs::remove_file(&record) {
-                    if e.kind() != std::io::ErrorKind::NotFound {
-                        return Err(ContainerError::io(
-                            format!("removing {}", record.display()),
-                            e,
-                        ));
-                    }
-                }
-                return Ok(());
-            }
             let dir = entry.record.dir;
-            if let Err(e) = std::fs::remove_dir_all(&dir) {
+            let record = dir.join(RECORD_FILE);
+            if let Err(e) = std::fs::remove_file(&record) {
                 if e.kind() != std::io::ErrorKind::NotFound {
-                    return Err(ContainerError::io(format!("removing {}", dir.display()), e));
+                    return Err(ContainerError::io(
+                        format!("removing {}", record.display()),
+                        e,
+                    ));
                 }
+            }
+            if remove_folder {
+                remove_folder_soon(dir);
             }
         }
         Ok(())
+    }
+}
+
+/// Removes a removed container's folder, on a blocking thread when called on the runtime.
+fn remove_folder_soon(dir: PathBuf) {
+    let remove = move || {
+        if let Err(e) = std::fs::remove_dir_all(&dir) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(dir = %dir.display(), error = %e, "removing a removed container's folder");
+            }
+        }
+    };
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => drop(runtime.spawn_blocking(remove)),
+        Err(_) => remove(),
     }
 }
 
