@@ -204,6 +204,11 @@ fn a_never_started_container_shows_its_networks_as_given() {
     assert_eq!(n["given"]["DNSNames"], json!(["fresh", "g", short]), "{n}");
     let n = old(&d);
     assert_eq!(n["given"]["Aliases"], json!(["g", short]), "{n}");
+    // Stopped: the endpoint is gone, its names stay (dockerd's cleanOperationalData).
+    d.docker_ok(&["stop", "-t", "0", "fresh"]);
+    let n = networks(&d, "fresh");
+    assert_eq!(n["given"]["DNSNames"], json!(["fresh", "g", short]), "{n}");
+    assert_eq!(n["given"]["IPAddress"], "", "{n}");
 
     d.docker_ok(&["rm", "-f", "fresh", "plain"]);
     d.docker_ok(&["network", "rm", "given", "joined"]);

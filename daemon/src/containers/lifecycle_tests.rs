@@ -448,9 +448,14 @@ async fn rm_force_during_a_start_kills_the_new_run_and_removes_it() {
     })
     .await;
     let c = super::state_changes::start_requested(&h.daemon, &id).expect("start requested");
-    start::run(&h.daemon, &c).await.expect("the start finishes first");
+    start::run(&h.daemon, &c)
+        .await
+        .expect("the start finishes first");
     drop(lock);
-    removal.await.expect("task").expect("rm -f removes the run that started meanwhile");
+    removal
+        .await
+        .expect("task")
+        .expect("rm -f removes the run that started meanwhile");
     assert!(h.daemon.containers.get(&id).is_none());
     assert!(h.engine.task_ids().is_empty());
 }

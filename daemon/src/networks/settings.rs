@@ -71,6 +71,8 @@ impl<'a> EndpointView<'a> {
     /// Before its first start a container's entries are what the client gave: no
     /// NetworkID (dockerd fills it in when it connects the endpoint); DNSNames only for
     /// a network given by `network connect` (see `EndpointRequest::named_at_connect`).
+    /// Once it has run, a stopped container keeps its DNSNames (dockerd's
+    /// `cleanOperationalData` leaves them).
     fn new(
         c: &'a Container,
         net: Option<&'a NetworkRecord>,
@@ -81,7 +83,7 @@ impl<'a> EndpointView<'a> {
         let dns_names = match ep {
             Some(e) => (!e.dns_names.is_empty()).then_some(Cow::Borrowed(e.dns_names.as_slice())),
             None => request
-                .filter(|r| r.named_at_connect && net.is_some_and(is_user_defined))
+                .filter(|r| (r.named_at_connect || started) && net.is_some_and(is_user_defined))
                 .map(|r| Cow::Owned(super::sandbox::dns_names(c, &r.aliases))),
         };
         EndpointView {
