@@ -80,6 +80,36 @@ fn runtime_script(path: &Path, before: &str) -> PathBuf {
     path.to_path_buf()
 }
 
+/// berth-containerd outlives berthd (live restore); a berthd restarted with other
+/// runtimes replaces it with one that knows them, and the new one adopts the running
+/// containers.
+#[test]
+fn runtimes_added_across_a_restart_of_berthd_are_known() {
+    let f = Fixtures::load();
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let log = scratch.path().join("runtime.log");
+    let script = logging_runtime(scratch.path(), &log);
+    let mut d = Daemon::start();
+    let busybox = d.pull_fixture(&f, "busybox");
+    d.docker_ok(&["run", "-d", "--name", "lives", &busybox, "sleep", "300"]);
+    d.stop();
+    let add = format!("logged={}", script.display());
+    d.restart_with(&["--add-runtime", &add]);
+    assert_eq!(
+        d.docker_ok(&["run", "--rm", "--runtime", "logged", &busybox, "echo", "hi"]),
+        "hi\n"
+    );
+    let logged = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(logged.lines().any(|l| l.contains("create")), "{logged}");
+    assert_eq!(
+        d.docker_ok(&["inspect", "-f", "{{.State.Running}}", "lives"])
+            .trim(),
+        "true",
+        "the container of before the restart runs on"
+    );
+    d.docker_ok(&["rm", "-f", "lives"]);
+}
+
 #[test]
 fn the_runtime_a_client_names_is_kept_and_run() {
     let f = Fixtures::load();

@@ -78,13 +78,14 @@ async fn create(
     Ok((axum::http::StatusCode::CREATED, Json(created)))
 }
 
-/// The protocol version (berth_proto::version): berthd replaces a berth-containerd of
-/// another version with its own.
+/// The protocol version (berth_proto::version) and the arguments it was started with:
+/// berthd replaces a berth-containerd of another version or configuration with its own.
 async fn version() -> Json<berth_proto::VersionView> {
     Json(berth_proto::VersionView {
         protocol: berth_proto::protocol_version(),
         version: env!("CARGO_PKG_VERSION").to_string(),
         pid: std::process::id(),
+        args: berth_proto::configuration_args(std::env::args().skip(1)),
     })
 }
 

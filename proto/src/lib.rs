@@ -32,7 +32,7 @@ pub use shim::{
 };
 pub use status::TaskStatus;
 pub use task::{CreateTaskRequest, CreateTaskResponse, LogConfig, LogFormat, TaskView};
-pub use version::{protocol_version, VersionView, PROTOCOL_VERSION};
+pub use version::{configuration_args, protocol_version, VersionView, PROTOCOL_VERSION};
 
 use serde::{Deserialize, Serialize};
 

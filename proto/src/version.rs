@@ -47,11 +47,47 @@ pub struct VersionView {
     pub version: String,
     /// Its process id.
     pub pid: u32,
+    /// The arguments it was started with (its configuration: default runtime, runtimes,
+    /// debug), without `--ready-fd`: berthd replaces one started with other arguments, as
+    /// one of another version. Absent (empty) from builds before it was reported.
+    #[serde(default)]
+    pub args: Vec<String>,
+}
+
+/// A command line without its `--ready-fd N` (which differs at each start).
+pub fn configuration_args(args: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut args = args.into_iter();
+    while let Some(a) = args.next() {
+        if a == "--ready-fd" {
+            args.next();
+        } else if !a.starts_with("--ready-fd=") {
+            out.push(a);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_configuration_leaves_the_ready_fd_out() {
+        let args = [
+            "--root",
+            "/r",
+            "--ready-fd",
+            "3",
+            "--runtime",
+            "a=/b",
+            "--ready-fd=4",
+        ];
+        assert_eq!(
+            configuration_args(args.map(String::from)),
+            ["--root", "/r", "--runtime", "a=/b"]
+        );
+    }
 
     #[test]
     fn an_unversioned_peer_is_version_one_without_acknowledgements() {

@@ -56,12 +56,22 @@ impl EngineClient {
     /// The protocol version of the berth-containerd that answers (see
     /// `berth_proto::version`): 1 from a build before versioning (no `GET /version`).
     pub async fn protocol(&self) -> Result<u32, EngineError> {
+        Ok(self.version().await?.protocol)
+    }
+
+    /// Its `GET /version` (a build before versioning: version 1, nothing else known).
+    pub async fn version(&self) -> Result<berth_proto::VersionView, EngineError> {
         match self
             .call::<berth_proto::VersionView, _>(Method::GET, "/version", NONE)
             .await
         {
-            Ok(v) => Ok(v.protocol),
-            Err(e) if e.is_not_found() => Ok(berth_proto::version::unversioned()),
+            Ok(v) => Ok(v),
+            Err(e) if e.is_not_found() => Ok(berth_proto::VersionView {
+                protocol: berth_proto::version::unversioned(),
+                version: String::new(),
+                pid: 0,
+                args: Vec::new(),
+            }),
             Err(e) => Err(e),
         }
     }

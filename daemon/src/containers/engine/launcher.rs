@@ -78,19 +78,24 @@ static LAUNCH: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 const READY_FD: i32 = 3;
 
 /// Connects to berth-containerd, starting it first when nothing answers, or when the
-/// one that answers speaks another protocol version (it is stopped first, `replace`).
+/// one that answers speaks another protocol version or was started with another
+/// configuration (runtimes changed in daemon.json meanwhile): it is stopped first
+/// (`replace`), and the new one adopts its tasks.
 /// A started one says when its socket accepts connections ("ready" on a pipe,
 /// `--ready-fd`).
 pub async fn connect_or_launch(config: &Config) -> Result<(), EngineError> {
     let client = EngineClient::new(socket_path(config));
     let _one_at_a_time = LAUNCH.lock().await;
-    match client.protocol().await {
-        Ok(protocol) if protocol == berth_proto::protocol_version() => {
+    match client.version().await {
+        Ok(v)
+            if v.protocol == berth_proto::protocol_version() && v.args == command_args(config) =>
+        {
             tracing::debug!(socket = %client.socket().display(), "berth-containerd answers");
             return Ok(());
         }
-        // An older (or newer) build's, still running after an upgrade.
-        Ok(protocol) => super::replace::stop_other_version(&client, protocol).await?,
+        // An older (or newer) build's, still running after an upgrade; or one started
+        // with other runtimes.
+        Ok(v) => super::replace::stop_other_version(&client, &v).await?,
         Err(_) => {}
     }
     let state = state_dir(config);

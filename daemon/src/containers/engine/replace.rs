@@ -1,5 +1,6 @@
 //! Replacing a berth-containerd of another protocol version (an upgrade of Berth with
-//! live containers: the old berth-containerd survived the old berthd, as it should). It
+//! live containers: the old berth-containerd survived the old berthd, as it should), or
+//! of another configuration (daemon.json's runtimes changed across a restart). It
 //! is asked to exit — SIGTERM to the pid its socket's peer credentials name, which any
 //! build understands — and its exit is awaited (a pidfd, no polling) before the new one
 //! binds the same socket; its tasks and shims live on and the new berth-containerd
@@ -15,9 +16,14 @@ use super::{EngineClient, EngineError};
 /// tasks do not depend on it).
 const EXIT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Stops the berth-containerd answering on `client`'s socket, which speaks `protocol`.
-pub async fn stop_other_version(client: &EngineClient, protocol: u32) -> Result<(), EngineError> {
+/// Stops the berth-containerd answering on `client`'s socket, which answered `running`
+/// (another protocol version, or another configuration).
+pub async fn stop_other_version(
+    client: &EngineClient,
+    running: &berth_proto::VersionView,
+) -> Result<(), EngineError> {
     let own = berth_proto::protocol_version();
+    let protocol = running.protocol;
     let Some(pid) = client.server_pid().await else {
         return Err(EngineError::Launch(format!(
             "cannot tell which process serves {}",
@@ -28,7 +34,8 @@ pub async fn stop_other_version(client: &EngineClient, protocol: u32) -> Result<
         pid,
         protocol,
         own,
-        "berth-containerd speaks another protocol version: replacing it (its tasks live on)"
+        args = ?running.args,
+        "berth-containerd speaks another protocol version or was started with another configuration: replacing it (its tasks live on)"
     );
     let exited = pidfd(pid)?;
     signal(pid, libc::SIGTERM)?;
