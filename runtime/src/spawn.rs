@@ -31,9 +31,18 @@ struct CloneArgs {
 /// Forks; the bool says whether the child was born in `cgroup` (else it
 /// must join it itself).
 ///
+/// The caller (and so the child, which enters the container's namespaces) is made
+/// not dumpable first, as runc's nsexec: until the child execs the container's
+/// program (which makes it dumpable again), the container's processes cannot ptrace
+/// it nor open its `/proc/<pid>/exe`, fds or memory (the CVE-2019-5736 class).
+///
 /// # Safety
 /// As fork(2): the caller must be single-threaded.
 pub unsafe fn fork(cgroup: Option<&Cgroup>) -> Result<(ForkResult, bool)> {
+    // SAFETY: prctl with integer arguments only.
+    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } < 0 {
+        return Err(Error::sys("prctl(PR_SET_DUMPABLE)", nix::Error::last()));
+    }
     if let Some(Cgroup::V2 { path }) = cgroup {
         let dir = nix::fcntl::open(
             path,
@@ -78,4 +87,28 @@ pub unsafe fn fork(cgroup: Option<&Cgroup>) -> Result<(ForkResult, bool)> {
     // SAFETY: the caller is single-threaded.
     let r = unsafe { nix::unistd::fork() }.map_err(|e| Error::sys("fork", e))?;
     Ok((r, false))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_child_that_enters_a_container_is_not_dumpable() {
+        // SAFETY: the child only calls prctl and _exit (async-signal-safe), so the test
+        // harness's other threads do not matter to it.
+        match unsafe { fork(None) }.expect("fork") {
+            (ForkResult::Child, _) => {
+                // SAFETY: prctl with integer arguments; _exit ends the child at once.
+                unsafe {
+                    let dumpable = libc::prctl(libc::PR_GET_DUMPABLE, 0, 0, 0, 0);
+                    libc::_exit(if dumpable == 0 { 0 } else { 1 });
+                }
+            }
+            (ForkResult::Parent { child }, _) => {
+                let status = nix::sys::wait::waitpid(child, None).expect("waitpid");
+                assert_eq!(status, nix::sys::wait::WaitStatus::Exited(child, 0));
+            }
+        }
+    }
 }
