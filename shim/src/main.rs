@@ -5,6 +5,7 @@ mod cli;
 mod control;
 mod error;
 mod exec;
+mod in_process;
 mod io;
 mod launch;
 mod log;
