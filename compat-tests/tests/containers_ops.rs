@@ -12,6 +12,24 @@ fn inspect(d: &Daemon, name: &str) -> Value {
     common::inspect_json(d, &["inspect"], name)
 }
 
+/// The shim blocks SIGCHLD for its own signalfd: the container's processes (its init,
+/// an exec, with a tty or without) start with no signal blocked, as under dockerd.
+#[test]
+fn container_processes_start_with_no_signal_blocked() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let image = d.pull_fixture(&f, "busybox");
+    let blocked = "grep SigBlk /proc/self/status";
+    let out = d.docker_ok(&["run", "--rm", &image, "sh", "-c", blocked]);
+    assert_eq!(out.trim(), "SigBlk:\t0000000000000000", "init: {out}");
+    d.docker_ok(&["run", "-d", "--name", "sigs", &image, "sleep", "300"]);
+    let out = d.docker_ok(&["exec", "sigs", "sh", "-c", blocked]);
+    assert_eq!(out.trim(), "SigBlk:\t0000000000000000", "exec: {out}");
+    let out = d.docker_ok(&["exec", "-t", "sigs", "sh", "-c", blocked]);
+    assert_eq!(out.trim(), "SigBlk:\t0000000000000000", "exec -t: {out}");
+    d.docker_ok(&["rm", "-f", "sigs"]);
+}
+
 #[test]
 fn exec_detached_and_into_a_stopped_container() {
     let f = Fixtures::load();

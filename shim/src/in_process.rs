@@ -6,8 +6,8 @@
 //! the same (`--root`), so the binary and the shim's calls can be mixed (a shim of an
 //! older build spawns the binary). Errors read as the binary prints them
 //! (`berth-runc: …`). Any other runtime (runc, crun, an `--add-runtime` path) is run
-//! as a process. `create` and `exec` still run the binary: they fork the container's
-//! processes, which must not inherit the shim's state (signal mask, descriptors).
+//! as a process. `create` and `exec`, which start the container's processes, run in a
+//! forked child that starts clean (`runtime_child`).
 use std::path::Path;
 
 use berth_runc::container;
@@ -18,9 +18,24 @@ use crate::error::{Error, Result};
 /// The binary's file name: a runtime of that name is Berth's own.
 const BUILTIN: &str = "berth-runc";
 
-/// True when `bin` is berth-runc: its commands can be called in-process.
+/// True when `bin` is the berth-runc installed beside this shim (the same file, so
+/// the same build; not a wrapper script that a runtime of that name with arguments
+/// gets): its commands can be called in-process.
 pub fn is_builtin(bin: &Path) -> bool {
-    bin.file_name().is_some_and(|n| n == BUILTIN)
+    use std::os::unix::fs::MetadataExt;
+    if bin.file_name().is_none_or(|n| n != BUILTIN) {
+        return false;
+    }
+    let Some(beside) = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|d| d.join(BUILTIN)))
+    else {
+        return false;
+    };
+    match (std::fs::metadata(bin), std::fs::metadata(beside)) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
+    }
 }
 
 /// A command of the built-in runtime on container `id` under `root`.
@@ -55,11 +70,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_berth_runc_is_builtin() {
-        assert!(is_builtin(Path::new("/usr/local/bin/berth-runc")));
-        assert!(is_builtin(Path::new("berth-runc")));
+    fn only_the_berth_runc_beside_the_shim_is_builtin() {
         assert!(!is_builtin(Path::new("/usr/sbin/runc")));
-        assert!(!is_builtin(Path::new("/opt/berth-runc-wrapper")));
+        // A wrapper script of a runtime named berth-runc (daemon.json runtimeArgs).
+        let dir = tempfile::tempdir().expect("tempdir");
+        let script = dir.path().join("berth-runc");
+        std::fs::write(&script, "#!/bin/sh\nexec berth-runc --debug \"$@\"\n").expect("script");
+        assert!(!is_builtin(&script));
+        let exe = std::env::current_exe().expect("exe");
+        let beside = exe.parent().expect("dir").join("berth-runc");
+        if beside.exists() {
+            assert!(is_builtin(&beside));
+        }
     }
 
     #[test]

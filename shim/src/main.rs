@@ -13,6 +13,7 @@ mod oom;
 mod process;
 mod reaper;
 mod runtime;
+mod runtime_child;
 mod server;
 mod shim;
 mod terminal;

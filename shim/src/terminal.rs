@@ -1,9 +1,9 @@
 //! The console socket (the runtime sends the pty master over it) and resizing.
+use crate::runtime_child::RuntimeChild;
 use std::io::{self, IoSliceMut};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::process::Child;
 use std::time::{Duration, Instant};
 
 use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
@@ -28,7 +28,7 @@ impl ConsoleSocket {
     /// Returns the child's exit status and the master, if one came.
     pub fn receive_while(
         &self,
-        child: &mut Child,
+        child: &mut RuntimeChild,
         timeout: Duration,
     ) -> io::Result<(std::process::ExitStatus, Option<OwnedFd>)> {
         let deadline = Instant::now() + timeout;
