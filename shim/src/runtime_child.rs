@@ -82,6 +82,22 @@ fn forked_child(args: Vec<OsString>, stdio: [libc::c_int; 3]) -> ! {
 }
 
 impl RuntimeChild {
+    fn pid(&self) -> libc::pid_t {
+        match self {
+            RuntimeChild::Executed(c) => c.id() as libc::pid_t,
+            RuntimeChild::Forked { pid } => *pid,
+        }
+    }
+
+    /// A pidfd of the (unreaped) child: readable once it has exited, for a `poll` that
+    /// waits for its end and for something else at once. None on kernels without it.
+    pub fn pidfd(&self) -> Option<OwnedFd> {
+        // SAFETY: pidfd_open on our own unreaped child; a valid result is a new fd.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, self.pid(), 0) };
+        // SAFETY: a fresh descriptor the call just returned, owned here.
+        (fd >= 0).then(|| unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd as i32) })
+    }
+
     pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
         match self {
             RuntimeChild::Executed(c) => c.try_wait(),
