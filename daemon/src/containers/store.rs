@@ -237,42 +237,34 @@ impl ContainerStore {
         self.read().get(id).map(|e| e.notice.subscribe())
     }
 
+    /// Forgets a container and removes its folder.
     /// Forgets the container; its folder goes too unless `remove_folder` is false (an
-    /// export still reads its root: see `rootfs::release_for_removal`). The record file
-    /// goes now — without it the folder is no container, here or after a restart, whose
-    /// reconcile removes record-less folders — and the rest of the folder (the overlay's
-    /// upper and work dirs, the logs) after the answer.
+    /// export still reads its root: see `rootfs::release_for_removal`).
     pub fn remove(&self, id: &str, remove_folder: bool) -> Result<()> {
-        let Some(entry) = self.write().remove(id) else {
-            return Ok(());
-        };
-        entry.notice.send_modify(|n| n.removed = true);
-        let dir = entry.record.dir;
-        let record = dir.join(RECORD_FILE);
-        if let Err(e) = std::fs::remove_file(&record) {
-            if e.kind() != std::io::ErrorKind::NotFound {
-                return Err(ContainerError::io(
-                    format!("removing {}", record.display()),
-                    e,
-                ));
+        let entry = self.write().remove(id);
+        if let Some(entry) = entry {
+            entry.notice.send_modify(|n| n.removed = true);
+            if !remove_folder {
+                // Without its record the folder is not a container after a restart.
+                let record = entry.record.dir.join(RECORD_FILE);
+                if let Err(e) = std::fs::remove_file(&record) {
+                    if e.kind() != std::io::ErrorKind::NotFound {
+                        return Err(ContainerError::io(
+                            format!("removing {}", record.display()),
+                            e,
+                        ));
+                    }
+                }
+                return Ok(());
             }
-        }
-        if remove_folder {
-            match tokio::runtime::Handle::try_current() {
-                Ok(rt) => drop(rt.spawn_blocking(move || remove_folder_now(&dir))),
-                Err(_) => remove_folder_now(&dir),
+            let dir = entry.record.dir;
+            if let Err(e) = std::fs::remove_dir_all(&dir) {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    return Err(ContainerError::io(format!("removing {}", dir.display()), e));
+                }
             }
         }
         Ok(())
-    }
-}
-
-/// Removes a removed container's folder (its record is gone already).
-fn remove_folder_now(dir: &std::path::Path) {
-    if let Err(e) = std::fs::remove_dir_all(dir) {
-        if e.kind() != std::io::ErrorKind::NotFound {
-            tracing::warn!(dir = %dir.display(), error = %e, "removing a removed container's folder");
-        }
     }
 }
 
@@ -327,34 +319,7 @@ mod tests {
         // Records come back after a reopen.
         let again = ContainerStore::open(dir.path()).expect("reopen");
         assert_eq!(again.lookup("db").unwrap().id, b);
-        let folder = again.lookup("db").unwrap().dir;
         again.remove(&b, true).expect("remove");
         assert!(again.lookup("db").is_err());
-        // Outside a runtime the folder goes at once.
-        assert!(!folder.exists());
-    }
-
-    #[tokio::test]
-    async fn a_removed_container_is_gone_before_its_folder() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = ContainerStore::open(dir.path()).expect("open");
-        let id = "c".repeat(64);
-        let folder = store.insert(record(&id, "/gone")).expect("insert").dir;
-        std::fs::create_dir_all(folder.join("diff/tmp")).expect("upper dir");
-        store.remove(&id, true).expect("remove");
-        assert!(store.lookup("gone").is_err());
-        assert!(
-            !Container::record_path(&folder).exists(),
-            "no record at once"
-        );
-        // A reopen finds no container, whether or not the folder is gone yet.
-        let again = ContainerStore::open(dir.path()).expect("reopen");
-        assert!(again.lookup("gone").is_err());
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while folder.exists() && std::time::Instant::now() < deadline {
-            // Polling from the test for the background removal.
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        }
-        assert!(!folder.exists(), "the folder goes after the answer");
     }
 }
