@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Benchmark (not a test) of the API server, with a release berthd and — when dockerd is
 # installed (apt-get install docker.io) — with dockerd in the same run, each on a private
-# socket and roots, driven by the same C load generator (scripts/bench/loadgen.c: N threads,
-# one keep-alive connection each, over the unix socket; answers read whole).
+# socket and roots, driven by the same C load generator (scripts/bench/loadgen.c: keep-alive
+# connections over the unix socket, one request in flight on each, driven by one epoll thread
+# so that the generator leaves the cores to the engine; answers read whole).
 #
 # Prints, for each engine, the median over --repeat runs of:
 #   - GET /_ping: requests per second with 8 connections for 5 s, and p99 latency;

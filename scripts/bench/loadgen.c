@@ -3,10 +3,14 @@
  *
  * Two modes, over a unix socket (--unix PATH) or TCP (--tcp HOST:PORT):
  *
- *   loadgen --unix S --path /_ping --conns 8 --seconds 5
- *       C threads, one keep-alive connection each, send GET PATH one after another for the
- *       given time and time every answer. Prints one line of key=value pairs:
- *       requests, errors, rps, p50_ms, p99_ms, max_ms.
+ *   loadgen --unix S --path /_ping --conns 8 --seconds 5 [--threads 1]
+ *       C keep-alive connections, each with one request in flight: GET PATH again as soon as
+ *       the answer to the last one is read whole, for the given time, timing every answer.
+ *       The connections are driven by T threads (epoll: a socket is read when it has
+ *       bytes; no allocation per request): the generator's own CPU time per request stays
+ *       small, so that on a machine with few cores it leaves them to the daemon under test
+ *       (one blocking thread per connection cost a context switch per request). Prints one
+ *       line of key=value pairs: requests, errors, rps, p50_ms, p99_ms, max_ms.
  *
  *   loadgen --unix S --path /_ping --open 1000
  *       opens N connections one after another, asks PATH once on each and keeps every one
@@ -25,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -38,6 +43,7 @@ static const char *tcp_host;
 static const char *tcp_port;
 static const char *path = "/_ping";
 static int conns = 8;
+static int threads = 1;
 static double seconds = 5.0;
 static int open_count;
 
@@ -74,157 +80,211 @@ static int dial(void) {
     return fd;
 }
 
-/* A connection's read buffer: answers are parsed from it, leftovers kept. */
-struct conn {
-    int fd;
-    char buf[1 << 16];
-    size_t len;
-};
-
-static int fill(struct conn *c) {
-    if (c->len == sizeof(c->buf)) return -1;
-    ssize_t n = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
-    if (n <= 0) return -1;
-    c->len += (size_t)n;
-    return 0;
-}
-
-static void consume(struct conn *c, size_t n) {
-    memmove(c->buf, c->buf + n, c->len - n);
-    c->len -= n;
-}
-
-/* Skips n body bytes, reading more as needed. */
-static int skip(struct conn *c, size_t n) {
-    while (n > 0) {
-        if (c->len == 0 && fill(c) < 0) return -1;
-        size_t take = c->len < n ? c->len : n;
-        consume(c, take);
-        n -= take;
-    }
-    return 0;
-}
-
-/* Reads one CRLF-terminated line into out (without the CRLF). */
-static int line(struct conn *c, char *out, size_t cap) {
-    for (;;) {
-        char *eol = memmem(c->buf, c->len, "\r\n", 2);
-        if (eol) {
-            size_t n = (size_t)(eol - c->buf);
-            if (n >= cap) return -1;
-            memcpy(out, c->buf, n);
-            out[n] = 0;
-            consume(c, n + 2);
-            return 0;
-        }
-        if (fill(c) < 0) return -1;
-    }
-}
-
-/* Reads one whole answer; returns its status or -1. */
-static int read_answer(struct conn *c, int head_only) {
-    char l[8192];
-    if (line(c, l, sizeof(l)) < 0) return -1;
-    int status = 0;
-    if (sscanf(l, "HTTP/1.%*d %d", &status) != 1) return -1;
-    long length = -1;
-    int chunked = 0;
-    for (;;) {
-        if (line(c, l, sizeof(l)) < 0) return -1;
-        if (!l[0]) break;
-        if (!strncasecmp(l, "content-length:", 15)) length = strtol(l + 15, NULL, 10);
-        if (!strncasecmp(l, "transfer-encoding:", 18) && strcasestr(l, "chunked")) chunked = 1;
-    }
-    if (head_only || status == 204 || status == 304) return status;
-    if (chunked) {
-        for (;;) {
-            if (line(c, l, sizeof(l)) < 0) return -1;
-            long n = strtol(l, NULL, 16);
-            if (n == 0) {
-                /* trailers, then the empty line */
-                do {
-                    if (line(c, l, sizeof(l)) < 0) return -1;
-                } while (l[0]);
-                return status;
-            }
-            if (skip(c, (size_t)n + 2) < 0) return -1;
-        }
-    }
-    if (length < 0) return -1; /* close-delimited bodies are not expected here */
-    return skip(c, (size_t)length) < 0 ? -1 : status;
-}
-
 static char request[1024];
 static size_t request_len;
 
-static int ask(struct conn *c) {
-    size_t off = 0;
-    while (off < request_len) {
-        ssize_t n = write(c->fd, request + off, request_len - off);
-        if (n <= 0) return -1;
-        off += (size_t)n;
+/*
+ * Parses one whole answer at the start of buf[0..len] without consuming it: returns its
+ * length (head and body), 0 when more bytes are needed, -1 when it is malformed. *status
+ * gets its status code.
+ */
+static long parse_answer(const char *buf, size_t len, int *status) {
+    const char *end = memmem(buf, len, "\r\n\r\n", 4);
+    if (!end) return len >= 65536 ? -1 : 0; /* a head that large is not an answer */
+    size_t head = (size_t)(end - buf) + 4;
+    if (sscanf(buf, "HTTP/1.%*d %d", status) != 1) return -1;
+    long length = -1;
+    int chunked = 0;
+    for (const char *l = memchr(buf, '\n', head) + 1; l < buf + head - 2;) {
+        const char *eol = memchr(l, '\n', (size_t)(buf + head - l));
+        if (!strncasecmp(l, "content-length:", 15)) length = strtol(l + 15, NULL, 10);
+        if (!strncasecmp(l, "transfer-encoding:", 18) &&
+            memmem(l, (size_t)(eol - l), "chunked", 7))
+            chunked = 1;
+        l = eol + 1;
     }
-    int status = read_answer(c, 0);
-    return status == 200 ? 0 : -1;
+    if (*status == 204 || *status == 304) return (long)head;
+    if (!chunked) {
+        if (length < 0) return -1; /* close-delimited bodies are not expected here */
+        return head + (size_t)length <= len ? (long)(head + (size_t)length) : 0;
+    }
+    size_t at = head;
+    for (;;) {
+        const char *eol = memmem(buf + at, len - at, "\r\n", 2);
+        if (!eol) return 0;
+        long n = strtol(buf + at, NULL, 16);
+        at = (size_t)(eol - buf) + 2;
+        if (n == 0) {
+            /* trailers, then the empty line */
+            for (;;) {
+                const char *e = memmem(buf + at, len - at, "\r\n", 2);
+                if (!e) return 0;
+                size_t line_len = (size_t)(e - (buf + at));
+                at += line_len + 2;
+                if (line_len == 0) return (long)at;
+            }
+        }
+        if (at + (size_t)n + 2 > len) return 0;
+        at += (size_t)n + 2;
+    }
 }
+
+/* Doubles a read buffer (once per larger answer, not per request). */
+static int grow(char **buf, size_t *cap) {
+    char *bigger = realloc(*buf, *cap * 2);
+    if (!bigger) return -1;
+    *buf = bigger;
+    *cap *= 2;
+    return 0;
+}
+
+/* Asks once on a blocking socket and reads the whole answer: 0 for a 200. */
+static int ask_once(int fd, char **buf, size_t *cap) {
+    if (write(fd, request, request_len) != (ssize_t)request_len) return -1;
+    size_t len = 0;
+    for (;;) {
+        if (len == *cap && grow(buf, cap) < 0) return -1;
+        ssize_t got = read(fd, *buf + len, *cap - len);
+        if (got <= 0) return -1;
+        len += (size_t)got;
+        int status = 0;
+        long whole = parse_answer(*buf, len, &status);
+        if (whole < 0) return -1;
+        if (whole > 0) return status == 200 && (size_t)whole == len ? 0 : -1;
+    }
+}
+
+/* One connection of a throughput run: its socket, what it has read (the buffer grows to
+ * the largest answer, once), when it asked. */
+struct flow {
+    int fd;
+    char *buf;
+    size_t len, cap;
+    double sent_at;
+};
 
 struct worker {
     pthread_t thread;
+    int count; /* how many connections this thread drives */
     double deadline;
     double *lat;
     size_t n, cap;
     long errors;
 };
 
-static void *run_worker(void *arg) {
-    struct worker *w = arg;
-    struct conn *c = calloc(1, sizeof(*c));
-    if (!c) return NULL;
-    c->fd = -1;
-    while (now_s() < w->deadline) {
-        if (c->fd < 0) {
-            c->fd = dial();
-            c->len = 0;
-            if (c->fd < 0) {
-                w->errors++;
-                usleep(1000); /* retry back-off: the daemon refused or is restarting */
-                continue;
-            }
-        }
-        double t0 = now_s();
-        if (ask(c) < 0) {
-            w->errors++;
-            close(c->fd);
-            c->fd = -1;
-            continue;
-        }
-        if (w->n == w->cap) {
-            w->cap = w->cap ? w->cap * 2 : 65536;
-            w->lat = realloc(w->lat, w->cap * sizeof(double));
-            if (!w->lat) return NULL;
-        }
-        w->lat[w->n++] = now_s() - t0;
+/* (Re)connects a flow and sends its first request; -1 when the daemon refused. */
+static int start_flow(int ep, struct flow *f) {
+    f->fd = dial();
+    f->len = 0;
+    if (f->fd < 0) return -1;
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = f};
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, f->fd, &ev) < 0) {
+        close(f->fd);
+        f->fd = -1;
+        return -1;
     }
-    if (c->fd >= 0) close(c->fd);
-    free(c);
-    return NULL;
+    f->sent_at = now_s();
+    if (write(f->fd, request, request_len) != (ssize_t)request_len) {
+        close(f->fd);
+        f->fd = -1;
+        return -1;
+    }
+    return 0;
 }
 
+static void fail_flow(struct worker *w, struct flow *f) {
+    w->errors++;
+    if (f->fd >= 0) close(f->fd); /* closing also removes it from the epoll set */
+    f->fd = -1;
+}
+
+static int record(struct worker *w, double latency) {
+    if (w->n == w->cap) {
+        w->cap = w->cap ? w->cap * 2 : 65536;
+        w->lat = realloc(w->lat, w->cap * sizeof(double));
+        if (!w->lat) return -1;
+    }
+    w->lat[w->n++] = latency;
+    return 0;
+}
+
+static void *run_worker(void *arg) {
+    struct worker *w = arg;
+    struct flow *flows = calloc((size_t)w->count, sizeof(*flows));
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    if (!flows || ep < 0) return NULL;
+    for (int i = 0; i < w->count; i++) {
+        flows[i].fd = -1;
+        flows[i].cap = 1 << 16;
+        flows[i].buf = malloc(flows[i].cap);
+        if (!flows[i].buf) return NULL;
+    }
+    struct epoll_event events[64];
+    for (;;) {
+        double now = now_s();
+        if (now >= w->deadline) break;
+        int live = 0;
+        for (int i = 0; i < w->count; i++) {
+            if (flows[i].fd < 0 && start_flow(ep, &flows[i]) < 0) {
+                w->errors++;
+                continue;
+            }
+            live++;
+        }
+        if (!live) {
+            usleep(1000); /* retry back-off: the daemon refused or is restarting */
+            continue;
+        }
+        int timeout_ms = (int)((w->deadline - now) * 1e3) + 1;
+        int ready = epoll_wait(ep, events, 64, timeout_ms);
+        for (int e = 0; e < ready; e++) {
+            struct flow *f = events[e].data.ptr;
+            if (f->len == f->cap && grow(&f->buf, &f->cap) < 0) return NULL;
+            ssize_t got = read(f->fd, f->buf + f->len, f->cap - f->len);
+            if (got <= 0) {
+                fail_flow(w, f);
+                continue;
+            }
+            f->len += (size_t)got;
+            int status = 0;
+            long whole = parse_answer(f->buf, f->len, &status);
+            if (whole == 0) continue; /* read on */
+            if (whole < 0 || status != 200 || (size_t)whole != f->len) {
+                /* an error, or bytes after the answer nobody asked for */
+                fail_flow(w, f);
+                continue;
+            }
+            f->len = 0;
+            if (record(w, now_s() - f->sent_at) < 0) return NULL;
+            f->sent_at = now_s();
+            if (write(f->fd, request, request_len) != (ssize_t)request_len) fail_flow(w, f);
+        }
+    }
+    for (int i = 0; i < w->count; i++) {
+        if (flows[i].fd >= 0) close(flows[i].fd);
+        free(flows[i].buf);
+    }
+    close(ep);
+    free(flows);
+    return NULL;
+}
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
 }
 
 static int throughput(void) {
-    struct worker *ws = calloc((size_t)conns, sizeof(*ws));
+    if (threads > conns) threads = conns;
+    struct worker *ws = calloc((size_t)threads, sizeof(*ws));
     double start = now_s();
-    for (int i = 0; i < conns; i++) {
+    for (int i = 0; i < threads; i++) {
+        ws[i].count = conns / threads + (i < conns % threads);
         ws[i].deadline = start + seconds;
         pthread_create(&ws[i].thread, NULL, run_worker, &ws[i]);
     }
     size_t total = 0;
     long errors = 0;
-    for (int i = 0; i < conns; i++) {
+    for (int i = 0; i < threads; i++) {
         pthread_join(ws[i].thread, NULL);
         total += ws[i].n;
         errors += ws[i].errors;
@@ -232,7 +292,7 @@ static int throughput(void) {
     double elapsed = now_s() - start;
     double *all = malloc((total ? total : 1) * sizeof(double));
     size_t k = 0;
-    for (int i = 0; i < conns; i++) {
+    for (int i = 0; i < threads; i++) {
         memcpy(all + k, ws[i].lat, ws[i].n * sizeof(double));
         k += ws[i].n;
         free(ws[i].lat);
@@ -248,30 +308,31 @@ static int throughput(void) {
 }
 
 static int open_many(void) {
-    struct conn *c = calloc(1, sizeof(*c));
+    size_t cap = 1 << 16;
+    char *buf = malloc(cap);
     int *fds = calloc((size_t)open_count, sizeof(int));
+    if (!buf || !fds) return 1;
     int opened = 0;
     long errors = 0;
     for (int i = 0; i < open_count; i++) {
-        c->fd = dial();
-        c->len = 0;
-        if (c->fd < 0) {
+        int fd = dial();
+        if (fd < 0) {
             errors++;
             continue;
         }
-        if (ask(c) < 0) errors++;
-        fds[opened++] = c->fd;
+        if (ask_once(fd, &buf, &cap) < 0) errors++;
+        fds[opened++] = fd;
     }
     for (int i = 0; i < opened; i++) close(fds[i]);
     printf("opened=%d errors=%ld\n", opened, errors);
     free(fds);
-    free(c);
+    free(buf);
     return 0;
 }
 
 static void usage(void) {
     fprintf(stderr, "usage: loadgen (--unix PATH | --tcp HOST:PORT) [--path P] "
-                    "[--conns N --seconds S | --open N]\n");
+                    "[--conns N --seconds S [--threads T] | --open N]\n");
     exit(2);
 }
 
@@ -288,13 +349,14 @@ int main(int argc, char **argv) {
             tcp_port = colon + 1;
         } else if (!strcmp(a, "--path")) path = v;
         else if (!strcmp(a, "--conns")) conns = atoi(v);
+        else if (!strcmp(a, "--threads")) threads = atoi(v);
         else if (!strcmp(a, "--seconds")) seconds = atof(v);
         else if (!strcmp(a, "--open")) open_count = atoi(v);
         else usage();
         i++;
     }
     if (!unix_path && !tcp_host) usage();
-    if (conns < 1) usage();
+    if (conns < 1 || threads < 1) usage();
     int n = snprintf(request, sizeof(request),
                      "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: berth-loadgen\r\n\r\n", path,
                      unix_path ? "localhost" : tcp_host);

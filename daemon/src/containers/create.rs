@@ -399,10 +399,7 @@ pub async fn create_with(
     let layers_root = daemon.config.data_root.join("layers");
     if let Err(e) = super::rootfs::prepare(&record)
         // dockerd makes the init layer at create: `docker cp` finds its files before a start.
-        .and_then(|_| {
-            let image_layers = super::rootfs::lower_dirs(&layers_root, &record.layers);
-            super::init_layer::ensure(&record, &image_layers)
-        })
+        .and_then(|_| super::init_layer::ensure(&record, &layers_root))
         .and_then(|_| super::rootfs::write_etc_files(&record))
         .and_then(|_| {
             daemon

@@ -5,16 +5,23 @@
 //! everything else that reads the container's upper folder never see them: a container
 //! that changed nothing has no changes.
 //!
-//! Made once, before the container's root is first mounted, as dockerd's
-//! `initlayer.Setup`: on an overlay of the image with the new layer on top, each path's
-//! components that are not folders are removed (so an image's `/etc -> /somewhere` is not
-//! followed), missing folders are made, then the entry itself; all by handle, relative to
-//! the parent's descriptor, nothing followed.
+//! Made as dockerd's `initlayer.Setup`: on an overlay of the image with the new layer on
+//! top, each path's components that are not folders are removed (so an image's
+//! `/etc -> /somewhere` is not followed), missing folders are made, then the entry itself;
+//! all by handle, relative to the parent's descriptor, nothing followed.
+//!
+//! What it holds depends on the image's layers alone, so where dockerd makes one per
+//! container (an overlay mount, a dozen entries, an unmount that syncs the upper file
+//! system, and as many removals with the container), Berth makes it once per layer stack,
+//! beside the top layer's `diff` (`<layers>/<chain>/init`), and every container of those
+//! layers uses it as a read-only lower folder; it goes with that layer. A container of an
+//! image without layers, and one made before the layer was shared, keep their own
+//! (`<container>/init`).
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
-use nix::fcntl::{openat, AtFlags, OFlag};
+use nix::fcntl::{openat, renameat2, AtFlags, OFlag, RenameFlags};
 use nix::mount::{umount2, MntFlags};
 use nix::sys::stat::{fstatat, mkdirat, Mode};
 use nix::unistd::{symlinkat, unlinkat, UnlinkatFlags};
@@ -42,17 +49,28 @@ const ENTRIES: &[(&str, Kind)] = &[
     ("/etc/mtab", Kind::Symlink("/proc/mounts")),
 ];
 
-/// The init layer's folder (overlay's lower folder just under the container's upper).
-pub fn dir(c: &Container) -> PathBuf {
-    c.dir.join("init")
+/// The init layer's folder (overlay's lower folder just under the container's upper):
+/// the container's own when it has one or its image has no layers, else the one its
+/// layer stack shares in `layers_root`.
+pub fn dir(c: &Container, layers_root: &Path) -> PathBuf {
+    let own = c.dir.join("init");
+    match c.layers.last() {
+        Some(top) if !own.is_dir() => layers_root
+            .join(top.trim_start_matches("sha256:"))
+            .join("init"),
+        _ => own,
+    }
 }
 
-/// Makes the init layer when the container has none yet, on top of `image_lowers`.
-pub fn ensure(c: &Container, image_lowers: &[PathBuf]) -> Result<()> {
-    let done = dir(c);
+/// Makes the init layer of the container's layers when there is none yet. It is made in
+/// the container's folder (an attempt cut short goes with it) and then renamed into
+/// place; when another container's creation placed one first, that one is kept.
+pub fn ensure(c: &Container, layers_root: &Path) -> Result<()> {
+    let done = dir(c, layers_root);
     if done.is_dir() {
         return Ok(());
     }
+    let image_lowers = rootfs::lower_dirs(layers_root, &c.layers);
     let fail = |what: &str, e: std::io::Error| {
         ContainerError::io(format!("{what} the init layer of {}", c.id), e)
     };
@@ -69,14 +87,29 @@ pub fn ensure(c: &Container, image_lowers: &[PathBuf]) -> Result<()> {
     for d in [&upper, &work, &merged] {
         std::fs::create_dir_all(d).map_err(|e| fail("preparing", e))?;
     }
-    rootfs::mount_overlay_dirs(image_lowers, &upper, &work, &merged, &c.dir.join("empty"))
+    rootfs::mount_overlay_dirs(&image_lowers, &upper, &work, &merged, &c.dir.join("empty"))
         .map_err(|e| fail("mounting", e))?;
     let made = populate(&merged);
     if let Err(e) = umount2(merged.as_path(), MntFlags::MNT_DETACH) {
         tracing::warn!(id = %c.id, error = %e, "unmounting the init layer's overlay");
     }
     made.map_err(|e| fail("making", e))?;
-    std::fs::rename(&upper, &done).map_err(|e| fail("saving", e))?;
+    match renameat2(
+        nix::fcntl::AT_FDCWD,
+        &upper,
+        nix::fcntl::AT_FDCWD,
+        &done,
+        RenameFlags::RENAME_NOREPLACE,
+    ) {
+        Ok(()) => {}
+        // Another container of the same layers placed it meanwhile: the same content.
+        Err(Errno::EEXIST | Errno::ENOTEMPTY) => {
+            if let Err(e) = std::fs::remove_dir_all(&upper) {
+                tracing::warn!(id = %c.id, error = %e, "removing a second init layer");
+            }
+        }
+        Err(e) => return Err(fail("saving", e.into())),
+    }
     for d in [&work, &merged] {
         if let Err(e) = std::fs::remove_dir_all(d) {
             tracing::warn!(id = %c.id, error = %e, "removing a work folder of the init layer");
@@ -143,6 +176,28 @@ fn make(root: BorrowedFd<'_>, path: &str, kind: &Kind) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn containers_of_the_same_layers_share_one_init_layer() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let layers = tmp.path().join("layers");
+        let container = |id: &str, layers: &[&str]| Container {
+            layers: layers.iter().map(|l| l.to_string()).collect(),
+            ..Container::for_tests(id, tmp.path().join("containers").join(id))
+        };
+        let (a, b) = (
+            container("a", &["sha256:0b", "sha256:1c"]),
+            container("b", &["sha256:0b", "sha256:1c"]),
+        );
+        assert_eq!(dir(&a, &layers), layers.join("1c/init"));
+        assert_eq!(dir(&a, &layers), dir(&b, &layers));
+        // No layers: nothing to share it with.
+        let empty = container("c", &[]);
+        assert_eq!(dir(&empty, &layers), empty.dir.join("init"));
+        // Made before init layers were shared: its own stays in use.
+        std::fs::create_dir_all(b.dir.join("init")).expect("own init");
+        assert_eq!(dir(&b, &layers), b.dir.join("init"));
+    }
 
     #[test]
     fn entries_are_made_without_following_the_image_links() {

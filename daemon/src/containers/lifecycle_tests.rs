@@ -467,6 +467,28 @@ async fn rm_force_kills_and_removes_and_a_second_rm_is_told() {
 }
 
 #[tokio::test]
+async fn rm_force_during_a_start_kills_the_new_run_and_removes_it() {
+    let h = harness().await;
+    let id = h.container("starting", HostConfig::default());
+    // A start under way holds the container's lock; the removal looks before it runs.
+    let lock = h.daemon.container_locks.lock(&id).await;
+    let removal = tokio::spawn({
+        let (daemon, id) = (h.daemon.clone(), id.clone());
+        async move { remove::remove(&daemon, &id, true).await }
+    });
+    h.until(&id, "the removal to wait for the lock", |_| {
+        h.daemon.container_locks.users(&id) == 2
+    })
+    .await;
+    let c = super::state_changes::start_requested(&h.daemon, &id).expect("start requested");
+    start::run(&h.daemon, &c).await.expect("the start finishes first");
+    drop(lock);
+    removal.await.expect("task").expect("rm -f removes the run that started meanwhile");
+    assert!(h.daemon.containers.get(&id).is_none());
+    assert!(h.engine.task_ids().is_empty());
+}
+
+#[tokio::test]
 async fn the_fake_engine_keeps_tasks_as_berth_containerd() {
     let e = FakeEngine::new();
     let req = super::engine::CreateTaskRequest {

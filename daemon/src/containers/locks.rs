@@ -23,6 +23,13 @@ impl ContainerLocks {
         lock.lock_owned().await
     }
 
+    /// How many hold or wait for the container's lock (tests: to know a waiter waits).
+    #[cfg(test)]
+    pub fn users(&self, id: &str) -> usize {
+        let locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+        locks.get(id).map_or(0, |l| Arc::strong_count(l) - 1)
+    }
+
     /// Forgets a removed container's lock (holders keep theirs until they let go).
     pub fn forget(&self, id: &str) {
         let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());

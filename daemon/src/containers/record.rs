@@ -217,6 +217,29 @@ pub struct Container {
     pub dir: PathBuf,
 }
 
+#[cfg(test)]
+impl Container {
+    /// A record with nothing set but its ID and folder, for unit tests.
+    pub fn for_tests(id: &str, dir: PathBuf) -> Container {
+        Container {
+            id: id.to_string(),
+            name: format!("/{id}"),
+            created: DateTime::<Utc>::default(),
+            path: String::new(),
+            args: Vec::new(),
+            config: Default::default(),
+            host_config: Default::default(),
+            image_id: String::new(),
+            layers: Vec::new(),
+            state: RunState::default(),
+            restart_count: 0,
+            mount_points: Vec::new(),
+            health: None,
+            dir,
+        }
+    }
+}
+
 impl Container {
     /// The ID berth-containerd knows the task by: the first 32 hex digits (the shim's
     /// socket paths must fit in 108 bytes).

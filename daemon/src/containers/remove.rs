@@ -27,34 +27,47 @@ async fn remove_now(daemon: &SharedDaemon, reference: &str, force: bool) -> Resu
     if refused_without_force(c.state.status) && !force {
         return Err(running_refusal(&c.id, c.state.status));
     }
-    if c.state.status.is_running() {
-        state_changes::removal_requested(daemon, &c.id).map_err(|_| in_progress())?;
-        requested_here = true;
-        let _ = super::lifecycle::signal_with_event(daemon, &c, 9).await;
-        if !super::lifecycle::wait_stopped(daemon, &c.id, Some(Duration::from_secs(30))).await {
-            state_changes::removal_abandoned(daemon, &c.id);
-            return Err(ContainerError::Internal(format!(
-                "Could not kill running container {}, cannot remove",
-                c.id
-            )));
+    loop {
+        let Some(before) = daemon.containers.get(&c.id) else {
+            return Ok(());
+        };
+        if before.state.status.is_running() {
+            // Only with `force` (refused above otherwise, or below once locked).
+            if !requested_here {
+                state_changes::removal_requested(daemon, &c.id).map_err(|_| in_progress())?;
+                requested_here = true;
+            }
+            let _ = super::lifecycle::signal_with_event(daemon, &before, 9).await;
+            if !super::lifecycle::wait_stopped(daemon, &c.id, Some(Duration::from_secs(30))).await {
+                state_changes::removal_abandoned(daemon, &c.id);
+                return Err(ContainerError::Internal(format!(
+                    "Could not kill running container {}, cannot remove",
+                    c.id
+                )));
+            }
         }
-    }
-    // A start in progress finishes first; the exit path finishes its teardown.
-    let _guard = daemon.container_locks.lock(&c.id).await;
-    let Some(now) = daemon.containers.get(&c.id) else {
-        // It removed itself on exit (AutoRemove) while we waited.
-        return Ok(());
-    };
-    match now.state.status {
-        Status::Running | Status::Paused => return Err(running_refusal(&c.id, now.state.status)),
-        status @ Status::Restarting if !force => return Err(running_refusal(&c.id, status)),
-        Status::Removing if requested_here => {}
-        Status::Removing => return Err(in_progress()),
-        _ => {
-            state_changes::removal_started(daemon, &c.id).map_err(|_| in_progress())?;
+        // A start in progress finishes first; the exit path finishes its teardown.
+        let _guard = daemon.container_locks.lock(&c.id).await;
+        let Some(now) = daemon.containers.get(&c.id) else {
+            // It removed itself on exit (AutoRemove) while we waited.
+            return Ok(());
+        };
+        match now.state.status {
+            // A start that was under way when we looked finished first: with `force`,
+            // kill that run too (once the removal is requested, no other start begins).
+            Status::Running | Status::Paused if force => continue,
+            Status::Running | Status::Paused => {
+                return Err(running_refusal(&c.id, now.state.status))
+            }
+            status @ Status::Restarting if !force => return Err(running_refusal(&c.id, status)),
+            Status::Removing if requested_here => {}
+            Status::Removing => return Err(in_progress()),
+            _ => {
+                state_changes::removal_started(daemon, &c.id).map_err(|_| in_progress())?;
+            }
         }
+        return destroy(daemon, &c.id).await;
     }
-    destroy(daemon, &c.id).await
 }
 
 /// dockerd's `IsRunning()` in `cleanupContainer`: running, paused, or waiting for the

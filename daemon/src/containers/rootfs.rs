@@ -27,7 +27,7 @@ pub fn lower_dirs(layers_root: &Path, chain_ids: &[String]) -> Vec<PathBuf> {
 /// The lower folders of a container's overlay, top first: its init layer (when made),
 /// then its image's layers.
 pub fn container_lowers(c: &Container, layers_root: &Path) -> Vec<PathBuf> {
-    let init = super::init_layer::dir(c);
+    let init = super::init_layer::dir(c, layers_root);
     let mut lowers = Vec::new();
     if init.is_dir() {
         lowers.push(init);
@@ -141,7 +141,7 @@ pub fn mount_rootfs(c: &Container, layers_root: &Path) -> Result<PathBuf> {
 }
 
 fn mount_overlay(c: &Container, layers_root: &Path, merged: &Path) -> Result<()> {
-    super::init_layer::ensure(c, &lower_dirs(layers_root, &c.layers))?;
+    super::init_layer::ensure(c, layers_root)?;
     mount_overlay_dirs(
         &container_lowers(c, layers_root),
         &c.upper_dir(),

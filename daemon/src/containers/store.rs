@@ -1,8 +1,13 @@
 //! Every container record, in memory and on disk (`<data-root>/containers/<id>/`);
 //! names; lookups by full ID, name or unique ID prefix; change notifications for waiters.
+//!
+//! A record's file is written before its memory changes, and never under the lock of the
+//! whole map: one container's write (an fsync at create) does not hold up the lookups and
+//! changes of the others. Each container's changes take its own `writes` lock first, so
+//! its file and its memory change in the same order.
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::RwLock;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use tokio::sync::watch;
 
@@ -21,6 +26,23 @@ pub struct Notice {
 struct Entry {
     record: Container,
     notice: watch::Sender<Notice>,
+    /// Held while this container's record is changed and written.
+    writes: Arc<Mutex<()>>,
+}
+
+impl Entry {
+    fn new(record: Container) -> Entry {
+        let (notice, _) = watch::channel(Notice::default());
+        Entry {
+            record,
+            notice,
+            writes: Arc::default(),
+        }
+    }
+}
+
+fn hold(writes: &Mutex<()>) -> MutexGuard<'_, ()> {
+    writes.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 pub struct ContainerStore {
@@ -45,8 +67,7 @@ impl ContainerStore {
             match serde_json::from_slice::<Container>(&data) {
                 Ok(mut c) => {
                     c.dir = path.clone();
-                    let (notice, _) = watch::channel(Notice::default());
-                    entries.insert(c.id.clone(), Entry { record: c, notice });
+                    entries.insert(c.id.clone(), Entry::new(c));
                 }
                 Err(e) => {
                     tracing::warn!(path = %file.display(), error = %e, "unreadable container record; skipped")
@@ -98,25 +119,46 @@ impl ContainerStore {
         ))
     }
 
-    /// Adds a new record (its name must be free) and writes it.
+    /// Adds a new record (its name must be free) and writes it. The file is written
+    /// first (a new ID's folder is nobody else's); a name taken meanwhile undoes it.
     pub fn insert(&self, mut record: Container) -> Result<Container> {
         record.dir = self.dir_of(&record.id);
-        let mut entries = self.write();
-        if let Some(owner) = entries.values().find(|e| e.record.name == record.name) {
-            return Err(Self::name_conflict(&record.name, &owner.record.id));
+        let taken = |entries: &HashMap<String, Entry>| {
+            entries
+                .values()
+                .find(|e| e.record.name == record.name)
+                .map(|owner| Self::name_conflict(&record.name, &owner.record.id))
+        };
+        if let Some(conflict) = taken(&self.read()) {
+            return Err(conflict);
         }
         std::fs::create_dir_all(&record.dir)
             .map_err(|e| ContainerError::io(format!("creating {}", record.dir.display()), e))?;
-        write_json(&record.dir.join(RECORD_FILE), &record)?;
-        let (notice, _) = watch::channel(Notice::default());
-        entries.insert(
-            record.id.clone(),
-            Entry {
-                record: record.clone(),
-                notice,
-            },
-        );
+        let undo = |record: &Container| {
+            if let Err(e) = std::fs::remove_dir_all(&record.dir) {
+                tracing::warn!(dir = %record.dir.display(), error = %e, "removing the folder of a record not made");
+            }
+        };
+        if let Err(e) = write_json(&record.dir.join(RECORD_FILE), &record) {
+            undo(&record);
+            return Err(e.into());
+        }
+        let mut entries = self.write();
+        if let Some(conflict) = taken(&entries) {
+            drop(entries);
+            undo(&record);
+            return Err(conflict);
+        }
+        entries.insert(record.id.clone(), Entry::new(record.clone()));
         Ok(record)
+    }
+
+    /// The lock a change of container `id` takes first.
+    fn writes_of(&self, id: &str) -> Result<Arc<Mutex<()>>> {
+        self.read()
+            .get(id)
+            .map(|e| e.writes.clone())
+            .ok_or_else(|| ContainerError::NotFound(id.to_string()))
     }
 
     pub fn get(&self, id: &str) -> Option<Container> {
@@ -191,11 +233,12 @@ impl ContainerStore {
         change: impl FnOnce(&mut Container) -> Result<T>,
         durable: bool,
     ) -> Result<(Container, T)> {
-        let mut entries = self.write();
-        let entry = entries
-            .get_mut(id)
+        let writes = self.writes_of(id)?;
+        let _writing = hold(&writes);
+        // Nobody else changes it while we hold its `writes`; it may have been removed.
+        let mut next = self
+            .get(id)
             .ok_or_else(|| ContainerError::NotFound(id.to_string()))?;
-        let mut next = entry.record.clone();
         let out = change(&mut next)?;
         let path = next.dir.join(RECORD_FILE);
         if durable {
@@ -203,12 +246,17 @@ impl ContainerStore {
         } else {
             write_json_volatile(&path, &next)?;
         }
-        entry.record = next.clone();
+        match self.write().get_mut(id) {
+            Some(entry) => entry.record = next.clone(),
+            None => return Err(ContainerError::NotFound(id.to_string())),
+        }
         Ok((next, out))
     }
 
     /// Renames a container; the new name must be free.
     pub fn rename(&self, id: &str, new_name: &str) -> Result<Container> {
+        let writes = self.writes_of(id)?;
+        let _writing = hold(&writes);
         let mut entries = self.write();
         if let Some(owner) = entries.values().find(|e| e.record.name == new_name) {
             return Err(Self::name_conflict(new_name, &owner.record.id));
@@ -240,31 +288,49 @@ impl ContainerStore {
     /// Forgets a container and removes its folder.
     /// Forgets the container; its folder goes too unless `remove_folder` is false (an
     /// export still reads its root: see `rootfs::release_for_removal`).
+    ///
+    /// The record file goes first: without it the folder is not a container (start-up's
+    /// `rootfs::remove_unrecorded` removes such folders). The rest of the folder (the
+    /// container's upper layer: whatever it wrote) is removed on a blocking thread after
+    /// the answer, when there is a runtime to run it.
     pub fn remove(&self, id: &str, remove_folder: bool) -> Result<()> {
+        let Ok(writes) = self.writes_of(id) else {
+            return Ok(());
+        };
+        let _writing = hold(&writes);
         let entry = self.write().remove(id);
         if let Some(entry) = entry {
             entry.notice.send_modify(|n| n.removed = true);
-            if !remove_folder {
-                // Without its record the folder is not a container after a restart.
-                let record = entry.record.dir.join(RECORD_FILE);
-                if let Err(e) = std::fs::remove_file(&record) {
-                    if e.kind() != std::io::ErrorKind::NotFound {
-                        return Err(ContainerError::io(
-                            format!("removing {}", record.display()),
-                            e,
-                        ));
-                    }
-                }
-                return Ok(());
-            }
             let dir = entry.record.dir;
-            if let Err(e) = std::fs::remove_dir_all(&dir) {
+            let record = dir.join(RECORD_FILE);
+            if let Err(e) = std::fs::remove_file(&record) {
                 if e.kind() != std::io::ErrorKind::NotFound {
-                    return Err(ContainerError::io(format!("removing {}", dir.display()), e));
+                    return Err(ContainerError::io(
+                        format!("removing {}", record.display()),
+                        e,
+                    ));
                 }
+            }
+            if remove_folder {
+                remove_folder_soon(dir);
             }
         }
         Ok(())
+    }
+}
+
+/// Removes a removed container's folder, on a blocking thread when called on the runtime.
+fn remove_folder_soon(dir: PathBuf) {
+    let remove = move || {
+        if let Err(e) = std::fs::remove_dir_all(&dir) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(dir = %dir.display(), error = %e, "removing a removed container's folder");
+            }
+        }
+    };
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => drop(runtime.spawn_blocking(remove)),
+        Err(_) => remove(),
     }
 }
 
@@ -321,5 +387,63 @@ mod tests {
         assert_eq!(again.lookup("db").unwrap().id, b);
         again.remove(&b, true).expect("remove");
         assert!(again.lookup("db").is_err());
+    }
+
+    #[test]
+    fn a_refused_or_removed_record_leaves_no_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = ContainerStore::open(dir.path()).expect("open");
+        let a = "a".repeat(64);
+        store.insert(record(&a, "/web")).expect("insert");
+        // The name is taken: the folder written for the new ID goes again.
+        let b = "b".repeat(64);
+        store.insert(record(&b, "/web")).expect_err("name taken");
+        assert!(!store.dir_of(&b).exists());
+        // Changes write the file, then memory.
+        store
+            .update_state(&a, |c| {
+                c.restart_count = 3;
+                Ok(())
+            })
+            .expect("update");
+        let reopened = ContainerStore::open(dir.path()).expect("reopen");
+        assert_eq!(reopened.lookup(&a).expect("a").restart_count, 3);
+        // Removed: a late change neither succeeds nor brings the record file back.
+        store.remove(&a, false).expect("remove");
+        let late = store.update_state(&a, |c| {
+            c.restart_count = 4;
+            Ok(())
+        });
+        assert!(matches!(late, Err(ContainerError::NotFound(_))));
+        assert!(!Container::record_path(&store.dir_of(&a)).exists());
+    }
+
+    #[test]
+    fn changes_of_one_container_from_many_threads_all_land_in_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = std::sync::Arc::new(ContainerStore::open(dir.path()).expect("open"));
+        let a = "a".repeat(64);
+        store.insert(record(&a, "/web")).expect("insert");
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let (store, a) = (store.clone(), a.clone());
+                std::thread::spawn(move || {
+                    for _ in 0..25 {
+                        store
+                            .update_state(&a, |c| {
+                                c.restart_count += 1;
+                                Ok(())
+                            })
+                            .expect("update");
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("thread");
+        }
+        assert_eq!(store.get(&a).expect("a").restart_count, 200);
+        let reopened = ContainerStore::open(dir.path()).expect("reopen");
+        assert_eq!(reopened.lookup(&a).expect("a").restart_count, 200);
     }
 }

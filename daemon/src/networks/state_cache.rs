@@ -62,8 +62,17 @@ impl Networks {
     }
 
     /// The same for what a run changed (its sandbox, the networks it is on): written
-    /// without fsync (`ContainerNetwork::save_run_state`), and kept.
+    /// without fsync (`ContainerNetwork::save_run_state`), and kept. Nothing is written
+    /// when the file already holds it (a run's steps save after each change; each write
+    /// is a new file renamed over the old, an inode made and one freed).
     pub fn save_container_run_state(&self, dir: &Path, state: &ContainerNetwork) -> Result<()> {
+        if self
+            .container_states
+            .get(dir)
+            .is_some_and(|known| known.as_deref() == Some(state))
+        {
+            return Ok(());
+        }
         state.save_run_state(dir)?;
         self.container_states
             .put(dir, Some(Arc::new(state.clone())));
@@ -98,5 +107,35 @@ mod tests {
         let inner = networks.container_states.inner.read().expect("lock");
         assert!(inner.states.len() < TRIM_FLOOR, "{}", inner.states.len());
         assert!(inner.states.contains_key(&dir));
+    }
+
+    #[test]
+    fn a_run_state_already_written_is_not_written_again() {
+        use std::os::unix::fs::MetadataExt;
+        let root = tempfile::tempdir().expect("tempdir");
+        let networks = Networks::open(root.path()).expect("networks");
+        let dir = root.path().join("c1");
+        std::fs::create_dir_all(&dir).expect("dir");
+        let inode = || {
+            std::fs::metadata(dir.join("network.json"))
+                .expect("file")
+                .ino()
+        };
+        let mut state = ContainerNetwork {
+            sandbox_id: "s1".into(),
+            ..Default::default()
+        };
+        networks.save_container_state(&dir, &state).expect("save");
+        let first = inode();
+        networks
+            .save_container_run_state(&dir, &state)
+            .expect("same");
+        assert_eq!(inode(), first, "the same state is not written again");
+        state.sandbox_id = "s2".into();
+        networks
+            .save_container_run_state(&dir, &state)
+            .expect("changed");
+        assert_ne!(inode(), first, "a changed state is written");
+        assert_eq!(ContainerNetwork::load(&dir).sandbox_id, "s2");
     }
 }
