@@ -12,6 +12,35 @@ fn inspect(d: &Daemon, name: &str) -> Value {
     common::inspect_json(d, &["inspect"], name)
 }
 
+/// The shim blocks SIGCHLD for its own signalfd: the container's processes (its init,
+/// an exec, with a tty or without) start with no signal blocked, as under dockerd; and
+/// with SIGPIPE's default action (the runtime's Rust code ignores it).
+#[test]
+fn container_processes_start_with_no_signal_blocked_and_sigpipe_default() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let image = d.pull_fixture(&f, "busybox");
+    let blocked = "grep SigBlk /proc/self/status";
+    let out = d.docker_ok(&["run", "--rm", &image, "sh", "-c", blocked]);
+    assert_eq!(out.trim(), "SigBlk:\t0000000000000000", "init: {out}");
+    d.docker_ok(&["run", "-d", "--name", "sigs", &image, "sleep", "300"]);
+    let out = d.docker_ok(&["exec", "sigs", "sh", "-c", blocked]);
+    assert_eq!(out.trim(), "SigBlk:\t0000000000000000", "exec: {out}");
+    let out = d.docker_ok(&["exec", "-t", "sigs", "sh", "-c", blocked]);
+    assert_eq!(out.trim(), "SigBlk:\t0000000000000000", "exec -t: {out}");
+    // SigIgn is hex; bit 12 is SIGPIPE (13).
+    let ignored = |out: &str| {
+        let hex = out.trim().trim_start_matches("SigIgn:").trim();
+        u64::from_str_radix(hex, 16).unwrap_or_else(|_| panic!("SigIgn: {out}"))
+    };
+    let shown = "grep SigIgn /proc/self/status";
+    let out = d.docker_ok(&["run", "--rm", &image, "sh", "-c", shown]);
+    assert_eq!(ignored(&out) & (1 << 12), 0, "init ignores SIGPIPE: {out}");
+    let out = d.docker_ok(&["exec", "sigs", "sh", "-c", shown]);
+    assert_eq!(ignored(&out) & (1 << 12), 0, "exec ignores SIGPIPE: {out}");
+    d.docker_ok(&["rm", "-f", "sigs"]);
+}
+
 #[test]
 fn exec_detached_and_into_a_stopped_container() {
     let f = Fixtures::load();

@@ -1,9 +1,11 @@
 //! berth-runc: an OCI runtime with runc's command line.
 pub mod capabilities;
 pub mod cgroups;
+pub mod cli;
 pub mod console;
 pub mod container;
 pub mod devices;
+pub mod entry;
 pub mod error;
 pub mod exec;
 pub mod handshake;

@@ -187,6 +187,11 @@ pub fn finalize(p: &Process, seccomp: Option<&oci_spec::runtime::LinuxSeccomp>) 
 
 /// execve; returns only on failure.
 pub fn exec(p: &Prepared) -> Error {
+    // The program starts with SIGPIPE's default action, as under runc: the Rust runtime
+    // of this process (and of the shim that may have forked it) ignores SIGPIPE, and an
+    // ignored signal stays ignored across execve (`yes | head` would never end `yes`).
+    // SAFETY: one disposition reset in this single-threaded process just before execve.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     match nix::unistd::execve(&p.path, &p.args, &p.env) {
         // The OS error's text is part of the message: it crosses the sync pipe as a
         // string, and the shim maps "No such file or directory" to 127 (as runc's).

@@ -1,13 +1,15 @@
 //! Starting processes through the runtime with their stdio: the init (`create`) and
 //! extra processes (`exec --detach`).
+use std::io::Read;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::io::ProcIo;
 use crate::runtime::{self, Runtime};
+use crate::runtime_child::{self, ChildFds};
 use crate::terminal::ConsoleSocket;
 use crate::util;
 
@@ -27,7 +29,7 @@ pub fn sock_path(state: &Path, name: &str) -> PathBuf {
 /// Runs `cmd` (a runtime create or exec) with the process's stdio wired up.
 /// Returns the shim's ends of that stdio once the runtime has exited successfully.
 pub fn run_with_stdio(
-    mut cmd: Command,
+    cmd: Command,
     console: Option<&Path>,
     terminal: bool,
     stdin: bool,
@@ -36,28 +38,24 @@ pub fn run_with_stdio(
         let path =
             console.ok_or_else(|| Error::BadRequest("terminal without console socket".into()))?;
         let sock = ConsoleSocket::bind(path)?;
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()?;
+        let (err_r, err_w) = util::pipe()?;
+        let fds = ChildFds {
+            stdin: None,
+            stdout: None,
+            stderr: Some(err_w),
+        };
+        let mut child = runtime_child::spawn(cmd, fds)?;
         let (status, master) = sock.receive_while(&mut child, RUNTIME_TIMEOUT)?;
         let mut err = Vec::new();
-        if let Some(mut e) = child.stderr.take() {
-            use std::io::Read;
-            let _ = e.read_to_end(&mut err);
-        }
+        let _ = std::fs::File::from(err_r).read_to_end(&mut err);
         runtime::check(status, &err)?;
         let master: OwnedFd =
             master.ok_or_else(|| Error::Runtime("runtime sent no pty master".into()))?;
         Ok(ProcIo::tty(master, stdin)?)
     } else {
-        let (io, child_stdio) = ProcIo::pipes(stdin)?;
-        cmd.stdin(child_stdio.stdin)
-            .stdout(child_stdio.stdout)
-            .stderr(child_stdio.stderr);
-        let mut child = cmd.spawn()?;
-        drop(cmd); // our copies of the child's ends must go, or output never ends
+        let (io, fds) = ProcIo::pipes(stdin)?;
+        // Our copies of the child's ends are closed once it runs, or output never ends.
+        let mut child = runtime_child::spawn(cmd, fds)?;
         let status = child.wait()?;
         if !status.success() {
             // The runtime's own error went to the process's stderr pipe.

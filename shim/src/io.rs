@@ -1,9 +1,8 @@
 //! A process's stdio as the shim holds it: pipes or a pty master, and stdin buffering.
+use crate::runtime_child::ChildFds;
+use crate::util;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
-use std::process::Stdio;
-
-use crate::util;
 
 /// Our ends of a process's stdio.
 #[derive(Default)]
@@ -19,16 +18,10 @@ pub struct ProcIo {
     pub master: Option<OwnedFd>,
 }
 
-/// The other ends, for the runtime's command (which passes them to the process).
-pub struct ChildStdio {
-    pub stdin: Stdio,
-    pub stdout: Stdio,
-    pub stderr: Stdio,
-}
-
 impl ProcIo {
     /// Pipes for stdout and stderr, and for stdin if `with_stdin` (else /dev/null).
-    pub fn pipes(with_stdin: bool) -> io::Result<(ProcIo, ChildStdio)> {
+    /// The other ends are for the runtime's command (which passes them to the process).
+    pub fn pipes(with_stdin: bool) -> io::Result<(ProcIo, ChildFds)> {
         let (out_r, out_w) = util::pipe()?;
         let (err_r, err_w) = util::pipe()?;
         util::set_nonblock(&out_r)?;
@@ -36,9 +29,9 @@ impl ProcIo {
         let (stdin, child_in) = if with_stdin {
             let (in_r, in_w) = util::pipe()?;
             util::set_nonblock(&in_w)?;
-            (Some(in_w), Stdio::from(in_r))
+            (Some(in_w), Some(in_r))
         } else {
-            (None, Stdio::null())
+            (None, None)
         };
         let io = ProcIo {
             stdin,
@@ -48,10 +41,10 @@ impl ProcIo {
         };
         Ok((
             io,
-            ChildStdio {
+            ChildFds {
                 stdin: child_in,
-                stdout: Stdio::from(out_w),
-                stderr: Stdio::from(err_w),
+                stdout: Some(out_w),
+                stderr: Some(err_w),
             },
         ))
     }

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::error::{Error, Result};
+use crate::in_process::{self, Command as Builtin};
 
 pub struct Runtime {
     pub bin: PathBuf,
@@ -54,11 +55,25 @@ impl Runtime {
         c
     }
 
+    /// The state root when the runtime is berth-runc: its short commands are then
+    /// library calls (`in_process`), not processes.
+    fn builtin_root(&self) -> Option<&Path> {
+        self.root
+            .as_deref()
+            .filter(|_| in_process::is_builtin(&self.bin))
+    }
+
     pub fn start(&self) -> Result<()> {
+        if let Some(root) = self.builtin_root() {
+            return in_process::run(root, &self.id, Builtin::Start);
+        }
         self.run(["start", &self.id])
     }
 
     pub fn kill(&self, signal: i32, all: bool) -> Result<()> {
+        if let Some(root) = self.builtin_root() {
+            return in_process::run(root, &self.id, Builtin::Kill { signal, all });
+        }
         let sig = signal.to_string();
         if all {
             self.run(["kill", "--all", &self.id, &sig])
@@ -68,10 +83,16 @@ impl Runtime {
     }
 
     pub fn pause(&self) -> Result<()> {
+        if let Some(root) = self.builtin_root() {
+            return in_process::run(root, &self.id, Builtin::Pause);
+        }
         self.run(["pause", &self.id])
     }
 
     pub fn resume(&self) -> Result<()> {
+        if let Some(root) = self.builtin_root() {
+            return in_process::run(root, &self.id, Builtin::Resume);
+        }
         self.run(["resume", &self.id])
     }
 
@@ -82,6 +103,9 @@ impl Runtime {
     }
 
     pub fn delete(&self, force: bool) -> Result<()> {
+        if let Some(root) = self.builtin_root() {
+            return in_process::run(root, &self.id, Builtin::Delete { force });
+        }
         if force {
             self.run(["delete", "--force", &self.id])
         } else {

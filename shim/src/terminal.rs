@@ -1,9 +1,9 @@
 //! The console socket (the runtime sends the pty master over it) and resizing.
+use crate::runtime_child::RuntimeChild;
 use std::io::{self, IoSliceMut};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::process::Child;
 use std::time::{Duration, Instant};
 
 use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
@@ -28,11 +28,13 @@ impl ConsoleSocket {
     /// Returns the child's exit status and the master, if one came.
     pub fn receive_while(
         &self,
-        child: &mut Child,
+        child: &mut RuntimeChild,
         timeout: Duration,
     ) -> io::Result<(std::process::ExitStatus, Option<OwnedFd>)> {
         let deadline = Instant::now() + timeout;
         let mut master = None;
+        // Woken by the master's connection or by the runtime's end, whichever first.
+        let pidfd = child.pidfd();
         loop {
             if master.is_none() {
                 match self.listener.accept() {
@@ -54,13 +56,29 @@ impl ConsoleSocket {
                 let st = child.wait()?;
                 return Ok((st, master));
             }
-            let mut pfd = libc::pollfd {
-                fd: self.listener.as_raw_fd(),
+            let wake = |fd: i32| libc::pollfd {
+                fd,
                 events: libc::POLLIN,
                 revents: 0,
             };
-            // SAFETY: one valid pollfd.
-            unsafe { libc::poll(&mut pfd, 1, 20) };
+            let mut pfds = [
+                wake(self.listener.as_raw_fd()),
+                wake(pidfd.as_ref().map_or(-1, |p| p.as_raw_fd())),
+            ];
+            // Once the master is here only the runtime's end matters (-1: ignored).
+            if master.is_some() {
+                pfds[0].fd = -1;
+            }
+            // Without a pidfd (an old kernel), a 20 ms poll of the child's end.
+            let ms = match &pidfd {
+                Some(_) => deadline
+                    .saturating_duration_since(Instant::now())
+                    .as_millis()
+                    .min(i32::MAX as u128) as i32,
+                None => 20,
+            };
+            // SAFETY: two valid pollfds (a negative fd is ignored by poll).
+            unsafe { libc::poll(pfds.as_mut_ptr(), 2, ms) };
         }
     }
 }

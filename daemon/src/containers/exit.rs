@@ -4,7 +4,9 @@
 //! whichever arrives second finds nothing to do. As dockerd's `handleContainerExit`, under
 //! the container's lock: the state set (`die`, waiters woken), then the task deleted and
 //! the run's environment torn down, at once (network `disconnect` events after `die`);
-//! then `--rm` removes the container, or the restart policy schedules the next run.
+//! then `--rm` removes the container, or the restart policy schedules the next run. A
+//! container that is being removed does not wait for its task's deletion (it runs
+//! after the answer, as the removal's last step would).
 use std::time::Duration;
 
 use super::engine::ExitInfo;
@@ -30,13 +32,18 @@ pub async fn record_exit(daemon: &SharedDaemon, id: &str, pid: u32, exit: ExitIn
     };
     drop(record_stage);
     // Recorded, waiters woken: the task's deletion (the runtime's delete) and the
-    // environment's teardown at once, still under the lock.
+    // environment's teardown at once, still under the lock. A container about to be
+    // forgotten (`--rm`, `rm -f`) is removed without waiting for its task's deletion:
+    // nothing reuses its task id, and should berthd stop first, the reconcile at
+    // start-up deletes the task whose container is gone. Any other container's task
+    // is gone before the lock is released (its next start creates the same task id).
+    let forgotten = matches!(after, AfterExit::AutoRemove | AfterExit::Removal);
     let task = async {
-        let _stage = timing::stage("exit.task_delete", id);
-        if let Err(e) = daemon.engine.delete(c.task_id()).await {
-            if !e.is_not_found() {
-                tracing::warn!(%id, error = %e, "deleting the exited task");
-            }
+        if forgotten {
+            let (daemon, id) = (daemon.clone(), id.to_string());
+            tokio::spawn(async move { delete_task(&daemon, &id).await });
+        } else {
+            delete_task(daemon, id).await;
         }
     };
     let teardown = async {
@@ -49,6 +56,16 @@ pub async fn record_exit(daemon: &SharedDaemon, id: &str, pid: u32, exit: ExitIn
         AfterExit::AutoRemove => remove::auto_remove(daemon, id).await,
         AfterExit::Restart(delay) => schedule_restart(daemon.clone(), id.to_string(), delay),
         AfterExit::Stay | AfterExit::Removal => {}
+    }
+}
+
+/// Deletes the exited task of container `id` (the runtime's delete, the shim's end).
+async fn delete_task(daemon: &SharedDaemon, id: &str) {
+    let _stage = timing::stage("exit.task_delete", id);
+    if let Err(e) = daemon.engine.delete(super::record::task_id_of(id)).await {
+        if !e.is_not_found() {
+            tracing::warn!(%id, error = %e, "deleting the exited task");
+        }
     }
 }
 

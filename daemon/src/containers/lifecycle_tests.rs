@@ -296,6 +296,39 @@ async fn a_failed_start_is_recorded_as_dockerd_does() {
 }
 
 #[tokio::test]
+async fn an_rm_container_is_removed_at_its_exit_and_its_task_deleted() {
+    let h = harness().await;
+    let id = h.container(
+        "rm-at-exit",
+        HostConfig {
+            auto_remove: Some(true),
+            ..Default::default()
+        },
+    );
+    start::start(&h.daemon, &id).await.expect("start");
+    let task = h.task(&id);
+    h.engine.exit(&task, 0);
+    h.until(&id, "removed", |c| c.is_none()).await;
+    assert_eq!(h.events(&id, "die"), 1);
+    assert_eq!(h.events(&id, "destroy"), 1);
+    assert!(h.env.count("teardown") >= 1, "{:?}", h.env.calls());
+    // The task's deletion runs after the removal, once.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while h.engine.status(&task).is_some() && Instant::now() < deadline {
+        // Polling the fake from the test (not an ordering inside the daemon).
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(h.engine.status(&task).is_none(), "the task is deleted");
+    let deletes = h
+        .engine
+        .calls()
+        .iter()
+        .filter(|c| **c == format!("delete {task}"))
+        .count();
+    assert_eq!(deletes, 1, "{:?}", h.engine.calls());
+}
+
+#[tokio::test]
 async fn an_exit_seen_twice_is_recorded_once() {
     let h = harness().await;
     let id = h.container("twice", HostConfig::default());
