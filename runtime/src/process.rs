@@ -185,13 +185,49 @@ pub fn finalize(p: &Process, seccomp: Option<&oci_spec::runtime::LinuxSeccomp>) 
     Ok(())
 }
 
+/// Every signal back to its default action before execve, as a container starts under
+/// runc (whose Go runtime handles every signal, and handlers do not survive execve): an
+/// ignored signal stays ignored across execve, and this process inherits ignored ones —
+/// SIGPIPE from the Rust runtime (`yes | head` would never end `yes`), SIGQUIT or SIGHUP
+/// from whoever started berthd, the realtime signals 32 and 33. The raw system call,
+/// because glibc's `sigaction` refuses the two signals it reserves.
+fn default_signal_actions() {
+    /// The kernel's `struct sigaction` (handler, flags, restorer, mask).
+    #[repr(C)]
+    struct KernelSigaction {
+        handler: libc::c_ulong,
+        flags: libc::c_ulong,
+        restorer: libc::c_ulong,
+        mask: u64,
+    }
+    let default = KernelSigaction {
+        handler: libc::SIG_DFL as libc::c_ulong,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    for sig in 1..=64 {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: rt_sigaction with a valid struct of the kernel's layout, no old action
+        // asked, and the kernel's sigset size; this process is single-threaded and about
+        // to execve.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                &default as *const KernelSigaction,
+                std::ptr::null_mut::<KernelSigaction>(),
+                std::mem::size_of::<u64>(),
+            )
+        };
+    }
+}
+
 /// execve; returns only on failure.
 pub fn exec(p: &Prepared) -> Error {
-    // The program starts with SIGPIPE's default action, as under runc: the Rust runtime
-    // of this process (and of the shim that may have forked it) ignores SIGPIPE, and an
-    // ignored signal stays ignored across execve (`yes | head` would never end `yes`).
-    // SAFETY: one disposition reset in this single-threaded process just before execve.
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    default_signal_actions();
     match nix::unistd::execve(&p.path, &p.args, &p.env) {
         // The OS error's text is part of the message: it crosses the sync pipe as a
         // string, and the shim maps "No such file or directory" to 127 (as runc's).
