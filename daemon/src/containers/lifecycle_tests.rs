@@ -9,7 +9,7 @@ use bollard_stubs::models::{HostConfig, RestartPolicy, RestartPolicyNameEnum};
 
 use super::engine::{ExitInfo, FakeEngine, TaskEngine};
 use super::environment::{EnvFuture, RunEnvironment};
-use super::record::{Container, RunState, Status};
+use super::record::{Container, Status};
 use super::wait::{self, Condition};
 use super::{exit, lifecycle, reconcile, remove, start, ContainerError, Result};
 use crate::config::Config;
@@ -90,20 +90,9 @@ impl Harness {
     fn container(&self, name: &str, host_config: HostConfig) -> String {
         let id = self.daemon.containers.new_id();
         let c = Container {
-            id: id.clone(),
             name: format!("/{name}"),
-            created: chrono::Utc::now(),
-            path: "sh".into(),
-            args: vec![],
-            config: Default::default(),
             host_config,
-            image_id: String::new(),
-            layers: vec![],
-            state: RunState::default(),
-            restart_count: 0,
-            mount_points: Vec::new(),
-            health: None,
-            dir: Default::default(),
+            ..Container::for_tests(&id, Default::default())
         };
         self.daemon.containers.insert(c).expect("insert");
         id

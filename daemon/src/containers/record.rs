@@ -219,13 +219,13 @@ pub struct Container {
 
 #[cfg(test)]
 impl Container {
-    /// A record with nothing set but its ID and folder, for unit tests.
+    /// A record of `sh` with nothing else set but its ID and folder, for unit tests.
     pub fn for_tests(id: &str, dir: PathBuf) -> Container {
         Container {
             id: id.to_string(),
             name: format!("/{id}"),
-            created: DateTime::<Utc>::default(),
-            path: String::new(),
+            created: Utc::now(),
+            path: "sh".into(),
             args: Vec::new(),
             config: Default::default(),
             host_config: Default::default(),

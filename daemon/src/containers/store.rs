@@ -337,24 +337,11 @@ fn remove_folder_soon(dir: PathBuf) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::containers::record::RunState;
 
     fn record(id: &str, name: &str) -> Container {
         Container {
-            id: id.to_string(),
             name: name.to_string(),
-            created: chrono::Utc::now(),
-            path: "sh".into(),
-            args: vec![],
-            config: Default::default(),
-            host_config: Default::default(),
-            image_id: String::new(),
-            layers: vec![],
-            state: RunState::default(),
-            restart_count: 0,
-            mount_points: Vec::new(),
-            health: None,
-            dir: Default::default(),
+            ..Container::for_tests(id, Default::default())
         }
     }
 
