@@ -6,7 +6,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{inspect_json, stderr, Daemon, Fixtures};
+use common::{eventually, inspect_json, stderr, Daemon, Fixtures};
 use serde_json::{json, Value};
 
 #[test]
@@ -255,7 +255,14 @@ fn daemon_json_runtime_args_come_before_every_runtime_command() {
     assert_eq!(d.docker_ok(&["exec", "argued", "echo", "in"]), "in\n");
     d.docker_ok(&["rm", "-f", "argued"]);
 
-    let logged = std::fs::read_to_string(&log).unwrap_or_default();
+    // The task of a removed container is deleted after `rm -f` has answered.
+    let read_log = || std::fs::read_to_string(&log).unwrap_or_default();
+    eventually("the runtime's delete of the removed container", || {
+        read_log()
+            .lines()
+            .any(|l| l.split('|').any(|word| word == "delete"))
+    });
+    let logged = read_log();
     let commands: Vec<&str> = logged.lines().filter(|l| !l.is_empty()).collect();
     // Every command line starts with the configured arguments, one word each, spaces kept.
     for line in &commands {
