@@ -20,6 +20,7 @@ pub mod rlimits;
 pub mod rootfs;
 pub mod run;
 pub mod seccomp;
+mod seccomp_tree;
 #[cfg(target_arch = "x86_64")]
 pub mod seccomp_x86_64;
 pub mod spawn;

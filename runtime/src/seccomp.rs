@@ -1,12 +1,12 @@
-//! Seccomp profiles from the spec, compiled to BPF with `seccompiler`.
+//! Seccomp profiles from the spec, compiled to BPF with `seccompiler`'s rule chains
+//! behind a binary search on the syscall number (`seccomp_tree`).
 //! One filter per distinct rule action is stacked on a base filter (rules →
 //! allow, anything else → defaultAction); the kernel applies the most
 //! restrictive answer, which gives OCI's semantics for disjoint rules.
 use crate::error::{Error, Result};
 use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction, LinuxSeccompOperator};
 use seccompiler::{
-    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
-    SeccompRule,
+    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompRule,
 };
 use std::collections::BTreeMap;
 
@@ -45,17 +45,24 @@ fn key(a: &SeccompAction) -> String {
     format!("{a:?}")
 }
 
-/// Compiles the profile into the BPF programs to install, in order.
-pub fn compile(s: &LinuxSeccomp) -> Result<Vec<BpfProgram>> {
-    let arch: seccompiler::TargetArch = std::env::consts::ARCH
-        .try_into()
-        .map_err(|_| Error::Unsupported(format!("seccomp on {}", std::env::consts::ARCH)))?;
+/// Syscall number → its rules; no rules = matches unconditionally.
+type Rules = BTreeMap<i64, Vec<SeccompRule>>;
+
+/// The profile's rules: the base filter's (every listed syscall) with the default action,
+/// and, for each action other than allow, the syscalls that get it.
+struct Filters {
+    default: SeccompAction,
+    all: Rules,
+    by_action: Vec<(SeccompAction, Rules)>,
+}
+
+fn filters(s: &LinuxSeccomp) -> Result<Filters> {
     let default_errno = s.default_errno_ret().unwrap_or(libc::EPERM as u32);
     let default = action(s.default_action(), None, default_errno)?;
     // None = matches unconditionally; Some(rules) = any of the rules.
-    type Rules = BTreeMap<i64, Option<Vec<SeccompRule>>>;
-    let mut all: Rules = BTreeMap::new();
-    let mut by_action: BTreeMap<String, (SeccompAction, Rules)> = BTreeMap::new();
+    type Listed = BTreeMap<i64, Option<Vec<SeccompRule>>>;
+    let mut all: Listed = BTreeMap::new();
+    let mut by_action: BTreeMap<String, (SeccompAction, Listed)> = BTreeMap::new();
     for sc in s.syscalls().as_deref().unwrap_or(&[]) {
         let act = action(sc.action(), sc.errno_ret(), default_errno)?;
         let mut conds = Vec::new();
@@ -109,27 +116,55 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Vec<BpfProgram>> {
             }
         }
     }
+    let rules = |listed: Listed| -> Rules {
+        listed
+            .into_iter()
+            .map(|(k, v)| (k, v.unwrap_or_default()))
+            .collect()
+    };
+    Ok(Filters {
+        default,
+        all: rules(all),
+        by_action: by_action
+            .into_values()
+            .filter(|(act, _)| *act != SeccompAction::Allow)
+            .map(|(act, listed)| (act, rules(listed)))
+            .collect(),
+    })
+}
+
+/// Compiles the profile into the BPF programs to install, in order.
+pub fn compile(s: &LinuxSeccomp) -> Result<Vec<BpfProgram>> {
+    let arch: seccompiler::TargetArch = std::env::consts::ARCH
+        .try_into()
+        .map_err(|_| Error::Unsupported(format!("seccomp on {}", std::env::consts::ARCH)))?;
+    let Filters {
+        default,
+        all,
+        by_action,
+    } = filters(s)?;
     let mut out = Vec::new();
     let mut push = |rules: Rules, mismatch: SeccompAction, matched: SeccompAction| -> Result<()> {
         if mismatch == matched {
             return Ok(());
         }
-        let rules: BTreeMap<i64, Vec<SeccompRule>> = rules
-            .into_iter()
-            .map(|(k, v)| (k, v.unwrap_or_default()))
-            .collect();
-        let f = SeccompFilter::new(rules, mismatch, matched, arch)
+        let program = crate::seccomp_tree::compile(rules, mismatch, matched, arch)
             .map_err(|e| Error::Spec(format!("seccomp: {e}")))?;
-        out.push(BpfProgram::try_from(f).map_err(|e| Error::Spec(format!("seccomp: {e}")))?);
+        out.push(program);
         Ok(())
     };
-    push(all, default.clone(), SeccompAction::Allow)?;
-    for (_, (act, rules)) in by_action {
-        if act != SeccompAction::Allow {
-            push(rules, SeccompAction::Allow, act)?;
-        }
+    push(all, default, SeccompAction::Allow)?;
+    for (act, rules) in by_action {
+        push(rules, SeccompAction::Allow, act)?;
     }
     Ok(out)
+}
+
+/// The base filter's rules and the default action, for tests that compare compilers.
+#[cfg(test)]
+pub fn base_rules(s: &LinuxSeccomp) -> Result<(Rules, SeccompAction)> {
+    let f = filters(s)?;
+    Ok((f.all, f.default))
 }
 
 /// Installs the filters, as runc does: with `SECCOMP_SET_MODE_FILTER` and no
