@@ -86,10 +86,14 @@ impl ProcessLauncher {
         a
     }
 
+    fn late(&self, spec: &LaunchSpec) -> Error {
+        Error::Shim(format!("shim for {} did not answer in time", spec.id))
+    }
+
     async fn run(&self, spec: LaunchSpec) -> Result<PathBuf> {
         let args = Self::args(&spec);
         tracing::debug!(shim = %self.shim_bin.display(), ?args, "launching shim");
-        let child = tokio::process::Command::new(&self.shim_bin)
+        let mut child = tokio::process::Command::new(&self.shim_bin)
             .args(&args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -97,25 +101,41 @@ impl ProcessLauncher {
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| Error::Shim(format!("cannot run {}: {e}", self.shim_bin.display())))?;
-        let out = match tokio::time::timeout(self.timeout, child.wait_with_output()).await {
-            Ok(r) => r?,
-            Err(_) => {
-                return Err(Error::Shim(format!(
-                    "shim for {} did not answer in time",
-                    spec.id
-                )))
+        let stdout = child.stdout.take();
+        // The launcher prints the socket's path, newline-ended, once the shim has created
+        // the task, then exits: the path is the answer, and its exit is reaped after.
+        let read_path = async {
+            let mut printed = String::new();
+            if let Some(stdout) = stdout {
+                let mut stdout = tokio::io::BufReader::new(stdout);
+                tokio::io::AsyncBufReadExt::read_line(&mut stdout, &mut printed).await?;
             }
+            Ok::<_, std::io::Error>(printed)
         };
-        if !out.status.success() {
-            let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
-            let err = if err.is_empty() {
-                format!("shim exited with {}", out.status)
-            } else {
-                err
-            };
-            return Err(Error::Shim(err));
-        }
-        let printed = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let printed = match tokio::time::timeout(self.timeout, read_path).await {
+            Ok(Ok(printed)) if printed.ends_with('\n') => {
+                tokio::spawn(async move {
+                    let _ = child.wait().await;
+                });
+                printed
+            }
+            // No path: the launcher failed, and says why on stderr.
+            Ok(Ok(_)) => {
+                let out = match tokio::time::timeout(self.timeout, child.wait_with_output()).await {
+                    Ok(out) => out?,
+                    Err(_) => return Err(self.late(&spec)),
+                };
+                let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
+                return Err(Error::Shim(if err.is_empty() {
+                    format!("shim exited with {}", out.status)
+                } else {
+                    err
+                }));
+            }
+            Ok(Err(e)) => return Err(e.into()),
+            Err(_) => return Err(self.late(&spec)),
+        };
+        let printed = printed.trim();
         Ok(if printed.is_empty() {
             spec.state_dir.join("shim.sock")
         } else {
@@ -192,6 +212,31 @@ mod tests {
         };
         assert!(ProcessLauncher::args(&spec)
             .ends_with(&["--stdin".to_string(), "--no-log".to_string()]));
+    }
+
+    #[tokio::test]
+    async fn the_printed_path_is_the_answer_without_waiting_for_the_launchers_exit() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let script = dir.path().join("shim");
+        std::fs::write(&script, "#!/bin/sh\necho /run/x/shim.sock\nexec sleep 30\n")
+            .expect("write");
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod");
+        let l = ProcessLauncher::new(&script);
+        let spec = LaunchSpec {
+            id: "x".into(),
+            bundle: "/nonexistent".into(),
+            state_dir: "/nonexistent".into(),
+            runtime: "runc".into(),
+            runtime_root: None,
+            terminal: false,
+            stdin: false,
+            log: None,
+        };
+        let t0 = std::time::Instant::now();
+        let socket = l.launch(spec).await.expect("launch");
+        assert_eq!(socket, PathBuf::from("/run/x/shim.sock"));
+        assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
     }
 
     #[tokio::test]
