@@ -1,4 +1,5 @@
-//! Records the git commit and the Rust toolchain version for `/version`.
+//! Records the git commit and the Rust toolchain version for `/version`, and links
+//! berthd with its start-up functions together (startup_order_link.rs).
 use std::process::Command;
 
 fn output_of(program: &str, args: &[&str]) -> Option<String> {
@@ -10,6 +11,8 @@ fn output_of(program: &str, args: &[&str]) -> Option<String> {
     let text = text.trim();
     (!text.is_empty()).then(|| text.to_string())
 }
+
+include!("startup_order_link.rs");
 
 fn main() {
     if let Some(commit) = output_of("git", &["rev-parse", "--short=7", "HEAD"]) {
@@ -25,6 +28,8 @@ fn main() {
             .join("");
         println!("cargo:rustc-env=BERTH_RUSTC_VERSION={short}");
     }
+    order_startup_functions("berthd");
+    println!("cargo:rerun-if-changed=startup_order_link.rs");
     println!("cargo:rerun-if-changed=../.git/HEAD");
     println!("cargo:rerun-if-changed=build.rs");
 }

@@ -30,7 +30,7 @@ FIXTURES="${BERTH_FIXTURES:-$ROOT/target/berth-fixtures/fixtures.json}"
 [[ -f "$FIXTURES" ]] || { echo "no $FIXTURES: run scripts/test.sh once first" >&2; exit 1; }
 
 if [[ -z "${BENCH_BERTHD:-}" ]]; then
-    cargo build --release -q -p berthd -p berth-containerd -p berth-shim -p berth-runc
+    cargo build --release -q --workspace --bins  # the README's build (same features, same symbols)
     # The target dir, wherever CARGO_TARGET_DIR or a cargo config puts it.
     TARGET_DIR="$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
     [[ -n "$TARGET_DIR" ]] || { echo "cannot find the target directory with cargo metadata" >&2; exit 1; }

@@ -14,7 +14,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 export BENCH_N="${1:-10}"
 
-cargo build --release -q -p berthd -p berth-containerd -p berth-shim -p berth-runc
+cargo build --release -q --workspace --bins  # the README's build (same features, same symbols)
 # The target dir, wherever CARGO_TARGET_DIR or a cargo config puts it.
 TARGET_DIR="$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
 [[ -n "$TARGET_DIR" ]] || { echo "cannot find the target directory with cargo metadata" >&2; exit 1; }

@@ -14,7 +14,7 @@ FIXTURES="${BERTH_FIXTURES:-$ROOT/target/berth-fixtures/fixtures.json}"
 REGISTRY="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["registry"])' "$FIXTURES")"
 IMAGE="$REGISTRY/berth/big:latest"
 
-cargo build --release -q -p berthd
+cargo build --release -q --workspace --bins  # the README's build (same features, same symbols)
 STARTED_REGISTRIES=0
 if ! bash scripts/registries.sh status >/dev/null 2>&1; then
     bash scripts/registries.sh start >/dev/null
