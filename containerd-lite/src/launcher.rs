@@ -214,6 +214,20 @@ mod tests {
             .ends_with(&["--stdin".to_string(), "--no-log".to_string()]));
     }
 
+    /// A task whose bundle and state folders do not exist.
+    fn nowhere() -> LaunchSpec {
+        LaunchSpec {
+            id: "x".into(),
+            bundle: "/nonexistent".into(),
+            state_dir: "/nonexistent".into(),
+            runtime: "runc".into(),
+            runtime_root: None,
+            terminal: false,
+            stdin: false,
+            log: None,
+        }
+    }
+
     #[tokio::test]
     async fn the_printed_path_is_the_answer_without_waiting_for_the_launchers_exit() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -223,18 +237,8 @@ mod tests {
         std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .expect("chmod");
         let l = ProcessLauncher::new(&script);
-        let spec = LaunchSpec {
-            id: "x".into(),
-            bundle: "/nonexistent".into(),
-            state_dir: "/nonexistent".into(),
-            runtime: "runc".into(),
-            runtime_root: None,
-            terminal: false,
-            stdin: false,
-            log: None,
-        };
         let t0 = std::time::Instant::now();
-        let socket = l.launch(spec).await.expect("launch");
+        let socket = l.launch(nowhere()).await.expect("launch");
         assert_eq!(socket, PathBuf::from("/run/x/shim.sock"));
         assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
     }
@@ -243,17 +247,7 @@ mod tests {
     async fn launch_failure_carries_stderr() {
         let l = ProcessLauncher::new("/bin/sh");
         // `sh start ...` fails: "start" is not a script
-        let spec = LaunchSpec {
-            id: "x".into(),
-            bundle: "/nonexistent".into(),
-            state_dir: "/nonexistent".into(),
-            runtime: "runc".into(),
-            runtime_root: None,
-            terminal: false,
-            stdin: false,
-            log: None,
-        };
-        let err = l.launch(spec).await.unwrap_err();
+        let err = l.launch(nowhere()).await.unwrap_err();
         assert_eq!(err.status(), axum::http::StatusCode::INTERNAL_SERVER_ERROR);
         assert!(!err.to_string().is_empty());
     }
