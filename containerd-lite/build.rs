@@ -4,6 +4,7 @@ include!("../daemon/startup_order_link.rs");
 
 fn main() {
     order_startup_functions("berth-containerd");
+    pack_relative_relocations("berth-containerd");
     println!("cargo:rerun-if-changed=../daemon/startup_order_link.rs");
     println!("cargo:rerun-if-changed=build.rs");
 }

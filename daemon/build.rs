@@ -29,6 +29,7 @@ fn main() {
         println!("cargo:rustc-env=BERTH_RUSTC_VERSION={short}");
     }
     order_startup_functions("berthd");
+    pack_relative_relocations("berthd");
     println!("cargo:rerun-if-changed=startup_order_link.rs");
     println!("cargo:rerun-if-changed=../.git/HEAD");
     println!("cargo:rerun-if-changed=build.rs");
