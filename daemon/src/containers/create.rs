@@ -353,10 +353,8 @@ pub async fn create_with(
     config.domainname.get_or_insert_with(String::new);
     config.user.get_or_insert_with(String::new);
     config.working_dir.get_or_insert_with(String::new);
-    let name = match name {
-        Some(n) => n,
-        None => generated_name(daemon),
-    };
+    let generated = name.is_none();
+    let name = name.unwrap_or_else(|| generated_name(daemon));
     let moved_links = crate::networks::links::at_create(daemon, &name, &mut host_config)?;
     let mount_points = super::mounts::resolve(
         daemon,
@@ -388,7 +386,11 @@ pub async fn create_with(
         moved_links,
     )
     .map_err(ContainerError::from)
-    .and_then(|plan| Ok((plan, daemon.containers.insert(record.clone())?)));
+    .and_then(|plan| {
+        let mut rename = || generated_name(daemon);
+        let rename = generated.then_some(&mut rename as &mut dyn FnMut() -> String);
+        Ok((plan, insert(&daemon.containers, record.clone(), rename)?))
+    });
     let (plan, record) = match inserted {
         Ok(x) => x,
         Err(e) => {
@@ -419,6 +421,31 @@ pub async fn create_with(
     Ok(record)
 }
 
+/// Records the new container. A generated name (`rename` gives another) that another
+/// create took meanwhile, both having seen it free, is replaced, as dockerd's reservation
+/// of generated names does: the caller chose no name, so it gets no name conflict.
+fn insert(
+    store: &super::store::ContainerStore,
+    mut record: Container,
+    mut rename: Option<&mut dyn FnMut() -> String>,
+) -> Result<Container> {
+    let mut retries = 10;
+    loop {
+        match (store.insert(record.clone()), rename.as_mut()) {
+            (Err(ContainerError::Conflict(_)), Some(rename)) if retries > 0 => {
+                retries -= 1;
+                let (old, new) = (record.name.clone(), rename());
+                // Legacy links name their parent: `child:/parent/alias`.
+                for link in record.host_config.links.iter_mut().flatten() {
+                    *link = link.replace(&format!(":{old}/"), &format!(":{new}/"));
+                }
+                record.name = new;
+            }
+            (result, _) => return result,
+        }
+    }
+}
+
 fn generated_name(daemon: &Daemon) -> String {
     for attempt in 0..10 {
         let n = format!("/{}", names::generate(attempt));
@@ -433,6 +460,33 @@ fn generated_name(daemon: &Daemon) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_generated_name_taken_meanwhile_is_replaced_and_a_chosen_one_conflicts() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = super::super::store::ContainerStore::open(dir.path()).expect("store");
+        let named = |name: &str| Container {
+            name: name.to_string(),
+            ..Container::for_tests(&store.new_id(), Default::default())
+        };
+        insert(&store, named("/golden_kepler"), None).expect("first");
+
+        let mut second = named("/golden_kepler");
+        second.host_config.links = Some(vec!["/db:/golden_kepler/db".into()]);
+        let mut names = ["/golden_kepler", "/brave_curie"].into_iter();
+        let mut rename = || names.next().expect("asked too often").to_string();
+        let got = insert(&store, second, Some(&mut rename)).expect("renamed");
+        assert_eq!(got.name, "/brave_curie");
+        assert_eq!(
+            got.host_config.links,
+            Some(vec!["/db:/brave_curie/db".to_string()])
+        );
+        assert_eq!(store.name_owner("/brave_curie"), Some(got.id.clone()));
+
+        let err = insert(&store, named("/golden_kepler"), None).expect_err("chosen name");
+        assert!(matches!(err, ContainerError::Conflict(_)), "{err:?}");
+        assert_eq!(store.list().len(), 2);
+    }
 
     #[test]
     fn image_config_fills_what_the_user_left_empty() {
