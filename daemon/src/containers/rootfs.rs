@@ -266,7 +266,7 @@ pub fn make_working_dir(rootfs: &Path, wd: &str) -> Result<()> {
 }
 
 fn write(path: &Path, text: &str) -> Result<()> {
-    std::fs::write(path, text)
+    crate::store::atomic::write_in_place_if_changed(path, text.as_bytes())
         .map_err(|e| ContainerError::io(format!("writing {}", path.display()), e))
 }
 

@@ -236,15 +236,20 @@ impl ContainerStore {
         let writes = self.writes_of(id)?;
         let _writing = hold(&writes);
         // Nobody else changes it while we hold its `writes`; it may have been removed.
-        let mut next = self
+        let before = self
             .get(id)
             .ok_or_else(|| ContainerError::NotFound(id.to_string()))?;
+        let mut next = before.clone();
         let out = change(&mut next)?;
-        let path = next.dir.join(RECORD_FILE);
-        if durable {
-            write_json(&path, &next)?;
-        } else {
-            write_json_volatile(&path, &next)?;
+        // A change that changes nothing (a start requested of a container that was never
+        // stopped by hand, say) writes nothing: each rewrite is a new file.
+        if !same_json(&before, &next) {
+            let path = next.dir.join(RECORD_FILE);
+            if durable {
+                write_json(&path, &next)?;
+            } else {
+                write_json_volatile(&path, &next)?;
+            }
         }
         match self.write().get_mut(id) {
             Some(entry) => entry.record = next.clone(),
@@ -334,6 +339,11 @@ fn remove_folder_soon(dir: PathBuf) {
     }
 }
 
+/// Whether two versions of a record would be written as the same file.
+fn same_json(a: &Container, b: &Container) -> bool {
+    matches!((serde_json::to_vec(a), serde_json::to_vec(b)), (Ok(a), Ok(b)) if a == b)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -403,6 +413,35 @@ mod tests {
         });
         assert!(matches!(late, Err(ContainerError::NotFound(_))));
         assert!(!Container::record_path(&store.dir_of(&a)).exists());
+    }
+
+    #[test]
+    fn a_change_that_changes_nothing_writes_nothing() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = ContainerStore::open(dir.path()).expect("open");
+        let a = "a".repeat(64);
+        store.insert(record(&a, "/web")).expect("insert");
+        let file = Container::record_path(&store.dir_of(&a));
+        let inode = || std::fs::metadata(&file).expect("record file").ino();
+        let first = inode();
+        store.update_state(&a, |_| Ok(())).expect("no change");
+        store
+            .update(&a, |c| {
+                c.restart_count = 0;
+                Ok(())
+            })
+            .expect("the same value");
+        assert_eq!(inode(), first, "not rewritten");
+        store
+            .update_state(&a, |c| {
+                c.restart_count = 1;
+                Ok(())
+            })
+            .expect("a change");
+        assert_ne!(inode(), first, "rewritten whole");
+        let reopened = ContainerStore::open(dir.path()).expect("reopen");
+        assert_eq!(reopened.lookup(&a).expect("a").restart_count, 1);
     }
 
     #[test]

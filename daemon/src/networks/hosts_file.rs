@@ -5,7 +5,7 @@ use super::{NetworkError, Result};
 use crate::containers::record::Container;
 
 pub(super) fn write_file(path: &std::path::Path, text: &str) -> Result<()> {
-    std::fs::write(path, text)
+    crate::store::atomic::write_in_place_if_changed(path, text.as_bytes())
         .map_err(|e| NetworkError::io(format!("writing {}", path.display()), e))
 }
 

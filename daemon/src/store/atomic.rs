@@ -53,6 +53,18 @@ fn write_whole(path: &Path, data: &[u8], durable: bool) -> StoreResult<()> {
     Ok(())
 }
 
+/// Writes `data` to `path` in place (the same inode, so that a bind mount of it sees the
+/// change), unless it already holds exactly that: a container's hostname, hosts and
+/// resolv.conf are written at create and again at each start, mostly unchanged, and on
+/// ext4 each truncating rewrite of a file costs a disk write at its close
+/// (`auto_da_alloc`).
+pub fn write_in_place_if_changed(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    match std::fs::read(path) {
+        Ok(old) if old == data => Ok(()),
+        _ => std::fs::write(path, data),
+    }
+}
+
 /// Serialises `value` as JSON and writes it whole.
 pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> StoreResult<()> {
     write_file(path, &to_json(path, value)?)
@@ -143,6 +155,73 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("record.json")]);
+    }
+
+    fn names_in(dir: &Path) -> Vec<std::ffi::OsString> {
+        let mut names: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn volatile_writes_replace_the_file_whole() {
+        use std::io::Read;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
+        write_file_volatile(&path, b"first").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"first");
+        let mut reader = File::open(&path).unwrap();
+        write_file_volatile(&path, b"second, longer").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"second, longer");
+        // A reader that opened the old version reads it whole; its name is gone.
+        let mut old = String::new();
+        reader.read_to_string(&mut old).unwrap();
+        assert_eq!(old, "first");
+        assert_eq!(
+            names_in(dir.path()),
+            vec![std::ffi::OsString::from("config.json")]
+        );
+        // A durable write after a volatile one replaces it the same way.
+        write_file(&path, b"third").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"third");
+        assert_eq!(
+            names_in(dir.path()),
+            vec![std::ffi::OsString::from("config.json")]
+        );
+    }
+
+    #[test]
+    fn unchanged_files_are_not_rewritten_and_changed_ones_keep_their_inode() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hosts");
+        write_in_place_if_changed(&path, b"127.0.0.1\tlocalhost\n").unwrap();
+        let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
+        File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        let before = std::fs::metadata(&path).unwrap();
+        write_in_place_if_changed(&path, b"127.0.0.1\tlocalhost\n").unwrap();
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().modified().unwrap(),
+            old,
+            "not rewritten"
+        );
+        write_in_place_if_changed(&path, b"10.0.0.2\tc1\n").unwrap();
+        let after = std::fs::metadata(&path).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"10.0.0.2\tc1\n");
+        assert_eq!(
+            after.ino(),
+            before.ino(),
+            "written in place, for bind mounts"
+        );
+        assert_ne!(after.modified().unwrap(), old);
     }
 
     #[test]
