@@ -141,56 +141,34 @@ fn invalid_input(message: &str) -> std::io::Error {
 mod tests {
     use super::*;
 
-    #[test]
-    fn write_file_creates_and_replaces_whole() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("record.json");
-        write_file(&path, b"first").unwrap();
-        assert_eq!(std::fs::read(&path).unwrap(), b"first");
-        write_file(&path, b"second, longer").unwrap();
-        assert_eq!(std::fs::read(&path).unwrap(), b"second, longer");
-        // No temporary sibling is left behind.
-        let names: Vec<_> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(names, vec![std::ffi::OsString::from("record.json")]);
-    }
-
     fn names_in(dir: &Path) -> Vec<std::ffi::OsString> {
-        let mut names: Vec<_> = std::fs::read_dir(dir)
+        std::fs::read_dir(dir)
             .unwrap()
             .map(|e| e.unwrap().file_name())
-            .collect();
-        names.sort();
-        names
+            .collect()
     }
 
     #[test]
-    fn volatile_writes_replace_the_file_whole() {
+    fn durable_and_volatile_writes_create_and_replace_whole() {
         use std::io::Read;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("config.json");
-        write_file_volatile(&path, b"first").unwrap();
-        assert_eq!(std::fs::read(&path).unwrap(), b"first");
-        let mut reader = File::open(&path).unwrap();
-        write_file_volatile(&path, b"second, longer").unwrap();
-        assert_eq!(std::fs::read(&path).unwrap(), b"second, longer");
-        // A reader that opened the old version reads it whole; its name is gone.
-        let mut old = String::new();
-        reader.read_to_string(&mut old).unwrap();
-        assert_eq!(old, "first");
-        assert_eq!(
-            names_in(dir.path()),
-            vec![std::ffi::OsString::from("config.json")]
-        );
-        // A durable write after a volatile one replaces it the same way.
-        write_file(&path, b"third").unwrap();
-        assert_eq!(std::fs::read(&path).unwrap(), b"third");
-        assert_eq!(
-            names_in(dir.path()),
-            vec![std::ffi::OsString::from("config.json")]
-        );
+        for write in [write_file, write_file_volatile] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("record.json");
+            write(&path, b"first").unwrap();
+            assert_eq!(std::fs::read(&path).unwrap(), b"first");
+            let mut reader = File::open(&path).unwrap();
+            write(&path, b"second, longer").unwrap();
+            assert_eq!(std::fs::read(&path).unwrap(), b"second, longer");
+            // A reader that opened the old version reads it whole.
+            let mut old = String::new();
+            reader.read_to_string(&mut old).unwrap();
+            assert_eq!(old, "first");
+            // No temporary sibling is left behind.
+            assert_eq!(
+                names_in(dir.path()),
+                vec![std::ffi::OsString::from("record.json")]
+            );
+        }
     }
 
     #[test]
