@@ -92,9 +92,8 @@ fn fake_answer(query: &[u8], tcp: bool) -> Option<Vec<u8>> {
 /// A fake upstream (UDP and TCP) on 127.0.0.1 in the host's namespace: `example.test` is
 /// 192.0.2.99 (.100 over TCP), everything else NXDOMAIN.
 fn fake_upstream() -> SocketAddr {
-    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let (socket, listener) = udp_and_tcp_on_one_port();
     let addr = socket.local_addr().unwrap();
-    let listener = std::net::TcpListener::bind(addr).unwrap();
     std::thread::spawn(move || {
         let mut buf = vec![0u8; 4096];
         while let Ok((n, peer)) = socket.recv_from(&mut buf) {
@@ -120,6 +119,18 @@ fn fake_upstream() -> SocketAddr {
         }
     });
     addr
+}
+
+/// A UDP socket and a TCP listener on the same free port of 127.0.0.1. The port the kernel
+/// picks for UDP may be taken for TCP (another test's connection): then another one.
+fn udp_and_tcp_on_one_port() -> (UdpSocket, std::net::TcpListener) {
+    for _ in 0..100 {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        if let Ok(listener) = std::net::TcpListener::bind(socket.local_addr().unwrap()) {
+            return (socket, listener);
+        }
+    }
+    panic!("no port free for both UDP and TCP on 127.0.0.1 in 100 tries");
 }
 
 fn entry(id: &str, names: &[&str], ip: Ipv4Addr) -> DnsEntry {
