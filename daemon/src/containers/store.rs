@@ -241,9 +241,10 @@ impl ContainerStore {
             .ok_or_else(|| ContainerError::NotFound(id.to_string()))?;
         let mut next = before.clone();
         let out = change(&mut next)?;
-        // A change that changes nothing (a start requested of a container that was never
-        // stopped by hand, say) writes nothing: each rewrite is a new file.
-        if !same_json(&before, &next) {
+        // A run-state change that changes nothing (a start requested of a container never
+        // stopped by hand, say) writes nothing: each rewrite is a new file. A durable change
+        // is always written (and synced), whatever an earlier unsynced write left.
+        if durable || !same_json(&before, &next) {
             let path = next.dir.join(RECORD_FILE);
             if durable {
                 write_json(&path, &next)?;
@@ -423,23 +424,31 @@ mod tests {
         let a = "a".repeat(64);
         store.insert(record(&a, "/web")).expect("insert");
         let file = Container::record_path(&store.dir_of(&a));
-        let inode = || std::fs::metadata(&file).expect("record file").ino();
+        // The inode and its change time: a freed inode number can be reused at once.
+        let inode = || {
+            let m = std::fs::metadata(&file).expect("record file");
+            (m.ino(), m.ctime(), m.ctime_nsec())
+        };
         let first = inode();
         store.update_state(&a, |_| Ok(())).expect("no change");
         store
-            .update(&a, |c| {
+            .update_state(&a, |c| {
                 c.restart_count = 0;
                 Ok(())
             })
             .expect("the same value");
         assert_eq!(inode(), first, "not rewritten");
+        // A durable change is written (and synced) even when it changes nothing.
+        store.update(&a, |_| Ok(())).expect("durable");
+        let durable = inode();
+        assert_ne!(durable, first, "written");
         store
             .update_state(&a, |c| {
                 c.restart_count = 1;
                 Ok(())
             })
             .expect("a change");
-        assert_ne!(inode(), first, "rewritten whole");
+        assert_ne!(inode(), durable, "rewritten whole");
         let reopened = ContainerStore::open(dir.path()).expect("reopen");
         assert_eq!(reopened.lookup(&a).expect("a").restart_count, 1);
     }
