@@ -18,6 +18,11 @@
 #     `berth_timing` debug events of berthd and berth-containerd);
 # and the table of the figures beside dockerd's, with the ratios and the targets.
 #
+# The roots are under /tmp; the first line says which filesystem that is. On ext4 without
+# a journal (this project's test machine) every new file skips the inodes freed in the last
+# minute or more, one by one, so the figures of one binary move with how many containers
+# ran in the minute before: compare builds in alternating runs, a minute apart.
+#
 #   bash scripts/bench-containers.sh [N]    (needs the fixtures: scripts/test.sh once)
 #   BENCH_ENGINES=dockerd bash scripts/bench-containers.sh   (one engine only)
 #   BENCH_BERTHD=/path/to/berthd bash scripts/bench-containers.sh   (other binaries, not built;

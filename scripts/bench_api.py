@@ -16,8 +16,8 @@ import sys
 import tarfile
 import time
 
-from bench_containers import (Engine, UnixHTTPConnection, api, berthd_argv, dockerd_argv,
-                              engine_pids, engine_rss_kib)
+from bench_containers import (Engine, UnixHTTPConnection, api, berthd_argv, describe_filesystem,
+                              dockerd_argv, engine_pids, engine_rss_kib)
 
 IMAGE = "berth-bench/busybox:1"
 CONTAINERS = 100
@@ -198,7 +198,7 @@ def main():
         else:
             print("dockerd not installed: no comparison (apt-get install docker.io)")
     results = {}
-    print(f"load average before: {os.getloadavg()[0]:.2f}", flush=True)
+    print(describe_filesystem(a.work), flush=True)
     try:
         for name, argv in plan:
             engine = Engine(name, a.work, argv)
