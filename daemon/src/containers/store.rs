@@ -13,7 +13,7 @@ use tokio::sync::watch;
 
 use super::record::{Container, RECORD_FILE};
 use super::{ContainerError, Result};
-use crate::store::atomic::{write_json, write_json_volatile};
+use crate::store::atomic::{write_file_volatile, write_json};
 
 /// What waiters watch: bumped on every exit; `removed` once the container is gone.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -241,15 +241,16 @@ impl ContainerStore {
             .ok_or_else(|| ContainerError::NotFound(id.to_string()))?;
         let mut next = before.clone();
         let out = change(&mut next)?;
-        // A run-state change that changes nothing (a start requested of a container never
-        // stopped by hand, say) writes nothing: each rewrite is a new file. A durable change
-        // is always written (and synced), whatever an earlier unsynced write left.
-        if durable || !same_json(&before, &next) {
-            let path = next.dir.join(RECORD_FILE);
-            if durable {
-                write_json(&path, &next)?;
-            } else {
-                write_json_volatile(&path, &next)?;
+        let path = next.dir.join(RECORD_FILE);
+        if durable {
+            // Always written (and synced), whatever an earlier unsynced write left.
+            write_json(&path, &next)?;
+        } else {
+            // A run-state change that changes nothing (a start requested of a container
+            // never stopped by hand, say) writes nothing: each rewrite is a new file.
+            let data = record_json(&next)?;
+            if record_json(&before)? != data {
+                write_file_volatile(&path, &data)?;
             }
         }
         match self.write().get_mut(id) {
@@ -340,9 +341,10 @@ fn remove_folder_soon(dir: PathBuf) {
     }
 }
 
-/// Whether two versions of a record would be written as the same file.
-fn same_json(a: &Container, b: &Container) -> bool {
-    matches!((serde_json::to_vec(a), serde_json::to_vec(b)), (Ok(a), Ok(b)) if a == b)
+/// A record as its file holds it.
+fn record_json(c: &Container) -> Result<Vec<u8>> {
+    serde_json::to_vec(c)
+        .map_err(|e| ContainerError::Internal(format!("encoding the record of {}: {e}", c.id)))
 }
 
 #[cfg(test)]

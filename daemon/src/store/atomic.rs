@@ -70,11 +70,6 @@ pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> StoreResult<()
     write_file(path, &to_json(path, value)?)
 }
 
-/// The same without fsync (see `write_file_volatile`).
-pub fn write_json_volatile<T: serde::Serialize>(path: &Path, value: &T) -> StoreResult<()> {
-    write_file_volatile(path, &to_json(path, value)?)
-}
-
 fn to_json<T: serde::Serialize>(path: &Path, value: &T) -> StoreResult<Vec<u8>> {
     serde_json::to_vec(value).map_err(|e| {
         StoreError::io(
