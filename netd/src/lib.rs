@@ -12,6 +12,7 @@ pub mod firewall;
 pub mod ipam;
 pub mod manager;
 pub mod netns;
+mod netns_workers;
 pub mod network;
 pub mod proxy;
 pub mod state;

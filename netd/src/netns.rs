@@ -2,9 +2,9 @@
 //! `/proc/thread-self/ns/net` bind-mounted on it, as `ip netns add` and dockerd
 //! do. The runtime joins one by path (`linux.namespaces[{type: network, path}]`).
 //!
-//! Work inside a namespace happens on a short-lived thread that `setns()`-es
-//! into it; the thread ends afterwards, so no pooled thread is ever left in
-//! the wrong namespace.
+//! Work inside a namespace happens on one of the threads of `netns_workers`,
+//! which `setns()`-es into it and back out afterwards (no thread is started per
+//! job, and none is left in the wrong namespace).
 
 use std::fs::{File, OpenOptions};
 use std::os::fd::AsFd;
@@ -45,7 +45,7 @@ pub fn create(dir: &Path, name: &str) -> Result<NetnsPath> {
         .open(&path)
         .map_err(|e| Error::io(format!("create {}", path.display()), e))?;
     let target = path.clone();
-    let made = std::thread::spawn(move || -> Result<()> {
+    let made = crate::netns_workers::run(move || -> Result<()> {
         let fail = |source| Error::Netns {
             path: target.clone(),
             source,
@@ -59,9 +59,7 @@ pub fn create(dir: &Path, name: &str) -> Result<NetnsPath> {
             None::<&str>,
         )
         .map_err(fail)
-    })
-    .join()
-    .unwrap_or(Err(Error::ThreadPanicked));
+    });
     if let Err(e) = made {
         let _ = std::fs::remove_file(&path);
         return Err(e);
@@ -107,7 +105,7 @@ pub fn list(dir: &Path) -> Result<Vec<NetnsPath>> {
     Ok(out)
 }
 
-/// Runs `work` on a new thread that has entered the namespace, and returns its result.
+/// Runs `work` on a thread that has entered the namespace, and returns its result.
 pub fn run_in<T, F>(ns: &NetnsPath, work: F) -> Result<T>
 where
     T: Send + 'static,
@@ -115,16 +113,11 @@ where
 {
     let file = ns.open()?;
     let path = ns.0.clone();
-    std::thread::Builder::new()
-        .name("netd-netns".into())
-        .spawn(move || -> Result<T> {
-            setns(file.as_fd(), CloneFlags::CLONE_NEWNET)
-                .map_err(|source| Error::Netns { path, source })?;
-            work()
-        })
-        .map_err(|e| Error::io("spawn namespace thread", e))?
-        .join()
-        .unwrap_or(Err(Error::ThreadPanicked))
+    crate::netns_workers::run(move || -> Result<T> {
+        setns(file.as_fd(), CloneFlags::CLONE_NEWNET)
+            .map_err(|source| Error::Netns { path, source })?;
+        work()
+    })
 }
 
 /// A netlink handle whose socket lives in the namespace `ns`, served on `rt`.
