@@ -124,6 +124,7 @@ pub async fn destroy(daemon: &SharedDaemon, id: &str) -> Result<()> {
         return Err(e);
     }
     daemon.execs.remove_container(id);
+    daemon.networks.forget_container_state(&c.dir);
     daemon.container_locks.forget(id);
     daemon
         .events

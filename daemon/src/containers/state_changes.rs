@@ -127,11 +127,13 @@ pub fn removal_requested(daemon: &SharedDaemon, id: &str) -> Result<Container> {
         .0)
 }
 
-/// The removal of a stopped container begins.
+/// The removal of a stopped container begins. Not written: should berthd stop before
+/// the record's file is gone, the container is found as it was (stopped, whole), as
+/// dockerd finds one whose removal had not yet marked it dead.
 pub fn removal_started(daemon: &SharedDaemon, id: &str) -> Result<Container> {
     Ok(daemon
         .containers
-        .update_state(id, |r| r.state.removal_started())?
+        .update_state_in_memory(id, |r| r.state.removal_started())?
         .0)
 }
 

@@ -45,6 +45,17 @@ fn hold(writes: &Mutex<()>) -> MutexGuard<'_, ()> {
     writes.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// How a change of a record reaches its file.
+#[derive(Clone, Copy)]
+enum Write {
+    /// Written and synced: the container's configuration.
+    Durable,
+    /// Written without fsync, and only when it changes the file: the run state.
+    Volatile,
+    /// Not written: see `ContainerStore::update_state_in_memory`.
+    Never,
+}
+
 pub struct ContainerStore {
     root: PathBuf,
     entries: RwLock<HashMap<String, Entry>>,
@@ -214,7 +225,7 @@ impl ContainerStore {
         id: &str,
         change: impl FnOnce(&mut Container) -> Result<T>,
     ) -> Result<(Container, T)> {
-        self.update_with(id, change, true)
+        self.update_with(id, change, Write::Durable)
     }
 
     /// The same for a change of the run state only (start, exit, pause…): written whole
@@ -224,14 +235,27 @@ impl ContainerStore {
         id: &str,
         change: impl FnOnce(&mut Container) -> Result<T>,
     ) -> Result<(Container, T)> {
-        self.update_with(id, change, false)
+        self.update_with(id, change, Write::Volatile)
+    }
+
+    /// The same for a run-state change that need not outlive berthd: memory only, the
+    /// file keeps the state before it. For the start of a removal of a stopped container:
+    /// until the record's file goes, the removal releases nothing a restart would miss (a
+    /// stopped container's task and leftovers are released by the reconcile at start-up),
+    /// so a restart that finds the container as it was before is right.
+    pub fn update_state_in_memory<T>(
+        &self,
+        id: &str,
+        change: impl FnOnce(&mut Container) -> Result<T>,
+    ) -> Result<(Container, T)> {
+        self.update_with(id, change, Write::Never)
     }
 
     fn update_with<T>(
         &self,
         id: &str,
         change: impl FnOnce(&mut Container) -> Result<T>,
-        durable: bool,
+        write: Write,
     ) -> Result<(Container, T)> {
         let writes = self.writes_of(id)?;
         let _writing = hold(&writes);
@@ -242,16 +266,20 @@ impl ContainerStore {
         let mut next = before.clone();
         let out = change(&mut next)?;
         let path = next.dir.join(RECORD_FILE);
-        if durable {
+        match write {
             // Always written (and synced), whatever an earlier unsynced write left.
-            write_json(&path, &next)?;
-        } else {
+            Write::Durable => write_json(&path, &next)?,
             // A run-state change that changes nothing (a start requested of a container
             // never stopped by hand, say) writes nothing: each rewrite is a new file.
-            let data = record_json(&next)?;
-            if record_json(&before)? != data {
-                write_file_volatile(&path, &data)?;
+            // (`before` may hold a change not written; then so does `next`, compared
+            // with memory: such changes are followed by a real one or by the removal.)
+            Write::Volatile => {
+                let data = record_json(&next)?;
+                if record_json(&before)? != data {
+                    write_file_volatile(&path, &data)?;
+                }
             }
+            Write::Never => {}
         }
         match self.write().get_mut(id) {
             Some(entry) => entry.record = next.clone(),
@@ -453,6 +481,47 @@ mod tests {
         assert_ne!(inode(), durable, "rewritten whole");
         let reopened = ContainerStore::open(dir.path()).expect("reopen");
         assert_eq!(reopened.lookup(&a).expect("a").restart_count, 1);
+    }
+
+    #[test]
+    fn a_removal_started_changes_memory_only_and_a_restart_finds_the_container_whole() {
+        use crate::containers::Status;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = ContainerStore::open(dir.path()).expect("open");
+        let a = "a".repeat(64);
+        store.insert(record(&a, "/web")).expect("insert");
+        store
+            .update_state(&a, |c| {
+                c.state.status = Status::Exited;
+                Ok(())
+            })
+            .expect("exited");
+        let file = Container::record_path(&store.dir_of(&a));
+        let written = std::fs::read(&file).expect("record file");
+        let (now, ()) = store
+            .update_state_in_memory(&a, |c| c.state.removal_started())
+            .expect("removal started");
+        assert_eq!(now.state.status, Status::Removing);
+        assert_eq!(store.get(&a).expect("a").state.status, Status::Removing);
+        assert_eq!(
+            std::fs::read(&file).expect("record file"),
+            written,
+            "not written"
+        );
+        // berthd stops before the record's file goes: the container is as it was.
+        let reopened = ContainerStore::open(dir.path()).expect("reopen");
+        let found = reopened.lookup(&a).expect("a");
+        assert_eq!(found.state.status, Status::Exited);
+        assert!(!found.state.removal_requested);
+        // A change after it is written with it (a failed removal: dead, on disk).
+        store
+            .update_state(&a, |c| {
+                c.state.removal_failed("busy".into());
+                Ok(())
+            })
+            .expect("failed");
+        let reopened = ContainerStore::open(dir.path()).expect("reopen");
+        assert_eq!(reopened.lookup(&a).expect("a").state.status, Status::Dead);
     }
 
     #[test]

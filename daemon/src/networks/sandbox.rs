@@ -131,8 +131,23 @@ pub async fn setup(daemon: &Daemon, c: &Container) -> Result<Option<PathBuf>> {
 /// Records the networks the container is now on and sends their connect events (none
 /// for `container:<x>`, whose networks are the other container's).
 fn announce(daemon: &Daemon, c: &Container) {
-    let mut state = ContainerNetwork::load(&c.dir);
-    let ids: Vec<String> = match Mode::of(c) {
+    let mut state = daemon.networks.container_state_to_change(&c.dir);
+    let ids = networks_joined(daemon, c, &state);
+    if ids.is_empty() {
+        return;
+    }
+    events::publish_all(daemon, events::CONNECT, &ids, &c.id);
+    state.connected = ids;
+    // Nothing is written when the namespace's record said so already (`--network none`).
+    if let Err(e) = daemon.networks.save_container_run_state(&c.dir, &state) {
+        tracing::warn!(container = %c.id, "{e}");
+    }
+}
+
+/// The networks a started container is on: its mode's (`host`, `none`) or the ones it
+/// has endpoint requests for; none for `container:<x>`, whose networks are the other's.
+fn networks_joined(daemon: &Daemon, c: &Container, state: &ContainerNetwork) -> Vec<String> {
+    match Mode::of(c) {
         Mode::Container(_) => Vec::new(),
         Mode::Host | Mode::None => {
             let name = if Mode::of(c) == Mode::Host {
@@ -151,14 +166,6 @@ fn announce(daemon: &Daemon, c: &Container) {
             .iter()
             .map(|r| r.network_id.clone())
             .collect(),
-    };
-    if ids.is_empty() {
-        return;
-    }
-    events::publish_all(daemon, events::CONNECT, &ids, &c.id);
-    state.connected = ids;
-    if let Err(e) = daemon.networks.save_container_run_state(&c.dir, &state) {
-        tracing::warn!(container = %c.id, "{e}");
     }
 }
 
@@ -202,10 +209,16 @@ async fn setup_namespace(daemon: &Daemon, c: &Container) -> Result<Option<PathBu
             // The linked containers must run (dockerd checks before making anything).
             let linked = super::links::at_start(daemon, c)?;
             let ns = netd.create_netns(&c.id)?;
-            let mut state = ContainerNetwork::load(&c.dir);
+            let mut state = daemon.networks.container_state_to_change(&c.dir);
             state.netns = Some(ns.path().to_path_buf());
             state.sandbox_id = new_id();
             state.link_env = linked.env.clone();
+            if state.requests.is_empty() {
+                // `--network none`: no endpoint to make, only the namespace's loopback.
+                // The network it is on goes in the same write (`announce` then writes
+                // nothing): each write is a new file.
+                state.connected = networks_joined(daemon, c, &state);
+            }
             daemon.networks.save_container_run_state(&c.dir, &state)?;
             match connect_all(daemon, c, &ns, &state, &linked.hosts).await {
                 Ok(()) => Ok(Some(ns.path().to_path_buf())),
@@ -317,7 +330,7 @@ fn loopback_up(ns: &NetnsPath) -> Result<()> {
 /// When the container stops or is removed: ports, DNS, endpoints and the namespace go.
 /// Failures are logged: nothing here may keep a container from stopping.
 pub async fn release(daemon: &Daemon, c: &Container) {
-    let mut state = ContainerNetwork::load(&c.dir);
+    let mut state = daemon.networks.container_state_to_change(&c.dir);
     if let Ok(netd) = daemon.networks.netd() {
         let ns = state.netns.as_ref().map(NetnsPath::existing);
         if let Err(e) = netd.release_container(&c.id, ns.as_ref()).await {

@@ -1,8 +1,9 @@
 //! Each container's `network.json` (`endpoints::ContainerNetwork`), kept in memory once read
 //! or written, so that `docker ps` and inspect read no file per container. Every write goes
 //! through [`Networks::save_container_state`] (write-through: file first, then memory).
-//! Entries of containers whose folder is gone are dropped whenever the cache has doubled
-//! since it was last trimmed, so it never holds much more than the containers that exist.
+//! A removed container's entry goes with it; entries whose folder is gone otherwise are
+//! dropped whenever the cache has doubled since it was last trimmed, so it never holds
+//! much more than the containers that exist.
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -51,6 +52,24 @@ impl Networks {
         let state = ContainerNetwork::recorded(dir).then(|| Arc::new(ContainerNetwork::load(dir)));
         self.container_states.put(dir, state.clone());
         state
+    }
+
+    /// A copy of the container's networking state (from memory after the first read),
+    /// to change and save again; the default when it has none.
+    pub fn container_state_to_change(&self, dir: &Path) -> ContainerNetwork {
+        self.container_state(dir)
+            .map(|state| (*state).clone())
+            .unwrap_or_default()
+    }
+
+    /// Forgets a removed container's state (its folder goes).
+    pub fn forget_container_state(&self, dir: &Path) {
+        let mut inner = self
+            .container_states
+            .inner
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        inner.states.remove(dir);
     }
 
     /// Writes the container's `network.json`, and keeps it.
@@ -107,6 +126,26 @@ mod tests {
         let inner = networks.container_states.inner.read().expect("lock");
         assert!(inner.states.len() < TRIM_FLOOR, "{}", inner.states.len());
         assert!(inner.states.contains_key(&dir));
+    }
+
+    #[test]
+    fn a_removed_container_is_forgotten() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let networks = Networks::open(root.path()).expect("networks");
+        let dir = root.path().join("c1");
+        std::fs::create_dir_all(&dir).expect("dir");
+        let state = ContainerNetwork {
+            sandbox_id: "s1".into(),
+            ..Default::default()
+        };
+        networks.save_container_state(&dir, &state).expect("save");
+        networks.forget_container_state(&dir);
+        let inner = networks.container_states.inner.read().expect("lock");
+        assert!(!inner.states.contains_key(&dir));
+        drop(inner);
+        // Read again from its file, should anything still ask.
+        let got = networks.container_state_to_change(&dir);
+        assert_eq!(got.sandbox_id, "s1");
     }
 
     #[test]
