@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use super::record::Container;
 use super::{rootfs, timing, ContainerError, Result};
@@ -27,7 +27,7 @@ pub trait RunEnvironment: Send + Sync {
         c: &'a Container,
     ) -> EnvFuture<'a, Result<PathBuf>>;
     /// Releases what `prepare` made for the run of `c`. Safe to call again.
-    fn teardown<'a>(&'a self, daemon: &'a Daemon, c: &'a Container) -> EnvFuture<'a, ()>;
+    fn teardown<'a>(&'a self, daemon: &'a SharedDaemon, c: &'a Container) -> EnvFuture<'a, ()>;
     /// After berthd restarts: the run of `c` (recorded running) holds its resources.
     fn adopt(&self, c: &Container);
     /// After berthd restarts, for a container that does not run: whatever an
@@ -45,12 +45,16 @@ pub fn bundle_dir(daemon: &Daemon, id: &str) -> PathBuf {
 #[derive(Default)]
 pub struct HostEnvironment {
     /// Containers whose run holds its overlay mounted (one `unmount_rootfs` is owed).
-    holding: Mutex<HashSet<String>>,
+    holding: Arc<Mutex<HashSet<String>>>,
+}
+
+fn hold(holding: &Mutex<HashSet<String>>) -> std::sync::MutexGuard<'_, HashSet<String>> {
+    holding.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl HostEnvironment {
     fn holding(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
-        self.holding.lock().unwrap_or_else(|p| p.into_inner())
+        hold(&self.holding)
     }
 
     async fn prepare_run(&self, daemon: &SharedDaemon, c: &Container) -> Result<PathBuf> {
@@ -97,17 +101,23 @@ impl HostEnvironment {
     }
 
     fn release_now(&self, daemon: &Daemon, c: &Container) {
-        super::mounts::setup::release(daemon, c);
-        if self.holding().remove(&c.id) {
-            rootfs::unmount_rootfs(c);
-        }
-        // Nothing, unless the shim died and nobody reaped the container's processes.
-        super::cgroup_leftovers::kill(c);
-        let bundle = bundle_dir(daemon, &c.id);
-        if let Err(e) = std::fs::remove_dir_all(&bundle) {
-            if e.kind() != std::io::ErrorKind::NotFound {
-                tracing::warn!(id = %c.id, error = %e, "removing the bundle");
-            }
+        release_on_host(&self.holding, daemon, c);
+    }
+}
+
+/// What a run held on this host besides its network: volumes, the overlay root (when
+/// this run holds it), leftover processes, the bundle. Blocking (unmounts).
+fn release_on_host(holding: &Mutex<HashSet<String>>, daemon: &Daemon, c: &Container) {
+    super::mounts::setup::release(daemon, c);
+    if hold(holding).remove(&c.id) {
+        rootfs::unmount_rootfs(c);
+    }
+    // Nothing, unless the shim died and nobody reaped the container's processes.
+    super::cgroup_leftovers::kill(c);
+    let bundle = bundle_dir(daemon, &c.id);
+    if let Err(e) = std::fs::remove_dir_all(&bundle) {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            tracing::warn!(id = %c.id, error = %e, "removing the bundle");
         }
     }
 }
@@ -151,13 +161,27 @@ impl RunEnvironment for HostEnvironment {
         Box::pin(self.prepare_run(daemon, c))
     }
 
-    fn teardown<'a>(&'a self, daemon: &'a Daemon, c: &'a Container) -> EnvFuture<'a, ()> {
+    fn teardown<'a>(&'a self, daemon: &'a SharedDaemon, c: &'a Container) -> EnvFuture<'a, ()> {
         Box::pin(async move {
-            let rootfs_stage = timing::stage("teardown.rootfs", &c.id);
-            self.release_now(daemon, c);
-            drop(rootfs_stage);
-            let _network = timing::stage("teardown.network", &c.id);
-            crate::networks::sandbox::release(daemon, c).await;
+            // The root's unmount (overlayfs syncs its upper filesystem, the mount table
+            // waits for an RCU grace period) on a blocking thread, not a runtime worker,
+            // and the network's release meanwhile. Once begun, it ends, whatever happens
+            // to this future.
+            let on_host = {
+                let (holding, daemon, c) = (self.holding.clone(), daemon.clone(), c.clone());
+                tokio::task::spawn_blocking(move || {
+                    let _stage = timing::stage("teardown.rootfs", &c.id);
+                    release_on_host(&holding, &daemon, &c);
+                })
+            };
+            let network = async {
+                let _stage = timing::stage("teardown.network", &c.id);
+                crate::networks::sandbox::release(daemon, c).await;
+            };
+            let (on_host, ()) = tokio::join!(on_host, network);
+            if let Err(e) = on_host {
+                tracing::warn!(id = %c.id, error = %e, "releasing the run's root and volumes");
+            }
         })
     }
 

@@ -40,7 +40,7 @@ impl RunEnvironment for FakeEnvironment {
         let bundle = super::environment::bundle_dir(daemon, &c.id);
         Box::pin(async move { Ok(bundle) })
     }
-    fn teardown<'a>(&'a self, _daemon: &'a Daemon, c: &'a Container) -> EnvFuture<'a, ()> {
+    fn teardown<'a>(&'a self, _daemon: &'a SharedDaemon, c: &'a Container) -> EnvFuture<'a, ()> {
         self.calls
             .lock()
             .unwrap()
