@@ -45,6 +45,13 @@ pid_alive() {
     [[ "$cmdline" == *docker-registry*"$(dirname "$pidfile")/config.yml"* ]]
 }
 
+# still_starting PID: the process this script just started (`$!`) has not ended. Not
+# `pid_alive`: until the forked shell has exec'd the server, its command line is this
+# script's (on a busy machine that lasts longer than the first probe).
+still_starting() {
+    kill -0 "$1" 2>/dev/null
+}
+
 write_config() { # name port auth(yes|no|token)
     local name="$1" port="$2" auth="$3"
     local d="$DIR/registry-$name"
@@ -114,7 +121,8 @@ start_one() { # name port auth expected-status
     # setsid: the registry gets its own session, so it outlives this script and
     # ignores terminal signals; stop uses the pid file.
     setsid "$REGISTRY_BIN" serve "$d/config.yml" </dev/null >>"$d/registry.log" 2>&1 &
-    echo $! >"$d/pid"
+    local started=$!
+    echo "$started" >"$d/pid"
     local i
     for i in $(seq 1 150); do
         got="$(status_of "$url")"
@@ -122,7 +130,7 @@ start_one() { # name port auth expected-status
             log "$name registry up at 127.0.0.1:$port (pid $(cat "$d/pid"), GET /v2/ -> $got)"
             return 0
         fi
-        if ! pid_alive "$d/pid"; then
+        if ! still_starting "$started"; then
             log "$name registry exited; last log lines:"
             tail -n 20 "$d/registry.log" >&2 || true
             return 1
@@ -219,7 +227,8 @@ start_token_server() {
     setsid "$bin" --listen "127.0.0.1:$TOKEN_SERVER_PORT" --dir "$TOKEN_DIR/signing" \
         --issuer "$TOKEN_ISSUER" --service "$TOKEN_SERVICE" \
         </dev/null >>"$TOKEN_DIR/token-server.log" 2>&1 &
-    echo $! >"$TOKEN_PIDFILE"
+    local started=$!
+    echo "$started" >"$TOKEN_PIDFILE"
     local i
     for i in $(seq 1 100); do
         got="$(status_of "$TOKEN_URL")"
@@ -227,7 +236,7 @@ start_token_server() {
             log "token server up at 127.0.0.1:$TOKEN_SERVER_PORT (pid $(cat "$TOKEN_PIDFILE"))"
             return 0
         fi
-        if ! token_pid_alive; then
+        if ! still_starting "$started"; then
             log "token server exited; last log lines:"
             tail -n 20 "$TOKEN_DIR/token-server.log" >&2 || true
             return 1
