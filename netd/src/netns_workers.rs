@@ -54,20 +54,31 @@ impl Workers {
     /// Starts the threads missing, from the caller's thread: one of berthd's, in its own
     /// namespace, which the new threads start in and return to.
     fn top_up(&self) -> Result<()> {
-        while self.alive.load(Ordering::Acquire) < WORKERS {
-            let home = File::open("/proc/thread-self/ns/net")
-                .map_err(|e| Error::io("open /proc/thread-self/ns/net", e))?;
-            let (jobs, alive) = (self.jobs.clone(), self.alive.clone());
-            alive.fetch_add(1, Ordering::AcqRel);
-            let started = std::thread::Builder::new()
-                .name("netd-netns".into())
-                .spawn(move || serve(jobs, home, alive));
-            if let Err(e) = started {
+        // Each missing thread's place is taken before it starts: callers at once never
+        // start more than `WORKERS` between them.
+        let take_place = |n: usize| (n < WORKERS).then_some(n + 1);
+        while self
+            .alive
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, take_place)
+            .is_ok()
+        {
+            if let Err(e) = self.start_one() {
                 self.alive.fetch_sub(1, Ordering::AcqRel);
-                return Err(Error::io("spawn namespace thread", e));
+                return Err(e);
             }
         }
         Ok(())
+    }
+
+    fn start_one(&self) -> Result<()> {
+        let home = File::open("/proc/thread-self/ns/net")
+            .map_err(|e| Error::io("open /proc/thread-self/ns/net", e))?;
+        let (jobs, alive) = (self.jobs.clone(), self.alive.clone());
+        std::thread::Builder::new()
+            .name("netd-netns".into())
+            .spawn(move || serve(jobs, home, alive))
+            .map(drop)
+            .map_err(|e| Error::io("spawn namespace thread", e))
     }
 }
 
