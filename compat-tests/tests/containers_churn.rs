@@ -67,10 +67,11 @@ fn names_in(dir: &Path) -> Vec<String> {
 
 fn leftovers(d: &Daemon) -> Leftovers {
     let dir = d.dir.path();
-    let shims = engine_pids(dir)
+    let shims = containerd_and_shim_pids(dir)
         .into_iter()
         .filter(|pid| {
-            // Its program (berth-containerd's command line names berth-shim too).
+            // Its program (berth-containerd's command line names berth-shim too); not
+            // the launch server, which is no task's.
             std::fs::read(format!("/proc/{pid}/cmdline"))
                 .map(|c| {
                     let argv0 = c.split(|b| *b == 0).next().unwrap_or_default();

@@ -374,6 +374,6 @@ fn prune_during_starts_leaves_no_task_without_a_container() {
     assert_eq!(running, all, "only running containers survive the prunes");
     // berth-containerd plus one shim per running container.
     eventually("one shim per running container", || {
-        common::engine_pids(d.dir.path()).len() == running + 1
+        common::containerd_and_shim_pids(d.dir.path()).len() == running + 1
     });
 }

@@ -340,7 +340,7 @@ fn a_task_and_endpoint_without_a_container_are_cleaned_at_start() {
     let id = d.docker_ok(&["run", "-d", "--name", "lost", &busybox, "sleep", "300"]);
     let id = id.trim().to_string();
     let ip = ip_on(&d, "lost", "bridge");
-    let engine_before = common::engine_pids(d.dir.path()).len();
+    let engine_before = common::containerd_and_shim_pids(d.dir.path()).len();
     assert_eq!(engine_before, 2, "berth-containerd and one shim");
     d.kill9();
     let record = d
@@ -351,7 +351,7 @@ fn a_task_and_endpoint_without_a_container_are_cleaned_at_start() {
     std::fs::remove_file(record).expect("record gone");
     d.restart_with(&[]);
     eventually("the lost task to be gone", || {
-        common::engine_pids(d.dir.path()).len() == 1
+        common::containerd_and_shim_pids(d.dir.path()).len() == 1
     });
     let endpoints = d.docker_ok(&[
         "network",

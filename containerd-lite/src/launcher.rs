@@ -1,11 +1,15 @@
 //! Starting shims (`berth-shim start …`) and connecting to them: the `ShimLauncher` trait.
 
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::io::AsyncReadExt;
+
 use crate::error::{Error, Result};
+use crate::launch_server::{parse_report, LaunchServer};
 use crate::model::{LogConfig, LogFormat};
 use crate::shim_client::{BoxFut, HttpShimClient, ShimClient};
 
@@ -33,24 +37,42 @@ pub trait ShimLauncher: Send + Sync {
     fn delete_without_shim(&self, id: &str, runtime: &str, runtime_root: &Path) -> BoxFut<'_, ()>;
 }
 
-/// Runs the shim binary as a process.
+/// Runs the shim binary as a process: forked by the kept-alive launch server when there
+/// is one, otherwise `berth-shim start` executed.
 pub struct ProcessLauncher {
     pub shim_bin: PathBuf,
     pub timeout: Duration,
+    server: Option<LaunchServer>,
 }
 
 impl ProcessLauncher {
+    /// A launcher that executes `berth-shim start` for each shim.
     pub fn new(shim_bin: impl Into<PathBuf>) -> ProcessLauncher {
         ProcessLauncher {
             shim_bin: shim_bin.into(),
             timeout: Duration::from_secs(120),
+            server: None,
         }
     }
 
+    /// Shims forked by a launch server (`berth-shim launch-server`), which names
+    /// `state_root` on its command line.
+    pub fn with_launch_server(mut self, state_root: impl Into<PathBuf>) -> ProcessLauncher {
+        self.server = Some(LaunchServer::new(self.shim_bin.clone(), state_root));
+        self
+    }
+
+    /// The command line of `berth-shim start`.
     pub fn args(spec: &LaunchSpec) -> Vec<String> {
+        let mut a = vec!["start".to_string()];
+        a.extend(Self::start_args(spec));
+        a
+    }
+
+    /// The arguments after `start` (what the launch server is sent).
+    fn start_args(spec: &LaunchSpec) -> Vec<String> {
         let mut a = vec![
-            "start".to_string(),
-            "--id".into(),
+            "--id".to_string(),
             spec.id.clone(),
             "--bundle".into(),
             spec.bundle.display().to_string(),
@@ -91,6 +113,11 @@ impl ProcessLauncher {
     }
 
     async fn run(&self, spec: LaunchSpec) -> Result<PathBuf> {
+        if let Some(server) = &self.server {
+            if let Some(report) = server.send(&Self::start_args(&spec)) {
+                return self.read_report(&spec, report).await;
+            }
+        }
         let args = Self::args(&spec);
         tracing::debug!(shim = %self.shim_bin.display(), ?args, "launching shim");
         let mut child = tokio::process::Command::new(&self.shim_bin)
@@ -141,6 +168,24 @@ impl ProcessLauncher {
         } else {
             PathBuf::from(printed)
         })
+    }
+}
+
+impl ProcessLauncher {
+    /// The report of a shim forked by the launch server, read until the shim closes it.
+    async fn read_report(&self, spec: &LaunchSpec, report: OwnedFd) -> Result<PathBuf> {
+        let mut report = tokio::net::unix::pipe::Receiver::from_owned_fd(report)?;
+        let mut text = Vec::new();
+        match tokio::time::timeout(self.timeout, report.read_to_end(&mut text)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Err(e.into()),
+            Err(_) => return Err(self.late(spec)),
+        }
+        match parse_report(&String::from_utf8_lossy(&text)) {
+            Ok(Some(path)) => Ok(path),
+            Ok(None) => Ok(spec.state_dir.join("shim.sock")),
+            Err(message) => Err(Error::Shim(message)),
+        }
     }
 }
 

@@ -6,6 +6,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod events;
+pub mod launch_server;
 pub mod launcher;
 pub mod model;
 pub mod persist;

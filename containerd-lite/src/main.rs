@@ -38,7 +38,7 @@ async fn run() -> anyhow::Result<()> {
     let config = Config::from_cli(&cli)?;
     std::fs::create_dir_all(config.state.join("tasks"))
         .with_context(|| format!("creating {}", config.state.display()))?;
-    let launcher = Arc::new(ProcessLauncher::new(&config.shim));
+    let launcher = Arc::new(ProcessLauncher::new(&config.shim).with_launch_server(&config.state));
     let address = config.address.clone();
     let engine = Engine::new(config, launcher);
     let found = berth_containerd::recovery::recover(&engine).await;

@@ -63,7 +63,9 @@ fn detach() -> std::io::Result<()> {
     Ok(())
 }
 
-fn shim_main(args: StartArgs, report: OwnedFd) -> i32 {
+/// The shim proper, forked by `launch` or by the launch server: detaches, creates the
+/// container, reports on `report` (`ok\n<socket>` or `err\n<message>`), then serves.
+pub(crate) fn shim_main(args: StartArgs, report: OwnedFd) -> i32 {
     let mut report = fs::File::from(report);
     let shim = detach()
         .map_err(Into::into)

@@ -8,8 +8,10 @@ mod exec;
 mod in_process;
 mod io;
 mod launch;
+mod launch_server;
 mod log;
 mod oom;
+mod proc_title;
 mod process;
 mod reaper;
 mod runtime;
@@ -27,12 +29,19 @@ fn main() -> anyhow::Result<()> {
             let code = launch::launch(a)?;
             std::process::exit(code);
         }
+        Some("launch-server") => {
+            let idle = launch_server::parse_args(&args[1..])?;
+            std::process::exit(launch_server::serve(idle)?);
+        }
         Some("--version") => {
             println!("berth-shim {}", env!("CARGO_PKG_VERSION"));
             Ok(())
         }
         _ => {
-            eprintln!("{}", cli::USAGE);
+            eprintln!(
+                "{}\n       berth-shim launch-server [--idle-secs N] [--state-root DIR]",
+                cli::USAGE
+            );
             std::process::exit(2);
         }
     }

@@ -367,8 +367,21 @@ impl Drop for Daemon {
 /// Kills what a test's daemon left running — its berth-containerd, shims and containers
 /// (found by their command lines, which name this test's folder) — then unmounts the
 /// overlays under that folder and removes the containers' cgroups.
-/// Processes (berth-containerd, shims) whose command line names this test daemon's
-/// exec root.
+/// The engine's processes but its shim launch server (`berth-shim launch-server`, kept
+/// while containers are being started and gone after some idle seconds): berth-containerd
+/// and one shim per task.
+pub fn containerd_and_shim_pids(dir: &Path) -> Vec<i32> {
+    engine_pids(dir)
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| c.split(|b| *b == 0).nth(1) != Some(b"launch-server".as_slice()))
+        })
+        .collect()
+}
+
+/// Processes (berth-containerd, its shim launch server, shims) whose command line names
+/// this test daemon's exec root.
 pub fn engine_pids(dir: &Path) -> Vec<i32> {
     let marker = dir.join("exec").join("containerd").display().to_string();
     let mut owned: Vec<i32> = Vec::new();
