@@ -74,8 +74,11 @@ fn leftovers(d: &Daemon) -> Leftovers {
             // the launch server, which is no task's.
             std::fs::read(format!("/proc/{pid}/cmdline"))
                 .map(|c| {
+                    // A shim forked by the launch server shows one string (its words
+                    // separated by spaces, as setproctitle writes it).
                     let argv0 = c.split(|b| *b == 0).next().unwrap_or_default();
-                    String::from_utf8_lossy(argv0).ends_with("berth-shim")
+                    let program = argv0.split(|b| *b == b' ').next().unwrap_or_default();
+                    String::from_utf8_lossy(program).ends_with("berth-shim")
                 })
                 .unwrap_or(false)
         })

@@ -33,8 +33,19 @@ fn binary_id(path: &Path) -> Option<BinaryId> {
 pub struct LaunchServer {
     shim_bin: PathBuf,
     state_root: PathBuf,
-    server: Mutex<Option<Server>>,
+    slot: Mutex<Slot>,
 }
+
+#[derive(Default)]
+struct Slot {
+    server: Option<Server>,
+    /// A shim binary that did not start as a launch server (another build, a stand-in
+    /// without the command): launches exec it until it changes.
+    refused: Option<BinaryId>,
+}
+
+/// How long a new server has to say it is ready (it says so as soon as it runs).
+const READY_WITHIN_MS: i32 = 5_000;
 
 impl LaunchServer {
     /// `state_root` (berth-containerd's state folder) goes on the server's command line.
@@ -42,7 +53,7 @@ impl LaunchServer {
         LaunchServer {
             shim_bin: shim_bin.into(),
             state_root: state_root.into(),
-            server: Mutex::new(None),
+            slot: Mutex::new(Slot::default()),
         }
     }
 
@@ -63,23 +74,27 @@ impl LaunchServer {
             }
         };
         let mut slot = self
-            .server
+            .slot
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let binary = binary_id(&self.shim_bin);
+        let binary = binary_id(&self.shim_bin)?;
+        if slot.refused == Some(binary) {
+            return None;
+        }
         // A second try when the server had just ended (idle) or was killed.
         for _ in 0..2 {
-            if slot.as_ref().is_none_or(|s| Some(s.binary) != binary) {
-                *slot = None;
-                match self.start(binary?) {
-                    Ok(server) => *slot = Some(server),
+            if slot.server.as_ref().is_none_or(|s| s.binary != binary) {
+                slot.server = None;
+                match self.start(binary) {
+                    Ok(server) => slot.server = Some(server),
                     Err(e) => {
-                        tracing::warn!(error = %e, "cannot start the shim launch server");
+                        tracing::warn!(error = %e, shim = %self.shim_bin.display(), "no shim launch server: each shim is executed");
+                        slot.refused = Some(binary);
                         return None;
                     }
                 }
             }
-            let server = slot.as_ref()?;
+            let server = slot.server.as_ref()?;
             let fds = [write.as_raw_fd()];
             let sent = sendmsg::<()>(
                 server.socket.as_raw_fd(),
@@ -93,7 +108,7 @@ impl LaunchServer {
                 // Full (the server is behind): this launch goes without it.
                 Err(nix::errno::Errno::EAGAIN) => return None,
                 // EPIPE, ECONNRESET: it has ended or is ending.
-                _ => *slot = None,
+                _ => slot.server = None,
             }
         }
         None
@@ -116,6 +131,12 @@ impl LaunchServer {
             .current_dir("/")
             .spawn()?;
         let pid = process.id();
+        // Its first message says it serves (a shim binary without the command exits).
+        if !said_ready(&ours)? {
+            return Err(std::io::Error::other(
+                "the shim binary does not serve launches (launch-server)",
+            ));
+        }
         tracing::debug!(pid, "shim launch server started");
         tokio::spawn(async move {
             let status = process.wait().await;
@@ -126,6 +147,32 @@ impl LaunchServer {
             binary,
         })
     }
+}
+
+/// Waits (up to `READY_WITHIN_MS`, a blocking wait: once per server start) for the new
+/// server's `ready` message.
+fn said_ready(socket: &OwnedFd) -> std::io::Result<bool> {
+    let mut pfd = libc::pollfd {
+        fd: socket.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    let n = unsafe { libc::poll(&mut pfd, 1, READY_WITHIN_MS) };
+    if n <= 0 {
+        return Ok(false);
+    }
+    let mut buf = [0u8; 16];
+    // SAFETY: buf is valid for its length.
+    let got = unsafe {
+        libc::recv(
+            socket.as_raw_fd(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            libc::MSG_DONTWAIT,
+        )
+    };
+    Ok(usize::try_from(got).is_ok_and(|n| &buf[..n] == b"ready"))
 }
 
 fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
@@ -192,6 +239,7 @@ mod tests {
             );
             true
         };
+        nix::sys::socket::send(0, b"ready", MsgFlags::empty()).expect("ready");
         serve(MsgFlags::empty());
         nix::sys::socket::shutdown(0, nix::sys::socket::Shutdown::Read).expect("shutdown");
         while serve(MsgFlags::MSG_DONTWAIT) {}
@@ -226,18 +274,40 @@ mod tests {
                 .expect("report");
             assert_eq!(text, format!("ok\n/run/t{i}/shim.sock"));
         }
-        // Each stand-in served one launch and ended: three were started, each told
-        // whose it is.
+        // Each stand-in serves one launch and what was queued by then, then ends: a
+        // send after its end started another (two or three in all), each told whose
+        // it is.
         let started = std::fs::read_to_string(&starts).expect("starts");
-        assert_eq!(
-            started.lines().collect::<Vec<_>>(),
-            vec!["launch-server --state-root /run/state-root"; 3]
-        );
-        // No shim binary: no server, the caller launches the shim itself.
+        let started: Vec<&str> = started.lines().collect();
+        assert!((2..=3).contains(&started.len()), "{started:?}");
+        assert!(started
+            .iter()
+            .all(|s| *s == "launch-server --state-root /run/state-root"));
+        // No shim binary, or one that does not serve launches: no server, the caller
+        // launches the shim itself (and the binary is not tried again).
         let missing = LaunchServer::new(dir.path().join("nothing"), "/run/x");
         assert!(missing
             .send(&["--id".to_string(), "t".to_string()])
             .is_none());
+        let refusing = dir.path().join("refusing");
+        std::fs::write(
+            &refusing,
+            format!("#!/bin/sh\necho \"$*\" >> '{}'\nexit 2\n", starts.display()),
+        )
+        .expect("script");
+        std::fs::set_permissions(
+            &refusing,
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .expect("chmod");
+        let refused = LaunchServer::new(&refusing, "/run/r");
+        for _ in 0..2 {
+            assert!(refused
+                .send(&["--id".to_string(), "t".to_string()])
+                .is_none());
+        }
+        let tries = std::fs::read_to_string(&starts).expect("starts");
+        assert_eq!(tries.matches("/run/r").count(), 1, "{tries}");
     }
 
     #[test]

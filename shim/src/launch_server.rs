@@ -5,8 +5,8 @@
 //! server once and sends it the arguments of each `start`; it forks the shim proper
 //! for each, which then does what it does after `start` forks it (`launch::shim_main`).
 //!
-//! Protocol (docs/engine-protocol.md): stdin is one end of a `SOCK_SEQPACKET` pair. A
-//! request is one message: the arguments of `start`, each ended by a NUL byte, with one
+//! Protocol (docs/engine-protocol.md): stdin is one end of a `SOCK_SEQPACKET` pair. The
+//! server's first message on it is `ready`. A request is one message: the arguments of `start`, each ended by a NUL byte, with one
 //! descriptor (SCM_RIGHTS), the write end of a pipe. On it the shim writes what `start`
 //! prints: `ok\n<control socket path>`, or `err\n<message>`; then it is closed.
 //!
@@ -37,6 +37,10 @@ pub fn serve(idle: Duration) -> std::io::Result<i32> {
     unsafe {
         libc::signal(libc::SIGCHLD, libc::SIG_IGN);
     }
+    // The peer waits for this before its first request (a binary without this command
+    // exits instead, and the peer executes `start` for each shim).
+    nix::sys::socket::send(SOCKET, b"ready", MsgFlags::MSG_NOSIGNAL)
+        .map_err(std::io::Error::from)?;
     loop {
         if !readable_within(idle)? {
             // Idle: new requests now fail at the sender; the queued ones are served.

@@ -402,7 +402,7 @@ pub async fn create_with(
     if let Err(e) = super::rootfs::prepare(&record)
         // dockerd makes the init layer at create: `docker cp` finds its files before a start.
         .and_then(|_| super::init_layer::ensure(&record, &layers_root))
-        .and_then(|_| super::rootfs::write_etc_files(&record))
+        .and_then(|_| super::etc_files::write_etc_files(&record))
         .and_then(|_| {
             daemon
                 .networks

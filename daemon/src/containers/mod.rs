@@ -11,7 +11,8 @@
 //! - `storage_opts` — `--storage-opt`: refused as dockerd's overlay2 without quotas.
 //! - `spec`      — the OCI `config.json` of a container.
 //! - `runtime_choice` — `HostConfig.Runtime`: the default filled in, unknown names refused.
-//! - `rootfs`    — the overlay root, `/etc/hostname`, `/etc/hosts`, `/etc/resolv.conf`.
+//! - `rootfs`    — the overlay root (`volatile` for `--rm`), who holds it mounted.
+//! - `etc_files` — `/etc/hostname`, `/etc/hosts`, `/etc/resolv.conf` of a container.
 //! - `init_layer` — dockerd's `<id>-init` layer: mount points that are not changes.
 //! - `start`     — start: one run (environment, task, attached clients), exit codes.
 //! - `environment` — a run's root, volumes, network and bundle: made and torn down.
@@ -51,6 +52,7 @@ pub mod create;
 pub mod engine;
 pub mod engine_events;
 pub mod environment;
+pub mod etc_files;
 pub mod exec;
 pub mod exit;
 pub mod export;
