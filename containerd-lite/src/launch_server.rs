@@ -87,9 +87,15 @@ impl LaunchServer {
                 slot.server = None;
                 match self.start(binary) {
                     Ok(server) => slot.server = Some(server),
-                    Err(e) => {
+                    Err(e) if e.kind() == std::io::ErrorKind::Unsupported => {
                         tracing::warn!(error = %e, shim = %self.shim_bin.display(), "no shim launch server: each shim is executed");
                         slot.refused = Some(binary);
+                        return None;
+                    }
+                    // Late (a loaded machine), out of descriptors…: this launch goes
+                    // without it, the next tries again.
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the shim launch server did not start");
                         return None;
                     }
                 }
@@ -132,10 +138,21 @@ impl LaunchServer {
             .spawn()?;
         let pid = process.id();
         // Its first message says it serves (a shim binary without the command exits).
-        if !said_ready(&ours)? {
-            return Err(std::io::Error::other(
-                "the shim binary does not serve launches (launch-server)",
-            ));
+        // Dropped unready, its socket closes and it ends at its first read.
+        match said_ready(&ours)? {
+            Ready::Yes => {}
+            Ready::Refused => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::Unsupported,
+                    "the shim binary does not serve launches (launch-server)",
+                ))
+            }
+            Ready::Late => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("no `ready` from the launch server within {READY_WITHIN_MS} ms"),
+                ))
+            }
         }
         tracing::debug!(pid, "shim launch server started");
         tokio::spawn(async move {
@@ -149,18 +166,36 @@ impl LaunchServer {
     }
 }
 
+/// What a new server said first.
+enum Ready {
+    Yes,
+    /// It ended, or said something else: the binary does not serve launches.
+    Refused,
+    /// Nothing within `READY_WITHIN_MS`.
+    Late,
+}
+
 /// Waits (up to `READY_WITHIN_MS`, a blocking wait: once per server start) for the new
 /// server's `ready` message.
-fn said_ready(socket: &OwnedFd) -> std::io::Result<bool> {
+fn said_ready(socket: &OwnedFd) -> std::io::Result<Ready> {
     let mut pfd = libc::pollfd {
         fd: socket.as_raw_fd(),
         events: libc::POLLIN,
         revents: 0,
     };
-    // SAFETY: one valid pollfd.
-    let n = unsafe { libc::poll(&mut pfd, 1, READY_WITHIN_MS) };
-    if n <= 0 {
-        return Ok(false);
+    let n = loop {
+        // SAFETY: one valid pollfd.
+        let n = unsafe { libc::poll(&mut pfd, 1, READY_WITHIN_MS) };
+        if n >= 0 {
+            break n;
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    };
+    if n == 0 {
+        return Ok(Ready::Late);
     }
     let mut buf = [0u8; 16];
     // SAFETY: buf is valid for its length.
@@ -172,7 +207,10 @@ fn said_ready(socket: &OwnedFd) -> std::io::Result<bool> {
             libc::MSG_DONTWAIT,
         )
     };
-    Ok(usize::try_from(got).is_ok_and(|n| &buf[..n] == b"ready"))
+    Ok(match usize::try_from(got) {
+        Ok(n) if &buf[..n] == b"ready" => Ready::Yes,
+        _ => Ready::Refused,
+    })
 }
 
 fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
