@@ -6,9 +6,10 @@
 //! for each, which then does what it does after `start` forks it (`launch::shim_main`).
 //!
 //! Protocol (docs/engine-protocol.md): stdin is one end of a `SOCK_SEQPACKET` pair. The
-//! server's first message on it is `ready`. A request is one message: the arguments of `start`, each ended by a NUL byte, with one
-//! descriptor (SCM_RIGHTS), the write end of a pipe. On it the shim writes what `start`
-//! prints: `ok\n<control socket path>`, or `err\n<message>`; then it is closed.
+//! server's first message on it is `ready`. A request is one message: the arguments of
+//! `start`, each ended by a NUL byte, with one descriptor (SCM_RIGHTS), the write end of
+//! a pipe. On it the shim writes what `start` prints: `ok\n<control socket path>`, or
+//! `err\n<message>`; then it is closed.
 //!
 //! `--state-root` names the berth-containerd it serves. The server ends when its peer
 //! goes (berth-containerd stopped or crashed: the shims stay), or after `--idle-secs`
@@ -121,13 +122,27 @@ fn receive(flags: MsgFlags) -> std::io::Result<Option<Request>> {
     let args = if truncated {
         vec!["--request-too-long".to_string()]
     } else {
-        buf[..bytes]
-            .split(|b| *b == 0)
-            .filter(|a| !a.is_empty())
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect()
+        split_args(&buf[..bytes])
     };
     Ok(Some(Request { args, report }))
+}
+
+/// The arguments of a request: each ended by a NUL byte (an empty one too).
+fn split_args(payload: &[u8]) -> Vec<String> {
+    let Some(body) = payload.strip_suffix(&[0]) else {
+        return if payload.is_empty() {
+            Vec::new()
+        } else {
+            // Not NUL-ended: the last argument runs to the end.
+            payload
+                .split(|b| *b == 0)
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect()
+        };
+    };
+    body.split(|b| *b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect()
 }
 
 /// Forks the shim for one request; a request it cannot serve gets its error on the
@@ -216,6 +231,17 @@ mod tests {
 
     fn s(v: &[&str]) -> Vec<String> {
         v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn arguments_are_nul_ended_and_may_be_empty() {
+        assert_eq!(split_args(b"--id\0c1\0"), s(&["--id", "c1"]));
+        assert_eq!(
+            split_args(b"--log-path\0\0--no-log\0"),
+            s(&["--log-path", "", "--no-log"])
+        );
+        assert_eq!(split_args(b"--id\0c1"), s(&["--id", "c1"]));
+        assert!(split_args(b"").is_empty());
     }
 
     #[test]

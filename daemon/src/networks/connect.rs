@@ -104,8 +104,8 @@ pub async fn disconnect(daemon: &Daemon, c: &Container, reference: &str) -> Resu
         let netd = daemon.networks.netd()?;
         let running = c.state.status.is_running();
         netd.disconnect(&network.id, &c.id, running).await?;
-        daemon.networks.update(&network.id, |n| {
-            n.endpoints.remove(&c.id);
+        daemon.networks.update_endpoints(&network.id, |endpoints| {
+            endpoints.remove(&c.id);
         })?;
         // The embedded DNS keeps listening; where it forwards may change (the networks
         // left may all be internal).

@@ -130,6 +130,17 @@ impl RecordDir {
     }
 
     pub fn save(&self, record: &NetworkRecord) -> Result<(), NetworkError> {
+        self.write(record, true)
+    }
+
+    /// Saves a change of endpoints only, without fsync: they describe live containers,
+    /// which a crash of the machine ends too (the start-up reconcile drops those of
+    /// containers that do not run), as netd's own `save_endpoints`.
+    pub fn save_endpoints(&self, record: &NetworkRecord) -> Result<(), NetworkError> {
+        self.write(record, false)
+    }
+
+    fn write(&self, record: &NetworkRecord, durable: bool) -> Result<(), NetworkError> {
         let path = self.dir.join(format!("{}.json", record.id));
         let tmp = self.dir.join(format!(".{}.tmp", record.id));
         let bytes = serde_json::to_vec_pretty(record)
@@ -137,7 +148,9 @@ impl RecordDir {
         let write = || -> std::io::Result<()> {
             let mut f = std::fs::File::create(&tmp)?;
             f.write_all(&bytes)?;
-            f.sync_all()?;
+            if durable {
+                f.sync_all()?;
+            }
             std::fs::rename(&tmp, &path)
         };
         write().map_err(|e| NetworkError::io(format!("writing {}", path.display()), e))
@@ -157,4 +170,34 @@ impl RecordDir {
 pub fn new_id() -> String {
     let bytes: [u8; 32] = rand::random();
     hex::encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_changes_are_saved_with_the_record() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let dir = RecordDir::open(root.path()).expect("open");
+        let mut record = crate::networks::create::predefined("bridge", "bridge");
+        dir.save(&record).expect("save");
+        record.endpoints.insert(
+            "c1".into(),
+            EndpointRecord {
+                name: "web".into(),
+                ip: "172.17.0.2".into(),
+                ..Default::default()
+            },
+        );
+        dir.save_endpoints(&record).expect("save endpoints");
+        let loaded = dir.load_all().expect("load");
+        assert_eq!(loaded, vec![record]);
+        let names: Vec<String> = std::fs::read_dir(root.path())
+            .expect("read")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names.len(), 1, "no temporary file left: {names:?}");
+    }
 }

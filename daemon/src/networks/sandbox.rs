@@ -103,8 +103,8 @@ pub(super) async fn attach(
         aliases: request.aliases.clone(),
         dns_names: if user_defined { names } else { Vec::new() },
     };
-    daemon.networks.update(&network.id, |n| {
-        n.endpoints.insert(c.id.clone(), endpoint.clone());
+    daemon.networks.update_endpoints(&network.id, |endpoints| {
+        endpoints.insert(c.id.clone(), endpoint.clone());
     })?;
     Ok(endpoint)
 }
@@ -339,8 +339,8 @@ pub async fn release(daemon: &Daemon, c: &Container) {
     }
     for n in daemon.networks.list() {
         if n.endpoints.contains_key(&c.id) {
-            let _ = daemon.networks.update(&n.id, |n| {
-                n.endpoints.remove(&c.id);
+            let _ = daemon.networks.update_endpoints(&n.id, |endpoints| {
+                endpoints.remove(&c.id);
             });
         }
     }
@@ -404,8 +404,8 @@ async fn release_leftovers_of_gone_containers(daemon: &Daemon) {
                     tracing::warn!(container = %id, "releasing a gone container's networking: {e}");
                 }
             }
-            let _ = daemon.networks.update(&n.id, |n| {
-                n.endpoints.remove(&id);
+            let _ = daemon.networks.update_endpoints(&n.id, |endpoints| {
+                endpoints.remove(&id);
             });
         }
     }
