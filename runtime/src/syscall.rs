@@ -247,6 +247,13 @@ impl Syscall for LinuxSyscall {
                 io,
             )
         };
+        if let Some(fd) = quick_mount_point(rootfs, dest, kind) {
+            use std::os::fd::AsRawFd;
+            return Ok(MountPoint {
+                path: PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd())),
+                _held: Some(fd),
+            });
+        }
         let root = pathrs::Root::open(rootfs).map_err(fail)?;
         let folders = std::fs::Permissions::from_mode(0o755);
         let make = |dest: &Path| -> std::result::Result<OwnedFd, pathrs::error::Error> {
@@ -292,6 +299,65 @@ impl Syscall for LinuxSyscall {
     }
 }
 
+/// The mount point by the kernel's resolution alone, when that is enough: `dest`
+/// resolved with the root as `/` (`openat2` `RESOLVE_IN_ROOT`: symlinks, absolute ones
+/// and `..` stay inside it; no magic links) — libpathrs' own resolution without its
+/// checks of procfs for making folders, some thirty calls per mount point. When only
+/// the last name is missing (`/dev/pts` in the `/dev` just mounted) it is made in the
+/// folder so resolved and opened again without following anything. `None` — more
+/// missing, not a folder where one is wanted, something swapped meanwhile, a kernel
+/// without `openat2` — leaves it all to libpathrs, which makes what is missing and
+/// reports what is wrong.
+fn quick_mount_point(rootfs: &Path, dest: &Path, kind: FileKind) -> Option<OwnedFd> {
+    use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
+    let root = nix::fcntl::open(
+        rootfs,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()?;
+    let in_root = |at: &Path, flags: OFlag| {
+        let how = OpenHow::new()
+            .flags(flags | OFlag::O_PATH | OFlag::O_CLOEXEC)
+            .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+        nix::fcntl::openat2(&root, at, how)
+    };
+    let wanted = match kind {
+        FileKind::Dir => OFlag::O_DIRECTORY,
+        FileKind::File => OFlag::empty(),
+    };
+    match in_root(dest, wanted) {
+        Ok(fd) => return Some(fd),
+        Err(nix::Error::ENOENT) => {}
+        Err(_) => return None,
+    }
+    let name = match dest.components().next_back()? {
+        std::path::Component::Normal(name) => name,
+        _ => return None,
+    };
+    let parent = in_root(dest.parent()?, OFlag::O_DIRECTORY).ok()?;
+    match kind {
+        FileKind::Dir => {
+            nix::sys::stat::mkdirat(&parent, name, Mode::from_bits_truncate(0o755)).ok()?;
+            let how = OpenHow::new()
+                .flags(OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC)
+                .resolve(
+                    ResolveFlag::RESOLVE_BENEATH
+                        | ResolveFlag::RESOLVE_NO_SYMLINKS
+                        | ResolveFlag::RESOLVE_NO_MAGICLINKS,
+                );
+            nix::fcntl::openat2(&parent, name, how).ok()
+        }
+        FileKind::File => nix::fcntl::openat(
+            &parent,
+            name,
+            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(0o755),
+        )
+        .ok(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -327,6 +393,42 @@ mod tests {
             std::fs::read_link(&sub.path).expect("fd"),
             r.join("real/sub")
         );
+        // A folder that exists on the host at the link's target is not used: resolved
+        // inside the root, where it is made.
+        std::fs::create_dir(host.path().join("x")).expect("mkdir");
+        std::os::unix::fs::symlink(host.path(), r.join("out")).expect("ln");
+        let x = sys
+            .mount_point(r, Path::new("/out/x"), FileKind::Dir)
+            .expect("dir");
+        assert_eq!(std::fs::read_link(&x.path).expect("fd"), inside.join("x"));
+        // Only the last name missing: made in its folder, as a folder or a file.
+        std::fs::create_dir(r.join("dev")).expect("mkdir");
+        let pts = sys
+            .mount_point(r, Path::new("/dev/pts"), FileKind::Dir)
+            .expect("dir");
+        assert_eq!(
+            std::fs::read_link(&pts.path).expect("fd"),
+            r.join("dev/pts")
+        );
+        assert!(r.join("dev/pts").is_dir());
+        let file = sys
+            .mount_point(r, Path::new("/dev/console"), FileKind::File)
+            .expect("file");
+        assert_eq!(
+            std::fs::read_link(&file.path).expect("fd"),
+            r.join("dev/console")
+        );
+        assert!(r.join("dev/console").is_file());
+        // A last name that is a dangling link out of the root is made inside it.
+        std::os::unix::fs::symlink(host.path().join("gone"), r.join("dev/link")).expect("ln");
+        let link = sys
+            .mount_point(r, Path::new("/dev/link"), FileKind::Dir)
+            .expect("dir");
+        assert_eq!(
+            std::fs::read_link(&link.path).expect("fd"),
+            inside.join("gone")
+        );
+        assert!(!host.path().join("gone").exists(), "made on the host");
         // Found again, the same object.
         let again = sys
             .mount_point(r, Path::new("/data/sub"), FileKind::Dir)
