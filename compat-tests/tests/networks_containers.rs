@@ -189,6 +189,35 @@ fn published_ports_and_docker_port() {
         .unwrap_or_else(|| panic!("docker port: {shown}"));
     assert!(http_get(host_port).contains("200"));
 
+    // A port taken: dockerd's error (the endpoints are made while the runtime creates the
+    // container, whose task is deleted again), exit 125, and nothing of it left.
+    let busybox = d.pull_fixture(&f, "busybox");
+    let engine_before = common::containerd_and_shim_pids(d.dir.path()).len();
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "-p",
+        &format!("127.0.0.1:{port}:80"),
+        &busybox,
+        "true",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(125), "{err}");
+    assert!(
+        err.contains(&format!(
+            "Bind for 127.0.0.1:{port} failed: port is already allocated"
+        )),
+        "{err}"
+    );
+    eventually("the --rm container removed", || {
+        d.docker_ok(&["ps", "-aq"]).lines().count() == 2
+    });
+    assert_eq!(
+        common::containerd_and_shim_pids(d.dir.path()).len(),
+        engine_before,
+        "no shim left"
+    );
+
     // They survive a restart of berthd.
     d.stop();
     d.restart_with(&[]);
@@ -206,6 +235,44 @@ fn published_ports_and_docker_port() {
         .expect("nft");
     let rules = String::from_utf8_lossy(&rules.stdout);
     assert!(!rules.contains("dnat to"), "no port rule left:\n{rules}");
+    d.stop();
+    cleanup_network(d.dir.path());
+}
+
+/// `--sysctl net.…` is written by the runtime into the container's namespace, whose
+/// interfaces are all made first (dockerd's hook runs before the runtime writes them):
+/// a setting of the fifth one applies. Endpoints made while the runtime creates the
+/// container failed this (`sysctl /proc/sys/net/ipv4/conf/eth4/arp_ignore`).
+#[test]
+fn a_sysctl_of_the_containers_interface_applies() {
+    let f = Fixtures::load();
+    let mut d = Daemon::start();
+    let busybox = d.pull_fixture(&f, "busybox");
+    let networks = ["one", "two", "three", "four"];
+    for n in networks {
+        d.docker_ok(&["network", "create", n]);
+    }
+    d.docker_ok(&[
+        "create",
+        "--name",
+        "tuned",
+        "--network",
+        "one",
+        "--sysctl",
+        "net.ipv4.conf.eth4.arp_ignore=1",
+        &busybox,
+        "cat",
+        "/proc/sys/net/ipv4/conf/eth4/arp_ignore",
+    ]);
+    for n in ["two", "three", "four", "bridge"] {
+        d.docker_ok(&["network", "connect", n, "tuned"]);
+    }
+    let out = d.docker_ok(&["start", "-a", "tuned"]);
+    assert_eq!(out.trim(), "1");
+    d.docker_ok(&["rm", "tuned"]);
+    for n in networks {
+        d.docker_ok(&["network", "rm", n]);
+    }
     d.stop();
     cleanup_network(d.dir.path());
 }

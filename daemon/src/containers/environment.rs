@@ -18,14 +18,51 @@ use crate::state::{Daemon, SharedDaemon};
 
 pub type EnvFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// What `prepare` made: the OCI bundle's folder, and the network's endpoints while they
+/// are still being made.
+pub struct Prepared {
+    pub bundle: PathBuf,
+    pub network: NetworkSetup,
+}
+
+/// The endpoints, ports and DNS of a run's namespace, made meanwhile by a task of their
+/// own (`networks::sandbox::Connect`): they go on while the runtime creates the
+/// container, and must be finished before its process starts. On an error they have
+/// released the sandbox; the rest of the run is the caller's to tear down.
+pub struct NetworkSetup(Option<tokio::task::JoinHandle<Result<()>>>);
+
+impl NetworkSetup {
+    /// Nothing left to make.
+    pub fn done() -> NetworkSetup {
+        NetworkSetup(None)
+    }
+
+    /// Being made by `task`.
+    pub fn pending(task: tokio::task::JoinHandle<Result<()>>) -> NetworkSetup {
+        NetworkSetup(Some(task))
+    }
+
+    /// Waits until it is made.
+    pub async fn finished(self) -> Result<()> {
+        match self.0 {
+            None => Ok(()),
+            Some(task) => task.await.unwrap_or_else(|e| {
+                Err(ContainerError::Internal(format!(
+                    "setting up the network: {e}"
+                )))
+            }),
+        }
+    }
+}
+
 pub trait RunEnvironment: Send + Sync {
-    /// Makes everything the run of `c` needs; the bundle's folder. On an error nothing
-    /// of it is left.
+    /// Makes everything the run of `c` needs: the bundle's folder, the network's
+    /// endpoints perhaps still under way. On an error nothing of it is left.
     fn prepare<'a>(
         &'a self,
         daemon: &'a SharedDaemon,
         c: &'a Container,
-    ) -> EnvFuture<'a, Result<PathBuf>>;
+    ) -> EnvFuture<'a, Result<Prepared>>;
     /// Releases what `prepare` made for the run of `c`. Safe to call again.
     fn teardown<'a>(&'a self, daemon: &'a SharedDaemon, c: &'a Container) -> EnvFuture<'a, ()>;
     /// After berthd restarts: the run of `c` (recorded running) holds its resources.
@@ -57,7 +94,7 @@ impl HostEnvironment {
         hold(&self.holding)
     }
 
-    async fn prepare_run(&self, daemon: &SharedDaemon, c: &Container) -> Result<PathBuf> {
+    async fn prepare_run(&self, daemon: &SharedDaemon, c: &Container) -> Result<Prepared> {
         // Whatever fails or is cut short from here on is released again.
         let undo = Undo {
             env: self,
@@ -85,7 +122,17 @@ impl HostEnvironment {
         if merged.is_ok() {
             self.holding().insert(c.id.clone());
         }
-        let (merged, netns) = (merged?, netns?);
+        let (merged, sandbox) = (merged?, netns?);
+        let mut connect = sandbox.connect;
+        if net_sysctls(c) {
+            // The runtime writes the container's `net.*` sysctls into the namespace: its
+            // interfaces must be there first, as in dockerd (whose hook runs before).
+            if let Some(connect) = connect.take() {
+                let _stage = timing::stage("start.network_connect", &c.id);
+                connect.run(daemon).await?;
+            }
+        }
+        let netns = sandbox.netns;
         let volumes_stage = timing::stage("start.volumes", &c.id);
         let mounts = super::mounts::setup::setup(daemon, c)?;
         drop(volumes_stage);
@@ -97,12 +144,30 @@ impl HostEnvironment {
         };
         let bundle = super::start::write_bundle(daemon, &for_runtime, &merged, netns.as_deref())?;
         undo.disarm();
-        Ok(bundle)
+        let network = match connect {
+            None => NetworkSetup::done(),
+            Some(connect) => {
+                let (daemon, id) = (daemon.clone(), c.id.clone());
+                NetworkSetup::pending(tokio::spawn(async move {
+                    let _stage = timing::stage("start.network_connect", &id);
+                    connect.run(&daemon).await.map_err(ContainerError::from)
+                }))
+            }
+        };
+        Ok(Prepared { bundle, network })
     }
 
     fn release_now(&self, daemon: &Daemon, c: &Container) {
         release_on_host(&self.holding, daemon, c);
     }
+}
+
+/// Whether the container sets sysctls of its network namespace (`--sysctl net.…`).
+fn net_sysctls(c: &Container) -> bool {
+    c.host_config
+        .sysctls
+        .as_ref()
+        .is_some_and(|s| s.keys().any(|k| k.starts_with("net.")))
 }
 
 /// What a run held on this host besides its network: volumes, the overlay root (when
@@ -157,7 +222,7 @@ impl RunEnvironment for HostEnvironment {
         &'a self,
         daemon: &'a SharedDaemon,
         c: &'a Container,
-    ) -> EnvFuture<'a, Result<PathBuf>> {
+    ) -> EnvFuture<'a, Result<Prepared>> {
         Box::pin(self.prepare_run(daemon, c))
     }
 

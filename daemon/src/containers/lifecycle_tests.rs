@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use bollard_stubs::models::{HostConfig, RestartPolicy, RestartPolicyNameEnum};
 
 use super::engine::{ExitInfo, FakeEngine, TaskEngine};
-use super::environment::{EnvFuture, RunEnvironment};
+use super::environment::{EnvFuture, NetworkSetup, Prepared, RunEnvironment};
 use super::record::{Container, Status};
 use super::wait::{self, Condition};
 use super::{exit, lifecycle, reconcile, remove, start, ContainerError, Result};
@@ -19,6 +19,8 @@ use crate::state::{Daemon, SharedDaemon};
 #[derive(Default)]
 struct FakeEnvironment {
     calls: Mutex<Vec<String>>,
+    /// The error the network's endpoints end with (as netd's "port is already allocated").
+    network_error: Mutex<Option<String>>,
 }
 
 impl FakeEnvironment {
@@ -35,10 +37,19 @@ impl RunEnvironment for FakeEnvironment {
         &'a self,
         daemon: &'a SharedDaemon,
         c: &'a Container,
-    ) -> EnvFuture<'a, Result<std::path::PathBuf>> {
+    ) -> EnvFuture<'a, Result<Prepared>> {
         self.calls.lock().unwrap().push(format!("prepare {}", c.id));
         let bundle = super::environment::bundle_dir(daemon, &c.id);
-        Box::pin(async move { Ok(bundle) })
+        // The network's endpoints are made while the task is created (a task of their own).
+        let failure = self.network_error.lock().unwrap().clone();
+        let network = match failure {
+            None => NetworkSetup::done(),
+            Some(message) => NetworkSetup::pending(tokio::spawn(async move {
+                tokio::task::yield_now().await;
+                Err(ContainerError::Conflict(message))
+            })),
+        };
+        Box::pin(async move { Ok(Prepared { bundle, network }) })
     }
     fn teardown<'a>(&'a self, _daemon: &'a SharedDaemon, c: &'a Container) -> EnvFuture<'a, ()> {
         self.calls
@@ -282,6 +293,32 @@ async fn a_failed_start_is_recorded_as_dockerd_does() {
     assert_eq!((c.state.status, c.state.exit_code), (Status::Created, 126));
     assert!(!c.state.has_task);
     assert!(h.engine.task_ids().is_empty());
+}
+
+#[tokio::test]
+async fn a_network_that_fails_while_the_task_is_created_deletes_the_task() {
+    let h = harness().await;
+    let id = h.container("noport", HostConfig::default());
+    *h.env.network_error.lock().unwrap() =
+        Some("Bind for 0.0.0.0:80 failed: port is already allocated".into());
+    let err = start::start(&h.daemon, &id).await.expect_err("no network");
+    assert!(
+        matches!(&err, ContainerError::Conflict(m) if m.contains("port is already allocated")),
+        "{err:?}"
+    );
+    let task = h.task(&id);
+    let calls = h.engine.calls();
+    assert!(calls.contains(&format!("create {task}")), "{calls:?}");
+    assert!(calls.contains(&format!("delete {task}")), "{calls:?}");
+    assert!(!calls.contains(&format!("start {task}")), "{calls:?}");
+    assert!(h.engine.task_ids().is_empty(), "no task left");
+    assert!(h.env.count("teardown") >= 1, "{:?}", h.env.calls());
+    let c = h.get(&id);
+    assert_eq!((c.state.status, c.state.exit_code), (Status::Created, 128));
+    // The next start, with the network back, runs.
+    *h.env.network_error.lock().unwrap() = None;
+    start::start(&h.daemon, &id).await.expect("start");
+    assert_eq!(h.get(&id).state.status, Status::Running);
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@ use crate::streams::ShimSocket;
 
 use berth_proto::{CreateTaskRequest, LogConfig};
 
-use super::environment::bundle_dir;
+use super::environment::{bundle_dir, Prepared};
 use super::record::Container;
 use super::{spec, state_changes, timing, ContainerError, Result};
 use crate::security;
@@ -154,7 +154,7 @@ pub async fn run(daemon: &SharedDaemon, c: &Container) -> Result<()> {
         });
     let started = match runtime {
         Ok(runtime) => match daemon.environment.prepare(daemon, c).await {
-            Ok(bundle) => match start_task(daemon, c, &bundle, runtime).await {
+            Ok(prepared) => match start_task(daemon, c, prepared, runtime).await {
                 Ok(pid) => Ok(pid),
                 Err(e) => {
                     daemon.environment.teardown(daemon, c).await;
@@ -194,26 +194,38 @@ pub async fn run(daemon: &SharedDaemon, c: &Container) -> Result<()> {
     Ok(())
 }
 
-/// Creates the task, lets the clients attached before the start connect, starts it.
-/// A task that cannot start is deleted again.
-/// Its init's pid, the attach socket and its shim's protocol version.
+/// Creates the task while the network's endpoints are made, lets the clients attached
+/// before the start connect, starts it. A task that cannot start, or whose network
+/// could not be made, is deleted again (a network error is the one told, as dockerd
+/// meets it first). Its init's pid, the attach socket and its shim's protocol version.
 async fn start_task(
     daemon: &SharedDaemon,
     c: &Container,
-    bundle: &std::path::Path,
+    prepared: Prepared,
     runtime: String,
 ) -> Result<(u32, String, u32)> {
     let req = CreateTaskRequest {
         id: c.task_id().to_string(),
-        bundle: bundle.display().to_string(),
+        bundle: prepared.bundle.display().to_string(),
         runtime: Some(runtime),
         terminal: c.tty(),
         stdin: c.config.open_stdin.unwrap_or(false),
         log: log_spec(c),
     };
-    let create_stage = timing::stage("start.task_create", &c.id);
-    let task = daemon.engine.create(&req).await?;
-    drop(create_stage);
+    let create = async {
+        let _stage = timing::stage("start.task_create", &c.id);
+        daemon.engine.create(&req).await
+    };
+    let task = match tokio::join!(create, prepared.network.finished()) {
+        (Ok(task), Ok(())) => task,
+        (created, Err(network)) => {
+            if created.is_ok() {
+                let _ = daemon.engine.delete(c.task_id()).await;
+            }
+            return Err(network);
+        }
+        (Err(e), Ok(())) => return Err(e.into()),
+    };
     // Clients that attached before the start connect now, before the process runs.
     let attach_stage = timing::stage("start.attach", &c.id);
     daemon

@@ -119,13 +119,57 @@ pub(super) fn has_embedded_dns(daemon: &Daemon, state: &ContainerNetwork) -> boo
     })
 }
 
-/// At start: the namespace path the OCI spec joins (`None`: the host's, for
-/// `--network host`). Endpoints, ports, DNS, /etc/hosts and resolv.conf are in place
-/// when it returns; on failure everything made is released again.
-pub async fn setup(daemon: &Daemon, c: &Container) -> Result<Option<PathBuf>> {
-    let ns = setup_namespace(daemon, c).await?;
-    announce(daemon, c);
-    Ok(ns)
+/// A run's network sandbox as `setup` leaves it: the namespace the OCI spec joins
+/// (`None`: the host's, for `--network host`) and, for a namespace of its own, what is
+/// still to be made in it.
+pub struct Sandbox {
+    pub netns: Option<PathBuf>,
+    pub connect: Option<Connect>,
+}
+
+/// The endpoints, published ports, embedded DNS, /etc/hosts and resolv.conf of a
+/// namespace `setup` made, and the connect events: the part of the sandbox that can be
+/// made while the runtime creates the container (which joins the namespace and waits),
+/// as dockerd's libnetwork does from the runtime's prestart hook. It must be done before
+/// the container's process starts.
+pub struct Connect {
+    c: Container,
+    ns: NetnsPath,
+    state: ContainerNetwork,
+    link_hosts: Vec<String>,
+}
+
+impl Connect {
+    /// Makes it all; on failure everything of the sandbox is released again.
+    pub async fn run(self, daemon: &Daemon) -> Result<()> {
+        let Connect {
+            c,
+            ns,
+            state,
+            link_hosts,
+        } = self;
+        match connect_all(daemon, &c, &ns, &state, &link_hosts).await {
+            Ok(()) => {
+                announce(daemon, &c);
+                Ok(())
+            }
+            Err(e) => {
+                release(daemon, &c).await;
+                Err(e)
+            }
+        }
+    }
+}
+
+/// At start: the network namespace (or the one joined), /etc/hosts and resolv.conf as
+/// at create, the links checked; what remains to make in the namespace is returned as
+/// `Sandbox::connect`. On failure everything made is released again.
+pub async fn setup(daemon: &Daemon, c: &Container) -> Result<Sandbox> {
+    let sandbox = setup_namespace(daemon, c).await?;
+    if sandbox.connect.is_none() {
+        announce(daemon, c);
+    }
+    Ok(sandbox)
 }
 
 /// Records the networks the container is now on and sends their connect events (none
@@ -169,9 +213,13 @@ fn networks_joined(daemon: &Daemon, c: &Container, state: &ContainerNetwork) -> 
     }
 }
 
-async fn setup_namespace(daemon: &Daemon, c: &Container) -> Result<Option<PathBuf>> {
+async fn setup_namespace(daemon: &Daemon, c: &Container) -> Result<Sandbox> {
+    let joined = |netns| Sandbox {
+        netns,
+        connect: None,
+    };
     match Mode::of(c) {
-        Mode::Host => Ok(None),
+        Mode::Host => Ok(joined(None)),
         Mode::Container(other) => {
             let other = daemon
                 .containers
@@ -192,12 +240,12 @@ async fn setup_namespace(daemon: &Daemon, c: &Container) -> Result<Option<PathBu
                 }
             }
             if Mode::of(&other) == Mode::Host {
-                return Ok(None);
+                return Ok(joined(None));
             }
             let theirs = ContainerNetwork::load(&other.dir).netns;
-            Ok(Some(theirs.unwrap_or_else(|| {
+            Ok(joined(Some(theirs.unwrap_or_else(|| {
                 PathBuf::from(format!("/proc/{}/ns/net", other.state.pid))
-            })))
+            }))))
         }
         Mode::None | Mode::Network(_) => {
             let netd = daemon.networks.netd()?;
@@ -219,14 +267,19 @@ async fn setup_namespace(daemon: &Daemon, c: &Container) -> Result<Option<PathBu
                 // nothing): each write is a new file.
                 state.connected = networks_joined(daemon, c, &state);
             }
-            daemon.networks.save_container_run_state(&c.dir, &state)?;
-            match connect_all(daemon, c, &ns, &state, &linked.hosts).await {
-                Ok(()) => Ok(Some(ns.path().to_path_buf())),
-                Err(e) => {
-                    release(daemon, c).await;
-                    Err(e)
-                }
+            if let Err(e) = daemon.networks.save_container_run_state(&c.dir, &state) {
+                release(daemon, c).await;
+                return Err(e);
             }
+            Ok(Sandbox {
+                netns: Some(ns.path().to_path_buf()),
+                connect: Some(Connect {
+                    c: c.clone(),
+                    ns,
+                    state,
+                    link_hosts: linked.hosts,
+                }),
+            })
         }
     }
 }
