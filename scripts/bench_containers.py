@@ -200,6 +200,17 @@ def remove_berth_network(root):
         h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF
     subprocess.run(["nft", "delete", "table", "ip", f"berth-{h:08x}"], check=False,
                    stderr=subprocess.DEVNULL)
+    # And its accepts in the host's FORWARD chain (netd's host_filter), in whichever
+    # iptables holds them.
+    prefix = f"BERTH-{h:08X}"
+    for tool in ("iptables", "ip6tables", "iptables-legacy", "ip6tables-legacy"):
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "check": False}
+        while subprocess.run([tool, "-w", "-D", "FORWARD", "-j", f"{prefix}-FORWARD"],
+                             **quiet).returncode == 0:
+            pass
+        for chain in (f"{prefix}-FORWARD", f"{prefix}-USER"):
+            subprocess.run([tool, "-w", "-F", chain], **quiet)
+            subprocess.run([tool, "-w", "-X", chain], **quiet)
 
 
 def describe_filesystem(path):
