@@ -281,9 +281,20 @@ fn assert_nothing_left(d: &Daemon, seed: u64, when: &str) {
     let containerd_log =
         std::fs::read_to_string(d.dir.path().join("exec/containerd/containerd.log"))
             .unwrap_or_default();
+    // What each daemon said about the containers left behind, wherever it is in the logs.
+    let about_leftovers = |log: &str| -> String {
+        let ids: Vec<&str> = last.records.iter().map(|r| &r[..r.len().min(12)]).collect();
+        let lines: Vec<&str> = log
+            .lines()
+            .filter(|l| ids.iter().any(|id| l.contains(id)))
+            .collect();
+        lines[lines.len().saturating_sub(80)..].join("\n")
+    };
     panic!(
-        "left behind {when} (seed {seed}): {last:#?}\nberth-containerd log tail:\n{}\nberthd log tail:\n{}",
+        "left behind {when} (seed {seed}): {last:#?}\nberth-containerd log tail:\n{}\nberthd log tail:\n{}\nberth-containerd about them:\n{}\nberthd about them:\n{}",
         tail(&containerd_log, 40),
-        tail(&d.log(), 40)
+        tail(&d.log(), 40),
+        about_leftovers(&containerd_log),
+        about_leftovers(&d.log())
     );
 }

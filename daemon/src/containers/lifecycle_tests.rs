@@ -586,3 +586,32 @@ async fn reconcile_removes_what_interrupted_operations_left() {
     start::start(&h.daemon, &cut).await.expect("start");
     assert_eq!(h.get(&cut).state.status, Status::Running);
 }
+
+#[tokio::test]
+async fn reconcile_finishes_a_forced_removal_that_was_under_way() {
+    let h = harness().await;
+    // `rm -f` recorded its request, then berthd was killed before the kill landed: the
+    // records say running (one paused, one with `always`), marked for removal.
+    let always = HostConfig {
+        restart_policy: Some(RestartPolicy {
+            name: Some(RestartPolicyNameEnum::ALWAYS),
+            maximum_retry_count: None,
+        }),
+        ..Default::default()
+    };
+    let running = h.container("running", always);
+    let paused = h.container("paused", HostConfig::default());
+    for id in [&running, &paused] {
+        start::start(&h.daemon, id).await.expect("start");
+    }
+    lifecycle::pause(&h.daemon, &paused).await.expect("pause");
+    for id in [&running, &paused] {
+        super::state_changes::removal_requested(&h.daemon, id).expect("rm -f requested");
+    }
+    reconcile::reconcile(&h.daemon).await;
+    for id in [&running, &paused] {
+        h.until(id, "the removal finished", |c| c.is_none()).await;
+        assert!(h.env.calls().contains(&format!("teardown {id}")));
+    }
+    assert!(h.engine.task_ids().is_empty(), "{:?}", h.engine.task_ids());
+}

@@ -48,6 +48,9 @@ pub async fn reconcile(daemon: &SharedDaemon) {
             (Status::Running | Status::Paused, Some(t)) if t.status.is_live() => {
                 let paused = t.status == TaskStatus::Paused;
                 state_changes::adopted(daemon, &c.id, paused, t);
+                if c.state.removal_requested {
+                    finish_forced_removal(daemon, &c.id, t).await;
+                }
             }
             (Status::Running | Status::Paused, _) => {
                 let (pid, exit) = exit_of(c.state.pid, task);
@@ -151,6 +154,32 @@ async fn remove_stale_task(daemon: &SharedDaemon, id: &str, tasks: &[TaskView]) 
     });
 }
 
+/// A `rm -f` was under way when berthd stopped: the container still runs, and its record
+/// refuses another removal ("already in progress"). Its kill is finished here and the
+/// exit recorded (the removal itself follows with the other interrupted removals), as
+/// dockerd's restore removes, with force, a container marked for removal. Should the
+/// task not stop, the removal is abandoned, so that a later `rm -f` tries again.
+async fn finish_forced_removal(daemon: &SharedDaemon, id: &str, t: &TaskView) {
+    tracing::info!(%id, "finishing a forced removal that was under way");
+    if t.status == TaskStatus::Paused {
+        let _ = daemon.engine.resume(&t.id).await;
+    }
+    let _ = daemon.engine.kill(&t.id, 9, None).await;
+    match tokio::time::timeout(KILL_WAIT, daemon.engine.wait(&t.id, None)).await {
+        Ok(Ok(exit)) => exit::record_exit(daemon, id, t.pid, exit).await,
+        Ok(Err(e)) if e.is_not_found() => {
+            exit::record_exit(daemon, id, t.pid, ExitInfo::now(137)).await
+        }
+        _ => {
+            tracing::warn!(%id, "the container of an interrupted removal did not stop");
+            state_changes::removal_abandoned(daemon, id);
+        }
+    }
+}
+
+/// How long a SIGKILLed task is waited for.
+const KILL_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Kills a task (thawing it first) and deletes it.
 async fn stop_and_delete(daemon: &SharedDaemon, t: &TaskView) {
     if t.status == TaskStatus::Running || t.status == TaskStatus::Paused {
@@ -159,11 +188,7 @@ async fn stop_and_delete(daemon: &SharedDaemon, t: &TaskView) {
             let _ = daemon.engine.resume(&t.id).await;
         }
         let _ = daemon.engine.kill(&t.id, 9, None).await;
-        let _ = tokio::time::timeout(
-            std::time::Duration::from_secs(10),
-            daemon.engine.wait(&t.id, None),
-        )
-        .await;
+        let _ = tokio::time::timeout(KILL_WAIT, daemon.engine.wait(&t.id, None)).await;
     }
     // A created task's init is killed by the runtime's delete.
     if let Err(e) = daemon.engine.delete(&t.id).await {
