@@ -267,6 +267,51 @@ fn containers_outlive_a_berthd_restart() {
     d.docker_ok(&["rm", "long", "short"]);
 }
 
+/// A container with `--restart always` that waited for its next run when berthd died is
+/// started with the daemon, though an interrupted run left its network namespace file
+/// behind (as a berthd killed between making a namespace and recording it does): what
+/// no container owns is released before restart policies start anything.
+#[test]
+fn restart_policies_start_after_what_interrupted_runs_left_is_released() {
+    let f = Fixtures::load();
+    let mut d = Daemon::start();
+    let image = d.pull_fixture(&f, "busybox");
+    let id = d
+        .docker_ok(&[
+            "run",
+            "-d",
+            "--restart",
+            "always",
+            &image,
+            "sh",
+            "-c",
+            "sleep 0.2; exit 3",
+        ])
+        .trim()
+        .to_string();
+    // Between two runs, once the back-off (doubled at each quick exit) is over a second.
+    let mut started_before = Value::Null;
+    eventually("the container to wait for its next run", || {
+        let state = inspect(&d, &id);
+        started_before = state["State"]["StartedAt"].clone();
+        state["State"]["Restarting"] == true && state["RestartCount"].as_u64() >= Some(4)
+    });
+    d.kill9();
+    let stale = d.dir.path().join("exec/netns").join(&id[..12]);
+    std::fs::write(&stale, b"").expect("a namespace file left behind");
+    d.restart_with(&[]);
+    eventually("the container to be started with the daemon", || {
+        let state = &inspect(&d, &id)["State"];
+        state["StartedAt"] != started_before && state["Error"] == ""
+    });
+    assert!(
+        !d.log().contains("starting the container at daemon start"),
+        "{}",
+        d.log()
+    );
+    d.docker_ok(&["rm", "-f", &id]);
+}
+
 /// A program that cannot be run is a start-time error with dockerd's exit codes (126 not
 /// executable, 127 missing), and a `--rm` container is removed after it (the CLI waits
 /// for that removal).

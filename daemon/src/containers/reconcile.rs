@@ -4,8 +4,9 @@
 //! tasks whose container is gone, or recorded created or exited, are killed and
 //! deleted; at start-up what interrupted runs left is released (mounts, network
 //! namespaces, addresses, processes in a container's cgroup) and interrupted removals
-//! are finished; containers with `always` (or `unless-stopped`, not stopped by hand)
-//! are started, as dockerd's `restore`.
+//! are finished. Then, once the network's leftovers are released too
+//! (`start_by_restart_policy`), containers with `always` (or `unless-stopped`, not
+//! stopped by hand) are started, as dockerd's `restore`.
 use std::collections::HashSet;
 
 use bollard_stubs::models::RestartPolicyNameEnum;
@@ -16,15 +17,17 @@ use super::{exit, rootfs, state_changes};
 use crate::state::SharedDaemon;
 
 /// Connects to (or launches) berth-containerd, reconciles, and follows its events;
-/// called once at start-up.
-pub async fn start_engine(daemon: &SharedDaemon) {
+/// called once at start-up. Whether berth-containerd answered.
+pub async fn start_engine(daemon: &SharedDaemon) -> bool {
     match daemon.engine.ensure_running().await {
         Ok(()) => {
             reconcile(daemon).await;
             super::engine_events::spawn(daemon.clone());
+            true
         }
         Err(e) => {
-            tracing::error!(error = %e, "containers cannot run until berth-containerd answers")
+            tracing::error!(error = %e, "containers cannot run until berth-containerd answers");
+            false
         }
     }
 }
@@ -84,7 +87,12 @@ pub async fn reconcile(daemon: &SharedDaemon) {
     remove_orphan_tasks(daemon, &tasks, &known).await;
     rootfs::remove_unrecorded(&daemon.config.data_root.join("containers"), &known);
     release_unowned_addresses(daemon).await;
-    // Containers with "always" (or "unless-stopped" not stopped by hand) start with the daemon.
+}
+
+/// At start-up, once what interrupted runs left is released (the network's namespaces
+/// included: `networks::sandbox::restore`), containers with "always" (or
+/// "unless-stopped", not stopped by hand) start with the daemon, as dockerd's restore.
+pub async fn start_by_restart_policy(daemon: &SharedDaemon) {
     for c in daemon.containers.list() {
         let wants = matches!(
             c.host_config.restart_policy.as_ref().and_then(|p| p.name),

@@ -75,8 +75,11 @@ async fn run_with_pidfile(config: Config) -> Result<(), ServerError> {
     let prepared = listen::prepare(&config).await?;
     let daemon = Daemon::open(config.clone())?;
     daemon.networks.start(&config).await;
-    crate::containers::reconcile::start_engine(&daemon).await;
+    let engine_up = crate::containers::reconcile::start_engine(&daemon).await;
     crate::networks::sandbox::restore(&daemon).await;
+    if engine_up {
+        crate::containers::reconcile::start_by_restart_policy(&daemon).await;
+    }
     // Pods keep running through a restart: the CRI finds them again before it serves.
     let cri = crate::cri::start(&daemon).await;
     let listeners = prepared.bind_unix_sockets()?;
