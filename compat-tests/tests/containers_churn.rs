@@ -298,3 +298,51 @@ fn assert_nothing_left(d: &Daemon, seed: u64, when: &str) {
         about_leftovers(&d.log())
     );
 }
+
+/// berth-containerd alone is killed (berthd stays up and launches it again): a `rm -f`
+/// meanwhile answers at once (dockerd's "Could not kill running container" while its
+/// containerd is down, or success once it is back), never hangs, and once everything
+/// is removed nothing of the containers is left.
+#[test]
+fn a_killed_berth_containerd_leaves_nothing_behind_once_containers_are_removed() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let image = d.pull_fixture(&f, "busybox");
+    d.docker_ok(&["network", "create", "alone"]);
+    let ids: Vec<String> = (0..3)
+        .map(|_| {
+            d.docker_ok(&["run", "-d", "--network", "alone", &image, "sleep", "1000"])
+                .trim()
+                .to_string()
+        })
+        .collect();
+    let containerd = containerd_pid(&d).expect("berth-containerd runs");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(containerd),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill berth-containerd");
+    let began = Instant::now();
+    let out = d.docker(&["rm", "-f", &ids[0]]);
+    assert!(
+        began.elapsed() < Duration::from_secs(15),
+        "rm -f took {:?}",
+        began.elapsed()
+    );
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("Could not kill running container"), "{err}");
+    }
+    for id in &ids {
+        eventually(&format!("rm -f {id}"), || {
+            d.docker(&["rm", "-f", id]).status.success()
+                || !d.docker(&["inspect", id]).status.success()
+        });
+    }
+    d.docker_ok(&["network", "rm", "alone"]);
+    assert_nothing_left(
+        &d,
+        0,
+        "after berth-containerd was killed and everything removed",
+    );
+}

@@ -615,3 +615,51 @@ async fn reconcile_finishes_a_forced_removal_that_was_under_way() {
     }
     assert!(h.engine.task_ids().is_empty(), "{:?}", h.engine.task_ids());
 }
+
+#[tokio::test]
+async fn rm_f_whose_kill_cannot_reach_the_container_fails_at_once_and_can_be_retried() {
+    let h = harness().await;
+    let id = h.container("web", HostConfig::default());
+    start::start(&h.daemon, &id).await.expect("start");
+    h.engine.set_behaviour(|b| b.kill_unavailable = true);
+    // dockerd's "Could not kill running container" at once, not after a 30 s wait for an
+    // exit that is not coming.
+    let err = tokio::time::timeout(Duration::from_secs(5), remove::remove(&h.daemon, &id, true))
+        .await
+        .expect("answered at once")
+        .expect_err("the kill failed");
+    assert!(
+        err.to_string().starts_with(&format!(
+            "Could not kill running container {id}, cannot remove"
+        )),
+        "{err}"
+    );
+    assert_eq!(h.get(&id).state.status, Status::Running);
+    // The removal was given up, so the next one is no "already in progress".
+    h.engine.set_behaviour(|b| b.kill_unavailable = false);
+    remove::remove(&h.daemon, &id, true).await.expect("rm -f");
+    assert!(h.daemon.containers.get(&id).is_none());
+}
+
+#[tokio::test]
+async fn a_reconnect_deletes_tasks_whose_container_is_gone() {
+    let h = harness().await;
+    // A removal forgot the container while its task's deletion failed (berth-containerd
+    // was down): the task stays, and no record names it.
+    let req = super::engine::CreateTaskRequest {
+        id: "0123456789abcdef0123456789abcdef".into(),
+        bundle: "/b".into(),
+        runtime: None,
+        terminal: false,
+        stdin: false,
+        log: None,
+    };
+    h.engine.create(&req).await.expect("create");
+    h.engine.start(&req.id).await.expect("start");
+    // A container that runs keeps its task.
+    let kept = h.container("kept", HostConfig::default());
+    start::start(&h.daemon, &kept).await.expect("start");
+    reconcile::sync_exits(&h.daemon).await;
+    assert_eq!(h.engine.task_ids(), vec![h.task(&kept)]);
+    assert_eq!(h.get(&kept).state.status, Status::Running);
+}

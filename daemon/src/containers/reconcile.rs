@@ -135,7 +135,17 @@ pub async fn sync_exits(daemon: &SharedDaemon) {
             remove_stale_task(daemon, &c.id, &tasks).await;
         }
     }
+    // Tasks whose container is gone (a removal whose task deletion failed while
+    // berth-containerd was down). The records are read after the task list: a container
+    // created meanwhile is known. Killed and deleted in a task of their own, so that
+    // events go on meanwhile.
+    let known: HashSet<String> = daemon.containers.list().into_iter().map(|c| c.id).collect();
+    let daemon_for_orphans = daemon.clone();
+    let orphans = tokio::spawn(async move {
+        remove_orphan_tasks(&daemon_for_orphans, &tasks, &known).await;
+    });
     super::exec::sync_exits(daemon).await;
+    let _ = orphans.await;
 }
 
 /// The task of a container recorded created or exited is a leftover (a start cut
@@ -245,8 +255,9 @@ fn exit_of(recorded_pid: u32, task: Option<&TaskView>) -> (u32, ExitInfo) {
     }
 }
 
-/// Tasks whose container record is gone (a crash between a removal's steps) are killed
-/// and deleted: nothing else would ever stop them or free what they hold.
+/// Tasks whose container record is gone (a crash between a removal's steps, or a task
+/// deletion that failed while berth-containerd was down) are killed and deleted:
+/// nothing else would ever stop them or free what they hold.
 async fn remove_orphan_tasks(
     daemon: &SharedDaemon,
     tasks: &[TaskView],

@@ -37,7 +37,19 @@ async fn remove_now(daemon: &SharedDaemon, reference: &str, force: bool) -> Resu
                 state_changes::removal_requested(daemon, &c.id).map_err(|_| in_progress())?;
                 requested_here = true;
             }
-            let _ = super::lifecycle::signal_with_event(daemon, &before, 9).await;
+            match super::lifecycle::signal_with_event(daemon, &before, 9).await {
+                // Stopped meanwhile (409): its exit path records it.
+                Ok(()) | Err(ContainerError::Conflict(_)) => {}
+                // The kill did not reach it (berth-containerd down): dockerd's error, at
+                // once, rather than waiting for an exit that is not coming.
+                Err(e) => {
+                    state_changes::removal_abandoned(daemon, &c.id);
+                    return Err(ContainerError::Internal(format!(
+                        "Could not kill running container {}, cannot remove: {e}",
+                        c.id
+                    )));
+                }
+            }
             if !super::lifecycle::wait_stopped(daemon, &c.id, Some(Duration::from_secs(30))).await {
                 state_changes::removal_abandoned(daemon, &c.id);
                 return Err(ContainerError::Internal(format!(

@@ -27,6 +27,8 @@ pub struct Behaviour {
     pub create_error: Option<String>,
     /// Execs exit with this code as soon as they start.
     pub exec_exit_code: u32,
+    /// `kill` finds berth-containerd gone (its socket does not answer).
+    pub kill_unavailable: bool,
 }
 
 struct FakeTask {
@@ -247,6 +249,9 @@ impl TaskEngine for FakeEngine {
         exec_id: Option<&'a str>,
     ) -> EngineFuture<'a, ()> {
         let r = self.with("kill", id, |t, b| {
+            if b.kill_unavailable {
+                return Err(EngineError::Unavailable("the fake is down".into()));
+            }
             if !t.status.is_live() {
                 return Err(conflict(format!("cannot kill a task that is {}", t.status)));
             }
