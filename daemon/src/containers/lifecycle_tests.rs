@@ -96,6 +96,18 @@ async fn harness() -> Harness {
     }
 }
 
+/// A task's request as a test makes it by hand (no container started it).
+fn bare_task(id: &str) -> super::engine::CreateTaskRequest {
+    super::engine::CreateTaskRequest {
+        id: id.to_string(),
+        bundle: "/b".into(),
+        runtime: None,
+        terminal: false,
+        stdin: false,
+        log: None,
+    }
+}
+
 impl Harness {
     /// A container record (created, never started) with this HostConfig.
     fn container(&self, name: &str, host_config: HostConfig) -> String {
@@ -522,14 +534,7 @@ async fn rm_force_during_a_start_kills_the_new_run_and_removes_it() {
 #[tokio::test]
 async fn the_fake_engine_keeps_tasks_as_berth_containerd() {
     let e = FakeEngine::new();
-    let req = super::engine::CreateTaskRequest {
-        id: "t".into(),
-        bundle: "/b".into(),
-        runtime: None,
-        terminal: false,
-        stdin: false,
-        log: None,
-    };
+    let req = bare_task("t");
     e.create(&req).await.unwrap();
     assert!(e.create(&req).await.unwrap_err().is_conflict());
     let pid = e.start("t").await.unwrap();
@@ -547,14 +552,7 @@ async fn reconcile_removes_what_interrupted_operations_left() {
     // A start cut short (berthd killed between the task's create and its start): the
     // record says created, a task waits.
     let cut = h.container("cut", HostConfig::default());
-    let req = super::engine::CreateTaskRequest {
-        id: h.task(&cut),
-        bundle: "/b".into(),
-        runtime: None,
-        terminal: false,
-        stdin: false,
-        log: None,
-    };
+    let req = bare_task(&h.task(&cut));
     h.engine.create(&req).await.expect("create");
     // A running container whose record says exited (killed before its start was recorded).
     let lost = h.container("lost", HostConfig::default());
@@ -646,14 +644,7 @@ async fn a_reconnect_deletes_tasks_whose_container_is_gone() {
     let h = harness().await;
     // A removal forgot the container while its task's deletion failed (berth-containerd
     // was down): the task stays, and no record names it.
-    let req = super::engine::CreateTaskRequest {
-        id: "0123456789abcdef0123456789abcdef".into(),
-        bundle: "/b".into(),
-        runtime: None,
-        terminal: false,
-        stdin: false,
-        log: None,
-    };
+    let req = bare_task("0123456789abcdef0123456789abcdef");
     h.engine.create(&req).await.expect("create");
     h.engine.start(&req.id).await.expect("start");
     // A container that runs keeps its task.
