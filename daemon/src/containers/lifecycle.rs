@@ -187,14 +187,28 @@ pub async fn stop_container(
     let timeout = timeout.or(c.config.stop_timeout).unwrap_or(10);
     let _ = state_changes::stop_requested(daemon, &c.id);
     let stopped = 'stopped: {
-        if signo != 9 {
-            let _ = signal_with_event(daemon, c, signo).await;
+        // A signal that does not reach the container (berth-containerd down) goes
+        // straight to SIGKILL, as dockerd's "Failed to send signal … force killing"; one
+        // that finds it stopped (409) waits for the exit being recorded.
+        if signo != 9
+            && matches!(
+                signal_with_event(daemon, c, signo).await,
+                Ok(()) | Err(ContainerError::Conflict(_))
+            )
+        {
             let limit = (timeout >= 0).then(|| Duration::from_secs(timeout as u64));
             if wait_stopped(daemon, &c.id, limit).await {
                 break 'stopped true;
             }
         }
-        let _ = signal_with_event(daemon, c, 9).await;
+        if let Err(e) = signal_with_event(daemon, c, 9).await {
+            if !matches!(e, ContainerError::Conflict(_)) {
+                return Err(ContainerError::Internal(format!(
+                    "Cannot kill container {}: {e}",
+                    c.id
+                )));
+            }
+        }
         wait_stopped(daemon, &c.id, Some(Duration::from_secs(30))).await
     };
     if !stopped {

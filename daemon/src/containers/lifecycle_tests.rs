@@ -654,3 +654,29 @@ async fn a_reconnect_deletes_tasks_whose_container_is_gone() {
     assert_eq!(h.engine.task_ids(), vec![h.task(&kept)]);
     assert_eq!(h.get(&kept).state.status, Status::Running);
 }
+
+#[tokio::test]
+async fn stop_whose_signals_cannot_reach_the_container_fails_at_once() {
+    let h = harness().await;
+    let id = h.container("web", HostConfig::default());
+    start::start(&h.daemon, &id).await.expect("start");
+    h.engine.set_behaviour(|b| b.kill_unavailable = true);
+    // Not the stop timeout (10 s) and then 30 s for an exit that is not coming.
+    let err = tokio::time::timeout(
+        Duration::from_secs(5),
+        lifecycle::stop(&h.daemon, &id, None, None),
+    )
+    .await
+    .expect("answered at once")
+    .expect_err("no signal reached it");
+    assert!(
+        err.to_string()
+            .starts_with(&format!("Cannot kill container {id}")),
+        "{err}"
+    );
+    h.engine.set_behaviour(|b| b.kill_unavailable = false);
+    lifecycle::stop(&h.daemon, &id, Some(1), None)
+        .await
+        .expect("stop");
+    assert_eq!(h.get(&id).state.status, Status::Exited);
+}
