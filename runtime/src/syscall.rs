@@ -372,70 +372,36 @@ mod tests {
         std::fs::create_dir(r.join("real")).expect("mkdir");
         std::os::unix::fs::symlink("/real", r.join("data")).expect("ln");
         let sys = LinuxSyscall;
-        let hosts = sys
-            .mount_point(r, Path::new("/etc/hosts"), FileKind::File)
-            .expect("file");
+        // What the handle of the mount point made for `dest` names.
+        let made = |dest: &str, kind: FileKind| {
+            let point = sys.mount_point(r, Path::new(dest), kind).expect(dest);
+            std::fs::read_link(&point.path).expect("fd")
+        };
         let inside = r.join(host.path().strip_prefix("/").expect("absolute"));
+        assert_eq!(made("/etc/hosts", FileKind::File), inside.join("hosts"));
         assert!(inside.join("hosts").is_file());
         assert_eq!(
             std::fs::read_dir(host.path()).expect("host").count(),
             0,
             "made on the host"
         );
-        assert_eq!(
-            std::fs::read_link(&hosts.path).expect("fd"),
-            inside.join("hosts")
-        );
-        let sub = sys
-            .mount_point(r, Path::new("/data/sub"), FileKind::Dir)
-            .expect("dir");
-        assert_eq!(
-            std::fs::read_link(&sub.path).expect("fd"),
-            r.join("real/sub")
-        );
+        assert_eq!(made("/data/sub", FileKind::Dir), r.join("real/sub"));
         // A folder that exists on the host at the link's target is not used: resolved
         // inside the root, where it is made.
         std::fs::create_dir(host.path().join("x")).expect("mkdir");
         std::os::unix::fs::symlink(host.path(), r.join("out")).expect("ln");
-        let x = sys
-            .mount_point(r, Path::new("/out/x"), FileKind::Dir)
-            .expect("dir");
-        assert_eq!(std::fs::read_link(&x.path).expect("fd"), inside.join("x"));
+        assert_eq!(made("/out/x", FileKind::Dir), inside.join("x"));
         // Only the last name missing: made in its folder, as a folder or a file.
         std::fs::create_dir(r.join("dev")).expect("mkdir");
-        let pts = sys
-            .mount_point(r, Path::new("/dev/pts"), FileKind::Dir)
-            .expect("dir");
-        assert_eq!(
-            std::fs::read_link(&pts.path).expect("fd"),
-            r.join("dev/pts")
-        );
+        assert_eq!(made("/dev/pts", FileKind::Dir), r.join("dev/pts"));
         assert!(r.join("dev/pts").is_dir());
-        let file = sys
-            .mount_point(r, Path::new("/dev/console"), FileKind::File)
-            .expect("file");
-        assert_eq!(
-            std::fs::read_link(&file.path).expect("fd"),
-            r.join("dev/console")
-        );
+        assert_eq!(made("/dev/console", FileKind::File), r.join("dev/console"));
         assert!(r.join("dev/console").is_file());
         // A last name that is a dangling link out of the root is made inside it.
         std::os::unix::fs::symlink(host.path().join("gone"), r.join("dev/link")).expect("ln");
-        let link = sys
-            .mount_point(r, Path::new("/dev/link"), FileKind::Dir)
-            .expect("dir");
-        assert_eq!(
-            std::fs::read_link(&link.path).expect("fd"),
-            inside.join("gone")
-        );
+        assert_eq!(made("/dev/link", FileKind::Dir), inside.join("gone"));
         assert!(!host.path().join("gone").exists(), "made on the host");
         // Found again, the same object.
-        let again = sys
-            .mount_point(r, Path::new("/data/sub"), FileKind::Dir)
-            .expect("dir");
-        assert_eq!(
-            std::fs::read_link(&again.path).expect("fd"),
-            r.join("real/sub")
-        );
+        assert_eq!(made("/data/sub", FileKind::Dir), r.join("real/sub"));
     }
 }
