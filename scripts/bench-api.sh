@@ -13,6 +13,8 @@
 #   - idle RSS, fresh (berthd + berth-containerd; dockerd + containerd);
 #   - RSS after a workload: 600 runs (create+start+wait+rm, 8 API clients) and 1 000
 #     connections opened together, each asking /_ping once, then all closed;
+#   - of both RSS figures, the anonymous part (RssAnon: heap and stacks); the rest is mapped
+#     files, mostly the binaries' code pages that the workload ran;
 # and the ratios berthd/dockerd. The image is the host's static busybox, imported (no
 # registry needed). The machine is shared: the load average is printed; re-run when it
 # was high.

@@ -93,6 +93,7 @@ def measure(engine, a):
     out = {}
     time.sleep(a.settle)
     out["rss_fresh_kib"] = engine_rss_kib(engine.root)
+    out["anon_fresh_kib"] = engine_rss_kib(engine.root, "RssAnon")
     import_image(engine.sock)
 
     samples = [loadgen(a.loadgen, engine.sock, "/_ping", a.seconds, engine_root=engine.root)
@@ -126,6 +127,7 @@ def measure(engine, a):
     out["connections"] = opened
     time.sleep(a.settle)
     out["rss_after_kib"] = engine_rss_kib(engine.root)
+    out["anon_after_kib"] = engine_rss_kib(engine.root, "RssAnon")
     return out
 
 
@@ -142,6 +144,10 @@ def rows(runs):
     ("idle RSS, fresh, MiB", "rss_fresh_mib", "{:.1f}", "lower"),
     (f"RSS after {runs} runs and {CONNECTIONS} connections, all closed, MiB", "rss_after_mib",
      "{:.1f}", "lower"),
+    # The split: what the processes allocated (heap, stacks) against mapped files (the
+    # binaries' code pages a workload has run, shared and reclaimable, bounded by their size).
+    ("  of which anonymous (RssAnon), fresh, MiB", "anon_fresh_mib", "{:.1f}", "lower"),
+    ("  of which anonymous (RssAnon), after, MiB", "anon_after_mib", "{:.1f}", "lower"),
     (f"  runs (create+start+wait+rm) per s, {RUN_CLIENTS} clients", "runs_per_s", "{:.1f}",
      "higher"),
     ]
@@ -152,6 +158,8 @@ def report(results, runs):
     for r in results.values():
         r["rss_fresh_mib"] = r["rss_fresh_kib"] / 1024
         r["rss_after_mib"] = r["rss_after_kib"] / 1024
+        r["anon_fresh_mib"] = r["anon_fresh_kib"] / 1024
+        r["anon_after_mib"] = r["anon_after_kib"] / 1024
     table = rows(runs)
     width = max(len(label) for label, *_ in table)
     both = "berthd" in results and "dockerd" in results

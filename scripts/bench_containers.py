@@ -70,11 +70,13 @@ def median_p90(xs):
     return statistics.median(xs), xs[min(len(xs) - 1, round(0.9 * (len(xs) - 1)))]
 
 
-def rss_kib(pid):
+def rss_kib(pid, field="VmRSS"):
+    """A process's resident memory from /proc/PID/status: VmRSS (all of it), RssAnon (its
+    own heap and stacks) or RssFile (mapped files: the binary's code pages, libc)."""
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(f"{field}:"):
                     return int(line.split()[1])
     except OSError:
         pass
@@ -97,8 +99,8 @@ def engine_pids(marker):
     return pids
 
 
-def engine_rss_kib(marker):
-    return sum(rss_kib(p) for p in engine_pids(marker))
+def engine_rss_kib(marker, field="VmRSS"):
+    return sum(rss_kib(p, field) for p in engine_pids(marker))
 
 
 def wait_socket(path, proc, seconds=30):

@@ -130,6 +130,15 @@ async fn create_route(
         options.default_read_only_non_recursive =
             containers::mounts::parse::for_api_version(hc, v.0).map_err(ApiError::bad_request)?;
     }
+    // As dockerd's router: `platform` from API 1.41 on.
+    if let Some(p) = param(&pairs, "platform").filter(|p| !p.is_empty()) {
+        if version.is_none_or(|axum::Extension(v)| v.0 >= 41) {
+            options.platform = Some(
+                crate::registry::platform::Platform::parse(p)
+                    .map_err(|e| ApiError::bad_request(e.to_string()))?,
+            );
+        }
+    }
     let _stage = containers::timing::stage("create", name.as_deref().unwrap_or(""));
     // To its end, whatever happens to the client (containers::to_the_end).
     let c = to_the_end(async move {

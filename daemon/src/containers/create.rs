@@ -223,17 +223,54 @@ fn validate_log_opts(driver: &str, opts: Option<&HashMap<String, String>>) -> Re
     Ok(())
 }
 
-/// dockerd's `translateWorkingDir`: an absolute path, kept cleaned.
-fn validate_working_dir(config: &mut ContainerConfig) -> Result<()> {
-    let Some(wd) = config.working_dir.as_deref().filter(|w| !w.is_empty()) else {
-        return Ok(());
+/// dockerd's `GetImage` with a platform: an image of another platform is not found (the
+/// CLI then pulls the one asked for).
+fn check_platform(
+    reference: &str,
+    wanted: &crate::registry::platform::Platform,
+    image: &ImageConfigFile,
+) -> Result<()> {
+    let actual = crate::registry::platform::Platform {
+        os: image.os.clone().unwrap_or_default(),
+        architecture: image.architecture.clone().unwrap_or_default(),
+        variant: image.variant.clone().filter(|v| !v.is_empty()),
+        ..Default::default()
     };
-    if !wd.starts_with('/') {
+    if wanted.matches(&actual) {
+        return Ok(());
+    }
+    Err(ContainerError::Missing(format!(
+        "image with reference {reference} was found but does not match the specified platform: wanted {}, actual: {}",
+        wanted.display(),
+        actual.display()
+    )))
+}
+
+/// dockerd's `validateContainerConfig`, before the image is looked up: the working
+/// directory (`translateWorkingDir`: absolute, kept cleaned), the stop signal, and no
+/// environment entry that is empty or has no name.
+fn validate_container_config(config: &mut ContainerConfig) -> Result<()> {
+    if let Some(wd) = config.working_dir.as_deref().filter(|w| !w.is_empty()) {
+        if !wd.starts_with('/') {
+            return Err(ContainerError::Invalid(format!(
+                "the working directory '{wd}' is invalid, it needs to be an absolute path"
+            )));
+        }
+        config.working_dir = Some(crate::build::copy::gopath::clean(wd));
+    }
+    if let Some(signal) = config.stop_signal.as_deref().filter(|s| !s.is_empty()) {
+        super::signals::parse(signal)?;
+    }
+    if let Some(bad) = config
+        .env
+        .iter()
+        .flatten()
+        .find(|e| e.is_empty() || e.starts_with('='))
+    {
         return Err(ContainerError::Invalid(format!(
-            "the working directory '{wd}' is invalid, it needs to be an absolute path"
+            "invalid environment variable: {bad}"
         )));
     }
-    config.working_dir = Some(crate::build::copy::gopath::clean(wd));
     Ok(())
 }
 
@@ -276,10 +313,13 @@ fn validate_host_config(hc: &HostConfig, ncpu: usize) -> Result<()> {
 
 /// How a request's API version changes what a create means (dockerd's
 /// `ContainerCreateConfig` flags).
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct CreateOptions {
     /// Read-only binds are read-only only at their top (clients before API 1.44).
     pub default_read_only_non_recursive: bool,
+    /// The `platform` the client asked for (`docker run --platform`): the image must be
+    /// of it, or the create is a 404 that makes the CLI pull that platform's image.
+    pub platform: Option<crate::registry::platform::Platform>,
 }
 
 /// Creates a container named `name` (or a generated name) from the request.
@@ -314,8 +354,13 @@ pub async fn create_with(
         None => None,
     };
     let cgroup_v2 = crate::api::host::cgroup_version() == "2";
-    validate_working_dir(&mut config)?;
+    validate_container_config(&mut config)?;
     validate_host_config(&host_config, crate::api::host::ncpu())?;
+    super::shared_namespaces::check_at_create(
+        daemon,
+        host_config.ipc_mode.as_deref(),
+        host_config.pid_mode.as_deref(),
+    )?;
     super::cpu_rt::validate(&host_config, super::cpu_rt::kernel_supports())?;
     if host_config.uts_mode.as_deref() == Some("host")
         && !config.hostname.as_deref().unwrap_or("").is_empty()
@@ -326,6 +371,9 @@ pub async fn create_with(
     }
     let image = crate::images::lookup::resolve_image(daemon, &image_name)?;
     let image_config = ImageConfigFile::load(&daemon.content, &image.id)?;
+    if let Some(wanted) = &options.platform {
+        check_platform(&image_name, wanted, &image_config)?;
+    }
     merge_image_config(
         &mut config,
         &image_config.config.clone().unwrap_or_default(),

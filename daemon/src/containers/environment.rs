@@ -174,6 +174,7 @@ fn net_sysctls(c: &Container) -> bool {
 /// this run holds it), leftover processes, the bundle. Blocking (unmounts).
 fn release_on_host(holding: &Mutex<HashSet<String>>, daemon: &Daemon, c: &Container) {
     super::mounts::setup::release(daemon, c);
+    super::shared_namespaces::release(c);
     if hold(holding).remove(&c.id) {
         rootfs::unmount_rootfs(c);
     }

@@ -10,6 +10,7 @@
 //! - `cpu_rt`    — real-time CPU time: checked against the kernel, the parents' budget.
 //! - `storage_opts` — `--storage-opt`: refused as dockerd's overlay2 without quotas.
 //! - `spec`      — the OCI `config.json` of a container.
+//! - `shared_namespaces` — `--pid`/`--ipc container:X`, shareable and host IPC, /dev/shm.
 //! - `runtime_choice` — `HostConfig.Runtime`: the default filled in, unknown names refused.
 //! - `rootfs`    — the overlay root (`volatile` for `--rm`), who holds it mounted.
 //! - `etc_files` — `/etc/hostname`, `/etc/hosts`, `/etc/resolv.conf` of a container.
@@ -74,6 +75,7 @@ pub mod resources;
 pub mod rootfs;
 pub mod run_state;
 pub mod runtime_choice;
+pub mod shared_namespaces;
 pub mod signals;
 pub mod spec;
 pub mod start;

@@ -6,6 +6,7 @@ use serde_json::{json, Map, Value};
 
 use super::record::Container;
 use super::resources::oci_resources;
+use super::shared_namespaces::{Joined, Shm};
 use super::{ContainerError, Result};
 use crate::security;
 
@@ -26,6 +27,8 @@ pub struct SpecInputs<'a> {
     /// The init binary (`--init`): bind-mounted read-only at [`INIT_PATH`], which then
     /// runs the container's command.
     pub init: Option<&'a Path>,
+    /// The PID and IPC namespaces it joins, and its /dev/shm.
+    pub joined: &'a Joined,
 }
 
 /// Where the init binary appears inside a container (dockerd's `inContainerInitPath`).
@@ -52,18 +55,28 @@ pub fn process_env(c: &Container, home: Option<&str>) -> Vec<String> {
     }
     // The legacy links' variables (dockerd's linkedEnv), before Config.Env.
     env.extend(crate::networks::links::env_of(c));
-    for e in user_env {
-        let key = e.split('=').next().unwrap_or("").to_string();
-        if let Some(slot) = env.iter_mut().find(|x| x.split('=').next() == Some(&key)) {
-            *slot = e;
-        } else {
-            env.push(e);
-        }
-    }
+    replace_or_append_env(&mut env, &user_env);
     if !has(&env, "HOME") {
         env.push(format!("HOME={}", home.unwrap_or("/")));
     }
     env
+}
+
+/// Applies `overrides` to `env` as dockerd's `ReplaceOrAppendEnvValues`: `KEY=VALUE`
+/// replaces the entry of the same key or is appended; a bare `KEY` (what the CLI sends for
+/// `-e KEY` when its own environment has no KEY) unsets it and is not passed on.
+pub fn replace_or_append_env(env: &mut Vec<String>, overrides: &[String]) {
+    let key_of = |e: &str| e.split('=').next().unwrap_or("").to_string();
+    for e in overrides {
+        let key = key_of(e);
+        if !e.contains('=') {
+            env.retain(|x| key_of(x) != key);
+        } else if let Some(slot) = env.iter_mut().find(|x| key_of(x) == key) {
+            *slot = e.clone();
+        } else {
+            env.push(e.clone());
+        }
+    }
 }
 
 fn rlimits(c: &Container) -> Vec<Value> {
@@ -82,12 +95,7 @@ fn rlimits(c: &Container) -> Vec<Value> {
         .collect()
 }
 
-fn standard_mounts(c: &Container) -> Vec<Value> {
-    let shm = c
-        .host_config
-        .shm_size
-        .filter(|s| *s > 0)
-        .unwrap_or(DEFAULT_SHM_SIZE);
+fn standard_mounts(c: &Container, shm: &Shm) -> Vec<Value> {
     let bind = |src: &Path, dst: &str, ro: bool| {
         let mut opts = vec!["rbind", "rprivate"];
         if ro {
@@ -102,8 +110,12 @@ fn standard_mounts(c: &Container) -> Vec<Value> {
         json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]}),
         json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["ro", "nosuid", "noexec", "nodev"]}),
         json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}),
-        json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", format!("size={shm}")]}),
     ];
+    match shm {
+        Shm::Private => mounts.push(json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", format!("size={}", super::shared_namespaces::shm_size(c))]})),
+        Shm::None => {}
+        Shm::Bind(dir) => mounts.push(json!({"destination": "/dev/shm", "type": "bind", "source": dir.display().to_string(), "options": ["rbind", "rprivate"]})),
+    }
     let ro = c.host_config.readonly_rootfs == Some(true);
     mounts.push(bind(&c.resolv_conf_path(), "/etc/resolv.conf", ro));
     mounts.push(bind(&c.hostname_path(), "/etc/hostname", ro));
@@ -115,10 +127,14 @@ fn standard_mounts(c: &Container) -> Vec<Value> {
     mounts
 }
 
-fn namespaces(c: &Container, cgroup_v2: bool, netns: Option<&Path>) -> Vec<Value> {
+fn namespaces(c: &Container, cgroup_v2: bool, netns: Option<&Path>, joined: &Joined) -> Vec<Value> {
+    let own_or = |kind: &str, path: &Option<std::path::PathBuf>| match path {
+        Some(p) => json!({"type": kind, "path": p.display().to_string()}),
+        None => json!({ "type": kind }),
+    };
     let mut ns = vec![
-        json!({"type": "pid"}),
-        json!({"type": "ipc"}),
+        own_or("pid", &joined.pid),
+        own_or("ipc", &joined.ipc),
         json!({"type": "uts"}),
         json!({"type": "mount"}),
     ];
@@ -210,7 +226,7 @@ fn base_spec(c: &Container, user: &security::users::ResolvedUser, inputs: &SpecI
     let mut linux = Map::new();
     linux.insert(
         "namespaces".into(),
-        Value::Array(namespaces(c, inputs.cgroup_v2, inputs.netns)),
+        Value::Array(namespaces(c, inputs.cgroup_v2, inputs.netns, inputs.joined)),
     );
     linux.insert("resources".into(), oci_resources(hc));
     linux.insert("cgroupsPath".into(), json!(cgroups_path));
@@ -230,7 +246,7 @@ fn base_spec(c: &Container, user: &security::users::ResolvedUser, inputs: &SpecI
         } else {
             c.config.hostname.clone().unwrap_or_default()
         },
-        "mounts": standard_mounts(c),
+        "mounts": standard_mounts(c, &inputs.joined.shm),
         "linux": Value::Object(linux),
     });
     if let Some(d) = c.config.domainname.as_deref().filter(|d| !d.is_empty()) {
@@ -295,6 +311,15 @@ mod tests {
     }
 
     #[test]
+    fn a_bare_key_unsets_the_variable_instead_of_being_passed_on() {
+        let env = process_env(&container(false, &["FOO", "PATH", "A=1"]), Some("/root"));
+        assert_eq!(env, vec!["HOSTNAME=aaaaaaaaaaaa", "A=1", "HOME=/root"]);
+        let mut env = vec!["A=1".to_string(), "B=2".to_string()];
+        replace_or_append_env(&mut env, &["B".into(), "A=3".into(), "C".into()]);
+        assert_eq!(env, vec!["A=3"]);
+    }
+
+    #[test]
     fn spec_has_docker_defaults() {
         let c = container(false, &[]);
         let user = security::users::ResolvedUser {
@@ -311,6 +336,7 @@ mod tests {
                 cgroup_v2: false,
                 netns: None,
                 init: None,
+                joined: &Joined::default(),
             },
         )
         .unwrap();
@@ -354,6 +380,7 @@ mod tests {
             cgroup_v2: false,
             netns: None,
             init: Some(Path::new("/usr/bin/tini-static")),
+            joined: &Joined::default(),
         };
         let spec = build(&c, &user, &inputs).unwrap();
         assert_eq!(

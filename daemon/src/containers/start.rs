@@ -71,11 +71,13 @@ pub(crate) fn write_bundle(
     } else {
         None
     };
+    let joined = super::shared_namespaces::prepare(daemon, c)?;
     let inputs = spec::SpecInputs {
         rootfs,
         cgroup_v2: crate::api::host::cgroup_version() == "2",
         netns,
         init: init.as_deref(),
+        joined: &joined,
     };
     let spec = spec::build(c, &user, &inputs)?;
     let bundle = bundle_dir(daemon, &c.id);

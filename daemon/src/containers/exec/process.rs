@@ -42,14 +42,10 @@ pub(super) fn process(c: &Container, exec: &Exec) -> Result<Value> {
     if exec.tty() && !env.iter().any(|e| e.starts_with("TERM=")) {
         env.push("TERM=xterm".into());
     }
-    for e in exec.config.env.iter().flatten() {
-        let key = e.split('=').next().unwrap_or("");
-        if let Some(slot) = env.iter_mut().find(|x| x.split('=').next() == Some(key)) {
-            *slot = e.clone();
-        } else {
-            env.push(e.clone());
-        }
-    }
+    crate::containers::spec::replace_or_append_env(
+        &mut env,
+        exec.config.env.as_deref().unwrap_or(&[]),
+    );
     let cwd = exec
         .config
         .working_dir
