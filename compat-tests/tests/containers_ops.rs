@@ -270,6 +270,9 @@ fn export_writes_the_root_as_a_tar() {
     }
     assert!(names.iter().any(|n| n == "exported"), "{names:?}");
     assert!(names.iter().any(|n| n == "bin/busybox"), "{names:?}");
+    // Folders named as Go's archive package names them, with a trailing "/".
+    assert!(names.iter().any(|n| n == "bin/"), "{names:?}");
+    assert!(!names.iter().any(|n| n == "bin"), "{names:?}");
     d.docker_ok(&["rm", "exp"]);
 }
 

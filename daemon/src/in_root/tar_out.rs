@@ -70,6 +70,22 @@ impl<W: Write> TreeTar<W> {
             let link = link.map(|l| l.as_os_str().as_encoded_bytes());
             return super::tar_names::append(&mut self.builder, header, &raw, link, data);
         }
+        if header.entry_type() == tar::EntryType::Directory {
+            // Go's `archive` package names folders with a trailing "/" (its
+            // `canonicalTarName`), in `docker export` and in committed layers alike.
+            let parts: Vec<&[u8]> = name
+                .components()
+                .filter_map(|c| match c {
+                    std::path::Component::Normal(part) => Some(part.as_encoded_bytes()),
+                    _ => None,
+                })
+                .collect();
+            if !parts.is_empty() {
+                let mut raw = parts.join(&b'/');
+                raw.push(b'/');
+                return super::tar_names::append(&mut self.builder, header, &raw, None, data);
+            }
+        }
         match link {
             Some(target) => self.builder.append_link(header, name, target),
             None => self.builder.append_data(header, name, data),
@@ -280,7 +296,7 @@ mod tests {
             seen,
             [
                 ("alone".to_string(), Regular, None),
-                ("bin".to_string(), Directory, None),
+                ("bin/".to_string(), Directory, None),
                 ("bin/ash".to_string(), Regular, None),
                 ("bin/busybox".to_string(), Link, Some("bin/ash".to_string())),
                 ("bin/ls".to_string(), Link, Some("bin/ash".to_string())),
@@ -317,8 +333,8 @@ mod tests {
         assert_eq!(
             seen,
             [
-                ("r".to_string(), vec![]),
-                ("r/data".to_string(), vec![]),
+                ("r/".to_string(), vec![]),
+                ("r/data/".to_string(), vec![]),
                 ("r/data/v".to_string(), b"volume".to_vec()),
             ]
         );
