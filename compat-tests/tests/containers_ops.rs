@@ -380,3 +380,33 @@ fn prune_during_starts_leaves_no_task_without_a_container() {
         common::containerd_and_shim_pids(d.dir.path()).len() == running + 1
     });
 }
+
+/// `SizeRootFs` is the image's size plus the container's changes, as dockerd's `getSize`:
+/// in the list with `size=1` (the CLI's `ps -s` "(virtual …)") and in inspect with `size=1`.
+#[test]
+fn sizes_count_the_image_under_the_changes() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let image = d.pull_fixture(&f, "busybox");
+    let image_size = d.docker_ok(&["image", "inspect", "-f", "{{.Size}}", &image]);
+    let image_size: u64 = image_size.trim().parse().expect("image size");
+    assert!(image_size > 0);
+    d.docker_ok(&[
+        "run",
+        "--name",
+        "sized",
+        &image,
+        "sh",
+        "-c",
+        "head -c 5000 /dev/zero > /blob",
+    ]);
+    let listed = d.api("GET", "/containers/json?all=1&size=1", None).json();
+    let row = &listed[0];
+    let rw = row["SizeRw"].as_u64().expect("SizeRw");
+    assert!(rw >= 5000, "{row}");
+    assert_eq!(row["SizeRootFs"].as_u64(), Some(rw + image_size), "{row}");
+    let inspected = d.api("GET", "/containers/sized/json?size=1", None).json();
+    assert_eq!(inspected["SizeRootFs"].as_u64(), Some(rw + image_size));
+    let shown = d.docker_ok(&["ps", "-a", "-s", "--format", "{{.Size}}"]);
+    assert!(shown.contains("(virtual "), "{shown}");
+}

@@ -208,8 +208,9 @@ async fn inspect_route(
         crate::networks::settings::add_short_id_aliases(&mut doc, &c, &named);
     }
     if bool_param(&pairs, "size") {
-        doc["SizeRw"] = json!(list::dir_size(&c.upper_dir()));
-        doc["SizeRootFs"] = json!(0);
+        let rw = list::dir_size(&c.upper_dir());
+        doc["SizeRw"] = json!(rw);
+        doc["SizeRootFs"] = json!(rw + list::image_size(&daemon, &c.image_id));
     }
     Ok(Json(doc).into_response())
 }

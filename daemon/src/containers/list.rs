@@ -335,17 +335,20 @@ pub fn list_json(daemon: &Daemon, opts: &ListOptions) -> Result<Vec<u8>> {
         since: bound(daemon, &f, "since")?,
     };
     // Sizes are folder walks: done first, without holding the store.
-    let sizes: Option<HashMap<String, u64>> = if opts.size {
+    let sizes: Option<HashMap<String, (u64, u64)>> = if opts.size {
         let dirs = daemon.containers.with_all(|all| {
             select(daemon, all, opts, &f, &ctx).map(|rows| {
                 rows.iter()
-                    .map(|c| (c.id.clone(), c.upper_dir()))
+                    .map(|c| (c.id.clone(), c.upper_dir(), c.image_id.clone()))
                     .collect::<Vec<_>>()
             })
         })?;
         Some(
             dirs.into_iter()
-                .map(|(id, dir)| (id, dir_size(&dir)))
+                .map(|(id, dir, image)| {
+                    let rw = dir_size(&dir);
+                    (id, (rw, rw + image_size(daemon, &image)))
+                })
                 .collect(),
         )
     } else {
@@ -363,7 +366,9 @@ pub fn list_json(daemon: &Daemon, opts: &ListOptions) -> Result<Vec<u8>> {
             .iter()
             .zip(&states)
             .map(|(c, state)| {
-                let size_rw = sizes.as_ref().map(|s| s.get(&c.id).copied().unwrap_or(0));
+                let size = sizes
+                    .as_ref()
+                    .map(|s| s.get(&c.id).copied().unwrap_or((0, 0)));
                 Row {
                     id: &c.id,
                     names: [&c.name],
@@ -372,8 +377,8 @@ pub fn list_json(daemon: &Daemon, opts: &ListOptions) -> Result<Vec<u8>> {
                     command: command(c),
                     created: c.created.timestamp(),
                     ports: crate::networks::settings::list_ports(daemon, c),
-                    size_rw,
-                    size_root_fs: size_rw.map(|_| 0),
+                    size_rw: size.map(|(rw, _)| rw),
+                    size_root_fs: size.map(|(_, root)| root),
                     labels: c
                         .config
                         .labels
@@ -437,6 +442,16 @@ pub fn list(daemon: &Daemon, opts: &ListOptions) -> Result<Vec<Value>> {
     let bytes = list_json(daemon, opts)?;
     serde_json::from_slice(&bytes)
         .map_err(|e| ContainerError::Internal(format!("decoding the list: {e}")))
+}
+
+/// The size of a container's image (its layers), the part of `SizeRootFs` that is not
+/// its own changes (dockerd's `getSize`); 0 when the image is gone.
+pub fn image_size(daemon: &Daemon, image_id: &str) -> u64 {
+    daemon
+        .images
+        .get(image_id)
+        .map(|r| crate::images::image_size(&r))
+        .unwrap_or(0)
 }
 
 /// Bytes of regular files under `dir`.
