@@ -67,6 +67,15 @@ fn predefined_networks_and_their_errors() {
     );
     let err = d.docker_err(&["network", "create", "-d", "nosuchdriver", "x1"]);
     assert!(err.contains("plugin \"nosuchdriver\" not found"), "{err}");
+    // overlay needs a swarm: dockerd's 503 on a node that is no manager.
+    let err = d.docker_err(&["network", "create", "-d", "overlay", "o1"]);
+    assert!(err.contains("This node is not a swarm manager."), "{err}");
+    let r = d.api(
+        "POST",
+        "/networks/create",
+        Some(r#"{"Name":"o2","Driver":"overlay"}"#),
+    );
+    assert_eq!(r.status, 503, "{}", r.text());
     let err = d.docker_err(&["network", "rm", "host"]);
     assert!(
         err.contains("host is a pre-defined network and cannot be removed"),

@@ -36,6 +36,7 @@ impl From<NetworkError> for ApiError {
             E::Invalid(m) => ApiError::bad_request(m),
             E::Forbidden(m) => ApiError::forbidden(m),
             E::Conflict(m) => ApiError::conflict(m),
+            E::Unavailable(m) => ApiError::unavailable(m),
             E::Netd(n) => from_netd(n),
             E::Io(..) | E::Internal(_) => ApiError::internal(e.to_string()),
         }

@@ -147,6 +147,12 @@ fn check(networks: &Networks, req: &CreateRequest) -> Result<()> {
                 "only one instance of \"{d}\" network is allowed"
             )))
         }
+        // A swarm-scoped driver: dockerd asks for a swarm first.
+        "overlay" => {
+            return Err(NetworkError::Unavailable(
+                crate::api::swarm::NOT_A_MANAGER.into(),
+            ))
+        }
         d => return Err(NetworkError::Missing(format!("plugin \"{d}\" not found"))),
     }
     if req.enable_ipv4 == Some(false) {

@@ -49,6 +49,9 @@ pub enum NetworkError {
     /// 404 with its own text (`plugin "x" not found`).
     #[error("{0}")]
     Missing(String),
+    /// 503: what needs a swarm (the `overlay` driver), as a dockerd that is no manager.
+    #[error("{0}")]
+    Unavailable(String),
     #[error(transparent)]
     Netd(#[from] netd::Error),
     #[error("{0}: {1}")]
