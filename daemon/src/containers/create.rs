@@ -9,7 +9,7 @@ use bollard_stubs::models::{
 use serde_json::{Map, Value};
 
 use super::record::{Container, RunState};
-use super::{names, resources, ContainerError, Result};
+use super::{create_checks, names, ContainerError, Result};
 use crate::images::config::ImageConfigFile;
 use crate::state::Daemon;
 
@@ -183,134 +183,6 @@ fn fill_security_defaults(hc: &mut HostConfig) -> Result<()> {
     Ok(())
 }
 
-/// dockerd's checks of `--log-opt` for the json-file driver (the only one with a reader).
-fn validate_log_opts(driver: &str, opts: Option<&HashMap<String, String>>) -> Result<()> {
-    const JSON_FILE: &[&str] = &[
-        "max-file",
-        "max-size",
-        "compress",
-        "labels",
-        "labels-regex",
-        "env",
-        "env-regex",
-        "tag",
-    ];
-    let Some(opts) = opts.filter(|o| !o.is_empty()) else {
-        return Ok(());
-    };
-    if driver == "none" {
-        return Err(ContainerError::Invalid(
-            "invalid logging opts for driver none".into(),
-        ));
-    }
-    if driver == "local" {
-        return Ok(());
-    }
-    let mut keys: Vec<&String> = opts.keys().collect();
-    keys.sort();
-    if let Some(k) = keys.iter().find(|k| !JSON_FILE.contains(&k.as_str())) {
-        return Err(ContainerError::Invalid(format!(
-            "unknown log opt '{k}' for json-file log driver"
-        )));
-    }
-    if let Some(size) = opts.get("max-size") {
-        if super::lifecycle::parse_size(size).is_none() {
-            return Err(ContainerError::Invalid(format!(
-                "failed to initialize logging driver: invalid size: '{size}'"
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// dockerd's `GetImage` with a platform: an image of another platform is not found (the
-/// CLI then pulls the one asked for).
-fn check_platform(
-    reference: &str,
-    wanted: &crate::registry::platform::Platform,
-    image: &ImageConfigFile,
-) -> Result<()> {
-    let actual = crate::registry::platform::Platform {
-        os: image.os.clone().unwrap_or_default(),
-        architecture: image.architecture.clone().unwrap_or_default(),
-        variant: image.variant.clone().filter(|v| !v.is_empty()),
-        ..Default::default()
-    };
-    if wanted.matches(&actual) {
-        return Ok(());
-    }
-    Err(ContainerError::Missing(format!(
-        "image with reference {reference} was found but does not match the specified platform: wanted {}, actual: {}",
-        wanted.display(),
-        actual.display()
-    )))
-}
-
-/// dockerd's `validateContainerConfig`, before the image is looked up: the working
-/// directory (`translateWorkingDir`: absolute, kept cleaned), the stop signal, and no
-/// environment entry that is empty or has no name.
-fn validate_container_config(config: &mut ContainerConfig) -> Result<()> {
-    if let Some(wd) = config.working_dir.as_deref().filter(|w| !w.is_empty()) {
-        if !wd.starts_with('/') {
-            return Err(ContainerError::Invalid(format!(
-                "the working directory '{wd}' is invalid, it needs to be an absolute path"
-            )));
-        }
-        config.working_dir = Some(crate::build::copy::gopath::clean(wd));
-    }
-    if let Some(signal) = config.stop_signal.as_deref().filter(|s| !s.is_empty()) {
-        super::signals::parse(signal)?;
-    }
-    if let Some(bad) = config
-        .env
-        .iter()
-        .flatten()
-        .find(|e| e.is_empty() || e.starts_with('='))
-    {
-        return Err(ContainerError::Invalid(format!(
-            "invalid environment variable: {bad}"
-        )));
-    }
-    Ok(())
-}
-
-fn validate_host_config(hc: &HostConfig, ncpu: usize) -> Result<()> {
-    resources::validate(hc, ncpu)?;
-    if let Some(p) = &hc.restart_policy {
-        let count = p.maximum_retry_count.unwrap_or(0);
-        if count < 0 {
-            return Err(ContainerError::Invalid(
-                "maximum retry count cannot be negative".into(),
-            ));
-        }
-        let named = !matches!(
-            p.name,
-            None | Some(RestartPolicyNameEnum::EMPTY) | Some(RestartPolicyNameEnum::NO)
-        );
-        if named && hc.auto_remove == Some(true) {
-            return Err(ContainerError::Invalid(
-                "can't create 'AutoRemove' container with restart policy".into(),
-            ));
-        }
-        if count > 0 && p.name != Some(RestartPolicyNameEnum::ON_FAILURE) {
-            return Err(ContainerError::Invalid(
-                "invalid restart policy: maximum retry count can only be used with 'on-failure'"
-                    .into(),
-            ));
-        }
-    }
-    if let Some(log) = &hc.log_config {
-        let t = log.typ.as_deref().unwrap_or("");
-        if !["", "json-file", "none", "local"].contains(&t) {
-            return Err(ContainerError::Invalid(format!(
-                "logger: no log driver named '{t}' is registered"
-            )));
-        }
-        validate_log_opts(t, log.config.as_ref())?;
-    }
-    Ok(())
-}
-
 /// How a request's API version changes what a create means (dockerd's
 /// `ContainerCreateConfig` flags).
 #[derive(Debug, Clone, Default)]
@@ -354,8 +226,8 @@ pub async fn create_with(
         None => None,
     };
     let cgroup_v2 = crate::api::host::cgroup_version() == "2";
-    validate_container_config(&mut config)?;
-    validate_host_config(&host_config, crate::api::host::ncpu())?;
+    create_checks::validate_container_config(&mut config)?;
+    create_checks::validate_host_config(&host_config, crate::api::host::ncpu())?;
     super::shared_namespaces::check_at_create(
         daemon,
         host_config.ipc_mode.as_deref(),
@@ -372,7 +244,7 @@ pub async fn create_with(
     let image = crate::images::lookup::resolve_image(daemon, &image_name)?;
     let image_config = ImageConfigFile::load(&daemon.content, &image.id)?;
     if let Some(wanted) = &options.platform {
-        check_platform(&image_name, wanted, &image_config)?;
+        create_checks::check_platform(&image_name, wanted, &image_config)?;
     }
     merge_image_config(
         &mut config,

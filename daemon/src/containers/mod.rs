@@ -6,6 +6,7 @@
 //! - `names`     — name validation and generated names.
 //! - `engine`    — the berth-containerd client and launcher.
 //! - `create`    — `POST /containers/create`: merge with the image, validate, write the record.
+//! - `create_checks` — dockerd's checks of a create request (config, host config, platform).
 //! - `resources` — HostConfig resources: dockerd's validation, the OCI `linux.resources`.
 //! - `cpu_rt`    — real-time CPU time: checked against the kernel, the parents' budget.
 //! - `storage_opts` — `--storage-opt`: refused as dockerd's overlay2 without quotas.
@@ -50,6 +51,7 @@ pub mod commit_config;
 pub mod commit_tar;
 pub mod cpu_rt;
 pub mod create;
+pub mod create_checks;
 pub mod engine;
 pub mod engine_events;
 pub mod environment;

@@ -1,0 +1,140 @@
+//! The checks dockerd makes of a create request (moby `verifyContainerSettings`,
+//! `validateContainerConfig`, `validateHostConfig`, `GetImage` with a platform), each
+//! refusal a 400 (a 404 for another platform's image) before anything is made.
+use std::collections::HashMap;
+
+use bollard_stubs::models::{ContainerConfig, HostConfig, RestartPolicyNameEnum};
+
+use super::{resources, ContainerError, Result};
+use crate::images::config::ImageConfigFile;
+
+/// dockerd's checks of `--log-opt` for the json-file driver (the only one with a reader).
+fn validate_log_opts(driver: &str, opts: Option<&HashMap<String, String>>) -> Result<()> {
+    const JSON_FILE: &[&str] = &[
+        "max-file",
+        "max-size",
+        "compress",
+        "labels",
+        "labels-regex",
+        "env",
+        "env-regex",
+        "tag",
+    ];
+    let Some(opts) = opts.filter(|o| !o.is_empty()) else {
+        return Ok(());
+    };
+    if driver == "none" {
+        return Err(ContainerError::Invalid(
+            "invalid logging opts for driver none".into(),
+        ));
+    }
+    if driver == "local" {
+        return Ok(());
+    }
+    let mut keys: Vec<&String> = opts.keys().collect();
+    keys.sort();
+    if let Some(k) = keys.iter().find(|k| !JSON_FILE.contains(&k.as_str())) {
+        return Err(ContainerError::Invalid(format!(
+            "unknown log opt '{k}' for json-file log driver"
+        )));
+    }
+    if let Some(size) = opts.get("max-size") {
+        if super::lifecycle::parse_size(size).is_none() {
+            return Err(ContainerError::Invalid(format!(
+                "failed to initialize logging driver: invalid size: '{size}'"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// dockerd's `GetImage` with a platform: an image of another platform is not found (the
+/// CLI then pulls the one asked for).
+pub(super) fn check_platform(
+    reference: &str,
+    wanted: &crate::registry::platform::Platform,
+    image: &ImageConfigFile,
+) -> Result<()> {
+    // An image whose config names no platform (old imports) is taken as the host's.
+    let host = crate::registry::platform::Platform::host();
+    let given = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
+    let actual = crate::registry::platform::Platform {
+        os: given(&image.os).unwrap_or(host.os),
+        architecture: given(&image.architecture).unwrap_or(host.architecture),
+        variant: given(&image.variant),
+        ..Default::default()
+    };
+    if wanted.matches(&actual) {
+        return Ok(());
+    }
+    Err(ContainerError::Missing(format!(
+        "image with reference {reference} was found but does not match the specified platform: wanted {}, actual: {}",
+        wanted.display(),
+        actual.display()
+    )))
+}
+
+/// dockerd's `validateContainerConfig`, before the image is looked up: the working
+/// directory (`translateWorkingDir`: absolute, kept cleaned), the stop signal, and no
+/// environment entry that is empty or has no name.
+pub(super) fn validate_container_config(config: &mut ContainerConfig) -> Result<()> {
+    if let Some(wd) = config.working_dir.as_deref().filter(|w| !w.is_empty()) {
+        if !wd.starts_with('/') {
+            return Err(ContainerError::Invalid(format!(
+                "the working directory '{wd}' is invalid, it needs to be an absolute path"
+            )));
+        }
+        config.working_dir = Some(crate::build::copy::gopath::clean(wd));
+    }
+    if let Some(signal) = config.stop_signal.as_deref().filter(|s| !s.is_empty()) {
+        super::signals::parse(signal)?;
+    }
+    if let Some(bad) = config
+        .env
+        .iter()
+        .flatten()
+        .find(|e| e.is_empty() || e.starts_with('='))
+    {
+        return Err(ContainerError::Invalid(format!(
+            "invalid environment variable: {bad}"
+        )));
+    }
+    Ok(())
+}
+
+pub(super) fn validate_host_config(hc: &HostConfig, ncpu: usize) -> Result<()> {
+    resources::validate(hc, ncpu)?;
+    if let Some(p) = &hc.restart_policy {
+        let count = p.maximum_retry_count.unwrap_or(0);
+        if count < 0 {
+            return Err(ContainerError::Invalid(
+                "maximum retry count cannot be negative".into(),
+            ));
+        }
+        let named = !matches!(
+            p.name,
+            None | Some(RestartPolicyNameEnum::EMPTY) | Some(RestartPolicyNameEnum::NO)
+        );
+        if named && hc.auto_remove == Some(true) {
+            return Err(ContainerError::Invalid(
+                "can't create 'AutoRemove' container with restart policy".into(),
+            ));
+        }
+        if count > 0 && p.name != Some(RestartPolicyNameEnum::ON_FAILURE) {
+            return Err(ContainerError::Invalid(
+                "invalid restart policy: maximum retry count can only be used with 'on-failure'"
+                    .into(),
+            ));
+        }
+    }
+    if let Some(log) = &hc.log_config {
+        let t = log.typ.as_deref().unwrap_or("");
+        if !["", "json-file", "none", "local"].contains(&t) {
+            return Err(ContainerError::Invalid(format!(
+                "logger: no log driver named '{t}' is registered"
+            )));
+        }
+        validate_log_opts(t, log.config.as_ref())?;
+    }
+    Ok(())
+}
