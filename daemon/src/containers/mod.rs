@@ -136,6 +136,15 @@ impl ContainerError {
     pub fn io(what: impl Into<String>, e: std::io::Error) -> Self {
         ContainerError::Io(what.into(), e)
     }
+
+    /// A container a request names but that does not exist, as dockerd's
+    /// `errdefs.InvalidParameter`: a 400 (a 404 from create makes the CLI pull the image).
+    pub fn not_found_as_invalid(self) -> Self {
+        match self {
+            ContainerError::NotFound(_) => ContainerError::Invalid(self.to_string()),
+            other => other,
+        }
+    }
 }
 
 pub type Result<T, E = ContainerError> = std::result::Result<T, E>;

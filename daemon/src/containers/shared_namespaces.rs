@@ -38,8 +38,8 @@ pub struct Joined {
 }
 
 /// The container of a `container:X` mode.
-fn donor(mode: Option<&str>) -> Option<&str> {
-    mode.and_then(|m| m.strip_prefix("container:"))
+fn donor(mode: &str) -> Option<&str> {
+    mode.strip_prefix("container:")
 }
 
 /// dockerd's create-time checks: the modes are ones it knows, and the containers they
@@ -47,30 +47,29 @@ fn donor(mode: Option<&str>) -> Option<&str> {
 pub fn check_at_create(daemon: &Daemon, ipc: Option<&str>, pid: Option<&str>) -> Result<()> {
     let ipc = ipc.unwrap_or("");
     if !matches!(ipc, "" | "none" | "private" | "shareable" | "host")
-        && donor(Some(ipc)).is_none_or(str::is_empty)
+        && donor(ipc).is_none_or(str::is_empty)
     {
         return Err(ContainerError::Invalid(format!("invalid IPC mode: {ipc}")));
     }
     let pid = pid.unwrap_or("");
-    if !matches!(pid, "" | "host") && donor(Some(pid)).is_none_or(str::is_empty) {
+    if !matches!(pid, "" | "host") && donor(pid).is_none_or(str::is_empty) {
         return Err(ContainerError::Invalid(format!("invalid PID mode: {pid}")));
     }
-    for id in [donor(Some(ipc)), donor(Some(pid))].into_iter().flatten() {
-        daemon.containers.lookup(id).map_err(as_invalid)?;
+    for id in [donor(ipc), donor(pid)].into_iter().flatten() {
+        daemon
+            .containers
+            .lookup(id)
+            .map_err(ContainerError::not_found_as_invalid)?;
     }
     Ok(())
 }
 
-fn as_invalid(e: ContainerError) -> ContainerError {
-    match e {
-        ContainerError::NotFound(_) => ContainerError::Invalid(e.to_string()),
-        other => other,
-    }
-}
-
 /// The running container a run joins, as dockerd's `getPIDContainer`/`getIPCContainer`.
 fn running_donor(daemon: &Daemon, id: &str) -> Result<Container> {
-    let other = daemon.containers.lookup(id).map_err(as_invalid)?;
+    let other = daemon
+        .containers
+        .lookup(id)
+        .map_err(ContainerError::not_found_as_invalid)?;
     if other.state.status == super::record::Status::Restarting {
         return Err(ContainerError::Conflict(format!(
             "Container {id} is restarting, wait until the container is running"
@@ -94,7 +93,7 @@ pub fn shm_dir(c: &Container) -> PathBuf {
 pub fn prepare(daemon: &Daemon, c: &Container) -> Result<Joined> {
     let hc = &c.host_config;
     let mut joined = Joined::default();
-    if let Some(id) = donor(hc.pid_mode.as_deref()) {
+    if let Some(id) = hc.pid_mode.as_deref().and_then(donor) {
         let other = running_donor(daemon, id)?;
         joined.pid = Some(ns_path(other.state.pid, "pid"));
     }
@@ -106,7 +105,7 @@ pub fn prepare(daemon: &Daemon, c: &Container) -> Result<Joined> {
             joined.shm = Shm::Bind(shm_dir(c));
         }
         mode => {
-            if let Some(id) = donor(Some(mode)) {
+            if let Some(id) = donor(mode) {
                 let other = running_donor(daemon, id)?;
                 let theirs = shm_dir(&other);
                 if other.host_config.ipc_mode.as_deref() != Some("shareable")
@@ -171,9 +170,8 @@ mod tests {
 
     #[test]
     fn only_a_container_mode_names_a_donor() {
-        assert_eq!(donor(Some("container:abc")), Some("abc"));
-        assert_eq!(donor(Some("container:")), Some(""));
-        assert_eq!(donor(Some("host")), None);
-        assert_eq!(donor(None), None);
+        assert_eq!(donor("container:abc"), Some("abc"));
+        assert_eq!(donor("container:"), Some(""));
+        assert_eq!(donor("host"), None);
     }
 }

@@ -83,11 +83,11 @@ fn inherited(daemon: &Daemon, hc: &HostConfig) -> Result<Vec<MountPoint>> {
     let mut out: Vec<MountPoint> = Vec::new();
     for spec in hc.volumes_from.iter().flatten() {
         let (id, rw) = parse::parse_volumes_from(spec).map_err(ContainerError::Invalid)?;
-        // A 400, as dockerd's registerMountPoints: a 404 would make the CLI pull the image.
-        let source = daemon.containers.lookup(&id).map_err(|e| match e {
-            ContainerError::NotFound(_) => ContainerError::Invalid(e.to_string()),
-            other => other,
-        })?;
+        // As dockerd's registerMountPoints.
+        let source = daemon
+            .containers
+            .lookup(&id)
+            .map_err(ContainerError::not_found_as_invalid)?;
         for m in source
             .mount_points
             .iter()
