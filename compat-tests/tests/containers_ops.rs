@@ -195,6 +195,14 @@ fn update_changes_limits_of_a_running_container() {
     assert_eq!(limit.trim(), (128u64 << 20).to_string());
     let err = d.docker_err(&["update", "-m", "1k", "lim"]);
     assert!(err.contains("Minimum memory limit allowed is 6MB"), "{err}");
+    // Update checks the restart policy as create does.
+    let err = d.docker_err(&["update", "--restart", "always:3", "lim"]);
+    assert!(
+        err.contains("maximum retry count can only be used with 'on-failure'"),
+        "{err}"
+    );
+    let c = inspect(&d, "lim");
+    assert_eq!(c["HostConfig"]["RestartPolicy"]["MaximumRetryCount"], 0);
     d.docker_ok(&["rm", "-f", "lim"]);
 }
 

@@ -292,8 +292,11 @@ pub fn readonly_paths(sys: &dyn Syscall, paths: &[String]) -> Result<()> {
             MsFlags::MS_BIND | MsFlags::MS_REC,
             None,
         )?;
+        // As runc's readonlyPath: the source's nosuid/nodev/noexec stay on the read-only bind.
+        let kept =
+            sys.locked_flags(p)? & (MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC);
         let fl = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_REC;
-        remount(sys, Some(p), p, fl)?;
+        remount(sys, Some(p), p, fl | kept)?;
     }
     Ok(())
 }
@@ -494,6 +497,8 @@ mod tests {
         assert_eq!(m[0].0, Some(PathBuf::from("/dev/null")));
         assert_eq!(m[1].2.as_deref(), Some("tmpfs"));
         assert!(m[3].3.contains(MsFlags::MS_RDONLY));
+        // The source's nosuid/nodev (the fake's locked flags) stay on the read-only bind.
+        assert!(m[3].3.contains(MsFlags::MS_NOSUID | MsFlags::MS_NODEV));
     }
 
     #[test]

@@ -124,6 +124,10 @@ async fn create_route(
             warnings.push(warning);
         }
     }
+    if let Some(hc) = parsed.host_config.as_mut() {
+        let support = containers::block_io::Support::of_host();
+        warnings.extend(containers::block_io::discard_unsupported(hc, support));
+    }
     let name = param(&pairs, "name").map(str::to_string);
     let mut options = containers::create::CreateOptions::default();
     if let (Some(axum::Extension(v)), Some(hc)) = (version, parsed.host_config.as_mut()) {
@@ -456,8 +460,9 @@ async fn update_route(
 ) -> ApiResult<Response> {
     super::host_config_words::check(&body)?;
     let parsed: bollard_stubs::models::ContainerUpdateBody = super::body::json_or_default(&body)?;
-    to_the_end(async move { containers::update::update(&daemon, &id, parsed).await }).await?;
-    Ok(Json(json!({ "Warnings": [] })).into_response())
+    let warnings =
+        to_the_end(async move { containers::update::update(&daemon, &id, parsed).await }).await?;
+    Ok(Json(json!({ "Warnings": warnings })).into_response())
 }
 
 /// `DELETE /containers/{parent}/{alias}?link=1`: removes a legacy link (dockerd's rmLink).

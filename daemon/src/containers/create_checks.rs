@@ -3,7 +3,7 @@
 //! refusal a 400 (a 404 for another platform's image) before anything is made.
 use std::collections::HashMap;
 
-use bollard_stubs::models::{ContainerConfig, HostConfig, RestartPolicyNameEnum};
+use bollard_stubs::models::{ContainerConfig, HostConfig, RestartPolicy, RestartPolicyNameEnum};
 
 use super::{resources, ContainerError, Result};
 use crate::images::config::ImageConfigFile;
@@ -102,15 +102,27 @@ pub(super) fn validate_container_config(config: &mut ContainerConfig) -> Result<
     Ok(())
 }
 
+/// dockerd's `validateRestartPolicy`: a retry count only with `on-failure`, never negative.
+/// Create and update both check it.
+pub(super) fn validate_restart_policy(p: &RestartPolicy) -> Result<()> {
+    let count = p.maximum_retry_count.unwrap_or(0);
+    if count < 0 {
+        return Err(ContainerError::Invalid(
+            "maximum retry count cannot be negative".into(),
+        ));
+    }
+    if count > 0 && p.name != Some(RestartPolicyNameEnum::ON_FAILURE) {
+        return Err(ContainerError::Invalid(
+            "invalid restart policy: maximum retry count can only be used with 'on-failure'".into(),
+        ));
+    }
+    Ok(())
+}
+
 pub(super) fn validate_host_config(hc: &HostConfig, ncpu: usize) -> Result<()> {
     resources::validate(hc, ncpu)?;
     if let Some(p) = &hc.restart_policy {
-        let count = p.maximum_retry_count.unwrap_or(0);
-        if count < 0 {
-            return Err(ContainerError::Invalid(
-                "maximum retry count cannot be negative".into(),
-            ));
-        }
+        validate_restart_policy(p)?;
         let named = !matches!(
             p.name,
             None | Some(RestartPolicyNameEnum::EMPTY) | Some(RestartPolicyNameEnum::NO)
@@ -118,12 +130,6 @@ pub(super) fn validate_host_config(hc: &HostConfig, ncpu: usize) -> Result<()> {
         if named && hc.auto_remove == Some(true) {
             return Err(ContainerError::Invalid(
                 "can't create 'AutoRemove' container with restart policy".into(),
-            ));
-        }
-        if count > 0 && p.name != Some(RestartPolicyNameEnum::ON_FAILURE) {
-            return Err(ContainerError::Invalid(
-                "invalid restart policy: maximum retry count can only be used with 'on-failure'"
-                    .into(),
             ));
         }
     }

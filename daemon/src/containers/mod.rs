@@ -8,6 +8,7 @@
 //! - `create`    — `POST /containers/create`: merge with the image, validate, write the record.
 //! - `create_checks` — dockerd's checks of a create request (config, host config, platform).
 //! - `resources` — HostConfig resources: dockerd's validation, the OCI `linux.resources`.
+//! - `block_io`  — block I/O weights and throttles: host support, dockerd's warnings, OCI.
 //! - `cpu_rt`    — real-time CPU time: checked against the kernel, the parents' budget.
 //! - `storage_opts` — `--storage-opt`: refused as dockerd's overlay2 without quotas.
 //! - `spec`      — the OCI `config.json` of a container.
@@ -44,6 +45,7 @@ pub mod archive_fs;
 pub mod archive_put;
 pub mod attach;
 pub mod attach_gate;
+pub mod block_io;
 pub mod cgroup_leftovers;
 pub mod changes;
 pub mod commit;

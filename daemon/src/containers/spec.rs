@@ -153,11 +153,13 @@ fn namespaces(c: &Container, cgroup_v2: bool, netns: Option<&Path>, joined: &Joi
     if c.host_config.uts_mode.as_deref() == Some("host") {
         ns.retain(|n| n["type"] != "uts");
     }
-    let cgroupns_host = c
-        .host_config
-        .cgroupns_mode
-        .is_some_and(|m| m.as_ref() == "host");
-    if cgroup_v2 && !cgroupns_host {
+    // Create records the default (private on v2, host on v1); a record without one
+    // takes the layout's default. dockerd gives a private mode its own namespace on both.
+    let cgroupns_private = match c.host_config.cgroupns_mode {
+        Some(m) if !m.as_ref().is_empty() => m.as_ref() == "private",
+        _ => cgroup_v2,
+    };
+    if cgroupns_private {
         ns.push(json!({"type": "cgroup"}));
     }
     ns
@@ -187,7 +189,7 @@ pub fn build(
 ) -> Result<Value> {
     let hc = &c.host_config;
     let sec = security::container::for_container(hc)?;
-    let base = base_spec(c, user, inputs);
+    let base = base_spec(c, user, inputs)?;
     let mut spec: oci_spec::runtime::Spec = serde_json::from_value(base)
         .map_err(|e| ContainerError::Internal(format!("building the OCI spec: {e}")))?;
     sec.apply_to_spec(&mut spec)?;
@@ -197,7 +199,11 @@ pub fn build(
 }
 
 /// Everything but the security settings.
-fn base_spec(c: &Container, user: &security::users::ResolvedUser, inputs: &SpecInputs) -> Value {
+fn base_spec(
+    c: &Container,
+    user: &security::users::ResolvedUser,
+    inputs: &SpecInputs,
+) -> Result<Value> {
     let hc = &c.host_config;
     let mut args = Vec::new();
     if inputs.init.is_some() {
@@ -228,7 +234,11 @@ fn base_spec(c: &Container, user: &security::users::ResolvedUser, inputs: &SpecI
         "namespaces".into(),
         Value::Array(namespaces(c, inputs.cgroup_v2, inputs.netns, inputs.joined)),
     );
-    linux.insert("resources".into(), oci_resources(hc));
+    let mut resources = oci_resources(hc);
+    if let Some(io) = super::block_io::oci_block_io(hc)? {
+        resources["blockIO"] = io;
+    }
+    linux.insert("resources".into(), resources);
     linux.insert("cgroupsPath".into(), json!(cgroups_path));
     if let Some(p) = super::mounts::spec::root_propagation(c) {
         linux.insert("rootfsPropagation".into(), json!(p));
@@ -258,7 +268,7 @@ fn base_spec(c: &Container, user: &security::users::ResolvedUser, inputs: &SpecI
             "source": init.display().to_string(), "options": ["bind", "ro"],
         }));
     }
-    spec
+    Ok(spec)
 }
 
 #[cfg(test)]
@@ -364,6 +374,21 @@ mod tests {
             .as_array()
             .unwrap()
             .contains(&json!({"type": "network"})));
+    }
+
+    #[test]
+    fn a_private_cgroup_mode_gets_a_cgroup_namespace_on_either_layout() {
+        use bollard_stubs::models::HostConfigCgroupnsModeEnum as M;
+        let has_cgroupns = |mode: Option<M>, v2: bool| {
+            let mut c = container(false, &[]);
+            c.host_config.cgroupns_mode = mode;
+            namespaces(&c, v2, None, &Joined::default()).contains(&json!({"type": "cgroup"}))
+        };
+        assert!(has_cgroupns(Some(M::PRIVATE), false));
+        assert!(has_cgroupns(Some(M::PRIVATE), true));
+        assert!(!has_cgroupns(Some(M::HOST), true));
+        assert!(!has_cgroupns(None, false));
+        assert!(has_cgroupns(None, true));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! `POST /containers/{id}/update`: new resources (and restart policy) for a container,
-//! recorded and, while it runs, applied through the runtime's `update`.
+//! recorded and, while it runs, applied through the runtime's `update`. The answer's
+//! warnings name what the host cannot apply (discarded, as dockerd does).
 use bollard_stubs::models::{ContainerUpdateBody, HostConfig, RestartPolicyNameEnum};
 use serde_json::Value;
 
@@ -42,9 +43,11 @@ pub async fn update(
     daemon: &SharedDaemon,
     reference: &str,
     body: ContainerUpdateBody,
-) -> Result<()> {
+) -> Result<Vec<String>> {
     let c = daemon.containers.lookup(reference)?;
-    let next = merged(&c.host_config, &body)?;
+    let mut next = merged(&c.host_config, &body)?;
+    let warnings =
+        super::block_io::discard_unsupported(&mut next, super::block_io::Support::of_host());
     let memory_given = body.memory.unwrap_or(0) != 0;
     let swap_given = body.memory_swap.unwrap_or(0) != 0;
     let old_swap = c.host_config.memory_swap.unwrap_or(0);
@@ -55,6 +58,9 @@ pub async fn update(
     }
     resources::validate(&next, crate::api::host::ncpu())?;
     super::cpu_rt::validate(&next, super::cpu_rt::kernel_supports())?;
+    if let Some(p) = &next.restart_policy {
+        super::create_checks::validate_restart_policy(p)?;
+    }
     let named = !matches!(
         next.restart_policy.as_ref().and_then(|p| p.name),
         None | Some(RestartPolicyNameEnum::EMPTY) | Some(RestartPolicyNameEnum::NO)
@@ -66,7 +72,10 @@ pub async fn update(
         ));
     }
     if c.state.status.is_running() {
-        let oci = resources::oci_resources(&next);
+        let mut oci = resources::oci_resources(&next);
+        if let Some(io) = super::block_io::oci_block_io(&next)? {
+            oci["blockIO"] = io;
+        }
         daemon
             .engine
             .update(c.task_id(), &berth_proto::UpdateRequest { resources: oci })
@@ -82,5 +91,5 @@ pub async fn update(
     daemon
         .events
         .publish("container", "update", &c.id, c.event_attributes());
-    Ok(())
+    Ok(warnings)
 }

@@ -1,7 +1,9 @@
 //! cgroup v1: one directory per hierarchy, resources written per controller.
 use super::{given, resolve, write, Cgroup};
 use crate::error::{Error, Result};
-use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxMemory, LinuxResources};
+use oci_spec::runtime::{
+    LinuxBlockIo, LinuxDeviceCgroup, LinuxDeviceType, LinuxMemory, LinuxResources,
+};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -202,6 +204,9 @@ pub fn apply(paths: &BTreeMap<String, PathBuf>, r: &LinuxResources) -> Result<()
         let v = if l > 0 { l.to_string() } else { "max".into() };
         write(&dir.join("pids.max"), &v)?;
     }
+    if let (Some(io), Some(dir)) = (r.block_io(), get("blkio")) {
+        block_io(&dir, io)?;
+    }
     if let Some(dir) = get("devices") {
         if let Some(devs) = r.devices() {
             for d in devs {
@@ -215,6 +220,54 @@ pub fn apply(paths: &BTreeMap<String, PathBuf>, r: &LinuxResources) -> Result<()
             for rule in DEFAULT_ALLOW {
                 write(&dir.join("devices.allow"), rule)?;
             }
+        }
+    }
+    Ok(())
+}
+
+/// blkio: the weight (BFQ's file when the kernel has it, as runc) and the throttles, one
+/// "major:minor value" line per device.
+fn block_io(dir: &Path, io: &LinuxBlockIo) -> Result<()> {
+    let either = |bfq: &str, cfq: &str| {
+        let b = dir.join(bfq);
+        if b.exists() {
+            b
+        } else {
+            dir.join(cfq)
+        }
+    };
+    if let Some(w) = io.weight().filter(|w| *w > 0) {
+        write(&either("blkio.bfq.weight", "blkio.weight"), &w.to_string())?;
+    }
+    for d in io.weight_device().iter().flatten() {
+        if let Some(w) = d.weight().filter(|w| *w > 0) {
+            let f = either("blkio.bfq.weight_device", "blkio.weight_device");
+            write(&f, &format!("{}:{} {w}", d.major(), d.minor()))?;
+        }
+    }
+    for (file, devices) in [
+        (
+            "blkio.throttle.read_bps_device",
+            io.throttle_read_bps_device(),
+        ),
+        (
+            "blkio.throttle.write_bps_device",
+            io.throttle_write_bps_device(),
+        ),
+        (
+            "blkio.throttle.read_iops_device",
+            io.throttle_read_iops_device(),
+        ),
+        (
+            "blkio.throttle.write_iops_device",
+            io.throttle_write_iops_device(),
+        ),
+    ] {
+        for d in devices.iter().flatten() {
+            write(
+                &dir.join(file),
+                &format!("{}:{} {}", d.major(), d.minor(), d.rate()),
+            )?;
         }
     }
     Ok(())

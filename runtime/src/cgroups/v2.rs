@@ -1,7 +1,7 @@
 //! cgroup v2: one directory, controllers enabled in the parents' subtree_control.
 use super::{given, resolve, write, Cgroup, ROOT};
 use crate::error::{Error, Result};
-use oci_spec::runtime::LinuxResources;
+use oci_spec::runtime::{LinuxBlockIo, LinuxResources};
 use std::path::{Path, PathBuf};
 
 pub fn create(
@@ -83,6 +83,18 @@ pub fn needed(r: &LinuxResources) -> Vec<(&'static str, &'static str)> {
     if given(r.pids().map(|p| p.limit())).is_some() {
         out.push(("pids", "a pids limit"));
     }
+    if let Some(io) = r.block_io() {
+        let devices = [
+            io.weight_device().as_ref().map(Vec::len),
+            io.throttle_read_bps_device().as_ref().map(Vec::len),
+            io.throttle_write_bps_device().as_ref().map(Vec::len),
+            io.throttle_read_iops_device().as_ref().map(Vec::len),
+            io.throttle_write_iops_device().as_ref().map(Vec::len),
+        ];
+        if io.weight().is_some_and(|w| w > 0) || devices.iter().flatten().any(|n| *n > 0) {
+            out.push(("io", "a block I/O weight or limit"));
+        }
+    }
     out
 }
 
@@ -160,6 +172,55 @@ pub fn apply(dir: &Path, r: &LinuxResources) -> Result<()> {
     }
     if let Some(l) = given(r.pids().map(|p| p.limit())) {
         write(&dir.join("pids.max"), &max(l))?;
+    }
+    if let Some(io) = r.block_io() {
+        block_io(dir, io)?;
+    }
+    Ok(())
+}
+
+/// A blkio weight (10..1000) as an io.weight (1..10000), as runc converts.
+pub fn blkio_to_io_weight(weight: u16) -> u64 {
+    if weight == 0 {
+        return 0;
+    }
+    1 + (u64::from(weight).saturating_sub(10) * 9999) / 990
+}
+
+/// io: the weight in io.bfq.weight (1..1000 as given) or io.weight (converted), and the
+/// throttles in io.max, one "major:minor key=value" line each.
+fn block_io(dir: &Path, io: &LinuxBlockIo) -> Result<()> {
+    let bfq = dir.join("io.bfq.weight");
+    let weight_line = |prefix: String, w: u16| {
+        if bfq.exists() {
+            (bfq.clone(), format!("{prefix}{w}"))
+        } else {
+            (
+                dir.join("io.weight"),
+                format!("{prefix}{}", blkio_to_io_weight(w)),
+            )
+        }
+    };
+    if let Some(w) = io.weight().filter(|w| *w > 0) {
+        let (file, line) = weight_line(String::new(), w);
+        write(&file, &line)?;
+    }
+    for d in io.weight_device().iter().flatten() {
+        if let Some(w) = d.weight().filter(|w| *w > 0) {
+            let (file, line) = weight_line(format!("{}:{} ", d.major(), d.minor()), w);
+            write(&file, &line)?;
+        }
+    }
+    for (key, devices) in [
+        ("rbps", io.throttle_read_bps_device()),
+        ("wbps", io.throttle_write_bps_device()),
+        ("riops", io.throttle_read_iops_device()),
+        ("wiops", io.throttle_write_iops_device()),
+    ] {
+        for d in devices.iter().flatten() {
+            let line = format!("{}:{} {key}={}", d.major(), d.minor(), d.rate());
+            write(&dir.join("io.max"), &line)?;
+        }
     }
     Ok(())
 }
