@@ -414,3 +414,55 @@ fn stop_and_rm_force_send_kill_events() {
         "{out}"
     );
 }
+
+/// The events of exec, export and rename read as dockerd's: an exec's action joins the
+/// entrypoint and its arguments with one space even when there are none, and a finished
+/// `docker export` is an `export` event.
+#[test]
+fn exec_export_and_rename_events_read_as_dockerds() {
+    let d = Daemon::start();
+    let f = Fixtures::load();
+    let image = d.pull_fixture(&f, "busybox");
+    let since = unix_now();
+    d.docker_ok(&["run", "-d", "--name", "ev-x", &image, "sleep", "60"]);
+    d.docker_ok(&["exec", "ev-x", "true"]);
+    d.docker_ok(&["exec", "ev-x", "sh", "-c", "exit 0"]);
+    let tar = d.docker(&["export", "ev-x"]);
+    assert!(tar.status.success() && !tar.stdout.is_empty());
+    d.docker_ok(&["rename", "ev-x", "ev-y"]);
+    d.docker_ok(&["rm", "-f", "ev-y"]);
+    let until = unix_now();
+    let out = d.docker_ok(&[
+        "events",
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "--filter",
+        "type=container",
+        "--format",
+        "{{json .}}",
+    ]);
+    let actions: Vec<String> = json_lines(&out)
+        .iter()
+        .map(|e| e["Action"].as_str().unwrap_or("").to_string())
+        .filter(|a| a != "kill" && a != "die")
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "create",
+            "start",
+            "exec_create: true ",
+            "exec_start: true ",
+            "exec_die",
+            "exec_create: sh -c exit 0",
+            "exec_start: sh -c exit 0",
+            "exec_die",
+            "export",
+            "rename",
+            "destroy"
+        ],
+        "{out}"
+    );
+}

@@ -236,7 +236,12 @@ async fn export_route(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let c = daemon.containers.lookup(&id)?;
-    let rx = containers::export::export(c, &daemon.config.data_root.join("layers"))?;
+    let layers = daemon.config.data_root.join("layers");
+    let rx = containers::export::export(c, &layers, move |c| {
+        daemon
+            .events
+            .publish("container", "export", &c.id, c.event_attributes())
+    })?;
     let stream =
         futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|x| (x, rx)) });
     Ok((

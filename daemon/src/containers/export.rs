@@ -53,15 +53,23 @@ fn write_tar(root: &Path, out: impl Write) -> std::io::Result<()> {
     tar.finish().map(drop)
 }
 
-/// Starts the export; the receiver yields the tar's bytes.
-pub fn export(c: Container, layers_root: &Path) -> Result<mpsc::Receiver<std::io::Result<Bytes>>> {
+/// Starts the export; the receiver yields the tar's bytes. `written` runs once the whole
+/// tar has been handed over (dockerd's `export` event comes then, not for a cut export).
+pub fn export(
+    c: Container,
+    layers_root: &Path,
+    written: impl FnOnce(&Container) + Send + 'static,
+) -> Result<mpsc::Receiver<std::io::Result<Bytes>>> {
     let merged = rootfs::mount_rootfs(&c, layers_root)?;
     let (tx, rx) = mpsc::channel(16);
     tokio::task::spawn_blocking(move || {
         let writer = ChannelWriter::buffered(tx.clone());
-        if let Err(e) = write_tar(&merged, writer) {
-            tracing::debug!(id = %c.id, error = %e, "export ended early");
-            let _ = tx.blocking_send(Err(e));
+        match write_tar(&merged, writer) {
+            Ok(()) => written(&c),
+            Err(e) => {
+                tracing::debug!(id = %c.id, error = %e, "export ended early");
+                let _ = tx.blocking_send(Err(e));
+            }
         }
         rootfs::unmount_rootfs(&c);
     });

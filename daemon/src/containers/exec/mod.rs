@@ -162,14 +162,17 @@ fn active(daemon: &SharedDaemon, reference: &str) -> Result<Container> {
 }
 
 /// "exec_create: sh -c ls", "exec_start: sh -c ls"; dockerd's `exec_die` has no command.
+/// As dockerd's, the entrypoint and the arguments are joined by one space even when there
+/// are no arguments ("exec_start: true ").
 fn event_action(action: &str, config: &ExecConfig) -> String {
     if action == "exec_die" {
         return action.to_string();
     }
-    format!(
-        "{action}: {}",
-        config.cmd.clone().unwrap_or_default().join(" ")
-    )
+    let cmd = config.cmd.as_deref().unwrap_or_default();
+    let (entrypoint, args) = cmd
+        .split_first()
+        .map_or(("", &[][..]), |(e, a)| (e.as_str(), a));
+    format!("{action}: {entrypoint} {}", args.join(" "))
 }
 
 pub(super) fn publish(
