@@ -144,6 +144,16 @@ fn create_inspect_filter_remove_prune() {
         "bridge {bridge} exists"
     );
 
+    // A subnet given without its gateway: dockerd shows only what it was given.
+    let other_subnet = subnet.replacen("10.214.", "10.215.", 1);
+    d.docker_ok(&["network", "create", "--subnet", &other_subnet, "back"]);
+    let ipam = d.docker_ok(&["network", "inspect", "-f", "{{json .IPAM.Config}}", "back"]);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&ipam).expect("json"),
+        serde_json::json!([{"Subnet": other_subnet}])
+    );
+    d.docker_ok(&["network", "rm", "back"]);
+
     let err = d.docker_err(&["network", "create", "front"]);
     assert!(
         err.contains("network with name front already exists"),

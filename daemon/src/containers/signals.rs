@@ -41,10 +41,14 @@ const SIGNALS: &[(&str, i32)] = &[
 pub fn parse(text: &str) -> Result<i32, ContainerError> {
     let invalid = || ContainerError::Invalid(format!("Invalid signal: {text}"));
     if let Ok(n) = text.parse::<i32>() {
-        if (1..=64).contains(&n) {
-            return Ok(n);
-        }
-        return Err(invalid());
+        return match n {
+            0 => Err(invalid()),
+            1..=64 => Ok(n),
+            // moby's ParseSignal takes any number; ValidSignalForPlatform then refuses it.
+            _ => Err(ContainerError::Invalid(format!(
+                "the linux daemon does not support signal {n}"
+            ))),
+        };
     }
     let upper = text.to_ascii_uppercase();
     let name = upper.strip_prefix("SIG").unwrap_or(&upper);
@@ -96,6 +100,10 @@ mod tests {
         assert_eq!(parse("10").unwrap(), 10);
         assert_eq!(parse("SIGRTMIN+1").unwrap(), 35);
         assert!(parse("NOPE").is_err());
-        assert!(parse("0").is_err());
+        assert_eq!(parse("0").unwrap_err().to_string(), "Invalid signal: 0");
+        assert_eq!(
+            parse("99").unwrap_err().to_string(),
+            "the linux daemon does not support signal 99"
+        );
     }
 }

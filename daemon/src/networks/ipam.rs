@@ -134,6 +134,7 @@ pub fn configs_of(info: &netd::NetworkInfo, pool: &netd::ipam::PoolRequest) -> V
             .iter()
             .map(|(name, ip)| (name.clone(), ip.to_string()))
             .collect(),
+        gateway_chosen: pool.subnet.is_some() && pool.gateway.is_none(),
     }];
     if let Some((subnet, gateway, range)) = info.v6 {
         out.push(IpamConfig {
@@ -145,6 +146,7 @@ pub fn configs_of(info: &netd::NetworkInfo, pool: &netd::ipam::PoolRequest) -> V
                 .iter()
                 .map(|(name, ip)| (name.clone(), ip.to_string()))
                 .collect(),
+            gateway_chosen: pool.subnet6.is_some() && pool.gateway6.is_none(),
         });
     }
     out

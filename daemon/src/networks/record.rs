@@ -27,6 +27,10 @@ pub struct IpamConfig {
     /// `--aux-address name=ip`: reserved, never leased.
     #[serde(default)]
     pub aux_addresses: BTreeMap<String, String>,
+    /// A subnet asked for without its gateway: the gateway is netd's choice, and inspect
+    /// leaves it out, as dockerd shows only the configuration it was given.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub gateway_chosen: bool,
 }
 
 /// A container on a network (inspect's `Containers`, and the container's

@@ -24,7 +24,9 @@ pub fn inspect_json(r: &NetworkRecord) -> Value {
             if let Some(range) = &c.ip_range {
                 m.insert("IPRange".into(), json!(range));
             }
-            m.insert("Gateway".into(), json!(c.gateway));
+            if !c.gateway_chosen {
+                m.insert("Gateway".into(), json!(c.gateway));
+            }
             if !c.aux_addresses.is_empty() {
                 m.insert("AuxiliaryAddresses".into(), json!(c.aux_addresses));
             }
