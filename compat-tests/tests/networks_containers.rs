@@ -444,3 +444,51 @@ fn a_task_and_endpoint_without_a_container_are_cleaned_at_start() {
     d.stop();
     cleanup_network(d.dir.path());
 }
+
+/// /etc/hosts names the container as libnetwork does: its FQDN, then the bare host name
+/// when the FQDN has a dot, one space between them, on its address.
+#[test]
+fn hosts_file_names_the_fqdn_then_the_host_name() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let bb = d.pull_fixture(&f, "busybox");
+    d.docker_ok(&["network", "create", "hostsnet"]);
+    let own_line = |args: &[&str]| -> String {
+        let mut cmd = vec!["run", "--rm"];
+        cmd.extend(args);
+        cmd.extend([
+            bb.as_str(),
+            "sh",
+            "-c",
+            "ip -4 -o addr show eth0; cat /etc/hosts",
+        ]);
+        let out = d.docker_ok(&cmd);
+        let ip = out
+            .split_whitespace()
+            .skip_while(|w| *w != "inet")
+            .nth(1)
+            .and_then(|cidr| cidr.split('/').next())
+            .unwrap_or_else(|| panic!("no address: {out}"))
+            .to_string();
+        out.lines()
+            .find(|l| l.starts_with(&format!("{ip}\t")))
+            .unwrap_or_else(|| panic!("no line for {ip}: {out}"))
+            .to_string()
+    };
+    for network in ["bridge", "hostsnet"] {
+        let line = own_line(&[
+            "--network",
+            network,
+            "--hostname",
+            "h2",
+            "--domainname",
+            "example.com",
+        ]);
+        assert!(line.ends_with("\th2.example.com h2"), "{network}: {line:?}");
+        let line = own_line(&["--network", network, "--hostname", "web.local"]);
+        assert!(line.ends_with("\tweb.local web"), "{network}: {line:?}");
+        let line = own_line(&["--network", network, "--hostname", "plain"]);
+        assert!(line.ends_with("\tplain"), "{network}: {line:?}");
+    }
+    d.docker_ok(&["network", "rm", "hostsnet"]);
+}

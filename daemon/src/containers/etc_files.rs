@@ -22,10 +22,7 @@ pub fn write_etc_files(c: &Container) -> Result<()> {
         hosts = std::fs::read_to_string("/etc/hosts").unwrap_or(hosts);
     } else if mode != "none" && !hostname.is_empty() {
         // No container address until networking exists: the name resolves to loopback.
-        let names = match c.config.domainname.as_deref().filter(|d| !d.is_empty()) {
-            Some(domain) => format!("{hostname}.{domain}\t{hostname}"),
-            None => hostname.clone(),
-        };
+        let names = own_names(&hostname, c.config.domainname.as_deref());
         hosts.push_str(&format!("127.0.0.1\t{names}\n"));
     }
     for extra in c.host_config.extra_hosts.iter().flatten() {
@@ -39,6 +36,20 @@ pub fn write_etc_files(c: &Container) -> Result<()> {
         &c.resolv_conf_path(),
         &resolv_conf(&host_resolv, &c.host_config),
     )
+}
+
+/// The container's own names in /etc/hosts, as libnetwork's `updateHostsFile`: the FQDN
+/// (hostname, with the domain name when there is one), then the bare host name when the
+/// FQDN has a dot; separated by a space.
+pub fn own_names(hostname: &str, domainname: Option<&str>) -> String {
+    let fqdn = match domainname.filter(|d| !d.is_empty()) {
+        Some(domain) => format!("{hostname}.{domain}"),
+        None => hostname.to_string(),
+    };
+    match fqdn.split_once('.') {
+        Some((bare, _)) => format!("{fqdn} {bare}"),
+        None => fqdn,
+    }
 }
 
 /// resolv.conf for a container: the host's without loopback resolvers, or the
@@ -105,6 +116,17 @@ mod tests {
             out,
             "search lan\nnameserver 8.8.8.8\nnameserver 8.8.4.4\noptions edns0\n"
         );
+    }
+
+    #[test]
+    fn own_names_are_the_fqdn_then_the_bare_name() {
+        assert_eq!(own_names("h2", Some("example.com")), "h2.example.com h2");
+        assert_eq!(own_names("web.local", None), "web.local web");
+        assert_eq!(
+            own_names("web.local", Some("ex.com")),
+            "web.local.ex.com web"
+        );
+        assert_eq!(own_names("plain", Some("")), "plain");
     }
 
     #[test]

@@ -23,9 +23,14 @@ pub(super) fn write_hosts(c: &Container, ip: &str, ip6: &str, link_hosts: &[Stri
         if link_hosts.iter().any(|l| l == line) {
             continue;
         }
-        let mine = line
-            .strip_prefix("127.0.0.1\t")
-            .is_some_and(|names| !hostname.is_empty() && names.split('\t').any(|n| n == hostname));
+        let mine = line.strip_prefix("127.0.0.1\t").is_some_and(|names| {
+            !hostname.is_empty()
+                && names
+                    == crate::containers::etc_files::own_names(
+                        &hostname,
+                        c.config.domainname.as_deref(),
+                    )
+        });
         if mine {
             let names = &line["127.0.0.1\t".len()..];
             out.push_str(&links);
@@ -40,10 +45,12 @@ pub(super) fn write_hosts(c: &Container, ip: &str, ip6: &str, link_hosts: &[Stri
         }
     }
     if !replaced && !hostname.is_empty() {
+        let names =
+            crate::containers::etc_files::own_names(&hostname, c.config.domainname.as_deref());
         out.push_str(&links);
-        out.push_str(&format!("{ip}\t{hostname}\n"));
+        out.push_str(&format!("{ip}\t{names}\n"));
         if !ip6.is_empty() {
-            out.push_str(&format!("{ip6}\t{hostname}\n"));
+            out.push_str(&format!("{ip6}\t{names}\n"));
         }
     }
     write_file(&path, &out)
