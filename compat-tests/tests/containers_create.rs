@@ -474,3 +474,41 @@ fn network_aliases_before_and_after_the_first_start() {
     d.docker_ok(&["rm", "web"]);
     d.docker_ok(&["network", "rm", "aliased"]);
 }
+
+/// What dockerd accepts but warns about reaches the CLI as its "WARNING:" lines: ports
+/// published on the host network, the OOM killer disabled without a memory limit.
+#[test]
+fn create_warns_as_dockerd_about_what_it_accepts() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let bb = d.pull_fixture(&f, "busybox");
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "-p",
+        "8080:80",
+        "--oom-kill-disable",
+        &bb,
+        "true",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("WARNING: Published ports are discarded when using host network mode"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "WARNING: OOM killer is disabled for the container, but no memory limit is set"
+        ),
+        "{err}"
+    );
+    let quiet = d.docker(&["run", "--rm", "--network", "none", &bb, "true"]);
+    assert!(
+        quiet.status.success() && stderr(&quiet).is_empty(),
+        "{}",
+        stderr(&quiet)
+    );
+}

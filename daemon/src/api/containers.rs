@@ -125,8 +125,8 @@ async fn create_route(
         }
     }
     if let Some(hc) = parsed.host_config.as_mut() {
-        let support = containers::block_io::Support::of_host();
-        warnings.extend(containers::block_io::discard_unsupported(hc, support));
+        let api_version = version.map(|axum::Extension(v)| v.0);
+        warnings.extend(containers::create_warnings::collect(hc, api_version));
     }
     let name = param(&pairs, "name").map(str::to_string);
     let mut options = containers::create::CreateOptions::default();

@@ -7,6 +7,7 @@
 //! - `engine`    — the berth-containerd client and launcher.
 //! - `create`    — `POST /containers/create`: merge with the image, validate, write the record.
 //! - `create_checks` — dockerd's checks of a create request (config, host config, platform).
+//! - `create_warnings` — the `Warnings` of a create answer (what dockerd accepts and notes).
 //! - `resources` — HostConfig resources: dockerd's validation, the OCI `linux.resources`.
 //! - `block_io`  — block I/O weights and throttles: host support, dockerd's warnings, OCI.
 //! - `cpu_rt`    — real-time CPU time: checked against the kernel, the parents' budget.
@@ -54,6 +55,7 @@ pub mod commit_tar;
 pub mod cpu_rt;
 pub mod create;
 pub mod create_checks;
+pub mod create_warnings;
 pub mod engine;
 pub mod engine_events;
 pub mod environment;
