@@ -390,3 +390,63 @@ fn restart_drops_images_whose_layers_are_gone() {
     d.pull_fixture(&f, "busybox");
     assert_eq!(inspect(&d, &busybox_ref)["Id"], busybox.id);
 }
+
+/// The unpacked layers under the daemon's data root (one folder per chain ID).
+fn layer_dirs(d: &Daemon) -> Vec<String> {
+    std::fs::read_dir(d.data_root().join("layers"))
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| e.path().join("layer.json").exists())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `rmi -f` of an image a stopped container uses deletes the image but not the layers
+/// the container runs on (dockerd's RW layer holds its parents): the container still
+/// starts, and its removal then frees them.
+#[test]
+fn a_force_deleted_image_leaves_its_containers_able_to_start() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let busybox = f.image("busybox");
+    let reference = d.pull_fixture(&f, "busybox");
+    let layers = layer_dirs(&d);
+    assert!(!layers.is_empty());
+    d.docker_ok(&[
+        "create",
+        "--name",
+        "keeper",
+        &reference,
+        "echo",
+        "still here",
+    ]);
+    let err = d.docker_err(&["rmi", &reference]);
+    assert!(err.contains("must force"), "{err}");
+    let out = d.docker_ok(&["rmi", "-f", &reference]);
+    let deleted: Vec<String> = lines(&out)
+        .into_iter()
+        .filter(|l| l.starts_with("Deleted: "))
+        .collect();
+    assert_eq!(deleted, vec![format!("Deleted: {}", busybox.id)], "{out}");
+    assert_eq!(
+        layer_dirs(&d).len(),
+        layers.len(),
+        "the container's layers stay"
+    );
+    // The list shows the image's ID once its name no longer leads to it, as dockerd.
+    let shown = d.docker_ok(&[
+        "ps",
+        "-a",
+        "--filter",
+        "name=keeper",
+        "--format",
+        "{{.Image}}",
+    ]);
+    assert_eq!(shown.trim(), short(&busybox.id));
+    assert_eq!(d.docker_ok(&["start", "-a", "keeper"]).trim(), "still here");
+    d.docker_ok(&["rm", "keeper"]);
+    assert!(layer_dirs(&d).is_empty(), "{:?}", layer_dirs(&d));
+}

@@ -151,11 +151,19 @@ fn new_uuid() -> String {
 }
 
 impl Daemon {
-    /// Removes layers and blobs no image uses, unless a pull is writing some right now
-    /// (then nothing is collected this time; the next collection catches up).
+    /// Removes layers and blobs no image and no container uses, unless a pull is writing
+    /// some right now (then nothing is collected this time; the next collection catches up).
+    /// A container keeps its image's layers, as dockerd's RW layer keeps its parents: a
+    /// `docker rmi -f` of the image leaves the container able to start.
     pub fn collect_garbage(&self) -> Result<crate::store::gc::Collected, StoreError> {
         match self.gc_gate.collect_if_idle(|| {
-            crate::store::gc::collect(&self.content, &self.layers, &self.images)
+            let held: std::collections::HashSet<String> = self
+                .containers
+                .list()
+                .into_iter()
+                .flat_map(|c| c.layers)
+                .collect();
+            crate::store::gc::collect(&self.content, &self.layers, &self.images, &held)
         }) {
             Some(result) => result,
             None => {

@@ -362,6 +362,8 @@ pub fn list_json(daemon: &Daemon, opts: &ListOptions) -> Result<Vec<u8>> {
             .map(|c| daemon.networks.container_state(&c.dir))
             .collect();
         let records = daemon.networks.read();
+        // Each image name resolved once per listing (most containers share a few).
+        let mut resolved: HashMap<&str, Option<String>> = HashMap::new();
         let rows: Vec<Row> = chosen
             .iter()
             .zip(&states)
@@ -372,7 +374,7 @@ pub fn list_json(daemon: &Daemon, opts: &ListOptions) -> Result<Vec<u8>> {
                 Row {
                     id: &c.id,
                     names: [&c.name],
-                    image: c.config.image.as_deref().unwrap_or(""),
+                    image: shown_image(daemon, c, &mut resolved),
                     image_id: &c.image_id,
                     command: command(c),
                     created: c.created.timestamp(),
@@ -413,6 +415,28 @@ pub fn list_json(daemon: &Daemon, opts: &ListOptions) -> Result<Vec<u8>> {
         serde_json::to_vec(&rows)
             .map_err(|e| ContainerError::Internal(format!("encoding the list: {e}")))
     })
+}
+
+/// The list's `Image`: the name the container was created from while it still names its
+/// image, else the image's ID (the name was deleted or now means another image), as
+/// dockerd's `refreshImage`.
+fn shown_image<'a>(
+    daemon: &Daemon,
+    c: &'a Container,
+    resolved: &mut HashMap<&'a str, Option<String>>,
+) -> &'a str {
+    let name = c.config.image.as_deref().unwrap_or("");
+    if name == c.image_id {
+        return name;
+    }
+    let now = resolved
+        .entry(name)
+        .or_insert_with(|| crate::images::lookup::resolve_id(&daemon.images, name));
+    if now.as_deref() == Some(c.image_id.as_str()) {
+        name
+    } else {
+        &c.image_id
+    }
 }
 
 /// The containers `opts` and `f` choose, newest first.

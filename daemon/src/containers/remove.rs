@@ -141,5 +141,13 @@ pub async fn destroy(daemon: &SharedDaemon, id: &str) -> Result<()> {
     daemon
         .events
         .publish("container", "destroy", id, c.event_attributes());
+    // The last holder of a force-deleted image's layers: they go with it.
+    if !c.layers.is_empty() && daemon.images.get(&c.image_id).is_none() {
+        let d = daemon.clone();
+        let collected = tokio::task::spawn_blocking(move || d.collect_garbage()).await;
+        if let Ok(Err(e)) = collected {
+            tracing::warn!(id, error = %e, "collecting the layers of a deleted image");
+        }
+    }
     Ok(())
 }

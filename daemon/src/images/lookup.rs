@@ -87,6 +87,18 @@ pub fn resolve_in(images: &ImageStore, name: &str) -> Result<ImageRecord, ImageE
     }
 }
 
+/// The ID `name` resolves to now, as [`resolve_in`] finds it but without copying the
+/// record; None when it resolves to nothing (or does not parse).
+pub fn resolve_id(images: &ImageStore, name: &str) -> Option<String> {
+    match parse_name(name).ok()? {
+        ParsedName::Id(id) => images.contains(&id).then_some(id),
+        ParsedName::Reference(reference) => images
+            .lookup_ref(&reference.to_string())
+            .filter(|id| images.contains(id))
+            .or_else(|| images.resolve_id_prefix(name).ok().flatten()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

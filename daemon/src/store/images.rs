@@ -125,6 +125,11 @@ impl ImageStore {
         self.read_state().records.get(id).cloned()
     }
 
+    /// Whether a record with this ID exists (without copying it).
+    pub fn contains(&self, id: &str) -> bool {
+        self.read_state().records.contains_key(id)
+    }
+
     /// Every record, sorted by ID.
     pub fn list(&self) -> Vec<ImageRecord> {
         let mut records: Vec<ImageRecord> = self.read_state().records.values().cloned().collect();
