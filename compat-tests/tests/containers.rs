@@ -177,6 +177,15 @@ fn dockerd_errors_for_names_state_and_resources() {
         err.contains("unknown log opt 'foo' for json-file log driver"),
         "{err}"
     );
+    for (opt, why) in [
+        ("max-size=0", "max-size must be a positive number"),
+        ("max-size=lots", "invalid size: 'lots'"),
+        ("max-file=0", "max-file cannot be less than 1"),
+    ] {
+        let err = d.docker_err(&["run", "-d", "--log-opt", opt, &image]);
+        let expected = format!("failed to initialize logging driver: {why}");
+        assert!(err.contains(&expected), "{opt}: {err}");
+    }
     let err = d.docker_err(&["kill", "dup"]);
     assert!(
         err.contains(&format!(

@@ -128,7 +128,13 @@ fn an_image_survives_a_restart_and_is_collected_once_removed() {
     );
 
     stores.images.remove(&removed.id).unwrap();
-    let collected = collect(&stores.content, &stores.layers, &stores.images, &Default::default()).unwrap();
+    let collected = collect(
+        &stores.content,
+        &stores.layers,
+        &stores.images,
+        &Default::default(),
+    )
+    .unwrap();
     assert_eq!(collected.layers, vec![top.clone()]);
     assert_eq!(
         collected.blobs.len(),

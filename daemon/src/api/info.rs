@@ -152,7 +152,8 @@ pub async fn get_info(
             volume: vec!["local".into()],
             network: vec!["bridge".into(), "host".into(), "null".into()],
             authorization: None,
-            log: vec!["json-file".into(), "none".into()],
+            // The drivers a container can name, as dockerd lists them (without `none`).
+            log: vec!["json-file".into(), "local".into()],
         },
         memory_limit: cgroups.memory_limit,
         swap_limit: cgroups.swap_limit,

@@ -38,11 +38,25 @@ fn validate_log_opts(driver: &str, opts: Option<&HashMap<String, String>>) -> Re
             "unknown log opt '{k}' for json-file log driver"
         )));
     }
+    let failed = |why: String| {
+        ContainerError::Invalid(format!("failed to initialize logging driver: {why}"))
+    };
     if let Some(size) = opts.get("max-size") {
-        if super::lifecycle::parse_size(size).is_none() {
-            return Err(ContainerError::Invalid(format!(
-                "failed to initialize logging driver: invalid size: '{size}'"
-            )));
+        match super::lifecycle::parse_size(size) {
+            None => return Err(failed(format!("invalid size: '{size}'"))),
+            Some(0) => return Err(failed("max-size must be a positive number".into())),
+            Some(_) => {}
+        }
+    }
+    if let Some(files) = opts.get("max-file") {
+        match files.parse::<i64>() {
+            Err(_) => {
+                return Err(failed(format!(
+                    "strconv.Atoi: parsing \"{files}\": invalid syntax"
+                )))
+            }
+            Ok(n) if n < 1 => return Err(failed("max-file cannot be less than 1".into())),
+            Ok(_) => {}
         }
     }
     Ok(())
