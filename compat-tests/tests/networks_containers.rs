@@ -492,3 +492,62 @@ fn hosts_file_names_the_fqdn_then_the_host_name() {
     }
     d.docker_ok(&["network", "rm", "hostsnet"]);
 }
+
+/// A `--network none` container leaves `none` with `docker network disconnect none X`,
+/// as dockerd's: it is then on no network, can be connected to another (an interface at
+/// once, and again after a restart), and can go back to `none` once on nothing else.
+#[test]
+fn a_none_container_can_leave_none_for_another_network() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let bb = d.pull_fixture(&f, "busybox");
+    d.docker_ok(&["network", "create", "later"]);
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "loner",
+        "--network",
+        "none",
+        &bb,
+        "sleep",
+        "300",
+    ]);
+    let networks = |d: &Daemon| {
+        d.docker_ok(&[
+            "inspect",
+            "-f",
+            "{{range $name, $ep := .NetworkSettings.Networks}}{{$name}}={{$ep.IPAddress}} {{end}}",
+            "loner",
+        ])
+        .trim()
+        .to_string()
+    };
+    let interfaces = |d: &Daemon| d.docker_ok(&["exec", "loner", "ls", "/sys/class/net"]);
+    let err = d.docker_err(&["network", "connect", "later", "loner"]);
+    assert!(err.contains("private (none) mode"), "{err}");
+
+    d.docker_ok(&["network", "disconnect", "none", "loner"]);
+    assert_eq!(networks(&d), "");
+    d.docker_ok(&["network", "connect", "later", "loner"]);
+    let on = networks(&d);
+    assert!(
+        on.starts_with("later=") && on.len() > "later=".len(),
+        "{on}"
+    );
+    assert!(interfaces(&d).contains("eth0"), "{}", interfaces(&d));
+    let err = d.docker_err(&["network", "connect", "none", "loner"]);
+    assert!(err.contains("private (none) mode"), "{err}");
+
+    d.docker_ok(&["restart", "-t", "0", "loner"]);
+    assert!(networks(&d).starts_with("later="), "{}", networks(&d));
+    assert!(interfaces(&d).contains("eth0"), "{}", interfaces(&d));
+
+    d.docker_ok(&["network", "disconnect", "later", "loner"]);
+    assert_eq!(networks(&d), "");
+    assert!(!interfaces(&d).contains("eth0"), "{}", interfaces(&d));
+    d.docker_ok(&["network", "connect", "none", "loner"]);
+    assert_eq!(networks(&d), "none=");
+    d.docker_ok(&["rm", "-f", "loner"]);
+    d.docker_ok(&["network", "rm", "later"]);
+}

@@ -23,8 +23,15 @@ pub async fn connect(
     endpoint_config: Option<&Value>,
 ) -> Result<()> {
     let network = daemon.networks.find(reference)?;
+    let mut state = ContainerNetwork::load(&c.dir);
     match (Mode::of(c), network.driver.as_str()) {
         (Mode::Host, _) | (_, "host") => return Err(NetworkError::Invalid(HOST_CONFLICT.into())),
+        // Back to `none` after leaving it, while on no other network (dockerd's
+        // updateNetworkSettings finds nothing to conflict with).
+        (Mode::None, "null") if state.left_none && state.requests.is_empty() => {
+            return rejoin_none(daemon, c, state, &network);
+        }
+        (Mode::None, driver) if state.left_none && driver != "null" => {}
         (Mode::None, _) | (_, "null") => return Err(NetworkError::Invalid(NONE_CONFLICT.into())),
         (Mode::Container(_), _) => {
             return Err(NetworkError::Invalid(
@@ -33,7 +40,6 @@ pub async fn connect(
         }
         _ => {}
     }
-    let mut state = ContainerNetwork::load(&c.dir);
     if !ContainerNetwork::recorded(&c.dir) && matches!(Mode::of(c), Mode::Network(_)) {
         // A container recorded before it had endpoint requests: its mode's network.
         state.requests = super::endpoints::plan(&daemon.networks, c, None, Vec::new())?.requests;
@@ -86,6 +92,25 @@ pub async fn connect(
     Ok(())
 }
 
+/// `docker network connect none X` for a container that left `none` and is on nothing.
+fn rejoin_none(
+    daemon: &Daemon,
+    c: &Container,
+    mut state: ContainerNetwork,
+    network: &super::record::NetworkRecord,
+) -> Result<()> {
+    state.left_none = false;
+    let live = state.netns.is_some() && c.state.status.is_running();
+    if live {
+        state.connected.push(network.id.clone());
+    }
+    daemon.networks.save_container_state(&c.dir, &state)?;
+    if live {
+        events::publish(daemon, events::CONNECT, network, &c.id);
+    }
+    Ok(())
+}
+
 /// Disconnects container `c` from network `reference`.
 pub async fn disconnect(daemon: &Daemon, c: &Container, reference: &str) -> Result<()> {
     let network = daemon.networks.find(reference)?;
@@ -93,6 +118,14 @@ pub async fn disconnect(daemon: &Daemon, c: &Container, reference: &str) -> Resu
         return Err(NetworkError::Invalid(HOST_CONFLICT.into()));
     }
     let mut state = ContainerNetwork::load(&c.dir);
+    if network.driver == "null" && state.on_none(c) {
+        // Leaving `none` removes nothing from the namespace (it has only its loopback).
+        state.left_none = true;
+        state.connected.retain(|id| *id != network.id);
+        daemon.networks.save_container_state(&c.dir, &state)?;
+        events::publish(daemon, events::DISCONNECT, &network, &c.id);
+        return Ok(());
+    }
     let requested = state.requests.iter().any(|r| r.network_id == network.id);
     if !requested && !network.endpoints.contains_key(&c.id) {
         return Err(NetworkError::Forbidden(format!(

@@ -67,9 +67,19 @@ pub struct ContainerNetwork {
     /// The legacy links' variables, made at start (see `links`).
     #[serde(default)]
     pub link_env: Vec<String>,
+    /// A `--network none` container disconnected from `none` (`docker network disconnect
+    /// none X`): as dockerd's, it is then on no network and may be connected to others,
+    /// which its `requests` then list.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub left_none: bool,
 }
 
 impl ContainerNetwork {
+    /// Whether `c` is on the `none` network: its mode, unless it was disconnected from it.
+    pub fn on_none(&self, c: &Container) -> bool {
+        Mode::of(c) == Mode::None && !self.left_none
+    }
+
     pub fn load(dir: &Path) -> ContainerNetwork {
         std::fs::read(dir.join(STATE_FILE))
             .ok()

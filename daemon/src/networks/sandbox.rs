@@ -193,6 +193,11 @@ fn announce(daemon: &Daemon, c: &Container) {
 fn networks_joined(daemon: &Daemon, c: &Container, state: &ContainerNetwork) -> Vec<String> {
     match Mode::of(c) {
         Mode::Container(_) => Vec::new(),
+        Mode::None if state.left_none => state
+            .requests
+            .iter()
+            .map(|r| r.network_id.clone())
+            .collect(),
         Mode::Host | Mode::None => {
             let name = if Mode::of(c) == Mode::Host {
                 "host"

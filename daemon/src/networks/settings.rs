@@ -135,6 +135,9 @@ impl<'a> NetworksView<'a> {
         let mode = c.host_config.network_mode.as_deref().unwrap_or("default");
         match Mode::parse(mode) {
             Mode::Container(_) => {}
+            Mode::None if state.is_some_and(|s| s.left_none) => {
+                entries.extend(requested(records, state, c));
+            }
             Mode::Host | Mode::None => {
                 let name = if mode == "host" { "host" } else { "none" };
                 entries.push((
@@ -151,16 +154,7 @@ impl<'a> NetworksView<'a> {
                     let net = records.find(name).ok();
                     entries.push((name, EndpointView::new(c, net, None, None)));
                 }
-                for r in state.iter().flat_map(|s| s.requests.iter()) {
-                    let Ok(net) = records.find(&r.network_id) else {
-                        continue;
-                    };
-                    let ep = net.endpoints.get(&c.id);
-                    entries.push((
-                        net.name.as_str(),
-                        EndpointView::new(c, Some(net), Some(r), ep),
-                    ));
-                }
+                entries.extend(requested(records, state, c));
             }
         }
         // Go encodes maps sorted by key; a name given twice keeps its last entry.
@@ -170,6 +164,25 @@ impl<'a> NetworksView<'a> {
         entries.reverse();
         NetworksView { entries }
     }
+}
+
+/// The entries of the networks `state` asks for, with their endpoints where they exist.
+fn requested<'a>(
+    records: &'a RecordsView<'_>,
+    state: Option<&'a super::endpoints::ContainerNetwork>,
+    c: &'a Container,
+) -> impl Iterator<Item = (&'a str, EndpointView<'a>)> + 'a {
+    state
+        .into_iter()
+        .flat_map(|s| s.requests.iter())
+        .filter_map(move |r| {
+            let net = records.find(&r.network_id).ok()?;
+            let ep = net.endpoints.get(&c.id);
+            Some((
+                net.name.as_str(),
+                EndpointView::new(c, Some(net), Some(r), ep),
+            ))
+        })
 }
 
 impl Serialize for NetworksView<'_> {
