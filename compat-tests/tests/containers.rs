@@ -199,6 +199,17 @@ fn dockerd_errors_for_names_state_and_resources() {
         "{err}"
     );
 
+    // Rename's errors as dockerd's: the same name, then the new name reserved.
+    let err = d.docker_err(&["rename", "dup", "dup"]);
+    assert!(
+        err.contains("Renaming a container with the same name"),
+        "{err}"
+    );
+    let err = d.docker_err(&["rename", "dup", "bad name"]);
+    assert!(
+        err.contains("Error when allocating new name: Invalid container name (/bad name)"),
+        "{err}"
+    );
     // Rename frees the old name.
     d.docker_ok(&["rename", "dup", "renamed"]);
     assert_eq!(inspect(&d, "renamed")["Name"], "/renamed");

@@ -295,18 +295,27 @@ async fn unpause_now(daemon: &SharedDaemon, reference: &str) -> Result<()> {
 }
 
 pub fn rename(daemon: &SharedDaemon, reference: &str, new_name: &str) -> Result<()> {
-    if new_name.is_empty() {
+    let new_name = new_name.trim();
+    if new_name.trim_start_matches('/').is_empty() {
         return Err(ContainerError::Invalid(
             "Neither old nor new names may be empty".into(),
         ));
     }
-    let c = daemon.containers.lookup(reference)?;
-    let new_name = super::names::validate(new_name)?;
-    if new_name == c.name {
+    let c = daemon.containers.lookup(reference.trim())?;
+    // As dockerd's ContainerRename: the same name first, then the name reserved (its
+    // errors, a bad name included, wrapped as "Error when allocating new name: …").
+    let canonical = format!("/{}", new_name.strip_prefix('/').unwrap_or(new_name));
+    if canonical == c.name {
         return Err(ContainerError::Invalid(
             "Renaming a container with the same name as its current name".into(),
         ));
     }
+    let new_name = super::names::validate(&canonical).map_err(|e| match e {
+        ContainerError::Invalid(m) => {
+            ContainerError::Invalid(format!("Error when allocating new name: {m}"))
+        }
+        other => other,
+    })?;
     // dockerd wraps the name store's conflict: "Error when allocating new name: Conflict. …".
     let renamed = daemon
         .containers
