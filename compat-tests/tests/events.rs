@@ -21,6 +21,23 @@ fn json_lines(out: &str) -> Vec<Value> {
         .collect()
 }
 
+/// The container events between two `unix_now()` times, as `docker events` prints them.
+fn container_events(d: &Daemon, since: &str, until: &str) -> (String, Vec<Value>) {
+    let out = d.docker_ok(&[
+        "events",
+        "--since",
+        since,
+        "--until",
+        until,
+        "--filter",
+        "type=container",
+        "--format",
+        "{{json .}}",
+    ]);
+    let events = json_lines(&out);
+    (out, events)
+}
+
 /// The events' `(Action, Actor.ID, Actor.Attributes.name)`.
 fn summary(events: &[Value]) -> Vec<(String, String, String)> {
     events
@@ -383,18 +400,7 @@ fn stop_and_rm_force_send_kill_events() {
     d.docker_ok(&["start", "ev-stop"]);
     d.docker_ok(&["rm", "-f", "ev-stop"]);
     let until = unix_now();
-    let out = d.docker_ok(&[
-        "events",
-        "--since",
-        &since,
-        "--until",
-        &until,
-        "--filter",
-        "type=container",
-        "--format",
-        "{{json .}}",
-    ]);
-    let events = json_lines(&out);
+    let (out, events) = container_events(&d, &since, &until);
     let actions: Vec<String> = events
         .iter()
         .map(|e| {
@@ -432,18 +438,8 @@ fn exec_export_and_rename_events_read_as_dockerds() {
     d.docker_ok(&["rename", "ev-x", "ev-y"]);
     d.docker_ok(&["rm", "-f", "ev-y"]);
     let until = unix_now();
-    let out = d.docker_ok(&[
-        "events",
-        "--since",
-        &since,
-        "--until",
-        &until,
-        "--filter",
-        "type=container",
-        "--format",
-        "{{json .}}",
-    ]);
-    let actions: Vec<String> = json_lines(&out)
+    let (out, events) = container_events(&d, &since, &until);
+    let actions: Vec<String> = events
         .iter()
         .map(|e| e["Action"].as_str().unwrap_or("").to_string())
         .filter(|a| a != "kill" && a != "die")
