@@ -142,7 +142,7 @@ pub async fn destroy(daemon: &SharedDaemon, id: &str) -> Result<()> {
         .events
         .publish("container", "destroy", id, c.event_attributes());
     // The last holder of a force-deleted image's layers: they go with it.
-    if !c.layers.is_empty() && daemon.images.get(&c.image_id).is_none() {
+    if !c.layers.is_empty() && !daemon.images.contains(&c.image_id) {
         let d = daemon.clone();
         let collected = tokio::task::spawn_blocking(move || d.collect_garbage()).await;
         if let Ok(Err(e)) = collected {
