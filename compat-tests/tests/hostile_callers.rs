@@ -198,6 +198,17 @@ fn out_of_range_settings_are_refused_at_create_with_dockerds_texts() {
             "the working directory 'rel/dir' is invalid, it needs to be an absolute path".into(),
         ),
     ];
+    // A create of the fixture with these fields, through the raw API.
+    let create = |fields: &str| {
+        let body = format!(r#"{{"Image":"{image}","Cmd":["true"],{fields}}}"#);
+        request(
+            &d,
+            "POST",
+            "/containers/create",
+            "application/json",
+            body.as_bytes(),
+        )
+    };
     for weight in [
         r#""HostConfig":{"BlkioWeight":5}"#,
         r#""HostConfig":{"BlkioWeight":1001}"#,
@@ -205,14 +216,7 @@ fn out_of_range_settings_are_refused_at_create_with_dockerds_texts() {
         if weight_supported {
             cases.push((weight, "Range of blkio weight is from 10 to 1000".into()));
         } else {
-            let body = format!(r#"{{"Image":"{image}","Cmd":["true"],{weight}}}"#);
-            let (status, answer) = request(
-                &d,
-                "POST",
-                "/containers/create",
-                "application/json",
-                body.as_bytes(),
-            );
+            let (status, answer) = create(weight);
             assert_eq!(status, 201, "{answer}");
             assert!(answer.contains("Weight discarded."), "{answer}");
             let id = serde_json::from_str::<serde_json::Value>(&answer).expect("json")["Id"]
@@ -223,14 +227,7 @@ fn out_of_range_settings_are_refused_at_create_with_dockerds_texts() {
         }
     }
     for (fields, text) in cases {
-        let body = format!(r#"{{"Image":"{image}","Cmd":["true"],{fields}}}"#);
-        let (status, answer) = request(
-            &d,
-            "POST",
-            "/containers/create",
-            "application/json",
-            body.as_bytes(),
-        );
+        let (status, answer) = create(fields);
         assert_eq!((status, message(&answer)), (400, text), "{fields}");
     }
     assert_eq!(

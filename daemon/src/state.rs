@@ -159,11 +159,8 @@ impl Daemon {
         match self.gc_gate.collect_if_idle(|| {
             let held: std::collections::HashSet<String> = self
                 .containers
-                .list()
-                .into_iter()
-                .flat_map(|c| c.layers)
-                .collect();
-            crate::store::gc::collect(&self.content, &self.layers, &self.images, &held)
+                .with_all(|all| all.iter().flat_map(|c| c.layers.iter().cloned()).collect());
+            crate::store::gc::collect(&self.content, &self.layers, &self.images, held)
         }) {
             Some(result) => result,
             None => {

@@ -132,7 +132,7 @@ fn an_image_survives_a_restart_and_is_collected_once_removed() {
         &stores.content,
         &stores.layers,
         &stores.images,
-        &Default::default(),
+        Default::default(),
     )
     .unwrap();
     assert_eq!(collected.layers, vec![top.clone()]);

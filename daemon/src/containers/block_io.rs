@@ -22,8 +22,15 @@ pub struct Support {
 }
 
 impl Support {
-    /// v1: the blkio controller's files; v2: the io controller, which has them all.
+    /// The host's support, read once (the cgroup layout does not change while berthd runs,
+    /// as dockerd's `sysInfo` is read once).
     pub fn of_host() -> Support {
+        static HOST: std::sync::OnceLock<Support> = std::sync::OnceLock::new();
+        *HOST.get_or_init(Support::detect)
+    }
+
+    /// v1: the blkio controller's files; v2: the io controller, which has them all.
+    fn detect() -> Support {
         let v1 = Path::new("/sys/fs/cgroup/blkio");
         if v1.is_dir() {
             let has = |names: &[&str]| names.iter().any(|n| v1.join(n).exists());

@@ -16,6 +16,13 @@ pub(super) fn write_hosts(c: &Container, ip: &str, ip6: &str, link_hosts: &[Stri
     let path = c.hosts_path();
     let text = std::fs::read_to_string(&path).unwrap_or_default();
     let hostname = c.config.hostname.clone().unwrap_or_default();
+    let names = crate::containers::etc_files::own_names(&hostname, c.config.domainname.as_deref());
+    let own_lines = |out: &mut String| {
+        out.push_str(&format!("{ip}\t{names}\n"));
+        if !ip6.is_empty() {
+            out.push_str(&format!("{ip6}\t{names}\n"));
+        }
+    };
     let mut out = String::new();
     let mut replaced = false;
     let links: String = link_hosts.iter().map(|l| format!("{l}\n")).collect();
@@ -23,21 +30,10 @@ pub(super) fn write_hosts(c: &Container, ip: &str, ip6: &str, link_hosts: &[Stri
         if link_hosts.iter().any(|l| l == line) {
             continue;
         }
-        let mine = line.strip_prefix("127.0.0.1\t").is_some_and(|names| {
-            !hostname.is_empty()
-                && names
-                    == crate::containers::etc_files::own_names(
-                        &hostname,
-                        c.config.domainname.as_deref(),
-                    )
-        });
+        let mine = !hostname.is_empty() && line.strip_prefix("127.0.0.1\t") == Some(names.as_str());
         if mine {
-            let names = &line["127.0.0.1\t".len()..];
             out.push_str(&links);
-            out.push_str(&format!("{ip}\t{names}\n"));
-            if !ip6.is_empty() {
-                out.push_str(&format!("{ip6}\t{names}\n"));
-            }
+            own_lines(&mut out);
             replaced = true;
         } else {
             out.push_str(line);
@@ -45,13 +41,8 @@ pub(super) fn write_hosts(c: &Container, ip: &str, ip6: &str, link_hosts: &[Stri
         }
     }
     if !replaced && !hostname.is_empty() {
-        let names =
-            crate::containers::etc_files::own_names(&hostname, c.config.domainname.as_deref());
         out.push_str(&links);
-        out.push_str(&format!("{ip}\t{names}\n"));
-        if !ip6.is_empty() {
-            out.push_str(&format!("{ip6}\t{names}\n"));
-        }
+        own_lines(&mut out);
     }
     write_file(&path, &out)
 }

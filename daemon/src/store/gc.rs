@@ -86,10 +86,10 @@ pub fn collect(
     content: &ContentStore,
     layers: &LayerStore,
     images: &ImageStore,
-    held: &HashSet<String>,
+    held: HashSet<String>,
 ) -> StoreResult<Collected> {
     let records = images.list();
-    let mut used_chains: HashSet<String> = held.clone();
+    let mut used_chains: HashSet<String> = held;
     let mut used_blobs: HashSet<String> = HashSet::new();
     for record in &records {
         used_blobs.insert(record.id.clone());
@@ -217,7 +217,7 @@ mod tests {
     fn nothing_is_collected_while_every_image_is_kept() {
         let s = stores();
         add_image(&s, &["a", "b", "c"]);
-        let collected = collect(&s.content, &s.layers, &s.images, &HashSet::new()).unwrap();
+        let collected = collect(&s.content, &s.layers, &s.images, HashSet::new()).unwrap();
         assert!(
             collected.layers.is_empty() && collected.blobs.is_empty(),
             "{collected:?}"
@@ -233,7 +233,7 @@ mod tests {
         let orphan = s.content.write_bytes(b"an index nobody records").unwrap();
         s.images.remove(&removed.id).unwrap();
 
-        let collected = collect(&s.content, &s.layers, &s.images, &HashSet::new()).unwrap();
+        let collected = collect(&s.content, &s.layers, &s.images, HashSet::new()).unwrap();
         let top = removed.layers[2].clone();
         assert_eq!(collected.layers, vec![top.chain_id.clone()]);
         let mut expected_blobs = vec![
@@ -268,7 +268,7 @@ mod tests {
         let record = add_image(&s, &["a", "b"]);
         s.images.remove(&record.id).unwrap();
         let held: HashSet<String> = record.layers.iter().map(|l| l.chain_id.clone()).collect();
-        let collected = collect(&s.content, &s.layers, &s.images, &held).unwrap();
+        let collected = collect(&s.content, &s.layers, &s.images, held).unwrap();
         assert!(collected.layers.is_empty(), "{collected:?}");
         assert_eq!(s.layers.list().unwrap().len(), 2);
         assert_eq!(collected.blobs.len(), 4, "the image's blobs go");
@@ -279,7 +279,7 @@ mod tests {
         let s = stores();
         let record = add_image(&s, &["a", "b"]);
         s.images.remove(&record.id).unwrap();
-        let collected = collect(&s.content, &s.layers, &s.images, &HashSet::new()).unwrap();
+        let collected = collect(&s.content, &s.layers, &s.images, HashSet::new()).unwrap();
         assert_eq!(collected.layers.len(), 2);
         assert_eq!(collected.blobs.len(), 4);
         assert!(s.layers.list().unwrap().is_empty());
