@@ -4,7 +4,8 @@
 # (the busybox fixture, pulled from the loopback registry). dockerd gets a default bridge
 # of its own for the run (never docker0), without iptables.
 #
-# Reports, for each engine:
+# Reports the stock CLI's own start (`docker --version`, no daemon call), which every
+# run and exec figure includes once, and, for each engine:
 #   - `docker run --rm IMAGE true`: median and p90 over N runs (default 20), through the CLI,
 #     on the default bridge and with `--network none` (for berthd also on a user-defined
 #     network: endpoint plus embedded DNS);

@@ -281,6 +281,18 @@ def timed(engine, args, n):
     return med, p90, {k: statistics.median(v) for k, v in stages.items()}
 
 
+def cli_floor_ms(n):
+    """The stock CLI's own cost per command, with no daemon call (`docker --version`):
+    every `docker run` and `docker exec` figure includes it once. The issue measured it
+    at about 15 ms; it moves with the machine, not with the engine."""
+    times = []
+    for _ in range(n + 1):
+        t0 = time.perf_counter()
+        subprocess.run(["docker", "--version"], check=True, stdout=subprocess.DEVNULL)
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times[1:])
+
+
 def measure(engine, image, n):
     out = {"stages": {}}
     engine.docker("pull", "-q", image)
@@ -389,6 +401,9 @@ def main():
     image = f"{fx['registry']}/{img['repository']}:{img['tag']}"
 
     print(describe_filesystem(a.work), flush=True)
+    floor = cli_floor_ms(a.n)
+    print(f"the docker CLI alone (docker --version, no daemon call): median {floor:.1f} ms; "
+          "each run and exec figure below includes it once", flush=True)
     results = {}
     wanted = a.engines.split(",")
     plan = []
@@ -420,6 +435,11 @@ def main():
               f"idle RSS {d['idle_rss_kib'] / max(1, b['idle_rss_kib']):.2f}x, "
               f"per-container RSS {d['per_container_rss_kib'] / max(1, b['per_container_rss_kib']):.2f}x")
     table(results)
+    if "berthd" in results:
+        b = results["berthd"]
+        print(f"berthd beyond the CLI's own {floor:.1f} ms: run (none) "
+              f"{b['run_median_ms'] - floor:.1f} ms, run (bridge) "
+              f"{b['run_bridge_median_ms'] - floor:.1f} ms, exec {b['exec_median_ms'] - floor:.1f} ms")
 
 
 if __name__ == "__main__":

@@ -167,3 +167,85 @@ fn read_only_proc_paths_keep_nosuid_nodev_noexec() {
         }
     }
 }
+
+/// Sysctls as dockerd sets them: a container with a network namespace of its own gets
+/// dockerd's defaults (ports below 1024 and ICMP echo sockets for any user), under the
+/// user's `--sysctl`; a key whose namespace is the host's is refused at start (with
+/// `--network host` it would change the host's setting), and the host keeps its value.
+#[test]
+fn sysctls_get_dockerds_defaults_and_never_reach_the_host() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let busybox = d.pull_fixture(&f, "busybox");
+    let read =
+        "cat /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/sys/net/ipv4/ping_group_range";
+    let defaults = d.docker_ok(&["run", "--rm", &busybox, "sh", "-c", read]);
+    assert_eq!(
+        defaults.split_whitespace().collect::<Vec<_>>(),
+        ["0", "0", "2147483647"]
+    );
+    let none = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        &busybox,
+        "sh",
+        "-c",
+        read,
+    ]);
+    assert!(none.starts_with("0\n"), "{none}");
+    let overridden = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--sysctl",
+        "net.ipv4.ip_unprivileged_port_start=1000",
+        &busybox,
+        "cat",
+        "/proc/sys/net/ipv4/ip_unprivileged_port_start",
+    ]);
+    assert_eq!(overridden.trim(), "1000");
+
+    let key = "/proc/sys/net/ipv4/tcp_keepalive_probes";
+    let host_before = std::fs::read_to_string(key).expect("host sysctl");
+    let wanted = if host_before.trim() == "7" { "8" } else { "7" };
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "--sysctl",
+        &format!("net.ipv4.tcp_keepalive_probes={wanted}"),
+        &busybox,
+        "true",
+    ]);
+    assert_ne!(out.status.code(), Some(0), "accepted on the host's network");
+    assert!(
+        stderr(&out).contains(
+            "sysctl \"net.ipv4.tcp_keepalive_probes\" not allowed in host network namespace"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(key).expect("host sysctl"),
+        host_before
+    );
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--ipc",
+        "host",
+        "--sysctl",
+        "kernel.shmmni=4000",
+        &busybox,
+        "true",
+    ]);
+    assert!(
+        stderr(&out).contains("sysctl \"kernel.shmmni\" is not allowed in the hosts ipc namespace"),
+        "{}",
+        stderr(&out)
+    );
+    let ps = d.docker_ok(&["ps", "-aq"]);
+    assert!(ps.trim().is_empty(), "--rm containers left: {ps}");
+}

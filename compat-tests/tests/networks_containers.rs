@@ -7,7 +7,7 @@ mod common;
 use common::network::{free_port, http_get, ip_on};
 
 use common::network::{cleanup_network, links_of};
-use common::{eventually, Daemon, Fixtures};
+use common::{eventually, inspect_json, Daemon, Fixtures};
 
 #[test]
 fn names_on_a_user_network_and_isolation() {
@@ -550,4 +550,72 @@ fn a_none_container_can_leave_none_for_another_network() {
     assert_eq!(networks(&d), "none=");
     d.docker_ok(&["rm", "-f", "loner"]);
     d.docker_ok(&["network", "rm", "later"]);
+}
+
+/// `--add-host NAME:host-gateway` names the default bridge's gateway (what compose's
+/// `extra_hosts: ["host.docker.internal:host-gateway"]` relies on), and a malformed
+/// `--add-host` is refused at create with dockerd's messages.
+#[test]
+fn add_host_resolves_host_gateway_and_refuses_what_dockerd_refuses() {
+    let f = Fixtures::load();
+    let d = Daemon::start();
+    let bb = d.pull_fixture(&f, "busybox");
+    let bridge = inspect_json(&d, &["network", "inspect"], "bridge");
+    let gateway = bridge["IPAM"]["Config"][0]["Gateway"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no gateway: {bridge}"))
+        .to_string();
+    let hosts = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--add-host",
+        "host.docker.internal:host-gateway",
+        "--add-host",
+        "six:::1",
+        &bb,
+        "cat",
+        "/etc/hosts",
+    ]);
+    assert!(
+        hosts
+            .lines()
+            .any(|l| l == format!("{gateway}\thost.docker.internal")),
+        "{hosts}"
+    );
+    assert!(hosts.lines().any(|l| l == "::1\tsix"), "{hosts}");
+    assert!(!hosts.contains("host-gateway"), "{hosts}");
+    // On a user network and on the host's network too: the default bridge's gateway.
+    d.docker_ok(&["network", "create", "gwnet"]);
+    let hosts = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "gwnet",
+        "--add-host",
+        "gw:host-gateway",
+        &bb,
+        "cat",
+        "/etc/hosts",
+    ]);
+    assert!(
+        hosts.lines().any(|l| l == format!("{gateway}\tgw")),
+        "{hosts}"
+    );
+    for (extra, message) in [
+        (
+            "a:notanip",
+            "invalid IP address in add-host: \\\"notanip\\\"",
+        ),
+        ("noaddress", "bad format for add-host: \\\"noaddress\\\""),
+    ] {
+        let body = serde_json::json!({"Image": bb, "HostConfig": {"ExtraHosts": [extra]}});
+        let (status, answer) =
+            common::api(&d, "POST", "/containers/create", Some(&body.to_string()));
+        assert_eq!(status, 400, "{extra}: {answer}");
+        assert!(
+            answer["message"].to_string().contains(message),
+            "{extra}: {answer}"
+        );
+    }
+    d.docker_ok(&["network", "rm", "gwnet"]);
 }

@@ -72,6 +72,7 @@ fn create_inner(
     }
     let plan = namespaces::plan(linux.and_then(|l| l.namespaces().as_deref()).unwrap_or(&[]))?;
     userns::validate(&plan, linux)?;
+    crate::sysctl::validate(&plan, linux)?;
     let fifo_path = sdir.join(EXEC_FIFO);
     nix::unistd::mkfifo(&fifo_path, Mode::from_bits_truncate(0o622))
         .map_err(|e| Error::sys("mkfifo exec.fifo", e))?;

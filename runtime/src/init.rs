@@ -132,12 +132,7 @@ fn setup(cfg: &InitConfig, sync: &OwnedFd, in_cgroup: bool) -> Result<Prepared> 
         require_uts(&cfg.plan, "domainname")?;
         sys.setdomainname(d)?;
     }
-    if let Some(sysctls) = linux.and_then(|l| l.sysctl().as_ref()) {
-        for (k, v) in sysctls {
-            let p = PathBuf::from("/proc/sys").join(k.replace('.', "/"));
-            std::fs::write(&p, v).map_err(|e| Error::io("sysctl", p, e))?;
-        }
-    }
+    crate::sysctl::apply(linux)?;
     if let Some(l) = linux {
         rootfs::readonly_paths(&sys, l.readonly_paths().as_deref().unwrap_or(&[]))?;
         rootfs::masked_paths(&sys, l.masked_paths().as_deref().unwrap_or(&[]))?;

@@ -29,6 +29,7 @@ pub mod state;
 pub mod syscall;
 #[cfg(test)]
 pub mod syscall_fake;
+pub mod sysctl;
 pub mod update;
 pub mod userns;
 pub mod utils;

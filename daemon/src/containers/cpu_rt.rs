@@ -42,11 +42,12 @@ pub fn kernel_supports() -> bool {
     cpu_hierarchy().is_some_and(|m| m.join("cpu.rt_runtime_us").exists())
 }
 
-/// dockerd's checks of `CpuRealtimePeriod` and `CpuRealtimeRuntime`.
-pub fn validate(hc: &HostConfig, supported: bool) -> Result<()> {
+/// dockerd's checks of `CpuRealtimePeriod` and `CpuRealtimeRuntime`. `supported` (a
+/// read of the mount table) is asked only when a real-time setting is given.
+pub fn validate(hc: &HostConfig, supported: impl FnOnce() -> bool) -> Result<()> {
     let period = hc.cpu_realtime_period.unwrap_or(0);
     let runtime = hc.cpu_realtime_runtime.unwrap_or(0);
-    if (period != 0 || runtime != 0) && !supported {
+    if (period != 0 || runtime != 0) && !supported() {
         return Err(ContainerError::Invalid(
             "Your kernel does not support CPU real-time scheduler".into(),
         ));
@@ -124,14 +125,14 @@ mod tests {
             cpu_realtime_runtime: Some(runtime),
             ..Default::default()
         };
-        assert!(validate(&hc(0, 0), false).is_ok());
+        assert!(validate(&hc(0, 0), || false).is_ok());
         assert_eq!(
-            validate(&hc(0, 1000), false).unwrap_err().to_string(),
+            validate(&hc(0, 1000), || false).unwrap_err().to_string(),
             "Your kernel does not support CPU real-time scheduler"
         );
-        assert!(validate(&hc(1_000_000, 95_000), true).is_ok());
+        assert!(validate(&hc(1_000_000, 95_000), || true).is_ok());
         assert_eq!(
-            validate(&hc(1000, 2000), true).unwrap_err().to_string(),
+            validate(&hc(1000, 2000), || true).unwrap_err().to_string(),
             "cpu real-time runtime cannot be higher than cpu real-time period"
         );
     }

@@ -233,7 +233,7 @@ pub async fn create_with(
         host_config.ipc_mode.as_deref(),
         host_config.pid_mode.as_deref(),
     )?;
-    super::cpu_rt::validate(&host_config, super::cpu_rt::kernel_supports())?;
+    super::cpu_rt::validate(&host_config, super::cpu_rt::kernel_supports)?;
     if host_config.uts_mode.as_deref() == Some("host")
         && !config.hostname.as_deref().unwrap_or("").is_empty()
     {
@@ -322,7 +322,9 @@ pub async fn create_with(
     if let Err(e) = super::rootfs::prepare(&record)
         // dockerd makes the init layer at create: `docker cp` finds its files before a start.
         .and_then(|_| super::init_layer::ensure(&record, &layers_root))
-        .and_then(|_| super::etc_files::write_etc_files(&record))
+        .and_then(|_| {
+            super::etc_files::write_etc_files(&record, &daemon.networks.host_gateway_ips())
+        })
         .and_then(|_| {
             daemon
                 .networks

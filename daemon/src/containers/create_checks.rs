@@ -156,5 +156,49 @@ pub(super) fn validate_host_config(hc: &HostConfig, ncpu: usize) -> Result<()> {
         }
         validate_log_opts(t, log.config.as_ref())?;
     }
+    for extra in hc.extra_hosts.iter().flatten() {
+        validate_extra_host(extra)?;
+    }
     Ok(())
+}
+
+/// dockerd's `ValidateExtraHost`: `name:ip` (split at the first colon, so that an IPv6
+/// address needs no brackets), where ip is an address or the special `host-gateway`.
+fn validate_extra_host(extra: &str) -> Result<()> {
+    match extra.split_once(':') {
+        Some((name, ip)) if !name.is_empty() => {
+            if ip == super::etc_files::HOST_GATEWAY || ip.trim().parse::<std::net::IpAddr>().is_ok()
+            {
+                Ok(())
+            } else {
+                Err(ContainerError::Invalid(format!(
+                    "invalid IP address in add-host: {ip:?}"
+                )))
+            }
+        }
+        _ => Err(ContainerError::Invalid(format!(
+            "bad format for add-host: {extra:?}"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod extra_host_tests {
+    use super::validate_extra_host;
+
+    #[test]
+    fn extra_hosts_are_checked_as_dockerd_checks_them() {
+        for ok in ["a:1.2.3.4", "a:::1", "host.docker.internal:host-gateway"] {
+            assert!(validate_extra_host(ok).is_ok(), "{ok}");
+        }
+        for (bad, message) in [
+            ("a:notanip", "invalid IP address in add-host: \"notanip\""),
+            ("c:[::1]", "invalid IP address in add-host: \"[::1]\""),
+            ("b=1.2.3.4", "bad format for add-host: \"b=1.2.3.4\""),
+            (":1.2.3.4", "bad format for add-host: \":1.2.3.4\""),
+        ] {
+            let err = validate_extra_host(bad).expect_err(bad).to_string();
+            assert!(err.contains(message), "{bad}: {err}");
+        }
+    }
 }

@@ -10,8 +10,13 @@ fn write(path: &Path, text: &str) -> Result<()> {
         .map_err(|e| ContainerError::io(format!("writing {}", path.display()), e))
 }
 
-/// Writes hostname, hosts and resolv.conf in the container's folder.
-pub fn write_etc_files(c: &Container) -> Result<()> {
+/// The address of an `--add-host NAME:host-gateway`: the daemon's host-gateway IPs.
+pub const HOST_GATEWAY: &str = "host-gateway";
+
+/// Writes hostname, hosts and resolv.conf in the container's folder. `host_gateway` is
+/// what an `--add-host NAME:host-gateway` stands for (`Networks::host_gateway_ips`):
+/// one line per address.
+pub fn write_etc_files(c: &Container, host_gateway: &[String]) -> Result<()> {
     let hostname = c.config.hostname.clone().unwrap_or_default();
     write(&c.hostname_path(), &format!("{hostname}\n"))?;
     let mut hosts = String::from(
@@ -26,7 +31,19 @@ pub fn write_etc_files(c: &Container) -> Result<()> {
         hosts.push_str(&format!("127.0.0.1\t{names}\n"));
     }
     for extra in c.host_config.extra_hosts.iter().flatten() {
-        if let Some((name, addr)) = extra.split_once(':').or_else(|| extra.split_once('=')) {
+        let Some((name, addr)) = extra.split_once(':') else {
+            continue;
+        };
+        if addr != HOST_GATEWAY {
+            hosts.push_str(&format!("{addr}\t{name}\n"));
+            continue;
+        }
+        if host_gateway.is_empty() {
+            return Err(ContainerError::Invalid(
+                "unable to derive the IP value for host-gateway".into(),
+            ));
+        }
+        for addr in host_gateway {
             hosts.push_str(&format!("{addr}\t{name}\n"));
         }
     }

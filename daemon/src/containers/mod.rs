@@ -88,6 +88,7 @@ pub mod start;
 pub mod state_changes;
 pub mod storage_opts;
 pub mod store;
+pub mod sysctls;
 pub mod timing;
 pub mod to_the_end;
 pub mod update;

@@ -45,8 +45,15 @@ impl HostCpusets {
 }
 
 /// Checks the resources of `hc` as dockerd's `verifyPlatformContainerResources` does.
+/// The host's cpusets are read only when a cpuset is asked for.
 pub fn validate(hc: &HostConfig, ncpu: usize) -> Result<(), ContainerError> {
-    validate_with(hc, ncpu, &HostCpusets::of_host())
+    let asked = |set: &Option<String>| set.as_deref().is_some_and(|s| !s.is_empty());
+    let host = if asked(&hc.cpuset_cpus) || asked(&hc.cpuset_mems) {
+        HostCpusets::of_host()
+    } else {
+        HostCpusets::default()
+    };
+    validate_with(hc, ncpu, &host)
 }
 
 /// [`validate`] against the given host cpusets.

@@ -243,7 +243,8 @@ fn base_spec(
     if let Some(p) = super::mounts::spec::root_propagation(c) {
         linux.insert("rootfsPropagation".into(), json!(p));
     }
-    if let Some(sysctls) = hc.sysctls.as_ref().filter(|s| !s.is_empty()) {
+    let sysctls = super::sysctls::for_spec(hc);
+    if !sysctls.is_empty() {
         linux.insert("sysctl".into(), json!(sysctls));
     }
     let mut spec = json!({

@@ -57,7 +57,7 @@ pub async fn update(
         ));
     }
     resources::validate(&next, crate::api::host::ncpu())?;
-    super::cpu_rt::validate(&next, super::cpu_rt::kernel_supports())?;
+    super::cpu_rt::validate(&next, super::cpu_rt::kernel_supports)?;
     if let Some(p) = &next.restart_policy {
         super::create_checks::validate_restart_policy(p)?;
     }

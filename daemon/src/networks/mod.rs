@@ -139,6 +139,25 @@ impl Networks {
         find_in(&self.lock(), reference).cloned()
     }
 
+    /// What `--add-host NAME:host-gateway` stands for, as dockerd's default
+    /// `host-gateway-ips`: the default bridge's gateways, IPv4 first, then IPv6 when the
+    /// bridge has it. None without a default bridge (`--bridge none`).
+    pub fn host_gateway_ips(&self) -> Vec<String> {
+        let records = self.lock();
+        let Some(bridge) = records.values().find(|r| r.name == "bridge") else {
+            return Vec::new();
+        };
+        let mut ips: Vec<String> = bridge
+            .ipam
+            .iter()
+            .map(|c| c.gateway.clone())
+            .filter(|g| !g.is_empty())
+            .filter(|g| bridge.enable_ipv6 || !g.contains(':'))
+            .collect();
+        ips.sort_by_key(|g| g.contains(':'));
+        ips
+    }
+
     /// Every record, locked for reading (keep it short: creations and updates wait).
     pub fn read(&self) -> RecordsView<'_> {
         RecordsView(self.lock())

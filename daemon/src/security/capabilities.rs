@@ -76,14 +76,20 @@ const ALL: &str = "ALL";
 /// up to /proc/sys/kernel/cap_last_cap, limited to the daemon's own
 /// effective set (from /proc/self/status) as dockerd does, so that a
 /// privileged container never asks for a capability the daemon lacks.
+/// Read once per process: neither the kernel's last capability nor the daemon's
+/// effective set changes while it runs (every create and start asks).
 pub fn all_capabilities() -> Vec<String> {
-    let last = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-        .ok()
-        .and_then(|s| s.trim().parse::<usize>().ok());
-    let effective = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| effective_mask(&s));
-    available(last, effective)
+    static HOST: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    HOST.get_or_init(|| {
+        let last = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+            .ok()
+            .and_then(|s| s.trim().parse::<usize>().ok());
+        let effective = std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| effective_mask(&s));
+        available(last, effective)
+    })
+    .clone()
 }
 
 /// The names allowed by the kernel's last capability number and the
