@@ -24,8 +24,13 @@ pub enum Error {
     Unsupported(String),
     #[error("json {0}")]
     Json(String, #[source] serde_json::Error),
-    #[error("container init: {0}")]
+    /// The container's process could not be started (runc's wording).
+    #[error("unable to start container process: {0}")]
     Child(String),
+    /// The user process cannot run: its program or working directory (Go's `exec`
+    /// errors, as runc reports them; dockerd reads the exit code 126/127 off them).
+    #[error("{0}")]
+    Exec(String),
     #[error("cgroup: {0}")]
     Cgroup(String),
 }

@@ -72,13 +72,13 @@ pub fn find_executable(name: &str, env: &[String], cwd: &Path) -> Result<PathBuf
         };
         return match std::fs::metadata(&full) {
             Ok(md) if !md.is_dir() && md.permissions().mode() & 0o111 != 0 => Ok(path),
-            Ok(_) => Err(Error::Spec(format!("exec: \"{name}\": permission denied"))),
+            Ok(_) => Err(Error::Exec(format!("exec: \"{name}\": permission denied"))),
             Err(e) => {
                 let errno = nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0));
                 match errno {
                     // A directory on the way not searchable: execve reports it.
                     nix::errno::Errno::EACCES => Ok(path),
-                    _ => Err(Error::Spec(format!(
+                    _ => Err(Error::Exec(format!(
                         "exec: \"{name}\": stat {name}: {}",
                         errno.desc().to_ascii_lowercase()
                     ))),
@@ -99,7 +99,7 @@ pub fn find_executable(name: &str, env: &[String], cwd: &Path) -> Result<PathBuf
             }
         }
     }
-    Err(Error::Spec(format!(
+    Err(Error::Exec(format!(
         "exec: \"{name}\": executable file not found in $PATH"
     )))
 }
@@ -170,8 +170,13 @@ pub fn finalize(p: &Process, seccomp: Option<&oci_spec::runtime::LinuxSeccomp>) 
     .map_err(|e| Error::sys(format!("setuid {}", u.uid()), e))?;
     capabilities::set_keepcaps(false)?;
     if early_cwd.is_err() {
-        nix::unistd::chdir(cwd.as_path())
-            .map_err(|e| Error::sys(format!("chdir {}", cwd.display()), e))?;
+        nix::unistd::chdir(cwd.as_path()).map_err(|e| {
+            Error::Exec(format!(
+                "chdir to cwd ({:?}) set in config.json failed: {}",
+                cwd.display().to_string(),
+                e.desc().to_ascii_lowercase()
+            ))
+        })?;
     }
     let umask = u.umask().unwrap_or(0o022);
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));

@@ -66,9 +66,11 @@ pub fn validate(plan: &Plan, linux: Option<&Linux>) -> Result<()> {
         if owns(CloneFlags::CLONE_NEWUTS) {
             match key.as_str() {
                 "kernel.domainname" => continue,
-                "kernel.hostname" => return Err(refused(format!(
+                "kernel.hostname" => {
+                    return Err(refused(format!(
                     "sysctl {key:?} is not allowed as it conflicts with the OCI \"hostname\" field"
-                ))),
+                )))
+                }
                 _ => {}
             }
         }

@@ -85,6 +85,7 @@ pub mod shared_namespaces;
 pub mod signals;
 pub mod spec;
 pub mod start;
+pub mod start_errors;
 pub mod state_changes;
 pub mod storage_opts;
 pub mod store;

@@ -92,20 +92,13 @@ pub(crate) fn write_bundle(
 
 /// How dockerd turns a runtime's start failure into an exit code and a status.
 fn start_failure(message: &str) -> (i64, ContainerError) {
-    let lower = message.to_ascii_lowercase();
-    let code = if lower.contains("permission denied") {
-        126
-    } else if lower.contains("not found") || lower.contains("no such file") {
-        127
+    let failure = super::start_errors::classify(message);
+    let err = if failure.invalid_config {
+        ContainerError::Invalid(failure.message)
     } else {
-        128
+        ContainerError::Internal(failure.message)
     };
-    let err = if code == 128 {
-        ContainerError::Internal(message.to_string())
-    } else {
-        ContainerError::Invalid(message.to_string())
-    };
-    (code, err)
+    (failure.exit_code, err)
 }
 
 /// `docker start`: 304 when it runs already; a `--rm` container that cannot start is

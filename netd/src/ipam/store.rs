@@ -248,9 +248,11 @@ impl Ipam {
                 ip
             }
             None => {
+                // Every address of the range, its own first and last too (a /25 range
+                // of a /24 starts at .128, a host address of the subnet, as libnetwork
+                // gives it): `is_free` leaves out the subnet's network and broadcast.
                 let range = net.ip_range.unwrap_or(net.subnet);
-                range
-                    .hosts()
+                ipnet::Ipv4AddrRange::new(range.network(), range.broadcast())
                     .find(|ip| net.subnet.contains(ip) && net.is_free(*ip))
                     .ok_or_else(|| Error::PoolExhausted(network_id.to_string()))?
             }

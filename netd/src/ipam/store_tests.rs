@@ -53,8 +53,13 @@ fn explicit_subnet_range_gateway_and_static_ip() {
         ..Default::default()
     };
     ipam.add_network("n", &req, &[], &[]).unwrap();
+    // The range's first address is a host of the /16: libnetwork gives it first.
     assert_eq!(
         ipam.lease("n", "a", None).unwrap(),
+        Ipv4Addr::new(10, 50, 7, 0)
+    );
+    assert_eq!(
+        ipam.lease("n", "a1", None).unwrap(),
         Ipv4Addr::new(10, 50, 7, 1)
     );
     // .2 is an auxiliary address: skipped, and refused as a static one.
@@ -189,4 +194,36 @@ fn subnets_without_room_for_a_container_are_refused() {
         assert_eq!(err.to_string(), text);
         assert!(ipam.network(subnet).is_none());
     }
+}
+
+#[test]
+fn a_range_inside_the_subnet_gives_its_own_first_and_last_addresses() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ipam = Ipam::open(dir.path(), default_pools(), Vec::new()).unwrap();
+    let request = PoolRequest {
+        subnet: Some(net("10.99.0.0/24")),
+        ip_range: Some(net("10.99.0.254/31")),
+        ..Default::default()
+    };
+    ipam.add_network("r", &request, &[], &[]).unwrap();
+    // .254 is a host of the /24 (libnetwork gives it); .255 is the subnet's broadcast.
+    assert_eq!(
+        ipam.lease("r", "a", None).unwrap(),
+        Ipv4Addr::new(10, 99, 0, 254)
+    );
+    assert!(ipam.lease("r", "b", None).is_err());
+    let request = PoolRequest {
+        subnet: Some(net("10.98.0.0/24")),
+        ip_range: Some(net("10.98.0.128/25")),
+        ..Default::default()
+    };
+    ipam.add_network("s", &request, &[], &[]).unwrap();
+    assert_eq!(
+        ipam.lease("s", "a", None).unwrap(),
+        Ipv4Addr::new(10, 98, 0, 128)
+    );
+    assert_eq!(
+        ipam.lease("s", "b", None).unwrap(),
+        Ipv4Addr::new(10, 98, 0, 129)
+    );
 }

@@ -183,14 +183,9 @@ async fn launch(daemon: &SharedDaemon, exec: &Exec, c: &Container) -> Result<()>
             Ok(())
         }
         Err(e) => {
-            let message = e.to_string();
-            let code = if message.contains("not found") || message.contains("no such file") {
-                127
-            } else {
-                126
-            };
-            daemon.execs.finish(&exec.id, code);
-            Err(ContainerError::Internal(message))
+            let failure = crate::containers::start_errors::classify(&e.to_string());
+            daemon.execs.finish(&exec.id, failure.exit_code);
+            Err(ContainerError::Internal(failure.message))
         }
     }
 }
