@@ -209,6 +209,10 @@ fn published_ports_and_docker_port() {
         )),
         "{err}"
     );
+    assert!(
+        err.contains("driver failed programming external connectivity on endpoint "),
+        "{err}"
+    );
     eventually("the --rm container removed", || {
         d.docker_ok(&["ps", "-aq"]).lines().count() == 2
     });

@@ -301,17 +301,26 @@ async fn connect_all(
         loopback_up(ns)?;
         return Ok(());
     }
-    let mut first_ip = None;
+    let mut first = None;
     for (index, request) in state.requests.iter().enumerate() {
         let ep = attach(daemon, c, ns, request, &format!("eth{index}")).await?;
         if index == 0 {
-            first_ip = Some((ep.ip.clone(), ep.ipv6.clone()));
+            first = Some(ep);
         }
     }
     let specs = ports::specs_of(c)?;
-    if !specs.is_empty() {
-        netd.publish(&c.id, &state.requests[0].network_id, &specs)?;
+    if let (false, Some(ep)) = (specs.is_empty(), &first) {
+        // dockerd's wording around the port mapper's error (a 500, as there).
+        netd.publish(&c.id, &state.requests[0].network_id, &specs)
+            .map_err(|e| match e {
+                netd::Error::PortAllocated(_) => NetworkError::Internal(format!(
+                    "driver failed programming external connectivity on endpoint {} ({}): {e}",
+                    ep.name, ep.endpoint_id
+                )),
+                other => other.into(),
+            })?;
     }
+    let first_ip = first.map(|ep| (ep.ip, ep.ipv6));
     let embedded = has_embedded_dns(daemon, state);
     if embedded {
         let dns = dns_settings(c);
