@@ -188,6 +188,23 @@ fn published_ports_and_docker_port() {
         .and_then(|p| p.trim().parse().ok())
         .unwrap_or_else(|| panic!("docker port: {shown}"));
     assert!(http_get(host_port).contains("200"));
+    // On a host with IPv6, dockerd also listens on [::] (the userland proxy forwards to
+    // the container's IPv4 address): two lines, the same port, and [::1] answers.
+    if std::net::TcpListener::bind("[::1]:0").is_ok() {
+        assert_eq!(
+            shown.trim(),
+            format!("0.0.0.0:{host_port}\n[::]:{host_port}"),
+            "{shown}"
+        );
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("::1", host_port)).expect("[::1] answers");
+        s.set_read_timeout(Some(std::time::Duration::from_secs(3)))
+            .expect("timeout");
+        s.write_all(b"GET / HTTP/1.0\r\n\r\n").expect("request");
+        let mut page = String::new();
+        let _ = s.read_to_string(&mut page);
+        assert!(page.contains("200"), "{page}");
+    }
 
     // A port taken: dockerd's error (the endpoints are made while the runtime creates the
     // container, whose task is deleted again), exit 125, and nothing of it left.

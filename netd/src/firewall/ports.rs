@@ -185,6 +185,20 @@ impl PortAllocator {
         }
     }
 
+    /// Whether this host can listen on IPv6 (`[::]`): not where IPv6 is disabled or
+    /// absent. Asked once per process.
+    pub fn ipv6_available() -> bool {
+        static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *AVAILABLE.get_or_init(|| {
+            Self::try_bind(
+                IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+                0,
+                Protocol::Tcp,
+            )
+            .is_some()
+        })
+    }
+
     /// Reserves exactly `ip:port` (the IPv6 side of a port published on both families).
     pub fn reserve_at(&self, ip: IpAddr, port: u16, protocol: Protocol) -> Result<PortReservation> {
         match Self::try_bind(ip, port, protocol) {

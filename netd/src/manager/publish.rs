@@ -49,7 +49,7 @@ impl Netd {
         };
         let mut reservations = Vec::new();
         for spec in specs {
-            reservations.extend(self.reserve(spec, &target)?);
+            reservations.extend(self.reserve(spec)?);
         }
         let mut published = Vec::new();
         let mut rules = Vec::new();
@@ -102,14 +102,15 @@ impl Netd {
     }
 
     /// The host ports of one spec: one family's, or both on one port.
-    fn reserve(
-        &self,
-        spec: &PortSpec,
-        target: &Target,
-    ) -> Result<Vec<(PortSpec, PortReservation)>> {
+    fn reserve(&self, spec: &PortSpec) -> Result<Vec<(PortSpec, PortReservation)>> {
         match spec.host_ip {
             Some(_) => Ok(vec![(*spec, self.ports.reserve(spec)?)]),
-            None if target.ip6.is_none() => Ok(vec![(*spec, self.ports.reserve(spec)?)]),
+            // No address given: both families, as dockerd's port mapper; `[::]` of a
+            // container without IPv6 goes through the userland proxy to its IPv4
+            // address (see `publish`). Only IPv4 where the host has no IPv6.
+            None if !PortAllocator::ipv6_available() => {
+                Ok(vec![(*spec, self.ports.reserve(spec)?)])
+            }
             None => {
                 let attempts = if spec.host_ports.is_none() {
                     BOTH_FAMILIES_ATTEMPTS
