@@ -229,7 +229,20 @@ fn versions_and_unknown_paths_as_dockerd() {
         let r = raw(&d, method, path);
         assert_eq!(r.status, 404, "{method} {path}");
         assert_eq!(r.json()["message"], "page not found", "{method} {path}");
+        // As Go's json.Encoder (dockerd's WriteJSON) writes it: a newline ends the body.
+        assert_eq!(
+            r.body, "{\"message\":\"page not found\"}\n",
+            "{method} {path}"
+        );
     }
+    // A filter value dockerd refuses is refused with no container to test it on.
+    let r = raw(
+        &d,
+        "GET",
+        "/containers/json?filters=%7B%22status%22%3A%5B%22bogus%22%5D%7D",
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["message"], "invalid filter 'status=bogus'");
     // bollard sends the socket path hex-encoded as the Host header.
     let hex_host: String = d
         .socket

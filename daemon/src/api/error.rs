@@ -65,8 +65,16 @@ impl IntoResponse for ApiError {
         } else {
             tracing::debug!(status = %self.status, "{}", self.message);
         }
-        let body = serde_json::json!({ "message": self.message });
-        (self.status, axum::Json(body)).into_response()
+        // As Go's json.Encoder writes it (dockerd's httputils.WriteJSON): a newline ends it.
+        let mut body = serde_json::to_vec(&serde_json::json!({ "message": self.message }))
+            .unwrap_or_else(|_| b"{\"message\":\"\"}".to_vec());
+        body.push(b'\n');
+        (
+            self.status,
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response()
     }
 }
 

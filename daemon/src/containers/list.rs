@@ -330,6 +330,7 @@ struct HealthRow<'a> {
 pub fn list_json(daemon: &Daemon, opts: &ListOptions) -> Result<Vec<u8>> {
     let f = Filters::from_json(&opts.filters).map_err(invalid)?;
     f.validate(ACCEPTED).map_err(invalid)?;
+    check_values(&f)?;
     let ctx = Bounds {
         before: bound(daemon, &f, "before")?,
         since: bound(daemon, &f, "since")?,
@@ -415,6 +416,47 @@ pub fn list_json(daemon: &Daemon, opts: &ListOptions) -> Result<Vec<u8>> {
         serde_json::to_vec(&rows)
             .map_err(|e| ContainerError::Internal(format!("encoding the list: {e}")))
     })
+}
+
+/// The filter values dockerd refuses before it looks at any container (so that a bad
+/// one is a 400 even when there is no container to test it on).
+fn check_values(f: &Filters) -> Result<()> {
+    const STATUSES: [&str; 7] = [
+        "created",
+        "restarting",
+        "running",
+        "removing",
+        "paused",
+        "exited",
+        "dead",
+    ];
+    if let Some(s) = f.get("status").into_iter().find(|s| !STATUSES.contains(s)) {
+        return Err(ContainerError::Invalid(format!(
+            "invalid filter 'status={s}'"
+        )));
+    }
+    if let Some(e) = f
+        .get("exited")
+        .into_iter()
+        .find(|e| e.parse::<i64>().is_err())
+    {
+        return Err(ContainerError::Invalid(format!(
+            "invalid filter 'exited={e}'"
+        )));
+    }
+    use super::health;
+    let valid = [
+        health::STARTING,
+        health::HEALTHY,
+        health::UNHEALTHY,
+        health::NONE,
+    ];
+    if let Some(v) = f.get("health").into_iter().find(|v| !valid.contains(v)) {
+        return Err(ContainerError::Invalid(format!(
+            "Unrecognised filter value for health: {v}"
+        )));
+    }
+    Ok(())
 }
 
 /// The list's `Image`: the name the container was created from while it still names its
@@ -545,6 +587,31 @@ mod tests {
         let exit = crate::containers::engine::ExitInfo::now(3);
         assert!(c.state.exited(7, &exit, now - D::seconds(5)));
         assert_eq!(status_string(&c, now), "Exited (3) 5 seconds ago");
+    }
+
+    #[test]
+    fn bad_filter_values_are_refused_before_any_container_is_looked_at() {
+        let check = |json: &str| {
+            check_values(&Filters::from_json(json).expect("filters"))
+                .err()
+                .map(|e| e.to_string())
+        };
+        assert_eq!(
+            check(r#"{"status":["bogus"]}"#).as_deref(),
+            Some("invalid filter 'status=bogus'")
+        );
+        assert_eq!(
+            check(r#"{"exited":["x"]}"#).as_deref(),
+            Some("invalid filter 'exited=x'")
+        );
+        assert_eq!(
+            check(r#"{"health":["sick"]}"#).as_deref(),
+            Some("Unrecognised filter value for health: sick")
+        );
+        assert_eq!(
+            check(r#"{"status":["running"],"exited":["0"],"health":["none"]}"#),
+            None
+        );
     }
 
     #[test]
