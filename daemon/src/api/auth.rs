@@ -1,8 +1,9 @@
 //! API group: auth — `POST /auth` checks credentials against the registry, as `docker login`.
+use super::json_answer::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::routing::post;
-use axum::{Json, Router};
+use axum::Router;
 use serde::Serialize;
 
 use super::ApiError;

@@ -2,12 +2,13 @@
 //! `POST /build/prune`. The classic builder's cache is its intermediate images, not a
 //! BuildKit cache, so a prune answers as dockerd does with an empty BuildKit cache
 //! (`{"CachesDeleted":null,"SpaceReclaimed":0}`), after dockerd's checks of the query.
+use super::json_answer::Json;
 use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::{Json, Router};
+use axum::Router;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 

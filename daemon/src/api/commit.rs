@@ -1,10 +1,11 @@
 //! API: `POST /commit` (`docker commit`), as dockerd's `postCommit`.
+use super::json_answer::Json;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::{Json, Router};
+use axum::Router;
 use bollard_stubs::models::ContainerConfig;
 use serde_json::{json, Value};
 

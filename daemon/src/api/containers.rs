@@ -1,10 +1,11 @@
 //! API group: containers — create, lifecycle, inspect, list, wait.
+use super::json_answer::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
-use axum::{Json, Router};
+use axum::Router;
 use serde_json::json;
 
 use super::{ApiError, ApiResult};
@@ -184,6 +185,9 @@ async fn list_route(
     } else {
         list::list_json(&daemon, &opts)?
     };
+    // As dockerd's json.Encoder: a newline ends the document.
+    let mut rows = rows;
+    rows.push(b'\n');
     Ok((
         [(axum::http::header::CONTENT_TYPE, "application/json")],
         rows,

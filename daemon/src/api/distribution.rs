@@ -1,9 +1,10 @@
 //! API group: distribution — `GET /distribution/{name}/json`: what a registry serves for
 //! a reference (descriptor and platforms), with the caller's `X-Registry-Auth`.
+use super::json_answer::Json;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 
 use super::image_transfer::{transfer_error, REGISTRY_AUTH_HEADER};
 use super::ApiError;

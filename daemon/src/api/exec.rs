@@ -1,10 +1,11 @@
 //! API group: exec — create, start, resize, inspect.
+use super::json_answer::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Router};
 use serde_json::json;
 
 use super::containers::param;

@@ -6,11 +6,12 @@
 //! catch-all (static routes such as `/images/json` and `/images/create` win over it) and
 //! splits the suffix itself: `GET …/json`, `GET …/history`, `POST …/tag`, `POST …/push`
 //! (handed to `image_transfer::push_image_by_name`), `DELETE /images/{name}`.
+use super::json_answer::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Router};
 
 use super::version::ApiVersion;
 use super::{ApiError, ApiResult};

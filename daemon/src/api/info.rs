@@ -2,8 +2,9 @@
 //! fields older API versions expect added back (see the spec's version history).
 use std::collections::BTreeMap;
 
+use super::json_answer::Json;
 use axum::extract::State;
-use axum::{Extension, Json};
+use axum::Extension;
 use serde::Serialize;
 use serde_json::{json, Value};
 

@@ -19,6 +19,7 @@ pub mod image_archive;
 pub mod image_transfer;
 pub mod images;
 pub mod info;
+pub mod json_answer;
 pub mod networks;
 pub mod origin;
 pub mod plugins;

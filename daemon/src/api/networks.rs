@@ -2,12 +2,13 @@
 //! Thin handlers over `crate::networks`.
 use std::collections::BTreeMap;
 
+use super::json_answer::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Router;
 use bollard_stubs::models::EndpointSettings;
 use serde_json::{json, Value};
 

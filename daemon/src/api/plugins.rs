@@ -1,9 +1,10 @@
 //! API group: plugins. Berth has no managed plugins: the list is empty (true), a named
 //! plugin is never found (dockerd's 404), and installing one is refused as not implemented.
+use super::json_answer::Json;
 use axum::extract::Path;
 use axum::http::Method;
 use axum::routing::{any, get, post};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Router};
 use serde_json::Value;
 
 use super::{ApiError, ApiVersion};

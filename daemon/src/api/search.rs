@@ -2,10 +2,11 @@
 //! query is checked, the index asked (see `registry::search`), and the filters
 //! `is-official` and `stars` applied; `is-automated` is deprecated (an empty list when
 //! asked for true, and `is_automated` always false), as in current dockerd.
+use super::json_answer::Json;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 
 use super::containers::param;
 use super::image_transfer::{transfer_error, REGISTRY_AUTH_HEADER};

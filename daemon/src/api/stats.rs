@@ -1,12 +1,13 @@
 //! API group: container stats and top, on top of the `stats` module.
 use std::path::Path as FsPath;
 
+use super::json_answer::Json;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Extension, Json, Router};
+use axum::{Extension, Router};
 
 use super::containers::{bool_param, param};
 use super::{ApiError, ApiResult, ApiVersion};

@@ -1,8 +1,9 @@
 //! API group: system — /_ping, /version, /info.
+use super::json_answer::Json;
 use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use serde_json::{json, Value};
 
 use super::host;

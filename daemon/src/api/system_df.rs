@@ -1,10 +1,11 @@
 //! `GET /system/df`: disk usage of images, containers, volumes and the build cache.
 use std::collections::BTreeSet;
 
+use super::json_answer::Json;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Extension, Json, Router};
+use axum::{Extension, Router};
 use serde_json::{json, Value};
 
 use super::{ApiError, ApiResult, ApiVersion};

@@ -1,11 +1,12 @@
 //! API group: volumes — create, list, inspect, remove, prune (and dockerd's answer to the
 //! swarm-only update). Thin handlers over `crate::volumes::service`.
+use super::json_answer::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Router};
 use serde_json::{json, Value};
 
 use super::containers::{bool_param, param};
