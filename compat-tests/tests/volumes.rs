@@ -276,6 +276,14 @@ fn api_shapes_and_statuses_follow_dockerd() {
         .unwrap_or(Value::Null);
     assert_eq!(row["UsageData"]["RefCount"], 1, "{df}");
     assert_eq!(row["UsageData"]["Size"], 0, "{df}");
+    assert!(df["Images"].is_null(), "{df}");
+    // `type` came with API 1.42: an older client gets every kind, as from dockerd.
+    let (status, df) = api(&d, "GET", "/v1.41/system/df?type=volume", None);
+    assert_eq!(status, 200);
+    assert!(
+        df["Images"].is_array() && df["Containers"].is_array(),
+        "{df}"
+    );
     d.docker_ok(&["rm", "holder"]);
 
     // Before API 1.42 prune considered named volumes too.

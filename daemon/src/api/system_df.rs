@@ -25,9 +25,10 @@ async fn df_route(
     let api_version = version
         .map(|Extension(v)| v.0)
         .unwrap_or(super::version::MAX_API_VERSION.0);
+    // `type` came with API 1.42: older clients get every kind, as from dockerd.
     let types: Vec<String> = pairs
         .iter()
-        .filter(|(k, _)| k == "type")
+        .filter(|(k, _)| k == "type" && api_version >= 42)
         .map(|(_, v)| v.clone())
         .collect();
     for t in &types {
