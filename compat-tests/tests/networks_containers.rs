@@ -639,4 +639,18 @@ fn add_host_resolves_host_gateway_and_refuses_what_dockerd_refuses() {
         );
     }
     d.docker_ok(&["network", "rm", "gwnet"]);
+
+    // The daemon's --host-gateway-ip (dockerd's flag) replaces the bridge's gateway.
+    let d = Daemon::start_with(&["--host-gateway-ip", "192.0.2.10"]);
+    let bb = d.pull_fixture(&f, "busybox");
+    let hosts = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--add-host",
+        "gw:host-gateway",
+        &bb,
+        "cat",
+        "/etc/hosts",
+    ]);
+    assert!(hosts.lines().any(|l| l == "192.0.2.10\tgw"), "{hosts}");
 }

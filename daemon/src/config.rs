@@ -11,6 +11,7 @@ pub mod api;
 pub mod cri;
 pub mod file;
 pub mod flags;
+pub mod host_gateway;
 pub mod hosts;
 
 pub use api::ApiServerConfig;
@@ -100,6 +101,9 @@ pub struct Config {
     pub ipv6: bool,
     /// `--fixed-cidr-v6`: the default bridge's IPv6 subnet.
     pub fixed_cidr_v6: Option<String>,
+    /// `--host-gateway-ip` / `host-gateway-ips`: what `--add-host NAME:host-gateway`
+    /// stands for; empty: the default bridge's gateways.
+    pub host_gateway_ips: Vec<std::net::IpAddr>,
     /// `-s/--storage-driver`, default `overlay2` (the only one Berth has).
     pub storage_driver: String,
     /// `--init`: containers run an init (docker-init) unless HostConfig.Init says otherwise.
@@ -175,6 +179,7 @@ impl Default for Config {
             ip6tables: true,
             ipv6: false,
             fixed_cidr_v6: None,
+            host_gateway_ips: Vec::new(),
             storage_driver: "overlay2".into(),
             init: false,
             init_path: None,
@@ -365,6 +370,11 @@ fn resolve(flags: &Flags, file: Option<&file::FileConfig>) -> Result<Config, Con
         ip6tables: flags.ip6tables.or(f.ip6tables).unwrap_or(true),
         ipv6: flags.ipv6.or(f.ipv6).unwrap_or(false),
         fixed_cidr_v6: fixed_cidr_v6(flags.fixed_cidr_v6.clone().or(f.fixed_cidr_v6))?,
+        host_gateway_ips: host_gateway::resolve(
+            &flags.host_gateway_ip,
+            &f.host_gateway_ips,
+            f.host_gateway_ip.as_deref(),
+        )?,
         storage_driver,
         init: flags.init.or(f.init).unwrap_or(false),
         init_path: flags.init_path.clone().or(f.init_path),

@@ -93,6 +93,10 @@ pub struct Flags {
     /// IPv6 subnet for the default bridge
     #[arg(long = "fixed-cidr-v6", value_name = "CIDR")]
     pub fixed_cidr_v6: Option<String>,
+    /// IP address that the special 'host-gateway' string in --add-host resolves to
+    /// (repeatable: one IPv4, one IPv6). Defaults to the default bridge's gateways
+    #[arg(long = "host-gateway-ip", value_name = "IP")]
+    pub host_gateway_ip: Vec<String>,
     /// Firewall backend to use, iptables or nftables (default: nftables when nft works)
     #[arg(long = "firewall-backend", value_name = "BACKEND")]
     pub firewall_backend: Option<String>,

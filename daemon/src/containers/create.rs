@@ -323,7 +323,12 @@ pub async fn create_with(
         // dockerd makes the init layer at create: `docker cp` finds its files before a start.
         .and_then(|_| super::init_layer::ensure(&record, &layers_root))
         .and_then(|_| {
-            super::etc_files::write_etc_files(&record, &daemon.networks.host_gateway_ips())
+            super::etc_files::write_etc_files(
+                &record,
+                &daemon
+                    .networks
+                    .host_gateway_ips(&daemon.config.host_gateway_ips),
+            )
         })
         .and_then(|_| {
             daemon

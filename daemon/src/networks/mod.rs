@@ -139,10 +139,13 @@ impl Networks {
         find_in(&self.lock(), reference).cloned()
     }
 
-    /// What `--add-host NAME:host-gateway` stands for, as dockerd's default
-    /// `host-gateway-ips`: the default bridge's gateways, IPv4 first, then IPv6 when the
-    /// bridge has it. None without a default bridge (`--bridge none`).
-    pub fn host_gateway_ips(&self) -> Vec<String> {
+    /// What `--add-host NAME:host-gateway` stands for: the daemon's `host-gateway-ips`
+    /// when `configured`, else dockerd's default, the default bridge's gateways, IPv4
+    /// first, then IPv6 when the bridge has it. None without a default bridge.
+    pub fn host_gateway_ips(&self, configured: &[std::net::IpAddr]) -> Vec<String> {
+        if !configured.is_empty() {
+            return configured.iter().map(|ip| ip.to_string()).collect();
+        }
         let records = self.lock();
         let Some(bridge) = records.values().find(|r| r.name == "bridge") else {
             return Vec::new();

@@ -257,8 +257,13 @@ async fn setup_namespace(daemon: &Daemon, c: &Container) -> Result<Sandbox> {
             // A namespace left by a crash is released first.
             release(daemon, c).await;
             // /etc/hosts and resolv.conf as at create (a restart gets a new address).
-            crate::containers::etc_files::write_etc_files(c, &daemon.networks.host_gateway_ips())
-                .map_err(|e| NetworkError::Internal(e.to_string()))?;
+            crate::containers::etc_files::write_etc_files(
+                c,
+                &daemon
+                    .networks
+                    .host_gateway_ips(&daemon.config.host_gateway_ips),
+            )
+            .map_err(|e| NetworkError::Internal(e.to_string()))?;
             // The linked containers must run (dockerd checks before making anything).
             let linked = super::links::at_start(daemon, c)?;
             let ns = netd.create_netns(&c.id)?;
