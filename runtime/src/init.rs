@@ -146,12 +146,7 @@ fn setup(cfg: &InitConfig, sync: &OwnedFd, in_cgroup: bool) -> Result<Prepared> 
 }
 
 fn require_uts(plan: &Plan, what: &str) -> Result<()> {
-    let has = plan.has_new(CloneFlags::CLONE_NEWUTS)
-        || plan
-            .join
-            .iter()
-            .any(|(f, _)| *f == CloneFlags::CLONE_NEWUTS);
-    if has {
+    if plan.has_own(CloneFlags::CLONE_NEWUTS) {
         Ok(())
     } else {
         Err(Error::Spec(format!(

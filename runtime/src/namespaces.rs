@@ -63,9 +63,12 @@ impl Plan {
     pub fn has_new(&self, f: CloneFlags) -> bool {
         self.new.contains(f)
     }
+    /// The container has a namespace of type `f` apart from the runtime's: made or joined.
+    pub fn has_own(&self, f: CloneFlags) -> bool {
+        self.new.contains(f) || self.join.iter().any(|(j, _)| *j == f)
+    }
     pub fn has_mount_ns(&self) -> bool {
-        self.new.contains(CloneFlags::CLONE_NEWNS)
-            || self.join.iter().any(|(f, _)| *f == CloneFlags::CLONE_NEWNS)
+        self.has_own(CloneFlags::CLONE_NEWNS)
     }
 }
 

@@ -30,7 +30,6 @@ pub fn validate(plan: &Plan, linux: Option<&Linux>) -> Result<()> {
     let Some(sysctls) = linux.and_then(|l| l.sysctl().as_ref()) else {
         return Ok(());
     };
-    let owns = |flag: CloneFlags| plan.has_new(flag) || plan.join.iter().any(|(f, _)| *f == flag);
     let joined_net = plan
         .join
         .iter()
@@ -48,7 +47,7 @@ pub fn validate(plan: &Plan, linux: Option<&Linux>) -> Result<()> {
     for key in sysctls.keys() {
         let key = dotted(key);
         if IPC_KEYS.contains(&key.as_str()) || key.starts_with("fs.mqueue.") {
-            if owns(CloneFlags::CLONE_NEWIPC) {
+            if plan.has_own(CloneFlags::CLONE_NEWIPC) {
                 continue;
             }
             return Err(refused(format!(
@@ -63,7 +62,7 @@ pub fn validate(plan: &Plan, linux: Option<&Linux>) -> Result<()> {
             }
             continue;
         }
-        if owns(CloneFlags::CLONE_NEWUTS) {
+        if plan.has_own(CloneFlags::CLONE_NEWUTS) {
             match key.as_str() {
                 "kernel.domainname" => continue,
                 "kernel.hostname" => {

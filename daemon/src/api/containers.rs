@@ -178,7 +178,7 @@ async fn list_route(
         filters: param(&pairs, "filters").unwrap_or("").to_string(),
     };
     // From memory, fast; with sizes, folder walks (a blocking thread).
-    let rows = if opts.size {
+    let mut rows = if opts.size {
         tokio::task::spawn_blocking(move || list::list_json(&daemon, &opts))
             .await
             .map_err(|e| ApiError::internal(format!("listing containers: {e}")))??
@@ -186,7 +186,6 @@ async fn list_route(
         list::list_json(&daemon, &opts)?
     };
     // As dockerd's json.Encoder: a newline ends the document.
-    let mut rows = rows;
     rows.push(b'\n');
     Ok((
         [(axum::http::header::CONTENT_TYPE, "application/json")],

@@ -39,8 +39,19 @@ fn for_spec_with(
     sysctls
 }
 
+/// Whether the host has one of the two default keys (asked once per process: the kernel's
+/// sysctls do not come and go while berthd runs, and every start asks).
 fn sysctl_exists(key: &str) -> bool {
-    Path::new("/proc/sys").join(key.replace('.', "/")).exists()
+    static HOST: std::sync::OnceLock<[bool; 2]> = std::sync::OnceLock::new();
+    let found = HOST.get_or_init(|| {
+        [PING_GROUP_RANGE, UNPRIVILEGED_PORT_START]
+            .map(|k| Path::new("/proc/sys").join(k.replace('.', "/")).exists())
+    });
+    match key {
+        PING_GROUP_RANGE => found[0],
+        UNPRIVILEGED_PORT_START => found[1],
+        _ => Path::new("/proc/sys").join(key.replace('.', "/")).exists(),
+    }
 }
 
 /// Whether berthd itself runs in a user namespace (its uid map is not the whole range),
